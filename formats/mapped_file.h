@@ -1,0 +1,29 @@
+// A whole file memory-mapped read-only. Weights are used in place from the mapping, so the
+// page cache is the only copy of a model in memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace ember {
+
+class MappedFile {
+public:
+    // Maps `path`; throws ember::Error ("cannot open PATH: reason") on failure.
+    explicit MappedFile(const std::string& path);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    std::span<const uint8_t> bytes() const { return {data_, size_}; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+    const uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+}  // namespace ember

@@ -1,0 +1,14 @@
+// Each `ember` subcommand lives in its own file and registers itself here: it adds a CLI11
+// subcommand with its options and returns the function that runs it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace ember::cli {
+
+using Runner = std::function<int()>;  // returns the process exit status
+
+Runner add_inspect_command(CLI::App& app);
+
+}  // namespace ember::cli
