@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# From a fresh Debian 12 machine to a story: installs the packages ember needs (apt-get),
+# builds build/bin/ember in Release mode, and runs it on the bundled model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build --parallel "$(nproc)"
+
+echo
+echo "== build/bin/ember inspect models/stories260K.gguf"
+./build/bin/ember inspect models/stories260K.gguf

@@ -1,0 +1,26 @@
+#include "tests/cli_run.h"
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "tests/shared_data.h"
+
+namespace ember::test {
+
+CliResult run_ember(const std::string& args) {
+    const auto dir = temp_dir("cli-run");
+    const auto out = dir / "stdout", err = dir / "stderr";
+    const std::string command = std::string(EMBER_CLI_PATH) + " " + args + " >" + out.string() +
+                                " 2>" + err.string() + " </dev/null";
+    const int raw = std::system(command.c_str());
+    CliResult result{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, {}, {}};
+    const auto out_bytes = read_file(out), err_bytes = read_file(err);
+    result.out.assign(out_bytes.begin(), out_bytes.end());
+    result.err.assign(err_bytes.begin(), err_bytes.end());
+    std::filesystem::remove_all(dir);
+    return result;
+}
+
+}  // namespace ember::test

@@ -1,0 +1,17 @@
+// Runs the `ember` binary built beside the tests and captures what it printed.
+#pragma once
+
+#include <string>
+
+namespace ember::test {
+
+struct CliResult {
+    int status;       // exit status, or -1 if it did not exit normally
+    std::string out;  // stdout
+    std::string err;  // stderr
+};
+
+// `args` is appended to the binary's path and run through /bin/sh.
+CliResult run_ember(const std::string& args);
+
+}  // namespace ember::test
