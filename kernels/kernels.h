@@ -1,0 +1,38 @@
+// The kernels of one tensor type behind one table, as the engine uses them.
+//
+// A matrix product W (rows, n) @ x (n) -> y (rows) runs as: convert x once into the weight
+// type's activation type (Q8_0 for the 32-value types, Q8_1 for Q4_1/Q5_1, Q8_K for the
+// K-quants, F16 for F16, BF16 for BF16, F32 for F32, as llama.cpp pairs them), then one
+// vec_dot per row. Rows are independent, so threads split them freely.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/tensor_type.h"
+
+namespace ember {
+
+// Dequantize n values (n a multiple of the block size) from blocks into floats.
+using DequantizeRowFn = void (*)(const void* blocks, float* out, int64_t n);
+// Quantize n floats into blocks of a type.
+using QuantizeRowFn = void (*)(const float* in, void* blocks, int64_t n);
+// Dot product of n values: a weight row (its own type) and an activation row (its activation
+// type).
+using VecDotFn = float (*)(int64_t n, const void* weights, const void* activations);
+
+struct TypeKernels {
+    TensorType type;
+    TensorType activation_type;       // what activations are converted to for vec_dot
+    DequantizeRowFn dequantize_row;   // this type -> F32
+    QuantizeRowFn quantize_row;       // F32 -> this type; null where only weights use the type
+    VecDotFn vec_dot;                 // this type . activation_type
+};
+
+// The scalar reference kernels of a type, or nullptr if ember cannot compute with it. The
+// reference is the truth every faster path is tested against.
+const TypeKernels* reference_kernels(TensorType type);
+
+// The kernels ember runs for a type: the fastest this CPU supports, chosen once.
+const TypeKernels* kernels_for(TensorType type);
+
+}  // namespace ember

@@ -1,0 +1,49 @@
+// Scalar reference kernels, one set per type (kernels/ref_*.cpp). Plain loops in the order of
+// the block layout: the readable definition of each format, and the truth for SIMD tests.
+#pragma once
+
+#include <cstdint>
+
+namespace ember::ref {
+
+// Floats.
+void dequantize_row_f32(const void* in, float* out, int64_t n);
+void quantize_row_f32(const float* in, void* out, int64_t n);
+float vec_dot_f32(int64_t n, const void* x, const void* y);
+void dequantize_row_f16(const void* in, float* out, int64_t n);
+void quantize_row_f16(const float* in, void* out, int64_t n);
+float vec_dot_f16(int64_t n, const void* x, const void* y);
+void dequantize_row_bf16(const void* in, float* out, int64_t n);
+void quantize_row_bf16(const float* in, void* out, int64_t n);
+float vec_dot_bf16(int64_t n, const void* x, const void* y);
+
+// 32-value blocks.
+void dequantize_row_q4_0(const void* in, float* out, int64_t n);
+float vec_dot_q4_0_q8_0(int64_t n, const void* x, const void* y);
+void dequantize_row_q4_1(const void* in, float* out, int64_t n);
+float vec_dot_q4_1_q8_1(int64_t n, const void* x, const void* y);
+void dequantize_row_q5_0(const void* in, float* out, int64_t n);
+float vec_dot_q5_0_q8_0(int64_t n, const void* x, const void* y);
+void dequantize_row_q5_1(const void* in, float* out, int64_t n);
+float vec_dot_q5_1_q8_1(int64_t n, const void* x, const void* y);
+void dequantize_row_q8_0(const void* in, float* out, int64_t n);
+void quantize_row_q8_0(const float* in, void* out, int64_t n);
+float vec_dot_q8_0_q8_0(int64_t n, const void* x, const void* y);
+void dequantize_row_q8_1(const void* in, float* out, int64_t n);
+void quantize_row_q8_1(const float* in, void* out, int64_t n);
+
+// 256-value K-quant super-blocks.
+void dequantize_row_q2_k(const void* in, float* out, int64_t n);
+float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_q3_k(const void* in, float* out, int64_t n);
+float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_q4_k(const void* in, float* out, int64_t n);
+float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_q5_k(const void* in, float* out, int64_t n);
+float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_q6_k(const void* in, float* out, int64_t n);
+float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_q8_k(const void* in, float* out, int64_t n);
+void quantize_row_q8_k(const float* in, void* out, int64_t n);
+
+}  // namespace ember::ref

@@ -1,0 +1,44 @@
+// One table of kernels per type. reference_kernels() is the scalar truth; kernels_for() is
+// what the engine runs, chosen once from what the CPU reports (SIMD paths register here).
+#include <array>
+
+#include "kernels/kernels.h"
+#include "kernels/reference.h"
+
+namespace ember {
+namespace {
+
+using T = TensorType;
+
+constexpr std::array kReference = {
+    TypeKernels{T::F32, T::F32, ref::dequantize_row_f32, ref::quantize_row_f32, ref::vec_dot_f32},
+    TypeKernels{T::F16, T::F16, ref::dequantize_row_f16, ref::quantize_row_f16, ref::vec_dot_f16},
+    TypeKernels{T::BF16, T::BF16, ref::dequantize_row_bf16, ref::quantize_row_bf16,
+                ref::vec_dot_bf16},
+    TypeKernels{T::Q4_0, T::Q8_0, ref::dequantize_row_q4_0, nullptr, ref::vec_dot_q4_0_q8_0},
+    TypeKernels{T::Q4_1, T::Q8_1, ref::dequantize_row_q4_1, nullptr, ref::vec_dot_q4_1_q8_1},
+    TypeKernels{T::Q5_0, T::Q8_0, ref::dequantize_row_q5_0, nullptr, ref::vec_dot_q5_0_q8_0},
+    TypeKernels{T::Q5_1, T::Q8_1, ref::dequantize_row_q5_1, nullptr, ref::vec_dot_q5_1_q8_1},
+    TypeKernels{T::Q8_0, T::Q8_0, ref::dequantize_row_q8_0, ref::quantize_row_q8_0,
+                ref::vec_dot_q8_0_q8_0},
+    TypeKernels{T::Q8_1, T::Q8_1, ref::dequantize_row_q8_1, ref::quantize_row_q8_1, nullptr},
+    TypeKernels{T::Q2_K, T::Q8_K, ref::dequantize_row_q2_k, nullptr, ref::vec_dot_q2_k_q8_k},
+    TypeKernels{T::Q3_K, T::Q8_K, ref::dequantize_row_q3_k, nullptr, ref::vec_dot_q3_k_q8_k},
+    TypeKernels{T::Q4_K, T::Q8_K, ref::dequantize_row_q4_k, nullptr, ref::vec_dot_q4_k_q8_k},
+    TypeKernels{T::Q5_K, T::Q8_K, ref::dequantize_row_q5_k, nullptr, ref::vec_dot_q5_k_q8_k},
+    TypeKernels{T::Q6_K, T::Q8_K, ref::dequantize_row_q6_k, nullptr, ref::vec_dot_q6_k_q8_k},
+    TypeKernels{T::Q8_K, T::Q8_K, ref::dequantize_row_q8_k, ref::quantize_row_q8_k, nullptr},
+};
+
+}  // namespace
+
+const TypeKernels* reference_kernels(TensorType type) {
+    for (const TypeKernels& k : kReference) {
+        if (k.type == type) return &k;
+    }
+    return nullptr;
+}
+
+const TypeKernels* kernels_for(TensorType type) { return reference_kernels(type); }
+
+}  // namespace ember
