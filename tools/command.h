@@ -10,5 +10,6 @@ namespace ember::cli {
 using Runner = std::function<int()>;  // returns the process exit status
 
 Runner add_inspect_command(CLI::App& app);
+Runner add_logits_command(CLI::App& app);
 
 }  // namespace ember::cli

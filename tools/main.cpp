@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
         commands.emplace_back(app.get_subcommands({}).back(), std::move(runner));
     };
     add(ember::cli::add_inspect_command);
+    add(ember::cli::add_logits_command);
 
     try {
         app.parse(argc, argv);

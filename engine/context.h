@@ -1,0 +1,82 @@
+// A context runs a Model: its KV cache, scratch buffers and threads. One context serves one
+// sequence at a time; several contexts may share one Model on different threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "engine/kv_cache.h"
+#include "engine/model.h"
+#include "engine/ops.h"
+#include "engine/thread_pool.h"
+
+namespace ember {
+
+struct ContextParams {
+    int n_ctx = 0;      // positions the KV cache holds; 0: the model's training context
+    int n_threads = 0;  // 0: the number of physical cores
+    int n_batch = 512;  // most tokens evaluated in one forward pass (longer input is split)
+    TensorType kv_type = TensorType::F16;  // F16 as llama.cpp does, or F32
+};
+
+class Context {
+public:
+    Context(const Model& model, const ContextParams& params);
+
+    // Evaluates `tokens` at positions n_past() .. n_past() + size - 1 and appends them to the KV
+    // cache. With all_logits, logits(i) afterwards gives token i's next-token logits; without,
+    // only the last token's (logits(0)). Throws ember::Error for a token outside the
+    // vocabulary or a context that would overflow.
+    void decode(std::span<const int32_t> tokens, bool all_logits = false);
+
+    const float* logits(int i = 0) const { return logits_.data() + static_cast<size_t>(i) * n_vocab(); }
+    int n_logit_rows() const { return static_cast<int>(logits_.size() / n_vocab()); }
+    int n_vocab() const { return model_.config().n_vocab; }
+
+    int n_past() const { return n_past_; }
+    int n_ctx() const { return kv_.n_ctx(); }
+    int n_threads() const { return pool_.size(); }
+    const Model& model() const { return model_; }
+
+    // Forgets everything from position n on (n = 0: an empty cache).
+    void truncate(int n);
+
+    // Asked between layers: a long prompt evaluation stops (throwing ember::Error) when set.
+    void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
+
+private:
+    // One forward pass over n tokens at positions pos0.. ; writes n_out logits rows (the last
+    // n_out tokens') to out.
+    void forward(const int32_t* tokens, int n, int pos0, int n_out, float* out);
+    void attention(int layer, int n, int pos0);
+
+    const Model& model_;
+    ContextParams params_;
+    KvCache kv_;
+    ThreadPool pool_;
+    int n_past_ = 0;
+    std::vector<float> logits_;
+    const std::atomic<bool>* cancel_ = nullptr;
+
+    // Scratch, sized for n_batch tokens (names follow the forward pass).
+    std::vector<float> x_;        // (n, n_embd) the residual stream
+    std::vector<float> xb_;       // (n, n_embd) normalised input of a sub-layer
+    std::vector<float> q_;        // (n, q_dim)
+    std::vector<float> k_, v_;    // (n, kv_dim)
+    std::vector<float> attn_;     // (n, q_dim) attention output, heads side by side
+    std::vector<float> proj_;     // (n, n_embd) output of a sub-layer before the residual add
+    std::vector<float> gate_, up_;  // (n, n_ff)
+    QuantizedActivations xq_;     // the current matmul input, converted
+    std::vector<RopeAngles> rope_;  // (n) angles per position of the batch
+    struct AttentionScratch {
+        std::vector<float> scores;    // (n_ctx)
+        std::vector<uint8_t> q_conv;  // one query head in the KV cache's type
+        std::vector<uint8_t> p_conv;  // the probabilities in the KV cache's type
+    };
+    std::vector<AttentionScratch> attention_scratch_;  // one per thread
+};
+
+}  // namespace ember

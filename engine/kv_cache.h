@@ -1,0 +1,49 @@
+// Keys and values of every past position, per layer, so each new token attends to the past
+// without recomputing it. Stored as F16 by default (as llama.cpp does) or F32.
+//   keys:   (n_ctx, kv_dim) per layer: row p is position p's keys for all KV heads
+//   values: (kv_dim, n_ctx) per layer, transposed: row d is value component d over positions,
+//           so that "probabilities . values" is one contiguous dot product per component.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/tensor_type.h"
+
+namespace ember {
+
+class KvCache {
+public:
+    KvCache(int n_layer, int n_ctx, int kv_dim, TensorType type);
+
+    TensorType type() const { return type_; }
+    int n_ctx() const { return n_ctx_; }
+
+    // Stores position pos's keys and values (kv_dim floats each) for a layer, converted.
+    void store(int layer, int pos, const float* keys, const float* values);
+
+    // Position pos's keys, starting at component `offset` (a head's start).
+    const uint8_t* key(int layer, int pos, int offset) const {
+        return keys_.data() + key_byte(layer, pos, offset);
+    }
+    // Value component d over positions 0..n_ctx-1.
+    const uint8_t* value_row(int layer, int d) const { return values_.data() + value_byte(layer, d, 0); }
+
+    size_t bytes() const { return keys_.size() + values_.size(); }
+
+private:
+    size_t layer_elems() const { return static_cast<size_t>(n_ctx_) * kv_dim_; }
+    size_t key_byte(int layer, int pos, int offset) const {
+        return (layer_elems() * layer + static_cast<size_t>(pos) * kv_dim_ + offset) * elem_bytes_;
+    }
+    size_t value_byte(int layer, int d, int pos) const {
+        return (layer_elems() * layer + static_cast<size_t>(d) * n_ctx_ + pos) * elem_bytes_;
+    }
+
+    int n_ctx_, kv_dim_;
+    TensorType type_;
+    size_t elem_bytes_;
+    std::vector<uint8_t> keys_, values_;
+};
+
+}  // namespace ember

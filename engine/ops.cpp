@@ -1,0 +1,76 @@
+#include "engine/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ember {
+
+void rms_norm(const float* x, const float* weight, float* out, int n, float eps) {
+    double sum_squares = 0;
+    for (int i = 0; i < n; ++i) sum_squares += static_cast<double>(x[i] * x[i]);
+    const float mean = static_cast<float>(sum_squares / n);
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    for (int i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void RopeAngles::compute(int pos, int n_rot, float freq_base, float freq_scale) {
+    // The angle of pair i is pos * theta_scale^i, built by repeated multiplication in float,
+    // the way llama.cpp builds its table (so the angles round alike).
+    const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+    cos.resize(n_rot / 2);
+    sin.resize(n_rot / 2);
+    float theta = static_cast<float>(pos);
+    for (int i = 0; i < n_rot / 2; ++i) {
+        const float angle = freq_scale * theta;
+        cos[i] = std::cos(angle);
+        sin[i] = std::sin(angle);
+        theta *= theta_scale;
+    }
+}
+
+void rope_rotate(float* head, const RopeAngles& angles) {
+    for (size_t i = 0; i < angles.cos.size(); ++i) {
+        const float x0 = head[2 * i], x1 = head[2 * i + 1];
+        head[2 * i] = x0 * angles.cos[i] - x1 * angles.sin[i];
+        head[2 * i + 1] = x0 * angles.sin[i] + x1 * angles.cos[i];
+    }
+}
+
+void softmax(float* x, int n) {
+    const float max = *std::max_element(x, x + n);
+    double sum = 0;
+    for (int i = 0; i < n; ++i) {
+        x[i] = std::exp(x[i] - max);
+        sum += x[i];
+    }
+    const auto inv_sum = static_cast<float>(1.0 / sum);
+    for (int i = 0; i < n; ++i) x[i] *= inv_sum;
+}
+
+void silu_mul(float* gate, const float* up, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols,
+                                    TensorType act_type) {
+    type = act_type;
+    row_bytes = ember::row_bytes(act_type, cols);
+    data.resize(row_bytes * static_cast<size_t>(n_tokens));
+    const QuantizeRowFn quantize_row = kernels_for(act_type)->quantize_row;
+    for (int t = 0; t < n_tokens; ++t) quantize_row(x + t * cols, data.data() + t * row_bytes, cols);
+}
+
+void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
+            ThreadPool& pool) {
+    const VecDotFn vec_dot = w.kernels->vec_dot;
+    pool.parallel_for(w.rows, [&](int64_t row_begin, int64_t row_end) {
+        for (int64_t r = row_begin; r < row_end; ++r) {
+            const uint8_t* w_row = w.row(r);
+            for (int t = 0; t < n_tokens; ++t) {
+                y[t * w.rows + r] = vec_dot(w.cols, w_row, x.data.data() + t * x.row_bytes);
+            }
+        }
+    });
+}
+
+}  // namespace ember

@@ -1,0 +1,34 @@
+// Options shared by the commands that run a model: -m, -t, -c, --kv-type.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "engine/context.h"
+
+namespace ember::cli {
+
+struct ModelOptions {
+    std::string model_path;
+    int n_threads = 0;
+    int n_ctx = 0;
+    std::string kv_type = "f16";
+
+    void add_to(CLI::App& app) {
+        app.add_option("-m,--model", model_path, "GGUF model file")->required();
+        app.add_option("-t,--threads", n_threads, "Threads (default: physical cores)");
+        app.add_option("-c,--ctx-size", n_ctx, "Context size in tokens (default: the model's)");
+        app.add_option("--kv-type", kv_type, "KV cache type: f16 (as llama.cpp) or f32")
+            ->check(CLI::IsMember({"f16", "f32"}))
+            ->capture_default_str();
+    }
+    ContextParams context_params() const {
+        ContextParams p;
+        p.n_threads = n_threads;
+        p.n_ctx = n_ctx;
+        p.kv_type = kv_type == "f32" ? TensorType::F32 : TensorType::F16;
+        return p;
+    }
+};
+
+}  // namespace ember::cli
