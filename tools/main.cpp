@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     };
     add(ember::cli::add_inspect_command);
     add(ember::cli::add_logits_command);
+    add(ember::cli::add_run_command);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,56 @@
+// Choosing the next token from logits: a chain of filters, then a draw.
+//   penalties (repetition, frequency, presence over the last N tokens)
+//   -> top-k -> top-p (nucleus) -> min-p -> temperature -> weighted draw
+// as llama.cpp orders them. temperature <= 0 is greedy (argmax of the penalised logits).
+// Each step costs O(vocab) or less: candidates are found by partial selection, never by
+// sorting the whole vocabulary.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <vector>
+
+namespace ember {
+
+struct SamplerParams {
+    float temperature = 0.8f;       // <= 0: greedy
+    int top_k = 40;                 // keep the k most likely tokens; <= 0: off
+    float top_p = 0.95f;            // keep the smallest set with probability >= p; 1: off
+    float min_p = 0.05f;            // drop tokens below min_p x the top probability; 0: off
+    float repeat_penalty = 1.0f;    // divide positive (multiply negative) logits of recent tokens
+    float frequency_penalty = 0.0f; // subtract count x this from recent tokens' logits
+    float presence_penalty = 0.0f;  // subtract this once from recent tokens' logits
+    int repeat_last_n = 64;         // how many recent tokens the penalties look at
+    uint64_t seed = 0;              // same seed, same logits -> same tokens
+};
+
+class Sampler {
+public:
+    explicit Sampler(const SamplerParams& params);
+
+    // Picks a token from n_vocab logits (the logits are not modified).
+    int32_t sample(const float* logits, int n_vocab);
+    // Records a token as part of the sequence (for the penalties); sample() does not do this.
+    void accept(int32_t token);
+    void reset();
+
+    const SamplerParams& params() const { return params_; }
+
+private:
+    struct Candidate {
+        int32_t id;
+        float logit;
+    };
+    void apply_penalties(std::vector<Candidate>& candidates) const;
+    // Sorts the `keep` best candidates to the front, descending; others stay behind unsorted.
+    static void partial_sort_best(std::vector<Candidate>& candidates, size_t keep);
+
+    SamplerParams params_;
+    std::mt19937_64 rng_;
+    std::deque<int32_t> recent_;  // the last repeat_last_n accepted tokens
+    std::vector<Candidate> candidates_;
+    std::vector<float> probs_;
+};
+
+}  // namespace ember
