@@ -12,5 +12,6 @@ using Runner = std::function<int()>;  // returns the process exit status
 Runner add_inspect_command(CLI::App& app);
 Runner add_logits_command(CLI::App& app);
 Runner add_run_command(CLI::App& app);
+Runner add_perplexity_command(CLI::App& app);
 
 }  // namespace ember::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     add(ember::cli::add_inspect_command);
     add(ember::cli::add_logits_command);
     add(ember::cli::add_run_command);
+    add(ember::cli::add_perplexity_command);
 
     try {
         app.parse(argc, argv);
