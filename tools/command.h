@@ -13,5 +13,6 @@ Runner add_inspect_command(CLI::App& app);
 Runner add_logits_command(CLI::App& app);
 Runner add_run_command(CLI::App& app);
 Runner add_perplexity_command(CLI::App& app);
+Runner add_tokenize_command(CLI::App& app);
 
 }  // namespace ember::cli

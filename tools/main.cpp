@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     add(ember::cli::add_logits_command);
     add(ember::cli::add_run_command);
     add(ember::cli::add_perplexity_command);
+    add(ember::cli::add_tokenize_command);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,155 @@
+// Tokenizers against llama.cpp's test vectors (../shared/vocab/*.inp / *.out, made with the
+// reference Hugging Face tokenizers), round trips, and hostile input.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
+
+#include "engine/tokenizer.h"
+#include "engine/utf8.h"
+#include "formats/error.h"
+#include "tests/shared_data.h"
+
+namespace ember {
+namespace {
+
+struct VectorCase {
+    std::string text;
+    std::vector<int32_t> ids;
+};
+
+// The .inp file holds strings separated by "\n__ggml_vocab_test__\n"; the .out file one line
+// of space-separated ids per string.
+std::vector<VectorCase> load_vectors(const std::string& vocab_name) {
+    const auto inp = test::read_file(test::shared_path("vocab/" + vocab_name + ".inp"));
+    const auto out = test::read_file(test::shared_path("vocab/" + vocab_name + ".out"));
+    const std::string raw(inp.begin(), inp.end());
+    const std::string sep = "\n__ggml_vocab_test__\n";
+    std::vector<std::string> texts;
+    for (size_t pos = 0; pos < raw.size();) {
+        const size_t next = raw.find(sep, pos);
+        if (next == std::string::npos) {
+            texts.push_back(raw.substr(pos));
+            break;
+        }
+        texts.push_back(raw.substr(pos, next - pos));
+        pos = next + sep.size();
+    }
+    std::vector<VectorCase> cases;
+    std::istringstream lines(std::string(out.begin(), out.end()));
+    std::string line;
+    for (const std::string& text : texts) {
+        if (!std::getline(lines, line)) throw std::runtime_error("fewer .out lines than tests");
+        VectorCase c{text, {}};
+        std::istringstream ids(line);
+        for (int32_t id; ids >> id;) c.ids.push_back(id);
+        cases.push_back(std::move(c));
+    }
+    return cases;
+}
+
+class TokenizerVectors : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TokenizerVectors, EveryTestStringGivesLlamaCppsIds) {
+    const gguf::File file(test::shared_path("vocab/" + GetParam()).string());
+    const Tokenizer tokenizer(file);
+    const auto cases = load_vectors(GetParam());
+    ASSERT_GT(cases.size(), 20u);
+    size_t passed = 0;
+    for (const auto& c : cases) {
+        const auto ids = tokenizer.encode(c.text, /*add_special=*/false, /*parse_special=*/false);
+        EXPECT_EQ(ids, c.ids) << "text: '" << c.text << "'";
+        passed += ids == c.ids;
+    }
+    EXPECT_EQ(passed, cases.size());
+}
+
+TEST_P(TokenizerVectors, DecodeOfEncodeGivesTheTextBack) {
+    const gguf::File file(test::shared_path("vocab/" + GetParam()).string());
+    const Tokenizer tokenizer(file);
+    for (const auto& c : load_vectors(GetParam())) {
+        EXPECT_EQ(tokenizer.decode(tokenizer.encode(c.text, false, false)), c.text);
+    }
+}
+
+TEST_P(TokenizerVectors, RandomValidUtf8RoundTrips) {
+    const gguf::File file(test::shared_path("vocab/" + GetParam()).string());
+    const Tokenizer tokenizer(file);
+    std::mt19937 rng(11);
+    // Code points from several scripts and planes, spaces and newlines.
+    const std::vector<std::pair<uint32_t, uint32_t>> ranges = {
+        {0x20, 0x7e}, {0xa0, 0x24f}, {0x400, 0x4ff}, {0x4e00, 0x4fff}, {0x1f600, 0x1f64f}, {0x0a, 0x0a}};
+    for (int trial = 0; trial < 200; ++trial) {
+        std::string text;
+        const int length = static_cast<int>(rng() % 40);
+        for (int i = 0; i < length; ++i) {
+            const auto& [lo, hi] = ranges[rng() % ranges.size()];
+            const uint32_t cp = lo + rng() % (hi - lo + 1);
+            if (cp < 0x80) {
+                text += static_cast<char>(cp);
+            } else if (cp < 0x800) {
+                text += static_cast<char>(0xc0 | (cp >> 6));
+                text += static_cast<char>(0x80 | (cp & 0x3f));
+            } else if (cp < 0x10000) {
+                text += static_cast<char>(0xe0 | (cp >> 12));
+                text += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+                text += static_cast<char>(0x80 | (cp & 0x3f));
+            } else {
+                text += static_cast<char>(0xf0 | (cp >> 18));
+                text += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+                text += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+                text += static_cast<char>(0x80 | (cp & 0x3f));
+            }
+        }
+        ASSERT_EQ(tokenizer.decode(tokenizer.encode(text, false, false)), text);
+    }
+}
+
+TEST_P(TokenizerVectors, InvalidUtf8NulBytesAndEmptyInputDoNotCrash) {
+    const gguf::File file(test::shared_path("vocab/" + GetParam()).string());
+    const Tokenizer tokenizer(file);
+    EXPECT_TRUE(tokenizer.encode("", false, false).empty());
+    const std::string hostile[] = {std::string("a\0b", 3), "\xff\xfe\x80", "\xe2\x96", "abc\xc3",
+                                   std::string(1, '\0'), "\xf0\x9f\x98"};
+    for (const std::string& text : hostile) {
+        const auto ids = tokenizer.encode(text, true, true);
+        for (int32_t id : ids) {
+            ASSERT_GE(id, 0);
+            ASSERT_LT(id, tokenizer.vocab().size());
+        }
+        (void)tokenizer.decode(ids);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerVectors,
+                         ::testing::Values("ggml-vocab-llama-spm.gguf"),
+                         [](const auto& p) {
+                             std::string name = p.param.substr(11, p.param.size() - 16);
+                             for (char& ch : name) {
+                                 if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                             }
+                             return name;
+                         });
+
+TEST(SentencePiece, AddsBosAndParsesControlTokensOnRequest) {
+    const gguf::File file(test::shared_path("models/stories260K.gguf").string());
+    const Tokenizer tokenizer(file);
+    EXPECT_EQ(tokenizer.encode("Once upon a time", true, true),
+              (std::vector<int32_t>{1, 403, 407, 261, 378}));
+    const auto with_control = tokenizer.encode("<s>Hi", false, true);
+    ASSERT_FALSE(with_control.empty());
+    EXPECT_EQ(with_control[0], 1);
+    EXPECT_NE(tokenizer.encode("<s>Hi", false, false)[0], 1);
+}
+
+TEST(Utf8Stream, HoldsBackIncompleteCharacters) {
+    Utf8Stream stream;
+    EXPECT_EQ(stream.push("a\xe2"), "a");
+    EXPECT_EQ(stream.push("\x96"), "");
+    EXPECT_EQ(stream.push("\x81z"), "\xe2\x96\x81z");
+    EXPECT_EQ(stream.push("\xf0\x9f"), "");
+    EXPECT_EQ(stream.flush(), "\xf0\x9f");
+}
+
+}  // namespace
+}  // namespace ember
