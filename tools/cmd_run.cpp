@@ -38,6 +38,12 @@ int run_run(const RunOptions& options) {
         prompt = tokenizer.encode(options.prompt, /*add_special=*/!options.no_bos, /*parse_special=*/true);
     }
     if (prompt.empty()) throw Error("the prompt is empty (give -p TEXT or --prompt-ids)");
+    for (int32_t id : prompt) {
+        if (id < 0 || id >= model.config().n_vocab) {
+            throw Error("token id " + std::to_string(id) + " is outside the vocabulary (0.." +
+                        std::to_string(model.config().n_vocab - 1) + ")");
+        }
+    }
 
     Context context(model, options.model.context_params());
     if (options.n_predict >= 0 &&

@@ -1,0 +1,81 @@
+// `ember run`, `ember logits`, `ember perplexity` and `ember tokenize` as a user runs them.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "tests/cli_run.h"
+#include "tests/shared_data.h"
+
+namespace ember::test {
+namespace {
+
+std::string bundled_model() { return std::string(EMBER_SOURCE_DIR) + "/models/stories260K.gguf"; }
+
+TEST(CliRun, GreedyIdsFromPromptIdsMatchLlamaCpp) {
+    const auto result = run_ember("run -m " + bundled_model() +
+                                  " --prompt-ids 1,403,407,261,378 -n 200 --temp 0 --print-ids");
+    ASSERT_EQ(result.status, 0) << result.err;
+    const auto ref = nlohmann::json::parse(
+        read_file(shared_path("reference/stories260K/stories260K-once.json")));
+    std::string expected;
+    for (int id : ref["greedy_ids"]) expected += (expected.empty() ? "" : " ") + std::to_string(id);
+    EXPECT_EQ(result.out, expected + "\n");
+    EXPECT_NE(result.err.find("tokens/s"), std::string::npos);
+}
+
+TEST(CliRun, GreedyTextFromATextPromptMatchesLlamaCpp) {
+    const auto result = run_ember("run -m " + bundled_model() + " -p 'Once upon a time' -n 200 --temp 0");
+    ASSERT_EQ(result.status, 0) << result.err;
+    const auto expected = read_file(shared_path("reference/stories260K/stories260K-once.txt"));
+    EXPECT_EQ(result.out, std::string(expected.begin(), expected.end()));
+}
+
+TEST(CliRun, SameSeedSameText) {
+    const std::string cmd = "run -m " + bundled_model() + " -p 'Once upon a time' -n 40 --seed 7";
+    const auto a = run_ember(cmd), b = run_ember(cmd);
+    ASSERT_EQ(a.status, 0) << a.err;
+    EXPECT_EQ(a.out, b.out);
+    EXPECT_FALSE(a.out.empty());
+}
+
+TEST(CliRun, ErrorsAreOneLine) {
+    for (const std::string& args : std::vector<std::string>{"run -m /nonexistent.gguf -p hi",
+                                   "run -m " + bundled_model() + " --prompt-ids 1,99999",
+                                   "run -m " + bundled_model() + " -p hi -n 5000 -c 64",
+                                   "run -m " + bundled_model() + " --prompt-ids 1,x"}) {
+        SCOPED_TRACE(args);
+        const auto result = run_ember(args);
+        EXPECT_EQ(result.status, 1);
+        EXPECT_EQ(result.err.rfind("ember: error: ", 0), 0u) << result.err;
+    }
+}
+
+TEST(CliLogits, WritesOneRowPerPromptToken) {
+    const auto dir = temp_dir("cli-logits");
+    const auto out = (dir / "logits.f32").string();
+    const auto result = run_ember("logits -m " + bundled_model() + " --prompt-ids 1,403,407 -o " + out);
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_EQ(std::filesystem::file_size(out), 3u * 512 * sizeof(float));
+    std::filesystem::remove_all(dir);
+}
+
+TEST(CliPerplexity, PrintsTheFinalEstimate) {
+    const auto result = run_ember("perplexity -m " + bundled_model() + " -f " +
+                                  shared_path("text/story.txt").string() + " -c 128");
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_EQ(result.out.rfind("PPL = 4.46", 0), 0u) << result.out;
+    EXPECT_NE(result.err.find("7/7"), std::string::npos);
+}
+
+TEST(CliTokenize, IdsAndPiecesOfAVocabularyOnlyFile) {
+    const std::string vocab = shared_path("vocab/ggml-vocab-llama-spm.gguf").string();
+    auto result = run_ember("tokenize -m " + vocab + " -p 'Hello world'");
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_EQ(result.out, "1 15043 3186\n");
+    result = run_ember("tokenize -m " + vocab + " -p 'Hello world' --no-bos --pieces");
+    EXPECT_EQ(result.out, " 15043 ' Hello'\n  3186 ' world'\n");
+}
+
+}  // namespace
+}  // namespace ember::test
