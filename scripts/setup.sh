@@ -9,5 +9,5 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build --parallel "$(nproc)"
 
 echo
-echo "== build/bin/ember inspect models/stories260K.gguf"
-./build/bin/ember inspect models/stories260K.gguf
+echo "== build/bin/ember run -m models/stories260K.gguf -p \"Once upon a time\" -n 200 --temp 0"
+./build/bin/ember run -m models/stories260K.gguf -p "Once upon a time" -n 200 --temp 0

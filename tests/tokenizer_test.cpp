@@ -122,7 +122,7 @@ TEST_P(TokenizerVectors, InvalidUtf8NulBytesAndEmptyInputDoNotCrash) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerVectors,
-                         ::testing::Values("ggml-vocab-llama-spm.gguf"),
+                         ::testing::Values("ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf"),
                          [](const auto& p) {
                              std::string name = p.param.substr(11, p.param.size() - 16);
                              for (char& ch : name) {
