@@ -2,12 +2,14 @@
 // reference Hugging Face tokenizers), round trips, and hostile input.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 #include <sstream>
 
 #include "engine/tokenizer.h"
 #include "engine/utf8.h"
 #include "formats/error.h"
+#include "formats/gguf_writer.h"
 #include "tests/shared_data.h"
 
 namespace ember {
@@ -130,6 +132,63 @@ INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerVectors,
                              }
                              return name;
                          });
+
+// Every pre-tokenizer, on the GPT-2 vocabulary re-labelled with its name (tests/data/README.md).
+class BpePreTokenizer : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BpePreTokenizer, GivesLlamaCppsIdsOnTheGpt2TestStrings) {
+    const gguf::File gpt2(test::shared_path("vocab/ggml-vocab-gpt-2.gguf").string());
+    gguf::Writer writer;
+    for (const gguf::Value& v : gpt2.metadata()) writer.copy(v);
+    writer.set_string("tokenizer.ggml.pre", GetParam());
+    const auto dir = test::temp_dir("bpe-pre-" + GetParam());
+    writer.write((dir / "vocab.gguf").string());
+    const gguf::File file((dir / "vocab.gguf").string());
+    const Tokenizer tokenizer(file);
+
+    const auto cases = load_vectors("ggml-vocab-gpt-2.gguf");
+    const auto expected = test::read_file(std::string(EMBER_SOURCE_DIR) + "/tests/data/bpe-pre/" +
+                                          GetParam() + ".out");
+    std::istringstream lines(std::string(expected.begin(), expected.end()));
+    std::string line;
+    for (const auto& c : cases) {
+        ASSERT_TRUE(std::getline(lines, line));
+        std::vector<int32_t> ids;
+        std::istringstream words(line);
+        for (int32_t id; words >> id;) ids.push_back(id);
+        EXPECT_EQ(tokenizer.encode(c.text, false, false), ids) << "text: '" << c.text << "'";
+        EXPECT_EQ(tokenizer.decode(ids), c.text);
+    }
+    std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Names, BpePreTokenizer,
+                         ::testing::Values("llama-bpe", "qwen2", "smollm", "starcoder", "deepseek-llm",
+                                           "deepseek-coder", "falcon", "mpt", "refact"),
+                         [](const auto& p) {
+                             std::string name = p.param;
+                             for (char& ch : name) {
+                                 if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                             }
+                             return name;
+                         });
+
+TEST(BpePreTokenizer, UnknownNameIsAClearError) {
+    const gguf::File gpt2(test::shared_path("vocab/ggml-vocab-gpt-2.gguf").string());
+    gguf::Writer writer;
+    for (const gguf::Value& v : gpt2.metadata()) writer.copy(v);
+    writer.set_string("tokenizer.ggml.pre", "no-such-pre");
+    const auto dir = test::temp_dir("bpe-pre-unknown");
+    writer.write((dir / "vocab.gguf").string());
+    const gguf::File file((dir / "vocab.gguf").string());
+    try {
+        Tokenizer tokenizer(file);
+        FAIL() << "accepted an unknown pre-tokenizer";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("unknown BPE pre-tokenizer 'no-such-pre'"), std::string::npos);
+    }
+    std::filesystem::remove_all(dir);
+}
 
 TEST(SentencePiece, AddsBosAndParsesControlTokensOnRequest) {
     const gguf::File file(test::shared_path("models/stories260K.gguf").string());
