@@ -6,7 +6,12 @@
 // 3. Each final symbol is a token: a merge only happens when its result is one. The symbols
 //    never merged are single characters; those missing from the vocabulary fall back to
 //    <0xXX> byte tokens (or <unk> if the vocabulary has none).
+// Speed: a merge can only join two neighbouring characters that stand side by side inside some
+// vocabulary token. Where two neighbours never do (typically a letter followed by "▁"), no
+// merge can cross, so the text is cut there and each piece merged on its own: the same result,
+// with a small priority queue that stays in cache.
 #include <queue>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -18,9 +23,34 @@ namespace {
 
 constexpr std::string_view kSpaceMark = "\xe2\x96\x81";  // U+2581 LOWER ONE EIGHTH BLOCK
 
+// Up to 4 bytes of one UTF-8 character, packed into an integer.
+uint32_t pack_char(std::string_view ch) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < ch.size() && i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(ch[i])) << (8 * i);
+    return v;
+}
+uint64_t pack_pair(std::string_view a, std::string_view b) {
+    return static_cast<uint64_t>(pack_char(a)) << 32 | pack_char(b);
+}
+// The characters of a string, as views.
+std::vector<std::string_view> utf8_chars(std::string_view text) {
+    std::vector<std::string_view> chars;
+    for (size_t at = 0; at < text.size();) {
+        const size_t length = std::min(utf8_sequence_length(static_cast<uint8_t>(text[at])), text.size() - at);
+        chars.push_back(text.substr(at, length));
+        at += length;
+    }
+    return chars;
+}
+
 class SpmTokenizer : public Tokenizer::Impl {
 public:
-    explicit SpmTokenizer(const Vocab& vocab) : vocab_(vocab) {}
+    explicit SpmTokenizer(const Vocab& vocab) : vocab_(vocab) {
+        for (int32_t id = 0; id < vocab.size(); ++id) {
+            const auto chars = utf8_chars(vocab.text(id));
+            for (size_t i = 1; i < chars.size(); ++i) inner_pairs_.insert(pack_pair(chars[i - 1], chars[i]));
+        }
+    }
 
     void encode_text(std::string_view raw, bool first_fragment, std::vector<int32_t>& out) const override;
     std::string piece(int32_t id, bool special) const override;
@@ -48,9 +78,11 @@ private:
     };
 
     void try_pair(Session& s, int left, int right) const;
+    void merge_segment(Session& s, size_t begin, size_t end, std::vector<int32_t>& out) const;
     void emit(const Session& s, int symbol, std::vector<int32_t>& out) const;
 
     const Vocab& vocab_;
+    std::unordered_set<uint64_t> inner_pairs_;  // neighbouring characters inside some token
 };
 
 void SpmTokenizer::try_pair(Session& s, int left, int right) const {
@@ -73,16 +105,29 @@ void SpmTokenizer::encode_text(std::string_view raw, bool first_fragment,
             s.text += c;
         }
     }
-    if (s.text.empty()) return;
+    const std::vector<std::string_view> chars = utf8_chars(s.text);
+    size_t segment_start = 0;
+    for (size_t i = 1; i <= chars.size(); ++i) {
+        if (i == chars.size() || !inner_pairs_.count(pack_pair(chars[i - 1], chars[i]))) {
+            const size_t begin = chars[segment_start].data() - s.text.data();
+            const size_t end = i == chars.size() ? s.text.size() : chars[i].data() - s.text.data();
+            merge_segment(s, begin, end, out);
+            segment_start = i;
+        }
+    }
+}
 
-    for (size_t at = 0; at < s.text.size();) {
-        const size_t length = std::min(utf8_sequence_length(static_cast<uint8_t>(s.text[at])),
-                                       s.text.size() - at);
+// Steps 2 and 3 on the bytes [begin, end) of the session's text.
+void SpmTokenizer::merge_segment(Session& s, size_t begin, size_t end, std::vector<int32_t>& out) const {
+    s.symbols.clear();
+    for (size_t at = begin; at < end;) {
+        const size_t length = std::min(utf8_sequence_length(static_cast<uint8_t>(s.text[at])), end - at);
         const int index = static_cast<int>(s.symbols.size());
         s.symbols.push_back({index - 1, -1, at, length});
         at += length;
-        if (at < s.text.size()) s.symbols.back().next = index + 1;
+        if (at < end) s.symbols.back().next = index + 1;
     }
+    if (s.symbols.empty()) return;
     for (int i = 1; i < static_cast<int>(s.symbols.size()); ++i) try_pair(s, i - 1, i);
 
     while (!s.queue.empty()) {
