@@ -61,7 +61,7 @@ void Context::decode(std::span<const int32_t> tokens, bool all_logits) {
         }
     }
     if (static_cast<int64_t>(n_past_) + n_tokens > kv_.n_ctx()) {
-        throw Error("context is full: " + std::to_string(n_past_) + " positions used, " +
+        throw ContextFullError("context is full: " + std::to_string(n_past_) + " positions used, " +
                     std::to_string(n_tokens) + " more would exceed the context size " +
                     std::to_string(kv_.n_ctx()) + " (raise it with -c)");
     }

@@ -12,8 +12,15 @@
 #include "engine/model.h"
 #include "engine/ops.h"
 #include "engine/thread_pool.h"
+#include "formats/error.h"
 
 namespace ember {
+
+// Thrown when tokens would not fit in the context.
+class ContextFullError : public Error {
+public:
+    explicit ContextFullError(const std::string& message) : Error(message) {}
+};
 
 struct ContextParams {
     int n_ctx = 0;      // positions the KV cache holds; 0: the model's training context

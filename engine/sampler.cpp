@@ -35,6 +35,15 @@ void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
     }
 }
 
+std::vector<float> Sampler::penalized(const float* logits, int n_vocab) const {
+    std::vector<Candidate> candidates(n_vocab);
+    for (int i = 0; i < n_vocab; ++i) candidates[i] = {i, logits[i]};
+    apply_penalties(candidates);
+    std::vector<float> out(n_vocab);
+    for (int i = 0; i < n_vocab; ++i) out[i] = candidates[i].logit;
+    return out;
+}
+
 void Sampler::partial_sort_best(std::vector<Candidate>& candidates, size_t keep) {
     const auto better = [](const Candidate& a, const Candidate& b) {
         return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);

@@ -36,6 +36,8 @@ public:
     void reset();
 
     const SamplerParams& params() const { return params_; }
+    // The logits after the penalties (what the rest of the chain sees); for tests and tools.
+    std::vector<float> penalized(const float* logits, int n_vocab) const;
 
 private:
     struct Candidate {

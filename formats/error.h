@@ -12,4 +12,10 @@ public:
     explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A file that cannot be opened, read or written (as opposed to one with bad contents).
+class FileError : public Error {
+public:
+    explicit FileError(const std::string& message) : Error(message) {}
+};
+
 }  // namespace ember

@@ -14,16 +14,16 @@ namespace ember {
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error("cannot open " + path + ": " + std::strerror(errno));
+    if (fd < 0) throw FileError("cannot open " + path + ": " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         const int err = errno;
         ::close(fd);
-        throw Error("cannot stat " + path + ": " + std::strerror(err));
+        throw FileError("cannot stat " + path + ": " + std::strerror(err));
     }
     if (!S_ISREG(st.st_mode)) {
         ::close(fd);
-        throw Error("cannot open " + path + ": not a regular file");
+        throw FileError("cannot open " + path + ": not a regular file");
     }
     size_ = static_cast<size_t>(st.st_size);
     if (size_ > 0) {  // mmap refuses a length of 0; an empty file is reported by the parser
@@ -31,7 +31,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
         if (mapping == MAP_FAILED) {
             const int err = errno;
             ::close(fd);
-            throw Error("cannot map " + path + ": " + std::strerror(err));
+            throw FileError("cannot map " + path + ": " + std::strerror(err));
         }
         data_ = static_cast<const uint8_t*>(mapping);
     }

@@ -1,10 +1,22 @@
 /* ember: quantized Llama-family inference on CPUs, from GGUF files.
  *
- * The public C API of libember.a. Every function reports failure through its return value
- * (a status code or NULL) and never lets an exception or an abort cross into the caller.
+ * The public C API of libember.a.
+ *   - Opaque handles: a model (read-only after loading; share it between threads and
+ *     sessions) and a session (one conversation: its own KV cache, sampler and threads).
+ *   - Parameter structs come with *_default_params(); set only what you need.
+ *   - Every function reports failure through its return value (ember_status or NULL) and a
+ *     message; no exception or abort ever crosses into your code.
+ *   - The library prints nothing: give ember_set_log_callback() a function to see its logs.
+ *   - Thread safety: functions on different sessions may run concurrently, also when they
+ *     share a model; one session is used by one thread at a time, except
+ *     ember_session_cancel(), which any thread may call at any time.
  */
 #ifndef EMBER_H
 #define EMBER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,6 +30,168 @@ extern "C" {
 /* The library's version as "MAJOR.MINOR.PATCH"; compare with EMBER_VERSION_STRING to detect a
  * header / library mismatch. */
 const char* ember_version(void);
+
+typedef int32_t ember_token;
+
+typedef enum ember_status {
+    EMBER_OK = 0,
+    EMBER_ERROR_INVALID_ARGUMENT = 1, /* NULL where a value is needed, a bad parameter */
+    EMBER_ERROR_FILE = 2,             /* the file cannot be opened or read */
+    EMBER_ERROR_FORMAT = 3,           /* not a valid GGUF file, or a model ember cannot run */
+    EMBER_ERROR_CONTEXT_FULL = 4,     /* the session's context cannot hold more tokens */
+    EMBER_ERROR_CANCELLED = 5,        /* ember_session_cancel() interrupted the call */
+    EMBER_ERROR_BUFFER_TOO_SMALL = 6, /* the output buffer is too small; the size needed is set */
+    EMBER_ERROR_OUT_OF_MEMORY = 7,
+    EMBER_ERROR_INTERNAL = 8
+} ember_status;
+
+/* A short English description of a status ("file error"). Never NULL. */
+const char* ember_status_string(ember_status status);
+
+/* ---- logging ---- */
+
+typedef enum ember_log_level {
+    EMBER_LOG_DEBUG = 0,
+    EMBER_LOG_INFO = 1,
+    EMBER_LOG_WARN = 2,
+    EMBER_LOG_ERROR = 3
+} ember_log_level;
+
+typedef void (*ember_log_callback)(ember_log_level level, const char* message, void* user_data);
+
+/* Where the library's log lines go; NULL (the default) silences it. Process-wide. */
+void ember_set_log_callback(ember_log_callback callback, void* user_data);
+
+/* ---- models ---- */
+
+typedef struct ember_model ember_model;
+
+typedef struct ember_model_params {
+    int32_t reserved; /* no options yet; keeps the struct extensible */
+} ember_model_params;
+
+ember_model_params ember_model_default_params(void);
+
+/* Loads a GGUF file (memory-mapped, validated). On failure *out_model is NULL and, if error is
+ * not NULL, a message naming the file and the problem is written there (truncated to
+ * error_size, always NUL-terminated). params may be NULL for the defaults. */
+ember_status ember_model_load(const char* path, const ember_model_params* params,
+                              ember_model** out_model, char* error, size_t error_size);
+void ember_model_free(ember_model* model); /* NULL is fine */
+
+int32_t ember_model_n_vocab(const ember_model* model);     /* 0 for NULL */
+int32_t ember_model_n_ctx_train(const ember_model* model); /* 0 for NULL */
+ember_token ember_model_bos(const ember_model* model);     /* -1 if none */
+ember_token ember_model_eos(const ember_model* model);     /* -1 if none */
+
+/* Text to tokens. add_special: BOS/EOS as the vocabulary asks; parse_special: control tokens
+ * written in the text become their ids. Writes up to capacity tokens and sets *n_tokens to the
+ * count; EMBER_ERROR_BUFFER_TOO_SMALL (with *n_tokens = the count needed) if they do not fit. */
+ember_status ember_tokenize(const ember_model* model, const char* text, size_t text_length,
+                            bool add_special, bool parse_special, ember_token* tokens,
+                            size_t capacity, size_t* n_tokens);
+
+/* Tokens to text (UTF-8, not NUL-terminated; *length set to its size). The space the
+ * SentencePiece encoder puts before the text is removed. EMBER_ERROR_BUFFER_TOO_SMALL with
+ * *length = the size needed if it does not fit. */
+ember_status ember_detokenize(const ember_model* model, const ember_token* tokens, size_t n_tokens,
+                              char* text, size_t capacity, size_t* length);
+
+/* ---- sessions ---- */
+
+typedef struct ember_session ember_session;
+
+typedef struct ember_sampler_params {
+    float temperature;       /* 0: greedy. Default 0.8 */
+    int32_t top_k;           /* 0: off. Default 40 */
+    float top_p;             /* 1: off. Default 0.95 */
+    float min_p;             /* 0: off. Default 0.05 */
+    float repeat_penalty;    /* 1: off. Default 1 */
+    float frequency_penalty; /* 0: off */
+    float presence_penalty;  /* 0: off */
+    int32_t repeat_last_n;   /* tokens the penalties look back over. Default 64 */
+    uint64_t seed;           /* same seed, same tokens. Default 0 */
+} ember_sampler_params;
+
+typedef struct ember_session_params {
+    int32_t n_ctx;     /* context size in tokens; 0: the model's training context */
+    int32_t n_threads; /* 0: the number of physical cores */
+    int32_t n_batch;   /* most tokens evaluated at once. Default 512 */
+    bool kv_f32;       /* KV cache in F32 instead of F16 (llama.cpp's default is F16) */
+    ember_sampler_params sampling;
+} ember_session_params;
+
+ember_session_params ember_session_default_params(void);
+
+/* A new, empty session on a model. The model must outlive it. params may be NULL. */
+ember_status ember_session_create(const ember_model* model, const ember_session_params* params,
+                                  ember_session** out_session, char* error, size_t error_size);
+void ember_session_free(ember_session* session); /* NULL is fine */
+
+/* Evaluates text after what the session holds (tokenized with BOS if the session is empty,
+ * special tokens parsed). The KV cache is kept: later calls evaluate only their new tokens. */
+ember_status ember_session_append(ember_session* session, const char* text, size_t text_length);
+ember_status ember_session_append_tokens(ember_session* session, const ember_token* tokens,
+                                         size_t n_tokens);
+
+/* The next-token logits after the last evaluated token (ember_model_n_vocab values), or NULL
+ * if nothing was evaluated yet. Valid until the next call on the session. */
+const float* ember_session_logits(ember_session* session);
+
+/* Tokens the session holds; forget all of them (keeping the parameters), or all after n. */
+int32_t ember_session_n_tokens(const ember_session* session);
+ember_status ember_session_reset(ember_session* session);
+ember_status ember_session_rewind(ember_session* session, int32_t n_tokens);
+
+/* ---- generation ---- */
+
+/* Receives generated text as it is produced: whole UTF-8 characters, never part of a stop
+ * string. Return false to stop generating. */
+typedef bool (*ember_text_callback)(const char* text, size_t length, void* user_data);
+
+typedef struct ember_generate_params {
+    int32_t n_predict;               /* most tokens; -1: until the context is full. Default 256 */
+    const char* const* stop_strings; /* generation ends before any of these; may be NULL */
+    size_t n_stop_strings;
+    bool ignore_eos;                 /* keep going past end-of-sequence */
+} ember_generate_params;
+
+ember_generate_params ember_generate_default_params(void);
+
+typedef struct ember_generate_stats {
+    int32_t n_prompt_tokens;
+    double prompt_ms;
+    int32_t n_generated_tokens;
+    double generate_ms;
+    int32_t stop_reason; /* 0 end of sequence, 1 stop string, 2 n_predict, 3 callback,
+                            4 cancelled, 5 context full */
+} ember_generate_stats;
+
+/* Appends prompt (may be NULL or empty), then samples and streams tokens to callback. A
+ * cancelled generation returns EMBER_OK with stop_reason 4 (the text so far stays in the
+ * session); a cancelled prompt evaluation returns EMBER_ERROR_CANCELLED. stats may be NULL. */
+ember_status ember_generate(ember_session* session, const char* prompt,
+                            const ember_generate_params* params, ember_text_callback callback,
+                            void* user_data, ember_generate_stats* stats);
+
+/* Asks the session's running call to stop soon; any thread, any time. */
+void ember_session_cancel(ember_session* session);
+
+/* ---- chat ---- */
+
+typedef struct ember_chat_message {
+    const char* role; /* "system", "user" or "assistant" */
+    const char* content;
+} ember_chat_message;
+
+/* Formats a conversation with a chat template: template_name (llama2, llama2-sys, chatml,
+ * llama3, zephyr, mistral, mistral-v1, mistral-v3, mistral-v7, phi3, gemma) or NULL for the
+ * model's own (tokenizer.chat_template; ChatML if it has none). add_assistant_start ends the
+ * text with the opening of the assistant's turn. Output as in ember_detokenize. */
+ember_status ember_chat_format(const ember_model* model, const char* template_name,
+                               const ember_chat_message* messages, size_t n_messages,
+                               bool add_assistant_start, char* text, size_t capacity,
+                               size_t* length);
 
 #ifdef __cplusplus
 }

@@ -1,12 +1,154 @@
-// ember's C++ API: a thin layer over the C API in ember.h.
+// ember's C++ API: RAII classes over the C API in ember.h, header-only. Errors become
+// ember::Exception (thrown in your code, from these inline functions; nothing crosses the C
+// boundary). The classes live in an inline namespace so their symbols never clash with the
+// library's internals: write ember::Model, ember::Session.
 #pragma once
 
+#include <functional>
+#include <span>
+#include <stdexcept>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "ember.h"
 
 namespace ember {
+inline namespace api_v1 {
 
 inline std::string_view version() { return ember_version(); }
 
+class Exception : public std::runtime_error {
+public:
+    Exception(ember_status status, const std::string& message)
+        : std::runtime_error(message.empty() ? ember_status_string(status) : message), status_(status) {}
+    ember_status status() const { return status_; }
+
+private:
+    ember_status status_;
+};
+
+inline void check(ember_status status, const char* message = "") {
+    if (status != EMBER_OK) throw Exception(status, message);
+}
+
+struct ChatMessage {
+    std::string role;     // "system", "user" or "assistant"
+    std::string content;
+};
+
+class Model {
+public:
+    explicit Model(const std::string& path, const ember_model_params& params = ember_model_default_params()) {
+        char error[512] = "";
+        check(ember_model_load(path.c_str(), &params, &model_, error, sizeof(error)), error);
+    }
+    ~Model() { ember_model_free(model_); }
+    Model(Model&& other) noexcept : model_(std::exchange(other.model_, nullptr)) {}
+    Model& operator=(Model&& other) noexcept {
+        std::swap(model_, other.model_);
+        return *this;
+    }
+    Model(const Model&) = delete;
+    Model& operator=(const Model&) = delete;
+
+    const ember_model* get() const { return model_; }
+    int n_vocab() const { return ember_model_n_vocab(model_); }
+    ember_token eos() const { return ember_model_eos(model_); }
+
+    std::vector<ember_token> tokenize(std::string_view text, bool add_special = true,
+                                      bool parse_special = true) const {
+        std::vector<ember_token> tokens(text.size() + 8);
+        size_t n = 0;
+        ember_status s = ember_tokenize(model_, text.data(), text.size(), add_special, parse_special,
+                                        tokens.data(), tokens.size(), &n);
+        if (s == EMBER_ERROR_BUFFER_TOO_SMALL) {
+            tokens.resize(n);
+            s = ember_tokenize(model_, text.data(), text.size(), add_special, parse_special,
+                               tokens.data(), tokens.size(), &n);
+        }
+        check(s);
+        tokens.resize(n);
+        return tokens;
+    }
+
+    std::string detokenize(std::span<const ember_token> tokens) const {
+        size_t length = 0;
+        ember_status s = ember_detokenize(model_, tokens.data(), tokens.size(), nullptr, 0, &length);
+        if (s != EMBER_ERROR_BUFFER_TOO_SMALL) check(s);
+        std::string text(length, '\0');
+        check(ember_detokenize(model_, tokens.data(), tokens.size(), text.data(), text.size(), &length));
+        return text;
+    }
+
+    // template_name: nullptr for the model's own format.
+    std::string format_chat(const std::vector<ChatMessage>& messages, bool add_assistant_start = true,
+                            const char* template_name = nullptr) const {
+        std::vector<ember_chat_message> c;
+        for (const ChatMessage& m : messages) c.push_back({m.role.c_str(), m.content.c_str()});
+        size_t length = 0;
+        ember_status s = ember_chat_format(model_, template_name, c.data(), c.size(),
+                                           add_assistant_start, nullptr, 0, &length);
+        if (s != EMBER_ERROR_BUFFER_TOO_SMALL) check(s);
+        std::string text(length, '\0');
+        check(ember_chat_format(model_, template_name, c.data(), c.size(), add_assistant_start,
+                                text.data(), text.size(), &length));
+        return text;
+    }
+
+private:
+    ember_model* model_ = nullptr;
+};
+
+class Session {
+public:
+    explicit Session(const Model& model,
+                     const ember_session_params& params = ember_session_default_params()) {
+        char error[512] = "";
+        check(ember_session_create(model.get(), &params, &session_, error, sizeof(error)), error);
+    }
+    ~Session() { ember_session_free(session_); }
+    Session(Session&& other) noexcept : session_(std::exchange(other.session_, nullptr)) {}
+    Session& operator=(Session&& other) noexcept {
+        std::swap(session_, other.session_);
+        return *this;
+    }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    void append(std::string_view text) { check(ember_session_append(session_, text.data(), text.size())); }
+
+    // Streams generated text to on_text (return false to stop); returns the statistics.
+    ember_generate_stats generate(std::string_view prompt,
+                                  const std::function<bool(std::string_view)>& on_text,
+                                  int n_predict = 256, const std::vector<std::string>& stop = {}) {
+        std::vector<const char*> stop_ptrs;
+        for (const std::string& s : stop) stop_ptrs.push_back(s.c_str());
+        ember_generate_params params = ember_generate_default_params();
+        params.n_predict = n_predict;
+        params.stop_strings = stop_ptrs.data();
+        params.n_stop_strings = stop_ptrs.size();
+        ember_generate_stats stats{};
+        const std::string prompt_text(prompt);
+        check(ember_generate(
+            session_, prompt_text.c_str(), &params,
+            [](const char* text, size_t length, void* user_data) {
+                return (*static_cast<const std::function<bool(std::string_view)>*>(user_data))(
+                    std::string_view(text, length));
+            },
+            const_cast<std::function<bool(std::string_view)>*>(&on_text), &stats));
+        return stats;
+    }
+
+    void cancel() { ember_session_cancel(session_); }
+    void reset() { check(ember_session_reset(session_)); }
+    int n_tokens() const { return ember_session_n_tokens(session_); }
+    ember_session* get() { return session_; }
+
+private:
+    ember_session* session_ = nullptr;
+};
+
+}  // namespace api_v1
 }  // namespace ember
