@@ -1,0 +1,291 @@
+// The public C API (ember.h) and the C++ wrapper (ember.hpp) as an application uses them.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ember.hpp"
+#include "tests/shared_data.h"
+
+namespace {
+
+std::string bundled_model() { return std::string(EMBER_SOURCE_DIR) + "/models/stories260K.gguf"; }
+
+struct Collected {
+    std::string text;
+    int calls = 0;
+    int stop_after = -1;  // return false on this call
+};
+
+bool collect(const char* text, size_t length, void* user_data) {
+    auto* c = static_cast<Collected*>(user_data);
+    c->text.append(text, length);
+    return ++c->calls != c->stop_after;
+}
+
+ember_session_params greedy_params() {
+    ember_session_params p = ember_session_default_params();
+    p.sampling.temperature = 0.0f;
+    p.n_threads = 1;
+    return p;
+}
+
+class CApi : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char error[256];
+        ASSERT_EQ(ember_model_load(bundled_model().c_str(), nullptr, &model_, error, sizeof(error)), EMBER_OK)
+            << error;
+    }
+    void TearDown() override { ember_model_free(model_); }
+    ember_model* model_ = nullptr;
+};
+
+TEST(CApiErrors, BadArgumentsReturnErrorsNeverCrash) {
+    char error[256] = "";
+    ember_model* model = reinterpret_cast<ember_model*>(0x1);
+    EXPECT_EQ(ember_model_load(nullptr, nullptr, &model, error, sizeof(error)), EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_model_load("x.gguf", nullptr, nullptr, nullptr, 0), EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_model_load("/nonexistent/model.gguf", nullptr, &model, error, sizeof(error)), EMBER_ERROR_FILE);
+    EXPECT_EQ(model, nullptr);
+    EXPECT_NE(std::string(error).find("/nonexistent/model.gguf"), std::string::npos) << error;
+
+    // A valid GGUF file that is not a model ember can run: a vocabulary-only file.
+    const std::string vocab = ember::test::shared_path("vocab/ggml-vocab-gpt-2.gguf").string();
+    EXPECT_EQ(ember_model_load(vocab.c_str(), nullptr, &model, error, sizeof(error)), EMBER_ERROR_FORMAT);
+    EXPECT_NE(std::string(error).find("architecture 'gpt2'"), std::string::npos) << error;
+    // A message buffer of one byte still gets a terminator.
+    char tiny[1] = {'x'};
+    EXPECT_EQ(ember_model_load("/nonexistent.gguf", nullptr, &model, tiny, 1), EMBER_ERROR_FILE);
+    EXPECT_EQ(tiny[0], '\0');
+
+    ember_session* session = nullptr;
+    EXPECT_EQ(ember_session_create(nullptr, nullptr, &session, error, sizeof(error)), EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_session_append(nullptr, "x", 1), EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_generate(nullptr, "x", nullptr, collect, nullptr, nullptr), EMBER_ERROR_INVALID_ARGUMENT);
+    size_t n = 0;
+    EXPECT_EQ(ember_tokenize(nullptr, "x", 1, true, true, nullptr, 0, &n), EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_model_n_vocab(nullptr), 0);
+    EXPECT_EQ(ember_session_logits(nullptr), nullptr);
+    ember_model_free(nullptr);
+    ember_session_free(nullptr);
+    ember_session_cancel(nullptr);
+    EXPECT_STREQ(ember_status_string(EMBER_ERROR_CONTEXT_FULL), "context full");
+    EXPECT_STREQ(ember_version(), EMBER_VERSION_STRING);
+}
+
+TEST_F(CApi, TokenizeAndDetokenizeWithBufferSizes) {
+    EXPECT_EQ(ember_model_n_vocab(model_), 512);
+    EXPECT_EQ(ember_model_bos(model_), 1);
+    size_t n = 0;
+    ember_token tokens[2];
+    EXPECT_EQ(ember_tokenize(model_, "Once upon a time", 16, true, true, tokens, 2, &n),
+              EMBER_ERROR_BUFFER_TOO_SMALL);
+    EXPECT_EQ(n, 5u);
+    std::vector<ember_token> all(n);
+    ASSERT_EQ(ember_tokenize(model_, "Once upon a time", 16, true, true, all.data(), all.size(), &n), EMBER_OK);
+    EXPECT_EQ(all, (std::vector<ember_token>{1, 403, 407, 261, 378}));
+    char text[64];
+    size_t length = 0;
+    ASSERT_EQ(ember_detokenize(model_, all.data(), all.size(), text, sizeof(text), &length), EMBER_OK);
+    EXPECT_EQ(std::string(text, length), "Once upon a time");
+    EXPECT_EQ(ember_detokenize(model_, all.data(), all.size(), text, 3, &length), EMBER_ERROR_BUFFER_TOO_SMALL);
+    EXPECT_EQ(length, 16u);
+    const ember_token bad[] = {99999};
+    EXPECT_EQ(ember_detokenize(model_, bad, 1, text, sizeof(text), &length), EMBER_OK);  // unknown ids: no text
+    EXPECT_EQ(length, 0u);
+}
+
+TEST_F(CApi, GreedyGenerationStreamsLlamaCppsStory) {
+    ember_session* session = nullptr;
+    const ember_session_params params = greedy_params();
+    ASSERT_EQ(ember_session_create(model_, &params, &session, nullptr, 0), EMBER_OK);
+    ember_generate_params gp = ember_generate_default_params();
+    gp.n_predict = 200;
+    Collected out;
+    ember_generate_stats stats{};
+    ASSERT_EQ(ember_generate(session, "Once upon a time", &gp, collect, &out, &stats), EMBER_OK);
+    const auto expected = ember::test::read_file(ember::test::shared_path("reference/stories260K/stories260K-once.txt"));
+    EXPECT_EQ(out.text, std::string(expected.begin(), expected.end()));
+    EXPECT_GT(out.calls, 100);
+    EXPECT_EQ(stats.n_prompt_tokens, 5);
+    EXPECT_EQ(stats.n_generated_tokens, 200);
+    EXPECT_EQ(stats.stop_reason, 2);
+    ember_session_free(session);
+}
+
+TEST_F(CApi, StopStringsEndTheTextBeforeThem) {
+    ember_session* session = nullptr;
+    const ember_session_params params = greedy_params();
+    ASSERT_EQ(ember_session_create(model_, &params, &session, nullptr, 0), EMBER_OK);
+    const char* stops[] = {"Lily"};
+    ember_generate_params gp = ember_generate_default_params();
+    gp.stop_strings = stops;
+    gp.n_stop_strings = 1;
+    Collected out;
+    ember_generate_stats stats{};
+    ASSERT_EQ(ember_generate(session, "Once upon a time", &gp, collect, &out, &stats), EMBER_OK);
+    EXPECT_EQ(out.text, ", there was a little girl named ");
+    EXPECT_EQ(stats.stop_reason, 1);
+    // The session keeps exactly the emitted text: prompt + ", there was a little girl named".
+    std::vector<ember_token> expected(64);
+    size_t n = 0;
+    ASSERT_EQ(ember_tokenize(model_, "Once upon a time, there was a little girl named", 47, true, true,
+                             expected.data(), expected.size(), &n), EMBER_OK);
+    EXPECT_LE(ember_session_n_tokens(session), static_cast<int32_t>(n) + 1);
+    ember_session_free(session);
+}
+
+TEST_F(CApi, CallbackReturningFalseStops) {
+    ember_session* session = nullptr;
+    ASSERT_EQ(ember_session_create(model_, nullptr, &session, nullptr, 0), EMBER_OK);
+    Collected out;
+    out.stop_after = 3;
+    ember_generate_stats stats{};
+    ASSERT_EQ(ember_generate(session, "Once", nullptr, collect, &out, &stats), EMBER_OK);
+    EXPECT_EQ(out.calls, 3);
+    EXPECT_EQ(stats.stop_reason, 3);
+    ember_session_free(session);
+}
+
+TEST_F(CApi, SecondTurnEvaluatesOnlyItsNewTokens) {
+    ember_session* session = nullptr;
+    const ember_session_params params = greedy_params();
+    ASSERT_EQ(ember_session_create(model_, &params, &session, nullptr, 0), EMBER_OK);
+    ember_generate_params gp = ember_generate_default_params();
+    gp.n_predict = 10;
+    Collected out;
+    ember_generate_stats stats{};
+    ASSERT_EQ(ember_generate(session, "Once upon a time", &gp, collect, &out, &stats), EMBER_OK);
+    EXPECT_EQ(stats.n_prompt_tokens, 5);
+    const int32_t after_first = ember_session_n_tokens(session);
+    ASSERT_EQ(ember_generate(session, " The end.", &gp, collect, &out, &stats), EMBER_OK);
+    // " The end." is 3-4 tokens, plus the last token of turn one, sampled but not yet evaluated.
+    EXPECT_LE(stats.n_prompt_tokens, 6);
+    EXPECT_GT(ember_session_n_tokens(session), after_first);
+    ASSERT_EQ(ember_session_reset(session), EMBER_OK);
+    EXPECT_EQ(ember_session_n_tokens(session), 0);
+    ember_session_free(session);
+}
+
+TEST_F(CApi, ContextFullIsReported) {
+    ember_session_params params = greedy_params();
+    params.n_ctx = 8;
+    ember_session* session = nullptr;
+    ASSERT_EQ(ember_session_create(model_, &params, &session, nullptr, 0), EMBER_OK);
+    const std::string long_text(200, 'a');
+    EXPECT_EQ(ember_session_append(session, long_text.c_str(), long_text.size()), EMBER_ERROR_CONTEXT_FULL);
+    Collected out;
+    ember_generate_stats stats{};
+    EXPECT_EQ(ember_generate(session, "Once", nullptr, collect, &out, &stats), EMBER_OK);
+    EXPECT_EQ(stats.stop_reason, 5);  // filled the 8 positions, then stopped
+    ember_session_free(session);
+}
+
+TEST_F(CApi, CancelFromAnotherThreadInterruptsALongPromptEvaluation) {
+    ember_session_params params = greedy_params();
+    params.n_batch = 1;  // one forward pass per token: a long evaluation
+    params.n_ctx = 2048;
+    ember_session* session = nullptr;
+    ASSERT_EQ(ember_session_create(model_, &params, &session, nullptr, 0), EMBER_OK);
+    std::string prompt;
+    for (int i = 0; i < 300; ++i) prompt += "Once upon a time ";
+    std::atomic<bool> done{false};
+    std::thread canceller([&] {
+        while (!done.load()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            ember_session_cancel(session);
+        }
+    });
+    Collected out;
+    const auto start = std::chrono::steady_clock::now();
+    const ember_status status = ember_generate(session, prompt.c_str(), nullptr, collect, &out, nullptr);
+    done.store(true);
+    canceller.join();
+    EXPECT_EQ(status, EMBER_ERROR_CANCELLED);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    // The session is still usable.
+    ASSERT_EQ(ember_session_reset(session), EMBER_OK);
+    ember_generate_params gp = ember_generate_default_params();
+    gp.n_predict = 5;
+    EXPECT_EQ(ember_generate(session, "Once", &gp, collect, &out, nullptr), EMBER_OK);
+    ember_session_free(session);
+}
+
+TEST_F(CApi, TwoSessionsOnTwoThreadsMatchRunningThemOneAfterTheOther) {
+    const auto story = [&](const char* prompt, uint64_t seed) {
+        ember_session_params params = ember_session_default_params();
+        params.n_threads = 1;
+        params.sampling.seed = seed;
+        ember_session* session = nullptr;
+        EXPECT_EQ(ember_session_create(model_, &params, &session, nullptr, 0), EMBER_OK);
+        ember_generate_params gp = ember_generate_default_params();
+        gp.n_predict = 120;
+        Collected out;
+        EXPECT_EQ(ember_generate(session, prompt, &gp, collect, &out, nullptr), EMBER_OK);
+        ember_session_free(session);
+        return out.text;
+    };
+    const std::string a = story("Once upon a time", 1), b = story("The little dog", 2);
+    std::string a2, b2;
+    std::thread ta([&] { a2 = story("Once upon a time", 1); });
+    std::thread tb([&] { b2 = story("The little dog", 2); });
+    ta.join();
+    tb.join();
+    EXPECT_EQ(a, a2);
+    EXPECT_EQ(b, b2);
+    EXPECT_NE(a, b);
+}
+
+TEST_F(CApi, LogCallbackReceivesTheLibrarysLines) {
+    static std::vector<std::string> lines;
+    lines.clear();
+    ember_set_log_callback([](ember_log_level, const char* message, void*) { lines.emplace_back(message); },
+                           nullptr);
+    ember_model* model = nullptr;
+    ASSERT_EQ(ember_model_load(bundled_model().c_str(), nullptr, &model, nullptr, 0), EMBER_OK);
+    ember_model_free(model);
+    ember_set_log_callback(nullptr, nullptr);
+    ASSERT_FALSE(lines.empty());
+    EXPECT_NE(lines[0].find("loaded"), std::string::npos);
+}
+
+TEST_F(CApi, ChatFormatUsesTheNamedTemplate) {
+    const ember_chat_message chat[] = {{"user", "Hi"}};
+    char text[128];
+    size_t length = 0;
+    ASSERT_EQ(ember_chat_format(model_, "chatml", chat, 1, true, text, sizeof(text), &length), EMBER_OK);
+    EXPECT_EQ(std::string(text, length), "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    EXPECT_EQ(ember_chat_format(model_, "nope", chat, 1, true, text, sizeof(text), &length),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    const ember_chat_message broken[] = {{nullptr, "x"}};
+    EXPECT_EQ(ember_chat_format(model_, nullptr, broken, 1, true, text, sizeof(text), &length),
+              EMBER_ERROR_INVALID_ARGUMENT);
+}
+
+TEST(CppApi, ModelAndSessionStreamAStory) {
+    ember::Model model(bundled_model());
+    EXPECT_EQ(model.tokenize("Once upon a time"), (std::vector<ember_token>{1, 403, 407, 261, 378}));
+    EXPECT_EQ(model.detokenize(model.tokenize("Once upon a time")), "Once upon a time");
+    ember_session_params params = ember_session_default_params();
+    params.sampling.temperature = 0;
+    ember::Session session(model, params);
+    std::string text;
+    const auto stats = session.generate("Once upon a time", [&](std::string_view piece) {
+        text += piece;
+        return true;
+    }, 20);
+    EXPECT_EQ(stats.n_generated_tokens, 20);
+    EXPECT_EQ(text.rfind(", there was a little girl named Lily.", 0), 0u) << text;
+    EXPECT_THROW(ember::Model("/nonexistent.gguf"), ember::Exception);
+    try {
+        ember::Model missing("/nonexistent.gguf");
+    } catch (const ember::Exception& e) {
+        EXPECT_EQ(e.status(), EMBER_ERROR_FILE);
+    }
+}
+
+}  // namespace
