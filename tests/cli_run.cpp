@@ -4,16 +4,18 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "tests/shared_data.h"
 
 namespace ember::test {
 
-CliResult run_ember(const std::string& args) {
+CliResult run_ember(const std::string& args, const std::string& input) {
     const auto dir = temp_dir("cli-run");
-    const auto out = dir / "stdout", err = dir / "stderr";
+    const auto out = dir / "stdout", err = dir / "stderr", in = dir / "stdin";
+    std::ofstream(in, std::ios::binary) << input;
     const std::string command = std::string(EMBER_CLI_PATH) + " " + args + " >" + out.string() +
-                                " 2>" + err.string() + " </dev/null";
+                                " 2>" + err.string() + " <" + in.string();
     const int raw = std::system(command.c_str());
     CliResult result{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, {}, {}};
     const auto out_bytes = read_file(out), err_bytes = read_file(err);

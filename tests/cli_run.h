@@ -11,7 +11,7 @@ struct CliResult {
     std::string err;  // stderr
 };
 
-// `args` is appended to the binary's path and run through /bin/sh.
-CliResult run_ember(const std::string& args);
+// `args` is appended to the binary's path and run through /bin/sh, with `input` as stdin.
+CliResult run_ember(const std::string& args, const std::string& input = "");
 
 }  // namespace ember::test

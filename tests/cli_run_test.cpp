@@ -51,6 +51,25 @@ TEST(CliRun, ErrorsAreOneLine) {
     }
 }
 
+TEST(CliChat, HoldsAMultiTurnConversationThroughAPipe) {
+    const auto result = run_ember("chat -m " + bundled_model() + " --seed 1 -n 30 --system 'Be kind'",
+                                  "Hello there\nTell me a story\n/reset\nWho are you\n");
+    ASSERT_EQ(result.status, 0) << result.err;
+    const size_t first = result.out.find("> Hello there\n");
+    const size_t second = result.out.find("> Tell me a story\n");
+    const size_t reset = result.out.find("(history cleared)");
+    const size_t third = result.out.find("> Who are you\n");
+    ASSERT_NE(first, std::string::npos) << result.out;
+    EXPECT_LT(first, second);
+    EXPECT_LT(second, reset);
+    EXPECT_LT(reset, third);
+    EXPECT_GT(second - first, 30u) << "no reply to the first message";
+    EXPECT_NE(result.err.find("template chatml"), std::string::npos) << result.err;
+    const auto bad = run_ember("chat -m " + bundled_model() + " --chat-template nope", "hi\n");
+    EXPECT_EQ(bad.status, 1);
+    EXPECT_NE(bad.err.find("unknown chat template 'nope'"), std::string::npos);
+}
+
 TEST(CliLogits, WritesOneRowPerPromptToken) {
     const auto dir = temp_dir("cli-logits");
     const auto out = (dir / "logits.f32").string();

@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# Installs the built tree into a temporary prefix, then builds programs against the installed
-# copy twice: with find_package(ember) and with pkg-config. Usage: install_test.sh BUILD_DIR SRC_DIR
+# Installs the built tree into a temporary prefix, then builds examples/embed/ against the
+# installed copy, with find_package(ember) (C and C++) and with pkg-config (C), and runs them
+# from the repository root so they stream a story from models/stories260K.gguf.
+# Usage: install_test.sh BUILD_DIR SRC_DIR
 set -euo pipefail
 build_dir=$1 src_dir=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cmake --install "$build_dir" --prefix "$work/prefix" >/dev/null
-test -f "$work/prefix/lib/libember.a"
-test -f "$work/prefix/include/ember.h"
-test -f "$work/prefix/include/ember.hpp"
+for f in lib/libember.a include/ember.h include/ember.hpp lib/pkgconfig/ember.pc \
+         lib/cmake/ember/emberConfig.cmake bin/ember; do
+    test -e "$work/prefix/$f" || { echo "not installed: $f"; exit 1; }
+done
 
-cmake -S "$src_dir/tests/install/consumer" -B "$work/build" -G Ninja \
-    -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
-cmake --build "$work/build" >/dev/null
-"$work/build/consumer_c"
-"$work/build/consumer_cpp"
-
+for lang in c cpp; do
+    cmake -S "$src_dir/examples/embed/$lang" -B "$work/build-$lang" -G Ninja \
+        -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+    cmake --build "$work/build-$lang" >/dev/null
+done
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
-cc "$src_dir/tests/install/consumer/main.c" -o "$work/consumer_pc" $(pkg-config --cflags --libs ember)
-"$work/consumer_pc"
-echo "install test: find_package and pkg-config consumers built and ran"
+cc "$src_dir/examples/embed/c/story.c" -o "$work/story_pc" $(pkg-config --cflags --libs ember)
+
+cd "$src_dir"
+for program in "$work/build-c/story_c" "$work/build-cpp/story_cpp" "$work/story_pc"; do
+    out=$("$program" 2>/dev/null)
+    words=$(echo "$out" | wc -w)
+    echo "$(basename "$program"): $words words: ${out:0:80}..."
+    [ "$words" -ge 40 ] || { echo "$program printed too little"; exit 1; }
+done
+echo "install test: the examples built against the installed library and streamed stories"
