@@ -1,6 +1,8 @@
 // IEEE half precision (F16) and bfloat16 (BF16) conversions, bit-exact and portable.
 // Both narrowing conversions round to nearest, ties to even, as the hardware instructions
 // (x86 F16C, ARM FCVT) do, so results do not depend on the machine.
+// The functions are `static`: files built with ISA flags (-mavx2 ...) include this header too,
+// and internal linkage keeps the linker from handing their copies to code that runs anywhere.
 #pragma once
 
 #include <cmath>
@@ -12,19 +14,19 @@ namespace ember {
 using fp16_t = uint16_t;  // raw bits of an IEEE binary16
 using bf16_t = uint16_t;  // raw bits of a bfloat16: the top half of a binary32
 
-inline uint32_t f32_bits(float f) {
+static inline uint32_t f32_bits(float f) {
     uint32_t u;
     std::memcpy(&u, &f, 4);
     return u;
 }
-inline float f32_from_bits(uint32_t u) {
+static inline float f32_from_bits(uint32_t u) {
     float f;
     std::memcpy(&f, &u, 4);
     return f;
 }
 
 // binary16: 1 sign bit, 5 exponent bits (bias 15), 10 mantissa bits.
-inline float fp16_to_f32(fp16_t h) {
+static inline float fp16_to_f32(fp16_t h) {
     const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
     const uint32_t exponent = (h >> 10) & 0x1f;
     const uint32_t mantissa = h & 0x3ff;
@@ -36,7 +38,7 @@ inline float fp16_to_f32(fp16_t h) {
     return f32_from_bits(sign | ((exponent + 112) << 23) | (mantissa << 13));  // rebias 15 -> 127
 }
 
-inline fp16_t f32_to_fp16(float f) {
+static inline fp16_t f32_to_fp16(float f) {
     const uint32_t bits = f32_bits(f);
     const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000);
     const uint32_t magnitude = bits & 0x7fffffff;
@@ -54,9 +56,9 @@ inline fp16_t f32_to_fp16(float f) {
     return sign | static_cast<uint16_t>((rebiased + 0xfff + ((rebiased >> 13) & 1)) >> 13);
 }
 
-inline float bf16_to_f32(bf16_t h) { return f32_from_bits(static_cast<uint32_t>(h) << 16); }
+static inline float bf16_to_f32(bf16_t h) { return f32_from_bits(static_cast<uint32_t>(h) << 16); }
 
-inline bf16_t f32_to_bf16(float f) {
+static inline bf16_t f32_to_bf16(float f) {
     const uint32_t bits = f32_bits(f);
     if ((bits & 0x7fffffff) > 0x7f800000) return static_cast<bf16_t>((bits >> 16) | 64);  // quiet NaN
     return static_cast<bf16_t>((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "kernels/k_quant_scales.h"
 #include "kernels/reference.h"
 
 namespace ember::ref {
@@ -20,12 +21,6 @@ inline int two_bits(const uint8_t* qs, int p) {
     return (qs[32 * (p / 128) + p % 32] >> (2 * ((p % 128) / 32))) & 3;
 }
 
-// Q3_K's 16 six-bit scales: low 4 bits in bytes 0..7 (two per byte), high 2 bits in bytes 8..11.
-inline int q3_k_scale(const uint8_t* scales, int j) {
-    const int low = j < 8 ? scales[j] & 0x0f : scales[j - 8] >> 4;
-    const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
-    return (low | (high << 4)) - 32;
-}
 // Q3_K value p in -4..3: two low bits, minus 4 unless its hmask bit is set. The hmask bit is
 // bit (p / 32) of byte p % 32.
 inline int q3_k_value(const BlockQ3_K& b, int p) {
@@ -33,16 +28,6 @@ inline int q3_k_value(const BlockQ3_K& b, int p) {
     return two_bits(b.qs, p) - (high ? 0 : 4);
 }
 
-// Q4_K and Q5_K: eight 6-bit scales and eight 6-bit mins in 12 bytes.
-inline void q4_k_scale_min(const uint8_t* s, int j, int* scale, int* min) {
-    if (j < 4) {
-        *scale = s[j] & 63;
-        *min = s[j + 4] & 63;
-    } else {
-        *scale = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-        *min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
 // Q4_K value p in 0..15: the 64 values of each quarter come from 32 bytes, low nibbles first.
 inline int q4_k_value(const uint8_t* qs, int p) {
     const uint8_t byte = qs[32 * (p / 64) + p % 32];

@@ -1,9 +1,13 @@
 // One table of kernels per type. reference_kernels() is the scalar truth; kernels_for() is
 // what the engine runs, chosen once from what the CPU reports (SIMD paths register here).
 #include <array>
+#include <cstdlib>
+#include <string>
 
+#include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
 #include "kernels/reference.h"
+#include "kernels/simd_kernels.h"
 
 namespace ember {
 namespace {
@@ -39,6 +43,60 @@ const TypeKernels* reference_kernels(TensorType type) {
     return nullptr;
 }
 
-const TypeKernels* kernels_for(TensorType type) { return reference_kernels(type); }
+namespace {
+
+bool forced_reference() {
+    const char* env = std::getenv("EMBER_KERNELS");
+    return env != nullptr && std::string(env) == "reference";
+}
+
+// The reference table with every dot product the CPU can run faster swapped in.
+struct BestKernels {
+    std::array<TypeKernels, kReference.size()> table = kReference;
+    std::string name = "reference";
+
+    BestKernels() {
+        if (forced_reference()) return;
+#if defined(__x86_64__)
+        if (cpu_features().avx2) {
+            name = "avx2";
+            set(T::F32, avx2::vec_dot_f32);
+            set(T::F16, avx2::vec_dot_f16);
+            set(T::BF16, avx2::vec_dot_bf16);
+            set(T::Q4_0, avx2::vec_dot_q4_0_q8_0);
+            set(T::Q4_1, avx2::vec_dot_q4_1_q8_1);
+            set(T::Q5_0, avx2::vec_dot_q5_0_q8_0);
+            set(T::Q5_1, avx2::vec_dot_q5_1_q8_1);
+            set(T::Q8_0, avx2::vec_dot_q8_0_q8_0);
+            set(T::Q2_K, avx2::vec_dot_q2_k_q8_k);
+            set(T::Q3_K, avx2::vec_dot_q3_k_q8_k);
+            set(T::Q4_K, avx2::vec_dot_q4_k_q8_k);
+            set(T::Q5_K, avx2::vec_dot_q5_k_q8_k);
+            set(T::Q6_K, avx2::vec_dot_q6_k_q8_k);
+        }
+#endif
+    }
+    void set(TensorType type, VecDotFn dot) {
+        for (TypeKernels& k : table) {
+            if (k.type == type) k.vec_dot = dot;
+        }
+    }
+};
+
+const BestKernels& best() {
+    static const BestKernels kernels;
+    return kernels;
+}
+
+}  // namespace
+
+const TypeKernels* kernels_for(TensorType type) {
+    for (const TypeKernels& k : best().table) {
+        if (k.type == type) return &k;
+    }
+    return nullptr;
+}
+
+std::string active_kernel_set() { return best().name; }
 
 }  // namespace ember
