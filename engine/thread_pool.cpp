@@ -9,6 +9,21 @@
 
 namespace ember {
 
+namespace {
+
+// About 50-100 microseconds of polling before a thread goes to sleep.
+constexpr int kSpinIterations = 20000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
     workers_.reserve(n_threads_ - 1);
     for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
@@ -17,7 +32,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads
 ThreadPool::~ThreadPool() {
     {
         std::lock_guard lock(mutex_);
-        stopping_ = true;
+        stopping_.store(true);
     }
     wake_.notify_all();
     for (std::thread& t : workers_) t.join();
@@ -28,35 +43,42 @@ void ThreadPool::run(const Task& task) {
         task(0, 1);
         return;
     }
-    {
-        std::lock_guard lock(mutex_);
-        task_ = &task;
-        pending_ = n_threads_ - 1;
-        ++generation_;
+    task_ = &task;
+    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);  // publishes task_ and pending_
+    if (sleepers_.load() > 0) {
+        std::lock_guard lock(mutex_);  // pairs with the workers' check under the mutex
+        wake_.notify_all();
     }
-    wake_.notify_all();
     task(0, n_threads_);
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
-    task_ = nullptr;
+    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+        if (spins < kSpinIterations) {
+            cpu_relax();
+        } else {
+            std::this_thread::yield();
+        }
+    }
 }
 
 void ThreadPool::worker_loop(int index) {
     uint64_t seen = 0;
     for (;;) {
-        const Task* task;
-        {
+        uint64_t now = generation_.load(std::memory_order_acquire);
+        for (int spins = 0; now == seen && spins < kSpinIterations && !stopping_.load(); ++spins) {
+            cpu_relax();
+            now = generation_.load(std::memory_order_acquire);
+        }
+        if (now == seen) {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-            if (stopping_) return;
-            seen = generation_;
-            task = task_;
+            sleepers_.fetch_add(1);
+            wake_.wait(lock, [&] { return stopping_.load() || generation_.load(std::memory_order_acquire) != seen; });
+            sleepers_.fetch_sub(1);
+            now = generation_.load(std::memory_order_acquire);
         }
-        (*task)(index, n_threads_);
-        {
-            std::lock_guard lock(mutex_);
-            if (--pending_ == 0) done_.notify_one();
-        }
+        if (stopping_.load()) return;
+        seen = now;
+        (*task_)(index, n_threads_);
+        pending_.fetch_sub(1, std::memory_order_release);
     }
 }
 

@@ -1,6 +1,8 @@
 // A persistent pool of worker threads for fork-join parallelism: run(task) calls
 // task(thread_index, n_threads) once on each of n_threads threads (the caller is thread 0)
-// and returns when all are done. No thread is created per call, so per-token work is cheap.
+// and returns when all are done. No thread is created per call. Between calls the workers
+// spin briefly (a forward pass hands out work every few microseconds) and then sleep, so an
+// idle pool costs nothing.
 #pragma once
 
 #include <atomic>
@@ -38,13 +40,13 @@ private:
 
     int n_threads_;
     std::vector<std::thread> workers_;
+    const Task* task_ = nullptr;             // published by the generation bump
+    std::atomic<uint64_t> generation_{0};    // bumped per run(); workers run each one once
+    std::atomic<int> pending_{0};            // workers still running the current task
+    std::atomic<int> sleepers_{0};           // workers waiting on wake_
+    std::atomic<bool> stopping_{false};
     std::mutex mutex_;
     std::condition_variable wake_;
-    std::condition_variable done_;
-    const Task* task_ = nullptr;
-    uint64_t generation_ = 0;  // bumped per run(); workers run each generation once
-    int pending_ = 0;          // workers still running the current task
-    bool stopping_ = false;
 };
 
 // The number of physical cores (not hardware threads) this process may use; at least 1.
