@@ -46,4 +46,11 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
 void dequantize_row_q8_k(const void* in, float* out, int64_t n);
 void quantize_row_q8_k(const float* in, void* out, int64_t n);
 
+// Weight quantizers (F32 -> type) with llama.cpp's rounding (quantize_legacy.cpp).
+void quantize_weights_q4_0(const float* in, void* out, int64_t n);
+void quantize_weights_q4_1(const float* in, void* out, int64_t n);
+void quantize_weights_q5_0(const float* in, void* out, int64_t n);
+void quantize_weights_q5_1(const float* in, void* out, int64_t n);
+void quantize_weights_q8_0(const float* in, void* out, int64_t n);
+
 }  // namespace ember::ref
