@@ -15,5 +15,6 @@ Runner add_run_command(CLI::App& app);
 Runner add_perplexity_command(CLI::App& app);
 Runner add_tokenize_command(CLI::App& app);
 Runner add_chat_command(CLI::App& app);
+Runner add_synth_command(CLI::App& app);
 
 }  // namespace ember::cli

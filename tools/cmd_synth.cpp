@@ -1,0 +1,61 @@
+// `ember synth --shape NAME --type TYPE -o OUT.gguf [--seed S] [--vocab VOCAB.gguf]`:
+// a random-weight model of a real shape (engine/synth.h), for benchmarks.
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "engine/synth.h"
+#include "formats/error.h"
+#include "tools/command.h"
+#include "tools/progress.h"
+
+namespace ember::cli {
+namespace {
+
+struct SynthCliOptions {
+    std::string shape;
+    std::string type = "Q4_0";
+    std::string output;
+    uint64_t seed = 1;
+    std::string vocab;
+    int layers = 0;
+};
+
+int run_synth(const SynthCliOptions& o) {
+    std::optional<TensorType> type;
+    for (uint32_t id = 0; id < 64; ++id) {
+        if (const auto info = tensor_type_info(id); info && info->name == o.type) type = info->type;
+    }
+    if (!type) throw Error("unknown type '" + o.type + "'");
+    std::unique_ptr<gguf::File> vocab;
+    if (!o.vocab.empty()) vocab = std::make_unique<gguf::File>(o.vocab);
+    SynthOptions options;
+    options.type = *type;
+    options.seed = o.seed;
+    options.vocab = vocab.get();
+    options.n_layer_override = o.layers;
+    ProgressBar bar("synth " + o.shape + " " + o.type);
+    write_synthetic_model(shape_by_name(o.shape), options, o.output,
+                          [&](size_t done, size_t total) { bar.update(static_cast<long>(done), static_cast<long>(total)); });
+    bar.finish();
+    std::fprintf(stderr, "wrote %s\n", o.output.c_str());
+    return 0;
+}
+
+}  // namespace
+
+Runner add_synth_command(CLI::App& app) {
+    auto options = std::make_shared<SynthCliOptions>();
+    CLI::App* sub = app.add_subcommand("synth", "Write a random-weight model of a real shape (benchmarks)");
+    sub->add_option("--shape", options->shape,
+                    "tinyllama-1.1b, llama2-7b, mistral-7b, llama3-8b, smollm-135m")->required();
+    sub->add_option("--type", options->type, "Weight type: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0")
+        ->capture_default_str();
+    sub->add_option("-o,--output", options->output, "Output GGUF file")->required();
+    sub->add_option("--seed", options->seed, "Random seed")->capture_default_str();
+    sub->add_option("--vocab", options->vocab, "Copy the tokenizer from this GGUF file");
+    sub->add_option("--layers", options->layers, "Fewer layers than the shape has (quick tests)");
+    return [options] { return run_synth(*options); };
+}
+
+}  // namespace ember::cli
