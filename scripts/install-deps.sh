@@ -10,6 +10,7 @@ packages=(
     libopenblas-dev                # EMBER_BLAS: sgemm for large prompt batches
     libcli11-dev nlohmann-json3-dev libicu-dev
     clang-format
+    gnuplot-nox                    # bench/compare.sh draws its ratios
 )
 
 missing=()

@@ -16,5 +16,6 @@ Runner add_perplexity_command(CLI::App& app);
 Runner add_tokenize_command(CLI::App& app);
 Runner add_chat_command(CLI::App& app);
 Runner add_synth_command(CLI::App& app);
+Runner add_bench_command(CLI::App& app);
 
 }  // namespace ember::cli

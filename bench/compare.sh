@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# ember against llama.cpp on the same files, threads and test sizes, run alternately so both
+# see the same machine state. The user brings their own llama.cpp build: the project never
+# ships, fetches or builds it.
+#
+#   LLAMA_BENCH=/path/to/llama-bench bench/compare.sh [-t THREADS] [-p N] [-n N] [-r N] MODEL.gguf...
+#
+# Prints prompt (ppN) and generation (tgN) tokens/s of both engines and their ratio, and draws
+# the ratios with gnuplot into bench/compare.png (bench/compare.tsv holds the numbers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads=$(nproc) n_prompt=512 n_gen=128 reps=3
+while getopts "t:p:n:r:" opt; do
+    case $opt in
+        t) threads=$OPTARG ;; p) n_prompt=$OPTARG ;; n) n_gen=$OPTARG ;; r) reps=$OPTARG ;;
+        *) sed -n '2,10p' "$0"; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 1 ] || { sed -n '2,10p' "$0"; exit 2; }
+[ -x "${LLAMA_BENCH:-}" ] || { echo "compare.sh: set LLAMA_BENCH to your llama-bench binary" >&2; exit 2; }
+ember=build/bin/ember
+[ -x "$ember" ] || { echo "compare.sh: build ember first (scripts/setup.sh)" >&2; exit 2; }
+
+field() { grep -o "\"$1\": *[0-9.e+-]*" | head -n 1 | sed 's/.*: *//'; }
+tsv=bench/compare.tsv
+printf "model\ttest\tember_ts\tllama_ts\tratio\n" > "$tsv"
+printf "%-28s %-7s %12s %12s %8s\n" model test "ember t/s" "llama t/s" ratio
+for model in "$@"; do
+    name=$(basename "$model" .gguf)
+    for test in pp tg; do
+        if [ $test = pp ]; then p=$n_prompt n=0; else p=0 n=$n_gen; fi
+        [ "$p" -gt 0 ] || [ "$n" -gt 0 ] || continue
+        e=$("$ember" bench -m "$model" -t "$threads" -p "$p" -n "$n" -r "$reps" -o jsonl 2>/dev/null | field avg_ts)
+        l=$("$LLAMA_BENCH" -m "$model" -t "$threads" -p "$p" -n "$n" -r "$reps" -o jsonl 2>/dev/null | field avg_ts)
+        label="$test$([ $test = pp ] && echo "$p" || echo "$n")"
+        ratio=$(awk -v a="$e" -v b="$l" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+        printf "%-28s %-7s %12.2f %12.2f %7sx\n" "$name" "$label" "$e" "$l" "$ratio"
+        printf "%s\t%s\t%s\t%s\t%s\n" "$name" "$label" "$e" "$l" "$ratio" >> "$tsv"
+    done
+done
+
+if command -v gnuplot >/dev/null; then
+    gnuplot <<PLOT
+set terminal pngcairo size 900,500 noenhanced
+set output "bench/compare.png"
+set key autotitle columnhead
+set title "ember / llama.cpp speed ratio ($threads threads)"
+set style data histograms
+set style fill solid 0.8
+set ylabel "ratio (higher is faster)"
+set xtics rotate by -30
+set datafile separator "\t"
+stats "$tsv" using 5 nooutput
+set yrange [0:(STATS_max > 1.2 ? STATS_max * 1.1 : 1.3)]
+plot "$tsv" using 5:xticlabels(stringcolumn(1)." ".stringcolumn(2)) title "ember / llama.cpp", 1 with lines lc "black" title "parity"
+PLOT
+    echo "plot: bench/compare.png"
+fi
