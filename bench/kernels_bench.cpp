@@ -3,6 +3,7 @@
 // multiply-adds per second (GFLOP/s, 2 per weight). Usage: kernels_bench [--benchmark_filter=Q4_0]
 #include <benchmark/benchmark.h>
 
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -22,10 +23,22 @@ void BM_MatVec(benchmark::State& state, TensorType type, bool reference) {
     std::mt19937 rng(1);
     std::normal_distribution<float> normal(0.0f, 0.02f);
     std::vector<float> row(cols);
-    for (int64_t r = 0; r < rows; ++r) {
-        for (float& v : row) v = normal(rng);
-        const ember::TypeKernels& ref = *ember::reference_kernels(type);
-        (ref.quantize_weights ? ref.quantize_weights : ref.quantize_row)(row.data(), weights.data() + r * row_bytes, cols);
+    const ember::TypeKernels& ref = *ember::reference_kernels(type);
+    if (ref.quantize_weights != nullptr) {
+        for (int64_t r = 0; r < rows; ++r) {
+            for (float& v : row) v = normal(rng);
+            ref.quantize_weights(row.data(), weights.data() + r * row_bytes, cols);
+        }
+    } else {  // no quantizer yet (K-quants): random bits with a small super-block scale
+        for (auto& b : weights) b = static_cast<uint8_t>(rng());
+        const size_t block = ember::tensor_type_info(type).bytes_per_block;
+        const size_t d_at = type == TensorType::Q6_K ? 208 : type == TensorType::Q3_K ? 108
+                          : type == TensorType::Q2_K ? 80 : 0;
+        for (size_t at = 0; at < weights.size(); at += block) {
+            const uint16_t small = 0x1400;  // fp16 ~0.001, for d and (where present) dmin
+            std::memcpy(&weights[at + d_at], &small, 2);
+            if (type != TensorType::Q6_K && type != TensorType::Q3_K) std::memcpy(&weights[at + d_at + 2], &small, 2);
+        }
     }
     std::vector<uint8_t> x(ember::row_bytes(k.activation_type, cols));
     for (float& v : row) v = normal(rng);
@@ -43,7 +56,8 @@ void BM_MatVec(benchmark::State& state, TensorType type, bool reference) {
 
 void register_all() {
     for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::Q4_0,
-                         TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q6_K})
+                         TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q2_K, TensorType::Q3_K,
+                         TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K})
     {
         const std::string name(ember::tensor_type_name(t));
         benchmark::RegisterBenchmark(("matvec/" + name + "/reference").c_str(), BM_MatVec, t, true);
