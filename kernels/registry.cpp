@@ -81,8 +81,35 @@ struct BestKernels {
             set(T::Q5_K, avx2::vec_dot_q5_k_q8_k);
             set(T::Q6_K, avx2::vec_dot_q6_k_q8_k);
         }
+#elif defined(__aarch64__)
+        if (cpu_features().neon_dotprod) {
+            name = "neon-dotprod";
+            set_all_from_neon_dotprod();
+        } else if (cpu_features().neon) {
+            name = "neon";
+            set_all_from_neon();
+        }
 #endif
     }
+#if defined(__aarch64__)
+#define EMBER_SET_ALL(ns)                          \
+    set(T::F32, ns::vec_dot_f32);                  \
+    set(T::F16, ns::vec_dot_f16);                  \
+    set(T::BF16, ns::vec_dot_bf16);                \
+    set(T::Q4_0, ns::vec_dot_q4_0_q8_0);           \
+    set(T::Q4_1, ns::vec_dot_q4_1_q8_1);           \
+    set(T::Q5_0, ns::vec_dot_q5_0_q8_0);           \
+    set(T::Q5_1, ns::vec_dot_q5_1_q8_1);           \
+    set(T::Q8_0, ns::vec_dot_q8_0_q8_0);           \
+    set(T::Q2_K, ns::vec_dot_q2_k_q8_k);           \
+    set(T::Q3_K, ns::vec_dot_q3_k_q8_k);           \
+    set(T::Q4_K, ns::vec_dot_q4_k_q8_k);           \
+    set(T::Q5_K, ns::vec_dot_q5_k_q8_k);           \
+    set(T::Q6_K, ns::vec_dot_q6_k_q8_k);
+    void set_all_from_neon() { EMBER_SET_ALL(neon) }
+    void set_all_from_neon_dotprod() { EMBER_SET_ALL(neon_dotprod) }
+#undef EMBER_SET_ALL
+#endif
     void set(TensorType type, VecDotFn dot) {
         for (TypeKernels& k : table) {
             if (k.type == type) k.vec_dot = dot;

@@ -26,6 +26,12 @@ namespace ember {
 namespace avx2 {
 EMBER_DECLARE_DOTS
 }
+namespace neon {
+EMBER_DECLARE_DOTS
+}
+namespace neon_dotprod {
+EMBER_DECLARE_DOTS
+}
 
 #undef EMBER_DECLARE_DOTS
 

@@ -11,6 +11,7 @@ packages=(
     libcli11-dev nlohmann-json3-dev libicu-dev
     clang-format
     gnuplot-nox                    # bench/compare.sh draws its ratios
+    g++-aarch64-linux-gnu qemu-user # the NEON kernels, cross-compiled and tested under qemu
 )
 
 missing=()

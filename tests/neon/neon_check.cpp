@@ -1,0 +1,33 @@
+// The NEON kernels against the scalar reference, cross-compiled for aarch64 and run under
+// qemu-user (run_neon_check.sh). Plain C++: GoogleTest is not built for aarch64 here.
+// Usage: neon_check EXPECTED_KERNEL_SET   (neon or neon-dotprod)
+#include <cstdio>
+#include <string>
+
+#include "kernels/cpu_features.h"
+#include "kernels/kernels.h"
+#include "tests/kernel_check.h"
+
+int main(int argc, char** argv) {
+    using ember::TensorType;
+    const std::string active = ember::active_kernel_set();
+    int passed = 0, failed = 0;
+    if (argc > 1 && active != argv[1]) {
+        std::printf("FAIL kernel set: expected %s, active %s\n", argv[1], active.c_str());
+        ++failed;
+    }
+    for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1,
+                            TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,
+                            TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
+        const ember::VecDotFn dot = ember::kernels_for(type)->vec_dot;
+        const bool accelerated = dot != ember::reference_kernels(type)->vec_dot;
+        const bool exact = ember::tensor_type_info(type).block_size == 256;
+        const std::string why = accelerated ? ember::test::check_dot_against_reference(type, dot, exact)
+                                            : "no " + active + " kernel";
+        std::printf("%s %s/%s%s%s\n", why.empty() ? "ok  " : "FAIL", active.c_str(),
+                    std::string(ember::tensor_type_name(type)).c_str(), why.empty() ? "" : ": ", why.c_str());
+        (why.empty() ? passed : failed) += 1;
+    }
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
