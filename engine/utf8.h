@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace ember {
 
@@ -16,6 +17,13 @@ inline size_t utf8_sequence_length(uint8_t lead) {
     if (lead < 0xf0) return 3;
     return lead < 0xf8 ? 4 : 1;
 }
+
+// Appends the UTF-8 encoding of one code point.
+void append_utf8(std::string& out, char32_t cp);
+
+// Decodes UTF-8 into code points; each byte that does not start a valid sequence becomes
+// U+FFFD, as llama.cpp does before pre-tokenizing.
+std::vector<char32_t> decode_utf8(std::string_view text);
 
 // Holds back an incomplete UTF-8 sequence at the end of streamed bytes until the bytes that
 // complete it arrive, so a printed chunk never ends inside a character.

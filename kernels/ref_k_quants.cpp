@@ -118,30 +118,36 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y) {
 
 // ---- Q4_K: x = d * scale_j * q - dmin * min_j, 8 sub-blocks of 32 ----
 
-void dequantize_row_q4_k(const void* in, float* out, int64_t n) {
+namespace {
+// Q4_K and Q5_K differ only in how value p is read: the shared arithmetic, once.
+inline int q4_k_block_value(const BlockQ4_K& b, int p) { return q4_k_value(b.qs, p); }
+
+template <typename Block, int (*value)(const Block&, int)>
+void dequantize_q4_k_like(const void* in, float* out, int64_t n) {
     for (int64_t i = 0; i < n / kQK_K; ++i, out += kQK_K) {
-        const BlockQ4_K& b = blocks_of<BlockQ4_K>(in)[i];
+        const Block& b = blocks_of<Block>(in)[i];
         const float d = fp16_to_f32(b.d), dmin = fp16_to_f32(b.dmin);
         for (int p = 0; p < kQK_K; ++p) {
             int scale, min;
             q4_k_scale_min(b.scales, p / 32, &scale, &min);
-            out[p] = d * static_cast<float>(scale) * static_cast<float>(q4_k_value(b.qs, p)) -
+            out[p] = d * static_cast<float>(scale) * static_cast<float>(value(b, p)) -
                      dmin * static_cast<float>(min);
         }
     }
 }
 
-float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y) {
+template <typename Block, int (*value)(const Block&, int)>
+float dot_q4_k_like(int64_t n, const void* x, const void* y) {
     float sum = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockQ4_K& xb = blocks_of<BlockQ4_K>(x)[i];
+        const Block& xb = blocks_of<Block>(x)[i];
         const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
         int scaled = 0, mins = 0;
         for (int j = 0; j < 8; ++j) {
             int scale, min;
             q4_k_scale_min(xb.scales, j, &scale, &min);
             int dot = 0;
-            for (int p = 32 * j; p < 32 * j + 32; ++p) dot += q4_k_value(xb.qs, p) * yb.qs[p];
+            for (int p = 32 * j; p < 32 * j + 32; ++p) dot += value(xb, p) * yb.qs[p];
             scaled += scale * dot;
             mins += min * (yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
         }
@@ -149,41 +155,23 @@ float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y) {
                fp16_to_f32(xb.dmin) * yb.d * static_cast<float>(mins);
     }
     return sum;
+}
+}  // namespace
+
+void dequantize_row_q4_k(const void* in, float* out, int64_t n) {
+    dequantize_q4_k_like<BlockQ4_K, q4_k_block_value>(in, out, n);
+}
+float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y) {
+    return dot_q4_k_like<BlockQ4_K, q4_k_block_value>(n, x, y);
 }
 
 // ---- Q5_K: as Q4_K with 5-bit values ----
 
 void dequantize_row_q5_k(const void* in, float* out, int64_t n) {
-    for (int64_t i = 0; i < n / kQK_K; ++i, out += kQK_K) {
-        const BlockQ5_K& b = blocks_of<BlockQ5_K>(in)[i];
-        const float d = fp16_to_f32(b.d), dmin = fp16_to_f32(b.dmin);
-        for (int p = 0; p < kQK_K; ++p) {
-            int scale, min;
-            q4_k_scale_min(b.scales, p / 32, &scale, &min);
-            out[p] = d * static_cast<float>(scale) * static_cast<float>(q5_k_value(b, p)) -
-                     dmin * static_cast<float>(min);
-        }
-    }
+    dequantize_q4_k_like<BlockQ5_K, q5_k_value>(in, out, n);
 }
-
 float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockQ5_K& xb = blocks_of<BlockQ5_K>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        int scaled = 0, mins = 0;
-        for (int j = 0; j < 8; ++j) {
-            int scale, min;
-            q4_k_scale_min(xb.scales, j, &scale, &min);
-            int dot = 0;
-            for (int p = 32 * j; p < 32 * j + 32; ++p) dot += q5_k_value(xb, p) * yb.qs[p];
-            scaled += scale * dot;
-            mins += min * (yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
-        }
-        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(scaled) -
-               fp16_to_f32(xb.dmin) * yb.d * static_cast<float>(mins);
-    }
-    return sum;
+    return dot_q4_k_like<BlockQ5_K, q5_k_value>(n, x, y);
 }
 
 // ---- Q6_K: x = d * scale_j * q, q in -32..31, 16 sub-blocks of 16 ----
