@@ -92,19 +92,30 @@ ember::SamplerParams to_sampler_params(const ember_sampler_params& p) {
 
 extern "C" {
 
-const char* ember_version(void) { return EMBER_VERSION_STRING; }
+const char* ember_version(void) {
+    return EMBER_VERSION_STRING;
+}
 
 const char* ember_status_string(ember_status status) {
     switch (status) {
-        case EMBER_OK: return "ok";
-        case EMBER_ERROR_INVALID_ARGUMENT: return "invalid argument";
-        case EMBER_ERROR_FILE: return "file error";
-        case EMBER_ERROR_FORMAT: return "invalid or unsupported model file";
-        case EMBER_ERROR_CONTEXT_FULL: return "context full";
-        case EMBER_ERROR_CANCELLED: return "cancelled";
-        case EMBER_ERROR_BUFFER_TOO_SMALL: return "buffer too small";
-        case EMBER_ERROR_OUT_OF_MEMORY: return "out of memory";
-        case EMBER_ERROR_INTERNAL: return "internal error";
+        case EMBER_OK:
+            return "ok";
+        case EMBER_ERROR_INVALID_ARGUMENT:
+            return "invalid argument";
+        case EMBER_ERROR_FILE:
+            return "file error";
+        case EMBER_ERROR_FORMAT:
+            return "invalid or unsupported model file";
+        case EMBER_ERROR_CONTEXT_FULL:
+            return "context full";
+        case EMBER_ERROR_CANCELLED:
+            return "cancelled";
+        case EMBER_ERROR_BUFFER_TOO_SMALL:
+            return "buffer too small";
+        case EMBER_ERROR_OUT_OF_MEMORY:
+            return "out of memory";
+        case EMBER_ERROR_INTERNAL:
+            return "internal error";
     }
     return "unknown status";
 }
@@ -119,7 +130,9 @@ void ember_set_log_callback(ember_log_callback callback, void* user_data) {
     });
 }
 
-ember_model_params ember_model_default_params(void) { return ember_model_params{0}; }
+ember_model_params ember_model_default_params(void) {
+    return ember_model_params{0};
+}
 
 ember_status ember_model_load(const char* path, const ember_model_params* params,
                               ember_model** out_model, char* error, size_t error_size) {
@@ -132,21 +145,29 @@ ember_status ember_model_load(const char* path, const ember_model_params* params
     return guarded(EMBER_ERROR_FORMAT, error, error_size, [&] {
         *out_model = new ember_model(path);
         const ember::LlamaConfig& c = (*out_model)->model.config();
-        ember::log_message(ember::LogLevel::Info,
-                           std::string("loaded ") + path + ": " + std::to_string(c.n_layer) +
-                               " layers, width " + std::to_string(c.n_embd) + ", vocabulary " +
-                               std::to_string(c.n_vocab));
+        ember::log_message(ember::LogLevel::Info, std::string("loaded ") + path + ": " +
+                                                      std::to_string(c.n_layer) +
+                                                      " layers, width " + std::to_string(c.n_embd) +
+                                                      ", vocabulary " + std::to_string(c.n_vocab));
     });
 }
 
-void ember_model_free(ember_model* model) { delete model; }
+void ember_model_free(ember_model* model) {
+    delete model;
+}
 
-int32_t ember_model_n_vocab(const ember_model* model) { return model ? model->model.config().n_vocab : 0; }
+int32_t ember_model_n_vocab(const ember_model* model) {
+    return model ? model->model.config().n_vocab : 0;
+}
 int32_t ember_model_n_ctx_train(const ember_model* model) {
     return model ? model->model.config().n_ctx_train : 0;
 }
-ember_token ember_model_bos(const ember_model* model) { return model ? model->tokenizer.vocab().bos : -1; }
-ember_token ember_model_eos(const ember_model* model) { return model ? model->tokenizer.vocab().eos : -1; }
+ember_token ember_model_bos(const ember_model* model) {
+    return model ? model->tokenizer.vocab().bos : -1;
+}
+ember_token ember_model_eos(const ember_model* model) {
+    return model ? model->tokenizer.vocab().eos : -1;
+}
 
 ember_status ember_tokenize(const ember_model* model, const char* text, size_t text_length,
                             bool add_special, bool parse_special, ember_token* tokens,
@@ -177,7 +198,8 @@ ember_status ember_detokenize(const ember_model* model, const ember_token* token
     }
     ember_status status = EMBER_OK;
     const ember_status caught = guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
-        status = copy_out(model->tokenizer.decode(std::span(tokens, n_tokens)), text, capacity, length);
+        status =
+            copy_out(model->tokenizer.decode(std::span(tokens, n_tokens)), text, capacity, length);
     });
     return caught != EMBER_OK ? caught : status;
 }
@@ -189,21 +211,30 @@ ember_session_params ember_session_default_params(void) {
     p.n_threads = 0;
     p.n_batch = 512;
     p.kv_f32 = false;
-    p.sampling = {s.temperature, s.top_k, s.top_p, s.min_p, s.repeat_penalty,
-                  s.frequency_penalty, s.presence_penalty, s.repeat_last_n, s.seed};
+    p.sampling = {s.temperature,
+                  s.top_k,
+                  s.top_p,
+                  s.min_p,
+                  s.repeat_penalty,
+                  s.frequency_penalty,
+                  s.presence_penalty,
+                  s.repeat_last_n,
+                  s.seed};
     return p;
 }
 
 ember_status ember_session_create(const ember_model* model, const ember_session_params* params,
                                   ember_session** out_session, char* error, size_t error_size) {
     if (model == nullptr || out_session == nullptr) {
-        write_message(error, error_size, "ember_session_create: model and out_session must not be NULL");
+        write_message(error, error_size,
+                      "ember_session_create: model and out_session must not be NULL");
         return EMBER_ERROR_INVALID_ARGUMENT;
     }
     *out_session = nullptr;
     const ember_session_params p = params ? *params : ember_session_default_params();
     if (p.n_ctx < 0 || p.n_threads < 0 || p.n_batch < 0) {
-        write_message(error, error_size, "ember_session_create: negative n_ctx, n_threads or n_batch");
+        write_message(error, error_size,
+                      "ember_session_create: negative n_ctx, n_threads or n_batch");
         return EMBER_ERROR_INVALID_ARGUMENT;
     }
     return guarded(EMBER_ERROR_INVALID_ARGUMENT, error, error_size, [&] {
@@ -217,10 +248,13 @@ ember_status ember_session_create(const ember_model* model, const ember_session_
     });
 }
 
-void ember_session_free(ember_session* session) { delete session; }
+void ember_session_free(ember_session* session) {
+    delete session;
+}
 
 ember_status ember_session_append(ember_session* session, const char* text, size_t text_length) {
-    if (session == nullptr || (text == nullptr && text_length > 0)) return EMBER_ERROR_INVALID_ARGUMENT;
+    if (session == nullptr || (text == nullptr && text_length > 0))
+        return EMBER_ERROR_INVALID_ARGUMENT;
     return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
         session->session.append(std::string_view(text ? text : "", text_length));
     });
@@ -228,7 +262,8 @@ ember_status ember_session_append(ember_session* session, const char* text, size
 
 ember_status ember_session_append_tokens(ember_session* session, const ember_token* tokens,
                                          size_t n_tokens) {
-    if (session == nullptr || (tokens == nullptr && n_tokens > 0)) return EMBER_ERROR_INVALID_ARGUMENT;
+    if (session == nullptr || (tokens == nullptr && n_tokens > 0))
+        return EMBER_ERROR_INVALID_ARGUMENT;
     return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0,
                    [&] { session->session.append_tokens(std::span(tokens, n_tokens)); });
 }
@@ -314,7 +349,8 @@ ember_status ember_chat_format(const ember_model* model, const char* template_na
             }
             chat.push_back({messages[i].role, messages[i].content});
         }
-        status = copy_out(ember::apply_chat_template(t, chat, add_assistant_start), text, capacity, length);
+        status = copy_out(ember::apply_chat_template(t, chat, add_assistant_start), text, capacity,
+                          length);
     });
     return caught != EMBER_OK ? caught : status;
 }

@@ -50,7 +50,9 @@ std::string_view chat_template_name(ChatTemplate t) {
 }
 
 ChatTemplate detect_chat_template(std::string_view jinja) {
-    const auto has = [&](std::string_view marker) { return jinja.find(marker) != std::string_view::npos; };
+    const auto has = [&](std::string_view marker) {
+        return jinja.find(marker) != std::string_view::npos;
+    };
     if (has("<|im_start|>")) return ChatTemplate::ChatML;
     if (has("[INST]")) {
         if (has("[SYSTEM_PROMPT]")) return ChatTemplate::MistralV7;
@@ -71,12 +73,14 @@ std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& 
     std::string out;
     switch (t) {
         case ChatTemplate::ChatML:
-            for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+            for (const auto& m : messages)
+                out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
             if (add_assistant_start) out += "<|im_start|>assistant\n";
             break;
         case ChatTemplate::Llama3:
             for (const auto& m : messages) {
-                out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
+                out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) +
+                       "<|eot_id|>";
             }
             if (add_assistant_start) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
             break;
@@ -117,7 +121,8 @@ std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& 
                 } else if (m.role == "user") {
                     out += m.content + lead + "[/INST]";
                 } else {
-                    out += " " + (t == ChatTemplate::MistralV3 ? trim(m.content) : m.content) + "</s>";
+                    out +=
+                        " " + (t == ChatTemplate::MistralV3 ? trim(m.content) : m.content) + "</s>";
                     inside_turn = false;
                 }
             }
@@ -135,7 +140,8 @@ std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& 
             }
             break;
         case ChatTemplate::Zephyr:
-            for (const auto& m : messages) out += "<|" + m.role + "|>\n" + m.content + "<|endoftext|>\n";
+            for (const auto& m : messages)
+                out += "<|" + m.role + "|>\n" + m.content + "<|endoftext|>\n";
             if (add_assistant_start) out += "<|assistant|>\n";
             break;
         case ChatTemplate::Phi3:
@@ -167,16 +173,22 @@ std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& 
 
 std::vector<std::string> chat_stop_strings(ChatTemplate t) {
     switch (t) {
-        case ChatTemplate::ChatML: return {"<|im_end|>", "<|im_start|>"};
-        case ChatTemplate::Llama3: return {"<|eot_id|>", "<|start_header_id|>"};
+        case ChatTemplate::ChatML:
+            return {"<|im_end|>", "<|im_start|>"};
+        case ChatTemplate::Llama3:
+            return {"<|eot_id|>", "<|start_header_id|>"};
         case ChatTemplate::Llama2:
         case ChatTemplate::Llama2Sys:
         case ChatTemplate::MistralV1:
         case ChatTemplate::MistralV3:
-        case ChatTemplate::MistralV7: return {"</s>", "[INST]"};
-        case ChatTemplate::Zephyr: return {"<|endoftext|>", "<|user|>"};
-        case ChatTemplate::Phi3: return {"<|end|>", "<|user|>"};
-        case ChatTemplate::Gemma: return {"<end_of_turn>", "<start_of_turn>"};
+        case ChatTemplate::MistralV7:
+            return {"</s>", "[INST]"};
+        case ChatTemplate::Zephyr:
+            return {"<|endoftext|>", "<|user|>"};
+        case ChatTemplate::Phi3:
+            return {"<|end|>", "<|user|>"};
+        case ChatTemplate::Gemma:
+            return {"<end_of_turn>", "<start_of_turn>"};
     }
     return {};
 }

@@ -49,7 +49,9 @@ Context::Context(const Model& model, const ContextParams& params)
     }
 }
 
-void Context::truncate(int n) { n_past_ = std::clamp(n, 0, n_past_); }
+void Context::truncate(int n) {
+    n_past_ = std::clamp(n, 0, n_past_);
+}
 
 void Context::decode(std::span<const int32_t> tokens, bool all_logits) {
     const int n_tokens = static_cast<int>(tokens.size());
@@ -62,15 +64,16 @@ void Context::decode(std::span<const int32_t> tokens, bool all_logits) {
     }
     if (static_cast<int64_t>(n_past_) + n_tokens > kv_.n_ctx()) {
         throw ContextFullError("context is full: " + std::to_string(n_past_) + " positions used, " +
-                    std::to_string(n_tokens) + " more would exceed the context size " +
-                    std::to_string(kv_.n_ctx()) + " (raise it with -c)");
+                               std::to_string(n_tokens) + " more would exceed the context size " +
+                               std::to_string(kv_.n_ctx()) + " (raise it with -c)");
     }
     logits_.resize(static_cast<size_t>(all_logits ? n_tokens : 1) * n_vocab());
     for (int start = 0; start < n_tokens; start += params_.n_batch) {
         const int n = std::min(params_.n_batch, n_tokens - start);
         const bool last_chunk = start + n == n_tokens;
         const int n_out = all_logits ? n : (last_chunk ? 1 : 0);
-        float* out = all_logits ? logits_.data() + static_cast<size_t>(start) * n_vocab() : logits_.data();
+        float* out =
+            all_logits ? logits_.data() + static_cast<size_t>(start) * n_vocab() : logits_.data();
         forward(tokens.data() + start, n, n_past_, n_out, out);
         n_past_ += n;
     }
@@ -114,7 +117,8 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
         // Wq (q_dim, d) @ xb (n, d) -> q (n, q_dim); Wk, Wv (kv_dim, d) -> k, v (n, kv_dim)
         project(xb_.data(), d, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}});
         for (int t = 0; t < n; ++t) {
-            for (int h = 0; h < c.n_head; ++h) rope_rotate(&q_[t * c.q_dim() + h * c.head_dim], rope_[t]);
+            for (int h = 0; h < c.n_head; ++h)
+                rope_rotate(&q_[t * c.q_dim() + h * c.head_dim], rope_[t]);
             for (int h = 0; h < c.n_head_kv; ++h) {
                 rope_rotate(&k_[t * c.kv_dim() + h * c.head_dim], rope_[t]);
             }
@@ -163,11 +167,13 @@ void Context::attention(int layer, int n, int pos0) {
         for (int task = thread; task < n_tasks; task += n_threads) {
             const int t = task / c.n_head, h = task % c.n_head, kv_head = h / heads_per_kv;
             const int n_kv = pos0 + t + 1;  // causal: positions 0 .. own position
-            kv_kernels.quantize_row(&q_[t * c.q_dim() + h * c.head_dim], s.q_conv.data(), c.head_dim);
+            kv_kernels.quantize_row(&q_[t * c.q_dim() + h * c.head_dim], s.q_conv.data(),
+                                    c.head_dim);
             for (int j = 0; j < n_kv; ++j) {
-                s.scores[j] = kv_kernels.vec_dot(c.head_dim, kv_.key(layer, j, kv_head * c.head_dim),
-                                                 s.q_conv.data()) *
-                              scale;
+                s.scores[j] =
+                    kv_kernels.vec_dot(c.head_dim, kv_.key(layer, j, kv_head * c.head_dim),
+                                       s.q_conv.data()) *
+                    scale;
             }
             softmax(s.scores.data(), n_kv);
             kv_kernels.quantize_row(s.scores.data(), s.p_conv.data(), n_kv);

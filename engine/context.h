@@ -18,7 +18,7 @@ namespace ember {
 
 // Thrown when tokens would not fit in the context.
 class ContextFullError : public Error {
-public:
+  public:
     explicit ContextFullError(const std::string& message) : Error(message) {}
 };
 
@@ -30,7 +30,7 @@ struct ContextParams {
 };
 
 class Context {
-public:
+  public:
     Context(const Model& model, const ContextParams& params);
 
     // Evaluates `tokens` at positions n_past() .. n_past() + size - 1 and appends them to the KV
@@ -39,7 +39,9 @@ public:
     // vocabulary or a context that would overflow.
     void decode(std::span<const int32_t> tokens, bool all_logits = false);
 
-    const float* logits(int i = 0) const { return logits_.data() + static_cast<size_t>(i) * n_vocab(); }
+    const float* logits(int i = 0) const {
+        return logits_.data() + static_cast<size_t>(i) * n_vocab();
+    }
     int n_logit_rows() const { return static_cast<int>(logits_.size() / n_vocab()); }
     int n_vocab() const { return model_.config().n_vocab; }
 
@@ -54,7 +56,7 @@ public:
     // Asked between layers: a long prompt evaluation stops (throwing ember::Error) when set.
     void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
 
-private:
+  private:
     // One forward pass over n tokens at positions pos0.. ; writes n_out logits rows (the last
     // n_out tokens') to out.
     void forward(const int32_t* tokens, int n, int pos0, int n_out, float* out);
@@ -69,14 +71,14 @@ private:
     const std::atomic<bool>* cancel_ = nullptr;
 
     // Scratch, sized for n_batch tokens (names follow the forward pass).
-    std::vector<float> x_;        // (n, n_embd) the residual stream
-    std::vector<float> xb_;       // (n, n_embd) normalised input of a sub-layer
-    std::vector<float> q_;        // (n, q_dim)
-    std::vector<float> k_, v_;    // (n, kv_dim)
-    std::vector<float> attn_;     // (n, q_dim) attention output, heads side by side
-    std::vector<float> proj_;     // (n, n_embd) output of a sub-layer before the residual add
+    std::vector<float> x_;          // (n, n_embd) the residual stream
+    std::vector<float> xb_;         // (n, n_embd) normalised input of a sub-layer
+    std::vector<float> q_;          // (n, q_dim)
+    std::vector<float> k_, v_;      // (n, kv_dim)
+    std::vector<float> attn_;       // (n, q_dim) attention output, heads side by side
+    std::vector<float> proj_;       // (n, n_embd) output of a sub-layer before the residual add
     std::vector<float> gate_, up_;  // (n, n_ff)
-    QuantizedActivations xq_;     // the current matmul input, converted
+    QuantizedActivations xq_;       // the current matmul input, converted
     std::vector<RopeAngles> rope_;  // (n) angles per position of the batch
     struct AttentionScratch {
         std::vector<float> scores;    // (n_ctx)

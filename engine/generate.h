@@ -19,8 +19,8 @@ struct GenerationStats {
 };
 
 struct GenerateOptions {
-    int n_predict = 128;           // most tokens to generate; < 0: until the context is full
-    int32_t stop_token = -1;       // end of sequence (not passed to on_token); -1: none
+    int n_predict = 128;      // most tokens to generate; < 0: until the context is full
+    int32_t stop_token = -1;  // end of sequence (not passed to on_token); -1: none
 };
 
 // Returns false to stop generating.

@@ -13,7 +13,7 @@
 namespace ember {
 
 class KvCache {
-public:
+  public:
     KvCache(int n_layer, int n_ctx, int kv_dim, TensorType type);
 
     TensorType type() const { return type_; }
@@ -27,11 +27,13 @@ public:
         return keys_.data() + key_byte(layer, pos, offset);
     }
     // Value component d over positions 0..n_ctx-1.
-    const uint8_t* value_row(int layer, int d) const { return values_.data() + value_byte(layer, d, 0); }
+    const uint8_t* value_row(int layer, int d) const {
+        return values_.data() + value_byte(layer, d, 0);
+    }
 
     size_t bytes() const { return keys_.size() + values_.size(); }
 
-private:
+  private:
     size_t layer_elems() const { return static_cast<size_t>(n_ctx_) * kv_dim_; }
     size_t key_byte(int layer, int pos, int offset) const {
         return (layer_elems() * layer + static_cast<size_t>(pos) * kv_dim_ + offset) * elem_bytes_;

@@ -8,7 +8,7 @@ namespace ember {
 namespace {
 
 class TensorLookup {
-public:
+  public:
     explicit TensorLookup(const gguf::File& file) : file_(file) {}
 
     const gguf::TensorInfo& find(const std::string& name, uint64_t ne0, uint64_t ne1) const {
@@ -21,11 +21,11 @@ public:
             std::string got = "[" + std::to_string(t->ne[0]);
             for (uint32_t d = 1; d < t->n_dims; ++d) got += ", " + std::to_string(t->ne[d]);
             got += "]";
-            const std::string want = is_vector ? "[" + std::to_string(ne0) + "]"
-                                               : "[" + std::to_string(ne0) + ", " +
-                                                     std::to_string(ne1) + "]";
-            throw Error(file_.name() + ": tensor '" + name + "' has shape " + got +
-                        ", expected " + want);
+            const std::string want =
+                is_vector ? "[" + std::to_string(ne0) + "]"
+                          : "[" + std::to_string(ne0) + ", " + std::to_string(ne1) + "]";
+            throw Error(file_.name() + ": tensor '" + name + "' has shape " + got + ", expected " +
+                        want);
         }
         // Kernels read fp16 and f32 fields in place: the data must be at least 4-byte aligned,
         // which GGUF's default 32-byte alignment gives but an unusual general.alignment may not.
@@ -55,11 +55,15 @@ public:
                         ", which ember cannot compute with (supported: F32 F16 BF16 Q4_0 Q4_1 "
                         "Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K)");
         }
-        return {t.data, t.type, static_cast<int64_t>(rows), static_cast<int64_t>(cols),
-                static_cast<size_t>(row_bytes(t.type, cols)), k};
+        return {t.data,
+                t.type,
+                static_cast<int64_t>(rows),
+                static_cast<int64_t>(cols),
+                static_cast<size_t>(row_bytes(t.type, cols)),
+                k};
     }
 
-private:
+  private:
     const gguf::File& file_;
 };
 
@@ -70,8 +74,9 @@ Model::Model(const std::string& path) : file_(path), config_(LlamaConfig::from_g
     const TensorLookup tensors(file_);
     token_embd = tensors.matrix("token_embd.weight", c.n_embd, c.n_vocab);
     output_norm = tensors.vector("output_norm.weight", c.n_embd);
-    output = file_.find_tensor("output.weight") ? tensors.matrix("output.weight", c.n_embd, c.n_vocab)
-                                                 : token_embd;  // tied embeddings
+    output = file_.find_tensor("output.weight")
+                 ? tensors.matrix("output.weight", c.n_embd, c.n_vocab)
+                 : token_embd;  // tied embeddings
     layers.reserve(c.n_layer);
     for (int l = 0; l < c.n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";

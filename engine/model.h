@@ -37,7 +37,7 @@ struct LayerWeights {
 };
 
 class Model {
-public:
+  public:
     // Maps the file and checks every tensor the forward pass needs: present, of the expected
     // shape, of a type ember can compute with. Throws ember::Error naming the tensor.
     explicit Model(const std::string& path);
@@ -50,7 +50,7 @@ public:
     WeightMatrix output;       // (n_vocab, n_embd); token_embd when the file ties them
     std::vector<LayerWeights> layers;
 
-private:
+  private:
     gguf::File file_;
     LlamaConfig config_;
 };

@@ -57,7 +57,8 @@ void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols,
     row_bytes = ember::row_bytes(act_type, cols);
     data.resize(row_bytes * static_cast<size_t>(n_tokens));
     const QuantizeRowFn quantize_row = kernels_for(act_type)->quantize_row;
-    for (int t = 0; t < n_tokens; ++t) quantize_row(x + t * cols, data.data() + t * row_bytes, cols);
+    for (int t = 0; t < n_tokens; ++t)
+        quantize_row(x + t * cols, data.data() + t * row_bytes, cols);
 }
 
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,

@@ -39,7 +39,8 @@ PerplexityResult perplexity(Context& context, std::span<const int32_t> tokens, i
         context.truncate(0);
         context.decode(chunk, /*all_logits=*/true);
         for (int pos = first; pos < n_ctx - 1; ++pos) {
-            const double nll = negative_log_likelihood(context.logits(pos), context.n_vocab(), chunk[pos + 1]);
+            const double nll =
+                negative_log_likelihood(context.logits(pos), context.n_vocab(), chunk[pos + 1]);
             nll_sum += nll;
             nll_squares += nll * nll;
             ++result.n_scored;

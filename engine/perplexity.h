@@ -17,9 +17,9 @@ namespace ember {
 
 struct PerplexityResult {
     double ppl = 0;
-    double ppl_error = 0;      // PPL x standard error of the mean NLL
+    double ppl_error = 0;  // PPL x standard error of the mean NLL
     int n_chunks = 0;
-    int n_scored = 0;          // tokens whose likelihood counted
+    int n_scored = 0;                 // tokens whose likelihood counted
     std::vector<double> running_ppl;  // after each chunk
 };
 

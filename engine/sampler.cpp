@@ -60,10 +60,9 @@ int32_t Sampler::sample(const float* logits, int n_vocab) {
     apply_penalties(candidates_);
 
     if (params_.temperature <= 0.0f) {  // greedy: the first of the largest logits
-        const auto best = std::max_element(candidates_.begin(), candidates_.end(),
-                                           [](const Candidate& a, const Candidate& b) {
-                                               return a.logit < b.logit;
-                                           });
+        const auto best = std::max_element(
+            candidates_.begin(), candidates_.end(),
+            [](const Candidate& a, const Candidate& b) { return a.logit < b.logit; });
         return best->id;
     }
 
@@ -89,9 +88,11 @@ int32_t Sampler::sample(const float* logits, int n_vocab) {
                 if (sorted == n) break;
                 sorted = std::min(n, sorted * 4);
                 // everything before i is already in place; sort the next slice behind it
-                std::vector<Candidate> rest(candidates_.begin() + static_cast<ptrdiff_t>(i), candidates_.end());
+                std::vector<Candidate> rest(candidates_.begin() + static_cast<ptrdiff_t>(i),
+                                            candidates_.end());
                 partial_sort_best(rest, sorted - i);
-                std::copy(rest.begin(), rest.end(), candidates_.begin() + static_cast<ptrdiff_t>(i));
+                std::copy(rest.begin(), rest.end(),
+                          candidates_.begin() + static_cast<ptrdiff_t>(i));
             }
             mass += std::exp(candidates_[i].logit - max_logit) / total;
             if (mass >= params_.top_p) {

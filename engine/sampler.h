@@ -14,19 +14,19 @@
 namespace ember {
 
 struct SamplerParams {
-    float temperature = 0.8f;       // <= 0: greedy
-    int top_k = 40;                 // keep the k most likely tokens; <= 0: off
-    float top_p = 0.95f;            // keep the smallest set with probability >= p; 1: off
-    float min_p = 0.05f;            // drop tokens below min_p x the top probability; 0: off
-    float repeat_penalty = 1.0f;    // divide positive (multiply negative) logits of recent tokens
-    float frequency_penalty = 0.0f; // subtract count x this from recent tokens' logits
-    float presence_penalty = 0.0f;  // subtract this once from recent tokens' logits
-    int repeat_last_n = 64;         // how many recent tokens the penalties look at
-    uint64_t seed = 0;              // same seed, same logits -> same tokens
+    float temperature = 0.8f;        // <= 0: greedy
+    int top_k = 40;                  // keep the k most likely tokens; <= 0: off
+    float top_p = 0.95f;             // keep the smallest set with probability >= p; 1: off
+    float min_p = 0.05f;             // drop tokens below min_p x the top probability; 0: off
+    float repeat_penalty = 1.0f;     // divide positive (multiply negative) logits of recent tokens
+    float frequency_penalty = 0.0f;  // subtract count x this from recent tokens' logits
+    float presence_penalty = 0.0f;   // subtract this once from recent tokens' logits
+    int repeat_last_n = 64;          // how many recent tokens the penalties look at
+    uint64_t seed = 0;               // same seed, same logits -> same tokens
 };
 
 class Sampler {
-public:
+  public:
     explicit Sampler(const SamplerParams& params);
 
     // Picks a token from n_vocab logits (the logits are not modified).
@@ -39,7 +39,7 @@ public:
     // The logits after the penalties (what the rest of the chain sees); for tests and tools.
     std::vector<float> penalized(const float* logits, int n_vocab) const;
 
-private:
+  private:
     struct Candidate {
         int32_t id;
         float logit;

@@ -9,12 +9,13 @@ namespace ember {
 namespace {
 
 double ms_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
 }
 
 // Holds back generated text that could still turn into a stop string.
 class StopStringFilter {
-public:
+  public:
     explicit StopStringFilter(const std::vector<std::string>& stops) : stops_(stops) {}
 
     // Adds text; returns what is safe to emit. Sets `stopped` once a stop string appeared
@@ -47,7 +48,7 @@ public:
     }
     std::string flush() { return std::exchange(pending_, {}); }
 
-private:
+  private:
     const std::vector<std::string>& stops_;
     std::string pending_;
 };

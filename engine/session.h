@@ -19,7 +19,7 @@ namespace ember {
 
 // Thrown when cancel() interrupts an evaluation.
 class CancelledError : public Error {
-public:
+  public:
     CancelledError() : Error("cancelled") {}
 };
 
@@ -38,11 +38,11 @@ enum class StopReason { EndOfSequence, StopString, Limit, Callback, Cancelled, C
 
 struct TurnResult {
     StopReason reason = StopReason::Limit;
-    int n_prompt = 0;        // tokens evaluated for the prompt
+    int n_prompt = 0;  // tokens evaluated for the prompt
     double prompt_ms = 0;
-    int n_generated = 0;     // tokens sampled
+    int n_generated = 0;  // tokens sampled
     double generate_ms = 0;
-    std::string text;        // everything handed to the callback
+    std::string text;  // everything handed to the callback
 };
 
 // Receives text as it is generated: whole UTF-8 characters, never part of a stop string.
@@ -50,7 +50,7 @@ struct TurnResult {
 using TextCallback = std::function<bool(std::string_view text)>;
 
 class Session {
-public:
+  public:
     Session(const Model& model, const Tokenizer& tokenizer, const SessionParams& params);
 
     // Tokenizes and evaluates text after what the session holds (BOS first if it is empty and
@@ -59,21 +59,22 @@ public:
     void append_tokens(std::span<const int32_t> tokens);
 
     // Appends `prompt` (may be empty), then generates.
-    TurnResult generate(std::string_view prompt, const TurnOptions& options, const TextCallback& on_text);
+    TurnResult generate(std::string_view prompt, const TurnOptions& options,
+                        const TextCallback& on_text);
 
     // Safe to call from any thread: the running append/generate stops soon (between layers of
     // a long prompt evaluation, or before the next token).
     void cancel() { cancel_.store(true); }
 
-    void reset();           // forget every token
-    void rewind(int n);     // keep only the first n tokens
+    void reset();        // forget every token
+    void rewind(int n);  // keep only the first n tokens
     int n_past() const { return context_.n_past(); }
     int n_ctx() const { return context_.n_ctx(); }
     const std::vector<int32_t>& tokens() const { return tokens_; }
     Context& context() { return context_; }
     Sampler& sampler() { return sampler_; }
 
-private:
+  private:
     void evaluate(std::span<const int32_t> tokens);
 
     const Tokenizer& tokenizer_;

@@ -68,7 +68,8 @@ const ModelShape& shape_by_name(const std::string& name) {
     throw Error("unknown model shape '" + name + "' (known: " + known + ")");
 }
 
-void write_synthetic_model(const ModelShape& shape, const SynthOptions& options, const std::string& path,
+void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
+                           const std::string& path,
                            const std::function<void(size_t, size_t)>& on_tensor) {
     const TypeKernels* k = reference_kernels(options.type);
     if (k == nullptr || k->quantize_weights == nullptr) {
@@ -96,7 +97,9 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         for (const gguf::Value& v : options.vocab->metadata()) {
             if (v.key().rfind("tokenizer.", 0) == 0) w.copy(v);
         }
-        n_vocab = static_cast<int>(options.vocab->get_array("tokenizer.ggml.tokens", gguf::ValueType::STRING).array_size());
+        n_vocab = static_cast<int>(
+            options.vocab->get_array("tokenizer.ggml.tokens", gguf::ValueType::STRING)
+                .array_size());
     } else {  // a SentencePiece vocabulary of the 256 byte tokens plus fillers
         std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
         std::vector<int32_t> types = {2, 3, 3};
@@ -121,8 +124,9 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
     }
     // llama.cpp's file type numbering (LLAMA_FTYPE_*), so tools show the right name.
     const std::pair<TensorType, uint32_t> file_types[] = {
-        {TensorType::F32, 0}, {TensorType::F16, 1}, {TensorType::Q4_0, 2}, {TensorType::Q4_1, 3},
-        {TensorType::Q8_0, 7}, {TensorType::Q5_0, 8}, {TensorType::Q5_1, 9}, {TensorType::BF16, 32}};
+        {TensorType::F32, 0},  {TensorType::F16, 1},  {TensorType::Q4_0, 2},
+        {TensorType::Q4_1, 3}, {TensorType::Q8_0, 7}, {TensorType::Q5_0, 8},
+        {TensorType::Q5_1, 9}, {TensorType::BF16, 32}};
     for (const auto& [t, ftype] : file_types) {
         if (t == options.type) w.set_u32("general.file_type", ftype);
     }
@@ -137,11 +141,13 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         const uint64_t ne[] = {static_cast<uint64_t>(shape.n_embd)};
         w.add_tensor(name, TensorType::F32, ne, random_norm(shape.n_embd, ++seed));
     };
-    // Uniform in [-a, a] has standard deviation a / sqrt(3): a = sqrt(3 / fan_in) gives 1/sqrt(fan_in).
+    // Uniform in [-a, a] has standard deviation a / sqrt(3): a = sqrt(3 / fan_in) gives
+    // 1/sqrt(fan_in).
     const auto spread = [](int fan_in) { return std::sqrt(3.0f / static_cast<float>(fan_in)); };
     matrix("token_embd.weight", shape.n_embd, n_vocab, 1.0f);
     norm("output_norm.weight");
-    if (!shape.tied_embeddings) matrix("output.weight", shape.n_embd, n_vocab, spread(shape.n_embd));
+    if (!shape.tied_embeddings)
+        matrix("output.weight", shape.n_embd, n_vocab, spread(shape.n_embd));
     for (int l = 0; l < n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         norm(p + "attn_norm.weight");

@@ -28,12 +28,14 @@ const ModelShape& shape_by_name(const std::string& name);  // throws ember::Erro
 struct SynthOptions {
     TensorType type = TensorType::Q4_0;  // matrices; norms stay F32
     uint64_t seed = 1;
-    const gguf::File* vocab = nullptr;   // copy tokenizer.* from here (its size wins); else a byte vocabulary
-    int n_layer_override = 0;            // > 0: fewer layers (quick tests)
+    const gguf::File* vocab =
+        nullptr;               // copy tokenizer.* from here (its size wins); else a byte vocabulary
+    int n_layer_override = 0;  // > 0: fewer layers (quick tests)
 };
 
 // Writes the model; on_tensor(i, n) reports progress. Throws ember::Error.
-void write_synthetic_model(const ModelShape& shape, const SynthOptions& options, const std::string& path,
+void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
+                           const std::string& path,
                            const std::function<void(size_t, size_t)>& on_tensor = {});
 
 }  // namespace ember

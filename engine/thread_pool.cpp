@@ -71,7 +71,9 @@ void ThreadPool::worker_loop(int index) {
         if (now == seen) {
             std::unique_lock lock(mutex_);
             sleepers_.fetch_add(1);
-            wake_.wait(lock, [&] { return stopping_.load() || generation_.load(std::memory_order_acquire) != seen; });
+            wake_.wait(lock, [&] {
+                return stopping_.load() || generation_.load(std::memory_order_acquire) != seen;
+            });
             sleepers_.fetch_sub(1);
             now = generation_.load(std::memory_order_acquire);
         }

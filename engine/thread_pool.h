@@ -15,7 +15,7 @@
 namespace ember {
 
 class ThreadPool {
-public:
+  public:
     explicit ThreadPool(int n_threads);
     ~ThreadPool();
     ThreadPool(const ThreadPool&) = delete;
@@ -35,15 +35,15 @@ public:
         });
     }
 
-private:
+  private:
     void worker_loop(int index);
 
     int n_threads_;
     std::vector<std::thread> workers_;
-    const Task* task_ = nullptr;             // published by the generation bump
-    std::atomic<uint64_t> generation_{0};    // bumped per run(); workers run each one once
-    std::atomic<int> pending_{0};            // workers still running the current task
-    std::atomic<int> sleepers_{0};           // workers waiting on wake_
+    const Task* task_ = nullptr;           // published by the generation bump
+    std::atomic<uint64_t> generation_{0};  // bumped per run(); workers run each one once
+    std::atomic<int> pending_{0};          // workers still running the current task
+    std::atomic<int> sleepers_{0};         // workers waiting on wake_
     std::atomic<bool> stopping_{false};
     std::mutex mutex_;
     std::condition_variable wake_;

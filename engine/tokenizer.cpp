@@ -57,7 +57,8 @@ Tokenizer::Tokenizer(const gguf::File& file) : vocab_(file) {
         if (vocab_.text(id).empty()) continue;
         const auto first = static_cast<uint8_t>(vocab_.text(id)[0]);
         if (type == TokenType::USER_DEFINED) special_[0][first].push_back(id);
-        if (type == TokenType::USER_DEFINED || type == TokenType::CONTROL || type == TokenType::UNKNOWN) {
+        if (type == TokenType::USER_DEFINED || type == TokenType::CONTROL ||
+            type == TokenType::UNKNOWN) {
             special_[1][first].push_back(id);
         }
     }
@@ -100,7 +101,8 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool special) const 
     for (int32_t id : ids) text += piece(id, special);
     // SentencePiece put a space before the text; take it back off. BOS (control) pieces are
     // empty, so the first text piece is the one that carries it.
-    if (impl_->strips_leading_space() && vocab_.add_space_prefix && !text.empty() && text[0] == ' ') {
+    if (impl_->strips_leading_space() && vocab_.add_space_prefix && !text.empty() &&
+        text[0] == ' ') {
         text.erase(0, 1);
     }
     return text;

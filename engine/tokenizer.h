@@ -18,7 +18,7 @@
 namespace ember {
 
 class Tokenizer {
-public:
+  public:
     // Throws ember::Error for a file without a vocabulary or of an unknown tokenizer model.
     explicit Tokenizer(const gguf::File& file);
     ~Tokenizer();
@@ -40,7 +40,7 @@ public:
     // The algorithms behind the interface (tokenizer_spm.cpp, tokenizer_bpe.cpp).
     class Impl;
 
-private:
+  private:
     // Special tokens that may be written in text, grouped by their first byte, longest first:
     // [0] user-defined only, [1] also control and unknown tokens (parse_special).
     using SpecialTable = std::array<std::vector<int32_t>, 256>;
@@ -51,7 +51,7 @@ private:
 };
 
 class Tokenizer::Impl {
-public:
+  public:
     virtual ~Impl() = default;
     // Tokenizes plain text (no special tokens inside), appending ids.
     virtual void encode_text(std::string_view text, bool first_fragment,

@@ -112,14 +112,15 @@ struct ByteMap {
 };
 
 class BpeTokenizer : public Tokenizer::Impl {
-public:
+  public:
     BpeTokenizer(const Vocab& vocab, const gguf::File& file);
 
-    void encode_text(std::string_view text, bool first_fragment, std::vector<int32_t>& out) const override;
+    void encode_text(std::string_view text, bool first_fragment,
+                     std::vector<int32_t>& out) const override;
     std::string piece(int32_t id, bool special) const override;
     bool strips_leading_space() const override { return false; }
 
-private:
+  private:
     void encode_word(const std::string& word, std::vector<int32_t>& out) const;
     int rank(std::string_view left, std::string_view right) const;
 
@@ -138,7 +139,8 @@ BpeTokenizer::BpeTokenizer(const Vocab& vocab, const gguf::File& file)
         const icu::UnicodeString pattern =
             icu::UnicodeString::fromUTF8(with_unicode_whitespace(expression));
         patterns_.emplace_back(icu::RegexPattern::compile(pattern, 0, parse_error, status));
-        if (U_FAILURE(status)) throw Error("BPE pre-tokenizer expression failed to compile: " + expression);
+        if (U_FAILURE(status))
+            throw Error("BPE pre-tokenizer expression failed to compile: " + expression);
     }
     const gguf::Value& merges = file.get_array("tokenizer.ggml.merges", gguf::ValueType::STRING);
     merge_ranks_.reserve(merges.array_size());
@@ -223,14 +225,17 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<int32_t>& ou
     };
     std::vector<Symbol> symbols;
     for (size_t at = 0; at < word.size();) {
-        const size_t length = std::min(utf8_sequence_length(static_cast<uint8_t>(word[at])), word.size() - at);
+        const size_t length =
+            std::min(utf8_sequence_length(static_cast<uint8_t>(word[at])), word.size() - at);
         const int index = static_cast<int>(symbols.size());
         symbols.push_back({index - 1, -1, at, length});
         at += length;
         if (at < word.size()) symbols.back().next = index + 1;
     }
     std::priority_queue<Pair, std::vector<Pair>, PairOrder> queue;
-    const auto text_of = [&](int i) { return std::string_view(word).substr(symbols[i].start, symbols[i].length); };
+    const auto text_of = [&](int i) {
+        return std::string_view(word).substr(symbols[i].start, symbols[i].length);
+    };
     const auto try_pair = [&](int left, int right) {
         if (left < 0 || right < 0) return;
         const int r = rank(text_of(left), text_of(right));
@@ -242,7 +247,8 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<int32_t>& ou
         queue.pop();
         Symbol& left = symbols[pair.left];
         Symbol& right = symbols[pair.right];
-        if (left.length == 0 || right.length == 0 || left.length + right.length != pair.length) continue;
+        if (left.length == 0 || right.length == 0 || left.length + right.length != pair.length)
+            continue;
         left.length += right.length;
         right.length = 0;
         left.next = right.next;

@@ -11,8 +11,8 @@
 // merge can cross, so the text is cut there and each piece merged on its own: the same result,
 // with a small priority queue that stays in cache.
 #include <queue>
-#include <unordered_set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/tokenizer.h"
@@ -26,7 +26,8 @@ constexpr std::string_view kSpaceMark = "\xe2\x96\x81";  // U+2581 LOWER ONE EIG
 // Up to 4 bytes of one UTF-8 character, packed into an integer.
 uint32_t pack_char(std::string_view ch) {
     uint32_t v = 0;
-    for (size_t i = 0; i < ch.size() && i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(ch[i])) << (8 * i);
+    for (size_t i = 0; i < ch.size() && i < 4; ++i)
+        v |= static_cast<uint32_t>(static_cast<uint8_t>(ch[i])) << (8 * i);
     return v;
 }
 uint64_t pack_pair(std::string_view a, std::string_view b) {
@@ -36,7 +37,8 @@ uint64_t pack_pair(std::string_view a, std::string_view b) {
 std::vector<std::string_view> utf8_chars(std::string_view text) {
     std::vector<std::string_view> chars;
     for (size_t at = 0; at < text.size();) {
-        const size_t length = std::min(utf8_sequence_length(static_cast<uint8_t>(text[at])), text.size() - at);
+        const size_t length =
+            std::min(utf8_sequence_length(static_cast<uint8_t>(text[at])), text.size() - at);
         chars.push_back(text.substr(at, length));
         at += length;
     }
@@ -44,21 +46,23 @@ std::vector<std::string_view> utf8_chars(std::string_view text) {
 }
 
 class SpmTokenizer : public Tokenizer::Impl {
-public:
+  public:
     explicit SpmTokenizer(const Vocab& vocab) : vocab_(vocab) {
         for (int32_t id = 0; id < vocab.size(); ++id) {
             const auto chars = utf8_chars(vocab.text(id));
-            for (size_t i = 1; i < chars.size(); ++i) inner_pairs_.insert(pack_pair(chars[i - 1], chars[i]));
+            for (size_t i = 1; i < chars.size(); ++i)
+                inner_pairs_.insert(pack_pair(chars[i - 1], chars[i]));
         }
     }
 
-    void encode_text(std::string_view raw, bool first_fragment, std::vector<int32_t>& out) const override;
+    void encode_text(std::string_view raw, bool first_fragment,
+                     std::vector<int32_t>& out) const override;
     std::string piece(int32_t id, bool special) const override;
     bool strips_leading_space() const override { return true; }
 
-private:
+  private:
     struct Symbol {
-        int prev, next;  // neighbours in the chain; -1 at the ends
+        int prev, next;        // neighbours in the chain; -1 at the ends
         size_t start, length;  // bytes of the text; length 0 once merged into its left neighbour
     };
     struct Pair {
@@ -118,10 +122,12 @@ void SpmTokenizer::encode_text(std::string_view raw, bool first_fragment,
 }
 
 // Steps 2 and 3 on the bytes [begin, end) of the session's text.
-void SpmTokenizer::merge_segment(Session& s, size_t begin, size_t end, std::vector<int32_t>& out) const {
+void SpmTokenizer::merge_segment(Session& s, size_t begin, size_t end,
+                                 std::vector<int32_t>& out) const {
     s.symbols.clear();
     for (size_t at = begin; at < end;) {
-        const size_t length = std::min(utf8_sequence_length(static_cast<uint8_t>(s.text[at])), end - at);
+        const size_t length =
+            std::min(utf8_sequence_length(static_cast<uint8_t>(s.text[at])), end - at);
         const int index = static_cast<int>(s.symbols.size());
         s.symbols.push_back({index - 1, -1, at, length});
         at += length;
@@ -136,7 +142,8 @@ void SpmTokenizer::merge_segment(Session& s, size_t begin, size_t end, std::vect
         Symbol& left = s.symbols[pair.left];
         Symbol& right = s.symbols[pair.right];
         // Stale: one side was merged elsewhere since this pair was queued.
-        if (left.length == 0 || right.length == 0 || left.length + right.length != pair.length) continue;
+        if (left.length == 0 || right.length == 0 || left.length + right.length != pair.length)
+            continue;
         left.length += right.length;
         right.length = 0;
         left.next = right.next;
@@ -161,10 +168,14 @@ void SpmTokenizer::emit(const Session& s, int symbol, std::vector<int32_t>& out)
 
 std::string SpmTokenizer::piece(int32_t id, bool special) const {
     switch (vocab_.type(id)) {
-        case TokenType::BYTE: return std::string(1, static_cast<char>(vocab_.byte_of(id)));
-        case TokenType::CONTROL: return special ? std::string(vocab_.text(id)) : std::string();
-        case TokenType::UNKNOWN: return "\xe2\x96\x85";  // U+2585, as llama.cpp shows unknowns
-        case TokenType::USER_DEFINED: return std::string(vocab_.text(id));
+        case TokenType::BYTE:
+            return std::string(1, static_cast<char>(vocab_.byte_of(id)));
+        case TokenType::CONTROL:
+            return special ? std::string(vocab_.text(id)) : std::string();
+        case TokenType::UNKNOWN:
+            return "\xe2\x96\x85";  // U+2585, as llama.cpp shows unknowns
+        case TokenType::USER_DEFINED:
+            return std::string(vocab_.text(id));
         default: {
             // "▁" back to a space.
             std::string text(vocab_.text(id));

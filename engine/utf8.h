@@ -28,13 +28,13 @@ std::vector<char32_t> decode_utf8(std::string_view text);
 // Holds back an incomplete UTF-8 sequence at the end of streamed bytes until the bytes that
 // complete it arrive, so a printed chunk never ends inside a character.
 class Utf8Stream {
-public:
+  public:
     // Appends bytes; returns what can be printed now.
     std::string push(std::string_view bytes);
     // Whatever is still held (an incomplete sequence at the very end), for the final flush.
     std::string flush() { return std::exchange(pending_, {}); }
 
-private:
+  private:
     std::string pending_;
 };
 

@@ -12,18 +12,21 @@ Vocab::Vocab(const gguf::File& file) {
     pre = std::string(file.get_string("tokenizer.ggml.pre", "default"));
     const gguf::Value& tokens = file.get_array("tokenizer.ggml.tokens", ValueType::STRING);
     const uint64_t n = tokens.array_size();
-    if (n == 0 || n > (1u << 30)) throw Error(file.name() + ": tokenizer.ggml.tokens is empty or huge");
+    if (n == 0 || n > (1u << 30))
+        throw Error(file.name() + ": tokenizer.ggml.tokens is empty or huge");
     texts_.reserve(n);
     for (uint64_t i = 0; i < n; ++i) texts_.push_back(tokens.string_at(i));
     if (file.find("tokenizer.ggml.scores")) {
         const gguf::Value& scores = file.get_array("tokenizer.ggml.scores", ValueType::F32);
-        if (scores.array_size() != n) throw Error(file.name() + ": tokenizer.ggml.scores has the wrong length");
+        if (scores.array_size() != n)
+            throw Error(file.name() + ": tokenizer.ggml.scores has the wrong length");
         scores_.reserve(n);
         for (uint64_t i = 0; i < n; ++i) scores_.push_back(scores.f32_at(i));
     }
     if (file.find("tokenizer.ggml.token_type")) {
         const gguf::Value& types = file.get_array("tokenizer.ggml.token_type", ValueType::I32);
-        if (types.array_size() != n) throw Error(file.name() + ": tokenizer.ggml.token_type has the wrong length");
+        if (types.array_size() != n)
+            throw Error(file.name() + ": tokenizer.ggml.token_type has the wrong length");
         types_.reserve(n);
         for (uint64_t i = 0; i < n; ++i) {
             const int64_t t = types.int_at(i);
@@ -31,7 +34,8 @@ Vocab::Vocab(const gguf::File& file) {
         }
     }
     ids_.reserve(n);
-    for (uint64_t i = 0; i < n; ++i) ids_.emplace(texts_[i], static_cast<int32_t>(i));  // first wins
+    for (uint64_t i = 0; i < n; ++i)
+        ids_.emplace(texts_[i], static_cast<int32_t>(i));  // first wins
 
     const auto special_id = [&](const char* key, int32_t fallback) {
         const gguf::Value* v = file.find(key);

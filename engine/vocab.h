@@ -20,11 +20,11 @@ enum class TokenType : int32_t {
     CONTROL = 3,       // <s>, </s>, <|im_start|>: structure, not text
     USER_DEFINED = 4,  // always matched as a whole in input text
     UNUSED = 5,
-    BYTE = 6,          // <0x41>: one raw byte (SentencePiece byte fallback)
+    BYTE = 6,  // <0x41>: one raw byte (SentencePiece byte fallback)
 };
 
 class Vocab {
-public:
+  public:
     explicit Vocab(const gguf::File& file);
 
     std::string model;  // tokenizer.ggml.model: "llama" (SentencePiece) or "gpt2" (BPE)
@@ -49,7 +49,7 @@ public:
         return t == TokenType::CONTROL || t == TokenType::USER_DEFINED || t == TokenType::UNKNOWN;
     }
 
-private:
+  private:
     std::vector<std::string_view> texts_;  // views into the mapped file
     std::vector<float> scores_;
     std::vector<TokenType> types_;

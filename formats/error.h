@@ -8,13 +8,13 @@
 namespace ember {
 
 class Error : public std::runtime_error {
-public:
+  public:
     explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
 // A file that cannot be opened, read or written (as opposed to one with bad contents).
 class FileError : public Error {
-public:
+  public:
     explicit FileError(const std::string& message) : Error(message) {}
 };
 

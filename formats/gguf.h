@@ -65,13 +65,13 @@ class File;
 // One metadata value, viewing the file. Checked getters throw ember::Error naming the file and
 // the key when the stored type does not fit the request.
 class Value {
-public:
+  public:
     std::string_view key() const { return key_; }
     ValueType type() const { return type_; }
 
-    int64_t get_int() const;     // any integer type whose value fits int64
-    uint32_t get_u32() const;    // any integer type whose value fits u32
-    float get_f32() const;       // F32, or F64 narrowed
+    int64_t get_int() const;   // any integer type whose value fits int64
+    uint32_t get_u32() const;  // any integer type whose value fits u32
+    float get_f32() const;     // F32, or F64 narrowed
     bool get_bool() const;
     std::string_view get_string() const;
 
@@ -79,8 +79,8 @@ public:
     ValueType array_type() const { return elem_type_; }
     uint64_t array_size() const { return count_; }
     std::string_view string_at(uint64_t i) const;  // array of STRING
-    float f32_at(uint64_t i) const;                 // array of F32
-    int64_t int_at(uint64_t i) const;               // array of any integer type
+    float f32_at(uint64_t i) const;                // array of F32
+    int64_t int_at(uint64_t i) const;              // array of any integer type
     // Raw little-endian bytes of a scalar, or of a numeric array's elements (unaligned).
     const uint8_t* raw_data() const { return data_; }
 
@@ -89,7 +89,7 @@ public:
     // "u32", "str", "arr[str,512]"
     std::string type_string() const;
 
-private:
+  private:
     friend class File;
     friend class Parser;
     [[noreturn]] void type_error(std::string_view wanted) const;
@@ -97,9 +97,9 @@ private:
     const File* file_ = nullptr;
     std::string_view key_;
     ValueType type_ = ValueType::U8;
-    ValueType elem_type_ = ValueType::U8;   // arrays only
-    uint64_t count_ = 0;                    // array elements, or string bytes
-    const uint8_t* data_ = nullptr;         // scalar bytes, string bytes, numeric array elements
+    ValueType elem_type_ = ValueType::U8;    // arrays only
+    uint64_t count_ = 0;                     // array elements, or string bytes
+    const uint8_t* data_ = nullptr;          // scalar bytes, string bytes, numeric array elements
     std::vector<std::string_view> strings_;  // arrays of strings only
 };
 
@@ -110,14 +110,14 @@ struct TensorInfo {
     std::array<uint64_t, kMaxDims> ne;  // ne[0]: values per row (contiguous); unused dims are 1
     uint64_t n_elements;
     uint64_t n_bytes;
-    uint64_t offset;       // from the start of the data section
-    const uint8_t* data;   // into the mapping; n_bytes long
+    uint64_t offset;      // from the start of the data section
+    const uint8_t* data;  // into the mapping; n_bytes long
 
     uint64_t n_rows() const { return n_elements / ne[0]; }
 };
 
 class File {
-public:
+  public:
     // Maps and validates a file. Throws ember::Error on any problem.
     explicit File(const std::string& path);
     // Validates bytes held by the caller, who keeps them alive (tests, fuzzing).
@@ -150,7 +150,7 @@ public:
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;
 
-private:
+  private:
     friend class Parser;
     void parse();
 

@@ -34,8 +34,14 @@ uint32_t value_type_size(ValueType type) {
 
 bool is_integer_type(ValueType type) {
     switch (type) {
-        case ValueType::U8: case ValueType::I8: case ValueType::U16: case ValueType::I16:
-        case ValueType::U32: case ValueType::I32: case ValueType::U64: case ValueType::I64:
+        case ValueType::U8:
+        case ValueType::I8:
+        case ValueType::U16:
+        case ValueType::I16:
+        case ValueType::U32:
+        case ValueType::I32:
+        case ValueType::U64:
+        case ValueType::I64:
             return true;
         default:
             return false;
@@ -54,24 +60,41 @@ T load(const uint8_t* p) {
 // Reads an integer of any GGUF integer type; false if it does not fit int64.
 bool load_integer(ValueType type, const uint8_t* p, int64_t* out) {
     switch (type) {
-        case ValueType::U8: *out = load<uint8_t>(p); return true;
-        case ValueType::I8: *out = load<int8_t>(p); return true;
-        case ValueType::U16: *out = load<uint16_t>(p); return true;
-        case ValueType::I16: *out = load<int16_t>(p); return true;
-        case ValueType::U32: *out = load<uint32_t>(p); return true;
-        case ValueType::I32: *out = load<int32_t>(p); return true;
-        case ValueType::I64: *out = load<int64_t>(p); return true;
+        case ValueType::U8:
+            *out = load<uint8_t>(p);
+            return true;
+        case ValueType::I8:
+            *out = load<int8_t>(p);
+            return true;
+        case ValueType::U16:
+            *out = load<uint16_t>(p);
+            return true;
+        case ValueType::I16:
+            *out = load<int16_t>(p);
+            return true;
+        case ValueType::U32:
+            *out = load<uint32_t>(p);
+            return true;
+        case ValueType::I32:
+            *out = load<int32_t>(p);
+            return true;
+        case ValueType::I64:
+            *out = load<int64_t>(p);
+            return true;
         case ValueType::U64: {
             const uint64_t v = load<uint64_t>(p);
             if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
             *out = static_cast<int64_t>(v);
             return true;
         }
-        default: return false;
+        default:
+            return false;
     }
 }
 
-bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool is_power_of_two(uint64_t v) {
+    return v != 0 && (v & (v - 1)) == 0;
+}
 
 }  // namespace
 
@@ -92,8 +115,8 @@ uint32_t Value::get_u32() const {
     int64_t v = 0;
     if (!is_integer_type(type_) || !load_integer(type_, data_, &v)) type_error("u32");
     if (v < 0 || v > std::numeric_limits<uint32_t>::max()) {
-        throw Error(file_->name() + ": metadata key '" + std::string(key_) + "' = " +
-                    std::to_string(v) + " is out of range for u32");
+        throw Error(file_->name() + ": metadata key '" + std::string(key_) +
+                    "' = " + std::to_string(v) + " is out of range for u32");
     }
     return static_cast<uint32_t>(v);
 }
@@ -116,20 +139,23 @@ std::string_view Value::get_string() const {
 
 std::string_view Value::string_at(uint64_t i) const {
     if (type_ != ValueType::ARRAY || elem_type_ != ValueType::STRING) type_error("arr[str]");
-    if (i >= count_) throw Error(file_->name() + ": index past the end of '" + std::string(key_) + "'");
+    if (i >= count_)
+        throw Error(file_->name() + ": index past the end of '" + std::string(key_) + "'");
     return strings_[i];
 }
 
 float Value::f32_at(uint64_t i) const {
     if (type_ != ValueType::ARRAY || elem_type_ != ValueType::F32) type_error("arr[f32]");
-    if (i >= count_) throw Error(file_->name() + ": index past the end of '" + std::string(key_) + "'");
+    if (i >= count_)
+        throw Error(file_->name() + ": index past the end of '" + std::string(key_) + "'");
     return load<float>(data_ + 4 * i);
 }
 
 int64_t Value::int_at(uint64_t i) const {
     int64_t v = 0;
     if (type_ != ValueType::ARRAY || !is_integer_type(elem_type_)) type_error("an integer array");
-    if (i >= count_) throw Error(file_->name() + ": index past the end of '" + std::string(key_) + "'");
+    if (i >= count_)
+        throw Error(file_->name() + ": index past the end of '" + std::string(key_) + "'");
     if (!load_integer(elem_type_, data_ + value_type_size(elem_type_) * i, &v)) {
         type_error("an integer array with values that fit int64");
     }
@@ -181,11 +207,16 @@ std::string scalar_to_string(ValueType type, const uint8_t* p) {
     int64_t v = 0;
     if (load_integer(type, p, &v)) return std::to_string(v);
     switch (type) {
-        case ValueType::U64: return std::to_string(load<uint64_t>(p));
-        case ValueType::F32: return shortest(load<float>(p));
-        case ValueType::F64: return shortest(load<double>(p));
-        case ValueType::BOOL: return p[0] ? "true" : "false";
-        default: return "?";
+        case ValueType::U64:
+            return std::to_string(load<uint64_t>(p));
+        case ValueType::F32:
+            return shortest(load<float>(p));
+        case ValueType::F64:
+            return shortest(load<double>(p));
+        case ValueType::BOOL:
+            return p[0] ? "true" : "false";
+        default:
+            return "?";
     }
 }
 
@@ -219,12 +250,12 @@ std::string Value::to_string(size_t max_items) const {
 // Walks the bytes front to back. Every read checks the remaining length first; every failure
 // names the byte offset where the offending item starts.
 class Parser {
-public:
+  public:
     explicit Parser(File& file) : file_(file), bytes_(file.bytes_) {}
 
     void run();
 
-private:
+  private:
     [[noreturn]] void fail(uint64_t at, const std::string& what) const {
         throw Error(file_.name_ + ": byte " + std::to_string(at) + ": " + what);
     }
@@ -273,11 +304,13 @@ void Parser::read_header() {
     }
     const uint32_t version = read<uint32_t>("version");
     if (version == 1) {
-        fail(4, "GGUF version 1 is not supported (it predates 64-bit counts; re-convert the "
-                "model with a current tool)");
+        fail(4,
+             "GGUF version 1 is not supported (it predates 64-bit counts; re-convert the "
+             "model with a current tool)");
     }
     if (version != 2 && version != 3) {
-        if ((version & 0xffff) == 0 && (__builtin_bswap32(version) == 2 || __builtin_bswap32(version) == 3)) {
+        if ((version & 0xffff) == 0 &&
+            (__builtin_bswap32(version) == 2 || __builtin_bswap32(version) == 3)) {
             fail(4, "big-endian GGUF file: ember reads only little-endian files");
         }
         fail(4, "unsupported GGUF version " + std::to_string(version) + " (ember reads 2 and 3)");
@@ -351,7 +384,8 @@ void Parser::read_value(Value& value, uint64_t value_start) {
             if (value.elem_type_ == ValueType::BOOL) {
                 for (uint64_t i = 0; i < count; ++i) {
                     if (value.data_[i] > 1) {
-                        fail(value.data_ - bytes_.data() + i, "bool array element is neither 0 nor 1");
+                        fail(value.data_ - bytes_.data() + i,
+                             "bool array element is neither 0 nor 1");
                     }
                 }
             }
@@ -360,8 +394,8 @@ void Parser::read_value(Value& value, uint64_t value_start) {
         default: {
             value.data_ = take(value_type_size(value.type_), data_start, "value");
             if (value.type_ == ValueType::BOOL && value.data_[0] > 1) {
-                fail(data_start, "bool value of '" + std::string(value.key_) +
-                                     "' is neither 0 nor 1");
+                fail(data_start,
+                     "bool value of '" + std::string(value.key_) + "' is neither 0 nor 1");
             }
             return;
         }
@@ -474,14 +508,16 @@ void Parser::place_tensor_data() {
     for (size_t i = 1; i < by_offset.size(); ++i) {
         const TensorInfo& prev = *by_offset[i - 1];
         if (by_offset[i]->offset < prev.offset + prev.n_bytes) {
-            fail(data_offset + by_offset[i]->offset,
-                 "tensor '" + std::string(by_offset[i]->name) + "' overlaps tensor '" +
-                     std::string(prev.name) + "'");
+            fail(data_offset + by_offset[i]->offset, "tensor '" + std::string(by_offset[i]->name) +
+                                                         "' overlaps tensor '" +
+                                                         std::string(prev.name) + "'");
         }
     }
 }
 
-void Parser::run() { read_header(); }
+void Parser::run() {
+    read_header();
+}
 
 // ---- File -----------------------------------------------------------------------------------
 
@@ -490,13 +526,16 @@ File::File(const std::string& path) : name_(path), mapping_(std::make_unique<Map
     parse();
 }
 
-File::File(std::span<const uint8_t> bytes, std::string name) : name_(std::move(name)), bytes_(bytes) {
+File::File(std::span<const uint8_t> bytes, std::string name)
+    : name_(std::move(name)), bytes_(bytes) {
     parse();
 }
 
 File::~File() = default;
 
-void File::parse() { Parser(*this).run(); }
+void File::parse() {
+    Parser(*this).run();
+}
 
 const Value* File::find(std::string_view key) const {
     const auto it = metadata_index_.find(key);
@@ -531,9 +570,9 @@ std::string_view File::get_string(std::string_view key, std::string_view fallbac
 
 const Value& File::get_array(std::string_view key, ValueType elem) const {
     const Value& v = at(key);
-    const bool fits = v.type() == ValueType::ARRAY &&
-                      (v.array_type() == elem ||
-                       (is_integer_type(elem) && is_integer_type(v.array_type())));
+    const bool fits =
+        v.type() == ValueType::ARRAY &&
+        (v.array_type() == elem || (is_integer_type(elem) && is_integer_type(v.array_type())));
     if (!fits) v.type_error("arr[" + std::string(value_type_name(elem)) + "]");
     return v;
 }

@@ -85,7 +85,9 @@ void Writer::set_array_strings(std::string_view key, std::span<const std::string
 
 void Writer::copy(std::string_view key, const Value& v) {
     switch (v.type()) {
-        case ValueType::STRING: set_string(key, v.get_string()); return;
+        case ValueType::STRING:
+            set_string(key, v.get_string());
+            return;
         case ValueType::ARRAY:
             if (v.array_type() == ValueType::STRING) {
                 std::vector<std::string_view> strings;
@@ -96,7 +98,9 @@ void Writer::copy(std::string_view key, const Value& v) {
                 set_array(key, v.array_type(), v.raw_data(), v.array_size());
             }
             return;
-        default: set_scalar(key, v.type(), v.raw_data()); return;
+        default:
+            set_scalar(key, v.type(), v.raw_data());
+            return;
     }
 }
 
@@ -106,7 +110,8 @@ void Writer::remove(std::string_view key) {
 
 void Writer::set_alignment(uint32_t alignment) {
     if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
-        throw Error("gguf writer: alignment " + std::to_string(alignment) + " is not a power of two");
+        throw Error("gguf writer: alignment " + std::to_string(alignment) +
+                    " is not a power of two");
     }
     alignment_ = alignment;
     if (alignment == kDefaultAlignment) {
@@ -119,7 +124,8 @@ void Writer::set_alignment(uint32_t alignment) {
 void Writer::add_tensor(std::string name, TensorType type, std::span<const uint64_t> ne,
                         Fill fill) {
     const std::string quoted = "gguf writer: tensor '" + name + "'";
-    if (name.empty() || name.size() > kMaxTensorNameBytes) throw Error(quoted + ": bad name length");
+    if (name.empty() || name.size() > kMaxTensorNameBytes)
+        throw Error(quoted + ": bad name length");
     if (ne.empty() || ne.size() > kMaxDims) throw Error(quoted + ": needs 1 to 4 dimensions");
     for (const Tensor& t : tensors_) {
         if (t.name == name) throw Error(quoted + " added twice");
@@ -132,8 +138,8 @@ void Writer::add_tensor(std::string name, TensorType type, std::span<const uint6
         }
     }
     if (ne[0] % info.block_size != 0) {
-        throw Error(quoted + ": rows of " + std::to_string(ne[0]) + " values are not a multiple of " +
-                    std::to_string(info.block_size));
+        throw Error(quoted + ": rows of " + std::to_string(ne[0]) +
+                    " values are not a multiple of " + std::to_string(info.block_size));
     }
     tensors_.push_back({std::move(name), type, std::vector<uint64_t>(ne.begin(), ne.end()),
                         n_elements / info.block_size * info.bytes_per_block, std::move(fill)});
@@ -143,14 +149,17 @@ void Writer::add_tensor(std::string name, TensorType type, std::span<const uint6
                         std::span<const uint8_t> bytes) {
     auto owned = std::make_shared<std::vector<uint8_t>>(bytes.begin(), bytes.end());
     add_tensor(std::move(name), type, ne, [owned](std::span<uint8_t> out) {
-        if (out.size() != owned->size()) throw Error("gguf writer: tensor bytes do not match its shape");
+        if (out.size() != owned->size())
+            throw Error("gguf writer: tensor bytes do not match its shape");
         std::memcpy(out.data(), owned->data(), out.size());
     });
 }
 
 void Writer::write(const std::string& path,
                    const std::function<void(size_t, size_t)>& on_tensor) const {
-    const auto align_up = [&](uint64_t n) { return (n + alignment_ - 1) / alignment_ * alignment_; };
+    const auto align_up = [&](uint64_t n) {
+        return (n + alignment_ - 1) / alignment_ * alignment_;
+    };
 
     std::vector<uint8_t> head;
     put<uint32_t>(head, kMagic);

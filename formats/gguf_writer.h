@@ -15,7 +15,7 @@
 namespace ember::gguf {
 
 class Writer {
-public:
+  public:
     // Scalars and strings. Setting a key again replaces its value in place.
     void set_u8(std::string_view key, uint8_t v) { set_scalar(key, ValueType::U8, &v); }
     void set_i8(std::string_view key, int8_t v) { set_scalar(key, ValueType::I8, &v); }
@@ -62,7 +62,7 @@ public:
     void write(const std::string& path,
                const std::function<void(size_t done, size_t total)>& on_tensor = {}) const;
 
-private:
+  private:
     struct Entry {
         std::string key;
         std::vector<uint8_t> encoded;  // u32 type followed by the value, as stored in the file

@@ -10,7 +10,7 @@
 namespace ember {
 
 class MappedFile {
-public:
+  public:
     // Maps `path`; throws ember::Error ("cannot open PATH: reason") on failure.
     explicit MappedFile(const std::string& path);
     ~MappedFile();
@@ -20,7 +20,7 @@ public:
     std::span<const uint8_t> bytes() const { return {data_, size_}; }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;

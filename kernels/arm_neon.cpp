@@ -28,20 +28,29 @@ inline int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b) {
     return vaddq_s32(acc, vaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi)));
 #endif
 }
-inline int32_t dot16_sum(int8x16_t a, int8x16_t b) { return vaddvq_s32(dot16(vdupq_n_s32(0), a, b)); }
+inline int32_t dot16_sum(int8x16_t a, int8x16_t b) {
+    return vaddvq_s32(dot16(vdupq_n_s32(0), a, b));
+}
 
-inline int8x16_t load16(const void* p) { return vld1q_s8(static_cast<const int8_t*>(p)); }
-inline uint8x16_t load16u(const void* p) { return vld1q_u8(static_cast<const uint8_t*>(p)); }
+inline int8x16_t load16(const void* p) {
+    return vld1q_s8(static_cast<const int8_t*>(p));
+}
+inline uint8x16_t load16u(const void* p) {
+    return vld1q_u8(static_cast<const uint8_t*>(p));
+}
 
 // Bit b of every byte (0 or 1), and bits b, b+1 (0..3).
-inline uint8x16_t bit_of(uint8x16_t v, int b) { return vandq_u8(vshlq_u8(v, vdupq_n_s8(static_cast<int8_t>(-b))), vdupq_n_u8(1)); }
+inline uint8x16_t bit_of(uint8x16_t v, int b) {
+    return vandq_u8(vshlq_u8(v, vdupq_n_s8(static_cast<int8_t>(-b))), vdupq_n_u8(1));
+}
 inline uint8x16_t two_bits_of(uint8x16_t v, int b) {
     return vandq_u8(vshlq_u8(v, vdupq_n_s8(static_cast<int8_t>(-b))), vdupq_n_u8(3));
 }
 
 // Bits 16k .. 16k+15 of qh as bytes: 0x10 where set.
 inline uint8x16_t fifth_bits16(uint32_t qh, int k) {
-    const uint8_t b0 = static_cast<uint8_t>(qh >> (16 * k)), b1 = static_cast<uint8_t>(qh >> (16 * k + 8));
+    const uint8_t b0 = static_cast<uint8_t>(qh >> (16 * k)),
+                  b1 = static_cast<uint8_t>(qh >> (16 * k + 8));
     const uint8x16_t bytes = vcombine_u8(vdup_n_u8(b0), vdup_n_u8(b1));
     const uint8x16_t bit = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
     return vandq_u8(vtstq_u8(bytes, bit), vdupq_n_u8(0x10));
@@ -99,7 +108,10 @@ float vec_dot_f32(int64_t n, const void* x, const void* y) {
     const auto* a = static_cast<const float*>(x);
     const auto* b = static_cast<const float*>(y);
     return dot_as_double(
-        n, [&](int64_t i, float32x4_t* va, float32x4_t* vb) { *va = vld1q_f32(a + i), *vb = vld1q_f32(b + i); },
+        n,
+        [&](int64_t i, float32x4_t* va, float32x4_t* vb) {
+            *va = vld1q_f32(a + i), *vb = vld1q_f32(b + i);
+        },
         [&](int64_t i) { return static_cast<double>(a[i]) * b[i]; });
 }
 
@@ -255,9 +267,11 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y) {
                 for (int k = 0; k < 4; ++k) {
                     const int j = 8 * half + 2 * k + part;
                     // q = two bits - 4 unless the high bit is set
-                    const uint8x16_t u = vorrq_u8(two_bits_of(q, 2 * k), vshlq_n_u8(bit_of(hm, 4 * half + k), 2));
+                    const uint8x16_t u =
+                        vorrq_u8(two_bits_of(q, 2 * k), vshlq_n_u8(bit_of(hm, 4 * half + k), 2));
                     const int8x16_t v = vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(4));
-                    scaled += q3_k_scale(xb.scales, j) * dot16_sum(v, load16(yb.qs + 128 * half + 32 * k + 16 * part));
+                    scaled += q3_k_scale(xb.scales, j) *
+                              dot16_sum(v, load16(yb.qs + 128 * half + 32 * k + 16 * part));
                 }
             }
         }
@@ -288,10 +302,12 @@ float dot_q4_k_like(int64_t n, const void* x, const void* y) {
                     hi = vorrq_u8(hi, vshlq_n_u8(bit_of(qh, 2 * c + 1), 4));
                 }
                 dot_lo += dot16_sum(vreinterpretq_s8_u8(lo), load16(yb.qs + 64 * c + 16 * part));
-                dot_hi += dot16_sum(vreinterpretq_s8_u8(hi), load16(yb.qs + 64 * c + 32 + 16 * part));
+                dot_hi +=
+                    dot16_sum(vreinterpretq_s8_u8(hi), load16(yb.qs + 64 * c + 32 + 16 * part));
             }
             scaled += scale_lo * dot_lo + scale_hi * dot_hi;
-            mins += min_lo * (yb.bsums[4 * c] + yb.bsums[4 * c + 1]) + min_hi * (yb.bsums[4 * c + 2] + yb.bsums[4 * c + 3]);
+            mins += min_lo * (yb.bsums[4 * c] + yb.bsums[4 * c + 1]) +
+                    min_hi * (yb.bsums[4 * c + 2] + yb.bsums[4 * c + 3]);
         }
         sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(scaled) -
                fp16_to_f32(xb.dmin) * yb.d * static_cast<float>(mins);
@@ -300,8 +316,12 @@ float dot_q4_k_like(int64_t n, const void* x, const void* y) {
 }
 }  // namespace
 
-float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y) { return dot_q4_k_like<BlockQ4_K, false>(n, x, y); }
-float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y) { return dot_q4_k_like<BlockQ5_K, true>(n, x, y); }
+float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y) {
+    return dot_q4_k_like<BlockQ4_K, false>(n, x, y);
+}
+float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y) {
+    return dot_q4_k_like<BlockQ5_K, true>(n, x, y);
+}
 
 float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y) {
     float sum = 0;
@@ -324,7 +344,8 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y) {
                 for (int k = 0; k < 4; ++k) {
                     const int j = 8 * half + 2 * k + part;
                     const int8x16_t v = vsubq_s8(vreinterpretq_s8_u8(q[k]), vdupq_n_s8(32));
-                    scaled += xb.scales[j] * dot16_sum(v, load16(yb.qs + 128 * half + 32 * k + 16 * part));
+                    scaled += xb.scales[j] *
+                              dot16_sum(v, load16(yb.qs + 128 * half + 32 * k + 16 * part));
                 }
             }
         }

@@ -10,8 +10,8 @@
 
 namespace ember {
 
-constexpr int kQK = 32;    // values per block of the legacy types (Q4_0 .. Q8_1)
-constexpr int kQK_K = 256; // values per super-block of the K-quants
+constexpr int kQK = 32;     // values per block of the legacy types (Q4_0 .. Q8_1)
+constexpr int kQK_K = 256;  // values per super-block of the K-quants
 
 // x = d * (q - 8), q in 0..15. qs[j] holds value j in its low nibble and value j+16 in its high.
 struct BlockQ4_0 {

@@ -22,8 +22,8 @@ CpuFeatures detect_x86() {
     if (!osxsave || !avx) return f;
     unsigned xcr0_lo, xcr0_hi;
     __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-    const bool os_avx = (xcr0_lo & 0x6) == 0x6;        // SSE and AVX state
-    const bool os_avx512 = (xcr0_lo & 0xe6) == 0xe6;   // plus opmask and upper ZMM state
+    const bool os_avx = (xcr0_lo & 0x6) == 0x6;       // SSE and AVX state
+    const bool os_avx512 = (xcr0_lo & 0xe6) == 0xe6;  // plus opmask and upper ZMM state
     if (!os_avx || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return f;
     const bool avx2 = ebx & (1u << 5), avx512f = ebx & (1u << 16), avx512bw = ebx & (1u << 30),
                avx512vl = ebx & (1u << 31), avx512vnni = ecx & (1u << 11);

@@ -6,10 +6,10 @@
 namespace ember {
 
 struct CpuFeatures {
-    bool avx2 = false;      // with FMA and F16C
-    bool avx512 = false;    // F, BW, VL
+    bool avx2 = false;    // with FMA and F16C
+    bool avx512 = false;  // F, BW, VL
     bool avx512_vnni = false;
-    bool neon = false;      // aarch64 Advanced SIMD
+    bool neon = false;  // aarch64 Advanced SIMD
     bool neon_dotprod = false;
 };
 

@@ -56,11 +56,14 @@ static inline fp16_t f32_to_fp16(float f) {
     return sign | static_cast<uint16_t>((rebiased + 0xfff + ((rebiased >> 13) & 1)) >> 13);
 }
 
-static inline float bf16_to_f32(bf16_t h) { return f32_from_bits(static_cast<uint32_t>(h) << 16); }
+static inline float bf16_to_f32(bf16_t h) {
+    return f32_from_bits(static_cast<uint32_t>(h) << 16);
+}
 
 static inline bf16_t f32_to_bf16(float f) {
     const uint32_t bits = f32_bits(f);
-    if ((bits & 0x7fffffff) > 0x7f800000) return static_cast<bf16_t>((bits >> 16) | 64);  // quiet NaN
+    if ((bits & 0x7fffffff) > 0x7f800000)
+        return static_cast<bf16_t>((bits >> 16) | 64);  // quiet NaN
     return static_cast<bf16_t>((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
 }
 

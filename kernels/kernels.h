@@ -22,11 +22,12 @@ using VecDotFn = float (*)(int64_t n, const void* weights, const void* activatio
 
 struct TypeKernels {
     TensorType type;
-    TensorType activation_type;       // what activations are converted to for vec_dot
-    DequantizeRowFn dequantize_row;   // this type -> F32
-    QuantizeRowFn quantize_row;       // F32 -> this type, for activations; null for weight-only types
-    VecDotFn vec_dot;                 // this type . activation_type
-    QuantizeRowFn quantize_weights;   // F32 -> this type as llama.cpp's quantizer rounds; null if none yet
+    TensorType activation_type;      // what activations are converted to for vec_dot
+    DequantizeRowFn dequantize_row;  // this type -> F32
+    QuantizeRowFn quantize_row;  // F32 -> this type, for activations; null for weight-only types
+    VecDotFn vec_dot;            // this type . activation_type
+    QuantizeRowFn
+        quantize_weights;  // F32 -> this type as llama.cpp's quantizer rounds; null if none yet
 };
 
 // The scalar reference kernels of a type, or nullptr if ember cannot compute with it. The

@@ -46,7 +46,8 @@ void quantize_weights_q4_0(const float* in, void* out, int64_t n) {
         blocks[b].d = f32_to_fp16(d);
         for (int j = 0; j < kQK / 2; ++j) {
             const int lo = std::min(15, static_cast<int>(static_cast<int8_t>(in[j] * id + 8.5f)));
-            const int hi = std::min(15, static_cast<int>(static_cast<int8_t>(in[j + 16] * id + 8.5f)));
+            const int hi =
+                std::min(15, static_cast<int>(static_cast<int8_t>(in[j + 16] * id + 8.5f)));
             blocks[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
         }
     }
@@ -62,8 +63,10 @@ void quantize_weights_q4_1(const float* in, void* out, int64_t n) {
         blocks[b].d = f32_to_fp16(d);
         blocks[b].m = f32_to_fp16(min);
         for (int j = 0; j < kQK / 2; ++j) {
-            const int lo = std::min(15, static_cast<int>(static_cast<int8_t>((in[j] - min) * id + 0.5f)));
-            const int hi = std::min(15, static_cast<int>(static_cast<int8_t>((in[j + 16] - min) * id + 0.5f)));
+            const int lo =
+                std::min(15, static_cast<int>(static_cast<int8_t>((in[j] - min) * id + 0.5f)));
+            const int hi =
+                std::min(15, static_cast<int>(static_cast<int8_t>((in[j + 16] - min) * id + 0.5f)));
             blocks[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
         }
     }
@@ -90,7 +93,8 @@ void quantize_weights_q5_0(const float* in, void* out, int64_t n) {
         const float id = d != 0 ? 1.0f / d : 0.0f;
         blocks[b].d = f32_to_fp16(d);
         int q[kQK];
-        for (int j = 0; j < kQK; ++j) q[j] = std::min(31, static_cast<int>(static_cast<int8_t>(in[j] * id + 16.5f)));
+        for (int j = 0; j < kQK; ++j)
+            q[j] = std::min(31, static_cast<int>(static_cast<int8_t>(in[j] * id + 16.5f)));
         pack_five_bits(blocks[b], q);
     }
 }
@@ -105,7 +109,8 @@ void quantize_weights_q5_1(const float* in, void* out, int64_t n) {
         blocks[b].d = f32_to_fp16(d);
         blocks[b].m = f32_to_fp16(min);
         int q[kQK];
-        for (int j = 0; j < kQK; ++j) q[j] = std::min(31, static_cast<int>(static_cast<uint8_t>((in[j] - min) * id + 0.5f)));
+        for (int j = 0; j < kQK; ++j)
+            q[j] = std::min(31, static_cast<int>(static_cast<uint8_t>((in[j] - min) * id + 0.5f)));
         pack_five_bits(blocks[b], q);
     }
 }

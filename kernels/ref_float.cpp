@@ -31,7 +31,8 @@ float vec_dot_f16(int64_t n, const void* x, const void* y) {
     const auto* a = static_cast<const fp16_t*>(x);
     const auto* b = static_cast<const fp16_t*>(y);
     double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(fp16_to_f32(a[i])) * fp16_to_f32(b[i]);
+    for (int64_t i = 0; i < n; ++i)
+        sum += static_cast<double>(fp16_to_f32(a[i])) * fp16_to_f32(b[i]);
     return static_cast<float>(sum);
 }
 
@@ -47,7 +48,8 @@ float vec_dot_bf16(int64_t n, const void* x, const void* y) {
     const auto* a = static_cast<const bf16_t*>(x);
     const auto* b = static_cast<const bf16_t*>(y);
     double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(bf16_to_f32(a[i])) * bf16_to_f32(b[i]);
+    for (int64_t i = 0; i < n; ++i)
+        sum += static_cast<double>(bf16_to_f32(a[i])) * bf16_to_f32(b[i]);
     return static_cast<float>(sum);
 }
 

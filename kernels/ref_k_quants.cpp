@@ -120,7 +120,9 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y) {
 
 namespace {
 // Q4_K and Q5_K differ only in how value p is read: the shared arithmetic, once.
-inline int q4_k_block_value(const BlockQ4_K& b, int p) { return q4_k_value(b.qs, p); }
+inline int q4_k_block_value(const BlockQ4_K& b, int p) {
+    return q4_k_value(b.qs, p);
+}
 
 template <typename Block, int (*value)(const Block&, int)>
 void dequantize_q4_k_like(const void* in, float* out, int64_t n) {
@@ -181,7 +183,8 @@ void dequantize_row_q6_k(const void* in, float* out, int64_t n) {
         const BlockQ6_K& b = blocks_of<BlockQ6_K>(in)[i];
         const float d = fp16_to_f32(b.d);
         for (int p = 0; p < kQK_K; ++p) {
-            out[p] = d * static_cast<float>(b.scales[p / 16]) * static_cast<float>(q6_k_value(b, p));
+            out[p] =
+                d * static_cast<float>(b.scales[p / 16]) * static_cast<float>(q6_k_value(b, p));
         }
     }
 }

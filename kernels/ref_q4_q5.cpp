@@ -20,7 +20,9 @@ inline uint32_t load_qh(const uint8_t qh[4]) {
 }
 
 // The 4-bit value j (0..31) of a block's qs.
-inline int nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4; }
+inline int nibble(const uint8_t* qs, int j) {
+    return j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4;
+}
 
 // The 5-bit value j: its nibble plus bit j of qh as bit 4.
 inline int five_bits(const uint8_t* qs, uint32_t qh, int j) {

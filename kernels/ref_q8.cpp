@@ -13,7 +13,9 @@ namespace ember::ref {
 namespace {
 
 // Round to nearest, ties to even (the default floating-point rounding mode).
-inline int round_even(float v) { return static_cast<int>(std::nearbyint(v)); }
+inline int round_even(float v) {
+    return static_cast<int>(std::nearbyint(v));
+}
 
 float max_abs(const float* x, int n) {
     float amax = 0;
@@ -29,7 +31,8 @@ void quantize_row_q8_0(const float* in, void* out, int64_t n) {
         const float amax = max_abs(in, kQK);
         const float inv_scale = amax != 0 ? 127.0f / amax : 0.0f;
         blocks[b].d = f32_to_fp16(amax / 127.0f);
-        for (int j = 0; j < kQK; ++j) blocks[b].qs[j] = static_cast<int8_t>(round_even(in[j] * inv_scale));
+        for (int j = 0; j < kQK; ++j)
+            blocks[b].qs[j] = static_cast<int8_t>(round_even(in[j] * inv_scale));
     }
 }
 

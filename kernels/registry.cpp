@@ -32,13 +32,20 @@ constexpr std::array kReference = {
                 ref::quantize_weights_q5_1},
     TypeKernels{T::Q8_0, T::Q8_0, ref::dequantize_row_q8_0, ref::quantize_row_q8_0,
                 ref::vec_dot_q8_0_q8_0, ref::quantize_weights_q8_0},
-    TypeKernels{T::Q8_1, T::Q8_1, ref::dequantize_row_q8_1, ref::quantize_row_q8_1, nullptr, nullptr},
-    TypeKernels{T::Q2_K, T::Q8_K, ref::dequantize_row_q2_k, nullptr, ref::vec_dot_q2_k_q8_k, nullptr},
-    TypeKernels{T::Q3_K, T::Q8_K, ref::dequantize_row_q3_k, nullptr, ref::vec_dot_q3_k_q8_k, nullptr},
-    TypeKernels{T::Q4_K, T::Q8_K, ref::dequantize_row_q4_k, nullptr, ref::vec_dot_q4_k_q8_k, nullptr},
-    TypeKernels{T::Q5_K, T::Q8_K, ref::dequantize_row_q5_k, nullptr, ref::vec_dot_q5_k_q8_k, nullptr},
-    TypeKernels{T::Q6_K, T::Q8_K, ref::dequantize_row_q6_k, nullptr, ref::vec_dot_q6_k_q8_k, nullptr},
-    TypeKernels{T::Q8_K, T::Q8_K, ref::dequantize_row_q8_k, ref::quantize_row_q8_k, nullptr, nullptr},
+    TypeKernels{T::Q8_1, T::Q8_1, ref::dequantize_row_q8_1, ref::quantize_row_q8_1, nullptr,
+                nullptr},
+    TypeKernels{T::Q2_K, T::Q8_K, ref::dequantize_row_q2_k, nullptr, ref::vec_dot_q2_k_q8_k,
+                nullptr},
+    TypeKernels{T::Q3_K, T::Q8_K, ref::dequantize_row_q3_k, nullptr, ref::vec_dot_q3_k_q8_k,
+                nullptr},
+    TypeKernels{T::Q4_K, T::Q8_K, ref::dequantize_row_q4_k, nullptr, ref::vec_dot_q4_k_q8_k,
+                nullptr},
+    TypeKernels{T::Q5_K, T::Q8_K, ref::dequantize_row_q5_k, nullptr, ref::vec_dot_q5_k_q8_k,
+                nullptr},
+    TypeKernels{T::Q6_K, T::Q8_K, ref::dequantize_row_q6_k, nullptr, ref::vec_dot_q6_k_q8_k,
+                nullptr},
+    TypeKernels{T::Q8_K, T::Q8_K, ref::dequantize_row_q8_k, ref::quantize_row_q8_k, nullptr,
+                nullptr},
 };
 
 }  // namespace
@@ -92,22 +99,26 @@ struct BestKernels {
 #endif
     }
 #if defined(__aarch64__)
-#define EMBER_SET_ALL(ns)                          \
-    set(T::F32, ns::vec_dot_f32);                  \
-    set(T::F16, ns::vec_dot_f16);                  \
-    set(T::BF16, ns::vec_dot_bf16);                \
-    set(T::Q4_0, ns::vec_dot_q4_0_q8_0);           \
-    set(T::Q4_1, ns::vec_dot_q4_1_q8_1);           \
-    set(T::Q5_0, ns::vec_dot_q5_0_q8_0);           \
-    set(T::Q5_1, ns::vec_dot_q5_1_q8_1);           \
-    set(T::Q8_0, ns::vec_dot_q8_0_q8_0);           \
-    set(T::Q2_K, ns::vec_dot_q2_k_q8_k);           \
-    set(T::Q3_K, ns::vec_dot_q3_k_q8_k);           \
-    set(T::Q4_K, ns::vec_dot_q4_k_q8_k);           \
-    set(T::Q5_K, ns::vec_dot_q5_k_q8_k);           \
+#define EMBER_SET_ALL(ns)                \
+    set(T::F32, ns::vec_dot_f32);        \
+    set(T::F16, ns::vec_dot_f16);        \
+    set(T::BF16, ns::vec_dot_bf16);      \
+    set(T::Q4_0, ns::vec_dot_q4_0_q8_0); \
+    set(T::Q4_1, ns::vec_dot_q4_1_q8_1); \
+    set(T::Q5_0, ns::vec_dot_q5_0_q8_0); \
+    set(T::Q5_1, ns::vec_dot_q5_1_q8_1); \
+    set(T::Q8_0, ns::vec_dot_q8_0_q8_0); \
+    set(T::Q2_K, ns::vec_dot_q2_k_q8_k); \
+    set(T::Q3_K, ns::vec_dot_q3_k_q8_k); \
+    set(T::Q4_K, ns::vec_dot_q4_k_q8_k); \
+    set(T::Q5_K, ns::vec_dot_q5_k_q8_k); \
     set(T::Q6_K, ns::vec_dot_q6_k_q8_k);
-    void set_all_from_neon() { EMBER_SET_ALL(neon) }
-    void set_all_from_neon_dotprod() { EMBER_SET_ALL(neon_dotprod) }
+    void set_all_from_neon() {
+        EMBER_SET_ALL(neon)
+    }
+    void set_all_from_neon_dotprod() {
+        EMBER_SET_ALL(neon_dotprod)
+    }
 #undef EMBER_SET_ALL
 #endif
     void set(TensorType type, VecDotFn dot) {
@@ -131,6 +142,8 @@ const TypeKernels* kernels_for(TensorType type) {
     return nullptr;
 }
 
-std::string active_kernel_set() { return best().name; }
+std::string active_kernel_set() {
+    return best().name;
+}
 
 }  // namespace ember

@@ -63,7 +63,9 @@ std::optional<TensorTypeInfo> tensor_type_info(uint32_t type_id);
 // The layout of a known type.
 const TensorTypeInfo& tensor_type_info(TensorType type);
 
-inline std::string_view tensor_type_name(TensorType type) { return tensor_type_info(type).name; }
+inline std::string_view tensor_type_name(TensorType type) {
+    return tensor_type_info(type).name;
+}
 
 // Bytes taken by a row of n_values values; n_values must be a multiple of the block size.
 inline uint64_t row_bytes(TensorType type, uint64_t n_values) {

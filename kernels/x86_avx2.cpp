@@ -27,7 +27,9 @@ inline double hsum_f64(__m256d v) {
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
-inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m256i load32(const void* p) {
+    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
 
 // 32 unsigned bytes (values < 128) times 32 signed bytes, summed in pairs and then in 16-bit
 // pairs: eight i32 partial sums.
@@ -123,10 +125,12 @@ float vec_dot_f16(int64_t n, const void* x, const void* y) {
     return dot_converted(
         n,
         [](const void* p, int64_t i) {
-            return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const fp16_t*>(p) + i)));
+            return _mm256_cvtph_ps(_mm_loadu_si128(
+                reinterpret_cast<const __m128i*>(static_cast<const fp16_t*>(p) + i)));
         },
         [](const void* a, const void* b, int64_t i) {
-            return fp16_to_f32(static_cast<const fp16_t*>(a)[i]) * fp16_to_f32(static_cast<const fp16_t*>(b)[i]);
+            return fp16_to_f32(static_cast<const fp16_t*>(a)[i]) *
+                   fp16_to_f32(static_cast<const fp16_t*>(b)[i]);
         },
         x, y);
 }
@@ -135,11 +139,13 @@ float vec_dot_bf16(int64_t n, const void* x, const void* y) {
     return dot_converted(
         n,
         [](const void* p, int64_t i) {
-            const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const bf16_t*>(p) + i));
+            const __m128i h = _mm_loadu_si128(
+                reinterpret_cast<const __m128i*>(static_cast<const bf16_t*>(p) + i));
             return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
         },
         [](const void* a, const void* b, int64_t i) {
-            return bf16_to_f32(static_cast<const bf16_t*>(a)[i]) * bf16_to_f32(static_cast<const bf16_t*>(b)[i]);
+            return bf16_to_f32(static_cast<const bf16_t*>(a)[i]) *
+                   bf16_to_f32(static_cast<const bf16_t*>(b)[i]);
         },
         x, y);
 }
@@ -151,7 +157,9 @@ float vec_dot_bf16(int64_t n, const void* x, const void* y) {
 // bound, not bit for bit).
 
 namespace {
-inline float half(fp16_t h) { return _cvtsh_ss(h); }  // exact, like fp16_to_f32
+inline float half(fp16_t h) {
+    return _cvtsh_ss(h);
+}  // exact, like fp16_to_f32
 
 inline float hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -246,9 +254,10 @@ float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y) {
             const __m256i q = load32(xb.qs + 32 * half);
             for (int k = 0; k < 4; ++k) {
                 const int j = 8 * half + 2 * k;  // sub-blocks j and j + 1
-                acc = _mm256_add_epi32(acc, dot_u8_i8_scaled(two_bits_of_bytes(q, 2 * k),
-                                                             load32(yb.qs + 128 * half + 32 * k),
-                                                             xb.scales[j] & 0x0f, xb.scales[j + 1] & 0x0f));
+                acc = _mm256_add_epi32(
+                    acc, dot_u8_i8_scaled(two_bits_of_bytes(q, 2 * k),
+                                          load32(yb.qs + 128 * half + 32 * k), xb.scales[j] & 0x0f,
+                                          xb.scales[j + 1] & 0x0f));
             }
         }
         int mins = 0;
@@ -310,9 +319,10 @@ float dot_q4_k_like(int64_t n, const void* x, const void* y) {
                 lo = _mm256_or_si256(lo, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c), 4));
                 hi = _mm256_or_si256(hi, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c + 1), 4));
             }
-            acc = _mm256_add_epi32(acc, dot_u8_i8_scaled(lo, load32(yb.qs + 64 * c), scales[2 * c], scales[2 * c]));
-            acc = _mm256_add_epi32(acc, dot_u8_i8_scaled(hi, load32(yb.qs + 64 * c + 32), scales[2 * c + 1],
-                                                         scales[2 * c + 1]));
+            acc = _mm256_add_epi32(
+                acc, dot_u8_i8_scaled(lo, load32(yb.qs + 64 * c), scales[2 * c], scales[2 * c]));
+            acc = _mm256_add_epi32(acc, dot_u8_i8_scaled(hi, load32(yb.qs + 64 * c + 32),
+                                                         scales[2 * c + 1], scales[2 * c + 1]));
         }
         int mins = 0;
         for (int j = 0; j < 8; ++j) mins += mins_of[j] * (yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
@@ -324,8 +334,12 @@ float dot_q4_k_like(int64_t n, const void* x, const void* y) {
 }
 }  // namespace
 
-float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y) { return dot_q4_k_like<BlockQ4_K, false>(n, x, y); }
-float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y) { return dot_q4_k_like<BlockQ5_K, true>(n, x, y); }
+float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y) {
+    return dot_q4_k_like<BlockQ4_K, false>(n, x, y);
+}
+float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y) {
+    return dot_q4_k_like<BlockQ5_K, true>(n, x, y);
+}
 
 // q = (4 low bits | 2 high bits << 4) - 32; summed unsigned, the -32 comes back through bsums.
 float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y) {
@@ -339,8 +353,10 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y) {
             const __m256i ql0 = load32(xb.ql + 64 * half), ql1 = load32(xb.ql + 64 * half + 32);
             const __m256i qh = load32(xb.qh + 32 * half);
             const __m256i q[4] = {
-                _mm256_or_si256(_mm256_and_si256(ql0, low_mask), _mm256_slli_epi16(two_bits_of_bytes(qh, 0), 4)),
-                _mm256_or_si256(_mm256_and_si256(ql1, low_mask), _mm256_slli_epi16(two_bits_of_bytes(qh, 2), 4)),
+                _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
+                                _mm256_slli_epi16(two_bits_of_bytes(qh, 0), 4)),
+                _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
+                                _mm256_slli_epi16(two_bits_of_bytes(qh, 2), 4)),
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
                                 _mm256_slli_epi16(two_bits_of_bytes(qh, 4), 4)),
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
@@ -348,8 +364,9 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y) {
             };
             for (int k = 0; k < 4; ++k) {
                 const int j = 8 * half + 2 * k;
-                acc = _mm256_add_epi32(acc, dot_u8_i8_scaled(q[k], load32(yb.qs + 128 * half + 32 * k),
-                                                             xb.scales[j], xb.scales[j + 1]));
+                acc = _mm256_add_epi32(
+                    acc, dot_u8_i8_scaled(q[k], load32(yb.qs + 128 * half + 32 * k), xb.scales[j],
+                                          xb.scales[j + 1]));
             }
         }
         int offset = 0;

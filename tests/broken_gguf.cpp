@@ -114,7 +114,8 @@ std::vector<BrokenGguf> broken_gguf_cases() {
     });
     add("row_not_whole_blocks", "not a multiple of the Q8_0 block size",
         [&](auto& b) { poke<uint64_t>(b, two.ne0, 16); });
-    add("tensor_type_99", "unknown tensor type 99", [&](auto& b) { poke<uint32_t>(b, one.type, 99); });
+    add("tensor_type_99", "unknown tensor type 99",
+        [&](auto& b) { poke<uint32_t>(b, one.type, 99); });
     add("tensor_type_removed", "unknown tensor type 4",
         [&](auto& b) { poke<uint32_t>(b, one.type, 4); });
     add("offset_past_end", "runs past the end of the file",
@@ -125,10 +126,12 @@ std::vector<BrokenGguf> broken_gguf_cases() {
         [&](auto& b) { poke<uint64_t>(b, two.offset, 32); });
     add("overlapping_tensors", "overlaps", [&](auto& b) { poke<uint64_t>(b, two.offset, 0); });
     add("duplicate_tensor_name", "duplicate tensor 'weight.one'", [&](auto& b) {
-        std::memcpy(b.data() + two.n_dims - kTensorTwo.size(), kTensorOne.data(), kTensorOne.size());
+        std::memcpy(b.data() + two.n_dims - kTensorTwo.size(), kTensorOne.data(),
+                    kTensorOne.size());
     });
     // The file ends with weight.two's 68 bytes and 60 bytes of padding to the 64 alignment.
-    add("data_section_cut", "runs past the end of the file", [&](auto& b) { b.resize(b.size() - 64); });
+    add("data_section_cut", "runs past the end of the file",
+        [&](auto& b) { b.resize(b.size() - 64); });
     return cases;
 }
 

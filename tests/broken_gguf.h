@@ -12,7 +12,7 @@ namespace ember::test {
 std::vector<uint8_t> good_gguf_bytes();
 
 struct BrokenGguf {
-    std::string name;      // what is wrong, as a test label: "wrong_magic"
+    std::string name;  // what is wrong, as a test label: "wrong_magic"
     std::vector<uint8_t> bytes;
     std::string expected;  // a phrase the error message must contain
 };

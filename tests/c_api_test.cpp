@@ -12,7 +12,9 @@
 
 namespace {
 
-std::string bundled_model() { return std::string(EMBER_SOURCE_DIR) + "/models/stories260K.gguf"; }
+std::string bundled_model() {
+    return std::string(EMBER_SOURCE_DIR) + "/models/stories260K.gguf";
+}
 
 struct Collected {
     std::string text;
@@ -34,10 +36,11 @@ ember_session_params greedy_params() {
 }
 
 class CApi : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         char error[256];
-        ASSERT_EQ(ember_model_load(bundled_model().c_str(), nullptr, &model_, error, sizeof(error)), EMBER_OK)
+        ASSERT_EQ(ember_model_load(bundled_model().c_str(), nullptr, &model_, error, sizeof(error)),
+                  EMBER_OK)
             << error;
     }
     void TearDown() override { ember_model_free(model_); }
@@ -47,15 +50,19 @@ protected:
 TEST(CApiErrors, BadArgumentsReturnErrorsNeverCrash) {
     char error[256] = "";
     ember_model* model = reinterpret_cast<ember_model*>(0x1);
-    EXPECT_EQ(ember_model_load(nullptr, nullptr, &model, error, sizeof(error)), EMBER_ERROR_INVALID_ARGUMENT);
-    EXPECT_EQ(ember_model_load("x.gguf", nullptr, nullptr, nullptr, 0), EMBER_ERROR_INVALID_ARGUMENT);
-    EXPECT_EQ(ember_model_load("/nonexistent/model.gguf", nullptr, &model, error, sizeof(error)), EMBER_ERROR_FILE);
+    EXPECT_EQ(ember_model_load(nullptr, nullptr, &model, error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_model_load("x.gguf", nullptr, nullptr, nullptr, 0),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_model_load("/nonexistent/model.gguf", nullptr, &model, error, sizeof(error)),
+              EMBER_ERROR_FILE);
     EXPECT_EQ(model, nullptr);
     EXPECT_NE(std::string(error).find("/nonexistent/model.gguf"), std::string::npos) << error;
 
     // A valid GGUF file that is not a model ember can run: a vocabulary-only file.
     const std::string vocab = ember::test::shared_path("vocab/ggml-vocab-gpt-2.gguf").string();
-    EXPECT_EQ(ember_model_load(vocab.c_str(), nullptr, &model, error, sizeof(error)), EMBER_ERROR_FORMAT);
+    EXPECT_EQ(ember_model_load(vocab.c_str(), nullptr, &model, error, sizeof(error)),
+              EMBER_ERROR_FORMAT);
     EXPECT_NE(std::string(error).find("architecture 'gpt2'"), std::string::npos) << error;
     // A message buffer of one byte still gets a terminator.
     char tiny[1] = {'x'};
@@ -63,11 +70,14 @@ TEST(CApiErrors, BadArgumentsReturnErrorsNeverCrash) {
     EXPECT_EQ(tiny[0], '\0');
 
     ember_session* session = nullptr;
-    EXPECT_EQ(ember_session_create(nullptr, nullptr, &session, error, sizeof(error)), EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_session_create(nullptr, nullptr, &session, error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
     EXPECT_EQ(ember_session_append(nullptr, "x", 1), EMBER_ERROR_INVALID_ARGUMENT);
-    EXPECT_EQ(ember_generate(nullptr, "x", nullptr, collect, nullptr, nullptr), EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_generate(nullptr, "x", nullptr, collect, nullptr, nullptr),
+              EMBER_ERROR_INVALID_ARGUMENT);
     size_t n = 0;
-    EXPECT_EQ(ember_tokenize(nullptr, "x", 1, true, true, nullptr, 0, &n), EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_tokenize(nullptr, "x", 1, true, true, nullptr, 0, &n),
+              EMBER_ERROR_INVALID_ARGUMENT);
     EXPECT_EQ(ember_model_n_vocab(nullptr), 0);
     EXPECT_EQ(ember_session_logits(nullptr), nullptr);
     ember_model_free(nullptr);
@@ -86,16 +96,21 @@ TEST_F(CApi, TokenizeAndDetokenizeWithBufferSizes) {
               EMBER_ERROR_BUFFER_TOO_SMALL);
     EXPECT_EQ(n, 5u);
     std::vector<ember_token> all(n);
-    ASSERT_EQ(ember_tokenize(model_, "Once upon a time", 16, true, true, all.data(), all.size(), &n), EMBER_OK);
+    ASSERT_EQ(
+        ember_tokenize(model_, "Once upon a time", 16, true, true, all.data(), all.size(), &n),
+        EMBER_OK);
     EXPECT_EQ(all, (std::vector<ember_token>{1, 403, 407, 261, 378}));
     char text[64];
     size_t length = 0;
-    ASSERT_EQ(ember_detokenize(model_, all.data(), all.size(), text, sizeof(text), &length), EMBER_OK);
+    ASSERT_EQ(ember_detokenize(model_, all.data(), all.size(), text, sizeof(text), &length),
+              EMBER_OK);
     EXPECT_EQ(std::string(text, length), "Once upon a time");
-    EXPECT_EQ(ember_detokenize(model_, all.data(), all.size(), text, 3, &length), EMBER_ERROR_BUFFER_TOO_SMALL);
+    EXPECT_EQ(ember_detokenize(model_, all.data(), all.size(), text, 3, &length),
+              EMBER_ERROR_BUFFER_TOO_SMALL);
     EXPECT_EQ(length, 16u);
     const ember_token bad[] = {99999};
-    EXPECT_EQ(ember_detokenize(model_, bad, 1, text, sizeof(text), &length), EMBER_OK);  // unknown ids: no text
+    EXPECT_EQ(ember_detokenize(model_, bad, 1, text, sizeof(text), &length),
+              EMBER_OK);  // unknown ids: no text
     EXPECT_EQ(length, 0u);
 }
 
@@ -108,7 +123,8 @@ TEST_F(CApi, GreedyGenerationStreamsLlamaCppsStory) {
     Collected out;
     ember_generate_stats stats{};
     ASSERT_EQ(ember_generate(session, "Once upon a time", &gp, collect, &out, &stats), EMBER_OK);
-    const auto expected = ember::test::read_file(ember::test::shared_path("reference/stories260K/stories260K-once.txt"));
+    const auto expected = ember::test::read_file(
+        ember::test::shared_path("reference/stories260K/stories260K-once.txt"));
     EXPECT_EQ(out.text, std::string(expected.begin(), expected.end()));
     EXPECT_GT(out.calls, 100);
     EXPECT_EQ(stats.n_prompt_tokens, 5);
@@ -133,8 +149,9 @@ TEST_F(CApi, StopStringsEndTheTextBeforeThem) {
     // The session keeps exactly the emitted text: prompt + ", there was a little girl named".
     std::vector<ember_token> expected(64);
     size_t n = 0;
-    ASSERT_EQ(ember_tokenize(model_, "Once upon a time, there was a little girl named", 47, true, true,
-                             expected.data(), expected.size(), &n), EMBER_OK);
+    ASSERT_EQ(ember_tokenize(model_, "Once upon a time, there was a little girl named", 47, true,
+                             true, expected.data(), expected.size(), &n),
+              EMBER_OK);
     EXPECT_LE(ember_session_n_tokens(session), static_cast<int32_t>(n) + 1);
     ember_session_free(session);
 }
@@ -177,7 +194,8 @@ TEST_F(CApi, ContextFullIsReported) {
     ember_session* session = nullptr;
     ASSERT_EQ(ember_session_create(model_, &params, &session, nullptr, 0), EMBER_OK);
     const std::string long_text(200, 'a');
-    EXPECT_EQ(ember_session_append(session, long_text.c_str(), long_text.size()), EMBER_ERROR_CONTEXT_FULL);
+    EXPECT_EQ(ember_session_append(session, long_text.c_str(), long_text.size()),
+              EMBER_ERROR_CONTEXT_FULL);
     Collected out;
     ember_generate_stats stats{};
     EXPECT_EQ(ember_generate(session, "Once", nullptr, collect, &out, &stats), EMBER_OK);
@@ -202,7 +220,8 @@ TEST_F(CApi, CancelFromAnotherThreadInterruptsALongPromptEvaluation) {
     });
     Collected out;
     const auto start = std::chrono::steady_clock::now();
-    const ember_status status = ember_generate(session, prompt.c_str(), nullptr, collect, &out, nullptr);
+    const ember_status status =
+        ember_generate(session, prompt.c_str(), nullptr, collect, &out, nullptr);
     done.store(true);
     canceller.join();
     EXPECT_EQ(status, EMBER_ERROR_CANCELLED);
@@ -243,8 +262,8 @@ TEST_F(CApi, TwoSessionsOnTwoThreadsMatchRunningThemOneAfterTheOther) {
 TEST_F(CApi, LogCallbackReceivesTheLibrarysLines) {
     static std::vector<std::string> lines;
     lines.clear();
-    ember_set_log_callback([](ember_log_level, const char* message, void*) { lines.emplace_back(message); },
-                           nullptr);
+    ember_set_log_callback(
+        [](ember_log_level, const char* message, void*) { lines.emplace_back(message); }, nullptr);
     ember_model* model = nullptr;
     ASSERT_EQ(ember_model_load(bundled_model().c_str(), nullptr, &model, nullptr, 0), EMBER_OK);
     ember_model_free(model);
@@ -257,7 +276,8 @@ TEST_F(CApi, ChatFormatUsesTheNamedTemplate) {
     const ember_chat_message chat[] = {{"user", "Hi"}};
     char text[128];
     size_t length = 0;
-    ASSERT_EQ(ember_chat_format(model_, "chatml", chat, 1, true, text, sizeof(text), &length), EMBER_OK);
+    ASSERT_EQ(ember_chat_format(model_, "chatml", chat, 1, true, text, sizeof(text), &length),
+              EMBER_OK);
     EXPECT_EQ(std::string(text, length), "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
     EXPECT_EQ(ember_chat_format(model_, "nope", chat, 1, true, text, sizeof(text), &length),
               EMBER_ERROR_INVALID_ARGUMENT);
@@ -268,16 +288,20 @@ TEST_F(CApi, ChatFormatUsesTheNamedTemplate) {
 
 TEST(CppApi, ModelAndSessionStreamAStory) {
     ember::Model model(bundled_model());
-    EXPECT_EQ(model.tokenize("Once upon a time"), (std::vector<ember_token>{1, 403, 407, 261, 378}));
+    EXPECT_EQ(model.tokenize("Once upon a time"),
+              (std::vector<ember_token>{1, 403, 407, 261, 378}));
     EXPECT_EQ(model.detokenize(model.tokenize("Once upon a time")), "Once upon a time");
     ember_session_params params = ember_session_default_params();
     params.sampling.temperature = 0;
     ember::Session session(model, params);
     std::string text;
-    const auto stats = session.generate("Once upon a time", [&](std::string_view piece) {
-        text += piece;
-        return true;
-    }, 20);
+    const auto stats = session.generate(
+        "Once upon a time",
+        [&](std::string_view piece) {
+            text += piece;
+            return true;
+        },
+        20);
     EXPECT_EQ(stats.n_generated_tokens, 20);
     EXPECT_EQ(text.rfind(", there was a little girl named Lily.", 0), 0u) << text;
     EXPECT_THROW(ember::Model("/nonexistent.gguf"), ember::Exception);

@@ -15,7 +15,8 @@ namespace ember::test {
 namespace {
 
 TEST(CliInspect, ShowsAllTensorsOfMiniQ4KM) {
-    const auto result = run_ember("inspect " + shared_path("models/mini/mini-Q4_K_M.gguf").string());
+    const auto result =
+        run_ember("inspect " + shared_path("models/mini/mini-Q4_K_M.gguf").string());
     ASSERT_EQ(result.status, 0) << result.err;
     EXPECT_NE(result.out.find("tensors:   30"), std::string::npos);
     EXPECT_NE(result.out.find("output.weight"), std::string::npos);
@@ -32,7 +33,8 @@ TEST(CliInspect, EveryBrokenFileGivesStatus1AndOneLine) {
         SCOPED_TRACE(c.name);
         const auto path = dir / (c.name + ".gguf");
         std::ofstream(path, std::ios::binary)
-            .write(reinterpret_cast<const char*>(c.bytes.data()), static_cast<std::streamsize>(c.bytes.size()));
+            .write(reinterpret_cast<const char*>(c.bytes.data()),
+                   static_cast<std::streamsize>(c.bytes.size()));
         const auto result = run_ember("inspect " + path.string());
         EXPECT_EQ(result.status, 1);
         EXPECT_TRUE(result.out.empty()) << result.out;

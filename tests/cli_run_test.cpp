@@ -10,7 +10,9 @@
 namespace ember::test {
 namespace {
 
-std::string bundled_model() { return std::string(EMBER_SOURCE_DIR) + "/models/stories260K.gguf"; }
+std::string bundled_model() {
+    return std::string(EMBER_SOURCE_DIR) + "/models/stories260K.gguf";
+}
 
 TEST(CliRun, GreedyIdsFromPromptIdsMatchLlamaCpp) {
     const auto result = run_ember("run -m " + bundled_model() +
@@ -25,7 +27,8 @@ TEST(CliRun, GreedyIdsFromPromptIdsMatchLlamaCpp) {
 }
 
 TEST(CliRun, GreedyTextFromATextPromptMatchesLlamaCpp) {
-    const auto result = run_ember("run -m " + bundled_model() + " -p 'Once upon a time' -n 200 --temp 0");
+    const auto result =
+        run_ember("run -m " + bundled_model() + " -p 'Once upon a time' -n 200 --temp 0");
     ASSERT_EQ(result.status, 0) << result.err;
     const auto expected = read_file(shared_path("reference/stories260K/stories260K-once.txt"));
     EXPECT_EQ(result.out, std::string(expected.begin(), expected.end()));
@@ -40,10 +43,11 @@ TEST(CliRun, SameSeedSameText) {
 }
 
 TEST(CliRun, ErrorsAreOneLine) {
-    for (const std::string& args : std::vector<std::string>{"run -m /nonexistent.gguf -p hi",
-                                   "run -m " + bundled_model() + " --prompt-ids 1,99999",
-                                   "run -m " + bundled_model() + " -p hi -n 5000 -c 64",
-                                   "run -m " + bundled_model() + " --prompt-ids 1,x"}) {
+    for (const std::string& args :
+         std::vector<std::string>{"run -m /nonexistent.gguf -p hi",
+                                  "run -m " + bundled_model() + " --prompt-ids 1,99999",
+                                  "run -m " + bundled_model() + " -p hi -n 5000 -c 64",
+                                  "run -m " + bundled_model() + " --prompt-ids 1,x"}) {
         SCOPED_TRACE(args);
         const auto result = run_ember(args);
         EXPECT_EQ(result.status, 1);
@@ -52,8 +56,9 @@ TEST(CliRun, ErrorsAreOneLine) {
 }
 
 TEST(CliChat, HoldsAMultiTurnConversationThroughAPipe) {
-    const auto result = run_ember("chat -m " + bundled_model() + " --seed 1 -n 30 --system 'Be kind'",
-                                  "Hello there\nTell me a story\n/reset\nWho are you\n");
+    const auto result =
+        run_ember("chat -m " + bundled_model() + " --seed 1 -n 30 --system 'Be kind'",
+                  "Hello there\nTell me a story\n/reset\nWho are you\n");
     ASSERT_EQ(result.status, 0) << result.err;
     const size_t first = result.out.find("> Hello there\n");
     const size_t second = result.out.find("> Tell me a story\n");
@@ -73,7 +78,8 @@ TEST(CliChat, HoldsAMultiTurnConversationThroughAPipe) {
 TEST(CliLogits, WritesOneRowPerPromptToken) {
     const auto dir = temp_dir("cli-logits");
     const auto out = (dir / "logits.f32").string();
-    const auto result = run_ember("logits -m " + bundled_model() + " --prompt-ids 1,403,407 -o " + out);
+    const auto result =
+        run_ember("logits -m " + bundled_model() + " --prompt-ids 1,403,407 -o " + out);
     ASSERT_EQ(result.status, 0) << result.err;
     EXPECT_EQ(std::filesystem::file_size(out), 3u * 512 * sizeof(float));
     std::filesystem::remove_all(dir);

@@ -79,7 +79,8 @@ std::vector<Case> stories_5m_cases() {
     std::vector<Case> cases = {{"ember-stories-5M", "ember-stories-5M-F32", 0.01, 1.0, true},
                                {"ember-stories-5M", "ember-stories-5M-F16", 0.01, 1.0, true}};
     for (const char* t : {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K"}) {
-        cases.push_back({"ember-stories-5M", std::string("ember-stories-5M-") + t, 0.12, 0.98, false});
+        cases.push_back(
+            {"ember-stories-5M", std::string("ember-stories-5M-") + t, 0.12, 0.98, false});
     }
     return cases;
 }
@@ -93,14 +94,16 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Mini, ReferenceModel, ::testing::ValuesIn(mini_cases()), case_name);
-INSTANTIATE_TEST_SUITE_P(Stories5M, ReferenceModel, ::testing::ValuesIn(stories_5m_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Stories5M, ReferenceModel, ::testing::ValuesIn(stories_5m_cases()),
+                         case_name);
 
 TEST(Stories260K, GreedyIdsMatchLlamaCppForBothPrompts) {
     for (const char* name : {"stories260K-once", "stories260K-robot"}) {
         SCOPED_TRACE(name);
         const test::Reference ref = test::load_reference("stories260K", name);
         const Model model(ref.model_path);
-        EXPECT_EQ(greedy(model, ref.prompt_ids, static_cast<int>(ref.greedy_ids.size())), ref.greedy_ids);
+        EXPECT_EQ(greedy(model, ref.prompt_ids, static_cast<int>(ref.greedy_ids.size())),
+                  ref.greedy_ids);
     }
 }
 
@@ -118,9 +121,11 @@ TEST(KvCache, TokenByTokenLogitsEqualTheBatchedOnes) {
         for (int32_t id : ref.prompt_ids) {
             const int32_t one[] = {id};
             stepwise.decode(one);
-            step_logits.insert(step_logits.end(), stepwise.logits(0), stepwise.logits(0) + ref.n_vocab);
+            step_logits.insert(step_logits.end(), stepwise.logits(0),
+                               stepwise.logits(0) + ref.n_vocab);
         }
-        const std::vector<float> batch_logits(batched.logits(0), batched.logits(0) + step_logits.size());
+        const std::vector<float> batch_logits(batched.logits(0),
+                                              batched.logits(0) + step_logits.size());
         const auto cmp = test::compare_logits(batch_logits, step_logits, ref.n_vocab);
         EXPECT_LE(cmp.rms, 1e-3) << tensor_type_name(kv_type);
         EXPECT_EQ(cmp.top1_agreement, 1.0);

@@ -75,8 +75,9 @@ TEST(GgufReader, TypedGettersRefuseTheWrongType) {
     try {
         file.get_u32("general.architecture");
     } catch (const Error& e) {
-        EXPECT_STREQ(e.what(), "good.gguf: metadata key 'general.architecture' has type str, "
-                               "expected u32");
+        EXPECT_STREQ(e.what(),
+                     "good.gguf: metadata key 'general.architecture' has type str, "
+                     "expected u32");
     }
 }
 

@@ -54,9 +54,9 @@ TEST(GgufSharedFiles, TensorsAreViewsIntoTheMapping) {
     const TensorInfo* embd = file.find_tensor("token_embd.weight");
     ASSERT_NE(embd, nullptr);
     EXPECT_EQ(embd->type, TensorType::F32);
-    EXPECT_EQ(std::memcmp(embd->data, bytes.data() + file.data_offset() + embd->offset,
-                          embd->n_bytes),
-              0);
+    EXPECT_EQ(
+        std::memcmp(embd->data, bytes.data() + file.data_offset() + embd->offset, embd->n_bytes),
+        0);
 }
 
 }  // namespace

@@ -24,7 +24,9 @@ std::vector<uint8_t> weight_row(TensorType type, int64_t n, Fill fill, std::mt19
         return row;
     }
     for (auto& b : row) {
-        b = fill == Fill::AllZeroBits ? 0x00 : fill == Fill::AllOneBits ? 0xff : static_cast<uint8_t>(rng());
+        b = fill == Fill::AllZeroBits  ? 0x00
+            : fill == Fill::AllOneBits ? 0xff
+                                       : static_cast<uint8_t>(rng());
     }
     std::uniform_real_distribution<float> small(0.001f, 0.05f);
     for (size_t at = 0; at < row.size(); at += info.bytes_per_block) {
@@ -33,13 +35,30 @@ std::vector<uint8_t> weight_row(TensorType type, int64_t n, Fill fill, std::mt19
             std::memcpy(row.data() + at + offset, &h, 2);
         };
         switch (type) {
-            case TensorType::Q4_0: case TensorType::Q5_0: case TensorType::Q8_0: put_half(0); break;
-            case TensorType::Q4_1: case TensorType::Q5_1: put_half(0), put_half(2); break;
-            case TensorType::Q2_K: put_half(80), put_half(82); break;
-            case TensorType::Q3_K: put_half(108); break;
-            case TensorType::Q4_K: case TensorType::Q5_K: put_half(0), put_half(2); break;
-            case TensorType::Q6_K: put_half(208); break;
-            default: break;
+            case TensorType::Q4_0:
+            case TensorType::Q5_0:
+            case TensorType::Q8_0:
+                put_half(0);
+                break;
+            case TensorType::Q4_1:
+            case TensorType::Q5_1:
+                put_half(0), put_half(2);
+                break;
+            case TensorType::Q2_K:
+                put_half(80), put_half(82);
+                break;
+            case TensorType::Q3_K:
+                put_half(108);
+                break;
+            case TensorType::Q4_K:
+            case TensorType::Q5_K:
+                put_half(0), put_half(2);
+                break;
+            case TensorType::Q6_K:
+                put_half(208);
+                break;
+            default:
+                break;
         }
     }
     return row;
@@ -50,7 +69,8 @@ std::vector<uint8_t> weight_row(TensorType type, int64_t n, Fill fill, std::mt19
 std::string check_dot_against_reference(TensorType type, VecDotFn dot, bool exact) {
     const TypeKernels& ref = *reference_kernels(type);
     const TypeKernels& act = *reference_kernels(ref.activation_type);
-    const bool is_float = type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16;
+    const bool is_float =
+        type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16;
     std::mt19937 rng(static_cast<uint32_t>(type) * 31 + 5);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     const std::vector<int64_t> sizes = is_float ? std::vector<int64_t>{1, 7, 8, 9, 33, 256, 4095}
@@ -58,12 +78,15 @@ std::string check_dot_against_reference(TensorType type, VecDotFn dot, bool exac
     const size_t block_bytes = tensor_type_info(type).bytes_per_block;
     for (const int64_t n : sizes) {
         if (n % tensor_type_info(type).block_size != 0) continue;
-        for (const Fill fill : {Fill::Random, Fill::AllZeroBits, Fill::AllOneBits, Fill::LargeScales}) {
+        for (const Fill fill :
+             {Fill::Random, Fill::AllZeroBits, Fill::AllOneBits, Fill::LargeScales}) {
             for (int trial = 0; trial < 6; ++trial) {
                 const auto w = weight_row(type, n, fill, rng);
                 std::vector<float> a(n);
                 for (int64_t i = 0; i < n; ++i) {
-                    a[i] = trial % 3 == 0 ? normal(rng) : trial % 3 == 1 ? 0.0f : (i % 2 ? -3.0f : 3.0f);
+                    a[i] = trial % 3 == 0   ? normal(rng)
+                           : trial % 3 == 1 ? 0.0f
+                                            : (i % 2 ? -3.0f : 3.0f);
                 }
                 std::vector<uint8_t> q(row_bytes(ref.activation_type, n));
                 act.quantize_row(a.data(), q.data(), n);
@@ -84,7 +107,8 @@ std::string check_dot_against_reference(TensorType type, VecDotFn dot, bool exac
                             fp16_t m, s;
                             std::memcpy(&m, w.data() + b * block_bytes + 2, 2);
                             std::memcpy(&s, q.data() + b * sizeof(BlockQ8_1) + 2, 2);
-                            bound += 2 * blocks * std::ldexp(1.0, -24) * std::fabs(fp16_to_f32(m) * fp16_to_f32(s));
+                            bound += 2 * blocks * std::ldexp(1.0, -24) *
+                                     std::fabs(fp16_to_f32(m) * fp16_to_f32(s));
                         }
                     }
                     ok = std::fabs(double(got) - double(want)) <= bound + 1e-30 ||
@@ -92,9 +116,10 @@ std::string check_dot_against_reference(TensorType type, VecDotFn dot, bool exac
                 }
                 if (!ok) {
                     std::ostringstream why;
-                    why << tensor_type_name(type) << ": got " << got << ", reference " << want << " (n=" << n
-                        << ", fill " << static_cast<int>(fill) << ", trial " << trial
-                        << (exact ? ", bit-exact required" : ", bound " + std::to_string(bound)) << ")";
+                    why << tensor_type_name(type) << ": got " << got << ", reference " << want
+                        << " (n=" << n << ", fill " << static_cast<int>(fill) << ", trial " << trial
+                        << (exact ? ", bit-exact required" : ", bound " + std::to_string(bound))
+                        << ")";
                     return why.str();
                 }
             }

@@ -60,7 +60,8 @@ TEST(Dequantize, EveryTypeEqualsLlamaCppBitForBit) {
     size_t n_checked = 0;
     for (const auto& [ref_name, entry] : index.items()) {
         SCOPED_TRACE(ref_name);
-        const gguf::File file(test::shared_path("models/mini/" + entry["file"].get<std::string>()).string());
+        const gguf::File file(
+            test::shared_path("models/mini/" + entry["file"].get<std::string>()).string());
         const gguf::TensorInfo* t = file.find_tensor(entry["tensor"].get<std::string>());
         ASSERT_NE(t, nullptr);
         ASSERT_EQ(tensor_type_name(t->type), entry["type"].get<std::string>());
@@ -80,7 +81,8 @@ TEST(Dequantize, EveryTypeEqualsLlamaCppBitForBit) {
             float e;
             std::memcpy(&e, expected.data() + 4 * i, 4);
             if (f32_bits(e) != f32_bits(ours[i])) {
-                if (mismatches++ < 5) ADD_FAILURE() << "value " << i << ": " << ours[i] << " vs " << e;
+                if (mismatches++ < 5)
+                    ADD_FAILURE() << "value " << i << ": " << ours[i] << " vs " << e;
             }
         }
         EXPECT_EQ(mismatches, 0u);
@@ -112,17 +114,30 @@ std::vector<uint8_t> random_row(TensorType type, int64_t n, std::mt19937& rng) {
             std::memcpy(block + offset, &h, 2);
         };
         switch (type) {
-            case TensorType::Q4_0: case TensorType::Q5_0: case TensorType::Q8_0:
+            case TensorType::Q4_0:
+            case TensorType::Q5_0:
+            case TensorType::Q8_0:
                 put_half(0);
                 break;
-            case TensorType::Q4_1: case TensorType::Q5_1:
+            case TensorType::Q4_1:
+            case TensorType::Q5_1:
                 put_half(0), put_half(2);
                 break;
-            case TensorType::Q2_K: put_half(80), put_half(82); break;
-            case TensorType::Q3_K: put_half(108); break;
-            case TensorType::Q4_K: case TensorType::Q5_K: put_half(0), put_half(2); break;
-            case TensorType::Q6_K: put_half(208); break;
-            default: ADD_FAILURE() << "no generator for " << info.name;
+            case TensorType::Q2_K:
+                put_half(80), put_half(82);
+                break;
+            case TensorType::Q3_K:
+                put_half(108);
+                break;
+            case TensorType::Q4_K:
+            case TensorType::Q5_K:
+                put_half(0), put_half(2);
+                break;
+            case TensorType::Q6_K:
+                put_half(208);
+                break;
+            default:
+                ADD_FAILURE() << "no generator for " << info.name;
         }
     }
     return row;
@@ -169,8 +184,9 @@ TEST_P(DotProduct, MatchesDequantizeThenDotWithinTheRoundingBound) {
                 const auto* ab = reinterpret_cast<const BlockQ8_1*>(quantized.data());
                 const size_t half_stride = tensor_type_info(type).bytes_per_block / 2;
                 for (int64_t b = 0; b < n / kQK; ++b) {
-                    bound += std::fabs(fp16_to_f32(wb[b * half_stride + 1]) * fp16_to_f32(ab[b].s)) *
-                             std::ldexp(1.0, -11);
+                    bound +=
+                        std::fabs(fp16_to_f32(wb[b * half_stride + 1]) * fp16_to_f32(ab[b].s)) *
+                        std::ldexp(1.0, -11);
                 }
             }
             ASSERT_LE(std::fabs(got - exact), bound + 1e-30)
@@ -209,7 +225,8 @@ TEST(QuantizeActivations, Q8TypesRoundEachValueToTheNearestStep) {
             const float step = amax / 127.0f;
             for (int j = 0; j < block; ++j) {
                 // half a step, plus the fp16 rounding of Q8_0's scale (relative 2^-11 of 127 steps)
-                ASSERT_NEAR(back[b * block + j], x[b * block + j], step * (0.5f + 127.0f / 2048.0f));
+                ASSERT_NEAR(back[b * block + j], x[b * block + j],
+                            step * (0.5f + 127.0f / 2048.0f));
             }
         }
     }

@@ -34,7 +34,8 @@ double story_perplexity(const std::string& model_path) {
 }
 
 TEST(Perplexity, Stories260KMatchesLlamaCpp) {
-    EXPECT_NEAR(story_perplexity(test::shared_path("models/stories260K.gguf").string()), 4.4667, 0.0005);
+    EXPECT_NEAR(story_perplexity(test::shared_path("models/stories260K.gguf").string()), 4.4667,
+                0.0005);
 }
 
 struct TypeCase {
@@ -47,8 +48,10 @@ class Stories5MPerplexity : public ::testing::TestWithParam<TypeCase> {};
 
 TEST_P(Stories5MPerplexity, MatchesLlamaCpp) {
     const TypeCase& c = GetParam();
-    const std::string path = test::shared_path(std::string("models/ember-stories-5M/ember-stories-5M-") +
-                                               c.type + ".gguf").string();
+    const std::string path =
+        test::shared_path(std::string("models/ember-stories-5M/ember-stories-5M-") + c.type +
+                          ".gguf")
+            .string();
     EXPECT_NEAR(story_perplexity(path), c.llama_cpp_ppl, c.tolerance);
 }
 

@@ -15,7 +15,8 @@ class LegacyQuantizer : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LegacyQuantizer, GivesLlamaCppsBytes) {
     const gguf::File f32(test::shared_path("models/mini/mini-F32.gguf").string());
-    const gguf::File quantized(test::shared_path("models/mini/mini-" + GetParam() + ".gguf").string());
+    const gguf::File quantized(
+        test::shared_path("models/mini/mini-" + GetParam() + ".gguf").string());
     int compared = 0;
     for (const gguf::TensorInfo& t : quantized.tensors()) {
         if (tensor_type_name(t.type) != GetParam()) continue;  // the mix also has Q6_K, F32, ...
@@ -41,7 +42,8 @@ TEST_P(LegacyQuantizer, GivesLlamaCppsBytes) {
     EXPECT_GT(compared, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, LegacyQuantizer, ::testing::Values("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"),
+INSTANTIATE_TEST_SUITE_P(Types, LegacyQuantizer,
+                         ::testing::Values("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"),
                          [](const auto& p) { return p.param; });
 
 }  // namespace

@@ -34,8 +34,8 @@ Reference load_reference(const std::string& dir, const std::string& name) {
     return r;
 }
 
-LogitsComparison compare_logits(const std::vector<float>& expected, const std::vector<float>& actual,
-                                int n_vocab) {
+LogitsComparison compare_logits(const std::vector<float>& expected,
+                                const std::vector<float>& actual, int n_vocab) {
     if (expected.size() != actual.size()) throw std::runtime_error("logits of different sizes");
     LogitsComparison c;
     double squares = 0;

@@ -102,10 +102,10 @@ TEST(Sampler, PenaltiesTouchExactlyTheRecentTokens) {
     for (int32_t t : {0, 2, 2, 3}) sampler.accept(t);  // window of 3: 2, 2, 3
     const std::vector<float> logits = {1.0f, 1.0f, 1.0f, -1.0f, 1.0f};
     const auto out = sampler.penalized(logits.data(), 5);
-    EXPECT_FLOAT_EQ(out[0], 1.0f);                          // fell out of the window
-    EXPECT_FLOAT_EQ(out[1], 1.0f);                          // never seen
-    EXPECT_FLOAT_EQ(out[2], 1.0f / 2 - 2 * 0.5f - 0.25f);   // positive: divided; seen twice
-    EXPECT_FLOAT_EQ(out[3], -1.0f * 2 - 0.5f - 0.25f);      // negative: multiplied
+    EXPECT_FLOAT_EQ(out[0], 1.0f);                         // fell out of the window
+    EXPECT_FLOAT_EQ(out[1], 1.0f);                         // never seen
+    EXPECT_FLOAT_EQ(out[2], 1.0f / 2 - 2 * 0.5f - 0.25f);  // positive: divided; seen twice
+    EXPECT_FLOAT_EQ(out[3], -1.0f * 2 - 0.5f - 0.25f);     // negative: multiplied
     EXPECT_FLOAT_EQ(out[4], 1.0f);
 }
 

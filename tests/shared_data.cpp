@@ -14,8 +14,9 @@ std::filesystem::path shared_dir() {
     const char* env = std::getenv("EMBER_SHARED");
     const std::filesystem::path dir = (env && *env) ? env : EMBER_DEFAULT_SHARED_DIR;
     if (!std::filesystem::is_directory(dir / "models")) {
-        throw std::runtime_error("shared test data not found at '" + dir.string() +
-                                 "' (set EMBER_SHARED to the folder holding models/ and reference/)");
+        throw std::runtime_error(
+            "shared test data not found at '" + dir.string() +
+            "' (set EMBER_SHARED to the folder holding models/ and reference/)");
     }
     return dir;
 }
@@ -35,9 +36,9 @@ std::vector<uint8_t> read_file(const std::filesystem::path& path) {
 }
 
 std::filesystem::path temp_dir(std::string_view test_name) {
-    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                      ("ember-test-" + std::to_string(::getpid()) + "-" +
-                                       std::string(test_name));
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() /
+        ("ember-test-" + std::to_string(::getpid()) + "-" + std::string(test_name));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;

@@ -79,8 +79,9 @@ TEST_P(TokenizerVectors, RandomValidUtf8RoundTrips) {
     const Tokenizer tokenizer(file);
     std::mt19937 rng(11);
     // Code points from several scripts and planes, spaces and newlines.
-    const std::vector<std::pair<uint32_t, uint32_t>> ranges = {
-        {0x20, 0x7e}, {0xa0, 0x24f}, {0x400, 0x4ff}, {0x4e00, 0x4fff}, {0x1f600, 0x1f64f}, {0x0a, 0x0a}};
+    const std::vector<std::pair<uint32_t, uint32_t>> ranges = {{0x20, 0x7e},       {0xa0, 0x24f},
+                                                               {0x400, 0x4ff},     {0x4e00, 0x4fff},
+                                                               {0x1f600, 0x1f64f}, {0x0a, 0x0a}};
     for (int trial = 0; trial < 200; ++trial) {
         std::string text;
         const int length = static_cast<int>(rng() % 40);
@@ -97,7 +98,7 @@ TEST_P(TokenizerVectors, InvalidUtf8NulBytesAndEmptyInputDoNotCrash) {
     const Tokenizer tokenizer(file);
     EXPECT_TRUE(tokenizer.encode("", false, false).empty());
     const std::string hostile[] = {std::string("a\0b", 3), "\xff\xfe\x80", "\xe2\x96", "abc\xc3",
-                                   std::string(1, '\0'), "\xf0\x9f\x98"};
+                                   std::string(1, '\0'),   "\xf0\x9f\x98"};
     for (const std::string& text : hostile) {
         const auto ids = tokenizer.encode(text, true, true);
         for (int32_t id : ids) {
@@ -148,8 +149,9 @@ TEST_P(BpePreTokenizer, GivesLlamaCppsIdsOnTheGpt2TestStrings) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Names, BpePreTokenizer,
-                         ::testing::Values("llama-bpe", "qwen2", "smollm", "starcoder", "deepseek-llm",
-                                           "deepseek-coder", "falcon", "mpt", "refact"),
+                         ::testing::Values("llama-bpe", "qwen2", "smollm", "starcoder",
+                                           "deepseek-llm", "deepseek-coder", "falcon", "mpt",
+                                           "refact"),
                          [](const auto& p) {
                              std::string name = p.param;
                              for (char& ch : name) {
@@ -170,7 +172,8 @@ TEST(BpePreTokenizer, UnknownNameIsAClearError) {
         Tokenizer tokenizer(file);
         FAIL() << "accepted an unknown pre-tokenizer";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("unknown BPE pre-tokenizer 'no-such-pre'"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("unknown BPE pre-tokenizer 'no-such-pre'"),
+                  std::string::npos);
     }
     std::filesystem::remove_all(dir);
 }

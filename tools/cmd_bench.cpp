@@ -11,10 +11,10 @@
 #include <random>
 #include <thread>
 
+#include "ember.h"
 #include "engine/context.h"
 #include "kernels/cpu_features.h"
 #include "tools/command.h"
-#include "ember.h"
 #include "tools/model_options.h"
 
 namespace ember::cli {
@@ -56,7 +56,8 @@ double measure_read_bandwidth(int n_threads) {
         const auto start = std::chrono::steady_clock::now();
         for (int t = 0; t < n_threads; ++t) {
             threads.emplace_back([&, t] {
-                const size_t n = buffer.size(), begin = n * t / n_threads, end = n * (t + 1) / n_threads;
+                const size_t n = buffer.size(), begin = n * t / n_threads,
+                             end = n * (t + 1) / n_threads;
                 uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
                 for (size_t i = begin; i + 4 <= end; i += 4) {
                     s0 += buffer[i];
@@ -97,10 +98,12 @@ int run_bench(const BenchOptions& o) {
     }();
     const double billions = static_cast<double>(n_params) / 1e9;
     char model_type[64];
-    std::snprintf(model_type, sizeof(model_type), "llama %s%s %s", billions >= 1 ? "" : "0.",
-                  billions >= 1 ? (std::to_string(static_cast<int>(std::lround(billions))) + "B").c_str()
-                                : (std::to_string(static_cast<int>(std::lround(billions * 10))) + "B").c_str(),
-                  type_name.c_str());
+    std::snprintf(
+        model_type, sizeof(model_type), "llama %s%s %s", billions >= 1 ? "" : "0.",
+        billions >= 1
+            ? (std::to_string(static_cast<int>(std::lround(billions))) + "B").c_str()
+            : (std::to_string(static_cast<int>(std::lround(billions * 10))) + "B").c_str(),
+        type_name.c_str());
 
     struct Result {
         int n_prompt, n_gen;
@@ -112,8 +115,10 @@ int run_bench(const BenchOptions& o) {
         for (int rep = -1; rep < o.repetitions; ++rep) {  // rep -1 warms up
             context.truncate(0);
             const auto start = std::chrono::steady_clock::now();
-            if (n_prompt > 0) context.decode(std::span(tokens.data(), static_cast<size_t>(n_prompt)));
-            for (int i = 0; i < n_gen; ++i) context.decode(std::span(tokens.data() + (i % tokens.size()), 1));
+            if (n_prompt > 0)
+                context.decode(std::span(tokens.data(), static_cast<size_t>(n_prompt)));
+            for (int i = 0; i < n_gen; ++i)
+                context.decode(std::span(tokens.data() + (i % tokens.size()), 1));
             if (rep >= 0) r.ts.push_back((n_prompt + n_gen) / seconds_since(start));
         }
         results.push_back(r);
@@ -125,42 +130,45 @@ int run_bench(const BenchOptions& o) {
     if (o.output == "jsonl") {
         for (const Result& r : results) {
             const Stats s = stats_of(r.ts);
-            std::printf("{\"build_commit\": \"ember-%s\", \"cpu_info\": \"%s\", \"backends\": \"CPU\", "
-                        "\"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %llu, "
-                        "\"model_n_params\": %llu, \"n_batch\": %d, \"n_ubatch\": %d, \"n_threads\": %d, "
-                        "\"type_k\": \"%s\", \"type_v\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, "
-                        "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
-                        "\"read_bandwidth_gbs\": %.2f, \"roofline_fraction\": %.4f}\n",
-                        EMBER_VERSION_STRING, active_kernel_set().c_str(), o.model.model_path.c_str(),
-                        model_type, static_cast<unsigned long long>(weight_bytes),
-                        static_cast<unsigned long long>(n_params), params.n_batch, params.n_batch,
-                        context.n_threads(), o.model.kv_type.c_str(), o.model.kv_type.c_str(), r.n_prompt,
-                        r.n_gen, 1e9 * (r.n_prompt + r.n_gen) / s.mean, 0.0, s.mean, s.sd, bandwidth,
-                        r.n_gen > 0 ? weight_bytes * s.mean / 1e9 / bandwidth : 0.0);
+            std::printf(
+                "{\"build_commit\": \"ember-%s\", \"cpu_info\": \"%s\", \"backends\": \"CPU\", "
+                "\"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %llu, "
+                "\"model_n_params\": %llu, \"n_batch\": %d, \"n_ubatch\": %d, \"n_threads\": %d, "
+                "\"type_k\": \"%s\", \"type_v\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, "
+                "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
+                "\"read_bandwidth_gbs\": %.2f, \"roofline_fraction\": %.4f}\n",
+                EMBER_VERSION_STRING, active_kernel_set().c_str(), o.model.model_path.c_str(),
+                model_type, static_cast<unsigned long long>(weight_bytes),
+                static_cast<unsigned long long>(n_params), params.n_batch, params.n_batch,
+                context.n_threads(), o.model.kv_type.c_str(), o.model.kv_type.c_str(), r.n_prompt,
+                r.n_gen, 1e9 * (r.n_prompt + r.n_gen) / s.mean, 0.0, s.mean, s.sd, bandwidth,
+                r.n_gen > 0 ? weight_bytes * s.mean / 1e9 / bandwidth : 0.0);
         }
         return 0;
     }
-    std::printf("| %-22s | %10s | %8s | %7s | %7s | %5s | %20s | %14s |\n", "model", "size", "params", "kernels",
-                "threads", "test", "t/s", "roofline");
+    std::printf("| %-22s | %10s | %8s | %7s | %7s | %5s | %20s | %14s |\n", "model", "size",
+                "params", "kernels", "threads", "test", "t/s", "roofline");
     std::printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", std::string(22, '-').c_str(),
-                std::string(10, '-').c_str(), std::string(8, '-').c_str(), std::string(7, '-').c_str(),
-                std::string(7, '-').c_str(), std::string(5, '-').c_str(), std::string(20, '-').c_str(),
+                std::string(10, '-').c_str(), std::string(8, '-').c_str(),
+                std::string(7, '-').c_str(), std::string(7, '-').c_str(),
+                std::string(5, '-').c_str(), std::string(20, '-').c_str(),
                 std::string(14, '-').c_str());
     for (const Result& r : results) {
         const Stats s = stats_of(r.ts);
         char test[16], ts[32], roof[32] = "";
-        std::snprintf(test, sizeof(test), r.n_prompt > 0 ? "pp%d" : "tg%d", r.n_prompt > 0 ? r.n_prompt : r.n_gen);
+        std::snprintf(test, sizeof(test), r.n_prompt > 0 ? "pp%d" : "tg%d",
+                      r.n_prompt > 0 ? r.n_prompt : r.n_gen);
         std::snprintf(ts, sizeof(ts), "%.2f ± %.2f", s.mean, s.sd);
         if (r.n_gen > 0) {
             const double gbs = weight_bytes * s.mean / 1e9;
             std::snprintf(roof, sizeof(roof), "%.1f GB/s %.0f%%", gbs, 100 * gbs / bandwidth);
         }
         std::printf("| %-22s | %6.2f MiB | %7.2fB | %7s | %7d | %5s | %20s | %14s |\n", model_type,
-                    weight_bytes / 1048576.0, billions, active_kernel_set().c_str(), context.n_threads(), test, ts,
-                    roof);
+                    weight_bytes / 1048576.0, billions, active_kernel_set().c_str(),
+                    context.n_threads(), test, ts, roof);
     }
-    std::printf("\nread bandwidth with %d threads: %.1f GB/s (1 GiB buffer, best of 3)\n", context.n_threads(),
-                bandwidth);
+    std::printf("\nread bandwidth with %d threads: %.1f GB/s (1 GiB buffer, best of 3)\n",
+                context.n_threads(), bandwidth);
     return 0;
 }
 
@@ -168,11 +176,15 @@ int run_bench(const BenchOptions& o) {
 
 Runner add_bench_command(CLI::App& app) {
     auto options = std::make_shared<BenchOptions>();
-    CLI::App* sub = app.add_subcommand("bench", "Measure prompt and generation speed (llama-bench style)");
+    CLI::App* sub =
+        app.add_subcommand("bench", "Measure prompt and generation speed (llama-bench style)");
     options->model.add_to(*sub);
-    sub->add_option("-p,--n-prompt", options->n_prompt, "Prompt tokens (0: skip)")->capture_default_str();
-    sub->add_option("-n,--n-gen", options->n_gen, "Generated tokens (0: skip)")->capture_default_str();
-    sub->add_option("-r,--repetitions", options->repetitions, "Repetitions per test")->capture_default_str();
+    sub->add_option("-p,--n-prompt", options->n_prompt, "Prompt tokens (0: skip)")
+        ->capture_default_str();
+    sub->add_option("-n,--n-gen", options->n_gen, "Generated tokens (0: skip)")
+        ->capture_default_str();
+    sub->add_option("-r,--repetitions", options->repetitions, "Repetitions per test")
+        ->capture_default_str();
     sub->add_option("-o,--output", options->output, "table or jsonl")
         ->check(CLI::IsMember({"table", "jsonl"}))
         ->capture_default_str();

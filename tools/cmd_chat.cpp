@@ -53,10 +53,13 @@ int run_chat(const ChatOptions& options) {
     params.sampling = options.sampling.sampler_params();
     Session session(model, tokenizer, params);
     const bool interactive = isatty(0) != 0;
-    std::fprintf(stderr, "ember chat: %s, template %s%s, context %d. /reset clears, /quit ends, Ctrl-C stops a reply.\n",
-                 options.model.model_path.c_str(), std::string(chat_template_name(chat_template)).c_str(),
-                 jinja.empty() && options.template_name.empty() ? " (the model has none; default)" : "",
-                 session.n_ctx());
+    std::fprintf(
+        stderr,
+        "ember chat: %s, template %s%s, context %d. /reset clears, /quit ends, Ctrl-C stops a "
+        "reply.\n",
+        options.model.model_path.c_str(), std::string(chat_template_name(chat_template)).c_str(),
+        jinja.empty() && options.template_name.empty() ? " (the model has none; default)" : "",
+        session.n_ctx());
 
     std::vector<ChatMessage> history;
     if (!options.system.empty()) history.push_back({"system", options.system});
@@ -120,14 +123,16 @@ int run_chat(const ChatOptions& options) {
 
 Runner add_chat_command(CLI::App& app) {
     auto options = std::make_shared<ChatOptions>();
-    CLI::App* sub = app.add_subcommand("chat", "Chat with a model in the terminal (or through a pipe)");
+    CLI::App* sub =
+        app.add_subcommand("chat", "Chat with a model in the terminal (or through a pipe)");
     options->model.add_to(*sub);
     options->sampling.add_to(*sub);
     sub->add_option("--system", options->system, "System message");
     sub->add_option("--chat-template", options->template_name,
                     "llama2, llama2-sys, chatml, llama3, zephyr, mistral, mistral-v1, mistral-v3, "
                     "mistral-v7, phi3, gemma (default: from the model)");
-    sub->add_option("-n,--n-predict", options->n_predict, "Most tokens per reply")->capture_default_str();
+    sub->add_option("-n,--n-predict", options->n_predict, "Most tokens per reply")
+        ->capture_default_str();
     return [options] { return run_chat(*options); };
 }
 

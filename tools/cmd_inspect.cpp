@@ -54,16 +54,18 @@ int run_inspect(const InspectOptions& options) {
         std::printf("  %5zu  %-*.*s  %-7s  %-22s  %14s  %14s\n", i, static_cast<int>(name_width),
                     static_cast<int>(t.name.size()), t.name.data(),
                     std::string(tensor_type_name(t.type)).c_str(), shape_string(t).c_str(),
-                    with_commas(t.n_bytes).c_str(), with_commas(file.data_offset() + t.offset).c_str());
+                    with_commas(t.n_bytes).c_str(),
+                    with_commas(file.data_offset() + t.offset).c_str());
         n_params += t.n_elements;
         n_bytes += t.n_bytes;
         ++count_by_type[tensor_type_name(t.type)];
     }
 
-    std::printf("\ntotals:    %s parameters, %s bytes (%.2f MiB), %.2f bits per weight\n",
-                with_commas(n_params).c_str(), with_commas(n_bytes).c_str(),
-                static_cast<double>(n_bytes) / (1024.0 * 1024.0),
-                n_params ? 8.0 * static_cast<double>(n_bytes) / static_cast<double>(n_params) : 0.0);
+    std::printf(
+        "\ntotals:    %s parameters, %s bytes (%.2f MiB), %.2f bits per weight\n",
+        with_commas(n_params).c_str(), with_commas(n_bytes).c_str(),
+        static_cast<double>(n_bytes) / (1024.0 * 1024.0),
+        n_params ? 8.0 * static_cast<double>(n_bytes) / static_cast<double>(n_params) : 0.0);
     std::string by_type;
     for (const auto& [name, count] : count_by_type) {
         if (!by_type.empty()) by_type += ", ";
@@ -77,7 +79,8 @@ int run_inspect(const InspectOptions& options) {
 
 Runner add_inspect_command(CLI::App& app) {
     auto options = std::make_shared<InspectOptions>();
-    CLI::App* sub = app.add_subcommand("inspect", "Show a GGUF file's metadata, tensors and totals");
+    CLI::App* sub =
+        app.add_subcommand("inspect", "Show a GGUF file's metadata, tensors and totals");
     sub->add_option("file", options->path, "GGUF file")->required();
     sub->add_option("--max-items", options->max_items, "Array elements to show per key")
         ->capture_default_str();

@@ -27,7 +27,8 @@ int run_perplexity(PerplexityOptions options) {
 
     const Model model(options.model.model_path);
     const Tokenizer tokenizer(model.file());
-    const std::vector<int32_t> tokens = tokenizer.encode(text, /*add_special=*/true, /*parse_special=*/false);
+    const std::vector<int32_t> tokens =
+        tokenizer.encode(text, /*add_special=*/true, /*parse_special=*/false);
     if (options.model.n_ctx == 0) options.model.n_ctx = 512;  // llama.cpp's default chunk
     ContextParams params = options.model.context_params();
     params.n_batch = params.n_ctx;
@@ -36,10 +37,10 @@ int run_perplexity(PerplexityOptions options) {
                  context.n_ctx(), context.n_threads());
 
     ProgressBar bar("perplexity");
-    const PerplexityResult r = perplexity(context, tokens, tokenizer.vocab().bos,
-                                          [&](int done, int total, double running) {
-                                              bar.update(done, total, "PPL " + std::to_string(running));
-                                          });
+    const PerplexityResult r = perplexity(
+        context, tokens, tokenizer.vocab().bos, [&](int done, int total, double running) {
+            bar.update(done, total, "PPL " + std::to_string(running));
+        });
     bar.finish();
     std::string running;
     for (size_t i = 0; i < r.running_ppl.size(); ++i) {

@@ -35,7 +35,8 @@ int run_run(const RunOptions& options) {
     if (!options.prompt_ids.empty()) {
         prompt = parse_token_ids(options.prompt_ids);
     } else {
-        prompt = tokenizer.encode(options.prompt, /*add_special=*/!options.no_bos, /*parse_special=*/true);
+        prompt = tokenizer.encode(options.prompt, /*add_special=*/!options.no_bos,
+                                  /*parse_special=*/true);
     }
     if (prompt.empty()) throw Error("the prompt is empty (give -p TEXT or --prompt-ids)");
     for (int32_t id : prompt) {
@@ -82,9 +83,12 @@ int run_run(const RunOptions& options) {
     std::fflush(stdout);
 
     const auto per_second = [](int n, double ms) { return ms > 0 ? 1000.0 * n / ms : 0.0; };
-    std::fprintf(stderr, "\nprompt: %d tokens in %.1f ms (%.1f tokens/s) | generation: %d tokens in %.1f ms (%.1f tokens/s)\n",
+    std::fprintf(stderr,
+                 "\nprompt: %d tokens in %.1f ms (%.1f tokens/s) | generation: %d tokens in %.1f "
+                 "ms (%.1f tokens/s)\n",
                  stats.n_prompt, stats.prompt_ms, per_second(stats.n_prompt, stats.prompt_ms),
-                 stats.n_generated, stats.generate_ms, per_second(stats.n_generated, stats.generate_ms));
+                 stats.n_generated, stats.generate_ms,
+                 per_second(stats.n_generated, stats.generate_ms));
     return 0;
 }
 
@@ -95,7 +99,8 @@ Runner add_run_command(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("run", "Generate text from a prompt");
     options->model.add_to(*sub);
     auto* prompt = sub->add_option("-p,--prompt", options->prompt, "Prompt text");
-    auto* ids = sub->add_option("--prompt-ids", options->prompt_ids, "Prompt as token ids: 1,403,407");
+    auto* ids =
+        sub->add_option("--prompt-ids", options->prompt_ids, "Prompt as token ids: 1,403,407");
     prompt->excludes(ids);
     sub->add_option("-n,--n-predict", options->n_predict, "Tokens to generate (-1: until the end)")
         ->capture_default_str();

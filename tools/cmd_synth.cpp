@@ -36,7 +36,9 @@ int run_synth(const SynthCliOptions& o) {
     options.n_layer_override = o.layers;
     ProgressBar bar("synth " + o.shape + " " + o.type);
     write_synthetic_model(shape_by_name(o.shape), options, o.output,
-                          [&](size_t done, size_t total) { bar.update(static_cast<long>(done), static_cast<long>(total)); });
+                          [&](size_t done, size_t total) {
+                              bar.update(static_cast<long>(done), static_cast<long>(total));
+                          });
     bar.finish();
     std::fprintf(stderr, "wrote %s\n", o.output.c_str());
     return 0;
@@ -46,9 +48,11 @@ int run_synth(const SynthCliOptions& o) {
 
 Runner add_synth_command(CLI::App& app) {
     auto options = std::make_shared<SynthCliOptions>();
-    CLI::App* sub = app.add_subcommand("synth", "Write a random-weight model of a real shape (benchmarks)");
+    CLI::App* sub =
+        app.add_subcommand("synth", "Write a random-weight model of a real shape (benchmarks)");
     sub->add_option("--shape", options->shape,
-                    "tinyllama-1.1b, llama2-7b, mistral-7b, llama3-8b, smollm-135m")->required();
+                    "tinyllama-1.1b, llama2-7b, mistral-7b, llama3-8b, smollm-135m")
+        ->required();
     sub->add_option("--type", options->type, "Weight type: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0")
         ->capture_default_str();
     sub->add_option("-o,--output", options->output, "Output GGUF file")->required();

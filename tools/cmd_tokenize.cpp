@@ -30,7 +30,8 @@ int run_tokenize(const TokenizeOptions& options) {
     }
     const gguf::File file(options.model_path);
     const Tokenizer tokenizer(file);
-    const std::vector<int32_t> ids = tokenizer.encode(text, !options.no_bos, !options.no_parse_special);
+    const std::vector<int32_t> ids =
+        tokenizer.encode(text, !options.no_bos, !options.no_parse_special);
     if (options.pieces) {
         for (int32_t id : ids) {
             const std::string piece = tokenizer.piece(id, /*special=*/true);

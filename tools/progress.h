@@ -10,7 +10,7 @@
 namespace ember::cli {
 
 class ProgressBar {
-public:
+  public:
     explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(2) != 0) {}
 
     void update(long done, long total, const std::string& note = "") {
@@ -18,15 +18,15 @@ public:
         const int filled = total > 0 ? static_cast<int>(kWidth * done / total) : kWidth;
         std::string bar(static_cast<size_t>(filled), '#');
         bar.resize(kWidth, '.');
-        std::fprintf(stderr, "%s%s [%s] %ld/%ld %s%s", tty_ ? "\r" : "", label_.c_str(), bar.c_str(),
-                     done, total, note.c_str(), tty_ ? "\033[K" : "\n");
+        std::fprintf(stderr, "%s%s [%s] %ld/%ld %s%s", tty_ ? "\r" : "", label_.c_str(),
+                     bar.c_str(), done, total, note.c_str(), tty_ ? "\033[K" : "\n");
         std::fflush(stderr);
     }
     void finish() {
         if (tty_) std::fprintf(stderr, "\n");
     }
 
-private:
+  private:
     std::string label_;
     bool tty_;
 };

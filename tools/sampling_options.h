@@ -13,15 +13,18 @@ struct SamplingOptions {
     int64_t seed = -1;  // -1: a random seed
 
     void add_to(CLI::App& app) {
-        app.add_option("--temp", params.temperature, "Temperature (0: greedy)")->capture_default_str();
+        app.add_option("--temp", params.temperature, "Temperature (0: greedy)")
+            ->capture_default_str();
         app.add_option("--top-k", params.top_k, "Top-k sampling (0: off)")->capture_default_str();
-        app.add_option("--top-p", params.top_p, "Top-p (nucleus) sampling (1: off)")->capture_default_str();
+        app.add_option("--top-p", params.top_p, "Top-p (nucleus) sampling (1: off)")
+            ->capture_default_str();
         app.add_option("--min-p", params.min_p, "Min-p sampling (0: off)")->capture_default_str();
         app.add_option("--repeat-penalty", params.repeat_penalty, "Repetition penalty (1: off)")
             ->capture_default_str();
         app.add_option("--repeat-last-n", params.repeat_last_n, "Tokens the penalties look back")
             ->capture_default_str();
-        app.add_option("--frequency-penalty", params.frequency_penalty, "Frequency penalty (0: off)");
+        app.add_option("--frequency-penalty", params.frequency_penalty,
+                       "Frequency penalty (0: off)");
         app.add_option("--presence-penalty", params.presence_penalty, "Presence penalty (0: off)");
         app.add_option("-s,--seed", seed, "Random seed (-1: random)")->capture_default_str();
     }

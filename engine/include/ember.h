@@ -153,7 +153,7 @@ typedef struct ember_generate_params {
     int32_t n_predict;               /* most tokens; -1: until the context is full. Default 256 */
     const char* const* stop_strings; /* generation ends before any of these; may be NULL */
     size_t n_stop_strings;
-    bool ignore_eos;                 /* keep going past end-of-sequence */
+    bool ignore_eos; /* keep going past end-of-sequence */
 } ember_generate_params;
 
 ember_generate_params ember_generate_default_params(void);

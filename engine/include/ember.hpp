@@ -17,15 +17,18 @@
 namespace ember {
 inline namespace api_v1 {
 
-inline std::string_view version() { return ember_version(); }
+inline std::string_view version() {
+    return ember_version();
+}
 
 class Exception : public std::runtime_error {
-public:
+  public:
     Exception(ember_status status, const std::string& message)
-        : std::runtime_error(message.empty() ? ember_status_string(status) : message), status_(status) {}
+        : std::runtime_error(message.empty() ? ember_status_string(status) : message),
+          status_(status) {}
     ember_status status() const { return status_; }
 
-private:
+  private:
     ember_status status_;
 };
 
@@ -34,13 +37,14 @@ inline void check(ember_status status, const char* message = "") {
 }
 
 struct ChatMessage {
-    std::string role;     // "system", "user" or "assistant"
+    std::string role;  // "system", "user" or "assistant"
     std::string content;
 };
 
 class Model {
-public:
-    explicit Model(const std::string& path, const ember_model_params& params = ember_model_default_params()) {
+  public:
+    explicit Model(const std::string& path,
+                   const ember_model_params& params = ember_model_default_params()) {
         char error[512] = "";
         check(ember_model_load(path.c_str(), &params, &model_, error, sizeof(error)), error);
     }
@@ -61,8 +65,8 @@ public:
                                       bool parse_special = true) const {
         std::vector<ember_token> tokens(text.size() + 8);
         size_t n = 0;
-        ember_status s = ember_tokenize(model_, text.data(), text.size(), add_special, parse_special,
-                                        tokens.data(), tokens.size(), &n);
+        ember_status s = ember_tokenize(model_, text.data(), text.size(), add_special,
+                                        parse_special, tokens.data(), tokens.size(), &n);
         if (s == EMBER_ERROR_BUFFER_TOO_SMALL) {
             tokens.resize(n);
             s = ember_tokenize(model_, text.data(), text.size(), add_special, parse_special,
@@ -75,15 +79,18 @@ public:
 
     std::string detokenize(std::span<const ember_token> tokens) const {
         size_t length = 0;
-        ember_status s = ember_detokenize(model_, tokens.data(), tokens.size(), nullptr, 0, &length);
+        ember_status s =
+            ember_detokenize(model_, tokens.data(), tokens.size(), nullptr, 0, &length);
         if (s != EMBER_ERROR_BUFFER_TOO_SMALL) check(s);
         std::string text(length, '\0');
-        check(ember_detokenize(model_, tokens.data(), tokens.size(), text.data(), text.size(), &length));
+        check(ember_detokenize(model_, tokens.data(), tokens.size(), text.data(), text.size(),
+                               &length));
         return text;
     }
 
     // template_name: nullptr for the model's own format.
-    std::string format_chat(const std::vector<ChatMessage>& messages, bool add_assistant_start = true,
+    std::string format_chat(const std::vector<ChatMessage>& messages,
+                            bool add_assistant_start = true,
                             const char* template_name = nullptr) const {
         std::vector<ember_chat_message> c;
         for (const ChatMessage& m : messages) c.push_back({m.role.c_str(), m.content.c_str()});
@@ -97,12 +104,12 @@ public:
         return text;
     }
 
-private:
+  private:
     ember_model* model_ = nullptr;
 };
 
 class Session {
-public:
+  public:
     explicit Session(const Model& model,
                      const ember_session_params& params = ember_session_default_params()) {
         char error[512] = "";
@@ -117,7 +124,9 @@ public:
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
-    void append(std::string_view text) { check(ember_session_append(session_, text.data(), text.size())); }
+    void append(std::string_view text) {
+        check(ember_session_append(session_, text.data(), text.size()));
+    }
 
     // Streams generated text to on_text (return false to stop); returns the statistics.
     ember_generate_stats generate(std::string_view prompt,
@@ -146,7 +155,7 @@ public:
     int n_tokens() const { return ember_session_n_tokens(session_); }
     ember_session* get() { return session_; }
 
-private:
+  private:
     ember_session* session_ = nullptr;
 };
 

@@ -16,16 +16,19 @@ int main(int argc, char** argv) {
         std::printf("FAIL kernel set: expected %s, active %s\n", argv[1], active.c_str());
         ++failed;
     }
-    for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1,
-                            TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,
-                            TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
+    for (TensorType type :
+         {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1,
+          TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,
+          TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
         const ember::VecDotFn dot = ember::kernels_for(type)->vec_dot;
         const bool accelerated = dot != ember::reference_kernels(type)->vec_dot;
         const bool exact = ember::tensor_type_info(type).block_size == 256;
-        const std::string why = accelerated ? ember::test::check_dot_against_reference(type, dot, exact)
-                                            : "no " + active + " kernel";
+        const std::string why = accelerated
+                                    ? ember::test::check_dot_against_reference(type, dot, exact)
+                                    : "no " + active + " kernel";
         std::printf("%s %s/%s%s%s\n", why.empty() ? "ok  " : "FAIL", active.c_str(),
-                    std::string(ember::tensor_type_name(type)).c_str(), why.empty() ? "" : ": ", why.c_str());
+                    std::string(ember::tensor_type_name(type)).c_str(), why.empty() ? "" : ": ",
+                    why.c_str());
         (why.empty() ? passed : failed) += 1;
     }
     std::printf("%d passed, %d failed\n", passed, failed);

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     generate.n_predict = 120;
     ember_generate_stats stats;
     printf("%s", prompt);
-    const ember_status status = ember_generate(session, prompt, &generate, print_text, NULL, &stats);
+    const ember_status status =
+        ember_generate(session, prompt, &generate, print_text, NULL, &stats);
     printf("\n");
     if (status != EMBER_OK) {
         fprintf(stderr, "story_c: %s\n", ember_status_string(status));

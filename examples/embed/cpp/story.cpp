@@ -12,12 +12,16 @@ int main(int argc, char** argv) {
         params.sampling.seed = 7;
         ember::Session session(model, params);
         std::cout << prompt;
-        const ember_generate_stats stats = session.generate(prompt, [](std::string_view text) {
-            std::cout << text << std::flush;
-            return true;  // false would stop the generation
-        }, 120);
+        const ember_generate_stats stats = session.generate(
+            prompt,
+            [](std::string_view text) {
+                std::cout << text << std::flush;
+                return true;  // false would stop the generation
+            },
+            120);
         std::cout << "\n";
-        std::cerr << "story_cpp: " << stats.n_generated_tokens << " tokens (ember " << ember::version() << ")\n";
+        std::cerr << "story_cpp: " << stats.n_generated_tokens << " tokens (ember "
+                  << ember::version() << ")\n";
     } catch (const ember::Exception& e) {
         std::cerr << "story_cpp: " << e.what() << "\n";
         return 1;
