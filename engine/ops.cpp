@@ -64,10 +64,19 @@ void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols,
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
             ThreadPool& pool) {
     const VecDotFn vec_dot = w.kernels->vec_dot;
+    const VecDot4Fn vec_dot4 = w.kernels->vec_dot4;
     pool.parallel_for(w.rows, [&](int64_t row_begin, int64_t row_end) {
         for (int64_t r = row_begin; r < row_end; ++r) {
             const uint8_t* w_row = w.row(r);
-            for (int t = 0; t < n_tokens; ++t) {
+            int t = 0;
+            if (vec_dot4 != nullptr) {  // four tokens per pass over the weight row
+                for (; t + 4 <= n_tokens; t += 4) {
+                    float out[4];
+                    vec_dot4(w.cols, w_row, x.data.data() + t * x.row_bytes, x.row_bytes, out);
+                    for (int i = 0; i < 4; ++i) y[(t + i) * w.rows + r] = out[i];
+                }
+            }
+            for (; t < n_tokens; ++t) {
                 y[t * w.rows + r] = vec_dot(w.cols, w_row, x.data.data() + t * x.row_bytes);
             }
         }

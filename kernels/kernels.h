@@ -6,6 +6,7 @@
 // vec_dot per row. Rows are independent, so threads split them freely.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/tensor_type.h"
@@ -20,14 +21,21 @@ using QuantizeRowFn = void (*)(const float* in, void* blocks, int64_t n);
 // type).
 using VecDotFn = float (*)(int64_t n, const void* weights, const void* activations);
 
+// The same dot product for 4 activation rows (y, y + y_stride, ...) against one weight row,
+// decoding the weights once: out[r] equals vec_dot(n, weights, row r) bit for bit. Used when
+// a batch of tokens goes through a matrix (prompt processing).
+using VecDot4Fn = void (*)(int64_t n, const void* weights, const void* activations,
+                           size_t activation_stride, float* out);
+
 struct TypeKernels {
     TensorType type;
     TensorType activation_type;      // what activations are converted to for vec_dot
     DequantizeRowFn dequantize_row;  // this type -> F32
     QuantizeRowFn quantize_row;  // F32 -> this type, for activations; null for weight-only types
     VecDotFn vec_dot;            // this type . activation_type
-    QuantizeRowFn
-        quantize_weights;  // F32 -> this type as llama.cpp's quantizer rounds; null if none yet
+    // F32 -> this type as llama.cpp's quantizer rounds; null where ember has none yet.
+    QuantizeRowFn quantize_weights;
+    VecDot4Fn vec_dot4 = nullptr;  // 4 activation rows at once; null where there is none
 };
 
 // The scalar reference kernels of a type, or nullptr if ember cannot compute with it. The

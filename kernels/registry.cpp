@@ -87,6 +87,16 @@ struct BestKernels {
             set(T::Q4_K, avx2::vec_dot_q4_k_q8_k);
             set(T::Q5_K, avx2::vec_dot_q5_k_q8_k);
             set(T::Q6_K, avx2::vec_dot_q6_k_q8_k);
+            set4(T::Q4_0, avx2::vec_dot4_q4_0_q8_0);
+            set4(T::Q4_1, avx2::vec_dot4_q4_1_q8_1);
+            set4(T::Q5_0, avx2::vec_dot4_q5_0_q8_0);
+            set4(T::Q5_1, avx2::vec_dot4_q5_1_q8_1);
+            set4(T::Q8_0, avx2::vec_dot4_q8_0_q8_0);
+            set4(T::Q2_K, avx2::vec_dot4_q2_k_q8_k);
+            set4(T::Q3_K, avx2::vec_dot4_q3_k_q8_k);
+            set4(T::Q4_K, avx2::vec_dot4_q4_k_q8_k);
+            set4(T::Q5_K, avx2::vec_dot4_q5_k_q8_k);
+            set4(T::Q6_K, avx2::vec_dot4_q6_k_q8_k);
         }
 #elif defined(__aarch64__)
         if (cpu_features().neon_dotprod) {
@@ -121,6 +131,11 @@ struct BestKernels {
     }
 #undef EMBER_SET_ALL
 #endif
+    void set4(TensorType type, VecDot4Fn dot4) {
+        for (TypeKernels& k : table) {
+            if (k.type == type) k.vec_dot4 = dot4;
+        }
+    }
     void set(TensorType type, VecDotFn dot) {
         for (TypeKernels& k : table) {
             if (k.type == type) k.vec_dot = dot;

@@ -3,6 +3,7 @@
 // reference (reference.h); the registry swaps them in when the CPU has the instructions.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -25,7 +26,17 @@ namespace ember {
 
 namespace avx2 {
 EMBER_DECLARE_DOTS
-}
+void vec_dot4_q4_0_q8_0(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void vec_dot4_q4_1_q8_1(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void vec_dot4_q5_0_q8_0(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void vec_dot4_q5_1_q8_1(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void vec_dot4_q8_0_q8_0(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void vec_dot4_q2_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void vec_dot4_q3_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void vec_dot4_q4_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void vec_dot4_q5_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+}  // namespace avx2
 namespace neon {
 EMBER_DECLARE_DOTS
 }

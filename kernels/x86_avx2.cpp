@@ -168,213 +168,310 @@ inline float hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// sum over blocks of d(b) * lanes(b), with lanes(b) the eight i32 partial sums of block b.
-template <typename LanesAndScale>
-float accumulate_blocks(int64_t n_blocks, LanesAndScale&& block) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= n_blocks; b += 2) {
-        float d0, d1;
-        const __m256i l0 = block(b, &d0), l1 = block(b + 1, &d1);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm256_cvtepi32_ps(l0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1), _mm256_cvtepi32_ps(l1), acc1);
+// One decoded weight block: its 32 values as bytes (signed, or unsigned 0..31), scale, offset.
+struct Decoded {
+    __m256i q;
+    float d;
+    float m;  // Q4_1 / Q5_1 only
+};
+
+struct DecodeQ4_0 {
+    using Block = BlockQ4_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kOffset = false;
+    static Decoded decode(const Block& b) {
+        return {_mm256_sub_epi8(unpack_nibbles(b.qs), _mm256_set1_epi8(8)), half(b.d), 0.0f};
     }
-    if (b < n_blocks) {
-        float d0;
-        const __m256i l0 = block(b, &d0);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm256_cvtepi32_ps(l0), acc0);
+};
+struct DecodeQ4_1 {
+    using Block = BlockQ4_1;
+    using Act = BlockQ8_1;
+    static constexpr bool kSigned = false, kOffset = true;
+    static Decoded decode(const Block& b) { return {unpack_nibbles(b.qs), half(b.d), half(b.m)}; }
+};
+struct DecodeQ5_0 {
+    using Block = BlockQ5_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kOffset = false;
+    static Decoded decode(const Block& b) {
+        const __m256i u = _mm256_or_si256(unpack_nibbles(b.qs), fifth_bits(b.qh));
+        return {_mm256_sub_epi8(u, _mm256_set1_epi8(16)), half(b.d), 0.0f};
     }
-    return hsum_ps(_mm256_add_ps(acc0, acc1));
+};
+struct DecodeQ5_1 {
+    using Block = BlockQ5_1;
+    using Act = BlockQ8_1;
+    static constexpr bool kSigned = false, kOffset = true;
+    static Decoded decode(const Block& b) {
+        return {_mm256_or_si256(unpack_nibbles(b.qs), fifth_bits(b.qh)), half(b.d), half(b.m)};
+    }
+};
+struct DecodeQ8_0 {
+    using Block = BlockQ8_0;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kOffset = false;
+    static Decoded decode(const Block& b) { return {load32(b.qs), half(b.d), 0.0f}; }
+};
+
+// R activation rows against one weight row: each block is decoded once and used R times.
+// Per row the arithmetic is the same whatever R is: even blocks into one float accumulator,
+// odd blocks into another, then their sum; the offsets' m * s summed apart and added last.
+template <typename D, int R>
+void dot_rows(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+    const auto* xb = blocks_of<typename D::Block>(x);
+    const typename D::Act* yb[R];
+    for (int r = 0; r < R; ++r) {
+        yb[r] =
+            reinterpret_cast<const typename D::Act*>(static_cast<const uint8_t*>(y) + r * y_stride);
+    }
+    __m256 acc[R][2];
+    float offsets[R];
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps(), offsets[r] = 0.0f;
+    for (int64_t b = 0; b < n / kQK; ++b) {
+        const Decoded w = D::decode(xb[b]);
+        for (int r = 0; r < R; ++r) {
+            const typename D::Act& a = yb[r][b];
+            const __m256i lanes =
+                D::kSigned ? dot_i8_i8(w.q, load32(a.qs)) : dot_u8_i8(w.q, load32(a.qs));
+            const float d = w.d * half(a.d);
+            acc[r][b % 2] =
+                _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lanes), acc[r][b % 2]);
+            if constexpr (D::kOffset) offsets[r] += w.m * half(a.s);
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        out[r] = hsum_ps(_mm256_add_ps(acc[r][0], acc[r][1]));
+        if constexpr (D::kOffset) out[r] += offsets[r];
+    }
+}
+
+template <typename D>
+float dot_one(int64_t n, const void* x, const void* y) {
+    float out;
+    dot_rows<D, 1>(n, x, y, 0, &out);
+    return out;
 }
 }  // namespace
 
 float vec_dot_q4_0_q8_0(int64_t n, const void* x, const void* y) {
-    const auto* xb = blocks_of<BlockQ4_0>(x);
-    const auto* yb = blocks_of<BlockQ8_0>(y);
-    return accumulate_blocks(n / kQK, [&](int64_t b, float* d) {
-        *d = half(xb[b].d) * half(yb[b].d);
-        const __m256i q = _mm256_sub_epi8(unpack_nibbles(xb[b].qs), _mm256_set1_epi8(8));
-        return dot_i8_i8(q, load32(yb[b].qs));
-    });
+    return dot_one<DecodeQ4_0>(n, x, y);
 }
-
 float vec_dot_q4_1_q8_1(int64_t n, const void* x, const void* y) {
-    const auto* xb = blocks_of<BlockQ4_1>(x);
-    const auto* yb = blocks_of<BlockQ8_1>(y);
-    float offsets = 0;  // sum of m * s: the offsets' share
-    const float scaled = accumulate_blocks(n / kQK, [&](int64_t b, float* d) {
-        *d = half(xb[b].d) * half(yb[b].d);
-        offsets += half(xb[b].m) * half(yb[b].s);
-        return dot_u8_i8(unpack_nibbles(xb[b].qs), load32(yb[b].qs));
-    });
-    return scaled + offsets;
+    return dot_one<DecodeQ4_1>(n, x, y);
 }
-
 float vec_dot_q5_0_q8_0(int64_t n, const void* x, const void* y) {
-    const auto* xb = blocks_of<BlockQ5_0>(x);
-    const auto* yb = blocks_of<BlockQ8_0>(y);
-    return accumulate_blocks(n / kQK, [&](int64_t b, float* d) {
-        *d = half(xb[b].d) * half(yb[b].d);
-        const __m256i u = _mm256_or_si256(unpack_nibbles(xb[b].qs), fifth_bits(xb[b].qh));
-        return dot_i8_i8(_mm256_sub_epi8(u, _mm256_set1_epi8(16)), load32(yb[b].qs));
-    });
+    return dot_one<DecodeQ5_0>(n, x, y);
 }
-
 float vec_dot_q5_1_q8_1(int64_t n, const void* x, const void* y) {
-    const auto* xb = blocks_of<BlockQ5_1>(x);
-    const auto* yb = blocks_of<BlockQ8_1>(y);
-    float offsets = 0;
-    const float scaled = accumulate_blocks(n / kQK, [&](int64_t b, float* d) {
-        *d = half(xb[b].d) * half(yb[b].d);
-        offsets += half(xb[b].m) * half(yb[b].s);
-        const __m256i u = _mm256_or_si256(unpack_nibbles(xb[b].qs), fifth_bits(xb[b].qh));
-        return dot_u8_i8(u, load32(yb[b].qs));
-    });
-    return scaled + offsets;
+    return dot_one<DecodeQ5_1>(n, x, y);
+}
+float vec_dot_q8_0_q8_0(int64_t n, const void* x, const void* y) {
+    return dot_one<DecodeQ8_0>(n, x, y);
 }
 
-float vec_dot_q8_0_q8_0(int64_t n, const void* x, const void* y) {
-    const auto* xb = blocks_of<BlockQ8_0>(x);
-    const auto* yb = blocks_of<BlockQ8_0>(y);
-    return accumulate_blocks(n / kQK, [&](int64_t b, float* d) {
-        *d = half(xb[b].d) * half(yb[b].d);
-        return dot_i8_i8(load32(xb[b].qs), load32(yb[b].qs));
-    });
+void vec_dot4_q4_0_q8_0(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    dot_rows<DecodeQ4_0, 4>(n, x, y, s, out);
+}
+void vec_dot4_q4_1_q8_1(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    dot_rows<DecodeQ4_1, 4>(n, x, y, s, out);
+}
+void vec_dot4_q5_0_q8_0(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    dot_rows<DecodeQ5_0, 4>(n, x, y, s, out);
+}
+void vec_dot4_q5_1_q8_1(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    dot_rows<DecodeQ5_1, 4>(n, x, y, s, out);
+}
+void vec_dot4_q8_0_q8_0(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    dot_rows<DecodeQ8_0, 4>(n, x, y, s, out);
 }
 
 // ---- K-quants: 256-value super-blocks against Q8_K ----
-
-float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockQ2_K& xb = blocks_of<BlockQ2_K>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        __m256i acc = _mm256_setzero_si256();
-        for (int half = 0; half < 2; ++half) {
-            const __m256i q = load32(xb.qs + 32 * half);
-            for (int k = 0; k < 4; ++k) {
-                const int j = 8 * half + 2 * k;  // sub-blocks j and j + 1
-                acc = _mm256_add_epi32(
-                    acc, dot_u8_i8_scaled(two_bits_of_bytes(q, 2 * k),
-                                          load32(yb.qs + 128 * half + 32 * k), xb.scales[j] & 0x0f,
-                                          xb.scales[j + 1] & 0x0f));
-            }
-        }
-        int mins = 0;
-        for (int j = 0; j < 16; ++j) mins += (xb.scales[j] >> 4) * yb.bsums[j];
-        const int scaled = hsum_i32(acc);
-        sum += yb.d * fp16_to_f32(xb.d) * static_cast<float>(scaled) -
-               yb.d * fp16_to_f32(xb.dmin) * static_cast<float>(mins);
-    }
-    return sum;
-}
-
-// q = two_bits - 4 + 4 * high_bit; summed as u = two_bits + 4 * high_bit (0..7), then the
-// -4 comes back through the activations' block sums.
-float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockQ3_K& xb = blocks_of<BlockQ3_K>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        int scales[16];
-        for (int j = 0; j < 16; ++j) scales[j] = q3_k_scale(xb.scales, j);
-        const __m256i hmask = load32(xb.hmask);
-        __m256i acc = _mm256_setzero_si256();
-        for (int half = 0; half < 2; ++half) {
-            const __m256i q = load32(xb.qs + 32 * half);
-            for (int k = 0; k < 4; ++k) {
-                const int j = 8 * half + 2 * k;
-                const __m256i high = _mm256_slli_epi16(bit_of_bytes(hmask, 4 * half + k), 2);
-                const __m256i u = _mm256_or_si256(two_bits_of_bytes(q, 2 * k), high);
-                acc = _mm256_add_epi32(acc, dot_u8_i8_scaled(u, load32(yb.qs + 128 * half + 32 * k),
-                                                             scales[j], scales[j + 1]));
-            }
-        }
-        int offset = 0;
-        for (int j = 0; j < 16; ++j) offset += scales[j] * yb.bsums[j];
-        const int scaled = hsum_i32(acc) - 4 * offset;
-        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(scaled);
-    }
-    return sum;
-}
+// A block is decoded once into eight vectors of 32 unsigned values (values 32i .. 32i+31)
+// with a 16-bit scale for each half of 16; each activation row then needs only multiply-adds
+// and its own exact integer corrections. Per row, the float steps are the reference's.
 
 namespace {
-// Q4_K and Q5_K share everything but the fifth bit.
+
+struct KDecoded {
+    __m256i q[8];
+    int scale[16];  // sub-block scale of values 16j .. 16j+15
+    int min[16];    // Q2_K: per 16 values; Q4_K / Q5_K: per 32 (stored twice); else unused
+    float d, dmin;
+};
+
+// The scaled integer sum of one decoded block against one Q8_K block.
+inline int scaled_sum(const KDecoded& w, const BlockQ8_K& a) {
+    __m256i acc = _mm256_setzero_si256();
+    for (int i = 0; i < 8; ++i) {
+        acc = _mm256_add_epi32(acc, dot_u8_i8_scaled(w.q[i], load32(a.qs + 32 * i), w.scale[2 * i],
+                                                     w.scale[2 * i + 1]));
+    }
+    return hsum_i32(acc);
+}
+inline int sum_scale_times_bsums(const int* scale, const BlockQ8_K& a) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) s += scale[j] * a.bsums[j];
+    return s;
+}
+
+struct DecodeQ2_K {
+    using Block = BlockQ2_K;
+    static void decode(const Block& b, KDecoded* w) {
+        for (int half = 0; half < 2; ++half) {
+            const __m256i q = load32(b.qs + 32 * half);
+            for (int k = 0; k < 4; ++k) w->q[4 * half + k] = two_bits_of_bytes(q, 2 * k);
+        }
+        for (int j = 0; j < 16; ++j) w->scale[j] = b.scales[j] & 0x0f, w->min[j] = b.scales[j] >> 4;
+        w->d = fp16_to_f32(b.d), w->dmin = fp16_to_f32(b.dmin);
+    }
+    static float finish(const KDecoded& w, const BlockQ8_K& a, int scaled) {
+        const int mins = sum_scale_times_bsums(w.min, a);
+        return a.d * w.d * static_cast<float>(scaled) - a.d * w.dmin * static_cast<float>(mins);
+    }
+};
+
+// q = two bits - 4 + 4 * high bit; summed as u = two bits + 4 * high bit (0..7), the -4 comes
+// back through the activations' block sums.
+struct DecodeQ3_K {
+    using Block = BlockQ3_K;
+    static void decode(const Block& b, KDecoded* w) {
+        const __m256i hmask = load32(b.hmask);
+        for (int half = 0; half < 2; ++half) {
+            const __m256i q = load32(b.qs + 32 * half);
+            for (int k = 0; k < 4; ++k) {
+                const __m256i high = _mm256_slli_epi16(bit_of_bytes(hmask, 4 * half + k), 2);
+                w->q[4 * half + k] = _mm256_or_si256(two_bits_of_bytes(q, 2 * k), high);
+            }
+        }
+        for (int j = 0; j < 16; ++j) w->scale[j] = q3_k_scale(b.scales, j);
+        w->d = fp16_to_f32(b.d);
+    }
+    static float finish(const KDecoded& w, const BlockQ8_K& a, int scaled) {
+        scaled -= 4 * sum_scale_times_bsums(w.scale, a);
+        return w.d * a.d * static_cast<float>(scaled);
+    }
+};
+
 template <typename Block, bool kFifthBit>
-float dot_q4_k_like(int64_t n, const void* x, const void* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const Block& xb = blocks_of<Block>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        int scales[8], mins_of[8];
-        for (int j = 0; j < 8; ++j) q4_k_scale_min(xb.scales, j, &scales[j], &mins_of[j]);
-        __m256i acc = _mm256_setzero_si256();
+struct DecodeQ4_K_like {
+    using Type = Block;
+    static void decode(const Block& b, KDecoded* w) {
         __m256i qh = _mm256_setzero_si256();
-        if constexpr (kFifthBit) qh = load32(xb.qh);
+        if constexpr (kFifthBit) qh = load32(b.qh);
         for (int c = 0; c < 4; ++c) {  // 64 values: sub-blocks 2c (low nibbles) and 2c + 1 (high)
-            const __m256i raw = load32(xb.qs + 32 * c);
+            const __m256i raw = load32(b.qs + 32 * c);
             __m256i lo = _mm256_and_si256(raw, _mm256_set1_epi8(0x0f));
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(0x0f));
             if constexpr (kFifthBit) {
                 lo = _mm256_or_si256(lo, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c), 4));
                 hi = _mm256_or_si256(hi, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c + 1), 4));
             }
-            acc = _mm256_add_epi32(
-                acc, dot_u8_i8_scaled(lo, load32(yb.qs + 64 * c), scales[2 * c], scales[2 * c]));
-            acc = _mm256_add_epi32(acc, dot_u8_i8_scaled(hi, load32(yb.qs + 64 * c + 32),
-                                                         scales[2 * c + 1], scales[2 * c + 1]));
+            w->q[2 * c] = lo;
+            w->q[2 * c + 1] = hi;
         }
-        int mins = 0;
-        for (int j = 0; j < 8; ++j) mins += mins_of[j] * (yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
-        const int scaled = hsum_i32(acc);
-        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(scaled) -
-               fp16_to_f32(xb.dmin) * yb.d * static_cast<float>(mins);
+        for (int j = 0; j < 8; ++j) {
+            int scale, min;
+            q4_k_scale_min(b.scales, j, &scale, &min);
+            w->scale[2 * j] = w->scale[2 * j + 1] = scale;
+            w->min[2 * j] = w->min[2 * j + 1] = min;
+        }
+        w->d = fp16_to_f32(b.d), w->dmin = fp16_to_f32(b.dmin);
     }
-    return sum;
-}
-}  // namespace
-
-float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y) {
-    return dot_q4_k_like<BlockQ4_K, false>(n, x, y);
-}
-float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y) {
-    return dot_q4_k_like<BlockQ5_K, true>(n, x, y);
-}
+    static float finish(const KDecoded& w, const BlockQ8_K& a, int scaled) {
+        int mins = 0;
+        for (int j = 0; j < 8; ++j) mins += w.min[2 * j] * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
+        return w.d * a.d * static_cast<float>(scaled) - w.dmin * a.d * static_cast<float>(mins);
+    }
+};
+struct DecodeQ4_K : DecodeQ4_K_like<BlockQ4_K, false> {
+    using Block = BlockQ4_K;
+};
+struct DecodeQ5_K : DecodeQ4_K_like<BlockQ5_K, true> {
+    using Block = BlockQ5_K;
+};
 
 // q = (4 low bits | 2 high bits << 4) - 32; summed unsigned, the -32 comes back through bsums.
-float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockQ6_K& xb = blocks_of<BlockQ6_K>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+struct DecodeQ6_K {
+    using Block = BlockQ6_K;
+    static void decode(const Block& b, KDecoded* w) {
         const __m256i low_mask = _mm256_set1_epi8(0x0f);
-        __m256i acc = _mm256_setzero_si256();
         for (int half = 0; half < 2; ++half) {
-            const __m256i ql0 = load32(xb.ql + 64 * half), ql1 = load32(xb.ql + 64 * half + 32);
-            const __m256i qh = load32(xb.qh + 32 * half);
-            const __m256i q[4] = {
-                _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
-                                _mm256_slli_epi16(two_bits_of_bytes(qh, 0), 4)),
-                _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
-                                _mm256_slli_epi16(two_bits_of_bytes(qh, 2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
-                                _mm256_slli_epi16(two_bits_of_bytes(qh, 4), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
-                                _mm256_slli_epi16(two_bits_of_bytes(qh, 6), 4)),
-            };
-            for (int k = 0; k < 4; ++k) {
-                const int j = 8 * half + 2 * k;
-                acc = _mm256_add_epi32(
-                    acc, dot_u8_i8_scaled(q[k], load32(yb.qs + 128 * half + 32 * k), xb.scales[j],
-                                          xb.scales[j + 1]));
-            }
+            const __m256i ql0 = load32(b.ql + 64 * half), ql1 = load32(b.ql + 64 * half + 32);
+            const __m256i qh = load32(b.qh + 32 * half);
+            __m256i* q = w->q + 4 * half;
+            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
+                                   _mm256_slli_epi16(two_bits_of_bytes(qh, 0), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
+                                   _mm256_slli_epi16(two_bits_of_bytes(qh, 2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
+                                   _mm256_slli_epi16(two_bits_of_bytes(qh, 4), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
+                                   _mm256_slli_epi16(two_bits_of_bytes(qh, 6), 4));
         }
-        int offset = 0;
-        for (int j = 0; j < 16; ++j) offset += xb.scales[j] * yb.bsums[j];
-        const int scaled = hsum_i32(acc) - 32 * offset;
-        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(scaled);
+        for (int j = 0; j < 16; ++j) w->scale[j] = b.scales[j];
+        w->d = fp16_to_f32(b.d);
     }
-    return sum;
+    static float finish(const KDecoded& w, const BlockQ8_K& a, int scaled) {
+        scaled -= 32 * sum_scale_times_bsums(w.scale, a);
+        return w.d * a.d * static_cast<float>(scaled);
+    }
+};
+
+template <typename D, int R>
+void k_dot_rows(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+    const auto* xb = blocks_of<typename D::Block>(x);
+    float sum[R] = {};
+    KDecoded w;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        D::decode(xb[i], &w);
+        for (int r = 0; r < R; ++r) {
+            const BlockQ8_K& a =
+                blocks_of<BlockQ8_K>(static_cast<const uint8_t*>(y) + r * y_stride)[i];
+            sum[r] += D::finish(w, a, scaled_sum(w, a));
+        }
+    }
+    for (int r = 0; r < R; ++r) out[r] = sum[r];
+}
+
+template <typename D>
+float k_dot_one(int64_t n, const void* x, const void* y) {
+    float out;
+    k_dot_rows<D, 1>(n, x, y, 0, &out);
+    return out;
+}
+
+}  // namespace
+
+float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y) {
+    return k_dot_one<DecodeQ2_K>(n, x, y);
+}
+float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y) {
+    return k_dot_one<DecodeQ3_K>(n, x, y);
+}
+float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y) {
+    return k_dot_one<DecodeQ4_K>(n, x, y);
+}
+float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y) {
+    return k_dot_one<DecodeQ5_K>(n, x, y);
+}
+float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y) {
+    return k_dot_one<DecodeQ6_K>(n, x, y);
+}
+
+void vec_dot4_q2_k_q8_k(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    k_dot_rows<DecodeQ2_K, 4>(n, x, y, s, out);
+}
+void vec_dot4_q3_k_q8_k(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    k_dot_rows<DecodeQ3_K, 4>(n, x, y, s, out);
+}
+void vec_dot4_q4_k_q8_k(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    k_dot_rows<DecodeQ4_K, 4>(n, x, y, s, out);
+}
+void vec_dot4_q5_k_q8_k(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    k_dot_rows<DecodeQ5_K, 4>(n, x, y, s, out);
+}
+void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    k_dot_rows<DecodeQ6_K, 4>(n, x, y, s, out);
 }
 
 }  // namespace ember::avx2

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
 
+#include "kernels/blocks.h"
 #include "kernels/cpu_features.h"
 #include "kernels/simd_kernels.h"
 #include "tests/kernel_check.h"
@@ -56,6 +60,54 @@ INSTANTIATE_TEST_SUITE_P(EveryPath, SimdDot, ::testing::ValuesIn(simd_cases()), 
     return std::string(p.param.isa) + "_" + std::string(tensor_type_name(p.param.type));
 });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SimdDot);
+
+// The four-row dot products give exactly the single-row results.
+TEST(SimdDot4, EqualsFourSingleDotsBitForBit) {
+    std::mt19937 rng(9);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    int checked = 0;
+    for (TensorType type : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
+                            TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
+                            TensorType::Q5_K, TensorType::Q6_K}) {
+        const TypeKernels& k = *kernels_for(type);
+        if (k.vec_dot4 == nullptr) continue;
+        const TypeKernels& act = *reference_kernels(k.activation_type);
+        const int64_t n = 4096;
+        std::vector<float> values(n);
+        for (float& v : values) v = normal(rng);
+        std::vector<uint8_t> w(row_bytes(type, n));
+        if (reference_kernels(type)->quantize_weights != nullptr) {
+            reference_kernels(type)->quantize_weights(values.data(), w.data(), n);
+        } else {  // K-quants: random bits, scales kept small and finite
+            for (auto& b : w) b = static_cast<uint8_t>(rng());
+            const size_t block = tensor_type_info(type).bytes_per_block;
+            const size_t d_at = type == TensorType::Q6_K   ? 208
+                                : type == TensorType::Q3_K ? 108
+                                : type == TensorType::Q2_K ? 80
+                                                           : 0;
+            for (size_t at = 0; at < w.size(); at += block) {
+                const fp16_t small = f32_to_fp16(0.01f);
+                std::memcpy(&w[at + d_at], &small, 2);
+                if (type != TensorType::Q6_K && type != TensorType::Q3_K)
+                    std::memcpy(&w[at + d_at + 2], &small, 2);
+            }
+        }
+        const size_t stride = row_bytes(k.activation_type, n);
+        std::vector<uint8_t> y(4 * stride);
+        for (int r = 0; r < 4; ++r) {
+            for (float& v : values) v = normal(rng);
+            act.quantize_row(values.data(), y.data() + r * stride, n);
+        }
+        float four[4];
+        k.vec_dot4(n, w.data(), y.data(), stride, four);
+        for (int r = 0; r < 4; ++r) {
+            EXPECT_EQ(f32_bits(four[r]), f32_bits(k.vec_dot(n, w.data(), y.data() + r * stride)))
+                << tensor_type_name(type) << " row " << r;
+        }
+        ++checked;
+    }
+    if (checked == 0) GTEST_SKIP() << "no four-row kernels on this CPU";
+}
 
 TEST(KernelRegistry, ReportsTheActiveSet) {
     const std::string set = active_kernel_set();
