@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it:
-#   1. Release build, warnings as errors, every test through CTest;
+#   1. Release build, warnings as errors, every test through CTest (including the NEON kernels,
+#      cross-compiled for aarch64 and run under qemu-user);
 #   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the libFuzzer targets for 60 s each (EMBER_FUZZ_SECONDS to change).
 # Test data comes from ../shared (override with EMBER_SHARED).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
 
 ./scripts/install-deps.sh
 
 echo "== release build and tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_TESTS=ON -DEMBER_WERROR=ON
 cmake --build build --parallel "$jobs"
-ctest --test-dir build --output-on-failure --parallel "$jobs"
+ctest --test-dir build --output-on-failure --parallel "$jobs" | tee "$logs/release.txt"
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBER_BUILD_TESTS=ON \
     -DEMBER_WERROR=ON -DEMBER_SANITIZE=ON
 cmake --build build-asan --parallel "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan --output-on-failure --parallel "$jobs"
+    ctest --test-dir build-asan --output-on-failure --parallel "$jobs" | tee "$logs/asan.txt"
 
 echo "== fuzzing"
 ./scripts/fuzz.sh "${EMBER_FUZZ_SECONDS:-60}"
+
+# One closing line over all of it (ctest exits non-zero above if anything failed).
+total=0
+for n in $(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$logs"/*.txt); do total=$((total + n)); done
+echo "test.sh: release and sanitizer suites and the fuzzer all passed"
+echo "$((total + 1)) passed, 0 failed"
