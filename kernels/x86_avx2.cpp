@@ -294,8 +294,8 @@ namespace {
 
 struct KDecoded {
     __m256i q[8];
-    int scale[16];  // sub-block scale of values 16j .. 16j+15
-    int min[16];    // Q2_K: per 16 values; Q4_K / Q5_K: per 32 (stored twice); else unused
+    alignas(32) int16_t scale[16];  // sub-block scale of values 16j .. 16j+15
+    alignas(32) int16_t min[16];    // Q2_K: per 16 values; Q4_K / Q5_K: per 32 (twice); else 0
     float d, dmin;
 };
 
@@ -308,10 +308,11 @@ inline int scaled_sum(const KDecoded& w, const BlockQ8_K& a) {
     }
     return hsum_i32(acc);
 }
-inline int sum_scale_times_bsums(const int* scale, const BlockQ8_K& a) {
-    int s = 0;
-    for (int j = 0; j < 16; ++j) s += scale[j] * a.bsums[j];
-    return s;
+// sum over j of v[j] * bsums[j]: sixteen i16 products, exact in i32.
+inline int dot_with_bsums(const int16_t* v, const BlockQ8_K& a) {
+    const __m256i values = _mm256_load_si256(reinterpret_cast<const __m256i*>(v));
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums));
+    return hsum_i32(_mm256_madd_epi16(values, bsums));
 }
 
 struct DecodeQ2_K {
@@ -321,11 +322,14 @@ struct DecodeQ2_K {
             const __m256i q = load32(b.qs + 32 * half);
             for (int k = 0; k < 4; ++k) w->q[4 * half + k] = two_bits_of_bytes(q, 2 * k);
         }
-        for (int j = 0; j < 16; ++j) w->scale[j] = b.scales[j] & 0x0f, w->min[j] = b.scales[j] >> 4;
+        for (int j = 0; j < 16; ++j) {
+            w->scale[j] = static_cast<int16_t>(b.scales[j] & 0x0f);
+            w->min[j] = static_cast<int16_t>(b.scales[j] >> 4);
+        }
         w->d = fp16_to_f32(b.d), w->dmin = fp16_to_f32(b.dmin);
     }
     static float finish(const KDecoded& w, const BlockQ8_K& a, int scaled) {
-        const int mins = sum_scale_times_bsums(w.min, a);
+        const int mins = dot_with_bsums(w.min, a);
         return a.d * w.d * static_cast<float>(scaled) - a.d * w.dmin * static_cast<float>(mins);
     }
 };
@@ -343,11 +347,11 @@ struct DecodeQ3_K {
                 w->q[4 * half + k] = _mm256_or_si256(two_bits_of_bytes(q, 2 * k), high);
             }
         }
-        for (int j = 0; j < 16; ++j) w->scale[j] = q3_k_scale(b.scales, j);
+        for (int j = 0; j < 16; ++j) w->scale[j] = static_cast<int16_t>(q3_k_scale(b.scales, j));
         w->d = fp16_to_f32(b.d);
     }
     static float finish(const KDecoded& w, const BlockQ8_K& a, int scaled) {
-        scaled -= 4 * sum_scale_times_bsums(w.scale, a);
+        scaled -= 4 * dot_with_bsums(w.scale, a);
         return w.d * a.d * static_cast<float>(scaled);
     }
 };
@@ -372,14 +376,13 @@ struct DecodeQ4_K_like {
         for (int j = 0; j < 8; ++j) {
             int scale, min;
             q4_k_scale_min(b.scales, j, &scale, &min);
-            w->scale[2 * j] = w->scale[2 * j + 1] = scale;
-            w->min[2 * j] = w->min[2 * j + 1] = min;
+            w->scale[2 * j] = w->scale[2 * j + 1] = static_cast<int16_t>(scale);
+            w->min[2 * j] = w->min[2 * j + 1] = static_cast<int16_t>(min);
         }
         w->d = fp16_to_f32(b.d), w->dmin = fp16_to_f32(b.dmin);
     }
     static float finish(const KDecoded& w, const BlockQ8_K& a, int scaled) {
-        int mins = 0;
-        for (int j = 0; j < 8; ++j) mins += w.min[2 * j] * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
+        const int mins = dot_with_bsums(w.min, a);  // each min twice: its two 16-value sums
         return w.d * a.d * static_cast<float>(scaled) - w.dmin * a.d * static_cast<float>(mins);
     }
 };
@@ -412,7 +415,7 @@ struct DecodeQ6_K {
         w->d = fp16_to_f32(b.d);
     }
     static float finish(const KDecoded& w, const BlockQ8_K& a, int scaled) {
-        scaled -= 32 * sum_scale_times_bsums(w.scale, a);
+        scaled -= 32 * dot_with_bsums(w.scale, a);
         return w.d * a.d * static_cast<float>(scaled);
     }
 };
@@ -442,6 +445,44 @@ float k_dot_one(int64_t n, const void* x, const void* y) {
 
 }  // namespace
 
+namespace {
+// One activation row, Q4_K or Q5_K: decoding straight into the multiply-adds keeps everything
+// in registers, about twice as fast as going through KDecoded for a single row. Same
+// integer sums and float steps, so the same bits as the four-row path and the reference.
+template <typename Block, bool kFifthBit>
+float dot_q4_k_like_one_row(int64_t n, const void* x, const void* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const Block& xb = blocks_of<Block>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        int scales[8], mins_of[8];
+        for (int j = 0; j < 8; ++j) q4_k_scale_min(xb.scales, j, &scales[j], &mins_of[j]);
+        __m256i acc = _mm256_setzero_si256();
+        __m256i qh = _mm256_setzero_si256();
+        if constexpr (kFifthBit) qh = load32(xb.qh);
+        for (int c = 0; c < 4; ++c) {  // 64 values: sub-blocks 2c (low nibbles) and 2c + 1 (high)
+            const __m256i raw = load32(xb.qs + 32 * c);
+            __m256i lo = _mm256_and_si256(raw, _mm256_set1_epi8(0x0f));
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(0x0f));
+            if constexpr (kFifthBit) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c + 1), 4));
+            }
+            acc = _mm256_add_epi32(
+                acc, dot_u8_i8_scaled(lo, load32(yb.qs + 64 * c), scales[2 * c], scales[2 * c]));
+            acc = _mm256_add_epi32(acc, dot_u8_i8_scaled(hi, load32(yb.qs + 64 * c + 32),
+                                                         scales[2 * c + 1], scales[2 * c + 1]));
+        }
+        int mins = 0;
+        for (int j = 0; j < 8; ++j) mins += mins_of[j] * (yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
+        const int scaled = hsum_i32(acc);
+        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(scaled) -
+               fp16_to_f32(xb.dmin) * yb.d * static_cast<float>(mins);
+    }
+    return sum;
+}
+}  // namespace
+
 float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y) {
     return k_dot_one<DecodeQ2_K>(n, x, y);
 }
@@ -449,10 +490,10 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y) {
     return k_dot_one<DecodeQ3_K>(n, x, y);
 }
 float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y) {
-    return k_dot_one<DecodeQ4_K>(n, x, y);
+    return dot_q4_k_like_one_row<BlockQ4_K, false>(n, x, y);
 }
 float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y) {
-    return k_dot_one<DecodeQ5_K>(n, x, y);
+    return dot_q4_k_like_one_row<BlockQ5_K, true>(n, x, y);
 }
 float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y) {
     return k_dot_one<DecodeQ6_K>(n, x, y);
