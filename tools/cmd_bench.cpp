@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <random>
 #include <thread>
@@ -74,6 +75,34 @@ double measure_read_bandwidth(int n_threads) {
     return best;
 }
 
+// What llama-bench prints for a file's general.file_type (llama.cpp's LLAMA_FTYPE numbers); for
+// an unknown one, the tensor type that holds the most bytes.
+std::string file_type_name(const gguf::File& file) {
+    static const std::pair<uint32_t, const char*> kNames[] = {
+        {0, "all F32"},        {1, "F16"},
+        {2, "Q4_0"},           {3, "Q4_1"},
+        {7, "Q8_0"},           {8, "Q5_0"},
+        {9, "Q5_1"},           {10, "Q2_K - Medium"},
+        {11, "Q3_K - Small"},  {12, "Q3_K - Medium"},
+        {13, "Q3_K - Large"},  {14, "Q4_K - Small"},
+        {15, "Q4_K - Medium"}, {16, "Q5_K - Small"},
+        {17, "Q5_K - Medium"}, {18, "Q6_K"},
+        {32, "BF16"}};
+    if (file.find("general.file_type") != nullptr) {
+        const uint32_t ftype = file.get_u32("general.file_type");
+        for (const auto& [id, name] : kNames) {
+            if (id == ftype) return name;
+        }
+    }
+    std::map<TensorType, uint64_t> bytes;
+    for (const auto& t : file.tensors()) bytes[t.type] += t.n_bytes;
+    TensorType most = TensorType::F32;
+    for (const auto& [type, n] : bytes) {
+        if (n > bytes[most]) most = type;
+    }
+    return std::string(tensor_type_name(most));
+}
+
 int run_bench(const BenchOptions& o) {
     const Model model(o.model.model_path);
     uint64_t weight_bytes = 0, n_params = 0;
@@ -89,13 +118,7 @@ int run_bench(const BenchOptions& o) {
     std::vector<int32_t> tokens(std::max(o.n_prompt, 1));
     for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % model.config().n_vocab);
 
-    const std::string type_name = [&] {
-        std::string name;
-        for (const auto& t : model.file().tensors()) {  // the type of most bytes
-            if (t.name == "blk.0.ffn_down.weight") name = std::string(tensor_type_name(t.type));
-        }
-        return name;
-    }();
+    const std::string type_name = file_type_name(model.file());
     const double billions = static_cast<double>(n_params) / 1e9;
     char model_type[64];
     std::snprintf(
