@@ -13,23 +13,23 @@ KvCache::KvCache(int n_layer, int n_ctx, int kv_dim, TensorType type)
         throw Error("KV cache type must be F16 or F32");
     }
     elem_bytes_ = type == TensorType::F16 ? 2 : 4;
-    const size_t total = static_cast<size_t>(n_layer) * n_ctx * kv_dim * elem_bytes_;
-    keys_.assign(total, 0);
-    values_.assign(total, 0);
+    bytes_per_array_ = static_cast<size_t>(n_layer) * n_ctx * kv_dim * elem_bytes_;
+    keys_.reset(new uint8_t[bytes_per_array_]);
+    values_.reset(new uint8_t[bytes_per_array_]);
 }
 
 void KvCache::store(int layer, int pos, const float* keys, const float* values) {
-    uint8_t* k = keys_.data() + key_byte(layer, pos, 0);
+    uint8_t* k = keys_.get() + key_byte(layer, pos, 0);
     if (type_ == TensorType::F16) {
         for (int d = 0; d < kv_dim_; ++d) {
             const fp16_t key_half = f32_to_fp16(keys[d]), value_half = f32_to_fp16(values[d]);
             std::memcpy(k + 2 * d, &key_half, 2);
-            std::memcpy(values_.data() + value_byte(layer, d, pos), &value_half, 2);
+            std::memcpy(values_.get() + value_byte(layer, d, pos), &value_half, 2);
         }
     } else {
         std::memcpy(k, keys, kv_dim_ * sizeof(float));
         for (int d = 0; d < kv_dim_; ++d) {
-            std::memcpy(values_.data() + value_byte(layer, d, pos), &values[d], sizeof(float));
+            std::memcpy(values_.get() + value_byte(layer, d, pos), &values[d], sizeof(float));
         }
     }
 }

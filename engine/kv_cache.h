@@ -6,7 +6,7 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 #include "kernels/tensor_type.h"
 
@@ -24,14 +24,14 @@ class KvCache {
 
     // Position pos's keys, starting at component `offset` (a head's start).
     const uint8_t* key(int layer, int pos, int offset) const {
-        return keys_.data() + key_byte(layer, pos, offset);
+        return keys_.get() + key_byte(layer, pos, offset);
     }
     // Value component d over positions 0..n_ctx-1.
     const uint8_t* value_row(int layer, int d) const {
-        return values_.data() + value_byte(layer, d, 0);
+        return values_.get() + value_byte(layer, d, 0);
     }
 
-    size_t bytes() const { return keys_.size() + values_.size(); }
+    size_t bytes() const { return 2 * bytes_per_array_; }
 
   private:
     size_t layer_elems() const { return static_cast<size_t>(n_ctx_) * kv_dim_; }
@@ -45,7 +45,9 @@ class KvCache {
     int n_ctx_, kv_dim_;
     TensorType type_;
     size_t elem_bytes_;
-    std::vector<uint8_t> keys_, values_;
+    // Left uninitialised: the pages are only touched (and resident) once positions are used.
+    std::unique_ptr<uint8_t[]> keys_, values_;
+    size_t bytes_per_array_ = 0;
 };
 
 }  // namespace ember

@@ -78,6 +78,9 @@ void Session::evaluate(std::span<const int32_t> tokens) {
     try {
         context_.decode(tokens);
     } catch (const Error&) {
+        // A long input is evaluated in chunks: forget any chunk that made it into the cache,
+        // so the cache holds exactly tokens_.
+        context_.truncate(static_cast<int>(tokens_.size()));
         if (cancel_.exchange(false)) throw CancelledError();
         throw;
     }

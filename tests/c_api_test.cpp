@@ -226,7 +226,14 @@ TEST_F(CApi, CancelFromAnotherThreadInterruptsALongPromptEvaluation) {
     canceller.join();
     EXPECT_EQ(status, EMBER_ERROR_CANCELLED);
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-    // The session is still usable.
+    // The interrupted prompt left nothing behind, and the session is still usable.
+    EXPECT_EQ(ember_session_n_tokens(session), 0);
+    ember_generate_params one = ember_generate_default_params();
+    one.n_predict = 3;
+    EXPECT_EQ(ember_generate(session, "Once", &one, collect, &out, nullptr), EMBER_OK);
+    // BOS and "Once", then two of the three generated tokens (the last is sampled, not yet
+    // evaluated)
+    EXPECT_EQ(ember_session_n_tokens(session), 2 + 2);
     ASSERT_EQ(ember_session_reset(session), EMBER_OK);
     ember_generate_params gp = ember_generate_default_params();
     gp.n_predict = 5;
