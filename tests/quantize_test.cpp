@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 
+#include "engine/quantize.h"
+#include "formats/error.h"
 #include "formats/gguf.h"
 #include "kernels/kernels.h"
 #include "tests/shared_data.h"
@@ -45,6 +48,60 @@ TEST_P(LegacyQuantizer, GivesLlamaCppsBytes) {
 INSTANTIATE_TEST_SUITE_P(Types, LegacyQuantizer,
                          ::testing::Values("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"),
                          [](const auto& p) { return p.param; });
+
+}  // namespace
+}  // namespace ember
+
+namespace ember {
+namespace {
+
+// `ember quantize` on the whole mini model: every tensor llama.cpp stores in the same type comes
+// out byte for byte as llama.cpp wrote it (only output.weight differs: Q6_K there, Q8_0 here).
+class QuantizeModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(QuantizeModel, MatchesLlamaCppsFile) {
+    const gguf::File f32(test::shared_path("models/mini/mini-F32.gguf").string());
+    const gguf::File reference(
+        test::shared_path("models/mini/mini-" + GetParam() + ".gguf").string());
+    const auto dir = test::temp_dir("quantize-" + GetParam());
+    QuantizeOptions options;
+    for (uint32_t id = 0; id < 64; ++id) {
+        if (const auto info = tensor_type_info(id); info && info->name == GetParam())
+            options.type = info->type;
+    }
+    quantize_model(f32, (dir / "out.gguf").string(), options);
+    const gguf::File ours((dir / "out.gguf").string());
+    EXPECT_EQ(ours.get_u32("general.file_type"), reference.get_u32("general.file_type"));
+    ASSERT_EQ(ours.tensors().size(), reference.tensors().size());
+    int identical = 0;
+    for (const gguf::TensorInfo& t : ours.tensors()) {
+        SCOPED_TRACE(std::string(t.name));
+        const gguf::TensorInfo* r = reference.find_tensor(t.name);
+        ASSERT_NE(r, nullptr);
+        if (r->type != t.type) {
+            EXPECT_EQ(t.name, "output.weight");  // the one tensor llama.cpp stores in Q6_K
+            continue;
+        }
+        ASSERT_EQ(t.n_bytes, r->n_bytes);
+        EXPECT_EQ(std::memcmp(t.data, r->data, t.n_bytes), 0);
+        ++identical;
+    }
+    EXPECT_GE(identical, 29);
+    std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, QuantizeModel, ::testing::Values("Q8_0", "Q4_0", "Q5_1", "F16"),
+                         [](const auto& p) { return p.param; });
+
+TEST(QuantizeModelErrors, RefusesTypesItCannotWriteAndQuantizedInput) {
+    const gguf::File q4(test::shared_path("models/mini/mini-Q4_0.gguf").string());
+    QuantizeOptions options;
+    options.type = TensorType::Q8_0;
+    EXPECT_THROW(quantize_model(q4, "/tmp/never.gguf", options), Error);
+    const gguf::File f32(test::shared_path("models/mini/mini-F32.gguf").string());
+    options.type = TensorType::Q4_K;
+    EXPECT_THROW(quantize_model(f32, "/tmp/never.gguf", options), Error);
+}
 
 }  // namespace
 }  // namespace ember

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     add(ember::cli::add_chat_command);
     add(ember::cli::add_synth_command);
     add(ember::cli::add_bench_command);
+    add(ember::cli::add_quantize_command);
 
     try {
         app.parse(argc, argv);
