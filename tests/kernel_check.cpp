@@ -66,6 +66,10 @@ std::vector<uint8_t> weight_row(TensorType type, int64_t n, Fill fill, std::mt19
 
 }  // namespace
 
+std::vector<uint8_t> random_weight_row(TensorType type, int64_t n, std::mt19937& rng) {
+    return weight_row(type, n, Fill::Random, rng);
+}
+
 std::string check_dot_against_reference(TensorType type, VecDotFn dot, bool exact) {
     const TypeKernels& ref = *reference_kernels(type);
     const TypeKernels& act = *reference_kernels(ref.activation_type);

@@ -3,11 +3,18 @@
 // float types). Plain C++ without GoogleTest, so the cross-compiled NEON check can use it too.
 #pragma once
 
+#include <cstdint>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "kernels/kernels.h"
 
 namespace ember::test {
+
+// A weight row of n values of `type`: random bits with the scale fields set to small finite
+// values (random bits would give NaN and 1e30 scales); float types get normal values.
+std::vector<uint8_t> random_weight_row(TensorType type, int64_t n, std::mt19937& rng);
 
 // Empty if `dot` agrees with the reference kernel of `type` on every case: bit for bit when
 // `exact`, else within the float rounding bound (kernels_reference_test.cpp explains it).

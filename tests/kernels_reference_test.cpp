@@ -13,6 +13,7 @@
 #include "kernels/blocks.h"
 #include "kernels/fp16.h"
 #include "kernels/kernels.h"
+#include "tests/kernel_check.h"
 #include "tests/shared_data.h"
 
 namespace ember {
@@ -93,56 +94,6 @@ TEST(Dequantize, EveryTypeEqualsLlamaCppBitForBit) {
 
 // ---- dot products against dequantize-then-dot ----
 
-// Weight rows of every computable type, made by filling blocks with random bytes and then
-// fixing the scale fields to sane finite values (random bits would give NaN and 1e30 scales).
-std::vector<uint8_t> random_row(TensorType type, int64_t n, std::mt19937& rng) {
-    const TensorTypeInfo& info = tensor_type_info(type);
-    std::vector<uint8_t> row(row_bytes(type, n));
-    if (type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16) {
-        std::normal_distribution<float> normal(0.0f, 1.0f);
-        std::vector<float> values(n);
-        for (float& v : values) v = normal(rng);
-        reference_kernels(type)->quantize_row(values.data(), row.data(), n);
-        return row;
-    }
-    for (auto& b : row) b = static_cast<uint8_t>(rng());
-    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
-    for (size_t at = 0; at < row.size(); at += info.bytes_per_block) {
-        uint8_t* block = row.data() + at;
-        const auto put_half = [&](size_t offset) {
-            const fp16_t h = f32_to_fp16(scale(rng));
-            std::memcpy(block + offset, &h, 2);
-        };
-        switch (type) {
-            case TensorType::Q4_0:
-            case TensorType::Q5_0:
-            case TensorType::Q8_0:
-                put_half(0);
-                break;
-            case TensorType::Q4_1:
-            case TensorType::Q5_1:
-                put_half(0), put_half(2);
-                break;
-            case TensorType::Q2_K:
-                put_half(80), put_half(82);
-                break;
-            case TensorType::Q3_K:
-                put_half(108);
-                break;
-            case TensorType::Q4_K:
-            case TensorType::Q5_K:
-                put_half(0), put_half(2);
-                break;
-            case TensorType::Q6_K:
-                put_half(208);
-                break;
-            default:
-                ADD_FAILURE() << "no generator for " << info.name;
-        }
-    }
-    return row;
-}
-
 class DotProduct : public ::testing::TestWithParam<TensorType> {};
 
 // Why the bound: the integer part of every quantized dot product is exact, so the kernels and
@@ -160,7 +111,7 @@ TEST_P(DotProduct, MatchesDequantizeThenDotWithinTheRoundingBound) {
     std::normal_distribution<float> normal(0.0f, 1.0f);
     for (const int64_t n : {256, 512, 4096}) {
         for (int trial = 0; trial < 20; ++trial) {
-            const auto weights = random_row(type, n, rng);
+            const auto weights = test::random_weight_row(type, n, rng);
             std::vector<float> activations(n);
             for (float& v : activations) v = normal(rng) * (trial % 2 ? 100.0f : 0.01f);
             if (trial == 3) activations.assign(n, 0.0f);  // all-zero activations

@@ -73,25 +73,8 @@ TEST(SimdDot4, EqualsFourSingleDotsBitForBit) {
         if (k.vec_dot4 == nullptr) continue;
         const TypeKernels& act = *reference_kernels(k.activation_type);
         const int64_t n = 4096;
+        const std::vector<uint8_t> w = test::random_weight_row(type, n, rng);
         std::vector<float> values(n);
-        for (float& v : values) v = normal(rng);
-        std::vector<uint8_t> w(row_bytes(type, n));
-        if (reference_kernels(type)->quantize_weights != nullptr) {
-            reference_kernels(type)->quantize_weights(values.data(), w.data(), n);
-        } else {  // K-quants: random bits, scales kept small and finite
-            for (auto& b : w) b = static_cast<uint8_t>(rng());
-            const size_t block = tensor_type_info(type).bytes_per_block;
-            const size_t d_at = type == TensorType::Q6_K   ? 208
-                                : type == TensorType::Q3_K ? 108
-                                : type == TensorType::Q2_K ? 80
-                                                           : 0;
-            for (size_t at = 0; at < w.size(); at += block) {
-                const fp16_t small = f32_to_fp16(0.01f);
-                std::memcpy(&w[at + d_at], &small, 2);
-                if (type != TensorType::Q6_K && type != TensorType::Q3_K)
-                    std::memcpy(&w[at + d_at + 2], &small, 2);
-            }
-        }
         const size_t stride = row_bytes(k.activation_type, n);
         std::vector<uint8_t> y(4 * stride);
         for (int r = 0; r < 4; ++r) {
