@@ -9,39 +9,30 @@
 
 namespace ember {
 
-uint32_t llama_file_type(TensorType type) {
-    switch (type) {
-        case TensorType::F32:
-            return 0;
-        case TensorType::F16:
-            return 1;
-        case TensorType::Q4_0:
-            return 2;
-        case TensorType::Q4_1:
-            return 3;
-        case TensorType::Q8_0:
-            return 7;
-        case TensorType::Q5_0:
-            return 8;
-        case TensorType::Q5_1:
-            return 9;
-        case TensorType::BF16:
-            return 32;
-        default:
-            throw Error("no llama.cpp file type for " + std::string(tensor_type_name(type)));
+MixModel mix_model_of(const gguf::File& file) {
+    MixModel model;
+    model.has_output = file.find_tensor("output.weight") != nullptr;
+    for (const gguf::TensorInfo& t : file.tensors()) {
+        model.n_layer += t.name.find("attn_v.weight") != std::string_view::npos;
     }
+    const std::string arch(file.get_string("general.architecture", "llama"));
+    if (file.find(arch + ".attention.head_count") != nullptr &&
+        file.find(arch + ".attention.head_count_kv") != nullptr) {
+        const uint32_t heads = file.get_u32(arch + ".attention.head_count");
+        const uint32_t kv_heads = file.get_u32(arch + ".attention.head_count_kv");
+        if (kv_heads > 0) model.n_gqa = static_cast<int>(heads / kv_heads);
+    }
+    return model;
 }
 
 void quantize_model(const gguf::File& in, const std::string& out, const QuantizeOptions& options,
                     const std::function<void(size_t, size_t)>& on_tensor) {
-    const TypeKernels* target = reference_kernels(options.type);
-    if (target == nullptr || target->quantize_weights == nullptr) {
-        throw Error("ember quantize cannot write " + std::string(tensor_type_name(options.type)) +
-                    " yet (supported: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0)");
-    }
+    if (options.file_type == nullptr) throw Error("no file type to quantize to");
+    const FileType& file_type = *options.file_type;
+    const MixModel mix = mix_model_of(in);
     gguf::Writer w;
     for (const gguf::Value& v : in.metadata()) w.copy(v);
-    w.set_u32("general.file_type", llama_file_type(options.type));
+    w.set_u32("general.file_type", file_type.llama_ftype);
     w.set_u32("general.quantization_version", 2);
     if (in.alignment() != gguf::kDefaultAlignment) w.set_alignment(in.alignment());
 
@@ -54,13 +45,9 @@ void quantize_model(const gguf::File& in, const std::string& out, const Quantize
                         std::string(tensor_type_name(t.type)) +
                         "; ember quantize reads F32, F16 or BF16 weights");
         }
-        TensorType type = options.type;
-        if (t.n_dims < 2) type = TensorType::F32;  // norms and other vectors stay exact
-        const bool quantized_target = tensor_type_info(type).block_size > 1;
-        if (t.name == "output.weight" && quantized_target && type != TensorType::Q8_0) {
-            type = TensorType::Q8_0;  // llama.cpp uses Q6_K here; the closest ember can write
-        }
-        if (t.ne[0] % tensor_type_info(type).block_size != 0) type = TensorType::F16;  // odd rows
+        // Vectors (norm weights) keep their type: they are tiny and every value counts.
+        const TensorType type =
+            t.n_dims < 2 ? t.type : mix_tensor_type(file_type, t.name, t.ne[0], mix);
         const TypeKernels* dest = reference_kernels(type);
         const int64_t cols = static_cast<int64_t>(t.ne[0]);
         const size_t in_row = row_bytes(t.type, cols), out_row = row_bytes(type, cols);

@@ -71,11 +71,8 @@ const ModelShape& shape_by_name(const std::string& name) {
 void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
                            const std::string& path,
                            const std::function<void(size_t, size_t)>& on_tensor) {
-    const TypeKernels* k = reference_kernels(options.type);
-    if (k == nullptr || k->quantize_weights == nullptr) {
-        throw Error("ember synth cannot write type " + std::string(tensor_type_name(options.type)) +
-                    " yet (supported: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0)");
-    }
+    if (options.file_type == nullptr) throw Error("ember synth: no file type");
+    const FileType& file_type = *options.file_type;
     const int n_layer = options.n_layer_override > 0 ? options.n_layer_override : shape.n_layer;
     const int head_dim = shape.n_embd / shape.n_head;
     const int kv_dim = head_dim * shape.n_head_kv;
@@ -122,20 +119,18 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         w.set_u32("tokenizer.ggml.eos_token_id", 2);
         w.set_u32("tokenizer.ggml.unknown_token_id", 0);
     }
-    // llama.cpp's file type numbering (LLAMA_FTYPE_*), so tools show the right name.
-    const std::pair<TensorType, uint32_t> file_types[] = {
-        {TensorType::F32, 0},  {TensorType::F16, 1},  {TensorType::Q4_0, 2},
-        {TensorType::Q4_1, 3}, {TensorType::Q8_0, 7}, {TensorType::Q5_0, 8},
-        {TensorType::Q5_1, 9}, {TensorType::BF16, 32}};
-    for (const auto& [t, ftype] : file_types) {
-        if (t == options.type) w.set_u32("general.file_type", ftype);
-    }
+    w.set_u32("general.file_type", file_type.llama_ftype);
     w.set_u32("general.quantization_version", 2);
 
+    MixModel mix;
+    mix.n_layer = n_layer;
+    mix.n_gqa = shape.n_head / shape.n_head_kv;
+    mix.has_output = !shape.tied_embeddings;
     uint64_t seed = options.seed * 1000003ull;
     const auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, float spread) {
         const uint64_t ne[] = {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
-        w.add_tensor(name, options.type, ne, random_matrix(options.type, cols, spread, ++seed));
+        const TensorType type = mix_tensor_type(file_type, name, ne[0], mix);
+        w.add_tensor(name, type, ne, random_matrix(type, cols, spread, ++seed));
     };
     const auto norm = [&](const std::string& name) {
         const uint64_t ne[] = {static_cast<uint64_t>(shape.n_embd)};

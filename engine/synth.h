@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/quant_mix.h"
 #include "formats/gguf.h"
-#include "kernels/tensor_type.h"
 
 namespace ember {
 
@@ -26,7 +26,7 @@ const std::vector<ModelShape>& known_shapes();
 const ModelShape& shape_by_name(const std::string& name);  // throws ember::Error
 
 struct SynthOptions {
-    TensorType type = TensorType::Q4_0;  // matrices; norms stay F32
+    const FileType* file_type = find_file_type("Q4_0");  // matrices (with its mix); norms F32
     uint64_t seed = 1;
     const gguf::File* vocab =
         nullptr;               // copy tokenizer.* from here (its size wins); else a byte vocabulary

@@ -52,5 +52,11 @@ void quantize_weights_q4_1(const float* in, void* out, int64_t n);
 void quantize_weights_q5_0(const float* in, void* out, int64_t n);
 void quantize_weights_q5_1(const float* in, void* out, int64_t n);
 void quantize_weights_q8_0(const float* in, void* out, int64_t n);
+// ... and into the K-quants, as llama.cpp does without an importance matrix (quantize_k.cpp).
+void quantize_weights_q2_k(const float* in, void* out, int64_t n);
+void quantize_weights_q3_k(const float* in, void* out, int64_t n);
+void quantize_weights_q4_k(const float* in, void* out, int64_t n);
+void quantize_weights_q5_k(const float* in, void* out, int64_t n);
+void quantize_weights_q6_k(const float* in, void* out, int64_t n);
 
 }  // namespace ember::ref

@@ -93,6 +93,28 @@ TEST(CliPerplexity, PrintsTheFinalEstimate) {
     EXPECT_NE(result.err.find("7/7"), std::string::npos);
 }
 
+// A user's path to a K-quant benchmark file: synth an F32 model, quantize it to a mix, run it.
+// (SmolLM's rows of 576 values do not fit 256-value super-blocks: those tensors fall back.)
+TEST(CliSynthQuantize, MixOfARealShapeLoadsAndRuns) {
+    const auto dir = temp_dir("cli-synth-quantize");
+    const auto f32 = (dir / "f32.gguf").string(), q = (dir / "q4_k_m.gguf").string();
+    auto result = run_ember("synth --shape smollm-135m --layers 1 --type F32 -o " + f32);
+    ASSERT_EQ(result.status, 0) << result.err;
+    result = run_ember("quantize " + f32 + " " + q + " Q4_K_M --threads 2");
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.err.find("quantize Q4_K_M"), std::string::npos);  // the progress bar
+    result = run_ember("inspect " + q);
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("by type:   F32 3, Q5_0 5, Q6_K 1, Q8_0 2"), std::string::npos)
+        << result.out;
+    result = run_ember("run -m " + q + " --prompt-ids 1,2,3 -n 4 --temp 0 --print-ids");
+    ASSERT_EQ(result.status, 0) << result.err;
+    result = run_ember("quantize " + f32 + " " + q + " Q7_K");
+    EXPECT_EQ(result.status, 1);
+    EXPECT_NE(result.err.find("unknown type 'Q7_K'"), std::string::npos) << result.err;
+    std::filesystem::remove_all(dir);
+}
+
 TEST(CliTokenize, IdsAndPiecesOfAVocabularyOnlyFile) {
     const std::string vocab = shared_path("vocab/ggml-vocab-llama-spm.gguf").string();
     auto result = run_ember("tokenize -m " + vocab + " -p 'Hello world'");

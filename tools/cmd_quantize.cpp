@@ -2,7 +2,7 @@
 // (engine/quantize.h), with a progress bar.
 #include <cstdio>
 #include <memory>
-#include <optional>
+#include <string>
 
 #include "engine/quantize.h"
 #include "formats/error.h"
@@ -18,14 +18,13 @@ struct QuantizeCliOptions {
 };
 
 int run_quantize(const QuantizeCliOptions& o) {
-    std::optional<TensorType> type;
-    for (uint32_t id = 0; id < 64; ++id) {
-        if (const auto info = tensor_type_info(id); info && info->name == o.type) type = info->type;
-    }
-    if (!type) throw Error("unknown type '" + o.type + "'");
-    const gguf::File in(o.input);
     QuantizeOptions options;
-    options.type = *type;
+    options.file_type = find_file_type(o.type);
+    if (options.file_type == nullptr) {
+        throw Error("unknown type '" + o.type + "' (known: " + std::string(file_type_names()) +
+                    ")");
+    }
+    const gguf::File in(o.input);
     options.n_threads = o.n_threads;
     ProgressBar bar("quantize " + o.type);
     quantize_model(in, o.output, options, [&](size_t done, size_t total) {
@@ -43,7 +42,7 @@ Runner add_quantize_command(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("quantize", "Re-encode a model's weights (F32/F16/BF16 in)");
     sub->add_option("input", options->input, "Input GGUF (F32, F16 or BF16 weights)")->required();
     sub->add_option("output", options->output, "Output GGUF")->required();
-    sub->add_option("type", options->type, "F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0")->required();
+    sub->add_option("type", options->type, std::string(file_type_names()))->required();
     sub->add_option("--threads", options->n_threads, "Threads (default: physical cores)");
     return [options] { return run_quantize(*options); };
 }

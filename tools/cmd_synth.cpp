@@ -2,7 +2,7 @@
 // a random-weight model of a real shape (engine/synth.h), for benchmarks.
 #include <cstdio>
 #include <memory>
-#include <optional>
+#include <string>
 
 #include "engine/synth.h"
 #include "formats/error.h"
@@ -22,15 +22,15 @@ struct SynthCliOptions {
 };
 
 int run_synth(const SynthCliOptions& o) {
-    std::optional<TensorType> type;
-    for (uint32_t id = 0; id < 64; ++id) {
-        if (const auto info = tensor_type_info(id); info && info->name == o.type) type = info->type;
+    const FileType* file_type = find_file_type(o.type);
+    if (file_type == nullptr) {
+        throw Error("unknown type '" + o.type + "' (known: " + std::string(file_type_names()) +
+                    ")");
     }
-    if (!type) throw Error("unknown type '" + o.type + "'");
     std::unique_ptr<gguf::File> vocab;
     if (!o.vocab.empty()) vocab = std::make_unique<gguf::File>(o.vocab);
     SynthOptions options;
-    options.type = *type;
+    options.file_type = file_type;
     options.seed = o.seed;
     options.vocab = vocab.get();
     options.n_layer_override = o.layers;
@@ -53,7 +53,7 @@ Runner add_synth_command(CLI::App& app) {
     sub->add_option("--shape", options->shape,
                     "tinyllama-1.1b, llama2-7b, mistral-7b, llama3-8b, smollm-135m")
         ->required();
-    sub->add_option("--type", options->type, "Weight type: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0")
+    sub->add_option("--type", options->type, "File type: " + std::string(file_type_names()))
         ->capture_default_str();
     sub->add_option("-o,--output", options->output, "Output GGUF file")->required();
     sub->add_option("--seed", options->seed, "Random seed")->capture_default_str();

@@ -1,0 +1,43 @@
+// llama.cpp's file types ("mixes"): a file type names a base weight type plus rules that give a
+// few sensitive tensors more bits. Q4_K_M, for example, is Q4_K with output.weight in Q6_K and
+// attn_v / ffn_down in Q6_K on a third of the layers. The rules are llama.cpp's
+// (src/llama-quant.cpp, llama_tensor_get_type) for the Llama architecture without an
+// importance matrix, so `ember quantize` and `ember synth` choose the same type per tensor as
+// llama-quantize does.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "kernels/tensor_type.h"
+
+namespace ember {
+
+struct FileType {
+    std::string_view name;  // as llama-quantize spells it: "Q4_K_M"
+    uint32_t llama_ftype;   // general.file_type (llama.cpp's LLAMA_FTYPE_MOSTLY_*)
+    TensorType base;        // the type of most matrices
+};
+
+// F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K.
+const std::vector<FileType>& file_types();
+// By name; also llama-quantize's aliases Q3_K, Q4_K, Q5_K (the _M mixes). nullptr if unknown.
+const FileType* find_file_type(std::string_view name);
+// "F32 F16 ... Q6_K", for help texts and errors.
+std::string_view file_type_names();
+
+// What the rules look at besides the tensor's own name and width.
+struct MixModel {
+    int n_layer = 0;         // the number of blk.N layers
+    int n_gqa = 1;           // query heads per KV head
+    bool has_output = true;  // false: token_embd.weight is also the output matrix
+};
+
+// The type llama.cpp gives `tensor_name` (a matrix with rows of `row_width` values) in a file of
+// `file_type`. Widths that do not fit the chosen type's blocks fall back to a smaller block type
+// (or F16), as llama.cpp does; where llama.cpp would use IQ4_NL, which ember cannot write, Q4_0.
+TensorType mix_tensor_type(const FileType& file_type, std::string_view tensor_name,
+                           uint64_t row_width, const MixModel& model);
+
+}  // namespace ember
