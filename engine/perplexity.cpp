@@ -7,9 +7,7 @@
 #include "formats/error.h"
 
 namespace ember {
-namespace {
 
-// -log softmax(logits)[token], in double.
 double negative_log_likelihood(const float* logits, int n_vocab, int32_t token) {
     const float max = *std::max_element(logits, logits + n_vocab);
     double sum = 0;
@@ -17,10 +15,17 @@ double negative_log_likelihood(const float* logits, int n_vocab, int32_t token) 
     return -(static_cast<double>(logits[token] - max) - std::log(sum));
 }
 
-}  // namespace
+const float* evaluate_chunk(Context& context, std::span<const int32_t> chunk, int32_t bos) {
+    std::vector<int32_t> input(chunk.begin(), chunk.end());
+    if (bos >= 0) input[0] = bos;
+    context.truncate(0);
+    context.decode(input, /*all_logits=*/true);
+    return context.logits(static_cast<int>(input.size()) / 2);
+}
 
 PerplexityResult perplexity(Context& context, std::span<const int32_t> tokens, int32_t bos,
-                            const PerplexityProgress& progress) {
+                            const PerplexityProgress& progress,
+                            const ScoredLogitsObserver& on_scored) {
     const int n_ctx = context.n_ctx();
     const int n_chunks = static_cast<int>(tokens.size() / n_ctx);
     if (n_chunks < 2 || n_ctx < 4) {
@@ -32,19 +37,18 @@ PerplexityResult perplexity(Context& context, std::span<const int32_t> tokens, i
     PerplexityResult result;
     result.n_chunks = n_chunks;
     double nll_sum = 0, nll_squares = 0;
-    std::vector<int32_t> chunk(n_ctx);
+    const int n_vocab = context.n_vocab();
     for (int c = 0; c < n_chunks; ++c) {
-        std::copy_n(tokens.begin() + static_cast<ptrdiff_t>(c) * n_ctx, n_ctx, chunk.begin());
-        if (bos >= 0) chunk[0] = bos;
-        context.truncate(0);
-        context.decode(chunk, /*all_logits=*/true);
+        const auto chunk = tokens.subspan(static_cast<size_t>(c) * n_ctx, n_ctx);
+        const float* scored = evaluate_chunk(context, chunk, bos);
         for (int pos = first; pos < n_ctx - 1; ++pos) {
-            const double nll =
-                negative_log_likelihood(context.logits(pos), context.n_vocab(), chunk[pos + 1]);
+            const double nll = negative_log_likelihood(
+                scored + static_cast<size_t>(pos - first) * n_vocab, n_vocab, chunk[pos + 1]);
             nll_sum += nll;
             nll_squares += nll * nll;
             ++result.n_scored;
         }
+        if (on_scored) on_scored(scored, n_ctx - 1 - first);
         result.running_ppl.push_back(std::exp(nll_sum / result.n_scored));
         if (progress) progress(c + 1, n_chunks, result.running_ppl.back());
     }

@@ -93,6 +93,25 @@ TEST(CliPerplexity, PrintsTheFinalEstimate) {
     EXPECT_NE(result.err.find("7/7"), std::string::npos);
 }
 
+TEST(CliPerplexity, KlDivergenceAgainstASavedBase) {
+    const auto dir = temp_dir("cli-kld");
+    const auto base = (dir / "base.kld").string();
+    const std::string story = shared_path("text/story.txt").string();
+    auto result = run_ember("perplexity -m " + bundled_model() + " -f " + story +
+                            " -c 128 --kl-divergence-base " + base);
+    ASSERT_EQ(result.status, 0) << result.err;
+    result = run_ember("perplexity -m " + bundled_model() + " --kl-divergence-base " + base +
+                       " --kl-divergence");
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("Mean PPL(base)                :   4.46"), std::string::npos)
+        << result.out;
+    EXPECT_NE(result.out.find("Same top p: 100.000"), std::string::npos) << result.out;
+    result = run_ember("perplexity -m " + bundled_model() + " --kl-divergence");
+    EXPECT_EQ(result.status, 1);
+    EXPECT_NE(result.err.find("--kl-divergence-base"), std::string::npos) << result.err;
+    std::filesystem::remove_all(dir);
+}
+
 // A user's path to a K-quant benchmark file: synth an F32 model, quantize it to a mix, run it.
 // (SmolLM's rows of 576 values do not fit 256-value super-blocks: those tensors fall back.)
 TEST(CliSynthQuantize, MixOfARealShapeLoadsAndRuns) {
