@@ -61,26 +61,76 @@ void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols,
         quantize_row(x + t * cols, data.data() + t * row_bytes, cols);
 }
 
-void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
-            ThreadPool& pool) {
+namespace {
+
+// Rows [row_begin, row_end) of W @ x for every token, with the kernels that do not tile.
+void matmul_rows(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
+                 int64_t row_begin, int64_t row_end) {
     const VecDotFn vec_dot = w.kernels->vec_dot;
     const VecDot4Fn vec_dot4 = w.kernels->vec_dot4;
-    pool.parallel_for(w.rows, [&](int64_t row_begin, int64_t row_end) {
-        for (int64_t r = row_begin; r < row_end; ++r) {
-            const uint8_t* w_row = w.row(r);
-            int t = 0;
-            if (vec_dot4 != nullptr) {  // four tokens per pass over the weight row
-                for (; t + 4 <= n_tokens; t += 4) {
-                    float out[4];
-                    vec_dot4(w.cols, w_row, x.data.data() + t * x.row_bytes, x.row_bytes, out);
-                    for (int i = 0; i < 4; ++i) y[(t + i) * w.rows + r] = out[i];
-                }
-            }
-            for (; t < n_tokens; ++t) {
-                y[t * w.rows + r] = vec_dot(w.cols, w_row, x.data.data() + t * x.row_bytes);
+    for (int64_t r = row_begin; r < row_end; ++r) {
+        const uint8_t* w_row = w.row(r);
+        int t = 0;
+        if (vec_dot4 != nullptr) {  // four tokens per pass over the weight row
+            for (; t + 4 <= n_tokens; t += 4) {
+                float out[4];
+                vec_dot4(w.cols, w_row, x.data.data() + t * x.row_bytes, x.row_bytes, out);
+                for (int i = 0; i < 4; ++i) y[(t + i) * w.rows + r] = out[i];
             }
         }
+        for (; t < n_tokens; ++t) {
+            y[t * w.rows + r] = vec_dot(w.cols, w_row, x.data.data() + t * x.row_bytes);
+        }
+    }
+}
+
+// Row groups [group_begin, group_end) of 4 rows with the 4 x 4 tile kernel. Tokens go in blocks
+// of kTokenBlock so their activations stay in the L2 cache while the thread's weight rows
+// stream past; within a block, each group of 4 weight rows (a few KB) stays in L1 while it
+// meets every token of the block.
+void matmul_tiles(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
+                  int64_t group_begin, int64_t group_end) {
+    constexpr int kTokenBlock = 64;
+    const MatTileFn tile = w.kernels->tile4x4;
+    const size_t w_stride = w.row_bytes;
+    for (int t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
+        const int t_end = std::min(n_tokens, t0 + kTokenBlock);
+        for (int64_t g = group_begin; g < group_end; ++g) {
+            const int64_t r0 = 4 * g;
+            int t = t0;
+            for (; t + 4 <= t_end; t += 4) {
+                float out[16];
+                tile(w.cols, w.row(r0), w_stride, x.data.data() + t * x.row_bytes, x.row_bytes,
+                     out);
+                for (int i = 0; i < 4; ++i)
+                    for (int r = 0; r < 4; ++r) y[(t + i) * w.rows + r0 + r] = out[i * 4 + r];
+            }
+            for (; t < t_end; ++t) {  // the last few tokens of the batch
+                for (int r = 0; r < 4; ++r) {
+                    y[t * w.rows + r0 + r] =
+                        w.kernels->vec_dot(w.cols, w.row(r0 + r), x.data.data() + t * x.row_bytes);
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
+            ThreadPool& pool) {
+    if (w.kernels->tile4x4 == nullptr || n_tokens < 4 || w.rows < 4) {
+        pool.parallel_for(w.rows, [&](int64_t row_begin, int64_t row_end) {
+            matmul_rows(w, x, n_tokens, y, row_begin, row_end);
+        });
+        return;
+    }
+    // Threads split groups of 4 rows; a last partial group goes the untiled way.
+    const int64_t groups = w.rows / 4;
+    pool.parallel_for(groups, [&](int64_t group_begin, int64_t group_end) {
+        matmul_tiles(w, x, n_tokens, y, group_begin, group_end);
     });
+    if (w.rows % 4 != 0) matmul_rows(w, x, n_tokens, y, 4 * groups, w.rows);
 }
 
 }  // namespace ember

@@ -15,7 +15,7 @@ struct CpuFeatures {
 
 const CpuFeatures& cpu_features();
 
-// The kernel set in use: "reference", "avx2", "avx512", "neon", "neon-dotprod". EMBER_KERNELS
+// The kernel set in use: "reference", "avx2", "avx512-vnni", "neon", "neon-dotprod". EMBER_KERNELS
 // in the environment forces a lower one (e.g. EMBER_KERNELS=reference).
 std::string active_kernel_set();
 

@@ -27,6 +27,12 @@ using VecDotFn = float (*)(int64_t n, const void* weights, const void* activatio
 using VecDot4Fn = void (*)(int64_t n, const void* weights, const void* activations,
                            size_t activation_stride, float* out);
 
+// A 4 x 4 tile of a matrix product: weight rows w, w + w_stride, ... (4 of them) against
+// activation rows a, a + a_stride, ... (4 tokens); out[t * 4 + r] = dot(row r, token t).
+// Equals vec_dot to the float rounding bound (its own summation order). Prompt processing.
+using MatTileFn = void (*)(int64_t n, const void* weights, size_t weight_stride,
+                           const void* activations, size_t activation_stride, float* out);
+
 struct TypeKernels {
     TensorType type;
     TensorType activation_type;      // what activations are converted to for vec_dot
@@ -36,6 +42,7 @@ struct TypeKernels {
     // F32 -> this type as llama.cpp's quantizer rounds; null where ember has none yet.
     QuantizeRowFn quantize_weights;
     VecDot4Fn vec_dot4 = nullptr;  // 4 activation rows at once; null where there is none
+    MatTileFn tile4x4 = nullptr;   // 4 weight rows x 4 activation rows; null where there is none
 };
 
 // The scalar reference kernels of a type, or nullptr if ember cannot compute with it. The

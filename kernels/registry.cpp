@@ -59,9 +59,14 @@ const TypeKernels* reference_kernels(TensorType type) {
 
 namespace {
 
-bool forced_reference() {
+// EMBER_KERNELS=reference: only the scalar kernels; EMBER_KERNELS=avx2: no AVX-512 (to measure
+// what it adds, or to rule it out).
+bool forced(const char* set) {
     const char* env = std::getenv("EMBER_KERNELS");
-    return env != nullptr && std::string(env) == "reference";
+    return env != nullptr && std::string(env) == set;
+}
+bool forced_reference() {
+    return forced("reference");
 }
 
 // The reference table with every dot product the CPU can run faster swapped in.
@@ -98,6 +103,13 @@ struct BestKernels {
             set4(T::Q5_K, avx2::vec_dot4_q5_k_q8_k);
             set4(T::Q6_K, avx2::vec_dot4_q6_k_q8_k);
         }
+        if (cpu_features().avx2 && cpu_features().avx512 && cpu_features().avx512_vnni &&
+            !forced("avx2")) {
+            name = "avx512-vnni";
+            set_tile(T::Q4_0, avx512::tile4x4_q4_0_q8_0);
+            set_tile(T::Q5_0, avx512::tile4x4_q5_0_q8_0);
+            set_tile(T::Q8_0, avx512::tile4x4_q8_0_q8_0);
+        }
 #elif defined(__aarch64__)
         if (cpu_features().neon_dotprod) {
             name = "neon-dotprod";
@@ -131,6 +143,11 @@ struct BestKernels {
     }
 #undef EMBER_SET_ALL
 #endif
+    void set_tile(TensorType type, MatTileFn tile) {
+        for (TypeKernels& k : table) {
+            if (k.type == type) k.tile4x4 = tile;
+        }
+    }
     void set4(TensorType type, VecDot4Fn dot4) {
         for (TypeKernels& k : table) {
             if (k.type == type) k.vec_dot4 = dot4;

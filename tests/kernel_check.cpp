@@ -70,7 +70,7 @@ std::vector<uint8_t> random_weight_row(TensorType type, int64_t n, std::mt19937&
     return weight_row(type, n, Fill::Random, rng);
 }
 
-std::string check_dot_against_reference(TensorType type, VecDotFn dot, bool exact) {
+std::string check_dot_against_reference(TensorType type, const DotUnderTest& dot, bool exact) {
     const TypeKernels& ref = *reference_kernels(type);
     const TypeKernels& act = *reference_kernels(ref.activation_type);
     const bool is_float =

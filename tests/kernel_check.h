@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ std::vector<uint8_t> random_weight_row(TensorType type, int64_t n, std::mt19937&
 // Empty if `dot` agrees with the reference kernel of `type` on every case: bit for bit when
 // `exact`, else within the float rounding bound (kernels_reference_test.cpp explains it).
 // Otherwise a description of the first disagreement.
-std::string check_dot_against_reference(TensorType type, VecDotFn dot, bool exact);
+using DotUnderTest = std::function<float(int64_t n, const void* weights, const void* activations)>;
+std::string check_dot_against_reference(TensorType type, const DotUnderTest& dot, bool exact);
 
 }  // namespace ember::test

@@ -92,12 +92,46 @@ TEST(SimdDot4, EqualsFourSingleDotsBitForBit) {
     if (checked == 0) GTEST_SKIP() << "no four-row kernels on this CPU";
 }
 
+// The 4 x 4 prompt tiles: each of the 16 dot products (a different one on every call, the
+// other rows and tokens filled with other random data) within the reference's rounding bound.
+TEST(SimdTile4x4, EveryPositionMatchesTheReference) {
+    int checked = 0;
+    for (TensorType type : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0}) {
+        const TypeKernels& k = *kernels_for(type);
+        if (k.tile4x4 == nullptr) continue;
+        std::mt19937 rng(17);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        int call = 0;
+        const auto tile_as_dot = [&](int64_t n, const void* w, const void* a) {
+            const int row = call % 4, token = (call / 4) % 4;
+            ++call;
+            const size_t w_bytes = row_bytes(type, n), a_bytes = row_bytes(TensorType::Q8_0, n);
+            std::vector<uint8_t> ws(4 * w_bytes), as(4 * a_bytes);
+            std::vector<float> values(n);
+            for (int i = 0; i < 4; ++i) {
+                const auto other = test::random_weight_row(type, n, rng);
+                std::memcpy(ws.data() + i * w_bytes, i == row ? w : other.data(), w_bytes);
+                for (float& v : values) v = normal(rng);
+                reference_kernels(TensorType::Q8_0)
+                    ->quantize_row(values.data(), as.data() + i * a_bytes, n);
+                if (i == token) std::memcpy(as.data() + i * a_bytes, a, a_bytes);
+            }
+            float out[16];
+            k.tile4x4(n, ws.data(), w_bytes, as.data(), a_bytes, out);
+            return out[token * 4 + row];
+        };
+        EXPECT_EQ(test::check_dot_against_reference(type, tile_as_dot, /*exact=*/false), "");
+        ++checked;
+    }
+    if (checked == 0) GTEST_SKIP() << "no tile kernels on this CPU";
+}
+
 TEST(KernelRegistry, ReportsTheActiveSet) {
     const std::string set = active_kernel_set();
     EXPECT_FALSE(set.empty());
 #if defined(__x86_64__)
     if (cpu_features().avx2 && std::getenv("EMBER_KERNELS") == nullptr) {
-        EXPECT_EQ(set, "avx2");
+        EXPECT_EQ(set, cpu_features().avx512_vnni ? "avx512-vnni" : "avx2");
     }
 #endif
 }
