@@ -63,7 +63,7 @@ void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols,
 
 namespace {
 
-// Rows [row_begin, row_end) of W @ x for every token, with the kernels that do not tile.
+// Rows [row_begin, row_end) of W @ x for every token, a weight row at a time.
 void matmul_rows(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
                  int64_t row_begin, int64_t row_end) {
     const VecDotFn vec_dot = w.kernels->vec_dot;
@@ -84,53 +84,39 @@ void matmul_rows(const WeightMatrix& w, const QuantizedActivations& x, int n_tok
     }
 }
 
-// Row groups [group_begin, group_end) of 4 rows with the 4 x 4 tile kernel. Tokens go in blocks
-// of kTokenBlock so their activations stay in the L2 cache while the thread's weight rows
-// stream past; within a block, each group of 4 weight rows (a few KB) stays in L1 while it
-// meets every token of the block.
-void matmul_tiles(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
-                  int64_t group_begin, int64_t group_end) {
-    constexpr int kTokenBlock = 64;
-    const MatTileFn tile = w.kernels->tile4x4;
-    const size_t w_stride = w.row_bytes;
-    for (int t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
-        const int t_end = std::min(n_tokens, t0 + kTokenBlock);
-        for (int64_t g = group_begin; g < group_end; ++g) {
-            const int64_t r0 = 4 * g;
-            int t = t0;
-            for (; t + 4 <= t_end; t += 4) {
-                float out[16];
-                tile(w.cols, w.row(r0), w_stride, x.data.data() + t * x.row_bytes, x.row_bytes,
-                     out);
-                for (int i = 0; i < 4; ++i)
-                    for (int r = 0; r < 4; ++r) y[(t + i) * w.rows + r0 + r] = out[i * 4 + r];
-            }
-            for (; t < t_end; ++t) {  // the last few tokens of the batch
-                for (int r = 0; r < 4; ++r) {
-                    y[t * w.rows + r0 + r] =
-                        w.kernels->vec_dot(w.cols, w.row(r0 + r), x.data.data() + t * x.row_bytes);
-                }
-            }
-        }
+// With a panel kernel (Gemm8Fn): threads split groups of 8 rows; each group meets the whole
+// batch while its packed weights stay in the L1/L2 cache.
+void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
+                   ThreadPool& pool) {
+    // Per block of every token: its scale as a float and the sum of its quants.
+    const int64_t n_blocks = w.cols / 32;
+    std::vector<float> scales(static_cast<size_t>(n_tokens * n_blocks));
+    std::vector<int32_t> sums(scales.size());
+    for (int t = 0; t < n_tokens; ++t) {
+        q8_0_scales_and_sums(x.data.data() + t * x.row_bytes, w.cols, &scales[t * n_blocks],
+                             &sums[t * n_blocks]);
     }
+    const Q8Batch batch{x.data.data(), x.row_bytes, scales.data(), sums.data(), n_tokens};
+    const int64_t groups = w.rows / 8;
+    pool.parallel_for(groups, [&](int64_t group_begin, int64_t group_end) {
+        for (int64_t g = group_begin; g < group_end; ++g) {
+            w.kernels->gemm8(w.cols, w.row(8 * g), w.row_bytes, batch, y + 8 * g, w.rows);
+        }
+    });
+    if (w.rows % 8 != 0) matmul_rows(w, x, n_tokens, y, 8 * groups, w.rows);
 }
 
 }  // namespace
 
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
             ThreadPool& pool) {
-    if (w.kernels->tile4x4 == nullptr || n_tokens < 4 || w.rows < 4) {
-        pool.parallel_for(w.rows, [&](int64_t row_begin, int64_t row_end) {
-            matmul_rows(w, x, n_tokens, y, row_begin, row_end);
-        });
+    if (w.kernels->gemm8 != nullptr && n_tokens >= 4 && w.rows >= 8 && x.type == TensorType::Q8_0) {
+        matmul_panels(w, x, n_tokens, y, pool);
         return;
     }
-    // Threads split groups of 4 rows; a last partial group goes the untiled way.
-    const int64_t groups = w.rows / 4;
-    pool.parallel_for(groups, [&](int64_t group_begin, int64_t group_end) {
-        matmul_tiles(w, x, n_tokens, y, group_begin, group_end);
+    pool.parallel_for(w.rows, [&](int64_t row_begin, int64_t row_end) {
+        matmul_rows(w, x, n_tokens, y, row_begin, row_end);
     });
-    if (w.rows % 4 != 0) matmul_rows(w, x, n_tokens, y, 4 * groups, w.rows);
 }
 
 }  // namespace ember

@@ -27,11 +27,21 @@ using VecDotFn = float (*)(int64_t n, const void* weights, const void* activatio
 using VecDot4Fn = void (*)(int64_t n, const void* weights, const void* activations,
                            size_t activation_stride, float* out);
 
-// A 4 x 4 tile of a matrix product: weight rows w, w + w_stride, ... (4 of them) against
-// activation rows a, a + a_stride, ... (4 tokens); out[t * 4 + r] = dot(row r, token t).
-// Equals vec_dot to the float rounding bound (its own summation order). Prompt processing.
-using MatTileFn = void (*)(int64_t n, const void* weights, size_t weight_stride,
-                           const void* activations, size_t activation_stride, float* out);
+// A batch of activation rows in Q8_0, with what the panel GEMM needs per block precomputed.
+struct Q8Batch {
+    const uint8_t* rows;  // n_tokens rows of Q8_0 blocks
+    size_t row_stride;
+    const float* scales;  // [n_tokens][n / 32]: each block's d as a float
+    const int32_t* sums;  // [n_tokens][n / 32]: the sum of each block's 32 quants
+    int n_tokens;
+};
+// Fills a Q8Batch's per-block arrays for one row of n values in Q8_0.
+void q8_0_scales_and_sums(const void* row, int64_t n, float* scales, int32_t* sums);
+
+// 8 weight rows (w, w + w_stride, ...) against every token of the batch:
+// y[t * y_stride + r] = dot(row r, token t), r < 8. Equals vec_dot to the float rounding bound.
+using Gemm8Fn = void (*)(int64_t n, const void* weights, size_t weight_stride, const Q8Batch& a,
+                         float* y, size_t y_stride);
 
 struct TypeKernels {
     TensorType type;
@@ -42,7 +52,7 @@ struct TypeKernels {
     // F32 -> this type as llama.cpp's quantizer rounds; null where ember has none yet.
     QuantizeRowFn quantize_weights;
     VecDot4Fn vec_dot4 = nullptr;  // 4 activation rows at once; null where there is none
-    MatTileFn tile4x4 = nullptr;   // 4 weight rows x 4 activation rows; null where there is none
+    Gemm8Fn gemm8 = nullptr;       // 8 weight rows x a Q8_0 batch; null where there is none
 };
 
 // The scalar reference kernels of a type, or nullptr if ember cannot compute with it. The

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "kernels/blocks.h"
+#include "kernels/kernels.h"
 #include "kernels/reference.h"
 
 namespace ember::ref {
@@ -117,3 +118,17 @@ void dequantize_row_q8_k(const void* in, float* out, int64_t n) {
 }
 
 }  // namespace ember::ref
+
+namespace ember {
+
+void q8_0_scales_and_sums(const void* row, int64_t n, float* scales, int32_t* sums) {
+    const auto* blocks = static_cast<const BlockQ8_0*>(row);
+    for (int64_t b = 0; b < n / kQK; ++b) {
+        scales[b] = fp16_to_f32(blocks[b].d);
+        int32_t sum = 0;
+        for (const int8_t q : blocks[b].qs) sum += q;
+        sums[b] = sum;
+    }
+}
+
+}  // namespace ember

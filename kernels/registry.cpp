@@ -106,9 +106,9 @@ struct BestKernels {
         if (cpu_features().avx2 && cpu_features().avx512 && cpu_features().avx512_vnni &&
             !forced("avx2")) {
             name = "avx512-vnni";
-            set_tile(T::Q4_0, avx512::tile4x4_q4_0_q8_0);
-            set_tile(T::Q5_0, avx512::tile4x4_q5_0_q8_0);
-            set_tile(T::Q8_0, avx512::tile4x4_q8_0_q8_0);
+            set_gemm8(T::Q4_0, avx512::gemm8_q4_0_q8_0);
+            set_gemm8(T::Q5_0, avx512::gemm8_q5_0_q8_0);
+            set_gemm8(T::Q8_0, avx512::gemm8_q8_0_q8_0);
         }
 #elif defined(__aarch64__)
         if (cpu_features().neon_dotprod) {
@@ -143,9 +143,9 @@ struct BestKernels {
     }
 #undef EMBER_SET_ALL
 #endif
-    void set_tile(TensorType type, MatTileFn tile) {
+    void set_gemm8(TensorType type, Gemm8Fn gemm) {
         for (TypeKernels& k : table) {
-            if (k.type == type) k.tile4x4 = tile;
+            if (k.type == type) k.gemm8 = gemm;
         }
     }
     void set4(TensorType type, VecDot4Fn dot4) {

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/kernels.h"
+
 namespace ember {
 
 #define EMBER_DECLARE_DOTS                                            \
@@ -37,13 +39,13 @@ void vec_dot4_q4_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride
 void vec_dot4_q5_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 }  // namespace avx2
-namespace avx512 {  // with VNNI: prompt tiles (kernels.h, MatTileFn)
-void tile4x4_q4_0_q8_0(int64_t n, const void* w, size_t w_stride, const void* a, size_t a_stride,
-                       float* out);
-void tile4x4_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, const void* a, size_t a_stride,
-                       float* out);
-void tile4x4_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, const void* a, size_t a_stride,
-                       float* out);
+namespace avx512 {  // with VNNI: prompt GEMM on 8-row panels (kernels.h, Gemm8Fn)
+void gemm8_q4_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride);
+void gemm8_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride);
+void gemm8_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride);
 }  // namespace avx512
 namespace neon {
 EMBER_DECLARE_DOTS

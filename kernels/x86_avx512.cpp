@@ -1,20 +1,25 @@
-// Prompt-processing tiles with AVX-512 VNNI (256-bit registers, EVEX encoding: 32 of them).
+// Prompt processing with AVX-512 VNNI (256-bit registers, EVEX encoding: 32 of them): a batch
+// of tokens against 8 weight rows at a time (a "panel").
 //
-// A tile is 4 weight rows x 4 activation rows (tokens): 16 dot products that share every load.
-// Per 32-value block and per (row, token) the work is three instructions:
-//   vpdpbusd  int32 lanes += u8 x s8, four bytes per lane (one instruction for 32 products)
-//   vcvtdq2ps the block's integer lanes to float
-//   vfmadd    acc += (d_w * d_a) * lanes
-// vpdpbusd needs one unsigned operand. Q4_0 / Q5_0 weights are unsigned before their offset
-// (q in 0..15 / 0..31, x = d (q - 8) / d (q - 16)), so the lanes start from -offset * sum(a)
-// (computed once per token block) and the unsigned weights multiply the signed activations.
-// Q8_0 weights are signed: there the activations are made unsigned (a + 128, an xor of the
-// sign bit) and the lanes start from -128 * sum(w), computed once per weight block.
-// Integer lanes are exact; each (row, token) keeps one float accumulator, so the result
-// differs from vec_dot's (two accumulators) in float rounding only, within the reference bound.
+// vpdpbusd adds to each int32 lane the products of four unsigned bytes with four signed ones:
+// 32 multiply-adds in one instruction. The panel arranges the work so that one register's 8
+// lanes are 8 different weight rows. The rows' block is transposed once ("packed") into 8
+// vectors: vector k holds values 4k..4k+3 of row 0, then of row 1, ... A token's activations
+// 4k..4k+3, broadcast to all lanes, meet vector k in one vpdpbusd; after 8 of them the lanes
+// hold the block's 8 integer dot products, and one conversion and one fma with the 8 scales
+// (d_row * d_token) finish the block for all 8 rows. Per block, token and 8 rows: 8 vpdpbusd
+// + 3 float instructions. (llama.cpp gets the same effect by repacking Q4_0 at load time; here
+// the packing is redone per panel, so the mapped file stays the only copy of the weights.)
+//
+// vpdpbusd needs one unsigned operand: the packed weights are unsigned (Q4_0 keeps its q in
+// 0..15 with x = d (q - 8), Q5_0 its 0..31 with x = d (q - 16); Q8_0 adds 128), and the lanes
+// start at -offset * sum(a) of the token's block, precomputed once per batch (Q8Batch).
+// Integer lanes are exact; the float sum over blocks runs in another order than vec_dot's, so
+// results agree with the reference within its rounding bound, not bit for bit.
 #include <immintrin.h>
 
 #include <cstring>
+#include <vector>
 
 #include "kernels/blocks.h"
 #include "kernels/simd_kernels.h"
@@ -22,8 +27,8 @@
 namespace ember::avx512 {
 namespace {
 
-constexpr int kRows = 4, kTokens = 4;
-
+// (These small helpers repeat x86_avx2.cpp's on purpose: a shared inline function compiled
+// with AVX-512 flags in one file could be picked by the linker for the AVX2 file too.)
 inline float half(fp16_t h) {
     return _cvtsh_ss(h);
 }
@@ -47,111 +52,129 @@ inline __m256i fifth_bits(const uint8_t* qh_bytes) {
     return _mm256_maskz_mov_epi8(set, _mm256_set1_epi8(0x10));
 }
 
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+struct PanelBlock {
+    __m256i q[8];  // q[k]: dword j = values 4k..4k+3 of row j, unsigned
+    __m256 d;      // the 8 rows' scales
+};
+
+// 8 x 8 transpose of dwords: out[k] dword j = in[j] dword k.
+inline void transpose8x8_epi32(const __m256i in[8], __m256i out[8]) {
+    __m256i t[8], u[8];
+    for (int i = 0; i < 4; ++i) {
+        t[2 * i] = _mm256_unpacklo_epi32(in[2 * i], in[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_epi32(in[2 * i], in[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; ++i) {
+        u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i + 0], t[4 * i + 2]);
+        u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i + 0], t[4 * i + 2]);
+        u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    // u[m] (m < 4) holds dword m of rows 0-3 in its low half and dword m + 4 in its high half;
+    // u[m + 4] the same for rows 4-7.
+    for (int m = 0; m < 4; ++m) {
+        out[m] = _mm256_permute2x128_si256(u[m], u[m + 4], 0x20);
+        out[m + 4] = _mm256_permute2x128_si256(u[m], u[m + 4], 0x31);
+    }
 }
 
-// Weight types whose values are unsigned bytes q with x = d (q - kOffset), against Q8_0.
-struct Q4_0Unsigned {
+// The weight types, each as unsigned values q with x = d (q - kOffset).
+struct Q4_0Panel {
     using Block = BlockQ4_0;
     static constexpr int kOffset = 8;
-    static __m256i values(const Block& b) { return unpack_nibbles(b.qs); }
+    static __m256i unsigned_values(const Block& b) { return unpack_nibbles(b.qs); }
 };
-struct Q5_0Unsigned {
+struct Q5_0Panel {
     using Block = BlockQ5_0;
     static constexpr int kOffset = 16;
-    static __m256i values(const Block& b) {
+    static __m256i unsigned_values(const Block& b) {
         return _mm256_or_si256(unpack_nibbles(b.qs), fifth_bits(b.qh));
+    }
+};
+struct Q8_0Panel {  // signed values made unsigned: q + 128 (an xor of the sign bit)
+    using Block = BlockQ8_0;
+    static constexpr int kOffset = 128;
+    static __m256i unsigned_values(const Block& b) {
+        return _mm256_xor_si256(load32(b.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
     }
 };
 
 template <typename W>
-void tile_unsigned(int64_t n, const void* w, size_t w_stride, const void* a, size_t a_stride,
-                   float* out) {
-    const typename W::Block* wb[kRows];
-    const BlockQ8_0* ab[kTokens];
-    for (int r = 0; r < kRows; ++r)
-        wb[r] = reinterpret_cast<const typename W::Block*>(static_cast<const uint8_t*>(w) +
-                                                           r * w_stride);
-    for (int t = 0; t < kTokens; ++t)
-        ab[t] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(a) + t * a_stride);
-    __m256 acc[kTokens][kRows];
-    for (auto& row : acc)
-        for (__m256& v : row) v = _mm256_setzero_ps();
-    const __m256i offset = _mm256_set1_epi8(W::kOffset);
-    for (int64_t b = 0; b < n / kQK; ++b) {
-        __m256i q[kRows];
-        __m256 dw[kRows];
-        for (int r = 0; r < kRows; ++r) {
-            q[r] = W::values(wb[r][b]);
-            dw[r] = _mm256_set1_ps(half(wb[r][b].d));
+void pack_panel(int64_t n_blocks, const void* w, size_t w_stride, PanelBlock* panel) {
+    const typename W::Block* rows[8];
+    for (int r = 0; r < 8; ++r)
+        rows[r] = reinterpret_cast<const typename W::Block*>(static_cast<const uint8_t*>(w) +
+                                                             r * w_stride);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        __m256i values[8];
+        alignas(32) float d[8];
+        for (int r = 0; r < 8; ++r) {
+            values[r] = W::unsigned_values(rows[r][b]);
+            d[r] = half(rows[r][b].d);
         }
-        for (int t = 0; t < kTokens; ++t) {
-            const __m256i av = load32(ab[t][b].qs);
-            // -offset * (sum of each lane's four activations): the lanes' starting value.
-            const __m256i start = _mm256_sub_epi32(
-                _mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), offset, av));
-            const __m256 da = _mm256_set1_ps(half(ab[t][b].d));
-            for (int r = 0; r < kRows; ++r) {
-                const __m256i lanes = _mm256_dpbusd_epi32(start, q[r], av);
-                acc[t][r] =
-                    _mm256_fmadd_ps(_mm256_mul_ps(dw[r], da), _mm256_cvtepi32_ps(lanes), acc[t][r]);
+        transpose8x8_epi32(values, panel[b].q);
+        panel[b].d = _mm256_load_ps(d);
+    }
+}
+
+// Tokens [t, t + T) against a packed panel; y gets 8 consecutive floats per token.
+template <int T, int kOffset>
+void panel_tokens(int64_t n_blocks, const PanelBlock* panel, const Q8Batch& a, int t, float* y,
+                  size_t y_stride) {
+    const BlockQ8_0* act[T];
+    const float* scales[T];
+    const int32_t* sums[T];
+    for (int i = 0; i < T; ++i) {
+        act[i] = reinterpret_cast<const BlockQ8_0*>(a.rows + (t + i) * a.row_stride);
+        scales[i] = a.scales + (t + i) * n_blocks;
+        sums[i] = a.sums + (t + i) * n_blocks;
+    }
+    __m256 acc[T];
+    for (__m256& v : acc) v = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const PanelBlock& p = panel[b];
+        for (int i = 0; i < T; ++i) {
+            const int8_t* qs = act[i][b].qs;
+            __m256i lanes = _mm256_set1_epi32(-kOffset * sums[i][b]);
+            for (int k = 0; k < 8; ++k) {
+                int32_t four;
+                std::memcpy(&four, qs + 4 * k, 4);
+                lanes = _mm256_dpbusd_epi32(lanes, p.q[k], _mm256_set1_epi32(four));
             }
+            acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(p.d, _mm256_set1_ps(scales[i][b])),
+                                     _mm256_cvtepi32_ps(lanes), acc[i]);
         }
     }
-    for (int t = 0; t < kTokens; ++t)
-        for (int r = 0; r < kRows; ++r) out[t * kRows + r] = hsum(acc[t][r]);
+    for (int i = 0; i < T; ++i) _mm256_storeu_ps(y + (t + i) * y_stride, acc[i]);
+}
+
+template <typename W>
+void gemm_panel(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                size_t y_stride) {
+    const int64_t n_blocks = n / kQK;
+    thread_local std::vector<PanelBlock> panel;
+    if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
+    pack_panel<W>(n_blocks, w, w_stride, panel.data());
+    int t = 0;
+    for (; t + 4 <= a.n_tokens; t += 4)
+        panel_tokens<4, W::kOffset>(n_blocks, panel.data(), a, t, y, y_stride);
+    for (; t < a.n_tokens; ++t)
+        panel_tokens<1, W::kOffset>(n_blocks, panel.data(), a, t, y, y_stride);
 }
 
 }  // namespace
 
-void tile4x4_q4_0_q8_0(int64_t n, const void* w, size_t w_stride, const void* a, size_t a_stride,
-                       float* out) {
-    tile_unsigned<Q4_0Unsigned>(n, w, w_stride, a, a_stride, out);
+void gemm8_q4_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride) {
+    gemm_panel<Q4_0Panel>(n, w, w_stride, a, y, y_stride);
 }
-
-void tile4x4_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, const void* a, size_t a_stride,
-                       float* out) {
-    tile_unsigned<Q5_0Unsigned>(n, w, w_stride, a, a_stride, out);
+void gemm8_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride) {
+    gemm_panel<Q5_0Panel>(n, w, w_stride, a, y, y_stride);
 }
-
-void tile4x4_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, const void* a, size_t a_stride,
-                       float* out) {
-    const BlockQ8_0* wb[kRows];
-    const BlockQ8_0* ab[kTokens];
-    for (int r = 0; r < kRows; ++r)
-        wb[r] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(w) + r * w_stride);
-    for (int t = 0; t < kTokens; ++t)
-        ab[t] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(a) + t * a_stride);
-    __m256 acc[kTokens][kRows];
-    for (auto& row : acc)
-        for (__m256& v : row) v = _mm256_setzero_ps();
-    const __m256i sign = _mm256_set1_epi8(static_cast<char>(0x80));
-    for (int64_t b = 0; b < n / kQK; ++b) {
-        __m256i q[kRows], start[kRows];
-        __m256 dw[kRows];
-        for (int r = 0; r < kRows; ++r) {
-            q[r] = load32(wb[r][b].qs);
-            // (a + 128) . w - 128 * sum(w) = a . w: start each lane at -128 * its weights' sum.
-            start[r] = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                        _mm256_dpbusd_epi32(_mm256_setzero_si256(), sign, q[r]));
-            dw[r] = _mm256_set1_ps(half(wb[r][b].d));
-        }
-        for (int t = 0; t < kTokens; ++t) {
-            const __m256i au = _mm256_xor_si256(load32(ab[t][b].qs), sign);  // a + 128, unsigned
-            const __m256 da = _mm256_set1_ps(half(ab[t][b].d));
-            for (int r = 0; r < kRows; ++r) {
-                const __m256i lanes = _mm256_dpbusd_epi32(start[r], au, q[r]);
-                acc[t][r] =
-                    _mm256_fmadd_ps(_mm256_mul_ps(dw[r], da), _mm256_cvtepi32_ps(lanes), acc[t][r]);
-            }
-        }
-    }
-    for (int t = 0; t < kTokens; ++t)
-        for (int r = 0; r < kRows; ++r) out[t * kRows + r] = hsum(acc[t][r]);
+void gemm8_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride) {
+    gemm_panel<Q8_0Panel>(n, w, w_stride, a, y, y_stride);
 }
 
 }  // namespace ember::avx512

@@ -92,38 +92,51 @@ TEST(SimdDot4, EqualsFourSingleDotsBitForBit) {
     if (checked == 0) GTEST_SKIP() << "no four-row kernels on this CPU";
 }
 
-// The 4 x 4 prompt tiles: each of the 16 dot products (a different one on every call, the
-// other rows and tokens filled with other random data) within the reference's rounding bound.
-TEST(SimdTile4x4, EveryPositionMatchesTheReference) {
+// The 8-row panel GEMMs over a batch of 6 tokens (4 + a remainder of 2): each of the 48 dot
+// products (a different one on every call, the other rows and tokens other random data)
+// within the reference's rounding bound.
+TEST(SimdGemm8, EveryRowAndTokenMatchesTheReference) {
+    constexpr int kTokens = 6;
     int checked = 0;
     for (TensorType type : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0}) {
         const TypeKernels& k = *kernels_for(type);
-        if (k.tile4x4 == nullptr) continue;
+        if (k.gemm8 == nullptr) continue;
         std::mt19937 rng(17);
         std::normal_distribution<float> normal(0.0f, 1.0f);
         int call = 0;
-        const auto tile_as_dot = [&](int64_t n, const void* w, const void* a) {
-            const int row = call % 4, token = (call / 4) % 4;
+        const auto gemm_as_dot = [&](int64_t n, const void* w, const void* a) {
+            const int row = call % 8, token = (call / 8) % kTokens;
             ++call;
             const size_t w_bytes = row_bytes(type, n), a_bytes = row_bytes(TensorType::Q8_0, n);
-            std::vector<uint8_t> ws(4 * w_bytes), as(4 * a_bytes);
-            std::vector<float> values(n);
-            for (int i = 0; i < 4; ++i) {
+            std::vector<uint8_t> ws(8 * w_bytes), as(kTokens * a_bytes);
+            for (int r = 0; r < 8; ++r) {
                 const auto other = test::random_weight_row(type, n, rng);
-                std::memcpy(ws.data() + i * w_bytes, i == row ? w : other.data(), w_bytes);
+                std::memcpy(ws.data() + r * w_bytes, r == row ? w : other.data(), w_bytes);
+            }
+            std::vector<float> values(n);
+            for (int t = 0; t < kTokens; ++t) {
                 for (float& v : values) v = normal(rng);
                 reference_kernels(TensorType::Q8_0)
-                    ->quantize_row(values.data(), as.data() + i * a_bytes, n);
-                if (i == token) std::memcpy(as.data() + i * a_bytes, a, a_bytes);
+                    ->quantize_row(values.data(), as.data() + t * a_bytes, n);
+                if (t == token) std::memcpy(as.data() + t * a_bytes, a, a_bytes);
             }
-            float out[16];
-            k.tile4x4(n, ws.data(), w_bytes, as.data(), a_bytes, out);
-            return out[token * 4 + row];
+            const int64_t n_blocks = n / 32;
+            std::vector<float> scales(kTokens * n_blocks);
+            std::vector<int32_t> sums(kTokens * n_blocks);
+            for (int t = 0; t < kTokens; ++t) {
+                q8_0_scales_and_sums(as.data() + t * a_bytes, n, &scales[t * n_blocks],
+                                     &sums[t * n_blocks]);
+            }
+            const Q8Batch batch{as.data(), a_bytes, scales.data(), sums.data(), kTokens};
+            std::vector<float> y(kTokens * 8);
+            k.gemm8(n, ws.data(), w_bytes, batch, y.data(), 8);
+            return y[token * 8 + row];
         };
-        EXPECT_EQ(test::check_dot_against_reference(type, tile_as_dot, /*exact=*/false), "");
+        EXPECT_EQ(test::check_dot_against_reference(type, gemm_as_dot, /*exact=*/false), "");
+        EXPECT_GE(call, 8 * kTokens);  // every row and token was checked at least once
         ++checked;
     }
-    if (checked == 0) GTEST_SKIP() << "no tile kernels on this CPU";
+    if (checked == 0) GTEST_SKIP() << "no panel kernels on this CPU";
 }
 
 TEST(KernelRegistry, ReportsTheActiveSet) {
