@@ -88,11 +88,12 @@ void matmul_rows(const WeightMatrix& w, const QuantizedActivations& x, int n_tok
 // batch while its packed weights stay in the L1/L2 cache.
 void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
                    ThreadPool& pool) {
-    // Per block of every token: its scale as a float and the sum of its quants.
-    const int64_t n_blocks = w.cols / 32;
+    // Q8_0: per block of every token, its scale as a float and the sum of its quants. (Q8_K
+    // blocks carry theirs.)
+    const int64_t n_blocks = x.type == TensorType::Q8_0 ? w.cols / 32 : 0;
     std::vector<float> scales(static_cast<size_t>(n_tokens * n_blocks));
     std::vector<int32_t> sums(scales.size());
-    for (int t = 0; t < n_tokens; ++t) {
+    for (int t = 0; t < n_tokens && n_blocks > 0; ++t) {
         q8_0_scales_and_sums(x.data.data() + t * x.row_bytes, w.cols, &scales[t * n_blocks],
                              &sums[t * n_blocks]);
     }
@@ -110,7 +111,7 @@ void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_t
 
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
             ThreadPool& pool) {
-    if (w.kernels->gemm8 != nullptr && n_tokens >= 4 && w.rows >= 8 && x.type == TensorType::Q8_0) {
+    if (w.kernels->gemm8 != nullptr && n_tokens >= 4 && w.rows >= 8) {
         matmul_panels(w, x, n_tokens, y, pool);
         return;
     }

@@ -27,12 +27,13 @@ using VecDotFn = float (*)(int64_t n, const void* weights, const void* activatio
 using VecDot4Fn = void (*)(int64_t n, const void* weights, const void* activations,
                            size_t activation_stride, float* out);
 
-// A batch of activation rows in Q8_0, with what the panel GEMM needs per block precomputed.
+// A batch of activation rows (Q8_0, or Q8_K for the K-quants), with what the Q8_0 panel GEMM
+// needs per block precomputed.
 struct Q8Batch {
-    const uint8_t* rows;  // n_tokens rows of Q8_0 blocks
+    const uint8_t* rows;  // n_tokens rows of activation blocks
     size_t row_stride;
-    const float* scales;  // [n_tokens][n / 32]: each block's d as a float
-    const int32_t* sums;  // [n_tokens][n / 32]: the sum of each block's 32 quants
+    const float* scales;  // Q8_0 only, [n_tokens][n / 32]: each block's d as a float
+    const int32_t* sums;  // Q8_0 only, [n_tokens][n / 32]: the sum of each block's 32 quants
     int n_tokens;
 };
 // Fills a Q8Batch's per-block arrays for one row of n values in Q8_0.

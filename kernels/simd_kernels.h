@@ -46,6 +46,12 @@ void gemm8_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
                      size_t y_stride);
 void gemm8_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
                      size_t y_stride);
+void gemm8_q4_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride);
+void gemm8_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride);
+void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride);
 }  // namespace avx512
 namespace neon {
 EMBER_DECLARE_DOTS

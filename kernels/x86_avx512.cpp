@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "kernels/blocks.h"
+#include "kernels/k_quant_scales.h"
 #include "kernels/simd_kernels.h"
 
 namespace ember::avx512 {
@@ -175,6 +176,200 @@ void gemm8_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
 void gemm8_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
                      size_t y_stride) {
     gemm_panel<Q8_0Panel>(n, w, w_stride, a, y, y_stride);
+}
+
+// ---- K-quants: 8-row panels of 256-value super-blocks against Q8_K ----
+// The same transposition, with the K-quants' second level: the integer dot of each 16-value
+// sub-block (4 vpdpbusd) is multiplied by the 8 rows' sub-block scales (vpmulld) before it
+// joins the super-block sum S. The minimums (Q2_K-style "- dmin * min_j") or the offsets of
+// the signed types (Q3_K's -4, Q6_K's -32, summed unsigned) come back through the activations'
+// 16-value sums: C = sum_j coef_j * bsum_j (vpdpwssd, two sub-blocks per instruction). Per
+// super-block and token: y += d_a * (d * S - coef_d * C).
+namespace {
+
+inline __m256i bit_of_bytes(__m256i v, int b) {
+    return _mm256_and_si256(_mm256_srli_epi16(v, b), _mm256_set1_epi8(1));
+}
+inline __m256i two_bits_of_bytes(__m256i v, int b) {
+    return _mm256_and_si256(_mm256_srli_epi16(v, b), _mm256_set1_epi8(3));
+}
+
+// One row's super-block as unsigned values (32i .. 32i+31 in q[i]) and per-sub-block numbers.
+struct KRow {
+    __m256i q[8];
+    int16_t scale[16];  // multiplies sub-block j's dot (16 values)
+    int16_t coef[16];   // multiplies bsum_j in the correction C
+    float d, coef_d;
+};
+
+struct Q4_KPanel {
+    using Block = BlockQ4_K;
+    static constexpr bool kFifthBit = false;
+};
+struct Q5_KPanel {
+    using Block = BlockQ5_K;
+    static constexpr bool kFifthBit = true;
+};
+
+// Q4_K / Q5_K: x = d * scale * q - dmin * min per 32 values.
+template <typename P>
+void decode_k_row(const typename P::Block& b, KRow* row) {
+    __m256i qh = _mm256_setzero_si256();
+    if constexpr (P::kFifthBit) qh = load32(b.qh);
+    for (int c = 0; c < 4; ++c) {  // 64 values: sub-blocks of 32 2c (low nibbles), 2c+1 (high)
+        const __m256i raw = load32(b.qs + 32 * c);
+        __m256i lo = _mm256_and_si256(raw, _mm256_set1_epi8(0x0f));
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(0x0f));
+        if constexpr (P::kFifthBit) {
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c + 1), 4));
+        }
+        row->q[2 * c] = lo;
+        row->q[2 * c + 1] = hi;
+    }
+    for (int j = 0; j < 8; ++j) {
+        int scale, min;
+        q4_k_scale_min(b.scales, j, &scale, &min);
+        row->scale[2 * j] = row->scale[2 * j + 1] = static_cast<int16_t>(scale);
+        row->coef[2 * j] = row->coef[2 * j + 1] = static_cast<int16_t>(min);
+    }
+    row->d = half(b.d);
+    row->coef_d = half(b.dmin);
+}
+
+struct Q6_KPanel {
+    using Block = BlockQ6_K;
+};
+// Q6_K: x = d * scale * (u - 32), u = 4 low bits | 2 high bits << 4, per 16 values.
+template <>
+void decode_k_row<Q6_KPanel>(const BlockQ6_K& b, KRow* row) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0f);
+    for (int h = 0; h < 2; ++h) {
+        const __m256i ql0 = load32(b.ql + 64 * h), ql1 = load32(b.ql + 64 * h + 32);
+        const __m256i qh = load32(b.qh + 32 * h);
+        __m256i* q = row->q + 4 * h;
+        q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
+                               _mm256_slli_epi16(two_bits_of_bytes(qh, 0), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
+                               _mm256_slli_epi16(two_bits_of_bytes(qh, 2), 4));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
+                               _mm256_slli_epi16(two_bits_of_bytes(qh, 4), 4));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
+                               _mm256_slli_epi16(two_bits_of_bytes(qh, 6), 4));
+    }
+    for (int j = 0; j < 16; ++j) {
+        row->scale[j] = b.scales[j];
+        row->coef[j] = static_cast<int16_t>(32 * b.scales[j]);
+    }
+    row->d = row->coef_d = half(b.d);
+}
+
+struct KPanelBlock {
+    __m256i q[64];      // q[8i + k]: dword j = values 32i + 4k .. +3 of row j
+    __m256i scale[16];  // int32 lanes: the rows' scale of sub-block j
+    __m256i coef[8];    // int16 pairs: the rows' (coef_2m, coef_2m+1)
+    __m256 d, coef_d;
+};
+
+template <typename P>
+void pack_k_panel(int64_t n_blocks, const void* w, size_t w_stride, KPanelBlock* panel) {
+    using Block = typename P::Block;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        KRow rows[8];
+        for (int r = 0; r < 8; ++r) {
+            const auto* blocks =
+                reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + r * w_stride);
+            decode_k_row<P>(blocks[b], &rows[r]);
+        }
+        KPanelBlock& p = panel[b];
+        for (int i = 0; i < 8; ++i) {
+            __m256i in[8];
+            for (int r = 0; r < 8; ++r) in[r] = rows[r].q[i];
+            transpose8x8_epi32(in, p.q + 8 * i);
+        }
+        alignas(32) int32_t lanes[8];
+        alignas(32) float d[8], coef_d[8];
+        for (int j = 0; j < 16; ++j) {
+            for (int r = 0; r < 8; ++r) lanes[r] = rows[r].scale[j];
+            p.scale[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+        }
+        for (int m = 0; m < 8; ++m) {
+            for (int r = 0; r < 8; ++r) {
+                lanes[r] = static_cast<int32_t>(
+                    static_cast<uint16_t>(rows[r].coef[2 * m]) |
+                    (static_cast<uint32_t>(static_cast<uint16_t>(rows[r].coef[2 * m + 1])) << 16));
+            }
+            p.coef[m] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+        }
+        for (int r = 0; r < 8; ++r) d[r] = rows[r].d, coef_d[r] = rows[r].coef_d;
+        p.d = _mm256_load_ps(d);
+        p.coef_d = _mm256_load_ps(coef_d);
+    }
+}
+
+template <int T>
+void k_panel_tokens(int64_t n_blocks, const KPanelBlock* panel, const uint8_t* a, size_t a_stride,
+                    int t, float* y, size_t y_stride) {
+    const BlockQ8_K* act[T];
+    for (int i = 0; i < T; ++i) act[i] = reinterpret_cast<const BlockQ8_K*>(a + (t + i) * a_stride);
+    __m256 acc[T];
+    for (__m256& v : acc) v = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const KPanelBlock& p = panel[b];
+        for (int i = 0; i < T; ++i) {
+            const BlockQ8_K& ab = act[i][b];
+            __m256i sum = _mm256_setzero_si256();
+            for (int j = 0; j < 16; ++j) {
+                __m256i part = _mm256_setzero_si256();
+                for (int m = 0; m < 4; ++m) {
+                    int32_t four;
+                    std::memcpy(&four, ab.qs + 16 * j + 4 * m, 4);
+                    part = _mm256_dpbusd_epi32(part, p.q[4 * j + m], _mm256_set1_epi32(four));
+                }
+                sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(part, p.scale[j]));
+            }
+            __m256i corr = _mm256_setzero_si256();
+            for (int m = 0; m < 8; ++m) {
+                int32_t pair;
+                std::memcpy(&pair, ab.bsums + 2 * m, 4);
+                corr = _mm256_dpwssd_epi32(corr, p.coef[m], _mm256_set1_epi32(pair));
+            }
+            const __m256 da = _mm256_set1_ps(ab.d);
+            acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(p.d, da), _mm256_cvtepi32_ps(sum), acc[i]);
+            acc[i] =
+                _mm256_fnmadd_ps(_mm256_mul_ps(p.coef_d, da), _mm256_cvtepi32_ps(corr), acc[i]);
+        }
+    }
+    for (int i = 0; i < T; ++i) _mm256_storeu_ps(y + (t + i) * y_stride, acc[i]);
+}
+
+template <typename P>
+void gemm_k_panel(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                  size_t y_stride) {
+    const int64_t n_blocks = n / kQK_K;
+    thread_local std::vector<KPanelBlock> panel;
+    if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
+    pack_k_panel<P>(n_blocks, w, w_stride, panel.data());
+    int t = 0;
+    for (; t + 4 <= a.n_tokens; t += 4)
+        k_panel_tokens<4>(n_blocks, panel.data(), a.rows, a.row_stride, t, y, y_stride);
+    for (; t < a.n_tokens; ++t)
+        k_panel_tokens<1>(n_blocks, panel.data(), a.rows, a.row_stride, t, y, y_stride);
+}
+
+}  // namespace
+
+void gemm8_q4_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride) {
+    gemm_k_panel<Q4_KPanel>(n, w, w_stride, a, y, y_stride);
+}
+void gemm8_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride) {
+    gemm_k_panel<Q5_KPanel>(n, w, w_stride, a, y, y_stride);
+}
+void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride) {
+    gemm_k_panel<Q6_KPanel>(n, w, w_stride, a, y, y_stride);
 }
 
 }  // namespace ember::avx512

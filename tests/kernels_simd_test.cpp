@@ -92,22 +92,24 @@ TEST(SimdDot4, EqualsFourSingleDotsBitForBit) {
     if (checked == 0) GTEST_SKIP() << "no four-row kernels on this CPU";
 }
 
-// The 8-row panel GEMMs over a batch of 6 tokens (4 + a remainder of 2): each of the 48 dot
-// products (a different one on every call, the other rows and tokens other random data)
-// within the reference's rounding bound.
+// The 8-row panel GEMMs (Q8_0 and Q8_K activations) over a batch of 6 tokens (4 + a remainder of
+// 2): each of the 48 dot products (a different one on every call, the other rows and tokens other
+// random data) within the reference's rounding bound.
 TEST(SimdGemm8, EveryRowAndTokenMatchesTheReference) {
     constexpr int kTokens = 6;
     int checked = 0;
-    for (TensorType type : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0}) {
+    for (TensorType type : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_K,
+                            TensorType::Q5_K, TensorType::Q6_K}) {
         const TypeKernels& k = *kernels_for(type);
         if (k.gemm8 == nullptr) continue;
+        const TensorType act_type = k.activation_type;
         std::mt19937 rng(17);
         std::normal_distribution<float> normal(0.0f, 1.0f);
         int call = 0;
         const auto gemm_as_dot = [&](int64_t n, const void* w, const void* a) {
             const int row = call % 8, token = (call / 8) % kTokens;
             ++call;
-            const size_t w_bytes = row_bytes(type, n), a_bytes = row_bytes(TensorType::Q8_0, n);
+            const size_t w_bytes = row_bytes(type, n), a_bytes = row_bytes(act_type, n);
             std::vector<uint8_t> ws(8 * w_bytes), as(kTokens * a_bytes);
             for (int r = 0; r < 8; ++r) {
                 const auto other = test::random_weight_row(type, n, rng);
@@ -116,14 +118,14 @@ TEST(SimdGemm8, EveryRowAndTokenMatchesTheReference) {
             std::vector<float> values(n);
             for (int t = 0; t < kTokens; ++t) {
                 for (float& v : values) v = normal(rng);
-                reference_kernels(TensorType::Q8_0)
-                    ->quantize_row(values.data(), as.data() + t * a_bytes, n);
+                reference_kernels(act_type)->quantize_row(values.data(), as.data() + t * a_bytes,
+                                                          n);
                 if (t == token) std::memcpy(as.data() + t * a_bytes, a, a_bytes);
             }
-            const int64_t n_blocks = n / 32;
+            const int64_t n_blocks = act_type == TensorType::Q8_0 ? n / 32 : 0;
             std::vector<float> scales(kTokens * n_blocks);
             std::vector<int32_t> sums(kTokens * n_blocks);
-            for (int t = 0; t < kTokens; ++t) {
+            for (int t = 0; t < kTokens && n_blocks > 0; ++t) {
                 q8_0_scales_and_sums(as.data() + t * a_bytes, n, &scales[t * n_blocks],
                                      &sums[t * n_blocks]);
             }
