@@ -109,6 +109,8 @@ struct BestKernels {
             set_gemm8(T::Q4_0, avx512::gemm8_q4_0_q8_0);
             set_gemm8(T::Q5_0, avx512::gemm8_q5_0_q8_0);
             set_gemm8(T::Q8_0, avx512::gemm8_q8_0_q8_0);
+            set_gemm8(T::Q2_K, avx512::gemm8_q2_k_q8_k);
+            set_gemm8(T::Q3_K, avx512::gemm8_q3_k_q8_k);
             set_gemm8(T::Q4_K, avx512::gemm8_q4_k_q8_k);
             set_gemm8(T::Q5_K, avx512::gemm8_q5_k_q8_k);
             set_gemm8(T::Q6_K, avx512::gemm8_q6_k_q8_k);

@@ -46,6 +46,10 @@ void gemm8_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
                      size_t y_stride);
 void gemm8_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
                      size_t y_stride);
+void gemm8_q2_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride);
+void gemm8_q3_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride);
 void gemm8_q4_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
                      size_t y_stride);
 void gemm8_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,

@@ -11,6 +11,7 @@
 #include "kernels/blocks.h"
 #include "kernels/k_quant_scales.h"
 #include "kernels/simd_kernels.h"
+#include "kernels/x86_k_unpack.h"
 
 namespace ember::avx2 {
 namespace {
@@ -66,14 +67,8 @@ inline __m256i fifth_bits(const uint8_t qh_bytes[4]) {
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
-// Bit b of every byte, as 0 or 1.
-inline __m256i bit_of_bytes(__m256i v, int b) {
-    return _mm256_and_si256(_mm256_srli_epi16(v, b), _mm256_set1_epi8(1));
-}
-// Bits b, b+1 of every byte, as 0..3.
-inline __m256i two_bits_of_bytes(__m256i v, int b) {
-    return _mm256_and_si256(_mm256_srli_epi16(v, b), _mm256_set1_epi8(3));
-}
+using x86::bit_of_bytes;
+using x86::two_bits_of_bytes;
 
 template <typename Block>
 const Block* blocks_of(const void* p) {
@@ -318,10 +313,7 @@ inline int dot_with_bsums(const int16_t* v, const BlockQ8_K& a) {
 struct DecodeQ2_K {
     using Block = BlockQ2_K;
     static void decode(const Block& b, KDecoded* w) {
-        for (int half = 0; half < 2; ++half) {
-            const __m256i q = load32(b.qs + 32 * half);
-            for (int k = 0; k < 4; ++k) w->q[4 * half + k] = two_bits_of_bytes(q, 2 * k);
-        }
+        x86::unpack_q2_k_values(b, w->q);
         for (int j = 0; j < 16; ++j) {
             w->scale[j] = static_cast<int16_t>(b.scales[j] & 0x0f);
             w->min[j] = static_cast<int16_t>(b.scales[j] >> 4);
@@ -339,14 +331,7 @@ struct DecodeQ2_K {
 struct DecodeQ3_K {
     using Block = BlockQ3_K;
     static void decode(const Block& b, KDecoded* w) {
-        const __m256i hmask = load32(b.hmask);
-        for (int half = 0; half < 2; ++half) {
-            const __m256i q = load32(b.qs + 32 * half);
-            for (int k = 0; k < 4; ++k) {
-                const __m256i high = _mm256_slli_epi16(bit_of_bytes(hmask, 4 * half + k), 2);
-                w->q[4 * half + k] = _mm256_or_si256(two_bits_of_bytes(q, 2 * k), high);
-            }
-        }
+        x86::unpack_q3_k_values(b, w->q);
         for (int j = 0; j < 16; ++j) w->scale[j] = static_cast<int16_t>(q3_k_scale(b.scales, j));
         w->d = fp16_to_f32(b.d);
     }
@@ -360,19 +345,7 @@ template <typename Block, bool kFifthBit>
 struct DecodeQ4_K_like {
     using Type = Block;
     static void decode(const Block& b, KDecoded* w) {
-        __m256i qh = _mm256_setzero_si256();
-        if constexpr (kFifthBit) qh = load32(b.qh);
-        for (int c = 0; c < 4; ++c) {  // 64 values: sub-blocks 2c (low nibbles) and 2c + 1 (high)
-            const __m256i raw = load32(b.qs + 32 * c);
-            __m256i lo = _mm256_and_si256(raw, _mm256_set1_epi8(0x0f));
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(0x0f));
-            if constexpr (kFifthBit) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c + 1), 4));
-            }
-            w->q[2 * c] = lo;
-            w->q[2 * c + 1] = hi;
-        }
+        x86::unpack_q4_k_values<kFifthBit>(b, w->q);
         for (int j = 0; j < 8; ++j) {
             int scale, min;
             q4_k_scale_min(b.scales, j, &scale, &min);
@@ -397,20 +370,7 @@ struct DecodeQ5_K : DecodeQ4_K_like<BlockQ5_K, true> {
 struct DecodeQ6_K {
     using Block = BlockQ6_K;
     static void decode(const Block& b, KDecoded* w) {
-        const __m256i low_mask = _mm256_set1_epi8(0x0f);
-        for (int half = 0; half < 2; ++half) {
-            const __m256i ql0 = load32(b.ql + 64 * half), ql1 = load32(b.ql + 64 * half + 32);
-            const __m256i qh = load32(b.qh + 32 * half);
-            __m256i* q = w->q + 4 * half;
-            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
-                                   _mm256_slli_epi16(two_bits_of_bytes(qh, 0), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
-                                   _mm256_slli_epi16(two_bits_of_bytes(qh, 2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
-                                   _mm256_slli_epi16(two_bits_of_bytes(qh, 4), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
-                                   _mm256_slli_epi16(two_bits_of_bytes(qh, 6), 4));
-        }
+        x86::unpack_q6_k_values(b, w->q);
         for (int j = 0; j < 16; ++j) w->scale[j] = b.scales[j];
         w->d = fp16_to_f32(b.d);
     }

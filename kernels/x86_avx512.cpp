@@ -24,12 +24,14 @@
 #include "kernels/blocks.h"
 #include "kernels/k_quant_scales.h"
 #include "kernels/simd_kernels.h"
+#include "kernels/x86_k_unpack.h"
 
 namespace ember::avx512 {
 namespace {
 
-// (These small helpers repeat x86_avx2.cpp's on purpose: a shared inline function compiled
-// with AVX-512 flags in one file could be picked by the linker for the AVX2 file too.)
+// (These small helpers repeat x86_avx2.cpp's rather than share a header with ordinary inline
+// functions: the linker could pick the copy built with AVX-512 flags for the AVX2 file too.
+// Shared code goes into x86_k_unpack.h as `static` functions.)
 inline float half(fp16_t h) {
     return _cvtsh_ss(h);
 }
@@ -187,13 +189,6 @@ void gemm8_q8_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
 // super-block and token: y += d_a * (d * S - coef_d * C).
 namespace {
 
-inline __m256i bit_of_bytes(__m256i v, int b) {
-    return _mm256_and_si256(_mm256_srli_epi16(v, b), _mm256_set1_epi8(1));
-}
-inline __m256i two_bits_of_bytes(__m256i v, int b) {
-    return _mm256_and_si256(_mm256_srli_epi16(v, b), _mm256_set1_epi8(3));
-}
-
 // One row's super-block as unsigned values (32i .. 32i+31 in q[i]) and per-sub-block numbers.
 struct KRow {
     __m256i q[8];
@@ -214,19 +209,7 @@ struct Q5_KPanel {
 // Q4_K / Q5_K: x = d * scale * q - dmin * min per 32 values.
 template <typename P>
 void decode_k_row(const typename P::Block& b, KRow* row) {
-    __m256i qh = _mm256_setzero_si256();
-    if constexpr (P::kFifthBit) qh = load32(b.qh);
-    for (int c = 0; c < 4; ++c) {  // 64 values: sub-blocks of 32 2c (low nibbles), 2c+1 (high)
-        const __m256i raw = load32(b.qs + 32 * c);
-        __m256i lo = _mm256_and_si256(raw, _mm256_set1_epi8(0x0f));
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), _mm256_set1_epi8(0x0f));
-        if constexpr (P::kFifthBit) {
-            lo = _mm256_or_si256(lo, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c), 4));
-            hi = _mm256_or_si256(hi, _mm256_slli_epi16(bit_of_bytes(qh, 2 * c + 1), 4));
-        }
-        row->q[2 * c] = lo;
-        row->q[2 * c + 1] = hi;
-    }
+    x86::unpack_q4_k_values<P::kFifthBit>(b, row->q);
     for (int j = 0; j < 8; ++j) {
         int scale, min;
         q4_k_scale_min(b.scales, j, &scale, &min);
@@ -243,23 +226,39 @@ struct Q6_KPanel {
 // Q6_K: x = d * scale * (u - 32), u = 4 low bits | 2 high bits << 4, per 16 values.
 template <>
 void decode_k_row<Q6_KPanel>(const BlockQ6_K& b, KRow* row) {
-    const __m256i low_mask = _mm256_set1_epi8(0x0f);
-    for (int h = 0; h < 2; ++h) {
-        const __m256i ql0 = load32(b.ql + 64 * h), ql1 = load32(b.ql + 64 * h + 32);
-        const __m256i qh = load32(b.qh + 32 * h);
-        __m256i* q = row->q + 4 * h;
-        q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
-                               _mm256_slli_epi16(two_bits_of_bytes(qh, 0), 4));
-        q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
-                               _mm256_slli_epi16(two_bits_of_bytes(qh, 2), 4));
-        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
-                               _mm256_slli_epi16(two_bits_of_bytes(qh, 4), 4));
-        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
-                               _mm256_slli_epi16(two_bits_of_bytes(qh, 6), 4));
-    }
+    x86::unpack_q6_k_values(b, row->q);
     for (int j = 0; j < 16; ++j) {
         row->scale[j] = b.scales[j];
         row->coef[j] = static_cast<int16_t>(32 * b.scales[j]);
+    }
+    row->d = row->coef_d = half(b.d);
+}
+
+struct Q2_KPanel {
+    using Block = BlockQ2_K;
+};
+// Q2_K: x = d * scale * q - dmin * min per 16 values, both 4-bit.
+template <>
+void decode_k_row<Q2_KPanel>(const BlockQ2_K& b, KRow* row) {
+    x86::unpack_q2_k_values(b, row->q);
+    for (int j = 0; j < 16; ++j) {
+        row->scale[j] = static_cast<int16_t>(b.scales[j] & 0x0f);
+        row->coef[j] = static_cast<int16_t>(b.scales[j] >> 4);
+    }
+    row->d = half(b.d);
+    row->coef_d = half(b.dmin);
+}
+
+struct Q3_KPanel {
+    using Block = BlockQ3_K;
+};
+// Q3_K: x = d * scale * (u - 4) per 16 values, scales 6-bit signed.
+template <>
+void decode_k_row<Q3_KPanel>(const BlockQ3_K& b, KRow* row) {
+    x86::unpack_q3_k_values(b, row->q);
+    for (int j = 0; j < 16; ++j) {
+        row->scale[j] = static_cast<int16_t>(q3_k_scale(b.scales, j));
+        row->coef[j] = static_cast<int16_t>(4 * row->scale[j]);
     }
     row->d = row->coef_d = half(b.d);
 }
@@ -359,6 +358,14 @@ void gemm_k_panel(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, f
 
 }  // namespace
 
+void gemm8_q2_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride) {
+    gemm_k_panel<Q2_KPanel>(n, w, w_stride, a, y, y_stride);
+}
+void gemm8_q3_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
+                     size_t y_stride) {
+    gemm_k_panel<Q3_KPanel>(n, w, w_stride, a, y, y_stride);
+}
 void gemm8_q4_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
                      size_t y_stride) {
     gemm_k_panel<Q4_KPanel>(n, w, w_stride, a, y, y_stride);

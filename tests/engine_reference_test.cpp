@@ -5,6 +5,8 @@
 // compared statistically (rms and top-1 agreement).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "engine/context.h"
 #include "engine/generate.h"
 #include "formats/error.h"
@@ -35,6 +37,29 @@ std::vector<int32_t> greedy(const Model& model, const std::vector<int32_t>& prom
     return out;
 }
 
+// Greedy decoding through the KV cache against llama.cpp's ids, for quantized weights: each of
+// the first `n` steps must pick llama.cpp's token, unless that step is a near tie (llama.cpp's
+// token within `tie` of our best logit), where float-order noise legitimately decides and the
+// sequences part; comparing stops there. Returns the steps that matched.
+int greedy_steps_matching(const Model& model, const std::vector<int32_t>& prompt,
+                          const std::vector<int32_t>& reference, int n, float tie) {
+    Context context(model, {});
+    context.decode(prompt);
+    const int n_vocab = model.config().n_vocab;
+    for (int step = 0; step < n; ++step) {
+        const float* logits = context.logits(0);
+        const int32_t best =
+            static_cast<int32_t>(std::max_element(logits, logits + n_vocab) - logits);
+        if (best != reference[step]) {
+            EXPECT_LE(logits[best] - logits[reference[step]], tie)
+                << "step " << step << ": " << best << " instead of " << reference[step];
+            return step;
+        }
+        context.decode(std::vector<int32_t>{best});
+    }
+    return n;
+}
+
 class ReferenceModel : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ReferenceModel, LogitsAndGreedyIdsMatchLlamaCpp) {
@@ -52,15 +77,15 @@ TEST_P(ReferenceModel, LogitsAndGreedyIdsMatchLlamaCpp) {
     EXPECT_LE(cmp.rms, c.max_rms) << "max |diff| " << cmp.max_abs;
     EXPECT_GE(cmp.top1_agreement, c.min_top1);
 
-    const auto ids = greedy(model, ref.prompt_ids, static_cast<int>(ref.greedy_ids.size()));
     if (c.greedy_must_match) {
+        const auto ids = greedy(model, ref.prompt_ids, static_cast<int>(ref.greedy_ids.size()));
         EXPECT_EQ(ids, ref.greedy_ids);
     } else {
         // Quantized: llama.cpp's own sequences part after a few dozen tokens when only its
-        // KV cache type changes; ask for the first few.
-        ASSERT_GE(ids.size(), 4u);
-        EXPECT_EQ(std::vector<int32_t>(ids.begin(), ids.begin() + 4),
-                  std::vector<int32_t>(ref.greedy_ids.begin(), ref.greedy_ids.begin() + 4));
+        // KV cache type changes; ask for the first few, where no near tie decides. (mini-Q3_K_S
+        // meets one at step 1: tokens 441 and 98 lie 0.04 apart.)
+        const int matched = greedy_steps_matching(model, ref.prompt_ids, ref.greedy_ids, 4, 0.1f);
+        EXPECT_GE(matched, 1);
     }
 }
 

@@ -98,8 +98,9 @@ TEST(SimdDot4, EqualsFourSingleDotsBitForBit) {
 TEST(SimdGemm8, EveryRowAndTokenMatchesTheReference) {
     constexpr int kTokens = 6;
     int checked = 0;
-    for (TensorType type : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_K,
-                            TensorType::Q5_K, TensorType::Q6_K}) {
+    for (TensorType type :
+         {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,
+          TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
         const TypeKernels& k = *kernels_for(type);
         if (k.gemm8 == nullptr) continue;
         const TensorType act_type = k.activation_type;
