@@ -45,9 +45,10 @@ void quantize_model(const gguf::File& in, const std::string& out, const Quantize
                         std::string(tensor_type_name(t.type)) +
                         "; ember quantize reads F32, F16 or BF16 weights");
         }
-        // Vectors (norm weights) keep their type: they are tiny and every value counts.
+        // Vectors (norm weights) go to F32: they are tiny, every value counts, and ember's
+        // loader wants them in F32 (llama.cpp would keep an F16 norm as F16).
         const TensorType type =
-            t.n_dims < 2 ? t.type : mix_tensor_type(file_type, t.name, t.ne[0], mix);
+            t.n_dims < 2 ? TensorType::F32 : mix_tensor_type(file_type, t.name, t.ne[0], mix);
         const TypeKernels* dest = reference_kernels(type);
         const int64_t cols = static_cast<int64_t>(t.ne[0]);
         const size_t in_row = row_bytes(t.type, cols), out_row = row_bytes(type, cols);

@@ -1,7 +1,7 @@
 // Re-encoding a model's weights into another file type (`ember quantize`). Matrices get the
-// types llama.cpp's mix rules give them (engine/quant_mix.h); vectors (norm weights) keep their
-// type. The numbers are rounded exactly as llama.cpp's quantizer rounds them (without an
-// importance matrix), so a tensor of the same type comes out byte for byte the same.
+// types llama.cpp's mix rules give them (engine/quant_mix.h); vectors (norm weights) are F32. The
+// numbers are rounded exactly as llama.cpp's quantizer rounds them (without an importance matrix),
+// so a tensor of the same type comes out byte for byte the same.
 #pragma once
 
 #include <functional>
