@@ -1,6 +1,9 @@
 #include "engine/model.h"
 
+#include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "formats/error.h"
 
@@ -69,7 +72,8 @@ class TensorLookup {
 
 }  // namespace
 
-Model::Model(const std::string& path) : file_(path), config_(LlamaConfig::from_gguf(file_)) {
+Model::Model(const std::string& path, const ModelOptions& options)
+    : file_(path), config_(LlamaConfig::from_gguf(file_)) {
     const LlamaConfig& c = config_;
     const TensorLookup tensors(file_);
     token_embd = tensors.matrix("token_embd.weight", c.n_embd, c.n_vocab);
@@ -92,6 +96,39 @@ Model::Model(const std::string& path) : file_(path), config_(LlamaConfig::from_g
         w.w_down = tensors.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
         layers.push_back(w);
     }
+    if (options.repack) pack_weights();
+}
+
+void Model::pack_weights() {
+    std::vector<WeightMatrix*> matrices;
+    for (LayerWeights& l : layers) {
+        for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+            matrices.push_back(m);
+    }
+    matrices.push_back(&output);
+    const auto packed_bytes = [](const WeightMatrix& m) {
+        const size_t bytes = static_cast<size_t>(m.rows / 8) * 8 * m.row_bytes;
+        return (bytes + 63) / 64 * 64;
+    };
+    size_t total = 0;
+    for (const WeightMatrix* m : matrices)
+        if (m->kernels->pack8 != nullptr && m->rows >= 8) total += packed_bytes(*m);
+    if (total == 0) return;
+    packed_ = std::make_unique_for_overwrite<uint8_t[]>(total + 63);  // no zeroing pass
+    uint8_t* next = packed_.get() + (64 - reinterpret_cast<uintptr_t>(packed_.get()) % 64) % 64;
+    for (WeightMatrix* m : matrices) {
+        if (m->kernels->pack8 == nullptr || m->rows < 8) continue;
+        for (int64_t g = 0; g < m->rows / 8; ++g) {
+            m->kernels->pack8(m->cols, m->row(8 * g), m->row_bytes,
+                              next + static_cast<size_t>(g) * 8 * m->row_bytes);
+        }
+        m->packed = next;
+        next += packed_bytes(*m);
+        // The packed copy replaces the mapped rows for the matrix products; an embedding table
+        // tied to the output still reads its rows from the mapping, which faults them back in.
+        file_.release(m->data, static_cast<size_t>(m->rows / 8) * 8 * m->row_bytes);
+    }
+    if (output.data == token_embd.data) token_embd.packed = output.packed;
 }
 
 }  // namespace ember

@@ -14,14 +14,29 @@ namespace ember {
 
 // A weight matrix W (rows, cols) used in place from the mapping: `rows` rows of `cols` values,
 // each row `row_bytes` long in its storage type. In GGUF's terms ne[0] = cols, ne[1] = rows.
+// With load-time packing, `packed` holds rows 0 .. 8 * (rows / 8) again as groups of 8 rows in
+// the kernels' own layout (kernels.h, Pack8Fn), each group 8 * row_bytes long; the few rows
+// past the last whole group are only in the mapping.
 struct WeightMatrix {
     const uint8_t* data = nullptr;
     TensorType type = TensorType::F32;
     int64_t rows = 0, cols = 0;
     size_t row_bytes = 0;
     const TypeKernels* kernels = nullptr;
+    const uint8_t* packed = nullptr;
 
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
+    const uint8_t* packed_group(int64_t g) const {
+        return packed + static_cast<size_t>(g) * 8 * row_bytes;
+    }
+};
+
+struct ModelOptions {
+    // Pack the weight matrices at load time into the layout of this CPU's panel kernels, where
+    // it has one (AVX-512 VNNI): generation reads the packed copy, and the mapped pages of the
+    // packed tensors are released, so memory stays about the file's size. Off: every kernel
+    // reads the mapping in place.
+    bool repack = true;
 };
 
 struct LayerWeights {
@@ -40,7 +55,7 @@ class Model {
   public:
     // Maps the file and checks every tensor the forward pass needs: present, of the expected
     // shape, of a type ember can compute with. Throws ember::Error naming the tensor.
-    explicit Model(const std::string& path);
+    explicit Model(const std::string& path, const ModelOptions& options = {});
 
     const gguf::File& file() const { return file_; }
     const LlamaConfig& config() const { return config_; }
@@ -51,8 +66,11 @@ class Model {
     std::vector<LayerWeights> layers;
 
   private:
+    void pack_weights();
+
     gguf::File file_;
     LlamaConfig config_;
+    std::unique_ptr<uint8_t[]> packed_;  // every packed matrix, each 64-byte aligned
 };
 
 }  // namespace ember

@@ -84,8 +84,8 @@ void matmul_rows(const WeightMatrix& w, const QuantizedActivations& x, int n_tok
     }
 }
 
-// With a panel kernel (Gemm8Fn): threads split groups of 8 rows; each group meets the whole
-// batch while its packed weights stay in the L1/L2 cache.
+// With a panel kernel (Gemm8Fn, or GemmPacked8Fn on weights packed at load time): threads split
+// groups of 8 rows; each group meets the whole batch while its panel stays in the L1/L2 cache.
 void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
                    ThreadPool& pool) {
     // Q8_0: per block of every token, its scale as a float and the sum of its quants. (Q8_K
@@ -101,7 +101,11 @@ void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_t
     const int64_t groups = w.rows / 8;
     pool.parallel_for(groups, [&](int64_t group_begin, int64_t group_end) {
         for (int64_t g = group_begin; g < group_end; ++g) {
-            w.kernels->gemm8(w.cols, w.row(8 * g), w.row_bytes, batch, y + 8 * g, w.rows);
+            if (w.packed != nullptr) {
+                w.kernels->gemm_packed8(w.cols, w.packed_group(g), batch, y + 8 * g, w.rows);
+            } else {
+                w.kernels->gemm8(w.cols, w.row(8 * g), w.row_bytes, batch, y + 8 * g, w.rows);
+            }
         }
     });
     if (w.rows % 8 != 0) matmul_rows(w, x, n_tokens, y, 8 * groups, w.rows);
@@ -111,7 +115,9 @@ void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_t
 
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
             ThreadPool& pool) {
-    if (w.kernels->gemm8 != nullptr && n_tokens >= 4 && w.rows >= 8) {
+    // Packed weights go through their panels even for one token (generation): the packing
+    // already did the work that makes panels cost more than row dot products for small batches.
+    if (w.packed != nullptr || (w.kernels->gemm8 != nullptr && n_tokens >= 4 && w.rows >= 8)) {
         matmul_panels(w, x, n_tokens, y, pool);
         return;
     }

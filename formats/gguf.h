@@ -150,6 +150,10 @@ class File {
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;
 
+    // Drops the mapped pages inside [begin, begin + size) from memory until they are read again
+    // (MappedFile::release); does nothing for caller's bytes.
+    void release(const uint8_t* begin, size_t size) const;
+
   private:
     friend class Parser;
     void parse();

@@ -582,4 +582,8 @@ const TensorInfo* File::find_tensor(std::string_view name) const {
     return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
 }
 
+void File::release(const uint8_t* begin, size_t size) const {
+    if (mapping_ != nullptr) mapping_->release(begin, size);
+}
+
 }  // namespace ember::gguf

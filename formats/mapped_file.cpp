@@ -38,6 +38,16 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     ::close(fd);  // the mapping keeps the file alive
 }
 
+void MappedFile::release(const uint8_t* begin, size_t size) const {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t first = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+    const uintptr_t last = (reinterpret_cast<uintptr_t>(begin) + size) / page * page;
+    const auto lo = reinterpret_cast<uintptr_t>(data_), hi = lo + size_;
+    if (first >= last || first < lo || last > hi) return;  // no whole page, or not ours
+    // Advice only: if the kernel declines, the pages merely stay resident.
+    ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
     if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }

@@ -20,6 +20,12 @@ class MappedFile {
     std::span<const uint8_t> bytes() const { return {data_, size_}; }
     const std::string& path() const { return path_; }
 
+    // Tells the kernel this process no longer needs the whole pages inside [begin, begin + size)
+    // (madvise MADV_DONTNEED): they leave the resident set; reading them later faults them back
+    // in from the file, so the contents never change. For weights the engine has packed into
+    // its own memory.
+    void release(const uint8_t* begin, size_t size) const;
+
   private:
     std::string path_;
     const uint8_t* data_ = nullptr;

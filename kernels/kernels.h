@@ -44,6 +44,16 @@ void q8_0_scales_and_sums(const void* row, int64_t n, float* scales, int32_t* su
 using Gemm8Fn = void (*)(int64_t n, const void* weights, size_t weight_stride, const Q8Batch& a,
                          float* y, size_t y_stride);
 
+// Weights packed once at load time for the panel kernels: a group of 8 rows (w, w + w_stride,
+// ...) rewritten block by block into a layout of the type's own (x86_avx512_packed.cpp), exactly
+// 8 * row_bytes long, so the kernels find each block's 8 rows side by side and decode them
+// without transposing. The mapped file stays the source of truth: packing is a pure function
+// of it.
+using Pack8Fn = void (*)(int64_t n, const void* w, size_t w_stride, void* packed);
+// A packed group against every token of the batch: as Gemm8Fn, from the packed bytes.
+using GemmPacked8Fn = void (*)(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                               size_t y_stride);
+
 struct TypeKernels {
     TensorType type;
     TensorType activation_type;      // what activations are converted to for vec_dot
@@ -54,6 +64,8 @@ struct TypeKernels {
     QuantizeRowFn quantize_weights;
     VecDot4Fn vec_dot4 = nullptr;  // 4 activation rows at once; null where there is none
     Gemm8Fn gemm8 = nullptr;       // 8 weight rows x a Q8_0 batch; null where there is none
+    Pack8Fn pack8 = nullptr;       // with gemm_packed8: packed groups of 8 rows, or both null
+    GemmPacked8Fn gemm_packed8 = nullptr;
 };
 
 // The scalar reference kernels of a type, or nullptr if ember cannot compute with it. The

@@ -92,54 +92,91 @@ TEST(SimdDot4, EqualsFourSingleDotsBitForBit) {
     if (checked == 0) GTEST_SKIP() << "no four-row kernels on this CPU";
 }
 
+// One of the 8 x kTokens dot products of a panel GEMM (a different one on every call; the other
+// rows and tokens hold other random data), for check_dot_against_reference. `run` computes the
+// panel: run(k, n, rows (8 x w_bytes), w_bytes, batch, y (kTokens x 8)).
+template <typename Run>
+auto panel_as_dot(TensorType type, int tokens, Run run, int* call) {
+    return [type, tokens, run, call, rng = std::mt19937(17)](int64_t n, const void* w,
+                                                             const void* a) mutable {
+        const TypeKernels& k = *kernels_for(type);
+        const TensorType act_type = k.activation_type;
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        const int row = *call % 8, token = (*call / 8) % tokens;
+        ++*call;
+        const size_t w_bytes = row_bytes(type, n), a_bytes = row_bytes(act_type, n);
+        std::vector<uint8_t> ws(8 * w_bytes), as(tokens * a_bytes);
+        for (int r = 0; r < 8; ++r) {
+            const auto other = test::random_weight_row(type, n, rng);
+            std::memcpy(ws.data() + r * w_bytes, r == row ? w : other.data(), w_bytes);
+        }
+        std::vector<float> values(n);
+        for (int t = 0; t < tokens; ++t) {
+            for (float& v : values) v = normal(rng);
+            reference_kernels(act_type)->quantize_row(values.data(), as.data() + t * a_bytes, n);
+            if (t == token) std::memcpy(as.data() + t * a_bytes, a, a_bytes);
+        }
+        const int64_t n_blocks = act_type == TensorType::Q8_0 ? n / 32 : 0;
+        std::vector<float> scales(tokens * n_blocks);
+        std::vector<int32_t> sums(tokens * n_blocks);
+        for (int t = 0; t < tokens && n_blocks > 0; ++t) {
+            q8_0_scales_and_sums(as.data() + t * a_bytes, n, &scales[t * n_blocks],
+                                 &sums[t * n_blocks]);
+        }
+        const Q8Batch batch{as.data(), a_bytes, scales.data(), sums.data(), tokens};
+        std::vector<float> y(tokens * 8);
+        run(k, n, ws.data(), w_bytes, batch, y.data());
+        return y[token * 8 + row];
+    };
+}
+
+const TensorType kPanelTypes[] = {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0,
+                                  TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
+                                  TensorType::Q5_K, TensorType::Q6_K};
+
 // The 8-row panel GEMMs (Q8_0 and Q8_K activations) over a batch of 6 tokens (4 + a remainder of
-// 2): each of the 48 dot products (a different one on every call, the other rows and tokens other
-// random data) within the reference's rounding bound.
+// 2): each of the 48 dot products within the reference's rounding bound.
 TEST(SimdGemm8, EveryRowAndTokenMatchesTheReference) {
     constexpr int kTokens = 6;
     int checked = 0;
-    for (TensorType type :
-         {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,
-          TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
-        const TypeKernels& k = *kernels_for(type);
-        if (k.gemm8 == nullptr) continue;
-        const TensorType act_type = k.activation_type;
-        std::mt19937 rng(17);
-        std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (TensorType type : kPanelTypes) {
+        if (kernels_for(type)->gemm8 == nullptr) continue;
         int call = 0;
-        const auto gemm_as_dot = [&](int64_t n, const void* w, const void* a) {
-            const int row = call % 8, token = (call / 8) % kTokens;
-            ++call;
-            const size_t w_bytes = row_bytes(type, n), a_bytes = row_bytes(act_type, n);
-            std::vector<uint8_t> ws(8 * w_bytes), as(kTokens * a_bytes);
-            for (int r = 0; r < 8; ++r) {
-                const auto other = test::random_weight_row(type, n, rng);
-                std::memcpy(ws.data() + r * w_bytes, r == row ? w : other.data(), w_bytes);
-            }
-            std::vector<float> values(n);
-            for (int t = 0; t < kTokens; ++t) {
-                for (float& v : values) v = normal(rng);
-                reference_kernels(act_type)->quantize_row(values.data(), as.data() + t * a_bytes,
-                                                          n);
-                if (t == token) std::memcpy(as.data() + t * a_bytes, a, a_bytes);
-            }
-            const int64_t n_blocks = act_type == TensorType::Q8_0 ? n / 32 : 0;
-            std::vector<float> scales(kTokens * n_blocks);
-            std::vector<int32_t> sums(kTokens * n_blocks);
-            for (int t = 0; t < kTokens && n_blocks > 0; ++t) {
-                q8_0_scales_and_sums(as.data() + t * a_bytes, n, &scales[t * n_blocks],
-                                     &sums[t * n_blocks]);
-            }
-            const Q8Batch batch{as.data(), a_bytes, scales.data(), sums.data(), kTokens};
-            std::vector<float> y(kTokens * 8);
-            k.gemm8(n, ws.data(), w_bytes, batch, y.data(), 8);
-            return y[token * 8 + row];
-        };
-        EXPECT_EQ(test::check_dot_against_reference(type, gemm_as_dot, /*exact=*/false), "");
+        const auto run = [](const TypeKernels& k, int64_t n, const uint8_t* ws, size_t w_bytes,
+                            const Q8Batch& batch,
+                            float* y) { k.gemm8(n, ws, w_bytes, batch, y, 8); };
+        EXPECT_EQ(test::check_dot_against_reference(type, panel_as_dot(type, kTokens, run, &call),
+                                                    /*exact=*/false),
+                  "");
         EXPECT_GE(call, 8 * kTokens);  // every row and token was checked at least once
         ++checked;
     }
     if (checked == 0) GTEST_SKIP() << "no panel kernels on this CPU";
+}
+
+// The same through the load-time packing (Pack8Fn + GemmPacked8Fn), for one generated token and
+// for a batch.
+TEST(SimdGemmPacked8, EveryRowAndTokenMatchesTheReference) {
+    int checked = 0;
+    for (TensorType type : kPanelTypes) {
+        if (kernels_for(type)->gemm_packed8 == nullptr) continue;
+        for (int tokens : {1, 6}) {
+            int call = 0;
+            const auto run = [](const TypeKernels& k, int64_t n, const uint8_t* ws, size_t w_bytes,
+                                const Q8Batch& batch, float* y) {
+                std::vector<uint8_t> packed(8 * w_bytes);
+                k.pack8(n, ws, w_bytes, packed.data());
+                k.gemm_packed8(n, packed.data(), batch, y, 8);
+            };
+            EXPECT_EQ(test::check_dot_against_reference(
+                          type, panel_as_dot(type, tokens, run, &call), /*exact=*/false),
+                      "")
+                << tensor_type_name(type) << ", " << tokens << " tokens";
+            EXPECT_GE(call, 8 * tokens);
+        }
+        ++checked;
+    }
+    if (checked == 0) GTEST_SKIP() << "no packed panel kernels on this CPU";
 }
 
 TEST(KernelRegistry, ReportsTheActiveSet) {

@@ -1,0 +1,450 @@
+// The panel GEMM of x86_avx512.cpp on weights packed once at load time.
+//
+// Building a panel from mapped rows costs a dword transposition and a scalar decoding of the
+// scales per block and panel: in prompt processing that is shared by the whole batch, but a
+// generated token meets each panel once and would pay it for every weight. So the engine can
+// pack each group of 8 rows once (Pack8Fn), into a layout where the transposition is already
+// done and the scales sit 8 rows side by side:
+//
+// * Every value array (qs, qh, ql, hmask) is interleaved by dwords: 32 bytes of a packed array
+//   hold bytes 4k..4k+3 of the 8 rows' same array section, row j at bytes 4j..4j+3. The same
+//   shifts and masks that unpack a row's section into values 32i..32i+31 then unpack a packed
+//   section into the panel vector "values 32i+4k..+3 of each row" (kernels/x86_k_unpack.h is
+//   used unchanged on the packed arrays).
+// * The scales and minimums are stored 8 rows side by side, so a few vector operations give a
+//   sub-block's 8 scales as int32 lanes.
+//
+// Each layout is exactly the size of the 8 rows it comes from (static_asserts below).
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstring>
+#include <vector>
+
+#include "kernels/blocks.h"
+#include "kernels/simd_kernels.h"
+#include "kernels/x86_avx512_panel.h"
+#include "kernels/x86_k_unpack.h"
+
+namespace ember::avx512 {
+namespace {
+
+// ---- Packing (plain byte moves) ----
+
+// dst[32s + 4j + m] = rows[j][32s + 4k + m] for every 32-byte section s of a value array: the
+// k-th dword of each row's section, 8 rows side by side.
+void interleave_dwords(const uint8_t* const rows[8], size_t offset, size_t length, int k,
+                       uint8_t* dst) {
+    for (size_t s = 0; s < length; s += 32) {
+        for (int j = 0; j < 8; ++j) std::memcpy(dst + s + 4 * j, rows[j] + offset + s + 4 * k, 4);
+    }
+}
+
+// The 8 rows' block b, as byte pointers.
+template <typename Block>
+void block_rows(const void* w, size_t w_stride, int64_t b, const uint8_t* rows[8]) {
+    for (int j = 0; j < 8; ++j) {
+        rows[j] =
+            static_cast<const uint8_t*>(w) + j * w_stride + static_cast<size_t>(b) * sizeof(Block);
+    }
+}
+
+inline __m256 halves8(const fp16_t d[8]) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d)));
+}
+
+// ---- 32-value blocks ----
+
+// Q4_0: qs[c] dword j = row j's qs[4c..4c+3]: low nibbles are values 4c.., high nibbles
+// 16+4c.., so one section gives panel vectors c and c + 4.
+struct PackedQ4_0 {
+    fp16_t d[8];
+    uint8_t qs[4][32];
+};
+// Q5_0: as Q4_0, plus qh[k] bit 4j+i = the fifth bit of value 4k+i of row j.
+struct PackedQ5_0 {
+    fp16_t d[8];
+    uint32_t qh[8];
+    uint8_t qs[4][32];
+};
+// Q8_0: qs[k] dword j = row j's qs[4k..4k+3] + 128 (unsigned, for vpdpbusd).
+struct PackedQ8_0 {
+    fp16_t d[8];
+    uint8_t qs[8][32];
+};
+static_assert(sizeof(PackedQ4_0) == 8 * sizeof(BlockQ4_0));
+static_assert(sizeof(PackedQ5_0) == 8 * sizeof(BlockQ5_0));
+static_assert(sizeof(PackedQ8_0) == 8 * sizeof(BlockQ8_0));
+
+void pack_q4_0(const uint8_t* const rows[8], PackedQ4_0* p) {
+    for (int j = 0; j < 8; ++j) std::memcpy(&p->d[j], rows[j] + offsetof(BlockQ4_0, d), 2);
+    for (int c = 0; c < 4; ++c) {
+        for (int j = 0; j < 8; ++j)
+            std::memcpy(p->qs[c] + 4 * j, rows[j] + offsetof(BlockQ4_0, qs) + 4 * c, 4);
+    }
+}
+void pack_q5_0(const uint8_t* const rows[8], PackedQ5_0* p) {
+    for (int j = 0; j < 8; ++j) std::memcpy(&p->d[j], rows[j] + offsetof(BlockQ5_0, d), 2);
+    for (int c = 0; c < 4; ++c) {
+        for (int j = 0; j < 8; ++j)
+            std::memcpy(p->qs[c] + 4 * j, rows[j] + offsetof(BlockQ5_0, qs) + 4 * c, 4);
+    }
+    for (int k = 0; k < 8; ++k) {
+        uint32_t mask = 0;
+        for (int j = 0; j < 8; ++j) {
+            uint32_t qh;
+            std::memcpy(&qh, rows[j] + offsetof(BlockQ5_0, qh), 4);
+            mask |= ((qh >> (4 * k)) & 0xfu) << (4 * j);
+        }
+        p->qh[k] = mask;
+    }
+}
+void pack_q8_0(const uint8_t* const rows[8], PackedQ8_0* p) {
+    for (int j = 0; j < 8; ++j) std::memcpy(&p->d[j], rows[j] + offsetof(BlockQ8_0, d), 2);
+    for (int k = 0; k < 8; ++k) {
+        for (int j = 0; j < 8; ++j) {
+            for (int m = 0; m < 4; ++m)
+                p->qs[k][4 * j + m] = rows[j][offsetof(BlockQ8_0, qs) + 4 * k + m] ^ 0x80;
+        }
+    }
+}
+
+inline void unpack(const PackedQ4_0& p, PanelBlock* out) {
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    for (int c = 0; c < 4; ++c) {
+        const __m256i raw = load32(p.qs[c]);
+        out->q[c] = _mm256_and_si256(raw, low);
+        out->q[c + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
+    }
+    out->d = halves8(p.d);
+}
+inline void unpack(const PackedQ5_0& p, PanelBlock* out) {
+    const __m256i low = _mm256_set1_epi8(0x0f), fifth = _mm256_set1_epi8(0x10);
+    for (int c = 0; c < 4; ++c) {
+        const __m256i raw = load32(p.qs[c]);
+        const __m256i lo = _mm256_and_si256(raw, low);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
+        out->q[c] = _mm256_or_si256(lo, _mm256_maskz_mov_epi8(p.qh[c], fifth));
+        out->q[c + 4] = _mm256_or_si256(hi, _mm256_maskz_mov_epi8(p.qh[c + 4], fifth));
+    }
+    out->d = halves8(p.d);
+}
+inline void unpack(const PackedQ8_0& p, PanelBlock* out) {
+    for (int k = 0; k < 8; ++k) out->q[k] = load32(p.qs[k]);
+    out->d = halves8(p.d);
+}
+
+template <typename Block, typename Packed, void (*kPack)(const uint8_t* const*, Packed*)>
+void pack_groups(int64_t n, const void* w, size_t w_stride, void* packed) {
+    auto* out = static_cast<Packed*>(packed);
+    for (int64_t b = 0; b < n / kQK; ++b) {
+        const uint8_t* rows[8];
+        block_rows<Block>(w, w_stride, b, rows);
+        kPack(rows, &out[b]);
+    }
+}
+
+template <typename Packed, int kOffset>
+void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    const int64_t n_blocks = n / kQK;
+    const auto* groups = static_cast<const Packed*>(packed);
+    if (a.n_tokens < 4) {  // generation: decode each block as it streams in, straight to use
+        const auto decoded = [groups](int64_t b) {
+            PanelBlock p;
+            unpack(groups[b], &p);
+            return p;
+        };
+        for (int t = 0; t < a.n_tokens; ++t)
+            panel_tokens<1, kOffset>(n_blocks, decoded, a, t, y, y_stride);
+        return;
+    }
+    thread_local std::vector<PanelBlock> panel;  // a batch: decode once, use for every token
+    if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
+    for (int64_t b = 0; b < n_blocks; ++b) unpack(groups[b], &panel[b]);
+    panel_all_tokens<kOffset>(n_blocks, panel.data(), a, y, y_stride);
+}
+
+// ---- K-quants ----
+
+// Q4_K / Q5_K: scales[s] dword j = row j's scales[4s..4s+3] (the 12 bytes of 6-bit scales and
+// minimums, three dwords per row); v[k] the interleaved value arrays.
+struct Q4_KValues {
+    uint8_t qs[kQK_K / 2];
+};
+struct Q5_KValues {
+    uint8_t qh[kQK_K / 8];
+    uint8_t qs[kQK_K / 2];
+};
+template <typename Values>
+struct PackedQ4_KLike {
+    fp16_t d[8], dmin[8];
+    uint8_t scales[3][32];
+    Values v[8];
+};
+using PackedQ4_K = PackedQ4_KLike<Q4_KValues>;
+using PackedQ5_K = PackedQ4_KLike<Q5_KValues>;
+// Q6_K: scales[j][r] = row r's scale of sub-block j.
+struct Q6_KValues {
+    uint8_t ql[kQK_K / 2];
+    uint8_t qh[kQK_K / 4];
+};
+struct PackedQ6_K {
+    fp16_t d[8];
+    int8_t scales[16][8];
+    Q6_KValues v[8];
+};
+// Q2_K: scales[j][r] = row r's scale byte of sub-block j (scale | min << 4).
+struct Q2_KValues {
+    uint8_t qs[kQK_K / 4];
+};
+struct PackedQ2_K {
+    fp16_t d[8], dmin[8];
+    uint8_t scales[16][8];
+    Q2_KValues v[8];
+};
+// Q3_K: scales[s] dword j = row j's scales[4s..4s+3], as Q4_K.
+struct Q3_KValues {
+    uint8_t hmask[kQK_K / 8];
+    uint8_t qs[kQK_K / 4];
+};
+struct PackedQ3_K {
+    fp16_t d[8];
+    uint8_t scales[3][32];
+    Q3_KValues v[8];
+};
+static_assert(sizeof(PackedQ2_K) == 8 * sizeof(BlockQ2_K));
+static_assert(sizeof(PackedQ3_K) == 8 * sizeof(BlockQ3_K));
+static_assert(sizeof(PackedQ4_K) == 8 * sizeof(BlockQ4_K));
+static_assert(sizeof(PackedQ5_K) == 8 * sizeof(BlockQ5_K));
+static_assert(sizeof(PackedQ6_K) == 8 * sizeof(BlockQ6_K));
+
+template <typename Block, typename Packed>
+void pack_scale_dwords(const uint8_t* const rows[8], Packed* p) {
+    for (int s = 0; s < 3; ++s) {
+        for (int j = 0; j < 8; ++j)
+            std::memcpy(p->scales[s] + 4 * j, rows[j] + offsetof(Block, scales) + 4 * s, 4);
+    }
+}
+template <typename Block, typename Packed>
+void pack_scale_columns(const uint8_t* const rows[8], Packed* p) {
+    for (int sub = 0; sub < 16; ++sub) {
+        for (int r = 0; r < 8; ++r)
+            std::memcpy(&p->scales[sub][r], rows[r] + offsetof(Block, scales) + sub, 1);
+    }
+}
+template <typename Block>
+void pack_halves(const uint8_t* const rows[8], size_t offset, fp16_t d[8]) {
+    for (int j = 0; j < 8; ++j) std::memcpy(&d[j], rows[j] + offset, 2);
+}
+
+void pack_q4_k(const uint8_t* const rows[8], PackedQ4_K* p) {
+    pack_halves<BlockQ4_K>(rows, offsetof(BlockQ4_K, d), p->d);
+    pack_halves<BlockQ4_K>(rows, offsetof(BlockQ4_K, dmin), p->dmin);
+    pack_scale_dwords<BlockQ4_K>(rows, p);
+    for (int k = 0; k < 8; ++k)
+        interleave_dwords(rows, offsetof(BlockQ4_K, qs), sizeof(p->v[k].qs), k, p->v[k].qs);
+}
+void pack_q5_k(const uint8_t* const rows[8], PackedQ5_K* p) {
+    pack_halves<BlockQ5_K>(rows, offsetof(BlockQ5_K, d), p->d);
+    pack_halves<BlockQ5_K>(rows, offsetof(BlockQ5_K, dmin), p->dmin);
+    pack_scale_dwords<BlockQ5_K>(rows, p);
+    for (int k = 0; k < 8; ++k) {
+        interleave_dwords(rows, offsetof(BlockQ5_K, qh), sizeof(p->v[k].qh), k, p->v[k].qh);
+        interleave_dwords(rows, offsetof(BlockQ5_K, qs), sizeof(p->v[k].qs), k, p->v[k].qs);
+    }
+}
+void pack_q6_k(const uint8_t* const rows[8], PackedQ6_K* p) {
+    pack_halves<BlockQ6_K>(rows, offsetof(BlockQ6_K, d), p->d);
+    pack_scale_columns<BlockQ6_K>(rows, p);
+    for (int k = 0; k < 8; ++k) {
+        interleave_dwords(rows, offsetof(BlockQ6_K, ql), sizeof(p->v[k].ql), k, p->v[k].ql);
+        interleave_dwords(rows, offsetof(BlockQ6_K, qh), sizeof(p->v[k].qh), k, p->v[k].qh);
+    }
+}
+void pack_q2_k(const uint8_t* const rows[8], PackedQ2_K* p) {
+    pack_halves<BlockQ2_K>(rows, offsetof(BlockQ2_K, d), p->d);
+    pack_halves<BlockQ2_K>(rows, offsetof(BlockQ2_K, dmin), p->dmin);
+    pack_scale_columns<BlockQ2_K>(rows, p);
+    for (int k = 0; k < 8; ++k)
+        interleave_dwords(rows, offsetof(BlockQ2_K, qs), sizeof(p->v[k].qs), k, p->v[k].qs);
+}
+void pack_q3_k(const uint8_t* const rows[8], PackedQ3_K* p) {
+    pack_halves<BlockQ3_K>(rows, offsetof(BlockQ3_K, d), p->d);
+    pack_scale_dwords<BlockQ3_K>(rows, p);
+    for (int k = 0; k < 8; ++k) {
+        interleave_dwords(rows, offsetof(BlockQ3_K, hmask), sizeof(p->v[k].hmask), k,
+                          p->v[k].hmask);
+        interleave_dwords(rows, offsetof(BlockQ3_K, qs), sizeof(p->v[k].qs), k, p->v[k].qs);
+    }
+}
+
+// Byte b of every dword, zero-extended to int32 lanes.
+inline __m256i byte_of_dwords(__m256i v, int b) {
+    return _mm256_and_si256(_mm256_srli_epi32(v, 8 * b), _mm256_set1_epi32(0xff));
+}
+// Two int32 lanes' low 16 bits as one int16 pair per lane (lo in the low half): vpdpwssd's
+// operand.
+inline __m256i int16_pairs(__m256i lo, __m256i hi) {
+    return _mm256_blend_epi16(lo, _mm256_slli_epi32(hi, 16), 0xaa);
+}
+// The 8 rows' bytes of sub-block j from a [16][8] column table, as int32 lanes.
+inline __m256i column_u8(const uint8_t* column) {
+    int64_t eight;
+    std::memcpy(&eight, column, 8);
+    return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(eight));
+}
+inline __m256i column_i8(const int8_t* column) {
+    int64_t eight;
+    std::memcpy(&eight, column, 8);
+    return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(eight));
+}
+
+// The packed value arrays -> the panel's q[8i + k] (values 32i + 4k.. of each row).
+template <typename Values, typename UnpackRow>
+inline void unpack_values(const Values (&v)[8], UnpackRow unpack_row, KPanelBlock* out) {
+    for (int k = 0; k < 8; ++k) {
+        __m256i q[8];
+        unpack_row(v[k], q);
+        for (int i = 0; i < 8; ++i) out->q[8 * i + k] = q[i];
+    }
+}
+
+// Q4_K / Q5_K: the 6-bit scales and minimums of sub-blocks 0..3 are the low 6 bits of bytes
+// 0..3 and 4..7; those of 4..7 take 4 bits from bytes 8..11 and their top 2 from the top of
+// bytes 0..7 (kernels/k_quant_scales.h). Byte-wise on the three dwords of all 8 rows at once.
+template <typename Packed>
+inline void unpack_q4_k_scales(const Packed& p, KPanelBlock* out) {
+    const __m256i s0 = load32(p.scales[0]), s1 = load32(p.scales[1]), s2 = load32(p.scales[2]);
+    const __m256i six = _mm256_set1_epi8(0x3f), four = _mm256_set1_epi8(0x0f),
+                  top = _mm256_set1_epi8(0x30);
+    const __m256i scale_lo = _mm256_and_si256(s0, six), min_lo = _mm256_and_si256(s1, six);
+    const __m256i scale_hi = _mm256_or_si256(_mm256_and_si256(s2, four),
+                                             _mm256_and_si256(_mm256_srli_epi32(s0, 2), top));
+    const __m256i min_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(s2, 4), four),
+                                           _mm256_and_si256(_mm256_srli_epi32(s1, 2), top));
+    for (int j = 0; j < 8; ++j) {
+        const __m256i scale = byte_of_dwords(j < 4 ? scale_lo : scale_hi, j % 4);
+        const __m256i min = byte_of_dwords(j < 4 ? min_lo : min_hi, j % 4);
+        out->scale[2 * j] = out->scale[2 * j + 1] = scale;
+        out->coef[j] = int16_pairs(min, min);  // for 16-value sub-blocks 2j and 2j + 1
+    }
+    out->d = halves8(p.d);
+    out->coef_d = halves8(p.dmin);
+}
+
+inline void unpack(const PackedQ4_K& p, KPanelBlock* out) {
+    unpack_values(
+        p.v, [](const Q4_KValues& v, __m256i* q) { x86::unpack_q4_k_values<false>(v, q); }, out);
+    unpack_q4_k_scales(p, out);
+}
+inline void unpack(const PackedQ5_K& p, KPanelBlock* out) {
+    unpack_values(
+        p.v, [](const Q5_KValues& v, __m256i* q) { x86::unpack_q4_k_values<true>(v, q); }, out);
+    unpack_q4_k_scales(p, out);
+}
+// Q6_K: x = d * scale * (u - 32); the offset returns as 32 * scale * bsum.
+inline void unpack(const PackedQ6_K& p, KPanelBlock* out) {
+    unpack_values(
+        p.v, [](const Q6_KValues& v, __m256i* q) { x86::unpack_q6_k_values(v, q); }, out);
+    for (int j = 0; j < 16; ++j) out->scale[j] = column_i8(p.scales[j]);
+    for (int m = 0; m < 8; ++m) {
+        out->coef[m] = int16_pairs(_mm256_slli_epi32(out->scale[2 * m], 5),
+                                   _mm256_slli_epi32(out->scale[2 * m + 1], 5));
+    }
+    out->d = out->coef_d = halves8(p.d);
+}
+// Q2_K: scale in the low nibble, minimum in the high nibble.
+inline void unpack(const PackedQ2_K& p, KPanelBlock* out) {
+    unpack_values(
+        p.v, [](const Q2_KValues& v, __m256i* q) { x86::unpack_q2_k_values(v, q); }, out);
+    __m256i min[16];
+    for (int j = 0; j < 16; ++j) {
+        const __m256i bytes = column_u8(p.scales[j]);
+        out->scale[j] = _mm256_and_si256(bytes, _mm256_set1_epi32(0x0f));
+        min[j] = _mm256_srli_epi32(bytes, 4);
+    }
+    for (int m = 0; m < 8; ++m) out->coef[m] = int16_pairs(min[2 * m], min[2 * m + 1]);
+    out->d = halves8(p.d);
+    out->coef_d = halves8(p.dmin);
+}
+// Q3_K: 16 six-bit scales (minus 32): the low 4 bits of sub-block 4q+b are a nibble of byte b
+// (q = 0, 2) or 4+b (q = 1, 3), low nibble first; the top 2 bits are bits 2q, 2q+1 of byte 8+b.
+// x = d * scale * (u - 4), so the offset returns as 4 * scale * bsum.
+inline void unpack(const PackedQ3_K& p, KPanelBlock* out) {
+    unpack_values(
+        p.v, [](const Q3_KValues& v, __m256i* q) { x86::unpack_q3_k_values(v, q); }, out);
+    const __m256i s0 = load32(p.scales[0]), s1 = load32(p.scales[1]), s2 = load32(p.scales[2]);
+    const __m256i four = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30);
+    const __m256i low[4] = {_mm256_and_si256(s0, four), _mm256_and_si256(s1, four),
+                            _mm256_and_si256(_mm256_srli_epi32(s0, 4), four),
+                            _mm256_and_si256(_mm256_srli_epi32(s1, 4), four)};
+    const __m256i high[4] = {_mm256_and_si256(_mm256_slli_epi32(s2, 4), top),
+                             _mm256_and_si256(_mm256_slli_epi32(s2, 2), top),
+                             _mm256_and_si256(s2, top),
+                             _mm256_and_si256(_mm256_srli_epi32(s2, 2), top)};
+    for (int q = 0; q < 4; ++q) {
+        const __m256i u = _mm256_or_si256(low[q], high[q]);
+        for (int b = 0; b < 4; ++b) {
+            out->scale[4 * q + b] = _mm256_sub_epi32(byte_of_dwords(u, b), _mm256_set1_epi32(32));
+        }
+    }
+    for (int m = 0; m < 8; ++m) {
+        out->coef[m] = int16_pairs(_mm256_slli_epi32(out->scale[2 * m], 2),
+                                   _mm256_slli_epi32(out->scale[2 * m + 1], 2));
+    }
+    out->d = out->coef_d = halves8(p.d);
+}
+
+template <typename Block, typename Packed, void (*kPack)(const uint8_t* const*, Packed*)>
+void pack_k_groups(int64_t n, const void* w, size_t w_stride, void* packed) {
+    auto* out = static_cast<Packed*>(packed);
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+        const uint8_t* rows[8];
+        block_rows<Block>(w, w_stride, b, rows);
+        kPack(rows, &out[b]);
+    }
+}
+
+template <typename Packed>
+void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    const int64_t n_blocks = n / kQK_K;
+    const auto* groups = static_cast<const Packed*>(packed);
+    if (a.n_tokens < 4) {
+        const auto decoded = [groups](int64_t b) {
+            KPanelBlock p;
+            unpack(groups[b], &p);
+            return p;
+        };
+        for (int t = 0; t < a.n_tokens; ++t)
+            k_panel_tokens<1>(n_blocks, decoded, a.rows, a.row_stride, t, y, y_stride);
+        return;
+    }
+    thread_local std::vector<KPanelBlock> panel;
+    if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
+    for (int64_t b = 0; b < n_blocks; ++b) unpack(groups[b], &panel[b]);
+    k_panel_all_tokens(n_blocks, panel.data(), a, y, y_stride);
+}
+
+}  // namespace
+
+#define EMBER_PACKED(name, Block, Packed, pack_groups_fn, gemm_fn)                      \
+    void pack8_##name(int64_t n, const void* w, size_t w_stride, void* packed) {        \
+        pack_groups_fn<Block, Packed, pack_##name>(n, w, w_stride, packed);             \
+    }                                                                                   \
+    void gemm_packed8_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
+                             size_t y_stride) {                                         \
+        gemm_fn(n, packed, a, y, y_stride);                                             \
+    }
+
+EMBER_PACKED(q4_0, BlockQ4_0, PackedQ4_0, pack_groups, (gemm_packed<PackedQ4_0, 8>))
+EMBER_PACKED(q5_0, BlockQ5_0, PackedQ5_0, pack_groups, (gemm_packed<PackedQ5_0, 16>))
+EMBER_PACKED(q8_0, BlockQ8_0, PackedQ8_0, pack_groups, (gemm_packed<PackedQ8_0, 128>))
+EMBER_PACKED(q2_k, BlockQ2_K, PackedQ2_K, pack_k_groups, gemm_k_packed<PackedQ2_K>)
+EMBER_PACKED(q3_k, BlockQ3_K, PackedQ3_K, pack_k_groups, gemm_k_packed<PackedQ3_K>)
+EMBER_PACKED(q4_k, BlockQ4_K, PackedQ4_K, pack_k_groups, gemm_k_packed<PackedQ4_K>)
+EMBER_PACKED(q5_k, BlockQ5_K, PackedQ5_K, pack_k_groups, gemm_k_packed<PackedQ5_K>)
+EMBER_PACKED(q6_k, BlockQ6_K, PackedQ6_K, pack_k_groups, gemm_k_packed<PackedQ6_K>)
+
+#undef EMBER_PACKED
+
+}  // namespace ember::avx512
