@@ -14,7 +14,8 @@
 #include "formats/error.h"
 
 struct ember_model {
-    explicit ember_model(const std::string& path) : model(path), tokenizer(model.file()) {}
+    ember_model(const std::string& path, const ember::ModelOptions& options)
+        : model(path, options), tokenizer(model.file()) {}
     ember::Model model;
     ember::Tokenizer tokenizer;
 };
@@ -131,19 +132,22 @@ void ember_set_log_callback(ember_log_callback callback, void* user_data) {
 }
 
 ember_model_params ember_model_default_params(void) {
-    return ember_model_params{0};
+    ember_model_params params{};
+    params.repack = 1;
+    return params;
 }
 
 ember_status ember_model_load(const char* path, const ember_model_params* params,
                               ember_model** out_model, char* error, size_t error_size) {
-    (void)params;
     if (out_model == nullptr || path == nullptr) {
         write_message(error, error_size, "ember_model_load: path and out_model must not be NULL");
         return EMBER_ERROR_INVALID_ARGUMENT;
     }
     *out_model = nullptr;
     return guarded(EMBER_ERROR_FORMAT, error, error_size, [&] {
-        *out_model = new ember_model(path);
+        ember::ModelOptions options;
+        options.repack = params == nullptr || params->repack != 0;
+        *out_model = new ember_model(path, options);
         const ember::LlamaConfig& c = (*out_model)->model.config();
         ember::log_message(ember::LogLevel::Info, std::string("loaded ") + path + ": " +
                                                       std::to_string(c.n_layer) +

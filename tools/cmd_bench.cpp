@@ -104,7 +104,7 @@ std::string file_type_name(const gguf::File& file) {
 }
 
 int run_bench(const BenchOptions& o) {
-    const Model model(o.model.model_path);
+    const Model model(o.model.model_path, o.model.model_options());
     uint64_t weight_bytes = 0, n_params = 0;
     for (const auto& t : model.file().tensors()) {
         weight_bytes += t.n_bytes;

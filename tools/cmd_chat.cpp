@@ -42,7 +42,7 @@ extern "C" void on_interrupt(int) {
 }
 
 int run_chat(const ChatOptions& options) {
-    const Model model(options.model.model_path);
+    const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
     const std::string jinja(model.file().get_string("tokenizer.chat_template", ""));
     const ChatTemplate chat_template = options.template_name.empty()

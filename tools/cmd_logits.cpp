@@ -20,7 +20,7 @@ struct LogitsOptions {
 
 int run_logits(const LogitsOptions& options) {
     const std::vector<int32_t> ids = parse_token_ids(options.prompt_ids);
-    const Model model(options.model.model_path);
+    const Model model(options.model.model_path, options.model.model_options());
     ContextParams params = options.model.context_params();
     params.n_batch = static_cast<int>(ids.size());
     Context context(model, params);

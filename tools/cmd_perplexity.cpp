@@ -33,7 +33,7 @@ int run_perplexity(PerplexityOptions options) {
     if (!in) throw Error("cannot read " + options.text_path);
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 
-    const Model model(options.model.model_path);
+    const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
     const std::vector<int32_t> tokens =
         tokenizer.encode(text, /*add_special=*/true, /*parse_special=*/false);
@@ -79,7 +79,7 @@ int run_kl_divergence(PerplexityOptions options) {
         throw Error(
             "--kl-divergence needs --kl-divergence-base FILE (from a run on the base model)");
     }
-    const Model model(options.model.model_path);
+    const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
     LogProbReader base(options.kld_base_path, model.config().n_vocab);
     options.model.n_ctx = base.n_ctx();

@@ -29,7 +29,7 @@ struct RunOptions {
 };
 
 int run_run(const RunOptions& options) {
-    const Model model(options.model.model_path);
+    const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
     std::vector<int32_t> prompt;
     if (!options.prompt_ids.empty()) {

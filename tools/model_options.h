@@ -1,10 +1,11 @@
-// Options shared by the commands that run a model: -m, -t, -c, --kv-type.
+// Options shared by the commands that run a model: -m, -t, -c, --kv-type, --no-repack.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
 
 #include "engine/context.h"
+#include "engine/model.h"
 
 namespace ember::cli {
 
@@ -13,6 +14,7 @@ struct ModelOptions {
     int n_threads = 0;
     int n_ctx = 0;
     std::string kv_type = "f16";
+    bool no_repack = false;
 
     void add_to(CLI::App& app) {
         app.add_option("-m,--model", model_path, "GGUF model file")->required();
@@ -21,6 +23,13 @@ struct ModelOptions {
         app.add_option("--kv-type", kv_type, "KV cache type: f16 (as llama.cpp) or f32")
             ->check(CLI::IsMember({"f16", "f32"}))
             ->capture_default_str();
+        app.add_flag("--no-repack", no_repack,
+                     "Compute from the mapped file only: no load-time packing of the weights");
+    }
+    ember::ModelOptions model_options() const {
+        ember::ModelOptions o;
+        o.repack = !no_repack;
+        return o;
     }
     ContextParams context_params() const {
         ContextParams p;
