@@ -7,14 +7,19 @@
 // done and the scales sit 8 rows side by side:
 //
 // * Every value array (qs, qh, ql, hmask) is interleaved by dwords: 32 bytes of a packed array
-//   hold bytes 4k..4k+3 of the 8 rows' same array section, row j at bytes 4j..4j+3. The same
-//   shifts and masks that unpack a row's section into values 32i..32i+31 then unpack a packed
-//   section into the panel vector "values 32i+4k..+3 of each row" (kernels/x86_k_unpack.h is
-//   used unchanged on the packed arrays).
+//   hold bytes 4k..4k+3 of one 32-byte section of the 8 rows' array, row j at bytes 4j..4j+3.
+//   The shifts and masks that turn a row's section into values 32i..32i+31 (as in
+//   x86_k_unpack.h) turn those 32 bytes into the panel vector "values 32i+4k..+3 of each row".
+//   Sections follow each other in the order the kernel reads them.
 // * The scales and minimums are stored 8 rows side by side, so a few vector operations give a
 //   sub-block's 8 scales as int32 lanes.
 //
 // Each layout is exactly the size of the 8 rows it comes from (static_asserts below).
+//
+// For a batch the packed blocks are decoded once into a panel (x86_avx512_panel.h) that every
+// token reuses. For one token (generation) they are decoded as they stream in and used at once,
+// with a software prefetch two blocks ahead: this path reads every weight byte once per token,
+// and keeping the memory busy is what sets its speed.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -31,12 +36,19 @@ namespace {
 
 // ---- Packing (plain byte moves) ----
 
-// dst[32s + 4j + m] = rows[j][32s + 4k + m] for every 32-byte section s of a value array: the
-// k-th dword of each row's section, 8 rows side by side.
-void interleave_dwords(const uint8_t* const rows[8], size_t offset, size_t length, int k,
-                       uint8_t* dst) {
-    for (size_t s = 0; s < length; s += 32) {
-        for (int j = 0; j < 8; ++j) std::memcpy(dst + s + 4 * j, rows[j] + offset + s + 4 * k, 4);
+// Value arrays are stored section-major: qs[s][k] holds dword k of section s of the 8 rows (the
+// 32 bytes that give panel vectors "values 32g + 4k.." for the groups g of section s), so
+// decoding walks the packed bytes in order.
+using Sections = uint8_t[8][32];
+
+// dst[s][k][4j + m] = rows[j][offset + 32s + 4k + m] for the `sections` 32-byte sections of a
+// value array: dword k of each row's section s, 8 rows side by side.
+void interleave_dwords(const uint8_t* const rows[8], size_t offset, int sections, Sections* dst) {
+    for (int s = 0; s < sections; ++s) {
+        for (int k = 0; k < 8; ++k) {
+            for (int j = 0; j < 8; ++j)
+                std::memcpy(dst[s][k] + 4 * j, rows[j] + offset + 32 * s + 4 * k, 4);
+        }
     }
 }
 
@@ -167,50 +179,43 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
 // ---- K-quants ----
 
 // Q4_K / Q5_K: scales[s] dword j = row j's scales[4s..4s+3] (the 12 bytes of 6-bit scales and
-// minimums, three dwords per row); v[k] the interleaved value arrays.
-struct Q4_KValues {
-    uint8_t qs[kQK_K / 2];
-};
-struct Q5_KValues {
-    uint8_t qh[kQK_K / 8];
-    uint8_t qs[kQK_K / 2];
-};
-template <typename Values>
-struct PackedQ4_KLike {
+// minimums, three dwords per row).
+template <bool kFifthBit>
+struct PackedQ4_KLike;
+template <>
+struct PackedQ4_KLike<false> {
     fp16_t d[8], dmin[8];
     uint8_t scales[3][32];
-    Values v[8];
+    Sections qs[4];
 };
-using PackedQ4_K = PackedQ4_KLike<Q4_KValues>;
-using PackedQ5_K = PackedQ4_KLike<Q5_KValues>;
+template <>
+struct PackedQ4_KLike<true> {
+    fp16_t d[8], dmin[8];
+    uint8_t scales[3][32];
+    Sections qh[1];
+    Sections qs[4];
+};
+using PackedQ4_K = PackedQ4_KLike<false>;
+using PackedQ5_K = PackedQ4_KLike<true>;
 // Q6_K: scales[j][r] = row r's scale of sub-block j.
-struct Q6_KValues {
-    uint8_t ql[kQK_K / 2];
-    uint8_t qh[kQK_K / 4];
-};
 struct PackedQ6_K {
     fp16_t d[8];
     int8_t scales[16][8];
-    Q6_KValues v[8];
+    Sections ql[4];
+    Sections qh[2];
 };
 // Q2_K: scales[j][r] = row r's scale byte of sub-block j (scale | min << 4).
-struct Q2_KValues {
-    uint8_t qs[kQK_K / 4];
-};
 struct PackedQ2_K {
     fp16_t d[8], dmin[8];
     uint8_t scales[16][8];
-    Q2_KValues v[8];
+    Sections qs[2];
 };
 // Q3_K: scales[s] dword j = row j's scales[4s..4s+3], as Q4_K.
-struct Q3_KValues {
-    uint8_t hmask[kQK_K / 8];
-    uint8_t qs[kQK_K / 4];
-};
 struct PackedQ3_K {
     fp16_t d[8];
     uint8_t scales[3][32];
-    Q3_KValues v[8];
+    Sections hmask[1];
+    Sections qs[2];
 };
 static_assert(sizeof(PackedQ2_K) == 8 * sizeof(BlockQ2_K));
 static_assert(sizeof(PackedQ3_K) == 8 * sizeof(BlockQ3_K));
@@ -241,41 +246,32 @@ void pack_q4_k(const uint8_t* const rows[8], PackedQ4_K* p) {
     pack_halves<BlockQ4_K>(rows, offsetof(BlockQ4_K, d), p->d);
     pack_halves<BlockQ4_K>(rows, offsetof(BlockQ4_K, dmin), p->dmin);
     pack_scale_dwords<BlockQ4_K>(rows, p);
-    for (int k = 0; k < 8; ++k)
-        interleave_dwords(rows, offsetof(BlockQ4_K, qs), sizeof(p->v[k].qs), k, p->v[k].qs);
+    interleave_dwords(rows, offsetof(BlockQ4_K, qs), 4, p->qs);
 }
 void pack_q5_k(const uint8_t* const rows[8], PackedQ5_K* p) {
     pack_halves<BlockQ5_K>(rows, offsetof(BlockQ5_K, d), p->d);
     pack_halves<BlockQ5_K>(rows, offsetof(BlockQ5_K, dmin), p->dmin);
     pack_scale_dwords<BlockQ5_K>(rows, p);
-    for (int k = 0; k < 8; ++k) {
-        interleave_dwords(rows, offsetof(BlockQ5_K, qh), sizeof(p->v[k].qh), k, p->v[k].qh);
-        interleave_dwords(rows, offsetof(BlockQ5_K, qs), sizeof(p->v[k].qs), k, p->v[k].qs);
-    }
+    interleave_dwords(rows, offsetof(BlockQ5_K, qh), 1, p->qh);
+    interleave_dwords(rows, offsetof(BlockQ5_K, qs), 4, p->qs);
 }
 void pack_q6_k(const uint8_t* const rows[8], PackedQ6_K* p) {
     pack_halves<BlockQ6_K>(rows, offsetof(BlockQ6_K, d), p->d);
     pack_scale_columns<BlockQ6_K>(rows, p);
-    for (int k = 0; k < 8; ++k) {
-        interleave_dwords(rows, offsetof(BlockQ6_K, ql), sizeof(p->v[k].ql), k, p->v[k].ql);
-        interleave_dwords(rows, offsetof(BlockQ6_K, qh), sizeof(p->v[k].qh), k, p->v[k].qh);
-    }
+    interleave_dwords(rows, offsetof(BlockQ6_K, ql), 4, p->ql);
+    interleave_dwords(rows, offsetof(BlockQ6_K, qh), 2, p->qh);
 }
 void pack_q2_k(const uint8_t* const rows[8], PackedQ2_K* p) {
     pack_halves<BlockQ2_K>(rows, offsetof(BlockQ2_K, d), p->d);
     pack_halves<BlockQ2_K>(rows, offsetof(BlockQ2_K, dmin), p->dmin);
     pack_scale_columns<BlockQ2_K>(rows, p);
-    for (int k = 0; k < 8; ++k)
-        interleave_dwords(rows, offsetof(BlockQ2_K, qs), sizeof(p->v[k].qs), k, p->v[k].qs);
+    interleave_dwords(rows, offsetof(BlockQ2_K, qs), 2, p->qs);
 }
 void pack_q3_k(const uint8_t* const rows[8], PackedQ3_K* p) {
     pack_halves<BlockQ3_K>(rows, offsetof(BlockQ3_K, d), p->d);
     pack_scale_dwords<BlockQ3_K>(rows, p);
-    for (int k = 0; k < 8; ++k) {
-        interleave_dwords(rows, offsetof(BlockQ3_K, hmask), sizeof(p->v[k].hmask), k,
-                          p->v[k].hmask);
-        interleave_dwords(rows, offsetof(BlockQ3_K, qs), sizeof(p->v[k].qs), k, p->v[k].qs);
-    }
+    interleave_dwords(rows, offsetof(BlockQ3_K, hmask), 1, p->hmask);
+    interleave_dwords(rows, offsetof(BlockQ3_K, qs), 2, p->qs);
 }
 
 // Byte b of every dword, zero-extended to int32 lanes.
@@ -299,21 +295,66 @@ inline __m256i column_i8(const int8_t* column) {
     return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(eight));
 }
 
-// The packed value arrays -> the panel's q[8i + k] (values 32i + 4k.. of each row).
-template <typename Values, typename UnpackRow>
-inline void unpack_values(const Values (&v)[8], UnpackRow unpack_row, KPanelBlock* out) {
+// ---- K-quants: decoding ----
+// values(p, g, q): the rows' values 32g..32g+31 (q[k]: values 32g + 4k..+3, row j in dword j),
+// the same shifts and masks as x86_k_unpack.h on one interleaved section. scales(p, out): the
+// fields scale, coef, d, coef_d of KPanelBlock (or KScales).
+
+struct KScales {
+    __m256i scale[16];
+    __m256i coef[8];
+    __m256 d, coef_d;
+};
+
+inline __m256i low_nibbles(__m256i v) {
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+inline __m256i high_nibbles(__m256i v) {
+    return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
+}
+
+// Q4_K / Q5_K: section c of qs holds values 64c.. (low nibbles) and 64c+32.. (high nibbles);
+// Q5_K's fifth bit of values 32g.. is bit g of qh.
+template <bool kFifthBit>
+inline void values(const PackedQ4_KLike<kFifthBit>& p, int g, __m256i q[8]) {
     for (int k = 0; k < 8; ++k) {
-        __m256i q[8];
-        unpack_row(v[k], q);
-        for (int i = 0; i < 8; ++i) out->q[8 * i + k] = q[i];
+        const __m256i raw = load32(p.qs[g / 2][k]);
+        q[k] = g % 2 == 0 ? low_nibbles(raw) : high_nibbles(raw);
+        if constexpr (kFifthBit) {
+            const __m256i fifth = x86::bit_of_bytes(load32(p.qh[0][k]), g);
+            q[k] = _mm256_or_si256(q[k], _mm256_slli_epi16(fifth, 4));
+        }
+    }
+}
+// Q6_K: in half h, values 128h + 32r.. take their low 4 bits from ql section 2h + r % 2 (low
+// nibbles for r < 2) and their top 2 from bits 2r, 2r+1 of qh section h.
+inline void values(const PackedQ6_K& p, int g, __m256i q[8]) {
+    const int h = g / 4, r = g % 4;
+    for (int k = 0; k < 8; ++k) {
+        const __m256i ql = load32(p.ql[2 * h + r % 2][k]);
+        const __m256i high = x86::two_bits_of_bytes(load32(p.qh[h][k]), 2 * r);
+        q[k] =
+            _mm256_or_si256(r < 2 ? low_nibbles(ql) : high_nibbles(ql), _mm256_slli_epi16(high, 4));
+    }
+}
+// Q2_K: values 128h + 32r.. are bits 2r, 2r+1 of qs section h.
+inline void values(const PackedQ2_K& p, int g, __m256i q[8]) {
+    for (int k = 0; k < 8; ++k) q[k] = x86::two_bits_of_bytes(load32(p.qs[g / 4][k]), 2 * (g % 4));
+}
+// Q3_K: as Q2_K, plus 4 * bit g of hmask.
+inline void values(const PackedQ3_K& p, int g, __m256i q[8]) {
+    for (int k = 0; k < 8; ++k) {
+        const __m256i low = x86::two_bits_of_bytes(load32(p.qs[g / 4][k]), 2 * (g % 4));
+        const __m256i high = x86::bit_of_bytes(load32(p.hmask[0][k]), g);
+        q[k] = _mm256_or_si256(low, _mm256_slli_epi16(high, 2));
     }
 }
 
 // Q4_K / Q5_K: the 6-bit scales and minimums of sub-blocks 0..3 are the low 6 bits of bytes
 // 0..3 and 4..7; those of 4..7 take 4 bits from bytes 8..11 and their top 2 from the top of
 // bytes 0..7 (kernels/k_quant_scales.h). Byte-wise on the three dwords of all 8 rows at once.
-template <typename Packed>
-inline void unpack_q4_k_scales(const Packed& p, KPanelBlock* out) {
+template <bool kFifthBit, typename Out>
+inline void scales(const PackedQ4_KLike<kFifthBit>& p, Out* out) {
     const __m256i s0 = load32(p.scales[0]), s1 = load32(p.scales[1]), s2 = load32(p.scales[2]);
     const __m256i six = _mm256_set1_epi8(0x3f), four = _mm256_set1_epi8(0x0f),
                   top = _mm256_set1_epi8(0x30);
@@ -331,21 +372,9 @@ inline void unpack_q4_k_scales(const Packed& p, KPanelBlock* out) {
     out->d = halves8(p.d);
     out->coef_d = halves8(p.dmin);
 }
-
-inline void unpack(const PackedQ4_K& p, KPanelBlock* out) {
-    unpack_values(
-        p.v, [](const Q4_KValues& v, __m256i* q) { x86::unpack_q4_k_values<false>(v, q); }, out);
-    unpack_q4_k_scales(p, out);
-}
-inline void unpack(const PackedQ5_K& p, KPanelBlock* out) {
-    unpack_values(
-        p.v, [](const Q5_KValues& v, __m256i* q) { x86::unpack_q4_k_values<true>(v, q); }, out);
-    unpack_q4_k_scales(p, out);
-}
 // Q6_K: x = d * scale * (u - 32); the offset returns as 32 * scale * bsum.
-inline void unpack(const PackedQ6_K& p, KPanelBlock* out) {
-    unpack_values(
-        p.v, [](const Q6_KValues& v, __m256i* q) { x86::unpack_q6_k_values(v, q); }, out);
+template <typename Out>
+inline void scales(const PackedQ6_K& p, Out* out) {
     for (int j = 0; j < 16; ++j) out->scale[j] = column_i8(p.scales[j]);
     for (int m = 0; m < 8; ++m) {
         out->coef[m] = int16_pairs(_mm256_slli_epi32(out->scale[2 * m], 5),
@@ -354,9 +383,8 @@ inline void unpack(const PackedQ6_K& p, KPanelBlock* out) {
     out->d = out->coef_d = halves8(p.d);
 }
 // Q2_K: scale in the low nibble, minimum in the high nibble.
-inline void unpack(const PackedQ2_K& p, KPanelBlock* out) {
-    unpack_values(
-        p.v, [](const Q2_KValues& v, __m256i* q) { x86::unpack_q2_k_values(v, q); }, out);
+template <typename Out>
+inline void scales(const PackedQ2_K& p, Out* out) {
     __m256i min[16];
     for (int j = 0; j < 16; ++j) {
         const __m256i bytes = column_u8(p.scales[j]);
@@ -370,9 +398,8 @@ inline void unpack(const PackedQ2_K& p, KPanelBlock* out) {
 // Q3_K: 16 six-bit scales (minus 32): the low 4 bits of sub-block 4q+b are a nibble of byte b
 // (q = 0, 2) or 4+b (q = 1, 3), low nibble first; the top 2 bits are bits 2q, 2q+1 of byte 8+b.
 // x = d * scale * (u - 4), so the offset returns as 4 * scale * bsum.
-inline void unpack(const PackedQ3_K& p, KPanelBlock* out) {
-    unpack_values(
-        p.v, [](const Q3_KValues& v, __m256i* q) { x86::unpack_q3_k_values(v, q); }, out);
+template <typename Out>
+inline void scales(const PackedQ3_K& p, Out* out) {
     const __m256i s0 = load32(p.scales[0]), s1 = load32(p.scales[1]), s2 = load32(p.scales[2]);
     const __m256i four = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30);
     const __m256i low[4] = {_mm256_and_si256(s0, four), _mm256_and_si256(s1, four),
@@ -409,19 +436,33 @@ template <typename Packed>
 void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     const int64_t n_blocks = n / kQK_K;
     const auto* groups = static_cast<const Packed*>(packed);
-    if (a.n_tokens < 4) {
-        const auto decoded = [groups](int64_t b) {
-            KPanelBlock p;
-            unpack(groups[b], &p);
-            return p;
-        };
-        for (int t = 0; t < a.n_tokens; ++t)
-            k_panel_tokens<1>(n_blocks, decoded, a.rows, a.row_stride, t, y, y_stride);
+    if (a.n_tokens < 4) {  // generation: decode 32 values of the 8 rows at a time, straight to use
+        for (int t = 0; t < a.n_tokens; ++t) {
+            const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
+            __m256 acc = _mm256_setzero_ps();
+            for (int64_t b = 0; b < n_blocks; ++b) {
+                if (b + 2 < n_blocks) {
+                    const auto* next = reinterpret_cast<const char*>(&groups[b + 2]);
+                    for (size_t line = 0; line < sizeof(Packed); line += 64)
+                        _mm_prefetch(next + line, _MM_HINT_T0);
+                }
+                KScales s;
+                scales(groups[b], &s);
+                const auto group_values = [&p = groups[b]](int g, __m256i q[8]) {
+                    values(p, g, q);
+                };
+                acc = k_block_token(group_values, s, act[b], acc);
+            }
+            _mm256_storeu_ps(y + t * y_stride, acc);
+        }
         return;
     }
-    thread_local std::vector<KPanelBlock> panel;
+    thread_local std::vector<KPanelBlock> panel;  // a batch: decode once, use for every token
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
-    for (int64_t b = 0; b < n_blocks; ++b) unpack(groups[b], &panel[b]);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        for (int g = 0; g < 8; ++g) values(groups[b], g, panel[b].q + 8 * g);
+        scales(groups[b], &panel[b]);
+    }
     k_panel_all_tokens(n_blocks, panel.data(), a, y, y_stride);
 }
 

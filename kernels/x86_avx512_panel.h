@@ -100,6 +100,39 @@ struct KPanelBlock {
     __m256 d, coef_d;
 };
 
+// One super-block of the 8 rows against one token's Q8_K block: returns
+// acc + d_a * (d * S - coef_d * C). group_values(g, q) gives the values 32g..32g+31 of the rows
+// (q[k]: values 32g + 4k..+3, row j in dword j); `s` has the scales (KPanelBlock's fields
+// scale, coef, d, coef_d).
+template <typename GroupValues, typename Scales>
+inline __m256 k_block_token(GroupValues group_values, const Scales& s, const BlockQ8_K& ab,
+                            __m256 acc) {
+    __m256i sum = _mm256_setzero_si256();
+    for (int g = 0; g < 8; ++g) {
+        __m256i q[8];
+        group_values(g, q);
+        for (int h = 0; h < 2; ++h) {  // sub-block j = 2g + h: values 32g + 16h ..
+            const int j = 2 * g + h;
+            __m256i part = _mm256_setzero_si256();
+            for (int m = 0; m < 4; ++m) {
+                int32_t four;
+                std::memcpy(&four, ab.qs + 16 * j + 4 * m, 4);
+                part = _mm256_dpbusd_epi32(part, q[4 * h + m], _mm256_set1_epi32(four));
+            }
+            sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(part, s.scale[j]));
+        }
+    }
+    __m256i corr = _mm256_setzero_si256();
+    for (int m = 0; m < 8; ++m) {
+        int32_t pair;
+        std::memcpy(&pair, ab.bsums + 2 * m, 4);
+        corr = _mm256_dpwssd_epi32(corr, s.coef[m], _mm256_set1_epi32(pair));
+    }
+    const __m256 da = _mm256_set1_ps(ab.d);
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(s.d, da), _mm256_cvtepi32_ps(sum), acc);
+    return _mm256_fnmadd_ps(_mm256_mul_ps(s.coef_d, da), _mm256_cvtepi32_ps(corr), acc);
+}
+
 template <int T, typename BlockAt>
 void k_panel_tokens(int64_t n_blocks, BlockAt block_at, const uint8_t* a, size_t a_stride, int t,
                     float* y, size_t y_stride) {
@@ -109,29 +142,10 @@ void k_panel_tokens(int64_t n_blocks, BlockAt block_at, const uint8_t* a, size_t
     for (__m256& v : acc) v = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
         const KPanelBlock& p = block_at(b);
-        for (int i = 0; i < T; ++i) {
-            const BlockQ8_K& ab = act[i][b];
-            __m256i sum = _mm256_setzero_si256();
-            for (int j = 0; j < 16; ++j) {
-                __m256i part = _mm256_setzero_si256();
-                for (int m = 0; m < 4; ++m) {
-                    int32_t four;
-                    std::memcpy(&four, ab.qs + 16 * j + 4 * m, 4);
-                    part = _mm256_dpbusd_epi32(part, p.q[4 * j + m], _mm256_set1_epi32(four));
-                }
-                sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(part, p.scale[j]));
-            }
-            __m256i corr = _mm256_setzero_si256();
-            for (int m = 0; m < 8; ++m) {
-                int32_t pair;
-                std::memcpy(&pair, ab.bsums + 2 * m, 4);
-                corr = _mm256_dpwssd_epi32(corr, p.coef[m], _mm256_set1_epi32(pair));
-            }
-            const __m256 da = _mm256_set1_ps(ab.d);
-            acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(p.d, da), _mm256_cvtepi32_ps(sum), acc[i]);
-            acc[i] =
-                _mm256_fnmadd_ps(_mm256_mul_ps(p.coef_d, da), _mm256_cvtepi32_ps(corr), acc[i]);
-        }
+        const auto group_values = [&p](int g, __m256i q[8]) {
+            for (int k = 0; k < 8; ++k) q[k] = p.q[8 * g + k];
+        };
+        for (int i = 0; i < T; ++i) acc[i] = k_block_token(group_values, p, act[i][b], acc[i]);
     }
     for (int i = 0; i < T; ++i) _mm256_storeu_ps(y + (t + i) * y_stride, acc[i]);
 }

@@ -1,7 +1,5 @@
 // Unpacking a K-quant super-block into 8 vectors of 32 unsigned values (q[i] holds values
-// 32i .. 32i+31), shared by the AVX2 and the AVX-512 kernels. `Block` is the block type, or
-// anything with the same value arrays (qs, qh, ql, hmask): the packed layouts of
-// x86_avx512_packed.cpp reuse these on interleaved bytes. Every function is `static`: each
+// 32i .. 32i+31), shared by the AVX2 and the AVX-512 kernels. Every function is `static`: each
 // file compiles its own copy with its own instruction-set flags. (An ordinary inline function
 // would be merged by the linker, and a copy built for AVX-512 could run on an AVX2-only CPU.)
 #pragma once
@@ -25,8 +23,7 @@ static inline __m256i load_256(const void* p) {
 }
 
 // Q2_K: 2 bits per value, four values per byte of qs (values 0..3).
-template <typename Block>
-static inline void unpack_q2_k_values(const Block& b, __m256i q[8]) {
+static inline void unpack_q2_k_values(const BlockQ2_K& b, __m256i q[8]) {
     for (int h = 0; h < 2; ++h) {
         const __m256i bytes = load_256(b.qs + 32 * h);
         for (int k = 0; k < 4; ++k) q[4 * h + k] = two_bits_of_bytes(bytes, 2 * k);
@@ -34,8 +31,7 @@ static inline void unpack_q2_k_values(const Block& b, __m256i q[8]) {
 }
 
 // Q3_K: u = 2 low bits + 4 * high bit (hmask), 0..7 (the value is u - 4).
-template <typename Block>
-static inline void unpack_q3_k_values(const Block& b, __m256i q[8]) {
+static inline void unpack_q3_k_values(const BlockQ3_K& b, __m256i q[8]) {
     const __m256i hmask = load_256(b.hmask);
     for (int h = 0; h < 2; ++h) {
         const __m256i bytes = load_256(b.qs + 32 * h);
@@ -66,8 +62,7 @@ static inline void unpack_q4_k_values(const Block& b, __m256i q[8]) {
 }
 
 // Q6_K: u = 4 low bits (ql) | 2 high bits (qh) << 4, in 0..63 (the value is u - 32).
-template <typename Block>
-static inline void unpack_q6_k_values(const Block& b, __m256i q[8]) {
+static inline void unpack_q6_k_values(const BlockQ6_K& b, __m256i q[8]) {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
     for (int h = 0; h < 2; ++h) {
         const __m256i ql0 = load_256(b.ql + 64 * h), ql1 = load_256(b.ql + 64 * h + 32);
