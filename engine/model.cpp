@@ -1,10 +1,13 @@
 #include "engine/model.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "engine/thread_pool.h"
 #include "formats/error.h"
 
 namespace ember {
@@ -116,18 +119,32 @@ void Model::pack_weights() {
     if (total == 0) return;
     packed_ = std::make_unique_for_overwrite<uint8_t[]>(total + 63);  // no zeroing pass
     uint8_t* next = packed_.get() + (64 - reinterpret_cast<uintptr_t>(packed_.get()) % 64) % 64;
+    std::vector<WeightMatrix*> to_pack;
     for (WeightMatrix* m : matrices) {
         if (m->kernels->pack8 == nullptr || m->rows < 8) continue;
-        for (int64_t g = 0; g < m->rows / 8; ++g) {
-            m->kernels->pack8(m->cols, m->row(8 * g), m->row_bytes,
-                              next + static_cast<size_t>(g) * 8 * m->row_bytes);
-        }
         m->packed = next;
         next += packed_bytes(*m);
-        // The packed copy replaces the mapped rows for the matrix products; an embedding table
-        // tied to the output still reads its rows from the mapping, which faults them back in.
-        file_.release(m->data, static_cast<size_t>(m->rows / 8) * 8 * m->row_bytes);
+        to_pack.push_back(m);
     }
+    // Packing is page faults and byte moves: one thread per core, a matrix at a time.
+    std::atomic<size_t> next_matrix{0};
+    const auto pack_some = [&] {
+        for (size_t i; (i = next_matrix.fetch_add(1)) < to_pack.size();) {
+            const WeightMatrix& m = *to_pack[i];
+            uint8_t* out = const_cast<uint8_t*>(m.packed);
+            for (int64_t g = 0; g < m.rows / 8; ++g) {
+                m.kernels->pack8(m.cols, m.row(8 * g), m.row_bytes,
+                                 out + static_cast<size_t>(g) * 8 * m.row_bytes);
+            }
+            // The packed copy replaces the mapped rows for the matrix products; an embedding
+            // table tied to the output still reads its rows from the mapping (faulted back in).
+            file_.release(m.data, static_cast<size_t>(m.rows / 8) * 8 * m.row_bytes);
+        }
+    };
+    std::vector<std::thread> helpers;
+    for (int t = 1; t < physical_core_count(); ++t) helpers.emplace_back(pack_some);
+    pack_some();
+    for (std::thread& t : helpers) t.join();
     if (output.data == token_embd.data) token_embd.packed = output.packed;
 }
 
