@@ -1,5 +1,5 @@
-// A whole file memory-mapped read-only. Weights are used in place from the mapping, so the
-// page cache is the only copy of a model in memory.
+// A whole file memory-mapped read-only. Weights are used in place from the mapping (or packed
+// from it once, after which their pages are released), so a model is in memory once.
 #pragma once
 
 #include <cstddef>
