@@ -61,6 +61,11 @@ void block_rows(const void* w, size_t w_stride, int64_t b, const uint8_t* rows[8
     }
 }
 
+// The 8 rows' fp16 field at `offset`, side by side.
+void pack_halves(const uint8_t* const rows[8], size_t offset, fp16_t d[8]) {
+    for (int j = 0; j < 8; ++j) std::memcpy(&d[j], rows[j] + offset, 2);
+}
+
 inline __m256 halves8(const fp16_t d[8]) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d)));
 }
@@ -89,14 +94,14 @@ static_assert(sizeof(PackedQ5_0) == 8 * sizeof(BlockQ5_0));
 static_assert(sizeof(PackedQ8_0) == 8 * sizeof(BlockQ8_0));
 
 void pack_q4_0(const uint8_t* const rows[8], PackedQ4_0* p) {
-    for (int j = 0; j < 8; ++j) std::memcpy(&p->d[j], rows[j] + offsetof(BlockQ4_0, d), 2);
+    pack_halves(rows, offsetof(BlockQ4_0, d), p->d);
     for (int c = 0; c < 4; ++c) {
         for (int j = 0; j < 8; ++j)
             std::memcpy(p->qs[c] + 4 * j, rows[j] + offsetof(BlockQ4_0, qs) + 4 * c, 4);
     }
 }
 void pack_q5_0(const uint8_t* const rows[8], PackedQ5_0* p) {
-    for (int j = 0; j < 8; ++j) std::memcpy(&p->d[j], rows[j] + offsetof(BlockQ5_0, d), 2);
+    pack_halves(rows, offsetof(BlockQ5_0, d), p->d);
     for (int c = 0; c < 4; ++c) {
         for (int j = 0; j < 8; ++j)
             std::memcpy(p->qs[c] + 4 * j, rows[j] + offsetof(BlockQ5_0, qs) + 4 * c, 4);
@@ -112,7 +117,7 @@ void pack_q5_0(const uint8_t* const rows[8], PackedQ5_0* p) {
     }
 }
 void pack_q8_0(const uint8_t* const rows[8], PackedQ8_0* p) {
-    for (int j = 0; j < 8; ++j) std::memcpy(&p->d[j], rows[j] + offsetof(BlockQ8_0, d), 2);
+    pack_halves(rows, offsetof(BlockQ8_0, d), p->d);
     for (int k = 0; k < 8; ++k) {
         for (int j = 0; j < 8; ++j) {
             for (int m = 0; m < 4; ++m)
@@ -146,10 +151,12 @@ inline void unpack(const PackedQ8_0& p, PanelBlock* out) {
     out->d = halves8(p.d);
 }
 
-template <typename Block, typename Packed, void (*kPack)(const uint8_t* const*, Packed*)>
+// Every block of a group of 8 rows of n values, kValues per block.
+template <typename Block, int kValues, typename Packed,
+          void (*kPack)(const uint8_t* const*, Packed*)>
 void pack_groups(int64_t n, const void* w, size_t w_stride, void* packed) {
     auto* out = static_cast<Packed*>(packed);
-    for (int64_t b = 0; b < n / kQK; ++b) {
+    for (int64_t b = 0; b < n / kValues; ++b) {
         const uint8_t* rows[8];
         block_rows<Block>(w, w_stride, b, rows);
         kPack(rows, &out[b]);
@@ -237,38 +244,33 @@ void pack_scale_columns(const uint8_t* const rows[8], Packed* p) {
             std::memcpy(&p->scales[sub][r], rows[r] + offsetof(Block, scales) + sub, 1);
     }
 }
-template <typename Block>
-void pack_halves(const uint8_t* const rows[8], size_t offset, fp16_t d[8]) {
-    for (int j = 0; j < 8; ++j) std::memcpy(&d[j], rows[j] + offset, 2);
-}
-
 void pack_q4_k(const uint8_t* const rows[8], PackedQ4_K* p) {
-    pack_halves<BlockQ4_K>(rows, offsetof(BlockQ4_K, d), p->d);
-    pack_halves<BlockQ4_K>(rows, offsetof(BlockQ4_K, dmin), p->dmin);
+    pack_halves(rows, offsetof(BlockQ4_K, d), p->d);
+    pack_halves(rows, offsetof(BlockQ4_K, dmin), p->dmin);
     pack_scale_dwords<BlockQ4_K>(rows, p);
     interleave_dwords(rows, offsetof(BlockQ4_K, qs), 4, p->qs);
 }
 void pack_q5_k(const uint8_t* const rows[8], PackedQ5_K* p) {
-    pack_halves<BlockQ5_K>(rows, offsetof(BlockQ5_K, d), p->d);
-    pack_halves<BlockQ5_K>(rows, offsetof(BlockQ5_K, dmin), p->dmin);
+    pack_halves(rows, offsetof(BlockQ5_K, d), p->d);
+    pack_halves(rows, offsetof(BlockQ5_K, dmin), p->dmin);
     pack_scale_dwords<BlockQ5_K>(rows, p);
     interleave_dwords(rows, offsetof(BlockQ5_K, qh), 1, p->qh);
     interleave_dwords(rows, offsetof(BlockQ5_K, qs), 4, p->qs);
 }
 void pack_q6_k(const uint8_t* const rows[8], PackedQ6_K* p) {
-    pack_halves<BlockQ6_K>(rows, offsetof(BlockQ6_K, d), p->d);
+    pack_halves(rows, offsetof(BlockQ6_K, d), p->d);
     pack_scale_columns<BlockQ6_K>(rows, p);
     interleave_dwords(rows, offsetof(BlockQ6_K, ql), 4, p->ql);
     interleave_dwords(rows, offsetof(BlockQ6_K, qh), 2, p->qh);
 }
 void pack_q2_k(const uint8_t* const rows[8], PackedQ2_K* p) {
-    pack_halves<BlockQ2_K>(rows, offsetof(BlockQ2_K, d), p->d);
-    pack_halves<BlockQ2_K>(rows, offsetof(BlockQ2_K, dmin), p->dmin);
+    pack_halves(rows, offsetof(BlockQ2_K, d), p->d);
+    pack_halves(rows, offsetof(BlockQ2_K, dmin), p->dmin);
     pack_scale_columns<BlockQ2_K>(rows, p);
     interleave_dwords(rows, offsetof(BlockQ2_K, qs), 2, p->qs);
 }
 void pack_q3_k(const uint8_t* const rows[8], PackedQ3_K* p) {
-    pack_halves<BlockQ3_K>(rows, offsetof(BlockQ3_K, d), p->d);
+    pack_halves(rows, offsetof(BlockQ3_K, d), p->d);
     pack_scale_dwords<BlockQ3_K>(rows, p);
     interleave_dwords(rows, offsetof(BlockQ3_K, hmask), 1, p->hmask);
     interleave_dwords(rows, offsetof(BlockQ3_K, qs), 2, p->qs);
@@ -422,16 +424,6 @@ inline void scales(const PackedQ3_K& p, Out* out) {
     out->d = out->coef_d = halves8(p.d);
 }
 
-template <typename Block, typename Packed, void (*kPack)(const uint8_t* const*, Packed*)>
-void pack_k_groups(int64_t n, const void* w, size_t w_stride, void* packed) {
-    auto* out = static_cast<Packed*>(packed);
-    for (int64_t b = 0; b < n / kQK_K; ++b) {
-        const uint8_t* rows[8];
-        block_rows<Block>(w, w_stride, b, rows);
-        kPack(rows, &out[b]);
-    }
-}
-
 template <typename Packed>
 void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     const int64_t n_blocks = n / kQK_K;
@@ -468,23 +460,23 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
 
 }  // namespace
 
-#define EMBER_PACKED(name, Block, Packed, pack_groups_fn, gemm_fn)                      \
+#define EMBER_PACKED(name, Block, kValues, Packed, gemm_fn)                             \
     void pack8_##name(int64_t n, const void* w, size_t w_stride, void* packed) {        \
-        pack_groups_fn<Block, Packed, pack_##name>(n, w, w_stride, packed);             \
+        pack_groups<Block, kValues, Packed, pack_##name>(n, w, w_stride, packed);       \
     }                                                                                   \
     void gemm_packed8_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
                              size_t y_stride) {                                         \
         gemm_fn(n, packed, a, y, y_stride);                                             \
     }
 
-EMBER_PACKED(q4_0, BlockQ4_0, PackedQ4_0, pack_groups, (gemm_packed<PackedQ4_0, 8>))
-EMBER_PACKED(q5_0, BlockQ5_0, PackedQ5_0, pack_groups, (gemm_packed<PackedQ5_0, 16>))
-EMBER_PACKED(q8_0, BlockQ8_0, PackedQ8_0, pack_groups, (gemm_packed<PackedQ8_0, 128>))
-EMBER_PACKED(q2_k, BlockQ2_K, PackedQ2_K, pack_k_groups, gemm_k_packed<PackedQ2_K>)
-EMBER_PACKED(q3_k, BlockQ3_K, PackedQ3_K, pack_k_groups, gemm_k_packed<PackedQ3_K>)
-EMBER_PACKED(q4_k, BlockQ4_K, PackedQ4_K, pack_k_groups, gemm_k_packed<PackedQ4_K>)
-EMBER_PACKED(q5_k, BlockQ5_K, PackedQ5_K, pack_k_groups, gemm_k_packed<PackedQ5_K>)
-EMBER_PACKED(q6_k, BlockQ6_K, PackedQ6_K, pack_k_groups, gemm_k_packed<PackedQ6_K>)
+EMBER_PACKED(q4_0, BlockQ4_0, kQK, PackedQ4_0, (gemm_packed<PackedQ4_0, 8>))
+EMBER_PACKED(q5_0, BlockQ5_0, kQK, PackedQ5_0, (gemm_packed<PackedQ5_0, 16>))
+EMBER_PACKED(q8_0, BlockQ8_0, kQK, PackedQ8_0, (gemm_packed<PackedQ8_0, 128>))
+EMBER_PACKED(q2_k, BlockQ2_K, kQK_K, PackedQ2_K, gemm_k_packed<PackedQ2_K>)
+EMBER_PACKED(q3_k, BlockQ3_K, kQK_K, PackedQ3_K, gemm_k_packed<PackedQ3_K>)
+EMBER_PACKED(q4_k, BlockQ4_K, kQK_K, PackedQ4_K, gemm_k_packed<PackedQ4_K>)
+EMBER_PACKED(q5_k, BlockQ5_K, kQK_K, PackedQ5_K, gemm_k_packed<PackedQ5_K>)
+EMBER_PACKED(q6_k, BlockQ6_K, kQK_K, PackedQ6_K, gemm_k_packed<PackedQ6_K>)
 
 #undef EMBER_PACKED
 

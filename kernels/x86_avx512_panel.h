@@ -133,15 +133,15 @@ inline __m256 k_block_token(GroupValues group_values, const Scales& s, const Blo
     return _mm256_fnmadd_ps(_mm256_mul_ps(s.coef_d, da), _mm256_cvtepi32_ps(corr), acc);
 }
 
-template <int T, typename BlockAt>
-void k_panel_tokens(int64_t n_blocks, BlockAt block_at, const uint8_t* a, size_t a_stride, int t,
-                    float* y, size_t y_stride) {
+template <int T>
+void k_panel_tokens(int64_t n_blocks, const KPanelBlock* panel, const uint8_t* a, size_t a_stride,
+                    int t, float* y, size_t y_stride) {
     const BlockQ8_K* act[T];
     for (int i = 0; i < T; ++i) act[i] = reinterpret_cast<const BlockQ8_K*>(a + (t + i) * a_stride);
     __m256 acc[T];
     for (__m256& v : acc) v = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
-        const KPanelBlock& p = block_at(b);
+        const KPanelBlock& p = panel[b];
         const auto group_values = [&p](int g, __m256i q[8]) {
             for (int k = 0; k < 8; ++k) q[k] = p.q[8 * g + k];
         };
@@ -152,12 +152,11 @@ void k_panel_tokens(int64_t n_blocks, BlockAt block_at, const uint8_t* a, size_t
 
 inline void k_panel_all_tokens(int64_t n_blocks, const KPanelBlock* panel, const Q8Batch& a,
                                float* y, size_t y_stride) {
-    const auto block_at = [panel](int64_t b) -> const KPanelBlock& { return panel[b]; };
     int t = 0;
     for (; t + 4 <= a.n_tokens; t += 4)
-        k_panel_tokens<4>(n_blocks, block_at, a.rows, a.row_stride, t, y, y_stride);
+        k_panel_tokens<4>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
     for (; t < a.n_tokens; ++t)
-        k_panel_tokens<1>(n_blocks, block_at, a.rows, a.row_stride, t, y, y_stride);
+        k_panel_tokens<1>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
 }
 
 }  // namespace
