@@ -40,13 +40,7 @@ Context::Context(const Model& model, const ContextParams& params)
     gate_.resize(nb * c.n_ff);
     up_.resize(nb * c.n_ff);
     rope_.resize(nb);
-    attention_scratch_.resize(pool_.size());
-    const size_t elem = kv_.type() == TensorType::F16 ? 2 : 4;
-    for (AttentionScratch& s : attention_scratch_) {
-        s.scores.resize(kv_.n_ctx());
-        s.q_conv.resize(c.head_dim * elem);
-        s.p_conv.resize(kv_.n_ctx() * elem);
-    }
+    attention_scratch_.resize(pool_.size());  // sized on first use, to the positions in use
 }
 
 void Context::truncate(int n) {
@@ -152,35 +146,100 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
 }
 
 // Causal self-attention for the n new tokens, each attending to every cached position up to
-// its own. Query head h reads KV head h / (n_head / n_head_kv) (GQA).
-//   scores (n_kv) = K (n_kv, head_dim) @ q (head_dim) / sqrt(head_dim); p = softmax(scores)
-//   out (head_dim) = V^T (head_dim, n_kv) @ p (n_kv)
-// With an F16 cache, q and p are rounded to F16 before their dot products, as llama.cpp does.
+// its own. Query head h reads KV head h / heads_per_kv (GQA), so the heads_per_kv query heads of
+// a KV head, over a chunk of tokens, form one matrix of query rows and the work is two small
+// matrix products per (KV head, chunk), each reading that head's cache slice once:
+//   S (rows, n_kv) = Q (rows, head_dim) @ K^T (head_dim, n_kv) / sqrt(head_dim)
+//   P = softmax(S) per row, causal: the row of token t keeps positions 0 .. pos0 + t
+//   O (rows, head_dim) = P (rows, n_kv) @ V (n_kv, head_dim)
+// The slice is converted to F32 once per thread and KV head (K transposed), and q and p are
+// rounded to the cache's type first, as llama.cpp rounds them for its F16 dot products.
 void Context::attention(int layer, int n, int pos0) {
     const LlamaConfig& c = model_.config();
     const TypeKernels& kv_kernels = *kernels_for(kv_.type());
-    const int heads_per_kv = c.n_head / c.n_head_kv;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    const MatMulF32Fn matmul_f32 = matmul_f32_kernel();
+    const int hd = c.head_dim, heads_per_kv = c.n_head / c.n_head_kv;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const bool round_to_cache = kv_.type() != TensorType::F32;
+    const int n_kv_max = pos0 + n;
+    const int ld = (n_kv_max + 15) / 16 * 16;  // row stride of keys_t and scores
+    // About 128 query rows per chunk: big enough for register tiles, small enough that the
+    // causal waste (columns past a row's own position within the chunk) stays a few percent.
+    const int chunk = std::max(1, 128 / heads_per_kv);
+    const int n_chunks = (n + chunk - 1) / chunk;
+    const int n_tasks = c.n_head_kv * n_chunks;  // KV-head-major: a thread reuses its slice
+    // A task costs about its chunk's n_kv; threads take contiguous runs of equal total cost.
+    const auto task_cost = [&](int task) {
+        return int64_t{pos0} + std::min(n, (task % n_chunks + 1) * chunk);
+    };
+    int64_t total_cost = 0;
+    for (int task = 0; task < n_tasks; ++task) total_cost += task_cost(task);
+
     pool_.run([&](int thread, int n_threads) {
         AttentionScratch& s = attention_scratch_[thread];
-        const int n_tasks = n * c.n_head;
-        for (int task = thread; task < n_tasks; task += n_threads) {
-            const int t = task / c.n_head, h = task % c.n_head, kv_head = h / heads_per_kv;
-            const int n_kv = pos0 + t + 1;  // causal: positions 0 .. own position
-            kv_kernels.quantize_row(&q_[t * c.q_dim() + h * c.head_dim], s.q_conv.data(),
-                                    c.head_dim);
-            for (int j = 0; j < n_kv; ++j) {
-                s.scores[j] =
-                    kv_kernels.vec_dot(c.head_dim, kv_.key(layer, j, kv_head * c.head_dim),
-                                       s.q_conv.data()) *
-                    scale;
+        s.layer = s.kv_head = -1;  // the cache changed since the last call
+        const int64_t cost_begin = total_cost * thread / n_threads;
+        const int64_t cost_end = total_cost * (thread + 1) / n_threads;
+        int64_t cost = 0;
+        for (int task = 0; task < n_tasks; ++task) {
+            const int64_t mid = cost + task_cost(task) / 2;  // a task goes where its middle falls
+            cost += task_cost(task);
+            if (mid < cost_begin || mid >= cost_end) continue;
+            const int kv_head = task / n_chunks;
+            const int t0 = (task % n_chunks) * chunk, t1 = std::min(n, t0 + chunk);
+            const int n_kv = pos0 + t1, rows = (t1 - t0) * heads_per_kv;
+
+            // The head's cache slice up to n_kv in F32 (only positions not yet converted).
+            if (s.layer != layer || s.kv_head != kv_head) {
+                s.layer = layer, s.kv_head = kv_head, s.converted = 0;
+                s.keys_t.resize(static_cast<size_t>(hd) * ld);
+                s.values.resize(static_cast<size_t>(ld) * hd);
+                s.out.resize(static_cast<size_t>(chunk) * heads_per_kv * hd);
+                s.queries.resize(s.out.size());
+                s.scores.resize(static_cast<size_t>(chunk) * heads_per_kv * ld);
+                s.conv.resize(static_cast<size_t>(std::max(ld, heads_per_kv * hd)) * 4);
             }
-            softmax(s.scores.data(), n_kv);
-            kv_kernels.quantize_row(s.scores.data(), s.p_conv.data(), n_kv);
-            float* out = &attn_[t * c.q_dim() + h * c.head_dim];
-            for (int i = 0; i < c.head_dim; ++i) {
-                out[i] = kv_kernels.vec_dot(n_kv, kv_.value_row(layer, kv_head * c.head_dim + i),
-                                            s.p_conv.data());
+            for (int j = s.converted; j < n_kv; ++j) {
+                float* key = s.out.data();  // free until the output: one key row
+                kv_kernels.dequantize_row(kv_.key(layer, j, kv_head * hd), key, hd);
+                for (int i = 0; i < hd; ++i) s.keys_t[static_cast<size_t>(i) * ld + j] = key[i];
+                kv_kernels.dequantize_row(kv_.value(layer, j, kv_head * hd),
+                                          &s.values[static_cast<size_t>(j) * hd], hd);
+            }
+            s.converted = std::max(s.converted, n_kv);
+
+            // Q: row (t - t0) * heads_per_kv + g is token t's query head kv_head * hpk + g.
+            for (int t = t0; t < t1; ++t) {
+                const float* q = &q_[static_cast<size_t>(t) * c.q_dim() +
+                                     static_cast<size_t>(kv_head) * heads_per_kv * hd];
+                float* row = &s.queries[static_cast<size_t>(t - t0) * heads_per_kv * hd];
+                std::copy(q, q + heads_per_kv * hd, row);
+                if (round_to_cache) {
+                    kv_kernels.quantize_row(row, s.conv.data(), heads_per_kv * hd);
+                    kv_kernels.dequantize_row(s.conv.data(), row, heads_per_kv * hd);
+                }
+            }
+            // S (rows, n_kv) = Q (rows, hd) @ K^T (hd, n_kv)
+            matmul_f32(rows, n_kv, hd, s.queries.data(), hd, s.keys_t.data(), ld, s.scores.data(),
+                       ld);
+            for (int r = 0; r < rows; ++r) {
+                float* p = &s.scores[static_cast<size_t>(r) * ld];
+                const int visible = pos0 + t0 + r / heads_per_kv + 1;  // causal
+                for (int j = 0; j < visible; ++j) p[j] *= scale;
+                softmax(p, visible);
+                std::fill(p + visible, p + n_kv, 0.0f);
+                if (round_to_cache) {
+                    kv_kernels.quantize_row(p, s.conv.data(), visible);
+                    kv_kernels.dequantize_row(s.conv.data(), p, visible);
+                }
+            }
+            // O (rows, hd) = P (rows, n_kv) @ V (n_kv, hd)
+            matmul_f32(rows, hd, n_kv, s.scores.data(), ld, s.values.data(), hd, s.out.data(), hd);
+            for (int t = t0; t < t1; ++t) {
+                const float* o = &s.out[static_cast<size_t>(t - t0) * heads_per_kv * hd];
+                std::copy(o, o + heads_per_kv * hd,
+                          &attn_[static_cast<size_t>(t) * c.q_dim() +
+                                 static_cast<size_t>(kv_head) * heads_per_kv * hd]);
             }
         }
     });

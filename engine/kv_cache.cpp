@@ -19,18 +19,17 @@ KvCache::KvCache(int n_layer, int n_ctx, int kv_dim, TensorType type)
 }
 
 void KvCache::store(int layer, int pos, const float* keys, const float* values) {
-    uint8_t* k = keys_.get() + key_byte(layer, pos, 0);
+    uint8_t* k = keys_.get() + element_byte(layer, pos, 0);
+    uint8_t* v = values_.get() + element_byte(layer, pos, 0);
     if (type_ == TensorType::F16) {
         for (int d = 0; d < kv_dim_; ++d) {
             const fp16_t key_half = f32_to_fp16(keys[d]), value_half = f32_to_fp16(values[d]);
             std::memcpy(k + 2 * d, &key_half, 2);
-            std::memcpy(values_.get() + value_byte(layer, d, pos), &value_half, 2);
+            std::memcpy(v + 2 * d, &value_half, 2);
         }
     } else {
         std::memcpy(k, keys, kv_dim_ * sizeof(float));
-        for (int d = 0; d < kv_dim_; ++d) {
-            std::memcpy(values_.get() + value_byte(layer, d, pos), &values[d], sizeof(float));
-        }
+        std::memcpy(v, values, kv_dim_ * sizeof(float));
     }
 }
 

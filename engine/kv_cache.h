@@ -1,8 +1,8 @@
 // Keys and values of every past position, per layer, so each new token attends to the past
 // without recomputing it. Stored as F16 by default (as llama.cpp does) or F32.
 //   keys:   (n_ctx, kv_dim) per layer: row p is position p's keys for all KV heads
-//   values: (kv_dim, n_ctx) per layer, transposed: row d is value component d over positions,
-//           so that "probabilities . values" is one contiguous dot product per component.
+//   values: (n_ctx, kv_dim) per layer, the same: the attention reads a head's (n_kv, head_dim)
+//           slice of either as a matrix with row stride kv_dim.
 #pragma once
 
 #include <cstdint>
@@ -24,22 +24,20 @@ class KvCache {
 
     // Position pos's keys, starting at component `offset` (a head's start).
     const uint8_t* key(int layer, int pos, int offset) const {
-        return keys_.get() + key_byte(layer, pos, offset);
+        return keys_.get() + element_byte(layer, pos, offset);
     }
-    // Value component d over positions 0..n_ctx-1.
-    const uint8_t* value_row(int layer, int d) const {
-        return values_.get() + value_byte(layer, d, 0);
+    // Position pos's values, starting at component `offset`.
+    const uint8_t* value(int layer, int pos, int offset) const {
+        return values_.get() + element_byte(layer, pos, offset);
     }
+    int row_elems() const { return kv_dim_; }  // the stride between positions, in elements
 
     size_t bytes() const { return 2 * bytes_per_array_; }
 
   private:
     size_t layer_elems() const { return static_cast<size_t>(n_ctx_) * kv_dim_; }
-    size_t key_byte(int layer, int pos, int offset) const {
+    size_t element_byte(int layer, int pos, int offset) const {
         return (layer_elems() * layer + static_cast<size_t>(pos) * kv_dim_ + offset) * elem_bytes_;
-    }
-    size_t value_byte(int layer, int d, int pos) const {
-        return (layer_elems() * layer + static_cast<size_t>(d) * n_ctx_ + pos) * elem_bytes_;
     }
 
     int n_ctx_, kv_dim_;

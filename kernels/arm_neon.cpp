@@ -9,6 +9,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/k_quant_scales.h"
+#include "kernels/matmul_f32_tile.h"
 #include "kernels/simd_kernels.h"
 
 #ifndef EMBER_NEON_NAMESPACE
@@ -352,6 +353,23 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y) {
         sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(scaled);
     }
     return sum;
+}
+
+namespace {
+struct Q128 {
+    using type = float32x4_t;
+    static constexpr int kLanes = 4;
+    static type zero() { return vdupq_n_f32(0.0f); }
+    static type load(const float* p) { return vld1q_f32(p); }
+    static void store(float* p, type v) { vst1q_f32(p, v); }
+    static type splat(float x) { return vdupq_n_f32(x); }
+    static type fma(type a, type b, type c) { return vfmaq_f32(c, a, b); }
+};
+}  // namespace
+
+void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
+                float* c, size_t ldc) {
+    matmul_f32_simd<Q128>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 }  // namespace ember::EMBER_NEON_NAMESPACE

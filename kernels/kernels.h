@@ -68,6 +68,14 @@ struct TypeKernels {
     GemmPacked8Fn gemm_packed8 = nullptr;
 };
 
+// C (m, n) = A (m, k) @ B (k, n) in F32, row-major, with leading dimensions lda, ldb, ldc counted
+// in floats. Not tied to a tensor type: the engine's attention runs its two small products
+// (scores = Q K^T, output = P V) through it.
+using MatMulF32Fn = void (*)(int m, int n, int k, const float* a, size_t lda, const float* b,
+                             size_t ldb, float* c, size_t ldc);
+// The fastest MatMulF32Fn this CPU supports (the reference is ref::matmul_f32).
+MatMulF32Fn matmul_f32_kernel();
+
 // The scalar reference kernels of a type, or nullptr if ember cannot compute with it. The
 // reference is the truth every faster path is tested against.
 const TypeKernels* reference_kernels(TensorType type);

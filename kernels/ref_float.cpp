@@ -18,6 +18,16 @@ float vec_dot_f32(int64_t n, const void* x, const void* y) {
     for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
     return static_cast<float>(sum);
 }
+void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
+                float* c, size_t ldc) {
+    for (int i = 0; i < m; ++i) {
+        for (int j = 0; j < n; ++j) {
+            double sum = 0;
+            for (int l = 0; l < k; ++l) sum += static_cast<double>(a[i * lda + l]) * b[l * ldb + j];
+            c[i * ldc + j] = static_cast<float>(sum);
+        }
+    }
+}
 
 void dequantize_row_f16(const void* in, float* out, int64_t n) {
     const auto* h = static_cast<const fp16_t*>(in);

@@ -73,12 +73,15 @@ bool forced_reference() {
 struct BestKernels {
     std::array<TypeKernels, kReference.size()> table = kReference;
     std::string name = "reference";
+    MatMulF32Fn matmul_f32 = ref::matmul_f32;
 
     BestKernels() {
         if (forced_reference()) return;
 #if defined(__x86_64__)
         if (cpu_features().avx2) {
             name = "avx2";
+            matmul_f32 = avx2::matmul_f32;
+            set_conversions(T::F16, avx2::dequantize_row_f16, avx2::quantize_row_f16);
             set(T::F32, avx2::vec_dot_f32);
             set(T::F16, avx2::vec_dot_f16);
             set(T::BF16, avx2::vec_dot_bf16);
@@ -106,6 +109,7 @@ struct BestKernels {
         if (cpu_features().avx2 && cpu_features().avx512 && cpu_features().avx512_vnni &&
             !forced("avx2")) {
             name = "avx512-vnni";
+            matmul_f32 = avx512::matmul_f32;
             set_gemm8(T::Q4_0, avx512::gemm8_q4_0_q8_0);
             set_gemm8(T::Q5_0, avx512::gemm8_q5_0_q8_0);
             set_gemm8(T::Q8_0, avx512::gemm8_q8_0_q8_0);
@@ -150,12 +154,19 @@ struct BestKernels {
     set(T::Q6_K, ns::vec_dot_q6_k_q8_k);
     void set_all_from_neon() {
         EMBER_SET_ALL(neon)
+        matmul_f32 = neon::matmul_f32;
     }
     void set_all_from_neon_dotprod() {
         EMBER_SET_ALL(neon_dotprod)
+        matmul_f32 = neon_dotprod::matmul_f32;
     }
 #undef EMBER_SET_ALL
 #endif
+    void set_conversions(TensorType type, DequantizeRowFn dequantize, QuantizeRowFn quantize) {
+        for (TypeKernels& k : table) {
+            if (k.type == type) k.dequantize_row = dequantize, k.quantize_row = quantize;
+        }
+    }
     void set_packed(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm) {
         for (TypeKernels& k : table) {
             if (k.type == type) k.pack8 = pack, k.gemm_packed8 = gemm;
@@ -190,6 +201,10 @@ const TypeKernels* kernels_for(TensorType type) {
         if (k.type == type) return &k;
     }
     return nullptr;
+}
+
+MatMulF32Fn matmul_f32_kernel() {
+    return best().matmul_f32;
 }
 
 std::string active_kernel_set() {

@@ -11,23 +11,27 @@
 
 namespace ember {
 
-#define EMBER_DECLARE_DOTS                                            \
-    float vec_dot_f32(int64_t n, const void* x, const void* y);       \
-    float vec_dot_f16(int64_t n, const void* x, const void* y);       \
-    float vec_dot_bf16(int64_t n, const void* x, const void* y);      \
-    float vec_dot_q4_0_q8_0(int64_t n, const void* x, const void* y); \
-    float vec_dot_q4_1_q8_1(int64_t n, const void* x, const void* y); \
-    float vec_dot_q5_0_q8_0(int64_t n, const void* x, const void* y); \
-    float vec_dot_q5_1_q8_1(int64_t n, const void* x, const void* y); \
-    float vec_dot_q8_0_q8_0(int64_t n, const void* x, const void* y); \
-    float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y); \
-    float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y); \
-    float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y); \
-    float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y); \
-    float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
+#define EMBER_DECLARE_DOTS                                                                       \
+    float vec_dot_f32(int64_t n, const void* x, const void* y);                                  \
+    float vec_dot_f16(int64_t n, const void* x, const void* y);                                  \
+    float vec_dot_bf16(int64_t n, const void* x, const void* y);                                 \
+    float vec_dot_q4_0_q8_0(int64_t n, const void* x, const void* y);                            \
+    float vec_dot_q4_1_q8_1(int64_t n, const void* x, const void* y);                            \
+    float vec_dot_q5_0_q8_0(int64_t n, const void* x, const void* y);                            \
+    float vec_dot_q5_1_q8_1(int64_t n, const void* x, const void* y);                            \
+    float vec_dot_q8_0_q8_0(int64_t n, const void* x, const void* y);                            \
+    float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y);                            \
+    float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y);                            \
+    float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y);                            \
+    float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y);                            \
+    float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);                            \
+    void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb, \
+                    float* c, size_t ldc);
 
 namespace avx2 {
 EMBER_DECLARE_DOTS
+void dequantize_row_f16(const void* in, float* out, int64_t n);
+void quantize_row_f16(const float* in, void* out, int64_t n);
 void vec_dot4_q4_0_q8_0(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 void vec_dot4_q4_1_q8_1(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 void vec_dot4_q5_0_q8_0(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
@@ -40,6 +44,8 @@ void vec_dot4_q5_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride
 void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 }  // namespace avx2
 namespace avx512 {  // with VNNI: prompt GEMM on 8-row panels (kernels.h, Gemm8Fn)
+void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
+                float* c, size_t ldc);
 void gemm8_q4_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
                      size_t y_stride);
 void gemm8_q5_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,

@@ -10,6 +10,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/k_quant_scales.h"
+#include "kernels/matmul_f32_tile.h"
 #include "kernels/simd_kernels.h"
 #include "kernels/x86_k_unpack.h"
 
@@ -473,6 +474,42 @@ void vec_dot4_q5_k_q8_k(int64_t n, const void* x, const void* y, size_t s, float
 }
 void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t s, float* out) {
     k_dot_rows<DecodeQ6_K, 4>(n, x, y, s, out);
+}
+
+// F16 rows with F16C: vcvtph2ps is exact, vcvtps2ph rounds to nearest even as f32_to_fp16 does.
+void dequantize_row_f16(const void* in, float* out, int64_t n) {
+    const auto* h = static_cast<const fp16_t*>(in);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i,
+                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+    for (; i < n; ++i) out[i] = fp16_to_f32(h[i]);
+}
+void quantize_row_f16(const float* in, void* out, int64_t n) {
+    auto* h = static_cast<fp16_t*>(out);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(h + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; ++i) h[i] = f32_to_fp16(in[i]);
+}
+
+namespace {
+struct Ymm {
+    using type = __m256;
+    static constexpr int kLanes = 8;
+    static type zero() { return _mm256_setzero_ps(); }
+    static type load(const float* p) { return _mm256_loadu_ps(p); }
+    static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
+    static type splat(float x) { return _mm256_set1_ps(x); }
+    static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
+};
+}  // namespace
+
+void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
+                float* c, size_t ldc) {
+    matmul_f32_simd<Ymm>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 }  // namespace ember::avx2

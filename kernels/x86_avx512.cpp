@@ -23,6 +23,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/k_quant_scales.h"
+#include "kernels/matmul_f32_tile.h"
 #include "kernels/simd_kernels.h"
 #include "kernels/x86_avx512_panel.h"
 #include "kernels/x86_k_unpack.h"
@@ -259,6 +260,24 @@ void gemm8_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
 void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
                      size_t y_stride) {
     gemm_k_panel<Q6_KPanel>(n, w, w_stride, a, y, y_stride);
+}
+
+// ---- F32 products (attention) on 16-lane registers ----
+namespace {
+struct Zmm {
+    using type = __m512;
+    static constexpr int kLanes = 16;
+    static type zero() { return _mm512_setzero_ps(); }
+    static type load(const float* p) { return _mm512_loadu_ps(p); }
+    static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
+    static type splat(float x) { return _mm512_set1_ps(x); }
+    static type fma(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
+};
+}  // namespace
+
+void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
+                float* c, size_t ldc) {
+    matmul_f32_simd<Zmm>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 }  // namespace ember::avx512

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/blocks.h"
+#include "kernels/reference.h"
 
 namespace ember::test {
 namespace {
@@ -128,6 +129,110 @@ std::string check_dot_against_reference(TensorType type, const DotUnderTest& dot
                 }
             }
         }
+    }
+    return "";
+}
+
+std::string check_matmul_f32_against_reference(MatMulF32Fn matmul) {
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    enum class Values { Normal, Zero, Large, Tiny, Mixed };
+    for (Values values :
+         {Values::Normal, Values::Zero, Values::Large, Values::Tiny, Values::Mixed}) {
+        for (int m : {1, 3, 4, 5, 9, 67}) {
+            for (int n : {1, 7, 16, 33, 64, 100}) {
+                for (int k : {1, 5, 64, 200}) {
+                    const size_t lda = k + 3, ldb = n + 5, ldc = n + 2;  // strided rows
+                    const auto value = [&](size_t i) {
+                        switch (values) {
+                            case Values::Zero:
+                                return 0.0f;
+                            case Values::Large:
+                                return 1e15f * normal(rng);
+                            case Values::Tiny:
+                                return 1e-20f * normal(rng);
+                            case Values::Mixed:
+                                return i % 3 == 0 ? 1e6f * normal(rng) : normal(rng);
+                            default:
+                                return normal(rng);
+                        }
+                    };
+                    std::vector<float> a(m * lda), b(k * ldb);
+                    for (size_t i = 0; i < a.size(); ++i) a[i] = value(i);
+                    for (size_t i = 0; i < b.size(); ++i) b[i] = value(i);
+                    std::vector<float> want(m * ldc, -1.0f), got(m * ldc, -1.0f);
+                    ref::matmul_f32(m, n, k, a.data(), lda, b.data(), ldb, want.data(), ldc);
+                    matmul(m, n, k, a.data(), lda, b.data(), ldb, got.data(), ldc);
+                    for (int i = 0; i < m; ++i) {
+                        for (int j = 0; j < n; ++j) {
+                            double magnitude = 0;  // sum |a||b|: the rounding bound's scale
+                            for (int l = 0; l < k; ++l)
+                                magnitude += std::fabs(double{a[i * lda + l]} * b[l * ldb + j]);
+                            const double bound = (k + 2) * 0x1p-24 * magnitude + 1e-38;
+                            const double diff =
+                                std::fabs(double{got[i * ldc + j]} - want[i * ldc + j]);
+                            if (!(diff <= bound)) {
+                                std::ostringstream why;
+                                why << "m " << m << " n " << n << " k " << k << " at (" << i << ", "
+                                    << j << "): " << got[i * ldc + j] << " vs reference "
+                                    << want[i * ldc + j];
+                                return why.str();
+                            }
+                        }
+                        for (size_t j = n; j < ldc; ++j) {
+                            if (got[i * ldc + j] != -1.0f) return "wrote past column n";
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return "";
+}
+
+std::string check_f16_conversions(DequantizeRowFn dequantize, QuantizeRowFn quantize) {
+    const DequantizeRowFn ref_dequantize = reference_kernels(TensorType::F16)->dequantize_row;
+    const QuantizeRowFn ref_quantize = reference_kernels(TensorType::F16)->quantize_row;
+    // Every half (65536, a multiple of the vector widths) and back.
+    std::vector<fp16_t> halves(65536 + 5);  // + 5: a tail past the vectors
+    for (size_t i = 0; i < halves.size(); ++i) halves[i] = static_cast<fp16_t>(i * 40503u);
+    std::vector<float> want(halves.size()), got(halves.size());
+    ref_dequantize(halves.data(), want.data(), static_cast<int64_t>(halves.size()));
+    dequantize(halves.data(), got.data(), static_cast<int64_t>(halves.size()));
+    for (size_t i = 0; i < halves.size(); ++i) {
+        if (std::isnan(want[i]) ? !std::isnan(got[i])
+                                : std::memcmp(&want[i], &got[i], sizeof(float)) != 0) {
+            return "half " + std::to_string(halves[i]) + " converts to " + std::to_string(got[i]);
+        }
+    }
+    // Floats: random, halfway between neighbouring halves (ties), subnormal, overflowing.
+    std::mt19937 rng(3);
+    std::vector<float> floats;
+    for (size_t i = 0; i < halves.size(); ++i) {
+        const float f = want[i];
+        if (std::isnan(f)) continue;
+        floats.push_back(f);
+        floats.push_back(std::nextafter(f, 0.0f));
+        floats.push_back(f * 1.3f);
+        if ((halves[i] & 0x7fff) < 0x7bff) {  // exactly halfway to the next half away from 0
+            floats.push_back(0.5f * (f + fp16_to_f32(static_cast<fp16_t>(halves[i] + 1))));
+        }
+    }
+    for (float f : {65504.0f, 65519.0f, 65520.0f, 1e9f, -1e9f, 0x1p-25f, 0x1p-26f, 1e-30f, -0.0f})
+        floats.push_back(f);
+    std::vector<fp16_t> want_h(floats.size()), got_h(floats.size());
+    ref_quantize(floats.data(), want_h.data(), static_cast<int64_t>(floats.size()));
+    quantize(floats.data(), got_h.data(), static_cast<int64_t>(floats.size()));
+    for (size_t i = 0; i < floats.size(); ++i) {
+        if (want_h[i] != got_h[i]) {
+            return "float " + std::to_string(floats[i]) + " rounds to half " +
+                   std::to_string(got_h[i]) + ", reference " + std::to_string(want_h[i]);
+        }
+    }
+    std::vector<float> nan(9, std::nanf(""));
+    quantize(nan.data(), got_h.data(), 9);
+    for (int i = 0; i < 9; ++i) {
+        if ((got_h[i] & 0x7c00) != 0x7c00 || (got_h[i] & 0x3ff) == 0) return "NaN lost";
     }
     return "";
 }

@@ -23,4 +23,13 @@ std::vector<uint8_t> random_weight_row(TensorType type, int64_t n, std::mt19937&
 using DotUnderTest = std::function<float(int64_t n, const void* weights, const void* activations)>;
 std::string check_dot_against_reference(TensorType type, const DotUnderTest& dot, bool exact);
 
+// Empty if `matmul` agrees with ref::matmul_f32 on random and edge-case matrices of many
+// shapes (rows and columns that are and are not multiples of the tiles, strided rows, zeros,
+// large and tiny values) within the float rounding bound; else the first disagreement.
+std::string check_matmul_f32_against_reference(MatMulF32Fn matmul);
+
+// Empty if the F16 row conversions equal the reference's bit for bit on every finite half and
+// on floats that round to ties, subnormals, overflow and signed zeros (NaN must stay NaN).
+std::string check_f16_conversions(DequantizeRowFn dequantize, QuantizeRowFn quantize);
+
 }  // namespace ember::test

@@ -179,6 +179,20 @@ TEST(SimdGemmPacked8, EveryRowAndTokenMatchesTheReference) {
     if (checked == 0) GTEST_SKIP() << "no packed panel kernels on this CPU";
 }
 
+#if defined(__x86_64__)
+TEST(SimdMatMulF32, MatchesTheReference) {
+    if (!cpu_features().avx2) GTEST_SKIP() << "no AVX2";
+    EXPECT_EQ(test::check_matmul_f32_against_reference(avx2::matmul_f32), "");
+    if (!cpu_features().avx512 || !cpu_features().avx512_vnni) GTEST_SKIP() << "no AVX-512";
+    EXPECT_EQ(test::check_matmul_f32_against_reference(avx512::matmul_f32), "");
+}
+
+TEST(SimdF16Conversions, EqualTheReferenceBitForBit) {
+    if (!cpu_features().avx2) GTEST_SKIP() << "no AVX2 with F16C";
+    EXPECT_EQ(test::check_f16_conversions(avx2::dequantize_row_f16, avx2::quantize_row_f16), "");
+}
+#endif
+
 TEST(KernelRegistry, ReportsTheActiveSet) {
     const std::string set = active_kernel_set();
     EXPECT_FALSE(set.empty());
