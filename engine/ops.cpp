@@ -85,7 +85,7 @@ void matmul_rows(const WeightMatrix& w, const QuantizedActivations& x, int n_tok
 }
 
 // With a panel kernel (Gemm8Fn, or GemmPacked8Fn on weights packed at load time): threads split
-// groups of 8 rows; each group meets the whole batch while its panel stays in the L1/L2 cache.
+// groups of 8 (or 16) rows; each meets the whole batch while its panel stays in the L1/L2 cache.
 void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
                    ThreadPool& pool) {
     // Q8_0: per block of every token, its scale as a float and the sum of its quants. (Q8_K
@@ -99,9 +99,16 @@ void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_t
     }
     const Q8Batch batch{x.data.data(), x.row_bytes, scales.data(), sums.data(), n_tokens};
     const int64_t groups = w.rows / 8;
-    pool.parallel_for(groups, [&](int64_t group_begin, int64_t group_end) {
-        for (int64_t g = group_begin; g < group_end; ++g) {
-            if (w.packed != nullptr) {
+    // A batch through packed weights goes 16 rows at a time where the kernels have it (twice
+    // the multiply-adds per instruction); the last group of an odd count goes alone.
+    const bool wide = w.packed != nullptr && w.kernels->gemm_packed16 != nullptr && n_tokens >= 4;
+    const int64_t per_unit = wide ? 2 : 1;
+    pool.parallel_for((groups + per_unit - 1) / per_unit, [&](int64_t begin, int64_t end) {
+        for (int64_t u = begin; u < end; ++u) {
+            const int64_t g = u * per_unit;
+            if (wide && g + 1 < groups) {
+                w.kernels->gemm_packed16(w.cols, w.packed_group(g), batch, y + 8 * g, w.rows);
+            } else if (w.packed != nullptr) {
                 w.kernels->gemm_packed8(w.cols, w.packed_group(g), batch, y + 8 * g, w.rows);
             } else {
                 w.kernels->gemm8(w.cols, w.row(8 * g), w.row_bytes, batch, y + 8 * g, w.rows);

@@ -66,6 +66,10 @@ struct TypeKernels {
     Gemm8Fn gemm8 = nullptr;       // 8 weight rows x a Q8_0 batch; null where there is none
     Pack8Fn pack8 = nullptr;       // with gemm_packed8: packed groups of 8 rows, or both null
     GemmPacked8Fn gemm_packed8 = nullptr;
+    // Two consecutive packed groups (16 rows, y gets 16 floats per token) against a batch of
+    // tokens, in wider registers; null where there is none. For prompts: one token is faster
+    // through gemm_packed8.
+    GemmPacked8Fn gemm_packed16 = nullptr;
 };
 
 // C (m, n) = A (m, k) @ B (k, n) in F32, row-major, with leading dimensions lda, ldb, ldc counted

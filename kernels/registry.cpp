@@ -118,14 +118,22 @@ struct BestKernels {
             set_gemm8(T::Q4_K, avx512::gemm8_q4_k_q8_k);
             set_gemm8(T::Q5_K, avx512::gemm8_q5_k_q8_k);
             set_gemm8(T::Q6_K, avx512::gemm8_q6_k_q8_k);
-            set_packed(T::Q4_0, avx512::pack8_q4_0, avx512::gemm_packed8_q4_0);
-            set_packed(T::Q5_0, avx512::pack8_q5_0, avx512::gemm_packed8_q5_0);
-            set_packed(T::Q8_0, avx512::pack8_q8_0, avx512::gemm_packed8_q8_0);
-            set_packed(T::Q2_K, avx512::pack8_q2_k, avx512::gemm_packed8_q2_k);
-            set_packed(T::Q3_K, avx512::pack8_q3_k, avx512::gemm_packed8_q3_k);
-            set_packed(T::Q4_K, avx512::pack8_q4_k, avx512::gemm_packed8_q4_k);
-            set_packed(T::Q5_K, avx512::pack8_q5_k, avx512::gemm_packed8_q5_k);
-            set_packed(T::Q6_K, avx512::pack8_q6_k, avx512::gemm_packed8_q6_k);
+            set_packed(T::Q4_0, avx512::pack8_q4_0, avx512::gemm_packed8_q4_0,
+                       avx512::gemm_packed16_q4_0);
+            set_packed(T::Q5_0, avx512::pack8_q5_0, avx512::gemm_packed8_q5_0,
+                       avx512::gemm_packed16_q5_0);
+            set_packed(T::Q8_0, avx512::pack8_q8_0, avx512::gemm_packed8_q8_0,
+                       avx512::gemm_packed16_q8_0);
+            set_packed(T::Q2_K, avx512::pack8_q2_k, avx512::gemm_packed8_q2_k,
+                       avx512::gemm_packed16_q2_k);
+            set_packed(T::Q3_K, avx512::pack8_q3_k, avx512::gemm_packed8_q3_k,
+                       avx512::gemm_packed16_q3_k);
+            set_packed(T::Q4_K, avx512::pack8_q4_k, avx512::gemm_packed8_q4_k,
+                       avx512::gemm_packed16_q4_k);
+            set_packed(T::Q5_K, avx512::pack8_q5_k, avx512::gemm_packed8_q5_k,
+                       avx512::gemm_packed16_q5_k);
+            set_packed(T::Q6_K, avx512::pack8_q6_k, avx512::gemm_packed8_q6_k,
+                       avx512::gemm_packed16_q6_k);
         }
 #elif defined(__aarch64__)
         if (cpu_features().neon_dotprod) {
@@ -167,9 +175,9 @@ struct BestKernels {
             if (k.type == type) k.dequantize_row = dequantize, k.quantize_row = quantize;
         }
     }
-    void set_packed(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm) {
+    void set_packed(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm, GemmPacked8Fn gemm16) {
         for (TypeKernels& k : table) {
-            if (k.type == type) k.pack8 = pack, k.gemm_packed8 = gemm;
+            if (k.type == type) k.pack8 = pack, k.gemm_packed8 = gemm, k.gemm_packed16 = gemm16;
         }
     }
     void set_gemm8(TensorType type, Gemm8Fn gemm) {

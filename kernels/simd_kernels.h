@@ -63,10 +63,12 @@ void gemm8_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
 void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
                      size_t y_stride);
 // Packed groups of 8 rows (kernels.h, Pack8Fn and GemmPacked8Fn; x86_avx512_packed.cpp).
-#define EMBER_DECLARE_PACKED(name)                                                      \
-    void pack8_##name(int64_t n, const void* w, size_t w_stride, void* packed);         \
-    void gemm_packed8_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
-                             size_t y_stride);
+#define EMBER_DECLARE_PACKED(name)                                                       \
+    void pack8_##name(int64_t n, const void* w, size_t w_stride, void* packed);          \
+    void gemm_packed8_##name(int64_t n, const void* packed, const Q8Batch& a, float* y,  \
+                             size_t y_stride);                                           \
+    void gemm_packed16_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
+                              size_t y_stride);
 EMBER_DECLARE_PACKED(q4_0)
 EMBER_DECLARE_PACKED(q5_0)
 EMBER_DECLARE_PACKED(q8_0)

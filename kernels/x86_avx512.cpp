@@ -92,7 +92,7 @@ void gemm_panel(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, flo
     thread_local std::vector<PanelBlock> panel;
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
     pack_panel<W>(n_blocks, w, w_stride, panel.data());
-    panel_all_tokens<W::kOffset>(n_blocks, panel.data(), a, y, y_stride);
+    panel_all_tokens<Rows8, W::kOffset>(n_blocks, panel.data(), a, y, y_stride);
 }
 
 }  // namespace
@@ -236,7 +236,7 @@ void gemm_k_panel(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, f
     thread_local std::vector<KPanelBlock> panel;
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
     pack_k_panel<P>(n_blocks, w, w_stride, panel.data());
-    k_panel_all_tokens(n_blocks, panel.data(), a, y, y_stride);
+    k_panel_all_tokens<Rows8>(n_blocks, panel.data(), a, y, y_stride);
 }
 
 }  // namespace

@@ -174,13 +174,30 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
             return p;
         };
         for (int t = 0; t < a.n_tokens; ++t)
-            panel_tokens<1, kOffset>(n_blocks, decoded, a, t, y, y_stride);
+            panel_tokens<Rows8, 1, kOffset>(n_blocks, decoded, a, t, y, y_stride);
         return;
     }
     thread_local std::vector<PanelBlock> panel;  // a batch: decode once, use for every token
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
     for (int64_t b = 0; b < n_blocks; ++b) unpack(groups[b], &panel[b]);
-    panel_all_tokens<kOffset>(n_blocks, panel.data(), a, y, y_stride);
+    panel_all_tokens<Rows8, kOffset>(n_blocks, panel.data(), a, y, y_stride);
+}
+
+// Two consecutive groups (16 rows) against a batch, in 512-bit registers.
+template <typename Packed, int kOffset>
+void gemm_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    const int64_t n_blocks = n / kQK;
+    const auto* low = static_cast<const Packed*>(packed);
+    const Packed* high = low + n_blocks;  // the next group follows
+    thread_local std::vector<WidePanelBlock> panel;
+    if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        PanelBlock rows_0_7, rows_8_15;
+        unpack(low[b], &rows_0_7);
+        unpack(high[b], &rows_8_15);
+        widen(rows_0_7, rows_8_15, &panel[b]);
+    }
+    panel_all_tokens<Rows16, kOffset>(n_blocks, panel.data(), a, y, y_stride);
 }
 
 // ---- K-quants ----
@@ -443,7 +460,7 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
                 const auto group_values = [&p = groups[b]](int g, __m256i q[8]) {
                     values(p, g, q);
                 };
-                acc = k_block_token(group_values, s, act[b], acc);
+                acc = k_block_token<Rows8>(group_values, s, act[b], acc);
             }
             _mm256_storeu_ps(y + t * y_stride, acc);
         }
@@ -455,28 +472,61 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
         for (int g = 0; g < 8; ++g) values(groups[b], g, panel[b].q + 8 * g);
         scales(groups[b], &panel[b]);
     }
-    k_panel_all_tokens(n_blocks, panel.data(), a, y, y_stride);
+    k_panel_all_tokens<Rows8>(n_blocks, panel.data(), a, y, y_stride);
+}
+
+template <typename Packed>
+void gemm_k_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    const int64_t n_blocks = n / kQK_K;
+    const auto* low = static_cast<const Packed*>(packed);
+    const Packed* high = low + n_blocks;  // the next group follows
+    thread_local std::vector<WideKPanelBlock> panel;
+    if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        KPanelBlock rows_0_7, rows_8_15;
+        for (int g = 0; g < 8; ++g) {
+            values(low[b], g, rows_0_7.q + 8 * g);
+            values(high[b], g, rows_8_15.q + 8 * g);
+        }
+        scales(low[b], &rows_0_7);
+        scales(high[b], &rows_8_15);
+        widen(rows_0_7, rows_8_15, &panel[b]);
+    }
+    k_panel_all_tokens<Rows16>(n_blocks, panel.data(), a, y, y_stride);
 }
 
 }  // namespace
 
-#define EMBER_PACKED(name, Block, kValues, Packed, gemm_fn)                             \
-    void pack8_##name(int64_t n, const void* w, size_t w_stride, void* packed) {        \
-        pack_groups<Block, kValues, Packed, pack_##name>(n, w, w_stride, packed);       \
-    }                                                                                   \
-    void gemm_packed8_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
-                             size_t y_stride) {                                         \
-        gemm_fn(n, packed, a, y, y_stride);                                             \
+#define EMBER_PACKED(name, Block, kValues, Packed, gemm_fn, wide_fn)                     \
+    void pack8_##name(int64_t n, const void* w, size_t w_stride, void* packed) {         \
+        pack_groups<Block, kValues, Packed, pack_##name>(n, w, w_stride, packed);        \
+    }                                                                                    \
+    void gemm_packed8_##name(int64_t n, const void* packed, const Q8Batch& a, float* y,  \
+                             size_t y_stride) {                                          \
+        gemm_fn(n, packed, a, y, y_stride);                                              \
+    }                                                                                    \
+    void gemm_packed16_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
+                              size_t y_stride) {                                         \
+        wide_fn(n, packed, a, y, y_stride);                                              \
     }
 
-EMBER_PACKED(q4_0, BlockQ4_0, kQK, PackedQ4_0, (gemm_packed<PackedQ4_0, 8>))
-EMBER_PACKED(q5_0, BlockQ5_0, kQK, PackedQ5_0, (gemm_packed<PackedQ5_0, 16>))
-EMBER_PACKED(q8_0, BlockQ8_0, kQK, PackedQ8_0, (gemm_packed<PackedQ8_0, 128>))
-EMBER_PACKED(q2_k, BlockQ2_K, kQK_K, PackedQ2_K, gemm_k_packed<PackedQ2_K>)
-EMBER_PACKED(q3_k, BlockQ3_K, kQK_K, PackedQ3_K, gemm_k_packed<PackedQ3_K>)
-EMBER_PACKED(q4_k, BlockQ4_K, kQK_K, PackedQ4_K, gemm_k_packed<PackedQ4_K>)
-EMBER_PACKED(q5_k, BlockQ5_K, kQK_K, PackedQ5_K, gemm_k_packed<PackedQ5_K>)
-EMBER_PACKED(q6_k, BlockQ6_K, kQK_K, PackedQ6_K, gemm_k_packed<PackedQ6_K>)
+EMBER_PACKED(q4_0, BlockQ4_0, kQK, PackedQ4_0, (gemm_packed<PackedQ4_0, 8>),
+             (gemm_packed_wide<PackedQ4_0, 8>))
+EMBER_PACKED(q5_0, BlockQ5_0, kQK, PackedQ5_0, (gemm_packed<PackedQ5_0, 16>),
+             (gemm_packed_wide<PackedQ5_0, 16>))
+EMBER_PACKED(q8_0, BlockQ8_0, kQK, PackedQ8_0, (gemm_packed<PackedQ8_0, 128>),
+             (gemm_packed_wide<PackedQ8_0, 128>))
+EMBER_PACKED(q2_k, BlockQ2_K, kQK_K, PackedQ2_K, gemm_k_packed<PackedQ2_K>,
+             gemm_k_packed_wide<PackedQ2_K>)
+EMBER_PACKED(q3_k, BlockQ3_K, kQK_K, PackedQ3_K, gemm_k_packed<PackedQ3_K>,
+             gemm_k_packed_wide<PackedQ3_K>)
+EMBER_PACKED(q4_k, BlockQ4_K, kQK_K, PackedQ4_K, gemm_k_packed<PackedQ4_K>,
+             gemm_k_packed_wide<PackedQ4_K>)
+EMBER_PACKED(q5_k, BlockQ5_K, kQK_K, PackedQ5_K, gemm_k_packed<PackedQ5_K>,
+             gemm_k_packed_wide<PackedQ5_K>)
+EMBER_PACKED(q6_k, BlockQ6_K, kQK_K, PackedQ6_K, gemm_k_packed<PackedQ6_K>,
+             gemm_k_packed_wide<PackedQ6_K>)
 
 #undef EMBER_PACKED
 

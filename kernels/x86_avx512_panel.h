@@ -48,9 +48,90 @@ inline void transpose8x8_epi32(const __m256i in[8], __m256i out[8]) {
     }
 }
 
+// The K-quants' panel block: a 256-value super-block of 8 rows (x86_avx512.cpp).
+struct KPanelBlock {
+    __m256i q[64];      // q[8i + k]: dword j = values 32i + 4k .. +3 of row j
+    __m256i scale[16];  // int32 lanes: the rows' scale of sub-block j
+    __m256i coef[8];    // int16 pairs: the rows' (coef_2m, coef_2m+1)
+    __m256 d, coef_d;
+};
+
+// ---- Wide panels: 16 rows in 512-bit registers ----
+// Two 8-row panels side by side (rows 0-7 in the low 256 bits, 8-15 in the high): each
+// vpdpbusd then does 64 multiply-adds instead of 32 for the same activation broadcast. Prompt
+// processing builds them from two 8-row groups; generation keeps 8-row panels (it is bound
+// by memory, not arithmetic).
+struct WidePanelBlock {
+    __m512i q[8];
+    __m512 d;
+};
+struct WideKPanelBlock {
+    __m512i q[64];
+    __m512i scale[16];
+    __m512i coef[8];
+    __m512 d, coef_d;
+};
+inline __m512i join(__m256i lo, __m256i hi) {
+    // (The maskz forms: GCC 12 warns that the plain ones' undefined source is uninitialised.)
+    const __m512i low = _mm512_maskz_inserti64x4(0xff, _mm512_setzero_si512(), lo, 0);
+    return _mm512_maskz_inserti64x4(0xff, low, hi, 1);
+}
+inline __m512 join(__m256 lo, __m256 hi) {
+    return _mm512_castsi512_ps(join(_mm256_castps_si256(lo), _mm256_castps_si256(hi)));
+}
+inline void widen(const PanelBlock& lo, const PanelBlock& hi, WidePanelBlock* out) {
+    for (int k = 0; k < 8; ++k) out->q[k] = join(lo.q[k], hi.q[k]);
+    out->d = join(lo.d, hi.d);
+}
+
+// The register width a panel kernel runs at: 8 rows (256-bit) or 16 rows (512-bit).
+struct Rows8 {
+    static constexpr int kRows = 8;
+    using I = __m256i;
+    using F = __m256;
+    using Panel = PanelBlock;
+    using KPanel = KPanelBlock;
+    static I set1(int32_t x) { return _mm256_set1_epi32(x); }
+    static I dpbusd(I acc, I u8, I s8) { return _mm256_dpbusd_epi32(acc, u8, s8); }
+    static I dpwssd(I acc, I a, I b) { return _mm256_dpwssd_epi32(acc, a, b); }
+    static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
+    static I add(I a, I b) { return _mm256_add_epi32(a, b); }
+    static F set1(float x) { return _mm256_set1_ps(x); }
+    static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
+    static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+    static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+    static F fnmadd(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }
+    static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
+};
+struct Rows16 {
+    static constexpr int kRows = 16;
+    using I = __m512i;
+    using F = __m512;
+    using Panel = WidePanelBlock;
+    using KPanel = WideKPanelBlock;
+    static I set1(int32_t x) { return _mm512_set1_epi32(x); }
+    static I dpbusd(I acc, I u8, I s8) { return _mm512_dpbusd_epi32(acc, u8, s8); }
+    static I dpwssd(I acc, I a, I b) { return _mm512_dpwssd_epi32(acc, a, b); }
+    static I mullo(I a, I b) { return _mm512_mullo_epi32(a, b); }
+    static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+    static F set1(float x) { return _mm512_set1_ps(x); }
+    static F to_float(I v) { return _mm512_maskz_cvtepi32_ps(0xffff, v); }
+    static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+    static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+    static F fnmadd(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }
+    static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
+};
+
+// Four activation bytes as one int32 (the operand every lane of a vpdpbusd shares).
+inline int32_t four_bytes(const int8_t* p) {
+    int32_t four;
+    std::memcpy(&four, p, 4);
+    return four;
+}
+
 // Tokens [t, t + T) against a panel whose block b is block_at(b) (a stored panel, or one
-// decoded on the fly from packed weights); y gets 8 consecutive floats per token.
-template <int T, int kOffset, typename BlockAt>
+// decoded on the fly from packed weights); y gets L::kRows consecutive floats per token.
+template <typename L, int T, int kOffset, typename BlockAt>
 void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, float* y,
                   size_t y_stride) {
     const BlockQ8_0* act[T];
@@ -61,102 +142,97 @@ void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, f
         scales[i] = a.scales + (t + i) * n_blocks;
         sums[i] = a.sums + (t + i) * n_blocks;
     }
-    __m256 acc[T];
-    for (__m256& v : acc) v = _mm256_setzero_ps();
+    typename L::F acc[T];
+    for (auto& v : acc) v = L::set1(0.0f);
     for (int64_t b = 0; b < n_blocks; ++b) {
-        const PanelBlock& p = block_at(b);
+        const typename L::Panel& p = block_at(b);
         for (int i = 0; i < T; ++i) {
             const int8_t* qs = act[i][b].qs;
-            __m256i lanes = _mm256_set1_epi32(-kOffset * sums[i][b]);
-            for (int k = 0; k < 8; ++k) {
-                int32_t four;
-                std::memcpy(&four, qs + 4 * k, 4);
-                lanes = _mm256_dpbusd_epi32(lanes, p.q[k], _mm256_set1_epi32(four));
-            }
-            acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(p.d, _mm256_set1_ps(scales[i][b])),
-                                     _mm256_cvtepi32_ps(lanes), acc[i]);
+            typename L::I lanes = L::set1(-kOffset * sums[i][b]);
+            for (int k = 0; k < 8; ++k)
+                lanes = L::dpbusd(lanes, p.q[k], L::set1(four_bytes(qs + 4 * k)));
+            acc[i] = L::fmadd(L::mul(p.d, L::set1(scales[i][b])), L::to_float(lanes), acc[i]);
         }
     }
-    for (int i = 0; i < T; ++i) _mm256_storeu_ps(y + (t + i) * y_stride, acc[i]);
+    for (int i = 0; i < T; ++i) L::store(y + (t + i) * y_stride, acc[i]);
 }
 
 // Every token of the batch against a whole panel, four tokens per pass.
-template <int kOffset>
-void panel_all_tokens(int64_t n_blocks, const PanelBlock* panel, const Q8Batch& a, float* y,
+template <typename L, int kOffset>
+void panel_all_tokens(int64_t n_blocks, const typename L::Panel* panel, const Q8Batch& a, float* y,
                       size_t y_stride) {
-    const auto block_at = [panel](int64_t b) -> const PanelBlock& { return panel[b]; };
+    const auto block_at = [panel](int64_t b) -> const typename L::Panel& { return panel[b]; };
     int t = 0;
     for (; t + 4 <= a.n_tokens; t += 4)
-        panel_tokens<4, kOffset>(n_blocks, block_at, a, t, y, y_stride);
-    for (; t < a.n_tokens; ++t) panel_tokens<1, kOffset>(n_blocks, block_at, a, t, y, y_stride);
+        panel_tokens<L, 4, kOffset>(n_blocks, block_at, a, t, y, y_stride);
+    for (; t < a.n_tokens; ++t) panel_tokens<L, 1, kOffset>(n_blocks, block_at, a, t, y, y_stride);
 }
 
 // ---- K-quants: the same with 256-value super-blocks against Q8_K (x86_avx512.cpp) ----
 
-struct KPanelBlock {
-    __m256i q[64];      // q[8i + k]: dword j = values 32i + 4k .. +3 of row j
-    __m256i scale[16];  // int32 lanes: the rows' scale of sub-block j
-    __m256i coef[8];    // int16 pairs: the rows' (coef_2m, coef_2m+1)
-    __m256 d, coef_d;
-};
+inline void widen(const KPanelBlock& lo, const KPanelBlock& hi, WideKPanelBlock* out) {
+    for (int k = 0; k < 64; ++k) out->q[k] = join(lo.q[k], hi.q[k]);
+    for (int j = 0; j < 16; ++j) out->scale[j] = join(lo.scale[j], hi.scale[j]);
+    for (int m = 0; m < 8; ++m) out->coef[m] = join(lo.coef[m], hi.coef[m]);
+    out->d = join(lo.d, hi.d);
+    out->coef_d = join(lo.coef_d, hi.coef_d);
+}
 
-// One super-block of the 8 rows against one token's Q8_K block: returns
+// One super-block of the rows against one token's Q8_K block: returns
 // acc + d_a * (d * S - coef_d * C). group_values(g, q) gives the values 32g..32g+31 of the rows
 // (q[k]: values 32g + 4k..+3, row j in dword j); `s` has the scales (KPanelBlock's fields
 // scale, coef, d, coef_d).
-template <typename GroupValues, typename Scales>
-inline __m256 k_block_token(GroupValues group_values, const Scales& s, const BlockQ8_K& ab,
-                            __m256 acc) {
-    __m256i sum = _mm256_setzero_si256();
+template <typename L, typename GroupValues, typename Scales>
+inline typename L::F k_block_token(GroupValues group_values, const Scales& s, const BlockQ8_K& ab,
+                                   typename L::F acc) {
+    typename L::I sum = L::set1(0);
     for (int g = 0; g < 8; ++g) {
-        __m256i q[8];
+        typename L::I q[8];
         group_values(g, q);
         for (int h = 0; h < 2; ++h) {  // sub-block j = 2g + h: values 32g + 16h ..
             const int j = 2 * g + h;
-            __m256i part = _mm256_setzero_si256();
-            for (int m = 0; m < 4; ++m) {
-                int32_t four;
-                std::memcpy(&four, ab.qs + 16 * j + 4 * m, 4);
-                part = _mm256_dpbusd_epi32(part, q[4 * h + m], _mm256_set1_epi32(four));
-            }
-            sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(part, s.scale[j]));
+            typename L::I part = L::set1(0);
+            for (int m = 0; m < 4; ++m)
+                part = L::dpbusd(part, q[4 * h + m], L::set1(four_bytes(ab.qs + 16 * j + 4 * m)));
+            sum = L::add(sum, L::mullo(part, s.scale[j]));
         }
     }
-    __m256i corr = _mm256_setzero_si256();
+    typename L::I corr = L::set1(0);
     for (int m = 0; m < 8; ++m) {
         int32_t pair;
         std::memcpy(&pair, ab.bsums + 2 * m, 4);
-        corr = _mm256_dpwssd_epi32(corr, s.coef[m], _mm256_set1_epi32(pair));
+        corr = L::dpwssd(corr, s.coef[m], L::set1(pair));
     }
-    const __m256 da = _mm256_set1_ps(ab.d);
-    acc = _mm256_fmadd_ps(_mm256_mul_ps(s.d, da), _mm256_cvtepi32_ps(sum), acc);
-    return _mm256_fnmadd_ps(_mm256_mul_ps(s.coef_d, da), _mm256_cvtepi32_ps(corr), acc);
+    const typename L::F da = L::set1(ab.d);
+    acc = L::fmadd(L::mul(s.d, da), L::to_float(sum), acc);
+    return L::fnmadd(L::mul(s.coef_d, da), L::to_float(corr), acc);
 }
 
-template <int T>
-void k_panel_tokens(int64_t n_blocks, const KPanelBlock* panel, const uint8_t* a, size_t a_stride,
-                    int t, float* y, size_t y_stride) {
+template <typename L, int T>
+void k_panel_tokens(int64_t n_blocks, const typename L::KPanel* panel, const uint8_t* a,
+                    size_t a_stride, int t, float* y, size_t y_stride) {
     const BlockQ8_K* act[T];
     for (int i = 0; i < T; ++i) act[i] = reinterpret_cast<const BlockQ8_K*>(a + (t + i) * a_stride);
-    __m256 acc[T];
-    for (__m256& v : acc) v = _mm256_setzero_ps();
+    typename L::F acc[T];
+    for (auto& v : acc) v = L::set1(0.0f);
     for (int64_t b = 0; b < n_blocks; ++b) {
-        const KPanelBlock& p = panel[b];
-        const auto group_values = [&p](int g, __m256i q[8]) {
+        const typename L::KPanel& p = panel[b];
+        const auto group_values = [&p](int g, typename L::I q[8]) {
             for (int k = 0; k < 8; ++k) q[k] = p.q[8 * g + k];
         };
-        for (int i = 0; i < T; ++i) acc[i] = k_block_token(group_values, p, act[i][b], acc[i]);
+        for (int i = 0; i < T; ++i) acc[i] = k_block_token<L>(group_values, p, act[i][b], acc[i]);
     }
-    for (int i = 0; i < T; ++i) _mm256_storeu_ps(y + (t + i) * y_stride, acc[i]);
+    for (int i = 0; i < T; ++i) L::store(y + (t + i) * y_stride, acc[i]);
 }
 
-inline void k_panel_all_tokens(int64_t n_blocks, const KPanelBlock* panel, const Q8Batch& a,
-                               float* y, size_t y_stride) {
+template <typename L>
+void k_panel_all_tokens(int64_t n_blocks, const typename L::KPanel* panel, const Q8Batch& a,
+                        float* y, size_t y_stride) {
     int t = 0;
     for (; t + 4 <= a.n_tokens; t += 4)
-        k_panel_tokens<4>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
+        k_panel_tokens<L, 4>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
     for (; t < a.n_tokens; ++t)
-        k_panel_tokens<1>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
+        k_panel_tokens<L, 1>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
 }
 
 }  // namespace

@@ -92,21 +92,21 @@ TEST(SimdDot4, EqualsFourSingleDotsBitForBit) {
     if (checked == 0) GTEST_SKIP() << "no four-row kernels on this CPU";
 }
 
-// One of the 8 x kTokens dot products of a panel GEMM (a different one on every call; the other
-// rows and tokens hold other random data), for check_dot_against_reference. `run` computes the
-// panel: run(k, n, rows (8 x w_bytes), w_bytes, batch, y (kTokens x 8)).
+// One of the rows x tokens dot products of a panel GEMM (a different one on every call; the
+// other rows and tokens hold other random data), for check_dot_against_reference. `run`
+// computes the panel: run(k, n, rows (rows x w_bytes), w_bytes, batch, y (tokens x rows)).
 template <typename Run>
-auto panel_as_dot(TensorType type, int tokens, Run run, int* call) {
-    return [type, tokens, run, call, rng = std::mt19937(17)](int64_t n, const void* w,
-                                                             const void* a) mutable {
+auto panel_as_dot(TensorType type, int tokens, Run run, int* call, int rows = 8) {
+    return [type, tokens, rows, run, call, rng = std::mt19937(17)](int64_t n, const void* w,
+                                                                   const void* a) mutable {
         const TypeKernels& k = *kernels_for(type);
         const TensorType act_type = k.activation_type;
         std::normal_distribution<float> normal(0.0f, 1.0f);
-        const int row = *call % 8, token = (*call / 8) % tokens;
+        const int row = *call % rows, token = (*call / rows) % tokens;
         ++*call;
         const size_t w_bytes = row_bytes(type, n), a_bytes = row_bytes(act_type, n);
-        std::vector<uint8_t> ws(8 * w_bytes), as(tokens * a_bytes);
-        for (int r = 0; r < 8; ++r) {
+        std::vector<uint8_t> ws(rows * w_bytes), as(tokens * a_bytes);
+        for (int r = 0; r < rows; ++r) {
             const auto other = test::random_weight_row(type, n, rng);
             std::memcpy(ws.data() + r * w_bytes, r == row ? w : other.data(), w_bytes);
         }
@@ -124,9 +124,9 @@ auto panel_as_dot(TensorType type, int tokens, Run run, int* call) {
                                  &sums[t * n_blocks]);
         }
         const Q8Batch batch{as.data(), a_bytes, scales.data(), sums.data(), tokens};
-        std::vector<float> y(tokens * 8);
+        std::vector<float> y(tokens * rows);
         run(k, n, ws.data(), w_bytes, batch, y.data());
-        return y[token * 8 + row];
+        return y[token * rows + row];
     };
 }
 
@@ -177,6 +177,31 @@ TEST(SimdGemmPacked8, EveryRowAndTokenMatchesTheReference) {
         ++checked;
     }
     if (checked == 0) GTEST_SKIP() << "no packed panel kernels on this CPU";
+}
+
+// Two packed groups at once in 16-row registers (GemmPacked8Fn gemm_packed16), for a batch of
+// 6 tokens (4 + a remainder of 2): each of the 96 dot products.
+TEST(SimdGemmPacked16, EveryRowAndTokenMatchesTheReference) {
+    constexpr int kTokens = 6;
+    int checked = 0;
+    for (TensorType type : kPanelTypes) {
+        if (kernels_for(type)->gemm_packed16 == nullptr) continue;
+        int call = 0;
+        const auto run = [](const TypeKernels& k, int64_t n, const uint8_t* ws, size_t w_bytes,
+                            const Q8Batch& batch, float* y) {
+            std::vector<uint8_t> packed(16 * w_bytes);
+            k.pack8(n, ws, w_bytes, packed.data());
+            k.pack8(n, ws + 8 * w_bytes, w_bytes, packed.data() + 8 * w_bytes);
+            k.gemm_packed16(n, packed.data(), batch, y, 16);
+        };
+        EXPECT_EQ(test::check_dot_against_reference(
+                      type, panel_as_dot(type, kTokens, run, &call, 16), /*exact=*/false),
+                  "")
+            << tensor_type_name(type);
+        EXPECT_GE(call, 16 * kTokens);
+        ++checked;
+    }
+    if (checked == 0) GTEST_SKIP() << "no 16-row packed kernels on this CPU";
 }
 
 #if defined(__x86_64__)
