@@ -91,7 +91,7 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
         bool converted = false;
         for (const auto& [w, y] : outs) {
             if (!converted || xq_.type != w->kernels->activation_type) {
-                xq_.quantize(in, n, cols, w->kernels->activation_type);
+                xq_.quantize(in, n, cols, w->kernels->activation_type, pool_);
                 converted = true;
             }
             matmul(*w, xq_, n, y, pool_);
@@ -141,7 +141,7 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
     for (int t = first; t < n; ++t) {
         rms_norm(&x_[t * d], model_.output_norm, &xb_[(t - first) * d], d, c.rms_eps);
     }
-    xq_.quantize(xb_.data(), n_out, d, model_.output.kernels->activation_type);
+    xq_.quantize(xb_.data(), n_out, d, model_.output.kernels->activation_type, pool_);
     matmul(model_.output, xq_, n_out, out, pool_);
 }
 

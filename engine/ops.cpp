@@ -52,13 +52,20 @@ void silu_mul(float* gate, const float* up, int64_t n) {
 }
 
 void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols,
-                                    TensorType act_type) {
+                                    TensorType act_type, ThreadPool& pool) {
     type = act_type;
     row_bytes = ember::row_bytes(act_type, cols);
     data.resize(row_bytes * static_cast<size_t>(n_tokens));
     const QuantizeRowFn quantize_row = kernels_for(act_type)->quantize_row;
-    for (int t = 0; t < n_tokens; ++t)
-        quantize_row(x + t * cols, data.data() + t * row_bytes, cols);
+    const auto rows = [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t)
+            quantize_row(x + t * cols, data.data() + t * row_bytes, cols);
+    };
+    if (n_tokens < 4) {
+        rows(0, n_tokens);  // one token: waking the threads costs more than it saves
+    } else {
+        pool.parallel_for(n_tokens, rows);
+    }
 }
 
 namespace {

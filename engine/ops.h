@@ -34,7 +34,9 @@ struct QuantizedActivations {
     TensorType type = TensorType::F32;
     size_t row_bytes = 0;
     std::vector<uint8_t> data;  // n_tokens rows
-    void quantize(const float* x, int n_tokens, int64_t cols, TensorType act_type);
+    // Converts n_tokens rows of cols floats; a batch is split across the pool's threads.
+    void quantize(const float* x, int n_tokens, int64_t cols, TensorType act_type,
+                  ThreadPool& pool);
 };
 
 // W (rows, cols) @ X (n_tokens, cols) -> Y (n_tokens, rows), X already converted to W's

@@ -110,6 +110,8 @@ struct BestKernels {
             !forced("avx2")) {
             name = "avx512-vnni";
             matmul_f32 = avx512::matmul_f32;
+            set_conversions(T::Q8_0, ref::dequantize_row_q8_0, avx512::quantize_row_q8_0);
+            set_conversions(T::Q8_K, ref::dequantize_row_q8_k, avx512::quantize_row_q8_k);
             set_gemm8(T::Q4_0, avx512::gemm8_q4_0_q8_0);
             set_gemm8(T::Q5_0, avx512::gemm8_q5_0_q8_0);
             set_gemm8(T::Q8_0, avx512::gemm8_q8_0_q8_0);

@@ -44,6 +44,8 @@ void vec_dot4_q5_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride
 void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 }  // namespace avx2
 namespace avx512 {  // with VNNI: prompt GEMM on 8-row panels (kernels.h, Gemm8Fn)
+void quantize_row_q8_0(const float* in, void* out, int64_t n);  // activations, as the reference
+void quantize_row_q8_k(const float* in, void* out, int64_t n);
 void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
                 float* c, size_t ldc);
 void gemm8_q4_0_q8_0(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,

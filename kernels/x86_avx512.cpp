@@ -262,6 +262,71 @@ void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
     gemm_k_panel<Q6_KPanel>(n, w, w_stride, a, y, y_stride);
 }
 
+// ---- Activations to Q8_0 / Q8_K, bit for bit as the reference (ref_q8.cpp) ----
+// GCC 12 takes the _mm512_undefined_*() sources inside some intrinsics (conversions,
+// reductions) for uninitialised variables; the warning is false here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+namespace {
+inline __m512 abs16(__m512 v) {
+    return _mm512_castsi512_ps(
+        _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
+}
+// round(x * scale) to nearest even (the MXCSR default, as nearbyint), as 16 int8.
+inline __m128i round_to_int8(__m512 x, __m512 scale) {
+    return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x, scale)));
+}
+}  // namespace
+
+void quantize_row_q8_0(const float* in, void* out, int64_t n) {
+    auto* blocks = static_cast<BlockQ8_0*>(out);
+    for (int64_t b = 0; b < n / kQK; ++b, in += kQK) {
+        const __m512 lo = _mm512_loadu_ps(in), hi = _mm512_loadu_ps(in + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(abs16(lo), abs16(hi)));
+        const float inv_scale = amax != 0 ? 127.0f / amax : 0.0f;
+        blocks[b].d = f32_to_fp16(amax / 127.0f);
+        const __m512 scale = _mm512_set1_ps(inv_scale);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(blocks[b].qs), round_to_int8(lo, scale));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(blocks[b].qs + 16), round_to_int8(hi, scale));
+    }
+}
+
+void quantize_row_q8_k(const float* in, void* out, int64_t n) {
+    auto* blocks = static_cast<BlockQ8_K*>(out);
+    for (int64_t b = 0; b < n / kQK_K; ++b, in += kQK_K) {
+        BlockQ8_K& block = blocks[b];
+        __m512 amax16 = _mm512_setzero_ps();
+        for (int j = 0; j < kQK_K; j += 16)
+            amax16 = _mm512_max_ps(amax16, abs16(_mm512_loadu_ps(in + j)));
+        const float amax = _mm512_reduce_max_ps(amax16);
+        if (amax == 0) {
+            block = {};
+            continue;
+        }
+        // The reference keeps the sign of the first value of largest magnitude.
+        float max = amax;
+        for (int j = 0; j < kQK_K; j += 16) {
+            const __mmask16 at = _mm512_cmp_ps_mask(abs16(_mm512_loadu_ps(in + j)),
+                                                    _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (at != 0) {
+                max = in[j + __builtin_ctz(at)];
+                break;
+            }
+        }
+        const float inv_scale = -127.0f / max;
+        const __m512 scale = _mm512_set1_ps(inv_scale);
+        for (int j = 0; j < kQK_K; j += 16) {
+            const __m512i q =
+                _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(in + j), scale)),
+                                 _mm512_set1_epi32(127));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(block.qs + j), _mm512_cvtepi32_epi8(q));
+            block.bsums[j / 16] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+        }
+        block.d = 1 / inv_scale;
+    }
+}
+#pragma GCC diagnostic pop
+
 // ---- F32 products (attention) on 16-lane registers ----
 namespace {
 struct Zmm {

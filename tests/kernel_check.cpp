@@ -190,6 +190,47 @@ std::string check_matmul_f32_against_reference(MatMulF32Fn matmul) {
     return "";
 }
 
+std::string check_activation_quantizer(TensorType type, QuantizeRowFn quantize) {
+    const QuantizeRowFn reference = reference_kernels(type)->quantize_row;
+    const int64_t n = 4 * tensor_type_info(type).block_size;
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (int c = 0; c < 64; ++c) {
+        std::vector<float> x(n);
+        for (float& v : x) v = normal(rng) * (c % 4 == 0 ? 1e-3f : c % 4 == 1 ? 1e4f : 1.0f);
+        switch (c % 8) {
+            case 0:
+                std::fill(x.begin(), x.end(), 0.0f);
+                break;  // all zero
+            case 1:
+                std::fill(x.begin(), x.end(), 0.0f), x[n / 2] = -3.0f;
+                break;  // one value
+            case 2:     // ties: max 127 makes the scale 1, so k + 0.5 rounds to even
+                for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(i % 50) - 24.5f;
+                for (int64_t i = 0; i < n; i += 32) x[i] = 127.0f;
+                break;
+            case 3:  // the largest magnitude with both signs, the negative first
+                for (int64_t i = 0; i < n; i += 64) x[i + 3] = -50.0f, x[i + 9] = 50.0f;
+                break;
+            case 4:
+                x[5] = -1e30f;
+                break;
+            default:
+                break;
+        }
+        std::vector<uint8_t> want(row_bytes(type, n)), got(want.size());
+        reference(x.data(), want.data(), n);
+        quantize(x.data(), got.data(), n);
+        if (want != got) {
+            size_t at = 0;
+            while (want[at] == got[at]) ++at;
+            return "case " + std::to_string(c) + ": byte " + std::to_string(at) + " is " +
+                   std::to_string(got[at]) + ", reference " + std::to_string(want[at]);
+        }
+    }
+    return "";
+}
+
 std::string check_f16_conversions(DequantizeRowFn dequantize, QuantizeRowFn quantize) {
     const DequantizeRowFn ref_dequantize = reference_kernels(TensorType::F16)->dequantize_row;
     const QuantizeRowFn ref_quantize = reference_kernels(TensorType::F16)->quantize_row;

@@ -28,6 +28,11 @@ std::string check_dot_against_reference(TensorType type, const DotUnderTest& dot
 // large and tiny values) within the float rounding bound; else the first disagreement.
 std::string check_matmul_f32_against_reference(MatMulF32Fn matmul);
 
+// Empty if `quantize` turns activation rows into blocks of `type` (Q8_0, Q8_K) byte for byte
+// as the reference does: random rows, all zero, one value, ties of the rounding, the largest
+// magnitude negative or repeated with both signs.
+std::string check_activation_quantizer(TensorType type, QuantizeRowFn quantize);
+
 // Empty if the F16 row conversions equal the reference's bit for bit on every finite half and
 // on floats that round to ties, subnormals, overflow and signed zeros (NaN must stay NaN).
 std::string check_f16_conversions(DequantizeRowFn dequantize, QuantizeRowFn quantize);
