@@ -129,7 +129,14 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
         }
         // W_gate, W_up (n_ff, d) @ xb (n, d) -> gate, up (n, n_ff)
         project(xb_.data(), d, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}});
-        silu_mul(gate_.data(), up_.data(), static_cast<int64_t>(n) * c.n_ff);
+        const auto swiglu = [&](int64_t begin, int64_t end) {
+            silu_mul(&gate_[begin * c.n_ff], &up_[begin * c.n_ff], (end - begin) * c.n_ff);
+        };
+        if (n < 4) {
+            swiglu(0, n);  // a token or two: not worth waking the threads
+        } else {
+            pool_.parallel_for(n, swiglu);
+        }
         // W_down (d, n_ff) @ gate (n, n_ff) -> proj (n, d)
         project(gate_.data(), c.n_ff, {{&w.w_down, proj_.data()}});
         for (size_t i = 0; i < static_cast<size_t>(n) * d; ++i) x_[i] += proj_[i];
@@ -157,7 +164,7 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
 void Context::attention(int layer, int n, int pos0) {
     const LlamaConfig& c = model_.config();
     const TypeKernels& kv_kernels = *kernels_for(kv_.type());
-    const MatMulF32Fn matmul_f32 = matmul_f32_kernel();
+    const MatMulF32Fn matmul_f32 = float_kernels().matmul;
     const int hd = c.head_dim, heads_per_kv = c.n_head / c.n_head_kv;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     const bool round_to_cache = kv_.type() != TensorType::F32;

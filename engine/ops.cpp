@@ -38,21 +38,28 @@ void rope_rotate(float* head, const RopeAngles& angles) {
 
 void softmax(float* x, int n) {
     const float max = *std::max_element(x, x + n);
+    for (int i = 0; i < n; ++i) x[i] -= max;
+    float_kernels().exp(x, x, n);
     double sum = 0;
-    for (int i = 0; i < n; ++i) {
-        x[i] = std::exp(x[i] - max);
-        sum += x[i];
-    }
+    for (int i = 0; i < n; ++i) sum += x[i];
     const auto inv_sum = static_cast<float>(1.0 / sum);
     for (int i = 0; i < n; ++i) x[i] *= inv_sum;
 }
 
 void silu_mul(float* gate, const float* up, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    const ExpF32Fn exp = float_kernels().exp;
+    float e[256];  // e^-gate for a slice
+    for (int64_t begin = 0; begin < n; begin += 256) {
+        const int64_t count = std::min<int64_t>(256, n - begin);
+        float* g = gate + begin;
+        for (int64_t i = 0; i < count; ++i) e[i] = -g[i];
+        exp(e, e, count);
+        for (int64_t i = 0; i < count; ++i) g[i] = g[i] / (1.0f + e[i]) * up[begin + i];
+    }
 }
 
-void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols,
-                                    TensorType act_type, ThreadPool& pool) {
+void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols, TensorType act_type,
+                                    ThreadPool& pool) {
     type = act_type;
     row_bytes = ember::row_bytes(act_type, cols);
     data.resize(row_bytes * static_cast<size_t>(n_tokens));

@@ -73,12 +73,21 @@ struct TypeKernels {
 };
 
 // C (m, n) = A (m, k) @ B (k, n) in F32, row-major, with leading dimensions lda, ldb, ldc counted
-// in floats. Not tied to a tensor type: the engine's attention runs its two small products
-// (scores = Q K^T, output = P V) through it.
+// in floats. The engine's attention runs its two small products (scores = Q K^T, output = P V)
+// through it.
 using MatMulF32Fn = void (*)(int m, int n, int k, const float* a, size_t lda, const float* b,
                              size_t ldb, float* c, size_t ldc);
-// The fastest MatMulF32Fn this CPU supports (the reference is ref::matmul_f32).
-MatMulF32Fn matmul_f32_kernel();
+// y[i] = e^x[i] for n floats (y may be x), within 2 ulp of the exact value; e^x overflows to
+// +inf above 88.72 and underflows to 0 below about -103.97. For softmax and SiLU.
+using ExpF32Fn = void (*)(const float* x, float* y, int64_t n);
+
+// Kernels on F32 arrays, not tied to a tensor type.
+struct FloatKernels {
+    MatMulF32Fn matmul;
+    ExpF32Fn exp;
+};
+// The fastest this CPU supports (the reference: ref::matmul_f32, ref::exp_f32).
+const FloatKernels& float_kernels();
 
 // The scalar reference kernels of a type, or nullptr if ember cannot compute with it. The
 // reference is the truth every faster path is tested against.

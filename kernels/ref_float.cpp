@@ -1,5 +1,7 @@
 // F32, F16 and BF16 rows. Dot products accumulate in double: the reference is about the
 // exact answer, not speed.
+#include <cmath>
+
 #include "kernels/fp16.h"
 #include "kernels/reference.h"
 
@@ -27,6 +29,10 @@ void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b,
             c[i * ldc + j] = static_cast<float>(sum);
         }
     }
+}
+
+void exp_f32(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
 void dequantize_row_f16(const void* in, float* out, int64_t n) {

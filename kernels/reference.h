@@ -14,6 +14,8 @@ float vec_dot_f32(int64_t n, const void* x, const void* y);
 // MatMulF32Fn (kernels.h), each element summed in double.
 void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
                 float* c, size_t ldc);
+// ExpF32Fn (kernels.h): std::exp per value.
+void exp_f32(const float* x, float* y, int64_t n);
 void dequantize_row_f16(const void* in, float* out, int64_t n);
 void quantize_row_f16(const float* in, void* out, int64_t n);
 float vec_dot_f16(int64_t n, const void* x, const void* y);

@@ -73,14 +73,14 @@ bool forced_reference() {
 struct BestKernels {
     std::array<TypeKernels, kReference.size()> table = kReference;
     std::string name = "reference";
-    MatMulF32Fn matmul_f32 = ref::matmul_f32;
+    FloatKernels floats{ref::matmul_f32, ref::exp_f32};
 
     BestKernels() {
         if (forced_reference()) return;
 #if defined(__x86_64__)
         if (cpu_features().avx2) {
             name = "avx2";
-            matmul_f32 = avx2::matmul_f32;
+            floats.matmul = avx2::matmul_f32;
             set_conversions(T::F16, avx2::dequantize_row_f16, avx2::quantize_row_f16);
             set(T::F32, avx2::vec_dot_f32);
             set(T::F16, avx2::vec_dot_f16);
@@ -109,7 +109,8 @@ struct BestKernels {
         if (cpu_features().avx2 && cpu_features().avx512 && cpu_features().avx512_vnni &&
             !forced("avx2")) {
             name = "avx512-vnni";
-            matmul_f32 = avx512::matmul_f32;
+            floats.matmul = avx512::matmul_f32;
+            floats.exp = avx512::exp_f32;
             set_conversions(T::Q8_0, ref::dequantize_row_q8_0, avx512::quantize_row_q8_0);
             set_conversions(T::Q8_K, ref::dequantize_row_q8_k, avx512::quantize_row_q8_k);
             set_gemm8(T::Q4_0, avx512::gemm8_q4_0_q8_0);
@@ -164,11 +165,11 @@ struct BestKernels {
     set(T::Q6_K, ns::vec_dot_q6_k_q8_k);
     void set_all_from_neon() {
         EMBER_SET_ALL(neon)
-        matmul_f32 = neon::matmul_f32;
+        floats.matmul = neon::matmul_f32;
     }
     void set_all_from_neon_dotprod() {
         EMBER_SET_ALL(neon_dotprod)
-        matmul_f32 = neon_dotprod::matmul_f32;
+        floats.matmul = neon_dotprod::matmul_f32;
     }
 #undef EMBER_SET_ALL
 #endif
@@ -213,8 +214,8 @@ const TypeKernels* kernels_for(TensorType type) {
     return nullptr;
 }
 
-MatMulF32Fn matmul_f32_kernel() {
-    return best().matmul_f32;
+const FloatKernels& float_kernels() {
+    return best().floats;
 }
 
 std::string active_kernel_set() {

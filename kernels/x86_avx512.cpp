@@ -262,11 +262,12 @@ void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
     gemm_k_panel<Q6_KPanel>(n, w, w_stride, a, y, y_stride);
 }
 
-// ---- Activations to Q8_0 / Q8_K, bit for bit as the reference (ref_q8.cpp) ----
 // GCC 12 takes the _mm512_undefined_*() sources inside some intrinsics (conversions,
-// reductions) for uninitialised variables; the warning is false here.
+// reductions, scalef) for uninitialised variables; the warning is false in what follows.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// ---- Activations to Q8_0 / Q8_K, bit for bit as the reference (ref_q8.cpp) ----
 namespace {
 inline __m512 abs16(__m512 v) {
     return _mm512_castsi512_ps(
@@ -325,6 +326,39 @@ void quantize_row_q8_k(const float* in, void* out, int64_t n) {
         block.d = 1 / inv_scale;
     }
 }
+
+// ---- e^x, 16 values at a time ----
+// e^x = 2^k e^r with k = round(x / ln 2) and r = x - k ln 2, |r| <= ln2 / 2 (ln 2 split in a
+// high part exact in float and a low correction, so r carries no cancellation error). e^r is
+// its Taylor series to r^7 (truncation error |r|^8 / 8! < 6e-9, a tenth of an ulp), in
+// Horner form; vscalefps multiplies by 2^k and saturates to inf or 0 outside float's range.
+// (The standard reduction, e.g. J.-M. Muller, "Elementary Functions", ch. 11.)
+void exp_f32(const float* x, float* y, int64_t n) {
+    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+    const __m512 ln2_hi =
+        _mm512_set1_ps(0.693145751953125f);  // 14 significant bits: k ln2_hi exact
+    const __m512 ln2_lo = _mm512_set1_ps(1.4286068202862268e-6f);  // ln 2 - ln2_hi
+    // Beyond these e^x is 0 or inf anyway; clamping keeps -inf and +inf from making inf - inf.
+    // (max and min return their second operand for a NaN, so NaN stays NaN.)
+    const __m512 lowest = _mm512_set1_ps(-110.0f), highest = _mm512_set1_ps(89.0f);
+    const float inverse_factorials[8] = {1.0f,      1.0f,       1.0f / 2,   1.0f / 6,
+                                         1.0f / 24, 1.0f / 120, 1.0f / 720, 1.0f / 5040};
+    int64_t i = 0;
+    for (; i < n; i += 16) {
+        const __mmask16 lanes = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 v =
+            _mm512_min_ps(highest, _mm512_max_ps(lowest, _mm512_maskz_loadu_ps(lanes, x + i)));
+        const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(v, log2e),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 r = _mm512_fnmadd_ps(k, ln2_hi, v);
+        r = _mm512_fnmadd_ps(k, ln2_lo, r);
+        __m512 p = _mm512_set1_ps(inverse_factorials[7]);
+        for (int j = 6; j >= 0; --j)
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(inverse_factorials[j]));
+        _mm512_mask_storeu_ps(y + i, lanes, _mm512_scalef_ps(p, k));
+    }
+}
+
 #pragma GCC diagnostic pop
 
 // ---- F32 products (attention) on 16-lane registers ----

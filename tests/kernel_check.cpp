@@ -231,6 +231,42 @@ std::string check_activation_quantizer(TensorType type, QuantizeRowFn quantize) 
     return "";
 }
 
+std::string check_exp_f32(ExpF32Fn exp) {
+    std::vector<float> x;
+    for (float v = -110.0f; v <= 90.0f; v += 0.0137f) x.push_back(v);
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> uniform(-20.0f, 20.0f);
+    for (int i = 0; i < 10000; ++i) x.push_back(uniform(rng));
+    for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 88.72f, 88.73f, -87.3f, -103.9f, -104.0f})
+        x.push_back(v);
+    for (size_t length : {x.size(), size_t{1}, size_t{15}, size_t{17}, size_t{33}}) {
+        std::vector<float> y(length + 1, -7.0f);
+        exp(x.data(), y.data(), static_cast<int64_t>(length));
+        if (y[length] != -7.0f) return "wrote past n = " + std::to_string(length);
+        for (size_t i = 0; i < length; ++i) {
+            const double want = std::exp(static_cast<double>(x[i]));
+            const double ulp = std::max(0x1p-149, std::ldexp(1.0, std::ilogb(want) - 23));
+            const double error = want > 3.4028234663852886e38 ? (std::isinf(y[i]) ? 0 : 1e300)
+                                                              : std::fabs(y[i] - want) / ulp;
+            if (!(error <= 2.0)) {
+                std::ostringstream why;
+                why.precision(9);
+                why << "e^" << x[i] << " = " << y[i] << ", exactly " << want;
+                return why.str();
+            }
+        }
+    }
+    std::vector<float> special = {-INFINITY, INFINITY, std::nanf(""), 1.0f};
+    exp(special.data(), special.data(), 4);  // in place
+    if (special[0] != 0.0f || !std::isinf(special[1]) || !std::isnan(special[2]) ||
+        std::fabs(special[3] - 2.7182818f) > 3e-7f) {
+        return "e^-inf, e^inf, e^NaN, e^1 in place: " + std::to_string(special[0]) + " " +
+               std::to_string(special[1]) + " " + std::to_string(special[2]) + " " +
+               std::to_string(special[3]);
+    }
+    return "";
+}
+
 std::string check_f16_conversions(DequantizeRowFn dequantize, QuantizeRowFn quantize) {
     const DequantizeRowFn ref_dequantize = reference_kernels(TensorType::F16)->dequantize_row;
     const QuantizeRowFn ref_quantize = reference_kernels(TensorType::F16)->quantize_row;

@@ -33,6 +33,10 @@ std::string check_matmul_f32_against_reference(MatMulF32Fn matmul);
 // magnitude negative or repeated with both signs.
 std::string check_activation_quantizer(TensorType type, QuantizeRowFn quantize);
 
+// Empty if `exp` is within 2 ulp of e^x (computed in double) on a sweep of [-110, 90], random
+// values, lengths that leave vector tails, in place, and at -inf, +inf, NaN, 0.
+std::string check_exp_f32(ExpF32Fn exp);
+
 // Empty if the F16 row conversions equal the reference's bit for bit on every finite half and
 // on floats that round to ties, subnormals, overflow and signed zeros (NaN must stay NaN).
 std::string check_f16_conversions(DequantizeRowFn dequantize, QuantizeRowFn quantize);

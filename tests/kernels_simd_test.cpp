@@ -11,6 +11,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/cpu_features.h"
+#include "kernels/reference.h"
 #include "kernels/simd_kernels.h"
 #include "tests/kernel_check.h"
 
@@ -211,6 +212,12 @@ TEST(SimdMatMulF32, MatchesTheReference) {
     EXPECT_EQ(test::check_matmul_f32_against_reference(avx2::matmul_f32), "");
     if (!cpu_features().avx512 || !cpu_features().avx512_vnni) GTEST_SKIP() << "no AVX-512";
     EXPECT_EQ(test::check_matmul_f32_against_reference(avx512::matmul_f32), "");
+}
+
+TEST(SimdExp, WithinTwoUlp) {
+    EXPECT_EQ(test::check_exp_f32(ref::exp_f32), "");  // the check itself, on std::exp
+    if (!cpu_features().avx512) GTEST_SKIP() << "no AVX-512";
+    EXPECT_EQ(test::check_exp_f32(avx512::exp_f32), "");
 }
 
 TEST(SimdActivationQuantizers, EqualTheReferenceByteForByte) {

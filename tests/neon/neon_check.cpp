@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
                     why.c_str());
         (why.empty() ? passed : failed) += 1;
     }
-    const ember::MatMulF32Fn matmul = ember::matmul_f32_kernel();
+    const ember::MatMulF32Fn matmul = ember::float_kernels().matmul;
     const std::string why = ember::test::check_matmul_f32_against_reference(matmul);
     std::printf("%s %s/matmul_f32%s%s\n", why.empty() ? "ok  " : "FAIL", active.c_str(),
                 why.empty() ? "" : ": ", why.c_str());
