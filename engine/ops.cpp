@@ -113,9 +113,9 @@ void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_t
     }
     const Q8Batch batch{x.data.data(), x.row_bytes, scales.data(), sums.data(), n_tokens};
     const int64_t groups = w.rows / 8;
-    // A batch through packed weights goes 16 rows at a time where the kernels have it (twice
-    // the multiply-adds per instruction); the last group of an odd count goes alone.
-    const bool wide = w.packed != nullptr && w.kernels->gemm_packed16 != nullptr && n_tokens >= 4;
+    // Packed weights go 16 rows at a time where the kernels have it (twice the work per
+    // instruction); the last group of an odd count goes alone.
+    const bool wide = w.packed != nullptr && w.kernels->gemm_packed16 != nullptr;
     const int64_t per_unit = wide ? 2 : 1;
     pool.parallel_for((groups + per_unit - 1) / per_unit, [&](int64_t begin, int64_t end) {
         for (int64_t u = begin; u < end; ++u) {

@@ -67,8 +67,7 @@ struct TypeKernels {
     Pack8Fn pack8 = nullptr;       // with gemm_packed8: packed groups of 8 rows, or both null
     GemmPacked8Fn gemm_packed8 = nullptr;
     // Two consecutive packed groups (16 rows, y gets 16 floats per token) against a batch of
-    // tokens, in wider registers; null where there is none. For prompts: one token is faster
-    // through gemm_packed8.
+    // tokens, in wider registers; null where there is none.
     GemmPacked8Fn gemm_packed16 = nullptr;
 };
 

@@ -29,7 +29,6 @@
 #include "kernels/blocks.h"
 #include "kernels/simd_kernels.h"
 #include "kernels/x86_avx512_panel.h"
-#include "kernels/x86_k_unpack.h"
 
 namespace ember::avx512 {
 namespace {
@@ -183,12 +182,17 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
     panel_all_tokens<Rows8, kOffset>(n_blocks, panel.data(), a, y, y_stride);
 }
 
-// Two consecutive groups (16 rows) against a batch, in 512-bit registers.
+// Two consecutive groups (16 rows) in 512-bit registers, for a batch.
 template <typename Packed, int kOffset>
 void gemm_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     const int64_t n_blocks = n / kQK;
     const auto* low = static_cast<const Packed*>(packed);
     const Packed* high = low + n_blocks;  // the next group follows
+    if (a.n_tokens < 4) {  // generation: the 8-row path on each group (decoding is cheap here)
+        gemm_packed<Packed, kOffset>(n, low, a, y, y_stride);
+        gemm_packed<Packed, kOffset>(n, high, a, y + 8, y_stride);
+        return;
+    }
     thread_local std::vector<WidePanelBlock> panel;
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
     for (int64_t b = 0; b < n_blocks; ++b) {
@@ -324,48 +328,112 @@ struct KScales {
     __m256i coef[8];
     __m256 d, coef_d;
 };
+struct WideKScales {  // two groups' KScales side by side
+    __m512i scale[16];
+    __m512i coef[8];
+    __m512 d, coef_d;
+};
 
-inline __m256i low_nibbles(__m256i v) {
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+// The byte operations of the value decoding, for 8 rows (__m256i) and 16 rows (__m512i): the
+// same code decodes one packed group, or two side by side for generation in 512-bit registers.
+inline __m256i and_bits(__m256i a, __m256i b) {
+    return _mm256_and_si256(a, b);
 }
-inline __m256i high_nibbles(__m256i v) {
-    return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
+inline __m512i and_bits(__m512i a, __m512i b) {
+    return _mm512_and_si512(a, b);
 }
+inline __m256i or_bits(__m256i a, __m256i b) {
+    return _mm256_or_si256(a, b);
+}
+inline __m512i or_bits(__m512i a, __m512i b) {
+    return _mm512_or_si512(a, b);
+}
+inline __m256i shift_right16(__m256i v, int n) {
+    return _mm256_srli_epi16(v, n);
+}
+inline __m512i shift_right16(__m512i v, int n) {
+    return _mm512_srli_epi16(v, static_cast<unsigned>(n));
+}
+inline __m256i shift_left16(__m256i v, int n) {
+    return _mm256_slli_epi16(v, n);
+}
+inline __m512i shift_left16(__m512i v, int n) {
+    return _mm512_slli_epi16(v, static_cast<unsigned>(n));
+}
+template <typename V>
+V every_byte(char c) {
+    if constexpr (sizeof(V) == 32) {
+        return _mm256_set1_epi8(c);
+    } else {
+        return _mm512_set1_epi8(c);
+    }
+}
+template <typename V>
+V low_nibbles(V v) {
+    return and_bits(v, every_byte<V>(0x0f));
+}
+template <typename V>
+V high_nibbles(V v) {
+    return and_bits(shift_right16(v, 4), every_byte<V>(0x0f));
+}
+template <typename V>
+V two_bits_of_bytes(V v, int b) {  // bits b, b+1 of every byte, as 0..3
+    return and_bits(shift_right16(v, b), every_byte<V>(3));
+}
+// Bits from .. from + width - 1 of every byte, moved to bits to .. to + width - 1 (others 0):
+// one shift and one mask, however far they move.
+template <typename V>
+V bits_of_bytes_at(V v, int from, int width, int to) {
+    const V moved = from >= to ? shift_right16(v, from - to) : shift_left16(v, to - from);
+    return and_bits(moved, every_byte<V>(static_cast<char>(((1 << width) - 1) << to)));
+}
+
+// Loading 32 bytes of a packed block: from one group (8 rows), or from it and the same bytes
+// of the next group, `stride` bytes on (16 rows).
+struct LoadNarrow {
+    __m256i operator()(const void* p) const { return load32(p); }
+};
+struct LoadWide {
+    size_t stride;
+    __m512i operator()(const void* p) const {
+        return join(load32(p), load32(static_cast<const uint8_t*>(p) + stride));
+    }
+};
 
 // Q4_K / Q5_K: section c of qs holds values 64c.. (low nibbles) and 64c+32.. (high nibbles);
 // Q5_K's fifth bit of values 32g.. is bit g of qh.
-template <bool kFifthBit>
-inline void values(const PackedQ4_KLike<kFifthBit>& p, int g, __m256i q[8]) {
+template <bool kFifthBit, typename V, typename Load = LoadNarrow>
+inline void values(const PackedQ4_KLike<kFifthBit>& p, int g, V q[8], Load load = {}) {
     for (int k = 0; k < 8; ++k) {
-        const __m256i raw = load32(p.qs[g / 2][k]);
+        const V raw = load(p.qs[g / 2][k]);
         q[k] = g % 2 == 0 ? low_nibbles(raw) : high_nibbles(raw);
         if constexpr (kFifthBit) {
-            const __m256i fifth = x86::bit_of_bytes(load32(p.qh[0][k]), g);
-            q[k] = _mm256_or_si256(q[k], _mm256_slli_epi16(fifth, 4));
+            q[k] = or_bits(q[k], bits_of_bytes_at(load(p.qh[0][k]), g, 1, 4));
         }
     }
 }
 // Q6_K: in half h, values 128h + 32r.. take their low 4 bits from ql section 2h + r % 2 (low
 // nibbles for r < 2) and their top 2 from bits 2r, 2r+1 of qh section h.
-inline void values(const PackedQ6_K& p, int g, __m256i q[8]) {
+template <typename V, typename Load = LoadNarrow>
+inline void values(const PackedQ6_K& p, int g, V q[8], Load load = {}) {
     const int h = g / 4, r = g % 4;
     for (int k = 0; k < 8; ++k) {
-        const __m256i ql = load32(p.ql[2 * h + r % 2][k]);
-        const __m256i high = x86::two_bits_of_bytes(load32(p.qh[h][k]), 2 * r);
-        q[k] =
-            _mm256_or_si256(r < 2 ? low_nibbles(ql) : high_nibbles(ql), _mm256_slli_epi16(high, 4));
+        const V ql = load(p.ql[2 * h + r % 2][k]);
+        const V high = bits_of_bytes_at(load(p.qh[h][k]), 2 * r, 2, 4);
+        q[k] = or_bits(r < 2 ? low_nibbles(ql) : high_nibbles(ql), high);
     }
 }
 // Q2_K: values 128h + 32r.. are bits 2r, 2r+1 of qs section h.
-inline void values(const PackedQ2_K& p, int g, __m256i q[8]) {
-    for (int k = 0; k < 8; ++k) q[k] = x86::two_bits_of_bytes(load32(p.qs[g / 4][k]), 2 * (g % 4));
+template <typename V, typename Load = LoadNarrow>
+inline void values(const PackedQ2_K& p, int g, V q[8], Load load = {}) {
+    for (int k = 0; k < 8; ++k) q[k] = two_bits_of_bytes(load(p.qs[g / 4][k]), 2 * (g % 4));
 }
 // Q3_K: as Q2_K, plus 4 * bit g of hmask.
-inline void values(const PackedQ3_K& p, int g, __m256i q[8]) {
+template <typename V, typename Load = LoadNarrow>
+inline void values(const PackedQ3_K& p, int g, V q[8], Load load = {}) {
     for (int k = 0; k < 8; ++k) {
-        const __m256i low = x86::two_bits_of_bytes(load32(p.qs[g / 4][k]), 2 * (g % 4));
-        const __m256i high = x86::bit_of_bytes(load32(p.hmask[0][k]), g);
-        q[k] = _mm256_or_si256(low, _mm256_slli_epi16(high, 2));
+        const V low = two_bits_of_bytes(load(p.qs[g / 4][k]), 2 * (g % 4));
+        q[k] = or_bits(low, bits_of_bytes_at(load(p.hmask[0][k]), g, 1, 2));
     }
 }
 
@@ -475,13 +543,47 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
     k_panel_all_tokens<Rows8>(n_blocks, panel.data(), a, y, y_stride);
 }
 
+// Two consecutive groups (16 rows) in 512-bit registers: twice the rows per instruction, for
+// generation (values decoded from both groups as they stream in) and for a batch.
 template <typename Packed>
 void gemm_k_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
     const int64_t n_blocks = n / kQK_K;
     const auto* low = static_cast<const Packed*>(packed);
     const Packed* high = low + n_blocks;  // the next group follows
-    thread_local std::vector<WideKPanelBlock> panel;
+    if (a.n_tokens < 4) {
+        const LoadWide load{static_cast<size_t>(n_blocks) * sizeof(Packed)};
+        for (int t = 0; t < a.n_tokens; ++t) {
+            const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
+            __m512 acc = _mm512_setzero_ps();
+            for (int64_t b = 0; b < n_blocks; ++b) {
+                if (b + 2 < n_blocks) {
+                    const auto* next_low = reinterpret_cast<const char*>(&low[b + 2]);
+                    const auto* next_high = reinterpret_cast<const char*>(&high[b + 2]);
+                    for (size_t line = 0; line < sizeof(Packed); line += 64) {
+                        _mm_prefetch(next_low + line, _MM_HINT_T0);
+                        _mm_prefetch(next_high + line, _MM_HINT_T0);
+                    }
+                }
+                KScales rows_0_7, rows_8_15;
+                scales(low[b], &rows_0_7);
+                scales(high[b], &rows_8_15);
+                WideKScales s;
+                for (int j = 0; j < 16; ++j)
+                    s.scale[j] = join(rows_0_7.scale[j], rows_8_15.scale[j]);
+                for (int m = 0; m < 8; ++m) s.coef[m] = join(rows_0_7.coef[m], rows_8_15.coef[m]);
+                s.d = join(rows_0_7.d, rows_8_15.d);
+                s.coef_d = join(rows_0_7.coef_d, rows_8_15.coef_d);
+                const auto group_values = [&p = low[b], load](int g, __m512i q[8]) {
+                    values(p, g, q, load);
+                };
+                acc = k_block_token<Rows16>(group_values, s, act[b], acc);
+            }
+            _mm512_storeu_ps(y + t * y_stride, acc);
+        }
+        return;
+    }
+    thread_local std::vector<WideKPanelBlock> panel;  // a batch: decode once, use for every token
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
     for (int64_t b = 0; b < n_blocks; ++b) {
         KPanelBlock rows_0_7, rows_8_15;

@@ -180,26 +180,28 @@ TEST(SimdGemmPacked8, EveryRowAndTokenMatchesTheReference) {
     if (checked == 0) GTEST_SKIP() << "no packed panel kernels on this CPU";
 }
 
-// Two packed groups at once in 16-row registers (GemmPacked8Fn gemm_packed16), for a batch of
-// 14 tokens (passes of 8 and 4 + a remainder of 2): each of the 224 dot products.
+// Two packed groups at once in 16-row registers (GemmPacked8Fn gemm_packed16), for one
+// generated token and for a batch of 14 (passes of 8 and 4 + a remainder of 2): every row and
+// token.
 TEST(SimdGemmPacked16, EveryRowAndTokenMatchesTheReference) {
-    constexpr int kTokens = 14;
     int checked = 0;
     for (TensorType type : kPanelTypes) {
         if (kernels_for(type)->gemm_packed16 == nullptr) continue;
-        int call = 0;
-        const auto run = [](const TypeKernels& k, int64_t n, const uint8_t* ws, size_t w_bytes,
-                            const Q8Batch& batch, float* y) {
-            std::vector<uint8_t> packed(16 * w_bytes);
-            k.pack8(n, ws, w_bytes, packed.data());
-            k.pack8(n, ws + 8 * w_bytes, w_bytes, packed.data() + 8 * w_bytes);
-            k.gemm_packed16(n, packed.data(), batch, y, 16);
-        };
-        while (call < 16 * kTokens) {  // until every row and token was checked
-            EXPECT_EQ(test::check_dot_against_reference(
-                          type, panel_as_dot(type, kTokens, run, &call, 16), /*exact=*/false),
-                      "")
-                << tensor_type_name(type);
+        for (int tokens : {1, 14}) {
+            int call = 0;
+            const auto run = [](const TypeKernels& k, int64_t n, const uint8_t* ws, size_t w_bytes,
+                                const Q8Batch& batch, float* y) {
+                std::vector<uint8_t> packed(16 * w_bytes);
+                k.pack8(n, ws, w_bytes, packed.data());
+                k.pack8(n, ws + 8 * w_bytes, w_bytes, packed.data() + 8 * w_bytes);
+                k.gemm_packed16(n, packed.data(), batch, y, 16);
+            };
+            while (call < 16 * tokens) {  // until every row and token was checked
+                EXPECT_EQ(test::check_dot_against_reference(
+                              type, panel_as_dot(type, tokens, run, &call, 16), /*exact=*/false),
+                          "")
+                    << tensor_type_name(type) << ", " << tokens << " tokens";
+            }
         }
         ++checked;
     }
