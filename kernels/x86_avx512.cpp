@@ -264,8 +264,10 @@ void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
 
 // GCC 12 takes the _mm512_undefined_*() sources inside some intrinsics (conversions,
 // reductions, scalef) for uninitialised variables; the warning is false in what follows.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 // ---- Activations to Q8_0 / Q8_K, bit for bit as the reference (ref_q8.cpp) ----
 namespace {
@@ -359,7 +361,9 @@ void exp_f32(const float* x, float* y, int64_t n) {
     }
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 // ---- F32 products (attention) on 16-lane registers ----
 namespace {

@@ -337,29 +337,37 @@ struct WideKScales {  // two groups' KScales side by side
 
 // The byte operations of the value decoding, for 8 rows (__m256i) and 16 rows (__m512i): the
 // same code decodes one packed group, or two side by side for generation in 512-bit registers.
-inline __m256i and_bits(__m256i a, __m256i b) {
-    return _mm256_and_si256(a, b);
+template <typename V>
+V and_bits(V a, V b) {
+    if constexpr (sizeof(V) == 32) {
+        return _mm256_and_si256(a, b);
+    } else {
+        return _mm512_and_si512(a, b);
+    }
 }
-inline __m512i and_bits(__m512i a, __m512i b) {
-    return _mm512_and_si512(a, b);
+template <typename V>
+V or_bits(V a, V b) {
+    if constexpr (sizeof(V) == 32) {
+        return _mm256_or_si256(a, b);
+    } else {
+        return _mm512_or_si512(a, b);
+    }
 }
-inline __m256i or_bits(__m256i a, __m256i b) {
-    return _mm256_or_si256(a, b);
+template <typename V>
+V shift_right16(V v, int n) {
+    if constexpr (sizeof(V) == 32) {
+        return _mm256_srli_epi16(v, n);
+    } else {
+        return _mm512_srli_epi16(v, static_cast<unsigned>(n));
+    }
 }
-inline __m512i or_bits(__m512i a, __m512i b) {
-    return _mm512_or_si512(a, b);
-}
-inline __m256i shift_right16(__m256i v, int n) {
-    return _mm256_srli_epi16(v, n);
-}
-inline __m512i shift_right16(__m512i v, int n) {
-    return _mm512_srli_epi16(v, static_cast<unsigned>(n));
-}
-inline __m256i shift_left16(__m256i v, int n) {
-    return _mm256_slli_epi16(v, n);
-}
-inline __m512i shift_left16(__m512i v, int n) {
-    return _mm512_slli_epi16(v, static_cast<unsigned>(n));
+template <typename V>
+V shift_left16(V v, int n) {
+    if constexpr (sizeof(V) == 32) {
+        return _mm256_slli_epi16(v, n);
+    } else {
+        return _mm512_slli_epi16(v, static_cast<unsigned>(n));
+    }
 }
 template <typename V>
 V every_byte(char c) {
