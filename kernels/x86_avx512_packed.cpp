@@ -16,10 +16,11 @@
 //
 // Each layout is exactly the size of the 8 rows it comes from (static_asserts below).
 //
-// For a batch the packed blocks are decoded once into a panel (x86_avx512_panel.h) that every
-// token reuses. For one token (generation) they are decoded as they stream in and used at once,
-// with a software prefetch two blocks ahead: this path reads every weight byte once per token,
-// and keeping the memory busy is what sets its speed.
+// For a batch the packed blocks of two groups are decoded once into a 16-row panel
+// (x86_avx512_panel.h) that every token reuses. For one token (generation) they are decoded as
+// they stream in and used at once (the K-quants with a software prefetch two super-blocks
+// ahead; for the 32-value types one measured slower than the hardware prefetcher): this path
+// reads every weight byte once per token, and keeping the memory busy is what sets its speed.
 #include <immintrin.h>
 
 #include <cstddef>

@@ -59,8 +59,8 @@ struct KPanelBlock {
 // ---- Wide panels: 16 rows in 512-bit registers ----
 // Two 8-row panels side by side (rows 0-7 in the low 256 bits, 8-15 in the high): each
 // vpdpbusd then does 64 multiply-adds instead of 32 for the same activation broadcast. Prompt
-// processing builds them from two 8-row groups; generation keeps 8-row panels (it is bound
-// by memory, not arithmetic).
+// processing builds them from two 8-row groups; generation, bound by memory more than by
+// arithmetic, uses them only where measurement showed a gain (x86_avx512_packed.cpp).
 struct WidePanelBlock {
     __m512i q[8];
     __m512 d;
