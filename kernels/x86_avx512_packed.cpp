@@ -519,29 +519,49 @@ inline void scales(const PackedQ3_K& p, Out* out) {
     out->d = out->coef_d = halves8(p.d);
 }
 
+// One or two tokens against one group (Rows8) or two consecutive ones (Rows16, 512-bit
+// registers), decoding the values as they stream in, with a software prefetch two
+// super-blocks ahead.
+template <typename L, typename Packed>
+void k_tokens_streamed(int64_t n_blocks, const Packed* low, const Q8Batch& a, float* y,
+                       size_t y_stride) {
+    constexpr bool kWide = L::kRows == 16;
+    using Load = std::conditional_t<kWide, LoadWide, LoadNarrow>;
+    Load load{};
+    if constexpr (kWide) load.stride = static_cast<size_t>(n_blocks) * sizeof(Packed);
+    for (int t = 0; t < a.n_tokens; ++t) {
+        const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
+        typename L::F acc = L::set1(0.0f);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            for (int h = 0; b + 2 < n_blocks && h < (kWide ? 2 : 1); ++h) {
+                const auto* next = reinterpret_cast<const char*>(&low[b + 2 + h * n_blocks]);
+                for (size_t line = 0; line < sizeof(Packed); line += 64)
+                    _mm_prefetch(next + line, _MM_HINT_T0);
+            }
+            std::conditional_t<kWide, WideKScales, KScales> s;
+            if constexpr (kWide) {
+                KScales rows_0_7, rows_8_15;
+                scales(low[b], &rows_0_7);
+                scales(low[b + n_blocks], &rows_8_15);  // the next group's block b
+                join_scales(rows_0_7, rows_8_15, &s);
+            } else {
+                scales(low[b], &s);
+            }
+            const auto group_values = [&p = low[b], load](int g, typename L::I q[8]) {
+                values(p, g, q, load);
+            };
+            acc = k_block_token<L>(group_values, s, act[b], acc);
+        }
+        L::store(y + t * y_stride, acc);
+    }
+}
+
 template <typename Packed>
 void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     const int64_t n_blocks = n / kQK_K;
     const auto* groups = static_cast<const Packed*>(packed);
     if (a.n_tokens < 4) {  // generation: decode 32 values of the 8 rows at a time, straight to use
-        for (int t = 0; t < a.n_tokens; ++t) {
-            const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
-            __m256 acc = _mm256_setzero_ps();
-            for (int64_t b = 0; b < n_blocks; ++b) {
-                if (b + 2 < n_blocks) {
-                    const auto* next = reinterpret_cast<const char*>(&groups[b + 2]);
-                    for (size_t line = 0; line < sizeof(Packed); line += 64)
-                        _mm_prefetch(next + line, _MM_HINT_T0);
-                }
-                KScales s;
-                scales(groups[b], &s);
-                const auto group_values = [&p = groups[b]](int g, __m256i q[8]) {
-                    values(p, g, q);
-                };
-                acc = k_block_token<Rows8>(group_values, s, act[b], acc);
-            }
-            _mm256_storeu_ps(y + t * y_stride, acc);
-        }
+        k_tokens_streamed<Rows8>(n_blocks, groups, a, y, y_stride);
         return;
     }
     thread_local std::vector<KPanelBlock> panel;  // a batch: decode once, use for every token
@@ -551,41 +571,6 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
         scales(groups[b], &panel[b]);
     }
     k_panel_all_tokens<Rows8>(n_blocks, panel.data(), a, y, y_stride);
-}
-
-// One or two tokens against two consecutive groups (16 rows) in 512-bit registers, decoding
-// the values of both groups as they stream in.
-template <typename Packed>
-void k_tokens_wide(int64_t n_blocks, const Packed* low, const Packed* high, const Q8Batch& a,
-                   float* y, size_t y_stride) {
-    const LoadWide load{static_cast<size_t>(n_blocks) * sizeof(Packed)};
-    for (int t = 0; t < a.n_tokens; ++t) {
-        const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
-        __m512 acc = _mm512_setzero_ps();
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            if (b + 2 < n_blocks) {
-                const auto* next_low = reinterpret_cast<const char*>(&low[b + 2]);
-                const auto* next_high = reinterpret_cast<const char*>(&high[b + 2]);
-                for (size_t line = 0; line < sizeof(Packed); line += 64) {
-                    _mm_prefetch(next_low + line, _MM_HINT_T0);
-                    _mm_prefetch(next_high + line, _MM_HINT_T0);
-                }
-            }
-            KScales rows_0_7, rows_8_15;
-            scales(low[b], &rows_0_7);
-            scales(high[b], &rows_8_15);
-            WideKScales s;
-            for (int j = 0; j < 16; ++j) s.scale[j] = join(rows_0_7.scale[j], rows_8_15.scale[j]);
-            for (int m = 0; m < 8; ++m) s.coef[m] = join(rows_0_7.coef[m], rows_8_15.coef[m]);
-            s.d = join(rows_0_7.d, rows_8_15.d);
-            s.coef_d = join(rows_0_7.coef_d, rows_8_15.coef_d);
-            const auto group_values = [&p = low[b], load](int g, __m512i q[8]) {
-                values(p, g, q, load);
-            };
-            acc = k_block_token<Rows16>(group_values, s, act[b], acc);
-        }
-        _mm512_storeu_ps(y + t * y_stride, acc);
-    }
 }
 
 // Two consecutive groups (16 rows) in 512-bit registers: twice the rows per instruction.
@@ -598,7 +583,7 @@ void gemm_k_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* 
     if (a.n_tokens < 4) {
         if constexpr (std::is_same_v<Packed, PackedQ4_K>) {
             // Q4_K_M tg64, 4 alternating runs, two series: 60.2 vs 52.6, 59.7 vs 53.3 t/s.
-            k_tokens_wide(n_blocks, low, high, a, y, y_stride);
+            k_tokens_streamed<Rows16>(n_blocks, low, a, y, y_stride);
         } else {
             // The other K-quants generate 8 rows at a time: with the weights streaming from
             // memory, 16 rows measured no faster for them (Q6_K 45.5 vs 41.1 t/s in one series,

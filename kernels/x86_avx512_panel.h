@@ -170,12 +170,17 @@ void panel_all_tokens(int64_t n_blocks, const typename L::Panel* panel, const Q8
 
 // ---- K-quants: the same with 256-value super-blocks against Q8_K (x86_avx512.cpp) ----
 
-inline void widen(const KPanelBlock& lo, const KPanelBlock& hi, WideKPanelBlock* out) {
-    for (int k = 0; k < 64; ++k) out->q[k] = join(lo.q[k], hi.q[k]);
+// The fields scale, coef, d, coef_d of two 8-row panels (or of their scales alone) side by side.
+template <typename Narrow, typename Wide>
+inline void join_scales(const Narrow& lo, const Narrow& hi, Wide* out) {
     for (int j = 0; j < 16; ++j) out->scale[j] = join(lo.scale[j], hi.scale[j]);
     for (int m = 0; m < 8; ++m) out->coef[m] = join(lo.coef[m], hi.coef[m]);
     out->d = join(lo.d, hi.d);
     out->coef_d = join(lo.coef_d, hi.coef_d);
+}
+inline void widen(const KPanelBlock& lo, const KPanelBlock& hi, WideKPanelBlock* out) {
+    for (int k = 0; k < 64; ++k) out->q[k] = join(lo.q[k], hi.q[k]);
+    join_scales(lo, hi, out);
 }
 
 // One super-block of the rows against one token's Q8_K block: returns
