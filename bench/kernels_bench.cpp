@@ -1,13 +1,15 @@
 // Matrix-vector speed of every weight type's dot product, reference and active (SIMD) path:
 // W (rows, cols) @ x (cols), one thread. Reports weight bytes read per second (GB/s) and
 // multiply-adds per second (GFLOP/s, 2 per weight); packed_token/ the same for one token
-// through the load-time packed panels. Usage: kernels_bench [--benchmark_filter=Q4_0]
+// through the load-time packed panels; float_batch/ a prompt batch through float weights.
+// Usage: kernels_bench [--benchmark_filter=Q4_0]
 #include <benchmark/benchmark.h>
 
 #include <cstring>
 #include <random>
 #include <vector>
 
+#include "engine/ops.h"
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
 
@@ -113,7 +115,53 @@ void BM_PackedToken(benchmark::State& state, TensorType type, bool wide) {
                            benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
+// A prompt batch through float weights (engine/matmul_float.cpp): 512 tokens x (2048, 5632)
+// weights (TinyLlama's FFN down projection) on one or two threads, with OpenBLAS's sgemm or ember's
+// float kernel on the F32 tiles, the weight-to-F32 conversion included. Reports multiply-adds per
+// second (GFLOP/s).
+void BM_FloatBatch(benchmark::State& state, TensorType type, bool use_blas, int n_threads) {
+    const int64_t rows = 2048, cols = 5632;
+    const int n_tokens = 512;
+    std::mt19937 rng(3);
+    const std::vector<uint8_t> weights = random_weights(type, rows, cols, rng);
+    ember::WeightMatrix w;
+    w.data = weights.data();
+    w.type = type;
+    w.rows = rows;
+    w.cols = cols;
+    w.row_bytes = ember::row_bytes(type, cols);
+    w.kernels = ember::kernels_for(type);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x_values(static_cast<size_t>(n_tokens * cols));
+    for (float& v : x_values) v = normal(rng);
+    ember::ThreadPool pool(n_threads);
+    ember::QuantizedActivations x;
+    x.quantize(x_values.data(), n_tokens, cols, w.kernels->activation_type, pool);
+    std::vector<float> y(static_cast<size_t>(n_tokens * rows));
+    for (auto _ : state) {
+        ember::matmul_float_batch(w, x, n_tokens, y.data(), pool, use_blas);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(2.0 * rows * cols * n_tokens * state.iterations(),
+                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
 void register_all() {
+    for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
+        const std::string name(ember::tensor_type_name(t));
+        for (const int n_threads : {1, 2}) {
+            const std::string threads = "/threads:" + std::to_string(n_threads);
+            benchmark::RegisterBenchmark(("float_batch/" + name + "/ember" + threads).c_str(),
+                                         BM_FloatBatch, t, false, n_threads)
+                ->UseRealTime();
+            if (ember::blas_available()) {
+                benchmark::RegisterBenchmark(("float_batch/" + name + "/sgemm" + threads).c_str(),
+                                             BM_FloatBatch, t, true, n_threads)
+                    ->UseRealTime();
+            }
+        }
+    }
     for (TensorType t :
          {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::Q4_0,
           TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q2_K, TensorType::Q3_K,

@@ -136,6 +136,12 @@ void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_t
 
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
             ThreadPool& pool) {
+    const bool float_weights =
+        w.type == TensorType::F32 || w.type == TensorType::F16 || w.type == TensorType::BF16;
+    if (float_weights && n_tokens >= kFloatGemmMinTokens) {
+        matmul_float_batch(w, x, n_tokens, y, pool, blas_available());
+        return;
+    }
     // Packed weights go through their panels even for one token (generation): the packing
     // already did the work that makes panels cost more than row dot products for small batches.
     if (w.packed != nullptr || (w.kernels->gemm8 != nullptr && n_tokens >= 4 && w.rows >= 8)) {

@@ -44,4 +44,14 @@ struct QuantizedActivations {
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
             ThreadPool& pool);
 
+// The batch path for weights stored as floats (F32, F16, BF16; engine/matmul_float.cpp): tiles
+// of W converted to F32 and multiplied by the batch with a GEMM, OpenBLAS's sgemm if use_blas
+// and ember was built with it, ember's float kernel otherwise. matmul() takes it for batches of
+// at least kFloatGemmMinTokens; tests call it directly to check both GEMMs.
+inline constexpr int kFloatGemmMinTokens = 32;
+void matmul_float_batch(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens,
+                        float* y, ThreadPool& pool, bool use_blas);
+// Whether this build has OpenBLAS (CMake option EMBER_BLAS).
+bool blas_available();
+
 }  // namespace ember

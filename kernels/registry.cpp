@@ -111,6 +111,10 @@ struct BestKernels {
             name = "avx512-vnni";
             floats.matmul = avx512::matmul_f32;
             floats.exp = avx512::exp_f32;
+            set(T::F32, avx512::vec_dot_f32);
+            set(T::F16, avx512::vec_dot_f16);
+            set(T::BF16, avx512::vec_dot_bf16);
+            set_conversions(T::F16, avx512::dequantize_row_f16, avx2::quantize_row_f16);
             set_conversions(T::Q8_0, ref::dequantize_row_q8_0, avx512::quantize_row_q8_0);
             set_conversions(T::Q8_K, ref::dequantize_row_q8_k, avx512::quantize_row_q8_k);
             set_gemm8(T::Q4_0, avx512::gemm8_q4_0_q8_0);

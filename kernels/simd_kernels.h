@@ -45,6 +45,10 @@ void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride
 }  // namespace avx2
 namespace avx512 {  // with VNNI: prompt GEMM on 8-row panels (kernels.h, Gemm8Fn)
 void exp_f32(const float* x, float* y, int64_t n);
+float vec_dot_f32(int64_t n, const void* x, const void* y);  // float sums, not double
+float vec_dot_f16(int64_t n, const void* x, const void* y);
+float vec_dot_bf16(int64_t n, const void* x, const void* y);
+void dequantize_row_f16(const void* in, float* out, int64_t n);
 void quantize_row_q8_0(const float* in, void* out, int64_t n);  // activations, as the reference
 void quantize_row_q8_k(const float* in, void* out, int64_t n);
 void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,

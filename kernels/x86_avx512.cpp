@@ -267,6 +267,7 @@ void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 // ---- Activations to Q8_0 / Q8_K, bit for bit as the reference (ref_q8.cpp) ----
@@ -358,6 +359,78 @@ void exp_f32(const float* x, float* y, int64_t n) {
         for (int j = 6; j >= 0; --j)
             p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(inverse_factorials[j]));
         _mm512_mask_storeu_ps(y + i, lanes, _mm512_scalef_ps(p, k));
+    }
+}
+
+// ---- float weights: dot products for generation ----
+// Generation through F16/BF16/F32 weights streams 2-4 bytes per value, so the dot product
+// must keep up with memory: 64 values per step in four 16-lane float accumulators (the AVX2
+// path sums in double, 8 values per step, and ran at half the read bandwidth). Products of
+// F16 or BF16 values are exact in float; the sums round in float, as llama.cpp's do, within
+// the reference's tested bound.
+namespace {
+struct F32Values {
+    using Elem = float;
+    static __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+    static __m512 load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+};
+struct F16Values {
+    using Elem = fp16_t;
+    static __m512 load(const fp16_t* p) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    }
+    static __m512 load(const fp16_t* p, __mmask16 m) {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+    }
+};
+struct BF16Values {  // a bfloat16 is the top half of a float
+    using Elem = bf16_t;
+    static __m512 widen(__m256i h) {
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    static __m512 load(const bf16_t* p) {
+        return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    }
+    static __m512 load(const bf16_t* p, __mmask16 m) {
+        return widen(_mm256_maskz_loadu_epi16(m, p));
+    }
+};
+
+template <typename T>
+float dot_floats(int64_t n, const void* x, const void* y) {
+    const auto* a = static_cast<const typename T::Elem*>(x);
+    const auto* b = static_cast<const typename T::Elem*>(y);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        for (int k = 0; k < 4; ++k)
+            acc[k] = _mm512_fmadd_ps(T::load(a + i + 16 * k), T::load(b + i + 16 * k), acc[k]);
+    }
+    for (; i < n; i += 16) {  // the last n % 64 values, masked past the end
+        const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+        acc[0] = _mm512_fmadd_ps(T::load(a + i, m), T::load(b + i, m), acc[0]);
+    }
+    return _mm512_reduce_add_ps(
+        _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+}  // namespace
+
+float vec_dot_f32(int64_t n, const void* x, const void* y) {
+    return dot_floats<F32Values>(n, x, y);
+}
+float vec_dot_f16(int64_t n, const void* x, const void* y) {
+    return dot_floats<F16Values>(n, x, y);
+}
+float vec_dot_bf16(int64_t n, const void* x, const void* y) {
+    return dot_floats<BF16Values>(n, x, y);
+}
+
+void dequantize_row_f16(const void* in, float* out, int64_t n) {
+    const auto* h = static_cast<const fp16_t*>(in);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, m, F16Values::load(h + i, m));
     }
 }
 

@@ -53,6 +53,10 @@ std::vector<SimdCase> simd_cases() {
         {TensorType::Q5_K, avx2::vec_dot_q5_k_q8_k, avx2, "avx2"},
         {TensorType::Q6_K, avx2::vec_dot_q6_k_q8_k, avx2, "avx2"},
     };
+    const bool avx512 = cpu_features().avx512 && cpu_features().avx512_vnni;
+    cases.push_back({TensorType::F32, avx512::vec_dot_f32, avx512, "avx512"});
+    cases.push_back({TensorType::F16, avx512::vec_dot_f16, avx512, "avx512"});
+    cases.push_back({TensorType::BF16, avx512::vec_dot_bf16, avx512, "avx512"});
 #endif
     return cases;
 }
@@ -231,6 +235,10 @@ TEST(SimdActivationQuantizers, EqualTheReferenceByteForByte) {
 TEST(SimdF16Conversions, EqualTheReferenceBitForBit) {
     if (!cpu_features().avx2) GTEST_SKIP() << "no AVX2 with F16C";
     EXPECT_EQ(test::check_f16_conversions(avx2::dequantize_row_f16, avx2::quantize_row_f16), "");
+    if (cpu_features().avx512 && cpu_features().avx512_vnni) {
+        EXPECT_EQ(test::check_f16_conversions(avx512::dequantize_row_f16, avx2::quantize_row_f16),
+                  "");
+    }
 }
 #endif
 
