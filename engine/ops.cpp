@@ -102,16 +102,23 @@ void matmul_rows(const WeightMatrix& w, const QuantizedActivations& x, int n_tok
 // groups of 8 (or 16) rows; each meets the whole batch while its panel stays in the L1/L2 cache.
 void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
                    ThreadPool& pool) {
-    // Q8_0: per block of every token, its scale as a float and the sum of its quants. (Q8_K
-    // blocks carry theirs.)
-    const int64_t n_blocks = x.type == TensorType::Q8_0 ? w.cols / 32 : 0;
+    // Q8_0: per block of every token, its scale as a float and the sum of its quants; Q8_1:
+    // its scale and s as floats. (Q8_K blocks carry theirs.)
+    const bool q8_1 = x.type == TensorType::Q8_1;
+    const int64_t n_blocks = x.type == TensorType::Q8_0 || q8_1 ? w.cols / 32 : 0;
     std::vector<float> scales(static_cast<size_t>(n_tokens * n_blocks));
-    std::vector<int32_t> sums(scales.size());
+    std::vector<int32_t> sums(q8_1 ? 0 : scales.size());
+    std::vector<float> block_s(q8_1 ? scales.size() : 0);
     for (int t = 0; t < n_tokens && n_blocks > 0; ++t) {
-        q8_0_scales_and_sums(x.data.data() + t * x.row_bytes, w.cols, &scales[t * n_blocks],
-                             &sums[t * n_blocks]);
+        const uint8_t* row = x.data.data() + t * x.row_bytes;
+        if (q8_1) {
+            q8_1_scales_and_s(row, w.cols, &scales[t * n_blocks], &block_s[t * n_blocks]);
+        } else {
+            q8_0_scales_and_sums(row, w.cols, &scales[t * n_blocks], &sums[t * n_blocks]);
+        }
     }
-    const Q8Batch batch{x.data.data(), x.row_bytes, scales.data(), sums.data(), n_tokens};
+    const Q8Batch batch{x.data.data(), x.row_bytes, scales.data(),
+                        sums.data(),   n_tokens,    block_s.data()};
     const int64_t groups = w.rows / 8;
     // Packed weights go 16 rows at a time where the kernels have it (twice the work per
     // instruction); the last group of an odd count goes alone.

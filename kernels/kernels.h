@@ -35,9 +35,14 @@ struct Q8Batch {
     const float* scales;  // Q8_0 only, [n_tokens][n / 32]: each block's d as a float
     const int32_t* sums;  // Q8_0 only, [n_tokens][n / 32]: the sum of each block's 32 quants
     int n_tokens;
+    // Q8_1 only (with `scales`), [n_tokens][n / 32]: each block's s = d * sum of its quants,
+    // the term the weights' minimum multiplies (Q4_1 / Q5_1: x = d q + m).
+    const float* block_s = nullptr;
 };
 // Fills a Q8Batch's per-block arrays for one row of n values in Q8_0.
 void q8_0_scales_and_sums(const void* row, int64_t n, float* scales, int32_t* sums);
+// The same for Q8_1: each block's d and s as floats.
+void q8_1_scales_and_s(const void* row, int64_t n, float* scales, float* block_s);
 
 // 8 weight rows (w, w + w_stride, ...) against every token of the batch:
 // y[t * y_stride + r] = dot(row r, token t), r < 8. Equals vec_dot to the float rounding bound.

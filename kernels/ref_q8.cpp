@@ -131,4 +131,12 @@ void q8_0_scales_and_sums(const void* row, int64_t n, float* scales, int32_t* su
     }
 }
 
+void q8_1_scales_and_s(const void* row, int64_t n, float* scales, float* block_s) {
+    const auto* blocks = static_cast<const BlockQ8_1*>(row);
+    for (int64_t b = 0; b < n / kQK; ++b) {
+        scales[b] = fp16_to_f32(blocks[b].d);
+        block_s[b] = fp16_to_f32(blocks[b].s);
+    }
+}
+
 }  // namespace ember

@@ -129,6 +129,10 @@ struct BestKernels {
                        avx512::gemm_packed16_q4_0);
             set_packed(T::Q5_0, avx512::pack8_q5_0, avx512::gemm_packed8_q5_0,
                        avx512::gemm_packed16_q5_0);
+            set_packed(T::Q4_1, avx512::pack8_q4_1, avx512::gemm_packed8_q4_1,
+                       avx512::gemm_packed16_q4_1);
+            set_packed(T::Q5_1, avx512::pack8_q5_1, avx512::gemm_packed8_q5_1,
+                       avx512::gemm_packed16_q5_1);
             set_packed(T::Q8_0, avx512::pack8_q8_0, avx512::gemm_packed8_q8_0,
                        avx512::gemm_packed16_q8_0);
             set_packed(T::Q2_K, avx512::pack8_q2_k, avx512::gemm_packed8_q2_k,

@@ -78,6 +78,8 @@ void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
                               size_t y_stride);
 EMBER_DECLARE_PACKED(q4_0)
 EMBER_DECLARE_PACKED(q5_0)
+EMBER_DECLARE_PACKED(q4_1)
+EMBER_DECLARE_PACKED(q5_1)
 EMBER_DECLARE_PACKED(q8_0)
 EMBER_DECLARE_PACKED(q2_k)
 EMBER_DECLARE_PACKED(q3_k)

@@ -90,32 +90,60 @@ struct PackedQ8_0 {
     fp16_t d[8];
     uint8_t qs[8][32];
 };
+// Q4_1 / Q5_1: as Q4_0 / Q5_0, with the 8 rows' minimums after their scales.
+struct PackedQ4_1 {
+    fp16_t d[8], m[8];
+    uint8_t qs[4][32];
+};
+struct PackedQ5_1 {
+    fp16_t d[8], m[8];
+    uint32_t qh[8];
+    uint8_t qs[4][32];
+};
 static_assert(sizeof(PackedQ4_0) == 8 * sizeof(BlockQ4_0));
+static_assert(sizeof(PackedQ4_1) == 8 * sizeof(BlockQ4_1));
+static_assert(sizeof(PackedQ5_1) == 8 * sizeof(BlockQ5_1));
 static_assert(sizeof(PackedQ5_0) == 8 * sizeof(BlockQ5_0));
 static_assert(sizeof(PackedQ8_0) == 8 * sizeof(BlockQ8_0));
 
-void pack_q4_0(const uint8_t* const rows[8], PackedQ4_0* p) {
-    pack_halves(rows, offsetof(BlockQ4_0, d), p->d);
+// The nibbles at `offset` of the 8 rows: qs[c] dword j = row j's bytes 4c..4c+3.
+void pack_nibbles(const uint8_t* const rows[8], size_t offset, uint8_t qs[4][32]) {
     for (int c = 0; c < 4; ++c) {
-        for (int j = 0; j < 8; ++j)
-            std::memcpy(p->qs[c] + 4 * j, rows[j] + offsetof(BlockQ4_0, qs) + 4 * c, 4);
+        for (int j = 0; j < 8; ++j) std::memcpy(qs[c] + 4 * j, rows[j] + offset + 4 * c, 4);
     }
 }
-void pack_q5_0(const uint8_t* const rows[8], PackedQ5_0* p) {
-    pack_halves(rows, offsetof(BlockQ5_0, d), p->d);
-    for (int c = 0; c < 4; ++c) {
-        for (int j = 0; j < 8; ++j)
-            std::memcpy(p->qs[c] + 4 * j, rows[j] + offsetof(BlockQ5_0, qs) + 4 * c, 4);
-    }
+// The fifth bits at `offset`: qh[k] bit 4j + i = bit 4k + i of row j's 32 bits.
+void pack_fifth_bits(const uint8_t* const rows[8], size_t offset, uint32_t qh[8]) {
     for (int k = 0; k < 8; ++k) {
         uint32_t mask = 0;
         for (int j = 0; j < 8; ++j) {
-            uint32_t qh;
-            std::memcpy(&qh, rows[j] + offsetof(BlockQ5_0, qh), 4);
-            mask |= ((qh >> (4 * k)) & 0xfu) << (4 * j);
+            uint32_t bits;
+            std::memcpy(&bits, rows[j] + offset, 4);
+            mask |= ((bits >> (4 * k)) & 0xfu) << (4 * j);
         }
-        p->qh[k] = mask;
+        qh[k] = mask;
     }
+}
+
+void pack_q4_0(const uint8_t* const rows[8], PackedQ4_0* p) {
+    pack_halves(rows, offsetof(BlockQ4_0, d), p->d);
+    pack_nibbles(rows, offsetof(BlockQ4_0, qs), p->qs);
+}
+void pack_q5_0(const uint8_t* const rows[8], PackedQ5_0* p) {
+    pack_halves(rows, offsetof(BlockQ5_0, d), p->d);
+    pack_nibbles(rows, offsetof(BlockQ5_0, qs), p->qs);
+    pack_fifth_bits(rows, offsetof(BlockQ5_0, qh), p->qh);
+}
+void pack_q4_1(const uint8_t* const rows[8], PackedQ4_1* p) {
+    pack_halves(rows, offsetof(BlockQ4_1, d), p->d);
+    pack_halves(rows, offsetof(BlockQ4_1, m), p->m);
+    pack_nibbles(rows, offsetof(BlockQ4_1, qs), p->qs);
+}
+void pack_q5_1(const uint8_t* const rows[8], PackedQ5_1* p) {
+    pack_halves(rows, offsetof(BlockQ5_1, d), p->d);
+    pack_halves(rows, offsetof(BlockQ5_1, m), p->m);
+    pack_nibbles(rows, offsetof(BlockQ5_1, qs), p->qs);
+    pack_fifth_bits(rows, offsetof(BlockQ5_1, qh), p->qh);
 }
 void pack_q8_0(const uint8_t* const rows[8], PackedQ8_0* p) {
     pack_halves(rows, offsetof(BlockQ8_0, d), p->d);
@@ -127,30 +155,56 @@ void pack_q8_0(const uint8_t* const rows[8], PackedQ8_0* p) {
     }
 }
 
-inline void unpack(const PackedQ4_0& p, PanelBlock* out) {
+inline void unpack_nibbles(const uint8_t qs[4][32], __m256i q[8]) {
     const __m256i low = _mm256_set1_epi8(0x0f);
     for (int c = 0; c < 4; ++c) {
-        const __m256i raw = load32(p.qs[c]);
-        out->q[c] = _mm256_and_si256(raw, low);
-        out->q[c + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
+        const __m256i raw = load32(qs[c]);
+        q[c] = _mm256_and_si256(raw, low);
+        q[c + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
     }
+}
+inline void add_fifth_bits(const uint32_t qh[8], __m256i q[8]) {
+    const __m256i fifth = _mm256_set1_epi8(0x10);
+    for (int k = 0; k < 8; ++k) q[k] = _mm256_or_si256(q[k], _mm256_maskz_mov_epi8(qh[k], fifth));
+}
+// Q4_0, Q5_0, Q4_1, Q5_1: nibbles, the fifth bits where the type has them, the scales, and
+// the minimums where it has them.
+template <typename Packed, typename Panel>
+inline void unpack_nibble_type(const Packed& p, Panel* out) {
+    unpack_nibbles(p.qs, out->q);
+    if constexpr (requires { p.qh; }) add_fifth_bits(p.qh, out->q);
     out->d = halves8(p.d);
+    if constexpr (requires { p.m; }) out->m = halves8(p.m);
+}
+inline void unpack(const PackedQ4_0& p, PanelBlock* out) {
+    unpack_nibble_type(p, out);
 }
 inline void unpack(const PackedQ5_0& p, PanelBlock* out) {
-    const __m256i low = _mm256_set1_epi8(0x0f), fifth = _mm256_set1_epi8(0x10);
-    for (int c = 0; c < 4; ++c) {
-        const __m256i raw = load32(p.qs[c]);
-        const __m256i lo = _mm256_and_si256(raw, low);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
-        out->q[c] = _mm256_or_si256(lo, _mm256_maskz_mov_epi8(p.qh[c], fifth));
-        out->q[c + 4] = _mm256_or_si256(hi, _mm256_maskz_mov_epi8(p.qh[c + 4], fifth));
-    }
-    out->d = halves8(p.d);
+    unpack_nibble_type(p, out);
+}
+inline void unpack(const PackedQ4_1& p, PanelBlockMin* out) {
+    unpack_nibble_type(p, out);
+}
+inline void unpack(const PackedQ5_1& p, PanelBlockMin* out) {
+    unpack_nibble_type(p, out);
 }
 inline void unpack(const PackedQ8_0& p, PanelBlock* out) {
     for (int k = 0; k < 8; ++k) out->q[k] = load32(p.qs[k]);
     out->d = halves8(p.d);
 }
+
+// The panel block a packed type decodes into: with minimums for Q4_1 / Q5_1.
+template <typename Packed>
+struct PanelOf {
+    using Narrow = PanelBlock;
+    using Wide = WidePanelBlock;
+};
+template <typename Packed>
+requires std::is_same_v<Packed, PackedQ4_1> || std::is_same_v<Packed, PackedQ5_1>
+struct PanelOf<Packed> {
+    using Narrow = PanelBlockMin;
+    using Wide = WidePanelBlockMin;
+};
 
 // Every block of a group of 8 rows of n values, kValues per block.
 template <typename Block, int kValues, typename Packed,
@@ -170,7 +224,7 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
     const auto* groups = static_cast<const Packed*>(packed);
     if (a.n_tokens < 4) {  // generation: decode each block as it streams in, straight to use
         const auto decoded = [groups](int64_t b) {
-            PanelBlock p;
+            typename PanelOf<Packed>::Narrow p;
             unpack(groups[b], &p);
             return p;
         };
@@ -178,7 +232,8 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
             panel_tokens<Rows8, 1, kOffset>(n_blocks, decoded, a, t, y, y_stride);
         return;
     }
-    thread_local std::vector<PanelBlock> panel;  // a batch: decode once, use for every token
+    // a batch: decode once, use for every token
+    thread_local std::vector<typename PanelOf<Packed>::Narrow> panel;
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
     for (int64_t b = 0; b < n_blocks; ++b) unpack(groups[b], &panel[b]);
     panel_all_tokens<Rows8, kOffset>(n_blocks, panel.data(), a, y, y_stride);
@@ -195,10 +250,10 @@ void gemm_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y,
         gemm_packed<Packed, kOffset>(n, high, a, y + 8, y_stride);
         return;
     }
-    thread_local std::vector<WidePanelBlock> panel;
+    thread_local std::vector<typename PanelOf<Packed>::Wide> panel;
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
     for (int64_t b = 0; b < n_blocks; ++b) {
-        PanelBlock rows_0_7, rows_8_15;
+        typename PanelOf<Packed>::Narrow rows_0_7, rows_8_15;
         unpack(low[b], &rows_0_7);
         unpack(high[b], &rows_8_15);
         widen(rows_0_7, rows_8_15, &panel[b]);
@@ -628,6 +683,10 @@ EMBER_PACKED(q4_0, BlockQ4_0, kQK, PackedQ4_0, (gemm_packed<PackedQ4_0, 8>),
              (gemm_packed_wide<PackedQ4_0, 8>))
 EMBER_PACKED(q5_0, BlockQ5_0, kQK, PackedQ5_0, (gemm_packed<PackedQ5_0, 16>),
              (gemm_packed_wide<PackedQ5_0, 16>))
+EMBER_PACKED(q4_1, BlockQ4_1, kQK, PackedQ4_1, (gemm_packed<PackedQ4_1, 0>),
+             (gemm_packed_wide<PackedQ4_1, 0>))
+EMBER_PACKED(q5_1, BlockQ5_1, kQK, PackedQ5_1, (gemm_packed<PackedQ5_1, 0>),
+             (gemm_packed_wide<PackedQ5_1, 0>))
 EMBER_PACKED(q8_0, BlockQ8_0, kQK, PackedQ8_0, (gemm_packed<PackedQ8_0, 128>),
              (gemm_packed_wide<PackedQ8_0, 128>))
 EMBER_PACKED(q2_k, BlockQ2_K, kQK_K, PackedQ2_K, gemm_k_packed<PackedQ2_K>,

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/blocks.h"
 #include "kernels/kernels.h"
@@ -25,6 +26,11 @@ inline __m256i load32(const void* p) {
 struct PanelBlock {
     __m256i q[8];  // q[k]: dword j = values 4k..4k+3 of row j, unsigned
     __m256 d;      // the 8 rows' scales
+};
+// Q4_1 / Q5_1 (x = d q + m): the rows' minimums too, which meet the activations' s = d_a sum(a)
+// of a Q8_1 block.
+struct PanelBlockMin : PanelBlock {
+    __m256 m;
 };
 
 // 8 x 8 transpose of dwords: out[k] dword j = in[j] dword k.
@@ -79,9 +85,16 @@ inline __m512i join(__m256i lo, __m256i hi) {
 inline __m512 join(__m256 lo, __m256 hi) {
     return _mm512_castsi512_ps(join(_mm256_castps_si256(lo), _mm256_castps_si256(hi)));
 }
+struct WidePanelBlockMin : WidePanelBlock {
+    __m512 m;
+};
 inline void widen(const PanelBlock& lo, const PanelBlock& hi, WidePanelBlock* out) {
     for (int k = 0; k < 8; ++k) out->q[k] = join(lo.q[k], hi.q[k]);
     out->d = join(lo.d, hi.d);
+}
+inline void widen(const PanelBlockMin& lo, const PanelBlockMin& hi, WidePanelBlockMin* out) {
+    widen(static_cast<const PanelBlock&>(lo), static_cast<const PanelBlock&>(hi), out);
+    out->m = join(lo.m, hi.m);
 }
 
 // The register width a panel kernel runs at: 8 rows (256-bit) or 16 rows (512-bit).
@@ -131,37 +144,51 @@ inline int32_t four_bytes(const int8_t* p) {
 
 // Tokens [t, t + T) against a panel whose block b is block_at(b) (a stored panel, or one
 // decoded on the fly from packed weights); y gets L::kRows consecutive floats per token.
+// Panels with minimums (PanelBlockMin) take Q8_1 activations and add m * s per block; the
+// others take Q8_0, and kOffset * sum(a) comes off their unsigned values' dot product.
 template <typename L, int T, int kOffset, typename BlockAt>
 void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, float* y,
                   size_t y_stride) {
-    const BlockQ8_0* act[T];
+    using Panel = std::remove_cvref_t<decltype(block_at(0))>;
+    constexpr bool kMin = requires(const Panel& p) {
+        p.m;
+    };
+    using Act = std::conditional_t<kMin, BlockQ8_1, BlockQ8_0>;
+    const Act* act[T];
     const float* scales[T];
     const int32_t* sums[T];
+    const float* block_s[T];
     for (int i = 0; i < T; ++i) {
-        act[i] = reinterpret_cast<const BlockQ8_0*>(a.rows + (t + i) * a.row_stride);
+        act[i] = reinterpret_cast<const Act*>(a.rows + (t + i) * a.row_stride);
         scales[i] = a.scales + (t + i) * n_blocks;
-        sums[i] = a.sums + (t + i) * n_blocks;
+        if constexpr (kMin) {
+            block_s[i] = a.block_s + (t + i) * n_blocks;
+        } else {
+            sums[i] = a.sums + (t + i) * n_blocks;
+        }
     }
     typename L::F acc[T];
     for (auto& v : acc) v = L::set1(0.0f);
     for (int64_t b = 0; b < n_blocks; ++b) {
-        const typename L::Panel& p = block_at(b);
+        const Panel& p = block_at(b);
         for (int i = 0; i < T; ++i) {
             const int8_t* qs = act[i][b].qs;
-            typename L::I lanes = L::set1(-kOffset * sums[i][b]);
+            typename L::I lanes = L::set1(0);
+            if constexpr (kOffset != 0) lanes = L::set1(-kOffset * sums[i][b]);
             for (int k = 0; k < 8; ++k)
                 lanes = L::dpbusd(lanes, p.q[k], L::set1(four_bytes(qs + 4 * k)));
             acc[i] = L::fmadd(L::mul(p.d, L::set1(scales[i][b])), L::to_float(lanes), acc[i]);
+            if constexpr (kMin) acc[i] = L::fmadd(p.m, L::set1(block_s[i][b]), acc[i]);
         }
     }
     for (int i = 0; i < T; ++i) L::store(y + (t + i) * y_stride, acc[i]);
 }
 
 // Every token of the batch against a whole panel, four tokens per pass (eight measured slower).
-template <typename L, int kOffset>
-void panel_all_tokens(int64_t n_blocks, const typename L::Panel* panel, const Q8Batch& a, float* y,
+template <typename L, int kOffset, typename Panel>
+void panel_all_tokens(int64_t n_blocks, const Panel* panel, const Q8Batch& a, float* y,
                       size_t y_stride) {
-    const auto block_at = [panel](int64_t b) -> const typename L::Panel& { return panel[b]; };
+    const auto block_at = [panel](int64_t b) -> const Panel& { return panel[b]; };
     int t = 0;
     for (; t + 4 <= a.n_tokens; t += 4)
         panel_tokens<L, 4, kOffset>(n_blocks, block_at, a, t, y, y_stride);

@@ -121,23 +121,28 @@ auto panel_as_dot(TensorType type, int tokens, Run run, int* call, int rows = 8)
             reference_kernels(act_type)->quantize_row(values.data(), as.data() + t * a_bytes, n);
             if (t == token) std::memcpy(as.data() + t * a_bytes, a, a_bytes);
         }
-        const int64_t n_blocks = act_type == TensorType::Q8_0 ? n / 32 : 0;
-        std::vector<float> scales(tokens * n_blocks);
+        const bool q8_1 = act_type == TensorType::Q8_1;
+        const int64_t n_blocks = act_type == TensorType::Q8_0 || q8_1 ? n / 32 : 0;
+        std::vector<float> scales(tokens * n_blocks), block_s(tokens * n_blocks);
         std::vector<int32_t> sums(tokens * n_blocks);
         for (int t = 0; t < tokens && n_blocks > 0; ++t) {
-            q8_0_scales_and_sums(as.data() + t * a_bytes, n, &scales[t * n_blocks],
-                                 &sums[t * n_blocks]);
+            const uint8_t* token_row = as.data() + t * a_bytes;
+            if (q8_1) {
+                q8_1_scales_and_s(token_row, n, &scales[t * n_blocks], &block_s[t * n_blocks]);
+            } else {
+                q8_0_scales_and_sums(token_row, n, &scales[t * n_blocks], &sums[t * n_blocks]);
+            }
         }
-        const Q8Batch batch{as.data(), a_bytes, scales.data(), sums.data(), tokens};
+        const Q8Batch batch{as.data(), a_bytes, scales.data(), sums.data(), tokens, block_s.data()};
         std::vector<float> y(tokens * rows);
         run(k, n, ws.data(), w_bytes, batch, y.data());
         return y[token * rows + row];
     };
 }
 
-const TensorType kPanelTypes[] = {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0,
-                                  TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
-                                  TensorType::Q5_K, TensorType::Q6_K};
+const TensorType kPanelTypes[] = {
+    TensorType::Q4_0, TensorType::Q5_0, TensorType::Q4_1, TensorType::Q5_1, TensorType::Q8_0,
+    TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
 
 // The 8-row panel GEMMs (Q8_0 and Q8_K activations) over a batch of 6 tokens (4 + a remainder of
 // 2): each of the 48 dot products within the reference's rounding bound.
