@@ -117,8 +117,8 @@ void Model::pack_weights() {
     for (const WeightMatrix* m : matrices)
         if (m->kernels->pack8 != nullptr && m->rows >= 8) total += packed_bytes(*m);
     if (total == 0) return;
-    packed_ = std::make_unique_for_overwrite<uint8_t[]>(total + 63);  // no zeroing pass
-    uint8_t* next = packed_.get() + (64 - reinterpret_cast<uintptr_t>(packed_.get()) % 64) % 64;
+    packed_ = HugePageBuffer(total);
+    uint8_t* next = packed_.data();
     std::vector<WeightMatrix*> to_pack;
     for (WeightMatrix* m : matrices) {
         if (m->kernels->pack8 == nullptr || m->rows < 8) continue;

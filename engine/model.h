@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/huge_pages.h"
 #include "engine/llama_config.h"
 #include "formats/gguf.h"
 #include "kernels/kernels.h"
@@ -70,7 +71,7 @@ class Model {
 
     gguf::File file_;
     LlamaConfig config_;
-    std::unique_ptr<uint8_t[]> packed_;  // every packed matrix, each 64-byte aligned
+    HugePageBuffer packed_;  // every packed matrix, each 64-byte aligned
 };
 
 }  // namespace ember
