@@ -101,8 +101,7 @@ void matmul_float_batch(const WeightMatrix& w, const QuantizedActivations& x, in
                 w.kernels->dequantize_row(w.row(r0 + r), tile.data() + r * cols, cols);
             if (use_blas) {
 #if EMBER_HAVE_BLAS
-                // Y[:, r0:r0+n_rows] (n_tokens, n_rows) = X (n_tokens, cols) @ tile^T (cols,
-                // n_rows)
+                // Y[:, r0:] (n_tokens, n_rows) = X (n_tokens, cols) @ tile^T (cols, n_rows)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens,
                             static_cast<int>(n_rows), static_cast<int>(cols), 1.0f, xf.data(),
                             static_cast<int>(cols), tile.data(), static_cast<int>(cols), 0.0f,
