@@ -37,13 +37,24 @@ void rope_rotate(float* head, const RopeAngles& angles) {
 }
 
 void softmax(float* x, int n) {
-    const float max = *std::max_element(x, x + n);
-    for (int i = 0; i < n; ++i) x[i] -= max;
+    // Four running maxima and sums: independent additions overlap instead of each waiting for
+    // the last (a prompt's attention calls this on every row of scores). The maximum is the
+    // same; the double sum differs from one running sum by double rounding only.
+    float maxima[4] = {x[0], x[0], x[0], x[0]};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; ++k) maxima[k] = std::max(maxima[k], x[i + k]);
+    for (; i < n; ++i) maxima[0] = std::max(maxima[0], x[i]);
+    const float max = std::max(std::max(maxima[0], maxima[1]), std::max(maxima[2], maxima[3]));
+    for (i = 0; i < n; ++i) x[i] -= max;
     float_kernels().exp(x, x, n);
-    double sum = 0;
-    for (int i = 0; i < n; ++i) sum += x[i];
+    double sums[4] = {0, 0, 0, 0};
+    for (i = 0; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; ++k) sums[k] += x[i + k];
+    double sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+    for (; i < n; ++i) sum += x[i];
     const auto inv_sum = static_cast<float>(1.0 / sum);
-    for (int i = 0; i < n; ++i) x[i] *= inv_sum;
+    for (i = 0; i < n; ++i) x[i] *= inv_sum;
 }
 
 void silu_mul(float* gate, const float* up, int64_t n) {
