@@ -453,7 +453,7 @@ struct Zmm {
 
 void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
                 float* c, size_t ldc) {
-    matmul_f32_simd<Zmm>(m, n, k, a, lda, b, ldb, c, ldc);
+    matmul_f32_simd<Zmm, 8>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 }  // namespace ember::avx512
