@@ -20,7 +20,8 @@ HugePageBuffer::HugePageBuffer(size_t bytes) {
         ::mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         throw Error("cannot allocate " + std::to_string(bytes >> 20) +
-                    " MiB for the packed weights (try --no-repack)");
+                    " MiB for the packed weights (loading without repacking needs none: "
+                    "--no-repack, or ember_model_params.repack = 0)");
     }
     mapping_ = p;
     const auto address = reinterpret_cast<uintptr_t>(p);
