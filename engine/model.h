@@ -2,7 +2,6 @@
 // Read-only after loading, so one Model can serve many contexts on many threads.
 #pragma once
 
-#include <memory>
 #include <string>
 #include <vector>
 
