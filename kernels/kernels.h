@@ -50,7 +50,7 @@ using Gemm8Fn = void (*)(int64_t n, const void* weights, size_t weight_stride, c
                          float* y, size_t y_stride);
 
 // Weights packed once at load time for the panel kernels: a group of 8 rows (w, w + w_stride,
-// ...) rewritten block by block into a layout of the type's own (x86_avx512_packed.cpp), exactly
+// ...) rewritten block by block into a layout of the type's own (x86_packed.h), exactly
 // 8 * row_bytes long, so the kernels find each block's 8 rows side by side and decode them
 // without transposing. The mapped file stays the source of truth: packing is a pure function
 // of it.

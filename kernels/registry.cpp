@@ -105,6 +105,16 @@ struct BestKernels {
             set4(T::Q4_K, avx2::vec_dot4_q4_k_q8_k);
             set4(T::Q5_K, avx2::vec_dot4_q5_k_q8_k);
             set4(T::Q6_K, avx2::vec_dot4_q6_k_q8_k);
+            set_packed(T::Q4_0, avx2::pack8_q4_0, avx2::gemm_packed8_q4_0, nullptr);
+            set_packed(T::Q5_0, avx2::pack8_q5_0, avx2::gemm_packed8_q5_0, nullptr);
+            set_packed(T::Q4_1, avx2::pack8_q4_1, avx2::gemm_packed8_q4_1, nullptr);
+            set_packed(T::Q5_1, avx2::pack8_q5_1, avx2::gemm_packed8_q5_1, nullptr);
+            set_packed(T::Q8_0, avx2::pack8_q8_0, avx2::gemm_packed8_q8_0, nullptr);
+            set_packed(T::Q2_K, avx2::pack8_q2_k, avx2::gemm_packed8_q2_k, nullptr);
+            set_packed(T::Q3_K, avx2::pack8_q3_k, avx2::gemm_packed8_q3_k, nullptr);
+            set_packed(T::Q4_K, avx2::pack8_q4_k, avx2::gemm_packed8_q4_k, nullptr);
+            set_packed(T::Q5_K, avx2::pack8_q5_k, avx2::gemm_packed8_q5_k, nullptr);
+            set_packed(T::Q6_K, avx2::pack8_q6_k, avx2::gemm_packed8_q6_k, nullptr);
         }
         if (cpu_features().avx2 && cpu_features().avx512 && cpu_features().avx512_vnni &&
             !forced("avx2")) {

@@ -28,6 +28,17 @@ namespace ember {
     void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb, \
                     float* c, size_t ldc);
 
+// The types with packed panel kernels, and the functions each instruction set has for them.
+#define EMBER_FOR_EACH_PACKED_TYPE(X) \
+    X(q4_0) X(q5_0) X(q4_1) X(q5_1) X(q8_0) X(q2_k) X(q3_k) X(q4_k) X(q5_k) X(q6_k)
+#define EMBER_DECLARE_PACKED8(name)                                                     \
+    void pack8_##name(int64_t n, const void* w, size_t w_stride, void* packed);         \
+    void gemm_packed8_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
+                             size_t y_stride);
+#define EMBER_DECLARE_PACKED16(name)                                                     \
+    void gemm_packed16_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
+                              size_t y_stride);
+
 namespace avx2 {
 EMBER_DECLARE_DOTS
 void dequantize_row_f16(const void* in, float* out, int64_t n);
@@ -42,6 +53,8 @@ void vec_dot4_q3_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride
 void vec_dot4_q4_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 void vec_dot4_q5_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
+// Packed groups of 8 rows, as avx512's below without the 16-row kernels (x86_avx2_packed.cpp).
+EMBER_FOR_EACH_PACKED_TYPE(EMBER_DECLARE_PACKED8)
 }  // namespace avx2
 namespace avx512 {  // with VNNI: prompt GEMM on 8-row panels (kernels.h, Gemm8Fn)
 void exp_f32(const float* x, float* y, int64_t n);
@@ -69,24 +82,9 @@ void gemm8_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
                      size_t y_stride);
 void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
                      size_t y_stride);
-// Packed groups of 8 rows (kernels.h, Pack8Fn and GemmPacked8Fn; x86_avx512_packed.cpp).
-#define EMBER_DECLARE_PACKED(name)                                                       \
-    void pack8_##name(int64_t n, const void* w, size_t w_stride, void* packed);          \
-    void gemm_packed8_##name(int64_t n, const void* packed, const Q8Batch& a, float* y,  \
-                             size_t y_stride);                                           \
-    void gemm_packed16_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
-                              size_t y_stride);
-EMBER_DECLARE_PACKED(q4_0)
-EMBER_DECLARE_PACKED(q5_0)
-EMBER_DECLARE_PACKED(q4_1)
-EMBER_DECLARE_PACKED(q5_1)
-EMBER_DECLARE_PACKED(q8_0)
-EMBER_DECLARE_PACKED(q2_k)
-EMBER_DECLARE_PACKED(q3_k)
-EMBER_DECLARE_PACKED(q4_k)
-EMBER_DECLARE_PACKED(q5_k)
-EMBER_DECLARE_PACKED(q6_k)
-#undef EMBER_DECLARE_PACKED
+// Packed groups of 8 rows (kernels.h, Pack8Fn and GemmPacked8Fn; x86_packed.h).
+EMBER_FOR_EACH_PACKED_TYPE(EMBER_DECLARE_PACKED8)
+EMBER_FOR_EACH_PACKED_TYPE(EMBER_DECLARE_PACKED16)
 }  // namespace avx512
 namespace neon {
 EMBER_DECLARE_DOTS
@@ -96,5 +94,8 @@ EMBER_DECLARE_DOTS
 }
 
 #undef EMBER_DECLARE_DOTS
+#undef EMBER_FOR_EACH_PACKED_TYPE
+#undef EMBER_DECLARE_PACKED8
+#undef EMBER_DECLARE_PACKED16
 
 }  // namespace ember

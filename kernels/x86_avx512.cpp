@@ -25,10 +25,11 @@
 #include "kernels/k_quant_scales.h"
 #include "kernels/matmul_f32_tile.h"
 #include "kernels/simd_kernels.h"
-#include "kernels/x86_avx512_panel.h"
 #include "kernels/x86_k_unpack.h"
+#include "kernels/x86_panel.h"
 
 namespace ember::avx512 {
+using namespace x86_panel;
 namespace {
 
 // Q4_0's 16 bytes -> 32 unsigned values: low nibbles are values 0..15, high nibbles 16..31.

@@ -170,10 +170,13 @@ TEST(KvCache, TokenByTokenLogitsEqualTheBatchedOnes) {
 // Load-time packing (ModelOptions::repack) changes only the summation order of the matrix
 // products: the logits of a batch and of one token stay within float noise of the mapped-weights
 // path (measured: rms <= 6e-7), for every type whose mapped weights also go through panels.
-// (Q4_1 and Q5_1 pack too, but their mapped path is row dot products, another summation
-// order, which the 8-bit rounding of later activations amplifies to rms ~0.04 here; their
-// packed kernels are checked row by row in kernels_simd_test, and the packed model against
-// llama.cpp in ReferenceModel.)
+// Where they do not (Q4_1 and Q5_1 on AVX-512; every type on AVX2, which has no panels for
+// mapped rows), the mapped batch runs row dot products, another summation order, which the
+// 8-bit rounding of later activations amplifies over 58 tokens (measured rms 0.016-0.052 with
+// EMBER_KERNELS=avx2): there the batch is held to the top-1 agreement and the statistical bound
+// of the llama.cpp comparisons, and one token still to float noise. The packed kernels are
+// checked row by row in kernels_simd_test, and the packed model against llama.cpp in
+// ReferenceModel (run again with EMBER_KERNELS=avx2, tests/CMakeLists.txt).
 TEST(PackedWeights, GiveTheLogitsOfTheMappedWeights) {
     int packed_types = 0;
     for (const char* type :
@@ -188,6 +191,7 @@ TEST(PackedWeights, GiveTheLogitsOfTheMappedWeights) {
         EXPECT_EQ(mapped.layers[0].wq.packed, nullptr);
         if (packed.layers[0].wq.packed == nullptr) continue;  // no packing kernels on this CPU
         ++packed_types;
+        const bool mapped_panels = packed.layers[0].wq.kernels->gemm8 != nullptr;
         for (int n_tokens : {1, static_cast<int>(ref.prompt_ids.size())}) {
             const std::vector<int32_t> prompt(ref.prompt_ids.begin(),
                                               ref.prompt_ids.begin() + n_tokens);
@@ -197,7 +201,8 @@ TEST(PackedWeights, GiveTheLogitsOfTheMappedWeights) {
             const std::vector<float> la(a.logits(0), a.logits(0) + ref.n_vocab),
                 lb(b.logits(0), b.logits(0) + ref.n_vocab);
             const auto cmp = test::compare_logits(la, lb, ref.n_vocab);
-            EXPECT_LE(cmp.rms, 1e-4) << type << ", " << n_tokens << " tokens";
+            const double bound = n_tokens == 1 || mapped_panels ? 1e-4 : 0.12;
+            EXPECT_LE(cmp.rms, bound) << type << ", " << n_tokens << " tokens";
             EXPECT_EQ(cmp.top1_agreement, 1.0) << type << ", " << n_tokens << " tokens";
         }
     }

@@ -164,30 +164,62 @@ TEST(SimdGemm8, EveryRowAndTokenMatchesTheReference) {
     if (checked == 0) GTEST_SKIP() << "no panel kernels on this CPU";
 }
 
-// The same through the load-time packing (Pack8Fn + GemmPacked8Fn), for one generated token and
-// for a batch.
+// One instruction set's packing + packed panel kernel (Pack8Fn + GemmPacked8Fn) for one
+// generated token and for a batch of 6 (a pass of 4 + two single tokens): every row and token
+// within the reference's rounding bound.
+void expect_packed8_matches(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm, const char* isa) {
+    for (int tokens : {1, 6}) {
+        int call = 0;
+        const auto run = [pack, gemm](const TypeKernels&, int64_t n, const uint8_t* ws,
+                                      size_t w_bytes, const Q8Batch& batch, float* y) {
+            std::vector<uint8_t> packed(8 * w_bytes);
+            pack(n, ws, w_bytes, packed.data());
+            gemm(n, packed.data(), batch, y, 8);
+        };
+        EXPECT_EQ(test::check_dot_against_reference(type, panel_as_dot(type, tokens, run, &call),
+                                                    /*exact=*/false),
+                  "")
+            << isa << ", " << tensor_type_name(type) << ", " << tokens << " tokens";
+        EXPECT_GE(call, 8 * tokens);
+    }
+}
+
+// The same through the load-time packing, with the kernels this CPU runs.
 TEST(SimdGemmPacked8, EveryRowAndTokenMatchesTheReference) {
     int checked = 0;
     for (TensorType type : kPanelTypes) {
-        if (kernels_for(type)->gemm_packed8 == nullptr) continue;
-        for (int tokens : {1, 6}) {
-            int call = 0;
-            const auto run = [](const TypeKernels& k, int64_t n, const uint8_t* ws, size_t w_bytes,
-                                const Q8Batch& batch, float* y) {
-                std::vector<uint8_t> packed(8 * w_bytes);
-                k.pack8(n, ws, w_bytes, packed.data());
-                k.gemm_packed8(n, packed.data(), batch, y, 8);
-            };
-            EXPECT_EQ(test::check_dot_against_reference(
-                          type, panel_as_dot(type, tokens, run, &call), /*exact=*/false),
-                      "")
-                << tensor_type_name(type) << ", " << tokens << " tokens";
-            EXPECT_GE(call, 8 * tokens);
-        }
+        const TypeKernels& k = *kernels_for(type);
+        if (k.gemm_packed8 == nullptr) continue;
+        expect_packed8_matches(type, k.pack8, k.gemm_packed8, active_kernel_set().c_str());
         ++checked;
     }
     if (checked == 0) GTEST_SKIP() << "no packed panel kernels on this CPU";
 }
+
+#if defined(__x86_64__)
+// The AVX2 packed kernels (vpmaddubsw in place of vpdpbusd; Q8_0 with signed panels), which an
+// AVX-512 CPU does not run on its own.
+TEST(SimdGemmPacked8, Avx2KernelsMatchTheReference) {
+    if (!cpu_features().avx2) GTEST_SKIP() << "no AVX2";
+    const struct {
+        TensorType type;
+        Pack8Fn pack;
+        GemmPacked8Fn gemm;
+    } kAvx2[] = {
+        {TensorType::Q4_0, avx2::pack8_q4_0, avx2::gemm_packed8_q4_0},
+        {TensorType::Q5_0, avx2::pack8_q5_0, avx2::gemm_packed8_q5_0},
+        {TensorType::Q4_1, avx2::pack8_q4_1, avx2::gemm_packed8_q4_1},
+        {TensorType::Q5_1, avx2::pack8_q5_1, avx2::gemm_packed8_q5_1},
+        {TensorType::Q8_0, avx2::pack8_q8_0, avx2::gemm_packed8_q8_0},
+        {TensorType::Q2_K, avx2::pack8_q2_k, avx2::gemm_packed8_q2_k},
+        {TensorType::Q3_K, avx2::pack8_q3_k, avx2::gemm_packed8_q3_k},
+        {TensorType::Q4_K, avx2::pack8_q4_k, avx2::gemm_packed8_q4_k},
+        {TensorType::Q5_K, avx2::pack8_q5_k, avx2::gemm_packed8_q5_k},
+        {TensorType::Q6_K, avx2::pack8_q6_k, avx2::gemm_packed8_q6_k},
+    };
+    for (const auto& k : kAvx2) expect_packed8_matches(k.type, k.pack, k.gemm, "avx2");
+}
+#endif
 
 // Two packed groups at once in 16-row registers (GemmPacked8Fn gemm_packed16), for one
 // generated token and for a batch of 14 (passes of 8 and 4 + a remainder of 2): every row and

@@ -1,7 +1,16 @@
-// The 8-row panels of the AVX-512 VNNI prompt GEMM (x86_avx512.cpp explains them), shared by
-// the kernels that build panels from mapped rows (x86_avx512.cpp) and from weights packed at
-// load time (x86_avx512_packed.cpp). Only those two files, both built with the AVX-512 flags,
-// include it; everything is in an anonymous namespace, so each keeps its own copy.
+// The 8-row panels of the prompt GEMM (x86_avx512.cpp explains them), shared by the kernels
+// that build panels from mapped rows (x86_avx512.cpp) and from weights packed at load time
+// (x86_packed.h, for AVX-512 and for AVX2). Everything is in an anonymous namespace: each file
+// that includes it compiles its own copy with its own instruction-set flags, and the linker
+// cannot merge an AVX-512 copy into the AVX2 path.
+//
+// The panel's one integer instruction is vpdpbusd (AVX-512 VNNI): in each int32 lane, four
+// unsigned weight bytes times four signed activation bytes, summed. Without VNNI (plain AVX2)
+// Rows8 does the same with vpmaddubsw (pairs into int16) and vpmaddwd against ones (pairs of
+// those into int32): exact as long as a pair of products fits in int16, true for every panel
+// whose unsigned values stay below 128. Q8_0's values reach 255 once made unsigned, so there
+// the AVX2 panel keeps them signed and moves their signs onto the activations
+// (PanelBlockSigned).
 #pragma once
 
 #include <immintrin.h>
@@ -12,8 +21,16 @@
 #include "kernels/blocks.h"
 #include "kernels/kernels.h"
 
-namespace ember::avx512 {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define EMBER_PANEL_VNNI 1
+#else
+#define EMBER_PANEL_VNNI 0
+#endif
+
+namespace ember::x86_panel {
 namespace {
+
+constexpr bool kVnni = EMBER_PANEL_VNNI;
 
 inline float half(fp16_t h) {
     return _cvtsh_ss(h);
@@ -31,6 +48,12 @@ struct PanelBlock {
 // of a Q8_1 block.
 struct PanelBlockMin : PanelBlock {
     __m256 m;
+};
+
+// Q8_0 without VNNI: the values' magnitudes (|q| <= 128 as unsigned bytes) and the values
+// themselves, whose signs vpsignb copies onto each broadcast activation.
+struct PanelBlockSigned : PanelBlock {
+    __m256i sign[8];
 };
 
 // 8 x 8 transpose of dwords: out[k] dword j = in[j] dword k.
@@ -62,6 +85,7 @@ struct KPanelBlock {
     __m256 d, coef_d;
 };
 
+#if defined(__AVX512F__)
 // ---- Wide panels: 16 rows in 512-bit registers ----
 // Two 8-row panels side by side (rows 0-7 in the low 256 bits, 8-15 in the high): each
 // vpdpbusd then does 64 multiply-adds instead of 32 for the same activation broadcast. Prompt
@@ -97,27 +121,64 @@ inline void widen(const PanelBlockMin& lo, const PanelBlockMin& hi, WidePanelBlo
     out->m = join(lo.m, hi.m);
 }
 
-// The register width a panel kernel runs at: 8 rows (256-bit) or 16 rows (512-bit).
+#endif  // __AVX512F__
+
+// The register width a panel kernel runs at: 8 rows (256-bit) or 16 rows (512-bit), and how
+// many tokens share one pass over a panel (AVX2 has 16 registers, AVX-512 32).
 struct Rows8 {
     static constexpr int kRows = 8;
+    static constexpr int kTokens = 4, kKTokens = kVnni ? 8 : 4;
     using I = __m256i;
     using F = __m256;
     using Panel = PanelBlock;
     using KPanel = KPanelBlock;
     static I set1(int32_t x) { return _mm256_set1_epi32(x); }
-    static I dpbusd(I acc, I u8, I s8) { return _mm256_dpbusd_epi32(acc, u8, s8); }
-    static I dpwssd(I acc, I a, I b) { return _mm256_dpwssd_epi32(acc, a, b); }
-    static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
-    static I add(I a, I b) { return _mm256_add_epi32(a, b); }
-    static F set1(float x) { return _mm256_set1_ps(x); }
-    static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
-    static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
-    static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
-    static F fnmadd(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }
-    static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
+#if EMBER_PANEL_VNNI
+    static I dpbusd(I acc, I u8, I s8) {
+        return _mm256_dpbusd_epi32(acc, u8, s8);
+    }
+    static I dpwssd(I acc, I a, I b) {
+        return _mm256_dpwssd_epi32(acc, a, b);
+    }
+#else
+    // u8 < 128 (see the top of the file), so each pair's sum fits in int16.
+    static I dpbusd(I acc, I u8, I s8) {
+        const I pairs = _mm256_maddubs_epi16(u8, s8);
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+    }
+    static I dpwssd(I acc, I a, I b) {
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+    }
+#endif
+    static I mullo(I a, I b) {
+        return _mm256_mullo_epi32(a, b);
+    }
+    static I add(I a, I b) {
+        return _mm256_add_epi32(a, b);
+    }
+    static F set1(float x) {
+        return _mm256_set1_ps(x);
+    }
+    static F to_float(I v) {
+        return _mm256_cvtepi32_ps(v);
+    }
+    static F mul(F a, F b) {
+        return _mm256_mul_ps(a, b);
+    }
+    static F fmadd(F a, F b, F c) {
+        return _mm256_fmadd_ps(a, b, c);
+    }
+    static F fnmadd(F a, F b, F c) {
+        return _mm256_fnmadd_ps(a, b, c);
+    }
+    static void store(float* p, F v) {
+        _mm256_storeu_ps(p, v);
+    }
 };
+#if defined(__AVX512F__)
 struct Rows16 {
     static constexpr int kRows = 16;
+    static constexpr int kTokens = 4, kKTokens = 8;
     using I = __m512i;
     using F = __m512;
     using Panel = WidePanelBlock;
@@ -134,6 +195,7 @@ struct Rows16 {
     static F fnmadd(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }
     static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
 };
+#endif  // __AVX512F__
 
 // Four activation bytes as one int32 (the operand every lane of a vpdpbusd shares).
 inline int32_t four_bytes(const int8_t* p) {
@@ -145,13 +207,17 @@ inline int32_t four_bytes(const int8_t* p) {
 // Tokens [t, t + T) against a panel whose block b is block_at(b) (a stored panel, or one
 // decoded on the fly from packed weights); y gets L::kRows consecutive floats per token.
 // Panels with minimums (PanelBlockMin) take Q8_1 activations and add m * s per block; the
-// others take Q8_0, and kOffset * sum(a) comes off their unsigned values' dot product.
+// others take Q8_0, and kOffset * sum(a) comes off their unsigned values' dot product (signed
+// panels, PanelBlockSigned, have no offset).
 template <typename L, int T, int kOffset, typename BlockAt>
 void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, float* y,
                   size_t y_stride) {
     using Panel = std::remove_cvref_t<decltype(block_at(0))>;
     constexpr bool kMin = requires(const Panel& p) {
         p.m;
+    };
+    constexpr bool kSigned = requires(const Panel& p) {
+        p.sign;
     };
     using Act = std::conditional_t<kMin, BlockQ8_1, BlockQ8_0>;
     const Act* act[T];
@@ -175,8 +241,11 @@ void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, f
             const int8_t* qs = act[i][b].qs;
             typename L::I lanes = L::set1(0);
             if constexpr (kOffset != 0) lanes = L::set1(-kOffset * sums[i][b]);
-            for (int k = 0; k < 8; ++k)
-                lanes = L::dpbusd(lanes, p.q[k], L::set1(four_bytes(qs + 4 * k)));
+            for (int k = 0; k < 8; ++k) {
+                typename L::I a4 = L::set1(four_bytes(qs + 4 * k));
+                if constexpr (kSigned) a4 = _mm256_sign_epi8(a4, p.sign[k]);
+                lanes = L::dpbusd(lanes, p.q[k], a4);
+            }
             acc[i] = L::fmadd(L::mul(p.d, L::set1(scales[i][b])), L::to_float(lanes), acc[i]);
             if constexpr (kMin) acc[i] = L::fmadd(p.m, L::set1(block_s[i][b]), acc[i]);
         }
@@ -184,19 +253,21 @@ void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, f
     for (int i = 0; i < T; ++i) L::store(y + (t + i) * y_stride, acc[i]);
 }
 
-// Every token of the batch against a whole panel, four tokens per pass (eight measured slower).
+// Every token of the batch against a whole panel, L::kTokens per pass (with AVX-512, eight
+// measured slower than four).
 template <typename L, int kOffset, typename Panel>
 void panel_all_tokens(int64_t n_blocks, const Panel* panel, const Q8Batch& a, float* y,
                       size_t y_stride) {
     const auto block_at = [panel](int64_t b) -> const Panel& { return panel[b]; };
     int t = 0;
-    for (; t + 4 <= a.n_tokens; t += 4)
-        panel_tokens<L, 4, kOffset>(n_blocks, block_at, a, t, y, y_stride);
+    for (; t + L::kTokens <= a.n_tokens; t += L::kTokens)
+        panel_tokens<L, L::kTokens, kOffset>(n_blocks, block_at, a, t, y, y_stride);
     for (; t < a.n_tokens; ++t) panel_tokens<L, 1, kOffset>(n_blocks, block_at, a, t, y, y_stride);
 }
 
 // ---- K-quants: the same with 256-value super-blocks against Q8_K (x86_avx512.cpp) ----
 
+#if defined(__AVX512F__)
 // The fields scale, coef, d, coef_d of two 8-row panels (or of their scales alone) side by side.
 template <typename Narrow, typename Wide>
 inline void join_scales(const Narrow& lo, const Narrow& hi, Wide* out) {
@@ -209,6 +280,7 @@ inline void widen(const KPanelBlock& lo, const KPanelBlock& hi, WideKPanelBlock*
     for (int k = 0; k < 64; ++k) out->q[k] = join(lo.q[k], hi.q[k]);
     join_scales(lo, hi, out);
 }
+#endif  // __AVX512F__
 
 // One super-block of the rows against one token's Q8_K block: returns
 // acc + d_a * (d * S - coef_d * C). group_values(g, q) gives the values 32g..32g+31 of the rows
@@ -283,13 +355,15 @@ void k_panel_tokens(int64_t n_blocks, const typename L::KPanel* panel, const uin
     for (int i = 0; i < T; ++i) L::store(y + (t + i) * y_stride, acc[i]);
 }
 
-// Every token of the batch against a whole K panel, eight tokens per pass (then 4, then 1).
+// Every token of the batch against a whole K panel, L::kKTokens per pass (then 4, then 1).
 template <typename L>
 void k_panel_all_tokens(int64_t n_blocks, const typename L::KPanel* panel, const Q8Batch& a,
                         float* y, size_t y_stride) {
     int t = 0;
-    for (; t + 8 <= a.n_tokens; t += 8)
-        k_panel_tokens<L, 8>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
+    if constexpr (L::kKTokens > 4) {
+        for (; t + L::kKTokens <= a.n_tokens; t += L::kKTokens)
+            k_panel_tokens<L, L::kKTokens>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
+    }
     for (; t + 4 <= a.n_tokens; t += 4)
         k_panel_tokens<L, 4>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
     for (; t < a.n_tokens; ++t)
@@ -297,4 +371,4 @@ void k_panel_all_tokens(int64_t n_blocks, const typename L::KPanel* panel, const
 }
 
 }  // namespace
-}  // namespace ember::avx512
+}  // namespace ember::x86_panel

@@ -1,0 +1,675 @@
+// Weights packed once at load time for the panel kernels (x86_panel.h), shared by the AVX-512
+// (x86_avx512_packed.cpp) and the AVX2 (x86_avx2_packed.cpp) kernels: the packing is plain
+// byte moves and the same layout serves both, and the decoding is written once. Like
+// x86_panel.h, everything is in an anonymous namespace, one copy per including file.
+//
+// Building a panel from mapped rows costs a dword transposition and a scalar decoding of the
+// scales per block and panel: in prompt processing that is shared by the whole batch, but a
+// generated token meets each panel once and would pay it for every weight. So the engine can
+// pack each group of 8 rows once (Pack8Fn), into a layout where the transposition is already
+// done and the scales sit 8 rows side by side:
+//
+// * Every value array (qs, qh, ql, hmask) is interleaved by dwords: 32 bytes of a packed array
+//   hold bytes 4k..4k+3 of one 32-byte section of the 8 rows' array, row j at bytes 4j..4j+3.
+//   The shifts and masks that turn a row's section into values 32i..32i+31 (as in
+//   x86_k_unpack.h) turn those 32 bytes into the panel vector "values 32i+4k..+3 of each row".
+//   Sections follow each other in the order the kernel reads them.
+// * The scales and minimums are stored 8 rows side by side, so a few vector operations give a
+//   sub-block's 8 scales as int32 lanes.
+//
+// Each layout is exactly the size of the 8 rows it comes from (static_asserts below).
+//
+// For a batch the packed blocks are decoded once into a panel (with AVX-512, two groups into a
+// 16-row panel) that every token reuses. For one token (generation) they are decoded as they
+// stream in and used at once (the K-quants with a software prefetch two super-blocks ahead;
+// for the 32-value types one measured slower than the hardware prefetcher): this path reads
+// every weight byte once per token, and keeping the memory busy is what sets its speed.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/blocks.h"
+#include "kernels/x86_panel.h"
+
+namespace ember::x86_panel {
+namespace {
+
+// ---- Packing (plain byte moves) ----
+
+// Value arrays are stored section-major: qs[s][k] holds dword k of section s of the 8 rows (the
+// 32 bytes that give panel vectors "values 32g + 4k.." for the groups g of section s), so
+// decoding walks the packed bytes in order.
+using Sections = uint8_t[8][32];
+
+// dst[s][k][4j + m] = rows[j][offset + 32s + 4k + m] for the `sections` 32-byte sections of a
+// value array: dword k of each row's section s, 8 rows side by side.
+void interleave_dwords(const uint8_t* const rows[8], size_t offset, int sections, Sections* dst) {
+    for (int s = 0; s < sections; ++s) {
+        for (int k = 0; k < 8; ++k) {
+            for (int j = 0; j < 8; ++j)
+                std::memcpy(dst[s][k] + 4 * j, rows[j] + offset + 32 * s + 4 * k, 4);
+        }
+    }
+}
+
+// The 8 rows' block b, as byte pointers.
+template <typename Block>
+void block_rows(const void* w, size_t w_stride, int64_t b, const uint8_t* rows[8]) {
+    for (int j = 0; j < 8; ++j) {
+        rows[j] =
+            static_cast<const uint8_t*>(w) + j * w_stride + static_cast<size_t>(b) * sizeof(Block);
+    }
+}
+
+// The 8 rows' fp16 field at `offset`, side by side.
+void pack_halves(const uint8_t* const rows[8], size_t offset, fp16_t d[8]) {
+    for (int j = 0; j < 8; ++j) std::memcpy(&d[j], rows[j] + offset, 2);
+}
+
+inline __m256 halves8(const fp16_t d[8]) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d)));
+}
+
+// ---- 32-value blocks ----
+
+// Q4_0: qs[c] dword j = row j's qs[4c..4c+3]: low nibbles are values 4c.., high nibbles
+// 16+4c.., so one section gives panel vectors c and c + 4.
+struct PackedQ4_0 {
+    fp16_t d[8];
+    uint8_t qs[4][32];
+};
+// Q5_0: as Q4_0, plus qh[k] bit 4j+i = the fifth bit of value 4k+i of row j.
+struct PackedQ5_0 {
+    fp16_t d[8];
+    uint32_t qh[8];
+    uint8_t qs[4][32];
+};
+// Q8_0: qs[k] dword j = row j's qs[4k..4k+3] + 128 (unsigned, for vpdpbusd).
+struct PackedQ8_0 {
+    fp16_t d[8];
+    uint8_t qs[8][32];
+};
+// Q4_1 / Q5_1: as Q4_0 / Q5_0, with the 8 rows' minimums after their scales.
+struct PackedQ4_1 {
+    fp16_t d[8], m[8];
+    uint8_t qs[4][32];
+};
+struct PackedQ5_1 {
+    fp16_t d[8], m[8];
+    uint32_t qh[8];
+    uint8_t qs[4][32];
+};
+static_assert(sizeof(PackedQ4_0) == 8 * sizeof(BlockQ4_0));
+static_assert(sizeof(PackedQ4_1) == 8 * sizeof(BlockQ4_1));
+static_assert(sizeof(PackedQ5_1) == 8 * sizeof(BlockQ5_1));
+static_assert(sizeof(PackedQ5_0) == 8 * sizeof(BlockQ5_0));
+static_assert(sizeof(PackedQ8_0) == 8 * sizeof(BlockQ8_0));
+
+// The nibbles at `offset` of the 8 rows: qs[c] dword j = row j's bytes 4c..4c+3.
+void pack_nibbles(const uint8_t* const rows[8], size_t offset, uint8_t qs[4][32]) {
+    for (int c = 0; c < 4; ++c) {
+        for (int j = 0; j < 8; ++j) std::memcpy(qs[c] + 4 * j, rows[j] + offset + 4 * c, 4);
+    }
+}
+// The fifth bits at `offset`: qh[k] bit 4j + i = bit 4k + i of row j's 32 bits.
+void pack_fifth_bits(const uint8_t* const rows[8], size_t offset, uint32_t qh[8]) {
+    for (int k = 0; k < 8; ++k) {
+        uint32_t mask = 0;
+        for (int j = 0; j < 8; ++j) {
+            uint32_t bits;
+            std::memcpy(&bits, rows[j] + offset, 4);
+            mask |= ((bits >> (4 * k)) & 0xfu) << (4 * j);
+        }
+        qh[k] = mask;
+    }
+}
+
+void pack_q4_0(const uint8_t* const rows[8], PackedQ4_0* p) {
+    pack_halves(rows, offsetof(BlockQ4_0, d), p->d);
+    pack_nibbles(rows, offsetof(BlockQ4_0, qs), p->qs);
+}
+void pack_q5_0(const uint8_t* const rows[8], PackedQ5_0* p) {
+    pack_halves(rows, offsetof(BlockQ5_0, d), p->d);
+    pack_nibbles(rows, offsetof(BlockQ5_0, qs), p->qs);
+    pack_fifth_bits(rows, offsetof(BlockQ5_0, qh), p->qh);
+}
+void pack_q4_1(const uint8_t* const rows[8], PackedQ4_1* p) {
+    pack_halves(rows, offsetof(BlockQ4_1, d), p->d);
+    pack_halves(rows, offsetof(BlockQ4_1, m), p->m);
+    pack_nibbles(rows, offsetof(BlockQ4_1, qs), p->qs);
+}
+void pack_q5_1(const uint8_t* const rows[8], PackedQ5_1* p) {
+    pack_halves(rows, offsetof(BlockQ5_1, d), p->d);
+    pack_halves(rows, offsetof(BlockQ5_1, m), p->m);
+    pack_nibbles(rows, offsetof(BlockQ5_1, qs), p->qs);
+    pack_fifth_bits(rows, offsetof(BlockQ5_1, qh), p->qh);
+}
+void pack_q8_0(const uint8_t* const rows[8], PackedQ8_0* p) {
+    pack_halves(rows, offsetof(BlockQ8_0, d), p->d);
+    for (int k = 0; k < 8; ++k) {
+        for (int j = 0; j < 8; ++j) {
+            for (int m = 0; m < 4; ++m)
+                p->qs[k][4 * j + m] = rows[j][offsetof(BlockQ8_0, qs) + 4 * k + m] ^ 0x80;
+        }
+    }
+}
+
+inline void unpack_nibbles(const uint8_t qs[4][32], __m256i q[8]) {
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    for (int c = 0; c < 4; ++c) {
+        const __m256i raw = load32(qs[c]);
+        q[c] = _mm256_and_si256(raw, low);
+        q[c + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
+    }
+}
+// 0x10 in byte i of the result where bit i of `bits` is set.
+inline __m256i fifth_bit_bytes(uint32_t bits) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    return _mm256_maskz_mov_epi8(bits, _mm256_set1_epi8(0x10));
+#else
+    // Byte i takes byte i / 8 of the bits, keeps bit i % 8, and becomes 0x10 where it is set.
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(static_cast<int>(bits)),
+        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+#endif
+}
+inline void add_fifth_bits(const uint32_t qh[8], __m256i q[8]) {
+    for (int k = 0; k < 8; ++k) q[k] = _mm256_or_si256(q[k], fifth_bit_bytes(qh[k]));
+}
+// Q4_0, Q5_0, Q4_1, Q5_1: nibbles, the fifth bits where the type has them, the scales, and
+// the minimums where it has them.
+template <typename Packed, typename Panel>
+inline void unpack_nibble_type(const Packed& p, Panel* out) {
+    unpack_nibbles(p.qs, out->q);
+    if constexpr (requires { p.qh; }) add_fifth_bits(p.qh, out->q);
+    out->d = halves8(p.d);
+    if constexpr (requires { p.m; }) out->m = halves8(p.m);
+}
+inline void unpack(const PackedQ4_0& p, PanelBlock* out) {
+    unpack_nibble_type(p, out);
+}
+inline void unpack(const PackedQ5_0& p, PanelBlock* out) {
+    unpack_nibble_type(p, out);
+}
+inline void unpack(const PackedQ4_1& p, PanelBlockMin* out) {
+    unpack_nibble_type(p, out);
+}
+inline void unpack(const PackedQ5_1& p, PanelBlockMin* out) {
+    unpack_nibble_type(p, out);
+}
+inline void unpack(const PackedQ8_0& p, PanelBlock* out) {  // with VNNI: q + 128 as stored
+    for (int k = 0; k < 8; ++k) out->q[k] = load32(p.qs[k]);
+    out->d = halves8(p.d);
+}
+inline void unpack(const PackedQ8_0& p, PanelBlockSigned* out) {  // without: |q| and q
+    for (int k = 0; k < 8; ++k) {
+        out->sign[k] = _mm256_xor_si256(load32(p.qs[k]), _mm256_set1_epi8(static_cast<char>(0x80)));
+        out->q[k] = _mm256_abs_epi8(out->sign[k]);
+    }
+    out->d = halves8(p.d);
+}
+// The activation offset the Q8_0 panel subtracts: 128 where it holds q + 128 (VNNI), none
+// where it holds |q| and the signs.
+constexpr int kQ8_0Offset = kVnni ? 128 : 0;
+
+// The panel block a packed type decodes into: with minimums for Q4_1 / Q5_1, signed for Q8_0
+// without VNNI.
+template <typename Packed>
+struct PanelOf {
+    using Narrow = PanelBlock;
+#if defined(__AVX512F__)
+    using Wide = WidePanelBlock;
+#endif
+};
+template <typename Packed>
+requires std::is_same_v<Packed, PackedQ4_1> || std::is_same_v<Packed, PackedQ5_1>
+struct PanelOf<Packed> {
+    using Narrow = PanelBlockMin;
+#if defined(__AVX512F__)
+    using Wide = WidePanelBlockMin;
+#endif
+};
+template <>
+struct PanelOf<PackedQ8_0> {
+    using Narrow = std::conditional_t<kVnni, PanelBlock, PanelBlockSigned>;
+#if defined(__AVX512F__)
+    using Wide = WidePanelBlock;
+#endif
+};
+
+// Every block of a group of 8 rows of n values, kValues per block.
+template <typename Block, int kValues, typename Packed,
+          void (*kPack)(const uint8_t* const*, Packed*)>
+void pack_groups(int64_t n, const void* w, size_t w_stride, void* packed) {
+    auto* out = static_cast<Packed*>(packed);
+    for (int64_t b = 0; b < n / kValues; ++b) {
+        const uint8_t* rows[8];
+        block_rows<Block>(w, w_stride, b, rows);
+        kPack(rows, &out[b]);
+    }
+}
+
+template <typename Packed, int kOffset>
+void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    const int64_t n_blocks = n / kQK;
+    const auto* groups = static_cast<const Packed*>(packed);
+    if (a.n_tokens < 4) {  // generation: decode each block as it streams in, straight to use
+        const auto decoded = [groups](int64_t b) {
+            typename PanelOf<Packed>::Narrow p;
+            unpack(groups[b], &p);
+            return p;
+        };
+        for (int t = 0; t < a.n_tokens; ++t)
+            panel_tokens<Rows8, 1, kOffset>(n_blocks, decoded, a, t, y, y_stride);
+        return;
+    }
+    // a batch: decode once, use for every token
+    thread_local std::vector<typename PanelOf<Packed>::Narrow> panel;
+    if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
+    for (int64_t b = 0; b < n_blocks; ++b) unpack(groups[b], &panel[b]);
+    panel_all_tokens<Rows8, kOffset>(n_blocks, panel.data(), a, y, y_stride);
+}
+
+// ---- K-quants ----
+
+// Q4_K / Q5_K: scales[s] dword j = row j's scales[4s..4s+3] (the 12 bytes of 6-bit scales and
+// minimums, three dwords per row).
+template <bool kFifthBit>
+struct PackedQ4_KLike;
+template <>
+struct PackedQ4_KLike<false> {
+    fp16_t d[8], dmin[8];
+    uint8_t scales[3][32];
+    Sections qs[4];
+};
+template <>
+struct PackedQ4_KLike<true> {
+    fp16_t d[8], dmin[8];
+    uint8_t scales[3][32];
+    Sections qh[1];
+    Sections qs[4];
+};
+using PackedQ4_K = PackedQ4_KLike<false>;
+using PackedQ5_K = PackedQ4_KLike<true>;
+// Q6_K: scales[j][r] = row r's scale of sub-block j.
+struct PackedQ6_K {
+    fp16_t d[8];
+    int8_t scales[16][8];
+    Sections ql[4];
+    Sections qh[2];
+};
+// Q2_K: scales[j][r] = row r's scale byte of sub-block j (scale | min << 4).
+struct PackedQ2_K {
+    fp16_t d[8], dmin[8];
+    uint8_t scales[16][8];
+    Sections qs[2];
+};
+// Q3_K: scales[s] dword j = row j's scales[4s..4s+3], as Q4_K.
+struct PackedQ3_K {
+    fp16_t d[8];
+    uint8_t scales[3][32];
+    Sections hmask[1];
+    Sections qs[2];
+};
+static_assert(sizeof(PackedQ2_K) == 8 * sizeof(BlockQ2_K));
+static_assert(sizeof(PackedQ3_K) == 8 * sizeof(BlockQ3_K));
+static_assert(sizeof(PackedQ4_K) == 8 * sizeof(BlockQ4_K));
+static_assert(sizeof(PackedQ5_K) == 8 * sizeof(BlockQ5_K));
+static_assert(sizeof(PackedQ6_K) == 8 * sizeof(BlockQ6_K));
+
+template <typename Block, typename Packed>
+void pack_scale_dwords(const uint8_t* const rows[8], Packed* p) {
+    for (int s = 0; s < 3; ++s) {
+        for (int j = 0; j < 8; ++j)
+            std::memcpy(p->scales[s] + 4 * j, rows[j] + offsetof(Block, scales) + 4 * s, 4);
+    }
+}
+template <typename Block, typename Packed>
+void pack_scale_columns(const uint8_t* const rows[8], Packed* p) {
+    for (int sub = 0; sub < 16; ++sub) {
+        for (int r = 0; r < 8; ++r)
+            std::memcpy(&p->scales[sub][r], rows[r] + offsetof(Block, scales) + sub, 1);
+    }
+}
+void pack_q4_k(const uint8_t* const rows[8], PackedQ4_K* p) {
+    pack_halves(rows, offsetof(BlockQ4_K, d), p->d);
+    pack_halves(rows, offsetof(BlockQ4_K, dmin), p->dmin);
+    pack_scale_dwords<BlockQ4_K>(rows, p);
+    interleave_dwords(rows, offsetof(BlockQ4_K, qs), 4, p->qs);
+}
+void pack_q5_k(const uint8_t* const rows[8], PackedQ5_K* p) {
+    pack_halves(rows, offsetof(BlockQ5_K, d), p->d);
+    pack_halves(rows, offsetof(BlockQ5_K, dmin), p->dmin);
+    pack_scale_dwords<BlockQ5_K>(rows, p);
+    interleave_dwords(rows, offsetof(BlockQ5_K, qh), 1, p->qh);
+    interleave_dwords(rows, offsetof(BlockQ5_K, qs), 4, p->qs);
+}
+void pack_q6_k(const uint8_t* const rows[8], PackedQ6_K* p) {
+    pack_halves(rows, offsetof(BlockQ6_K, d), p->d);
+    pack_scale_columns<BlockQ6_K>(rows, p);
+    interleave_dwords(rows, offsetof(BlockQ6_K, ql), 4, p->ql);
+    interleave_dwords(rows, offsetof(BlockQ6_K, qh), 2, p->qh);
+}
+void pack_q2_k(const uint8_t* const rows[8], PackedQ2_K* p) {
+    pack_halves(rows, offsetof(BlockQ2_K, d), p->d);
+    pack_halves(rows, offsetof(BlockQ2_K, dmin), p->dmin);
+    pack_scale_columns<BlockQ2_K>(rows, p);
+    interleave_dwords(rows, offsetof(BlockQ2_K, qs), 2, p->qs);
+}
+void pack_q3_k(const uint8_t* const rows[8], PackedQ3_K* p) {
+    pack_halves(rows, offsetof(BlockQ3_K, d), p->d);
+    pack_scale_dwords<BlockQ3_K>(rows, p);
+    interleave_dwords(rows, offsetof(BlockQ3_K, hmask), 1, p->hmask);
+    interleave_dwords(rows, offsetof(BlockQ3_K, qs), 2, p->qs);
+}
+
+// Byte b of every dword, zero-extended to int32 lanes.
+inline __m256i byte_of_dwords(__m256i v, int b) {
+    return _mm256_and_si256(_mm256_srli_epi32(v, 8 * b), _mm256_set1_epi32(0xff));
+}
+// Two int32 lanes' low 16 bits as one int16 pair per lane (lo in the low half): vpdpwssd's
+// operand.
+inline __m256i int16_pairs(__m256i lo, __m256i hi) {
+    return _mm256_blend_epi16(lo, _mm256_slli_epi32(hi, 16), 0xaa);
+}
+// The 8 rows' bytes of sub-block j from a [16][8] column table, as int32 lanes.
+inline __m256i column_u8(const uint8_t* column) {
+    int64_t eight;
+    std::memcpy(&eight, column, 8);
+    return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(eight));
+}
+inline __m256i column_i8(const int8_t* column) {
+    int64_t eight;
+    std::memcpy(&eight, column, 8);
+    return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(eight));
+}
+
+// ---- K-quants: decoding ----
+// values(p, g, q): the rows' values 32g..32g+31 (q[k]: values 32g + 4k..+3, row j in dword j),
+// the same shifts and masks as x86_k_unpack.h on one interleaved section. scales(p, out): the
+// fields scale, coef, d, coef_d of KPanelBlock (or KScales).
+
+struct KScales {
+    __m256i scale[16];
+    __m256i coef[8];
+    __m256 d, coef_d;
+};
+#if defined(__AVX512F__)
+struct WideKScales {  // two groups' KScales side by side
+    __m512i scale[16];
+    __m512i coef[8];
+    __m512 d, coef_d;
+};
+#endif
+
+// The byte operations of the value decoding, for 8 rows (__m256i) and 16 rows (__m512i): the
+// same code decodes one packed group, or two side by side for generation in 512-bit registers.
+template <typename V>
+V and_bits(V a, V b) {
+    if constexpr (sizeof(V) == 32) {
+        return _mm256_and_si256(a, b);
+    } else {
+        return _mm512_and_si512(a, b);
+    }
+}
+template <typename V>
+V or_bits(V a, V b) {
+    if constexpr (sizeof(V) == 32) {
+        return _mm256_or_si256(a, b);
+    } else {
+        return _mm512_or_si512(a, b);
+    }
+}
+template <typename V>
+V shift_right16(V v, int n) {
+    if constexpr (sizeof(V) == 32) {
+        return _mm256_srli_epi16(v, n);
+    } else {
+        return _mm512_srli_epi16(v, static_cast<unsigned>(n));
+    }
+}
+template <typename V>
+V shift_left16(V v, int n) {
+    if constexpr (sizeof(V) == 32) {
+        return _mm256_slli_epi16(v, n);
+    } else {
+        return _mm512_slli_epi16(v, static_cast<unsigned>(n));
+    }
+}
+template <typename V>
+V every_byte(char c) {
+    if constexpr (sizeof(V) == 32) {
+        return _mm256_set1_epi8(c);
+    } else {
+        return _mm512_set1_epi8(c);
+    }
+}
+template <typename V>
+V low_nibbles(V v) {
+    return and_bits(v, every_byte<V>(0x0f));
+}
+template <typename V>
+V high_nibbles(V v) {
+    return and_bits(shift_right16(v, 4), every_byte<V>(0x0f));
+}
+template <typename V>
+V two_bits_of_bytes(V v, int b) {  // bits b, b+1 of every byte, as 0..3
+    return and_bits(shift_right16(v, b), every_byte<V>(3));
+}
+// Bits from .. from + width - 1 of every byte, moved to bits to .. to + width - 1 (others 0):
+// one shift and one mask, however far they move.
+template <typename V>
+V bits_of_bytes_at(V v, int from, int width, int to) {
+    const V moved = from >= to ? shift_right16(v, from - to) : shift_left16(v, to - from);
+    return and_bits(moved, every_byte<V>(static_cast<char>(((1 << width) - 1) << to)));
+}
+
+// Loading 32 bytes of a packed block: from one group (8 rows), or from it and the same bytes
+// of the next group, `stride` bytes on (16 rows).
+struct LoadNarrow {
+    __m256i operator()(const void* p) const { return load32(p); }
+};
+#if defined(__AVX512F__)
+struct LoadWide {
+    size_t stride;
+    __m512i operator()(const void* p) const {
+        return join(load32(p), load32(static_cast<const uint8_t*>(p) + stride));
+    }
+};
+#endif
+
+// Q4_K / Q5_K: section c of qs holds values 64c.. (low nibbles) and 64c+32.. (high nibbles);
+// Q5_K's fifth bit of values 32g.. is bit g of qh.
+template <bool kFifthBit, typename V, typename Load = LoadNarrow>
+inline void values(const PackedQ4_KLike<kFifthBit>& p, int g, V q[8], Load load = {}) {
+    for (int k = 0; k < 8; ++k) {
+        const V raw = load(p.qs[g / 2][k]);
+        q[k] = g % 2 == 0 ? low_nibbles(raw) : high_nibbles(raw);
+        if constexpr (kFifthBit) {
+            q[k] = or_bits(q[k], bits_of_bytes_at(load(p.qh[0][k]), g, 1, 4));
+        }
+    }
+}
+// Q6_K: in half h, values 128h + 32r.. take their low 4 bits from ql section 2h + r % 2 (low
+// nibbles for r < 2) and their top 2 from bits 2r, 2r+1 of qh section h.
+template <typename V, typename Load = LoadNarrow>
+inline void values(const PackedQ6_K& p, int g, V q[8], Load load = {}) {
+    const int h = g / 4, r = g % 4;
+    for (int k = 0; k < 8; ++k) {
+        const V ql = load(p.ql[2 * h + r % 2][k]);
+        const V high = two_bits_of_bytes(load(p.qh[h][k]), 2 * r);
+        q[k] = or_bits(r < 2 ? low_nibbles(ql) : high_nibbles(ql), shift_left16(high, 4));
+    }
+}
+// Q2_K: values 128h + 32r.. are bits 2r, 2r+1 of qs section h.
+template <typename V, typename Load = LoadNarrow>
+inline void values(const PackedQ2_K& p, int g, V q[8], Load load = {}) {
+    for (int k = 0; k < 8; ++k) q[k] = two_bits_of_bytes(load(p.qs[g / 4][k]), 2 * (g % 4));
+}
+// Q3_K: as Q2_K, plus 4 * bit g of hmask.
+template <typename V, typename Load = LoadNarrow>
+inline void values(const PackedQ3_K& p, int g, V q[8], Load load = {}) {
+    for (int k = 0; k < 8; ++k) {
+        const V low = two_bits_of_bytes(load(p.qs[g / 4][k]), 2 * (g % 4));
+        q[k] = or_bits(low, bits_of_bytes_at(load(p.hmask[0][k]), g, 1, 2));
+    }
+}
+
+// Q4_K / Q5_K: the 6-bit scales and minimums of sub-blocks 0..3 are the low 6 bits of bytes
+// 0..3 and 4..7; those of 4..7 take 4 bits from bytes 8..11 and their top 2 from the top of
+// bytes 0..7 (kernels/k_quant_scales.h). Byte-wise on the three dwords of all 8 rows at once.
+template <bool kFifthBit, typename Out>
+inline void scales(const PackedQ4_KLike<kFifthBit>& p, Out* out) {
+    const __m256i s0 = load32(p.scales[0]), s1 = load32(p.scales[1]), s2 = load32(p.scales[2]);
+    const __m256i six = _mm256_set1_epi8(0x3f), four = _mm256_set1_epi8(0x0f),
+                  top = _mm256_set1_epi8(0x30);
+    const __m256i scale_lo = _mm256_and_si256(s0, six), min_lo = _mm256_and_si256(s1, six);
+    const __m256i scale_hi = _mm256_or_si256(_mm256_and_si256(s2, four),
+                                             _mm256_and_si256(_mm256_srli_epi32(s0, 2), top));
+    const __m256i min_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(s2, 4), four),
+                                           _mm256_and_si256(_mm256_srli_epi32(s1, 2), top));
+    for (int j = 0; j < 8; ++j) {
+        const __m256i scale = byte_of_dwords(j < 4 ? scale_lo : scale_hi, j % 4);
+        const __m256i min = byte_of_dwords(j < 4 ? min_lo : min_hi, j % 4);
+        out->scale[2 * j] = out->scale[2 * j + 1] = scale;
+        out->coef[j] = int16_pairs(min, min);  // for 16-value sub-blocks 2j and 2j + 1
+    }
+    out->d = halves8(p.d);
+    out->coef_d = halves8(p.dmin);
+}
+// Q6_K: x = d * scale * (u - 32); the offset returns as 32 * scale * bsum.
+template <typename Out>
+inline void scales(const PackedQ6_K& p, Out* out) {
+    for (int j = 0; j < 16; ++j) out->scale[j] = column_i8(p.scales[j]);
+    for (int m = 0; m < 8; ++m) {
+        out->coef[m] = int16_pairs(_mm256_slli_epi32(out->scale[2 * m], 5),
+                                   _mm256_slli_epi32(out->scale[2 * m + 1], 5));
+    }
+    out->d = out->coef_d = halves8(p.d);
+}
+// Q2_K: scale in the low nibble, minimum in the high nibble.
+template <typename Out>
+inline void scales(const PackedQ2_K& p, Out* out) {
+    __m256i min[16];
+    for (int j = 0; j < 16; ++j) {
+        const __m256i bytes = column_u8(p.scales[j]);
+        out->scale[j] = _mm256_and_si256(bytes, _mm256_set1_epi32(0x0f));
+        min[j] = _mm256_srli_epi32(bytes, 4);
+    }
+    for (int m = 0; m < 8; ++m) out->coef[m] = int16_pairs(min[2 * m], min[2 * m + 1]);
+    out->d = halves8(p.d);
+    out->coef_d = halves8(p.dmin);
+}
+// Q3_K: 16 six-bit scales (minus 32): the low 4 bits of sub-block 4q+b are a nibble of byte b
+// (q = 0, 2) or 4+b (q = 1, 3), low nibble first; the top 2 bits are bits 2q, 2q+1 of byte 8+b.
+// x = d * scale * (u - 4), so the offset returns as 4 * scale * bsum.
+template <typename Out>
+inline void scales(const PackedQ3_K& p, Out* out) {
+    const __m256i s0 = load32(p.scales[0]), s1 = load32(p.scales[1]), s2 = load32(p.scales[2]);
+    const __m256i four = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30);
+    const __m256i low[4] = {_mm256_and_si256(s0, four), _mm256_and_si256(s1, four),
+                            _mm256_and_si256(_mm256_srli_epi32(s0, 4), four),
+                            _mm256_and_si256(_mm256_srli_epi32(s1, 4), four)};
+    const __m256i high[4] = {_mm256_and_si256(_mm256_slli_epi32(s2, 4), top),
+                             _mm256_and_si256(_mm256_slli_epi32(s2, 2), top),
+                             _mm256_and_si256(s2, top),
+                             _mm256_and_si256(_mm256_srli_epi32(s2, 2), top)};
+    for (int q = 0; q < 4; ++q) {
+        const __m256i u = _mm256_or_si256(low[q], high[q]);
+        for (int b = 0; b < 4; ++b) {
+            out->scale[4 * q + b] = _mm256_sub_epi32(byte_of_dwords(u, b), _mm256_set1_epi32(32));
+        }
+    }
+    for (int m = 0; m < 8; ++m) {
+        out->coef[m] = int16_pairs(_mm256_slli_epi32(out->scale[2 * m], 2),
+                                   _mm256_slli_epi32(out->scale[2 * m + 1], 2));
+    }
+    out->d = out->coef_d = halves8(p.d);
+}
+
+// One or two tokens against one group (Rows8) or two consecutive ones (Rows16, 512-bit
+// registers), decoding the values as they stream in, with a software prefetch two
+// super-blocks ahead.
+template <typename L, typename Packed>
+void k_tokens_streamed(int64_t n_blocks, const Packed* low, const Q8Batch& a, float* y,
+                       size_t y_stride) {
+#if defined(__AVX512F__)
+    constexpr bool kWide = L::kRows == 16;
+    using Load = std::conditional_t<kWide, LoadWide, LoadNarrow>;
+    using Scales = std::conditional_t<kWide, WideKScales, KScales>;
+#else
+    constexpr bool kWide = false;
+    using Load = LoadNarrow;
+    using Scales = KScales;
+#endif
+    Load load{};
+#if defined(__AVX512F__)
+    if constexpr (kWide) load.stride = static_cast<size_t>(n_blocks) * sizeof(Packed);
+#endif
+    for (int t = 0; t < a.n_tokens; ++t) {
+        const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
+        typename L::F acc = L::set1(0.0f);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            for (int h = 0; b + 2 < n_blocks && h < (kWide ? 2 : 1); ++h) {
+                const auto* next = reinterpret_cast<const char*>(&low[b + 2 + h * n_blocks]);
+                for (size_t line = 0; line < sizeof(Packed); line += 64)
+                    _mm_prefetch(next + line, _MM_HINT_T0);
+            }
+            Scales s;
+            if constexpr (kWide) {
+#if defined(__AVX512F__)
+                KScales rows_0_7, rows_8_15;
+                scales(low[b], &rows_0_7);
+                scales(low[b + n_blocks], &rows_8_15);  // the next group's block b
+                join_scales(rows_0_7, rows_8_15, &s);
+#endif
+            } else {
+                scales(low[b], &s);
+            }
+            const auto group_values = [&p = low[b], load](int g, typename L::I q[8]) {
+                values(p, g, q, load);
+            };
+            acc = k_block_token<L>(group_values, s, act[b], acc);
+        }
+        L::store(y + t * y_stride, acc);
+    }
+}
+
+template <typename Packed>
+void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    const int64_t n_blocks = n / kQK_K;
+    const auto* groups = static_cast<const Packed*>(packed);
+    if (a.n_tokens < 4) {  // generation: decode 32 values of the 8 rows at a time, straight to use
+        k_tokens_streamed<Rows8>(n_blocks, groups, a, y, y_stride);
+        return;
+    }
+    thread_local std::vector<KPanelBlock> panel;  // a batch: decode once, use for every token
+    if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        for (int g = 0; g < 8; ++g) values(groups[b], g, panel[b].q + 8 * g);
+        scales(groups[b], &panel[b]);
+    }
+    k_panel_all_tokens<Rows8>(n_blocks, panel.data(), a, y, y_stride);
+}
+
+}  // namespace
+}  // namespace ember::x86_panel
+
+// The exported pair of one type (simd_kernels.h): its packing and its 8-row packed kernel, defined
+// in the namespace of the including file.
+#define EMBER_DEFINE_PACKED8(name, Block, kValues, Packed, gemm_fn)                     \
+    void pack8_##name(int64_t n, const void* w, size_t w_stride, void* packed) {        \
+        pack_groups<Block, kValues, Packed, pack_##name>(n, w, w_stride, packed);       \
+    }                                                                                   \
+    void gemm_packed8_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
+                             size_t y_stride) {                                         \
+        gemm_fn(n, packed, a, y, y_stride);                                             \
+    }
