@@ -1,7 +1,8 @@
 // Matrix-vector speed of every weight type's dot product, reference and active (SIMD) path:
 // W (rows, cols) @ x (cols), one thread. Reports weight bytes read per second (GB/s) and
-// multiply-adds per second (GFLOP/s, 2 per weight); packed_token/ the same for one token
-// through the load-time packed panels; float_batch/ a prompt batch through float weights.
+// multiply-adds per second (GFLOP/s, 2 per weight); packed_token/ and packed_batch/ one token
+// and a batch of 64 through the load-time packed panels; float_batch/ a prompt batch through
+// float weights. EMBER_KERNELS=avx2 measures the AVX2 kernels on an AVX-512 machine.
 // Usage: kernels_bench [--benchmark_filter=Q4_0]
 #include <benchmark/benchmark.h>
 
@@ -74,10 +75,43 @@ void BM_MatVec(benchmark::State& state, TensorType type, bool reference) {
                                                    benchmark::Counter::kIsRate);
 }
 
-// One generated token against weights packed at load time (kernels.h, Pack8Fn), 8 rows per
-// call (gemm_packed8) or 16 (gemm_packed16). 256 x 2048 weights stay in the L2 cache, so this
-// is the kernel's arithmetic ceiling, not the memory's.
-void BM_PackedToken(benchmark::State& state, TensorType type, bool wide) {
+// n_tokens random activation rows in a type's activation type, with the per-block arrays of a
+// Q8Batch (kernels.h) filled as the engine fills them.
+struct Batch {
+    std::vector<uint8_t> rows;
+    std::vector<float> scales, block_s;
+    std::vector<int32_t> sums;
+    ember::Q8Batch view;
+};
+Batch random_batch(const ember::TypeKernels& k, int64_t cols, int n_tokens, std::mt19937& rng) {
+    Batch b;
+    const size_t row_bytes = ember::row_bytes(k.activation_type, cols);
+    const int64_t n_blocks = cols / 32;
+    b.rows.resize(row_bytes * n_tokens);
+    b.scales.resize(n_blocks * n_tokens);
+    b.block_s.resize(n_blocks * n_tokens);
+    b.sums.resize(n_blocks * n_tokens);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> values(cols);
+    for (int t = 0; t < n_tokens; ++t) {
+        for (float& v : values) v = normal(rng);
+        uint8_t* row = b.rows.data() + t * row_bytes;
+        ember::reference_kernels(k.activation_type)->quantize_row(values.data(), row, cols);
+        if (k.activation_type == TensorType::Q8_0) {
+            ember::q8_0_scales_and_sums(row, cols, &b.scales[t * n_blocks], &b.sums[t * n_blocks]);
+        } else if (k.activation_type == TensorType::Q8_1) {
+            ember::q8_1_scales_and_s(row, cols, &b.scales[t * n_blocks], &b.block_s[t * n_blocks]);
+        }
+    }
+    b.view = {b.rows.data(), row_bytes, b.scales.data(), b.sums.data(), n_tokens, b.block_s.data()};
+    return b;
+}
+
+// Weights packed at load time (kernels.h, Pack8Fn) against n_tokens tokens, 8 rows per call
+// (gemm_packed8) or 16 (gemm_packed16). 256 x 2048 weights stay in the L2 cache, so this is
+// the kernel's arithmetic ceiling, not the memory's: for one token (packed_token/, how
+// generation runs) and for a batch of 64 (packed_batch/, prompt processing).
+void BM_Packed(benchmark::State& state, TensorType type, bool wide, int n_tokens) {
     const int64_t cols = 2048, rows = 256;
     const ember::TypeKernels& k = *ember::kernels_for(type);
     const size_t row_bytes = ember::row_bytes(type, cols);
@@ -88,24 +122,15 @@ void BM_PackedToken(benchmark::State& state, TensorType type, bool wide) {
         k.pack8(cols, weights.data() + 8 * g * row_bytes, row_bytes,
                 packed.data() + 8 * g * row_bytes);
     }
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> row(cols);
-    for (float& v : row) v = normal(rng);
-    std::vector<uint8_t> x(ember::row_bytes(k.activation_type, cols));
-    ember::reference_kernels(k.activation_type)->quantize_row(row.data(), x.data(), cols);
-    std::vector<float> scales(cols / 32);
-    std::vector<int32_t> sums(cols / 32);
-    if (k.activation_type == TensorType::Q8_0)
-        ember::q8_0_scales_and_sums(x.data(), cols, scales.data(), sums.data());
-    const ember::Q8Batch batch{x.data(), x.size(), scales.data(), sums.data(), 1};
-    std::vector<float> y(rows);
+    const Batch batch = random_batch(k, cols, n_tokens, rng);
+    std::vector<float> y(rows * n_tokens);
     for (auto _ : state) {
         for (int64_t g = 0; g < rows / 8; g += wide ? 2 : 1) {
             const uint8_t* group = packed.data() + 8 * g * row_bytes;
             if (wide) {
-                k.gemm_packed16(cols, group, batch, y.data() + 8 * g, rows);
+                k.gemm_packed16(cols, group, batch.view, y.data() + 8 * g, rows);
             } else {
-                k.gemm_packed8(cols, group, batch, y.data() + 8 * g, rows);
+                k.gemm_packed8(cols, group, batch.view, y.data() + 8 * g, rows);
             }
         }
         benchmark::DoNotOptimize(y.data());
@@ -113,6 +138,8 @@ void BM_PackedToken(benchmark::State& state, TensorType type, bool wide) {
     state.counters["GB/s"] =
         benchmark::Counter(static_cast<double>(weights.size()) * state.iterations(),
                            benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+    state.counters["GFLOP/s"] = benchmark::Counter(
+        2.0 * cols * rows * n_tokens * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
 // A prompt batch through float weights (engine/matmul_float.cpp): 512 tokens x (2048, 5632)
@@ -170,13 +197,16 @@ void register_all() {
         benchmark::RegisterBenchmark(("matvec/" + name + "/reference").c_str(), BM_MatVec, t, true);
         benchmark::RegisterBenchmark(("matvec/" + name + "/" + ember::active_kernel_set()).c_str(),
                                      BM_MatVec, t, false);
-        if (ember::kernels_for(t)->gemm_packed8 != nullptr) {
-            benchmark::RegisterBenchmark(("packed_token/" + name + "/8_rows").c_str(),
-                                         BM_PackedToken, t, false);
-        }
-        if (ember::kernels_for(t)->gemm_packed16 != nullptr) {
-            benchmark::RegisterBenchmark(("packed_token/" + name + "/16_rows").c_str(),
-                                         BM_PackedToken, t, true);
+        for (const int n_tokens : {1, 64}) {
+            const std::string kind = n_tokens == 1 ? "packed_token/" : "packed_batch/";
+            if (ember::kernels_for(t)->gemm_packed8 != nullptr) {
+                benchmark::RegisterBenchmark((kind + name + "/8_rows").c_str(), BM_Packed, t, false,
+                                             n_tokens);
+            }
+            if (ember::kernels_for(t)->gemm_packed16 != nullptr) {
+                benchmark::RegisterBenchmark((kind + name + "/16_rows").c_str(), BM_Packed, t, true,
+                                             n_tokens);
+            }
         }
     }
 }

@@ -257,8 +257,24 @@ void pack_groups(int64_t n, const void* w, size_t w_stride, void* packed) {
     }
 }
 
+// How many vpmaddubsw results (pairs of products) of a type's unsigned values may be summed in
+// int16 before overflow: |pair| <= 2 * max * 128, so 8 of them for 4-bit values (max 15:
+// 30720), 4 for 5-bit ones (max 31: 31744), and 1 for Q8_0's magnitudes (128). Only the
+// kernels without VNNI use it.
+template <typename Packed>
+constexpr int kInt16Run = 1;
+template <>
+constexpr int kInt16Run<PackedQ4_0> = 8;
+template <>
+constexpr int kInt16Run<PackedQ4_1> = 8;
+template <>
+constexpr int kInt16Run<PackedQ5_0> = 4;
+template <>
+constexpr int kInt16Run<PackedQ5_1> = 4;
+
 template <typename Packed, int kOffset>
 void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    constexpr int kRun = kInt16Run<Packed>;
     const int64_t n_blocks = n / kQK;
     const auto* groups = static_cast<const Packed*>(packed);
     if (a.n_tokens < 4) {  // generation: decode each block as it streams in, straight to use
@@ -268,14 +284,14 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
             return p;
         };
         for (int t = 0; t < a.n_tokens; ++t)
-            panel_tokens<Rows8, 1, kOffset>(n_blocks, decoded, a, t, y, y_stride);
+            panel_tokens<Rows8, 1, kOffset, kRun>(n_blocks, decoded, a, t, y, y_stride);
         return;
     }
     // a batch: decode once, use for every token
     thread_local std::vector<typename PanelOf<Packed>::Narrow> panel;
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
     for (int64_t b = 0; b < n_blocks; ++b) unpack(groups[b], &panel[b]);
-    panel_all_tokens<Rows8, kOffset>(n_blocks, panel.data(), a, y, y_stride);
+    panel_all_tokens<Rows8, kOffset, kRun>(n_blocks, panel.data(), a, y, y_stride);
 }
 
 // ---- K-quants ----

@@ -209,7 +209,7 @@ inline int32_t four_bytes(const int8_t* p) {
 // Panels with minimums (PanelBlockMin) take Q8_1 activations and add m * s per block; the
 // others take Q8_0, and kOffset * sum(a) comes off their unsigned values' dot product (signed
 // panels, PanelBlockSigned, have no offset).
-template <typename L, int T, int kOffset, typename BlockAt>
+template <typename L, int T, int kOffset, int kInt16Run = 1, typename BlockAt>
 void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, float* y,
                   size_t y_stride) {
     using Panel = std::remove_cvref_t<decltype(block_at(0))>;
@@ -241,10 +241,23 @@ void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, f
             const int8_t* qs = act[i][b].qs;
             typename L::I lanes = L::set1(0);
             if constexpr (kOffset != 0) lanes = L::set1(-kOffset * sums[i][b]);
-            for (int k = 0; k < 8; ++k) {
-                typename L::I a4 = L::set1(four_bytes(qs + 4 * k));
-                if constexpr (kSigned) a4 = _mm256_sign_epi8(a4, p.sign[k]);
-                lanes = L::dpbusd(lanes, p.q[k], a4);
+            if constexpr (!kVnni && kInt16Run > 1) {
+                // Without VNNI, small values: kInt16Run vpmaddubsw results summed in int16
+                // before one vpmaddwd widens them (see kInt16Run at gemm_packed).
+                for (int k0 = 0; k0 < 8; k0 += kInt16Run) {
+                    __m256i pairs = _mm256_setzero_si256();
+                    for (int k = k0; k < k0 + kInt16Run; ++k) {
+                        pairs = _mm256_add_epi16(
+                            pairs, _mm256_maddubs_epi16(p.q[k], L::set1(four_bytes(qs + 4 * k))));
+                    }
+                    lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+                }
+            } else {
+                for (int k = 0; k < 8; ++k) {
+                    typename L::I a4 = L::set1(four_bytes(qs + 4 * k));
+                    if constexpr (kSigned) a4 = _mm256_sign_epi8(a4, p.sign[k]);
+                    lanes = L::dpbusd(lanes, p.q[k], a4);
+                }
             }
             acc[i] = L::fmadd(L::mul(p.d, L::set1(scales[i][b])), L::to_float(lanes), acc[i]);
             if constexpr (kMin) acc[i] = L::fmadd(p.m, L::set1(block_s[i][b]), acc[i]);
@@ -255,14 +268,15 @@ void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, f
 
 // Every token of the batch against a whole panel, L::kTokens per pass (with AVX-512, eight
 // measured slower than four).
-template <typename L, int kOffset, typename Panel>
+template <typename L, int kOffset, int kInt16Run = 1, typename Panel>
 void panel_all_tokens(int64_t n_blocks, const Panel* panel, const Q8Batch& a, float* y,
                       size_t y_stride) {
     const auto block_at = [panel](int64_t b) -> const Panel& { return panel[b]; };
     int t = 0;
     for (; t + L::kTokens <= a.n_tokens; t += L::kTokens)
-        panel_tokens<L, L::kTokens, kOffset>(n_blocks, block_at, a, t, y, y_stride);
-    for (; t < a.n_tokens; ++t) panel_tokens<L, 1, kOffset>(n_blocks, block_at, a, t, y, y_stride);
+        panel_tokens<L, L::kTokens, kOffset, kInt16Run>(n_blocks, block_at, a, t, y, y_stride);
+    for (; t < a.n_tokens; ++t)
+        panel_tokens<L, 1, kOffset, kInt16Run>(n_blocks, block_at, a, t, y, y_stride);
 }
 
 // ---- K-quants: the same with 256-value super-blocks against Q8_K (x86_avx512.cpp) ----
