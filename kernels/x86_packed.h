@@ -611,6 +611,22 @@ inline void scales(const PackedQ3_K& p, Out* out) {
     out->d = out->coef_d = halves8(p.d);
 }
 
+// The scales of a packed block as the K kernels take them (x86_panel.h, scale_pairs).
+template <typename Packed, typename Out>
+inline void k_scales(const Packed& p, Out* out) {
+    scales(p, out);
+    if constexpr (!kVnni) {
+        for (auto& v : out->scale) v = scale_pairs(v);
+    }
+}
+// How many vpmaddubsw results of a K-quant's values may be summed in int16 without VNNI (as
+// kInt16Run; Q8_K activations reach -128): 4 up to 5-bit values (4 * 2 * 31 * 128 = 31744),
+// 2 for Q6_K's 6-bit ones (2 * 2 * 63 * 128 = 32256).
+template <typename Packed>
+constexpr int kKInt16Run = 4;
+template <>
+constexpr int kKInt16Run<PackedQ6_K> = 2;
+
 // One or two tokens against one group (Rows8) or two consecutive ones (Rows16, 512-bit
 // registers), decoding the values as they stream in, with a software prefetch two
 // super-blocks ahead.
@@ -648,12 +664,12 @@ void k_tokens_streamed(int64_t n_blocks, const Packed* low, const Q8Batch& a, fl
                 join_scales(rows_0_7, rows_8_15, &s);
 #endif
             } else {
-                scales(low[b], &s);
+                k_scales(low[b], &s);
             }
             const auto group_values = [&p = low[b], load](int g, typename L::I q[8]) {
                 values(p, g, q, load);
             };
-            acc = k_block_token<L>(group_values, s, act[b], acc);
+            acc = k_block_token<L, kKInt16Run<Packed>>(group_values, s, act[b], acc);
         }
         L::store(y + t * y_stride, acc);
     }
@@ -671,9 +687,9 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
     for (int64_t b = 0; b < n_blocks; ++b) {
         for (int g = 0; g < 8; ++g) values(groups[b], g, panel[b].q + 8 * g);
-        scales(groups[b], &panel[b]);
+        k_scales(groups[b], &panel[b]);
     }
-    k_panel_all_tokens<Rows8>(n_blocks, panel.data(), a, y, y_stride);
+    k_panel_all_tokens<Rows8, kKInt16Run<Packed>>(n_blocks, panel.data(), a, y, y_stride);
 }
 
 }  // namespace

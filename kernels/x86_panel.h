@@ -296,11 +296,43 @@ inline void widen(const KPanelBlock& lo, const KPanelBlock& hi, WideKPanelBlock*
 }
 #endif  // __AVX512F__
 
+// One 16-value sub-block of the rows against one token's 16 activations `a`: each row's integer
+// dot product times its sub-block scale. With VNNI: 4 vpdpbusd and a vpmulld by the scales as
+// int32 lanes. Without: the vpmaddubsw pairs summed in int16, kRun at a time (as many as the
+// values' range allows, kKInt16Run in x86_packed.h), and one vpmaddwd against the scale held
+// twice per lane as int16 (scale_pairs) in place of both the widening and the vpmulld.
+template <typename L, int kRun>
+inline typename L::I sub_block_dot(const typename L::I q[4], const int8_t* a, typename L::I scale) {
+    if constexpr (kVnni) {
+        typename L::I part = L::set1(0);
+        for (int m = 0; m < 4; ++m) part = L::dpbusd(part, q[m], L::set1(four_bytes(a + 4 * m)));
+        return L::mullo(part, scale);
+    } else {
+        __m256i out = _mm256_setzero_si256();
+        for (int m0 = 0; m0 < 4; m0 += kRun) {
+            __m256i pairs = _mm256_setzero_si256();
+            for (int m = m0; m < m0 + kRun; ++m) {
+                pairs = _mm256_add_epi16(
+                    pairs, _mm256_maddubs_epi16(q[m], L::set1(four_bytes(a + 4 * m))));
+            }
+            out = _mm256_add_epi32(out, _mm256_madd_epi16(pairs, scale));
+        }
+        return out;
+    }
+}
+// The K panels' scales as sub_block_dot takes them: int32 lanes with VNNI, the low 16 bits
+// twice per lane without.
+inline __m256i scale_pairs(__m256i scale) {
+    if constexpr (kVnni) return scale;
+    return _mm256_or_si256(_mm256_and_si256(scale, _mm256_set1_epi32(0xffff)),
+                           _mm256_slli_epi32(scale, 16));
+}
+
 // One super-block of the rows against one token's Q8_K block: returns
 // acc + d_a * (d * S - coef_d * C). group_values(g, q) gives the values 32g..32g+31 of the rows
 // (q[k]: values 32g + 4k..+3, row j in dword j); `s` has the scales (KPanelBlock's fields
 // scale, coef, d, coef_d).
-template <typename L, typename GroupValues, typename Scales>
+template <typename L, int kRun, typename GroupValues, typename Scales>
 inline typename L::F k_block_token(GroupValues group_values, const Scales& s, const BlockQ8_K& ab,
                                    typename L::F acc) {
     typename L::I sum = L::set1(0);
@@ -309,10 +341,7 @@ inline typename L::F k_block_token(GroupValues group_values, const Scales& s, co
         group_values(g, q);
         for (int h = 0; h < 2; ++h) {  // sub-block j = 2g + h: values 32g + 16h ..
             const int j = 2 * g + h;
-            typename L::I part = L::set1(0);
-            for (int m = 0; m < 4; ++m)
-                part = L::dpbusd(part, q[4 * h + m], L::set1(four_bytes(ab.qs + 16 * j + 4 * m)));
-            sum = L::add(sum, L::mullo(part, s.scale[j]));
+            sum = L::add(sum, sub_block_dot<L, kRun>(q + 4 * h, ab.qs + 16 * j, s.scale[j]));
         }
     }
     typename L::I corr = L::set1(0);
@@ -329,7 +358,7 @@ inline typename L::F k_block_token(GroupValues group_values, const Scales& s, co
 // A stored panel against tokens [t, t + T): the same sums as k_block_token, with the loops
 // turned so that each group's 8 value vectors are loaded once and serve all T tokens (one
 // token at a time, the loads, not the multiply-adds, would set the pace).
-template <typename L, int T>
+template <typename L, int T, int kRun>
 void k_panel_tokens(int64_t n_blocks, const typename L::KPanel* panel, const uint8_t* a,
                     size_t a_stride, int t, float* y, size_t y_stride) {
     const BlockQ8_K* act[T];
@@ -346,11 +375,8 @@ void k_panel_tokens(int64_t n_blocks, const typename L::KPanel* panel, const uin
             for (int h = 0; h < 2; ++h) {  // sub-block j = 2g + h: values 32g + 16h ..
                 const int j = 2 * g + h;
                 for (int i = 0; i < T; ++i) {
-                    const int8_t* qs = act[i][b].qs + 16 * j;
-                    typename L::I part = L::set1(0);
-                    for (int m = 0; m < 4; ++m)
-                        part = L::dpbusd(part, q[4 * h + m], L::set1(four_bytes(qs + 4 * m)));
-                    sum[i] = L::add(sum[i], L::mullo(part, p.scale[j]));
+                    sum[i] = L::add(sum[i], sub_block_dot<L, kRun>(q + 4 * h, act[i][b].qs + 16 * j,
+                                                                   p.scale[j]));
                 }
             }
         }
@@ -370,18 +396,20 @@ void k_panel_tokens(int64_t n_blocks, const typename L::KPanel* panel, const uin
 }
 
 // Every token of the batch against a whole K panel, L::kKTokens per pass (then 4, then 1).
-template <typename L>
+template <typename L, int kRun = 4>
 void k_panel_all_tokens(int64_t n_blocks, const typename L::KPanel* panel, const Q8Batch& a,
                         float* y, size_t y_stride) {
     int t = 0;
     if constexpr (L::kKTokens > 4) {
-        for (; t + L::kKTokens <= a.n_tokens; t += L::kKTokens)
-            k_panel_tokens<L, L::kKTokens>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
+        for (; t + L::kKTokens <= a.n_tokens; t += L::kKTokens) {
+            k_panel_tokens<L, L::kKTokens, kRun>(n_blocks, panel, a.rows, a.row_stride, t, y,
+                                                 y_stride);
+        }
     }
     for (; t + 4 <= a.n_tokens; t += 4)
-        k_panel_tokens<L, 4>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
+        k_panel_tokens<L, 4, kRun>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
     for (; t < a.n_tokens; ++t)
-        k_panel_tokens<L, 1>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
+        k_panel_tokens<L, 1, kRun>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
 }
 
 }  // namespace

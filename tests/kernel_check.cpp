@@ -85,13 +85,30 @@ std::string check_dot_against_reference(TensorType type, const DotUnderTest& dot
         if (n % tensor_type_info(type).block_size != 0) continue;
         for (const Fill fill :
              {Fill::Random, Fill::AllZeroBits, Fill::AllOneBits, Fill::LargeScales}) {
-            for (int trial = 0; trial < 6; ++trial) {
+            // Activations: random, zero, alternating extremes, and all at the largest or at the
+            // most negative value (Q8_K's -128): with the largest weights, the sums that
+            // overflow a narrower integer first.
+            for (int trial = 0; trial < 10; ++trial) {
                 const auto w = weight_row(type, n, fill, rng);
                 std::vector<float> a(n);
                 for (int64_t i = 0; i < n; ++i) {
-                    a[i] = trial % 3 == 0   ? normal(rng)
-                           : trial % 3 == 1 ? 0.0f
-                                            : (i % 2 ? -3.0f : 3.0f);
+                    switch (trial % 5) {
+                        case 0:
+                            a[i] = normal(rng);
+                            break;
+                        case 1:
+                            a[i] = 0.0f;
+                            break;
+                        case 2:
+                            a[i] = i % 2 ? -3.0f : 3.0f;
+                            break;
+                        case 3:
+                            a[i] = 3.0f;
+                            break;
+                        default:
+                            a[i] = -3.0f;
+                            break;
+                    }
                 }
                 std::vector<uint8_t> q(row_bytes(ref.activation_type, n));
                 act.quantize_row(a.data(), q.data(), n);
