@@ -30,6 +30,7 @@ CpuFeatures detect_x86() {
     f.avx2 = avx2 && fma && f16c;
     f.avx512 = f.avx2 && os_avx512 && avx512f && avx512bw && avx512vl;
     f.avx512_vnni = f.avx512 && avx512vnni;
+    if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) f.avx_vnni = f.avx2 && (eax & (1u << 4));
     return f;
 }
 #endif

@@ -59,8 +59,9 @@ const TypeKernels* reference_kernels(TensorType type) {
 
 namespace {
 
-// EMBER_KERNELS=reference: only the scalar kernels; EMBER_KERNELS=avx2: no AVX-512 (to measure
-// what it adds, or to rule it out).
+// EMBER_KERNELS=reference: only the scalar kernels; EMBER_KERNELS=avx2: plain AVX2, neither
+// AVX-512 nor AVX-VNNI; EMBER_KERNELS=avx2-vnni: no AVX-512 (to measure what each adds, to rule
+// one out, or to run an AVX2 CPU's kernels on a bigger one).
 bool forced(const char* set) {
     const char* env = std::getenv("EMBER_KERNELS");
     return env != nullptr && std::string(env) == set;
@@ -116,8 +117,12 @@ struct BestKernels {
             set_packed(T::Q5_K, avx2::pack8_q5_k, avx2::gemm_packed8_q5_k, nullptr);
             set_packed(T::Q6_K, avx2::pack8_q6_k, avx2::gemm_packed8_q6_k, nullptr);
         }
+        if (cpu_features().avx_vnni && !forced("avx2")) {
+            name = "avx2-vnni";
+            set_all_packed_from_avxvnni();
+        }
         if (cpu_features().avx2 && cpu_features().avx512 && cpu_features().avx512_vnni &&
-            !forced("avx2")) {
+            !forced("avx2") && !forced("avx2-vnni")) {
             name = "avx512-vnni";
             floats.matmul = avx512::matmul_f32;
             floats.exp = avx512::exp_f32;
@@ -190,6 +195,20 @@ struct BestKernels {
         floats.matmul = neon_dotprod::matmul_f32;
     }
 #undef EMBER_SET_ALL
+#endif
+#if defined(__x86_64__)
+    void set_all_packed_from_avxvnni() {
+        set_packed(T::Q4_0, avxvnni::pack8_q4_0, avxvnni::gemm_packed8_q4_0, nullptr);
+        set_packed(T::Q5_0, avxvnni::pack8_q5_0, avxvnni::gemm_packed8_q5_0, nullptr);
+        set_packed(T::Q4_1, avxvnni::pack8_q4_1, avxvnni::gemm_packed8_q4_1, nullptr);
+        set_packed(T::Q5_1, avxvnni::pack8_q5_1, avxvnni::gemm_packed8_q5_1, nullptr);
+        set_packed(T::Q8_0, avxvnni::pack8_q8_0, avxvnni::gemm_packed8_q8_0, nullptr);
+        set_packed(T::Q2_K, avxvnni::pack8_q2_k, avxvnni::gemm_packed8_q2_k, nullptr);
+        set_packed(T::Q3_K, avxvnni::pack8_q3_k, avxvnni::gemm_packed8_q3_k, nullptr);
+        set_packed(T::Q4_K, avxvnni::pack8_q4_k, avxvnni::gemm_packed8_q4_k, nullptr);
+        set_packed(T::Q5_K, avxvnni::pack8_q5_k, avxvnni::gemm_packed8_q5_k, nullptr);
+        set_packed(T::Q6_K, avxvnni::pack8_q6_k, avxvnni::gemm_packed8_q6_k, nullptr);
+    }
 #endif
     void set_conversions(TensorType type, DequantizeRowFn dequantize, QuantizeRowFn quantize) {
         for (TypeKernels& k : table) {

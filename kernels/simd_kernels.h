@@ -56,6 +56,9 @@ void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride
 // Packed groups of 8 rows, as avx512's below without the 16-row kernels (x86_avx2_packed.cpp).
 EMBER_FOR_EACH_PACKED_TYPE(EMBER_DECLARE_PACKED8)
 }  // namespace avx2
+namespace avxvnni {  // AVX2 with AVX-VNNI (x86_avxvnni_packed.cpp)
+EMBER_FOR_EACH_PACKED_TYPE(EMBER_DECLARE_PACKED8)
+}  // namespace avxvnni
 namespace avx512 {  // with VNNI: prompt GEMM on 8-row panels (kernels.h, Gemm8Fn)
 void exp_f32(const float* x, float* y, int64_t n);
 float vec_dot_f32(int64_t n, const void* x, const void* y);  // float sums, not double

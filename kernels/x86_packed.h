@@ -1,6 +1,7 @@
 // Weights packed once at load time for the panel kernels (x86_panel.h), shared by the AVX-512
-// (x86_avx512_packed.cpp) and the AVX2 (x86_avx2_packed.cpp) kernels: the packing is plain
-// byte moves and the same layout serves both, and the decoding is written once. Like
+// (x86_avx512_packed.cpp), AVX-VNNI (x86_avxvnni_packed.cpp) and AVX2 (x86_avx2_packed.cpp)
+// kernels: the packing is plain byte moves and the same layout serves all three, and the
+// decoding is written once. Like
 // x86_panel.h, everything is in an anonymous namespace, one copy per including file.
 //
 // Building a panel from mapped rows costs a dword transposition and a scalar decoding of the
@@ -705,3 +706,15 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
                              size_t y_stride) {                                         \
         gemm_fn(n, packed, a, y, y_stride);                                             \
     }
+// Every type's pair, for the files with 8-row kernels only.
+#define EMBER_DEFINE_ALL_PACKED8                                                                   \
+    EMBER_DEFINE_PACKED8(q4_0, BlockQ4_0, kQK, PackedQ4_0, (gemm_packed<PackedQ4_0, 8>))           \
+    EMBER_DEFINE_PACKED8(q5_0, BlockQ5_0, kQK, PackedQ5_0, (gemm_packed<PackedQ5_0, 16>))          \
+    EMBER_DEFINE_PACKED8(q4_1, BlockQ4_1, kQK, PackedQ4_1, (gemm_packed<PackedQ4_1, 0>))           \
+    EMBER_DEFINE_PACKED8(q5_1, BlockQ5_1, kQK, PackedQ5_1, (gemm_packed<PackedQ5_1, 0>))           \
+    EMBER_DEFINE_PACKED8(q8_0, BlockQ8_0, kQK, PackedQ8_0, (gemm_packed<PackedQ8_0, kQ8_0Offset>)) \
+    EMBER_DEFINE_PACKED8(q2_k, BlockQ2_K, kQK_K, PackedQ2_K, gemm_k_packed<PackedQ2_K>)            \
+    EMBER_DEFINE_PACKED8(q3_k, BlockQ3_K, kQK_K, PackedQ3_K, gemm_k_packed<PackedQ3_K>)            \
+    EMBER_DEFINE_PACKED8(q4_k, BlockQ4_K, kQK_K, PackedQ4_K, gemm_k_packed<PackedQ4_K>)            \
+    EMBER_DEFINE_PACKED8(q5_k, BlockQ5_K, kQK_K, PackedQ5_K, gemm_k_packed<PackedQ5_K>)            \
+    EMBER_DEFINE_PACKED8(q6_k, BlockQ6_K, kQK_K, PackedQ6_K, gemm_k_packed<PackedQ6_K>)

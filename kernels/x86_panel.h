@@ -1,10 +1,10 @@
 // The 8-row panels of the prompt GEMM (x86_avx512.cpp explains them), shared by the kernels
 // that build panels from mapped rows (x86_avx512.cpp) and from weights packed at load time
-// (x86_packed.h, for AVX-512 and for AVX2). Everything is in an anonymous namespace: each file
-// that includes it compiles its own copy with its own instruction-set flags, and the linker
-// cannot merge an AVX-512 copy into the AVX2 path.
+// (x86_packed.h, for AVX-512, AVX-VNNI and AVX2). Everything is in an anonymous namespace:
+// each file that includes it compiles its own copy with its own instruction-set flags, and the
+// linker cannot merge an AVX-512 copy into the AVX2 path.
 //
-// The panel's one integer instruction is vpdpbusd (AVX-512 VNNI): in each int32 lane, four
+// The panel's one integer instruction is vpdpbusd (VNNI): in each int32 lane, four
 // unsigned weight bytes times four signed activation bytes, summed. Without VNNI (plain AVX2)
 // Rows8 does the same with vpmaddubsw (pairs into int16) and vpmaddwd against ones (pairs of
 // those into int32): exact as long as a pair of products fits in int16, true for every panel
@@ -21,7 +21,9 @@
 #include "kernels/blocks.h"
 #include "kernels/kernels.h"
 
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+// VNNI: AVX-512's (EVEX-encoded, 256-bit forms with VL) or AVX-VNNI's (VEX-encoded, the same
+// instructions on AVX2-only CPUs such as Intel's since Alder Lake).
+#if (defined(__AVX512VNNI__) && defined(__AVX512VL__)) || defined(__AVXVNNI__)
 #define EMBER_PANEL_VNNI 1
 #else
 #define EMBER_PANEL_VNNI 0
@@ -31,6 +33,11 @@ namespace ember::x86_panel {
 namespace {
 
 constexpr bool kVnni = EMBER_PANEL_VNNI;
+#if defined(__AVX512F__)
+constexpr bool kRegisters32 = true;  // EVEX encoding: 32 vector registers, else 16
+#else
+constexpr bool kRegisters32 = false;
+#endif
 
 inline float half(fp16_t h) {
     return _cvtsh_ss(h);
@@ -127,18 +134,25 @@ inline void widen(const PanelBlockMin& lo, const PanelBlockMin& hi, WidePanelBlo
 // many tokens share one pass over a panel (AVX2 has 16 registers, AVX-512 32).
 struct Rows8 {
     static constexpr int kRows = 8;
-    static constexpr int kTokens = 4, kKTokens = kVnni ? 8 : 4;
+    static constexpr int kTokens = 4, kKTokens = kRegisters32 ? 8 : 4;
     using I = __m256i;
     using F = __m256;
     using Panel = PanelBlock;
     using KPanel = KPanelBlock;
     static I set1(int32_t x) { return _mm256_set1_epi32(x); }
-#if EMBER_PANEL_VNNI
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
     static I dpbusd(I acc, I u8, I s8) {
         return _mm256_dpbusd_epi32(acc, u8, s8);
     }
     static I dpwssd(I acc, I a, I b) {
         return _mm256_dpwssd_epi32(acc, a, b);
+    }
+#elif defined(__AVXVNNI__)
+    static I dpbusd(I acc, I u8, I s8) {
+        return _mm256_dpbusd_avx_epi32(acc, u8, s8);
+    }
+    static I dpwssd(I acc, I a, I b) {
+        return _mm256_dpwssd_avx_epi32(acc, a, b);
     }
 #else
     // u8 < 128 (see the top of the file), so each pair's sum fits in int16.

@@ -197,28 +197,38 @@ TEST(SimdGemmPacked8, EveryRowAndTokenMatchesTheReference) {
 }
 
 #if defined(__x86_64__)
-// The AVX2 packed kernels (vpmaddubsw in place of vpdpbusd; Q8_0 with signed panels), which an
-// AVX-512 CPU does not run on its own.
+struct PackedKernels {
+    TensorType type;
+    Pack8Fn pack;
+    GemmPacked8Fn gemm;
+};
+#define EMBER_PACKED_KERNELS(ns)                                       \
+    {                                                                  \
+        {TensorType::Q4_0, ns::pack8_q4_0, ns::gemm_packed8_q4_0},     \
+            {TensorType::Q5_0, ns::pack8_q5_0, ns::gemm_packed8_q5_0}, \
+            {TensorType::Q4_1, ns::pack8_q4_1, ns::gemm_packed8_q4_1}, \
+            {TensorType::Q5_1, ns::pack8_q5_1, ns::gemm_packed8_q5_1}, \
+            {TensorType::Q8_0, ns::pack8_q8_0, ns::gemm_packed8_q8_0}, \
+            {TensorType::Q2_K, ns::pack8_q2_k, ns::gemm_packed8_q2_k}, \
+            {TensorType::Q3_K, ns::pack8_q3_k, ns::gemm_packed8_q3_k}, \
+            {TensorType::Q4_K, ns::pack8_q4_k, ns::gemm_packed8_q4_k}, \
+            {TensorType::Q5_K, ns::pack8_q5_k, ns::gemm_packed8_q5_k}, \
+            {TensorType::Q6_K, ns::pack8_q6_k, ns::gemm_packed8_q6_k}, \
+    }
+
+// The AVX2 packed kernels (vpmaddubsw in place of vpdpbusd, int16 sums, signed Q8_0 panels) and
+// the AVX-VNNI ones, which a CPU with AVX-512 does not run on its own.
 TEST(SimdGemmPacked8, Avx2KernelsMatchTheReference) {
     if (!cpu_features().avx2) GTEST_SKIP() << "no AVX2";
-    const struct {
-        TensorType type;
-        Pack8Fn pack;
-        GemmPacked8Fn gemm;
-    } kAvx2[] = {
-        {TensorType::Q4_0, avx2::pack8_q4_0, avx2::gemm_packed8_q4_0},
-        {TensorType::Q5_0, avx2::pack8_q5_0, avx2::gemm_packed8_q5_0},
-        {TensorType::Q4_1, avx2::pack8_q4_1, avx2::gemm_packed8_q4_1},
-        {TensorType::Q5_1, avx2::pack8_q5_1, avx2::gemm_packed8_q5_1},
-        {TensorType::Q8_0, avx2::pack8_q8_0, avx2::gemm_packed8_q8_0},
-        {TensorType::Q2_K, avx2::pack8_q2_k, avx2::gemm_packed8_q2_k},
-        {TensorType::Q3_K, avx2::pack8_q3_k, avx2::gemm_packed8_q3_k},
-        {TensorType::Q4_K, avx2::pack8_q4_k, avx2::gemm_packed8_q4_k},
-        {TensorType::Q5_K, avx2::pack8_q5_k, avx2::gemm_packed8_q5_k},
-        {TensorType::Q6_K, avx2::pack8_q6_k, avx2::gemm_packed8_q6_k},
-    };
+    const PackedKernels kAvx2[] = EMBER_PACKED_KERNELS(avx2);
     for (const auto& k : kAvx2) expect_packed8_matches(k.type, k.pack, k.gemm, "avx2");
 }
+TEST(SimdGemmPacked8, AvxVnniKernelsMatchTheReference) {
+    if (!cpu_features().avx_vnni) GTEST_SKIP() << "no AVX-VNNI";
+    const PackedKernels kAvxVnni[] = EMBER_PACKED_KERNELS(avxvnni);
+    for (const auto& k : kAvxVnni) expect_packed8_matches(k.type, k.pack, k.gemm, "avx2-vnni");
+}
+#undef EMBER_PACKED_KERNELS
 #endif
 
 // Two packed groups at once in 16-row registers (GemmPacked8Fn gemm_packed16), for one
@@ -284,7 +294,9 @@ TEST(KernelRegistry, ReportsTheActiveSet) {
     EXPECT_FALSE(set.empty());
 #if defined(__x86_64__)
     if (cpu_features().avx2 && std::getenv("EMBER_KERNELS") == nullptr) {
-        EXPECT_EQ(set, cpu_features().avx512_vnni ? "avx512-vnni" : "avx2");
+        EXPECT_EQ(set, cpu_features().avx512_vnni ? "avx512-vnni"
+                       : cpu_features().avx_vnni  ? "avx2-vnni"
+                                                  : "avx2");
     }
 #endif
 }
