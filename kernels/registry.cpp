@@ -106,20 +106,11 @@ struct BestKernels {
             set4(T::Q4_K, avx2::vec_dot4_q4_k_q8_k);
             set4(T::Q5_K, avx2::vec_dot4_q5_k_q8_k);
             set4(T::Q6_K, avx2::vec_dot4_q6_k_q8_k);
-            set_packed(T::Q4_0, avx2::pack8_q4_0, avx2::gemm_packed8_q4_0, nullptr);
-            set_packed(T::Q5_0, avx2::pack8_q5_0, avx2::gemm_packed8_q5_0, nullptr);
-            set_packed(T::Q4_1, avx2::pack8_q4_1, avx2::gemm_packed8_q4_1, nullptr);
-            set_packed(T::Q5_1, avx2::pack8_q5_1, avx2::gemm_packed8_q5_1, nullptr);
-            set_packed(T::Q8_0, avx2::pack8_q8_0, avx2::gemm_packed8_q8_0, nullptr);
-            set_packed(T::Q2_K, avx2::pack8_q2_k, avx2::gemm_packed8_q2_k, nullptr);
-            set_packed(T::Q3_K, avx2::pack8_q3_k, avx2::gemm_packed8_q3_k, nullptr);
-            set_packed(T::Q4_K, avx2::pack8_q4_k, avx2::gemm_packed8_q4_k, nullptr);
-            set_packed(T::Q5_K, avx2::pack8_q5_k, avx2::gemm_packed8_q5_k, nullptr);
-            set_packed(T::Q6_K, avx2::pack8_q6_k, avx2::gemm_packed8_q6_k, nullptr);
+            set_all_packed8_from_avx2();
         }
         if (cpu_features().avx_vnni && !forced("avx2")) {
             name = "avx2-vnni";
-            set_all_packed_from_avxvnni();
+            set_all_packed8_from_avxvnni();
         }
         if (cpu_features().avx2 && cpu_features().avx512 && cpu_features().avx512_vnni &&
             !forced("avx2") && !forced("avx2-vnni")) {
@@ -197,18 +188,25 @@ struct BestKernels {
 #undef EMBER_SET_ALL
 #endif
 #if defined(__x86_64__)
-    void set_all_packed_from_avxvnni() {
-        set_packed(T::Q4_0, avxvnni::pack8_q4_0, avxvnni::gemm_packed8_q4_0, nullptr);
-        set_packed(T::Q5_0, avxvnni::pack8_q5_0, avxvnni::gemm_packed8_q5_0, nullptr);
-        set_packed(T::Q4_1, avxvnni::pack8_q4_1, avxvnni::gemm_packed8_q4_1, nullptr);
-        set_packed(T::Q5_1, avxvnni::pack8_q5_1, avxvnni::gemm_packed8_q5_1, nullptr);
-        set_packed(T::Q8_0, avxvnni::pack8_q8_0, avxvnni::gemm_packed8_q8_0, nullptr);
-        set_packed(T::Q2_K, avxvnni::pack8_q2_k, avxvnni::gemm_packed8_q2_k, nullptr);
-        set_packed(T::Q3_K, avxvnni::pack8_q3_k, avxvnni::gemm_packed8_q3_k, nullptr);
-        set_packed(T::Q4_K, avxvnni::pack8_q4_k, avxvnni::gemm_packed8_q4_k, nullptr);
-        set_packed(T::Q5_K, avxvnni::pack8_q5_k, avxvnni::gemm_packed8_q5_k, nullptr);
-        set_packed(T::Q6_K, avxvnni::pack8_q6_k, avxvnni::gemm_packed8_q6_k, nullptr);
+    // The packing and 8-row packed kernels of every packed type (no 16-row ones).
+#define EMBER_SET_PACKED8(ns)                                            \
+    set_packed(T::Q4_0, ns::pack8_q4_0, ns::gemm_packed8_q4_0, nullptr); \
+    set_packed(T::Q5_0, ns::pack8_q5_0, ns::gemm_packed8_q5_0, nullptr); \
+    set_packed(T::Q4_1, ns::pack8_q4_1, ns::gemm_packed8_q4_1, nullptr); \
+    set_packed(T::Q5_1, ns::pack8_q5_1, ns::gemm_packed8_q5_1, nullptr); \
+    set_packed(T::Q8_0, ns::pack8_q8_0, ns::gemm_packed8_q8_0, nullptr); \
+    set_packed(T::Q2_K, ns::pack8_q2_k, ns::gemm_packed8_q2_k, nullptr); \
+    set_packed(T::Q3_K, ns::pack8_q3_k, ns::gemm_packed8_q3_k, nullptr); \
+    set_packed(T::Q4_K, ns::pack8_q4_k, ns::gemm_packed8_q4_k, nullptr); \
+    set_packed(T::Q5_K, ns::pack8_q5_k, ns::gemm_packed8_q5_k, nullptr); \
+    set_packed(T::Q6_K, ns::pack8_q6_k, ns::gemm_packed8_q6_k, nullptr);
+    void set_all_packed8_from_avx2() {
+        EMBER_SET_PACKED8(avx2)
     }
+    void set_all_packed8_from_avxvnni() {
+        EMBER_SET_PACKED8(avxvnni)
+    }
+#undef EMBER_SET_PACKED8
 #endif
     void set_conversions(TensorType type, DequantizeRowFn dequantize, QuantizeRowFn quantize) {
         for (TypeKernels& k : table) {

@@ -10,7 +10,8 @@
 // those into int32): exact as long as a pair of products fits in int16, true for every panel
 // whose unsigned values stay below 128. Q8_0's values reach 255 once made unsigned, so there
 // the AVX2 panel keeps them signed and moves their signs onto the activations
-// (PanelBlockSigned).
+// (PanelBlockSigned). Where the values are small, the kernels add several vpmaddubsw results
+// in int16 before one vpmaddwd (kInt16Run and kKInt16Run in x86_packed.h give how many).
 #pragma once
 
 #include <immintrin.h>
@@ -87,7 +88,7 @@ inline void transpose8x8_epi32(const __m256i in[8], __m256i out[8]) {
 // The K-quants' panel block: a 256-value super-block of 8 rows (x86_avx512.cpp).
 struct KPanelBlock {
     __m256i q[64];      // q[8i + k]: dword j = values 32i + 4k .. +3 of row j
-    __m256i scale[16];  // int32 lanes: the rows' scale of sub-block j
+    __m256i scale[16];  // the rows' scale of sub-block j: int32 lanes (as scale_pairs gives it)
     __m256i coef[8];    // int16 pairs: the rows' (coef_2m, coef_2m+1)
     __m256 d, coef_d;
 };
