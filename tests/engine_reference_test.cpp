@@ -176,7 +176,7 @@ TEST(KvCache, TokenByTokenLogitsEqualTheBatchedOnes) {
 // EMBER_KERNELS=avx2): there the batch is held to the top-1 agreement and the statistical bound
 // of the llama.cpp comparisons, and one token still to float noise. The packed kernels are
 // checked row by row in kernels_simd_test, and the packed model against llama.cpp in
-// ReferenceModel (run again with EMBER_KERNELS=avx2, tests/CMakeLists.txt).
+// ReferenceModel (run again with EMBER_KERNELS=avx2 and avx2-vnni, tests/CMakeLists.txt).
 TEST(PackedWeights, GiveTheLogitsOfTheMappedWeights) {
     int packed_types = 0;
     for (const char* type :
