@@ -1,8 +1,8 @@
 // Weights packed once at load time for the panel kernels (x86_panel.h), shared by the AVX-512
 // (x86_avx512_packed.cpp), AVX-VNNI (x86_avxvnni_packed.cpp) and AVX2 (x86_avx2_packed.cpp)
 // kernels: the packing is plain byte moves and the same layout serves all three, and the
-// decoding is written once. Like
-// x86_panel.h, everything is in an anonymous namespace, one copy per including file.
+// decoding is written once. Like x86_panel.h, everything is in an anonymous namespace, one
+// copy per including file.
 //
 // Building a panel from mapped rows costs a dword transposition and a scalar decoding of the
 // scales per block and panel: in prompt processing that is shared by the whole batch, but a
