@@ -169,11 +169,11 @@ int run_bench(const BenchOptions& o) {
         }
         return 0;
     }
-    std::printf("| %-22s | %10s | %8s | %7s | %7s | %5s | %20s | %14s |\n", "model", "size",
+    std::printf("| %-22s | %10s | %8s | %12s | %7s | %5s | %20s | %14s |\n", "model", "size",
                 "params", "kernels", "threads", "test", "t/s", "roofline");
     std::printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", std::string(22, '-').c_str(),
                 std::string(10, '-').c_str(), std::string(8, '-').c_str(),
-                std::string(7, '-').c_str(), std::string(7, '-').c_str(),
+                std::string(12, '-').c_str(), std::string(7, '-').c_str(),
                 std::string(5, '-').c_str(), std::string(20, '-').c_str(),
                 std::string(14, '-').c_str());
     for (const Result& r : results) {
@@ -186,7 +186,7 @@ int run_bench(const BenchOptions& o) {
             const double gbs = weight_bytes * s.mean / 1e9;
             std::snprintf(roof, sizeof(roof), "%.1f GB/s %.0f%%", gbs, 100 * gbs / bandwidth);
         }
-        std::printf("| %-22s | %6.2f MiB | %7.2fB | %7s | %7d | %5s | %20s | %14s |\n", model_type,
+        std::printf("| %-22s | %6.2f MiB | %7.2fB | %12s | %7d | %5s | %20s | %14s |\n", model_type,
                     weight_bytes / 1048576.0, billions, active_kernel_set().c_str(),
                     context.n_threads(), test, ts, roof);
     }
