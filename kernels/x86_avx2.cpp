@@ -49,27 +49,10 @@ inline __m256i dot_u8_i8_scaled(__m256i u, __m256i y, int lo, int hi) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), scales);
 }
 
-// 16 bytes of nibbles -> 32 bytes: low nibbles (values 0..15), then high nibbles (16..31).
-inline __m256i unpack_nibbles(const uint8_t* qs) {
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
-}
-
-// The 32 bits of qh as bytes: 0x10 where bit j is set, else 0 (the fifth bit of Q5 values).
-inline __m256i fifth_bits(const uint8_t qh_bytes[4]) {
-    uint32_t qh;
-    std::memcpy(&qh, qh_bytes, 4);
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(static_cast<int>(qh)),
-        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
-    const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
 using x86::bit_of_bytes;
+using x86::fifth_bits;
 using x86::two_bits_of_bytes;
+using x86::unpack_nibbles;
 
 template <typename Block>
 const Block* blocks_of(const void* p) {

@@ -32,20 +32,8 @@ namespace ember::avx512 {
 using namespace x86_panel;
 namespace {
 
-// Q4_0's 16 bytes -> 32 unsigned values: low nibbles are values 0..15, high nibbles 16..31.
-inline __m256i unpack_nibbles(const uint8_t* qs) {
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
-}
-
-// Q5_0's fifth bits: bit j of qh (little-endian) is bit 4 of value j.
-inline __m256i fifth_bits(const uint8_t* qh_bytes) {
-    uint32_t qh;
-    std::memcpy(&qh, qh_bytes, 4);
-    const __mmask32 set = qh;
-    return _mm256_maskz_mov_epi8(set, _mm256_set1_epi8(0x10));
-}
+using x86::fifth_bits;
+using x86::unpack_nibbles;
 
 // The weight types, each as unsigned values q with x = d (q - kOffset).
 struct Q4_0Panel {

@@ -1,14 +1,46 @@
-// Unpacking a K-quant super-block into 8 vectors of 32 unsigned values (q[i] holds values
-// 32i .. 32i+31), shared by the AVX2 and the AVX-512 kernels. Every function is `static`: each
+// Unpacking blocks into vectors of unsigned values, shared by the AVX2 and the AVX-512 kernels:
+// the 32-value types' nibbles and fifth bits, and a K-quant super-block into 8 vectors of 32
+// (q[i] holds values 32i .. 32i+31). Every function is `static`: each
 // file compiles its own copy with its own instruction-set flags. (An ordinary inline function
 // would be merged by the linker, and a copy built for AVX-512 could run on an AVX2-only CPU.)
 #pragma once
 
 #include <immintrin.h>
 
+#include <cstdint>
+#include <cstring>
+
 #include "kernels/blocks.h"
 
 namespace ember::x86 {
+
+// 16 bytes of nibbles -> 32 bytes: low nibbles (values 0..15), then high nibbles (16..31).
+static inline __m256i unpack_nibbles(const uint8_t* qs) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+// 32 bits as 32 bytes: 0x10 in byte i where bit i is set, else 0 (the fifth bits of Q5 values).
+static inline __m256i fifth_bit_bytes(uint32_t bits) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    return _mm256_maskz_mov_epi8(bits, _mm256_set1_epi8(0x10));
+#else
+    // Byte i takes byte i / 8 of the bits, keeps bit i % 8, and becomes 0x10 where it is set.
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(static_cast<int>(bits)),
+        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+#endif
+}
+// A Q5 block's qh field (little-endian) as fifth_bit_bytes.
+static inline __m256i fifth_bits(const uint8_t* qh_bytes) {
+    uint32_t qh;
+    std::memcpy(&qh, qh_bytes, 4);
+    return fifth_bit_bytes(qh);
+}
 
 // Bit b of every byte, as 0 or 1.
 static inline __m256i bit_of_bytes(__m256i v, int b) {

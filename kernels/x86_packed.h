@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "kernels/blocks.h"
+#include "kernels/x86_k_unpack.h"
 #include "kernels/x86_panel.h"
 
 namespace ember::x86_panel {
@@ -168,22 +169,8 @@ inline void unpack_nibbles(const uint8_t qs[4][32], __m256i q[8]) {
         q[c + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
     }
 }
-// 0x10 in byte i of the result where bit i of `bits` is set.
-inline __m256i fifth_bit_bytes(uint32_t bits) {
-#if defined(__AVX512BW__) && defined(__AVX512VL__)
-    return _mm256_maskz_mov_epi8(bits, _mm256_set1_epi8(0x10));
-#else
-    // Byte i takes byte i / 8 of the bits, keeps bit i % 8, and becomes 0x10 where it is set.
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(static_cast<int>(bits)),
-        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-    const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
-    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-#endif
-}
 inline void add_fifth_bits(const uint32_t qh[8], __m256i q[8]) {
-    for (int k = 0; k < 8; ++k) q[k] = _mm256_or_si256(q[k], fifth_bit_bytes(qh[k]));
+    for (int k = 0; k < 8; ++k) q[k] = _mm256_or_si256(q[k], x86::fifth_bit_bytes(qh[k]));
 }
 // Q4_0, Q5_0, Q4_1, Q5_1: nibbles, the fifth bits where the type has them, the scales, and
 // the minimums where it has them.

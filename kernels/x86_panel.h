@@ -219,6 +219,25 @@ inline int32_t four_bytes(const int8_t* p) {
     return four;
 }
 
+// Without VNNI: the dot products of kCount panel vectors q[k] (4 unsigned values of each row)
+// with a token's 4 * kCount activations a, as vpmaddubsw pairs summed in int16 kRun at a time
+// (as many as the values' range allows: kInt16Run, kKInt16Run in x86_packed.h), each run then
+// widened to int32 by one vpmaddwd against `weights` (int16 pairs: ones, or the K-quants' row
+// scale twice, which multiplies in the same instruction).
+template <int kCount, int kRun>
+inline __m256i int16_runs(const __m256i* q, const int8_t* a, __m256i weights) {
+    __m256i out = _mm256_setzero_si256();
+    for (int k0 = 0; k0 < kCount; k0 += kRun) {
+        __m256i pairs = _mm256_setzero_si256();
+        for (int k = k0; k < k0 + kRun; ++k) {
+            pairs = _mm256_add_epi16(
+                pairs, _mm256_maddubs_epi16(q[k], _mm256_set1_epi32(four_bytes(a + 4 * k))));
+        }
+        out = _mm256_add_epi32(out, _mm256_madd_epi16(pairs, weights));
+    }
+    return out;
+}
+
 // Tokens [t, t + T) against a panel whose block b is block_at(b) (a stored panel, or one
 // decoded on the fly from packed weights); y gets L::kRows consecutive floats per token.
 // Panels with minimums (PanelBlockMin) take Q8_1 activations and add m * s per block; the
@@ -257,16 +276,9 @@ void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, f
             typename L::I lanes = L::set1(0);
             if constexpr (kOffset != 0) lanes = L::set1(-kOffset * sums[i][b]);
             if constexpr (!kVnni && kInt16Run > 1) {
-                // Without VNNI, small values: kInt16Run vpmaddubsw results summed in int16
-                // before one vpmaddwd widens them (see kInt16Run at gemm_packed).
-                for (int k0 = 0; k0 < 8; k0 += kInt16Run) {
-                    __m256i pairs = _mm256_setzero_si256();
-                    for (int k = k0; k < k0 + kInt16Run; ++k) {
-                        pairs = _mm256_add_epi16(
-                            pairs, _mm256_maddubs_epi16(p.q[k], L::set1(four_bytes(qs + 4 * k))));
-                    }
-                    lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-                }
+                // Without VNNI, small values: see int16_runs.
+                lanes = _mm256_add_epi32(lanes,
+                                         int16_runs<8, kInt16Run>(p.q, qs, _mm256_set1_epi16(1)));
             } else {
                 for (int k = 0; k < 8; ++k) {
                     typename L::I a4 = L::set1(four_bytes(qs + 4 * k));
@@ -313,9 +325,8 @@ inline void widen(const KPanelBlock& lo, const KPanelBlock& hi, WideKPanelBlock*
 
 // One 16-value sub-block of the rows against one token's 16 activations `a`: each row's integer
 // dot product times its sub-block scale. With VNNI: 4 vpdpbusd and a vpmulld by the scales as
-// int32 lanes. Without: the vpmaddubsw pairs summed in int16, kRun at a time (as many as the
-// values' range allows, kKInt16Run in x86_packed.h), and one vpmaddwd against the scale held
-// twice per lane as int16 (scale_pairs) in place of both the widening and the vpmulld.
+// int32 lanes. Without: int16_runs against the scale held twice per lane as int16
+// (scale_pairs), in place of both the widening and the vpmulld.
 template <typename L, int kRun>
 inline typename L::I sub_block_dot(const typename L::I q[4], const int8_t* a, typename L::I scale) {
     if constexpr (kVnni) {
@@ -323,16 +334,7 @@ inline typename L::I sub_block_dot(const typename L::I q[4], const int8_t* a, ty
         for (int m = 0; m < 4; ++m) part = L::dpbusd(part, q[m], L::set1(four_bytes(a + 4 * m)));
         return L::mullo(part, scale);
     } else {
-        __m256i out = _mm256_setzero_si256();
-        for (int m0 = 0; m0 < 4; m0 += kRun) {
-            __m256i pairs = _mm256_setzero_si256();
-            for (int m = m0; m < m0 + kRun; ++m) {
-                pairs = _mm256_add_epi16(
-                    pairs, _mm256_maddubs_epi16(q[m], L::set1(four_bytes(a + 4 * m))));
-            }
-            out = _mm256_add_epi32(out, _mm256_madd_epi16(pairs, scale));
-        }
-        return out;
+        return int16_runs<4, kRun>(q, a, scale);
     }
 }
 // The K panels' scales as sub_block_dot takes them: int32 lanes with VNNI, the low 16 bits
