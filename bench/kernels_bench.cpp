@@ -8,6 +8,8 @@
 
 #include <cstring>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/ops.h"
@@ -108,10 +110,10 @@ Batch random_batch(const ember::TypeKernels& k, int64_t cols, int n_tokens, std:
 }
 
 // Weights packed at load time (kernels.h, Pack8Fn) against n_tokens tokens, 8 rows per call
-// (gemm_packed8) or 16 (gemm_packed16). 256 x 2048 weights stay in the L2 cache, so this is
-// the kernel's arithmetic ceiling, not the memory's: for one token (packed_token/, how
-// generation runs) and for a batch of 64 (packed_batch/, prompt processing).
-void BM_Packed(benchmark::State& state, TensorType type, bool wide, int n_tokens) {
+// (gemm_packed8), 16 (gemm_packed16) or 32 (gemm_packed32). 256 x 2048 weights stay in the L2
+// cache, so this is the kernel's arithmetic ceiling, not the memory's: for one token
+// (packed_token/, how generation runs) and for a batch of 64 (packed_batch/, prompt processing).
+void BM_Packed(benchmark::State& state, TensorType type, int rows_per_call, int n_tokens) {
     const int64_t cols = 2048, rows = 256;
     const ember::TypeKernels& k = *ember::kernels_for(type);
     const size_t row_bytes = ember::row_bytes(type, cols);
@@ -125,14 +127,11 @@ void BM_Packed(benchmark::State& state, TensorType type, bool wide, int n_tokens
     const Batch batch = random_batch(k, cols, n_tokens, rng);
     std::vector<float> y(rows * n_tokens);
     for (auto _ : state) {
-        for (int64_t g = 0; g < rows / 8; g += wide ? 2 : 1) {
-            const uint8_t* group = packed.data() + 8 * g * row_bytes;
-            if (wide) {
-                k.gemm_packed16(cols, group, batch.view, y.data() + 8 * g, rows);
-            } else {
-                k.gemm_packed8(cols, group, batch.view, y.data() + 8 * g, rows);
-            }
-        }
+        const ember::GemmPacked8Fn gemm = rows_per_call == 32   ? k.gemm_packed32
+                                          : rows_per_call == 16 ? k.gemm_packed16
+                                                                : k.gemm_packed8;
+        for (int64_t g = 0; g < rows / 8; g += rows_per_call / 8)
+            gemm(cols, packed.data() + 8 * g * row_bytes, batch.view, y.data() + 8 * g, rows);
         benchmark::DoNotOptimize(y.data());
     }
     state.counters["GB/s"] =
@@ -199,13 +198,13 @@ void register_all() {
                                      BM_MatVec, t, false);
         for (const int n_tokens : {1, 64}) {
             const std::string kind = n_tokens == 1 ? "packed_token/" : "packed_batch/";
-            if (ember::kernels_for(t)->gemm_packed8 != nullptr) {
-                benchmark::RegisterBenchmark((kind + name + "/8_rows").c_str(), BM_Packed, t, false,
-                                             n_tokens);
-            }
-            if (ember::kernels_for(t)->gemm_packed16 != nullptr) {
-                benchmark::RegisterBenchmark((kind + name + "/16_rows").c_str(), BM_Packed, t, true,
-                                             n_tokens);
+            const ember::TypeKernels& k = *ember::kernels_for(t);
+            for (const auto& [rows, gemm] :
+                 {std::pair{8, k.gemm_packed8}, {16, k.gemm_packed16}, {32, k.gemm_packed32}}) {
+                if (gemm == nullptr || (rows == 32 && n_tokens < 4)) continue;  // (batches only)
+                benchmark::RegisterBenchmark(
+                    (kind + name + "/" + std::to_string(rows) + "_rows").c_str(), BM_Packed, t,
+                    rows, n_tokens);
             }
         }
     }

@@ -132,18 +132,28 @@ void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_t
                         sums.data(),   n_tokens,    block_s.data()};
     const int64_t groups = w.rows / 8;
     // Packed weights go 16 rows at a time where the kernels have it (twice the work per
-    // instruction); the last group of an odd count goes alone.
-    const bool wide = w.packed != nullptr && w.kernels->gemm_packed16 != nullptr;
-    const int64_t per_unit = wide ? 2 : 1;
+    // instruction), and a batch 32 at a time where they have that (each activation loaded once
+    // for twice the rows); groups left over at the end go in smaller steps.
+    const TypeKernels& k = *w.kernels;
+    const bool packed = w.packed != nullptr;
+    const bool by_32 = packed && k.gemm_packed32 != nullptr && n_tokens >= 4;
+    const bool by_16 = packed && k.gemm_packed16 != nullptr;
+    const int64_t per_unit = by_32 ? 4 : by_16 ? 2 : 1;
     pool.parallel_for((groups + per_unit - 1) / per_unit, [&](int64_t begin, int64_t end) {
-        for (int64_t u = begin; u < end; ++u) {
-            const int64_t g = u * per_unit;
-            if (wide && g + 1 < groups) {
-                w.kernels->gemm_packed16(w.cols, w.packed_group(g), batch, y + 8 * g, w.rows);
-            } else if (w.packed != nullptr) {
-                w.kernels->gemm_packed8(w.cols, w.packed_group(g), batch, y + 8 * g, w.rows);
+        for (int64_t g = begin * per_unit; g < std::min(end * per_unit, groups);) {
+            float* out = y + 8 * g;
+            if (by_32 && g + 4 <= groups) {
+                k.gemm_packed32(w.cols, w.packed_group(g), batch, out, w.rows);
+                g += 4;
+            } else if (by_16 && g + 2 <= groups) {
+                k.gemm_packed16(w.cols, w.packed_group(g), batch, out, w.rows);
+                g += 2;
+            } else if (packed) {
+                k.gemm_packed8(w.cols, w.packed_group(g), batch, out, w.rows);
+                g += 1;
             } else {
-                w.kernels->gemm8(w.cols, w.row(8 * g), w.row_bytes, batch, y + 8 * g, w.rows);
+                k.gemm8(w.cols, w.row(8 * g), w.row_bytes, batch, out, w.rows);
+                g += 1;
             }
         }
     });

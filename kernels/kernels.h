@@ -74,6 +74,9 @@ struct TypeKernels {
     // Two consecutive packed groups (16 rows, y gets 16 floats per token) against a batch of
     // tokens, in wider registers; null where there is none.
     GemmPacked8Fn gemm_packed16 = nullptr;
+    // Four consecutive packed groups (32 rows, y gets 32 floats per token) against a batch, as
+    // two 16-row panels side by side; null where there is none.
+    GemmPacked8Fn gemm_packed32 = nullptr;
 };
 
 // C (m, n) = A (m, k) @ B (k, n) in F32, row-major, with leading dimensions lda, ldb, ldc counted

@@ -151,6 +151,11 @@ struct BestKernels {
                        avx512::gemm_packed16_q5_k);
             set_packed(T::Q6_K, avx512::pack8_q6_k, avx512::gemm_packed8_q6_k,
                        avx512::gemm_packed16_q6_k);
+            set_packed32(T::Q4_0, avx512::gemm_packed32_q4_0);
+            set_packed32(T::Q5_0, avx512::gemm_packed32_q5_0);
+            set_packed32(T::Q4_1, avx512::gemm_packed32_q4_1);
+            set_packed32(T::Q5_1, avx512::gemm_packed32_q5_1);
+            set_packed32(T::Q8_0, avx512::gemm_packed32_q8_0);
         }
 #elif defined(__aarch64__)
         if (cpu_features().neon_dotprod) {
@@ -216,6 +221,11 @@ struct BestKernels {
     void set_packed(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm, GemmPacked8Fn gemm16) {
         for (TypeKernels& k : table) {
             if (k.type == type) k.pack8 = pack, k.gemm_packed8 = gemm, k.gemm_packed16 = gemm16;
+        }
+    }
+    void set_packed32(TensorType type, GemmPacked8Fn gemm32) {
+        for (TypeKernels& k : table) {
+            if (k.type == type) k.gemm_packed32 = gemm32;
         }
     }
     void set_gemm8(TensorType type, Gemm8Fn gemm) {

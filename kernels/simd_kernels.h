@@ -38,6 +38,9 @@ namespace ember {
 #define EMBER_DECLARE_PACKED16(name)                                                     \
     void gemm_packed16_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
                               size_t y_stride);
+#define EMBER_DECLARE_PACKED32(name)                                                     \
+    void gemm_packed32_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
+                              size_t y_stride);
 
 namespace avx2 {
 EMBER_DECLARE_DOTS
@@ -88,6 +91,12 @@ void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
 // Packed groups of 8 rows (kernels.h, Pack8Fn and GemmPacked8Fn; x86_packed.h).
 EMBER_FOR_EACH_PACKED_TYPE(EMBER_DECLARE_PACKED8)
 EMBER_FOR_EACH_PACKED_TYPE(EMBER_DECLARE_PACKED16)
+// 32 rows for a batch: the 32-value types (the K-quants' panels have no registers to spare).
+EMBER_DECLARE_PACKED32(q4_0)
+EMBER_DECLARE_PACKED32(q5_0)
+EMBER_DECLARE_PACKED32(q4_1)
+EMBER_DECLARE_PACKED32(q5_1)
+EMBER_DECLARE_PACKED32(q8_0)
 }  // namespace avx512
 namespace neon {
 EMBER_DECLARE_DOTS
@@ -100,5 +109,6 @@ EMBER_DECLARE_DOTS
 #undef EMBER_FOR_EACH_PACKED_TYPE
 #undef EMBER_DECLARE_PACKED8
 #undef EMBER_DECLARE_PACKED16
+#undef EMBER_DECLARE_PACKED32
 
 }  // namespace ember

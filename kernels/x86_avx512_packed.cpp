@@ -1,8 +1,10 @@
 // The packed panel kernels (x86_packed.h) with AVX-512 VNNI: the 8-row kernels of that file,
 // and two consecutive groups decoded side by side into 16-row panels in 512-bit registers,
-// twice the multiply-adds per vpdpbusd.
+// twice the multiply-adds per vpdpbusd; for a batch of the 32-value types, two such panels
+// (32 rows) share each activation load.
 #include <immintrin.h>
 
+#include <array>
 #include <cstddef>
 #include <type_traits>
 #include <vector>
@@ -15,7 +17,7 @@ namespace ember::avx512 {
 using namespace x86_panel;
 namespace {
 
-// Two consecutive groups (16 rows) in 512-bit registers, for a batch.
+// Two consecutive groups (16 rows) in 512-bit registers: twice the rows per instruction.
 template <typename Packed, int kOffset>
 void gemm_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     const int64_t n_blocks = n / kQK;
@@ -35,6 +37,34 @@ void gemm_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y,
         widen(rows_0_7, rows_8_15, &panel[b]);
     }
     panel_all_tokens<Rows16, kOffset>(n_blocks, panel.data(), a, y, y_stride);
+}
+
+// Four consecutive groups (32 rows) as two 16-row panels side by side, for a batch: each
+// broadcast activation meets both (panel_tokens). One token or a few: the 16-row path twice.
+template <typename Packed, int kOffset>
+void gemm_packed_wide_pair(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                           size_t y_stride) {
+    const int64_t n_blocks = n / kQK;
+    const auto* groups = static_cast<const Packed*>(packed);
+    if (a.n_tokens < 4) {
+        gemm_packed_wide<Packed, kOffset>(n, groups, a, y, y_stride);
+        gemm_packed_wide<Packed, kOffset>(n, groups + 2 * n_blocks, a, y + 16, y_stride);
+        return;
+    }
+    using Wide = typename PanelOf<Packed>::Wide;
+    thread_local std::vector<std::array<Wide, 2>> panel;
+    if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
+    for (int h = 0; h < 2; ++h) {
+        const Packed* low = groups + 2 * h * n_blocks;
+        const Packed* high = low + n_blocks;
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            typename PanelOf<Packed>::Narrow rows_0_7, rows_8_15;
+            unpack(low[b], &rows_0_7);
+            unpack(high[b], &rows_8_15);
+            widen(rows_0_7, rows_8_15, &panel[b][h]);
+        }
+    }
+    panel_all_tokens<Rows16, kOffset, 1, 2>(n_blocks, panel.data(), a, y, y_stride);
 }
 
 // Two consecutive groups (16 rows) in 512-bit registers: twice the rows per instruction.
@@ -104,5 +134,17 @@ EMBER_PACKED(q6_k, BlockQ6_K, kQK_K, PackedQ6_K, gemm_k_packed<PackedQ6_K>,
              gemm_k_packed_wide<PackedQ6_K>)
 
 #undef EMBER_PACKED
+
+#define EMBER_PACKED32(name, Packed, kOffset)                                            \
+    void gemm_packed32_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
+                              size_t y_stride) {                                         \
+        gemm_packed_wide_pair<Packed, kOffset>(n, packed, a, y, y_stride);               \
+    }
+EMBER_PACKED32(q4_0, PackedQ4_0, 8)
+EMBER_PACKED32(q5_0, PackedQ5_0, 16)
+EMBER_PACKED32(q4_1, PackedQ4_1, 0)
+EMBER_PACKED32(q5_1, PackedQ5_1, 0)
+EMBER_PACKED32(q8_0, PackedQ8_0, kQ8_0Offset)
+#undef EMBER_PACKED32
 
 }  // namespace ember::avx512

@@ -16,6 +16,7 @@
 
 #include <immintrin.h>
 
+#include <array>
 #include <cstring>
 #include <type_traits>
 
@@ -238,15 +239,29 @@ inline __m256i int16_runs(const __m256i* q, const int8_t* a, __m256i weights) {
     return out;
 }
 
-// Tokens [t, t + T) against a panel whose block b is block_at(b) (a stored panel, or one
-// decoded on the fly from packed weights); y gets L::kRows consecutive floats per token.
+// A block of panels side by side as an array: one panel, or std::array of several.
+template <typename Panel>
+inline const Panel* panel_array(const Panel& p) {
+    return &p;
+}
+template <typename Panel, size_t N>
+inline const Panel* panel_array(const std::array<Panel, N>& p) {
+    return p.data();
+}
+
+// Tokens [t, t + T) against kPanels panels side by side, whose block b is block_at(b): one
+// panel (a stored panel, or one decoded on the fly from packed weights) or, with kPanels > 1, a
+// std::array of them; y gets kPanels * L::kRows consecutive floats per token. Each activation
+// broadcast serves every panel: one 16-row panel needs a load per vpdpbusd (its broadcast)
+// plus the panel's own loads, more than AVX-512 issues, and two side by side bring that to
+// one (kernels_bench packed_batch/, Q4_0: 16 rows 370-390 GFLOP/s, 32 rows 570-640).
 // Panels with minimums (PanelBlockMin) take Q8_1 activations and add m * s per block; the
 // others take Q8_0, and kOffset * sum(a) comes off their unsigned values' dot product (signed
 // panels, PanelBlockSigned, have no offset).
-template <typename L, int T, int kOffset, int kInt16Run = 1, typename BlockAt>
+template <typename L, int T, int kOffset, int kInt16Run = 1, int kPanels = 1, typename BlockAt>
 void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, float* y,
                   size_t y_stride) {
-    using Panel = std::remove_cvref_t<decltype(block_at(0))>;
+    using Panel = std::remove_cvref_t<decltype(*panel_array(block_at(0)))>;
     constexpr bool kMin = requires(const Panel& p) {
         p.m;
     };
@@ -267,43 +282,66 @@ void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, f
             sums[i] = a.sums + (t + i) * n_blocks;
         }
     }
-    typename L::F acc[T];
-    for (auto& v : acc) v = L::set1(0.0f);
+    typename L::F acc[kPanels][T];
+    for (auto& panel_acc : acc) {
+        for (auto& v : panel_acc) v = L::set1(0.0f);
+    }
     for (int64_t b = 0; b < n_blocks; ++b) {
-        const Panel& p = block_at(b);
+        const auto& block = block_at(b);  // (a decoded panel lives to the end of the scope)
+        const Panel* p = panel_array(block);
+        typename L::I lanes[kPanels][T];
         for (int i = 0; i < T; ++i) {
-            const int8_t* qs = act[i][b].qs;
-            typename L::I lanes = L::set1(0);
-            if constexpr (kOffset != 0) lanes = L::set1(-kOffset * sums[i][b]);
-            if constexpr (!kVnni && kInt16Run > 1) {
-                // Without VNNI, small values: see int16_runs.
-                lanes = _mm256_add_epi32(lanes,
-                                         int16_runs<8, kInt16Run>(p.q, qs, _mm256_set1_epi16(1)));
-            } else {
-                for (int k = 0; k < 8; ++k) {
-                    typename L::I a4 = L::set1(four_bytes(qs + 4 * k));
-                    if constexpr (kSigned) a4 = _mm256_sign_epi8(a4, p.sign[k]);
-                    lanes = L::dpbusd(lanes, p.q[k], a4);
+            const typename L::I start = kOffset != 0 ? L::set1(-kOffset * sums[i][b]) : L::set1(0);
+            for (int v = 0; v < kPanels; ++v) lanes[v][i] = start;
+        }
+        if constexpr (!kVnni && kInt16Run > 1) {
+            // Without VNNI, small values: see int16_runs.
+            for (int v = 0; v < kPanels; ++v) {
+                for (int i = 0; i < T; ++i) {
+                    lanes[v][i] = _mm256_add_epi32(
+                        lanes[v][i],
+                        int16_runs<8, kInt16Run>(p[v].q, act[i][b].qs, _mm256_set1_epi16(1)));
                 }
             }
-            acc[i] = L::fmadd(L::mul(p.d, L::set1(scales[i][b])), L::to_float(lanes), acc[i]);
-            if constexpr (kMin) acc[i] = L::fmadd(p.m, L::set1(block_s[i][b]), acc[i]);
+        } else {
+            for (int k = 0; k < 8; ++k) {
+                for (int i = 0; i < T; ++i) {
+                    const typename L::I a4 = L::set1(four_bytes(act[i][b].qs + 4 * k));
+                    for (int v = 0; v < kPanels; ++v) {
+                        typename L::I signed_a4 = a4;
+                        if constexpr (kSigned) signed_a4 = _mm256_sign_epi8(a4, p[v].sign[k]);
+                        lanes[v][i] = L::dpbusd(lanes[v][i], p[v].q[k], signed_a4);
+                    }
+                }
+            }
+        }
+        for (int i = 0; i < T; ++i) {
+            const typename L::F scale = L::set1(scales[i][b]);
+            for (int v = 0; v < kPanels; ++v) {
+                acc[v][i] = L::fmadd(L::mul(p[v].d, scale), L::to_float(lanes[v][i]), acc[v][i]);
+                if constexpr (kMin) acc[v][i] = L::fmadd(p[v].m, L::set1(block_s[i][b]), acc[v][i]);
+            }
         }
     }
-    for (int i = 0; i < T; ++i) L::store(y + (t + i) * y_stride, acc[i]);
+    for (int i = 0; i < T; ++i) {
+        for (int v = 0; v < kPanels; ++v)
+            L::store(y + (t + i) * y_stride + v * L::kRows, acc[v][i]);
+    }
 }
 
-// Every token of the batch against a whole panel, L::kTokens per pass (with AVX-512, eight
-// measured slower than four).
-template <typename L, int kOffset, int kInt16Run = 1, typename Panel>
+// Every token of the batch against a whole panel (or kPanels side by side), L::kTokens per pass
+// (with AVX-512, eight measured slower than four).
+template <typename L, int kOffset, int kInt16Run = 1, int kPanels = 1, typename Panel>
 void panel_all_tokens(int64_t n_blocks, const Panel* panel, const Q8Batch& a, float* y,
                       size_t y_stride) {
     const auto block_at = [panel](int64_t b) -> const Panel& { return panel[b]; };
     int t = 0;
-    for (; t + L::kTokens <= a.n_tokens; t += L::kTokens)
-        panel_tokens<L, L::kTokens, kOffset, kInt16Run>(n_blocks, block_at, a, t, y, y_stride);
+    for (; t + L::kTokens <= a.n_tokens; t += L::kTokens) {
+        panel_tokens<L, L::kTokens, kOffset, kInt16Run, kPanels>(n_blocks, block_at, a, t, y,
+                                                                 y_stride);
+    }
     for (; t < a.n_tokens; ++t)
-        panel_tokens<L, 1, kOffset, kInt16Run>(n_blocks, block_at, a, t, y, y_stride);
+        panel_tokens<L, 1, kOffset, kInt16Run, kPanels>(n_blocks, block_at, a, t, y, y_stride);
 }
 
 // ---- K-quants: the same with 256-value super-blocks against Q8_K (x86_avx512.cpp) ----

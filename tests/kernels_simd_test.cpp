@@ -231,32 +231,39 @@ TEST(SimdGemmPacked8, AvxVnniKernelsMatchTheReference) {
 #undef EMBER_PACKED_KERNELS
 #endif
 
-// Two packed groups at once in 16-row registers (GemmPacked8Fn gemm_packed16), for one
-// generated token and for a batch of 14 (passes of 8 and 4 + a remainder of 2): every row and
-// token.
-TEST(SimdGemmPacked16, EveryRowAndTokenMatchesTheReference) {
+// Two packed groups at once in 16-row registers (gemm_packed16), and four as two such panels
+// side by side (gemm_packed32), for one generated token and for a batch of 14 (passes of 8 or
+// 4 + the remainder): every row and token.
+void expect_wide_packed_matches(int rows, GemmPacked8Fn TypeKernels::*gemm_of) {
     int checked = 0;
     for (TensorType type : kPanelTypes) {
-        if (kernels_for(type)->gemm_packed16 == nullptr) continue;
+        if (kernels_for(type)->*gemm_of == nullptr) continue;
         for (int tokens : {1, 14}) {
             int call = 0;
-            const auto run = [](const TypeKernels& k, int64_t n, const uint8_t* ws, size_t w_bytes,
-                                const Q8Batch& batch, float* y) {
-                std::vector<uint8_t> packed(16 * w_bytes);
-                k.pack8(n, ws, w_bytes, packed.data());
-                k.pack8(n, ws + 8 * w_bytes, w_bytes, packed.data() + 8 * w_bytes);
-                k.gemm_packed16(n, packed.data(), batch, y, 16);
+            const auto run = [rows, gemm_of](const TypeKernels& k, int64_t n, const uint8_t* ws,
+                                             size_t w_bytes, const Q8Batch& batch, float* y) {
+                std::vector<uint8_t> packed(rows * w_bytes);
+                for (int g = 0; g < rows / 8; ++g) {
+                    k.pack8(n, ws + 8 * g * w_bytes, w_bytes, packed.data() + 8 * g * w_bytes);
+                }
+                (k.*gemm_of)(n, packed.data(), batch, y, rows);
             };
-            while (call < 16 * tokens) {  // until every row and token was checked
+            while (call < rows * tokens) {  // until every row and token was checked
                 EXPECT_EQ(test::check_dot_against_reference(
-                              type, panel_as_dot(type, tokens, run, &call, 16), /*exact=*/false),
+                              type, panel_as_dot(type, tokens, run, &call, rows), /*exact=*/false),
                           "")
-                    << tensor_type_name(type) << ", " << tokens << " tokens";
+                    << tensor_type_name(type) << ", " << rows << " rows, " << tokens << " tokens";
             }
         }
         ++checked;
     }
-    if (checked == 0) GTEST_SKIP() << "no 16-row packed kernels on this CPU";
+    if (checked == 0) GTEST_SKIP() << "no " << rows << "-row packed kernels on this CPU";
+}
+TEST(SimdGemmPacked16, EveryRowAndTokenMatchesTheReference) {
+    expect_wide_packed_matches(16, &TypeKernels::gemm_packed16);
+}
+TEST(SimdGemmPacked32, EveryRowAndTokenMatchesTheReference) {
+    expect_wide_packed_matches(32, &TypeKernels::gemm_packed32);
 }
 
 #if defined(__x86_64__)
