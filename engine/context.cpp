@@ -25,7 +25,7 @@ Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
       params_(params),
       kv_(model.config().n_layer, params.n_ctx > 0 ? params.n_ctx : model.config().n_ctx_train,
-          model.config().kv_dim(), params.kv_type),
+          model.config().n_head_kv, model.config().head_dim, params.kv_type),
       pool_(params.n_threads > 0 ? params.n_threads : physical_core_count()) {
     const LlamaConfig& c = model.config();
     params_.n_batch = std::clamp(params_.n_batch, 1, kv_.n_ctx());
@@ -196,7 +196,8 @@ void Context::attention(int layer, int n, int pos0) {
             const int t0 = (task % n_chunks) * chunk, t1 = std::min(n, t0 + chunk);
             const int n_kv = pos0 + t1, rows = (t1 - t0) * heads_per_kv;
 
-            // The head's cache slice up to n_kv in F32 (only positions not yet converted).
+            // The head's cache slice up to n_kv in F32 (only positions not yet converted): the
+            // values straight into place, the keys through key_rows into keys_t.
             if (s.layer != layer || s.kv_head != kv_head) {
                 s.layer = layer, s.kv_head = kv_head, s.converted = 0;
                 s.keys_t.resize(static_cast<size_t>(hd) * ld);
@@ -206,14 +207,24 @@ void Context::attention(int layer, int n, int pos0) {
                 s.scores.resize(static_cast<size_t>(chunk) * heads_per_kv * ld);
                 s.conv.resize(static_cast<size_t>(std::max(ld, heads_per_kv * hd)) * 4);
             }
-            for (int j = s.converted; j < n_kv; ++j) {
-                float* key = s.out.data();  // free until the output: one key row
-                kv_kernels.dequantize_row(kv_.key(layer, j, kv_head * hd), key, hd);
-                for (int i = 0; i < hd; ++i) s.keys_t[static_cast<size_t>(i) * ld + j] = key[i];
-                kv_kernels.dequantize_row(kv_.value(layer, j, kv_head * hd),
-                                          &s.values[static_cast<size_t>(j) * hd], hd);
+            if (s.converted < n_kv) {
+                const int first = s.converted, count = n_kv - first;
+                const size_t n_values = static_cast<size_t>(count) * hd;
+                kv_kernels.dequantize_row(kv_.values(layer, kv_head, first),
+                                          &s.values[static_cast<size_t>(first) * hd], n_values);
+                s.key_rows.resize(n_values);
+                kv_kernels.dequantize_row(kv_.keys(layer, kv_head, first), s.key_rows.data(),
+                                          n_values);
+                // In blocks of 16 positions, so that the reads stay within a few cache lines.
+                for (int j0 = 0; j0 < count; j0 += 16) {
+                    const int j1 = std::min(count, j0 + 16);
+                    for (int i = 0; i < hd; ++i) {
+                        float* column = &s.keys_t[static_cast<size_t>(i) * ld + first];
+                        for (int j = j0; j < j1; ++j) column[j] = s.key_rows[j * hd + i];
+                    }
+                }
+                s.converted = n_kv;
             }
-            s.converted = std::max(s.converted, n_kv);
 
             // Q: row (t - t0) * heads_per_kv + g is token t's query head kv_head * hpk + g.
             for (int t = t0; t < t1; ++t) {

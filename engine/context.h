@@ -82,12 +82,13 @@ class Context {
     std::vector<RopeAngles> rope_;  // (n) angles per position of the batch
     // Per thread: one KV head's cache slice in F32 and one chunk of queries (Context::attention).
     struct AttentionScratch {
-        std::vector<float> keys_t;   // (head_dim, ld) keys of positions 0 .. n_kv, transposed
-        std::vector<float> values;   // (n_kv, head_dim)
-        std::vector<float> queries;  // (rows, head_dim) rows: tokens of the chunk x group heads
-        std::vector<float> scores;   // (rows, ld) scores, then probabilities
-        std::vector<float> out;      // (rows, head_dim)
-        std::vector<uint8_t> conv;   // one row in the cache's type, for rounding to it
+        std::vector<float> keys_t;    // (head_dim, ld) keys of positions 0 .. n_kv, transposed
+        std::vector<float> values;    // (n_kv, head_dim)
+        std::vector<float> key_rows;  // (new positions, head_dim): keys before the transpose
+        std::vector<float> queries;   // (rows, head_dim) rows: tokens of the chunk x group heads
+        std::vector<float> scores;    // (rows, ld) scores, then probabilities
+        std::vector<float> out;       // (rows, head_dim)
+        std::vector<uint8_t> conv;    // one row in the cache's type, for rounding to it
         int layer = -1, kv_head = -1, converted = 0;  // what keys_t and values hold
     };
     std::vector<AttentionScratch> attention_scratch_;  // one per thread

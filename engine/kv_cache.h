@@ -1,8 +1,11 @@
 // Keys and values of every past position, per layer, so each new token attends to the past
-// without recomputing it. Stored as F16 by default (as llama.cpp does) or F32.
-//   keys:   (n_ctx, kv_dim) per layer: row p is position p's keys for all KV heads
-//   values: (n_ctx, kv_dim) per layer, the same: the attention reads a head's (n_kv, head_dim)
-//           slice of either as a matrix with row stride kv_dim.
+// without recomputing it. Stored as F16 by default (as llama.cpp does) or F32, head by head:
+//   keys:   (n_layer, n_head_kv, n_ctx, head_dim): one KV head's keys of positions 0, 1, ...
+//           are one contiguous (n_ctx, head_dim) matrix
+//   values: the same.
+// The attention reads a head's positions [0, n_kv) of either as one block: one conversion call,
+// one stream for the prefetchers (with positions as rows of kv_dim, each head's 64 values would
+// be a separate strided piece).
 #pragma once
 
 #include <cstdint>
@@ -14,33 +17,33 @@ namespace ember {
 
 class KvCache {
   public:
-    KvCache(int n_layer, int n_ctx, int kv_dim, TensorType type);
+    KvCache(int n_layer, int n_ctx, int n_head_kv, int head_dim, TensorType type);
 
     TensorType type() const { return type_; }
     int n_ctx() const { return n_ctx_; }
 
-    // Stores position pos's keys and values (kv_dim floats each) for a layer, converted.
+    // Stores position pos's keys and values (n_head_kv * head_dim floats each, head after
+    // head) for a layer, converted.
     void store(int layer, int pos, const float* keys, const float* values);
 
-    // Position pos's keys, starting at component `offset` (a head's start).
-    const uint8_t* key(int layer, int pos, int offset) const {
-        return keys_.get() + element_byte(layer, pos, offset);
+    // A KV head's keys from position pos on: head_dim elements per position, contiguous.
+    const uint8_t* keys(int layer, int kv_head, int pos) const {
+        return keys_.get() + element_byte(layer, kv_head, pos);
     }
-    // Position pos's values, starting at component `offset`.
-    const uint8_t* value(int layer, int pos, int offset) const {
-        return values_.get() + element_byte(layer, pos, offset);
+    // A KV head's values from position pos on, the same way.
+    const uint8_t* values(int layer, int kv_head, int pos) const {
+        return values_.get() + element_byte(layer, kv_head, pos);
     }
-    int row_elems() const { return kv_dim_; }  // the stride between positions, in elements
 
     size_t bytes() const { return 2 * bytes_per_array_; }
 
   private:
-    size_t layer_elems() const { return static_cast<size_t>(n_ctx_) * kv_dim_; }
-    size_t element_byte(int layer, int pos, int offset) const {
-        return (layer_elems() * layer + static_cast<size_t>(pos) * kv_dim_ + offset) * elem_bytes_;
+    size_t element_byte(int layer, int kv_head, int pos) const {
+        const size_t head = static_cast<size_t>(layer) * n_head_kv_ + kv_head;
+        return (head * n_ctx_ + pos) * head_dim_ * elem_bytes_;
     }
 
-    int n_ctx_, kv_dim_;
+    int n_ctx_, n_head_kv_, head_dim_;
     TensorType type_;
     size_t elem_bytes_;
     // Left uninitialised: the pages are only touched (and resident) once positions are used.
