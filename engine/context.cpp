@@ -98,6 +98,22 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
         }
     };
 
+    // Runs body(t) for every token of the batch, split across the threads (a token or two:
+    // on this one, as waking the threads costs more than it saves).
+    const auto each_token = [&](const auto& body) {
+        const auto range = [&](int64_t begin, int64_t end) {
+            for (int64_t t = begin; t < end; ++t) body(static_cast<int>(t));
+        };
+        if (n < 4) {
+            range(0, n);
+        } else {
+            pool_.parallel_for(n, range);
+        }
+    };
+    const auto add_to_x = [&](int t) {  // the residual connection: x += proj
+        for (int i = 0; i < d; ++i) x_[t * d + i] += proj_[t * d + i];
+    };
+
     for (int l = 0; l < c.n_layer; ++l) {
         if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
             throw Error("evaluation cancelled");
@@ -105,41 +121,32 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
         const LayerWeights& w = model_.layers[l];
 
         // Attention sub-layer.
-        for (int t = 0; t < n; ++t) {
-            rms_norm(&x_[t * d], w.attn_norm, &xb_[t * d], d, c.rms_eps);
-        }
+        each_token([&](int t) { rms_norm(&x_[t * d], w.attn_norm, &xb_[t * d], d, c.rms_eps); });
         // Wq (q_dim, d) @ xb (n, d) -> q (n, q_dim); Wk, Wv (kv_dim, d) -> k, v (n, kv_dim)
         project(xb_.data(), d, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}});
-        for (int t = 0; t < n; ++t) {
+        each_token([&](int t) {
             for (int h = 0; h < c.n_head; ++h)
                 rope_rotate(&q_[t * c.q_dim() + h * c.head_dim], rope_[t]);
             for (int h = 0; h < c.n_head_kv; ++h) {
                 rope_rotate(&k_[t * c.kv_dim() + h * c.head_dim], rope_[t]);
             }
             kv_.store(l, pos0 + t, &k_[t * c.kv_dim()], &v_[t * c.kv_dim()]);
-        }
+        });
         attention(l, n, pos0);
         // Wo (d, q_dim) @ attn (n, q_dim) -> proj (n, d)
         project(attn_.data(), c.q_dim(), {{&w.wo, proj_.data()}});
-        for (size_t i = 0; i < static_cast<size_t>(n) * d; ++i) x_[i] += proj_[i];
 
         // Feed-forward sub-layer.
-        for (int t = 0; t < n; ++t) {
+        each_token([&](int t) {
+            add_to_x(t);
             rms_norm(&x_[t * d], w.ffn_norm, &xb_[t * d], d, c.rms_eps);
-        }
+        });
         // W_gate, W_up (n_ff, d) @ xb (n, d) -> gate, up (n, n_ff)
         project(xb_.data(), d, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}});
-        const auto swiglu = [&](int64_t begin, int64_t end) {
-            silu_mul(&gate_[begin * c.n_ff], &up_[begin * c.n_ff], (end - begin) * c.n_ff);
-        };
-        if (n < 4) {
-            swiglu(0, n);  // a token or two: not worth waking the threads
-        } else {
-            pool_.parallel_for(n, swiglu);
-        }
+        each_token([&](int t) { silu_mul(&gate_[t * c.n_ff], &up_[t * c.n_ff], c.n_ff); });
         // W_down (d, n_ff) @ gate (n, n_ff) -> proj (n, d)
         project(gate_.data(), c.n_ff, {{&w.w_down, proj_.data()}});
-        for (size_t i = 0; i < static_cast<size_t>(n) * d; ++i) x_[i] += proj_[i];
+        each_token(add_to_x);
     }
 
     if (n_out == 0) return;
