@@ -17,7 +17,18 @@ namespace ember::avx512 {
 using namespace x86_panel;
 namespace {
 
-// Two consecutive groups (16 rows) in 512-bit registers: twice the rows per instruction.
+// Block b of two consecutive groups (low, and the one n_blocks on) as one 16-row panel.
+template <typename Packed>
+typename PanelOf<Packed>::Wide wide_block(const Packed* low, int64_t n_blocks, int64_t b) {
+    typename PanelOf<Packed>::Narrow rows_0_7, rows_8_15;
+    unpack(low[b], &rows_0_7);
+    unpack(low[n_blocks + b], &rows_8_15);
+    typename PanelOf<Packed>::Wide out;
+    widen(rows_0_7, rows_8_15, &out);
+    return out;
+}
+
+// Two consecutive groups (16 rows) in 512-bit registers, for a batch.
 template <typename Packed, int kOffset>
 void gemm_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     const int64_t n_blocks = n / kQK;
@@ -30,12 +41,7 @@ void gemm_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y,
     }
     thread_local std::vector<typename PanelOf<Packed>::Wide> panel;
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
-    for (int64_t b = 0; b < n_blocks; ++b) {
-        typename PanelOf<Packed>::Narrow rows_0_7, rows_8_15;
-        unpack(low[b], &rows_0_7);
-        unpack(high[b], &rows_8_15);
-        widen(rows_0_7, rows_8_15, &panel[b]);
-    }
+    for (int64_t b = 0; b < n_blocks; ++b) panel[b] = wide_block(low, n_blocks, b);
     panel_all_tokens<Rows16, kOffset>(n_blocks, panel.data(), a, y, y_stride);
 }
 
@@ -51,18 +57,11 @@ void gemm_packed_wide_pair(int64_t n, const void* packed, const Q8Batch& a, floa
         gemm_packed_wide<Packed, kOffset>(n, groups + 2 * n_blocks, a, y + 16, y_stride);
         return;
     }
-    using Wide = typename PanelOf<Packed>::Wide;
-    thread_local std::vector<std::array<Wide, 2>> panel;
+    thread_local std::vector<std::array<typename PanelOf<Packed>::Wide, 2>> panel;
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
-    for (int h = 0; h < 2; ++h) {
-        const Packed* low = groups + 2 * h * n_blocks;
-        const Packed* high = low + n_blocks;
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            typename PanelOf<Packed>::Narrow rows_0_7, rows_8_15;
-            unpack(low[b], &rows_0_7);
-            unpack(high[b], &rows_8_15);
-            widen(rows_0_7, rows_8_15, &panel[b][h]);
-        }
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        panel[b] = {wide_block(groups, n_blocks, b),
+                    wide_block(groups + 2 * n_blocks, n_blocks, b)};
     }
     panel_all_tokens<Rows16, kOffset, 1, 2>(n_blocks, panel.data(), a, y, y_stride);
 }
