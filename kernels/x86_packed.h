@@ -509,8 +509,12 @@ inline void values(const PackedQ6_K& p, int g, V q[8], Load load = {}) {
     const int h = g / 4, r = g % 4;
     for (int k = 0; k < 8; ++k) {
         const V ql = load(p.ql[2 * h + r % 2][k]);
-        const V high = two_bits_of_bytes(load(p.qh[h][k]), 2 * r);
-        q[k] = or_bits(r < 2 ? low_nibbles(ql) : high_nibbles(ql), shift_left16(high, 4));
+        const V qh = load(p.qh[h][k]);
+        // One shift when g is a constant (the unrolled loop of k_block_token with AVX-512);
+        // otherwise the direction of that shift is a run-time choice, slower than two shifts.
+        const V high = kRegisters32 ? bits_of_bytes_at(qh, 2 * r, 2, 4)
+                                    : shift_left16(two_bits_of_bytes(qh, 2 * r), 4);
+        q[k] = or_bits(r < 2 ? low_nibbles(ql) : high_nibbles(ql), high);
     }
 }
 // Q2_K: values 128h + 32r.. are bits 2r, 2r+1 of qs section h.
