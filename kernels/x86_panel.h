@@ -403,8 +403,8 @@ inline typename L::F k_block_token(GroupValues group_values, const Scales& s, co
     // that GCC 12 reassociates the sixteen sub-block sums into a tree and spills the partial
     // sums it keeps live. kernels_bench packed_token, 8 rows, before -> after (us): Q2_K 7.8 ->
     // 6.1, Q3_K 10.4 -> 9.5, Q4_K 8.2 -> 7.1 (16 rows 7.3 -> 4.6), Q5_K 13.7 -> 9.0, Q6_K 11.3
-    // -> 9.6. With AVX2's 16 registers the unrolled loop keeps the loads the groups share
-    // (Q3_K's hmask, Q5_K's qh) live instead and spills those: Q3_K 12.6 -> 14.6.
+    // -> 9.6. With AVX2's 16 registers it did not pay as a whole: unrolled, Q3_K 12.6 -> 14.6
+    // (the others 4-7% faster); settled but not unrolled, Q6_K 12.4 -> 13.7.
 #if defined(__AVX512F__)
 #pragma GCC unroll 8
 #endif
