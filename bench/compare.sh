@@ -3,21 +3,26 @@
 # see the same machine state. The user brings their own llama.cpp build: the project never
 # ships, fetches or builds it.
 #
-#   LLAMA_BENCH=/path/to/llama-bench bench/compare.sh [-t THREADS] [-p N] [-n N] [-r N] MODEL.gguf...
+#   LLAMA_BENCH=/path/to/llama-bench bench/compare.sh [-t THREADS] [-p N] [-n N] [-r N] [-k K]
+#       MODEL.gguf...
 #
 # Prints prompt (ppN) and generation (tgN) tokens/s of both engines and their ratio, and draws
-# the ratios with gnuplot into bench/compare.png (bench/compare.tsv holds the numbers).
+# the ratios with gnuplot into bench/compare.png (bench/compare.tsv holds the numbers). -k K
+# runs each test K times, the engines taking turns, and averages each engine's K results: on a
+# machine whose speed drifts, one engine's run can land in a slow phase the other's missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=$(nproc) n_prompt=512 n_gen=128 reps=3
-while getopts "t:p:n:r:" opt; do
+threads=$(nproc) n_prompt=512 n_gen=128 reps=3 rounds=1
+usage() { sed -n '2,12p' "$0"; exit 2; }
+while getopts "t:p:n:r:k:" opt; do
     case $opt in
         t) threads=$OPTARG ;; p) n_prompt=$OPTARG ;; n) n_gen=$OPTARG ;; r) reps=$OPTARG ;;
-        *) sed -n '2,10p' "$0"; exit 2 ;;
+        k) rounds=$OPTARG ;; *) usage ;;
     esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { sed -n '2,10p' "$0"; exit 2; }
+[ $# -ge 1 ] || usage
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: -k takes a count of rounds (1 or more)" >&2; exit 2; }
 [ -x "${LLAMA_BENCH:-}" ] || { echo "compare.sh: set LLAMA_BENCH to your llama-bench binary" >&2; exit 2; }
 ember=build/bin/ember
 [ -x "$ember" ] || { echo "compare.sh: build ember first (scripts/setup.sh)" >&2; exit 2; }
@@ -31,8 +36,15 @@ for model in "$@"; do
     for test in pp tg; do
         if [ $test = pp ]; then p=$n_prompt n=0; else p=0 n=$n_gen; fi
         [ "$p" -gt 0 ] || [ "$n" -gt 0 ] || continue
-        e=$("$ember" bench -m "$model" -t "$threads" -p "$p" -n "$n" -r "$reps" -o jsonl 2>/dev/null | field avg_ts)
-        l=$("$LLAMA_BENCH" -m "$model" -t "$threads" -p "$p" -n "$n" -r "$reps" -o jsonl 2>/dev/null | field avg_ts)
+        e_sum=0 l_sum=0
+        for ((round = 0; round < rounds; ++round)); do
+            e=$("$ember" bench -m "$model" -t "$threads" -p "$p" -n "$n" -r "$reps" -o jsonl 2>/dev/null | field avg_ts)
+            l=$("$LLAMA_BENCH" -m "$model" -t "$threads" -p "$p" -n "$n" -r "$reps" -o jsonl 2>/dev/null | field avg_ts)
+            e_sum=$(awk -v s="$e_sum" -v x="${e:-0}" 'BEGIN { print s + x }')
+            l_sum=$(awk -v s="$l_sum" -v x="${l:-0}" 'BEGIN { print s + x }')
+        done
+        e=$(awk -v s="$e_sum" -v k="$rounds" 'BEGIN { print s / k }')
+        l=$(awk -v s="$l_sum" -v k="$rounds" 'BEGIN { print s / k }')
         label="$test$([ $test = pp ] && echo "$p" || echo "$n")"
         ratio=$(awk -v a="$e" -v b="$l" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
         printf "%-28s %-7s %12.2f %12.2f %7sx\n" "$name" "$label" "$e" "$l" "$ratio"
