@@ -510,8 +510,9 @@ inline void values(const PackedQ6_K& p, int g, V q[8], Load load = {}) {
     for (int k = 0; k < 8; ++k) {
         const V ql = load(p.ql[2 * h + r % 2][k]);
         const V qh = load(p.qh[h][k]);
-        // One shift when g is a constant (the unrolled loop of k_block_token with AVX-512);
-        // otherwise the direction of that shift is a run-time choice, slower than two shifts.
+        // With AVX-512 one shift: g is a constant in generation (k_block_token unrolls its
+        // groups), and a batch's panel is decoded once for all its tokens. With AVX2's rolled
+        // loop the direction of that one shift is a run-time choice, slower than two shifts.
         const V high = kRegisters32 ? bits_of_bytes_at(qh, 2 * r, 2, 4)
                                     : shift_left16(two_bits_of_bytes(qh, 2 * r), 4);
         q[k] = or_bits(r < 2 ? low_nibbles(ql) : high_nibbles(ql), high);
