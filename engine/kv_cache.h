@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "kernels/kernels.h"
 #include "kernels/tensor_type.h"
 
 namespace ember {
@@ -45,6 +46,7 @@ class KvCache {
 
     int n_ctx_, n_head_kv_, head_dim_;
     TensorType type_;
+    QuantizeRowFn convert_;  // F32 -> the cache's type (kernels_for, looked up once)
     size_t elem_bytes_;
     // Left uninitialised: the pages are only touched (and resident) once positions are used.
     std::unique_ptr<uint8_t[]> keys_, values_;
