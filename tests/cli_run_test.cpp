@@ -134,6 +134,38 @@ TEST(CliSynthQuantize, MixOfARealShapeLoadsAndRuns) {
     std::filesystem::remove_all(dir);
 }
 
+// `ember bench -o jsonl`: one object per test with llama-bench's field names, the run times
+// (ns) beside the rates (t/s) as llama-bench gives both.
+TEST(CliBench, JsonlHasLlamaBenchFieldsTimesAndRates) {
+    const auto result = run_ember("bench -m " + bundled_model() + " -t 1 -p 16 -n 8 -r 3 -o jsonl");
+    ASSERT_EQ(result.status, 0) << result.err;
+    std::vector<nlohmann::json> tests;
+    size_t start = 0;
+    for (size_t end; (end = result.out.find('\n', start)) != std::string::npos; start = end + 1)
+        tests.push_back(nlohmann::json::parse(result.out.substr(start, end - start)));
+    ASSERT_EQ(tests.size(), 2u) << result.out;
+    for (int i = 0; i < 2; ++i) {
+        const nlohmann::json& t = tests[i];
+        SCOPED_TRACE(t.dump());
+        for (const char* key : {"model_type", "model_size", "model_n_params", "n_threads", "type_k",
+                                "type_v", "read_bandwidth_gbs", "roofline_fraction"})
+            EXPECT_TRUE(t.contains(key)) << key;
+        EXPECT_EQ(t["n_prompt"].get<int>(), i == 0 ? 16 : 0);
+        EXPECT_EQ(t["n_gen"].get<int>(), i == 0 ? 0 : 8);
+        EXPECT_EQ(t["n_threads"].get<int>(), 1);
+        const double avg_ts = t["avg_ts"], sd_ts = t["stddev_ts"];
+        const double avg_ns = t["avg_ns"], sd_ns = t["stddev_ns"];
+        ASSERT_GT(avg_ts, 0);
+        // The mean time is at least the time of the mean rate (means of x and of 1/x), and the
+        // times vary where the rates do.
+        EXPECT_GE(avg_ns, 1e9 * (i == 0 ? 16 : 8) / avg_ts * (1 - 1e-6));
+        EXPECT_GE(sd_ns, 0);
+        if (sd_ts > 0) {
+            EXPECT_GT(sd_ns, 0);
+        }
+    }
+}
+
 TEST(CliTokenize, IdsAndPiecesOfAVocabularyOnlyFile) {
     const std::string vocab = shared_path("vocab/ggml-vocab-llama-spm.gguf").string();
     auto result = run_ember("tokenize -m " + vocab + " -p 'Hello world'");

@@ -153,6 +153,10 @@ int run_bench(const BenchOptions& o) {
     if (o.output == "jsonl") {
         for (const Result& r : results) {
             const Stats s = stats_of(r.ts);
+            // The run times, as llama-bench reports them beside the rates (mean and sd of each).
+            std::vector<double> ns;
+            for (double ts : r.ts) ns.push_back(1e9 * (r.n_prompt + r.n_gen) / ts);
+            const Stats s_ns = stats_of(ns);
             std::printf(
                 "{\"build_commit\": \"ember-%s\", \"cpu_info\": \"%s\", \"backends\": \"CPU\", "
                 "\"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %llu, "
@@ -164,7 +168,7 @@ int run_bench(const BenchOptions& o) {
                 model_type, static_cast<unsigned long long>(weight_bytes),
                 static_cast<unsigned long long>(n_params), params.n_batch, params.n_batch,
                 context.n_threads(), o.model.kv_type.c_str(), o.model.kv_type.c_str(), r.n_prompt,
-                r.n_gen, 1e9 * (r.n_prompt + r.n_gen) / s.mean, 0.0, s.mean, s.sd, bandwidth,
+                r.n_gen, s_ns.mean, s_ns.sd, s.mean, s.sd, bandwidth,
                 r.n_gen > 0 ? weight_bytes * s.mean / 1e9 / bandwidth : 0.0);
         }
         return 0;
