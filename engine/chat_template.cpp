@@ -49,7 +49,7 @@ std::string_view chat_template_name(ChatTemplate t) {
     return "?";
 }
 
-ChatTemplate detect_chat_template(std::string_view jinja) {
+std::optional<ChatTemplate> recognise_chat_template(std::string_view jinja) {
     const auto has = [&](std::string_view marker) {
         return jinja.find(marker) != std::string_view::npos;
     };
@@ -65,7 +65,11 @@ ChatTemplate detect_chat_template(std::string_view jinja) {
     if (has("<|user|>") && has("<|endoftext|>")) return ChatTemplate::Zephyr;
     if (has("<start_of_turn>")) return ChatTemplate::Gemma;
     if (has("<|start_header_id|>") && has("<|end_header_id|>")) return ChatTemplate::Llama3;
-    return ChatTemplate::ChatML;
+    return std::nullopt;
+}
+
+ChatTemplate detect_chat_template(std::string_view jinja) {
+    return recognise_chat_template(jinja).value_or(ChatTemplate::ChatML);
 }
 
 std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& messages,

@@ -3,6 +3,7 @@
 // its telltale markers, as llama.cpp does) or chosen by name.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,7 +33,9 @@ enum class ChatTemplate {
 ChatTemplate chat_template_from_name(std::string_view name);
 std::string_view chat_template_name(ChatTemplate t);
 
-// Recognises a Jinja chat template by its markers; ChatML when nothing matches (or empty).
+// Recognises a Jinja chat template by its markers; nothing when none matches (or it is empty).
+std::optional<ChatTemplate> recognise_chat_template(std::string_view jinja);
+// The same, with ChatML when nothing matches.
 ChatTemplate detect_chat_template(std::string_view jinja);
 
 // The prompt text for a conversation. add_assistant_start: end with the opening of the

@@ -17,16 +17,47 @@
 #include <cmath>
 #include <string>
 
+#include "engine/system_memory.h"
 #include "formats/error.h"
 
 namespace ember {
 
+namespace {
+
+// Checks the parameters, fills in the defaults, and makes sure the cache and scratch fit.
+ContextParams resolve(const LlamaConfig& c, ContextParams p) {
+    if (p.n_ctx < 0) throw Error("context size " + std::to_string(p.n_ctx) + " is negative");
+    if (p.n_batch < 0) throw Error("batch size " + std::to_string(p.n_batch) + " is negative");
+    check_thread_count(p.n_threads);
+    if (p.n_ctx == 0) p.n_ctx = std::min(c.n_ctx_train, kDefaultMaxContext);
+    if (p.n_threads == 0) p.n_threads = default_thread_count();
+    if (p.n_batch == 0) p.n_batch = 512;
+    p.n_batch = std::min(p.n_batch, p.n_ctx);
+
+    // The KV cache, and the largest scratch: activations of a batch, its logits, and per
+    // thread a KV head's cache slice in F32 with one chunk's scores.
+    const auto u = [](int v) { return static_cast<uint64_t>(v); };
+    const uint64_t kv =
+        2 * u(c.n_layer) * u(c.kv_dim()) * u(p.n_ctx) * (p.kv_type == TensorType::F32 ? 4 : 2);
+    const uint64_t per_token =
+        3 * u(c.n_embd) + 2 * u(c.q_dim()) + 2 * u(c.kv_dim()) + 2 * u(c.n_ff) + u(c.n_vocab);
+    const uint64_t per_thread = u(p.n_ctx) * (3 * u(c.head_dim) + 128);
+    const uint64_t scratch = 4 * (u(p.n_batch) * per_token + u(p.n_threads) * per_thread);
+    check_memory(
+        kv + scratch, "a context of " + std::to_string(p.n_ctx) + " tokens",
+        "KV cache " + gigabytes(kv) + ", scratch " + gigabytes(scratch),
+        "lower it with -c (the model was trained for " + std::to_string(c.n_ctx_train) + ")");
+    return p;
+}
+
+}  // namespace
+
 Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
-      params_(params),
-      kv_(model.config().n_layer, params.n_ctx > 0 ? params.n_ctx : model.config().n_ctx_train,
-          model.config().n_head_kv, model.config().head_dim, params.kv_type),
-      pool_(params.n_threads > 0 ? params.n_threads : physical_core_count()) {
+      params_(resolve(model.config(), params)),
+      kv_(model.config().n_layer, params_.n_ctx, model.config().n_head_kv, model.config().head_dim,
+          params_.kv_type),
+      pool_(params_.n_threads) {
     const LlamaConfig& c = model.config();
     params_.n_batch = std::clamp(params_.n_batch, 1, kv_.n_ctx());
     const size_t nb = static_cast<size_t>(params_.n_batch);

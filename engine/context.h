@@ -23,14 +23,20 @@ class ContextFullError : public Error {
 };
 
 struct ContextParams {
-    int n_ctx = 0;      // positions the KV cache holds; 0: the model's training context
-    int n_threads = 0;  // 0: the number of physical cores
+    int n_ctx = 0;      // positions the KV cache holds; 0: the training context, at most 4096
+    int n_threads = 0;  // 0: default_thread_count(); at most 4x the usable CPUs
     int n_batch = 512;  // most tokens evaluated in one forward pass (longer input is split)
     TensorType kv_type = TensorType::F16;  // F16 as llama.cpp does, or F32
 };
 
+// The default context: the training context, but no more than this (as llama.cpp): a file
+// trained for 131072 positions would otherwise ask for a KV cache of many GB up front.
+inline constexpr int kDefaultMaxContext = 4096;
+
 class Context {
   public:
+    // Throws ember::Error for parameters out of their domain, and when the KV cache and scratch
+    // would not fit in the memory available (saying what they need and what there is).
     Context(const Model& model, const ContextParams& params);
 
     // Evaluates `tokens` at positions n_past() .. n_past() + size - 1 and appends them to the KV

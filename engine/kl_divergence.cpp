@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "formats/error.h"
+#include "formats/output_file.h"
 
 namespace ember {
 namespace {
@@ -104,11 +105,6 @@ std::pair<double, double> mean_and_error(double sum, double sum2, size_t n) {
     return {mean, variance > 0 && n > 10 ? std::sqrt(variance / (n - 1)) : 0};
 }
 
-template <typename T>
-void write_value(std::ofstream& out, T value) {
-    out.write(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-
 }  // namespace
 
 int log_prob_record_size(int n_vocab) {
@@ -116,30 +112,28 @@ int log_prob_record_size(int n_vocab) {
 }
 
 LogProbWriter::LogProbWriter(const std::string& path, int n_ctx, int n_vocab,
-                             std::span<const int32_t> tokens)
-    : path_(path),
-      out_(path, std::ios::binary),
+                             std::span<const int32_t> tokens, std::span<const std::string> inputs)
+    : out_(std::make_unique<OutputFile>(path, inputs)),
       n_vocab_(n_vocab),
       record_(static_cast<size_t>(log_prob_record_size(n_vocab))) {
-    if (!out_) throw Error(path + ": " + "cannot open for writing");
-    const int n_chunks = static_cast<int>(tokens.size() / static_cast<size_t>(n_ctx));
-    out_.write(kMagic, 8);
-    write_value<int32_t>(out_, n_ctx);
-    write_value<int32_t>(out_, n_vocab);
-    write_value<int32_t>(out_, n_chunks);
-    out_.write(reinterpret_cast<const char*>(tokens.data()),
-               static_cast<std::streamsize>(static_cast<size_t>(n_chunks) * n_ctx * 4));
-    if (!out_) throw Error(path + ": " + "write failed");
+    const int32_t n_chunks = static_cast<int32_t>(tokens.size() / static_cast<size_t>(n_ctx));
+    const int32_t header[3] = {n_ctx, n_vocab, n_chunks};
+    out_->write(kMagic, 8);
+    out_->write(header, sizeof(header));
+    out_->write(tokens.data(), static_cast<size_t>(n_chunks) * n_ctx * 4);
 }
+
+LogProbWriter::~LogProbWriter() = default;
 
 void LogProbWriter::add_chunk(const float* logits, int n_positions) {
     for (int p = 0; p < n_positions; ++p) {
         encode_record(logits + static_cast<size_t>(p) * n_vocab_, n_vocab_, record_.data());
-        out_.write(reinterpret_cast<const char*>(record_.data()),
-                   static_cast<std::streamsize>(record_.size() * 2));
+        out_->write(record_.data(), record_.size() * 2);
     }
-    out_.flush();
-    if (!out_) throw Error(path_ + ": " + "write failed");
+}
+
+void LogProbWriter::finish() {
+    out_->commit();
 }
 
 LogProbReader::LogProbReader(const std::string& path, int n_vocab)

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,19 +27,26 @@
 
 namespace ember {
 
+class OutputFile;
+
 // uint16 values per position record for a vocabulary of n_vocab.
 int log_prob_record_size(int n_vocab);
 
-// Writes a base file while perplexity() runs (pass it as the observer). Throws ember::Error.
+// Writes a base file while perplexity() runs (pass it as the observer), beside `path` until
+// finish() renames it into place (formats/output_file.h); refuses a `path` that is one of
+// `inputs`. Throws ember::Error.
 class LogProbWriter {
   public:
-    LogProbWriter(const std::string& path, int n_ctx, int n_vocab, std::span<const int32_t> tokens);
+    LogProbWriter(const std::string& path, int n_ctx, int n_vocab, std::span<const int32_t> tokens,
+                  std::span<const std::string> inputs = {});
+    ~LogProbWriter();  // without finish(): nothing is left under `path`
     // Observer for perplexity(): records the scored positions of one chunk.
     void add_chunk(const float* logits, int n_positions);
+    // The file is complete: puts it in place.
+    void finish();
 
   private:
-    std::string path_;
-    std::ofstream out_;
+    std::unique_ptr<OutputFile> out_;
     int n_vocab_;
     std::vector<uint16_t> record_;
 };

@@ -141,7 +141,7 @@ void Model::pack_weights() {
         }
     };
     std::vector<std::thread> helpers;
-    for (int t = 1; t < physical_core_count(); ++t) helpers.emplace_back(pack_some);
+    for (int t = 1; t < default_thread_count(); ++t) helpers.emplace_back(pack_some);
     pack_some();
     for (std::thread& t : helpers) t.join();
     if (output.data == token_embd.data) token_embd.packed = output.packed;

@@ -167,7 +167,11 @@ void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, 
     const bool float_weights =
         w.type == TensorType::F32 || w.type == TensorType::F16 || w.type == TensorType::BF16;
     if (float_weights && n_tokens >= kFloatGemmMinTokens) {
-        matmul_float_batch(w, x, n_tokens, y, pool, blas_available());
+        // BF16 activations keep 8 significant bits, so a sum's rounding error flips more of
+        // them than F16's: OpenBLAS's sgemm (one long sequential sum per output) moved mini-BF16
+        // off llama.cpp's logits by more than ember's blocked kernel does (docs in the test).
+        const bool use_blas = blas_available() && w.type != TensorType::BF16;
+        matmul_float_batch(w, x, n_tokens, y, pool, use_blas);
         return;
     }
     // Packed weights go through their panels even for one token (generation): the packing

@@ -28,7 +28,13 @@ PerplexityResult perplexity(Context& context, std::span<const int32_t> tokens, i
                             const ScoredLogitsObserver& on_scored) {
     const int n_ctx = context.n_ctx();
     const int n_chunks = static_cast<int>(tokens.size() / n_ctx);
-    if (n_chunks < 2 || n_ctx < 4) {
+    if (n_ctx < 4) {
+        throw Error(
+            "perplexity needs a context of at least 4 tokens (it scores the second half "
+            "of each chunk); the context is " +
+            std::to_string(n_ctx));
+    }
+    if (n_chunks < 2) {
         throw Error("perplexity needs at least " + std::to_string(2 * n_ctx) +
                     " tokens for a context of " + std::to_string(n_ctx) + "; the text has " +
                     std::to_string(tokens.size()));

@@ -37,7 +37,7 @@ void quantize_model(const gguf::File& in, const std::string& out, const Quantize
     if (in.alignment() != gguf::kDefaultAlignment) w.set_alignment(in.alignment());
 
     auto pool = std::make_shared<ThreadPool>(options.n_threads > 0 ? options.n_threads
-                                                                   : physical_core_count());
+                                                                   : default_thread_count());
     for (const gguf::TensorInfo& t : in.tensors()) {
         const TypeKernels* source = reference_kernels(t.type);
         if (t.type != TensorType::F32 && t.type != TensorType::F16 && t.type != TensorType::BF16) {
@@ -66,7 +66,8 @@ void quantize_model(const gguf::File& in, const std::string& out, const Quantize
                 });
             });
     }
-    w.write(out, on_tensor);
+    const std::string inputs[] = {in.name()};
+    w.write(out, inputs, on_tensor);
 }
 
 }  // namespace ember

@@ -3,11 +3,45 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <unordered_map>
+
+#include "formats/error.h"
 
 namespace ember {
 
-Sampler::Sampler(const SamplerParams& params) : params_(params), rng_(params.seed) {}
+namespace {
+
+// Refuses parameters outside their domain: each would otherwise sample silently wrong (a
+// top_p of 2 keeps everything, a penalty of 0 divides by zero, NaN spreads everywhere).
+const SamplerParams& checked(const SamplerParams& p) {
+    const auto in = [](float v, float lo, float hi) {
+        return std::isfinite(v) && v >= lo && v <= hi;
+    };
+    const auto refuse = [](const char* name, float v, const char* domain) {
+        throw Error(std::string("sampling: ") + name + " " + std::to_string(v) + " is outside " +
+                    domain);
+    };
+    if (!in(p.temperature, -1e6f, 1e6f)) {
+        refuse("temperature", p.temperature, "finite numbers (<= 0: greedy)");
+    }
+    if (!in(p.top_p, 0, 1)) refuse("top_p", p.top_p, "[0, 1]");
+    if (!in(p.min_p, 0, 1)) refuse("min_p", p.min_p, "[0, 1]");
+    if (!in(p.repeat_penalty, 1e-6f, 1e6f)) {
+        refuse("repeat_penalty", p.repeat_penalty, "(0, 1e6] (1: off)");
+    }
+    if (!in(p.frequency_penalty, -1e6f, 1e6f)) {
+        refuse("frequency_penalty", p.frequency_penalty, "finite numbers");
+    }
+    if (!in(p.presence_penalty, -1e6f, 1e6f)) {
+        refuse("presence_penalty", p.presence_penalty, "finite numbers");
+    }
+    return p;
+}
+
+}  // namespace
+
+Sampler::Sampler(const SamplerParams& params) : params_(checked(params)), rng_(params.seed) {}
 
 void Sampler::reset() {
     recent_.clear();

@@ -73,6 +73,11 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
                            const std::function<void(size_t, size_t)>& on_tensor) {
     if (options.file_type == nullptr) throw Error("ember synth: no file type");
     const FileType& file_type = *options.file_type;
+    if (options.n_layer_override < 0 || options.n_layer_override > shape.n_layer) {
+        throw Error("--layers " + std::to_string(options.n_layer_override) + ": the shape " +
+                    shape.name + " has " + std::to_string(shape.n_layer) + " layers (give 1.." +
+                    std::to_string(shape.n_layer) + ", or 0 for all)");
+    }
     const int n_layer = options.n_layer_override > 0 ? options.n_layer_override : shape.n_layer;
     const int head_dim = shape.n_embd / shape.n_head;
     const int kv_dim = head_dim * shape.n_head_kv;
@@ -155,7 +160,9 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         matrix(p + "ffn_up.weight", shape.n_embd, shape.n_ff, spread(shape.n_embd));
         matrix(p + "ffn_down.weight", shape.n_ff, shape.n_embd, spread(shape.n_ff));
     }
-    w.write(path, on_tensor);
+    std::vector<std::string> inputs;
+    if (options.vocab != nullptr) inputs.push_back(options.vocab->name());
+    w.write(path, inputs, on_tensor);
 }
 
 }  // namespace ember

@@ -1,12 +1,20 @@
-// A persistent pool of worker threads for fork-join parallelism: run(task) calls
-// task(thread_index, n_threads) once on each of n_threads threads (the caller is thread 0)
-// and returns when all are done. No thread is created per call. Between calls the workers
-// spin briefly (a forward pass hands out work every few microseconds) and then sleep, so an
-// idle pool costs nothing.
+// A persistent pool of worker threads for fork-join parallelism. run_parts(n, task) calls
+// task(part, n) once for each part in [0, n) and returns when all are done; no thread is created
+// per call. Parts are claimed, not assigned: whichever threads are running take the next
+// unclaimed part, so a thread that the OS has descheduled (more threads than free cores, or a
+// core shared with another program) holds up at most the one part it has started, never a fixed
+// share of the work.
+//
+// Between calls the threads poll for a short while (a forward pass hands out work every few
+// microseconds), giving the core away now and then to any other runnable thread, and then sleep
+// on a futex, so an idle pool costs nothing and an oversubscribed one does not starve the thread
+// that holds the work.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
-#include <condition_variable>
+#include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -23,33 +31,58 @@ class ThreadPool {
 
     int size() const { return n_threads_; }
 
-    using Task = std::function<void(int thread_index, int n_threads)>;
-    void run(const Task& task);
+    using Task = std::function<void(int part, int n_parts)>;
+    // task(part, n_parts) for every part in [0, n_parts); 1 <= n_parts <= kMaxParts. A part
+    // runs on one thread, so per-part scratch (indexed by part) needs no lock.
+    void run_parts(int n_parts, const Task& task);
+    // One part per thread: task(i, size()) for i in [0, size()).
+    void run(const Task& task) { run_parts(n_threads_, task); }
 
-    // Splits [0, n) into n_threads contiguous ranges and runs body(begin, end) on each.
+    // Splits [0, n) into contiguous ranges (a few per thread, for balance) and runs
+    // body(begin, end) on each.
     template <typename Body>
     void parallel_for(int64_t n, Body&& body) {
-        run([&](int thread, int n_threads) {
-            const int64_t begin = n * thread / n_threads, end = n * (thread + 1) / n_threads;
+        if (n <= 0) return;
+        const int n_parts = static_cast<int>(std::min<int64_t>(n, kPartsPerThread * n_threads_));
+        run_parts(n_parts, [&](int part, int parts) {
+            const int64_t begin = n * part / parts, end = n * (part + 1) / parts;
             if (begin < end) body(begin, end);
         });
     }
 
+    static constexpr int kMaxParts = 0xFFFF;
+    static constexpr int kPartsPerThread = 4;
+
   private:
-    void worker_loop(int index);
+    void worker_loop();
+    bool claim_and_run(uint64_t& work);
 
     int n_threads_;
     std::vector<std::thread> workers_;
-    const Task* task_ = nullptr;           // published by the generation bump
-    std::atomic<uint64_t> generation_{0};  // bumped per run(); workers run each one once
-    std::atomic<int> pending_{0};          // workers still running the current task
-    std::atomic<int> sleepers_{0};         // workers waiting on wake_
+    // The current call: job number (32 bits), part count (16), next unclaimed part (16), in one
+    // word so that a claim (compare-exchange) fails once its job is over.
+    std::atomic<uint64_t> work_{0};
+    const Task* task_ = nullptr;     // the current call's task, published by work_
+    std::atomic<uint32_t> done_{0};  // parts of the current call finished
+    std::atomic<uint32_t> job_{0};   // bumped after each new work_: the futex workers sleep on
+    std::atomic<int> sleepers_{0};   // workers asleep on job_
+    std::atomic<bool> caller_asleep_{false};  // run_parts() asleep on done_
     std::atomic<bool> stopping_{false};
-    std::mutex mutex_;
-    std::condition_variable wake_;
+    uint32_t job_number_ = 0;
+    std::mutex error_mutex_;
+    std::exception_ptr error_;  // the first exception a part threw, rethrown by run_parts()
 };
 
-// The number of physical cores (not hardware threads) this process may use; at least 1.
-int physical_core_count();
+// The CPUs this process may run on: its affinity mask, lowered by a cgroup CPU quota
+// (cpu.max, rounded up). At least 1.
+int usable_cpu_count();
+
+// The default thread count: the physical cores (not hardware threads) among the usable CPUs,
+// and never more than usable_cpu_count(). At least 1.
+int default_thread_count();
+
+// Refuses (ember::Error) a thread count that cannot help: above 4 x usable_cpu_count(), where
+// the threads would only take turns on the cores. 0 means the default and is accepted.
+void check_thread_count(int n_threads);
 
 }  // namespace ember

@@ -230,6 +230,7 @@ std::string Value::to_string(size_t max_items) const {
         return out;
     }
     if (type_ != ValueType::ARRAY) return scalar_to_string(type_, data_);
+    if (max_items == 0 && count_ > 0) return "[" + std::to_string(count_) + " items]";
     out += '[';
     const uint64_t shown = std::min<uint64_t>(count_, max_items);
     for (uint64_t i = 0; i < shown; ++i) {

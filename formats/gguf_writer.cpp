@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "formats/error.h"
+#include "formats/output_file.h"
 
 namespace ember::gguf {
 namespace {
@@ -155,7 +156,7 @@ void Writer::add_tensor(std::string name, TensorType type, std::span<const uint6
     });
 }
 
-void Writer::write(const std::string& path,
+void Writer::write(const std::string& path, std::span<const std::string> inputs,
                    const std::function<void(size_t, size_t)>& on_tensor) const {
     const auto align_up = [&](uint64_t n) {
         return (n + alignment_ - 1) / alignment_ * alignment_;
@@ -181,17 +182,8 @@ void Writer::write(const std::string& path,
     }
     head.resize(align_up(head.size()), 0);
 
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (f == nullptr) throw Error("cannot create " + path + ": " + std::strerror(errno));
-    const auto fail = [&](const std::string& why) {
-        std::fclose(f);
-        std::remove(path.c_str());
-        throw Error("cannot write " + path + ": " + why);
-    };
-    const auto write_bytes = [&](const void* p, size_t n) {
-        if (n != 0 && std::fwrite(p, 1, n, f) != n) fail(std::strerror(errno));
-    };
-    write_bytes(head.data(), head.size());
+    OutputFile out(path, inputs);
+    out.write(head.data(), head.size());
     std::vector<uint8_t> buffer;
     const std::vector<uint8_t> padding(alignment_, 0);
     for (size_t i = 0; i < tensors_.size(); ++i) {
@@ -199,17 +191,16 @@ void Writer::write(const std::string& path,
         buffer.assign(t.n_bytes, 0);
         try {
             t.fill(buffer);
+        } catch (const FileError&) {
+            throw;
         } catch (const std::exception& e) {
-            fail("tensor '" + t.name + "': " + e.what());
+            throw Error("cannot write " + path + ": tensor '" + t.name + "': " + e.what());
         }
-        write_bytes(buffer.data(), buffer.size());
-        write_bytes(padding.data(), align_up(t.n_bytes) - t.n_bytes);
+        out.write(buffer.data(), buffer.size());
+        out.write(padding.data(), align_up(t.n_bytes) - t.n_bytes);
         if (on_tensor) on_tensor(i + 1, tensors_.size());
     }
-    if (std::fclose(f) != 0) {
-        std::remove(path.c_str());
-        throw Error("cannot write " + path + ": " + std::strerror(errno));
-    }
+    out.commit();
 }
 
 }  // namespace ember::gguf

@@ -57,9 +57,10 @@ class Writer {
     void add_tensor(std::string name, TensorType type, std::span<const uint64_t> ne,
                     std::span<const uint8_t> bytes);
 
-    // Writes the file; throws ember::Error on an I/O error (and removes the partial file).
-    // `on_tensor(i, n)` is called after each tensor (progress output).
-    void write(const std::string& path,
+    // Writes the file through an OutputFile (beside `path`, renamed into place when complete);
+    // refuses a `path` that is one of `inputs`. Throws ember::Error on an I/O error, leaving
+    // nothing under `path`. `on_tensor(i, n)` is called after each tensor (progress output).
+    void write(const std::string& path, std::span<const std::string> inputs = {},
                const std::function<void(size_t done, size_t total)>& on_tensor = {}) const;
 
   private:

@@ -1,6 +1,8 @@
 // The public C API (ember.h) and the C++ wrapper (ember.hpp) as an application uses them.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -85,6 +87,30 @@ TEST(CApiErrors, BadArgumentsReturnErrorsNeverCrash) {
     ember_session_cancel(nullptr);
     EXPECT_STREQ(ember_status_string(EMBER_ERROR_CONTEXT_FULL), "context full");
     EXPECT_STREQ(ember_version(), EMBER_VERSION_STRING);
+}
+
+// Parameters out of their domain are refused with a message, never run: a context that cannot
+// fit in memory, more threads than 4x the CPUs, a top_p of 2, a NaN temperature.
+TEST_F(CApi, SessionParametersOutsideTheirDomainAreRefused) {
+    const auto refused = [&](const ember_session_params& p, const char* phrase) {
+        char error[256] = "";
+        ember_session* session = nullptr;
+        EXPECT_NE(ember_session_create(model_, &p, &session, error, sizeof(error)), EMBER_OK);
+        EXPECT_EQ(session, nullptr);
+        EXPECT_NE(std::string(error).find(phrase), std::string::npos) << error;
+    };
+    ember_session_params p = ember_session_default_params();
+    p.n_ctx = 1 << 30;
+    refused(p, "available");
+    p = ember_session_default_params();
+    p.n_threads = 100000;
+    refused(p, "CPUs this process may use");
+    p = ember_session_default_params();
+    p.sampling.top_p = 2;
+    refused(p, "top_p");
+    p = ember_session_default_params();
+    p.sampling.temperature = std::nanf("");
+    refused(p, "temperature");
 }
 
 TEST_F(CApi, TokenizeAndDetokenizeWithBufferSizes) {

@@ -105,6 +105,10 @@ TEST(ChatTemplates, DetectedFromTheJinjaTemplatesModelsShip) {
               ChatTemplate::MistralV7);
     EXPECT_EQ(detect_chat_template(""), ChatTemplate::ChatML);
     EXPECT_EQ(detect_chat_template("something else entirely"), ChatTemplate::ChatML);
+    // Without the fallback, so that a caller can say the template was not recognised.
+    EXPECT_EQ(recognise_chat_template("something else entirely"), std::nullopt);
+    EXPECT_EQ(recognise_chat_template(""), std::nullopt);
+    EXPECT_EQ(recognise_chat_template("<|im_start|>"), ChatTemplate::ChatML);
 }
 
 TEST(ChatTemplates, UnknownNameIsAnError) {

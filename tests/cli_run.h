@@ -14,4 +14,7 @@ struct CliResult {
 // `args` is appended to the binary's path and run through /bin/sh, with `input` as stdin.
 CliResult run_ember(const std::string& args, const std::string& input = "");
 
+// Runs a /bin/sh script in which $EMBER is the binary's path (pipes, signals, several steps).
+CliResult run_shell(const std::string& script);
+
 }  // namespace ember::test

@@ -42,15 +42,17 @@ TEST(CliRun, SameSeedSameText) {
     EXPECT_FALSE(a.out.empty());
 }
 
+// Failures while running exit with 1, usage errors with 2 (tests/cli_bad_input_test.cpp has
+// the whole table of options).
 TEST(CliRun, ErrorsAreOneLine) {
-    for (const std::string& args :
-         std::vector<std::string>{"run -m /nonexistent.gguf -p hi",
-                                  "run -m " + bundled_model() + " --prompt-ids 1,99999",
-                                  "run -m " + bundled_model() + " -p hi -n 5000 -c 64",
-                                  "run -m " + bundled_model() + " --prompt-ids 1,x"}) {
+    for (const auto& [args, status] : std::vector<std::pair<std::string, int>>{
+             {"run -m /nonexistent.gguf -p hi", 1},
+             {"run -m " + bundled_model() + " --prompt-ids 1,99999", 1},
+             {"run -m " + bundled_model() + " -p hi -n 5000 -c 64", 2},
+             {"run -m " + bundled_model() + " --prompt-ids 1,x", 2}}) {
         SCOPED_TRACE(args);
         const auto result = run_ember(args);
-        EXPECT_EQ(result.status, 1);
+        EXPECT_EQ(result.status, status);
         EXPECT_EQ(result.err.rfind("ember: error: ", 0), 0u) << result.err;
     }
 }
@@ -107,7 +109,7 @@ TEST(CliPerplexity, KlDivergenceAgainstASavedBase) {
         << result.out;
     EXPECT_NE(result.out.find("Same top p: 100.000"), std::string::npos) << result.out;
     result = run_ember("perplexity -m " + bundled_model() + " --kl-divergence");
-    EXPECT_EQ(result.status, 1);
+    EXPECT_EQ(result.status, 2);
     EXPECT_NE(result.err.find("--kl-divergence-base"), std::string::npos) << result.err;
     std::filesystem::remove_all(dir);
 }
@@ -129,7 +131,7 @@ TEST(CliSynthQuantize, MixOfARealShapeLoadsAndRuns) {
     result = run_ember("run -m " + q + " --prompt-ids 1,2,3 -n 4 --temp 0 --print-ids");
     ASSERT_EQ(result.status, 0) << result.err;
     result = run_ember("quantize " + f32 + " " + q + " Q7_K");
-    EXPECT_EQ(result.status, 1);
+    EXPECT_EQ(result.status, 2);
     EXPECT_NE(result.err.find("unknown type 'Q7_K'"), std::string::npos) << result.err;
     std::filesystem::remove_all(dir);
 }

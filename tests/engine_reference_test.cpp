@@ -96,13 +96,13 @@ TEST_P(ReferenceModel, LogitsAndGreedyIdsMatchLlamaCpp) {
 
 std::vector<Case> mini_cases() {
     // BF16 rounds every activation to 8 significant bits, so the float-order noise of any
-    // summation flips some roundings and moves the logits more than F16's 11 bits do: rms
-    // 0.0098 with the double-sum reference dots, 0.0100 with float sums (AVX-512 dots, or the
-    // sgemm tiles of a batch). Its bound is a quarter looser; F32 and F16 sit near 0.0005 and
-    // 0.0017.
+    // summation flips some roundings and moves the logits more than F16's 11 bits do. Batches
+    // through OpenBLAS's sgemm (long sequential sums) put mini-BF16 at rms 0.0100-0.0101, so
+    // BF16 batches take ember's blocked float kernel (engine/ops.cpp): 0.0097-0.0099. F32 and
+    // F16 sit near 0.0005 and 0.0017.
     std::vector<Case> cases = {{"mini", "mini-F32", 0.01, 1.0, true},
                                {"mini", "mini-F16", 0.01, 1.0, true},
-                               {"mini", "mini-BF16", 0.0125, 1.0, true}};
+                               {"mini", "mini-BF16", 0.01, 1.0, true}};
     for (const char* t : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M",
                           "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"}) {
         cases.push_back({"mini", std::string("mini-") + t, 0.12, 0.90, false});

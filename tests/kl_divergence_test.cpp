@@ -42,6 +42,7 @@ class KlDivergence : public ::testing::Test {
             perplexity(context, tokens, tokenizer.vocab().bos, {}, [&](const float* logits, int n) {
                 writer.add_chunk(logits, n);
             }).ppl;
+        writer.finish();
     }
     static void TearDownTestSuite() {
         std::filesystem::remove_all(*dir_);

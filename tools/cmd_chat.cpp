@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -16,7 +17,9 @@
 #include "engine/session.h"
 #include "tools/command.h"
 #include "tools/model_options.h"
+#include "tools/option_checks.h"
 #include "tools/sampling_options.h"
+#include "tools/stdout.h"
 
 namespace ember::cli {
 namespace {
@@ -45,9 +48,18 @@ int run_chat(const ChatOptions& options) {
     const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
     const std::string jinja(model.file().get_string("tokenizer.chat_template", ""));
-    const ChatTemplate chat_template = options.template_name.empty()
-                                           ? detect_chat_template(jinja)
-                                           : chat_template_from_name(options.template_name);
+    const std::optional<ChatTemplate> recognised = recognise_chat_template(jinja);
+    const ChatTemplate chat_template = !options.template_name.empty()
+                                           ? chat_template_from_name(options.template_name)
+                                           : recognised.value_or(ChatTemplate::ChatML);
+    // Where the template came from, so a guess never looks like a detection.
+    std::string origin;
+    if (options.template_name.empty()) {
+        origin = jinja.empty() ? " (the model names none; choose one with --chat-template)"
+                 : !recognised ? " (the model's template was not recognised; choose one with "
+                                 "--chat-template)"
+                               : " (from the model)";
+    }
     SessionParams params;
     params.context = options.model.context_params();
     params.sampling = options.sampling.sampler_params();
@@ -58,8 +70,7 @@ int run_chat(const ChatOptions& options) {
         "ember chat: %s, template %s%s, context %d. /reset clears, /quit ends, Ctrl-C stops a "
         "reply.\n",
         options.model.model_path.c_str(), std::string(chat_template_name(chat_template)).c_str(),
-        jinja.empty() && options.template_name.empty() ? " (the model has none; default)" : "",
-        session.n_ctx());
+        origin.c_str(), session.n_ctx());
 
     std::vector<ChatMessage> history;
     if (!options.system.empty()) history.push_back({"system", options.system});
@@ -97,8 +108,7 @@ int run_chat(const ChatOptions& options) {
         TurnResult result;
         try {
             result = session.generate(delta, turn, [](std::string_view text) {
-                std::fwrite(text.data(), 1, text.size(), stdout);
-                std::fflush(stdout);
+                write_stdout(text);
                 return true;
             });
         } catch (const ContextFullError&) {
@@ -131,7 +141,9 @@ Runner add_chat_command(CLI::App& app) {
     sub->add_option("--chat-template", options->template_name,
                     "llama2, llama2-sys, chatml, llama3, zephyr, mistral, mistral-v1, mistral-v3, "
                     "mistral-v7, phi3, gemma (default: from the model)");
-    sub->add_option("-n,--n-predict", options->n_predict, "Most tokens per reply")
+    sub->add_option("-n,--n-predict", options->n_predict,
+                    "Most tokens per reply (-1: until the end of the reply or the context)")
+        ->check(number_in(-1, std::numeric_limits<int>::max(), "-1: until the end"))
         ->capture_default_str();
     return [options] { return run_chat(*options); };
 }

@@ -5,6 +5,7 @@
 
 #include "engine/context.h"
 #include "formats/error.h"
+#include "formats/output_file.h"
 #include "tools/command.h"
 #include "tools/model_options.h"
 #include "tools/token_ids.h"
@@ -26,11 +27,10 @@ int run_logits(const LogitsOptions& options) {
     Context context(model, params);
     context.decode(ids, /*all_logits=*/true);
 
-    std::FILE* out = std::fopen(options.output_path.c_str(), "wb");
-    if (out == nullptr) throw Error("cannot create " + options.output_path);
-    const size_t n = ids.size() * static_cast<size_t>(context.n_vocab());
-    const bool ok = std::fwrite(context.logits(0), sizeof(float), n, out) == n;
-    if (std::fclose(out) != 0 || !ok) throw Error("cannot write " + options.output_path);
+    const std::string inputs[] = {options.model.model_path};
+    OutputFile out(options.output_path, inputs);
+    out.write(context.logits(0), ids.size() * static_cast<size_t>(context.n_vocab()) * 4);
+    out.commit();
     std::fprintf(stderr, "wrote %zu x %d logits to %s\n", ids.size(), context.n_vocab(),
                  options.output_path.c_str());
     return 0;

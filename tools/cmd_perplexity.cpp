@@ -48,8 +48,9 @@ int run_perplexity(PerplexityOptions options) {
     if (!options.kld_base_path.empty()) {
         const size_t n_used = tokens.size() / static_cast<size_t>(context.n_ctx()) *
                               static_cast<size_t>(context.n_ctx());
+        const std::string inputs[] = {options.model.model_path, options.text_path};
         writer.emplace(options.kld_base_path, context.n_ctx(), context.n_vocab(),
-                       std::span(tokens).first(n_used));
+                       std::span(tokens).first(n_used), inputs);
     }
     ProgressBar bar("perplexity");
     const PerplexityResult r = perplexity(
@@ -61,6 +62,7 @@ int run_perplexity(PerplexityOptions options) {
             if (writer) writer->add_chunk(logits, n_positions);
         });
     bar.finish();
+    if (writer) writer->finish();
     std::string running;
     for (size_t i = 0; i < r.running_ppl.size(); ++i) {
         char item[32];
@@ -76,7 +78,7 @@ int run_perplexity(PerplexityOptions options) {
 
 int run_kl_divergence(PerplexityOptions options) {
     if (options.kld_base_path.empty()) {
-        throw Error(
+        throw UsageError(
             "--kl-divergence needs --kl-divergence-base FILE (from a run on the base model)");
     }
     const Model model(options.model.model_path, options.model.model_options());
@@ -126,7 +128,9 @@ int run_kl_divergence(PerplexityOptions options) {
 Runner add_perplexity_command(CLI::App& app) {
     auto options = std::make_shared<PerplexityOptions>();
     CLI::App* sub = app.add_subcommand("perplexity", "Perplexity of a model on a text file");
-    options->model.add_to(*sub);
+    options->model.add_to(*sub,
+                          "Tokens per chunk (default: 512, as llama.cpp; at least 4; with "
+                          "--kl-divergence: the base file's)");
     sub->add_option("-f,--file", options->text_path, "Text file (not needed with --kl-divergence)");
     sub->add_option("--kl-divergence-base", options->kld_base_path,
                     "Log-probability file: written by a perplexity run, read with --kl-divergence");
@@ -134,7 +138,12 @@ Runner add_perplexity_command(CLI::App& app) {
                   "Compare with the log-probabilities in --kl-divergence-base");
     return [options] {
         if (options->kl_divergence) return run_kl_divergence(*options);
-        if (options->text_path.empty()) throw Error("perplexity needs a text: -f FILE");
+        if (options->text_path.empty()) throw UsageError("perplexity needs a text: -f FILE");
+        if (options->model.n_ctx != 0 && options->model.n_ctx < 4) {
+            throw UsageError("-c " + std::to_string(options->model.n_ctx) +
+                             ": perplexity needs chunks of at least 4 tokens (it scores the "
+                             "second half of each)");
+        }
         return run_perplexity(*options);
     };
 }

@@ -7,6 +7,7 @@
 #include "engine/quantize.h"
 #include "formats/error.h"
 #include "tools/command.h"
+#include "tools/option_checks.h"
 #include "tools/progress.h"
 
 namespace ember::cli {
@@ -21,8 +22,8 @@ int run_quantize(const QuantizeCliOptions& o) {
     QuantizeOptions options;
     options.file_type = find_file_type(o.type);
     if (options.file_type == nullptr) {
-        throw Error("unknown type '" + o.type + "' (known: " + std::string(file_type_names()) +
-                    ")");
+        throw UsageError("unknown type '" + o.type + "' (known: " + std::string(file_type_names()) +
+                         ")");
     }
     const gguf::File in(o.input);
     options.n_threads = o.n_threads;
@@ -43,7 +44,9 @@ Runner add_quantize_command(CLI::App& app) {
     sub->add_option("input", options->input, "Input GGUF (F32, F16 or BF16 weights)")->required();
     sub->add_option("output", options->output, "Output GGUF")->required();
     sub->add_option("type", options->type, std::string(file_type_names()))->required();
-    sub->add_option("--threads", options->n_threads, "Threads (default: physical cores)");
+    sub->add_option("-t,--threads", options->n_threads,
+                    "Threads (default: the physical cores this process may use)")
+        ->check(thread_count());
     return [options] { return run_quantize(*options); };
 }
 

@@ -1,6 +1,7 @@
 // `ember run`: generate a continuation of a prompt and stream it to stdout.
 // Logs and speed go to stderr, so stdout holds only the generated text (or ids).
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <random>
 
@@ -11,7 +12,9 @@
 #include "formats/error.h"
 #include "tools/command.h"
 #include "tools/model_options.h"
+#include "tools/option_checks.h"
 #include "tools/sampling_options.h"
+#include "tools/stdout.h"
 #include "tools/token_ids.h"
 
 namespace ember::cli {
@@ -38,7 +41,7 @@ int run_run(const RunOptions& options) {
         prompt = tokenizer.encode(options.prompt, /*add_special=*/!options.no_bos,
                                   /*parse_special=*/true);
     }
-    if (prompt.empty()) throw Error("the prompt is empty (give -p TEXT or --prompt-ids)");
+    if (prompt.empty()) throw UsageError("the prompt is empty (give -p TEXT or --prompt-ids)");
     for (int32_t id : prompt) {
         if (id < 0 || id >= model.config().n_vocab) {
             throw Error("token id " + std::to_string(id) + " is outside the vocabulary (0.." +
@@ -47,11 +50,15 @@ int run_run(const RunOptions& options) {
     }
 
     Context context(model, options.model.context_params());
+    // The last token generated is never evaluated, so a full context of n_ctx positions gives
+    // n_ctx - prompt + 1 new tokens: what -n -1 reaches, and the most -n may ask for.
     if (options.n_predict >= 0 &&
-        static_cast<int64_t>(prompt.size()) + options.n_predict > context.n_ctx()) {
-        throw Error("the prompt (" + std::to_string(prompt.size()) + " tokens) plus -n " +
-                    std::to_string(options.n_predict) + " exceeds the context size " +
-                    std::to_string(context.n_ctx()) + " (raise it with -c)");
+        static_cast<int64_t>(prompt.size()) + options.n_predict > context.n_ctx() + 1) {
+        throw UsageError("the prompt (" + std::to_string(prompt.size()) + " tokens) plus -n " +
+                         std::to_string(options.n_predict) + " exceeds the context size " +
+                         std::to_string(context.n_ctx()) +
+                         " (raise it with -c, or -n -1 to "
+                         "generate until it is full)");
     }
     const SamplerParams sampler_params = options.sampling.sampler_params();
     Sampler sampler(sampler_params);
@@ -67,20 +74,14 @@ int run_run(const RunOptions& options) {
     const GenerationStats stats =
         generate(context, sampler, prompt, generate_options, [&](int32_t token) {
             if (options.print_ids) {
-                std::printf(first_id ? "%d" : " %d", token);
+                write_stdout((first_id ? "" : " ") + std::to_string(token));
                 first_id = false;
             } else {
-                std::fputs(stream.push(tokenizer.piece(token)).c_str(), stdout);
+                write_stdout(stream.push(tokenizer.piece(token)));
             }
-            std::fflush(stdout);
             return true;
         });
-    if (options.print_ids) {
-        std::printf("\n");
-    } else {
-        std::fputs(stream.flush().c_str(), stdout);
-    }
-    std::fflush(stdout);
+    write_stdout(options.print_ids ? "\n" : stream.flush());
 
     const auto per_second = [](int n, double ms) { return ms > 0 ? 1000.0 * n / ms : 0.0; };
     std::fprintf(stderr,
@@ -102,7 +103,9 @@ Runner add_run_command(CLI::App& app) {
     auto* ids =
         sub->add_option("--prompt-ids", options->prompt_ids, "Prompt as token ids: 1,403,407");
     prompt->excludes(ids);
-    sub->add_option("-n,--n-predict", options->n_predict, "Tokens to generate (-1: until the end)")
+    sub->add_option("-n,--n-predict", options->n_predict,
+                    "Tokens to generate (-1: until the end of text or of the context)")
+        ->check(number_in(-1, std::numeric_limits<int>::max(), "-1: until the end"))
         ->capture_default_str();
     options->sampling.add_to(*sub);
     sub->add_flag("--print-ids", options->print_ids, "Print generated token ids instead of text");

@@ -7,6 +7,7 @@
 #include "engine/synth.h"
 #include "formats/error.h"
 #include "tools/command.h"
+#include "tools/option_checks.h"
 #include "tools/progress.h"
 
 namespace ember::cli {
@@ -24,8 +25,8 @@ struct SynthCliOptions {
 int run_synth(const SynthCliOptions& o) {
     const FileType* file_type = find_file_type(o.type);
     if (file_type == nullptr) {
-        throw Error("unknown type '" + o.type + "' (known: " + std::string(file_type_names()) +
-                    ")");
+        throw UsageError("unknown type '" + o.type + "' (known: " + std::string(file_type_names()) +
+                         ")");
     }
     std::unique_ptr<gguf::File> vocab;
     if (!o.vocab.empty()) vocab = std::make_unique<gguf::File>(o.vocab);
@@ -34,11 +35,15 @@ int run_synth(const SynthCliOptions& o) {
     options.seed = o.seed;
     options.vocab = vocab.get();
     options.n_layer_override = o.layers;
+    const ModelShape& shape = shape_by_name(o.shape);
+    if (o.layers > shape.n_layer) {
+        throw UsageError("--layers " + std::to_string(o.layers) + ": the shape " + o.shape +
+                         " has " + std::to_string(shape.n_layer) + " layers");
+    }
     ProgressBar bar("synth " + o.shape + " " + o.type);
-    write_synthetic_model(shape_by_name(o.shape), options, o.output,
-                          [&](size_t done, size_t total) {
-                              bar.update(static_cast<long>(done), static_cast<long>(total));
-                          });
+    write_synthetic_model(shape, options, o.output, [&](size_t done, size_t total) {
+        bar.update(static_cast<long>(done), static_cast<long>(total));
+    });
     bar.finish();
     std::fprintf(stderr, "wrote %s\n", o.output.c_str());
     return 0;
@@ -58,7 +63,9 @@ Runner add_synth_command(CLI::App& app) {
     sub->add_option("-o,--output", options->output, "Output GGUF file")->required();
     sub->add_option("--seed", options->seed, "Random seed")->capture_default_str();
     sub->add_option("--vocab", options->vocab, "Copy the tokenizer from this GGUF file");
-    sub->add_option("--layers", options->layers, "Fewer layers than the shape has (quick tests)");
+    sub->add_option("--layers", options->layers,
+                    "Fewer layers than the shape has (quick tests; 0: all)")
+        ->check(number_in(0, 1000, "0: all"));
     return [options] { return run_synth(*options); };
 }
 

@@ -5,9 +5,18 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+#include "formats/error.h"
+
 namespace ember::cli {
 
 using Runner = std::function<int()>;  // returns the process exit status
+
+// A usage error found once the command runs (options that contradict each other): main()
+// reports it as it does a bad option, with exit status 2.
+class UsageError : public Error {
+  public:
+    explicit UsageError(const std::string& message) : Error(message) {}
+};
 
 Runner add_inspect_command(CLI::App& app);
 Runner add_logits_command(CLI::App& app);

@@ -6,6 +6,7 @@
 
 #include "engine/context.h"
 #include "engine/model.h"
+#include "tools/option_checks.h"
 
 namespace ember::cli {
 
@@ -16,10 +17,17 @@ struct ModelOptions {
     std::string kv_type = "f16";
     bool no_repack = false;
 
-    void add_to(CLI::App& app) {
+    // `ctx_help` replaces -c's description where the command has its own default.
+    void add_to(CLI::App& app, const std::string& ctx_help = "") {
         app.add_option("-m,--model", model_path, "GGUF model file")->required();
-        app.add_option("-t,--threads", n_threads, "Threads (default: physical cores)");
-        app.add_option("-c,--ctx-size", n_ctx, "Context size in tokens (default: the model's)");
+        app.add_option("-t,--threads", n_threads,
+                       "Threads (default: the physical cores this process may use)")
+            ->check(thread_count());
+        app.add_option("-c,--ctx-size", n_ctx,
+                       !ctx_help.empty() ? ctx_help
+                                         : "Context size in tokens (default: the model's training "
+                                           "context, at most 4096)")
+            ->check(number_in(0, 1 << 30, "0: the default"));
         app.add_option("--kv-type", kv_type, "KV cache type: f16 (as llama.cpp) or f32")
             ->check(CLI::IsMember({"f16", "f32"}))
             ->capture_default_str();

@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "formats/error.h"
+#include "tools/command.h"
 
 namespace ember::cli {
 
@@ -16,17 +17,17 @@ std::vector<int32_t> parse_token_ids(const std::string& text) {
             continue;
         }
         if (!std::isdigit(static_cast<unsigned char>(text[i]))) {
-            throw Error("--prompt-ids: expected token ids separated by commas, found '" +
-                        text.substr(i, 10) + "'");
+            throw UsageError("--prompt-ids: expected token ids separated by commas, found '" +
+                             text.substr(i, 10) + "'");
         }
         long long value = 0;
         while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
             value = value * 10 + (text[i++] - '0');
-            if (value > INT32_MAX) throw Error("--prompt-ids: token id too large");
+            if (value > INT32_MAX) throw UsageError("--prompt-ids: token id too large");
         }
         ids.push_back(static_cast<int32_t>(value));
     }
-    if (ids.empty()) throw Error("--prompt-ids: no token ids given");
+    if (ids.empty()) throw UsageError("--prompt-ids: no token ids given");
     return ids;
 }
 

@@ -106,7 +106,8 @@ ember_status ember_detokenize(const ember_model* model, const ember_token* token
 typedef struct ember_session ember_session;
 
 typedef struct ember_sampler_params {
-    float temperature;       /* 0: greedy. Default 0.8 */
+    float temperature;       /* <= 0: greedy. Default 0.8. Out-of-domain values (NaN, a top_p
+                                outside 0..1, a penalty of 0) make session create fail */
     int32_t top_k;           /* 0: off. Default 40 */
     float top_p;             /* 1: off. Default 0.95 */
     float min_p;             /* 0: off. Default 0.05 */
@@ -118,8 +119,9 @@ typedef struct ember_sampler_params {
 } ember_sampler_params;
 
 typedef struct ember_session_params {
-    int32_t n_ctx;     /* context size in tokens; 0: the model's training context */
-    int32_t n_threads; /* 0: the number of physical cores */
+    int32_t n_ctx;     /* context size in tokens; 0: the training context, at most 4096. A
+                          context whose KV cache cannot fit in the available memory fails */
+    int32_t n_threads; /* 0: the physical cores this process may use; at most 4x its CPUs */
     int32_t n_batch;   /* most tokens evaluated at once. Default 512 */
     bool kv_f32;       /* KV cache in F32 instead of F16 (llama.cpp's default is F16) */
     ember_sampler_params sampling;

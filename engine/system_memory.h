@@ -1,0 +1,23 @@
+// How much memory this machine can still give, so that a request that cannot fit (a 131072-
+// token context asks for a 17 GB KV cache) is refused up front with what it needs and what
+// there is, instead of ending in std::bad_alloc or the kernel's OOM killer half-way through.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ember {
+
+// MemAvailable from /proc/meminfo (what can be allocated without swapping), in bytes; 0 where
+// it cannot be read (then nothing is refused).
+uint64_t available_memory_bytes();
+
+// Throws ember::Error "WHAT needs X GB (DETAIL), this machine has Y GB available: ADVICE" when
+// `need` bytes exceed available_memory_bytes().
+void check_memory(uint64_t need, const std::string& what, const std::string& detail,
+                  const std::string& advice);
+
+// "1.25 GB"
+std::string gigabytes(uint64_t bytes);
+
+}  // namespace ember
