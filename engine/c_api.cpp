@@ -278,7 +278,7 @@ const float* ember_session_logits(ember_session* session) {
 }
 
 int32_t ember_session_n_tokens(const ember_session* session) {
-    return session ? static_cast<int32_t>(session->session.tokens().size()) : 0;
+    return session ? static_cast<int32_t>(session->session.n_tokens()) : 0;
 }
 
 ember_status ember_session_reset(ember_session* session) {

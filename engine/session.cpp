@@ -68,7 +68,9 @@ void Session::reset() {
 }
 
 void Session::rewind(int n) {
-    n = std::clamp(n, 0, static_cast<int>(tokens_.size()));
+    n = std::clamp(n, 0, n_tokens());
+    if (n == n_tokens()) return;
+    pending_ = -1;  // the last generated token lies past n: it must not come back on append
     context_.truncate(n);
     tokens_.resize(n);
 }

@@ -67,7 +67,10 @@ class Session {
     void cancel() { cancel_.store(true); }
 
     void reset();        // forget every token
-    void rewind(int n);  // keep only the first n tokens
+    void rewind(int n);  // keep only the first n tokens (of n_tokens())
+    // Tokens the session holds: every evaluated one, and the last generated token, which is
+    // sampled but evaluated only with the next append or generate.
+    int n_tokens() const { return static_cast<int>(tokens_.size()) + (pending_ >= 0 ? 1 : 0); }
     int n_past() const { return context_.n_past(); }
     int n_ctx() const { return context_.n_ctx(); }
     const std::vector<int32_t>& tokens() const { return tokens_; }

@@ -1,32 +1,60 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang and runs each for N seconds (default 60) on a seed
-# corpus made from the shared models. Any crash or sanitizer report fails the script.
+# Builds the libFuzzer targets with clang (the whole library instrumented for coverage, with
+# AddressSanitizer + UndefinedBehaviorSanitizer) and runs each for N seconds (default 60) from a
+# seed corpus. Any crash, sanitizer report or failed check fails the script.
+#   scripts/fuzz.sh [seconds] [target...]     targets: gguf_reader tokenizers chat_template c_api
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(gguf_reader tokenizers chat_template c_api)
 shared=${EMBER_SHARED:-../shared}
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DEMBER_FUZZ=ON -DEMBER_BUILD_TESTS=OFF -DEMBER_BLAS=OFF \
-    -DEMBER_WERROR=ON
-cmake --build build-fuzz --parallel "$(nproc)" --target fuzz_gguf_reader
+    -DEMBER_WERROR=ON >/dev/null
+cmake --build build-fuzz --parallel "$(nproc)" --target "${targets[@]/#/fuzz_}"
 
 # Seeds: small real files, and the start of larger ones (the fuzzer mutates from there).
-corpus=build-fuzz/corpus/gguf
-rm -rf "$corpus" && mkdir -p "$corpus"
-cp models/stories260K.gguf "$corpus/"
-for f in "$shared"/models/mini/mini-Q4_K_M.gguf "$shared"/models/mini/mini-Q8_0.gguf \
-         "$shared"/vocab/ggml-vocab-gpt-2.gguf; do
-    [ -f "$f" ] && head -c 65536 "$f" > "$corpus/head-$(basename "$f")"
-done
+seed() {
+    local corpus=build-fuzz/corpus/$1
+    rm -rf "$corpus" && mkdir -p "$corpus"
+    case $1 in
+        gguf_reader)
+            cp models/stories260K.gguf "$corpus/"
+            for f in "$shared"/models/mini/mini-Q4_K_M.gguf "$shared"/models/mini/mini-Q8_0.gguf \
+                     "$shared"/vocab/ggml-vocab-gpt-2.gguf; do
+                [ -f "$f" ] && head -c 65536 "$f" > "$corpus/head-$(basename "$f")"
+            done ;;
+        tokenizers)  # the first byte picks the tokenizer and the flags
+            for f in "$shared"/vocab/ggml-vocab-*.gguf.inp "$shared"/text/story.txt; do
+                [ -f "$f" ] || continue
+                for lead in '\000' '\001' '\002'; do
+                    { printf "$lead"; head -c 2048 "$f"; } > "$corpus/$(basename "$f")-${lead#\\}"
+                done
+            done ;;
+        chat_template)  # a template, \001, then messages: a role byte and text, NUL-separated
+            printf '{{ "<|im_start|>" }}\001\000You are kind\000\001Hello\000\002Hi!' > "$corpus/chatml"
+            printf '[INST] <<SYS>>\001\001Tell me a story' > "$corpus/llama2" ;;
+        c_api)
+            printf '\000\100\002\100\001\000\020\001\020Once upon a time\003\010\000\000\000' \
+                > "$corpus/append-generate" ;;
+    esac
+}
 
-echo "fuzz_gguf_reader: ${seconds}s"
-log=build-fuzz/fuzz_gguf_reader.log
-if ASAN_OPTIONS=detect_leaks=1 build-fuzz/bin/fuzz_gguf_reader -max_total_time="$seconds" \
-    -max_len=1300000 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "$corpus" >"$log" 2>&1; then
-    grep -E "^(Done|stat::number_of_executed_units|stat::new_units_added)" "$log"
-else
-    cat "$log"
-    echo "fuzz_gguf_reader FAILED: the input that broke it is saved in the working folder (crash-*)"
-    exit 1
-fi
+for target in "${targets[@]}"; do
+    seed "$target"
+    echo "fuzz_$target: ${seconds}s"
+    log=build-fuzz/fuzz_$target.log
+    if ASAN_OPTIONS=detect_leaks=1 build-fuzz/bin/fuzz_"$target" -max_total_time="$seconds" \
+        -max_len=1300000 -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+        build-fuzz/corpus/"$target" >"$log" 2>&1; then
+        grep -E "^#[0-9]+[[:space:]]+DONE" "$log" | sed 's/^/  /'
+        grep -E "^stat::(number_of_executed_units|new_units_added)" "$log" | sed 's/^/  /'
+    else
+        cat "$log"
+        echo "fuzz_$target FAILED: the input that broke it is saved in the working folder (crash-*)"
+        exit 1
+    fi
+done

@@ -257,9 +257,15 @@ TEST_F(CApi, CancelFromAnotherThreadInterruptsALongPromptEvaluation) {
     ember_generate_params one = ember_generate_default_params();
     one.n_predict = 3;
     EXPECT_EQ(ember_generate(session, "Once", &one, collect, &out, nullptr), EMBER_OK);
-    // BOS and "Once", then two of the three generated tokens (the last is sampled, not yet
-    // evaluated)
-    EXPECT_EQ(ember_session_n_tokens(session), 2 + 2);
+    // BOS and "Once", then the three generated tokens (the last is sampled, not yet evaluated,
+    // but held: it goes in with the next call)
+    EXPECT_EQ(ember_session_n_tokens(session), 2 + 3);
+    // Rewinding past it drops it: appending then continues from the rewound text only.
+    ASSERT_EQ(ember_session_rewind(session, 3), EMBER_OK);
+    EXPECT_EQ(ember_session_n_tokens(session), 3);
+    const ember_token next = 400;
+    ASSERT_EQ(ember_session_append_tokens(session, &next, 1), EMBER_OK);
+    EXPECT_EQ(ember_session_n_tokens(session), 4);
     ASSERT_EQ(ember_session_reset(session), EMBER_OK);
     ember_generate_params gp = ember_generate_default_params();
     gp.n_predict = 5;

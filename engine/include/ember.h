@@ -144,7 +144,9 @@ ember_status ember_session_append_tokens(ember_session* session, const ember_tok
  * if nothing was evaluated yet. Valid until the next call on the session. */
 const float* ember_session_logits(ember_session* session);
 
-/* Tokens the session holds; forget all of them (keeping the parameters), or all after n. */
+/* Tokens the session holds (after ember_generate, the last generated token too: it is sampled,
+ * and evaluated with the next call); forget all of them (keeping the parameters), or all
+ * after n. */
 int32_t ember_session_n_tokens(const ember_session* session);
 ember_status ember_session_reset(ember_session* session);
 ember_status ember_session_rewind(ember_session* session, int32_t n_tokens);
