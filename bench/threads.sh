@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generation speed when threads outnumber the free cores, as ratios measured in one run.
 #
-#   bench/threads.sh [-n TOKENS] [-r REPS] [-k ROUNDS] MODEL.gguf
+#   [EMBER_BIN=path/to/ember] bench/threads.sh [-n TOKENS] [-r REPS] [-k ROUNDS] MODEL.gguf
 #
 # Two cases, each against its own baseline on the same machine, the runs taking turns:
 #   oversubscribed: -t 2xCORES against -t CORES              target >= 0.5
@@ -20,7 +20,7 @@ done
 shift $((OPTIND - 1))
 [ $# -eq 1 ] || usage
 model=$1
-ember=build/bin/ember
+ember=${EMBER_BIN:-build/bin/ember}  # EMBER_BIN: another build, for before/after
 [ -x "$ember" ] || { echo "threads.sh: build ember first (scripts/setup.sh)" >&2; exit 2; }
 cores=$(nproc)
 
