@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/ops.h"
+#include "engine/model/ops.h"
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
 

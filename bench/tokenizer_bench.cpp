@@ -8,7 +8,7 @@
 #include <iterator>
 #include <string>
 
-#include "engine/tokenizer.h"
+#include "engine/text/tokenizer.h"
 
 namespace {
 

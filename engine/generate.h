@@ -6,8 +6,8 @@
 #include <functional>
 #include <span>
 
-#include "engine/context.h"
-#include "engine/sampler.h"
+#include "engine/model/context.h"
+#include "engine/generate/sampler.h"
 
 namespace ember {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/chat_template.h"
+#include "engine/text/chat_template.h"
 #include "formats/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/tokenizer.h"
+#include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "formats/gguf.h"
 #include "fuzz/fuzz_data.h"

@@ -2,7 +2,7 @@
 // from the Jinja templates models ship.
 #include <gtest/gtest.h>
 
-#include "engine/chat_template.h"
+#include "engine/text/chat_template.h"
 #include "formats/error.h"
 
 namespace ember {

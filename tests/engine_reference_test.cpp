@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "engine/context.h"
+#include "engine/model/context.h"
 #include "engine/generate.h"
 #include "formats/error.h"
 #include "tests/reference_data.h"

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/kl_divergence.h"
-#include "engine/tokenizer.h"
+#include "tools/lib/kl_divergence.h"
+#include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "tests/shared_data.h"
 

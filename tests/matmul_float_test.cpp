@@ -8,7 +8,7 @@
 #include <random>
 #include <sstream>
 
-#include "engine/ops.h"
+#include "engine/model/ops.h"
 
 namespace ember {
 namespace {

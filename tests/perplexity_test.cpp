@@ -11,8 +11,8 @@
 #include <fstream>
 #include <iterator>
 
-#include "engine/perplexity.h"
-#include "engine/tokenizer.h"
+#include "tools/lib/perplexity.h"
+#include "engine/text/tokenizer.h"
 #include "tests/shared_data.h"
 
 namespace ember {

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <utility>
 
-#include "engine/quantize.h"
+#include "tools/lib/quantize.h"
 #include "formats/error.h"
 #include "formats/gguf.h"
 #include "kernels/kernels.h"

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "engine/sampler.h"
+#include "engine/generate/sampler.h"
 
 namespace ember {
 namespace {

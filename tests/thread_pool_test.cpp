@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "engine/thread_pool.h"
+#include "engine/runtime/thread_pool.h"
 #include "formats/error.h"
 
 namespace ember {

@@ -6,8 +6,8 @@
 #include <random>
 #include <sstream>
 
-#include "engine/tokenizer.h"
-#include "engine/utf8.h"
+#include "engine/text/tokenizer.h"
+#include "engine/text/utf8.h"
 #include "formats/error.h"
 #include "formats/gguf_writer.h"
 #include "tests/shared_data.h"

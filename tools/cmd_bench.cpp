@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "ember.h"
-#include "engine/context.h"
+#include "engine/model/context.h"
 #include "kernels/cpu_features.h"
 #include "tools/command.h"
 #include "tools/model_options.h"

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <memory>
 
-#include "engine/context.h"
+#include "engine/model/context.h"
 #include "formats/error.h"
 #include "formats/output_file.h"
 #include "tools/command.h"

@@ -10,9 +10,9 @@
 #include <memory>
 #include <optional>
 
-#include "engine/kl_divergence.h"
-#include "engine/perplexity.h"
-#include "engine/tokenizer.h"
+#include "tools/lib/kl_divergence.h"
+#include "tools/lib/perplexity.h"
+#include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "tools/command.h"
 #include "tools/model_options.h"

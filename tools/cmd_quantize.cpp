@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/quantize.h"
+#include "tools/lib/quantize.h"
 #include "formats/error.h"
 #include "tools/command.h"
 #include "tools/option_checks.h"

@@ -5,10 +5,10 @@
 #include <memory>
 #include <random>
 
-#include "engine/context.h"
+#include "engine/model/context.h"
 #include "engine/generate.h"
-#include "engine/tokenizer.h"
-#include "engine/utf8.h"
+#include "engine/text/tokenizer.h"
+#include "engine/text/utf8.h"
 #include "formats/error.h"
 #include "tools/command.h"
 #include "tools/model_options.h"

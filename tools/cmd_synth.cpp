@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/synth.h"
+#include "tools/lib/synth.h"
 #include "formats/error.h"
 #include "tools/command.h"
 #include "tools/option_checks.h"

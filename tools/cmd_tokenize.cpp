@@ -5,7 +5,7 @@
 #include <iterator>
 #include <memory>
 
-#include "engine/tokenizer.h"
+#include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "tools/command.h"
 

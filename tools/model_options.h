@@ -4,8 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "engine/context.h"
-#include "engine/model.h"
+#include "engine/model/context.h"
+#include "engine/model/model.h"
 #include "tools/option_checks.h"
 
 namespace ember::cli {

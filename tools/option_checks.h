@@ -6,7 +6,7 @@
 #include <cmath>
 #include <string>
 
-#include "engine/thread_pool.h"
+#include "engine/runtime/thread_pool.h"
 
 namespace ember::cli {
 

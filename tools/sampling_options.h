@@ -5,7 +5,7 @@
 #include <limits>
 #include <random>
 
-#include "engine/sampler.h"
+#include "engine/generate/sampler.h"
 #include "tools/option_checks.h"
 
 namespace ember::cli {

@@ -1,0 +1,362 @@
+// The C API (ember.h) over the C++ engine. Every entry point catches every exception and turns
+// it into a status code and, where the caller gave a buffer, a message.
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "ember.h"
+#include "engine/text/chat_template.h"
+#include "engine/api/log.h"
+#include "engine/model/model.h"
+#include "engine/generate/session.h"
+#include "engine/text/tokenizer.h"
+#include "formats/error.h"
+
+struct ember_model {
+    ember_model(const std::string& path, const ember::ModelOptions& options)
+        : model(path, options), tokenizer(model.file()) {}
+    ember::Model model;
+    ember::Tokenizer tokenizer;
+};
+
+struct ember_session {
+    ember_session(const ember_model& m, const ember::SessionParams& params)
+        : owner(m), session(m.model, m.tokenizer, params) {}
+    const ember_model& owner;
+    ember::Session session;
+};
+
+namespace {
+
+void write_message(char* buffer, size_t size, const std::string& message) {
+    if (buffer == nullptr || size == 0) return;
+    const size_t n = std::min(size - 1, message.size());
+    std::memcpy(buffer, message.data(), n);
+    buffer[n] = '\0';
+}
+
+// Runs body, mapping exceptions to statuses. `fallback` is the status for a plain ember::Error
+// (its meaning depends on the call: a bad file when loading, a bad argument elsewhere).
+template <typename Body>
+ember_status guarded(ember_status fallback, char* error, size_t error_size, Body&& body) {
+    try {
+        body();
+        return EMBER_OK;
+    } catch (const ember::CancelledError& e) {
+        write_message(error, error_size, e.what());
+        return EMBER_ERROR_CANCELLED;
+    } catch (const ember::ContextFullError& e) {
+        write_message(error, error_size, e.what());
+        return EMBER_ERROR_CONTEXT_FULL;
+    } catch (const ember::FileError& e) {
+        write_message(error, error_size, e.what());
+        return EMBER_ERROR_FILE;
+    } catch (const ember::Error& e) {
+        write_message(error, error_size, e.what());
+        ember::log_message(ember::LogLevel::Error, e.what());
+        return fallback;
+    } catch (const std::bad_alloc&) {
+        write_message(error, error_size, "out of memory");
+        return EMBER_ERROR_OUT_OF_MEMORY;
+    } catch (const std::exception& e) {
+        write_message(error, error_size, e.what());
+        return EMBER_ERROR_INTERNAL;
+    } catch (...) {
+        write_message(error, error_size, "unknown error");
+        return EMBER_ERROR_INTERNAL;
+    }
+}
+
+ember_status copy_out(const std::string& text, char* out, size_t capacity, size_t* length) {
+    *length = text.size();
+    if (text.size() > capacity) return EMBER_ERROR_BUFFER_TOO_SMALL;
+    if (!text.empty()) std::memcpy(out, text.data(), text.size());
+    return EMBER_OK;
+}
+
+ember::SamplerParams to_sampler_params(const ember_sampler_params& p) {
+    ember::SamplerParams s;
+    s.temperature = p.temperature;
+    s.top_k = p.top_k;
+    s.top_p = p.top_p;
+    s.min_p = p.min_p;
+    s.repeat_penalty = p.repeat_penalty;
+    s.frequency_penalty = p.frequency_penalty;
+    s.presence_penalty = p.presence_penalty;
+    s.repeat_last_n = p.repeat_last_n;
+    s.seed = p.seed;
+    return s;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* ember_version(void) {
+    return EMBER_VERSION_STRING;
+}
+
+const char* ember_status_string(ember_status status) {
+    switch (status) {
+        case EMBER_OK:
+            return "ok";
+        case EMBER_ERROR_INVALID_ARGUMENT:
+            return "invalid argument";
+        case EMBER_ERROR_FILE:
+            return "file error";
+        case EMBER_ERROR_FORMAT:
+            return "invalid or unsupported model file";
+        case EMBER_ERROR_CONTEXT_FULL:
+            return "context full";
+        case EMBER_ERROR_CANCELLED:
+            return "cancelled";
+        case EMBER_ERROR_BUFFER_TOO_SMALL:
+            return "buffer too small";
+        case EMBER_ERROR_OUT_OF_MEMORY:
+            return "out of memory";
+        case EMBER_ERROR_INTERNAL:
+            return "internal error";
+    }
+    return "unknown status";
+}
+
+void ember_set_log_callback(ember_log_callback callback, void* user_data) {
+    if (callback == nullptr) {
+        ember::set_log_sink({});
+        return;
+    }
+    ember::set_log_sink([callback, user_data](ember::LogLevel level, const char* message) {
+        callback(static_cast<ember_log_level>(level), message, user_data);
+    });
+}
+
+ember_model_params ember_model_default_params(void) {
+    ember_model_params params{};
+    params.repack = 1;
+    return params;
+}
+
+ember_status ember_model_load(const char* path, const ember_model_params* params,
+                              ember_model** out_model, char* error, size_t error_size) {
+    if (out_model == nullptr || path == nullptr) {
+        write_message(error, error_size, "ember_model_load: path and out_model must not be NULL");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    *out_model = nullptr;
+    return guarded(EMBER_ERROR_FORMAT, error, error_size, [&] {
+        ember::ModelOptions options;
+        options.repack = params == nullptr || params->repack != 0;
+        *out_model = new ember_model(path, options);
+        const ember::LlamaConfig& c = (*out_model)->model.config();
+        ember::log_message(ember::LogLevel::Info, std::string("loaded ") + path + ": " +
+                                                      std::to_string(c.n_layer) +
+                                                      " layers, width " + std::to_string(c.n_embd) +
+                                                      ", vocabulary " + std::to_string(c.n_vocab));
+    });
+}
+
+void ember_model_free(ember_model* model) {
+    delete model;
+}
+
+int32_t ember_model_n_vocab(const ember_model* model) {
+    return model ? model->model.config().n_vocab : 0;
+}
+int32_t ember_model_n_ctx_train(const ember_model* model) {
+    return model ? model->model.config().n_ctx_train : 0;
+}
+ember_token ember_model_bos(const ember_model* model) {
+    return model ? model->tokenizer.vocab().bos : -1;
+}
+ember_token ember_model_eos(const ember_model* model) {
+    return model ? model->tokenizer.vocab().eos : -1;
+}
+
+ember_status ember_tokenize(const ember_model* model, const char* text, size_t text_length,
+                            bool add_special, bool parse_special, ember_token* tokens,
+                            size_t capacity, size_t* n_tokens) {
+    if (model == nullptr || n_tokens == nullptr || (text == nullptr && text_length > 0) ||
+        (tokens == nullptr && capacity > 0)) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    ember_status status = EMBER_OK;
+    const ember_status caught = guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        const auto ids = model->tokenizer.encode(std::string_view(text ? text : "", text_length),
+                                                 add_special, parse_special);
+        *n_tokens = ids.size();
+        if (ids.size() > capacity) {
+            status = EMBER_ERROR_BUFFER_TOO_SMALL;
+            return;
+        }
+        std::copy(ids.begin(), ids.end(), tokens);
+    });
+    return caught != EMBER_OK ? caught : status;
+}
+
+ember_status ember_detokenize(const ember_model* model, const ember_token* tokens, size_t n_tokens,
+                              char* text, size_t capacity, size_t* length) {
+    if (model == nullptr || length == nullptr || (tokens == nullptr && n_tokens > 0) ||
+        (text == nullptr && capacity > 0)) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    ember_status status = EMBER_OK;
+    const ember_status caught = guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        status =
+            copy_out(model->tokenizer.decode(std::span(tokens, n_tokens)), text, capacity, length);
+    });
+    return caught != EMBER_OK ? caught : status;
+}
+
+ember_session_params ember_session_default_params(void) {
+    const ember::SamplerParams s;
+    ember_session_params p{};
+    p.n_ctx = 0;
+    p.n_threads = 0;
+    p.n_batch = 512;
+    p.kv_f32 = false;
+    p.sampling = {s.temperature,
+                  s.top_k,
+                  s.top_p,
+                  s.min_p,
+                  s.repeat_penalty,
+                  s.frequency_penalty,
+                  s.presence_penalty,
+                  s.repeat_last_n,
+                  s.seed};
+    return p;
+}
+
+ember_status ember_session_create(const ember_model* model, const ember_session_params* params,
+                                  ember_session** out_session, char* error, size_t error_size) {
+    if (model == nullptr || out_session == nullptr) {
+        write_message(error, error_size,
+                      "ember_session_create: model and out_session must not be NULL");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    *out_session = nullptr;
+    const ember_session_params p = params ? *params : ember_session_default_params();
+    if (p.n_ctx < 0 || p.n_threads < 0 || p.n_batch < 0) {
+        write_message(error, error_size,
+                      "ember_session_create: negative n_ctx, n_threads or n_batch");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, error, error_size, [&] {
+        ember::SessionParams sp;
+        sp.context.n_ctx = p.n_ctx;
+        sp.context.n_threads = p.n_threads;
+        sp.context.n_batch = p.n_batch > 0 ? p.n_batch : 512;
+        sp.context.kv_type = p.kv_f32 ? ember::TensorType::F32 : ember::TensorType::F16;
+        sp.sampling = to_sampler_params(p.sampling);
+        *out_session = new ember_session(*model, sp);
+    });
+}
+
+void ember_session_free(ember_session* session) {
+    delete session;
+}
+
+ember_status ember_session_append(ember_session* session, const char* text, size_t text_length) {
+    if (session == nullptr || (text == nullptr && text_length > 0))
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        session->session.append(std::string_view(text ? text : "", text_length));
+    });
+}
+
+ember_status ember_session_append_tokens(ember_session* session, const ember_token* tokens,
+                                         size_t n_tokens) {
+    if (session == nullptr || (tokens == nullptr && n_tokens > 0))
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0,
+                   [&] { session->session.append_tokens(std::span(tokens, n_tokens)); });
+}
+
+const float* ember_session_logits(ember_session* session) {
+    if (session == nullptr || session->session.n_past() == 0) return nullptr;
+    return session->session.context().logits();
+}
+
+int32_t ember_session_n_tokens(const ember_session* session) {
+    return session ? static_cast<int32_t>(session->session.n_tokens()) : 0;
+}
+
+ember_status ember_session_reset(ember_session* session) {
+    if (session == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    session->session.reset();
+    return EMBER_OK;
+}
+
+ember_status ember_session_rewind(ember_session* session, int32_t n_tokens) {
+    if (session == nullptr || n_tokens < 0) return EMBER_ERROR_INVALID_ARGUMENT;
+    session->session.rewind(n_tokens);
+    return EMBER_OK;
+}
+
+ember_generate_params ember_generate_default_params(void) {
+    ember_generate_params p{};
+    p.n_predict = 256;
+    p.stop_strings = nullptr;
+    p.n_stop_strings = 0;
+    p.ignore_eos = false;
+    return p;
+}
+
+ember_status ember_generate(ember_session* session, const char* prompt,
+                            const ember_generate_params* params, ember_text_callback callback,
+                            void* user_data, ember_generate_stats* stats) {
+    if (session == nullptr || callback == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    const ember_generate_params p = params ? *params : ember_generate_default_params();
+    if (p.stop_strings == nullptr && p.n_stop_strings > 0) return EMBER_ERROR_INVALID_ARGUMENT;
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        ember::TurnOptions options;
+        options.n_predict = p.n_predict;
+        options.ignore_eos = p.ignore_eos;
+        for (size_t i = 0; i < p.n_stop_strings; ++i) {
+            if (p.stop_strings[i] != nullptr) options.stop_strings.emplace_back(p.stop_strings[i]);
+        }
+        const ember::TurnResult r = session->session.generate(
+            prompt ? prompt : "", options,
+            [&](std::string_view text) { return callback(text.data(), text.size(), user_data); });
+        if (stats != nullptr) {
+            stats->n_prompt_tokens = r.n_prompt;
+            stats->prompt_ms = r.prompt_ms;
+            stats->n_generated_tokens = r.n_generated;
+            stats->generate_ms = r.generate_ms;
+            stats->stop_reason = static_cast<int32_t>(r.reason);
+        }
+    });
+}
+
+void ember_session_cancel(ember_session* session) {
+    if (session != nullptr) session->session.cancel();
+}
+
+ember_status ember_chat_format(const ember_model* model, const char* template_name,
+                               const ember_chat_message* messages, size_t n_messages,
+                               bool add_assistant_start, char* text, size_t capacity,
+                               size_t* length) {
+    if (model == nullptr || length == nullptr || (messages == nullptr && n_messages > 0) ||
+        (text == nullptr && capacity > 0)) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    ember_status status = EMBER_OK;
+    const ember_status caught = guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        const ember::ChatTemplate t =
+            template_name ? ember::chat_template_from_name(template_name)
+                          : ember::detect_chat_template(
+                                model->model.file().get_string("tokenizer.chat_template", ""));
+        std::vector<ember::ChatMessage> chat;
+        for (size_t i = 0; i < n_messages; ++i) {
+            if (messages[i].role == nullptr || messages[i].content == nullptr) {
+                throw ember::Error("ember_chat_format: a message has a NULL role or content");
+            }
+            chat.push_back({messages[i].role, messages[i].content});
+        }
+        status = copy_out(ember::apply_chat_template(t, chat, add_assistant_start), text, capacity,
+                          length);
+    });
+    return caught != EMBER_OK ? caught : status;
+}
+
+}  // extern "C"

@@ -1,0 +1,165 @@
+#include "engine/generate/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <unordered_map>
+
+#include "formats/error.h"
+
+namespace ember {
+
+namespace {
+
+// Refuses parameters outside their domain: each would otherwise sample silently wrong (a
+// top_p of 2 keeps everything, a penalty of 0 divides by zero, NaN spreads everywhere).
+const SamplerParams& checked(const SamplerParams& p) {
+    const auto in = [](float v, float lo, float hi) {
+        return std::isfinite(v) && v >= lo && v <= hi;
+    };
+    const auto refuse = [](const char* name, float v, const char* domain) {
+        throw Error(std::string("sampling: ") + name + " " + std::to_string(v) + " is outside " +
+                    domain);
+    };
+    if (!in(p.temperature, -1e6f, 1e6f)) {
+        refuse("temperature", p.temperature, "finite numbers (<= 0: greedy)");
+    }
+    if (!in(p.top_p, 0, 1)) refuse("top_p", p.top_p, "[0, 1]");
+    if (!in(p.min_p, 0, 1)) refuse("min_p", p.min_p, "[0, 1]");
+    if (!in(p.repeat_penalty, 1e-6f, 1e6f)) {
+        refuse("repeat_penalty", p.repeat_penalty, "(0, 1e6] (1: off)");
+    }
+    if (!in(p.frequency_penalty, -1e6f, 1e6f)) {
+        refuse("frequency_penalty", p.frequency_penalty, "finite numbers");
+    }
+    if (!in(p.presence_penalty, -1e6f, 1e6f)) {
+        refuse("presence_penalty", p.presence_penalty, "finite numbers");
+    }
+    return p;
+}
+
+}  // namespace
+
+Sampler::Sampler(const SamplerParams& params) : params_(checked(params)), rng_(params.seed) {}
+
+void Sampler::reset() {
+    recent_.clear();
+    rng_.seed(params_.seed);
+}
+
+void Sampler::accept(int32_t token) {
+    if (params_.repeat_last_n <= 0) return;
+    recent_.push_back(token);
+    while (static_cast<int>(recent_.size()) > params_.repeat_last_n) recent_.pop_front();
+}
+
+void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
+    const bool active = params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
+                        params_.presence_penalty != 0.0f;
+    if (!active || recent_.empty()) return;
+    std::unordered_map<int32_t, int> counts;
+    for (int32_t t : recent_) ++counts[t];
+    // candidates are still in id order here, so a token's candidate is candidates[token].
+    for (const auto& [token, count] : counts) {
+        if (token < 0 || token >= static_cast<int32_t>(candidates.size())) continue;
+        float& logit = candidates[token].logit;
+        logit = logit > 0 ? logit / params_.repeat_penalty : logit * params_.repeat_penalty;
+        logit -= static_cast<float>(count) * params_.frequency_penalty + params_.presence_penalty;
+    }
+}
+
+std::vector<float> Sampler::penalized(const float* logits, int n_vocab) const {
+    std::vector<Candidate> candidates(n_vocab);
+    for (int i = 0; i < n_vocab; ++i) candidates[i] = {i, logits[i]};
+    apply_penalties(candidates);
+    std::vector<float> out(n_vocab);
+    for (int i = 0; i < n_vocab; ++i) out[i] = candidates[i].logit;
+    return out;
+}
+
+void Sampler::partial_sort_best(std::vector<Candidate>& candidates, size_t keep) {
+    const auto better = [](const Candidate& a, const Candidate& b) {
+        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+    };
+    keep = std::min(keep, candidates.size());
+    std::nth_element(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(keep - 1),
+                     candidates.end(), better);
+    std::sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(keep), better);
+}
+
+int32_t Sampler::sample(const float* logits, int n_vocab) {
+    candidates_.resize(n_vocab);
+    for (int i = 0; i < n_vocab; ++i) candidates_[i] = {i, logits[i]};
+    apply_penalties(candidates_);
+
+    if (params_.temperature <= 0.0f) {  // greedy: the first of the largest logits
+        const auto best = std::max_element(
+            candidates_.begin(), candidates_.end(),
+            [](const Candidate& a, const Candidate& b) { return a.logit < b.logit; });
+        return best->id;
+    }
+
+    // top-k: keep the k best, sorted.
+    size_t n = candidates_.size();
+    if (params_.top_k > 0) n = std::min(n, static_cast<size_t>(params_.top_k));
+    // top-p needs candidates sorted until their mass reaches p; without top-k, widen a sorted
+    // prefix (64, 256, ...) until it does, so the usual case sorts a few hundred tokens.
+    size_t sorted = std::min(n, params_.top_k > 0 ? n : size_t{64});
+    partial_sort_best(candidates_, sorted);
+    const float max_logit = candidates_[0].logit;
+
+    // Probabilities at temperature 1 over all kept candidates (llama.cpp applies top-p and
+    // min-p to the untempered distribution, then the temperature).
+    double total = 0;
+    for (size_t i = 0; i < n; ++i) total += std::exp(candidates_[i].logit - max_logit);
+
+    if (params_.top_p < 1.0f) {
+        double mass = 0;
+        size_t i = 0;
+        for (;; ++i) {
+            if (i == sorted) {
+                if (sorted == n) break;
+                sorted = std::min(n, sorted * 4);
+                // everything before i is already in place; sort the next slice behind it
+                std::vector<Candidate> rest(candidates_.begin() + static_cast<ptrdiff_t>(i),
+                                            candidates_.end());
+                partial_sort_best(rest, sorted - i);
+                std::copy(rest.begin(), rest.end(),
+                          candidates_.begin() + static_cast<ptrdiff_t>(i));
+            }
+            mass += std::exp(candidates_[i].logit - max_logit) / total;
+            if (mass >= params_.top_p) {
+                ++i;
+                break;
+            }
+        }
+        n = std::max<size_t>(1, std::min(n, i));
+    }
+    if (params_.min_p > 0.0f) {
+        // p_i >= min_p * p_max  <=>  logit_i >= max_logit + log(min_p)
+        const float threshold = max_logit + std::log(params_.min_p);
+        size_t kept = 0;
+        for (size_t i = 0; i < n; ++i) {
+            if (candidates_[i].logit >= threshold) candidates_[kept++] = candidates_[i];
+        }
+        n = std::max<size_t>(1, kept);
+    }
+
+    // Temperature, then a draw from the renormalised distribution over the n survivors.
+    probs_.resize(n);
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+        probs_[i] = std::exp((candidates_[i].logit - max_logit) / params_.temperature);
+        sum += probs_[i];
+    }
+    std::uniform_real_distribution<double> uniform(0.0, sum);
+    double r = uniform(rng_);
+    for (size_t i = 0; i < n; ++i) {
+        r -= probs_[i];
+        if (r <= 0) return candidates_[i].id;
+    }
+    return candidates_[n - 1].id;
+}
+
+}  // namespace ember

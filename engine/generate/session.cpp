@@ -1,0 +1,184 @@
+#include "engine/generate/session.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "engine/text/utf8.h"
+
+namespace ember {
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+}
+
+// Holds back generated text that could still turn into a stop string.
+class StopStringFilter {
+  public:
+    explicit StopStringFilter(const std::vector<std::string>& stops) : stops_(stops) {}
+
+    // Adds text; returns what is safe to emit. Sets `stopped` once a stop string appeared
+    // (the text before it is emitted, the stop string and anything after are dropped).
+    std::string push(std::string_view text, bool* stopped) {
+        pending_ += text;
+        size_t first_stop = std::string::npos;
+        for (const std::string& s : stops_) {
+            if (!s.empty()) first_stop = std::min(first_stop, pending_.find(s));
+        }
+        if (first_stop != std::string::npos) {
+            *stopped = true;
+            std::string out = pending_.substr(0, first_stop);
+            pending_.clear();
+            return out;
+        }
+        // Keep the longest tail of pending_ that is a proper prefix of some stop string.
+        size_t keep = 0;
+        for (const std::string& s : stops_) {
+            for (size_t n = std::min(s.size() - 1, pending_.size()); n > keep; --n) {
+                if (pending_.compare(pending_.size() - n, n, s, 0, n) == 0) {
+                    keep = n;
+                    break;
+                }
+            }
+        }
+        std::string out = pending_.substr(0, pending_.size() - keep);
+        pending_.erase(0, pending_.size() - keep);
+        return out;
+    }
+    std::string flush() { return std::exchange(pending_, {}); }
+
+  private:
+    const std::vector<std::string>& stops_;
+    std::string pending_;
+};
+
+}  // namespace
+
+Session::Session(const Model& model, const Tokenizer& tokenizer, const SessionParams& params)
+    : tokenizer_(tokenizer), context_(model, params.context), sampler_(params.sampling) {
+    context_.set_cancel_flag(&cancel_);
+}
+
+void Session::reset() {
+    context_.truncate(0);
+    sampler_.reset();
+    tokens_.clear();
+    pending_ = -1;
+}
+
+void Session::rewind(int n) {
+    n = std::clamp(n, 0, n_tokens());
+    if (n == n_tokens()) return;
+    pending_ = -1;  // the last generated token lies past n: it must not come back on append
+    context_.truncate(n);
+    tokens_.resize(n);
+}
+
+void Session::evaluate(std::span<const int32_t> tokens) {
+    if (tokens.empty()) return;
+    try {
+        context_.decode(tokens);
+    } catch (const Error&) {
+        // A long input is evaluated in chunks: forget any chunk that made it into the cache,
+        // so the cache holds exactly tokens_.
+        context_.truncate(static_cast<int>(tokens_.size()));
+        if (cancel_.exchange(false)) throw CancelledError();
+        throw;
+    }
+    tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+    for (int32_t t : tokens) sampler_.accept(t);
+}
+
+void Session::append_tokens(std::span<const int32_t> tokens) {
+    std::vector<int32_t> all;
+    if (pending_ >= 0) all.push_back(pending_);
+    all.insert(all.end(), tokens.begin(), tokens.end());
+    evaluate(all);
+    pending_ = -1;
+}
+
+void Session::append(std::string_view text) {
+    const bool first = tokens_.empty() && pending_ < 0;
+    append_tokens(tokenizer_.encode(text, /*add_special=*/first, /*parse_special=*/true));
+}
+
+TurnResult Session::generate(std::string_view prompt, const TurnOptions& options,
+                             const TextCallback& on_text) {
+    TurnResult result;
+    cancel_.store(false);
+    auto start = std::chrono::steady_clock::now();
+    const int before = n_past();
+    append(prompt);
+    result.n_prompt = n_past() - before;
+    result.prompt_ms = ms_since(start);
+    if (tokens_.empty()) throw Error("nothing to generate from: the session is empty");
+
+    start = std::chrono::steady_clock::now();
+    const int generation_start = static_cast<int>(tokens_.size());
+    std::vector<size_t> piece_end;  // bytes of generated text up to the end of each token
+    const Vocab& vocab = tokenizer_.vocab();
+    Utf8Stream utf8;
+    StopStringFilter stops(options.stop_strings);
+    const auto emit = [&](const std::string& text) {
+        if (text.empty()) return true;
+        result.text += text;
+        return on_text(text);
+    };
+    const int limit = options.n_predict < 0 ? n_ctx() : options.n_predict;
+    result.reason = StopReason::Limit;
+    while (result.n_generated < limit) {
+        if (cancel_.exchange(false)) {
+            result.reason = StopReason::Cancelled;
+            break;
+        }
+        if (pending_ >= 0) {  // the previous token is sampled but not yet in the cache
+            if (n_past() >= n_ctx()) {
+                result.reason = StopReason::ContextFull;
+                break;
+            }
+            try {
+                append_tokens({});
+            } catch (const CancelledError&) {
+                result.reason = StopReason::Cancelled;
+                break;
+            }
+        }
+        const int32_t token = sampler_.sample(context_.logits(), context_.n_vocab());
+        if (!options.ignore_eos && token == vocab.eos) {
+            result.reason = StopReason::EndOfSequence;
+            break;
+        }
+        pending_ = token;  // evaluated (and seen by the penalties) before the next sample
+        ++result.n_generated;
+        const std::string piece = tokenizer_.piece(token);
+        piece_end.push_back((piece_end.empty() ? 0 : piece_end.back()) + piece.size());
+        bool stopped = false;
+        const std::string text = stops.push(utf8.push(piece), &stopped);
+        if (!emit(text)) {
+            result.reason = StopReason::Callback;
+            break;
+        }
+        if (stopped) {
+            result.reason = StopReason::StopString;
+            break;
+        }
+    }
+    if (result.reason == StopReason::StopString) {
+        // Keep in the session only the tokens whose text was emitted: the next turn then
+        // continues from exactly the text the caller saw.
+        int keep = 0;
+        while (keep < result.n_generated && piece_end[keep] <= result.text.size()) ++keep;
+        if (keep < result.n_generated) {
+            pending_ = -1;
+            rewind(generation_start + keep);
+        }
+    } else if (result.reason != StopReason::Callback) {
+        bool stopped = false;
+        emit(stops.push(utf8.flush(), &stopped) + (stopped ? "" : stops.flush()));
+    }
+    result.generate_ms = ms_since(start);
+    return result;
+}
+
+}  // namespace ember

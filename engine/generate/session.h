@@ -1,0 +1,91 @@
+// A session: one conversation with a model. It owns a context (KV cache, threads) and a
+// sampler, keeps its tokens between calls (a second turn evaluates only its new tokens), and
+// streams generated text, stopping at end-of-sequence, a stop string, a limit, the caller's
+// word or a cancel() from another thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/model/context.h"
+#include "engine/generate/sampler.h"
+#include "engine/text/tokenizer.h"
+#include "formats/error.h"
+
+namespace ember {
+
+// Thrown when cancel() interrupts an evaluation.
+class CancelledError : public Error {
+  public:
+    CancelledError() : Error("cancelled") {}
+};
+
+struct SessionParams {
+    ContextParams context;
+    SamplerParams sampling;
+};
+
+struct TurnOptions {
+    int n_predict = 256;                    // most tokens; < 0: until the context is full
+    std::vector<std::string> stop_strings;  // generation ends before any of these
+    bool ignore_eos = false;
+};
+
+enum class StopReason { EndOfSequence, StopString, Limit, Callback, Cancelled, ContextFull };
+
+struct TurnResult {
+    StopReason reason = StopReason::Limit;
+    int n_prompt = 0;  // tokens evaluated for the prompt
+    double prompt_ms = 0;
+    int n_generated = 0;  // tokens sampled
+    double generate_ms = 0;
+    std::string text;  // everything handed to the callback
+};
+
+// Receives text as it is generated: whole UTF-8 characters, never part of a stop string.
+// Return false to stop.
+using TextCallback = std::function<bool(std::string_view text)>;
+
+class Session {
+  public:
+    Session(const Model& model, const Tokenizer& tokenizer, const SessionParams& params);
+
+    // Tokenizes and evaluates text after what the session holds (BOS first if it is empty and
+    // the vocabulary wants one; special tokens written in the text are parsed).
+    void append(std::string_view text);
+    void append_tokens(std::span<const int32_t> tokens);
+
+    // Appends `prompt` (may be empty), then generates.
+    TurnResult generate(std::string_view prompt, const TurnOptions& options,
+                        const TextCallback& on_text);
+
+    // Safe to call from any thread: the running append/generate stops soon (between layers of
+    // a long prompt evaluation, or before the next token).
+    void cancel() { cancel_.store(true); }
+
+    void reset();        // forget every token
+    void rewind(int n);  // keep only the first n tokens (of n_tokens())
+    // Tokens the session holds: every evaluated one, and the last generated token, which is
+    // sampled but evaluated only with the next append or generate.
+    int n_tokens() const { return static_cast<int>(tokens_.size()) + (pending_ >= 0 ? 1 : 0); }
+    int n_past() const { return context_.n_past(); }
+    int n_ctx() const { return context_.n_ctx(); }
+    const std::vector<int32_t>& tokens() const { return tokens_; }
+    Context& context() { return context_; }
+    Sampler& sampler() { return sampler_; }
+
+  private:
+    void evaluate(std::span<const int32_t> tokens);
+
+    const Tokenizer& tokenizer_;
+    Context context_;
+    Sampler sampler_;
+    std::atomic<bool> cancel_{false};
+    std::vector<int32_t> tokens_;  // every evaluated token, in order
+    int32_t pending_ = -1;         // sampled last turn but not yet evaluated
+};
+
+}  // namespace ember

@@ -1,0 +1,103 @@
+// A context runs a Model: its KV cache, scratch buffers and threads. One context serves one
+// sequence at a time; several contexts may share one Model on different threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "engine/model/kv_cache.h"
+#include "engine/model/model.h"
+#include "engine/model/ops.h"
+#include "engine/runtime/thread_pool.h"
+#include "formats/error.h"
+
+namespace ember {
+
+// Thrown when tokens would not fit in the context.
+class ContextFullError : public Error {
+  public:
+    explicit ContextFullError(const std::string& message) : Error(message) {}
+};
+
+struct ContextParams {
+    int n_ctx = 0;      // positions the KV cache holds; 0: the training context, at most 4096
+    int n_threads = 0;  // 0: default_thread_count(); at most 4x the usable CPUs
+    int n_batch = 512;  // most tokens evaluated in one forward pass (longer input is split)
+    TensorType kv_type = TensorType::F16;  // F16 as llama.cpp does, or F32
+};
+
+// The default context: the training context, but no more than this (as llama.cpp): a file
+// trained for 131072 positions would otherwise ask for a KV cache of many GB up front.
+inline constexpr int kDefaultMaxContext = 4096;
+
+class Context {
+  public:
+    // Throws ember::Error for parameters out of their domain, and when the KV cache and scratch
+    // would not fit in the memory available (saying what they need and what there is).
+    Context(const Model& model, const ContextParams& params);
+
+    // Evaluates `tokens` at positions n_past() .. n_past() + size - 1 and appends them to the KV
+    // cache. With all_logits, logits(i) afterwards gives token i's next-token logits; without,
+    // only the last token's (logits(0)). Throws ember::Error for a token outside the
+    // vocabulary or a context that would overflow.
+    void decode(std::span<const int32_t> tokens, bool all_logits = false);
+
+    const float* logits(int i = 0) const {
+        return logits_.data() + static_cast<size_t>(i) * n_vocab();
+    }
+    int n_logit_rows() const { return static_cast<int>(logits_.size() / n_vocab()); }
+    int n_vocab() const { return model_.config().n_vocab; }
+
+    int n_past() const { return n_past_; }
+    int n_ctx() const { return kv_.n_ctx(); }
+    int n_threads() const { return pool_.size(); }
+    const Model& model() const { return model_; }
+
+    // Forgets everything from position n on (n = 0: an empty cache).
+    void truncate(int n);
+
+    // Asked between layers: a long prompt evaluation stops (throwing ember::Error) when set.
+    void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
+
+  private:
+    // One forward pass over n tokens at positions pos0.. ; writes n_out logits rows (the last
+    // n_out tokens') to out.
+    void forward(const int32_t* tokens, int n, int pos0, int n_out, float* out);
+    void attention(int layer, int n, int pos0);
+
+    const Model& model_;
+    ContextParams params_;
+    KvCache kv_;
+    ThreadPool pool_;
+    int n_past_ = 0;
+    std::vector<float> logits_;
+    const std::atomic<bool>* cancel_ = nullptr;
+
+    // Scratch, sized for n_batch tokens (names follow the forward pass).
+    std::vector<float> x_;          // (n, n_embd) the residual stream
+    std::vector<float> xb_;         // (n, n_embd) normalised input of a sub-layer
+    std::vector<float> q_;          // (n, q_dim)
+    std::vector<float> k_, v_;      // (n, kv_dim)
+    std::vector<float> attn_;       // (n, q_dim) attention output, heads side by side
+    std::vector<float> proj_;       // (n, n_embd) output of a sub-layer before the residual add
+    std::vector<float> gate_, up_;  // (n, n_ff)
+    QuantizedActivations xq_;       // the current matmul input, converted
+    std::vector<RopeAngles> rope_;  // (n) angles per position of the batch
+    // Per thread: one KV head's cache slice in F32 and one chunk of queries (Context::attention).
+    struct AttentionScratch {
+        std::vector<float> keys_t;    // (head_dim, ld) keys of positions 0 .. n_kv, transposed
+        std::vector<float> values;    // (n_kv, head_dim)
+        std::vector<float> key_rows;  // (new positions, head_dim): keys before the transpose
+        std::vector<float> queries;   // (rows, head_dim) rows: tokens of the chunk x group heads
+        std::vector<float> scores;    // (rows, ld) scores, then probabilities
+        std::vector<float> out;       // (rows, head_dim)
+        std::vector<uint8_t> conv;    // one row in the cache's type, for rounding to it
+        int layer = -1, kv_head = -1, converted = 0;  // what keys_t and values hold
+    };
+    std::vector<AttentionScratch> attention_scratch_;  // one per thread
+};
+
+}  // namespace ember

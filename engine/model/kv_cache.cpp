@@ -1,0 +1,29 @@
+#include "engine/model/kv_cache.h"
+
+#include "formats/error.h"
+#include "kernels/kernels.h"
+
+namespace ember {
+
+KvCache::KvCache(int n_layer, int n_ctx, int n_head_kv, int head_dim, TensorType type)
+    : n_ctx_(n_ctx), n_head_kv_(n_head_kv), head_dim_(head_dim), type_(type) {
+    if (type != TensorType::F16 && type != TensorType::F32) {
+        throw Error("KV cache type must be F16 or F32");
+    }
+    // F32 -> the cache's type, rounded as the activations' conversion rounds (for F32, a copy).
+    convert_ = kernels_for(type)->quantize_row;
+    elem_bytes_ = type == TensorType::F16 ? 2 : 4;
+    bytes_per_array_ = static_cast<size_t>(n_layer) * n_head_kv * n_ctx * head_dim * elem_bytes_;
+    keys_.reset(new uint8_t[bytes_per_array_]);
+    values_.reset(new uint8_t[bytes_per_array_]);
+}
+
+void KvCache::store(int layer, int pos, const float* keys, const float* values) {
+    for (int h = 0; h < n_head_kv_; ++h) {
+        const size_t at = element_byte(layer, h, pos);
+        convert_(keys + h * head_dim_, keys_.get() + at, head_dim_);
+        convert_(values + h * head_dim_, values_.get() + at, head_dim_);
+    }
+}
+
+}  // namespace ember

@@ -1,0 +1,150 @@
+#include "engine/model/model.h"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/runtime/thread_pool.h"
+#include "formats/error.h"
+
+namespace ember {
+namespace {
+
+class TensorLookup {
+  public:
+    explicit TensorLookup(const gguf::File& file) : file_(file) {}
+
+    const gguf::TensorInfo& find(const std::string& name, uint64_t ne0, uint64_t ne1) const {
+        const gguf::TensorInfo* t = file_.find_tensor(name);
+        if (t == nullptr) throw Error(file_.name() + ": missing tensor '" + name + "'");
+        const bool is_vector = ne1 == 0;
+        const bool shape_ok = is_vector ? (t->n_dims == 1 && t->ne[0] == ne0)
+                                        : (t->n_dims == 2 && t->ne[0] == ne0 && t->ne[1] == ne1);
+        if (!shape_ok) {
+            std::string got = "[" + std::to_string(t->ne[0]);
+            for (uint32_t d = 1; d < t->n_dims; ++d) got += ", " + std::to_string(t->ne[d]);
+            got += "]";
+            const std::string want =
+                is_vector ? "[" + std::to_string(ne0) + "]"
+                          : "[" + std::to_string(ne0) + ", " + std::to_string(ne1) + "]";
+            throw Error(file_.name() + ": tensor '" + name + "' has shape " + got + ", expected " +
+                        want);
+        }
+        // Kernels read fp16 and f32 fields in place: the data must be at least 4-byte aligned,
+        // which GGUF's default 32-byte alignment gives but an unusual general.alignment may not.
+        if (reinterpret_cast<uintptr_t>(t->data) % 4 != 0) {
+            throw Error(file_.name() + ": tensor '" + name + "' is not 4-byte aligned (alignment " +
+                        std::to_string(file_.alignment()) + ")");
+        }
+        return *t;
+    }
+
+    // A norm weight: F32 vector of n values.
+    const float* vector(const std::string& name, uint64_t n) const {
+        const gguf::TensorInfo& t = find(name, n, 0);
+        if (t.type != TensorType::F32) {
+            throw Error(file_.name() + ": tensor '" + name + "' has type " +
+                        std::string(tensor_type_name(t.type)) + ", expected F32");
+        }
+        return reinterpret_cast<const float*>(t.data);
+    }
+
+    WeightMatrix matrix(const std::string& name, uint64_t cols, uint64_t rows) const {
+        const gguf::TensorInfo& t = find(name, cols, rows);
+        const TypeKernels* k = kernels_for(t.type);
+        if (k == nullptr || k->vec_dot == nullptr) {
+            throw Error(file_.name() + ": tensor '" + name + "' has type " +
+                        std::string(tensor_type_name(t.type)) +
+                        ", which ember cannot compute with (supported: F32 F16 BF16 Q4_0 Q4_1 "
+                        "Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K)");
+        }
+        return {t.data,
+                t.type,
+                static_cast<int64_t>(rows),
+                static_cast<int64_t>(cols),
+                static_cast<size_t>(row_bytes(t.type, cols)),
+                k};
+    }
+
+  private:
+    const gguf::File& file_;
+};
+
+}  // namespace
+
+Model::Model(const std::string& path, const ModelOptions& options)
+    : file_(path), config_(LlamaConfig::from_gguf(file_)) {
+    const LlamaConfig& c = config_;
+    const TensorLookup tensors(file_);
+    token_embd = tensors.matrix("token_embd.weight", c.n_embd, c.n_vocab);
+    output_norm = tensors.vector("output_norm.weight", c.n_embd);
+    output = file_.find_tensor("output.weight")
+                 ? tensors.matrix("output.weight", c.n_embd, c.n_vocab)
+                 : token_embd;  // tied embeddings
+    layers.reserve(c.n_layer);
+    for (int l = 0; l < c.n_layer; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        LayerWeights w;
+        w.attn_norm = tensors.vector(p + "attn_norm.weight", c.n_embd);
+        w.wq = tensors.matrix(p + "attn_q.weight", c.n_embd, c.q_dim());
+        w.wk = tensors.matrix(p + "attn_k.weight", c.n_embd, c.kv_dim());
+        w.wv = tensors.matrix(p + "attn_v.weight", c.n_embd, c.kv_dim());
+        w.wo = tensors.matrix(p + "attn_output.weight", c.q_dim(), c.n_embd);
+        w.ffn_norm = tensors.vector(p + "ffn_norm.weight", c.n_embd);
+        w.w_gate = tensors.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
+        w.w_up = tensors.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
+        w.w_down = tensors.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
+        layers.push_back(w);
+    }
+    if (options.repack) pack_weights();
+}
+
+void Model::pack_weights() {
+    std::vector<WeightMatrix*> matrices;
+    for (LayerWeights& l : layers) {
+        for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+            matrices.push_back(m);
+    }
+    matrices.push_back(&output);
+    const auto packed_bytes = [](const WeightMatrix& m) {
+        const size_t bytes = static_cast<size_t>(m.rows / 8) * 8 * m.row_bytes;
+        return (bytes + 63) / 64 * 64;
+    };
+    size_t total = 0;
+    for (const WeightMatrix* m : matrices)
+        if (m->kernels->pack8 != nullptr && m->rows >= 8) total += packed_bytes(*m);
+    if (total == 0) return;
+    packed_ = HugePageBuffer(total);
+    uint8_t* next = packed_.data();
+    std::vector<WeightMatrix*> to_pack;
+    for (WeightMatrix* m : matrices) {
+        if (m->kernels->pack8 == nullptr || m->rows < 8) continue;
+        m->packed = next;
+        next += packed_bytes(*m);
+        to_pack.push_back(m);
+    }
+    // Packing is page faults and byte moves: one thread per core, a matrix at a time.
+    std::atomic<size_t> next_matrix{0};
+    const auto pack_some = [&] {
+        for (size_t i; (i = next_matrix.fetch_add(1)) < to_pack.size();) {
+            const WeightMatrix& m = *to_pack[i];
+            uint8_t* out = const_cast<uint8_t*>(m.packed);
+            for (int64_t g = 0; g < m.rows / 8; ++g) {
+                m.kernels->pack8(m.cols, m.row(8 * g), m.row_bytes,
+                                 out + static_cast<size_t>(g) * 8 * m.row_bytes);
+            }
+            // The packed copy replaces the mapped rows for the matrix products; an embedding
+            // table tied to the output still reads its rows from the mapping (faulted back in).
+            file_.release(m.data, static_cast<size_t>(m.rows / 8) * 8 * m.row_bytes);
+        }
+    };
+    std::vector<std::thread> helpers;
+    for (int t = 1; t < default_thread_count(); ++t) helpers.emplace_back(pack_some);
+    pack_some();
+    for (std::thread& t : helpers) t.join();
+    if (output.data == token_embd.data) token_embd.packed = output.packed;
+}
+
+}  // namespace ember

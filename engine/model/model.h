@@ -1,0 +1,76 @@
+// A loaded model: the mapped GGUF file, its hyper-parameters, and views of every weight.
+// Read-only after loading, so one Model can serve many contexts on many threads.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/runtime/huge_pages.h"
+#include "engine/model/config.h"
+#include "formats/gguf.h"
+#include "kernels/kernels.h"
+
+namespace ember {
+
+// A weight matrix W (rows, cols) used in place from the mapping: `rows` rows of `cols` values,
+// each row `row_bytes` long in its storage type. In GGUF's terms ne[0] = cols, ne[1] = rows.
+// With load-time packing, `packed` holds rows 0 .. 8 * (rows / 8) again as groups of 8 rows in
+// the kernels' own layout (kernels.h, Pack8Fn), each group 8 * row_bytes long; the few rows
+// past the last whole group are only in the mapping.
+struct WeightMatrix {
+    const uint8_t* data = nullptr;
+    TensorType type = TensorType::F32;
+    int64_t rows = 0, cols = 0;
+    size_t row_bytes = 0;
+    const TypeKernels* kernels = nullptr;
+    const uint8_t* packed = nullptr;
+
+    const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
+    const uint8_t* packed_group(int64_t g) const {
+        return packed + static_cast<size_t>(g) * 8 * row_bytes;
+    }
+};
+
+struct ModelOptions {
+    // Pack the weight matrices at load time into the layout of this CPU's panel kernels, where
+    // it has one (x86 with AVX2): generation reads the packed copy, and the mapped pages of the
+    // packed tensors are released, so memory stays about the file's size. Off: every kernel
+    // reads the mapping in place.
+    bool repack = true;
+};
+
+struct LayerWeights {
+    const float* attn_norm;  // (n_embd) RMSNorm weight before attention
+    WeightMatrix wq;         // (q_dim, n_embd)
+    WeightMatrix wk;         // (kv_dim, n_embd)
+    WeightMatrix wv;         // (kv_dim, n_embd)
+    WeightMatrix wo;         // (n_embd, q_dim)
+    const float* ffn_norm;   // (n_embd) RMSNorm weight before the feed-forward network
+    WeightMatrix w_gate;     // (n_ff, n_embd)
+    WeightMatrix w_up;       // (n_ff, n_embd)
+    WeightMatrix w_down;     // (n_embd, n_ff)
+};
+
+class Model {
+  public:
+    // Maps the file and checks every tensor the forward pass needs: present, of the expected
+    // shape, of a type ember can compute with. Throws ember::Error naming the tensor.
+    explicit Model(const std::string& path, const ModelOptions& options = {});
+
+    const gguf::File& file() const { return file_; }
+    const LlamaConfig& config() const { return config_; }
+
+    WeightMatrix token_embd;   // (n_vocab, n_embd): row t is token t's embedding
+    const float* output_norm;  // (n_embd)
+    WeightMatrix output;       // (n_vocab, n_embd); token_embd when the file ties them
+    std::vector<LayerWeights> layers;
+
+  private:
+    void pack_weights();
+
+    gguf::File file_;
+    LlamaConfig config_;
+    HugePageBuffer packed_;  // every packed matrix, each 64-byte aligned
+};
+
+}  // namespace ember

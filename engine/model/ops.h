@@ -1,0 +1,59 @@
+// The element-wise and row-wise math of a Llama block, written to round as llama.cpp does
+// (sums of squares and of exponentials in double, everything else in float).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/model/model.h"
+#include "engine/runtime/thread_pool.h"
+
+namespace ember {
+
+// RMSNorm (Zhang and Sennrich, 2019): out = x / sqrt(mean(x^2) + eps) * weight.  x, out: (n)
+void rms_norm(const float* x, const float* weight, float* out, int n, float eps);
+
+// RoPE (Su et al., 2021, "RoFormer") as llama.cpp applies it to Llama GGUF files: adjacent
+// pairs (x[2i], x[2i+1]) of the first n_rot values of a head rotate by the angle
+// pos * freq_scale * base^(-2i / n_rot); values past n_rot pass through.
+// The table holds cos and sin of those angles for one position.
+struct RopeAngles {
+    std::vector<float> cos, sin;  // (n_rot / 2)
+    void compute(int pos, int n_rot, float freq_base, float freq_scale);
+};
+void rope_rotate(float* head, const RopeAngles& angles);
+
+// In place: x = exp(x - max) / sum(exp(x - max)).  x: (n)
+void softmax(float* x, int n);
+
+// SwiGLU's gate (Shazeer, 2020): gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)).  (n)
+void silu_mul(float* gate, const float* up, int64_t n);
+
+// Activations converted once into the type a weight's vec_dot pairs with (kernels.h).
+struct QuantizedActivations {
+    TensorType type = TensorType::F32;
+    size_t row_bytes = 0;
+    std::vector<uint8_t> data;  // n_tokens rows
+    // Converts n_tokens rows of cols floats; a batch is split across the pool's threads.
+    void quantize(const float* x, int n_tokens, int64_t cols, TensorType act_type,
+                  ThreadPool& pool);
+};
+
+// W (rows, cols) @ X (n_tokens, cols) -> Y (n_tokens, rows), X already converted to W's
+// activation type. Threads split the rows of W, so each weight row is read once per call.
+void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
+            ThreadPool& pool);
+
+// The batch path for weights stored as floats (F32, F16, BF16; engine/matmul_float.cpp): tiles
+// of W converted to F32 and multiplied by the batch with a GEMM, OpenBLAS's sgemm if use_blas
+// and ember was built with it, ember's float kernel otherwise. matmul() takes it for batches of
+// at least kFloatGemmMinTokens, where it measured as fast as row dot products (TinyLlama F16,
+// 2 threads: even at 32 tokens, ahead from 64, behind below 16); tests call it directly to
+// check both GEMMs.
+inline constexpr int kFloatGemmMinTokens = 32;
+void matmul_float_batch(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens,
+                        float* y, ThreadPool& pool, bool use_blas);
+// Whether this build has OpenBLAS (CMake option EMBER_BLAS).
+bool blas_available();
+
+}  // namespace ember

@@ -1,0 +1,35 @@
+#include "engine/runtime/system_memory.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include "formats/error.h"
+
+namespace ember {
+
+uint64_t available_memory_bytes() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    std::string unit;
+    while (meminfo >> key >> kib >> unit) {
+        if (key == "MemAvailable:") return kib * 1024;
+    }
+    return 0;
+}
+
+std::string gigabytes(uint64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.2f GB", static_cast<double>(bytes) / 1e9);
+    return text;
+}
+
+void check_memory(uint64_t need, const std::string& what, const std::string& detail,
+                  const std::string& advice) {
+    const uint64_t available = available_memory_bytes();
+    if (available == 0 || need <= available) return;
+    throw Error(what + " needs " + gigabytes(need) + " (" + detail + "), this machine has " +
+                gigabytes(available) + " available: " + advice);
+}
+
+}  // namespace ember

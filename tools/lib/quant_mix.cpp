@@ -1,0 +1,140 @@
+#include "tools/lib/quant_mix.h"
+
+#include <charconv>
+#include <string>
+
+namespace ember {
+namespace {
+
+using T = TensorType;
+
+// "blk.12.ffn_down.weight" -> 12; -1 when the name has no layer.
+int layer_of(std::string_view name) {
+    if (name.substr(0, 4) != "blk.") return -1;
+    int layer = -1;
+    std::from_chars(name.data() + 4, name.data() + name.size(), layer);
+    return layer;
+}
+
+bool contains(std::string_view name, std::string_view part) {
+    return name.find(part) != std::string_view::npos;
+}
+
+// The layers llama.cpp's mixes favour: the first and last eighth, and every third in between.
+bool use_more_bits(int layer, int n_layer) {
+    return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
+}
+
+// A smaller block for rows that the chosen type's 256-value super-blocks do not divide.
+TensorType fallback_for_width(TensorType type, uint64_t row_width) {
+    if (row_width % static_cast<uint64_t>(tensor_type_info(type).block_size) == 0) return type;
+    switch (type) {
+        case T::Q2_K:
+        case T::Q3_K:
+            type = T::Q4_0;  // llama.cpp: IQ4_NL, a 32-block type of the same size
+            break;
+        case T::Q4_K:
+            type = T::Q5_0;
+            break;
+        case T::Q5_K:
+            type = T::Q5_1;
+            break;
+        case T::Q6_K:
+            type = T::Q8_0;
+            break;
+        default:
+            break;
+    }
+    if (row_width % static_cast<uint64_t>(tensor_type_info(type).block_size) != 0) type = T::F16;
+    return type;
+}
+
+}  // namespace
+
+const std::vector<FileType>& file_types() {
+    static const std::vector<FileType> kTypes = {
+        {"F32", 0, T::F32},      {"F16", 1, T::F16},      {"BF16", 32, T::BF16},
+        {"Q4_0", 2, T::Q4_0},    {"Q4_1", 3, T::Q4_1},    {"Q5_0", 8, T::Q5_0},
+        {"Q5_1", 9, T::Q5_1},    {"Q8_0", 7, T::Q8_0},    {"Q2_K", 10, T::Q2_K},
+        {"Q3_K_S", 11, T::Q3_K}, {"Q3_K_M", 12, T::Q3_K}, {"Q3_K_L", 13, T::Q3_K},
+        {"Q4_K_S", 14, T::Q4_K}, {"Q4_K_M", 15, T::Q4_K}, {"Q5_K_S", 16, T::Q5_K},
+        {"Q5_K_M", 17, T::Q5_K}, {"Q6_K", 18, T::Q6_K},
+    };
+    return kTypes;
+}
+
+const FileType* find_file_type(std::string_view name) {
+    if (name == "Q3_K" || name == "Q4_K" || name == "Q5_K") {
+        return find_file_type(std::string(name) + "_M");
+    }
+    for (const FileType& t : file_types()) {
+        if (t.name == name) return &t;
+    }
+    return nullptr;
+}
+
+std::string_view file_type_names() {
+    static const std::string kNames = [] {
+        std::string names;
+        for (const FileType& t : file_types())
+            names += (names.empty() ? "" : " ") + std::string(t.name);
+        return names;
+    }();
+    return kNames;
+}
+
+TensorType mix_tensor_type(const FileType& file_type, std::string_view name, uint64_t row_width,
+                           const MixModel& model) {
+    TensorType type = file_type.base;
+    if (tensor_type_info(type).block_size == 1) return type;  // F32 / F16 / BF16: no mix rules
+    const std::string_view ftype = file_type.name;
+    const int layer = layer_of(name);
+    const int n_layer = model.n_layer;
+
+    if (name == "output.weight" || (!model.has_output && name == "token_embd.weight")) {
+        // The output matrix decides every logit: 6 bits unless the file is already 8-bit.
+        if (row_width % static_cast<uint64_t>(tensor_type_info(type).block_size) != 0) {
+            type = T::Q8_0;
+        } else if (type != T::Q8_0) {
+            type = T::Q6_K;
+        }
+    } else if (contains(name, "attn_v.weight")) {
+        // V is small with grouped-query attention, and its errors pass straight to the output.
+        if (ftype == "Q2_K") {
+            type = model.n_gqa >= 4 ? T::Q4_K : T::Q3_K;
+        } else if (ftype == "Q3_K_M") {
+            type = layer < 2 ? T::Q5_K : T::Q4_K;
+        } else if (ftype == "Q3_K_L") {
+            type = T::Q5_K;
+        } else if ((ftype == "Q4_K_M" || ftype == "Q5_K_M") && use_more_bits(layer, n_layer)) {
+            type = T::Q6_K;
+        } else if (ftype == "Q4_K_S" && layer < 4) {
+            type = T::Q5_K;
+        }
+        // Llama 70B (80 layers) shares each V among 8 heads: more bits cost almost nothing.
+        if (n_layer == 80 && (type == T::Q3_K || type == T::Q4_K)) type = T::Q5_K;
+    } else if (contains(name, "ffn_down")) {
+        if (ftype == "Q2_K") {
+            type = T::Q3_K;
+        } else if (ftype == "Q3_K_M") {
+            type = layer < n_layer / 16 ? T::Q5_K : T::Q4_K;
+        } else if (ftype == "Q3_K_L") {
+            type = T::Q5_K;
+        } else if ((ftype == "Q4_K_M" || ftype == "Q5_K_M") && use_more_bits(layer, n_layer)) {
+            type = T::Q6_K;
+        } else if (ftype == "Q4_K_S" && layer < n_layer / 8) {
+            type = T::Q5_K;
+        }
+    } else if (contains(name, "attn_output.weight")) {
+        if (ftype == "Q2_K") {
+            type = T::Q3_K;
+        } else if (ftype == "Q3_K_M") {
+            type = T::Q4_K;
+        } else if (ftype == "Q3_K_L") {
+            type = T::Q5_K;
+        }
+    }
+    return fallback_for_width(type, row_width);
+}
+
+}  // namespace ember
