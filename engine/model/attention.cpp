@@ -1,0 +1,120 @@
+// The attention sub-layer of the forward pass: Context::attention, called from forward.cpp.
+#include <algorithm>
+#include <cmath>
+
+#include "engine/model/context.h"
+
+namespace ember {
+
+// Causal self-attention for the n new tokens, each attending to every cached position up to
+// its own. Query head h reads KV head h / heads_per_kv (GQA), so the heads_per_kv query heads of
+// a KV head, over a chunk of tokens, form one matrix of query rows and the work is two small
+// matrix products per (KV head, chunk), each reading that head's cache slice once:
+//   S (rows, n_kv) = Q (rows, head_dim) @ K^T (head_dim, n_kv) / sqrt(head_dim)
+//   P = softmax(S) per row, causal: the row of token t keeps positions 0 .. pos0 + t
+//   O (rows, head_dim) = P (rows, n_kv) @ V (n_kv, head_dim)
+// The slice is converted to F32 once per thread and KV head (K transposed), and q and p are
+// rounded to the cache's type first, as llama.cpp rounds them for its F16 dot products.
+void Context::attention(int layer, int n, int pos0) {
+    const LlamaConfig& c = model_.config();
+    const TypeKernels& kv_kernels = *kernels_for(kv_.type());
+    const MatMulF32Fn matmul_f32 = float_kernels().matmul;
+    const int hd = c.head_dim, heads_per_kv = c.n_head / c.n_head_kv;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const bool round_to_cache = kv_.type() != TensorType::F32;
+    const int n_kv_max = pos0 + n;
+    const int ld = (n_kv_max + 15) / 16 * 16;  // row stride of keys_t and scores
+    // About 128 query rows per chunk: big enough for register tiles, small enough that the
+    // causal waste (columns past a row's own position within the chunk) stays a few percent.
+    const int chunk = std::max(1, 128 / heads_per_kv);
+    const int n_chunks = (n + chunk - 1) / chunk;
+    const int n_tasks = c.n_head_kv * n_chunks;  // KV-head-major: a thread reuses its slice
+    // A task costs about its chunk's n_kv; threads take contiguous runs of equal total cost.
+    const auto task_cost = [&](int task) {
+        return int64_t{pos0} + std::min(n, (task % n_chunks + 1) * chunk);
+    };
+    int64_t total_cost = 0;
+    for (int task = 0; task < n_tasks; ++task) total_cost += task_cost(task);
+
+    pool_.run([&](int thread, int n_threads) {
+        AttentionScratch& s = attention_scratch_[thread];
+        s.layer = s.kv_head = -1;  // the cache changed since the last call
+        const int64_t cost_begin = total_cost * thread / n_threads;
+        const int64_t cost_end = total_cost * (thread + 1) / n_threads;
+        int64_t cost = 0;
+        for (int task = 0; task < n_tasks; ++task) {
+            const int64_t mid = cost + task_cost(task) / 2;  // a task goes where its middle falls
+            cost += task_cost(task);
+            if (mid < cost_begin || mid >= cost_end) continue;
+            const int kv_head = task / n_chunks;
+            const int t0 = (task % n_chunks) * chunk, t1 = std::min(n, t0 + chunk);
+            const int n_kv = pos0 + t1, rows = (t1 - t0) * heads_per_kv;
+
+            // The head's cache slice up to n_kv in F32 (only positions not yet converted): the
+            // values straight into place, the keys through key_rows into keys_t.
+            if (s.layer != layer || s.kv_head != kv_head) {
+                s.layer = layer, s.kv_head = kv_head, s.converted = 0;
+                s.keys_t.resize(static_cast<size_t>(hd) * ld);
+                s.values.resize(static_cast<size_t>(ld) * hd);
+                s.out.resize(static_cast<size_t>(chunk) * heads_per_kv * hd);
+                s.queries.resize(s.out.size());
+                s.scores.resize(static_cast<size_t>(chunk) * heads_per_kv * ld);
+                s.conv.resize(static_cast<size_t>(std::max(ld, heads_per_kv * hd)) * 4);
+            }
+            if (s.converted < n_kv) {
+                const int first = s.converted, count = n_kv - first;
+                const size_t n_values = static_cast<size_t>(count) * hd;
+                kv_kernels.dequantize_row(kv_.values(layer, kv_head, first),
+                                          &s.values[static_cast<size_t>(first) * hd], n_values);
+                s.key_rows.resize(n_values);
+                kv_kernels.dequantize_row(kv_.keys(layer, kv_head, first), s.key_rows.data(),
+                                          n_values);
+                // In blocks of 16 positions, so that the reads stay within a few cache lines.
+                for (int j0 = 0; j0 < count; j0 += 16) {
+                    const int j1 = std::min(count, j0 + 16);
+                    for (int i = 0; i < hd; ++i) {
+                        float* column = &s.keys_t[static_cast<size_t>(i) * ld + first];
+                        for (int j = j0; j < j1; ++j) column[j] = s.key_rows[j * hd + i];
+                    }
+                }
+                s.converted = n_kv;
+            }
+
+            // Q: row (t - t0) * heads_per_kv + g is token t's query head kv_head * hpk + g.
+            for (int t = t0; t < t1; ++t) {
+                const float* q = &q_[static_cast<size_t>(t) * c.q_dim() +
+                                     static_cast<size_t>(kv_head) * heads_per_kv * hd];
+                float* row = &s.queries[static_cast<size_t>(t - t0) * heads_per_kv * hd];
+                std::copy(q, q + heads_per_kv * hd, row);
+                if (round_to_cache) {
+                    kv_kernels.quantize_row(row, s.conv.data(), heads_per_kv * hd);
+                    kv_kernels.dequantize_row(s.conv.data(), row, heads_per_kv * hd);
+                }
+            }
+            // S (rows, n_kv) = Q (rows, hd) @ K^T (hd, n_kv)
+            matmul_f32(rows, n_kv, hd, s.queries.data(), hd, s.keys_t.data(), ld, s.scores.data(),
+                       ld);
+            for (int r = 0; r < rows; ++r) {
+                float* p = &s.scores[static_cast<size_t>(r) * ld];
+                const int visible = pos0 + t0 + r / heads_per_kv + 1;  // causal
+                for (int j = 0; j < visible; ++j) p[j] *= scale;
+                softmax(p, visible);
+                std::fill(p + visible, p + n_kv, 0.0f);
+                if (round_to_cache) {
+                    kv_kernels.quantize_row(p, s.conv.data(), visible);
+                    kv_kernels.dequantize_row(s.conv.data(), p, visible);
+                }
+            }
+            // O (rows, hd) = P (rows, n_kv) @ V (n_kv, hd)
+            matmul_f32(rows, hd, n_kv, s.scores.data(), ld, s.values.data(), hd, s.out.data(), hd);
+            for (int t = t0; t < t1; ++t) {
+                const float* o = &s.out[static_cast<size_t>(t - t0) * heads_per_kv * hd];
+                std::copy(o, o + heads_per_kv * hd,
+                          &attn_[static_cast<size_t>(t) * c.q_dim() +
+                                 static_cast<size_t>(kv_head) * heads_per_kv * hd]);
+            }
+        }
+    });
+}
+
+}  // namespace ember
