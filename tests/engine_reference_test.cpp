@@ -7,8 +7,9 @@
 
 #include <algorithm>
 
+#include "engine/generate/session.h"
 #include "engine/model/context.h"
-#include "engine/generate.h"
+#include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "tests/reference_data.h"
 
@@ -23,17 +24,20 @@ struct Case {
 };
 
 std::vector<int32_t> greedy(const Model& model, const std::vector<int32_t>& prompt, int n) {
-    Context context(model, {});
-    SamplerParams params;
-    params.temperature = 0;
-    Sampler sampler(params);
+    const Tokenizer tokenizer(model.file());
+    SessionParams params;
+    params.sampling.temperature = 0;
+    Session session(model, tokenizer, params);
+    session.append_tokens(prompt);
     std::vector<int32_t> out;
-    GenerateOptions options;
+    TurnOptions options;
     options.n_predict = n;
-    generate(context, sampler, prompt, options, [&](int32_t t) {
+    options.ignore_eos = true;
+    options.on_token = [&](int32_t t) {
         out.push_back(t);
         return true;
-    });
+    };
+    session.generate("", options, [](std::string_view) { return true; });
     return out;
 }
 

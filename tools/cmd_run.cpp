@@ -1,14 +1,14 @@
 // `ember run`: generate a continuation of a prompt and stream it to stdout.
 // Logs and speed go to stderr, so stdout holds only the generated text (or ids).
+#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <memory>
 #include <random>
 
+#include "engine/generate/session.h"
 #include "engine/model/context.h"
-#include "engine/generate.h"
 #include "engine/text/tokenizer.h"
-#include "engine/text/utf8.h"
 #include "formats/error.h"
 #include "tools/command.h"
 #include "tools/model_options.h"
@@ -49,47 +49,54 @@ int run_run(const RunOptions& options) {
         }
     }
 
-    Context context(model, options.model.context_params());
+    SessionParams params;
+    params.context = options.model.context_params();
+    params.sampling = options.sampling.sampler_params();
+    Session session(model, tokenizer, params);
     // The last token generated is never evaluated, so a full context of n_ctx positions gives
     // n_ctx - prompt + 1 new tokens: what -n -1 reaches, and the most -n may ask for.
     if (options.n_predict >= 0 &&
-        static_cast<int64_t>(prompt.size()) + options.n_predict > context.n_ctx() + 1) {
+        static_cast<int64_t>(prompt.size()) + options.n_predict > session.n_ctx() + 1) {
         throw UsageError("the prompt (" + std::to_string(prompt.size()) + " tokens) plus -n " +
                          std::to_string(options.n_predict) + " exceeds the context size " +
-                         std::to_string(context.n_ctx()) +
-                         " (raise it with -c, or -n -1 to "
-                         "generate until it is full)");
+                         std::to_string(session.n_ctx()) +
+                         " (raise it with -c, or -n -1 to generate until it is full)");
     }
-    const SamplerParams sampler_params = options.sampling.sampler_params();
-    Sampler sampler(sampler_params);
     std::fprintf(stderr, "ember: %s, %d threads, context %d, seed %llu\n",
-                 options.model.model_path.c_str(), context.n_threads(), context.n_ctx(),
-                 static_cast<unsigned long long>(sampler_params.seed));
+                 options.model.model_path.c_str(), session.context().n_threads(), session.n_ctx(),
+                 static_cast<unsigned long long>(params.sampling.seed));
 
-    GenerateOptions generate_options;
-    generate_options.n_predict = options.n_predict;
-    generate_options.stop_token = options.ignore_eos ? -1 : tokenizer.vocab().eos;
-    Utf8Stream stream;
+    const auto start = std::chrono::steady_clock::now();
+    session.append_tokens(prompt);
+    const double prompt_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+
+    // One generation loop for the library and the command line: the session's. Text arrives
+    // through the text callback; --print-ids takes the ids from the token callback instead.
+    TurnOptions turn;
+    turn.n_predict = options.n_predict;
+    turn.ignore_eos = options.ignore_eos;
     bool first_id = true;
-    const GenerationStats stats =
-        generate(context, sampler, prompt, generate_options, [&](int32_t token) {
-            if (options.print_ids) {
-                write_stdout((first_id ? "" : " ") + std::to_string(token));
-                first_id = false;
-            } else {
-                write_stdout(stream.push(tokenizer.piece(token)));
-            }
+    if (options.print_ids) {
+        turn.on_token = [&](int32_t token) {
+            write_stdout((first_id ? "" : " ") + std::to_string(token));
+            first_id = false;
             return true;
-        });
-    write_stdout(options.print_ids ? "\n" : stream.flush());
+        };
+    }
+    const TurnResult result = session.generate("", turn, [&](std::string_view text) {
+        if (!options.print_ids) write_stdout(text);
+        return true;
+    });
+    if (options.print_ids) write_stdout("\n");
 
     const auto per_second = [](int n, double ms) { return ms > 0 ? 1000.0 * n / ms : 0.0; };
+    const int n_prompt = static_cast<int>(prompt.size());
     std::fprintf(stderr,
                  "\nprompt: %d tokens in %.1f ms (%.1f tokens/s) | generation: %d tokens in %.1f "
                  "ms (%.1f tokens/s)\n",
-                 stats.n_prompt, stats.prompt_ms, per_second(stats.n_prompt, stats.prompt_ms),
-                 stats.n_generated, stats.generate_ms,
-                 per_second(stats.n_generated, stats.generate_ms));
+                 n_prompt, prompt_ms, per_second(n_prompt, prompt_ms), result.n_generated,
+                 result.generate_ms, per_second(result.n_generated, result.generate_ms));
     return 0;
 }
 

@@ -151,6 +151,10 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
         }
         pending_ = token;  // evaluated (and seen by the penalties) before the next sample
         ++result.n_generated;
+        if (options.on_token && !options.on_token(token)) {
+            result.reason = StopReason::Callback;
+            break;
+        }
         const std::string piece = tokenizer_.piece(token);
         piece_end.push_back((piece_end.empty() ? 0 : piece_end.back()) + piece.size());
         bool stopped = false;

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/model/context.h"
 #include "engine/generate/sampler.h"
+#include "engine/model/context.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
 
@@ -28,10 +28,14 @@ struct SessionParams {
     SamplerParams sampling;
 };
 
+// Receives each generated token as it is sampled (before its text); return false to stop.
+using TokenCallback = std::function<bool(int32_t token)>;
+
 struct TurnOptions {
     int n_predict = 256;                    // most tokens; < 0: until the context is full
     std::vector<std::string> stop_strings;  // generation ends before any of these
     bool ignore_eos = false;
+    TokenCallback on_token;  // optional: the ids, for callers that want them (ember run)
 };
 
 enum class StopReason { EndOfSequence, StopString, Limit, Callback, Cancelled, ContextFull };
