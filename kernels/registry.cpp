@@ -168,51 +168,67 @@ struct BestKernels {
 #endif
     }
 #if defined(__aarch64__)
-#define EMBER_SET_ALL(ns)                \
-    set(T::F32, ns::vec_dot_f32);        \
-    set(T::F16, ns::vec_dot_f16);        \
-    set(T::BF16, ns::vec_dot_bf16);      \
-    set(T::Q4_0, ns::vec_dot_q4_0_q8_0); \
-    set(T::Q4_1, ns::vec_dot_q4_1_q8_1); \
-    set(T::Q5_0, ns::vec_dot_q5_0_q8_0); \
-    set(T::Q5_1, ns::vec_dot_q5_1_q8_1); \
-    set(T::Q8_0, ns::vec_dot_q8_0_q8_0); \
-    set(T::Q2_K, ns::vec_dot_q2_k_q8_k); \
-    set(T::Q3_K, ns::vec_dot_q3_k_q8_k); \
-    set(T::Q4_K, ns::vec_dot_q4_k_q8_k); \
-    set(T::Q5_K, ns::vec_dot_q5_k_q8_k); \
-    set(T::Q6_K, ns::vec_dot_q6_k_q8_k);
     void set_all_from_neon() {
-        EMBER_SET_ALL(neon)
+        set(T::F32, neon::vec_dot_f32);
+        set(T::F16, neon::vec_dot_f16);
+        set(T::BF16, neon::vec_dot_bf16);
+        set(T::Q4_0, neon::vec_dot_q4_0_q8_0);
+        set(T::Q4_1, neon::vec_dot_q4_1_q8_1);
+        set(T::Q5_0, neon::vec_dot_q5_0_q8_0);
+        set(T::Q5_1, neon::vec_dot_q5_1_q8_1);
+        set(T::Q8_0, neon::vec_dot_q8_0_q8_0);
+        set(T::Q2_K, neon::vec_dot_q2_k_q8_k);
+        set(T::Q3_K, neon::vec_dot_q3_k_q8_k);
+        set(T::Q4_K, neon::vec_dot_q4_k_q8_k);
+        set(T::Q5_K, neon::vec_dot_q5_k_q8_k);
+        set(T::Q6_K, neon::vec_dot_q6_k_q8_k);
         floats.matmul = neon::matmul_f32;
     }
     void set_all_from_neon_dotprod() {
-        EMBER_SET_ALL(neon_dotprod)
+        set(T::F32, neon_dotprod::vec_dot_f32);
+        set(T::F16, neon_dotprod::vec_dot_f16);
+        set(T::BF16, neon_dotprod::vec_dot_bf16);
+        set(T::Q4_0, neon_dotprod::vec_dot_q4_0_q8_0);
+        set(T::Q4_1, neon_dotprod::vec_dot_q4_1_q8_1);
+        set(T::Q5_0, neon_dotprod::vec_dot_q5_0_q8_0);
+        set(T::Q5_1, neon_dotprod::vec_dot_q5_1_q8_1);
+        set(T::Q8_0, neon_dotprod::vec_dot_q8_0_q8_0);
+        set(T::Q2_K, neon_dotprod::vec_dot_q2_k_q8_k);
+        set(T::Q3_K, neon_dotprod::vec_dot_q3_k_q8_k);
+        set(T::Q4_K, neon_dotprod::vec_dot_q4_k_q8_k);
+        set(T::Q5_K, neon_dotprod::vec_dot_q5_k_q8_k);
+        set(T::Q6_K, neon_dotprod::vec_dot_q6_k_q8_k);
         floats.matmul = neon_dotprod::matmul_f32;
     }
-#undef EMBER_SET_ALL
 #endif
 #if defined(__x86_64__)
     // The packing and 8-row packed kernels of every packed type (no 16-row ones).
-#define EMBER_SET_PACKED8(ns)                                            \
-    set_packed(T::Q4_0, ns::pack8_q4_0, ns::gemm_packed8_q4_0, nullptr); \
-    set_packed(T::Q5_0, ns::pack8_q5_0, ns::gemm_packed8_q5_0, nullptr); \
-    set_packed(T::Q4_1, ns::pack8_q4_1, ns::gemm_packed8_q4_1, nullptr); \
-    set_packed(T::Q5_1, ns::pack8_q5_1, ns::gemm_packed8_q5_1, nullptr); \
-    set_packed(T::Q8_0, ns::pack8_q8_0, ns::gemm_packed8_q8_0, nullptr); \
-    set_packed(T::Q2_K, ns::pack8_q2_k, ns::gemm_packed8_q2_k, nullptr); \
-    set_packed(T::Q3_K, ns::pack8_q3_k, ns::gemm_packed8_q3_k, nullptr); \
-    set_packed(T::Q4_K, ns::pack8_q4_k, ns::gemm_packed8_q4_k, nullptr); \
-    set_packed(T::Q5_K, ns::pack8_q5_k, ns::gemm_packed8_q5_k, nullptr); \
-    set_packed(T::Q6_K, ns::pack8_q6_k, ns::gemm_packed8_q6_k, nullptr);
     void set_all_packed8_from_avx2() {
-        EMBER_SET_PACKED8(avx2)
+        set_packed(T::Q4_0, avx2::pack8_q4_0, avx2::gemm_packed8_q4_0, nullptr);
+        set_packed(T::Q5_0, avx2::pack8_q5_0, avx2::gemm_packed8_q5_0, nullptr);
+        set_packed(T::Q4_1, avx2::pack8_q4_1, avx2::gemm_packed8_q4_1, nullptr);
+        set_packed(T::Q5_1, avx2::pack8_q5_1, avx2::gemm_packed8_q5_1, nullptr);
+        set_packed(T::Q8_0, avx2::pack8_q8_0, avx2::gemm_packed8_q8_0, nullptr);
+        set_packed(T::Q2_K, avx2::pack8_q2_k, avx2::gemm_packed8_q2_k, nullptr);
+        set_packed(T::Q3_K, avx2::pack8_q3_k, avx2::gemm_packed8_q3_k, nullptr);
+        set_packed(T::Q4_K, avx2::pack8_q4_k, avx2::gemm_packed8_q4_k, nullptr);
+        set_packed(T::Q5_K, avx2::pack8_q5_k, avx2::gemm_packed8_q5_k, nullptr);
+        set_packed(T::Q6_K, avx2::pack8_q6_k, avx2::gemm_packed8_q6_k, nullptr);
     }
     void set_all_packed8_from_avxvnni() {
-        EMBER_SET_PACKED8(avxvnni)
+        set_packed(T::Q4_0, avxvnni::pack8_q4_0, avxvnni::gemm_packed8_q4_0, nullptr);
+        set_packed(T::Q5_0, avxvnni::pack8_q5_0, avxvnni::gemm_packed8_q5_0, nullptr);
+        set_packed(T::Q4_1, avxvnni::pack8_q4_1, avxvnni::gemm_packed8_q4_1, nullptr);
+        set_packed(T::Q5_1, avxvnni::pack8_q5_1, avxvnni::gemm_packed8_q5_1, nullptr);
+        set_packed(T::Q8_0, avxvnni::pack8_q8_0, avxvnni::gemm_packed8_q8_0, nullptr);
+        set_packed(T::Q2_K, avxvnni::pack8_q2_k, avxvnni::gemm_packed8_q2_k, nullptr);
+        set_packed(T::Q3_K, avxvnni::pack8_q3_k, avxvnni::gemm_packed8_q3_k, nullptr);
+        set_packed(T::Q4_K, avxvnni::pack8_q4_k, avxvnni::gemm_packed8_q4_k, nullptr);
+        set_packed(T::Q5_K, avxvnni::pack8_q5_k, avxvnni::gemm_packed8_q5_k, nullptr);
+        set_packed(T::Q6_K, avxvnni::pack8_q6_k, avxvnni::gemm_packed8_q6_k, nullptr);
     }
-#undef EMBER_SET_PACKED8
 #endif
+
     void set_conversions(TensorType type, DequantizeRowFn dequantize, QuantizeRowFn quantize) {
         for (TypeKernels& k : table) {
             if (k.type == type) k.dequantize_row = dequantize, k.quantize_row = quantize;

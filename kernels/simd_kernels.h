@@ -11,39 +11,23 @@
 
 namespace ember {
 
-#define EMBER_DECLARE_DOTS                                                                       \
-    float vec_dot_f32(int64_t n, const void* x, const void* y);                                  \
-    float vec_dot_f16(int64_t n, const void* x, const void* y);                                  \
-    float vec_dot_bf16(int64_t n, const void* x, const void* y);                                 \
-    float vec_dot_q4_0_q8_0(int64_t n, const void* x, const void* y);                            \
-    float vec_dot_q4_1_q8_1(int64_t n, const void* x, const void* y);                            \
-    float vec_dot_q5_0_q8_0(int64_t n, const void* x, const void* y);                            \
-    float vec_dot_q5_1_q8_1(int64_t n, const void* x, const void* y);                            \
-    float vec_dot_q8_0_q8_0(int64_t n, const void* x, const void* y);                            \
-    float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y);                            \
-    float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y);                            \
-    float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y);                            \
-    float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y);                            \
-    float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);                            \
-    void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb, \
-                    float* c, size_t ldc);
-
-// The types with packed panel kernels, and the functions each instruction set has for them.
-#define EMBER_FOR_EACH_PACKED_TYPE(X) \
-    X(q4_0) X(q5_0) X(q4_1) X(q5_1) X(q8_0) X(q2_k) X(q3_k) X(q4_k) X(q5_k) X(q6_k)
-#define EMBER_DECLARE_PACKED8(name)                                                     \
-    void pack8_##name(int64_t n, const void* w, size_t w_stride, void* packed);         \
-    void gemm_packed8_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
-                             size_t y_stride);
-#define EMBER_DECLARE_PACKED16(name)                                                     \
-    void gemm_packed16_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
-                              size_t y_stride);
-#define EMBER_DECLARE_PACKED32(name)                                                     \
-    void gemm_packed32_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
-                              size_t y_stride);
-
+// Every kernel is declared by name, one namespace per instruction set, so that grep finds it.
 namespace avx2 {
-EMBER_DECLARE_DOTS
+float vec_dot_f32(int64_t n, const void* x, const void* y);
+float vec_dot_f16(int64_t n, const void* x, const void* y);
+float vec_dot_bf16(int64_t n, const void* x, const void* y);
+float vec_dot_q4_0_q8_0(int64_t n, const void* x, const void* y);
+float vec_dot_q4_1_q8_1(int64_t n, const void* x, const void* y);
+float vec_dot_q5_0_q8_0(int64_t n, const void* x, const void* y);
+float vec_dot_q5_1_q8_1(int64_t n, const void* x, const void* y);
+float vec_dot_q8_0_q8_0(int64_t n, const void* x, const void* y);
+float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
+void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
+                float* c, size_t ldc);
 void dequantize_row_f16(const void* in, float* out, int64_t n);
 void quantize_row_f16(const float* in, void* out, int64_t n);
 void vec_dot4_q4_0_q8_0(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
@@ -57,10 +41,48 @@ void vec_dot4_q4_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride
 void vec_dot4_q5_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 // Packed groups of 8 rows, as avx512's below without the 16-row kernels (x86_avx2_packed.cpp).
-EMBER_FOR_EACH_PACKED_TYPE(EMBER_DECLARE_PACKED8)
+void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q8_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q2_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q2_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q3_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q3_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
 }  // namespace avx2
 namespace avxvnni {  // AVX2 with AVX-VNNI (x86_avxvnni_packed.cpp)
-EMBER_FOR_EACH_PACKED_TYPE(EMBER_DECLARE_PACKED8)
+void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q8_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q2_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q2_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q3_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q3_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
 }  // namespace avxvnni
 namespace avx512 {  // with VNNI: prompt GEMM on 8-row panels (kernels.h, Gemm8Fn)
 void exp_f32(const float* x, float* y, int64_t n);
@@ -89,26 +111,76 @@ void gemm8_q5_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a
 void gemm8_q6_k_q8_k(int64_t n, const void* w, size_t w_stride, const Q8Batch& a, float* y,
                      size_t y_stride);
 // Packed groups of 8 rows (kernels.h, Pack8Fn and GemmPacked8Fn; x86_packed.h).
-EMBER_FOR_EACH_PACKED_TYPE(EMBER_DECLARE_PACKED8)
-EMBER_FOR_EACH_PACKED_TYPE(EMBER_DECLARE_PACKED16)
+void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q8_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q2_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q2_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q3_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q3_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed16_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed16_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed16_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed16_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed16_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed16_q2_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed16_q3_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed16_q4_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed16_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed16_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
 // 32 rows for a batch: the 32-value types (the K-quants' panels have no registers to spare).
-EMBER_DECLARE_PACKED32(q4_0)
-EMBER_DECLARE_PACKED32(q5_0)
-EMBER_DECLARE_PACKED32(q4_1)
-EMBER_DECLARE_PACKED32(q5_1)
-EMBER_DECLARE_PACKED32(q8_0)
+void gemm_packed32_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed32_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed32_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed32_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void gemm_packed32_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
 }  // namespace avx512
-namespace neon {
-EMBER_DECLARE_DOTS
-}
-namespace neon_dotprod {
-EMBER_DECLARE_DOTS
-}
-
-#undef EMBER_DECLARE_DOTS
-#undef EMBER_FOR_EACH_PACKED_TYPE
-#undef EMBER_DECLARE_PACKED8
-#undef EMBER_DECLARE_PACKED16
-#undef EMBER_DECLARE_PACKED32
+namespace neon {  // arm_neon.cpp
+float vec_dot_f32(int64_t n, const void* x, const void* y);
+float vec_dot_f16(int64_t n, const void* x, const void* y);
+float vec_dot_bf16(int64_t n, const void* x, const void* y);
+float vec_dot_q4_0_q8_0(int64_t n, const void* x, const void* y);
+float vec_dot_q4_1_q8_1(int64_t n, const void* x, const void* y);
+float vec_dot_q5_0_q8_0(int64_t n, const void* x, const void* y);
+float vec_dot_q5_1_q8_1(int64_t n, const void* x, const void* y);
+float vec_dot_q8_0_q8_0(int64_t n, const void* x, const void* y);
+float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
+void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
+                float* c, size_t ldc);
+}  // namespace neon
+namespace neon_dotprod {  // arm_neon_dotprod.cpp: the same, built with +dotprod
+float vec_dot_f32(int64_t n, const void* x, const void* y);
+float vec_dot_f16(int64_t n, const void* x, const void* y);
+float vec_dot_bf16(int64_t n, const void* x, const void* y);
+float vec_dot_q4_0_q8_0(int64_t n, const void* x, const void* y);
+float vec_dot_q4_1_q8_1(int64_t n, const void* x, const void* y);
+float vec_dot_q5_0_q8_0(int64_t n, const void* x, const void* y);
+float vec_dot_q5_1_q8_1(int64_t n, const void* x, const void* y);
+float vec_dot_q8_0_q8_0(int64_t n, const void* x, const void* y);
+float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y);
+float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
+void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
+                float* c, size_t ldc);
+}  // namespace neon_dotprod
 
 }  // namespace ember

@@ -10,9 +10,9 @@
 
 #include "kernels/blocks.h"
 #include "kernels/k_quant_scales.h"
-#include "kernels/matmul_f32_tile.h"
+#include "kernels/matmul_f32_tile.inl"
 #include "kernels/simd_kernels.h"
-#include "kernels/x86_k_unpack.h"
+#include "kernels/x86_k_unpack.inl"
 
 namespace ember::avx2 {
 namespace {

@@ -1,10 +1,10 @@
-// The packed panel kernels (x86_packed.h) for CPUs with AVX2 but without AVX-512 or AVX-VNNI:
+// The packed panel kernels (x86_packed.inl) for CPUs with AVX2 but without AVX-512 or AVX-VNNI:
 // the same layout and decoding, 8 rows per 256-bit register, with each vpdpbusd done as
 // vpmaddubsw + vpmaddwd (x86_panel.h). Compiled with the AVX2 flags only.
 #include "kernels/simd_kernels.h"
-#include "kernels/x86_packed.h"
+#include "kernels/x86_packed.inl"
 
 namespace ember::avx2 {
 using namespace x86_panel;
-EMBER_DEFINE_ALL_PACKED8
+#include "kernels/x86_packed8_exports.inl"
 }  // namespace ember::avx2

@@ -23,10 +23,10 @@
 
 #include "kernels/blocks.h"
 #include "kernels/k_quant_scales.h"
-#include "kernels/matmul_f32_tile.h"
+#include "kernels/matmul_f32_tile.inl"
 #include "kernels/simd_kernels.h"
-#include "kernels/x86_k_unpack.h"
-#include "kernels/x86_panel.h"
+#include "kernels/x86_k_unpack.inl"
+#include "kernels/x86_panel.inl"
 
 namespace ember::avx512 {
 using namespace x86_panel;

@@ -1,4 +1,4 @@
-// The packed panel kernels (x86_packed.h) with AVX-512 VNNI: the 8-row kernels of that file,
+// The packed panel kernels (x86_packed.inl) with AVX-512 VNNI: the 8-row kernels of that file,
 // and two consecutive groups decoded side by side into 16-row panels in 512-bit registers,
 // twice the multiply-adds per vpdpbusd; for a batch of the 32-value types, two such panels
 // (32 rows) share each activation load.
@@ -11,7 +11,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/simd_kernels.h"
-#include "kernels/x86_packed.h"
+#include "kernels/x86_packed.inl"
 
 namespace ember::avx512 {
 using namespace x86_panel;
@@ -104,46 +104,70 @@ void gemm_k_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* 
 
 }  // namespace
 
-#define EMBER_PACKED(name, Block, kValues, Packed, gemm_fn, wide_fn)                     \
-    EMBER_DEFINE_PACKED8(name, Block, kValues, Packed, gemm_fn)                          \
-    void gemm_packed16_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
-                              size_t y_stride) {                                         \
-        wide_fn(n, packed, a, y, y_stride);                                              \
-    }
+#include "kernels/x86_packed8_exports.inl"
 
-EMBER_PACKED(q4_0, BlockQ4_0, kQK, PackedQ4_0, (gemm_packed<PackedQ4_0, 8>),
-             (gemm_packed_wide<PackedQ4_0, 8>))
-EMBER_PACKED(q5_0, BlockQ5_0, kQK, PackedQ5_0, (gemm_packed<PackedQ5_0, 16>),
-             (gemm_packed_wide<PackedQ5_0, 16>))
-EMBER_PACKED(q4_1, BlockQ4_1, kQK, PackedQ4_1, (gemm_packed<PackedQ4_1, 0>),
-             (gemm_packed_wide<PackedQ4_1, 0>))
-EMBER_PACKED(q5_1, BlockQ5_1, kQK, PackedQ5_1, (gemm_packed<PackedQ5_1, 0>),
-             (gemm_packed_wide<PackedQ5_1, 0>))
-EMBER_PACKED(q8_0, BlockQ8_0, kQK, PackedQ8_0, (gemm_packed<PackedQ8_0, kQ8_0Offset>),
-             (gemm_packed_wide<PackedQ8_0, kQ8_0Offset>))
-EMBER_PACKED(q2_k, BlockQ2_K, kQK_K, PackedQ2_K, gemm_k_packed<PackedQ2_K>,
-             gemm_k_packed_wide<PackedQ2_K>)
-EMBER_PACKED(q3_k, BlockQ3_K, kQK_K, PackedQ3_K, gemm_k_packed<PackedQ3_K>,
-             gemm_k_packed_wide<PackedQ3_K>)
-EMBER_PACKED(q4_k, BlockQ4_K, kQK_K, PackedQ4_K, gemm_k_packed<PackedQ4_K>,
-             gemm_k_packed_wide<PackedQ4_K>)
-EMBER_PACKED(q5_k, BlockQ5_K, kQK_K, PackedQ5_K, gemm_k_packed<PackedQ5_K>,
-             gemm_k_packed_wide<PackedQ5_K>)
-EMBER_PACKED(q6_k, BlockQ6_K, kQK_K, PackedQ6_K, gemm_k_packed<PackedQ6_K>,
-             gemm_k_packed_wide<PackedQ6_K>)
+// 16 rows: two consecutive groups side by side.
+void gemm_packed16_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_packed_wide<PackedQ4_0, 8>(n, packed, a, y, y_stride);
+}
+void gemm_packed16_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_packed_wide<PackedQ5_0, 16>(n, packed, a, y, y_stride);
+}
+void gemm_packed16_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_packed_wide<PackedQ4_1, 0>(n, packed, a, y, y_stride);
+}
+void gemm_packed16_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_packed_wide<PackedQ5_1, 0>(n, packed, a, y, y_stride);
+}
+void gemm_packed16_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_packed_wide<PackedQ8_0, kQ8_0Offset>(n, packed, a, y, y_stride);
+}
+void gemm_packed16_q2_k(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_k_packed_wide<PackedQ2_K>(n, packed, a, y, y_stride);
+}
+void gemm_packed16_q3_k(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_k_packed_wide<PackedQ3_K>(n, packed, a, y, y_stride);
+}
+void gemm_packed16_q4_k(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_k_packed_wide<PackedQ4_K>(n, packed, a, y, y_stride);
+}
+void gemm_packed16_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_k_packed_wide<PackedQ5_K>(n, packed, a, y, y_stride);
+}
+void gemm_packed16_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_k_packed_wide<PackedQ6_K>(n, packed, a, y, y_stride);
+}
 
-#undef EMBER_PACKED
-
-#define EMBER_PACKED32(name, Packed, kOffset)                                            \
-    void gemm_packed32_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
-                              size_t y_stride) {                                         \
-        gemm_packed_wide_pair<Packed, kOffset>(n, packed, a, y, y_stride);               \
-    }
-EMBER_PACKED32(q4_0, PackedQ4_0, 8)
-EMBER_PACKED32(q5_0, PackedQ5_0, 16)
-EMBER_PACKED32(q4_1, PackedQ4_1, 0)
-EMBER_PACKED32(q5_1, PackedQ5_1, 0)
-EMBER_PACKED32(q8_0, PackedQ8_0, kQ8_0Offset)
-#undef EMBER_PACKED32
+// 32 rows for a batch of the 32-value types: two 16-row panels share each activation load.
+void gemm_packed32_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_packed_wide_pair<PackedQ4_0, 8>(n, packed, a, y, y_stride);
+}
+void gemm_packed32_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_packed_wide_pair<PackedQ5_0, 16>(n, packed, a, y, y_stride);
+}
+void gemm_packed32_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_packed_wide_pair<PackedQ4_1, 0>(n, packed, a, y, y_stride);
+}
+void gemm_packed32_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_packed_wide_pair<PackedQ5_1, 0>(n, packed, a, y, y_stride);
+}
+void gemm_packed32_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_packed_wide_pair<PackedQ8_0, kQ8_0Offset>(n, packed, a, y, y_stride);
+}
 
 }  // namespace ember::avx512

@@ -1,10 +1,10 @@
-// The packed panel kernels (x86_packed.h) for CPUs with AVX2 and AVX-VNNI but without AVX-512
+// The packed panel kernels (x86_packed.inl) for CPUs with AVX2 and AVX-VNNI but without AVX-512
 // (Intel's since Alder Lake): 8 rows per 256-bit register with the VEX-encoded vpdpbusd, the
 // arithmetic of the AVX-512 8-row kernels. Compiled with the AVX2 and AVX-VNNI flags.
 #include "kernels/simd_kernels.h"
-#include "kernels/x86_packed.h"
+#include "kernels/x86_packed.inl"
 
 namespace ember::avxvnni {
 using namespace x86_panel;
-EMBER_DEFINE_ALL_PACKED8
+#include "kernels/x86_packed8_exports.inl"
 }  // namespace ember::avxvnni

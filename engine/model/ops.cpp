@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/packed_gemm.h"
+
 namespace ember {
 
 void rms_norm(const float* x, const float* weight, float* out, int n, float eps) {
@@ -110,7 +112,8 @@ void matmul_rows(const WeightMatrix& w, const QuantizedActivations& x, int n_tok
 }
 
 // With a panel kernel (Gemm8Fn, or GemmPacked8Fn on weights packed at load time): threads split
-// groups of 8 (or 16) rows; each meets the whole batch while its panel stays in the L1/L2 cache.
+// groups of 8 rows (packed: units of 1, 2 or 4 groups); each meets the whole batch while its
+// panel stays in the L1/L2 cache.
 void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
                    ThreadPool& pool) {
     // Q8_0: per block of every token, its scale as a float and the sum of its quants; Q8_1:
@@ -131,32 +134,20 @@ void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_t
     const Q8Batch batch{x.data.data(), x.row_bytes, scales.data(),
                         sums.data(),   n_tokens,    block_s.data()};
     const int64_t groups = w.rows / 8;
-    // Packed weights go 16 rows at a time where the kernels have it (twice the work per
-    // instruction), and a batch 32 at a time where they have that (each activation loaded once
-    // for twice the rows); groups left over at the end go in smaller steps.
     const TypeKernels& k = *w.kernels;
-    const bool packed = w.packed != nullptr;
-    const bool by_32 = packed && k.gemm_packed32 != nullptr && n_tokens >= 4;
-    const bool by_16 = packed && k.gemm_packed16 != nullptr;
-    const int64_t per_unit = by_32 ? 4 : by_16 ? 2 : 1;
-    pool.parallel_for((groups + per_unit - 1) / per_unit, [&](int64_t begin, int64_t end) {
-        for (int64_t g = begin * per_unit; g < std::min(end * per_unit, groups);) {
-            float* out = y + 8 * g;
-            if (by_32 && g + 4 <= groups) {
-                k.gemm_packed32(w.cols, w.packed_group(g), batch, out, w.rows);
-                g += 4;
-            } else if (by_16 && g + 2 <= groups) {
-                k.gemm_packed16(w.cols, w.packed_group(g), batch, out, w.rows);
-                g += 2;
-            } else if (packed) {
-                k.gemm_packed8(w.cols, w.packed_group(g), batch, out, w.rows);
-                g += 1;
-            } else {
-                k.gemm8(w.cols, w.row(8 * g), w.row_bytes, batch, out, w.rows);
-                g += 1;
-            }
-        }
-    });
+    if (w.packed != nullptr) {
+        // Units of 1, 2 or 4 groups, as wide as this CPU's panels go (kernels/packed_gemm.h).
+        const int64_t per_unit = packed_groups_per_unit(k, n_tokens);
+        pool.parallel_for((groups + per_unit - 1) / per_unit, [&](int64_t begin, int64_t end) {
+            gemm_packed_groups(k, w.cols, w.packed, 8 * w.row_bytes, begin * per_unit,
+                               std::min(end * per_unit, groups), batch, y, w.rows);
+        });
+    } else {
+        pool.parallel_for(groups, [&](int64_t begin, int64_t end) {
+            for (int64_t g = begin; g < end; ++g)
+                k.gemm8(w.cols, w.row(8 * g), w.row_bytes, batch, y + 8 * g, w.rows);
+        });
+    }
     if (w.rows % 8 != 0) matmul_rows(w, x, n_tokens, y, 8 * groups, w.rows);
 }
 

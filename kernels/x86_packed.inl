@@ -1,7 +1,7 @@
-// Weights packed once at load time for the panel kernels (x86_panel.h), shared by the AVX-512
+// Weights packed once at load time for the panel kernels (x86_panel.inl), shared by the AVX-512
 // (x86_avx512_packed.cpp), AVX-VNNI (x86_avxvnni_packed.cpp) and AVX2 (x86_avx2_packed.cpp)
 // kernels: the packing is plain byte moves and the same layout serves all three, and the
-// decoding is written once. Like x86_panel.h, everything is in an anonymous namespace, one
+// decoding is written once. Like x86_panel.inl, everything is in an anonymous namespace, one
 // copy per including file.
 //
 // Building a panel from mapped rows costs a dword transposition and a scalar decoding of the
@@ -13,7 +13,7 @@
 // * Every value array (qs, qh, ql, hmask) is interleaved by dwords: 32 bytes of a packed array
 //   hold bytes 4k..4k+3 of one 32-byte section of the 8 rows' array, row j at bytes 4j..4j+3.
 //   The shifts and masks that turn a row's section into values 32i..32i+31 (as in
-//   x86_k_unpack.h) turn those 32 bytes into the panel vector "values 32i+4k..+3 of each row".
+//   x86_k_unpack.inl) turn those 32 bytes into the panel vector "values 32i+4k..+3 of each row".
 //   Sections follow each other in the order the kernel reads them.
 // * The scales and minimums are stored 8 rows side by side, so a few vector operations give a
 //   sub-block's 8 scales as int32 lanes.
@@ -35,8 +35,8 @@
 #include <vector>
 
 #include "kernels/blocks.h"
-#include "kernels/x86_k_unpack.h"
-#include "kernels/x86_panel.h"
+#include "kernels/x86_k_unpack.inl"
+#include "kernels/x86_panel.inl"
 
 namespace ember::x86_panel {
 namespace {
@@ -398,7 +398,7 @@ inline __m256i column_i8(const int8_t* column) {
 
 // ---- K-quants: decoding ----
 // values(p, g, q): the rows' values 32g..32g+31 (q[k]: values 32g + 4k..+3, row j in dword j),
-// the same shifts and masks as x86_k_unpack.h on one interleaved section. scales(p, out): the
+// the same shifts and masks as x86_k_unpack.inl on one interleaved section. scales(p, out): the
 // fields scale, coef, d, coef_d of KPanelBlock (or KScales).
 
 struct KScales {
@@ -604,7 +604,7 @@ inline void scales(const PackedQ3_K& p, Out* out) {
     out->d = out->coef_d = halves8(p.d);
 }
 
-// The scales of a packed block as the K kernels take them (x86_panel.h, scale_pairs).
+// The scales of a packed block as the K kernels take them (x86_panel.inl, scale_pairs).
 template <typename Packed, typename Out>
 inline void k_scales(const Packed& p, Out* out) {
     scales(p, out);
@@ -687,26 +687,3 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
 
 }  // namespace
 }  // namespace ember::x86_panel
-
-// The exported pair of one type (simd_kernels.h): its packing and its 8-row packed kernel, defined
-// in the namespace of the including file.
-#define EMBER_DEFINE_PACKED8(name, Block, kValues, Packed, gemm_fn)                     \
-    void pack8_##name(int64_t n, const void* w, size_t w_stride, void* packed) {        \
-        pack_groups<Block, kValues, Packed, pack_##name>(n, w, w_stride, packed);       \
-    }                                                                                   \
-    void gemm_packed8_##name(int64_t n, const void* packed, const Q8Batch& a, float* y, \
-                             size_t y_stride) {                                         \
-        gemm_fn(n, packed, a, y, y_stride);                                             \
-    }
-// Every type's pair, for the files with 8-row kernels only.
-#define EMBER_DEFINE_ALL_PACKED8                                                                   \
-    EMBER_DEFINE_PACKED8(q4_0, BlockQ4_0, kQK, PackedQ4_0, (gemm_packed<PackedQ4_0, 8>))           \
-    EMBER_DEFINE_PACKED8(q5_0, BlockQ5_0, kQK, PackedQ5_0, (gemm_packed<PackedQ5_0, 16>))          \
-    EMBER_DEFINE_PACKED8(q4_1, BlockQ4_1, kQK, PackedQ4_1, (gemm_packed<PackedQ4_1, 0>))           \
-    EMBER_DEFINE_PACKED8(q5_1, BlockQ5_1, kQK, PackedQ5_1, (gemm_packed<PackedQ5_1, 0>))           \
-    EMBER_DEFINE_PACKED8(q8_0, BlockQ8_0, kQK, PackedQ8_0, (gemm_packed<PackedQ8_0, kQ8_0Offset>)) \
-    EMBER_DEFINE_PACKED8(q2_k, BlockQ2_K, kQK_K, PackedQ2_K, gemm_k_packed<PackedQ2_K>)            \
-    EMBER_DEFINE_PACKED8(q3_k, BlockQ3_K, kQK_K, PackedQ3_K, gemm_k_packed<PackedQ3_K>)            \
-    EMBER_DEFINE_PACKED8(q4_k, BlockQ4_K, kQK_K, PackedQ4_K, gemm_k_packed<PackedQ4_K>)            \
-    EMBER_DEFINE_PACKED8(q5_k, BlockQ5_K, kQK_K, PackedQ5_K, gemm_k_packed<PackedQ5_K>)            \
-    EMBER_DEFINE_PACKED8(q6_k, BlockQ6_K, kQK_K, PackedQ6_K, gemm_k_packed<PackedQ6_K>)

@@ -1,0 +1,66 @@
+// The exported functions of the 8-row packed kernels (simd_kernels.h), written out for every
+// packed type: its packing and its 8-row kernel. Included inside the namespace of an ISA's
+// file (x86_avx2_packed.cpp, x86_avxvnni_packed.cpp, x86_avx512_packed.cpp), after
+// x86_packed.inl, so each definition is compiled once per instruction set.
+// (No include guard: included once per translation unit, inside a namespace.)
+
+void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ4_0, kQK, PackedQ4_0, pack_q4_0>(n, w, w_stride, packed);
+}
+void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_packed<PackedQ4_0, 8>(n, packed, a, y, y_stride);
+}
+void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ5_0, kQK, PackedQ5_0, pack_q5_0>(n, w, w_stride, packed);
+}
+void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_packed<PackedQ5_0, 16>(n, packed, a, y, y_stride);
+}
+void pack8_q4_1(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ4_1, kQK, PackedQ4_1, pack_q4_1>(n, w, w_stride, packed);
+}
+void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_packed<PackedQ4_1, 0>(n, packed, a, y, y_stride);
+}
+void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ5_1, kQK, PackedQ5_1, pack_q5_1>(n, w, w_stride, packed);
+}
+void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_packed<PackedQ5_1, 0>(n, packed, a, y, y_stride);
+}
+void pack8_q8_0(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ8_0, kQK, PackedQ8_0, pack_q8_0>(n, w, w_stride, packed);
+}
+void gemm_packed8_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_packed<PackedQ8_0, kQ8_0Offset>(n, packed, a, y, y_stride);
+}
+void pack8_q2_k(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ2_K, kQK_K, PackedQ2_K, pack_q2_k>(n, w, w_stride, packed);
+}
+void gemm_packed8_q2_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_k_packed<PackedQ2_K>(n, packed, a, y, y_stride);
+}
+void pack8_q3_k(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ3_K, kQK_K, PackedQ3_K, pack_q3_k>(n, w, w_stride, packed);
+}
+void gemm_packed8_q3_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_k_packed<PackedQ3_K>(n, packed, a, y, y_stride);
+}
+void pack8_q4_k(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ4_K, kQK_K, PackedQ4_K, pack_q4_k>(n, w, w_stride, packed);
+}
+void gemm_packed8_q4_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_k_packed<PackedQ4_K>(n, packed, a, y, y_stride);
+}
+void pack8_q5_k(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ5_K, kQK_K, PackedQ5_K, pack_q5_k>(n, w, w_stride, packed);
+}
+void gemm_packed8_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_k_packed<PackedQ5_K>(n, packed, a, y, y_stride);
+}
+void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ6_K, kQK_K, PackedQ6_K, pack_q6_k>(n, w, w_stride, packed);
+}
+void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_k_packed<PackedQ6_K>(n, packed, a, y, y_stride);
+}
