@@ -75,13 +75,12 @@ void gemm_k_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* 
     const Packed* high = low + n_blocks;  // the next group follows
     if (a.n_tokens < 4) {
         if constexpr (std::is_same_v<Packed, PackedQ4_K>) {
-            // Q4_K_M tg64, 4 alternating runs, two series: 60.2 vs 52.6, 59.7 vs 53.3 t/s.
+            // 16 rows at a time measured faster end to end for Q4_K (docs/optimizations.md).
             k_tokens_streamed<Rows16>(n_blocks, low, a, y, y_stride);
         } else {
             // The other K-quants generate 8 rows at a time: with the weights streaming from
-            // memory, 16 rows measured no faster for them (Q6_K 45.5 vs 41.1 t/s in one series,
-            // level in another; Q5_K_M 38.1 vs 35.4), though they win with the weights in cache
-            // (kernels_bench packed_token).
+            // memory, 16 rows measured no faster for them, though they win with the weights in
+            // cache (kernels_bench packed_token; docs/optimizations.md).
             gemm_k_packed<Packed>(n, low, a, y, y_stride);
             gemm_k_packed<Packed>(n, high, a, y + 8, y_stride);
         }

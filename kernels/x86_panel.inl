@@ -261,7 +261,7 @@ inline const Panel* panel_array(const std::array<Panel, N>& p) {
 // std::array of them; y gets kPanels * L::kRows consecutive floats per token. Each activation
 // broadcast serves every panel: one 16-row panel needs a load per vpdpbusd (its broadcast)
 // plus the panel's own loads, more than AVX-512 issues, and two side by side bring that to
-// one (kernels_bench packed_batch/, Q4_0: 16 rows 370-390 GFLOP/s, 32 rows 570-640).
+// one (kernels_bench packed_batch/; docs/optimizations.md).
 // Panels with minimums (PanelBlockMin) take Q8_1 activations and add m * s per block; the
 // others take Q8_0, and kOffset * sum(a) comes off their unsigned values' dot product (signed
 // panels, PanelBlockSigned, have no offset).
@@ -401,10 +401,8 @@ inline typename L::F k_block_token(GroupValues group_values, const Scales& s, co
     // With 32 vector registers (AVX-512) the groups are unrolled, so each group's shifts and
     // masks are constants, and each group's sum is finished before the next (settle): without
     // that GCC 12 reassociates the sixteen sub-block sums into a tree and spills the partial
-    // sums it keeps live. kernels_bench packed_token, 8 rows, before -> after (us): Q2_K 7.8 ->
-    // 6.1, Q3_K 10.4 -> 9.5, Q4_K 8.2 -> 7.1 (16 rows 7.3 -> 4.6), Q5_K 13.7 -> 9.0, Q6_K 11.3
-    // -> 9.6. With AVX2's 16 registers it did not pay as a whole: unrolled, Q3_K 12.6 -> 14.6
-    // (the others 4-7% faster); settled but not unrolled, Q6_K 12.4 -> 13.7.
+    // sums it keeps live (seen in the disassembly). With AVX2's 16 registers it did not pay as
+    // a whole, so AVX2 keeps the loop (kernels_bench packed_token; docs/optimizations.md).
 #if defined(__AVX512F__)
 #pragma GCC unroll 8
 #endif

@@ -1,13 +1,13 @@
 // Batches through weights without an integer panel kernel (F32, F16, BF16): a GEMM on F32
 // tiles. Row dot products convert every weight again for each group of tokens; here each
 // thread converts a tile of rows to F32 once and multiplies it by the whole batch, which is
-// what a matrix-matrix kernel is good at (TinyLlama F16 pp512: 11.5 -> 85 t/s, README).
+// what a matrix-matrix kernel is good at (docs/optimizations.md has the numbers).
 //
 // Two GEMMs can do the multiply: OpenBLAS's sgemm, where ember is built with it, and ember's
 // own float kernel (float_kernels().matmul, blocked below for the L2 cache). End to end the
-// sgemm measured faster (pp512 84.5 against 79 t/s on 2 Zen 4 cores), so it is the default
-// where present; ember's kernel serves builds without OpenBLAS. Both are tested against the
-// exact product (tests/matmul_float_test.cpp).
+// sgemm measured a little faster, so it is the default where present; ember's kernel serves
+// builds without OpenBLAS, and BF16 weights (engine/model/ops.cpp says why). Both are tested
+// against the exact product (tests/matmul_float_test.cpp).
 #include <algorithm>
 #include <mutex>
 #include <vector>

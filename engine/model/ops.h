@@ -44,12 +44,12 @@ struct QuantizedActivations {
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
             ThreadPool& pool);
 
-// The batch path for weights stored as floats (F32, F16, BF16; engine/matmul_float.cpp): tiles
+// The batch path for weights stored as floats (F32, F16, BF16; matmul_float.cpp): tiles
 // of W converted to F32 and multiplied by the batch with a GEMM, OpenBLAS's sgemm if use_blas
 // and ember was built with it, ember's float kernel otherwise. matmul() takes it for batches of
-// at least kFloatGemmMinTokens, where it measured as fast as row dot products (TinyLlama F16,
-// 2 threads: even at 32 tokens, ahead from 64, behind below 16); tests call it directly to
-// check both GEMMs.
+// at least kFloatGemmMinTokens, where it measured as fast as row dot products (even at 32
+// tokens, ahead above, behind below 16: docs/optimizations.md); tests call it directly to check
+// both GEMMs.
 inline constexpr int kFloatGemmMinTokens = 32;
 void matmul_float_batch(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens,
                         float* y, ThreadPool& pool, bool use_blas);

@@ -1,7 +1,7 @@
 // Memory for data that is streamed again and again (the packed weights): anonymous pages,
 // aligned to 2 MiB, with transparent huge pages asked for where Linux offers them. Generation
 // reads every weight once per token, and with 4 KiB pages the walk misses the TLB every 4 KiB;
-// on 2 MiB pages the same read measured faster (README, Performance).
+// on 2 MiB pages the same read measured faster (docs/optimizations.md).
 #pragma once
 
 #include <cstddef>
