@@ -50,14 +50,19 @@ bool poll(const Ready& ready) {
     }
 }
 
-constexpr uint64_t pack(uint32_t job, uint32_t n_parts, uint32_t next) {
-    return uint64_t{job} << 32 | uint64_t{n_parts} << 16 | next;
+// The current call in one word: job number (24 bits), part count (20), next unclaimed part (20).
+// A claim is one fetch_add on the word; the value it returns says which job and part it got, so
+// a thread that read an older job claims (and runs) a part of the current one, or nothing.
+// Claims that find no part left push `next` past the count: at most one per thread per job, far
+// inside the 20 bits as parts are at most kMaxParts.
+constexpr uint64_t pack(uint32_t job, uint32_t n_parts) {
+    return uint64_t{job & 0xFFFFFF} << 40 | uint64_t{n_parts} << 20;
 }
 constexpr uint32_t parts_of(uint64_t work) {
-    return static_cast<uint32_t>(work >> 16) & 0xFFFF;
+    return static_cast<uint32_t>(work >> 20) & 0xFFFFF;
 }
 constexpr uint32_t next_of(uint64_t work) {
-    return static_cast<uint32_t>(work) & 0xFFFF;
+    return static_cast<uint32_t>(work) & 0xFFFFF;
 }
 
 }  // namespace
@@ -74,26 +79,33 @@ ThreadPool::~ThreadPool() {
     for (std::thread& t : workers_) t.join();
 }
 
-// Claims the next part of `work` (a value of work_ read by the caller, refreshed here) and runs
-// it. Returns false when every part of that job is claimed.
-bool ThreadPool::claim_and_run(uint64_t& work) {
-    while (next_of(work) < parts_of(work)) {
-        if (!work_.compare_exchange_weak(work, work + 1, std::memory_order_acquire)) continue;
-        // The job cannot end before this part is done, so task_ is still this job's.
+// Claims and runs parts of the current call until none is left. Each part is counted in done_
+// as soon as it is finished: a thread that the OS deschedules between parts must not hold up a
+// call whose parts are all done. Returns how many it ran.
+uint32_t ThreadPool::claim_and_run() {
+    uint32_t ran = 0;
+    for (;;) {
+        const uint64_t work = work_.fetch_add(1, std::memory_order_acquire);
         const uint32_t n_parts = parts_of(work);
+        if (next_of(work) >= n_parts) break;
+        // The call cannot end before this part is counted, so task_ is still this call's.
         try {
             (*task_)(static_cast<int>(next_of(work)), static_cast<int>(n_parts));
         } catch (...) {
             std::lock_guard lock(error_mutex_);
             if (!error_) error_ = std::current_exception();
         }
+        ++ran;
         if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_parts && caller_asleep_.load()) {
             done_.notify_all();
         }
-        work = work_.load(std::memory_order_acquire);
-        return true;
     }
-    return false;
+    return ran;
+}
+
+bool ThreadPool::has_unclaimed() const {
+    const uint64_t work = work_.load(std::memory_order_acquire);
+    return next_of(work) < parts_of(work);
 }
 
 void ThreadPool::run_parts(int n_parts, const Task& task) {
@@ -108,13 +120,11 @@ void ThreadPool::run_parts(int n_parts, const Task& task) {
     task_ = &task;
     done_.store(0, std::memory_order_relaxed);
     ++job_number_;
-    work_.store(pack(job_number_, static_cast<uint32_t>(n_parts), 0), std::memory_order_release);
+    work_.store(pack(job_number_, static_cast<uint32_t>(n_parts)), std::memory_order_release);
     job_.fetch_add(1);  // after work_: a worker that saw the old job_ sees this work
     if (sleepers_.load() > 0) job_.notify_all();
 
-    uint64_t work = work_.load(std::memory_order_acquire);
-    while (claim_and_run(work)) {
-    }
+    claim_and_run();
     const uint32_t all = static_cast<uint32_t>(n_parts);
     if (!poll([&] { return done_.load(std::memory_order_acquire) == all; })) {
         caller_asleep_.store(true);
@@ -131,10 +141,8 @@ void ThreadPool::worker_loop() {
     for (;;) {
         const uint32_t job = job_.load();
         if (stopping_.load()) return;
-        uint64_t work = work_.load(std::memory_order_acquire);
-        if (claim_and_run(work)) {
-            while (claim_and_run(work)) {
-            }
+        if (has_unclaimed()) {
+            claim_and_run();
             continue;
         }
         // Nothing to claim: wait for the next job, polling first and then asleep.

@@ -51,16 +51,20 @@ class ThreadPool {
     }
 
     static constexpr int kMaxParts = 0xFFFF;
+    // Parts per thread in parallel_for: more parts balance better when a thread is slowed (a
+    // core shared with another program), fewer cost less in claims (bench/threads.sh;
+    // docs/optimizations.md has what 1, 2 and 4 measured).
     static constexpr int kPartsPerThread = 4;
 
   private:
     void worker_loop();
-    bool claim_and_run(uint64_t& work);
+    uint32_t claim_and_run();
+    bool has_unclaimed() const;
 
     int n_threads_;
     std::vector<std::thread> workers_;
-    // The current call: job number (32 bits), part count (16), next unclaimed part (16), in one
-    // word so that a claim (compare-exchange) fails once its job is over.
+    // The current call: job number, part count and next unclaimed part in one word, claimed
+    // with fetch_add (thread_pool.cpp).
     std::atomic<uint64_t> work_{0};
     const Task* task_ = nullptr;     // the current call's task, published by work_
     std::atomic<uint32_t> done_{0};  // parts of the current call finished
