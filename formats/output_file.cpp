@@ -57,10 +57,11 @@ OutputFile::OutputFile(std::string path, std::span<const std::string> inputs)
     : path_(std::move(path)) {
     refuse_output_over_input(path_, inputs);
     struct stat st;
-    if (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    const bool exists = ::stat(path_.c_str(), &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) {
         throw FileError("cannot write " + path_ + ": it is a directory");
     }
-    if (::stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (exists && !S_ISREG(st.st_mode)) {
         // A device or a pipe (/dev/stdout, a FIFO): written in place, there is nothing to
         // rename over.
         file_ = std::fopen(path_.c_str(), "wb");

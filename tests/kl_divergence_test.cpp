@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tools/lib/kl_divergence.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "tests/shared_data.h"
+#include "tools/lib/kl_divergence.h"
 
 namespace ember {
 namespace {

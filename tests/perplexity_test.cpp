@@ -11,9 +11,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "tools/lib/perplexity.h"
 #include "engine/text/tokenizer.h"
 #include "tests/shared_data.h"
+#include "tools/lib/perplexity.h"
 
 namespace ember {
 namespace {

@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <utility>
 
-#include "tools/lib/quantize.h"
 #include "formats/error.h"
 #include "formats/gguf.h"
 #include "kernels/kernels.h"
 #include "tests/shared_data.h"
+#include "tools/lib/quantize.h"
 
 namespace ember {
 namespace {

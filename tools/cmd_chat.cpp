@@ -13,8 +13,8 @@
 #include <memory>
 #include <string>
 
-#include "engine/text/chat_template.h"
 #include "engine/generate/session.h"
+#include "engine/text/chat_template.h"
 #include "tools/command.h"
 #include "tools/model_options.h"
 #include "tools/option_checks.h"

@@ -10,11 +10,11 @@
 #include <memory>
 #include <optional>
 
-#include "tools/lib/kl_divergence.h"
-#include "tools/lib/perplexity.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "tools/command.h"
+#include "tools/lib/kl_divergence.h"
+#include "tools/lib/perplexity.h"
 #include "tools/model_options.h"
 #include "tools/progress.h"
 

@@ -4,9 +4,9 @@
 #include <memory>
 #include <string>
 
-#include "tools/lib/quantize.h"
 #include "formats/error.h"
 #include "tools/command.h"
+#include "tools/lib/quantize.h"
 #include "tools/option_checks.h"
 #include "tools/progress.h"
 

@@ -4,9 +4,9 @@
 #include <memory>
 #include <string>
 
-#include "tools/lib/synth.h"
 #include "formats/error.h"
 #include "tools/command.h"
+#include "tools/lib/synth.h"
 #include "tools/option_checks.h"
 #include "tools/progress.h"
 

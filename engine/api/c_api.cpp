@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "ember.h"
-#include "engine/text/chat_template.h"
 #include "engine/api/log.h"
-#include "engine/model/model.h"
 #include "engine/generate/session.h"
+#include "engine/model/model.h"
+#include "engine/text/chat_template.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
 

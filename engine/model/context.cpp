@@ -48,7 +48,6 @@ Context::Context(const Model& model, const ContextParams& params)
           params_.kv_type),
       pool_(params_.n_threads) {
     const LlamaConfig& c = model.config();
-    params_.n_batch = std::clamp(params_.n_batch, 1, kv_.n_ctx());
     const size_t nb = static_cast<size_t>(params_.n_batch);
     x_.resize(nb * c.n_embd);
     xb_.resize(nb * c.n_embd);

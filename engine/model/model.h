@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/runtime/huge_pages.h"
 #include "engine/model/config.h"
+#include "engine/runtime/huge_pages.h"
 #include "formats/gguf.h"
 #include "kernels/kernels.h"
 

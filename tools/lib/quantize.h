@@ -7,8 +7,8 @@
 #include <functional>
 #include <string>
 
-#include "tools/lib/quant_mix.h"
 #include "formats/gguf.h"
+#include "tools/lib/quant_mix.h"
 
 namespace ember {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "tools/lib/quant_mix.h"
 #include "formats/gguf.h"
+#include "tools/lib/quant_mix.h"
 
 namespace ember {
 
