@@ -64,6 +64,15 @@ int greedy_steps_matching(const Model& model, const std::vector<int32_t>& prompt
     return n;
 }
 
+// The logits of the reference's prompt, evaluated in one batch, against llama.cpp's.
+test::LogitsComparison prompt_logits_against(const Model& model, const test::Reference& ref) {
+    Context context(model, {});
+    context.decode(ref.prompt_ids, /*all_logits=*/true);
+    const std::vector<float> logits(context.logits(0),
+                                    context.logits(0) + ref.prompt_ids.size() * ref.n_vocab);
+    return test::compare_logits(ref.logits, logits, ref.n_vocab);
+}
+
 class ReferenceModel : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ReferenceModel, LogitsAndGreedyIdsMatchLlamaCpp) {
@@ -72,11 +81,7 @@ TEST_P(ReferenceModel, LogitsAndGreedyIdsMatchLlamaCpp) {
     const Model model(ref.model_path);
     ASSERT_EQ(model.config().n_vocab, ref.n_vocab);
 
-    Context context(model, {});
-    context.decode(ref.prompt_ids, /*all_logits=*/true);
-    const std::vector<float> logits(context.logits(0),
-                                    context.logits(0) + ref.prompt_ids.size() * ref.n_vocab);
-    const auto cmp = test::compare_logits(ref.logits, logits, ref.n_vocab);
+    const auto cmp = prompt_logits_against(model, ref);
     RecordProperty("rms", std::to_string(cmp.rms));
     EXPECT_LE(cmp.rms, c.max_rms) << "max |diff| " << cmp.max_abs;
     EXPECT_GE(cmp.top1_agreement, c.min_top1);
@@ -135,6 +140,52 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 INSTANTIATE_TEST_SUITE_P(Mini, ReferenceModel, ::testing::ValuesIn(mini_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(Stories5M, ReferenceModel, ::testing::ValuesIn(stories_5m_cases()),
                          case_name);
+
+// Other architectures (../shared/arch): synthetic near-chaotic models, judged against
+// llama.cpp's own spread when only its KV cache type changes (README there): float files to
+// rms 0.01 and llama.cpp's greedy ids for the first `greedy_same` steps exactly; quantized
+// files to rms max(0.12, 1.5 x spread) and top-1 agreement min(0.90, spread - 0.05).
+std::string arch_case_name(const ::testing::TestParamInfo<std::string>& param) {
+    std::string name = param.param;
+    for (char& ch : name) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    }
+    return name;
+}
+
+class ArchitectureReference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ArchitectureReference, LogitsAndGreedyIdsMatchLlamaCpp) {
+    const std::string& name = GetParam();
+    const test::Reference ref = test::load_reference("arch", name);
+    const Model model(ref.model_path);
+    ASSERT_EQ(model.config().n_vocab, ref.n_vocab);
+    const bool float_weights = name.ends_with("F32") || name.ends_with("F16");
+
+    const auto cmp = prompt_logits_against(model, ref);
+    RecordProperty("rms", std::to_string(cmp.rms));
+    RecordProperty("top1", std::to_string(cmp.top1_agreement));
+    const double max_rms = float_weights ? 0.01 : std::max(0.12, 1.5 * ref.spread_rms);
+    const double min_top1 = float_weights ? 1.0 : std::min(0.90, ref.spread_top1 - 0.05);
+    EXPECT_LE(cmp.rms, max_rms) << "max |diff| " << cmp.max_abs;
+    EXPECT_GE(cmp.top1_agreement, min_top1);
+
+    if (float_weights) {
+        const int n = ref.spread_greedy_same;
+        EXPECT_EQ(greedy_steps_matching(model, ref.prompt_ids, ref.greedy_ids, n, 0.0f), n);
+    } else {
+        greedy_steps_matching(model, ref.prompt_ids, ref.greedy_ids,
+                              std::min(4, ref.spread_greedy_same), 0.1f);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Arch, ArchitectureReference,
+                         ::testing::Values("mini-llama3-F32", "mini-llama3-Q8_0",
+                                           "mini-llama3-Q4_K_M", "mini-qwen2-F32",
+                                           "mini-qwen2-Q8_0", "mini-qwen2-Q4_K_M", "mini-phi3-F16",
+                                           "mini-phi3-Q8_0", "mini-phi3-Q4_K_M", "mini-gemma2-F16",
+                                           "mini-gemma2-Q8_0", "mini-gemma2-Q4_0"),
+                         arch_case_name);
 
 TEST(Stories260K, GreedyIdsMatchLlamaCppForBothPrompts) {
     for (const char* name : {"stories260K-once", "stories260K-robot"}) {

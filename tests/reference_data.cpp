@@ -13,18 +13,27 @@
 namespace ember::test {
 
 Reference load_reference(const std::string& dir, const std::string& name) {
-    const auto base = shared_path("reference/" + dir);
+    const bool arch = dir == "arch";
+    const auto base = arch ? shared_path("arch/reference") : shared_path("reference/" + dir);
     std::ifstream json_file(base / (name + ".json"));
     const auto json = nlohmann::json::parse(json_file);
     Reference r;
     const std::string model = json["model"].get<std::string>();
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(shared_path("models"))) {
+    const auto models = arch ? shared_path("arch/models") : shared_path("models");
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(models)) {
         if (entry.path().filename() == model) r.model_path = entry.path().string();
     }
-    if (r.model_path.empty()) throw std::runtime_error("no model " + model + " in shared/models");
+    if (r.model_path.empty())
+        throw std::runtime_error("no model " + model + " in " + models.string());
     r.prompt_ids = json["prompt_ids"].get<std::vector<int32_t>>();
     r.greedy_ids = json["greedy_ids"].get<std::vector<int32_t>>();
     r.n_vocab = json["n_vocab"].get<int>();
+    if (json.contains("llamacpp_kv_f32_spread")) {
+        const auto& spread = json["llamacpp_kv_f32_spread"];
+        r.spread_rms = spread["rms"].get<double>();
+        r.spread_top1 = spread["top1"].get<double>();
+        r.spread_greedy_same = spread["greedy_same"].get<int>();
+    }
     const auto bytes = read_file(base / (name + ".logits.f32"));
     r.logits.resize(bytes.size() / sizeof(float));
     std::memcpy(r.logits.data(), bytes.data(), r.logits.size() * sizeof(float));

@@ -13,9 +13,14 @@ struct Reference {
     std::vector<int32_t> greedy_ids;
     int n_vocab = 0;
     std::vector<float> logits;  // prompt_ids.size() rows of n_vocab
+    // arch/ references: how far llama.cpp itself moves when only its KV cache type changes
+    // (F16 -> F32); 0 where the reference does not say.
+    double spread_rms = 0, spread_top1 = 0;
+    int spread_greedy_same = 0;
 };
 
 // Loads reference/DIR/NAME.json and NAME.logits.f32; the model is looked up in models/.
+// DIR "arch": arch/reference/NAME.json, the model in arch/models/.
 Reference load_reference(const std::string& dir, const std::string& name);
 
 struct LogitsComparison {

@@ -148,7 +148,7 @@ ember_status ember_model_load(const char* path, const ember_model_params* params
         ember::ModelOptions options;
         options.repack = params == nullptr || params->repack != 0;
         *out_model = new ember_model(path, options);
-        const ember::LlamaConfig& c = (*out_model)->model.config();
+        const ember::ModelConfig& c = (*out_model)->model.config();
         ember::log_message(ember::LogLevel::Info, std::string("loaded ") + path + ": " +
                                                       std::to_string(c.n_layer) +
                                                       " layers, width " + std::to_string(c.n_embd) +

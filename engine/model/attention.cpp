@@ -15,12 +15,16 @@ namespace ember {
 //   O (rows, head_dim) = P (rows, n_kv) @ V (n_kv, head_dim)
 // The slice is converted to F32 once per thread and KV head (K transposed), and q and p are
 // rounded to the cache's type first, as llama.cpp rounds them for its F16 dot products.
+// ARCH: a windowed layer (phi3, gemma2's even layers) masks positions more than
+// sliding_window - 1 behind the token too; gemma2 soft-caps the scores before the softmax;
+// where the query was scaled in the forward pass (query_prescaled) the scores are not.
 void Context::attention(int layer, int n, int pos0) {
-    const LlamaConfig& c = model_.config();
+    const ModelConfig& c = model_.config();
     const TypeKernels& kv_kernels = *kernels_for(kv_.type());
     const MatMulF32Fn matmul_f32 = float_kernels().matmul;
     const int hd = c.head_dim, heads_per_kv = c.n_head / c.n_head_kv;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const float scale = c.arch->query_prescaled ? 1.0f : c.query_scale;
+    const int window = c.windowed(layer) ? c.sliding_window : 0;
     const bool round_to_cache = kv_.type() != TensorType::F32;
     const int n_kv_max = pos0 + n;
     const int ld = (n_kv_max + 15) / 16 * 16;  // row stride of keys_t and scores
@@ -97,12 +101,15 @@ void Context::attention(int layer, int n, int pos0) {
             for (int r = 0; r < rows; ++r) {
                 float* p = &s.scores[static_cast<size_t>(r) * ld];
                 const int visible = pos0 + t0 + r / heads_per_kv + 1;  // causal
-                for (int j = 0; j < visible; ++j) p[j] *= scale;
-                softmax(p, visible);
+                const int first = window > 0 ? std::max(0, visible - window) : 0;
+                if (c.attn_softcap > 0) soft_cap(p + first, visible - first, c.attn_softcap);
+                for (int j = first; j < visible; ++j) p[j] *= scale;
+                softmax(p + first, visible - first);
+                std::fill(p, p + first, 0.0f);
                 std::fill(p + visible, p + n_kv, 0.0f);
                 if (round_to_cache) {
-                    kv_kernels.quantize_row(p, s.conv.data(), visible);
-                    kv_kernels.dequantize_row(s.conv.data(), p, visible);
+                    kv_kernels.quantize_row(p + first, s.conv.data(), visible - first);
+                    kv_kernels.dequantize_row(s.conv.data(), p + first, visible - first);
                 }
             }
             // O (rows, hd) = P (rows, n_kv) @ V (n_kv, hd)

@@ -1,63 +1,113 @@
 #include "engine/model/config.h"
 
+#include <cmath>
 #include <string>
 
 #include "formats/error.h"
 
 namespace ember {
 
-LlamaConfig LlamaConfig::from_gguf(const gguf::File& file) {
-    const std::string arch(file.get_string("general.architecture", ""));
-    if (arch != "llama") {
-        throw Error(file.name() + ": architecture '" + arch +
-                    "' is not supported (ember runs Llama-family models: 'llama')");
+ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
+    const std::string arch_name(file.get_string("general.architecture", ""));
+    ModelConfig c;
+    c.arch = find_architecture(arch_name);
+    if (c.arch == nullptr) {
+        throw Error(file.name() + ": architecture '" + arch_name +
+                    "' is not supported (ember runs: " + supported_architectures() + ")");
     }
-    const auto positive = [&](const char* key) {
-        const uint32_t v = file.get_u32(key);
+    // Keys are prefixed by the architecture: qwen2.context_length, gemma2.attention.key_length.
+    const auto key = [&](const char* suffix) { return arch_name + "." + suffix; };
+    const auto positive = [&](const char* suffix) {
+        const std::string k = key(suffix);
+        const uint32_t v = file.get_u32(k);
         if (v == 0 || v > (1u << 24)) {
-            throw Error(file.name() + ": metadata " + key + " = " + std::to_string(v) +
+            throw Error(file.name() + ": metadata " + k + " = " + std::to_string(v) +
                         " is out of range");
         }
         return static_cast<int>(v);
     };
-    LlamaConfig c;
-    c.n_ctx_train = positive("llama.context_length");
-    c.n_embd = positive("llama.embedding_length");
-    c.n_layer = positive("llama.block_count");
-    c.n_ff = positive("llama.feed_forward_length");
-    c.n_head = positive("llama.attention.head_count");
-    c.n_head_kv = file.find("llama.attention.head_count_kv")
-                      ? positive("llama.attention.head_count_kv")
-                      : c.n_head;
-    if (c.n_embd % c.n_head != 0) {
-        throw Error(file.name() + ": embedding_length " + std::to_string(c.n_embd) +
-                    " is not a multiple of head_count " + std::to_string(c.n_head));
-    }
+    const auto optional = [&](const char* suffix, int fallback) {
+        return file.find(key(suffix)) ? positive(suffix) : fallback;
+    };
+    c.n_ctx_train = positive("context_length");
+    c.n_embd = positive("embedding_length");
+    c.n_layer = positive("block_count");
+    c.n_ff = positive("feed_forward_length");
+    c.n_head = positive("attention.head_count");
+    c.n_head_kv = optional("attention.head_count_kv", c.n_head);
     if (c.n_head % c.n_head_kv != 0) {
         throw Error(file.name() + ": head_count " + std::to_string(c.n_head) +
                     " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
     }
-    c.head_dim = c.n_embd / c.n_head;
-    c.n_rot = file.find("llama.rope.dimension_count") ? positive("llama.rope.dimension_count")
-                                                      : c.head_dim;
+    // Gemma's heads are not n_embd / n_head wide (Gemma 2 2B: 8 heads of 256 over 2304).
+    if (!file.find(key("attention.key_length")) && c.n_embd % c.n_head != 0) {
+        throw Error(file.name() + ": embedding_length " + std::to_string(c.n_embd) +
+                    " is not a multiple of head_count " + std::to_string(c.n_head));
+    }
+    c.head_dim = optional("attention.key_length", c.n_embd / c.n_head);
+    if (optional("attention.value_length", c.head_dim) != c.head_dim) {
+        throw Error(file.name() +
+                    ": attention.value_length differs from key_length (ember's KV "
+                    "cache needs keys and values of one size)");
+    }
+    c.n_rot = optional("rope.dimension_count", c.head_dim);
     if (c.n_rot > c.head_dim || c.n_rot % 2 != 0) {
         throw Error(file.name() + ": rope.dimension_count " + std::to_string(c.n_rot) +
                     " must be even and at most the head size " + std::to_string(c.head_dim));
     }
-    c.rope_freq_base = file.get_f32("llama.rope.freq_base", 10000.0f);
-    c.rms_eps = file.get_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-    const std::string scaling(file.get_string("llama.rope.scaling.type", "none"));
-    if (scaling == "linear") {
-        const float factor = file.get_f32("llama.rope.scaling.factor", 1.0f);
-        if (!(factor > 0)) throw Error(file.name() + ": rope.scaling.factor must be positive");
-        c.rope_freq_scale = 1.0f / factor;
-    } else if (scaling != "none") {
+    c.rope_freq_base = file.get_f32(key("rope.freq_base"), 10000.0f);
+    c.rms_eps = file.get_f32(key("attention.layer_norm_rms_epsilon"), 1e-5f);
+    // As llama.cpp: scaling "none" never scales; otherwise (the default is linear) the
+    // position scale is 1 / rope.scaling.factor when the file gives one.
+    const std::string scaling(file.get_string(key("rope.scaling.type"), "linear"));
+    if (scaling != "none" && scaling != "linear" && scaling != "longrope") {
         throw Error(file.name() + ": rope scaling '" + scaling +
-                    "' is not supported (ember supports none and linear)");
+                    "' is not supported (ember supports none, linear and longrope)");
     }
-    if (!(c.rope_freq_base > 0) || !(c.rms_eps > 0)) {
-        throw Error(file.name() + ": rope.freq_base and layer_norm_rms_epsilon must be positive");
+    const float factor = file.get_f32(key("rope.scaling.factor"), 0.0f);
+    if (factor < 0 || !std::isfinite(factor)) {
+        throw Error(file.name() + ": rope.scaling.factor must be positive");
     }
+    if (scaling != "none" && factor > 0) c.rope_freq_scale = 1.0f / factor;
+    c.rope_n_ctx_orig = optional("rope.scaling.original_context_length", c.n_ctx_train);
+    c.rope_attn_factor = file.get_f32(key("rope.scaling.attn_factor"), 1.0f);
+    if (!(c.rope_freq_base > 0) || !(c.rms_eps > 0) || !(c.rope_attn_factor > 0)) {
+        throw Error(file.name() +
+                    ": rope.freq_base, layer_norm_rms_epsilon and rope.scaling.attn_factor must "
+                    "be positive");
+    }
+
+    // Sliding windows. Without the key llama.cpp assumes Gemma 2's 4096, and for phi3 the
+    // windows of the first Phi-3 releases, whose files predate the key.
+    if (c.arch->window != WindowLayers::None) {
+        int fallback = 0;
+        if (c.arch->name == "gemma2") fallback = 4096;
+        if (c.arch->name == "phi3") {
+            if ((c.n_layer == 32 || c.n_layer == 40) && c.n_ctx_train == 4096) fallback = 2047;
+            if (c.n_layer == 32 && c.n_head_kv == 32 && c.n_ctx_train == 131072) fallback = 262144;
+            if (c.n_layer == 40 && c.n_ctx_train == 131072) fallback = 131072;
+        }
+        c.sliding_window = optional("attention.sliding_window", fallback);
+        if (c.sliding_window == 0 && c.arch->window_required) {
+            throw Error(file.name() + ": missing metadata " + key("attention.sliding_window"));
+        }
+    }
+    if (c.arch->soft_caps) {
+        c.attn_softcap = file.get_f32(key("attn_logit_softcapping"), 0.0f);
+        c.final_softcap = file.get_f32(key("final_logit_softcapping"), 0.0f);
+        if (!(c.attn_softcap > 0) || !(c.final_softcap > 0)) {
+            throw Error(file.name() +
+                        ": attn_logit_softcapping and final_logit_softcapping must "
+                        "be positive");
+        }
+    }
+    // The attention scale is 1 / sqrt(head size), except Gemma 2 27B (46 layers), which
+    // divides by sqrt(n_embd / n_head) (llama.cpp picks by layer count, after gemma_pytorch).
+    c.query_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    if (c.arch->name == "gemma2" && c.n_layer == 46) {
+        c.query_scale = 1.0f / std::sqrt(static_cast<float>(c.n_embd / c.n_head));
+    }
+
     if (file.find("tokenizer.ggml.tokens")) {
         c.n_vocab = static_cast<int>(
             file.get_array("tokenizer.ggml.tokens", gguf::ValueType::STRING).array_size());

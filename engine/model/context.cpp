@@ -14,7 +14,7 @@ namespace ember {
 namespace {
 
 // Checks the parameters, fills in the defaults, and makes sure the cache and scratch fit.
-ContextParams resolve(const LlamaConfig& c, ContextParams p) {
+ContextParams resolve(const ModelConfig& c, ContextParams p) {
     if (p.n_ctx < 0) throw Error("context size " + std::to_string(p.n_ctx) + " is negative");
     if (p.n_batch < 0) throw Error("batch size " + std::to_string(p.n_batch) + " is negative");
     check_thread_count(p.n_threads);
@@ -46,8 +46,9 @@ Context::Context(const Model& model, const ContextParams& params)
       params_(resolve(model.config(), params)),
       kv_(model.config().n_layer, params_.n_ctx, model.config().n_head_kv, model.config().head_dim,
           params_.kv_type),
-      pool_(params_.n_threads) {
-    const LlamaConfig& c = model.config();
+      pool_(params_.n_threads),
+      rope_factors_(model.rope_factors_for(params_.n_ctx)) {
+    const ModelConfig& c = model.config();
     const size_t nb = static_cast<size_t>(params_.n_batch);
     x_.resize(nb * c.n_embd);
     xb_.resize(nb * c.n_embd);

@@ -86,6 +86,7 @@ class Context {
     std::vector<float> gate_, up_;  // (n, n_ff)
     QuantizedActivations xq_;       // the current matmul input, converted
     std::vector<RopeAngles> rope_;  // (n) angles per position of the batch
+    const float* rope_factors_;     // the model's RoPE frequency factors for this context size
     // Per thread: one KV head's cache slice in F32 and one chunk of queries (Context::attention).
     struct AttentionScratch {
         std::vector<float> keys_t;    // (head_dim, ld) keys of positions 0 .. n_kv, transposed

@@ -1,4 +1,4 @@
-// The Llama forward pass: from token ids to next-token logits.
+// The forward pass: from token ids to next-token logits, one pass for every architecture.
 //
 //   x = token_embd[token]                                 embedding lookup
 //   for each layer:
@@ -8,6 +8,13 @@
 //     h = RMSNorm(x) * ffn_norm
 //     x += W_down (silu(W_gate h) * (W_up h))            SwiGLU feed-forward
 //   logits = W_output (RMSNorm(x) * output_norm)
+//
+// That is Llama. The other families differ in a few places, each marked "ARCH:" below and
+// described as data in architecture.h: biases after the projections (qwen2), NeoX RoPE and
+// rope factors, the query scaled before the dot products (phi3, gemma), GELU instead of SiLU
+// and embeddings scaled by sqrt(n_embd) (gemma), RMSNorm of each sub-layer's output and
+// tanh soft-capping of the logits (gemma2). Sliding windows and score soft-capping are in
+// attention.cpp. A fused matrix of the file (phi3's attn_qkv) is already split by the loader.
 //
 // Shapes: n tokens in a batch, d = n_embd, rows are tokens. Matmuls W (out, in) @ X (n, in)
 // -> (n, out) run on quantized activations (ops.h).
@@ -23,14 +30,21 @@
 namespace ember {
 
 void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* out) {
-    const LlamaConfig& c = model_.config();
+    const ModelConfig& c = model_.config();
+    const Architecture& arch = *c.arch;
     const int d = c.n_embd;
 
     // Embedding lookup: x[t] = row tokens[t] of token_embd, dequantized.  (n, d)
+    // ARCH: gemma scales the embeddings by sqrt(n_embd).
+    const float embd_scale = arch.scale_embeddings ? std::sqrt(static_cast<float>(d)) : 1.0f;
     for (int t = 0; t < n; ++t) {
-        model_.token_embd.kernels->dequantize_row(model_.token_embd.row(tokens[t]),
-                                                  x_.data() + static_cast<size_t>(t) * d, d);
-        rope_[t].compute(pos0 + t, c.n_rot, c.rope_freq_base, c.rope_freq_scale);
+        float* x = x_.data() + static_cast<size_t>(t) * d;
+        model_.token_embd.kernels->dequantize_row(model_.token_embd.row(tokens[t]), x, d);
+        if (arch.scale_embeddings) {
+            for (int i = 0; i < d; ++i) x[i] *= embd_scale;
+        }
+        rope_[t].compute(pos0 + t, c.n_rot, c.rope_freq_base, c.rope_freq_scale, rope_factors_,
+                         c.rope_attn_factor);
     }
 
     // Runs W @ in for several weights that read the same input, converting the input once per
@@ -59,6 +73,12 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
             pool_.parallel_for(n, range);
         }
     };
+    // Adds a bias (width values) to row t of a (n, width) activation, when there is one.
+    const auto add_bias = [](float* rows, int t, const float* bias, int width) {
+        if (bias == nullptr) return;
+        float* row = rows + static_cast<size_t>(t) * width;
+        for (int i = 0; i < width; ++i) row[i] += bias[i];
+    };
     const auto add_to_x = [&](int t) {  // the residual connection: x += proj
         for (int i = 0; i < d; ++i) x_[t * d + i] += proj_[t * d + i];
     };
@@ -74,10 +94,18 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
         // Wq (q_dim, d) @ xb (n, d) -> q (n, q_dim); Wk, Wv (kv_dim, d) -> k, v (n, kv_dim)
         project(xb_.data(), d, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}});
         each_token([&](int t) {
-            for (int h = 0; h < c.n_head; ++h)
-                rope_rotate(&q_[t * c.q_dim() + h * c.head_dim], rope_[t]);
+            add_bias(q_.data(), t, w.bq, c.q_dim());  // ARCH: qwen2's Q/K/V biases
+            add_bias(k_.data(), t, w.bk, c.kv_dim());
+            add_bias(v_.data(), t, w.bv, c.kv_dim());
+            for (int h = 0; h < c.n_head; ++h) {
+                float* q = &q_[t * c.q_dim() + h * c.head_dim];
+                rope_rotate(q, rope_[t], arch.rope);  // ARCH: adjacent or NeoX pairs
+                if (arch.query_prescaled) {  // ARCH: phi3 and gemma scale q, not the scores
+                    for (int i = 0; i < c.head_dim; ++i) q[i] *= c.query_scale;
+                }
+            }
             for (int h = 0; h < c.n_head_kv; ++h) {
-                rope_rotate(&k_[t * c.kv_dim() + h * c.head_dim], rope_[t]);
+                rope_rotate(&k_[t * c.kv_dim() + h * c.head_dim], rope_[t], arch.rope);
             }
             kv_.store(l, pos0 + t, &k_[t * c.kv_dim()], &v_[t * c.kv_dim()]);
         });
@@ -87,15 +115,35 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
 
         // Feed-forward sub-layer.
         each_token([&](int t) {
+            add_bias(proj_.data(), t, w.bo, d);
+            if (w.attn_post_norm != nullptr) {  // ARCH: gemma2 normalises the sub-layer output
+                rms_norm(&proj_[t * d], w.attn_post_norm, &proj_[t * d], d, c.rms_eps);
+            }
             add_to_x(t);
             rms_norm(&x_[t * d], w.ffn_norm, &xb_[t * d], d, c.rms_eps);
         });
         // W_gate, W_up (n_ff, d) @ xb (n, d) -> gate, up (n, n_ff)
         project(xb_.data(), d, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}});
-        each_token([&](int t) { silu_mul(&gate_[t * c.n_ff], &up_[t * c.n_ff], c.n_ff); });
+        each_token([&](int t) {
+            add_bias(gate_.data(), t, w.b_gate, c.n_ff);
+            add_bias(up_.data(), t, w.b_up, c.n_ff);
+            float* gate = &gate_[static_cast<size_t>(t) * c.n_ff];
+            const float* up = &up_[static_cast<size_t>(t) * c.n_ff];
+            if (arch.activation == FfnActivation::GeluTanh) {  // ARCH: gemma's GeGLU
+                gelu_mul(gate, up, c.n_ff);
+            } else {
+                silu_mul(gate, up, c.n_ff);
+            }
+        });
         // W_down (d, n_ff) @ gate (n, n_ff) -> proj (n, d)
         project(gate_.data(), c.n_ff, {{&w.w_down, proj_.data()}});
-        each_token(add_to_x);
+        each_token([&](int t) {
+            add_bias(proj_.data(), t, w.b_down, d);
+            if (w.ffn_post_norm != nullptr) {  // ARCH: gemma2
+                rms_norm(&proj_[t * d], w.ffn_post_norm, &proj_[t * d], d, c.rms_eps);
+            }
+            add_to_x(t);
+        });
     }
 
     if (n_out == 0) return;
@@ -106,6 +154,9 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
     }
     xq_.quantize(xb_.data(), n_out, d, model_.output.kernels->activation_type, pool_);
     matmul(model_.output, xq_, n_out, out, pool_);
+    if (c.final_softcap > 0) {  // ARCH: gemma2 caps the logits
+        soft_cap(out, static_cast<int64_t>(n_out) * c.n_vocab, c.final_softcap);
+    }
 }
 
 }  // namespace ember

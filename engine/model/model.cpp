@@ -41,7 +41,12 @@ class TensorLookup {
         return *t;
     }
 
-    // A norm weight: F32 vector of n values.
+    // An optional F32 vector (a bias, a norm some files carry): nullptr when absent.
+    const float* optional_vector(const std::string& name, uint64_t n) const {
+        return file_.find_tensor(name) != nullptr ? vector(name, n) : nullptr;
+    }
+
+    // A norm weight or bias: F32 vector of n values.
     const float* vector(const std::string& name, uint64_t n) const {
         const gguf::TensorInfo& t = find(name, n, 0);
         if (t.type != TensorType::F32) {
@@ -72,30 +77,74 @@ class TensorLookup {
     const gguf::File& file_;
 };
 
+// Rows first .. first + count - 1 of a matrix, as a matrix of their own: how a fused tensor
+// (Q, K and V in one) becomes the separate projections the forward pass multiplies by.
+WeightMatrix row_range(WeightMatrix m, int64_t first, int64_t count) {
+    m.data = m.row(first);
+    m.rows = count;
+    return m;
+}
+
 }  // namespace
 
 Model::Model(const std::string& path, const ModelOptions& options)
-    : file_(path), config_(LlamaConfig::from_gguf(file_)) {
-    const LlamaConfig& c = config_;
+    : file_(path), config_(ModelConfig::from_gguf(file_)) {
+    const ModelConfig& c = config_;
+    const Architecture& arch = *c.arch;
     const TensorLookup tensors(file_);
     token_embd = tensors.matrix("token_embd.weight", c.n_embd, c.n_vocab);
     output_norm = tensors.vector("output_norm.weight", c.n_embd);
-    output = file_.find_tensor("output.weight")
+    output = !arch.tied_output && file_.find_tensor("output.weight")
                  ? tensors.matrix("output.weight", c.n_embd, c.n_vocab)
                  : token_embd;  // tied embeddings
+    rope_freqs = tensors.optional_vector("rope_freqs.weight", c.n_rot / 2);
+    rope_factors_short = tensors.optional_vector("rope_factors_short.weight", c.n_rot / 2);
+    rope_factors_long = tensors.optional_vector("rope_factors_long.weight", c.n_rot / 2);
     layers.reserve(c.n_layer);
     for (int l = 0; l < c.n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         LayerWeights w;
         w.attn_norm = tensors.vector(p + "attn_norm.weight", c.n_embd);
-        w.wq = tensors.matrix(p + "attn_q.weight", c.n_embd, c.q_dim());
-        w.wk = tensors.matrix(p + "attn_k.weight", c.n_embd, c.kv_dim());
-        w.wv = tensors.matrix(p + "attn_v.weight", c.n_embd, c.kv_dim());
+        // ARCH: fused Q, K, V rows (phi3's files; any family's loader accepts them).
+        const bool fused_qkv =
+            file_.find_tensor(p + "attn_qkv.weight") != nullptr ||
+            (arch.fused_qkv && file_.find_tensor(p + "attn_q.weight") == nullptr);
+        if (fused_qkv) {
+            const WeightMatrix qkv =
+                tensors.matrix(p + "attn_qkv.weight", c.n_embd, c.q_dim() + 2 * c.kv_dim());
+            w.wq = row_range(qkv, 0, c.q_dim());
+            w.wk = row_range(qkv, c.q_dim(), c.kv_dim());
+            w.wv = row_range(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
+        } else {
+            w.wq = tensors.matrix(p + "attn_q.weight", c.n_embd, c.q_dim());
+            w.wk = tensors.matrix(p + "attn_k.weight", c.n_embd, c.kv_dim());
+            w.wv = tensors.matrix(p + "attn_v.weight", c.n_embd, c.kv_dim());
+        }
         w.wo = tensors.matrix(p + "attn_output.weight", c.q_dim(), c.n_embd);
+        const auto bias = [&](const std::string& name, int n) {
+            return arch.qkv_bias ? tensors.vector(name, n) : tensors.optional_vector(name, n);
+        };
+        w.bq = bias(p + "attn_q.bias", c.q_dim());
+        w.bk = bias(p + "attn_k.bias", c.kv_dim());
+        w.bv = bias(p + "attn_v.bias", c.kv_dim());
+        w.bo = tensors.optional_vector(p + "attn_output.bias", c.n_embd);
         w.ffn_norm = tensors.vector(p + "ffn_norm.weight", c.n_embd);
-        w.w_gate = tensors.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
-        w.w_up = tensors.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
+        if (arch.fused_gate_up) {  // ARCH: ffn_up holds the gate rows, then the up rows
+            const WeightMatrix gate_up = tensors.matrix(p + "ffn_up.weight", c.n_embd, 2 * c.n_ff);
+            w.w_gate = row_range(gate_up, 0, c.n_ff);
+            w.w_up = row_range(gate_up, c.n_ff, c.n_ff);
+        } else {
+            w.w_gate = tensors.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
+            w.w_up = tensors.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
+            w.b_gate = tensors.optional_vector(p + "ffn_gate.bias", c.n_ff);
+            w.b_up = tensors.optional_vector(p + "ffn_up.bias", c.n_ff);
+        }
         w.w_down = tensors.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
+        w.b_down = tensors.optional_vector(p + "ffn_down.bias", c.n_embd);
+        if (arch.post_norms) {
+            w.attn_post_norm = tensors.vector(p + "post_attention_norm.weight", c.n_embd);
+            w.ffn_post_norm = tensors.vector(p + "post_ffw_norm.weight", c.n_embd);
+        }
         layers.push_back(w);
     }
     if (options.repack) pack_weights();

@@ -39,16 +39,28 @@ struct ModelOptions {
     bool repack = true;
 };
 
+// One block's weights. Optional tensors are nullptr when the file has none; a fused matrix
+// of the file (phi3's attn_qkv, ffn_up with the gate rows) is split here into views of its rows,
+// so the forward pass never sees it.
 struct LayerWeights {
-    const float* attn_norm;  // (n_embd) RMSNorm weight before attention
-    WeightMatrix wq;         // (q_dim, n_embd)
-    WeightMatrix wk;         // (kv_dim, n_embd)
-    WeightMatrix wv;         // (kv_dim, n_embd)
-    WeightMatrix wo;         // (n_embd, q_dim)
-    const float* ffn_norm;   // (n_embd) RMSNorm weight before the feed-forward network
-    WeightMatrix w_gate;     // (n_ff, n_embd)
-    WeightMatrix w_up;       // (n_ff, n_embd)
-    WeightMatrix w_down;     // (n_embd, n_ff)
+    const float* attn_norm;     // (n_embd) RMSNorm weight before attention
+    WeightMatrix wq;            // (q_dim, n_embd)
+    WeightMatrix wk;            // (kv_dim, n_embd)
+    WeightMatrix wv;            // (kv_dim, n_embd)
+    WeightMatrix wo;            // (n_embd, q_dim)
+    const float* bq = nullptr;  // (q_dim) optional biases of the projections (qwen2: required)
+    const float* bk = nullptr;  // (kv_dim)
+    const float* bv = nullptr;  // (kv_dim)
+    const float* bo = nullptr;  // (n_embd)
+    const float* attn_post_norm = nullptr;  // (n_embd) gemma2: RMSNorm of the attention output
+    const float* ffn_norm;          // (n_embd) RMSNorm weight before the feed-forward network
+    WeightMatrix w_gate;            // (n_ff, n_embd)
+    WeightMatrix w_up;              // (n_ff, n_embd)
+    WeightMatrix w_down;            // (n_embd, n_ff)
+    const float* b_gate = nullptr;  // (n_ff) optional biases
+    const float* b_up = nullptr;    // (n_ff)
+    const float* b_down = nullptr;  // (n_embd)
+    const float* ffn_post_norm = nullptr;  // (n_embd) gemma2: RMSNorm of the FFN output
 };
 
 class Model {
@@ -58,18 +70,29 @@ class Model {
     explicit Model(const std::string& path, const ModelOptions& options = {});
 
     const gguf::File& file() const { return file_; }
-    const LlamaConfig& config() const { return config_; }
+    const ModelConfig& config() const { return config_; }
 
     WeightMatrix token_embd;   // (n_vocab, n_embd): row t is token t's embedding
     const float* output_norm;  // (n_embd)
     WeightMatrix output;       // (n_vocab, n_embd); token_embd when the file ties them
     std::vector<LayerWeights> layers;
 
+    // RoPE frequency factors (n_rot / 2), dividing each pair's angle, or nullptr: Llama 3.1+
+    // files carry rope_freqs; phi3 files (LongRoPE) a short and a long set, chosen by the
+    // context size (rope_factors_for).
+    const float* rope_freqs = nullptr;
+    const float* rope_factors_short = nullptr;
+    const float* rope_factors_long = nullptr;
+    const float* rope_factors_for(int n_ctx) const {
+        if (rope_freqs != nullptr) return rope_freqs;
+        return n_ctx > config_.rope_n_ctx_orig ? rope_factors_long : rope_factors_short;
+    }
+
   private:
     void pack_weights();
 
     gguf::File file_;
-    LlamaConfig config_;
+    ModelConfig config_;
     HugePageBuffer packed_;  // every packed matrix, each 64-byte aligned
 };
 

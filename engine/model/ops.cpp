@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/fp16.h"
 #include "kernels/packed_gemm.h"
 
 namespace ember {
@@ -15,7 +16,8 @@ void rms_norm(const float* x, const float* weight, float* out, int n, float eps)
     for (int i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void RopeAngles::compute(int pos, int n_rot, float freq_base, float freq_scale) {
+void RopeAngles::compute(int pos, int n_rot, float freq_base, float freq_scale,
+                         const float* factors, float attn_factor) {
     // The angle of pair i is pos * theta_scale^i, built by repeated multiplication in float,
     // the way llama.cpp builds its table (so the angles round alike).
     const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
@@ -23,18 +25,25 @@ void RopeAngles::compute(int pos, int n_rot, float freq_base, float freq_scale) 
     sin.resize(n_rot / 2);
     float theta = static_cast<float>(pos);
     for (int i = 0; i < n_rot / 2; ++i) {
-        const float angle = freq_scale * theta;
-        cos[i] = std::cos(angle);
-        sin[i] = std::sin(angle);
+        const float factor = factors != nullptr ? factors[i] : 1.0f;
+        const float angle = freq_scale * (theta / factor);
+        cos[i] = std::cos(angle) * attn_factor;
+        sin[i] = std::sin(angle) * attn_factor;
         theta *= theta_scale;
     }
 }
 
-void rope_rotate(float* head, const RopeAngles& angles) {
-    for (size_t i = 0; i < angles.cos.size(); ++i) {
-        const float x0 = head[2 * i], x1 = head[2 * i + 1];
-        head[2 * i] = x0 * angles.cos[i] - x1 * angles.sin[i];
-        head[2 * i + 1] = x0 * angles.sin[i] + x1 * angles.cos[i];
+void rope_rotate(float* head, const RopeAngles& angles, RopeKind kind) {
+    const size_t n_pairs = angles.cos.size();
+    // Pair i: values (2i, 2i + 1), or (i, i + n_rot / 2) in the NeoX layout.
+    const size_t stride = kind == RopeKind::NeoX ? 1 : 2;
+    const size_t offset = kind == RopeKind::NeoX ? n_pairs : 1;
+    for (size_t i = 0; i < n_pairs; ++i) {
+        float* a = head + stride * i;
+        float* b = a + offset;
+        const float x0 = *a, x1 = *b;
+        *a = x0 * angles.cos[i] - x1 * angles.sin[i];
+        *b = x0 * angles.sin[i] + x1 * angles.cos[i];
     }
 }
 
@@ -69,6 +78,51 @@ void silu_mul(float* gate, const float* up, int64_t n) {
         exp(e, e, count);
         for (int64_t i = 0; i < count; ++i) g[i] = g[i] / (1.0f + e[i]) * up[begin + i];
     }
+}
+
+namespace {
+
+// GELU with the tanh approximation (Hendrycks and Gimpel, 2016), in float as ggml computes
+// its table entries.
+float gelu_tanh(float x) {
+    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    constexpr float kCoefA = 0.044715f;
+    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoefA * x * x)));
+}
+
+// gelu_tanh of every F16 value, rounded to F16: 65536 entries, made on first use.
+const std::vector<fp16_t>& gelu_table() {
+    static const std::vector<fp16_t> table = [] {
+        std::vector<fp16_t> t(65536);
+        for (uint32_t h = 0; h < 65536; ++h) {
+            t[h] = f32_to_fp16(gelu_tanh(fp16_to_f32(static_cast<fp16_t>(h))));
+        }
+        return t;
+    }();
+    return table;
+}
+
+}  // namespace
+
+void gelu_mul(float* gate, const float* up, int64_t n) {
+    const fp16_t* table = gelu_table().data();
+    for (int64_t i = 0; i < n; ++i) {
+        const float g = gate[i];
+        float y;
+        if (g <= -10.0f) {
+            y = 0.0f;
+        } else if (g >= 10.0f) {
+            y = g;
+        } else {
+            y = fp16_to_f32(table[f32_to_fp16(g)]);
+        }
+        gate[i] = y * up[i];
+    }
+}
+
+void soft_cap(float* x, int64_t n, float cap) {
+    const float inv_cap = 1.0f / cap;
+    for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv_cap) * cap;
 }
 
 void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols, TensorType act_type,

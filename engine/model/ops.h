@@ -13,21 +13,32 @@ namespace ember {
 // RMSNorm (Zhang and Sennrich, 2019): out = x / sqrt(mean(x^2) + eps) * weight.  x, out: (n)
 void rms_norm(const float* x, const float* weight, float* out, int n, float eps);
 
-// RoPE (Su et al., 2021, "RoFormer") as llama.cpp applies it to Llama GGUF files: adjacent
-// pairs (x[2i], x[2i+1]) of the first n_rot values of a head rotate by the angle
-// pos * freq_scale * base^(-2i / n_rot); values past n_rot pass through.
-// The table holds cos and sin of those angles for one position.
+// RoPE (Su et al., 2021, "RoFormer") as llama.cpp applies it: pair i of the first n_rot
+// values of a head rotates by the angle pos * freq_scale * base^(-2i / n_rot) / factors[i]
+// (factors: Llama 3's rope_freqs or phi3's LongRoPE factors; none: 1), and the rotated values
+// are multiplied by attn_factor (LongRoPE's magnitude correction; 1 for most files). Values
+// past n_rot pass through. Which values form pair i is the architecture's RopeKind.
+// The table holds cos and sin of those angles, times attn_factor, for one position.
 struct RopeAngles {
     std::vector<float> cos, sin;  // (n_rot / 2)
-    void compute(int pos, int n_rot, float freq_base, float freq_scale);
+    void compute(int pos, int n_rot, float freq_base, float freq_scale,
+                 const float* factors = nullptr, float attn_factor = 1.0f);
 };
-void rope_rotate(float* head, const RopeAngles& angles);
+void rope_rotate(float* head, const RopeAngles& angles, RopeKind kind = RopeKind::Adjacent);
 
 // In place: x = exp(x - max) / sum(exp(x - max)).  x: (n)
 void softmax(float* x, int n);
 
 // SwiGLU's gate (Shazeer, 2020): gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)).  (n)
 void silu_mul(float* gate, const float* up, int64_t n);
+
+// GeGLU's gate (Shazeer, 2020): gate = gelu(gate) * up, with the tanh approximation of GELU
+// rounded as llama.cpp's CPU backend rounds it: looked up for the F16 value of gate in a
+// table of F16 results (inputs beyond +-10 pass through or give 0).  (n)
+void gelu_mul(float* gate, const float* up, int64_t n);
+
+// Soft-capping (Gemma 2): x = cap * tanh(x / cap), in place.  (n)
+void soft_cap(float* x, int64_t n, float cap);
 
 // Activations converted once into the type a weight's vec_dot pairs with (kernels.h).
 struct QuantizedActivations {

@@ -1,0 +1,68 @@
+#include "engine/model/architecture.h"
+
+#include <array>
+
+namespace ember {
+namespace {
+
+constexpr std::array<Architecture, 5> kArchitectures = [] {
+    // llama: also Llama 2/3.x, Mistral, SmolLM, TinyLlama. Adjacent RoPE, SwiGLU, optional
+    // rope_freqs.weight (Llama 3.1+) and optional biases.
+    Architecture llama;
+    llama.name = "llama";
+
+    // qwen2 (Qwen 1.5, Qwen 2, Qwen 2.5): Q/K/V biases, NeoX RoPE.
+    Architecture qwen2;
+    qwen2.name = "qwen2";
+    qwen2.rope = RopeKind::NeoX;
+    qwen2.qkv_bias = true;
+
+    // phi3 (Phi-3, Phi-3.5 mini): fused QKV and gate/up, NeoX RoPE with LongRoPE factors,
+    // sliding-window attention on every layer.
+    Architecture phi3;
+    phi3.name = "phi3";
+    phi3.rope = RopeKind::NeoX;
+    phi3.fused_qkv = true;
+    phi3.fused_gate_up = true;
+    phi3.query_prescaled = true;
+    phi3.window = WindowLayers::All;
+    phi3.window_required = true;
+
+    // gemma: scaled embeddings, GeGLU, head size from key_length, tied output.
+    Architecture gemma;
+    gemma.name = "gemma";
+    gemma.rope = RopeKind::NeoX;
+    gemma.activation = FfnActivation::GeluTanh;
+    gemma.tied_output = true;
+    gemma.scale_embeddings = true;
+    gemma.query_prescaled = true;
+
+    // gemma2: gemma plus post-norms, soft-capping, and a sliding window on even layers.
+    Architecture gemma2 = gemma;
+    gemma2.name = "gemma2";
+    gemma2.post_norms = true;
+    gemma2.soft_caps = true;
+    gemma2.window = WindowLayers::Even;
+
+    return std::array<Architecture, 5>{llama, qwen2, phi3, gemma, gemma2};
+}();
+
+}  // namespace
+
+const Architecture* find_architecture(std::string_view name) {
+    for (const Architecture& a : kArchitectures) {
+        if (a.name == name) return &a;
+    }
+    return nullptr;
+}
+
+std::string supported_architectures() {
+    std::string names;
+    for (const Architecture& a : kArchitectures) {
+        if (!names.empty()) names += ", ";
+        names += a.name;
+    }
+    return names;
+}
+
+}  // namespace ember

@@ -1,0 +1,57 @@
+// What differs between the decoder families ember runs, as data. There is one forward pass
+// (forward.cpp); each field below is read at a hook there or in attention.cpp, marked with a
+// comment starting "ARCH:" (grep for it). The values follow llama.cpp's graphs for each
+// `general.architecture` (src/llama.cpp, build_llama / build_qwen2 / build_phi3 / build_gemma /
+// build_gemma2, at commit c392e50).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ember {
+
+// Which values of a head RoPE rotates together.
+enum class RopeKind {
+    Adjacent,  // (x[2i], x[2i+1]): the original Llama / GPT-J layout
+    NeoX,      // (x[i], x[i + n_rot/2]): halves of the head, as GPT-NeoX and HF's rotate_half
+};
+
+// The activation of the gated feed-forward network: out = W_down (act(W_gate h) * (W_up h)).
+enum class FfnActivation {
+    SiLU,      // SwiGLU (Shazeer, 2020)
+    GeluTanh,  // GeGLU with the tanh approximation of GELU (Gemma)
+};
+
+// Which layers attend only to the last `sliding_window` positions.
+enum class WindowLayers {
+    None,
+    All,   // phi3: every layer
+    Even,  // gemma2: layers 0, 2, 4, ... (the odd ones attend to everything)
+};
+
+struct Architecture {
+    std::string_view name;  // general.architecture, also the prefix of the metadata keys
+    RopeKind rope = RopeKind::Adjacent;
+    FfnActivation activation = FfnActivation::SiLU;
+    bool fused_qkv = false;         // one attn_qkv matrix: Q rows, then K rows, then V rows
+    bool fused_gate_up = false;     // ffn_up holds the gate rows, then the up rows; no ffn_gate
+    bool qkv_bias = false;          // attn_{q,k,v}.bias required (any file may carry them)
+    bool tied_output = false;       // no output.weight: the logits reuse token_embd
+    bool scale_embeddings = false;  // x = token_embd[t] * sqrt(n_embd)
+    bool post_norms = false;        // RMSNorm of each sub-layer's output before the residual add
+    bool soft_caps = false;         // cap * tanh(s / cap) on attention scores and final logits
+    // The query is multiplied by the attention scale right after RoPE, before Q K^T (so its
+    // F16 rounding for the cache's dot products sees the scaled value), instead of scaling
+    // the scores; the same product, rounded as llama.cpp rounds it for these families.
+    bool query_prescaled = false;
+    WindowLayers window = WindowLayers::None;
+    bool window_required = false;  // phi3: attention.sliding_window must be known
+};
+
+// The description for a `general.architecture` value, or nullptr.
+const Architecture* find_architecture(std::string_view name);
+
+// "llama, qwen2, phi3, gemma, gemma2": for error messages.
+std::string supported_architectures();
+
+}  // namespace ember
