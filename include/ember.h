@@ -194,7 +194,8 @@ typedef struct ember_chat_message {
 
 /* Formats a conversation with a chat template: template_name (llama2, llama2-sys, chatml,
  * llama3, zephyr, mistral, mistral-v1, mistral-v3, mistral-v7, phi3, gemma) or NULL for the
- * model's own (tokenizer.chat_template; ChatML if it has none). add_assistant_start ends the
+ * model's own (tokenizer.chat_template; if it has none or an unrecognised one, its family's:
+ * chatml for qwen2, phi3, gemma for gemma/gemma2, else ChatML). add_assistant_start ends the
  * text with the opening of the assistant's turn. Output as in ember_detokenize. */
 ember_status ember_chat_format(const ember_model* model, const char* template_name,
                                const ember_chat_message* messages, size_t n_messages,

@@ -77,6 +77,35 @@ TEST(CliChat, HoldsAMultiTurnConversationThroughAPipe) {
     EXPECT_NE(bad.err.find("unknown chat template 'nope'"), std::string::npos);
 }
 
+// `ember run` and `ember chat` on a file of each architecture: greedy ids as llama.cpp's, and
+// the chat format of the family when the file names none.
+TEST(CliRunChat, EveryArchitecture) {
+    for (const auto& [name, chat_format] :
+         std::vector<std::pair<std::string, std::string>>{{"mini-llama3-F32", "chatml"},
+                                                          {"mini-qwen2-F32", "chatml"},
+                                                          {"mini-phi3-F16", "phi3"},
+                                                          {"mini-gemma2-F16", "gemma"}}) {
+        SCOPED_TRACE(name);
+        const auto ref =
+            nlohmann::json::parse(read_file(shared_path("arch/reference/" + name + ".json")));
+        const std::string model = shared_path("arch/models/" + name + ".gguf").string();
+        std::string prompt, expected;
+        for (int id : ref["prompt_ids"]) prompt += (prompt.empty() ? "" : ",") + std::to_string(id);
+        for (int i = 0; i < 16; ++i) {
+            expected +=
+                (expected.empty() ? "" : " ") + std::to_string(ref["greedy_ids"][i].get<int>());
+        }
+        const auto run = run_ember("run -m " + model + " --prompt-ids " + prompt +
+                                   " -n 16 --temp 0 --print-ids");
+        ASSERT_EQ(run.status, 0) << run.err;
+        EXPECT_EQ(run.out, expected + "\n");
+        const auto chat = run_ember("chat -m " + model + " --seed 1 -n 8", "Hello\nAgain\n");
+        ASSERT_EQ(chat.status, 0) << chat.err;
+        EXPECT_NE(chat.out.find("> Again\n"), std::string::npos) << chat.out;
+        EXPECT_NE(chat.err.find("template " + chat_format), std::string::npos) << chat.err;
+    }
+}
+
 TEST(CliLogits, WritesOneRowPerPromptToken) {
     const auto dir = temp_dir("cli-logits");
     const auto out = (dir / "logits.f32").string();

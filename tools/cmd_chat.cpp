@@ -49,15 +49,21 @@ int run_chat(const ChatOptions& options) {
     const Tokenizer tokenizer(model.file());
     const std::string jinja(model.file().get_string("tokenizer.chat_template", ""));
     const std::optional<ChatTemplate> recognised = recognise_chat_template(jinja);
+    // Without a recognised template, the format of the model's family where it has one.
+    const std::string_view family = model.config().arch->chat_template;
+    const ChatTemplate fallback =
+        family.empty() ? ChatTemplate::ChatML : chat_template_from_name(family);
     const ChatTemplate chat_template = !options.template_name.empty()
                                            ? chat_template_from_name(options.template_name)
-                                           : recognised.value_or(ChatTemplate::ChatML);
+                                           : recognised.value_or(fallback);
     // Where the template came from, so a guess never looks like a detection.
     std::string origin;
     if (options.template_name.empty()) {
-        origin = jinja.empty() ? " (the model names none; choose one with --chat-template)"
-                 : !recognised ? " (the model's template was not recognised; choose one with "
-                                 "--chat-template)"
+        const std::string guess = family.empty()
+                                      ? std::string("; choose one with --chat-template")
+                                      : "; " + std::string(model.config().arch->name) + "'s format";
+        origin = jinja.empty() ? " (the model names none" + guess + ")"
+                 : !recognised ? " (the model's template was not recognised" + guess + ")"
                                : " (from the model)";
     }
     SessionParams params;

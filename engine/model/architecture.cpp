@@ -16,6 +16,7 @@ constexpr std::array<Architecture, 5> kArchitectures = [] {
     qwen2.name = "qwen2";
     qwen2.rope = RopeKind::NeoX;
     qwen2.qkv_bias = true;
+    qwen2.chat_template = "chatml";
 
     // phi3 (Phi-3, Phi-3.5 mini): fused QKV and gate/up, NeoX RoPE with LongRoPE factors,
     // sliding-window attention on every layer.
@@ -27,6 +28,7 @@ constexpr std::array<Architecture, 5> kArchitectures = [] {
     phi3.query_prescaled = true;
     phi3.window = WindowLayers::All;
     phi3.window_required = true;
+    phi3.chat_template = "phi3";
 
     // gemma: scaled embeddings, GeGLU, head size from key_length, tied output.
     Architecture gemma;
@@ -36,6 +38,7 @@ constexpr std::array<Architecture, 5> kArchitectures = [] {
     gemma.tied_output = true;
     gemma.scale_embeddings = true;
     gemma.query_prescaled = true;
+    gemma.chat_template = "gemma";
 
     // gemma2: gemma plus post-norms, soft-capping, and a sliding window on even layers.
     Architecture gemma2 = gemma;

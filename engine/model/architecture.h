@@ -46,6 +46,9 @@ struct Architecture {
     bool query_prescaled = false;
     WindowLayers window = WindowLayers::None;
     bool window_required = false;  // phi3: attention.sliding_window must be known
+    // The family's chat format (a chat_template.h name) for files that carry no
+    // tokenizer.chat_template; empty where the family has several (llama: 2 or 3).
+    std::string_view chat_template;
 };
 
 // The description for a `general.architecture` value, or nullptr.

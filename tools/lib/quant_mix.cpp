@@ -113,6 +113,15 @@ TensorType mix_tensor_type(const FileType& file_type, std::string_view name, uin
         }
         // Llama 70B (80 layers) shares each V among 8 heads: more bits cost almost nothing.
         if (n_layer == 80 && (type == T::Q3_K || type == T::Q4_K)) type = T::Q5_K;
+    } else if (contains(name, "attn_qkv.weight")) {
+        // A fused Q, K, V matrix (phi3) carries V's rows: a step up, as for V.
+        if (ftype == "Q3_K_M" || ftype == "Q3_K_L") {
+            type = T::Q4_K;
+        } else if (ftype == "Q4_K_M") {
+            type = T::Q5_K;
+        } else if (ftype == "Q5_K_M") {
+            type = T::Q6_K;
+        }
     } else if (contains(name, "ffn_down")) {
         if (ftype == "Q2_K") {
             type = T::Q3_K;

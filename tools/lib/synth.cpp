@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "engine/model/architecture.h"
 #include "formats/error.h"
 #include "formats/gguf_writer.h"
 #include "kernels/kernels.h"
@@ -36,11 +37,11 @@ gguf::Writer::Fill random_matrix(TensorType type, int64_t cols, float spread, ui
     };
 }
 
-gguf::Writer::Fill random_norm(int64_t n, uint64_t seed) {
+gguf::Writer::Fill random_vector(int64_t n, float low, uint64_t seed) {
     return [=](std::span<uint8_t> out) {
         Random rng{seed};
         std::vector<float> v(n);
-        for (float& x : v) x = 0.5f + rng.uniform();  // [0.5, 1.5)
+        for (float& x : v) x = low + rng.uniform();  // [low, low + 1)
         std::memcpy(out.data(), v.data(), out.size());
     };
 }
@@ -48,13 +49,25 @@ gguf::Writer::Fill random_norm(int64_t n, uint64_t seed) {
 }  // namespace
 
 const std::vector<ModelShape>& known_shapes() {
+    // The dimensions of the published models (their config.json), with the vocabulary sizes
+    // of their GGUF files.
     static const std::vector<ModelShape> shapes = {
-        // name            vocab   ctx   embd   ff     layers heads kv  rope base  tied
-        {"tinyllama-1.1b", 32000, 2048, 2048, 5632, 22, 32, 4, 10000.0f, false},
-        {"llama2-7b", 32000, 4096, 4096, 11008, 32, 32, 32, 10000.0f, false},
-        {"mistral-7b", 32000, 32768, 4096, 14336, 32, 32, 8, 1000000.0f, false},
-        {"llama3-8b", 128256, 8192, 4096, 14336, 32, 32, 8, 500000.0f, false},
-        {"smollm-135m", 49152, 2048, 576, 1536, 30, 9, 3, 10000.0f, true},
+        // name, arch, vocab, ctx, embd, ff, layers, heads, kv heads, head size (0: embd / heads),
+        // rope base, rms eps, tied, rope_freqs
+        {"tinyllama-1.1b", "llama", 32000, 2048, 2048, 5632, 22, 32, 4, 0, 1e4f, 1e-5f, false,
+         false},
+        {"llama2-7b", "llama", 32000, 4096, 4096, 11008, 32, 32, 32, 0, 1e4f, 1e-5f, false, false},
+        {"mistral-7b", "llama", 32000, 32768, 4096, 14336, 32, 32, 8, 0, 1e6f, 1e-5f, false, false},
+        {"llama3-8b", "llama", 128256, 8192, 4096, 14336, 32, 32, 8, 0, 5e5f, 1e-5f, false, false},
+        {"smollm-135m", "llama", 49152, 2048, 576, 1536, 30, 9, 3, 0, 1e4f, 1e-5f, true, false},
+        {"llama3.2-1b", "llama", 128256, 131072, 2048, 8192, 16, 32, 8, 0, 5e5f, 1e-5f, true, true},
+        {"qwen2.5-0.5b", "qwen2", 151936, 32768, 896, 4864, 24, 14, 2, 0, 1e6f, 1e-6f, true, false},
+        {"qwen2.5-1.5b", "qwen2", 151936, 32768, 1536, 8960, 28, 12, 2, 0, 1e6f, 1e-6f, true,
+         false},
+        {"phi3.5-mini", "phi3", 32064, 131072, 3072, 8192, 32, 32, 32, 0, 1e4f, 1e-5f, false,
+         false},
+        {"gemma2-2b", "gemma2", 256000, 8192, 2304, 9216, 26, 8, 4, 256, 1e4f, 1e-6f, true, false},
+        {"smollm2-360m", "llama", 49152, 8192, 960, 2560, 32, 15, 5, 0, 1e5f, 1e-5f, true, false},
     };
     return shapes;
 }
@@ -79,20 +92,44 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
                     std::to_string(shape.n_layer) + ", or 0 for all)");
     }
     const int n_layer = options.n_layer_override > 0 ? options.n_layer_override : shape.n_layer;
-    const int head_dim = shape.n_embd / shape.n_head;
+    const Architecture* arch = find_architecture(shape.arch);
+    if (arch == nullptr)
+        throw Error("shape " + shape.name + ": unknown architecture " + shape.arch);
+    const int head_dim = shape.head_dim > 0 ? shape.head_dim : shape.n_embd / shape.n_head;
+    const int q_dim = head_dim * shape.n_head;
     const int kv_dim = head_dim * shape.n_head_kv;
     gguf::Writer w;
-    w.set_string("general.architecture", "llama");
-    w.set_string("general.name", "ember-synth " + shape.name);
-    w.set_u32("llama.context_length", static_cast<uint32_t>(shape.n_ctx));
-    w.set_u32("llama.embedding_length", static_cast<uint32_t>(shape.n_embd));
-    w.set_u32("llama.block_count", static_cast<uint32_t>(n_layer));
-    w.set_u32("llama.feed_forward_length", static_cast<uint32_t>(shape.n_ff));
-    w.set_u32("llama.attention.head_count", static_cast<uint32_t>(shape.n_head));
-    w.set_u32("llama.attention.head_count_kv", static_cast<uint32_t>(shape.n_head_kv));
-    w.set_u32("llama.rope.dimension_count", static_cast<uint32_t>(head_dim));
-    w.set_f32("llama.rope.freq_base", shape.rope_freq_base);
-    w.set_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    const auto key = [&](const char* suffix) { return shape.arch + "." + suffix; };
+    const auto u32 = [](int v) { return static_cast<uint32_t>(v); };
+    w.set_string("general.architecture", shape.arch);
+    // The shape goes in the description: llama.cpp sets token attributes by the model's name
+    // ("phi3" asks for phi3's special tokens, which the byte vocabulary has not).
+    w.set_string("general.name", "ember-synth");
+    w.set_string("general.description", "random weights in the shape of " + shape.name);
+    w.set_u32(key("context_length"), u32(shape.n_ctx));
+    w.set_u32(key("embedding_length"), u32(shape.n_embd));
+    w.set_u32(key("block_count"), u32(n_layer));
+    w.set_u32(key("feed_forward_length"), u32(shape.n_ff));
+    w.set_u32(key("attention.head_count"), u32(shape.n_head));
+    w.set_u32(key("attention.head_count_kv"), u32(shape.n_head_kv));
+    if (shape.head_dim > 0) {
+        w.set_u32(key("attention.key_length"), u32(head_dim));
+        w.set_u32(key("attention.value_length"), u32(head_dim));
+    }
+    w.set_u32(key("rope.dimension_count"), u32(head_dim));
+    w.set_f32(key("rope.freq_base"), shape.rope_freq_base);
+    w.set_f32(key("attention.layer_norm_rms_epsilon"), shape.rms_eps);
+    // The families' own settings, with the released models' values.
+    if (arch->window == WindowLayers::All) {  // Phi-3.5 mini: LongRoPE, a window past its context
+        w.set_u32(key("attention.sliding_window"), 262144);
+        w.set_u32(key("rope.scaling.original_context_length"), 4096);
+        w.set_f32(key("rope.scaling.attn_factor"), 1.190238f);  // sqrt(1 + ln 32 / ln 4096)
+    }
+    if (arch->window == WindowLayers::Even) w.set_u32(key("attention.sliding_window"), 4096);
+    if (arch->soft_caps) {
+        w.set_f32(key("attn_logit_softcapping"), 50.0f);
+        w.set_f32(key("final_logit_softcapping"), 30.0f);
+    }
 
     int n_vocab = shape.n_vocab;
     if (options.vocab != nullptr) {
@@ -137,28 +174,54 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         const TensorType type = mix_tensor_type(file_type, name, ne[0], mix);
         w.add_tensor(name, type, ne, random_matrix(type, cols, spread, ++seed));
     };
-    const auto norm = [&](const std::string& name) {
-        const uint64_t ne[] = {static_cast<uint64_t>(shape.n_embd)};
-        w.add_tensor(name, TensorType::F32, ne, random_norm(shape.n_embd, ++seed));
+    // An F32 vector of values in [low, low + 1): norms near 1, biases near 0, rope factors.
+    const auto vector = [&](const std::string& name, int64_t n, float low) {
+        const uint64_t ne[] = {static_cast<uint64_t>(n)};
+        w.add_tensor(name, TensorType::F32, ne, random_vector(n, low, ++seed));
     };
+    const auto norm = [&](const std::string& name) { vector(name, shape.n_embd, 0.5f); };
     // Uniform in [-a, a] has standard deviation a / sqrt(3): a = sqrt(3 / fan_in) gives
     // 1/sqrt(fan_in).
     const auto spread = [](int fan_in) { return std::sqrt(3.0f / static_cast<float>(fan_in)); };
-    matrix("token_embd.weight", shape.n_embd, n_vocab, 1.0f);
+    // Tied, the embeddings are also the output head: scaled like a projection, so the logits
+    // stay near 1 instead of saturating (the residual stream is normalised before use anyway).
+    matrix("token_embd.weight", shape.n_embd, n_vocab,
+           shape.tied_embeddings ? spread(shape.n_embd) : 1.0f);
     norm("output_norm.weight");
     if (!shape.tied_embeddings)
         matrix("output.weight", shape.n_embd, n_vocab, spread(shape.n_embd));
+    if (shape.rope_freqs) vector("rope_freqs.weight", head_dim / 2, 1.0f);
+    if (arch->window == WindowLayers::All) {  // phi3's LongRoPE factors
+        vector("rope_factors_short.weight", head_dim / 2, 1.0f);
+        vector("rope_factors_long.weight", head_dim / 2, 1.0f);
+    }
+    const int d = shape.n_embd;
     for (int l = 0; l < n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         norm(p + "attn_norm.weight");
-        matrix(p + "attn_q.weight", shape.n_embd, shape.n_embd, spread(shape.n_embd));
-        matrix(p + "attn_k.weight", shape.n_embd, kv_dim, spread(shape.n_embd));
-        matrix(p + "attn_v.weight", shape.n_embd, kv_dim, spread(shape.n_embd));
-        matrix(p + "attn_output.weight", shape.n_embd, shape.n_embd, spread(shape.n_embd));
+        if (arch->fused_qkv) {
+            matrix(p + "attn_qkv.weight", d, q_dim + 2 * kv_dim, spread(d));
+        } else {
+            matrix(p + "attn_q.weight", d, q_dim, spread(d));
+            matrix(p + "attn_k.weight", d, kv_dim, spread(d));
+            matrix(p + "attn_v.weight", d, kv_dim, spread(d));
+        }
+        if (arch->qkv_bias) {
+            vector(p + "attn_q.bias", q_dim, -0.5f);
+            vector(p + "attn_k.bias", kv_dim, -0.5f);
+            vector(p + "attn_v.bias", kv_dim, -0.5f);
+        }
+        matrix(p + "attn_output.weight", q_dim, d, spread(q_dim));
+        if (arch->post_norms) norm(p + "post_attention_norm.weight");
         norm(p + "ffn_norm.weight");
-        matrix(p + "ffn_gate.weight", shape.n_embd, shape.n_ff, spread(shape.n_embd));
-        matrix(p + "ffn_up.weight", shape.n_embd, shape.n_ff, spread(shape.n_embd));
-        matrix(p + "ffn_down.weight", shape.n_ff, shape.n_embd, spread(shape.n_ff));
+        if (arch->fused_gate_up) {
+            matrix(p + "ffn_up.weight", d, 2 * shape.n_ff, spread(d));
+        } else {
+            matrix(p + "ffn_gate.weight", d, shape.n_ff, spread(d));
+            matrix(p + "ffn_up.weight", d, shape.n_ff, spread(d));
+        }
+        matrix(p + "ffn_down.weight", shape.n_ff, d, spread(shape.n_ff));
+        if (arch->post_norms) norm(p + "post_ffw_norm.weight");
     }
     std::vector<std::string> inputs;
     if (options.vocab != nullptr) inputs.push_back(options.vocab->name());

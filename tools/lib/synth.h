@@ -1,7 +1,8 @@
-// Synthetic models: random weights in the shapes of real models (TinyLlama 1.1B, Llama 2 7B,
-// ...), written tensor by tensor so the memory used stays near one tensor, not the file. This
-// is how benchmarks get 1-7B files without downloads. The numbers are random but scaled as in
-// a trained network (projections ~ 1/sqrt(fan_in), norms near 1), so activations stay sane.
+// Synthetic models: random weights in the shapes of real models (TinyLlama 1.1B, Llama 3.2 1B,
+// Qwen 2.5, Phi-3.5 mini, Gemma 2 2B, ...), in their architectures' tensors, written tensor by
+// tensor so the memory used stays near one tensor, not the file. This is how benchmarks get 1-7B
+// files without downloads. The numbers are random but scaled as in a trained network (projections ~
+// 1/sqrt(fan_in), norms near 1), so activations stay sane.
 #pragma once
 
 #include <cstdint>
@@ -16,12 +17,17 @@ namespace ember {
 
 struct ModelShape {
     std::string name;
+    std::string arch;  // general.architecture: llama, qwen2, phi3, gemma2 (the tensors follow)
     int n_vocab, n_ctx, n_embd, n_ff, n_layer, n_head, n_head_kv;
+    int head_dim;  // attention.key_length where it is not n_embd / n_head (gemma2), else 0
     float rope_freq_base;
+    float rms_eps;
     bool tied_embeddings;  // no output.weight: the output reuses token_embd
+    bool rope_freqs;       // Llama 3.1+ frequency factors (rope_freqs.weight)
 };
 
-// tinyllama-1.1b, llama2-7b, mistral-7b, llama3-8b, smollm-135m.
+// tinyllama-1.1b, llama2-7b, mistral-7b, llama3-8b, smollm-135m, llama3.2-1b, qwen2.5-0.5b,
+// qwen2.5-1.5b, phi3.5-mini, gemma2-2b, smollm2-360m.
 const std::vector<ModelShape>& known_shapes();
 const ModelShape& shape_by_name(const std::string& name);  // throws ember::Error
 

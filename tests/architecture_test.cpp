@@ -1,0 +1,282 @@
+// The architectures' pieces one by one (the whole forward pass of each is checked against
+// llama.cpp in engine_reference_test): what the loader reads from a file, its errors for a
+// file that lacks something, RoPE's two layouts, GELU, and every synth shape loading and
+// running in its architecture.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include "engine/model/context.h"
+#include "engine/model/model.h"
+#include "engine/model/ops.h"
+#include "formats/error.h"
+#include "formats/gguf_writer.h"
+#include "kernels/fp16.h"
+#include "tests/shared_data.h"
+#include "tools/lib/synth.h"
+
+namespace ember {
+namespace {
+
+std::string arch_model(const std::string& name) {
+    return test::shared_path("arch/models/" + name + ".gguf").string();
+}
+
+// A copy of a GGUF file with some metadata and tensors changed: edit_metadata may set or
+// remove keys (after every key is copied), skip names tensors left out, extra adds tensors.
+std::string edited_copy(const std::string& source, const std::string& name,
+                        const std::function<void(gguf::Writer&)>& edit_metadata,
+                        const std::set<std::string>& skip = {},
+                        const std::function<void(gguf::Writer&)>& extra = {}) {
+    const gguf::File in(source);
+    gguf::Writer w;
+    for (const gguf::Value& v : in.metadata()) w.copy(v);
+    if (edit_metadata) edit_metadata(w);
+    for (const gguf::TensorInfo& t : in.tensors()) {
+        if (skip.count(std::string(t.name)) != 0) continue;
+        const std::span<const uint64_t> ne(t.ne.data(), t.n_dims);
+        const std::vector<uint8_t> bytes(t.data, t.data + t.n_bytes);
+        w.add_tensor(std::string(t.name), t.type, ne, bytes);
+    }
+    if (extra) extra(w);
+    const auto path = test::temp_dir("architecture-test") / (name + ".gguf");
+    w.write(path.string());
+    return path.string();
+}
+
+std::string load_error(const std::string& path) {
+    try {
+        const Model model(path);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(loaded)";
+}
+
+TEST(Architectures, ConfigReadsEachFamilysMetadata) {
+    const Model gemma2(arch_model("mini-gemma2-F16"));
+    const ModelConfig& g = gemma2.config();
+    EXPECT_EQ(g.arch->name, "gemma2");
+    EXPECT_EQ(g.head_dim, 64);  // attention.key_length, not n_embd / n_head = 32
+    EXPECT_EQ(g.q_dim(), 256);
+    EXPECT_TRUE(g.windowed(0));
+    EXPECT_FALSE(g.windowed(1));
+    EXPECT_EQ(g.sliding_window, 16);
+    EXPECT_FLOAT_EQ(g.attn_softcap, 50.0f);
+    EXPECT_FLOAT_EQ(g.final_softcap, 30.0f);
+    EXPECT_FLOAT_EQ(g.query_scale, 0.125f);
+    EXPECT_EQ(gemma2.output.data, gemma2.token_embd.data);  // always tied
+    EXPECT_NE(gemma2.layers[0].attn_post_norm, nullptr);
+
+    const Model phi3(arch_model("mini-phi3-F16"));
+    const ModelConfig& p = phi3.config();
+    EXPECT_TRUE(p.windowed(0) && p.windowed(1) && p.windowed(2));
+    EXPECT_FLOAT_EQ(p.rope_attn_factor, 1.19f);
+    EXPECT_EQ(p.rope_n_ctx_orig, 256);
+    // The fused matrices as row views: Q, K, V one after the other; gate rows, then up rows.
+    const LayerWeights& l = phi3.layers[0];
+    EXPECT_EQ(l.wq.rows, 256);
+    EXPECT_EQ(l.wk.data, l.wq.data + 256 * l.wq.row_bytes);
+    EXPECT_EQ(l.wv.data, l.wk.data + 256 * l.wk.row_bytes);
+    EXPECT_EQ(l.w_up.data, l.w_gate.data + 768 * l.w_gate.row_bytes);
+    // LongRoPE: the short factors up to the original context, the long ones beyond it.
+    EXPECT_EQ(phi3.rope_factors_for(256), phi3.rope_factors_short);
+    EXPECT_EQ(phi3.rope_factors_for(257), phi3.rope_factors_long);
+    EXPECT_NE(phi3.rope_factors_short, phi3.rope_factors_long);
+
+    const Model qwen2(arch_model("mini-qwen2-F32"));
+    EXPECT_NE(qwen2.layers[2].bk, nullptr);
+    EXPECT_EQ(qwen2.config().arch->rope, RopeKind::NeoX);
+    const Model llama3(arch_model("mini-llama3-F32"));
+    EXPECT_NE(llama3.rope_freqs, nullptr);
+    EXPECT_EQ(llama3.rope_factors_for(1 << 20), llama3.rope_freqs);
+    EXPECT_EQ(llama3.layers[0].bq, nullptr);  // optional for llama
+}
+
+// A longer context than phi3's original one switches to the long factors, which changes
+// the logits (as it does in llama.cpp).
+TEST(Architectures, LongRopeFactorsFollowTheContextSize) {
+    const Model phi3(arch_model("mini-phi3-F16"));
+    const std::vector<int32_t> prompt = {1, 20, 30, 40, 50, 60, 70, 80};
+    ContextParams short_ctx, long_ctx;
+    short_ctx.n_ctx = 256;
+    long_ctx.n_ctx = 512;
+    Context a(phi3, short_ctx), b(phi3, long_ctx);
+    a.decode(prompt);
+    b.decode(prompt);
+    double diff = 0;
+    for (int i = 0; i < phi3.config().n_vocab; ++i)
+        diff += std::fabs(a.logits()[i] - b.logits()[i]);
+    EXPECT_GT(diff, 1.0);
+}
+
+TEST(Architectures, UnknownArchitectureNamesTheSupportedOnes) {
+    const std::string path = edited_copy(arch_model("mini-qwen2-Q8_0"), "mamba", [](auto& w) {
+        w.set_string("general.architecture", "mamba");
+    });
+    EXPECT_NE(load_error(path).find(
+                  "architecture 'mamba' is not supported (ember runs: llama, qwen2, phi3, gemma, "
+                  "gemma2)"),
+              std::string::npos)
+        << load_error(path);
+}
+
+TEST(Architectures, MissingOrMisshapedTensorsAreNamed) {
+    struct Case {
+        std::string model, name;
+        std::set<std::string> skip;
+        std::function<void(gguf::Writer&)> extra;
+        std::string expected;
+    };
+    const uint64_t eight[] = {8};
+    const std::vector<uint8_t> eight_floats(32, 0);
+    const std::vector<Case> cases = {
+        {"mini-qwen2-Q8_0",
+         "no-bias",
+         {"blk.1.attn_k.bias"},
+         {},
+         "missing tensor 'blk.1.attn_k.bias'"},
+        {"mini-phi3-Q8_0",
+         "no-qkv",
+         {"blk.2.attn_qkv.weight"},
+         {},
+         "missing tensor 'blk.2.attn_qkv.weight'"},
+        {"mini-gemma2-Q8_0",
+         "no-post-norm",
+         {"blk.3.post_ffw_norm.weight"},
+         {},
+         "missing tensor 'blk.3.post_ffw_norm.weight'"},
+        {"mini-llama3-Q8_0",
+         "short-rope-freqs",
+         {"rope_freqs.weight"},
+         [&](gguf::Writer& w) {
+             w.add_tensor("rope_freqs.weight", TensorType::F32, eight, eight_floats);
+         },
+         "tensor 'rope_freqs.weight' has shape [8], expected [16]"},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.name);
+        const std::string path = edited_copy(arch_model(c.model), c.name, {}, c.skip, c.extra);
+        EXPECT_NE(load_error(path).find(c.expected), std::string::npos) << load_error(path);
+    }
+}
+
+TEST(Architectures, MissingMetadataIsNamed) {
+    const std::string no_caps =
+        edited_copy(arch_model("mini-gemma2-Q8_0"), "no-caps",
+                    [](gguf::Writer& w) { w.remove("gemma2.final_logit_softcapping"); });
+    EXPECT_NE(load_error(no_caps).find("final_logit_softcapping must be positive"),
+              std::string::npos)
+        << load_error(no_caps);
+    // mini-phi3 is not one of the Phi-3 releases whose window llama.cpp knows without the key.
+    const std::string no_window =
+        edited_copy(arch_model("mini-phi3-Q8_0"), "no-window",
+                    [](gguf::Writer& w) { w.remove("phi3.attention.sliding_window"); });
+    EXPECT_NE(load_error(no_window).find("missing metadata phi3.attention.sliding_window"),
+              std::string::npos)
+        << load_error(no_window);
+    std::filesystem::remove_all(std::filesystem::path(no_window).parent_path());
+}
+
+TEST(Rope, AdjacentAndNeoXPairsWithFactors) {
+    RopeAngles angles;
+    const float factors[] = {1.0f, 4.0f};
+    angles.compute(3, 4, 100.0f, 0.5f, factors, 2.0f);
+    // Pair i's angle: pos * freq_scale * base^(-2i / n_rot) / factor_i; scaled by attn_factor.
+    const float angle[] = {3 * 0.5f, 3 * 0.5f * 0.1f / 4.0f};
+    for (int i = 0; i < 2; ++i) {
+        EXPECT_NEAR(angles.cos[i], 2.0f * std::cos(angle[i]), 1e-6f);
+        EXPECT_NEAR(angles.sin[i], 2.0f * std::sin(angle[i]), 1e-6f);
+    }
+    const float x[] = {1, 2, 3, 4, 5};  // n_rot 4 of a head of 5: the last value passes
+    const auto rotated = [&](int a, int b, int i) {
+        return std::pair{x[a] * angles.cos[i] - x[b] * angles.sin[i],
+                         x[a] * angles.sin[i] + x[b] * angles.cos[i]};
+    };
+    float adjacent[5] = {1, 2, 3, 4, 5}, neox[5] = {1, 2, 3, 4, 5};
+    rope_rotate(adjacent, angles, RopeKind::Adjacent);
+    rope_rotate(neox, angles, RopeKind::NeoX);
+    const auto [a0, a1] = rotated(0, 1, 0);
+    const auto [a2, a3] = rotated(2, 3, 1);
+    const auto [n0, n2] = rotated(0, 2, 0);
+    const auto [n1, n3] = rotated(1, 3, 1);
+    EXPECT_FLOAT_EQ(adjacent[0], a0);
+    EXPECT_FLOAT_EQ(adjacent[1], a1);
+    EXPECT_FLOAT_EQ(adjacent[2], a2);
+    EXPECT_FLOAT_EQ(adjacent[3], a3);
+    EXPECT_FLOAT_EQ(neox[0], n0);
+    EXPECT_FLOAT_EQ(neox[2], n2);
+    EXPECT_FLOAT_EQ(neox[1], n1);
+    EXPECT_FLOAT_EQ(neox[3], n3);
+    EXPECT_EQ(adjacent[4], 5.0f);
+    EXPECT_EQ(neox[4], 5.0f);
+}
+
+TEST(Gelu, TanhApproximationThroughF16AsLlamaCpp) {
+    std::vector<float> gate, up;
+    for (float v = -12.0f; v <= 12.0f; v += 0.37f) gate.push_back(v);
+    up.assign(gate.size(), 2.0f);
+    std::vector<float> out = gate;
+    gelu_mul(out.data(), up.data(), static_cast<int64_t>(out.size()));
+    for (size_t i = 0; i < gate.size(); ++i) {
+        const float g = gate[i];
+        float expected;
+        if (g <= -10.0f) {
+            expected = 0.0f;
+        } else if (g >= 10.0f) {
+            expected = g;
+        } else {  // the formula on the F16 value of g, the result rounded to F16
+            const float h = fp16_to_f32(f32_to_fp16(g));
+            const float gelu =
+                0.5f * h * (1.0f + std::tanh(0.7978845608f * h * (1.0f + 0.044715f * h * h)));
+            expected = fp16_to_f32(f32_to_fp16(gelu));
+        }
+        EXPECT_FLOAT_EQ(out[i], expected * 2.0f) << "gate " << g;
+    }
+}
+
+TEST(SoftCap, BoundsValuesByTheCap) {
+    float x[] = {0.0f, 1.0f, -1000.0f, 1000.0f};
+    soft_cap(x, 4, 30.0f);
+    EXPECT_EQ(x[0], 0.0f);
+    EXPECT_NEAR(x[1], 30.0f * std::tanh(1.0f / 30.0f), 1e-6f);
+    EXPECT_FLOAT_EQ(x[2], -30.0f);
+    EXPECT_FLOAT_EQ(x[3], 30.0f);
+}
+
+// Every shape `ember synth` knows, in its own architecture's tensors (one layer, the 512-token
+// vocabulary of stories260K so the files stay small), loads and decodes.
+TEST(SynthShapes, EveryShapeLoadsAndRunsInItsArchitecture) {
+    const gguf::File vocab(std::string(EMBER_SOURCE_DIR) + "/models/stories260K.gguf");
+    const auto dir = test::temp_dir("synth-shapes");
+    for (const ModelShape& shape : known_shapes()) {
+        SCOPED_TRACE(shape.name);
+        SynthOptions options;
+        options.vocab = &vocab;
+        options.n_layer_override = 1;
+        const std::string path = (dir / (shape.name + ".gguf")).string();
+        write_synthetic_model(shape, options, path);
+        const Model model(path);
+        const ModelConfig& c = model.config();
+        EXPECT_EQ(c.arch->name, shape.arch);
+        EXPECT_EQ(c.n_embd, shape.n_embd);
+        EXPECT_EQ(c.head_dim, shape.head_dim > 0 ? shape.head_dim : shape.n_embd / shape.n_head);
+        EXPECT_EQ(model.output.data == model.token_embd.data, shape.tied_embeddings);
+        EXPECT_EQ(model.rope_freqs != nullptr, shape.rope_freqs);
+        ContextParams params;
+        params.n_ctx = 64;
+        Context context(model, params);
+        const int32_t prompt[] = {1, 100, 200};
+        context.decode(prompt);
+        const float* logits = context.logits();
+        for (int i = 0; i < c.n_vocab; ++i) ASSERT_TRUE(std::isfinite(logits[i]));
+        std::filesystem::remove(path);
+    }
+    std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ember
