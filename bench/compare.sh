@@ -6,7 +6,9 @@
 #   LLAMA_BENCH=/path/to/llama-bench bench/compare.sh [-t THREADS] [-p N] [-n N] [-r N] [-k K]
 #       MODEL.gguf...
 #
-# Prints prompt (ppN) and generation (tgN) tokens/s of both engines and their ratio, and draws
+# Prints prompt (ppN) and generation (tgN) tokens/s of both engines and their ratio (for tgN
+# also ember's weight bytes read per second and that as a % of the read bandwidth `ember bench`
+# measured in the same run), and draws
 # the ratios with gnuplot into bench/compare.png (bench/compare.tsv holds the numbers). -k K
 # runs each test K times, the engines taking turns, and averages each engine's K results: on a
 # machine whose speed drifts, one engine's run can land in a slow phase the other's missed.
@@ -29,16 +31,19 @@ ember=build/bin/ember
 
 field() { grep -o "\"$1\": *[0-9.e+-]*" | head -n 1 | sed 's/.*: *//'; }
 tsv=bench/compare.tsv
-printf "model\ttest\tember_ts\tllama_ts\tratio\n" > "$tsv"
-printf "%-28s %-7s %12s %12s %8s\n" model test "ember t/s" "llama t/s" ratio
+printf "model\ttest\tember_ts\tllama_ts\tratio\tember_gbs\tpct_bandwidth\n" > "$tsv"
+printf "%-28s %-7s %12s %12s %8s %9s %6s\n" model test "ember t/s" "llama t/s" ratio "GB/s" "% bw"
 for model in "$@"; do
     name=$(basename "$model" .gguf)
     for test in pp tg; do
         if [ $test = pp ]; then p=$n_prompt n=0; else p=0 n=$n_gen; fi
         [ "$p" -gt 0 ] || [ "$n" -gt 0 ] || continue
-        e_sum=0 l_sum=0
+        e_sum=0 l_sum=0 f_sum=0 bw_sum=0
         for ((round = 0; round < rounds; ++round)); do
-            e=$("$ember" bench -m "$model" -t "$threads" -p "$p" -n "$n" -r "$reps" -o jsonl 2>/dev/null | field avg_ts)
+            out=$("$ember" bench -m "$model" -t "$threads" -p "$p" -n "$n" -r "$reps" -o jsonl 2>/dev/null)
+            e=$(field avg_ts <<< "$out")
+            f_sum=$(awk -v s="$f_sum" -v x="$(field roofline_fraction <<< "$out")" 'BEGIN { print s + x }')
+            bw_sum=$(awk -v s="$bw_sum" -v x="$(field read_bandwidth_gbs <<< "$out")" 'BEGIN { print s + x }')
             l=$("$LLAMA_BENCH" -m "$model" -t "$threads" -p "$p" -n "$n" -r "$reps" -o jsonl 2>/dev/null | field avg_ts)
             e_sum=$(awk -v s="$e_sum" -v x="${e:-0}" 'BEGIN { print s + x }')
             l_sum=$(awk -v s="$l_sum" -v x="${l:-0}" 'BEGIN { print s + x }')
@@ -47,8 +52,12 @@ for model in "$@"; do
         l=$(awk -v s="$l_sum" -v k="$rounds" 'BEGIN { print s / k }')
         label="$test$([ $test = pp ] && echo "$p" || echo "$n")"
         ratio=$(awk -v a="$e" -v b="$l" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-        printf "%-28s %-7s %12.2f %12.2f %7sx\n" "$name" "$label" "$e" "$l" "$ratio"
-        printf "%s\t%s\t%s\t%s\t%s\n" "$name" "$label" "$e" "$l" "$ratio" >> "$tsv"
+        # Generation only: weight GB/s = roofline fraction x bandwidth, each averaged.
+        gbs=$(awk -v f="$f_sum" -v b="$bw_sum" -v k="$rounds" 'BEGIN { printf "%.1f", f / k * b / k }')
+        pct=$(awk -v f="$f_sum" -v k="$rounds" 'BEGIN { printf "%.0f", 100 * f / k }')
+        [ $test = tg ] || gbs=- pct=-
+        printf "%-28s %-7s %12.2f %12.2f %7sx %9s %6s\n" "$name" "$label" "$e" "$l" "$ratio" "$gbs" "$pct"
+        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$name" "$label" "$e" "$l" "$ratio" "$gbs" "$pct" >> "$tsv"
     done
 done
 

@@ -1,4 +1,4 @@
-/* ember: quantized Llama-family inference on CPUs, from GGUF files.
+/* ember: quantized language-model inference and embeddings on CPUs, from GGUF files.
  *
  * The public C API of libember.a.
  *   - Opaque handles: a model (read-only after loading; share it between threads and
@@ -184,6 +184,59 @@ ember_status ember_generate(ember_session* session, const char* prompt,
 
 /* Asks the session's running call to stop soon; any thread, any time. */
 void ember_session_cancel(ember_session* session);
+
+/* ---- embeddings ---- */
+
+/* Sentence vectors for semantic search: encoder models (bert, nomic-bert: MiniLM, bge, e5,
+ * nomic-embed-text) and decoder models (their final hidden states, after the output norm).
+ * An embedder packs many texts into each forward pass; each text attends only to itself. */
+typedef struct ember_embedder ember_embedder;
+
+typedef enum ember_pooling {
+    EMBER_POOLING_DEFAULT = -1, /* the file's pooling_type; else mean (encoders), last (decoders) */
+    EMBER_POOLING_MEAN = 1,     /* the average of the text's token states */
+    EMBER_POOLING_CLS = 2,      /* the first token's state ([CLS]) */
+    EMBER_POOLING_LAST = 3      /* the last token's state */
+} ember_pooling;
+
+typedef struct ember_embedder_params {
+    int32_t n_ctx;     /* most tokens of one text and of one forward pass; 0: the training
+                          context, at most 4096 */
+    int32_t n_threads; /* 0: the physical cores this process may use */
+    int32_t pooling;   /* an ember_pooling. Default EMBER_POOLING_DEFAULT */
+    bool normalize;    /* L2-normalise each vector (dot product = cosine). Default true */
+    bool truncate;     /* a text longer than n_ctx: true (default) uses its first n_ctx tokens,
+                          keeping a closing [SEP]; false fails with EMBER_ERROR_CONTEXT_FULL */
+} ember_embedder_params;
+
+ember_embedder_params ember_embedder_default_params(void);
+
+/* An embedder on a model (which must outlive it). params may be NULL. A model whose pooling_type
+ * is "none" needs an explicit pooling here. */
+ember_status ember_embedder_create(const ember_model* model, const ember_embedder_params* params,
+                                   ember_embedder** out_embedder, char* error, size_t error_size);
+void ember_embedder_free(ember_embedder* embedder); /* NULL is fine */
+
+int32_t ember_embedder_dimension(const ember_embedder* embedder); /* floats per vector; 0: NULL */
+int32_t ember_embedder_pooling(const ember_embedder* embedder);   /* the pooling in use */
+bool ember_embedder_normalize(const ember_embedder* embedder);
+int32_t ember_embedder_n_ctx(const ember_embedder* embedder);
+
+/* Embeds n_texts NUL-terminated UTF-8 texts into out: n_texts x dimension floats, text after
+ * text (capacity counts floats; EMBER_ERROR_BUFFER_TOO_SMALL if it is less than needed).
+ * n_tokens, if not NULL, receives each text's token count as read (after truncation). Special
+ * tokens ([CLS] ... [SEP], or BOS) are added; none are parsed inside the texts. */
+ember_status ember_embed(ember_embedder* embedder, const char* const* texts, size_t n_texts,
+                         float* out, size_t capacity, int32_t* n_tokens);
+
+/* The same for token sequences (each used as given: add the special tokens yourself). */
+ember_status ember_embed_tokens(ember_embedder* embedder, const ember_token* const* sequences,
+                                const size_t* lengths, size_t n_sequences, float* out,
+                                size_t capacity, int32_t* n_tokens);
+
+/* Asks the embedder's running call to stop soon (it returns EMBER_ERROR_CANCELLED); any
+ * thread, any time. */
+void ember_embedder_cancel(ember_embedder* embedder);
 
 /* ---- chat ---- */
 

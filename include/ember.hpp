@@ -159,5 +159,48 @@ class Session {
     ember_session* session_ = nullptr;
 };
 
+// Sentence vectors: one std::vector<float> of dimension() values per text.
+class Embedder {
+  public:
+    explicit Embedder(const Model& model,
+                      const ember_embedder_params& params = ember_embedder_default_params()) {
+        char error[512] = "";
+        check(ember_embedder_create(model.get(), &params, &embedder_, error, sizeof(error)), error);
+    }
+    ~Embedder() { ember_embedder_free(embedder_); }
+    Embedder(Embedder&& other) noexcept : embedder_(std::exchange(other.embedder_, nullptr)) {}
+    Embedder& operator=(Embedder&& other) noexcept {
+        std::swap(embedder_, other.embedder_);
+        return *this;
+    }
+    Embedder(const Embedder&) = delete;
+    Embedder& operator=(const Embedder&) = delete;
+
+    int dimension() const { return ember_embedder_dimension(embedder_); }
+    ember_pooling pooling() const {
+        return static_cast<ember_pooling>(ember_embedder_pooling(embedder_));
+    }
+
+    std::vector<std::vector<float>> embed(const std::vector<std::string>& texts) {
+        std::vector<const char*> ptrs;
+        for (const std::string& t : texts) ptrs.push_back(t.c_str());
+        const size_t d = static_cast<size_t>(dimension());
+        std::vector<float> flat(texts.size() * d);
+        check(ember_embed(embedder_, ptrs.data(), ptrs.size(), flat.data(), flat.size(), nullptr));
+        std::vector<std::vector<float>> out;
+        for (size_t i = 0; i < texts.size(); ++i) {
+            out.emplace_back(flat.begin() + static_cast<ptrdiff_t>(i * d),
+                             flat.begin() + static_cast<ptrdiff_t>((i + 1) * d));
+        }
+        return out;
+    }
+
+    void cancel() { ember_embedder_cancel(embedder_); }
+    ember_embedder* get() { return embedder_; }
+
+  private:
+    ember_embedder* embedder_ = nullptr;
+};
+
 }  // namespace api_v1
 }  // namespace ember

@@ -18,11 +18,25 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# tests/js (ember's vectors in PGlite with pgvector, and in sqlite-vec) needs node and npm:
+# Debian's, unless the machine already has a Node.js with its own npm (NodeSource's bundles it
+# and conflicts with Debian's npm package).
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}" >&2
+    sudo_cmd=()
+    [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
-echo "install-deps: installing ${missing[*]}" >&2
-sudo_cmd=()
-[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The JavaScript test clients, exactly as tests/js/package-lock.json pins them (better-sqlite3
+# compiles its addon against Debian's Node headers). Again only when the lock file changed.
+js=tests/js
+stamp=$js/node_modules/.installed-package-lock.json
+if ! cmp -s "$js/package-lock.json" "$stamp"; then
+    echo "install-deps: npm ci in $js" >&2
+    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$js/package-lock.json" "$stamp"
+fi

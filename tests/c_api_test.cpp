@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include <atomic>
 #include <chrono>
@@ -349,6 +350,92 @@ TEST(CppApi, ModelAndSessionStreamAStory) {
     } catch (const ember::Exception& e) {
         EXPECT_EQ(e.status(), EMBER_ERROR_FILE);
     }
+}
+
+// Embeddings through the C API: the reference encoder's vectors (by cosine), the resolved
+// settings, buffer sizes, truncation, and an encoder refusing to be a chat session.
+TEST(CApiEmbeddings, EmbedsTextsAsLlamaCppPoolsThem) {
+    const std::string path = ember::test::shared_path("arch/models/mini-bert-F16.gguf").string();
+    char error[512] = "";
+    ember_model* model = nullptr;
+    ASSERT_EQ(ember_model_load(path.c_str(), nullptr, &model, error, sizeof(error)), EMBER_OK)
+        << error;
+    ember_session* session = nullptr;
+    EXPECT_EQ(ember_session_create(model, nullptr, &session, error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(error).find("encoder"), std::string::npos) << error;
+
+    ember_embedder* embedder = nullptr;
+    ASSERT_EQ(ember_embedder_create(model, nullptr, &embedder, error, sizeof(error)), EMBER_OK)
+        << error;
+    EXPECT_EQ(ember_embedder_dimension(embedder), 128);
+    EXPECT_EQ(ember_embedder_pooling(embedder), EMBER_POOLING_MEAN);
+    EXPECT_TRUE(ember_embedder_normalize(embedder));
+    EXPECT_EQ(ember_embedder_n_ctx(embedder), 512);
+
+    // llama.cpp's vectors for the first two reference texts.
+    const auto bytes =
+        ember::test::read_file(ember::test::shared_path("arch/reference/mini-bert-F16.embd.f32"));
+    std::vector<float> reference(bytes.size() / 4);
+    std::memcpy(reference.data(), bytes.data(), bytes.size());
+    const char* texts[] = {"The cat sat on the mat.", "A small kitten is sleeping on a rug."};
+    std::vector<float> out(2 * 128);
+    int32_t n_tokens[2] = {0, 0};
+    EXPECT_EQ(ember_embed(embedder, texts, 2, out.data(), 2 * 128 - 1, n_tokens),
+              EMBER_ERROR_BUFFER_TOO_SMALL);
+    ASSERT_EQ(ember_embed(embedder, texts, 2, out.data(), out.size(), n_tokens), EMBER_OK);
+    EXPECT_EQ(n_tokens[0], 9);
+    EXPECT_EQ(n_tokens[1], 11);
+    for (int i = 0; i < 2; ++i) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int k = 0; k < 128; ++k) {
+            const double a = out[i * 128 + k], b = reference[i * 128 + k];
+            ab += a * b, aa += a * a, bb += b * b;
+        }
+        EXPECT_GE(ab / std::sqrt(aa * bb), 0.999) << i;
+        EXPECT_NEAR(aa, 1.0, 1e-5);
+    }
+    // Token sequences as given: the first text's ids give its vector again.
+    const ember_token ids[] = {101, 1996, 4937, 2938, 2006, 1996, 13523, 1012, 102};
+    const ember_token* sequences[] = {ids};
+    const size_t lengths[] = {9};
+    std::vector<float> again(128);
+    ASSERT_EQ(ember_embed_tokens(embedder, sequences, lengths, 1, again.data(), 128, nullptr),
+              EMBER_OK);
+    for (int k = 0; k < 128; ++k) EXPECT_NEAR(again[k], out[k], 1e-6f);
+    const char* null_text[] = {nullptr};
+    EXPECT_EQ(ember_embed(embedder, null_text, 1, out.data(), out.size(), nullptr),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_embed(nullptr, texts, 2, out.data(), out.size(), nullptr),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    ember_embedder_free(embedder);
+
+    // No truncation asked: a text longer than the context is refused.
+    ember_embedder_params strict = ember_embedder_default_params();
+    strict.n_ctx = 8;
+    strict.truncate = false;
+    strict.pooling = EMBER_POOLING_CLS;
+    ASSERT_EQ(ember_embedder_create(model, &strict, &embedder, error, sizeof(error)), EMBER_OK);
+    EXPECT_EQ(ember_embedder_pooling(embedder), EMBER_POOLING_CLS);
+    EXPECT_EQ(ember_embed(embedder, texts, 1, out.data(), out.size(), nullptr),
+              EMBER_ERROR_CONTEXT_FULL);
+    ember_embedder_free(embedder);
+    strict.pooling = 7;
+    EXPECT_EQ(ember_embedder_create(model, &strict, &embedder, error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(embedder, nullptr);
+    ember_model_free(model);
+}
+
+TEST(CppApi, EmbedderGivesUnitVectors) {
+    ember::Model model(ember::test::shared_path("arch/models/mini-nomic-Q8_0.gguf").string());
+    ember::Embedder embedder(model);
+    const auto vectors = embedder.embed({"The cat sat on the mat.", "How do I reset my password?"});
+    ASSERT_EQ(vectors.size(), 2u);
+    ASSERT_EQ(vectors[0].size(), 128u);
+    double norm = 0;
+    for (float v : vectors[1]) norm += static_cast<double>(v) * v;
+    EXPECT_NEAR(norm, 1.0, 1e-5);
 }
 
 }  // namespace

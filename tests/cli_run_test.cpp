@@ -106,6 +106,71 @@ TEST(CliRunChat, EveryArchitecture) {
     }
 }
 
+// `ember embed`: texts from -p, a file or standard input, in every output format.
+TEST(CliEmbed, EveryFormatFromEveryInput) {
+    const std::string model = shared_path("arch/models/mini-bert-Q8_0.gguf").string();
+    const std::string texts = "The cat sat on the mat.\nIt's \"quoted\", isn't it?\n";
+    auto jsonl = run_ember("embed -m " + model, texts);
+    ASSERT_EQ(jsonl.status, 0) << jsonl.err;
+    std::vector<nlohmann::json> rows;
+    for (size_t at = 0; at < jsonl.out.size();) {
+        const size_t end = jsonl.out.find('\n', at);
+        rows.push_back(nlohmann::json::parse(jsonl.out.substr(at, end - at)));
+        at = end + 1;
+    }
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[1]["index"], 1);
+    EXPECT_EQ(rows[1]["text"], "It's \"quoted\", isn't it?");
+    EXPECT_EQ(rows[0]["n_tokens"], 9);
+    EXPECT_EQ(rows[0]["embedding"].size(), 128u);
+    EXPECT_NE(jsonl.err.find("2 texts, 128 dimensions, pooling mean, L2-normalised"),
+              std::string::npos);
+
+    const auto dir = temp_dir("cli-embed");
+    const auto file = (dir / "texts.txt").string();
+    std::FILE* f = std::fopen(file.c_str(), "w");
+    std::fputs(texts.c_str(), f);
+    std::fclose(f);
+    const auto json = run_ember("embed -m " + model + " -f " + file + " --format json");
+    ASSERT_EQ(json.status, 0) << json.err;
+    const auto response = nlohmann::json::parse(json.out);
+    EXPECT_EQ(response["object"], "list");
+    EXPECT_EQ(response["data"].size(), 2u);
+    EXPECT_EQ(response["data"][1]["object"], "embedding");
+    EXPECT_EQ(response["data"][0]["embedding"], rows[0]["embedding"]);  // same digits
+    EXPECT_GT(response["usage"]["prompt_tokens"].get<int>(), 9);
+
+    const auto csv = run_ember("embed -m " + model + " -p 'a, \"b\"' --format csv");
+    ASSERT_EQ(csv.status, 0) << csv.err;
+    EXPECT_EQ(csv.out.rfind("index,n_tokens,text,embedding\n0,", 0), 0u) << csv.out;
+    EXPECT_NE(csv.out.find(",\"a, \"\"b\"\"\",\"["), std::string::npos) << csv.out;
+
+    const auto sql = run_ember("embed -m " + model + " -f " + file +
+                               " --format pgvector --table docs --normalize none");
+    ASSERT_EQ(sql.status, 0) << sql.err;
+    EXPECT_NE(sql.out.find("embedding vector(128) NOT NULL"), std::string::npos);
+    EXPECT_NE(sql.out.find("(1, 'It''s \"quoted\", isn''t it?', '["), std::string::npos) << sql.out;
+
+    const auto none = run_ember("embed -m " + model + " -p hi --pooling none");
+    ASSERT_EQ(none.status, 0) << none.err;
+    EXPECT_EQ(nlohmann::json::parse(none.out)["embedding"].size(), 3u);  // [CLS] hi [SEP]
+    for (const auto& [args, status] : std::vector<std::pair<std::string, int>>{
+             {"embed -m " + model + " -p hi --pooling none --format json", 2},
+             {"embed -m " + model + " -p hi --format pgvector --table 'x; drop'", 2},
+             {"embed -m " + model + " -p hi --pooling max", 2},
+             {"embed -m " + model + " -f /nonexistent.txt", 1},
+             {"embed -m " + model + " -p 'many words here' -c 4 --no-truncate", 1}}) {
+        SCOPED_TRACE(args);
+        const auto result = run_ember(args);
+        EXPECT_EQ(result.status, status) << result.err;
+        EXPECT_EQ(result.err.rfind("ember: error: ", 0), 0u) << result.err;
+    }
+    const auto cut = run_ember("embed -m " + model + " -p 'many words here' -c 4");
+    EXPECT_EQ(cut.status, 0);
+    EXPECT_NE(cut.err.find("warning: text 0 is longer than the context"), std::string::npos);
+    std::filesystem::remove_all(dir);
+}
+
 TEST(CliLogits, WritesOneRowPerPromptToken) {
     const auto dir = temp_dir("cli-logits");
     const auto out = (dir / "logits.f32").string();

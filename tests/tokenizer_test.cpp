@@ -52,10 +52,11 @@ std::vector<VectorCase> load_vectors(const std::string& vocab_name) {
 
 class TokenizerVectors : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(TokenizerVectors, EveryTestStringGivesLlamaCppsIds) {
-    const gguf::File file(test::shared_path("vocab/" + GetParam()).string());
+// Every test string of a vocabulary gives llama.cpp's ids (no special tokens added).
+void expect_llama_cpp_ids(const std::string& vocab_name) {
+    const gguf::File file(test::shared_path("vocab/" + vocab_name).string());
     const Tokenizer tokenizer(file);
-    const auto cases = load_vectors(GetParam());
+    const auto cases = load_vectors(vocab_name);
     ASSERT_GT(cases.size(), 20u);
     size_t passed = 0;
     for (const auto& c : cases) {
@@ -64,6 +65,10 @@ TEST_P(TokenizerVectors, EveryTestStringGivesLlamaCppsIds) {
         passed += ids == c.ids;
     }
     EXPECT_EQ(passed, cases.size());
+}
+
+TEST_P(TokenizerVectors, EveryTestStringGivesLlamaCppsIds) {
+    expect_llama_cpp_ids(GetParam());
 }
 
 TEST_P(TokenizerVectors, DecodeOfEncodeGivesTheTextBack) {
@@ -159,6 +164,32 @@ INSTANTIATE_TEST_SUITE_P(Names, BpePreTokenizer,
                              }
                              return name;
                          });
+
+// WordPiece (bge's vocabulary): lower-cased, accents dropped, punctuation split, so text does
+// not round-trip; the ids are llama.cpp's, and [CLS] ... [SEP] frame a text on request.
+TEST(WordPiece, EveryTestStringGivesLlamaCppsIds) {
+    expect_llama_cpp_ids("ggml-vocab-bert-bge.gguf");
+}
+
+TEST(WordPiece, AddsClsAndSepAndSurvivesHostileInput) {
+    const gguf::File file(test::shared_path("vocab/ggml-vocab-bert-bge.gguf").string());
+    const Tokenizer tokenizer(file);
+    const auto ids = tokenizer.encode("Hello, World!", /*add_special=*/true, false);
+    ASSERT_GE(ids.size(), 4u);
+    EXPECT_EQ(ids.front(), 101);                          // [CLS]
+    EXPECT_EQ(ids.back(), 102);                           // [SEP]
+    EXPECT_EQ(tokenizer.decode(ids), "hello , world !");  // normalised, words split
+    // A word no piece covers is one [UNK]; an empty text is just the frame.
+    EXPECT_EQ(tokenizer.encode("\xf0\x9f\x98\x80", false, false), std::vector<int32_t>{100});
+    EXPECT_EQ(tokenizer.encode("", true, false), (std::vector<int32_t>{101, 102}));
+    const std::string hostile[] = {std::string("a\0b", 3), "\xff\xfe\x80", "\xe2\x96", "abc\xc3"};
+    for (const std::string& text : hostile) {
+        for (int32_t id : tokenizer.encode(text, true, true)) {
+            ASSERT_GE(id, 0);
+            ASSERT_LT(id, tokenizer.vocab().size());
+        }
+    }
+}
 
 TEST(BpePreTokenizer, UnknownNameIsAClearError) {
     const gguf::File gpt2(test::shared_path("vocab/ggml-vocab-gpt-2.gguf").string());

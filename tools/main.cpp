@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
     add(ember::cli::add_synth_command);
     add(ember::cli::add_bench_command);
     add(ember::cli::add_quantize_command);
+    add(ember::cli::add_embed_command);
 
     // A first word that is not an option must name a command.
     if (argc > 1 && argv[1][0] != '-') {

@@ -1,12 +1,14 @@
 // The C API (ember.h) over the C++ engine. Every entry point catches every exception and turns
 // it into a status code and, where the caller gave a buffer, a message.
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
 
 #include "ember.h"
 #include "engine/api/log.h"
+#include "engine/embed/embedder.h"
 #include "engine/generate/session.h"
 #include "engine/model/model.h"
 #include "engine/text/chat_template.h"
@@ -25,6 +27,12 @@ struct ember_session {
         : owner(m), session(m.model, m.tokenizer, params) {}
     const ember_model& owner;
     ember::Session session;
+};
+
+struct ember_embedder {
+    ember_embedder(const ember_model& m, const ember::EmbedParams& params)
+        : embedder(m.model, m.tokenizer, params) {}
+    ember::Embedder embedder;
 };
 
 namespace {
@@ -362,6 +370,123 @@ ember_status ember_chat_format(const ember_model* model, const char* template_na
                           length);
     });
     return caught != EMBER_OK ? caught : status;
+}
+
+ember_embedder_params ember_embedder_default_params(void) {
+    ember_embedder_params params{};
+    params.pooling = EMBER_POOLING_DEFAULT;
+    params.normalize = true;
+    params.truncate = true;
+    return params;
+}
+
+ember_status ember_embedder_create(const ember_model* model, const ember_embedder_params* params,
+                                   ember_embedder** out_embedder, char* error, size_t error_size) {
+    if (model == nullptr || out_embedder == nullptr) {
+        write_message(error, error_size,
+                      "ember_embedder_create: model and out_embedder must not be NULL");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    *out_embedder = nullptr;
+    const ember_embedder_params p = params ? *params : ember_embedder_default_params();
+    if (p.n_ctx < 0 || p.n_threads < 0 ||
+        (p.pooling != EMBER_POOLING_DEFAULT && p.pooling != EMBER_POOLING_MEAN &&
+         p.pooling != EMBER_POOLING_CLS && p.pooling != EMBER_POOLING_LAST)) {
+        write_message(error, error_size,
+                      "ember_embedder_create: negative n_ctx or n_threads, or an unknown pooling");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, error, error_size, [&] {
+        ember::EmbedParams ep;
+        ep.context.n_ctx = p.n_ctx;
+        ep.context.n_threads = p.n_threads;
+        if (p.pooling != EMBER_POOLING_DEFAULT) ep.pooling = static_cast<ember::Pooling>(p.pooling);
+        ep.normalize = p.normalize ? ember::Normalization::L2 : ember::Normalization::None;
+        ep.overflow = p.truncate ? ember::Overflow::Truncate : ember::Overflow::Error;
+        auto made = std::make_unique<ember_embedder>(*model, ep);
+        if (made->embedder.pooling() == ember::Pooling::None) {
+            throw ember::Error(model->model.file().name() +
+                               ": the model's pooling_type is none (a vector per token); choose "
+                               "a pooling in ember_embedder_params");
+        }
+        *out_embedder = made.release();
+    });
+}
+
+void ember_embedder_free(ember_embedder* embedder) {
+    delete embedder;
+}
+
+int32_t ember_embedder_dimension(const ember_embedder* embedder) {
+    return embedder ? embedder->embedder.dimension() : 0;
+}
+int32_t ember_embedder_pooling(const ember_embedder* embedder) {
+    return embedder ? static_cast<int32_t>(embedder->embedder.pooling()) : EMBER_POOLING_DEFAULT;
+}
+bool ember_embedder_normalize(const ember_embedder* embedder) {
+    return embedder && embedder->embedder.normalization() == ember::Normalization::L2;
+}
+int32_t ember_embedder_n_ctx(const ember_embedder* embedder) {
+    return embedder ? embedder->embedder.n_ctx() : 0;
+}
+
+namespace {
+
+// Embeds the sequences into out (n x dimension floats) after checking the buffer.
+ember_status embed_into(ember_embedder* e, const std::vector<std::vector<int32_t>>& sequences,
+                        float* out, size_t capacity, int32_t* n_tokens) {
+    const size_t d = static_cast<size_t>(e->embedder.dimension());
+    if (capacity < sequences.size() * d) return EMBER_ERROR_BUFFER_TOO_SMALL;
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        const std::vector<ember::Embedding> result = e->embedder.embed_tokens(sequences);
+        for (size_t i = 0; i < result.size(); ++i) {
+            std::copy(result[i].values.begin(), result[i].values.end(), out + i * d);
+            if (n_tokens != nullptr) n_tokens[i] = result[i].n_tokens;
+        }
+    });
+}
+
+}  // namespace
+
+ember_status ember_embed(ember_embedder* embedder, const char* const* texts, size_t n_texts,
+                         float* out, size_t capacity, int32_t* n_tokens) {
+    if (embedder == nullptr || (texts == nullptr && n_texts > 0) ||
+        (out == nullptr && capacity > 0)) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    std::vector<std::vector<int32_t>> sequences;
+    const ember_status tokenized = guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        for (size_t i = 0; i < n_texts; ++i) {
+            if (texts[i] == nullptr) throw ember::Error("ember_embed: a text is NULL");
+            sequences.push_back(embedder->embedder.tokenize(texts[i]));
+        }
+    });
+    if (tokenized != EMBER_OK) return tokenized;
+    return embed_into(embedder, sequences, out, capacity, n_tokens);
+}
+
+ember_status ember_embed_tokens(ember_embedder* embedder, const ember_token* const* sequences,
+                                const size_t* lengths, size_t n_sequences, float* out,
+                                size_t capacity, int32_t* n_tokens) {
+    if (embedder == nullptr || ((sequences == nullptr || lengths == nullptr) && n_sequences > 0) ||
+        (out == nullptr && capacity > 0)) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    std::vector<std::vector<int32_t>> copies;
+    const ember_status copied = guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        for (size_t i = 0; i < n_sequences; ++i) {
+            if (sequences[i] == nullptr && lengths[i] > 0) {
+                throw ember::Error("ember_embed_tokens: a sequence is NULL");
+            }
+            copies.emplace_back(sequences[i], sequences[i] + lengths[i]);
+        }
+    });
+    if (copied != EMBER_OK) return copied;
+    return embed_into(embedder, copies, out, capacity, n_tokens);
+}
+
+void ember_embedder_cancel(ember_embedder* embedder) {
+    if (embedder != nullptr) embedder->embedder.cancel();
 }
 
 }  // extern "C"

@@ -57,6 +57,11 @@ class StopStringFilter {
 
 Session::Session(const Model& model, const Tokenizer& tokenizer, const SessionParams& params)
     : tokenizer_(tokenizer), context_(model, params.context), sampler_(params.sampling) {
+    if (model.config().arch->encoder) {
+        throw Error(model.file().name() + ": a " + std::string(model.config().arch->name) +
+                    " model is an encoder: it makes embeddings (ember embed, ember_embed), not "
+                    "text");
+    }
     context_.set_cancel_flag(&cancel_);
 }
 

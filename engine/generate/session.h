@@ -17,12 +17,6 @@
 
 namespace ember {
 
-// Thrown when cancel() interrupts an evaluation.
-class CancelledError : public Error {
-  public:
-    CancelledError() : Error("cancelled") {}
-};
-
 struct SessionParams {
     ContextParams context;
     SamplerParams sampling;

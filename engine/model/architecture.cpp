@@ -5,7 +5,7 @@
 namespace ember {
 namespace {
 
-constexpr std::array<Architecture, 5> kArchitectures = [] {
+constexpr std::array<Architecture, 7> kArchitectures = [] {
     // llama: also Llama 2/3.x, Mistral, SmolLM, TinyLlama. Adjacent RoPE, SwiGLU, optional
     // rope_freqs.weight (Llama 3.1+) and optional biases.
     Architecture llama;
@@ -47,7 +47,29 @@ constexpr std::array<Architecture, 5> kArchitectures = [] {
     gemma2.soft_caps = true;
     gemma2.window = WindowLayers::Even;
 
-    return std::array<Architecture, 5>{llama, qwen2, phi3, gemma, gemma2};
+    // bert (BERT, MiniLM, bge, e5, gte): an encoder with learned positions, biases everywhere,
+    // LayerNorm, and a plain GELU feed-forward network.
+    Architecture bert;
+    bert.name = "bert";
+    bert.rope = RopeKind::None;
+    bert.activation = FfnActivation::GeluTanh;
+    bert.gated_ffn = false;
+    bert.norm = NormKind::Layer;
+    bert.encoder = true;
+    bert.position_embeddings = true;
+    bert.qkv_bias = true;
+
+    // nomic-bert (nomic-embed-text): the encoder with fused QKV, NeoX RoPE, SwiGLU, no biases.
+    Architecture nomic = bert;
+    nomic.name = "nomic-bert";
+    nomic.rope = RopeKind::NeoX;
+    nomic.activation = FfnActivation::SiLU;
+    nomic.gated_ffn = true;
+    nomic.position_embeddings = false;
+    nomic.qkv_bias = false;
+    nomic.fused_qkv = true;
+
+    return std::array<Architecture, 7>{llama, qwen2, phi3, gemma, gemma2, bert, nomic};
 }();
 
 }  // namespace

@@ -2,7 +2,7 @@
 // (forward.cpp); each field below is read at a hook there or in attention.cpp, marked with a
 // comment starting "ARCH:" (grep for it). The values follow llama.cpp's graphs for each
 // `general.architecture` (src/llama.cpp, build_llama / build_qwen2 / build_phi3 / build_gemma /
-// build_gemma2, at commit c392e50).
+// build_gemma2 / build_bert, at commit c392e50).
 #pragma once
 
 #include <string>
@@ -12,15 +12,21 @@ namespace ember {
 
 // Which values of a head RoPE rotates together.
 enum class RopeKind {
+    None,      // no rotary embedding (BERT: learned absolute positions instead)
     Adjacent,  // (x[2i], x[2i+1]): the original Llama / GPT-J layout
     NeoX,      // (x[i], x[i + n_rot/2]): halves of the head, as GPT-NeoX and HF's rotate_half
 };
 
-// The activation of the gated feed-forward network: out = W_down (act(W_gate h) * (W_up h)).
+// The activation of the feed-forward network: gated, out = W_down (act(W_gate h) * (W_up h));
+// plain (BERT), out = W_down act(W_up h).
 enum class FfnActivation {
     SiLU,      // SwiGLU (Shazeer, 2020)
-    GeluTanh,  // GeGLU with the tanh approximation of GELU (Gemma)
+    GeluTanh,  // GeGLU with the tanh approximation of GELU (Gemma); plain GELU in BERT
 };
+
+// How a block normalises: RMSNorm (Zhang and Sennrich, 2019) with a weight, or LayerNorm (Ba
+// et al., 2016) with a weight and a bias.
+enum class NormKind { RMS, Layer };
 
 // Which layers attend only to the last `sliding_window` positions.
 enum class WindowLayers {
@@ -33,13 +39,21 @@ struct Architecture {
     std::string_view name;  // general.architecture, also the prefix of the metadata keys
     RopeKind rope = RopeKind::Adjacent;
     FfnActivation activation = FfnActivation::SiLU;
-    bool fused_qkv = false;         // one attn_qkv matrix: Q rows, then K rows, then V rows
-    bool fused_gate_up = false;     // ffn_up holds the gate rows, then the up rows; no ffn_gate
-    bool qkv_bias = false;          // attn_{q,k,v}.bias required (any file may carry them)
-    bool tied_output = false;       // no output.weight: the logits reuse token_embd
-    bool scale_embeddings = false;  // x = token_embd[t] * sqrt(n_embd)
-    bool post_norms = false;        // RMSNorm of each sub-layer's output before the residual add
-    bool soft_caps = false;         // cap * tanh(s / cap) on attention scores and final logits
+    bool gated_ffn = true;  // W_gate exists (false: BERT's plain up -> GELU -> down)
+    NormKind norm = NormKind::RMS;
+    // An encoder (BERT family): post-norm blocks, x = Norm(x + sublayer(x)), instead of
+    // x += sublayer(Norm(x)); attention over the whole text, not causal; no output head (it
+    // makes embeddings, not logits); token-type row 0 added to the embeddings and a LayerNorm
+    // after them.
+    bool encoder = false;
+    bool position_embeddings = false;  // learned absolute positions (position_embd): BERT
+    bool fused_qkv = false;            // one attn_qkv matrix: Q rows, then K rows, then V rows
+    bool fused_gate_up = false;        // ffn_up holds the gate rows, then the up rows; no ffn_gate
+    bool qkv_bias = false;             // attn_{q,k,v}.bias required (any file may carry them)
+    bool tied_output = false;          // no output.weight: the logits reuse token_embd
+    bool scale_embeddings = false;     // x = token_embd[t] * sqrt(n_embd)
+    bool post_norms = false;           // RMSNorm of each sub-layer's output before the residual add
+    bool soft_caps = false;            // cap * tanh(s / cap) on attention scores and final logits
     // The query is multiplied by the attention scale right after RoPE, before Q K^T (so its
     // F16 rounding for the cache's dot products sees the scaled value), instead of scaling
     // the scores; the same product, rounded as llama.cpp rounds it for these families.

@@ -1,23 +1,27 @@
 // The attention sub-layer of the forward pass: Context::attention, called from forward.cpp.
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "engine/model/context.h"
 
 namespace ember {
 
-// Causal self-attention for the n new tokens, each attending to every cached position up to
-// its own. Query head h reads KV head h / heads_per_kv (GQA), so the heads_per_kv query heads of
-// a KV head, over a chunk of tokens, form one matrix of query rows and the work is two small
-// matrix products per (KV head, chunk), each reading that head's cache slice once:
-//   S (rows, n_kv) = Q (rows, head_dim) @ K^T (head_dim, n_kv) / sqrt(head_dim)
-//   P = softmax(S) per row, causal: the row of token t keeps positions 0 .. pos0 + t
-//   O (rows, head_dim) = P (rows, n_kv) @ V (n_kv, head_dim)
+// Self-attention for the n new tokens: token t attends to the cache rows
+// [attend_begin_[t], attend_end_[t]), every cached position up to its own when generating
+// (causal), or the rows of its own text in Context::encode. Query head h reads KV head
+// h / heads_per_kv (GQA), so the heads_per_kv query heads of a KV head, over a chunk of tokens,
+// form one matrix of query rows and the work is two small matrix products per (KV head, chunk),
+// each reading that head's cache slice [begin, end) (the union of the chunk's ranges) once:
+//   S (rows, width) = Q (rows, head_dim) @ K^T (head_dim, width) / sqrt(head_dim)
+//   P = softmax(S) per row, over the row's own range; 0 outside it
+//   O (rows, head_dim) = P (rows, width) @ V (width, head_dim)
 // The slice is converted to F32 once per thread and KV head (K transposed), and q and p are
 // rounded to the cache's type first, as llama.cpp rounds them for its F16 dot products.
-// ARCH: a windowed layer (phi3, gemma2's even layers) masks positions more than
-// sliding_window - 1 behind the token too; gemma2 soft-caps the scores before the softmax;
-// where the query was scaled in the forward pass (query_prescaled) the scores are not.
+// ARCH: a windowed layer (phi3, gemma2's even layers) masks positions sliding_window or more
+// behind the token too; gemma2 soft-caps the scores before the softmax; where the query was
+// scaled in the forward pass (query_prescaled) the scores are not.
 void Context::attention(int layer, int n, int pos0) {
     const ModelConfig& c = model_.config();
     const TypeKernels& kv_kernels = *kernels_for(kv_.type());
@@ -28,14 +32,29 @@ void Context::attention(int layer, int n, int pos0) {
     const bool round_to_cache = kv_.type() != TensorType::F32;
     const int n_kv_max = pos0 + n;
     const int ld = (n_kv_max + 15) / 16 * 16;  // row stride of keys_t and scores
+    // The first cache row token t attends to in this layer.
+    const auto row_begin = [&](int t) {
+        return window > 0 ? std::max(attend_begin_[t], attend_end_[t] - window) : attend_begin_[t];
+    };
     // About 128 query rows per chunk: big enough for register tiles, small enough that the
     // causal waste (columns past a row's own position within the chunk) stays a few percent.
     const int chunk = std::max(1, 128 / heads_per_kv);
     const int n_chunks = (n + chunk - 1) / chunk;
     const int n_tasks = c.n_head_kv * n_chunks;  // KV-head-major: a thread reuses its slice
-    // A task costs about its chunk's n_kv; threads take contiguous runs of equal total cost.
+    // The cache rows a chunk reads: the union of its tokens' ranges.
+    std::vector<std::pair<int, int>> chunk_rows(n_chunks);
+    for (int k = 0; k < n_chunks; ++k) {
+        auto& [begin, end] = chunk_rows[k];
+        begin = n_kv_max, end = 0;
+        for (int t = k * chunk; t < std::min(n, (k + 1) * chunk); ++t) {
+            begin = std::min(begin, row_begin(t));
+            end = std::max(end, attend_end_[t]);
+        }
+    }
+    // A task costs about its chunk's width; threads take contiguous runs of equal total cost.
     const auto task_cost = [&](int task) {
-        return int64_t{pos0} + std::min(n, (task % n_chunks + 1) * chunk);
+        const auto& [begin, end] = chunk_rows[task % n_chunks];
+        return int64_t{end - begin};
     };
     int64_t total_cost = 0;
     for (int task = 0; task < n_tasks; ++task) total_cost += task_cost(task);
@@ -52,7 +71,8 @@ void Context::attention(int layer, int n, int pos0) {
             if (mid < cost_begin || mid >= cost_end) continue;
             const int kv_head = task / n_chunks;
             const int t0 = (task % n_chunks) * chunk, t1 = std::min(n, t0 + chunk);
-            const int n_kv = pos0 + t1, rows = (t1 - t0) * heads_per_kv;
+            const auto [kv_begin, n_kv] = chunk_rows[task % n_chunks];
+            const int width = n_kv - kv_begin, rows = (t1 - t0) * heads_per_kv;
 
             // The head's cache slice up to n_kv in F32 (only positions not yet converted): the
             // values straight into place, the keys through key_rows into keys_t.
@@ -95,25 +115,26 @@ void Context::attention(int layer, int n, int pos0) {
                     kv_kernels.dequantize_row(s.conv.data(), row, heads_per_kv * hd);
                 }
             }
-            // S (rows, n_kv) = Q (rows, hd) @ K^T (hd, n_kv)
-            matmul_f32(rows, n_kv, hd, s.queries.data(), hd, s.keys_t.data(), ld, s.scores.data(),
-                       ld);
+            // S (rows, width) = Q (rows, hd) @ K^T (hd, width): cache rows kv_begin .. n_kv - 1
+            matmul_f32(rows, width, hd, s.queries.data(), hd, s.keys_t.data() + kv_begin, ld,
+                       s.scores.data(), ld);
             for (int r = 0; r < rows; ++r) {
                 float* p = &s.scores[static_cast<size_t>(r) * ld];
-                const int visible = pos0 + t0 + r / heads_per_kv + 1;  // causal
-                const int first = window > 0 ? std::max(0, visible - window) : 0;
-                if (c.attn_softcap > 0) soft_cap(p + first, visible - first, c.attn_softcap);
-                for (int j = first; j < visible; ++j) p[j] *= scale;
-                softmax(p + first, visible - first);
+                const int t = t0 + r / heads_per_kv;
+                const int first = row_begin(t) - kv_begin, end = attend_end_[t] - kv_begin;
+                if (c.attn_softcap > 0) soft_cap(p + first, end - first, c.attn_softcap);
+                for (int j = first; j < end; ++j) p[j] *= scale;
+                softmax(p + first, end - first);
                 std::fill(p, p + first, 0.0f);
-                std::fill(p + visible, p + n_kv, 0.0f);
+                std::fill(p + end, p + width, 0.0f);
                 if (round_to_cache) {
-                    kv_kernels.quantize_row(p + first, s.conv.data(), visible - first);
-                    kv_kernels.dequantize_row(s.conv.data(), p + first, visible - first);
+                    kv_kernels.quantize_row(p + first, s.conv.data(), end - first);
+                    kv_kernels.dequantize_row(s.conv.data(), p + first, end - first);
                 }
             }
-            // O (rows, hd) = P (rows, n_kv) @ V (n_kv, hd)
-            matmul_f32(rows, hd, n_kv, s.scores.data(), ld, s.values.data(), hd, s.out.data(), hd);
+            // O (rows, hd) = P (rows, width) @ V (width, hd)
+            matmul_f32(rows, hd, width, s.scores.data(), ld,
+                       s.values.data() + static_cast<size_t>(kv_begin) * hd, hd, s.out.data(), hd);
             for (int t = t0; t < t1; ++t) {
                 const float* o = &s.out[static_cast<size_t>(t - t0) * heads_per_kv * hd];
                 std::copy(o, o + heads_per_kv * hd,

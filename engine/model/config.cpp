@@ -50,13 +50,28 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
                     ": attention.value_length differs from key_length (ember's KV "
                     "cache needs keys and values of one size)");
     }
-    c.n_rot = optional("rope.dimension_count", c.head_dim);
+    c.n_rot = c.arch->rope == RopeKind::None ? 0 : optional("rope.dimension_count", c.head_dim);
     if (c.n_rot > c.head_dim || c.n_rot % 2 != 0) {
         throw Error(file.name() + ": rope.dimension_count " + std::to_string(c.n_rot) +
                     " must be even and at most the head size " + std::to_string(c.head_dim));
     }
     c.rope_freq_base = file.get_f32(key("rope.freq_base"), 10000.0f);
-    c.rms_eps = file.get_f32(key("attention.layer_norm_rms_epsilon"), 1e-5f);
+    c.norm_eps = c.arch->norm == NormKind::RMS
+                     ? file.get_f32(key("attention.layer_norm_rms_epsilon"), 1e-5f)
+                     : file.get_f32(key("attention.layer_norm_epsilon"), 1e-12f);
+    c.causal = file.get_bool(key("attention.causal"), !c.arch->encoder);
+    if (c.causal == c.arch->encoder) {
+        throw Error(file.name() + ": " + key("attention.causal") + " = " +
+                    (c.causal ? "true" : "false") + " is not supported for " + arch_name);
+    }
+    if (const gguf::Value* pooling = file.find(key("pooling_type"))) {
+        const int64_t p = pooling->get_int();
+        if (p < 0 || p > 3) {
+            throw Error(file.name() + ": " + key("pooling_type") + " = " + std::to_string(p) +
+                        " is not supported (0 none, 1 mean, 2 cls, 3 last)");
+        }
+        c.pooling_type = static_cast<int>(p);
+    }
     // As llama.cpp: scaling "none" never scales; otherwise (the default is linear) the
     // position scale is 1 / rope.scaling.factor when the file gives one.
     const std::string scaling(file.get_string(key("rope.scaling.type"), "linear"));
@@ -71,7 +86,7 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
     if (scaling != "none" && factor > 0) c.rope_freq_scale = 1.0f / factor;
     c.rope_n_ctx_orig = optional("rope.scaling.original_context_length", c.n_ctx_train);
     c.rope_attn_factor = file.get_f32(key("rope.scaling.attn_factor"), 1.0f);
-    if (!(c.rope_freq_base > 0) || !(c.rms_eps > 0) || !(c.rope_attn_factor > 0)) {
+    if (!(c.rope_freq_base > 0) || !(c.norm_eps > 0) || !(c.rope_attn_factor > 0)) {
         throw Error(file.name() +
                     ": rope.freq_base, layer_norm_rms_epsilon and rope.scaling.attn_factor must "
                     "be positive");

@@ -23,7 +23,9 @@ struct ModelConfig {
     // LongRoPE (phi3): a context longer than this uses rope_factors_long, else _short.
     int rope_n_ctx_orig = 0;
     float rope_attn_factor = 1.0f;  // rope.scaling.attn_factor: scales the rotated values
-    float rms_eps = 1e-5f;          // epsilon inside RMSNorm's square root
+    float norm_eps = 1e-5f;         // epsilon inside the norm's square root (RMSNorm or LayerNorm)
+    bool causal = true;             // attention.causal: false for encoders (the whole text)
+    int pooling_type = -1;          // pooling_type: 0 none, 1 mean, 2 cls, 3 last; -1: not given
     int sliding_window = 0;         // positions a windowed layer sees (itself included); 0: none
     float attn_softcap = 0;         // gemma2: scores become cap * tanh(score / cap); 0: off
     float final_softcap = 0;        // gemma2: the same on the logits

@@ -22,6 +22,9 @@ ContextParams resolve(const ModelConfig& c, ContextParams p) {
     if (p.n_threads == 0) p.n_threads = default_thread_count();
     if (p.n_batch == 0) p.n_batch = 512;
     p.n_batch = std::min(p.n_batch, p.n_ctx);
+    // Encoders attend to this pass's keys and values in F32, unrounded, as llama.cpp's BERT
+    // graph does (it keeps no cache for them).
+    if (c.arch->encoder) p.kv_type = TensorType::F32;
 
     // The KV cache, and the largest scratch: activations of a batch, its logits, and per
     // thread a KV head's cache slice in F32 with one chunk's scores.
@@ -60,6 +63,9 @@ Context::Context(const Model& model, const ContextParams& params)
     gate_.resize(nb * c.n_ff);
     up_.resize(nb * c.n_ff);
     rope_.resize(nb);
+    positions_.resize(nb);
+    attend_begin_.resize(nb);
+    attend_end_.resize(nb);
     attention_scratch_.resize(pool_.size());  // sized on first use, to the positions in use
 }
 
@@ -67,15 +73,23 @@ void Context::truncate(int n) {
     n_past_ = std::clamp(n, 0, n_past_);
 }
 
-void Context::decode(std::span<const int32_t> tokens, bool all_logits) {
-    const int n_tokens = static_cast<int>(tokens.size());
-    if (n_tokens == 0) throw Error("decode: no tokens to evaluate");
+void Context::check_tokens(std::span<const int32_t> tokens) const {
     for (int32_t t : tokens) {
         if (t < 0 || t >= n_vocab()) {
             throw Error("token id " + std::to_string(t) + " is outside the vocabulary (0.." +
                         std::to_string(n_vocab() - 1) + ")");
         }
     }
+}
+
+void Context::decode(std::span<const int32_t> tokens, bool all_logits) {
+    const int n_tokens = static_cast<int>(tokens.size());
+    if (n_tokens == 0) throw Error("decode: no tokens to evaluate");
+    if (model_.config().arch->encoder) {
+        throw Error(model_.file().name() + ": a " + std::string(model_.config().arch->name) +
+                    " model is an encoder: it makes embeddings (ember embed), not text");
+    }
+    check_tokens(tokens);
     if (static_cast<int64_t>(n_past_) + n_tokens > kv_.n_ctx()) {
         throw ContextFullError("context is full: " + std::to_string(n_past_) + " positions used, " +
                                std::to_string(n_tokens) + " more would exceed the context size " +
@@ -88,9 +102,43 @@ void Context::decode(std::span<const int32_t> tokens, bool all_logits) {
         const int n_out = all_logits ? n : (last_chunk ? 1 : 0);
         float* out =
             all_logits ? logits_.data() + static_cast<size_t>(start) * n_vocab() : logits_.data();
+        for (int t = 0; t < n; ++t) {  // causal: a token sees the cache up to itself
+            positions_[t] = n_past_ + t;
+            attend_begin_[t] = 0;
+            attend_end_[t] = n_past_ + t + 1;
+        }
         forward(tokens.data() + start, n, n_past_, n_out, out);
         n_past_ += n;
     }
+}
+
+void Context::encode(std::span<const int32_t> tokens, std::span<const int> lengths, float* hidden) {
+    const int n = static_cast<int>(tokens.size());
+    int64_t total = 0;
+    for (int length : lengths) {
+        if (length <= 0) throw Error("encode: a sequence has no tokens");
+        total += length;
+    }
+    if (n == 0 || total != n)
+        throw Error("encode: the sequence lengths do not add up to the tokens");
+    if (n > params_.n_batch) {
+        throw ContextFullError("encode: " + std::to_string(n) +
+                               " tokens in one pass, more than the " +
+                               std::to_string(params_.n_batch) + " the context holds");
+    }
+    check_tokens(tokens);
+    const bool causal = model_.config().causal;
+    int begin = 0;
+    for (int length : lengths) {
+        for (int t = begin; t < begin + length; ++t) {
+            positions_[t] = t - begin;
+            attend_begin_[t] = begin;
+            attend_end_[t] = causal ? t + 1 : begin + length;
+        }
+        begin += length;
+    }
+    n_past_ = 0;
+    forward(tokens.data(), n, 0, 0, nullptr, hidden);
 }
 
 }  // namespace ember

@@ -22,6 +22,12 @@ class ContextFullError : public Error {
     explicit ContextFullError(const std::string& message) : Error(message) {}
 };
 
+// Thrown by the callers of a context (Session, Embedder) when their cancel() interrupted it.
+class CancelledError : public Error {
+  public:
+    CancelledError() : Error("cancelled") {}
+};
+
 struct ContextParams {
     int n_ctx = 0;      // positions the KV cache holds; 0: the training context, at most 4096
     int n_threads = 0;  // 0: default_thread_count(); at most 4x the usable CPUs
@@ -45,6 +51,14 @@ class Context {
     // vocabulary or a context that would overflow.
     void decode(std::span<const int32_t> tokens, bool all_logits = false);
 
+    // Encodes whole sequences packed into one forward pass, each attending only to its own
+    // tokens (causally for decoder models, all of them for encoders) from position 0, and
+    // writes every token's final hidden state, n_embd floats (after the output norm for
+    // decoders), to hidden: (tokens.size(), n_embd). For embeddings (engine/embed). The KV
+    // cache is only scratch here: it starts empty and is left empty. lengths: each sequence's
+    // token count, summing to tokens.size(), which must fit in n_ctx. Throws ember::Error.
+    void encode(std::span<const int32_t> tokens, std::span<const int> lengths, float* hidden);
+
     const float* logits(int i = 0) const {
         return logits_.data() + static_cast<size_t>(i) * n_vocab();
     }
@@ -63,9 +77,12 @@ class Context {
     void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
 
   private:
-    // One forward pass over n tokens at positions pos0.. ; writes n_out logits rows (the last
-    // n_out tokens') to out.
-    void forward(const int32_t* tokens, int n, int pos0, int n_out, float* out);
+    // One forward pass over n tokens stored in cache rows pos0.. , at the positions and with
+    // the attention ranges of positions_ and attend_begin_/end_; writes n_out logits rows (the
+    // last n_out tokens') to out, or, with hidden, every token's final hidden state.
+    void forward(const int32_t* tokens, int n, int pos0, int n_out, float* out,
+                 float* hidden = nullptr);
+    void check_tokens(std::span<const int32_t> tokens) const;
     void attention(int layer, int n, int pos0);
 
     const Model& model_;
@@ -86,7 +103,10 @@ class Context {
     std::vector<float> gate_, up_;  // (n, n_ff)
     QuantizedActivations xq_;       // the current matmul input, converted
     std::vector<RopeAngles> rope_;  // (n) angles per position of the batch
-    const float* rope_factors_;     // the model's RoPE frequency factors for this context size
+    // Per token of the batch: its position (RoPE, learned positions), and the cache rows it
+    // attends to, [attend_begin_, attend_end_): causal for generation, its own text in encode.
+    std::vector<int> positions_, attend_begin_, attend_end_;
+    const float* rope_factors_;  // the model's RoPE frequency factors for this context size
     // Per thread: one KV head's cache slice in F32 and one chunk of queries (Context::attention).
     struct AttentionScratch {
         std::vector<float> keys_t;    // (head_dim, ld) keys of positions 0 .. n_kv, transposed

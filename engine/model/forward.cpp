@@ -15,6 +15,9 @@
 // and embeddings scaled by sqrt(n_embd) (gemma), RMSNorm of each sub-layer's output and
 // tanh soft-capping of the logits (gemma2). Sliding windows and score soft-capping are in
 // attention.cpp. A fused matrix of the file (phi3's attn_qkv) is already split by the loader.
+// Encoders (bert, nomic-bert) are post-norm: x = LayerNorm(x + sublayer(x)), with token-type
+// and position embeddings and a LayerNorm before the first block, and no output head: their
+// final hidden states are the result (Context::encode).
 //
 // Shapes: n tokens in a batch, d = n_embd, rows are tokens. Matmuls W (out, in) @ X (n, in)
 // -> (n, out) run on quantized activations (ops.h).
@@ -29,22 +32,45 @@
 
 namespace ember {
 
-void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* out) {
+void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* out,
+                      float* hidden) {
     const ModelConfig& c = model_.config();
     const Architecture& arch = *c.arch;
     const int d = c.n_embd;
 
+    // RMSNorm or LayerNorm (ARCH: encoders), of one row of d values.
+    const auto norm = [&](const float* in, const float* weight, const float* bias, float* out_row) {
+        if (arch.norm == NormKind::Layer) {
+            layer_norm(in, weight, bias, out_row, d, c.norm_eps);
+        } else {
+            rms_norm(in, weight, out_row, d, c.norm_eps);
+        }
+    };
+
     // Embedding lookup: x[t] = row tokens[t] of token_embd, dequantized.  (n, d)
-    // ARCH: gemma scales the embeddings by sqrt(n_embd).
+    // ARCH: gemma scales the embeddings by sqrt(n_embd); encoders add token type 0 and the
+    // learned position (BERT), then normalise.
     const float embd_scale = arch.scale_embeddings ? std::sqrt(static_cast<float>(d)) : 1.0f;
+    std::vector<float> position_row(model_.position_embd.data != nullptr ? d : 0);
     for (int t = 0; t < n; ++t) {
         float* x = x_.data() + static_cast<size_t>(t) * d;
         model_.token_embd.kernels->dequantize_row(model_.token_embd.row(tokens[t]), x, d);
         if (arch.scale_embeddings) {
             for (int i = 0; i < d; ++i) x[i] *= embd_scale;
         }
-        rope_[t].compute(pos0 + t, c.n_rot, c.rope_freq_base, c.rope_freq_scale, rope_factors_,
-                         c.rope_attn_factor);
+        if (arch.encoder) {
+            for (int i = 0; i < d; ++i) x[i] += model_.token_type0[i];
+            if (!position_row.empty()) {
+                const WeightMatrix& pe = model_.position_embd;
+                pe.kernels->dequantize_row(pe.row(positions_[t]), position_row.data(), d);
+                for (int i = 0; i < d; ++i) x[i] += position_row[i];
+            }
+            norm(x, model_.embd_norm, model_.embd_norm_b, x);
+        }
+        if (c.n_rot > 0) {
+            rope_[t].compute(positions_[t], c.n_rot, c.rope_freq_base, c.rope_freq_scale,
+                             rope_factors_, c.rope_attn_factor);
+        }
     }
 
     // Runs W @ in for several weights that read the same input, converting the input once per
@@ -82,6 +108,8 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
     const auto add_to_x = [&](int t) {  // the residual connection: x += proj
         for (int i = 0; i < d; ++i) x_[t * d + i] += proj_[t * d + i];
     };
+    // ARCH: a sub-layer reads Norm(x) in pre-norm decoders, x itself in post-norm encoders.
+    const float* block_in = arch.encoder ? x_.data() : xb_.data();
 
     for (int l = 0; l < c.n_layer; ++l) {
         if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
@@ -90,21 +118,23 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
         const LayerWeights& w = model_.layers[l];
 
         // Attention sub-layer.
-        each_token([&](int t) { rms_norm(&x_[t * d], w.attn_norm, &xb_[t * d], d, c.rms_eps); });
-        // Wq (q_dim, d) @ xb (n, d) -> q (n, q_dim); Wk, Wv (kv_dim, d) -> k, v (n, kv_dim)
-        project(xb_.data(), d, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}});
+        if (!arch.encoder) {
+            each_token([&](int t) { norm(&x_[t * d], w.attn_norm, nullptr, &xb_[t * d]); });
+        }
+        // Wq (q_dim, d) @ in (n, d) -> q (n, q_dim); Wk, Wv (kv_dim, d) -> k, v (n, kv_dim)
+        project(block_in, d, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}});
         each_token([&](int t) {
-            add_bias(q_.data(), t, w.bq, c.q_dim());  // ARCH: qwen2's Q/K/V biases
+            add_bias(q_.data(), t, w.bq, c.q_dim());  // ARCH: qwen2's and BERT's Q/K/V biases
             add_bias(k_.data(), t, w.bk, c.kv_dim());
             add_bias(v_.data(), t, w.bv, c.kv_dim());
             for (int h = 0; h < c.n_head; ++h) {
                 float* q = &q_[t * c.q_dim() + h * c.head_dim];
-                rope_rotate(q, rope_[t], arch.rope);  // ARCH: adjacent or NeoX pairs
+                if (c.n_rot > 0) rope_rotate(q, rope_[t], arch.rope);  // ARCH: pair layout
                 if (arch.query_prescaled) {  // ARCH: phi3 and gemma scale q, not the scores
                     for (int i = 0; i < c.head_dim; ++i) q[i] *= c.query_scale;
                 }
             }
-            for (int h = 0; h < c.n_head_kv; ++h) {
+            for (int h = 0; h < c.n_head_kv && c.n_rot > 0; ++h) {
                 rope_rotate(&k_[t * c.kv_dim() + h * c.head_dim], rope_[t], arch.rope);
             }
             kv_.store(l, pos0 + t, &k_[t * c.kv_dim()], &v_[t * c.kv_dim()]);
@@ -117,18 +147,31 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
         each_token([&](int t) {
             add_bias(proj_.data(), t, w.bo, d);
             if (w.attn_post_norm != nullptr) {  // ARCH: gemma2 normalises the sub-layer output
-                rms_norm(&proj_[t * d], w.attn_post_norm, &proj_[t * d], d, c.rms_eps);
+                rms_norm(&proj_[t * d], w.attn_post_norm, &proj_[t * d], d, c.norm_eps);
             }
             add_to_x(t);
-            rms_norm(&x_[t * d], w.ffn_norm, &xb_[t * d], d, c.rms_eps);
+            if (arch.encoder) {  // ARCH: post-norm
+                norm(&x_[t * d], w.attn_out_norm, w.attn_out_norm_b, &x_[t * d]);
+            } else {
+                norm(&x_[t * d], w.ffn_norm, nullptr, &xb_[t * d]);
+            }
         });
-        // W_gate, W_up (n_ff, d) @ xb (n, d) -> gate, up (n, n_ff)
-        project(xb_.data(), d, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}});
+        if (arch.gated_ffn) {
+            // W_gate, W_up (n_ff, d) @ in (n, d) -> gate, up (n, n_ff)
+            project(block_in, d, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}});
+        } else {  // ARCH: BERT's plain FFN: W_up (n_ff, d) @ in (n, d) -> gate (n, n_ff)
+            project(block_in, d, {{&w.w_up, gate_.data()}});
+        }
         each_token([&](int t) {
-            add_bias(gate_.data(), t, w.b_gate, c.n_ff);
-            add_bias(up_.data(), t, w.b_up, c.n_ff);
             float* gate = &gate_[static_cast<size_t>(t) * c.n_ff];
             const float* up = &up_[static_cast<size_t>(t) * c.n_ff];
+            if (!arch.gated_ffn) {
+                add_bias(gate_.data(), t, w.b_up, c.n_ff);
+                gelu(gate, c.n_ff);
+                return;
+            }
+            add_bias(gate_.data(), t, w.b_gate, c.n_ff);
+            add_bias(up_.data(), t, w.b_up, c.n_ff);
             if (arch.activation == FfnActivation::GeluTanh) {  // ARCH: gemma's GeGLU
                 gelu_mul(gate, up, c.n_ff);
             } else {
@@ -140,17 +183,29 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
         each_token([&](int t) {
             add_bias(proj_.data(), t, w.b_down, d);
             if (w.ffn_post_norm != nullptr) {  // ARCH: gemma2
-                rms_norm(&proj_[t * d], w.ffn_post_norm, &proj_[t * d], d, c.rms_eps);
+                rms_norm(&proj_[t * d], w.ffn_post_norm, &proj_[t * d], d, c.norm_eps);
             }
             add_to_x(t);
+            if (arch.encoder) norm(&x_[t * d], w.ffn_out_norm, w.ffn_out_norm_b, &x_[t * d]);
         });
     }
 
+    if (hidden != nullptr) {  // embeddings: every token's final state, normalised in decoders
+        for (int t = 0; t < n; ++t) {
+            float* h = hidden + static_cast<size_t>(t) * d;
+            if (model_.output_norm != nullptr) {
+                rms_norm(&x_[t * d], model_.output_norm, h, d, c.norm_eps);
+            } else {
+                std::copy(&x_[t * d], &x_[t * d] + d, h);
+            }
+        }
+        return;
+    }
     if (n_out == 0) return;
     // Only the last n_out tokens need logits: W_output (n_vocab, d) @ norm(x) (n_out, d).
     const int first = n - n_out;
     for (int t = first; t < n; ++t) {
-        rms_norm(&x_[t * d], model_.output_norm, &xb_[(t - first) * d], d, c.rms_eps);
+        rms_norm(&x_[t * d], model_.output_norm, &xb_[(t - first) * d], d, c.norm_eps);
     }
     xq_.quantize(xb_.data(), n_out, d, model_.output.kernels->activation_type, pool_);
     matmul(model_.output, xq_, n_out, out, pool_);

@@ -93,10 +93,24 @@ Model::Model(const std::string& path, const ModelOptions& options)
     const Architecture& arch = *c.arch;
     const TensorLookup tensors(file_);
     token_embd = tensors.matrix("token_embd.weight", c.n_embd, c.n_vocab);
-    output_norm = tensors.vector("output_norm.weight", c.n_embd);
-    output = !arch.tied_output && file_.find_tensor("output.weight")
-                 ? tensors.matrix("output.weight", c.n_embd, c.n_vocab)
-                 : token_embd;  // tied embeddings
+    if (arch.encoder) {  // ARCH: embeddings plus token type and position, normalised; no head
+        output_norm = nullptr;
+        const gguf::TensorInfo* types = file_.find_tensor("token_types.weight");
+        const uint64_t n_types = types != nullptr && types->n_dims == 2 ? types->ne[1] : 1;
+        const WeightMatrix type_rows = tensors.matrix("token_types.weight", c.n_embd, n_types);
+        token_type0.resize(c.n_embd);
+        type_rows.kernels->dequantize_row(type_rows.row(0), token_type0.data(), c.n_embd);
+        if (arch.position_embeddings) {
+            position_embd = tensors.matrix("position_embd.weight", c.n_embd, c.n_ctx_train);
+        }
+        embd_norm = tensors.vector("token_embd_norm.weight", c.n_embd);
+        embd_norm_b = tensors.vector("token_embd_norm.bias", c.n_embd);
+    } else {
+        output_norm = tensors.vector("output_norm.weight", c.n_embd);
+        output = !arch.tied_output && file_.find_tensor("output.weight")
+                     ? tensors.matrix("output.weight", c.n_embd, c.n_vocab)
+                     : token_embd;  // tied embeddings
+    }
     rope_freqs = tensors.optional_vector("rope_freqs.weight", c.n_rot / 2);
     rope_factors_short = tensors.optional_vector("rope_factors_short.weight", c.n_rot / 2);
     rope_factors_long = tensors.optional_vector("rope_factors_long.weight", c.n_rot / 2);
@@ -104,7 +118,15 @@ Model::Model(const std::string& path, const ModelOptions& options)
     for (int l = 0; l < c.n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         LayerWeights w;
-        w.attn_norm = tensors.vector(p + "attn_norm.weight", c.n_embd);
+        // ARCH: pre-norm decoders normalise before each sub-layer, encoders after its residual.
+        w.attn_norm = arch.encoder ? nullptr : tensors.vector(p + "attn_norm.weight", c.n_embd);
+        w.ffn_norm = arch.encoder ? nullptr : tensors.vector(p + "ffn_norm.weight", c.n_embd);
+        if (arch.encoder) {
+            w.attn_out_norm = tensors.vector(p + "attn_output_norm.weight", c.n_embd);
+            w.attn_out_norm_b = tensors.vector(p + "attn_output_norm.bias", c.n_embd);
+            w.ffn_out_norm = tensors.vector(p + "layer_output_norm.weight", c.n_embd);
+            w.ffn_out_norm_b = tensors.vector(p + "layer_output_norm.bias", c.n_embd);
+        }
         // ARCH: fused Q, K, V rows (phi3's files; any family's loader accepts them).
         const bool fused_qkv =
             file_.find_tensor(p + "attn_qkv.weight") != nullptr ||
@@ -128,15 +150,16 @@ Model::Model(const std::string& path, const ModelOptions& options)
         w.bk = bias(p + "attn_k.bias", c.kv_dim());
         w.bv = bias(p + "attn_v.bias", c.kv_dim());
         w.bo = tensors.optional_vector(p + "attn_output.bias", c.n_embd);
-        w.ffn_norm = tensors.vector(p + "ffn_norm.weight", c.n_embd);
         if (arch.fused_gate_up) {  // ARCH: ffn_up holds the gate rows, then the up rows
             const WeightMatrix gate_up = tensors.matrix(p + "ffn_up.weight", c.n_embd, 2 * c.n_ff);
             w.w_gate = row_range(gate_up, 0, c.n_ff);
             w.w_up = row_range(gate_up, c.n_ff, c.n_ff);
         } else {
-            w.w_gate = tensors.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
+            if (arch.gated_ffn) {
+                w.w_gate = tensors.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
+                w.b_gate = tensors.optional_vector(p + "ffn_gate.bias", c.n_ff);
+            }
             w.w_up = tensors.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
-            w.b_gate = tensors.optional_vector(p + "ffn_gate.bias", c.n_ff);
             w.b_up = tensors.optional_vector(p + "ffn_up.bias", c.n_ff);
         }
         w.w_down = tensors.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
@@ -154,9 +177,9 @@ void Model::pack_weights() {
     std::vector<WeightMatrix*> matrices;
     for (LayerWeights& l : layers) {
         for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-            matrices.push_back(m);
+            if (m->data != nullptr) matrices.push_back(m);
     }
-    matrices.push_back(&output);
+    if (output.data != nullptr) matrices.push_back(&output);
     const auto packed_bytes = [](const WeightMatrix& m) {
         const size_t bytes = static_cast<size_t>(m.rows / 8) * 8 * m.row_bytes;
         return (bytes + 63) / 64 * 64;
@@ -193,7 +216,9 @@ void Model::pack_weights() {
     for (int t = 1; t < default_thread_count(); ++t) helpers.emplace_back(pack_some);
     pack_some();
     for (std::thread& t : helpers) t.join();
-    if (output.data == token_embd.data) token_embd.packed = output.packed;
+    if (output.data != nullptr && output.data == token_embd.data) {
+        token_embd.packed = output.packed;
+    }
 }
 
 }  // namespace ember

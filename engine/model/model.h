@@ -43,7 +43,7 @@ struct ModelOptions {
 // of the file (phi3's attn_qkv, ffn_up with the gate rows) is split here into views of its rows,
 // so the forward pass never sees it.
 struct LayerWeights {
-    const float* attn_norm;     // (n_embd) RMSNorm weight before attention
+    const float* attn_norm;     // (n_embd) RMSNorm weight before attention (encoders: nullptr)
     WeightMatrix wq;            // (q_dim, n_embd)
     WeightMatrix wk;            // (kv_dim, n_embd)
     WeightMatrix wv;            // (kv_dim, n_embd)
@@ -53,8 +53,14 @@ struct LayerWeights {
     const float* bv = nullptr;  // (kv_dim)
     const float* bo = nullptr;  // (n_embd)
     const float* attn_post_norm = nullptr;  // (n_embd) gemma2: RMSNorm of the attention output
-    const float* ffn_norm;          // (n_embd) RMSNorm weight before the feed-forward network
-    WeightMatrix w_gate;            // (n_ff, n_embd)
+    // Encoders (post-norm): LayerNorm of x after the attention's residual add, and after the
+    // feed-forward network's (the file's attn_output_norm and layer_output_norm).
+    const float* attn_out_norm = nullptr;
+    const float* attn_out_norm_b = nullptr;
+    const float* ffn_out_norm = nullptr;
+    const float* ffn_out_norm_b = nullptr;
+    const float* ffn_norm;          // (n_embd) RMSNorm weight before the FFN (encoders: nullptr)
+    WeightMatrix w_gate;            // (n_ff, n_embd); none (data nullptr) in a plain FFN (BERT)
     WeightMatrix w_up;              // (n_ff, n_embd)
     WeightMatrix w_down;            // (n_embd, n_ff)
     const float* b_gate = nullptr;  // (n_ff) optional biases
@@ -73,8 +79,15 @@ class Model {
     const ModelConfig& config() const { return config_; }
 
     WeightMatrix token_embd;   // (n_vocab, n_embd): row t is token t's embedding
-    const float* output_norm;  // (n_embd)
-    WeightMatrix output;       // (n_vocab, n_embd); token_embd when the file ties them
+    const float* output_norm;  // (n_embd); nullptr for encoders
+    WeightMatrix output;       // (n_vocab, n_embd); token_embd when the file ties them; none
+                               // (data nullptr) for encoders, which make no logits
+    // Encoders: row 0 of token_types (every text is "sentence A"), added to each embedding;
+    // learned positions (BERT; position p's row); the LayerNorm after the embeddings.
+    std::vector<float> token_type0;
+    WeightMatrix position_embd;  // (n_ctx_train, n_embd)
+    const float* embd_norm = nullptr;
+    const float* embd_norm_b = nullptr;
     std::vector<LayerWeights> layers;
 
     // RoPE frequency factors (n_rot / 2), dividing each pair's angle, or nullptr: Llama 3.1+

@@ -16,6 +16,22 @@ void rms_norm(const float* x, const float* weight, float* out, int n, float eps)
     for (int i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
+void layer_norm(const float* x, const float* weight, const float* bias, float* out, int n,
+                float eps) {
+    double sum = 0;
+    for (int i = 0; i < n; ++i) sum += x[i];
+    const auto mean = static_cast<float>(sum / n);
+    double sum_squares = 0;
+    for (int i = 0; i < n; ++i) {
+        const float v = x[i] - mean;
+        out[i] = v;
+        sum_squares += static_cast<double>(v * v);
+    }
+    const auto variance = static_cast<float>(sum_squares / n);
+    const float scale = 1.0f / std::sqrt(variance + eps);
+    for (int i = 0; i < n; ++i) out[i] = out[i] * scale * weight[i] + bias[i];
+}
+
 void RopeAngles::compute(int pos, int n_rot, float freq_base, float freq_scale,
                          const float* factors, float attn_factor) {
     // The angle of pair i is pos * theta_scale^i, built by repeated multiplication in float,
@@ -104,20 +120,21 @@ const std::vector<fp16_t>& gelu_table() {
 
 }  // namespace
 
-void gelu_mul(float* gate, const float* up, int64_t n) {
+void gelu(float* x, int64_t n) {
     const fp16_t* table = gelu_table().data();
     for (int64_t i = 0; i < n; ++i) {
-        const float g = gate[i];
-        float y;
+        const float g = x[i];
         if (g <= -10.0f) {
-            y = 0.0f;
-        } else if (g >= 10.0f) {
-            y = g;
-        } else {
-            y = fp16_to_f32(table[f32_to_fp16(g)]);
-        }
-        gate[i] = y * up[i];
+            x[i] = 0.0f;
+        } else if (g < 10.0f) {
+            x[i] = fp16_to_f32(table[f32_to_fp16(g)]);
+        }  // g >= 10 passes through
     }
+}
+
+void gelu_mul(float* gate, const float* up, int64_t n) {
+    gelu(gate, n);
+    for (int64_t i = 0; i < n; ++i) gate[i] *= up[i];
 }
 
 void soft_cap(float* x, int64_t n, float cap) {

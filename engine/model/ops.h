@@ -13,6 +13,11 @@ namespace ember {
 // RMSNorm (Zhang and Sennrich, 2019): out = x / sqrt(mean(x^2) + eps) * weight.  x, out: (n)
 void rms_norm(const float* x, const float* weight, float* out, int n, float eps);
 
+// LayerNorm (Ba et al., 2016): out = (x - mean) / sqrt(var + eps) * weight + bias.  (n)
+// Sums in double, as ggml's norm.
+void layer_norm(const float* x, const float* weight, const float* bias, float* out, int n,
+                float eps);
+
 // RoPE (Su et al., 2021, "RoFormer") as llama.cpp applies it: pair i of the first n_rot
 // values of a head rotates by the angle pos * freq_scale * base^(-2i / n_rot) / factors[i]
 // (factors: Llama 3's rope_freqs or phi3's LongRoPE factors; none: 1), and the rotated values
@@ -32,9 +37,11 @@ void softmax(float* x, int n);
 // SwiGLU's gate (Shazeer, 2020): gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)).  (n)
 void silu_mul(float* gate, const float* up, int64_t n);
 
-// GeGLU's gate (Shazeer, 2020): gate = gelu(gate) * up, with the tanh approximation of GELU
-// rounded as llama.cpp's CPU backend rounds it: looked up for the F16 value of gate in a
-// table of F16 results (inputs beyond +-10 pass through or give 0).  (n)
+// GELU with its tanh approximation, in place, rounded as llama.cpp's CPU backend rounds it:
+// looked up for the F16 value of x in a table of F16 results (inputs beyond +-10 pass through
+// or give 0).  (n)
+void gelu(float* x, int64_t n);
+// GeGLU's gate (Shazeer, 2020): gate = gelu(gate) * up.  (n)
 void gelu_mul(float* gate, const float* up, int64_t n);
 
 // Soft-capping (Gemma 2): x = cap * tanh(x / cap), in place.  (n)

@@ -46,9 +46,11 @@ Tokenizer::Tokenizer(const gguf::File& file) : vocab_(file) {
         impl_ = make_spm_tokenizer(vocab_);
     } else if (vocab_.model == "gpt2") {
         impl_ = make_bpe_tokenizer(vocab_, file);
+    } else if (vocab_.model == "bert") {
+        impl_ = make_wpm_tokenizer(vocab_);
     } else {
         throw Error(file.name() + ": tokenizer model '" + vocab_.model +
-                    "' is not supported (ember reads 'llama' and 'gpt2')");
+                    "' is not supported (ember reads 'llama', 'gpt2' and 'bert')");
     }
     // User-defined tokens are always matched in text; control and unknown tokens only when
     // the caller asks (parse_special).
@@ -88,6 +90,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
         }
     }
     if (add_special && vocab_.add_eos && vocab_.eos >= 0) out.push_back(vocab_.eos);
+    if (add_special && vocab_.add_sep && vocab_.sep >= 0) out.push_back(vocab_.sep);
     return out;
 }
 
@@ -101,8 +104,7 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool special) const 
     for (int32_t id : ids) text += piece(id, special);
     // SentencePiece put a space before the text; take it back off. BOS (control) pieces are
     // empty, so the first text piece is the one that carries it.
-    if (impl_->strips_leading_space() && vocab_.add_space_prefix && !text.empty() &&
-        text[0] == ' ') {
+    if (impl_->strips_leading_space() && !text.empty() && text[0] == ' ') {
         text.erase(0, 1);
     }
     return text;

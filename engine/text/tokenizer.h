@@ -2,6 +2,7 @@
 //   tokenizer.ggml.model = "llama": SentencePiece (Llama 1/2, TinyLlama, Mistral)
 //   tokenizer.ggml.model = "gpt2":  byte-level BPE with a model-specific pre-tokenizer
 //                                   (Llama 3, SmolLM, Qwen2, ...)
+//   tokenizer.ggml.model = "bert":  WordPiece (BERT, MiniLM, bge, nomic-embed)
 // Output matches llama.cpp's tokenizer on its test vectors.
 #pragma once
 
@@ -37,7 +38,8 @@ class Tokenizer {
     // removed from the first piece, so decode(encode(s)) == s.
     std::string decode(std::span<const int32_t> ids, bool special = false) const;
 
-    // The algorithms behind the interface (tokenizer_spm.cpp, tokenizer_bpe.cpp).
+    // The algorithms behind the interface (tokenizer_spm.cpp, tokenizer_bpe.cpp,
+    // tokenizer_wpm.cpp).
     class Impl;
 
   private:
@@ -57,10 +59,13 @@ class Tokenizer::Impl {
     virtual void encode_text(std::string_view text, bool first_fragment,
                              std::vector<int32_t>& out) const = 0;
     virtual std::string piece(int32_t id, bool special) const = 0;
+    // Whether the encoder put a space before the text (SentencePiece's prefix, WordPiece's
+    // phantom space), which decode() takes back off.
     virtual bool strips_leading_space() const = 0;
 };
 
 std::unique_ptr<Tokenizer::Impl> make_spm_tokenizer(const Vocab& vocab);
 std::unique_ptr<Tokenizer::Impl> make_bpe_tokenizer(const Vocab& vocab, const gguf::File& file);
+std::unique_ptr<Tokenizer::Impl> make_wpm_tokenizer(const Vocab& vocab);
 
 }  // namespace ember

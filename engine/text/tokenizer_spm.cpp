@@ -58,7 +58,7 @@ class SpmTokenizer : public Tokenizer::Impl {
     void encode_text(std::string_view raw, bool first_fragment,
                      std::vector<int32_t>& out) const override;
     std::string piece(int32_t id, bool special) const override;
-    bool strips_leading_space() const override { return true; }
+    bool strips_leading_space() const override { return vocab_.add_space_prefix; }
 
   private:
     struct Symbol {

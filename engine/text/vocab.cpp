@@ -44,11 +44,17 @@ Vocab::Vocab(const gguf::File& file) {
         return id >= 0 && id < static_cast<int64_t>(n) ? static_cast<int32_t>(id) : -1;
     };
     const bool spm = model == "llama";
+    const bool wpm = model == "bert";  // BERT's defaults, as llama.cpp sets them
     bos = special_id("tokenizer.ggml.bos_token_id", spm ? 1 : -1);
     eos = special_id("tokenizer.ggml.eos_token_id", spm ? 2 : -1);
-    unk = special_id("tokenizer.ggml.unknown_token_id", spm ? 0 : -1);
+    unk = special_id("tokenizer.ggml.unknown_token_id", spm ? 0 : wpm ? 100 : -1);
     pad = special_id("tokenizer.ggml.padding_token_id", -1);
-    add_bos = file.get_bool("tokenizer.ggml.add_bos_token", spm);
+    if (wpm) {
+        bos = special_id("tokenizer.ggml.cls_token_id", bos >= 0 ? bos : 101);
+        sep = special_id("tokenizer.ggml.seperator_token_id", 102);  // GGUF's spelling
+        add_sep = true;
+    }
+    add_bos = file.get_bool("tokenizer.ggml.add_bos_token", spm || wpm);
     add_eos = file.get_bool("tokenizer.ggml.add_eos_token", false);
     add_space_prefix = file.get_bool("tokenizer.ggml.add_space_prefix", spm);
 

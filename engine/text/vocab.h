@@ -27,10 +27,12 @@ class Vocab {
   public:
     explicit Vocab(const gguf::File& file);
 
-    std::string model;  // tokenizer.ggml.model: "llama" (SentencePiece) or "gpt2" (BPE)
-    std::string pre;    // tokenizer.ggml.pre: the BPE pre-tokenizer's name
+    // tokenizer.ggml.model: "llama" (SentencePiece), "gpt2" (BPE) or "bert" (WordPiece)
+    std::string model;
+    std::string pre;  // tokenizer.ggml.pre: the BPE pre-tokenizer's name
     int32_t bos = -1, eos = -1, unk = -1, pad = -1;  // -1: none
-    bool add_bos = false, add_eos = false;
+    int32_t sep = -1;  // WordPiece's [SEP], after a text; its [CLS] before is `bos`
+    bool add_bos = false, add_eos = false, add_sep = false;
     bool add_space_prefix = true;  // SentencePiece: a space before the text
 
     int32_t size() const { return static_cast<int32_t>(texts_.size()); }

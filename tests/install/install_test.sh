@@ -29,4 +29,8 @@ for program in "$work/build-c/story_c" "$work/build-cpp/story_cpp" "$work/story_
     echo "$(basename "$program"): $words words: ${out:0:80}..."
     [ "$words" -ge 40 ] || { echo "$program printed too little"; exit 1; }
 done
-echo "install test: the examples built against the installed library and streamed stories"
+# The embeddings example: one line per document with its similarity to the query.
+ranked=$("$work/build-c/search_c" models/stories260K.gguf)
+echo "$ranked"
+[ "$(echo "$ranked" | grep -cE '^-?[0-9]\.[0-9]{4}  ')" -eq 4 ] || { echo "search_c ranked nothing"; exit 1; }
+echo "install test: the examples built against the installed library, streamed stories and ranked documents"
