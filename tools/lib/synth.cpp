@@ -68,6 +68,10 @@ const std::vector<ModelShape>& known_shapes() {
          false},
         {"gemma2-2b", "gemma2", 256000, 8192, 2304, 9216, 26, 8, 4, 256, 1e4f, 1e-6f, true, false},
         {"smollm2-360m", "llama", 49152, 8192, 960, 2560, 32, 15, 5, 0, 1e5f, 1e-5f, true, false},
+        // Encoders (sentence embeddings): all-MiniLM-L6-v2 and bge-small-en-v1.5, with BERT's
+        // WordPiece vocabulary size (give --vocab a bert vocabulary to embed real text).
+        {"minilm-l6", "bert", 30522, 512, 384, 1536, 6, 12, 12, 0, 1e4f, 1e-12f, true, false},
+        {"bge-small", "bert", 30522, 512, 384, 1536, 12, 12, 12, 0, 1e4f, 1e-12f, true, false},
     };
     return shapes;
 }
@@ -116,9 +120,17 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         w.set_u32(key("attention.key_length"), u32(head_dim));
         w.set_u32(key("attention.value_length"), u32(head_dim));
     }
-    w.set_u32(key("rope.dimension_count"), u32(head_dim));
-    w.set_f32(key("rope.freq_base"), shape.rope_freq_base);
-    w.set_f32(key("attention.layer_norm_rms_epsilon"), shape.rms_eps);
+    if (arch->rope != RopeKind::None) {
+        w.set_u32(key("rope.dimension_count"), u32(head_dim));
+        w.set_f32(key("rope.freq_base"), shape.rope_freq_base);
+    }
+    if (arch->encoder) {
+        w.set_f32(key("attention.layer_norm_epsilon"), shape.rms_eps);
+        w.set_bool(key("attention.causal"), false);
+        w.set_u32(key("pooling_type"), 1);  // mean, as all-MiniLM and bge's GGUF files say
+    } else {
+        w.set_f32(key("attention.layer_norm_rms_epsilon"), shape.rms_eps);
+    }
     // The families' own settings, with the released models' values.
     if (arch->window == WindowLayers::All) {  // Phi-3.5 mini: LongRoPE, a window past its context
         w.set_u32(key("attention.sliding_window"), 262144);
@@ -187,7 +199,21 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
     // stay near 1 instead of saturating (the residual stream is normalised before use anyway).
     matrix("token_embd.weight", shape.n_embd, n_vocab,
            shape.tied_embeddings ? spread(shape.n_embd) : 1.0f);
-    norm("output_norm.weight");
+    if (arch->encoder) {  // token types, learned positions, the embeddings' LayerNorm
+        const uint64_t types_ne[] = {static_cast<uint64_t>(shape.n_embd), 2};
+        w.add_tensor("token_types.weight", TensorType::F32, types_ne,
+                     random_matrix(TensorType::F32, shape.n_embd, 0.1f, ++seed));
+        if (arch->position_embeddings) {
+            const uint64_t pos_ne[] = {static_cast<uint64_t>(shape.n_embd),
+                                       static_cast<uint64_t>(shape.n_ctx)};
+            w.add_tensor("position_embd.weight", TensorType::F32, pos_ne,
+                         random_matrix(TensorType::F32, shape.n_embd, 0.1f, ++seed));
+        }
+        norm("token_embd_norm.weight");
+        vector("token_embd_norm.bias", shape.n_embd, -0.5f);
+    } else {
+        norm("output_norm.weight");
+    }
     if (!shape.tied_embeddings)
         matrix("output.weight", shape.n_embd, n_vocab, spread(shape.n_embd));
     if (shape.rope_freqs) vector("rope_freqs.weight", head_dim / 2, 1.0f);
@@ -198,7 +224,7 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
     const int d = shape.n_embd;
     for (int l = 0; l < n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
-        norm(p + "attn_norm.weight");
+        if (!arch->encoder) norm(p + "attn_norm.weight");
         if (arch->fused_qkv) {
             matrix(p + "attn_qkv.weight", d, q_dim + 2 * kv_dim, spread(d));
         } else {
@@ -212,16 +238,28 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
             vector(p + "attn_v.bias", kv_dim, -0.5f);
         }
         matrix(p + "attn_output.weight", q_dim, d, spread(q_dim));
+        if (arch->encoder && arch->qkv_bias) vector(p + "attn_output.bias", d, -0.5f);
         if (arch->post_norms) norm(p + "post_attention_norm.weight");
-        norm(p + "ffn_norm.weight");
+        if (arch->encoder) {  // post-norm: after the residual add
+            norm(p + "attn_output_norm.weight");
+            vector(p + "attn_output_norm.bias", d, -0.5f);
+        } else {
+            norm(p + "ffn_norm.weight");
+        }
         if (arch->fused_gate_up) {
             matrix(p + "ffn_up.weight", d, 2 * shape.n_ff, spread(d));
         } else {
-            matrix(p + "ffn_gate.weight", d, shape.n_ff, spread(d));
+            if (arch->gated_ffn) matrix(p + "ffn_gate.weight", d, shape.n_ff, spread(d));
             matrix(p + "ffn_up.weight", d, shape.n_ff, spread(d));
         }
+        if (!arch->gated_ffn) vector(p + "ffn_up.bias", shape.n_ff, -0.5f);
         matrix(p + "ffn_down.weight", shape.n_ff, d, spread(shape.n_ff));
+        if (!arch->gated_ffn) vector(p + "ffn_down.bias", d, -0.5f);
         if (arch->post_norms) norm(p + "post_ffw_norm.weight");
+        if (arch->encoder) {
+            norm(p + "layer_output_norm.weight");
+            vector(p + "layer_output_norm.bias", d, -0.5f);
+        }
     }
     std::vector<std::string> inputs;
     if (options.vocab != nullptr) inputs.push_back(options.vocab->name());

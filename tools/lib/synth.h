@@ -17,17 +17,17 @@ namespace ember {
 
 struct ModelShape {
     std::string name;
-    std::string arch;  // general.architecture: llama, qwen2, phi3, gemma2 (the tensors follow)
+    std::string arch;  // general.architecture: llama, qwen2, phi3, gemma2, bert (tensors follow)
     int n_vocab, n_ctx, n_embd, n_ff, n_layer, n_head, n_head_kv;
     int head_dim;  // attention.key_length where it is not n_embd / n_head (gemma2), else 0
     float rope_freq_base;
-    float rms_eps;
+    float rms_eps;  // the norm's epsilon (RMSNorm, or LayerNorm for encoders)
     bool tied_embeddings;  // no output.weight: the output reuses token_embd
     bool rope_freqs;       // Llama 3.1+ frequency factors (rope_freqs.weight)
 };
 
 // tinyllama-1.1b, llama2-7b, mistral-7b, llama3-8b, smollm-135m, llama3.2-1b, qwen2.5-0.5b,
-// qwen2.5-1.5b, phi3.5-mini, gemma2-2b, smollm2-360m.
+// qwen2.5-1.5b, phi3.5-mini, gemma2-2b, smollm2-360m; encoders minilm-l6, bge-small.
 const std::vector<ModelShape>& known_shapes();
 const ModelShape& shape_by_name(const std::string& name);  // throws ember::Error
 
