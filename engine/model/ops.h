@@ -44,7 +44,7 @@ void gelu(float* x, int64_t n);
 // GeGLU's gate (Shazeer, 2020): gate = gelu(gate) * up.  (n)
 void gelu_mul(float* gate, const float* up, int64_t n);
 
-// Soft-capping (Gemma 2): x = cap * tanh(x / cap), in place.  (n)
+// Soft-capping (Gemma 2): x = cap * tanh(x / cap), in place, to within 1e-6 of cap.  (n)
 void soft_cap(float* x, int64_t n, float cap);
 
 // Activations converted once into the type a weight's vec_dot pairs with (kernels.h).
