@@ -21,7 +21,7 @@ struct ModelShape {
     int n_vocab, n_ctx, n_embd, n_ff, n_layer, n_head, n_head_kv;
     int head_dim;  // attention.key_length where it is not n_embd / n_head (gemma2), else 0
     float rope_freq_base;
-    float rms_eps;  // the norm's epsilon (RMSNorm, or LayerNorm for encoders)
+    float rms_eps;         // the norm's epsilon (RMSNorm, or LayerNorm for encoders)
     bool tied_embeddings;  // no output.weight: the output reuses token_embd
     bool rope_freqs;       // Llama 3.1+ frequency factors (rope_freqs.weight)
 };
