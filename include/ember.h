@@ -185,6 +185,45 @@ ember_status ember_generate(ember_session* session, const char* prompt,
 /* Asks the session's running call to stop soon; any thread, any time. */
 void ember_session_cancel(ember_session* session);
 
+/* ---- several sequences in one decode (continuous batching) ---- */
+
+/* A context that holds n_seq sequences side by side, each with its own n_ctx positions of KV
+ * cache, and evaluates new tokens of several of them in one forward pass: every weight is read
+ * once for all (a server's slots: the next token of each generating sequence and a chunk of a
+ * waiting prompt together). Sampling is the caller's: it gets each sequence's logits. */
+typedef struct ember_context ember_context;
+
+typedef struct ember_context_params {
+    int32_t n_ctx;     /* positions per sequence; 0: the training context, at most 4096 */
+    int32_t n_seq;     /* sequences; the KV cache is n_seq x n_ctx positions. Default 1 */
+    int32_t n_threads; /* 0: the physical cores this process may use */
+    int32_t n_batch;   /* most tokens in one decode, all sequences together. Default 512 */
+    bool kv_f32;       /* KV cache in F32 instead of F16 */
+} ember_context_params;
+
+typedef struct ember_sequence_tokens {
+    int32_t seq; /* 0 .. n_seq - 1, at most once per decode */
+    const ember_token* tokens;
+    size_t n_tokens; /* appended after what the sequence holds */
+} ember_sequence_tokens;
+
+ember_context_params ember_context_default_params(void);
+ember_status ember_context_create(const ember_model* model, const ember_context_params* params,
+                                  ember_context** out_context, char* error, size_t error_size);
+void ember_context_free(ember_context* context); /* NULL is fine */
+
+/* Evaluates the inputs in one forward pass. EMBER_ERROR_CONTEXT_FULL if a sequence would
+ * overflow its n_ctx; EMBER_ERROR_INVALID_ARGUMENT for a sequence out of range or given twice,
+ * a token outside the vocabulary, or more tokens than n_batch. Nothing changes on failure. */
+ember_status ember_context_decode(ember_context* context, const ember_sequence_tokens* inputs,
+                                  size_t n_inputs);
+/* After a decode: the next-token logits (ember_model_n_vocab values) after inputs[i]'s last
+ * token, or NULL for an i past the last input. Valid until the next call on the context. */
+const float* ember_context_logits(const ember_context* context, size_t i);
+int32_t ember_context_n_past(const ember_context* context, int32_t seq); /* -1: no such seq */
+/* Forgets a sequence's positions from n on (0: empties it, for the next request). */
+ember_status ember_context_truncate(ember_context* context, int32_t seq, int32_t n);
+
 /* ---- embeddings ---- */
 
 /* Sentence vectors for semantic search: encoder models (bert, nomic-bert: MiniLM, bge, e5,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -436,6 +437,61 @@ TEST(CppApi, EmbedderGivesUnitVectors) {
     double norm = 0;
     for (float v : vectors[1]) norm += static_cast<double>(v) * v;
     EXPECT_NEAR(norm, 1.0, 1e-5);
+}
+
+// Two sequences decoded together through the C API: sequence 0 still tells llama.cpp's story.
+TEST_F(CApi, ContextDecodesSeveralSequencesTogether) {
+    ember_context_params params = ember_context_default_params();
+    params.n_seq = 2;
+    params.n_ctx = 64;
+    ember_context* context = nullptr;
+    char error[256] = "";
+    ASSERT_EQ(ember_context_create(model_, &params, &context, error, sizeof(error)), EMBER_OK)
+        << error;
+    const ember_token story[] = {1, 403, 407, 261, 378};  // "Once upon a time"
+    const ember_token other[] = {1, 20, 30, 40};
+    std::vector<ember_token> generated;
+    ember_sequence_tokens inputs[2] = {{0, story, 5}, {1, other, 4}};
+    const int32_t n_vocab = ember_model_n_vocab(model_);
+    for (int step = 0; step < 8; ++step) {
+        ASSERT_EQ(ember_context_decode(context, inputs, 2), EMBER_OK);
+        EXPECT_EQ(ember_context_logits(context, 2), nullptr);
+        ember_token next[2];
+        for (int i = 0; i < 2; ++i) {
+            const float* logits = ember_context_logits(context, i);
+            ASSERT_NE(logits, nullptr);
+            next[i] = static_cast<ember_token>(std::max_element(logits, logits + n_vocab) - logits);
+        }
+        generated.push_back(next[0]);
+        static ember_token one[2];
+        one[0] = next[0], one[1] = next[1];
+        inputs[0] = {0, &one[0], 1};
+        inputs[1] = {1, &one[1], 1};
+    }
+    // The first 8 greedy ids of stories260K-once (llama.cpp's).
+    const auto ref = ember::test::read_file(
+        ember::test::shared_path("reference/stories260K/stories260K-once.json"));
+    const std::string json(ref.begin(), ref.end());
+    const size_t at = json.find("\"greedy_ids\"");
+    ASSERT_NE(at, std::string::npos);
+    std::vector<ember_token> expected;
+    size_t pos = json.find('[', at) + 1;
+    for (int i = 0; i < 8; ++i) {
+        expected.push_back(std::stoi(json.substr(pos)));
+        pos = json.find(',', pos) + 1;
+    }
+    EXPECT_EQ(generated, expected);
+    EXPECT_EQ(ember_context_n_past(context, 0), 5 + 7);
+    EXPECT_EQ(ember_context_n_past(context, 2), -1);
+    EXPECT_EQ(ember_context_truncate(context, 1, 0), EMBER_OK);
+    EXPECT_EQ(ember_context_n_past(context, 1), 0);
+    const ember_sequence_tokens twice[2] = {{0, story, 5}, {0, story, 5}};
+    EXPECT_EQ(ember_context_decode(context, twice, 2), EMBER_ERROR_INVALID_ARGUMENT);
+    const ember_token long_prompt[60] = {1};
+    const ember_sequence_tokens overflow[1] = {{0, long_prompt, 60}};
+    EXPECT_EQ(ember_context_decode(context, overflow, 1), EMBER_ERROR_CONTEXT_FULL);
+    EXPECT_EQ(ember_context_n_past(context, 0), 12);  // unchanged by the failures
+    ember_context_free(context);
 }
 
 }  // namespace

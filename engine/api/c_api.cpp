@@ -29,6 +29,13 @@ struct ember_session {
     ember::Session session;
 };
 
+struct ember_context {
+    ember_context(const ember_model& m, const ember::ContextParams& params)
+        : context(m.model, params) {}
+    ember::Context context;
+    size_t n_outputs = 0;  // logits rows of the last decode
+};
+
 struct ember_embedder {
     ember_embedder(const ember_model& m, const ember::EmbedParams& params)
         : embedder(m.model, m.tokenizer, params) {}
@@ -487,6 +494,83 @@ ember_status ember_embed_tokens(ember_embedder* embedder, const ember_token* con
 
 void ember_embedder_cancel(ember_embedder* embedder) {
     if (embedder != nullptr) embedder->embedder.cancel();
+}
+
+ember_context_params ember_context_default_params(void) {
+    ember_context_params params{};
+    params.n_seq = 1;
+    params.n_batch = 512;
+    return params;
+}
+
+ember_status ember_context_create(const ember_model* model, const ember_context_params* params,
+                                  ember_context** out_context, char* error, size_t error_size) {
+    if (model == nullptr || out_context == nullptr) {
+        write_message(error, error_size,
+                      "ember_context_create: model and out_context must not be NULL");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    *out_context = nullptr;
+    const ember_context_params p = params ? *params : ember_context_default_params();
+    if (p.n_ctx < 0 || p.n_threads < 0 || p.n_batch < 0) {
+        write_message(error, error_size,
+                      "ember_context_create: negative n_ctx, n_threads or n_batch");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, error, error_size, [&] {
+        if (model->model.config().arch->encoder) {
+            throw ember::Error(model->model.file().name() +
+                               ": an encoder makes embeddings (ember_embedder_create), not logits");
+        }
+        ember::ContextParams cp;
+        cp.n_ctx = p.n_ctx;
+        cp.n_seq = p.n_seq;
+        cp.n_threads = p.n_threads;
+        cp.n_batch = p.n_batch > 0 ? p.n_batch : 512;
+        cp.kv_type = p.kv_f32 ? ember::TensorType::F32 : ember::TensorType::F16;
+        *out_context = new ember_context(*model, cp);
+    });
+}
+
+void ember_context_free(ember_context* context) {
+    delete context;
+}
+
+ember_status ember_context_decode(ember_context* context, const ember_sequence_tokens* inputs,
+                                  size_t n_inputs) {
+    if (context == nullptr || inputs == nullptr || n_inputs == 0) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        std::vector<ember::SequenceTokens> in(n_inputs);
+        for (size_t i = 0; i < n_inputs; ++i) {
+            if (inputs[i].tokens == nullptr && inputs[i].n_tokens > 0) {
+                throw ember::Error("ember_context_decode: NULL tokens");
+            }
+            in[i] = {inputs[i].seq, std::span<const int32_t>(inputs[i].tokens, inputs[i].n_tokens)};
+        }
+        context->n_outputs = 0;
+        context->context.decode_sequences(in);
+        context->n_outputs = n_inputs;
+    });
+}
+
+const float* ember_context_logits(const ember_context* context, size_t i) {
+    if (context == nullptr || i >= context->n_outputs) return nullptr;
+    return context->context.sequence_logits(static_cast<int>(i));
+}
+
+int32_t ember_context_n_past(const ember_context* context, int32_t seq) {
+    if (context == nullptr || seq < 0 || seq >= context->context.n_seq()) return -1;
+    return context->context.n_past(seq);
+}
+
+ember_status ember_context_truncate(ember_context* context, int32_t seq, int32_t n) {
+    if (context == nullptr || seq < 0 || n < 0 || seq >= context->context.n_seq()) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    context->context.truncate(seq, n);
+    return EMBER_OK;
 }
 
 }  // extern "C"

@@ -22,7 +22,7 @@ namespace ember {
 // ARCH: a windowed layer (phi3, gemma2's even layers) masks positions sliding_window or more
 // behind the token too; gemma2 soft-caps the scores before the softmax; where the query was
 // scaled in the forward pass (query_prescaled) the scores are not.
-void Context::attention(int layer, int n, int pos0) {
+void Context::attention(int layer, int n) {
     const ModelConfig& c = model_.config();
     const TypeKernels& kv_kernels = *kernels_for(kv_.type());
     const MatMulF32Fn matmul_f32 = float_kernels().matmul;
@@ -30,31 +30,38 @@ void Context::attention(int layer, int n, int pos0) {
     const float scale = c.arch->query_prescaled ? 1.0f : c.query_scale;
     const int window = c.windowed(layer) ? c.sliding_window : 0;
     const bool round_to_cache = kv_.type() != TensorType::F32;
-    const int n_kv_max = pos0 + n;
-    const int ld = (n_kv_max + 15) / 16 * 16;  // row stride of keys_t and scores
     // The first cache row token t attends to in this layer.
     const auto row_begin = [&](int t) {
         return window > 0 ? std::max(attend_begin_[t], attend_end_[t] - window) : attend_begin_[t];
     };
-    // About 128 query rows per chunk: big enough for register tiles, small enough that the
+    // Chunks of about 128 query rows: big enough for register tiles, small enough that the
     // causal waste (columns past a row's own position within the chunk) stays a few percent.
-    const int chunk = std::max(1, 128 / heads_per_kv);
-    const int n_chunks = (n + chunk - 1) / chunk;
-    const int n_tasks = c.n_head_kv * n_chunks;  // KV-head-major: a thread reuses its slice
-    // The cache rows a chunk reads: the union of its tokens' ranges.
-    std::vector<std::pair<int, int>> chunk_rows(n_chunks);
-    for (int k = 0; k < n_chunks; ++k) {
-        auto& [begin, end] = chunk_rows[k];
-        begin = n_kv_max, end = 0;
-        for (int t = k * chunk; t < std::min(n, (k + 1) * chunk); ++t) {
-            begin = std::min(begin, row_begin(t));
-            end = std::max(end, attend_end_[t]);
+    // A chunk never spans two sequences (or two texts in encode), whose cache rows lie apart.
+    const int chunk_tokens = std::max(1, 128 / heads_per_kv);
+    struct Chunk {
+        int t0, t1;      // its tokens
+        int begin, end;  // the cache rows they read: the union of their ranges
+    };
+    std::vector<Chunk> chunks;
+    for (int t = 0; t < n; ++t) {
+        if (chunks.empty() || t - chunks.back().t0 == chunk_tokens ||
+            attend_begin_[t] != attend_begin_[chunks.back().t0]) {
+            chunks.push_back({t, t, row_begin(t), 0});
         }
+        Chunk& k = chunks.back();
+        k.t1 = t + 1;
+        k.begin = std::min(k.begin, row_begin(t));
+        k.end = std::max(k.end, attend_end_[t]);
     }
+    const int n_chunks = static_cast<int>(chunks.size());
+    const int n_tasks = c.n_head_kv * n_chunks;  // KV-head-major: a thread reuses its slice
+    int widest = 1;
+    for (const Chunk& k : chunks) widest = std::max(widest, k.end - k.begin);
+    const int ld = (widest + 15) / 16 * 16;  // row stride of keys_t and scores
     // A task costs about its chunk's width; threads take contiguous runs of equal total cost.
     const auto task_cost = [&](int task) {
-        const auto& [begin, end] = chunk_rows[task % n_chunks];
-        return int64_t{end - begin};
+        const Chunk& k = chunks[task % n_chunks];
+        return int64_t{k.end - k.begin};
     };
     int64_t total_cost = 0;
     for (int task = 0; task < n_tasks; ++task) total_cost += task_cost(task);
@@ -70,26 +77,27 @@ void Context::attention(int layer, int n, int pos0) {
             cost += task_cost(task);
             if (mid < cost_begin || mid >= cost_end) continue;
             const int kv_head = task / n_chunks;
-            const int t0 = (task % n_chunks) * chunk, t1 = std::min(n, t0 + chunk);
-            const auto [kv_begin, n_kv] = chunk_rows[task % n_chunks];
+            const Chunk& k = chunks[task % n_chunks];
+            const int t0 = k.t0, t1 = k.t1, kv_begin = k.begin, n_kv = k.end;
             const int width = n_kv - kv_begin, rows = (t1 - t0) * heads_per_kv;
 
-            // The head's cache slice up to n_kv in F32 (only positions not yet converted): the
-            // values straight into place, the keys through key_rows into keys_t.
-            if (s.layer != layer || s.kv_head != kv_head) {
-                s.layer = layer, s.kv_head = kv_head, s.converted = 0;
+            // The head's cache rows kv_begin .. n_kv - 1 in F32 (only rows not yet converted:
+            // successive chunks of one sequence start alike and extend the slice): the values
+            // straight into place, the keys through key_rows into keys_t.
+            if (s.layer != layer || s.kv_head != kv_head || s.conv_begin != kv_begin) {
+                s.layer = layer, s.kv_head = kv_head, s.conv_begin = s.conv_end = kv_begin;
                 s.keys_t.resize(static_cast<size_t>(hd) * ld);
                 s.values.resize(static_cast<size_t>(ld) * hd);
-                s.out.resize(static_cast<size_t>(chunk) * heads_per_kv * hd);
+                s.out.resize(static_cast<size_t>(chunk_tokens) * heads_per_kv * hd);
                 s.queries.resize(s.out.size());
-                s.scores.resize(static_cast<size_t>(chunk) * heads_per_kv * ld);
+                s.scores.resize(static_cast<size_t>(chunk_tokens) * heads_per_kv * ld);
                 s.conv.resize(static_cast<size_t>(std::max(ld, heads_per_kv * hd)) * 4);
             }
-            if (s.converted < n_kv) {
-                const int first = s.converted, count = n_kv - first;
+            if (s.conv_end < n_kv) {
+                const int first = s.conv_end, count = n_kv - first, col = first - s.conv_begin;
                 const size_t n_values = static_cast<size_t>(count) * hd;
                 kv_kernels.dequantize_row(kv_.values(layer, kv_head, first),
-                                          &s.values[static_cast<size_t>(first) * hd], n_values);
+                                          &s.values[static_cast<size_t>(col) * hd], n_values);
                 s.key_rows.resize(n_values);
                 kv_kernels.dequantize_row(kv_.keys(layer, kv_head, first), s.key_rows.data(),
                                           n_values);
@@ -97,11 +105,11 @@ void Context::attention(int layer, int n, int pos0) {
                 for (int j0 = 0; j0 < count; j0 += 16) {
                     const int j1 = std::min(count, j0 + 16);
                     for (int i = 0; i < hd; ++i) {
-                        float* column = &s.keys_t[static_cast<size_t>(i) * ld + first];
+                        float* column = &s.keys_t[static_cast<size_t>(i) * ld + col];
                         for (int j = j0; j < j1; ++j) column[j] = s.key_rows[j * hd + i];
                     }
                 }
-                s.converted = n_kv;
+                s.conv_end = n_kv;
             }
 
             // Q: row (t - t0) * heads_per_kv + g is token t's query head kv_head * hpk + g.
@@ -116,8 +124,8 @@ void Context::attention(int layer, int n, int pos0) {
                 }
             }
             // S (rows, width) = Q (rows, hd) @ K^T (hd, width): cache rows kv_begin .. n_kv - 1
-            matmul_f32(rows, width, hd, s.queries.data(), hd, s.keys_t.data() + kv_begin, ld,
-                       s.scores.data(), ld);
+            matmul_f32(rows, width, hd, s.queries.data(), hd, s.keys_t.data(), ld, s.scores.data(),
+                       ld);
             for (int r = 0; r < rows; ++r) {
                 float* p = &s.scores[static_cast<size_t>(r) * ld];
                 const int t = t0 + r / heads_per_kv;
@@ -133,8 +141,7 @@ void Context::attention(int layer, int n, int pos0) {
                 }
             }
             // O (rows, hd) = P (rows, width) @ V (width, hd)
-            matmul_f32(rows, hd, width, s.scores.data(), ld,
-                       s.values.data() + static_cast<size_t>(kv_begin) * hd, hd, s.out.data(), hd);
+            matmul_f32(rows, hd, width, s.scores.data(), ld, s.values.data(), hd, s.out.data(), hd);
             for (int t = t0; t < t1; ++t) {
                 const float* o = &s.out[static_cast<size_t>(t - t0) * heads_per_kv * hd];
                 std::copy(o, o + heads_per_kv * hd,

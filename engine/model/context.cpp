@@ -17,6 +17,9 @@ namespace {
 ContextParams resolve(const ModelConfig& c, ContextParams p) {
     if (p.n_ctx < 0) throw Error("context size " + std::to_string(p.n_ctx) + " is negative");
     if (p.n_batch < 0) throw Error("batch size " + std::to_string(p.n_batch) + " is negative");
+    if (p.n_seq < 1 || p.n_seq > 256) {
+        throw Error("sequence count " + std::to_string(p.n_seq) + " is outside 1..256");
+    }
     check_thread_count(p.n_threads);
     if (p.n_ctx == 0) p.n_ctx = std::min(c.n_ctx_train, kDefaultMaxContext);
     if (p.n_threads == 0) p.n_threads = default_thread_count();
@@ -29,14 +32,16 @@ ContextParams resolve(const ModelConfig& c, ContextParams p) {
     // The KV cache, and the largest scratch: activations of a batch, its logits, and per
     // thread a KV head's cache slice in F32 with one chunk's scores.
     const auto u = [](int v) { return static_cast<uint64_t>(v); };
-    const uint64_t kv =
-        2 * u(c.n_layer) * u(c.kv_dim()) * u(p.n_ctx) * (p.kv_type == TensorType::F32 ? 4 : 2);
+    const uint64_t kv = 2 * u(c.n_layer) * u(c.kv_dim()) * u(p.n_ctx) * u(p.n_seq) *
+                        (p.kv_type == TensorType::F32 ? 4 : 2);
     const uint64_t per_token =
         3 * u(c.n_embd) + 2 * u(c.q_dim()) + 2 * u(c.kv_dim()) + 2 * u(c.n_ff) + u(c.n_vocab);
     const uint64_t per_thread = u(p.n_ctx) * (3 * u(c.head_dim) + 128);
     const uint64_t scratch = 4 * (u(p.n_batch) * per_token + u(p.n_threads) * per_thread);
     check_memory(
-        kv + scratch, "a context of " + std::to_string(p.n_ctx) + " tokens",
+        kv + scratch,
+        "a context of " + std::to_string(p.n_ctx) + " tokens" +
+            (p.n_seq > 1 ? " for each of " + std::to_string(p.n_seq) + " sequences" : ""),
         "KV cache " + gigabytes(kv) + ", scratch " + gigabytes(scratch),
         "lower it with -c (the model was trained for " + std::to_string(c.n_ctx_train) + ")");
     return p;
@@ -47,9 +52,10 @@ ContextParams resolve(const ModelConfig& c, ContextParams p) {
 Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
       params_(resolve(model.config(), params)),
-      kv_(model.config().n_layer, params_.n_ctx, model.config().n_head_kv, model.config().head_dim,
-          params_.kv_type),
+      kv_(model.config().n_layer, params_.n_ctx * params_.n_seq, model.config().n_head_kv,
+          model.config().head_dim, params_.kv_type),
       pool_(params_.n_threads),
+      n_past_(params_.n_seq, 0),
       rope_factors_(model.rope_factors_for(params_.n_ctx)) {
     const ModelConfig& c = model.config();
     const size_t nb = static_cast<size_t>(params_.n_batch);
@@ -63,14 +69,16 @@ Context::Context(const Model& model, const ContextParams& params)
     gate_.resize(nb * c.n_ff);
     up_.resize(nb * c.n_ff);
     rope_.resize(nb);
+    rows_.resize(nb);
     positions_.resize(nb);
     attend_begin_.resize(nb);
     attend_end_.resize(nb);
     attention_scratch_.resize(pool_.size());  // sized on first use, to the positions in use
 }
 
-void Context::truncate(int n) {
-    n_past_ = std::clamp(n, 0, n_past_);
+void Context::truncate(int seq, int n) {
+    if (seq < 0 || seq >= n_seq()) throw Error("truncate: no sequence " + std::to_string(seq));
+    n_past_[seq] = std::clamp(n, 0, n_past_[seq]);
 }
 
 void Context::check_tokens(std::span<const int32_t> tokens) const {
@@ -90,26 +98,73 @@ void Context::decode(std::span<const int32_t> tokens, bool all_logits) {
                     " model is an encoder: it makes embeddings (ember embed), not text");
     }
     check_tokens(tokens);
-    if (static_cast<int64_t>(n_past_) + n_tokens > kv_.n_ctx()) {
-        throw ContextFullError("context is full: " + std::to_string(n_past_) + " positions used, " +
+    int& n_past = n_past_[0];
+    if (static_cast<int64_t>(n_past) + n_tokens > n_ctx()) {
+        throw ContextFullError("context is full: " + std::to_string(n_past) + " positions used, " +
                                std::to_string(n_tokens) + " more would exceed the context size " +
-                               std::to_string(kv_.n_ctx()) + " (raise it with -c)");
+                               std::to_string(n_ctx()) + " (raise it with -c)");
     }
     logits_.resize(static_cast<size_t>(all_logits ? n_tokens : 1) * n_vocab());
+    std::vector<int> outputs;
     for (int start = 0; start < n_tokens; start += params_.n_batch) {
         const int n = std::min(params_.n_batch, n_tokens - start);
-        const bool last_chunk = start + n == n_tokens;
-        const int n_out = all_logits ? n : (last_chunk ? 1 : 0);
+        outputs.clear();
+        for (int t = 0; t < n; ++t) {
+            if (all_logits || start + t == n_tokens - 1) outputs.push_back(t);
+        }
         float* out =
             all_logits ? logits_.data() + static_cast<size_t>(start) * n_vocab() : logits_.data();
         for (int t = 0; t < n; ++t) {  // causal: a token sees the cache up to itself
-            positions_[t] = n_past_ + t;
+            rows_[t] = positions_[t] = n_past + t;
             attend_begin_[t] = 0;
-            attend_end_[t] = n_past_ + t + 1;
+            attend_end_[t] = n_past + t + 1;
         }
-        forward(tokens.data() + start, n, n_past_, n_out, out);
-        n_past_ += n;
+        forward(tokens.data() + start, n, outputs, out);
+        n_past += n;
     }
+}
+
+void Context::decode_sequences(std::span<const SequenceTokens> inputs) {
+    if (model_.config().arch->encoder) {
+        throw Error(model_.file().name() + ": an encoder has no next-token logits");
+    }
+    if (inputs.empty()) throw Error("decode_sequences: no sequences");
+    std::vector<int32_t> batch;
+    std::vector<int> outputs;
+    std::vector<bool> seen(n_seq(), false);
+    for (const SequenceTokens& in : inputs) {
+        if (in.seq < 0 || in.seq >= n_seq() || seen[in.seq]) {
+            throw Error("decode_sequences: sequence " + std::to_string(in.seq) +
+                        " is out of range or given twice");
+        }
+        seen[in.seq] = true;
+        if (in.tokens.empty()) throw Error("decode_sequences: a sequence has no tokens");
+        check_tokens(in.tokens);
+        const int n = static_cast<int>(in.tokens.size());
+        if (static_cast<int64_t>(n_past_[in.seq]) + n > n_ctx()) {
+            throw ContextFullError("sequence " + std::to_string(in.seq) +
+                                   " is full: " + std::to_string(n_past_[in.seq]) + " of " +
+                                   std::to_string(n_ctx()) + " positions used");
+        }
+        if (batch.size() + in.tokens.size() > static_cast<size_t>(params_.n_batch)) {
+            throw Error("decode_sequences: more than the batch of " +
+                        std::to_string(params_.n_batch) + " tokens");
+        }
+        // Sequence s owns the cache rows s * n_ctx .. s * n_ctx + n_ctx - 1.
+        const int base = in.seq * n_ctx(), first = static_cast<int>(batch.size());
+        for (int j = 0; j < n; ++j) {
+            const int t = first + j, position = n_past_[in.seq] + j;
+            rows_[t] = base + position;
+            positions_[t] = position;
+            attend_begin_[t] = base;
+            attend_end_[t] = base + position + 1;
+        }
+        batch.insert(batch.end(), in.tokens.begin(), in.tokens.end());
+        outputs.push_back(static_cast<int>(batch.size()) - 1);
+    }
+    logits_.resize(outputs.size() * static_cast<size_t>(n_vocab()));
+    forward(batch.data(), static_cast<int>(batch.size()), outputs, logits_.data());
+    for (const SequenceTokens& in : inputs) n_past_[in.seq] += static_cast<int>(in.tokens.size());
 }
 
 void Context::encode(std::span<const int32_t> tokens, std::span<const int> lengths, float* hidden) {
@@ -131,14 +186,15 @@ void Context::encode(std::span<const int32_t> tokens, std::span<const int> lengt
     int begin = 0;
     for (int length : lengths) {
         for (int t = begin; t < begin + length; ++t) {
+            rows_[t] = t;
             positions_[t] = t - begin;
             attend_begin_[t] = begin;
             attend_end_[t] = causal ? t + 1 : begin + length;
         }
         begin += length;
     }
-    n_past_ = 0;
-    forward(tokens.data(), n, 0, 0, nullptr, hidden);
+    std::fill(n_past_.begin(), n_past_.end(), 0);  // the rows are scratch here
+    forward(tokens.data(), n, {}, nullptr, hidden);
 }
 
 }  // namespace ember

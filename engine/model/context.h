@@ -33,6 +33,15 @@ struct ContextParams {
     int n_threads = 0;  // 0: default_thread_count(); at most 4x the usable CPUs
     int n_batch = 512;  // most tokens evaluated in one forward pass (longer input is split)
     TensorType kv_type = TensorType::F16;  // F16 as llama.cpp does, or F32
+    // Sequences the cache holds side by side, n_ctx positions each, for continuous batching
+    // (decode_sequences): the KV cache is n_seq x n_ctx positions. 1 for a single conversation.
+    int n_seq = 1;
+};
+
+// One sequence's new tokens in a multi-sequence decode.
+struct SequenceTokens {
+    int seq = 0;                      // 0 .. n_seq - 1
+    std::span<const int32_t> tokens;  // evaluated at positions n_past(seq) ..
 };
 
 // The default context: the training context, but no more than this (as llama.cpp): a file
@@ -59,37 +68,49 @@ class Context {
     // token count, summing to tokens.size(), which must fit in n_ctx. Throws ember::Error.
     void encode(std::span<const int32_t> tokens, std::span<const int> lengths, float* hidden);
 
+    // Evaluates the new tokens of several sequences in one forward pass, so that each weight
+    // is read once for all of them (continuous batching: the next token of every generating
+    // sequence and a chunk of a waiting prompt together). Each token attends to its own
+    // sequence's cache only. Afterwards sequence_logits(i) holds the next-token logits after
+    // inputs[i]'s last token. The tokens together must fit n_batch, each sequence its context;
+    // a sequence appears at most once. Throws ember::Error (ContextFullError for a full one).
+    void decode_sequences(std::span<const SequenceTokens> inputs);
+    const float* sequence_logits(int i) const { return logits(i); }
+
     const float* logits(int i = 0) const {
         return logits_.data() + static_cast<size_t>(i) * n_vocab();
     }
     int n_logit_rows() const { return static_cast<int>(logits_.size() / n_vocab()); }
     int n_vocab() const { return model_.config().n_vocab; }
 
-    int n_past() const { return n_past_; }
-    int n_ctx() const { return kv_.n_ctx(); }
+    int n_past(int seq = 0) const { return n_past_[seq]; }
+    int n_ctx() const { return params_.n_ctx; }  // positions of one sequence
+    int n_seq() const { return params_.n_seq; }
     int n_threads() const { return pool_.size(); }
     const Model& model() const { return model_; }
 
-    // Forgets everything from position n on (n = 0: an empty cache).
-    void truncate(int n);
+    // Forgets everything from position n on (n = 0: an empty cache), of sequence 0 or seq.
+    void truncate(int n) { truncate(0, n); }
+    void truncate(int seq, int n);
 
     // Asked between layers: a long prompt evaluation stops (throwing ember::Error) when set.
     void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
 
   private:
-    // One forward pass over n tokens stored in cache rows pos0.. , at the positions and with
-    // the attention ranges of positions_ and attend_begin_/end_; writes n_out logits rows (the
-    // last n_out tokens') to out, or, with hidden, every token's final hidden state.
-    void forward(const int32_t* tokens, int n, int pos0, int n_out, float* out,
+    // One forward pass over n tokens, stored in the cache rows rows_, at the positions and
+    // with the attention ranges of positions_ and attend_begin_/end_; writes the logits of the
+    // batch's tokens `outputs` (indices) one row after another to out, or, with hidden, every
+    // token's final hidden state.
+    void forward(const int32_t* tokens, int n, std::span<const int> outputs, float* out,
                  float* hidden = nullptr);
     void check_tokens(std::span<const int32_t> tokens) const;
-    void attention(int layer, int n, int pos0);
+    void attention(int layer, int n);
 
     const Model& model_;
     ContextParams params_;
     KvCache kv_;
     ThreadPool pool_;
-    int n_past_ = 0;
+    std::vector<int> n_past_;  // per sequence: positions held
     std::vector<float> logits_;
     const std::atomic<bool>* cancel_ = nullptr;
 
@@ -103,20 +124,22 @@ class Context {
     std::vector<float> gate_, up_;  // (n, n_ff)
     QuantizedActivations xq_;       // the current matmul input, converted
     std::vector<RopeAngles> rope_;  // (n) angles per position of the batch
-    // Per token of the batch: its position (RoPE, learned positions), and the cache rows it
-    // attends to, [attend_begin_, attend_end_): causal for generation, its own text in encode.
-    std::vector<int> positions_, attend_begin_, attend_end_;
+    // Per token of the batch: the cache row its keys and values go to (sequence s owns rows
+    // s * n_ctx ..), its position (RoPE, learned positions), and the cache rows it attends to,
+    // [attend_begin_, attend_end_): causal for generation, its own text in encode.
+    std::vector<int> rows_, positions_, attend_begin_, attend_end_;
     const float* rope_factors_;  // the model's RoPE frequency factors for this context size
     // Per thread: one KV head's cache slice in F32 and one chunk of queries (Context::attention).
     struct AttentionScratch {
-        std::vector<float> keys_t;    // (head_dim, ld) keys of positions 0 .. n_kv, transposed
-        std::vector<float> values;    // (n_kv, head_dim)
+        std::vector<float> keys_t;    // (head_dim, ld) keys of rows conv_begin .., transposed
+        std::vector<float> values;    // (ld, head_dim) their values
         std::vector<float> key_rows;  // (new positions, head_dim): keys before the transpose
         std::vector<float> queries;   // (rows, head_dim) rows: tokens of the chunk x group heads
         std::vector<float> scores;    // (rows, ld) scores, then probabilities
         std::vector<float> out;       // (rows, head_dim)
         std::vector<uint8_t> conv;    // one row in the cache's type, for rounding to it
-        int layer = -1, kv_head = -1, converted = 0;  // what keys_t and values hold
+        // What keys_t and values hold: this layer's and KV head's rows [conv_begin, conv_end).
+        int layer = -1, kv_head = -1, conv_begin = 0, conv_end = 0;
     };
     std::vector<AttentionScratch> attention_scratch_;  // one per thread
 };

@@ -32,7 +32,7 @@
 
 namespace ember {
 
-void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* out,
+void Context::forward(const int32_t* tokens, int n, std::span<const int> outputs, float* out,
                       float* hidden) {
     const ModelConfig& c = model_.config();
     const Architecture& arch = *c.arch;
@@ -137,9 +137,9 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
             for (int h = 0; h < c.n_head_kv && c.n_rot > 0; ++h) {
                 rope_rotate(&k_[t * c.kv_dim() + h * c.head_dim], rope_[t], arch.rope);
             }
-            kv_.store(l, pos0 + t, &k_[t * c.kv_dim()], &v_[t * c.kv_dim()]);
+            kv_.store(l, rows_[t], &k_[t * c.kv_dim()], &v_[t * c.kv_dim()]);
         });
-        attention(l, n, pos0);
+        attention(l, n);
         // Wo (d, q_dim) @ attn (n, q_dim) -> proj (n, d)
         project(attn_.data(), c.q_dim(), {{&w.wo, proj_.data()}});
 
@@ -201,11 +201,11 @@ void Context::forward(const int32_t* tokens, int n, int pos0, int n_out, float* 
         }
         return;
     }
+    const int n_out = static_cast<int>(outputs.size());
     if (n_out == 0) return;
-    // Only the last n_out tokens need logits: W_output (n_vocab, d) @ norm(x) (n_out, d).
-    const int first = n - n_out;
-    for (int t = first; t < n; ++t) {
-        rms_norm(&x_[t * d], model_.output_norm, &xb_[(t - first) * d], d, c.norm_eps);
+    // Only the tokens in `outputs` need logits: W_output (n_vocab, d) @ norm(x) (n_out, d).
+    for (int i = 0; i < n_out; ++i) {
+        rms_norm(&x_[outputs[i] * d], model_.output_norm, &xb_[i * d], d, c.norm_eps);
     }
     xq_.quantize(xb_.data(), n_out, d, model_.output.kernels->activation_type, pool_);
     matmul(model_.output, xq_, n_out, out, pool_);
