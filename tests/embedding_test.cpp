@@ -156,6 +156,10 @@ TEST(Embedder, LongTextsAreTruncatedOrRefused) {
     params.overflow = Overflow::Error;
     Embedder strict(model, tokenizer, params);
     EXPECT_THROW(strict.embed(texts), Error);
+    // BERT's learned positions end at its training context: a longer one is refused.
+    EmbedParams too_long;
+    too_long.context.n_ctx = 513;
+    EXPECT_THROW(Embedder(model, tokenizer, too_long), Error);
 }
 
 // Decoder models embed too: the last token's final state (after the output norm).

@@ -22,6 +22,12 @@ ContextParams resolve(const ModelConfig& c, ContextParams p) {
     }
     check_thread_count(p.n_threads);
     if (p.n_ctx == 0) p.n_ctx = std::min(c.n_ctx_train, kDefaultMaxContext);
+    // Learned positions (BERT) exist only up to the training context.
+    if (c.arch->position_embeddings && p.n_ctx > c.n_ctx_train) {
+        throw Error("context size " + std::to_string(p.n_ctx) + " is beyond the " +
+                    std::to_string(c.n_ctx_train) + " positions this " +
+                    std::string(c.arch->name) + " model has learned");
+    }
     if (p.n_threads == 0) p.n_threads = default_thread_count();
     if (p.n_batch == 0) p.n_batch = 512;
     p.n_batch = std::min(p.n_batch, p.n_ctx);
