@@ -1,5 +1,6 @@
-// A context runs a Model: its KV cache, scratch buffers and threads. One context serves one
-// sequence at a time; several contexts may share one Model on different threads.
+// A context runs a Model: its KV cache, scratch buffers and threads. It holds n_seq sequences
+// (one conversation: 1; a server's slots: several, evaluated together by decode_sequences);
+// several contexts may share one Model on different threads.
 #pragma once
 
 #include <atomic>
