@@ -37,6 +37,9 @@ js=tests/js
 stamp=$js/node_modules/.installed-package-lock.json
 if ! cmp -s "$js/package-lock.json" "$stamp"; then
     echo "install-deps: npm ci in $js" >&2
+    # better-sqlite3 builds its addon with node-gyp: against the installed Node's headers, never
+    # headers fetched from the network.
+    [ -f /usr/include/node/node.h ] && export npm_config_nodedir=/usr
     (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
     cp "$js/package-lock.json" "$stamp"
 fi
