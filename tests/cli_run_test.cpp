@@ -151,6 +151,9 @@ TEST(CliEmbed, EveryFormatFromEveryInput) {
     EXPECT_NE(sql.out.find("embedding vector(128) NOT NULL"), std::string::npos);
     EXPECT_NE(sql.out.find("(1, 'It''s \"quoted\", isn''t it?', '["), std::string::npos) << sql.out;
 
+    const auto empty = run_ember("embed -m " + model + " -p ''");  // a text: [CLS] [SEP]
+    ASSERT_EQ(empty.status, 0) << empty.err;
+    EXPECT_EQ(nlohmann::json::parse(empty.out)["n_tokens"], 2);
     const auto none = run_ember("embed -m " + model + " -p hi --pooling none");
     ASSERT_EQ(none.status, 0) << none.err;
     EXPECT_EQ(nlohmann::json::parse(none.out)["embedding"].size(), 3u);  // [CLS] hi [SEP]

@@ -5,6 +5,7 @@
 //   csv       index,n_tokens,text,embedding with the vector as a pgvector literal "[...]"
 //   pgvector  SQL: CREATE EXTENSION vector, CREATE TABLE (id, content, embedding vector(N)),
 //             INSERT of every row
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
@@ -27,6 +28,7 @@ namespace {
 struct EmbedOptions {
     ModelOptions model;
     std::string prompt;
+    bool has_prompt = false;  // -p given (an empty text is a text, not "read standard input")
     std::string file;
     std::string format = "jsonl";
     std::string pooling;  // empty: the model's
@@ -94,7 +96,7 @@ void append_sql_string(std::string& out, std::string_view s) {
 
 std::vector<std::string> read_texts(const EmbedOptions& o) {
     std::vector<std::string> texts;
-    if (!o.prompt.empty()) return {o.prompt};
+    if (o.has_prompt) return {o.prompt};
     std::ifstream file;
     if (!o.file.empty()) {
         file.open(o.file, std::ios::binary);
@@ -255,7 +257,10 @@ Runner add_embed_command(CLI::App& app) {
     sub->add_option("--table", options->table, "Table name for --format pgvector")
         ->capture_default_str();
     sub->add_option("-o,--output", options->output_path, "Write here instead of standard output");
-    return [options] { return run_embed(*options); };
+    return [options, prompt] {
+        options->has_prompt = prompt->count() > 0;
+        return run_embed(*options);
+    };
 }
 
 }  // namespace ember::cli
