@@ -1,8 +1,10 @@
 // libFuzzer target: random sequences of C API calls on the bundled model (stories260K), read
 // from the input bytes: create sessions with odd parameters, append text and token ids (also
 // outside the vocabulary), generate with a callback that stops early, rewind, reset, cancel,
-// free. Every call returns a status (never crashes, never leaks); the session's token count
-// moves only as each call says.
+// free; decode several sequences of a multi-sequence context at once (odd sequence numbers,
+// duplicates, overflows); embed texts. Every call returns a status (never crashes, never
+// leaks); token counts move only as each call says.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -70,8 +72,62 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Bytes in(data, size);
     ember_session* session = nullptr;
     const int32_t n_vocab = ember_model_n_vocab(model());
+    ember_context* context = nullptr;
     for (int step = 0; step < 32 && !in.empty(); ++step) {
-        const uint8_t op = in.u8() % 9;
+        const uint8_t op = in.u8() % 11;
+        if (op == 9) {  // several sequences in one decode
+            if (context == nullptr) {
+                ember_context_params p = ember_context_default_params();
+                p.n_seq = 1 + in.u8() % 4;
+                p.n_ctx = 4 + in.u8() % 40;
+                p.n_threads = 1 + in.u8() % 2;
+                check(ember_context_create(model(), &p, &context, nullptr, 0) == EMBER_OK,
+                      "context create");
+            }
+            std::vector<std::vector<ember_token>> ids(1 + in.u8() % 4);
+            std::vector<ember_sequence_tokens> inputs;
+            std::vector<int32_t> before_past;
+            for (auto& seq_ids : ids) {
+                seq_ids.resize(in.u8() % 12);
+                for (ember_token& id : seq_ids) id = static_cast<int16_t>(in.u16()) % (n_vocab + 4);
+                const int32_t seq = static_cast<int8_t>(in.u8()) % 5;  // some out of range
+                inputs.push_back({seq, seq_ids.data(), seq_ids.size()});
+            }
+            for (int32_t seq = 0; seq < 4; ++seq)
+                before_past.push_back(ember_context_n_past(context, seq));
+            const ember_status s = ember_context_decode(context, inputs.data(), inputs.size());
+            for (int32_t seq = 0; seq < 4; ++seq) {
+                int32_t added = 0;
+                for (const auto& input : inputs) {
+                    if (input.seq == seq) added += static_cast<int32_t>(input.n_tokens);
+                }
+                const int32_t expected = before_past[seq] + (s == EMBER_OK ? added : 0);
+                check(ember_context_n_past(context, seq) == expected, "context decode: n_past");
+            }
+            if (s == EMBER_OK) {
+                const float* logits = ember_context_logits(context, inputs.size() - 1);
+                check(logits != nullptr && std::isfinite(logits[0]), "context decode: logits");
+            }
+            if (in.u8() & 1) ember_context_truncate(context, in.u8() % 4, in.u8() % 8);
+            continue;
+        }
+        if (op == 10) {  // embeddings of a few texts (the decoder's last states)
+            ember_embedder_params p = ember_embedder_default_params();
+            p.n_ctx = static_cast<int8_t>(in.u8());
+            p.truncate = in.u8() & 1;
+            ember_embedder* embedder = nullptr;
+            if (ember_embedder_create(model(), &p, &embedder, nullptr, 0) != EMBER_OK) continue;
+            const std::string a = in.text(40), b = in.text(40);
+            const char* texts[] = {a.c_str(), b.c_str()};
+            std::vector<float> out(2 * static_cast<size_t>(ember_embedder_dimension(embedder)));
+            const ember_status s =
+                ember_embed(embedder, texts, 2, out.data(), out.size() - (in.u8() & 1), nullptr);
+            if (s == EMBER_OK) {
+                for (float v : out) check(std::isfinite(v), "embed: a vector is not finite");
+            }
+            ember_embedder_free(embedder);
+            continue;
+        }
         if (session == nullptr && op != 0) continue;
         const int32_t before = session ? ember_session_n_tokens(session) : 0;
         switch (op) {
@@ -150,5 +206,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
     }
     ember_session_free(session);
+    ember_context_free(context);
     return 0;
 }
