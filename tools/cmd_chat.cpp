@@ -51,11 +51,9 @@ int run_chat(const ChatOptions& options) {
     const std::optional<ChatTemplate> recognised = recognise_chat_template(jinja);
     // Without a recognised template, the format of the model's family where it has one.
     const std::string_view family = model.config().arch->chat_template;
-    const ChatTemplate fallback =
-        family.empty() ? ChatTemplate::ChatML : chat_template_from_name(family);
     const ChatTemplate chat_template = !options.template_name.empty()
                                            ? chat_template_from_name(options.template_name)
-                                           : recognised.value_or(fallback);
+                                           : detect_chat_template(jinja, family);
     // Where the template came from, so a guess never looks like a detection.
     std::string origin;
     if (options.template_name.empty()) {

@@ -55,11 +55,7 @@ Runner add_synth_command(CLI::App& app) {
     auto options = std::make_shared<SynthCliOptions>();
     CLI::App* sub =
         app.add_subcommand("synth", "Write a random-weight model of a real shape (benchmarks)");
-    sub->add_option("--shape", options->shape,
-                    "tinyllama-1.1b, llama2-7b, mistral-7b, llama3-8b, smollm-135m, "
-                    "llama3.2-1b, qwen2.5-0.5b, qwen2.5-1.5b, phi3.5-mini, gemma2-2b, "
-                    "smollm2-360m, minilm-l6, bge-small")
-        ->required();
+    sub->add_option("--shape", options->shape, known_shape_names())->required();
     sub->add_option("--type", options->type, "File type: " + std::string(file_type_names()))
         ->capture_default_str();
     sub->add_option("-o,--output", options->output, "Output GGUF file")->required();

@@ -359,13 +359,11 @@ ember_status ember_chat_format(const ember_model* model, const char* template_na
     const ember_status caught = guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
         // The file's template, else its family's format (chat_template in architecture.h),
         // else ChatML.
-        const std::string_view family = model->model.config().arch->chat_template;
         const ember::ChatTemplate t =
             template_name ? ember::chat_template_from_name(template_name)
-                          : ember::recognise_chat_template(
-                                model->model.file().get_string("tokenizer.chat_template", ""))
-                                .value_or(family.empty() ? ember::ChatTemplate::ChatML
-                                                         : ember::chat_template_from_name(family));
+                          : ember::detect_chat_template(
+                                model->model.file().get_string("tokenizer.chat_template", ""),
+                                model->model.config().arch->chat_template);
         std::vector<ember::ChatMessage> chat;
         for (size_t i = 0; i < n_messages; ++i) {
             if (messages[i].role == nullptr || messages[i].content == nullptr) {

@@ -68,8 +68,9 @@ std::optional<ChatTemplate> recognise_chat_template(std::string_view jinja) {
     return std::nullopt;
 }
 
-ChatTemplate detect_chat_template(std::string_view jinja) {
-    return recognise_chat_template(jinja).value_or(ChatTemplate::ChatML);
+ChatTemplate detect_chat_template(std::string_view jinja, std::string_view family) {
+    if (const auto recognised = recognise_chat_template(jinja)) return *recognised;
+    return family.empty() ? ChatTemplate::ChatML : chat_template_from_name(family);
 }
 
 std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& messages,

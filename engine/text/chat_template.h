@@ -35,8 +35,9 @@ std::string_view chat_template_name(ChatTemplate t);
 
 // Recognises a Jinja chat template by its markers; nothing when none matches (or it is empty).
 std::optional<ChatTemplate> recognise_chat_template(std::string_view jinja);
-// The same, with ChatML when nothing matches.
-ChatTemplate detect_chat_template(std::string_view jinja);
+// The same; when nothing matches, the format named `family` (a model family's own, from its
+// architecture; empty: none), else ChatML.
+ChatTemplate detect_chat_template(std::string_view jinja, std::string_view family = "");
 
 // The prompt text for a conversation. add_assistant_start: end with the opening of the
 // assistant's turn, ready for generation.

@@ -76,13 +76,17 @@ const std::vector<ModelShape>& known_shapes() {
     return shapes;
 }
 
+std::string known_shape_names() {
+    std::string names;
+    for (const ModelShape& s : known_shapes()) names += (names.empty() ? "" : ", ") + s.name;
+    return names;
+}
+
 const ModelShape& shape_by_name(const std::string& name) {
-    std::string known;
     for (const ModelShape& s : known_shapes()) {
         if (s.name == name) return s;
-        known += (known.empty() ? "" : ", ") + s.name;
     }
-    throw Error("unknown model shape '" + name + "' (known: " + known + ")");
+    throw Error("unknown model shape '" + name + "' (known: " + known_shape_names() + ")");
 }
 
 void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,

@@ -30,6 +30,7 @@ struct ModelShape {
 // qwen2.5-1.5b, phi3.5-mini, gemma2-2b, smollm2-360m; encoders minilm-l6, bge-small.
 const std::vector<ModelShape>& known_shapes();
 const ModelShape& shape_by_name(const std::string& name);  // throws ember::Error
+std::string known_shape_names();                           // "tinyllama-1.1b, llama2-7b, ..."
 
 struct SynthOptions {
     const FileType* file_type = find_file_type("Q4_0");  // matrices (with its mix); norms F32
