@@ -28,5 +28,6 @@ Runner add_synth_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);
 Runner add_quantize_command(CLI::App& app);
 Runner add_embed_command(CLI::App& app);
+Runner add_serve_command(CLI::App& app);
 
 }  // namespace ember::cli

@@ -1,6 +1,7 @@
 // The `ember` command line. Errors are one line on stderr, `ember: error: ...`: usage errors
 // (unknown commands and options, values out of range) exit with status 2, failures while
 // running with status 1.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
     add(ember::cli::add_bench_command);
     add(ember::cli::add_quantize_command);
     add(ember::cli::add_embed_command);
+    add(ember::cli::add_serve_command);
 
     // A first word that is not an option must name a command.
     if (argc > 1 && argv[1][0] != '-') {
@@ -71,8 +73,14 @@ int main(int argc, char** argv) {
                                "' (commands: " + names + ")");
         }
     }
+    // llama.cpp's two-letter single-dash flags, which CLI11 cannot name: -np (ember serve).
+    std::vector<std::string> args(argv + 1, argv + argc);
+    for (std::string& a : args) {
+        if (a == "-np") a = "--parallel";
+    }
+    std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
     try {
-        app.parse(argc, argv);
+        app.parse(args);
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {

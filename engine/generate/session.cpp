@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/generate/stop_strings.h"
 #include "engine/text/utf8.h"
 
 namespace ember {
@@ -12,46 +13,6 @@ double ms_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
         .count();
 }
-
-// Holds back generated text that could still turn into a stop string.
-class StopStringFilter {
-  public:
-    explicit StopStringFilter(const std::vector<std::string>& stops) : stops_(stops) {}
-
-    // Adds text; returns what is safe to emit. Sets `stopped` once a stop string appeared
-    // (the text before it is emitted, the stop string and anything after are dropped).
-    std::string push(std::string_view text, bool* stopped) {
-        pending_ += text;
-        size_t first_stop = std::string::npos;
-        for (const std::string& s : stops_) {
-            if (!s.empty()) first_stop = std::min(first_stop, pending_.find(s));
-        }
-        if (first_stop != std::string::npos) {
-            *stopped = true;
-            std::string out = pending_.substr(0, first_stop);
-            pending_.clear();
-            return out;
-        }
-        // Keep the longest tail of pending_ that is a proper prefix of some stop string.
-        size_t keep = 0;
-        for (const std::string& s : stops_) {
-            for (size_t n = std::min(s.size() - 1, pending_.size()); n > keep; --n) {
-                if (pending_.compare(pending_.size() - n, n, s, 0, n) == 0) {
-                    keep = n;
-                    break;
-                }
-            }
-        }
-        std::string out = pending_.substr(0, pending_.size() - keep);
-        pending_.erase(0, pending_.size() - keep);
-        return out;
-    }
-    std::string flush() { return std::exchange(pending_, {}); }
-
-  private:
-    const std::vector<std::string>& stops_;
-    std::string pending_;
-};
 
 }  // namespace
 

@@ -85,7 +85,8 @@ class Context {
     int n_vocab() const { return model_.config().n_vocab; }
 
     int n_past(int seq = 0) const { return n_past_[seq]; }
-    int n_ctx() const { return params_.n_ctx; }  // positions of one sequence
+    int n_ctx() const { return params_.n_ctx; }      // positions of one sequence
+    int n_batch() const { return params_.n_batch; }  // most tokens of one forward pass
     int n_seq() const { return params_.n_seq; }
     int n_threads() const { return pool_.size(); }
     const Model& model() const { return model_; }

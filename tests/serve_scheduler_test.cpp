@@ -1,0 +1,165 @@
+// The server's continuous batching (tools/serve/scheduler.h) without HTTP: greedy replies of
+// generations batched together equal a Session's alone; the prompt cache, the queue's limit,
+// cancelling, time limits, stop strings and a full context.
+#include "tools/serve/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/generate/session.h"
+
+namespace ember::serve {
+namespace {
+
+const std::string kModel = std::string(EMBER_SOURCE_DIR) + "/models/stories260K.gguf";
+
+struct Fixture {
+    Model model{kModel};
+    Tokenizer tokenizer{model.file()};
+};
+
+Fixture& fixture() {
+    static Fixture f;
+    return f;
+}
+
+GenerationRequest greedy(const std::string& prompt, int max_tokens) {
+    GenerationRequest r;
+    r.prompt = fixture().tokenizer.encode(prompt, true, true);
+    r.sampling.temperature = 0;
+    r.max_tokens = max_tokens;
+    return r;
+}
+
+struct Reply {
+    std::string text;
+    GenerationEvent last;
+};
+
+Reply wait(Generation& g) {
+    Reply reply;
+    for (;;) {
+        std::optional<GenerationEvent> e = g.next(std::chrono::seconds(30));
+        if (!e) {
+            ADD_FAILURE() << "no event for 30 s";
+            return reply;
+        }
+        reply.text += e->text;
+        if (e->done) {
+            reply.last = *e;
+            return reply;
+        }
+    }
+}
+
+std::string alone(const std::string& prompt, int max_tokens) {
+    SessionParams params;
+    params.context.n_ctx = 256;
+    params.sampling.temperature = 0;
+    Session session(fixture().model, fixture().tokenizer, params);
+    TurnOptions turn;
+    turn.n_predict = max_tokens;
+    return session.generate(prompt, turn, [](std::string_view) { return true; }).text;
+}
+
+SchedulerParams slots(int n, int n_ctx = 256, int max_queue = 64) {
+    SchedulerParams p;
+    p.n_slots = n;
+    p.context.n_ctx = n_ctx;
+    p.context.n_threads = 2;
+    p.max_queue = max_queue;
+    return p;
+}
+
+TEST(ServeScheduler, BatchedGreedyRepliesEqualAloneOnes) {
+    const std::vector<std::string> prompts = {"Once upon a time",  "The cat",
+                                              "Lily and Tom went", "One day, a big dog",
+                                              "The sun was",       "Tim had a toy"};
+    std::vector<std::string> expected;
+    for (const auto& p : prompts) expected.push_back(alone(p, 40));
+    Scheduler scheduler(fixture().model, fixture().tokenizer, slots(4));
+    std::vector<std::shared_ptr<Generation>> running;
+    for (const auto& p : prompts) running.push_back(scheduler.submit(greedy(p, 40)));
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        const Reply reply = wait(*running[i]);
+        EXPECT_EQ(reply.text, expected[i]) << prompts[i];
+        EXPECT_EQ(reply.last.finish, Finish::Length);
+        EXPECT_EQ(reply.last.n_generated, 40);
+    }
+    const SchedulerStats stats = scheduler.stats();
+    EXPECT_EQ(stats.busy_slots, 0);
+    EXPECT_EQ(stats.generated_tokens, 40 * static_cast<int64_t>(prompts.size()));
+}
+
+TEST(ServeScheduler, NextTurnReusesTheSlotsCache) {
+    Scheduler scheduler(fixture().model, fixture().tokenizer, slots(2));
+    const std::string first = "Once upon a time, there was a little girl";
+    const Reply one = wait(*scheduler.submit(greedy(first, 20)));
+    EXPECT_EQ(one.last.n_cached, 0);
+    const GenerationRequest next = greedy(first + one.text + " She said", 10);
+    const Reply two = wait(*scheduler.submit(next));
+    // Everything the first turn evaluated (its prompt and all but the last reply token) that
+    // the second prompt repeats, token for token.
+    EXPECT_GE(two.last.n_cached, static_cast<int>(greedy(first, 0).prompt.size()));
+    EXPECT_LT(two.last.n_cached, static_cast<int>(next.prompt.size()));
+    EXPECT_EQ(two.text, alone(first + one.text + " She said", 10));
+    // The same prompt again: all but its last token come from the cache.
+    const Reply three = wait(*scheduler.submit(next));
+    EXPECT_EQ(three.last.n_cached, static_cast<int>(next.prompt.size()) - 1);
+    EXPECT_EQ(three.text, two.text);
+}
+
+TEST(ServeScheduler, RefusesBeyondTheQueue) {
+    Scheduler scheduler(fixture().model, fixture().tokenizer, slots(1, 2048, 1));
+    auto a = scheduler.submit(greedy("Once", -1));
+    auto b = scheduler.submit(greedy("Once", -1));
+    EXPECT_THROW(scheduler.submit(greedy("Once", -1)), QueueFullError);
+    a->cancel();
+    b->cancel();
+    EXPECT_EQ(wait(*a).last.finish, Finish::Cancelled);
+    EXPECT_EQ(wait(*b).last.finish, Finish::Cancelled);
+}
+
+TEST(ServeScheduler, CancelFreesTheSlot) {
+    Scheduler scheduler(fixture().model, fixture().tokenizer, slots(1, 2048));
+    auto g = scheduler.submit(greedy("Once upon a time", -1));
+    ASSERT_TRUE(g->next(std::chrono::seconds(30)).has_value());  // it generates
+    g->cancel();
+    const Reply rest = wait(*g);
+    EXPECT_EQ(rest.last.finish, Finish::Cancelled);
+    EXPECT_LT(rest.last.n_generated, 2000);
+    EXPECT_EQ(scheduler.stats().busy_slots, 0);
+    // The slot serves the next request.
+    EXPECT_EQ(wait(*scheduler.submit(greedy("The cat", 5))).last.n_generated, 5);
+}
+
+TEST(ServeScheduler, EndsAtDeadlineStopStringAndFullContext) {
+    Scheduler scheduler(fixture().model, fixture().tokenizer, slots(2, 64));
+    GenerationRequest late = greedy("Once upon a time", -1);
+    late.deadline = std::chrono::steady_clock::now();
+    EXPECT_EQ(wait(*scheduler.submit(late)).last.finish, Finish::Timeout);
+
+    const std::string text = alone("Once upon a time", 30);
+    const size_t comma = text.find(',');
+    ASSERT_NE(comma, std::string::npos) << text;
+    GenerationRequest stop = greedy("Once upon a time", 30);
+    stop.stop = {","};
+    const Reply stopped = wait(*scheduler.submit(stop));
+    EXPECT_EQ(stopped.text, text.substr(0, comma));
+    EXPECT_EQ(stopped.last.finish, Finish::Stop);
+
+    const Reply full = wait(*scheduler.submit(greedy("Once upon a time", -1)));
+    EXPECT_EQ(full.last.finish, Finish::Length);  // 64 positions: the context ends it
+    EXPECT_LE(full.last.n_prompt + full.last.n_generated, 65);
+
+    std::vector<int32_t> long_prompt(64, fixture().tokenizer.encode("a", false, false)[0]);
+    GenerationRequest too_long;
+    too_long.prompt = long_prompt;
+    EXPECT_THROW(scheduler.submit(too_long), Error);
+}
+
+}  // namespace
+}  // namespace ember::serve

@@ -1,0 +1,94 @@
+// `ember serve -m FILE | --models-dir DIR [--host H] [--port P] [-np N] [-c CTX] ...`: one local
+// model service for every app on the machine, speaking OpenAI's and ollama's HTTP APIs
+// (tools/serve/server.h).
+#include <memory>
+
+#include "tools/command.h"
+#include "tools/model_options.h"
+#include "tools/option_checks.h"
+#include "tools/serve/server.h"
+
+namespace ember::cli {
+namespace {
+
+struct ServeCommandOptions {
+    ModelOptions model;
+    serve::ServeOptions serve;
+    int n_slots = 4;
+    int max_queue = 64;
+    int timeout_s = 600;
+    int keep_alive_s = 300;
+    int grace_s = 10;
+};
+
+int run_serve(ServeCommandOptions& o) {
+    if (o.model.model_path.empty() && o.serve.pool.models_dir.empty()) {
+        throw UsageError("serve needs a model: -m FILE, or --models-dir DIR");
+    }
+    serve::ServeOptions options = o.serve;
+    options.pool.model_path = o.model.model_path;
+    options.pool.model_options = o.model.model_options();
+    options.pool.scheduler.n_slots = o.n_slots;
+    options.pool.scheduler.max_queue = o.max_queue;
+    options.pool.scheduler.context = o.model.context_params();
+    options.pool.keep_alive = std::chrono::seconds(o.keep_alive_s);
+    options.limits.request_timeout = std::chrono::seconds(o.timeout_s);
+    options.shutdown_grace = std::chrono::seconds(o.grace_s);
+    return serve::serve(options);
+}
+
+}  // namespace
+
+Runner add_serve_command(CLI::App& app) {
+    auto o = std::make_shared<ServeCommandOptions>();
+    CLI::App* sub = app.add_subcommand(
+        "serve", "Serve models over HTTP: OpenAI's API (/v1/...) and ollama's (/api/...)");
+    o->model.add_to(*sub,
+                    "Context of each slot in tokens (default: the model's training "
+                    "context, at most 4096); the KV cache holds slots x this");
+    sub->get_option("-m")->required(false);
+    sub->add_option("--models-dir", o->serve.pool.models_dir,
+                    "Serve every .gguf file of this folder, loaded when a request names it");
+    sub->add_option("--host", o->serve.host, "Address to listen on")->capture_default_str();
+    sub->add_option("--port", o->serve.port, "Port (0: any free port)")
+        ->check(number_in(0, 65535, "0: any"))
+        ->capture_default_str();
+    sub->add_option("--parallel,--np", o->n_slots,
+                    "Slots: requests generated at once, batched into each forward pass")
+        ->check(number_in(1, 256, ""))
+        ->capture_default_str();
+    sub->add_option("--queue", o->max_queue,
+                    "Requests that may wait for a slot; more are refused with 503")
+        ->check(number_in(0, 100000, ""))
+        ->capture_default_str();
+    sub->add_option("--api-key", o->serve.api_key,
+                    "Require 'Authorization: Bearer KEY' (except on /health)");
+    sub->add_option("--timeout", o->timeout_s, "Seconds a request may run")
+        ->check(number_in(1, 1 << 30, ""))
+        ->capture_default_str();
+    sub->add_option("--max-tokens", o->serve.limits.max_tokens,
+                    "Most tokens a request may generate (-1: up to the context)")
+        ->check(number_in(-1, 1 << 30, "-1: no limit"))
+        ->capture_default_str();
+    sub->add_option("--max-body", o->serve.max_body, "Largest request body in bytes (413 beyond)")
+        ->check(number_in(1024, 1 << 30, ""))
+        ->capture_default_str();
+    sub->add_option("--keep-alive", o->keep_alive_s,
+                    "Seconds a --models-dir model stays loaded after its last request")
+        ->check(number_in(0, 1 << 30, ""))
+        ->capture_default_str();
+    sub->add_option("--max-models", o->serve.pool.max_resident,
+                    "--models-dir models loaded at once (the least recently used is unloaded)")
+        ->check(number_in(1, 64, ""))
+        ->capture_default_str();
+    sub->add_option("--chat-template", o->serve.pool.chat_template,
+                    "Chat format for every model (default: each model's own)");
+    sub->add_option("--shutdown-timeout", o->grace_s,
+                    "On SIGTERM/SIGINT: seconds for in-flight requests to finish before they are "
+                    "cancelled")
+        ->check(number_in(0, 3600, ""))
+        ->capture_default_str();
+    return [o] { return run_serve(*o); };
+}
+
+}  // namespace ember::cli

@@ -1,0 +1,221 @@
+#include "tools/serve/model_pool.h"
+
+#include <algorithm>
+
+namespace ember::serve {
+
+namespace fs = std::filesystem;
+
+std::string model_name(const std::string& path) {
+    std::string name = fs::path(path).filename().string();
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".gguf") == 0) {
+        name.resize(name.size() - 5);
+    }
+    return name;
+}
+
+LoadedModel::LoadedModel(std::string name, const std::string& path, const ModelPoolParams& params)
+    : name_(std::move(name)),
+      model_(path, params.model_options),
+      tokenizer_(model_.file()),
+      embed_context_(params.scheduler.context),
+      loaded_at_(std::chrono::system_clock::now()) {
+    const std::string jinja(model_.file().get_string("tokenizer.chat_template", ""));
+    chat_template_ = !params.chat_template.empty()
+                         ? chat_template_from_name(params.chat_template)
+                         : detect_chat_template(jinja, model_.config().arch->chat_template);
+    // The format's end-of-turn markers that the vocabulary has as one (special) token: the
+    // model ends its turn with that token, whose text is never printed.
+    for (const std::string& stop : chat_stop_strings(chat_template_)) {
+        const std::vector<int32_t> ids = tokenizer_.encode(stop, false, true);
+        if (ids.size() == 1) chat_stop_tokens_.push_back(ids[0]);
+    }
+    if (!model_.config().arch->encoder) {
+        scheduler_ = std::make_unique<Scheduler>(model_, tokenizer_, params.scheduler);
+    }
+}
+
+Scheduler& LoadedModel::scheduler() {
+    if (!scheduler_) {
+        throw Error("model '" + name_ + "' is an embedding model (" +
+                    std::string(model_.config().arch->name) +
+                    "): it makes embeddings (/v1/embeddings, /api/embed), not text");
+    }
+    return *scheduler_;
+}
+
+std::vector<Embedding> LoadedModel::embed(const std::vector<std::string>& texts, bool truncate) {
+    std::lock_guard lock(embed_mutex_);
+    if (!embedder_) {
+        EmbedParams params;
+        params.context = embed_context_;
+        params.context.n_seq = 1;
+        if (model_.config().arch->encoder) params.context.n_ctx = 0;  // the encoder's own
+        embedder_ = std::make_unique<Embedder>(model_, tokenizer_, params);
+    }
+    std::vector<std::vector<int32_t>> tokens;
+    tokens.reserve(texts.size());
+    for (const std::string& text : texts) {
+        tokens.push_back(embedder_->tokenize(text));
+        if (!truncate && static_cast<int>(tokens.back().size()) > embedder_->n_ctx()) {
+            throw Error("an input has " + std::to_string(tokens.back().size()) +
+                        " tokens; the model reads at most " + std::to_string(embedder_->n_ctx()));
+        }
+    }
+    return embedder_->embed_tokens(tokens);
+}
+
+ModelPool::ModelPool(const ModelPoolParams& params) : params_(params) {
+    if (!params_.model_path.empty()) {
+        pinned_ = std::make_shared<LoadedModel>(model_name(params_.model_path), params_.model_path,
+                                                params_);
+    }
+    if (!params_.models_dir.empty() && !fs::is_directory(params_.models_dir)) {
+        throw Error("--models-dir " + params_.models_dir + " is not a directory");
+    }
+}
+
+ModelPool::~ModelPool() = default;
+
+std::optional<std::string> ModelPool::resolve(const std::string& requested) const {
+    std::string name = requested;
+    if (name.size() > 7 && name.compare(name.size() - 7, 7, ":latest") == 0) {
+        name.resize(name.size() - 7);
+    }
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".gguf") == 0) {
+        name.resize(name.size() - 5);
+    }
+    if (name.empty() || name.find('/') != std::string::npos || name.find("..") == 0) {
+        return std::nullopt;
+    }
+    const fs::path path = fs::path(params_.models_dir) / (name + ".gguf");
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return std::nullopt;
+    return path.string();
+}
+
+std::shared_ptr<LoadedModel> ModelPool::get(const std::string& requested) {
+    if (pinned_ && (params_.models_dir.empty() || requested.empty() ||
+                    requested == pinned_->name() || model_name(requested) == pinned_->name())) {
+        return pinned_;
+    }
+    if (params_.models_dir.empty()) return pinned_;
+    if (requested.empty()) throw Error("the request names no model (\"model\")");
+    const std::optional<std::string> path = resolve(requested);
+    if (!path) {
+        throw ModelNotFoundError("model '" + requested + "' is not in " + params_.models_dir +
+                                 " (GET /v1/models lists them)");
+    }
+    const std::string name = model_name(*path);
+    const auto find = [&]() -> std::shared_ptr<LoadedModel> {
+        std::lock_guard lock(mutex_);
+        for (Entry& e : entries_) {
+            if (e.name == name) {
+                e.last_used = std::chrono::steady_clock::now();
+                return e.model;
+            }
+        }
+        return nullptr;
+    };
+    if (auto m = find()) return m;
+    std::lock_guard load(load_mutex_);
+    if (auto m = find()) return m;  // loaded by another request meanwhile
+    // Make room: unload the least recently used model that no request holds.
+    for (;;) {
+        std::unique_lock lock(mutex_);
+        if (static_cast<int>(entries_.size()) < params_.max_resident) break;
+        auto victim = entries_.end();
+        for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+            if (it->model.use_count() == 1 &&
+                (victim == entries_.end() || it->last_used < victim->last_used)) {
+                victim = it;
+            }
+        }
+        if (victim == entries_.end()) {
+            throw QueueFullError("--max-models " + std::to_string(params_.max_resident) +
+                                 " models are loaded and busy");
+        }
+        std::shared_ptr<LoadedModel> unloading = std::move(victim->model);
+        entries_.erase(victim);
+        lock.unlock();
+        unloading.reset();  // outside the lock: joins its scheduler
+    }
+    auto model = std::make_shared<LoadedModel>(name, *path, params_);
+    std::lock_guard lock(mutex_);
+    entries_.push_back({name, *path, model, std::chrono::steady_clock::now()});
+    return model;
+}
+
+std::vector<ModelListing> ModelPool::list() const {
+    std::vector<ModelListing> out;
+    std::error_code ec;
+    if (pinned_) {
+        ModelListing m;
+        m.name = pinned_->name();
+        m.path = params_.model_path;
+        m.size = fs::file_size(m.path, ec);
+        m.modified = fs::last_write_time(m.path, ec);
+        m.loaded = true;
+        m.expires = std::chrono::steady_clock::time_point::max();
+        out.push_back(m);
+    }
+    if (!params_.models_dir.empty()) {
+        std::vector<ModelListing> found;
+        for (const auto& entry : fs::directory_iterator(params_.models_dir, ec)) {
+            if (entry.path().extension() != ".gguf" || !entry.is_regular_file(ec)) continue;
+            ModelListing m;
+            m.name = model_name(entry.path().string());
+            if (pinned_ && m.name == pinned_->name()) continue;
+            m.path = entry.path().string();
+            m.size = entry.file_size(ec);
+            m.modified = entry.last_write_time(ec);
+            found.push_back(m);
+        }
+        std::sort(found.begin(), found.end(),
+                  [](const auto& a, const auto& b) { return a.name < b.name; });
+        std::lock_guard lock(mutex_);
+        for (ModelListing& m : found) {
+            for (const Entry& e : entries_) {
+                if (e.name == m.name) {
+                    m.loaded = true;
+                    m.expires = e.last_used + params_.keep_alive;
+                }
+            }
+            out.push_back(m);
+        }
+    }
+    return out;
+}
+
+std::vector<std::shared_ptr<LoadedModel>> ModelPool::loaded() const {
+    std::vector<std::shared_ptr<LoadedModel>> out;
+    if (pinned_) out.push_back(pinned_);
+    std::lock_guard lock(mutex_);
+    for (const Entry& e : entries_) out.push_back(e.model);
+    return out;
+}
+
+void ModelPool::unload_idle() {
+    std::vector<std::shared_ptr<LoadedModel>> unloading;
+    {
+        std::lock_guard lock(mutex_);
+        const auto now = std::chrono::steady_clock::now();
+        for (auto it = entries_.begin(); it != entries_.end();) {
+            if (it->model.use_count() == 1 && now - it->last_used > params_.keep_alive) {
+                unloading.push_back(std::move(it->model));
+                it = entries_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    // Destroyed here, outside the lock.
+}
+
+void ModelPool::drain(std::chrono::steady_clock::time_point deadline) {
+    for (const auto& m : loaded()) {
+        if (m->generates_text()) m->scheduler().drain(deadline);
+    }
+}
+
+}  // namespace ember::serve

@@ -1,0 +1,113 @@
+// The models an `ember serve` process answers with: one file (-m), or every GGUF file of a
+// folder (--models-dir), loaded on first use and unloaded after an idle time, at most
+// max_resident at once (ollama's model service). Each loaded model has one copy of its weights,
+// a Scheduler for text (slots over one context) and, on first use, an Embedder.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/embed/embedder.h"
+#include "engine/model/model.h"
+#include "engine/text/chat_template.h"
+#include "engine/text/tokenizer.h"
+#include "tools/serve/scheduler.h"
+
+namespace ember::serve {
+
+// Thrown when a request names a model the server does not have (404).
+class ModelNotFoundError : public Error {
+  public:
+    explicit ModelNotFoundError(const std::string& message) : Error(message) {}
+};
+
+struct ModelPoolParams {
+    std::string model_path;  // -m: always loaded
+    std::string models_dir;  // --models-dir: loaded on demand
+    ModelOptions model_options;
+    SchedulerParams scheduler;             // per text model
+    std::string chat_template;             // a format name, or empty: from each model
+    std::chrono::seconds keep_alive{300};  // idle time before a --models-dir model is unloaded
+    int max_resident = 2;                  // --models-dir models loaded at once
+};
+
+class LoadedModel {
+  public:
+    LoadedModel(std::string name, const std::string& path, const ModelPoolParams& params);
+
+    const std::string& name() const { return name_; }
+    const Model& model() const { return model_; }
+    const Tokenizer& tokenizer() const { return tokenizer_; }
+    bool generates_text() const { return scheduler_ != nullptr; }
+    // Throws ember::Error (400) for an embedding model.
+    Scheduler& scheduler();
+    ChatTemplate chat_template() const { return chat_template_; }
+    // Token ids that end an assistant's turn in the chat format (its end-of-turn marker).
+    const std::vector<int32_t>& chat_stop_tokens() const { return chat_stop_tokens_; }
+    // Embeds texts with this model (one request at a time; created on first use).
+    std::vector<Embedding> embed(const std::vector<std::string>& texts, bool truncate);
+    std::chrono::system_clock::time_point loaded_at() const { return loaded_at_; }
+
+  private:
+    std::string name_;
+    Model model_;
+    Tokenizer tokenizer_;
+    ChatTemplate chat_template_;
+    std::vector<int32_t> chat_stop_tokens_;
+    std::unique_ptr<Scheduler> scheduler_;
+    ContextParams embed_context_;
+    std::mutex embed_mutex_;
+    std::unique_ptr<Embedder> embedder_;
+    std::chrono::system_clock::time_point loaded_at_;
+};
+
+struct ModelListing {
+    std::string name;
+    std::string path;
+    uint64_t size = 0;
+    std::filesystem::file_time_type modified;
+    bool loaded = false;
+    std::chrono::steady_clock::time_point expires;  // loaded --models-dir models
+};
+
+class ModelPool {
+  public:
+    // Loads the -m model now (throws ember::Error when it cannot).
+    explicit ModelPool(const ModelPoolParams& params);
+    ~ModelPool();
+
+    // The model a request names: with -m only, any name (or none) is that model; with
+    // --models-dir, a file's name with or without ".gguf" (and ollama's ":latest"). Loads it
+    // if needed. Throws ModelNotFoundError, or ember::Error when it fails to load.
+    std::shared_ptr<LoadedModel> get(const std::string& name);
+    std::vector<ModelListing> list() const;
+    std::vector<std::shared_ptr<LoadedModel>> loaded() const;
+    // Unloads --models-dir models idle for longer than keep_alive (called periodically).
+    void unload_idle();
+    // Lets every scheduler finish or cancel its generations by the deadline.
+    void drain(std::chrono::steady_clock::time_point deadline);
+
+  private:
+    struct Entry {
+        std::string name, path;
+        std::shared_ptr<LoadedModel> model;
+        std::chrono::steady_clock::time_point last_used;
+    };
+    std::optional<std::string> resolve(const std::string& name) const;  // -> a path
+
+    ModelPoolParams params_;
+    std::shared_ptr<LoadedModel> pinned_;  // the -m model
+    mutable std::mutex mutex_;             // guards entries_ (not the loading itself)
+    std::mutex load_mutex_;                // one model loads at a time
+    std::vector<Entry> entries_;
+};
+
+// A model's name from its path: the file name without ".gguf".
+std::string model_name(const std::string& path);
+
+}  // namespace ember::serve

@@ -1,0 +1,313 @@
+// ollama's API (https://github.com/ollama/ollama/blob/main/docs/api.md), so that apps written
+// for ollama work unchanged: /api/chat and /api/generate (streamed as NDJSON, one JSON object
+// per line, by default), /api/embed, /api/tags, /api/ps, /api/show, /api/version.
+#include <cstdio>
+#include <ctime>
+
+#include "ember.h"
+#include "tools/serve/api.h"
+#include "tools/serve/connection.h"
+
+namespace ember::serve {
+namespace {
+
+// RFC 3339 in UTC with nanoseconds, as ollama writes created_at.
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+    const auto since = t.time_since_epoch();
+    const std::time_t seconds = std::chrono::duration_cast<std::chrono::seconds>(since).count();
+    const long nanos = static_cast<long>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(since).count() % 1000000000);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", utc.tm_year + 1900,
+                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, nanos);
+    return buffer;
+}
+
+std::string now_rfc3339() {
+    return rfc3339(std::chrono::system_clock::now());
+}
+
+int64_t ns(double ms) {
+    return static_cast<int64_t>(ms * 1e6);
+}
+
+// ollama's "options" carry the sampling fields under its names.
+GenerationRequest options_fields(const json& body) {
+    json options = json::object();
+    if (body.contains("options") && !body["options"].is_null()) {
+        if (!body["options"].is_object()) throw HttpError(400, "'options' must be an object");
+        options = body["options"];
+    }
+    GenerationRequest request;
+    request.sampling = sampling_from(options);
+    request.max_tokens =
+        static_cast<int>(integer_field(options, "num_predict", -2, 1 << 30).value_or(-1));
+    if (request.max_tokens < 0) request.max_tokens = -1;  // -1 and -2: no limit
+    request.stop = stop_field(options, "stop");
+    if (body.contains("format") && !body["format"].is_null() && body["format"] != "") {
+        throw HttpError(400, "'format' (structured output) is not supported yet");
+    }
+    return request;
+}
+
+json details(const LoadedModel* model, const ModelListing& m) {
+    json d = {
+        {"format", "gguf"}, {"family", ""}, {"parameter_size", ""}, {"quantization_level", ""}};
+    if (model != nullptr) d["family"] = model->model().config().arch->name;
+    (void)m;
+    return d;
+}
+
+json model_json(const ModelListing& m, const LoadedModel* loaded) {
+    const auto modified = std::chrono::file_clock::to_sys(m.modified);
+    return {{"name", m.name},
+            {"model", m.name},
+            {"modified_at",
+             rfc3339(std::chrono::time_point_cast<std::chrono::system_clock::duration>(modified))},
+            {"size", m.size},
+            {"digest", ""},
+            {"details", details(loaded, m)}};
+}
+
+enum class Kind { Chat, Generate };
+
+void generate_route(ServerState& state, Kind kind, const httplib::Request& http,
+                    httplib::Response& response) {
+    const json body = parse_body(http);
+    const std::optional<std::string> name = string_field(body, "model");
+    if (!name) throw HttpError(400, "'model' is required");
+    std::shared_ptr<LoadedModel> model = state.pool.get(*name);
+    GenerationRequest request = options_fields(body);
+    if (kind == Kind::Chat) {
+        if (!body.contains("messages") ||
+            (body["messages"].is_array() && body["messages"].empty())) {
+            // ollama: a chat without messages loads the model.
+            response.set_content(dump(json{{"model", model->name()},
+                                           {"created_at", now_rfc3339()},
+                                           {"message", {{"role", "assistant"}, {"content", ""}}},
+                                           {"done_reason", "load"},
+                                           {"done", true}}),
+                                 "application/json");
+            return;
+        }
+        const std::string prompt =
+            apply_chat_template(model->chat_template(), chat_messages(body), true);
+        request.prompt = model->tokenizer().encode(prompt, true, true);
+    } else {
+        const std::string prompt = string_field(body, "prompt").value_or("");
+        if (prompt.empty()) {
+            response.set_content(dump(json{{"model", model->name()},
+                                           {"created_at", now_rfc3339()},
+                                           {"response", ""},
+                                           {"done_reason", "load"},
+                                           {"done", true}}),
+                                 "application/json");
+            return;
+        }
+        if (bool_field(body, "raw").value_or(false)) {
+            request.prompt = model->tokenizer().encode(prompt, true, true);
+        } else {  // ollama applies the model's template to the prompt (and a system message)
+            std::vector<ChatMessage> messages;
+            if (auto system = string_field(body, "system")) messages.push_back({"system", *system});
+            messages.push_back({"user", prompt});
+            request.prompt = model->tokenizer().encode(
+                apply_chat_template(model->chat_template(), messages, true), true, true);
+        }
+    }
+    if (kind == Kind::Chat || !bool_field(body, "raw").value_or(false)) {
+        request.stop_tokens = model->chat_stop_tokens();
+        for (const std::string& s : chat_stop_strings(model->chat_template())) {
+            request.stop.push_back(s);
+        }
+    }
+    const bool stream = bool_field(body, "stream").value_or(true);  // ollama streams by default
+    const std::shared_ptr<Generation> generation = submit(state, *model, std::move(request));
+    const int socket = connection_socket(http);
+
+    const auto piece = [kind, model](const std::string& text) {
+        json j = {{"model", model->name()}, {"created_at", now_rfc3339()}};
+        if (kind == Kind::Chat) {
+            j["message"] = {{"role", "assistant"}, {"content", text}};
+        } else {
+            j["response"] = text;
+        }
+        j["done"] = false;
+        return j;
+    };
+    const auto final_object = [piece](const GenerationEvent& last, const std::string& text) {
+        json j = piece(text);
+        j["done"] = true;
+        j["done_reason"] = finish_reason(last.finish);
+        j["total_duration"] = ns(last.queue_ms + last.prompt_ms + last.generate_ms);
+        j["load_duration"] = 0;
+        j["prompt_eval_count"] = last.n_prompt - last.n_cached;
+        j["prompt_eval_duration"] = ns(last.prompt_ms);
+        j["eval_count"] = last.n_generated;
+        j["eval_duration"] = ns(last.generate_ms);
+        return j;
+    };
+    const auto check = [](const GenerationEvent& last) {
+        if (last.finish == Finish::Error) throw HttpError(500, last.error, "server_error");
+        if (last.finish == Finish::Cancelled) {
+            throw HttpError(503, "the server is shutting down", "server_error");
+        }
+        if (last.finish == Finish::Timeout) {
+            throw HttpError(504, "the request ran longer than the server's --timeout",
+                            "server_error", "timeout");
+        }
+    };
+
+    if (!stream) {
+        std::string text;
+        const std::optional<GenerationEvent> last =
+            follow(state, *generation, socket, [&](const GenerationEvent& e) {
+                text += e.text;
+                return true;
+            });
+        if (!last) return;
+        check(*last);
+        response.set_content(dump(final_object(*last, text)), "application/json");
+        return;
+    }
+    ++state.active_requests;  // until the provider has written the last line
+    response.set_chunked_content_provider(
+        "application/x-ndjson",
+        [&state, generation, socket, piece, final_object](size_t, httplib::DataSink& sink) {
+            const auto send = [&](const json& j) {
+                const std::string line = dump(j) + "\n";
+                return sink.write(line.data(), line.size());
+            };
+            const std::optional<GenerationEvent> last = follow(
+                state, *generation, socket,
+                [&](const GenerationEvent& e) { return e.text.empty() || send(piece(e.text)); });
+            bool ok = last.has_value();
+            if (ok) {
+                if (last->finish == Finish::Stop || last->finish == Finish::Length) {
+                    ok = send(final_object(*last, ""));
+                } else {
+                    ok = send(json{{"error", last->finish == Finish::Error
+                                                 ? last->error
+                                                 : finish_reason(last->finish)}});
+                }
+                if (ok) sink.done();
+            }
+            --state.active_requests;
+            return ok;
+        });
+}
+
+}  // namespace
+
+void add_ollama_routes(httplib::Server& server, ServerState& state) {
+    server.Post("/api/chat", route(state, "/api/chat", [&state](const auto& req, auto& res) {
+                    generate_route(state, Kind::Chat, req, res);
+                }));
+    server.Post("/api/generate",
+                route(state, "/api/generate", [&state](const auto& req, auto& res) {
+                    generate_route(state, Kind::Generate, req, res);
+                }));
+    const auto embed = [&state](const httplib::Request& req, httplib::Response& res, bool legacy) {
+        const json body = parse_body(req);
+        const std::optional<std::string> name = string_field(body, "model");
+        if (!name) throw HttpError(400, "'model' is required");
+        std::shared_ptr<LoadedModel> model = state.pool.get(*name);
+        std::vector<std::string> texts;
+        const json& input = legacy ? body.value("prompt", json()) : body.value("input", json());
+        if (input.is_string()) {
+            texts.push_back(input.get<std::string>());
+        } else if (!legacy && input.is_array()) {
+            for (const json& x : input) {
+                if (!x.is_string()) throw HttpError(400, "'input' must be a string or strings");
+                texts.push_back(x.get<std::string>());
+            }
+        } else {
+            throw HttpError(400, legacy ? "'prompt' must be a string"
+                                        : "'input' must be a string or an array of strings");
+        }
+        const auto start = std::chrono::steady_clock::now();
+        const std::vector<Embedding> embeddings =
+            model->embed(texts, bool_field(body, "truncate").value_or(true));
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
+        if (legacy) {
+            res.set_content(dump(json{{"embedding", embeddings[0].values}}), "application/json");
+            return;
+        }
+        json vectors = json::array();
+        int tokens = 0;
+        for (const Embedding& e : embeddings) {
+            vectors.push_back(e.values);
+            tokens += e.n_tokens;
+        }
+        res.set_content(dump(json{{"model", model->name()},
+                                  {"embeddings", vectors},
+                                  {"total_duration", ns(ms)},
+                                  {"load_duration", 0},
+                                  {"prompt_eval_count", tokens}}),
+                        "application/json");
+    };
+    server.Post("/api/embed", route(state, "/api/embed", [embed](const auto& req, auto& res) {
+                    embed(req, res, false);
+                }));
+    server.Post("/api/embeddings",
+                route(state, "/api/embeddings",
+                      [embed](const auto& req, auto& res) { embed(req, res, true); }));
+    server.Get("/api/tags", route(state, "/api/tags", [&state](const auto&, auto& res) {
+                   json models = json::array();
+                   for (const ModelListing& m : state.pool.list())
+                       models.push_back(model_json(m, nullptr));
+                   res.set_content(dump(json{{"models", models}}), "application/json");
+               }));
+    server.Get(
+        "/api/ps", route(state, "/api/ps", [&state](const auto&, auto& res) {
+            json models = json::array();
+            const auto loaded = state.pool.loaded();
+            for (const ModelListing& m : state.pool.list()) {
+                if (!m.loaded) continue;
+                const LoadedModel* model = nullptr;
+                for (const auto& l : loaded) {
+                    if (l->name() == m.name) model = l.get();
+                }
+                json j = model_json(m, model);
+                const auto left = m.expires - std::chrono::steady_clock::now();
+                j["expires_at"] =
+                    m.expires == std::chrono::steady_clock::time_point::max()
+                        ? "2318-01-01T00:00:00Z"  // never (ollama's keep_alive -1)
+                        : rfc3339(std::chrono::system_clock::now() +
+                                  std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                      left));
+                j["size_vram"] = 0;
+                models.push_back(std::move(j));
+            }
+            res.set_content(dump(json{{"models", models}}), "application/json");
+        }));
+    server.Post(
+        "/api/show", route(state, "/api/show", [&state](const auto& req, auto& res) {
+            const json body = parse_body(req);
+            std::string name = string_field(body, "model").value_or("");
+            if (name.empty()) name = string_field(body, "name").value_or("");
+            std::shared_ptr<LoadedModel> model = state.pool.get(name);
+            const ModelConfig& c = model->model().config();
+            const std::string arch(c.arch->name);
+            res.set_content(
+                dump(json{{"modelfile", ""},
+                          {"parameters", ""},
+                          {"template", std::string(chat_template_name(model->chat_template()))},
+                          {"details", {{"format", "gguf"}, {"family", arch}}},
+                          {"model_info",
+                           {{"general.architecture", arch},
+                            {arch + ".context_length", c.n_ctx_train},
+                            {arch + ".embedding_length", c.n_embd},
+                            {arch + ".block_count", c.n_layer}}}}),
+                "application/json");
+        }));
+    server.Get("/api/version", route(state, "/api/version", [](const auto&, auto& res) {
+                   res.set_content(dump(json{{"version", std::string("ember ") + ember_version()}}),
+                                   "application/json");
+               }));
+}
+
+}  // namespace ember::serve

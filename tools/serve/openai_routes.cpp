@@ -1,0 +1,388 @@
+// OpenAI's HTTP API (https://platform.openai.com/docs/api-reference): chat completions and
+// completions, streamed as server-sent events, embeddings, models; llama-server's /tokenize and
+// /detokenize.
+#include <cstring>
+
+#include "tools/serve/api.h"
+#include "tools/serve/connection.h"
+
+namespace ember::serve {
+namespace {
+
+struct Usage {
+    int prompt = 0, cached = 0, completion = 0;
+    json to_json() const {
+        return {{"prompt_tokens", prompt},
+                {"completion_tokens", completion},
+                {"total_tokens", prompt + completion},
+                {"prompt_tokens_details", {{"cached_tokens", cached}}}};
+    }
+};
+
+// A chat message's content: a string, or an array of parts of which only text is understood.
+std::string message_content(const json& message, size_t index) {
+    const auto it = message.find("content");
+    if (it == message.end() || it->is_null()) return "";
+    if (it->is_string()) return it->get<std::string>();
+    const std::string where = "messages[" + std::to_string(index) + "].content";
+    if (!it->is_array()) throw HttpError(400, where + " must be a string or an array of parts");
+    std::string text;
+    for (const json& part : *it) {
+        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+            !part["text"].is_string()) {
+            throw HttpError(400, where +
+                                     ": only text parts ({\"type\": \"text\", \"text\": ...}) "
+                                     "are supported");
+        }
+        text += part["text"].get<std::string>();
+    }
+    return text;
+}
+
+}  // namespace
+
+std::vector<ChatMessage> chat_messages(const json& body) {
+    const auto it = body.find("messages");
+    if (it == body.end() || !it->is_array() || it->empty()) {
+        throw HttpError(400, "'messages' must be a non-empty array");
+    }
+    std::vector<ChatMessage> messages;
+    for (size_t i = 0; i < it->size(); ++i) {
+        const json& m = (*it)[i];
+        if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+            throw HttpError(400, "messages[" + std::to_string(i) + "] needs a string 'role'");
+        }
+        std::string role = m["role"].get<std::string>();
+        if (role == "developer") role = "system";  // OpenAI's newer name for it
+        if (role != "system" && role != "user" && role != "assistant") {
+            throw HttpError(400, "messages[" + std::to_string(i) + "].role '" + role +
+                                     "' is not supported (system, developer, user, assistant)");
+        }
+        messages.push_back({role, message_content(m, i)});
+    }
+    return messages;
+}
+
+// The fields chat and completions share: limits, stops, sampling. n must be 1.
+GenerationRequest generation_fields(const json& body) {
+    GenerationRequest request;
+    request.sampling = sampling_from(body);
+    if (auto n = integer_field(body, "n", 1, 1 << 20); n && *n != 1) {
+        throw HttpError(400, "'n' must be 1 (one choice per request)");
+    }
+    std::optional<int64_t> max_tokens = integer_field(body, "max_completion_tokens", 0, 1 << 30);
+    if (!max_tokens) max_tokens = integer_field(body, "max_tokens", -1, 1 << 30);
+    request.max_tokens = max_tokens ? static_cast<int>(*max_tokens) : -1;
+    request.stop = stop_field(body, "stop");
+    if (body.contains("response_format") && body["response_format"].is_object()) {
+        const std::string type = body["response_format"].value("type", "text");
+        if (type != "text") {
+            throw HttpError(400, "response_format '" + type +
+                                     "' is not supported yet (structured output is planned)");
+        }
+    }
+    return request;
+}
+
+namespace {
+
+enum class Kind { Chat, Completion };
+
+void completion_route(ServerState& state, Kind kind, const httplib::Request& http,
+                      httplib::Response& response) {
+    const json body = parse_body(http);
+    std::shared_ptr<LoadedModel> model = state.pool.get(string_field(body, "model").value_or(""));
+    GenerationRequest request = generation_fields(body);
+    if (kind == Kind::Chat) {
+        const std::string prompt =
+            apply_chat_template(model->chat_template(), chat_messages(body), true);
+        request.prompt = model->tokenizer().encode(prompt, true, true);
+        request.stop_tokens = model->chat_stop_tokens();
+        for (const std::string& s : chat_stop_strings(model->chat_template())) {
+            request.stop.push_back(s);
+        }
+    } else {
+        const auto it = body.find("prompt");
+        std::string prompt;
+        if (it != body.end() && it->is_string()) {
+            prompt = it->get<std::string>();
+        } else if (it != body.end() && it->is_array() && it->size() == 1 && (*it)[0].is_string()) {
+            prompt = (*it)[0].get<std::string>();
+        } else {
+            throw HttpError(400, "'prompt' must be a string (or an array of one string)");
+        }
+        request.prompt = model->tokenizer().encode(prompt, true, true);
+        if (request.prompt.empty()) throw HttpError(400, "the prompt is empty");
+    }
+    const bool stream = bool_field(body, "stream").value_or(false);
+    bool include_usage = false;
+    if (body.contains("stream_options") && body["stream_options"].is_object()) {
+        include_usage = bool_field(body["stream_options"], "include_usage").value_or(false);
+    }
+    const std::shared_ptr<Generation> generation = submit(state, *model, std::move(request));
+    const int socket = connection_socket(http);
+    const std::string id = random_id(kind == Kind::Chat ? "chatcmpl-" : "cmpl-");
+    const int64_t created = unix_time();
+    const std::string object = kind == Kind::Chat ? "chat.completion" : "text_completion";
+
+    const auto choice = [kind](const std::string& text, const json& finish) {
+        json c = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
+        if (kind == Kind::Chat) {
+            c["message"] = {{"role", "assistant"}, {"content", text}};
+        } else {
+            c["text"] = text;
+        }
+        return c;
+    };
+    const auto usage_of = [](const GenerationEvent& last) {
+        return Usage{last.n_prompt, last.n_cached, last.n_generated};
+    };
+
+    if (!stream) {
+        std::string text;
+        const std::optional<GenerationEvent> last =
+            follow(state, *generation, socket, [&](const GenerationEvent& e) {
+                text += e.text;
+                return true;
+            });
+        if (!last) return;  // the client is gone
+        if (last->finish == Finish::Error) throw HttpError(500, last->error, "server_error");
+        if (last->finish == Finish::Cancelled) {
+            throw HttpError(503, "the server is shutting down", "server_error");
+        }
+        if (last->finish == Finish::Timeout) {
+            throw HttpError(504, "the request ran longer than the server's --timeout",
+                            "server_error", "timeout");
+        }
+        const json reply = {{"id", id},
+                            {"object", object},
+                            {"created", created},
+                            {"model", model->name()},
+                            {"choices", json::array({choice(text, finish_reason(last->finish))})},
+                            {"usage", usage_of(*last).to_json()}};
+        response.set_content(dump(reply), "application/json");
+        return;
+    }
+
+    // Server-sent events: one `data: {chunk}` per piece of text, then `data: [DONE]`.
+    response.set_header("Cache-Control", "no-cache");
+    response.set_header("X-Accel-Buffering", "no");  // nginx: pass events on at once
+    ++state.active_requests;                         // until the provider has sent the last event
+    response.set_chunked_content_provider(
+        "text/event-stream", [&state, model, generation, socket, id, created, kind, include_usage,
+                              usage_of](size_t, httplib::DataSink& sink) {
+            const std::string chunk_object =
+                kind == Kind::Chat ? "chat.completion.chunk" : "text_completion";
+            const auto chunk = [&](const json& delta_or_text, const json& finish) {
+                json c = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
+                if (kind == Kind::Chat) {
+                    c["delta"] = delta_or_text;
+                } else {
+                    c["text"] = delta_or_text;
+                }
+                return json{{"id", id},
+                            {"object", chunk_object},
+                            {"created", created},
+                            {"model", model->name()},
+                            {"choices", json::array({c})}};
+            };
+            const auto send = [&](const json& j) {
+                const std::string event = "data: " + dump(j) + "\n\n";
+                return sink.write(event.data(), event.size());
+            };
+            // The first delta carries the role (OpenAI sends it with empty content).
+            bool ok = kind != Kind::Chat ||
+                      send(chunk({{"role", "assistant"}, {"content", ""}}, nullptr));
+            std::optional<GenerationEvent> last;
+            if (ok) {
+                last = follow(state, *generation, socket, [&](const GenerationEvent& e) {
+                    if (e.text.empty()) return true;
+                    return kind == Kind::Chat ? send(chunk({{"content", e.text}}, nullptr))
+                                              : send(chunk(e.text, nullptr));
+                });
+            } else {
+                generation->cancel();
+            }
+            if (last) {
+                if (last->finish == Finish::Stop || last->finish == Finish::Length) {
+                    ok = send(chunk(kind == Kind::Chat ? json::object() : json(""),
+                                    finish_reason(last->finish)));
+                } else {
+                    const std::string message =
+                        last->finish == Finish::Timeout
+                            ? "the request ran longer than the server's --timeout"
+                        : last->finish == Finish::Cancelled ? "the server is shutting down"
+                                                            : last->error;
+                    ok = send(error_body(message, "server_error", finish_reason(last->finish)));
+                }
+                if (ok && include_usage) {
+                    json u = {{"id", id},
+                              {"object", chunk_object},
+                              {"created", created},
+                              {"model", model->name()},
+                              {"choices", json::array()},
+                              {"usage", usage_of(*last).to_json()}};
+                    ok = send(u);
+                }
+                const char done[] = "data: [DONE]\n\n";
+                if (ok) ok = sink.write(done, std::strlen(done));
+                if (ok) sink.done();
+            }
+            --state.active_requests;
+            return ok && last.has_value();
+        });
+}
+
+json model_entry(const ModelListing& m) {
+    return {{"id", m.name}, {"object", "model"}, {"created", unix_time()}, {"owned_by", "ember"}};
+}
+
+// Inputs of /v1/embeddings: a string, an array of strings, or token arrays (one or many).
+std::vector<std::string> embedding_inputs(const json& body, const Tokenizer& tokenizer) {
+    const auto it = body.find("input");
+    const std::string message =
+        "'input' must be a string, an array of strings, or an array of token arrays";
+    if (it == body.end()) throw HttpError(400, message);
+    std::vector<std::string> texts;
+    const auto tokens_text = [&](const json& ids) {
+        std::vector<int32_t> tokens;
+        for (const json& id : ids) {
+            if (!id.is_number_integer()) throw HttpError(400, message);
+            const int64_t t = id.get<int64_t>();
+            if (t < 0 || t >= tokenizer.vocab().size()) {
+                throw HttpError(400, "token " + std::to_string(t) + " is outside the vocabulary");
+            }
+            tokens.push_back(static_cast<int32_t>(t));
+        }
+        return tokenizer.decode(tokens);
+    };
+    if (it->is_string()) {
+        texts.push_back(it->get<std::string>());
+    } else if (it->is_array() && !it->empty() && (*it)[0].is_number_integer()) {
+        texts.push_back(tokens_text(*it));
+    } else if (it->is_array() && !it->empty()) {
+        for (const json& x : *it) {
+            if (x.is_string()) {
+                texts.push_back(x.get<std::string>());
+            } else if (x.is_array()) {
+                texts.push_back(tokens_text(x));
+            } else {
+                throw HttpError(400, message);
+            }
+        }
+    } else {
+        throw HttpError(400, message);
+    }
+    if (texts.size() > 2048) throw HttpError(400, "at most 2048 inputs per request");
+    return texts;
+}
+
+std::string base64(const void* data, size_t n) {
+    static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const auto* p = static_cast<const unsigned char*>(data);
+    std::string out;
+    out.reserve((n + 2) / 3 * 4);
+    for (size_t i = 0; i < n; i += 3) {
+        const uint32_t v = (uint32_t(p[i]) << 16) | (i + 1 < n ? uint32_t(p[i + 1]) << 8 : 0) |
+                           (i + 2 < n ? uint32_t(p[i + 2]) : 0);
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += i + 1 < n ? table[(v >> 6) & 63] : '=';
+        out += i + 2 < n ? table[v & 63] : '=';
+    }
+    return out;
+}
+
+}  // namespace
+
+void add_openai_routes(httplib::Server& server, ServerState& state) {
+    server.Post("/v1/chat/completions",
+                route(state, "/v1/chat/completions", [&state](const auto& req, auto& res) {
+                    completion_route(state, Kind::Chat, req, res);
+                }));
+    server.Post("/v1/completions",
+                route(state, "/v1/completions", [&state](const auto& req, auto& res) {
+                    completion_route(state, Kind::Completion, req, res);
+                }));
+    server.Post(
+        "/v1/embeddings", route(state, "/v1/embeddings", [&state](const auto& req, auto& res) {
+            const json body = parse_body(req);
+            std::shared_ptr<LoadedModel> model =
+                state.pool.get(string_field(body, "model").value_or(""));
+            const std::vector<std::string> texts = embedding_inputs(body, model->tokenizer());
+            const std::string format = string_field(body, "encoding_format").value_or("float");
+            if (format != "float" && format != "base64") {
+                throw HttpError(400, "'encoding_format' must be \"float\" or \"base64\"");
+            }
+            if (integer_field(body, "dimensions", 1, 1 << 20)) {
+                throw HttpError(400,
+                                "'dimensions' is not supported (the model's own size is used)");
+            }
+            const std::vector<Embedding> embeddings = model->embed(texts, true);
+            json data = json::array();
+            int tokens = 0;
+            for (size_t i = 0; i < embeddings.size(); ++i) {
+                const std::vector<float>& v = embeddings[i].values;
+                tokens += embeddings[i].n_tokens;
+                json e = {{"object", "embedding"}, {"index", i}};
+                if (format == "base64") {
+                    e["embedding"] = base64(v.data(), v.size() * sizeof(float));
+                } else {
+                    e["embedding"] = v;
+                }
+                data.push_back(std::move(e));
+            }
+            const json reply = {{"object", "list"},
+                                {"data", std::move(data)},
+                                {"model", model->name()},
+                                {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
+            res.set_content(reply.dump(), "application/json");
+        }));
+    server.Get(
+        "/v1/models", route(state, "/v1/models", [&state](const auto&, auto& res) {
+            json data = json::array();
+            for (const ModelListing& m : state.pool.list()) data.push_back(model_entry(m));
+            res.set_content(json{{"object", "list"}, {"data", data}}.dump(), "application/json");
+        }));
+    server.Post(
+        "/tokenize", route(state, "/tokenize", [&state](const auto& req, auto& res) {
+            const json body = parse_body(req);
+            std::shared_ptr<LoadedModel> model =
+                state.pool.get(string_field(body, "model").value_or(""));
+            const std::optional<std::string> content = string_field(body, "content");
+            if (!content) throw HttpError(400, "'content' must be a string");
+            const bool add_special = bool_field(body, "add_special").value_or(false);
+            const bool with_pieces = bool_field(body, "with_pieces").value_or(false);
+            const std::vector<int32_t> ids = model->tokenizer().encode(*content, add_special, true);
+            json tokens = json::array();
+            for (int32_t id : ids) {
+                if (with_pieces) {
+                    tokens.push_back({{"id", id}, {"piece", model->tokenizer().piece(id, true)}});
+                } else {
+                    tokens.push_back(id);
+                }
+            }
+            res.set_content(dump(json{{"tokens", tokens}}), "application/json");
+        }));
+    server.Post("/detokenize", route(state, "/detokenize", [&state](const auto& req, auto& res) {
+                    const json body = parse_body(req);
+                    std::shared_ptr<LoadedModel> model =
+                        state.pool.get(string_field(body, "model").value_or(""));
+                    const auto it = body.find("tokens");
+                    if (it == body.end() || !it->is_array())
+                        throw HttpError(400, "'tokens' must be an array");
+                    std::vector<int32_t> ids;
+                    for (const json& id : *it) {
+                        if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+                            id.get<int64_t>() >= model->tokenizer().vocab().size()) {
+                            throw HttpError(400, "'tokens' holds " + id.dump() +
+                                                     ", not a token id of the vocabulary");
+                        }
+                        ids.push_back(id.get<int32_t>());
+                    }
+                    res.set_content(dump(json{{"content", model->tokenizer().decode(ids)}}),
+                                    "application/json");
+                }));
+}
+
+}  // namespace ember::serve
