@@ -9,6 +9,8 @@ packages=(
     libgtest-dev libgmock-dev libbenchmark-dev
     libopenblas-dev                # EMBER_BLAS: sgemm for large prompt batches
     libcli11-dev nlohmann-json3-dev libicu-dev
+    libcpp-httplib-dev             # ember serve's HTTP
+    nginx curl                     # tests: the load balancer in front of two ember serve, SSE
     clang-format
     gnuplot-nox                    # bench/compare.sh draws its ratios
     g++-aarch64-linux-gnu qemu-user # the NEON kernels, cross-compiled and tested under qemu

@@ -1,7 +1,8 @@
 #include "tools/serve/server.h"
 
-#include <pthread.h>
-#include <signal.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <cstdio>
 #include <sstream>
@@ -71,6 +72,15 @@ std::string metrics_text(ServerState& state) {
     return out.str();
 }
 
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int signal) {
+    const unsigned char s = static_cast<unsigned char>(signal);
+    if (write(g_signal_pipe[1], &s, 1) != 1) {
+        // Nothing to do in a signal handler; the pipe holds 64 KiB of signals.
+    }
+}
+
 const char* status_type(int status) {
     switch (status) {
         case 401:
@@ -89,12 +99,10 @@ const char* status_type(int status) {
 }  // namespace
 
 int serve(const ServeOptions& options) {
-    // SIGINT/SIGTERM/SIGHUP go to one thread that shuts down in order: blocked here, before
-    // any thread starts, so that every thread inherits the mask.
-    sigset_t signals;
-    sigemptyset(&signals);
-    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    // SIGINT/SIGTERM/SIGHUP reach a thread that shuts down in order, through a pipe (a signal
+    // may land on any thread, OpenBLAS's included, so masks cannot route it).
+    if (pipe(g_signal_pipe) != 0) throw Error("cannot create a pipe for signals");
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, on_stop_signal);
 
     ModelPool pool(options.pool);
     ServerState state(pool, options.limits);
@@ -199,15 +207,18 @@ int serve(const ServeOptions& options) {
         }
     });
     std::thread stopper([&] {
-        int signal = 0;
-        sigwait(&signals, &signal);
+        unsigned char signal = 0;
+        while (read(g_signal_pipe[0], &signal, 1) != 1) {
+        }
         std::fprintf(stderr, "ember serve: %s: finishing requests (at most %lld s)\n",
                      signal == SIGTERM  ? "SIGTERM"
                      : signal == SIGINT ? "SIGINT"
                                         : "SIGHUP",
                      static_cast<long long>(options.shutdown_grace.count()));
+        // New requests get 503 from here on (a load balancer moves on to another server).
+        // cpp-httplib's stop() would also cut the responses being streamed, so the listening
+        // socket stays open until the process ends.
         state.stopping.store(true);
-        server.stop();  // no new connections: a load balancer moves on to another server
         const auto deadline = std::chrono::steady_clock::now() + options.shutdown_grace;
         pool.drain(deadline);
         // The last events of finished generations are still being written.
@@ -223,14 +234,13 @@ int serve(const ServeOptions& options) {
         std::_Exit(0);
     });
     stopper.detach();
-    const bool listened = server.listen_after_bind();
-    if (!listened && !state.stopping.load()) {
-        done.store(true);
-        janitor.join();
-        throw Error("the server stopped listening");
+    server.listen_after_bind();
+    if (state.stopping.load()) {  // the stopper thread ends the process
+        for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
     }
-    // After stop() the stopper thread ends the process.
-    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    done.store(true);
+    janitor.join();
+    throw Error("the server stopped listening");
 }
 
 }  // namespace ember::serve

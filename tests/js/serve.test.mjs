@@ -1,0 +1,458 @@
+// `ember serve` against real clients: the official openai npm client, curl for the SSE framing,
+// fetch for ollama's NDJSON; 16 concurrent clients; disconnects, a full queue, SIGTERM; two
+// servers behind nginx with one killed under load.
+//
+// Environment: EMBER_BIN (the ember binary), EMBER_SOURCE (the repository: its bundled model),
+// EMBER_SHARED or EMBER_DEFAULT_SHARED (../shared: a larger model for work that must take a
+// while). Run by CTest (tests/CMakeLists.txt) after `npm ci` here (scripts/install-deps.sh).
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { promisify } from "node:util";
+
+import OpenAI from "openai";
+
+const ember = process.env.EMBER_BIN;
+const source = process.env.EMBER_SOURCE;
+const shared = process.env.EMBER_SHARED || process.env.EMBER_DEFAULT_SHARED;
+assert.ok(ember && source && shared, "set EMBER_BIN, EMBER_SOURCE and EMBER_SHARED");
+const tiny = `${source}/models/stories260K.gguf`;
+// Slow enough on one thread that a prompt of thousands of tokens takes seconds.
+const slow = `${shared}/models/ember-stories-5M/ember-stories-5M-F32.gguf`;
+
+const servers = [];
+after(() => {
+  for (const s of servers) s.proc.kill("SIGKILL");
+});
+
+// Starts `ember serve` on a free port; resolves once it listens.
+function startServer(args) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(ember, ["serve", "--port", "0", "-t", "1", ...args], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let log = "";
+    const server = { proc, log: () => log };
+    proc.stderr.on("data", (d) => {
+      log += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
+      if (m && !server.port) {
+        server.port = Number(m[1]);
+        server.url = `http://127.0.0.1:${server.port}`;
+        servers.push(server);
+        resolve(server);
+      }
+    });
+    proc.on("exit", (code) => {
+      server.exitCode = code;
+      if (!server.port) reject(new Error(`ember serve exited ${code}: ${log}`));
+    });
+  });
+}
+
+function client(server, apiKey = "none") {
+  return new OpenAI({ baseURL: `${server.url}/v1`, apiKey, maxRetries: 0, timeout: 60000 });
+}
+
+async function metric(server, name) {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}
+
+async function until(condition, ms = 10000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await condition()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+const greedy = { temperature: 0, max_tokens: 24 };
+
+test("openai client: chat and completions, streaming and not", async () => {
+  const server = await startServer(["-m", tiny, "-np", "4", "-c", "512"]);
+  const openai = client(server);
+  const messages = [{ role: "user", content: "Tell me a story about a cat." }];
+
+  const chat = await openai.chat.completions.create({ model: "stories260K", messages, ...greedy });
+  assert.equal(chat.object, "chat.completion");
+  assert.equal(chat.choices.length, 1);
+  assert.equal(chat.choices[0].message.role, "assistant");
+  assert.equal(chat.choices[0].finish_reason, "length");
+  assert.equal(chat.usage.completion_tokens, 24);
+  assert.ok(chat.usage.prompt_tokens > 5);
+  assert.equal(chat.usage.total_tokens, chat.usage.prompt_tokens + 24);
+  const text = chat.choices[0].message.content;
+  assert.ok(text.length > 10, text);
+
+  const stream = await openai.chat.completions.create({
+    model: "stories260K",
+    messages,
+    ...greedy,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  const chunks = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  assert.equal(chunks[0].choices[0].delta.role, "assistant");
+  const streamed = chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
+  assert.equal(streamed, text);
+  const ids = new Set(chunks.map((c) => c.id));
+  assert.equal(ids.size, 1);
+  assert.equal(chunks.at(-2).choices[0].finish_reason, "length");
+  assert.deepEqual(chunks.at(-1).choices, []);
+  assert.equal(chunks.at(-1).usage.completion_tokens, 24);
+
+  const prompt = "Once upon a time";
+  const completion = await openai.completions.create({ model: "stories260K", prompt, ...greedy });
+  assert.equal(completion.object, "text_completion");
+  const completionText = completion.choices[0].text;
+  let streamedCompletion = "";
+  for await (const c of await openai.completions.create({ model: "x", prompt, ...greedy, stream: true })) {
+    streamedCompletion += c.choices[0]?.text ?? "";
+  }
+  assert.equal(streamedCompletion, completionText);
+
+  // A stop string ends the text before it.
+  const at = completionText.indexOf(" was");
+  assert.ok(at > 0, completionText);
+  const stopped = await openai.completions.create({ model: "x", prompt, ...greedy, stop: [" was"] });
+  assert.equal(stopped.choices[0].text, completionText.slice(0, at));
+  assert.equal(stopped.choices[0].finish_reason, "stop");
+
+  // The next turn of a chat reuses the slot's cache.
+  const next = await openai.chat.completions.create({
+    model: "x",
+    messages: [...messages, { role: "assistant", content: text }, { role: "user", content: "More." }],
+    ...greedy,
+  });
+  assert.ok(next.usage.prompt_tokens_details.cached_tokens >= chat.usage.prompt_tokens - 1);
+
+  const models = await openai.models.list();
+  assert.deepEqual(models.data.map((m) => m.id), ["stories260K"]);
+
+  // Errors in OpenAI's shape, as the client's error classes.
+  await assert.rejects(openai.chat.completions.create({ model: "x", messages, n: 2 }), (e) => {
+    assert.equal(e.status, 400);
+    assert.match(e.message, /'n' must be 1/);
+    return true;
+  });
+  await assert.rejects(openai.chat.completions.create({ model: "x", messages: [] }), { status: 400 });
+  await assert.rejects(
+    openai.completions.create({ model: "x", prompt: "a ".repeat(1000), max_tokens: 1 }),
+    (e) => e.status === 400 && e.code === "context_length_exceeded",
+  );
+  const bad = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", body: "{nope" });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error.message, /not valid JSON/);
+  const nowhere = await fetch(`${server.url}/v1/nowhere`);
+  assert.equal(nowhere.status, 404);
+  assert.ok((await nowhere.json()).error.message);
+});
+
+test("openai client: embeddings, as floats and base64", async () => {
+  const server = await startServer(["-m", tiny]);
+  const openai = client(server);
+  const input = ["The cat sat on the mat.", "Stock markets fell."];
+  // The client asks for base64 unless told otherwise, and decodes it.
+  const b64 = await openai.embeddings.create({ model: "x", input });
+  const floats = await openai.embeddings.create({ model: "x", input, encoding_format: "float" });
+  assert.equal(b64.data.length, 2);
+  for (let i = 0; i < 2; ++i) {
+    const v = floats.data[i].embedding;
+    assert.equal(b64.data[i].index, i);
+    assert.equal(v.length, b64.data[i].embedding.length);
+    for (let j = 0; j < v.length; ++j) assert.ok(Math.abs(v[j] - b64.data[i].embedding[j]) < 1e-6);
+    const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+    assert.ok(Math.abs(norm - 1) < 1e-4, `norm ${norm}`);
+  }
+  assert.ok(floats.usage.prompt_tokens > 4);
+});
+
+test("a wrong API key is refused; /health stays open", async () => {
+  const server = await startServer(["-m", tiny, "--api-key", "sesame"]);
+  await assert.rejects(
+    client(server, "wrong").chat.completions.create({ model: "x", messages: [{ role: "user", content: "hi" }] }),
+    (e) => e instanceof OpenAI.AuthenticationError && e.status === 401,
+  );
+  const ok = await client(server, "sesame").completions.create({ model: "x", prompt: "Once", max_tokens: 3 });
+  assert.equal(ok.usage.completion_tokens, 3);
+  assert.equal((await fetch(`${server.url}/health`)).status, 200);
+  assert.equal((await fetch(`${server.url}/v1/models`)).status, 401);
+});
+
+test("server-sent events framed as OpenAI's (curl)", async () => {
+  const server = await startServer(["-m", tiny]);
+  const body = JSON.stringify({ messages: [{ role: "user", content: "Hi" }], max_tokens: 8, stream: true });
+  const { stdout } = await promisify(execFile)("curl", ["-sN", "-H", "Content-Type: application/json",
+    "-d", body, `${server.url}/v1/chat/completions`]);
+  assert.ok(stdout.endsWith("data: [DONE]\n\n"), JSON.stringify(stdout.slice(-40)));
+  const events = stdout.split("\n\n").slice(0, -1);
+  assert.ok(events.length >= 3);
+  for (const e of events.slice(0, -1)) {
+    assert.ok(e.startsWith("data: ") && !e.slice(6).includes("\n"), JSON.stringify(e));
+    const chunk = JSON.parse(e.slice(6));
+    assert.equal(chunk.object, "chat.completion.chunk");
+  }
+  const finishes = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)).choices[0].finish_reason);
+  assert.deepEqual(finishes.filter((f) => f !== null), ["length"]);
+  assert.equal(finishes.at(-1), "length");
+});
+
+test("16 concurrent clients: no reply lost, duplicated or garbled; greedy replies equal serial ones", async () => {
+  const server = await startServer(["-m", tiny, "-np", "4", "-c", "256"]);
+  const openai = client(server);
+  const subjects = ["a cat", "a dog", "a bird", "the sea", "a king", "a tree", "the moon", "a boy",
+    "a girl", "a car", "a cake", "a ball", "a fish", "a frog", "the sun", "a bear"];
+  const prompt = (c, r) => `Once upon a time there was ${subjects[c]} who wanted ${r + 1} friends.`;
+  const ask = async (c, r, stream) => {
+    const request = { model: "x", prompt: prompt(c, r), temperature: 0, max_tokens: 16 + 4 * r };
+    if (!stream) return (await openai.completions.create(request)).choices[0].text;
+    let text = "";
+    for await (const chunk of await openai.completions.create({ ...request, stream: true })) {
+      text += chunk.choices[0]?.text ?? "";
+    }
+    return text;
+  };
+  const serial = new Map();
+  for (let c = 0; c < 16; ++c) for (let r = 0; r < 3; ++r) serial.set(`${c}/${r}`, await ask(c, r, false));
+  const concurrent = new Map();
+  await Promise.all(Array.from({ length: 16 }, async (_, c) => {
+    for (let r = 0; r < 3; ++r) concurrent.set(`${c}/${r}`, await ask(c, r, (c + r) % 2 === 0));
+  }));
+  assert.equal(concurrent.size, 48);
+  for (const [key, text] of serial) assert.equal(concurrent.get(key), text, key);
+  assert.equal(await metric(server, "ember_slots_busy"), 0);
+});
+
+test("a client that disconnects cancels its work, during the prompt and during generation", async () => {
+  const server = await startServer(["-m", slow, "-np", "1", "-c", "8192"]);
+  // A prompt of ~7000 tokens takes seconds on one thread: leave after 300 ms.
+  const long = "Once upon a time there was a cat. ".repeat(700);
+  const abort = new AbortController();
+  const pending = fetch(`${server.url}/v1/completions`, {
+    method: "POST",
+    body: JSON.stringify({ prompt: long, max_tokens: 4 }),
+    signal: abort.signal,
+  });
+  setTimeout(() => abort.abort(), 300);
+  await assert.rejects(pending);
+  assert.ok(await until(async () => (await metric(server, "ember_client_disconnects_total")) === 1));
+  assert.ok(await until(async () => (await metric(server, "ember_slots_busy")) === 0));
+  const evaluated = await metric(server, "ember_prompt_tokens_total");
+  assert.ok(evaluated < 6000, `evaluated ${evaluated} prompt tokens after the client left`);
+
+  // Streaming: leave after the first text.
+  const abort2 = new AbortController();
+  const response = await fetch(`${server.url}/v1/completions`, {
+    method: "POST",
+    body: JSON.stringify({ prompt: "Once", max_tokens: 8000, stream: true }),
+    signal: abort2.signal,
+  });
+  const reader = response.body.getReader();
+  await reader.read();
+  abort2.abort();
+  assert.ok(await until(async () => (await metric(server, "ember_client_disconnects_total")) === 2));
+  assert.ok(await until(async () => (await metric(server, "ember_slots_busy")) === 0));
+  const generated = await metric(server, "ember_generated_tokens_total");
+  assert.ok(generated < 8000, `generated ${generated} tokens for a client that left`);
+});
+
+test("a full queue answers 503 with Retry-After", async () => {
+  const server = await startServer(["-m", slow, "-np", "1", "--queue", "0", "-c", "4096"]);
+  const abort = new AbortController();
+  const first = await fetch(`${server.url}/v1/completions`, {
+    method: "POST",
+    body: JSON.stringify({ prompt: "Once", max_tokens: 4000, stream: true }),
+    signal: abort.signal,
+  });
+  await first.body.getReader().read();  // it holds the only slot
+  const second = await fetch(`${server.url}/v1/completions`, {
+    method: "POST",
+    body: JSON.stringify({ prompt: "Once", max_tokens: 4 }),
+  });
+  assert.equal(second.status, 503);
+  assert.ok(Number(second.headers.get("retry-after")) >= 1);
+  assert.equal((await second.json()).error.code, "server_busy");
+  abort.abort();
+  // A body past --max-body is refused with 413.
+  const small = await startServer(["-m", tiny, "--max-body", "1024"]);
+  const big = await fetch(`${small.url}/v1/completions`, {
+    method: "POST",
+    body: JSON.stringify({ prompt: "x".repeat(5000) }),
+  });
+  assert.equal(big.status, 413);
+});
+
+test("SIGTERM: in-flight requests finish, new ones get 503, exit status 0", async () => {
+  const server = await startServer(["-m", slow, "-c", "4096", "--shutdown-timeout", "60"]);
+  const response = await fetch(`${server.url}/v1/completions`, {
+    method: "POST",
+    body: JSON.stringify({ prompt: "Once", max_tokens: 1500, temperature: 0, stream: true }),
+  });
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = decoder.decode((await reader.read()).value);
+  const exited = new Promise((resolve) => server.proc.on("exit", resolve));
+  server.proc.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 100));
+  const late = await fetch(`${server.url}/v1/completions`, {
+    method: "POST",
+    body: JSON.stringify({ prompt: "Once", max_tokens: 4 }),
+  });
+  assert.equal(late.status, 503);
+  assert.equal((await fetch(`${server.url}/health`)).status, 503);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value);
+  }
+  assert.ok(text.endsWith("data: [DONE]\n\n"), text.slice(-200));
+  assert.match(text, /"finish_reason":"length"/);
+  assert.equal(await exited, 0);
+  await assert.rejects(fetch(`${server.url}/health`));
+});
+
+test("ollama's API: /api/chat and /api/generate as NDJSON, /api/embed, /api/tags, /api/ps", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ember-models-"));
+  symlinkSync(tiny, join(dir, "tiny.gguf"));
+  symlinkSync(tiny, join(dir, "other.gguf"));
+  try {
+    const server = await startServer(["--models-dir", dir, "--max-models", "1", "--keep-alive", "2"]);
+    const tags = await (await fetch(`${server.url}/api/tags`)).json();
+    assert.deepEqual(tags.models.map((m) => m.name), ["other", "tiny"]);
+    assert.deepEqual((await (await fetch(`${server.url}/api/ps`)).json()).models, []);
+
+    const chat = await fetch(`${server.url}/api/chat`, {
+      method: "POST",
+      body: JSON.stringify({ model: "tiny:latest", messages: [{ role: "user", content: "Hi" }],
+        options: { temperature: 0, num_predict: 10 } }),
+    });
+    assert.equal(chat.headers.get("content-type"), "application/x-ndjson");
+    const lines = (await chat.text()).trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(lines.length >= 2);
+    for (const l of lines.slice(0, -1)) assert.equal(l.done, false);
+    const last = lines.at(-1);
+    assert.equal(last.done, true);
+    assert.equal(last.done_reason, "length");
+    assert.equal(last.eval_count, 10);
+
+    const generate = await (await fetch(`${server.url}/api/generate`, {
+      method: "POST",
+      body: JSON.stringify({ model: "other", prompt: "Once upon a time", raw: true, stream: false,
+        options: { temperature: 0, num_predict: 12 } }),
+    })).json();
+    assert.equal(generate.done, true);
+    assert.ok(generate.response.length > 10);
+    // --max-models 1: loading "other" unloaded "tiny".
+    const ps = await (await fetch(`${server.url}/api/ps`)).json();
+    assert.deepEqual(ps.models.map((m) => m.name), ["other"]);
+
+    const embed = await (await fetch(`${server.url}/api/embed`, {
+      method: "POST",
+      body: JSON.stringify({ model: "tiny", input: ["a cat", "a dog"] }),
+    })).json();
+    assert.equal(embed.embeddings.length, 2);
+
+    const missing = await fetch(`${server.url}/api/generate`, {
+      method: "POST",
+      body: JSON.stringify({ model: "nothing-here", prompt: "x" }),
+    });
+    assert.equal(missing.status, 404);
+    // --keep-alive 2: idle models are unloaded.
+    assert.ok(await until(async () =>
+      (await (await fetch(`${server.url}/api/ps`)).json()).models.length === 0, 8000));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test("two servers behind nginx: one killed under load, new requests keep succeeding", async () => {
+  const a = await startServer(["-m", tiny, "-np", "2"]);
+  const b = await startServer(["-m", tiny, "-np", "2"]);
+  const dir = mkdtempSync(join(tmpdir(), "ember-nginx-"));
+  const port = await freePort();
+  writeFileSync(join(dir, "nginx.conf"), `
+${process.getuid() === 0 ? "user root;" : ""}
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream ember {
+    server 127.0.0.1:${a.port} max_fails=1 fail_timeout=30s;
+    server 127.0.0.1:${b.port} max_fails=1 fail_timeout=30s;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://ember;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      # A completion changes nothing on the server, so a request the dead server never
+      # answered may go to the other one, though it is a POST.
+      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+    }
+  }
+}
+`);
+  const nginx = spawn("nginx", ["-p", dir, "-e", `${dir}/error.log`, "-c", `${dir}/nginx.conf`,
+    "-g", "daemon off;"], { stdio: "ignore" });
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    assert.ok(await until(async () => {
+      try { return (await fetch(`${url}/health`)).ok; } catch { return false; }
+    }));
+    const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 });
+    let killedAt = 0;
+    const failuresAfterKill = [];
+    let succeeded = 0;
+    const end = Date.now() + 3000;
+    a.proc.on("exit", () => { killedAt = Date.now(); });
+    setTimeout(() => a.proc.kill("SIGKILL"), 1000);
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (Date.now() < end) {
+        const started = Date.now();
+        try {
+          const r = await openai.completions.create({ model: "x", prompt: "Once", max_tokens: 8 });
+          assert.equal(r.usage.completion_tokens, 8);
+          ++succeeded;
+        } catch (e) {
+          // A request in flight on the killed server may fail; one sent after must not.
+          if (killedAt && started > killedAt) failuresAfterKill.push(String(e));
+        }
+      }
+    }));
+    assert.ok(killedAt > 0);
+    assert.deepEqual(failuresAfterKill, []);
+    assert.ok(succeeded > 20, `${succeeded} requests succeeded`);
+  } finally {
+    nginx.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
