@@ -45,6 +45,9 @@ void gemm_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y,
     panel_all_tokens<Rows16, kOffset>(n_blocks, panel.data(), a, y, y_stride);
 }
 
+// Batches below this many tokens decode the panel on the fly (once per four tokens).
+constexpr int kStreamedBatch = 8;
+
 // Four consecutive groups (32 rows) as two 16-row panels side by side, for a batch: each
 // broadcast activation meets both (panel_tokens). One token or a few: the 16-row path twice.
 template <typename Packed, int kOffset>
@@ -55,6 +58,22 @@ void gemm_packed_wide_pair(int64_t n, const void* packed, const Q8Batch& a, floa
     if (a.n_tokens < 4) {
         gemm_packed_wide<Packed, kOffset>(n, groups, a, y, y_stride);
         gemm_packed_wide<Packed, kOffset>(n, groups + 2 * n_blocks, a, y + 16, y_stride);
+        return;
+    }
+    if (a.n_tokens < kStreamedBatch) {
+        // A few tokens (a server's slots, each generating): decode each block as it streams
+        // in, once per four tokens, instead of storing the whole panel and reading it back.
+        const auto pair_at = [groups, n_blocks](int64_t b) {
+            return std::array<typename PanelOf<Packed>::Wide, 2>{
+                wide_block(groups, n_blocks, b), wide_block(groups + 2 * n_blocks, n_blocks, b)};
+        };
+        int t = 0;
+        for (; t + 4 <= a.n_tokens; t += 4) {
+            panel_tokens<Rows16, 4, kOffset, 1, 2>(n_blocks, pair_at, a, t, y, y_stride);
+        }
+        for (; t < a.n_tokens; ++t) {
+            panel_tokens<Rows16, 1, kOffset, 1, 2>(n_blocks, pair_at, a, t, y, y_stride);
+        }
         return;
     }
     thread_local std::vector<std::array<typename PanelOf<Packed>::Wide, 2>> panel;

@@ -232,13 +232,13 @@ TEST(SimdGemmPacked8, AvxVnniKernelsMatchTheReference) {
 #endif
 
 // Two packed groups at once in 16-row registers (gemm_packed16), and four as two such panels
-// side by side (gemm_packed32), for one generated token and for a batch of 14 (passes of 8 or
-// 4 + the remainder): every row and token.
+// side by side (gemm_packed32), for one generated token, a few (5: decoded on the fly, 4 + 1)
+// and a batch of 14 (passes of 8 or 4 + the remainder): every row and token.
 void expect_wide_packed_matches(int rows, GemmPacked8Fn TypeKernels::*gemm_of) {
     int checked = 0;
     for (TensorType type : kPanelTypes) {
         if (kernels_for(type)->*gemm_of == nullptr) continue;
-        for (int tokens : {1, 14}) {
+        for (int tokens : {1, 5, 14}) {
             int call = 0;
             const auto run = [rows, gemm_of](const TypeKernels& k, int64_t n, const uint8_t* ws,
                                              size_t w_bytes, const Q8Batch& batch, float* y) {

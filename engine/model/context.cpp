@@ -25,8 +25,8 @@ ContextParams resolve(const ModelConfig& c, ContextParams p) {
     // Learned positions (BERT) exist only up to the training context.
     if (c.arch->position_embeddings && p.n_ctx > c.n_ctx_train) {
         throw Error("context size " + std::to_string(p.n_ctx) + " is beyond the " +
-                    std::to_string(c.n_ctx_train) + " positions this " +
-                    std::string(c.arch->name) + " model has learned");
+                    std::to_string(c.n_ctx_train) + " positions this " + std::string(c.arch->name) +
+                    " model has learned");
     }
     if (p.n_threads == 0) p.n_threads = default_thread_count();
     if (p.n_batch == 0) p.n_batch = 512;
@@ -82,9 +82,12 @@ Context::Context(const Model& model, const ContextParams& params)
     attention_scratch_.resize(pool_.size());  // sized on first use, to the positions in use
 }
 
-void Context::truncate(int seq, int n) {
+void Context::truncate(int seq, int n, bool release_memory) {
     if (seq < 0 || seq >= n_seq()) throw Error("truncate: no sequence " + std::to_string(seq));
-    n_past_[seq] = std::clamp(n, 0, n_past_[seq]);
+    const int before = n_past_[seq];
+    n_past_[seq] = std::clamp(n, 0, before);
+    // Sequence seq owns the cache rows seq * n_ctx .. (rows_ in forward).
+    if (release_memory) kv_.release(seq * n_ctx() + n_past_[seq], seq * n_ctx() + before);
 }
 
 void Context::check_tokens(std::span<const int32_t> tokens) const {

@@ -92,8 +92,11 @@ class Context {
     const Model& model() const { return model_; }
 
     // Forgets everything from position n on (n = 0: an empty cache), of sequence 0 or seq.
+    // release_memory: also give the forgotten positions' KV memory back to the system (whole
+    // pages), for a long-lived context whose sequences change hands (a server's slots); they
+    // become resident again as they are refilled.
     void truncate(int n) { truncate(0, n); }
-    void truncate(int seq, int n);
+    void truncate(int seq, int n, bool release_memory = false);
 
     // Asked between layers: a long prompt evaluation stops (throwing ember::Error) when set.
     void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }

@@ -1,5 +1,6 @@
 #include "engine/model/kv_cache.h"
 
+#include "engine/runtime/system_memory.h"
 #include "formats/error.h"
 #include "kernels/kernels.h"
 
@@ -23,6 +24,18 @@ void KvCache::store(int layer, int pos, const float* keys, const float* values) 
         const size_t at = element_byte(layer, h, pos);
         convert_(keys + h * head_dim_, keys_.get() + at, head_dim_);
         convert_(values + h * head_dim_, values_.get() + at, head_dim_);
+    }
+}
+
+void KvCache::release(int begin, int end) {
+    if (end <= begin) return;
+    const size_t heads = bytes_per_array_ / (static_cast<size_t>(n_ctx_) * head_dim_ * elem_bytes_);
+    const size_t row_bytes = static_cast<size_t>(head_dim_) * elem_bytes_;
+    for (size_t head = 0; head < heads; ++head) {
+        const size_t at = (head * n_ctx_ + begin) * row_bytes;
+        const size_t bytes = static_cast<size_t>(end - begin) * row_bytes;
+        release_pages(keys_.get() + at, bytes);
+        release_pages(values_.get() + at, bytes);
     }
 }
 

@@ -38,6 +38,10 @@ class KvCache {
 
     size_t bytes() const { return 2 * bytes_per_array_; }
 
+    // Gives the memory of rows [begin, end) of every layer and head back to the system (whole
+    // pages only); their contents are gone. For a sequence whose conversation was dropped.
+    void release(int begin, int end);
+
   private:
     size_t element_byte(int layer, int kv_head, int pos) const {
         const size_t head = static_cast<size_t>(layer) * n_head_kv_ + kv_head;

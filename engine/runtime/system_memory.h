@@ -3,6 +3,7 @@
 // there is, instead of ending in std::bad_alloc or the kernel's OOM killer half-way through.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -16,6 +17,11 @@ uint64_t available_memory_bytes();
 // `need` bytes exceed available_memory_bytes().
 void check_memory(uint64_t need, const std::string& what, const std::string& detail,
                   const std::string& advice);
+
+// Gives the whole pages inside [begin, begin + bytes) of an anonymous allocation back to the
+// system (madvise MADV_DONTNEED; a no-op where there is none): they read as zeros afterwards
+// and are resident again only when written. For long-lived buffers whose tail is done with.
+void release_pages(void* begin, size_t bytes);
 
 // "1.25 GB"
 std::string gigabytes(uint64_t bytes);

@@ -165,6 +165,29 @@ std::optional<GenerationEvent> follow(ServerState& state, Generation& generation
     }
 }
 
+std::optional<GenerationEvent> collect(ServerState& state, Generation& generation, int socket,
+                                       std::string* text) {
+    const std::optional<GenerationEvent> last =
+        follow(state, generation, socket, [text](const GenerationEvent& e) {
+            *text += e.text;
+            return true;
+        });
+    if (!last) return last;
+    switch (last->finish) {
+        case Finish::Stop:
+        case Finish::Length:
+            return last;
+        case Finish::Cancelled:
+            throw HttpError(503, "the server is shutting down", "server_error");
+        case Finish::Timeout:
+            throw HttpError(504, "the request ran longer than the server's --timeout",
+                            "server_error", "timeout");
+        case Finish::Error:
+            break;
+    }
+    throw HttpError(500, last->error, "server_error");
+}
+
 std::string dump(const json& j) {
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -91,6 +91,12 @@ GenerationRequest generation_fields(const json& body);
 // JSON text; invalid UTF-8 (a model may sample a lone byte) becomes U+FFFD.
 std::string dump(const json& j);
 
+// Follows a generation for a response in one piece: its text into *text. Returns the last
+// event (Stop or Length), nothing when the client went away; throws HttpError for the other
+// ends (503 shutting down, 504 past --timeout, 500 an engine error).
+std::optional<GenerationEvent> collect(ServerState& state, Generation& generation, int socket,
+                                       std::string* text);
+
 // An OpenAI error body: {"error": {"message", "type", "param", "code"}}.
 json error_body(const std::string& message, const std::string& type, const std::string& code);
 void send_error(httplib::Response& response, const HttpError& error);

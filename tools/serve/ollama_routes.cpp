@@ -148,30 +148,14 @@ void generate_route(ServerState& state, Kind kind, const httplib::Request& http,
         j["eval_duration"] = ns(last.generate_ms);
         return j;
     };
-    const auto check = [](const GenerationEvent& last) {
-        if (last.finish == Finish::Error) throw HttpError(500, last.error, "server_error");
-        if (last.finish == Finish::Cancelled) {
-            throw HttpError(503, "the server is shutting down", "server_error");
-        }
-        if (last.finish == Finish::Timeout) {
-            throw HttpError(504, "the request ran longer than the server's --timeout",
-                            "server_error", "timeout");
-        }
-    };
-
     if (!stream) {
         std::string text;
-        const std::optional<GenerationEvent> last =
-            follow(state, *generation, socket, [&](const GenerationEvent& e) {
-                text += e.text;
-                return true;
-            });
-        if (!last) return;
-        check(*last);
+        const std::optional<GenerationEvent> last = collect(state, *generation, socket, &text);
+        if (!last) return;  // the client is gone
         response.set_content(dump(final_object(*last, text)), "application/json");
         return;
     }
-    ++state.active_requests;  // until the provider has written the last line
+    ++state.active_requests;  // until the response is gone (the releaser below)
     response.set_chunked_content_provider(
         "application/x-ndjson",
         [&state, generation, socket, piece, final_object](size_t, httplib::DataSink& sink) {
@@ -193,8 +177,11 @@ void generate_route(ServerState& state, Kind kind, const httplib::Request& http,
                 }
                 if (ok) sink.done();
             }
-            --state.active_requests;
             return ok;
+        },
+        [&state, generation](bool) {  // as in openai_routes.cpp
+            generation->cancel();
+            --state.active_requests;
         });
 }
 

@@ -74,6 +74,7 @@ GenerationRequest generation_fields(const json& body) {
     if (!max_tokens) max_tokens = integer_field(body, "max_tokens", -1, 1 << 30);
     request.max_tokens = max_tokens ? static_cast<int>(*max_tokens) : -1;
     request.stop = stop_field(body, "stop");
+    request.ignore_eos = bool_field(body, "ignore_eos").value_or(false);  // llama-server's
     if (body.contains("response_format") && body["response_format"].is_object()) {
         const std::string type = body["response_format"].value("type", "text");
         if (type != "text") {
@@ -140,20 +141,8 @@ void completion_route(ServerState& state, Kind kind, const httplib::Request& htt
 
     if (!stream) {
         std::string text;
-        const std::optional<GenerationEvent> last =
-            follow(state, *generation, socket, [&](const GenerationEvent& e) {
-                text += e.text;
-                return true;
-            });
+        const std::optional<GenerationEvent> last = collect(state, *generation, socket, &text);
         if (!last) return;  // the client is gone
-        if (last->finish == Finish::Error) throw HttpError(500, last->error, "server_error");
-        if (last->finish == Finish::Cancelled) {
-            throw HttpError(503, "the server is shutting down", "server_error");
-        }
-        if (last->finish == Finish::Timeout) {
-            throw HttpError(504, "the request ran longer than the server's --timeout",
-                            "server_error", "timeout");
-        }
         const json reply = {{"id", id},
                             {"object", object},
                             {"created", created},
@@ -169,8 +158,9 @@ void completion_route(ServerState& state, Kind kind, const httplib::Request& htt
     response.set_header("X-Accel-Buffering", "no");  // nginx: pass events on at once
     ++state.active_requests;                         // until the provider has sent the last event
     response.set_chunked_content_provider(
-        "text/event-stream", [&state, model, generation, socket, id, created, kind, include_usage,
-                              usage_of](size_t, httplib::DataSink& sink) {
+        "text/event-stream",
+        [&state, model, generation, socket, id, created, kind, include_usage, usage_of](
+            size_t, httplib::DataSink& sink) {
             const std::string chunk_object =
                 kind == Kind::Chat ? "chat.completion.chunk" : "text_completion";
             const auto chunk = [&](const json& delta_or_text, const json& finish) {
@@ -228,8 +218,13 @@ void completion_route(ServerState& state, Kind kind, const httplib::Request& htt
                 if (ok) ok = sink.write(done, std::strlen(done));
                 if (ok) sink.done();
             }
-            --state.active_requests;
             return ok && last.has_value();
+        },
+        // Runs when the response is dropped, also when the client left before the provider
+        // ran: a generation nobody reads must not keep its slot.
+        [&state, generation](bool) {
+            generation->cancel();
+            --state.active_requests;
         });
 }
 

@@ -156,15 +156,24 @@ void Scheduler::run() {
     for (size_t s = 0; s < slots_.size(); ++s) {
         if (slots_[s].generation) finish(static_cast<int>(s), Finish::Cancelled);
     }
+    std::lock_guard lock(mutex_);
+    for (auto& g : queue_) {
+        GenerationEvent e;
+        e.done = true;
+        e.finish = Finish::Cancelled;
+        g->push(std::move(e));
+    }
+    queue_.clear();
 }
 
 void Scheduler::admit() {
     while (!queue_.empty()) {
         const std::shared_ptr<Generation>& g = queue_.front();
-        if (g->cancelled()) {
+        const bool late = std::chrono::steady_clock::now() >= g->request_.deadline;
+        if (g->cancelled() || late) {  // ended while waiting
             GenerationEvent e;
             e.done = true;
-            e.finish = Finish::Cancelled;
+            e.finish = late ? Finish::Timeout : Finish::Cancelled;
             g->push(std::move(e));
             queue_.pop_front();
             continue;
@@ -197,7 +206,9 @@ void Scheduler::admit() {
         const GenerationRequest& request = g->request_;
         // At least the prompt's last token is evaluated again: its logits start the reply.
         const size_t keep = std::min(best_prefix, request.prompt.size() - 1);
-        context_.truncate(best, static_cast<int>(keep));
+        // What the slot held past the shared prefix is dropped, memory included: the KV pages
+        // of a slot are resident only while its conversation needs them.
+        context_.truncate(best, static_cast<int>(keep), /*release_memory=*/true);
         kv_used_ -= static_cast<int64_t>(slot.tokens.size() - keep);
         slot.tokens.resize(keep);
         slot.generation = g;
@@ -253,7 +264,7 @@ void Scheduler::sample(int s, const float* logits) {
     Slot& slot = slots_[s];
     const GenerationRequest& request = slot.generation->request_;
     const int32_t token = slot.sampler->sample(logits, context_.n_vocab());
-    if (token == tokenizer_.vocab().eos ||
+    if ((!request.ignore_eos && token == tokenizer_.vocab().eos) ||
         std::find(request.stop_tokens.begin(), request.stop_tokens.end(), token) !=
             request.stop_tokens.end()) {
         finish(s, Finish::Stop);

@@ -49,6 +49,7 @@ struct GenerationRequest {
     int max_tokens = -1;  // < 0: until the end of the text or the context
     std::vector<std::string> stop;
     std::vector<int32_t> stop_tokens;  // end the text like end-of-sequence (a chat's end of turn)
+    bool ignore_eos = false;           // generate past end-of-sequence (benchmarks)
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
