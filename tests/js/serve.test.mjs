@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { Agent, request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -190,6 +191,42 @@ test("a wrong API key is refused; /health stays open", async () => {
   assert.equal(ok.usage.completion_tokens, 3);
   assert.equal((await fetch(`${server.url}/health`)).status, 200);
   assert.equal((await fetch(`${server.url}/v1/models`)).status, 401);
+});
+
+// One request on a keep-alive connection: resolves with the status and whether the socket was
+// one reused from an earlier request.
+function keepAliveRequest(agent, port, body) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: "127.0.0.1", port, path: "/v1/completions", method: "POST",
+      agent, headers: { "Content-Type": "application/json" } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode, reused: req.reusedSocket }));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+test("a keep-alive connection idle longer than cpp-httplib's default 5 s is reused safely", async () => {
+  const server = await startServer(["-m", tiny]);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, timeout: 60000 });
+  const body = { prompt: "Once", max_tokens: 4 };
+  assert.equal((await keepAliveRequest(agent, server.port, body)).status, 200);
+  await new Promise((r) => setTimeout(r, 6000));
+  const second = await keepAliveRequest(agent, server.port, body);
+  assert.equal(second.status, 200);
+  assert.equal(second.reused, true);
+  agent.destroy();
+});
+
+test("a second server on a port in use fails to start, saying so", async () => {
+  const server = await startServer(["-m", tiny]);
+  const second = spawn(ember, ["serve", "-m", tiny, "--port", String(server.port)], { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  second.stderr.on("data", (d) => (err += d));
+  const code = await new Promise((resolve) => second.on("exit", resolve));
+  assert.equal(code, 1);
+  assert.match(err, /cannot listen on 127\.0\.0\.1:\d+/);
 });
 
 test("server-sent events framed as OpenAI's (curl)", async () => {

@@ -1,5 +1,6 @@
 #include "tools/serve/server.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -121,6 +122,12 @@ int serve(const ServeOptions& options) {
     server.set_read_timeout(60);
     server.set_write_timeout(60);
     server.set_payload_max_length(options.max_body);
+    // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, which lets a second server
+    // on the same port share its connections instead of failing to start.
+    server.set_socket_options([](int sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
 
     server.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
         res.set_header("Access-Control-Allow-Origin", "*");
