@@ -250,14 +250,16 @@ void Scheduler::finish(int s, Finish why, const std::string& error) {
     e.queue_ms = ms(slot.generation->submitted_, slot.admitted);
     e.prompt_ms = ms(slot.admitted, slot.n_generated > 0 ? slot.first_token : now);
     e.generate_ms = slot.n_generated > 0 ? ms(slot.first_token, now) : 0;
-    slot.generation->push(std::move(e));
+    // The slot is free before the last event goes out: whoever reads it sees the slot free.
+    std::shared_ptr<Generation> generation;
     {
         std::lock_guard lock(mutex_);
-        slot.generation.reset();
+        generation = std::move(slot.generation);
     }
     slot.sampler.reset();
     slot.last_used = steps_;
     --busy_;
+    generation->push(std::move(e));
 }
 
 void Scheduler::sample(int s, const float* logits) {

@@ -12,6 +12,17 @@
 namespace ember::serve {
 namespace {
 
+// A label value as Prometheus' text format wants it: backslash, quote and newline escaped (a
+// model is named after its file, which may hold any of them).
+std::string label(const std::string& value) {
+    std::string out;
+    for (char c : value) {
+        if (c == '\\' || c == '"') out += '\\';
+        out += c == '\n' ? std::string("\\n") : std::string(1, c);
+    }
+    return out;
+}
+
 // Prometheus' text format (https://prometheus.io/docs/instrumenting/exposition_formats/).
 std::string metrics_text(ServerState& state) {
     std::ostringstream out;
@@ -48,7 +59,7 @@ std::string metrics_text(ServerState& state) {
     const auto series = [&](const char* name, const char* type, const char* help, auto value) {
         header(name, type, help);
         for (const Row& r : rows) {
-            out << name << "{model=\"" << r.model << "\"} " << value(r) << '\n';
+            out << name << "{model=\"" << label(r.model) << "\"} " << value(r) << '\n';
         }
     };
     series("ember_prompt_tokens_total", "counter", "Prompt tokens evaluated",
