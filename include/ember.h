@@ -162,6 +162,11 @@ typedef struct ember_generate_params {
     const char* const* stop_strings; /* generation ends before any of these; may be NULL */
     size_t n_stop_strings;
     bool ignore_eos; /* keep going past end-of-sequence */
+    /* A full context: drop half of the tokens after the first n_keep (and the BOS), turning
+       the cached keys' positions back, and go on (llama.cpp's context shift); false: stop with
+       stop_reason 5. Default false. */
+    bool context_shift;
+    int32_t n_keep;
 } ember_generate_params;
 
 ember_generate_params ember_generate_default_params(void);

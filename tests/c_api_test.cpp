@@ -228,6 +228,17 @@ TEST_F(CApi, ContextFullIsReported) {
     ember_generate_stats stats{};
     EXPECT_EQ(ember_generate(session, "Once", nullptr, collect, &out, &stats), EMBER_OK);
     EXPECT_EQ(stats.stop_reason, 5);  // filled the 8 positions, then stopped
+    // With a context shift the session goes on past its 8 positions.
+    ember_session_reset(session);
+    ember_generate_params shifting = ember_generate_default_params();
+    shifting.n_predict = 40;
+    shifting.ignore_eos = true;
+    shifting.context_shift = true;
+    shifting.n_keep = 2;
+    EXPECT_EQ(ember_generate(session, "Once", &shifting, collect, &out, &stats), EMBER_OK);
+    EXPECT_EQ(stats.stop_reason, 2);
+    EXPECT_EQ(stats.n_generated_tokens, 40);
+    EXPECT_LE(ember_session_n_tokens(session), 9);  // 8 positions and the last token sampled
     ember_session_free(session);
 }
 

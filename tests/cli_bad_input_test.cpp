@@ -151,8 +151,9 @@ TEST(BadInput, OptionsOutsideTheirDomainAreRefused) {
 }
 
 // -1 runs until the context is full: 64 positions hold the 2 prompt tokens and 62 generated
-// ones, and the 63rd is sampled from the last position's logits. An explicit -n may ask for
-// exactly that many, not more.
+// ones, and the 63rd is sampled from the last position's logits. Without a context shift an
+// explicit -n may ask for exactly that many, not more; with one (the default), any number: 300
+// tokens through 64 positions.
 TEST(BadInput, NPredictMinusOneRunsToTheContextAndOnlyMinusOne) {
     const std::string run = "run -m " + bundled_model() +
                             " --prompt-ids 1,403 --temp 0 --ignore-eos -c 64 --print-ids ";
@@ -160,9 +161,16 @@ TEST(BadInput, NPredictMinusOneRunsToTheContextAndOnlyMinusOne) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), ' ') + 1, 63) << r.out;
     EXPECT_EQ(run_ember(run + "-n 63").out, r.out);
-    r = run_ember(run + "-n 64");
+    r = run_ember(run + "-n 64 --no-context-shift");
     EXPECT_EQ(r.status, 2);
-    EXPECT_NE(r.err.find("exceeds the context size 64"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("exceeds the context size 64 and --no-context-shift"), std::string::npos)
+        << r.err;
+    r = run_ember(run + "-n 300 --keep 4");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), ' ') + 1, 300) << r.out;
+    // Up to the shift (the first 63 tokens) it is the run that stopped at the full context.
+    const std::string until_full = run_ember(run + "-n -1").out;
+    EXPECT_EQ(r.out.substr(0, until_full.size() - 1), until_full.substr(0, until_full.size() - 1));
 }
 
 TEST(BadInput, AClosedPipeEndsQuietlyAndAFullDiskIsAnError) {

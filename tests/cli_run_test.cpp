@@ -48,7 +48,7 @@ TEST(CliRun, ErrorsAreOneLine) {
     for (const auto& [args, status] : std::vector<std::pair<std::string, int>>{
              {"run -m /nonexistent.gguf -p hi", 1},
              {"run -m " + bundled_model() + " --prompt-ids 1,99999", 1},
-             {"run -m " + bundled_model() + " -p hi -n 5000 -c 64", 2},
+             {"run -m " + bundled_model() + " -p hi -n 5000 -c 64 --no-context-shift", 2},
              {"run -m " + bundled_model() + " --prompt-ids 1,x", 2}}) {
         SCOPED_TRACE(args);
         const auto result = run_ember(args);

@@ -151,8 +151,18 @@ TEST(ServeScheduler, EndsAtDeadlineStopStringAndFullContext) {
     EXPECT_EQ(stopped.text, text.substr(0, comma));
     EXPECT_EQ(stopped.last.finish, Finish::Stop);
 
-    const Reply full = wait(*scheduler.submit(greedy("Once upon a time", -1)));
-    EXPECT_EQ(full.last.finish, Finish::Length);  // 64 positions: the context ends it
+    // 64 positions: a context shift goes on past them; without, the context ends the reply.
+    GenerationRequest long_reply = greedy("Once upon a time", 200);
+    long_reply.ignore_eos = true;
+    const Reply shifted = wait(*scheduler.submit(long_reply));
+    EXPECT_EQ(shifted.last.finish, Finish::Length);
+    EXPECT_EQ(shifted.last.n_generated, 200);
+    EXPECT_LE(scheduler.stats().kv_positions_used, 2 * 64);
+    SchedulerParams no_shift = slots(1, 64);
+    no_shift.context_shift = false;
+    Scheduler bounded(fixture().model, fixture().tokenizer, no_shift);
+    const Reply full = wait(*bounded.submit(long_reply));
+    EXPECT_EQ(full.last.finish, Finish::Length);
     EXPECT_LE(full.last.n_prompt + full.last.n_generated, 65);
 
     std::vector<int32_t> long_prompt(64, fixture().tokenizer.encode("a", false, false)[0]);

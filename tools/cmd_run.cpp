@@ -11,6 +11,7 @@
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "tools/command.h"
+#include "tools/context_shift_options.h"
 #include "tools/model_options.h"
 #include "tools/option_checks.h"
 #include "tools/sampling_options.h"
@@ -26,6 +27,7 @@ struct RunOptions {
     std::string prompt;
     std::string prompt_ids;
     int n_predict = 128;
+    ContextShiftOptions shift;
     bool print_ids = false;
     bool no_bos = false;
     bool ignore_eos = false;
@@ -54,13 +56,20 @@ int run_run(const RunOptions& options) {
     params.sampling = options.sampling.sampler_params();
     Session session(model, tokenizer, params);
     // The last token generated is never evaluated, so a full context of n_ctx positions gives
-    // n_ctx - prompt + 1 new tokens: what -n -1 reaches, and the most -n may ask for.
-    if (options.n_predict >= 0 &&
+    // n_ctx - prompt + 1 new tokens: what -n -1 reaches, and the most -n may ask for without
+    // a context shift. With one, only the prompt must fit.
+    if (static_cast<int64_t>(prompt.size()) > session.n_ctx()) {
+        throw UsageError("the prompt (" + std::to_string(prompt.size()) +
+                         " tokens) exceeds the context size " + std::to_string(session.n_ctx()) +
+                         " (raise it with -c)");
+    }
+    if (options.shift.off && options.n_predict >= 0 &&
         static_cast<int64_t>(prompt.size()) + options.n_predict > session.n_ctx() + 1) {
         throw UsageError("the prompt (" + std::to_string(prompt.size()) + " tokens) plus -n " +
                          std::to_string(options.n_predict) + " exceeds the context size " +
                          std::to_string(session.n_ctx()) +
-                         " (raise it with -c, or -n -1 to generate until it is full)");
+                         " and --no-context-shift is set (raise -c, or -n -1 to generate until "
+                         "it is full)");
     }
     std::fprintf(stderr, "ember: %s, %d threads, context %d, seed %llu\n",
                  options.model.model_path.c_str(), session.context().n_threads(), session.n_ctx(),
@@ -76,6 +85,7 @@ int run_run(const RunOptions& options) {
     TurnOptions turn;
     turn.n_predict = options.n_predict;
     turn.ignore_eos = options.ignore_eos;
+    options.shift.apply(turn);
     bool first_id = true;
     if (options.print_ids) {
         turn.on_token = [&](int32_t token) {
@@ -115,6 +125,7 @@ Runner add_run_command(CLI::App& app) {
         ->check(number_in(-1, std::numeric_limits<int>::max(), "-1: until the end"))
         ->capture_default_str();
     options->sampling.add_to(*sub);
+    options->shift.add_to(*sub);
     sub->add_flag("--print-ids", options->print_ids, "Print generated token ids instead of text");
     sub->add_flag("--no-bos", options->no_bos, "Do not add the BOS token to a text prompt");
     sub->add_flag("--ignore-eos", options->ignore_eos, "Keep generating after end-of-sequence");

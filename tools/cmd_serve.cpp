@@ -19,6 +19,7 @@ struct ServeCommandOptions {
     int timeout_s = 600;
     int keep_alive_s = 300;
     int grace_s = 10;
+    bool no_context_shift = false;
 };
 
 int run_serve(ServeCommandOptions& o) {
@@ -31,6 +32,7 @@ int run_serve(ServeCommandOptions& o) {
     options.pool.scheduler.n_slots = o.n_slots;
     options.pool.scheduler.max_queue = o.max_queue;
     options.pool.scheduler.context = o.model.context_params();
+    options.pool.scheduler.context_shift = !o.no_context_shift;
     options.pool.keep_alive = std::chrono::seconds(o.keep_alive_s);
     options.limits.request_timeout = std::chrono::seconds(o.timeout_s);
     options.shutdown_grace = std::chrono::seconds(o.grace_s);
@@ -81,6 +83,9 @@ Runner add_serve_command(CLI::App& app) {
                     "--models-dir models loaded at once (the least recently used is unloaded)")
         ->check(number_in(1, 64, ""))
         ->capture_default_str();
+    sub->add_flag("--no-context-shift", o->no_context_shift,
+                  "End a reply at a full slot context (\"length\") instead of dropping half of "
+                  "the conversation's older tokens");
     sub->add_option("--chat-template", o->serve.pool.chat_template,
                     "Chat format for every model (default: each model's own)");
     sub->add_option("--shutdown-timeout", o->grace_s,

@@ -1,5 +1,6 @@
 // The C API (ember.h) over the C++ engine. Every entry point catches every exception and turns
 // it into a status code and, where the caller gave a buffer, a message.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -314,6 +315,8 @@ ember_generate_params ember_generate_default_params(void) {
     p.stop_strings = nullptr;
     p.n_stop_strings = 0;
     p.ignore_eos = false;
+    p.context_shift = false;
+    p.n_keep = 0;
     return p;
 }
 
@@ -327,6 +330,8 @@ ember_status ember_generate(ember_session* session, const char* prompt,
         ember::TurnOptions options;
         options.n_predict = p.n_predict;
         options.ignore_eos = p.ignore_eos;
+        options.context_shift = p.context_shift;
+        options.n_keep = std::max(0, p.n_keep);
         for (size_t i = 0; i < p.n_stop_strings; ++i) {
             if (p.stop_strings[i] != nullptr) options.stop_strings.emplace_back(p.stop_strings[i]);
         }

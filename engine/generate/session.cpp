@@ -41,6 +41,17 @@ void Session::rewind(int n) {
     tokens_.resize(n);
 }
 
+int Session::shift(int n_keep) {
+    const int n = static_cast<int>(tokens_.size());  // what the cache holds
+    int keep = std::max(n_keep, !tokens_.empty() && tokens_[0] == tokenizer_.vocab().bos ? 1 : 0);
+    keep = std::min(keep, n - 2);  // something must go
+    if (keep < 0) return 0;
+    const int discard = (n - keep) / 2;
+    context_.shift(0, keep, discard);
+    tokens_.erase(tokens_.begin() + keep, tokens_.begin() + keep + discard);
+    return discard;
+}
+
 void Session::evaluate(std::span<const int32_t> tokens) {
     if (tokens.empty()) return;
     try {
@@ -81,7 +92,6 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
     if (tokens_.empty()) throw Error("nothing to generate from: the session is empty");
 
     start = std::chrono::steady_clock::now();
-    const int generation_start = static_cast<int>(tokens_.size());
     std::vector<size_t> piece_end;  // bytes of generated text up to the end of each token
     const Vocab& vocab = tokenizer_.vocab();
     Utf8Stream utf8;
@@ -99,7 +109,9 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
             break;
         }
         if (pending_ >= 0) {  // the previous token is sampled but not yet in the cache
-            if (n_past() >= n_ctx()) {
+            // n_predict < 0 means "until the context is full": no shift then.
+            const bool may_shift = options.context_shift && options.n_predict >= 0;
+            if (n_past() >= n_ctx() && (!may_shift || shift(options.n_keep) == 0)) {
                 result.reason = StopReason::ContextFull;
                 break;
             }
@@ -140,8 +152,10 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
         int keep = 0;
         while (keep < result.n_generated && piece_end[keep] <= result.text.size()) ++keep;
         if (keep < result.n_generated) {
+            // Counted from the end: a context shift may have moved where generation started.
+            const int target = n_tokens() - (result.n_generated - keep);
             pending_ = -1;
-            rewind(generation_start + keep);
+            rewind(target);
         }
     } else if (result.reason != StopReason::Callback) {
         bool stopped = false;

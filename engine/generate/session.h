@@ -29,6 +29,12 @@ struct TurnOptions {
     int n_predict = 256;                    // most tokens; < 0: until the context is full
     std::vector<std::string> stop_strings;  // generation ends before any of these
     bool ignore_eos = false;
+    // A full context: forget half of the tokens after the first n_keep (and the BOS) and go on
+    // (Context::shift), as llama.cpp does; off: the turn ends with StopReason::ContextFull.
+    // (`ember run`, `chat` and `serve` turn it on unless told not to.) n_predict < 0 stops at
+    // the full context all the same.
+    bool context_shift = false;
+    int n_keep = 0;
     TokenCallback on_token;  // optional: the ids, for callers that want them (ember run)
 };
 
@@ -66,6 +72,9 @@ class Session {
 
     void reset();        // forget every token
     void rewind(int n);  // keep only the first n tokens (of n_tokens())
+    // Forgets half of what follows the first n_keep tokens (at least the BOS), shifting the
+    // cache (Context::shift). Returns how many tokens went.
+    int shift(int n_keep);
     // Tokens the session holds: every evaluated one, and the last generated token, which is
     // sampled but evaluated only with the next append or generate.
     int n_tokens() const { return static_cast<int>(tokens_.size()) + (pending_ >= 0 ? 1 : 0); }

@@ -90,6 +90,30 @@ void Context::truncate(int seq, int n, bool release_memory) {
     if (release_memory) kv_.release(seq * n_ctx() + n_past_[seq], seq * n_ctx() + before);
 }
 
+void Context::shift(int seq, int keep, int discard) {
+    if (seq < 0 || seq >= n_seq()) throw Error("shift: no sequence " + std::to_string(seq));
+    const ModelConfig& c = model_.config();
+    if (c.arch->rope == RopeKind::None || c.n_rot <= 0) {
+        throw Error("a " + std::string(c.arch->name) +
+                    " model has no rotary positions: its context cannot be shifted");
+    }
+    const int end = n_past_[seq];
+    if (keep < 0 || discard < 1 || keep + discard > end) {
+        throw Error("shift: cannot drop " + std::to_string(discard) + " positions after " +
+                    std::to_string(keep) + " of " + std::to_string(end));
+    }
+    // A pure rotation by -discard positions (no attn_factor: the keys already carry it once).
+    RopeAngles back;
+    back.compute(-discard, c.n_rot, c.rope_freq_base, c.rope_freq_scale, rope_factors_, 1.0f);
+    const RopeKind kind = c.arch->rope;
+    const int base = seq * n_ctx();
+    if (end > keep + discard) {
+        kv_.shift(base + keep, discard, base + end,
+                  [&](float* key) { rope_rotate(key, back, kind); });  // ARCH: pair layout
+    }
+    n_past_[seq] = end - discard;
+}
+
 void Context::check_tokens(std::span<const int32_t> tokens) const {
     for (int32_t t : tokens) {
         if (t < 0 || t >= n_vocab()) {

@@ -98,6 +98,16 @@ class Context {
     void truncate(int n) { truncate(0, n); }
     void truncate(int seq, int n, bool release_memory = false);
 
+    // Context shift (as llama.cpp's): forgets positions [keep, keep + discard) of sequence seq
+    // and moves the later ones down by discard, turning their cached keys' RoPE back by
+    // discard positions, so that generation continues past a full context. Every RoPE kind
+    // and frequency factor ember supports; the keys are rounded to the cache's type again.
+    // Throws ember::Error for a model without RoPE or positions out of range.
+    void shift(int seq, int keep, int discard);
+
+    // Read-only view of the KV cache (tests compare a shifted cache with a fresh one).
+    const KvCache& kv_cache() const { return kv_; }
+
     // Asked between layers: a long prompt evaluation stops (throwing ember::Error) when set.
     void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
 

@@ -1,5 +1,8 @@
 #include "engine/model/kv_cache.h"
 
+#include <cstring>
+#include <vector>
+
 #include "engine/runtime/system_memory.h"
 #include "formats/error.h"
 #include "kernels/kernels.h"
@@ -13,6 +16,7 @@ KvCache::KvCache(int n_layer, int n_ctx, int n_head_kv, int head_dim, TensorType
     }
     // F32 -> the cache's type, rounded as the activations' conversion rounds (for F32, a copy).
     convert_ = kernels_for(type)->quantize_row;
+    to_float_ = kernels_for(type)->dequantize_row;
     elem_bytes_ = type == TensorType::F16 ? 2 : 4;
     bytes_per_array_ = static_cast<size_t>(n_layer) * n_head_kv * n_ctx * head_dim * elem_bytes_;
     keys_.reset(new uint8_t[bytes_per_array_]);
@@ -24,6 +28,25 @@ void KvCache::store(int layer, int pos, const float* keys, const float* values) 
         const size_t at = element_byte(layer, h, pos);
         convert_(keys + h * head_dim_, keys_.get() + at, head_dim_);
         convert_(values + h * head_dim_, values_.get() + at, head_dim_);
+    }
+}
+
+void KvCache::shift(int begin, int discard, int end,
+                    const std::function<void(float*)>& rotate_key) {
+    const size_t row_bytes = static_cast<size_t>(head_dim_) * elem_bytes_;
+    const size_t heads = bytes_per_array_ / (static_cast<size_t>(n_ctx_) * row_bytes);
+    const size_t moved = static_cast<size_t>(end - begin - discard);
+    std::vector<float> key(head_dim_);
+    for (size_t head = 0; head < heads; ++head) {
+        uint8_t* keys = keys_.get() + (head * n_ctx_ + begin) * row_bytes;
+        uint8_t* values = values_.get() + (head * n_ctx_ + begin) * row_bytes;
+        std::memmove(keys, keys + discard * row_bytes, moved * row_bytes);
+        std::memmove(values, values + discard * row_bytes, moved * row_bytes);
+        for (size_t r = 0; r < moved; ++r) {
+            to_float_(keys + r * row_bytes, key.data(), head_dim_);
+            rotate_key(key.data());
+            convert_(key.data(), keys + r * row_bytes, head_dim_);
+        }
     }
 }
 

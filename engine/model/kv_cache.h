@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "kernels/kernels.h"
@@ -38,6 +39,12 @@ class KvCache {
 
     size_t bytes() const { return 2 * bytes_per_array_; }
 
+    // Context shift: rows [begin + discard, end) of every layer and head move down to begin,
+    // keys and values, and each moved key row (one head's head_dim values) goes through
+    // rotate_key in F32 on the way (its RoPE turned back by discard positions). end > begin +
+    // discard.
+    void shift(int begin, int discard, int end, const std::function<void(float*)>& rotate_key);
+
     // Gives the memory of rows [begin, end) of every layer and head back to the system (whole
     // pages only); their contents are gone. For a sequence whose conversation was dropped.
     void release(int begin, int end);
@@ -50,7 +57,8 @@ class KvCache {
 
     int n_ctx_, n_head_kv_, head_dim_;
     TensorType type_;
-    QuantizeRowFn convert_;  // F32 -> the cache's type (kernels_for, looked up once)
+    QuantizeRowFn convert_;     // F32 -> the cache's type (kernels_for, looked up once)
+    DequantizeRowFn to_float_;  // and back
     size_t elem_bytes_;
     // Left uninitialised: the pages are only touched (and resident) once positions are used.
     std::unique_ptr<uint8_t[]> keys_, values_;

@@ -75,6 +75,7 @@ GenerationRequest generation_fields(const json& body) {
     request.max_tokens = max_tokens ? static_cast<int>(*max_tokens) : -1;
     request.stop = stop_field(body, "stop");
     request.ignore_eos = bool_field(body, "ignore_eos").value_or(false);  // llama-server's
+    request.n_keep = static_cast<int>(integer_field(body, "n_keep", 0, 1 << 30).value_or(0));
     if (body.contains("response_format") && body["response_format"].is_object()) {
         const std::string type = body["response_format"].value("type", "text");
         if (type != "text") {

@@ -57,7 +57,8 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const Sched
       context_(model, with_sequences(params.context, params.n_slots)),
       slots_(params.n_slots),
       max_queue_(params.max_queue),
-      n_batch_(context_.n_batch()) {
+      n_batch_(context_.n_batch()),
+      context_shift_(params.context_shift) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -285,11 +286,25 @@ void Scheduler::sample(int s, const float* logits) {
         finish(s, Finish::Stop);
     } else if (request.max_tokens >= 0 && slot.n_generated >= request.max_tokens) {
         finish(s, Finish::Length);
-    } else if (static_cast<int>(slot.tokens.size()) >= context_.n_ctx()) {
-        finish(s, Finish::Length);  // no room to evaluate the token (no context shift yet)
+    } else if (static_cast<int>(slot.tokens.size()) >= context_.n_ctx() &&
+               !(context_shift_ && shift(s))) {
+        finish(s, Finish::Length);  // no room to evaluate the token
     } else {
         slot.pending = token;
     }
+}
+
+bool Scheduler::shift(int s) {
+    Slot& slot = slots_[s];
+    const int n = static_cast<int>(slot.tokens.size());
+    const bool bos = !slot.tokens.empty() && slot.tokens[0] == tokenizer_.vocab().bos;
+    const int keep = std::min(std::max(slot.generation->request_.n_keep, bos ? 1 : 0), n - 2);
+    if (keep < 0) return false;
+    const int discard = (n - keep) / 2;
+    context_.shift(s, keep, discard);
+    slot.tokens.erase(slot.tokens.begin() + keep, slot.tokens.begin() + keep + discard);
+    kv_used_ -= discard;
+    return true;
 }
 
 void Scheduler::step() {

@@ -15,7 +15,7 @@
 //
 // Memory: the KV cache is n_slots x n_ctx positions, allocated at start; each slot's
 // conversation may grow to n_ctx (ember serve's -c is per slot, unlike llama-server's -c,
-// which is divided among its slots).
+// which is divided among its slots), then shifts (half of its older tokens go).
 #pragma once
 
 #include <atomic>
@@ -50,6 +50,7 @@ struct GenerationRequest {
     std::vector<std::string> stop;
     std::vector<int32_t> stop_tokens;  // end the text like end-of-sequence (a chat's end of turn)
     bool ignore_eos = false;           // generate past end-of-sequence (benchmarks)
+    int n_keep = 0;                    // a context shift keeps these first tokens (and the BOS)
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
@@ -99,6 +100,9 @@ struct SchedulerParams {
     int n_slots = 4;
     ContextParams context;  // n_ctx per slot; n_seq is set to n_slots
     int max_queue = 64;     // generations waiting for a slot before submit refuses
+    // A slot whose context is full drops half of its older tokens and goes on (Context::shift);
+    // off: its reply ends with Finish::Length.
+    bool context_shift = true;
 };
 
 struct SchedulerStats {
@@ -150,12 +154,16 @@ class Scheduler {
     void finish(int s, Finish why, const std::string& error = "");
     // Samples the next token of slot s from `logits`; finishes it when the text ends.
     void sample(int s, const float* logits);
+    // Makes room in slot s's full context (half of what follows its kept tokens goes); false
+    // when nothing can go.
+    bool shift(int s);
 
     const Tokenizer& tokenizer_;
     Context context_;
     std::vector<Slot> slots_;
     const int max_queue_;
     const int n_batch_;
+    const bool context_shift_;
     uint64_t steps_ = 0;
 
     mutable std::mutex mutex_;
