@@ -167,6 +167,9 @@ typedef struct ember_generate_params {
        stop_reason 5. Default false. */
     bool context_shift;
     int32_t n_keep;
+    /* A power budget: at most this many tokens per second, by sleeping between tokens (not
+       spinning); 0: no cap. Default 0. */
+    float max_tokens_per_second;
 } ember_generate_params;
 
 ember_generate_params ember_generate_default_params(void);

@@ -242,6 +242,27 @@ TEST_F(CApi, ContextFullIsReported) {
     ember_session_free(session);
 }
 
+// A power budget holds the pace: 11 tokens at 50 tokens/s take at least 10 gaps of 20 ms
+// (a lower bound only: a slow machine makes it longer, never shorter).
+TEST_F(CApi, MaxTokensPerSecondHoldsThePace) {
+    ember_session_params params = greedy_params();
+    ember_session* session = nullptr;
+    ASSERT_EQ(ember_session_create(model_, &params, &session, nullptr, 0), EMBER_OK);
+    ember_generate_params capped = ember_generate_default_params();
+    capped.n_predict = 11;
+    capped.ignore_eos = true;
+    capped.max_tokens_per_second = 50;
+    Collected out;
+    ember_generate_stats stats{};
+    ASSERT_EQ(ember_generate(session, "Once", &capped, collect, &out, &stats), EMBER_OK);
+    EXPECT_EQ(stats.n_generated_tokens, 11);
+    EXPECT_GE(stats.generate_ms, 195.0);
+    capped.max_tokens_per_second = -1;
+    EXPECT_EQ(ember_generate(session, "", &capped, collect, &out, &stats),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    ember_session_free(session);
+}
+
 TEST_F(CApi, CancelFromAnotherThreadInterruptsALongPromptEvaluation) {
     ember_session_params params = greedy_params();
     params.n_batch = 1;  // one forward pass per token: a long evaluation

@@ -16,7 +16,7 @@
 #include "engine/generate/session.h"
 #include "engine/text/chat_template.h"
 #include "tools/command.h"
-#include "tools/context_shift_options.h"
+#include "tools/generation_options.h"
 #include "tools/model_options.h"
 #include "tools/option_checks.h"
 #include "tools/sampling_options.h"
@@ -31,7 +31,7 @@ struct ChatOptions {
     std::string system;
     std::string template_name;
     int n_predict = 256;
-    ContextShiftOptions shift;
+    GenerationOptions generation;
 };
 
 std::atomic<Session*> g_active_session{nullptr};  // the session generating a reply, if any
@@ -84,7 +84,7 @@ int run_chat(const ChatOptions& options) {
     TurnOptions turn;
     turn.n_predict = options.n_predict;
     turn.stop_strings = chat_stop_strings(chat_template);
-    options.shift.apply(turn);
+    options.generation.apply(turn);
     std::signal(SIGINT, on_interrupt);
 
     std::string line;
@@ -144,7 +144,7 @@ Runner add_chat_command(CLI::App& app) {
         app.add_subcommand("chat", "Chat with a model in the terminal (or through a pipe)");
     options->model.add_to(*sub);
     options->sampling.add_to(*sub);
-    options->shift.add_to(*sub);
+    options->generation.add_to(*sub);
     sub->add_option("--system", options->system, "System message");
     sub->add_option("--chat-template", options->template_name,
                     "llama2, llama2-sys, chatml, llama3, zephyr, mistral, mistral-v1, mistral-v3, "

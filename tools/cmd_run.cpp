@@ -1,5 +1,7 @@
 // `ember run`: generate a continuation of a prompt and stream it to stdout.
 // Logs and speed go to stderr, so stdout holds only the generated text (or ids).
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -11,7 +13,7 @@
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "tools/command.h"
-#include "tools/context_shift_options.h"
+#include "tools/generation_options.h"
 #include "tools/model_options.h"
 #include "tools/option_checks.h"
 #include "tools/sampling_options.h"
@@ -21,13 +23,21 @@
 namespace ember::cli {
 namespace {
 
+// User and system time of the whole process (every thread), in seconds.
+double cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 struct RunOptions {
     ModelOptions model;
     SamplingOptions sampling;
     std::string prompt;
     std::string prompt_ids;
     int n_predict = 128;
-    ContextShiftOptions shift;
+    GenerationOptions generation;
     bool print_ids = false;
     bool no_bos = false;
     bool ignore_eos = false;
@@ -63,7 +73,7 @@ int run_run(const RunOptions& options) {
                          " tokens) exceeds the context size " + std::to_string(session.n_ctx()) +
                          " (raise it with -c)");
     }
-    if (options.shift.off && options.n_predict >= 0 &&
+    if (options.generation.no_shift && options.n_predict >= 0 &&
         static_cast<int64_t>(prompt.size()) + options.n_predict > session.n_ctx() + 1) {
         throw UsageError("the prompt (" + std::to_string(prompt.size()) + " tokens) plus -n " +
                          std::to_string(options.n_predict) + " exceeds the context size " +
@@ -85,7 +95,7 @@ int run_run(const RunOptions& options) {
     TurnOptions turn;
     turn.n_predict = options.n_predict;
     turn.ignore_eos = options.ignore_eos;
-    options.shift.apply(turn);
+    options.generation.apply(turn);
     bool first_id = true;
     if (options.print_ids) {
         turn.on_token = [&](int32_t token) {
@@ -94,6 +104,7 @@ int run_run(const RunOptions& options) {
             return true;
         };
     }
+    const double cpu_before = cpu_seconds();
     const TurnResult result = session.generate("", turn, [&](std::string_view text) {
         if (!options.print_ids) write_stdout(text);
         return true;
@@ -107,6 +118,12 @@ int run_run(const RunOptions& options) {
                  "ms (%.1f tokens/s)\n",
                  n_prompt, prompt_ms, per_second(n_prompt, prompt_ms), result.n_generated,
                  result.generate_ms, per_second(result.n_generated, result.generate_ms));
+    // CPU time of all threads while generating: what a power budget (--max-tps) saves.
+    const double cpu_ms = 1000 * (cpu_seconds() - cpu_before);
+    if (result.n_generated > 0 && result.generate_ms > 0) {
+        std::fprintf(stderr, "cpu: %.2f ms per generated token, %.0f%% of one core\n",
+                     cpu_ms / result.n_generated, 100 * cpu_ms / result.generate_ms);
+    }
     return 0;
 }
 
@@ -125,7 +142,7 @@ Runner add_run_command(CLI::App& app) {
         ->check(number_in(-1, std::numeric_limits<int>::max(), "-1: until the end"))
         ->capture_default_str();
     options->sampling.add_to(*sub);
-    options->shift.add_to(*sub);
+    options->generation.add_to(*sub);
     sub->add_flag("--print-ids", options->print_ids, "Print generated token ids instead of text");
     sub->add_flag("--no-bos", options->no_bos, "Do not add the BOS token to a text prompt");
     sub->add_flag("--ignore-eos", options->ignore_eos, "Keep generating after end-of-sequence");

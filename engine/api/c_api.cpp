@@ -317,6 +317,7 @@ ember_generate_params ember_generate_default_params(void) {
     p.ignore_eos = false;
     p.context_shift = false;
     p.n_keep = 0;
+    p.max_tokens_per_second = 0;
     return p;
 }
 
@@ -332,6 +333,8 @@ ember_status ember_generate(ember_session* session, const char* prompt,
         options.ignore_eos = p.ignore_eos;
         options.context_shift = p.context_shift;
         options.n_keep = std::max(0, p.n_keep);
+        if (!(p.max_tokens_per_second >= 0)) throw ember::Error("max_tokens_per_second < 0");
+        options.max_tokens_per_second = p.max_tokens_per_second;
         for (size_t i = 0; i < p.n_stop_strings; ++i) {
             if (p.stop_strings[i] != nullptr) options.stop_strings.emplace_back(p.stop_strings[i]);
         }

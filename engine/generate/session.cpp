@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "engine/generate/stop_strings.h"
 #include "engine/text/utf8.h"
@@ -103,7 +104,20 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
     };
     const int limit = options.n_predict < 0 ? n_ctx() : options.n_predict;
     result.reason = StopReason::Limit;
+    // With a rate cap, token i is due at start + i / rate.
+    const auto due = [&, begin = start](int i) {
+        return begin + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(i / options.max_tokens_per_second));
+    };
     while (result.n_generated < limit) {
+        if (options.max_tokens_per_second > 0) {
+            // Sleep in slices, so that cancel() is still heard soon.
+            const auto when = due(result.n_generated);
+            while (!cancel_.load() && std::chrono::steady_clock::now() < when) {
+                std::this_thread::sleep_until(std::min(
+                    when, std::chrono::steady_clock::now() + std::chrono::milliseconds(20)));
+            }
+        }
         if (cancel_.exchange(false)) {
             result.reason = StopReason::Cancelled;
             break;

@@ -35,6 +35,9 @@ struct TurnOptions {
     // the full context all the same.
     bool context_shift = false;
     int n_keep = 0;
+    // A power budget: at most this many tokens per second, holding the pace by sleeping between
+    // tokens (the threads wait asleep, not spinning); 0: as fast as it goes.
+    float max_tokens_per_second = 0;
     TokenCallback on_token;  // optional: the ids, for callers that want them (ember run)
 };
 
