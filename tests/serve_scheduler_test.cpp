@@ -158,6 +158,12 @@ TEST(ServeScheduler, EndsAtDeadlineStopStringAndFullContext) {
     EXPECT_EQ(shifted.last.finish, Finish::Length);
     EXPECT_EQ(shifted.last.n_generated, 200);
     EXPECT_LE(scheduler.stats().kv_positions_used, 2 * 64);
+    // Without max_tokens a reply stops at the full context all the same.
+    GenerationRequest open_ended = greedy("Once upon a time", -1);
+    open_ended.ignore_eos = true;
+    const Reply to_the_end = wait(*scheduler.submit(open_ended));
+    EXPECT_EQ(to_the_end.last.finish, Finish::Length);
+    EXPECT_LE(to_the_end.last.n_prompt + to_the_end.last.n_generated, 65);
     SchedulerParams no_shift = slots(1, 64);
     no_shift.context_shift = false;
     Scheduler bounded(fixture().model, fixture().tokenizer, no_shift);

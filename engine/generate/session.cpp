@@ -104,10 +104,12 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
     };
     const int limit = options.n_predict < 0 ? n_ctx() : options.n_predict;
     result.reason = StopReason::Limit;
-    // With a rate cap, token i is due at start + i / rate.
+    // With a rate cap, token i is due at start + i / rate (at most 1e9 s on: beyond, the
+    // clock's nanoseconds would overflow).
     const auto due = [&, begin = start](int i) {
         return begin + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                           std::chrono::duration<double>(i / options.max_tokens_per_second));
+                           std::chrono::duration<double>(std::min(
+                               i / static_cast<double>(options.max_tokens_per_second), 1e9)));
     };
     while (result.n_generated < limit) {
         if (options.max_tokens_per_second > 0) {

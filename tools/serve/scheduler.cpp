@@ -287,7 +287,9 @@ void Scheduler::sample(int s, const float* logits) {
     } else if (request.max_tokens >= 0 && slot.n_generated >= request.max_tokens) {
         finish(s, Finish::Length);
     } else if (static_cast<int>(slot.tokens.size()) >= context_.n_ctx() &&
-               !(context_shift_ && shift(s))) {
+               !(context_shift_ && request.max_tokens >= 0 && shift(s))) {
+        // (Without max_tokens a reply runs to the full context, never past it: a model that
+        // never ends its text would otherwise hold the slot until --timeout.)
         finish(s, Finish::Length);  // no room to evaluate the token
     } else {
         slot.pending = token;
