@@ -56,7 +56,8 @@ Runner add_serve_command(CLI::App& app) {
         ->check(number_in(0, 65535, "0: any"))
         ->capture_default_str();
     sub->add_option("--parallel,--np", o->n_slots,
-                    "Slots: requests generated at once, batched into each forward pass")
+                    "Slots: requests generated at once, batched into each forward pass (-np N, as "
+                    "llama-server)")
         ->check(number_in(1, 256, ""))
         ->capture_default_str();
     sub->add_option("--queue", o->max_queue,

@@ -42,15 +42,20 @@ void Session::rewind(int n) {
     tokens_.resize(n);
 }
 
-int Session::shift(int n_keep) {
-    const int n = static_cast<int>(tokens_.size());  // what the cache holds
-    int keep = std::max(n_keep, !tokens_.empty() && tokens_[0] == tokenizer_.vocab().bos ? 1 : 0);
-    keep = std::min(keep, n - 2);  // something must go
+int shift_context(Context& context, int seq, std::vector<int32_t>& tokens, int n_keep,
+                  int32_t bos) {
+    const int n = static_cast<int>(tokens.size());  // what the sequence holds
+    const int keep = std::min(std::max(n_keep, !tokens.empty() && tokens[0] == bos ? 1 : 0),
+                              n - 2);  // something must go
     if (keep < 0) return 0;
     const int discard = (n - keep) / 2;
-    context_.shift(0, keep, discard);
-    tokens_.erase(tokens_.begin() + keep, tokens_.begin() + keep + discard);
+    context.shift(seq, keep, discard);
+    tokens.erase(tokens.begin() + keep, tokens.begin() + keep + discard);
     return discard;
+}
+
+int Session::shift(int n_keep) {
+    return shift_context(context_, 0, tokens_, n_keep, tokenizer_.vocab().bos);
 }
 
 void Session::evaluate(std::span<const int32_t> tokens) {

@@ -56,6 +56,11 @@ struct TurnResult {
 // Return false to stop.
 using TextCallback = std::function<bool(std::string_view text)>;
 
+// llama.cpp's context shift for a sequence of `context` holding `tokens`: the first n_keep
+// tokens (at least the BOS) stay, half of the rest goes (Context::shift), and `tokens` loses
+// the same ones. Returns how many went; 0 when nothing could.
+int shift_context(Context& context, int seq, std::vector<int32_t>& tokens, int n_keep, int32_t bos);
+
 class Session {
   public:
     Session(const Model& model, const Tokenizer& tokenizer, const SessionParams& params);

@@ -31,32 +31,40 @@ void KvCache::store(int layer, int pos, const float* keys, const float* values) 
     }
 }
 
+// The caches hold (layer, kv head) matrices of n_ctx rows, head_dim values each.
+size_t KvCache::row_bytes() const {
+    return static_cast<size_t>(head_dim_) * elem_bytes_;
+}
+size_t KvCache::n_heads() const {
+    return bytes_per_array_ / (n_ctx_ * row_bytes());
+}
+
 void KvCache::shift(int begin, int discard, int end,
                     const std::function<void(float*)>& rotate_key) {
-    const size_t row_bytes = static_cast<size_t>(head_dim_) * elem_bytes_;
-    const size_t heads = bytes_per_array_ / (static_cast<size_t>(n_ctx_) * row_bytes);
+    const size_t row = row_bytes();
+    const size_t heads = n_heads();
     const size_t moved = static_cast<size_t>(end - begin - discard);
     std::vector<float> key(head_dim_);
     for (size_t head = 0; head < heads; ++head) {
-        uint8_t* keys = keys_.get() + (head * n_ctx_ + begin) * row_bytes;
-        uint8_t* values = values_.get() + (head * n_ctx_ + begin) * row_bytes;
-        std::memmove(keys, keys + discard * row_bytes, moved * row_bytes);
-        std::memmove(values, values + discard * row_bytes, moved * row_bytes);
+        uint8_t* keys = keys_.get() + (head * n_ctx_ + begin) * row;
+        uint8_t* values = values_.get() + (head * n_ctx_ + begin) * row;
+        std::memmove(keys, keys + discard * row, moved * row);
+        std::memmove(values, values + discard * row, moved * row);
         for (size_t r = 0; r < moved; ++r) {
-            to_float_(keys + r * row_bytes, key.data(), head_dim_);
+            to_float_(keys + r * row, key.data(), head_dim_);
             rotate_key(key.data());
-            convert_(key.data(), keys + r * row_bytes, head_dim_);
+            convert_(key.data(), keys + r * row, head_dim_);
         }
     }
 }
 
 void KvCache::release(int begin, int end) {
     if (end <= begin) return;
-    const size_t heads = bytes_per_array_ / (static_cast<size_t>(n_ctx_) * head_dim_ * elem_bytes_);
-    const size_t row_bytes = static_cast<size_t>(head_dim_) * elem_bytes_;
+    const size_t row = row_bytes();
+    const size_t heads = n_heads();
     for (size_t head = 0; head < heads; ++head) {
-        const size_t at = (head * n_ctx_ + begin) * row_bytes;
-        const size_t bytes = static_cast<size_t>(end - begin) * row_bytes;
+        const size_t at = (head * n_ctx_ + begin) * row;
+        const size_t bytes = static_cast<size_t>(end - begin) * row;
         release_pages(keys_.get() + at, bytes);
         release_pages(values_.get() + at, bytes);
     }

@@ -50,6 +50,8 @@ class KvCache {
     void release(int begin, int end);
 
   private:
+    size_t row_bytes() const;  // one position of one head
+    size_t n_heads() const;    // layers x KV heads
     size_t element_byte(int layer, int kv_head, int pos) const {
         const size_t head = static_cast<size_t>(layer) * n_head_kv_ + kv_head;
         return (head * n_ctx_ + pos) * head_dim_ * elem_bytes_;

@@ -52,11 +52,10 @@ GenerationRequest options_fields(const json& body) {
     return request;
 }
 
-json details(const LoadedModel* model, const ModelListing& m) {
+json details(const LoadedModel* model) {
     json d = {
         {"format", "gguf"}, {"family", ""}, {"parameter_size", ""}, {"quantization_level", ""}};
     if (model != nullptr) d["family"] = model->model().config().arch->name;
-    (void)m;
     return d;
 }
 
@@ -68,7 +67,7 @@ json model_json(const ModelListing& m, const LoadedModel* loaded) {
              rfc3339(std::chrono::time_point_cast<std::chrono::system_clock::duration>(modified))},
             {"size", m.size},
             {"digest", ""},
-            {"details", details(loaded, m)}};
+            {"details", details(loaded)}};
 }
 
 enum class Kind { Chat, Generate };

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/generate/session.h"
+
 namespace ember::serve {
 
 const char* finish_reason(Finish f) {
@@ -298,15 +300,10 @@ void Scheduler::sample(int s, const float* logits) {
 
 bool Scheduler::shift(int s) {
     Slot& slot = slots_[s];
-    const int n = static_cast<int>(slot.tokens.size());
-    const bool bos = !slot.tokens.empty() && slot.tokens[0] == tokenizer_.vocab().bos;
-    const int keep = std::min(std::max(slot.generation->request_.n_keep, bos ? 1 : 0), n - 2);
-    if (keep < 0) return false;
-    const int discard = (n - keep) / 2;
-    context_.shift(s, keep, discard);
-    slot.tokens.erase(slot.tokens.begin() + keep, slot.tokens.begin() + keep + discard);
+    const int discard = shift_context(context_, s, slot.tokens, slot.generation->request_.n_keep,
+                                      tokenizer_.vocab().bos);
     kv_used_ -= discard;
-    return true;
+    return discard > 0;
 }
 
 void Scheduler::step() {
