@@ -8,7 +8,8 @@ packages=(
     clang libclang-rt-dev          # libFuzzer and the sanitizer runtimes for clang
     libgtest-dev libgmock-dev libbenchmark-dev
     libopenblas-dev                # EMBER_BLAS: sgemm for large prompt batches
-    libcli11-dev nlohmann-json3-dev libicu-dev
+    libcli11-dev nlohmann-json3-dev
+    unicode-data                   # scripts/gen-unicode-tables.sh (test: UnicodeTablesCurrent)
     libcpp-httplib-dev             # ember serve's HTTP
     nginx curl                     # tests: the load balancer in front of two ember serve, SSE
     clang-format

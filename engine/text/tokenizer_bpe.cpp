@@ -2,21 +2,20 @@
 //
 // 1. Pre-tokenize: split the text with the model's regular expressions (chosen by
 //    tokenizer.ggml.pre). Each expression splits every piece further into its matches and
-//    the gaps between them. Unicode categories (\p{L}, \p{N}, white space) come from ICU.
+//    the gaps between them (engine/text/regex.h matches them; Unicode categories and white
+//    space come from engine/text/unicode.h).
 // 2. Map every byte of a piece to a printable code point (GPT-2's bytes_to_unicode), the
 //    alphabet the vocabulary and merges are written in.
 // 3. Merge: start from single characters; repeatedly merge the adjacent pair with the lowest
 //    rank in tokenizer.ggml.merges (leftmost on ties). Each final symbol is a token.
 // Decoding maps the code points back to bytes.
-#include <unicode/regex.h>
-#include <unicode/unistr.h>
-
 #include <memory>
 #include <queue>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "engine/text/regex.h"
 #include "engine/text/tokenizer.h"
 #include "engine/text/utf8.h"
 #include "formats/error.h"
@@ -69,33 +68,6 @@ PreTokenizer pre_tokenizer_for(const std::string& name, const std::string& file_
                 "smollm, starcoder, refact, deepseek-llm, deepseek-coder, falcon, mpt, ...");
 }
 
-// \s in ICU leaves out some of Unicode's White_Space (U+000B, U+0085); HF tokenizers and
-// llama.cpp count them, so spell white space out.
-std::string with_unicode_whitespace(std::string expression) {
-    std::string out;
-    for (size_t i = 0; i < expression.size(); ++i) {
-        if (expression[i] == '\\' && i + 1 < expression.size()) {
-            const char next = expression[i + 1];
-            if (next == 's') {
-                out += "\\p{White_Space}";
-                ++i;
-                continue;
-            }
-            if (next == 'S') {
-                out += "\\P{White_Space}";
-                ++i;
-                continue;
-            }
-            out += expression[i];
-            out += next;
-            ++i;
-            continue;
-        }
-        out += expression[i];
-    }
-    return out;
-}
-
 // ---- GPT-2's byte <-> printable code point map ----
 
 struct ByteMap {
@@ -126,22 +98,14 @@ class BpeTokenizer : public Tokenizer::Impl {
 
     const Vocab& vocab_;
     PreTokenizer pre_;
-    std::vector<std::unique_ptr<icu::RegexPattern>> patterns_;
+    std::vector<Regex> patterns_;
     std::unordered_map<std::string, int> merge_ranks_;  // "left right" -> rank
     ByteMap bytes_;
 };
 
 BpeTokenizer::BpeTokenizer(const Vocab& vocab, const gguf::File& file)
     : vocab_(vocab), pre_(pre_tokenizer_for(vocab.pre, file.name())) {
-    for (const std::string& expression : pre_.expressions) {
-        UErrorCode status = U_ZERO_ERROR;
-        UParseError parse_error;
-        const icu::UnicodeString pattern =
-            icu::UnicodeString::fromUTF8(with_unicode_whitespace(expression));
-        patterns_.emplace_back(icu::RegexPattern::compile(pattern, 0, parse_error, status));
-        if (U_FAILURE(status))
-            throw Error("BPE pre-tokenizer expression failed to compile: " + expression);
-    }
+    for (const std::string& expression : pre_.expressions) patterns_.emplace_back(expression);
     const gguf::Value& merges = file.get_array("tokenizer.ggml.merges", gguf::ValueType::STRING);
     merge_ranks_.reserve(merges.array_size());
     for (uint64_t i = 0; i < merges.array_size(); ++i) {
@@ -160,30 +124,13 @@ int BpeTokenizer::rank(std::string_view left, std::string_view right) const {
 void BpeTokenizer::encode_text(std::string_view text, bool, std::vector<int32_t>& out) const {
     const std::vector<char32_t> cps = decode_utf8(text);
     if (cps.empty()) return;
-    // One UTF-16 string for ICU, with the code point index of every UTF-16 position.
-    icu::UnicodeString u16;
-    std::vector<size_t> cp_at;  // UTF-16 index -> code point index
-    std::vector<int32_t> u16_at(cps.size() + 1);
-    for (size_t i = 0; i < cps.size(); ++i) {
-        u16_at[i] = u16.length();
-        u16.append(static_cast<UChar32>(cps[i]));
-        while (cp_at.size() < static_cast<size_t>(u16.length())) cp_at.push_back(i);
-    }
-    u16_at[cps.size()] = u16.length();
-    cp_at.push_back(cps.size());
-
     std::vector<std::pair<size_t, size_t>> pieces = {{0, cps.size()}};  // code point ranges
-    for (const auto& pattern : patterns_) {
-        UErrorCode status = U_ZERO_ERROR;
-        std::unique_ptr<icu::RegexMatcher> matcher(pattern->matcher(u16, status));
+    for (const Regex& pattern : patterns_) {
         std::vector<std::pair<size_t, size_t>> next;
         for (const auto& [begin, end] : pieces) {
-            matcher->region(u16_at[begin], u16_at[end], status);
             size_t gap_start = begin;
-            while (matcher->find(status) && U_SUCCESS(status)) {
-                const size_t match_begin = cp_at[matcher->start(status)];
-                const size_t match_end = cp_at[matcher->end(status)];
-                if (match_end == match_begin) continue;
+            while (const auto match = pattern.find(cps.data(), gap_start, end)) {
+                const auto [match_begin, match_end] = *match;
                 if (match_begin > gap_start) next.emplace_back(gap_start, match_begin);
                 next.emplace_back(match_begin, match_end);
                 gap_start = match_end;

@@ -10,14 +10,12 @@
 //    the "##" and the word-initial pieces with the "▁" (the phantom space), so a plain
 //    longest-match lookup finds both. A word that cannot be cut entirely becomes [UNK].
 // Special tokens: [CLS] (the vocabulary's BOS) before, [SEP] after (add_special).
-#include <unicode/normalizer2.h>
-#include <unicode/uchar.h>
-
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "engine/text/tokenizer.h"
+#include "engine/text/unicode.h"
 #include "engine/text/utf8.h"
 #include "formats/error.h"
 
@@ -25,13 +23,6 @@ namespace ember {
 namespace {
 
 constexpr std::string_view kSpaceMark = "\xe2\x96\x81";  // U+2581
-
-// White space as llama.cpp's tables list it (Unicode's White_Space property).
-bool is_space(char32_t c) {
-    return (c >= 0x09 && c <= 0x0d) || (c >= 0x2000 && c <= 0x200a) || c == 0x20 || c == 0x85 ||
-           c == 0xa0 || c == 0x1680 || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
-           c == 0x3000;
-}
 
 // CJK ideographs that BERT splits one by one (the ranges of BERT's _is_chinese_char, with the
 // extension-E bound llama.cpp takes from Hugging Face's Rust code).
@@ -45,9 +36,6 @@ bool is_cjk(char32_t c) {
 class WordPiece : public Tokenizer::Impl {
   public:
     explicit WordPiece(const Vocab& vocab) : vocab_(vocab) {
-        UErrorCode status = U_ZERO_ERROR;
-        nfd_ = icu::Normalizer2::getNFDInstance(status);
-        if (U_FAILURE(status)) throw Error("WordPiece: ICU's NFD normaliser is unavailable");
         for (int32_t id = 0; id < vocab.size(); ++id) {
             max_token_bytes_ = std::max(max_token_bytes_, vocab.text(id).size());
         }
@@ -94,19 +82,20 @@ class WordPiece : public Tokenizer::Impl {
             if (!words.back().empty()) words.emplace_back();
         };
         for (char32_t c : decode_utf8(text)) {
-            if (is_space(c)) {
+            if (unicode::is_white_space(c)) {
                 end_word();
                 continue;
             }
-            c = first_of_nfd(c);
-            const int8_t category = u_charType(static_cast<UChar32>(c));
-            if (c == 0 || c == 0xfffd || category == U_CONTROL_CHAR || category == U_FORMAT_CHAR ||
-                category == U_PRIVATE_USE_CHAR || category == U_SURROGATE) {
+            c = unicode::nfd_first(c);
+            using unicode::Category;
+            const Category category = unicode::category(c);
+            if (c == 0 || c == 0xfffd || category == Category::Cc || category == Category::Cf ||
+                category == Category::Co || category == Category::Cs) {
                 continue;
             }
-            const auto lower = static_cast<char32_t>(u_tolower(static_cast<UChar32>(c)));
-            const bool punctuation = (U_GET_GC_MASK(c) & U_GC_P_MASK) != 0;
-            const bool ascii_symbol = c < 0x7f && (U_GET_GC_MASK(c) & U_GC_S_MASK) != 0;
+            const char32_t lower = unicode::to_lower(c);
+            const bool punctuation = unicode::is_punctuation(c);
+            const bool ascii_symbol = c < 0x7f && unicode::is_symbol(c);
             if (punctuation || ascii_symbol || is_cjk(c)) {
                 end_word();
                 append_utf8(words.back(), lower);
@@ -119,14 +108,7 @@ class WordPiece : public Tokenizer::Impl {
         return words;
     }
 
-    char32_t first_of_nfd(char32_t c) const {
-        icu::UnicodeString decomposition;
-        if (!nfd_->getDecomposition(static_cast<UChar32>(c), decomposition)) return c;
-        return static_cast<char32_t>(decomposition.char32At(0));
-    }
-
     const Vocab& vocab_;
-    const icu::Normalizer2* nfd_ = nullptr;
     size_t max_token_bytes_ = 0;
 };
 
