@@ -130,7 +130,8 @@ class File {
     uint32_t version() const { return version_; }
     uint32_t alignment() const { return alignment_; }
     uint64_t file_size() const { return bytes_.size(); }
-    uint64_t data_offset() const { return data_offset_; }  // where the data section starts
+    uint64_t data_offset() const { return data_offset_; }      // where the data section starts
+    std::span<const uint8_t> bytes() const { return bytes_; }  // the whole file
 
     // Metadata in file order, and lookups by key.
     const std::vector<Value>& metadata() const { return metadata_; }

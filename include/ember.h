@@ -37,7 +37,8 @@ typedef enum ember_status {
     EMBER_OK = 0,
     EMBER_ERROR_INVALID_ARGUMENT = 1, /* NULL where a value is needed, a bad parameter */
     EMBER_ERROR_FILE = 2,             /* the file cannot be opened or read */
-    EMBER_ERROR_FORMAT = 3,           /* not a valid GGUF file, or a model ember cannot run */
+    EMBER_ERROR_FORMAT = 3,           /* not a valid GGUF file, or a model ember cannot run; a
+                                         saved session state that is damaged or not this one's */
     EMBER_ERROR_CONTEXT_FULL = 4,     /* the session's context cannot hold more tokens */
     EMBER_ERROR_CANCELLED = 5,        /* ember_session_cancel() interrupted the call */
     EMBER_ERROR_BUFFER_TOO_SMALL = 6, /* the output buffer is too small; the size needed is set */
@@ -118,12 +119,21 @@ typedef struct ember_sampler_params {
     uint64_t seed;           /* same seed, same tokens. Default 0 */
 } ember_sampler_params;
 
+/* The KV cache's type: F16 (llama.cpp's default), F32, or Q8_0 / Q4_0 blocks (about a half / a
+ * quarter of F16's memory; the model's head size must be a multiple of 32, else create fails). */
+typedef enum ember_kv_type {
+    EMBER_KV_F16 = 0,
+    EMBER_KV_F32 = 1,
+    EMBER_KV_Q8_0 = 2,
+    EMBER_KV_Q4_0 = 3
+} ember_kv_type;
+
 typedef struct ember_session_params {
-    int32_t n_ctx;     /* context size in tokens; 0: the training context, at most 4096. A
-                          context whose KV cache cannot fit in the available memory fails */
-    int32_t n_threads; /* 0: the physical cores this process may use; at most 4x its CPUs */
-    int32_t n_batch;   /* most tokens evaluated at once. Default 512 */
-    bool kv_f32;       /* KV cache in F32 instead of F16 (llama.cpp's default is F16) */
+    int32_t n_ctx;         /* context size in tokens; 0: the training context, at most 4096. A
+                              context whose KV cache cannot fit in the available memory fails */
+    int32_t n_threads;     /* 0: the physical cores this process may use; at most 4x its CPUs */
+    int32_t n_batch;       /* most tokens evaluated at once. Default 512 */
+    ember_kv_type kv_type; /* Default EMBER_KV_F16 */
     ember_sampler_params sampling;
 } ember_session_params;
 
@@ -150,6 +160,29 @@ const float* ember_session_logits(ember_session* session);
 int32_t ember_session_n_tokens(const ember_session* session);
 ember_status ember_session_reset(ember_session* session);
 ember_status ember_session_rewind(ember_session* session, int32_t n_tokens);
+
+/* ---- saved sessions (an app the OS suspends resumes where it was) ---- */
+
+/* The session's whole state: its tokens, their KV cache, the logits after the last one and the
+ * sampler's state, named with the model's fingerprint and a checksum; a session restored from
+ * it (in this process or another, on the same model file and KV cache type) goes on exactly as
+ * this one would, evaluating nothing again. Writes it to buffer if capacity suffices and sets
+ * *length to its size; EMBER_ERROR_BUFFER_TOO_SMALL (with *length set) if not, so a call with
+ * capacity 0 asks for the size. About 2 x layers x tokens x kv_dim cache values. */
+ember_status ember_session_save_state(const ember_session* session, void* buffer, size_t capacity,
+                                      size_t* length);
+/* Restores a saved state into a session of the same model file and KV cache type (its context
+ * must hold the state's tokens). The whole state is checked first: a wrong model, another KV
+ * cache type, a truncated or damaged state fails with EMBER_ERROR_FORMAT and the reason in
+ * error, and the session is left as it was. */
+ember_status ember_session_load_state(ember_session* session, const void* state, size_t size,
+                                      char* error, size_t error_size);
+/* The same through a file (written whole or not at all: a crash mid-save leaves the previous
+ * file). EMBER_ERROR_FILE if it cannot be written or read. */
+ember_status ember_session_save_file(const ember_session* session, const char* path, char* error,
+                                     size_t error_size);
+ember_status ember_session_load_file(ember_session* session, const char* path, char* error,
+                                     size_t error_size);
 
 /* ---- generation ---- */
 
@@ -202,11 +235,11 @@ void ember_session_cancel(ember_session* session);
 typedef struct ember_context ember_context;
 
 typedef struct ember_context_params {
-    int32_t n_ctx;     /* positions per sequence; 0: the training context, at most 4096 */
-    int32_t n_seq;     /* sequences; the KV cache is n_seq x n_ctx positions. Default 1 */
-    int32_t n_threads; /* 0: the physical cores this process may use */
-    int32_t n_batch;   /* most tokens in one decode, all sequences together. Default 512 */
-    bool kv_f32;       /* KV cache in F32 instead of F16 */
+    int32_t n_ctx;         /* positions per sequence; 0: the training context, at most 4096 */
+    int32_t n_seq;         /* sequences; the KV cache is n_seq x n_ctx positions. Default 1 */
+    int32_t n_threads;     /* 0: the physical cores this process may use */
+    int32_t n_batch;       /* most tokens in one decode, all sequences together. Default 512 */
+    ember_kv_type kv_type; /* Default EMBER_KV_F16 */
 } ember_context_params;
 
 typedef struct ember_sequence_tokens {

@@ -4,6 +4,7 @@
 // library's internals: write ember::Model, ember::Session.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <stdexcept>
@@ -148,6 +149,29 @@ class Session {
             },
             const_cast<std::function<bool(std::string_view)>*>(&on_text), &stats));
         return stats;
+    }
+
+    // The whole state (ember_session_save_state), and back; and the same through a file.
+    std::vector<uint8_t> save_state() const {
+        size_t size = 0;
+        ember_status status = ember_session_save_state(session_, nullptr, 0, &size);
+        if (status != EMBER_ERROR_BUFFER_TOO_SMALL) check(status);
+        std::vector<uint8_t> state(size);
+        check(ember_session_save_state(session_, state.data(), state.size(), &size));
+        return state;
+    }
+    void load_state(const std::vector<uint8_t>& state) {
+        char error[512] = "";
+        check(ember_session_load_state(session_, state.data(), state.size(), error, sizeof(error)),
+              error);
+    }
+    void save_file(const std::string& path) const {
+        char error[512] = "";
+        check(ember_session_save_file(session_, path.c_str(), error, sizeof(error)), error);
+    }
+    void load_file(const std::string& path) {
+        char error[512] = "";
+        check(ember_session_load_file(session_, path.c_str(), error, sizeof(error)), error);
     }
 
     void cancel() { ember_session_cancel(session_); }

@@ -83,6 +83,8 @@ struct BestKernels {
             name = "avx2";
             floats.matmul = avx2::matmul_f32;
             set_conversions(T::F16, avx2::dequantize_row_f16, avx2::quantize_row_f16);
+            set_conversions(T::Q8_0, avx2::dequantize_row_q8_0, ref::quantize_row_q8_0);
+            set_conversions(T::Q4_0, avx2::dequantize_row_q4_0, nullptr);
             set(T::F32, avx2::vec_dot_f32);
             set(T::F16, avx2::vec_dot_f16);
             set(T::BF16, avx2::vec_dot_bf16);
@@ -121,7 +123,7 @@ struct BestKernels {
             set(T::F16, avx512::vec_dot_f16);
             set(T::BF16, avx512::vec_dot_bf16);
             set_conversions(T::F16, avx512::dequantize_row_f16, avx2::quantize_row_f16);
-            set_conversions(T::Q8_0, ref::dequantize_row_q8_0, avx512::quantize_row_q8_0);
+            set_conversions(T::Q8_0, avx2::dequantize_row_q8_0, avx512::quantize_row_q8_0);
             set_conversions(T::Q8_K, ref::dequantize_row_q8_k, avx512::quantize_row_q8_k);
             set_gemm8(T::Q4_0, avx512::gemm8_q4_0_q8_0);
             set_gemm8(T::Q5_0, avx512::gemm8_q5_0_q8_0);

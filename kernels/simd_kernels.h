@@ -29,6 +29,8 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
 void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
                 float* c, size_t ldc);
 void dequantize_row_f16(const void* in, float* out, int64_t n);
+void dequantize_row_q8_0(const void* in, float* out, int64_t n);  // a quantized KV cache's
+void dequantize_row_q4_0(const void* in, float* out, int64_t n);  // reads: exact as the reference
 void quantize_row_f16(const float* in, void* out, int64_t n);
 void vec_dot4_q4_0_q8_0(int64_t n, const void* x, const void* y, size_t y_stride, float* out);
 void vec_dot4_q4_1_q8_1(int64_t n, const void* x, const void* y, size_t y_stride, float* out);

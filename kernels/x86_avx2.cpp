@@ -459,6 +459,39 @@ void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t s, float
     k_dot_rows<DecodeQ6_K, 4>(n, x, y, s, out);
 }
 
+// Q8_0 and Q4_0 blocks to floats (how attention reads a quantized KV cache): d x q per value,
+// one rounding, as the reference computes it.
+void dequantize_row_q8_0(const void* in, float* out, int64_t n) {
+    const auto* blocks = static_cast<const BlockQ8_0*>(in);
+    for (int64_t b = 0; b < n / kQK; ++b, out += kQK) {
+        const __m256 d = _mm256_set1_ps(fp16_to_f32(blocks[b].d));
+        for (int j = 0; j < kQK; j += 8) {
+            const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blocks[b].qs + j));
+            _mm256_storeu_ps(out + j,
+                             _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8))));
+        }
+    }
+}
+void dequantize_row_q4_0(const void* in, float* out, int64_t n) {
+    const auto* blocks = static_cast<const BlockQ4_0*>(in);
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    const __m256i eight = _mm256_set1_epi32(8);
+    const auto store8 = [&](float* to, __m128i nibbles, __m256 d) {  // the 8 low bytes
+        const __m256i q = _mm256_sub_epi32(_mm256_cvtepu8_epi32(nibbles), eight);
+        _mm256_storeu_ps(to, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+    };
+    for (int64_t b = 0; b < n / kQK; ++b, out += kQK) {
+        const __m256 d = _mm256_set1_ps(fp16_to_f32(blocks[b].d));
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[b].qs));
+        const __m128i lo = _mm_and_si128(bytes, low4);                     // values 0..15
+        const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low4);  // values 16..31
+        store8(out, lo, d);
+        store8(out + 8, _mm_srli_si128(lo, 8), d);
+        store8(out + 16, hi, d);
+        store8(out + 24, _mm_srli_si128(hi, 8), d);
+    }
+}
+
 // F16 rows with F16C: vcvtph2ps is exact, vcvtps2ph rounds to nearest even as f32_to_fp16 does.
 void dequantize_row_f16(const void* in, float* out, int64_t n) {
     const auto* h = static_cast<const fp16_t*>(in);

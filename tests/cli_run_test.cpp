@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/cli_run.h"
@@ -40,6 +41,83 @@ TEST(CliRun, SameSeedSameText) {
     ASSERT_EQ(a.status, 0) << a.err;
     EXPECT_EQ(a.out, b.out);
     EXPECT_FALSE(a.out.empty());
+}
+
+// --prompt-cache: the first run evaluates the prompt and saves it; the second evaluates none of
+// it and prints the same text; a longer prompt reuses the cached start; a damaged, truncated
+// or foreign file is reported and the prompt evaluated afresh (same text again).
+TEST(CliRun, PromptCacheSkipsAPromptItHasSeen) {
+    const auto dir = temp_dir("prompt-cache");
+    const std::string cache = (dir / "story.session").string();
+    const std::string cmd = "run -m " + bundled_model() +
+                            " -p 'Once upon a time, there was a little girl' -n 40 --seed 3 "
+                            "--prompt-cache " +
+                            cache;
+    const auto first = run_ember(cmd);
+    ASSERT_EQ(first.status, 0) << first.err;
+    ASSERT_TRUE(std::filesystem::exists(cache));
+    EXPECT_NE(first.err.find("prompt: 13 tokens in"), std::string::npos) << first.err;
+    const auto second = run_ember(cmd);
+    ASSERT_EQ(second.status, 0) << second.err;
+    EXPECT_EQ(second.out, first.out);
+    EXPECT_NE(second.err.find("prompt: 0 tokens (+13 from the prompt cache)"), std::string::npos)
+        << second.err;
+    const auto longer = run_ember("run -m " + bundled_model() +
+                                  " -p 'Once upon a time, there was a little girl named Lily' "
+                                  "-n 10 --seed 3 --prompt-cache " +
+                                  cache);
+    ASSERT_EQ(longer.status, 0) << longer.err;
+    EXPECT_NE(longer.err.find("(+13 from the prompt cache)"), std::string::npos) << longer.err;
+
+    run_ember(cmd);  // the cache holds the first prompt again
+    const auto bytes = read_file(cache);
+    const auto write = [&](const std::vector<uint8_t>& b) {
+        std::ofstream(cache, std::ios::binary)
+            .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+    };
+    std::vector<uint8_t> damaged = bytes;
+    damaged[damaged.size() / 2] ^= 1;
+    write(damaged);
+    auto again = run_ember(cmd);
+    EXPECT_EQ(again.status, 0);
+    EXPECT_EQ(again.out, first.out);
+    EXPECT_NE(again.err.find("prompt cache not used: " + cache + ": the state is damaged"),
+              std::string::npos)
+        << again.err;
+    EXPECT_NE(again.err.find("prompt: 13 tokens in"), std::string::npos) << again.err;
+    write(std::vector<uint8_t>(bytes.begin(), bytes.begin() + 100));
+    again = run_ember(cmd);
+    EXPECT_EQ(again.out, first.out);
+    EXPECT_NE(again.err.find("truncated"), std::string::npos) << again.err;
+    // Another model's state (ember-stories-5M writes it).
+    const auto other = run_ember(
+        "run -m " + shared_path("models/ember-stories-5M/ember-stories-5M-Q8_0.gguf").string() +
+        " -p 'Once upon a time' -n 4 --prompt-cache " + cache);
+    ASSERT_EQ(other.status, 0) << other.err;
+    again = run_ember(cmd);
+    EXPECT_EQ(again.out, first.out);
+    EXPECT_NE(again.err.find("belongs to another model"), std::string::npos) << again.err;
+    std::filesystem::remove_all(dir);
+}
+
+// ember chat --prompt-cache: a conversation ended and started again goes on where it was (the
+// next reply equals the one an uninterrupted chat gives).
+TEST(CliChat, PromptCacheResumesTheConversation) {
+    const auto dir = temp_dir("chat-cache");
+    const std::string cache = (dir / "chat.session").string();
+    const std::string cmd =
+        "chat -m " + bundled_model() + " --temp 0 -n 20 --prompt-cache " + cache;
+    const auto whole = run_ember("chat -m " + bundled_model() + " --temp 0 -n 20",
+                                 "Hello there\nTell me a story\n");
+    ASSERT_EQ(whole.status, 0) << whole.err;
+    const auto part1 = run_ember(cmd, "Hello there\n");
+    ASSERT_EQ(part1.status, 0) << part1.err;
+    const auto part2 = run_ember(cmd, "Tell me a story\n");
+    ASSERT_EQ(part2.status, 0) << part2.err;
+    EXPECT_NE(part2.err.find("resumed a conversation of 2 messages"), std::string::npos)
+        << part2.err;
+    EXPECT_EQ(part1.out + part2.out, whole.out);
+    std::filesystem::remove_all(dir);
 }
 
 // Failures while running exit with 1, usage errors with 2 (tests/cli_bad_input_test.cpp has
@@ -263,6 +341,18 @@ TEST(CliBench, JsonlHasLlamaBenchFieldsTimesAndRates) {
             EXPECT_GT(sd_ns, 0);
         }
     }
+}
+
+// -d: the cache holds that many tokens before each test (llama-bench's n_depth).
+TEST(CliBench, DepthFillsTheCacheFirst) {
+    const auto result =
+        run_ember("bench -m " + bundled_model() + " -t 1 -p 0 -n 4 -d 32 -r 1 --kv-type f32");
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("tg4 @ d32"), std::string::npos) << result.out;
+    const auto jsonl =
+        run_ember("bench -m " + bundled_model() + " -t 1 -p 0 -n 4 -d 32 -r 1 -o jsonl");
+    ASSERT_EQ(jsonl.status, 0) << jsonl.err;
+    EXPECT_EQ(nlohmann::json::parse(jsonl.out)["n_depth"].get<int>(), 32);
 }
 
 TEST(CliTokenize, IdsAndPiecesOfAVocabularyOnlyFile) {

@@ -70,6 +70,54 @@ TEST(ContextShift, LayerZeroKeysEqualAFreshEvaluationAtTheNewPositions) {
     expect_shift_matches_fresh("arch/models/mini-gemma2-F16.gguf");
 }
 
+// A quantized cache shifts through F32: each moved key row is dequantized, turned back and
+// quantized again. Against a fresh evaluation of the kept tokens, each block of 32 then
+// differs by at most a few of its quantization steps (amax / 127 for Q8_0, amax / 8 for Q4_0,
+// from the original rounding, carried through the rotation, and the two roundings after it);
+// a wrong rotation would be off by the size of the values themselves.
+TEST(ContextShift, QuantizedCachesShiftWithinTheirRounding) {
+    const Model model(
+        test::shared_path("models/ember-stories-5M/ember-stories-5M-F32.gguf").string());
+    const ModelConfig& c = model.config();
+    ASSERT_EQ(c.head_dim % 32, 0);
+    for (const auto& [type, steps] :
+         {std::pair{TensorType::Q8_0, 127.0}, {TensorType::Q4_0, 8.0}}) {
+        SCOPED_TRACE(std::string(tensor_type_name(type)));
+        ContextParams params;
+        params.n_ctx = 64;
+        params.kv_type = type;
+        const std::vector<int32_t> all = tokens(48, c.n_vocab);
+        Context shifted(model, params);
+        shifted.decode(all);
+        shifted.shift(0, 4, 20);
+        std::vector<int32_t> kept(all.begin(), all.begin() + 4);
+        kept.insert(kept.end(), all.begin() + 24, all.end());
+        Context fresh(model, params);
+        fresh.decode(kept);
+        const TypeKernels& k = *kernels_for(type);
+        const size_t n = static_cast<size_t>(28) * c.head_dim;
+        std::vector<float> a(n), b(n);
+        double worst_steps = 0;
+        for (int h = 0; h < c.n_head_kv; ++h) {
+            k.dequantize_row(shifted.kv_cache().keys(0, h, 0), a.data(), static_cast<int64_t>(n));
+            k.dequantize_row(fresh.kv_cache().keys(0, h, 0), b.data(), static_cast<int64_t>(n));
+            for (size_t block = 0; block < n; block += 32) {
+                float amax = 0;
+                for (size_t i = block; i < block + 32; ++i) amax = std::max(amax, std::fabs(b[i]));
+                for (size_t i = block; i < block + 32; ++i) {
+                    worst_steps =
+                        std::max(worst_steps, std::fabs(static_cast<double>(a[i]) - b[i]) /
+                                                  (std::max(amax, 1e-6f) / steps));
+                }
+            }
+        }
+        std::printf("%s: worst key difference %.2f quantization steps\n",
+                    std::string(tensor_type_name(type)).c_str(), worst_steps);
+        EXPECT_LT(worst_steps, 3.0);
+        EXPECT_GT(worst_steps, 0.0);
+    }
+}
+
 TEST(ContextShift, RefusesWhatCannotShift) {
     const Model model(test::shared_path("models/stories260K.gguf").string());
     ContextParams params;

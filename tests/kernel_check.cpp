@@ -284,6 +284,31 @@ std::string check_exp_f32(ExpF32Fn exp) {
     return "";
 }
 
+std::string check_block_dequantize(TensorType type, DequantizeRowFn dequantize) {
+    const TensorTypeInfo& info = tensor_type_info(type);
+    const size_t n_blocks = 4096;
+    std::vector<uint8_t> bytes(n_blocks * info.bytes_per_block);
+    std::mt19937 rng(11);
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
+    // Both types start each block with its F16 scale d: every 8th block gets a special one.
+    const fp16_t specials[] = {0x0000, 0x8000, 0x0001, 0x03ff, 0x7bff, 0x7c00, 0xfc00, 0x3c00};
+    for (size_t b = 0; b < n_blocks; b += 8) {
+        std::memcpy(&bytes[b * info.bytes_per_block], &specials[(b / 8) % 8], sizeof(fp16_t));
+    }
+    const int64_t n = static_cast<int64_t>(n_blocks * info.block_size);
+    std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+    reference_kernels(type)->dequantize_row(bytes.data(), want.data(), n);
+    dequantize(bytes.data(), got.data(), n);
+    for (size_t i = 0; i < want.size(); ++i) {
+        if (std::isnan(want[i]) ? !std::isnan(got[i])
+                                : std::memcmp(&want[i], &got[i], sizeof(float)) != 0) {
+            return std::string(info.name) + " value " + std::to_string(i) + ": " +
+                   std::to_string(got[i]) + ", the reference " + std::to_string(want[i]);
+        }
+    }
+    return "";
+}
+
 std::string check_f16_conversions(DequantizeRowFn dequantize, QuantizeRowFn quantize) {
     const DequantizeRowFn ref_dequantize = reference_kernels(TensorType::F16)->dequantize_row;
     const QuantizeRowFn ref_quantize = reference_kernels(TensorType::F16)->quantize_row;

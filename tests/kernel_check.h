@@ -37,6 +37,11 @@ std::string check_activation_quantizer(TensorType type, QuantizeRowFn quantize);
 // values, lengths that leave vector tails, in place, and at -inf, +inf, NaN, 0.
 std::string check_exp_f32(ExpF32Fn exp);
 
+// A dequantizer of whole blocks (Q8_0, Q4_0) against the reference's, bit for bit, on random
+// block bytes (every quantized value, scales of every magnitude, subnormal and infinite ones
+// included). "" when they agree, else the first difference.
+std::string check_block_dequantize(TensorType type, DequantizeRowFn dequantize);
+
 // Empty if the F16 row conversions equal the reference's bit for bit on every finite half and
 // on floats that round to ties, subnormals, overflow and signed zeros (NaN must stay NaN).
 std::string check_f16_conversions(DequantizeRowFn dequantize, QuantizeRowFn quantize);

@@ -286,6 +286,19 @@ TEST(SimdActivationQuantizers, EqualTheReferenceByteForByte) {
     EXPECT_EQ(test::check_activation_quantizer(TensorType::Q8_K, avx512::quantize_row_q8_k), "");
 }
 
+TEST(SimdBlockDequantize, EqualsTheReferenceBitForBit) {
+    if (!cpu_features().avx2) GTEST_SKIP() << "no AVX2";
+    EXPECT_EQ(test::check_block_dequantize(TensorType::Q8_0, avx2::dequantize_row_q8_0), "");
+    EXPECT_EQ(test::check_block_dequantize(TensorType::Q4_0, avx2::dequantize_row_q4_0), "");
+    // And what the registry hands out (the attention's path).
+    EXPECT_EQ(test::check_block_dequantize(TensorType::Q8_0,
+                                           kernels_for(TensorType::Q8_0)->dequantize_row),
+              "");
+    EXPECT_EQ(test::check_block_dequantize(TensorType::Q4_0,
+                                           kernels_for(TensorType::Q4_0)->dequantize_row),
+              "");
+}
+
 TEST(SimdF16Conversions, EqualTheReferenceBitForBit) {
     if (!cpu_features().avx2) GTEST_SKIP() << "no AVX2 with F16C";
     EXPECT_EQ(test::check_f16_conversions(avx2::dequantize_row_f16, avx2::quantize_row_f16), "");

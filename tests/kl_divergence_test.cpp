@@ -50,11 +50,16 @@ class KlDivergence : public ::testing::Test {
     }
     static std::string base_path() { return (*dir_ / "base.kld").string(); }
 
-    static KlDivergenceResult compare_with_base(const std::string& type) {
+    static KlDivergenceResult compare_with_base(const std::string& type,
+                                                TensorType kv_type = TensorType::F16,
+                                                size_t* kv_bytes = nullptr) {
         const Model model(model_path(type));
         const Tokenizer tokenizer(model.file());
         LogProbReader base(base_path(), model.config().n_vocab);
-        Context context(model, chunk_params());
+        ContextParams params = chunk_params();
+        params.kv_type = kv_type;
+        Context context(model, params);
+        if (kv_bytes) *kv_bytes = context.kv_cache().bytes();
         return kl_divergence(context, base, tokenizer.vocab().bos);
     }
 
@@ -71,6 +76,37 @@ TEST_F(KlDivergence, TheBaseAgainstItselfIsZero) {
     EXPECT_NEAR(r.ppl_base, base_ppl_, 1e-3);
     EXPECT_EQ(r.same_top, 1.0);
     EXPECT_LT(r.p_diff_rms, 1e-3);
+}
+
+// The quantized KV caches against the base, whose cache is F16 (the default): the F32
+// weights, only the cache's type changed. Targets: perplexity within 0.3% (Q8_0) and 3% (Q4_0)
+// of the F16 cache's; memory 34/64 and 18/64 of F16's (a block of 32 values takes 34 and 18
+// bytes instead of 64).
+TEST_F(KlDivergence, QuantizedKvCachesStayCloseToTheF16Cache) {
+    size_t f16_bytes = 0;
+    const KlDivergenceResult f16 = compare_with_base("F32", TensorType::F16, &f16_bytes);
+    EXPECT_LT(f16.kld_mean, 1e-6);
+    struct Case {
+        TensorType type;
+        double ppl_tolerance, kld_bound, same_top_bound;
+        size_t bytes_per_64;
+    };
+    for (const Case& c : {Case{TensorType::Q8_0, 0.003, 2e-4, 0.99, 34},
+                          Case{TensorType::Q4_0, 0.03, 0.02, 0.95, 18}}) {
+        SCOPED_TRACE(std::string(tensor_type_name(c.type)));
+        size_t bytes = 0;
+        const KlDivergenceResult r = compare_with_base("F32", c.type, &bytes);
+        std::printf(
+            "KV %s: %zu bytes (F16 %zu), PPL %.4f vs %.4f (%+.3f%%), mean KLD %.6f, "
+            "same top %.2f%%\n",
+            std::string(tensor_type_name(c.type)).c_str(), bytes, f16_bytes, r.ppl, f16.ppl,
+            100 * (r.ppl / f16.ppl - 1), r.kld_mean, 100 * r.same_top);
+        EXPECT_EQ(bytes * 64, f16_bytes * c.bytes_per_64);
+        EXPECT_NEAR(r.ppl / f16.ppl, 1.0, c.ppl_tolerance);
+        EXPECT_LT(r.kld_mean, c.kld_bound);
+        EXPECT_GT(r.kld_mean, 0.0);  // the cache's type really changed
+        EXPECT_GT(r.same_top, c.same_top_bound);
+    }
 }
 
 struct KldCase {

@@ -1,15 +1,18 @@
-// `ember bench -m FILE [-p 512] [-n 128] [-t N] [-r 3] [-o table|jsonl]`: prompt processing
-// and generation speed, measured like llama-bench (a prompt of p tokens as one batch from an
-// empty cache; n tokens generated one at a time), with llama-bench's JSON field names so
+// `ember bench -m FILE [-p 512] [-n 128] [-d 0] [-t N] [-r 3] [-o table|jsonl]`: prompt
+// processing and generation speed, measured like llama-bench (a prompt of p tokens as one batch
+// from an empty cache, or from a cache already holding d tokens with -d, untimed; n tokens
+// generated one at a time), with llama-bench's JSON field names so
 // tools that read llama-bench read ember. It also measures this machine's memory read
 // bandwidth and reports generation as a fraction of that roofline: every weight byte (but the
 // embedding table's, of which one row is read) is read once per generated token, so bytes x
 // tokens/s cannot exceed the best rate at which this machine can read them. The bandwidth is the
 // best of several measurements: the weights' own size (a small model is read from the caches)
 // and 1 GiB, with one thread and with the test's threads.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -28,6 +31,7 @@ struct BenchOptions {
     ModelOptions model;
     int n_prompt = 512;
     int n_gen = 128;
+    int n_depth = 0;  // tokens in the cache before each test (llama-bench's -d)
     int repetitions = 3;
     std::string output = "table";
 };
@@ -138,11 +142,11 @@ int run_bench(const BenchOptions& o) {
         n_params += t.n_elements;
     }
     ContextParams params = o.model.context_params();
-    params.n_ctx = std::max(o.n_prompt, o.n_gen) + 1;
-    params.n_batch = std::max(1, o.n_prompt);
+    params.n_ctx = o.n_depth + std::max(o.n_prompt, o.n_gen) + 1;
+    params.n_batch = std::max({1, o.n_prompt, std::min(o.n_depth, 512)});
     Context context(model, params);
     std::mt19937 rng(1);
-    std::vector<int32_t> tokens(std::max(o.n_prompt, 1));
+    std::vector<int32_t> tokens(std::max({o.n_prompt, o.n_depth, 1}));
     for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % model.config().n_vocab);
 
     const std::string type_name = file_type_name(model.file());
@@ -159,6 +163,8 @@ int run_bench(const BenchOptions& o) {
         Result r{n_prompt, n_gen, {}};
         for (int rep = -1; rep < o.repetitions; ++rep) {  // rep -1 warms up
             context.truncate(0);
+            if (o.n_depth > 0)
+                context.decode(std::span(tokens.data(), static_cast<size_t>(o.n_depth)));
             const auto start = std::chrono::steady_clock::now();
             if (n_prompt > 0)
                 context.decode(std::span(tokens.data(), static_cast<size_t>(n_prompt)));
@@ -189,35 +195,39 @@ int run_bench(const BenchOptions& o) {
                 "\"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %llu, "
                 "\"model_n_params\": %llu, \"n_batch\": %d, \"n_ubatch\": %d, \"n_threads\": %d, "
                 "\"type_k\": \"%s\", \"type_v\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, "
+                "\"n_depth\": %d, "
                 "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
                 "\"read_bandwidth_gbs\": %.2f, \"roofline_fraction\": %.4f}\n",
                 EMBER_VERSION_STRING, active_kernel_set().c_str(), o.model.model_path.c_str(),
                 model_type, static_cast<unsigned long long>(model_bytes),
                 static_cast<unsigned long long>(n_params), params.n_batch, params.n_batch,
                 context.n_threads(), o.model.kv_type.c_str(), o.model.kv_type.c_str(), r.n_prompt,
-                r.n_gen, s_ns.mean, s_ns.sd, s.mean, s.sd, bandwidth,
+                r.n_gen, o.n_depth, s_ns.mean, s_ns.sd, s.mean, s.sd, bandwidth,
                 r.n_gen > 0 ? weight_bytes * s.mean / 1e9 / bandwidth : 0.0);
         }
         return 0;
     }
-    std::printf("| %-22s | %10s | %8s | %12s | %7s | %5s | %20s | %14s |\n", "model", "size",
+    std::printf("| %-22s | %10s | %8s | %12s | %7s | %13s | %20s | %14s |\n", "model", "size",
                 "params", "kernels", "threads", "test", "t/s", "roofline");
     std::printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", std::string(22, '-').c_str(),
                 std::string(10, '-').c_str(), std::string(8, '-').c_str(),
                 std::string(12, '-').c_str(), std::string(7, '-').c_str(),
-                std::string(5, '-').c_str(), std::string(20, '-').c_str(),
+                std::string(13, '-').c_str(), std::string(20, '-').c_str(),
                 std::string(14, '-').c_str());
     for (const Result& r : results) {
         const Stats s = stats_of(r.ts);
-        char test[16], ts[32], roof[32] = "";
+        char test[40], ts[32], roof[32] = "";
         std::snprintf(test, sizeof(test), r.n_prompt > 0 ? "pp%d" : "tg%d",
                       r.n_prompt > 0 ? r.n_prompt : r.n_gen);
+        if (o.n_depth > 0)  // llama-bench's label: "tg128 @ d1024"
+            std::snprintf(test + std::strlen(test), sizeof(test) - std::strlen(test), " @ d%d",
+                          o.n_depth);
         std::snprintf(ts, sizeof(ts), "%.2f ± %.2f", s.mean, s.sd);
         if (r.n_gen > 0) {
             const double gbs = weight_bytes * s.mean / 1e9;
             std::snprintf(roof, sizeof(roof), "%.1f GB/s %.0f%%", gbs, 100 * gbs / bandwidth);
         }
-        std::printf("| %-22s | %6.2f MiB | %8s | %12s | %7d | %5s | %20s | %14s |\n", model_type,
+        std::printf("| %-22s | %6.2f MiB | %8s | %12s | %7d | %13s | %20s | %14s |\n", model_type,
                     model_bytes / 1048576.0, params_label(n_params).c_str(),
                     active_kernel_set().c_str(), context.n_threads(), test, ts, roof);
     }
@@ -240,6 +250,11 @@ Runner add_bench_command(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("-n,--n-gen", options->n_gen, "Generated tokens (0: skip)")
         ->check(number_in(0, 1 << 20, "0: skip"))
+        ->capture_default_str();
+    sub->add_option(
+           "-d,--n-depth", options->n_depth,
+           "Tokens already in the KV cache before each test (untimed), as llama-bench's -d")
+        ->check(number_in(0, 1 << 20))
         ->capture_default_str();
     sub->add_option("-r,--repetitions", options->repetitions, "Repetitions per test")
         ->check(number_in(1, 1000))

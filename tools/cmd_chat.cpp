@@ -3,7 +3,9 @@
 // current reply; at the prompt it ends the program. /reset clears the history, /quit ends.
 //
 // The session keeps its KV cache between turns: each turn renders the whole conversation with
-// the chat template and evaluates only the text past what the session already holds.
+// the chat template and evaluates only the text past what the session already holds. With
+// --prompt-cache FILE the conversation (KV cache, tokens, messages) is saved after every reply
+// and resumed from FILE on the next start, evaluating nothing again.
 #include <unistd.h>
 
 #include <csignal>
@@ -19,6 +21,7 @@
 #include "tools/generation_options.h"
 #include "tools/model_options.h"
 #include "tools/option_checks.h"
+#include "tools/prompt_cache.h"
 #include "tools/sampling_options.h"
 #include "tools/stdout.h"
 
@@ -32,7 +35,47 @@ struct ChatOptions {
     std::string template_name;
     int n_predict = 256;
     GenerationOptions generation;
+    std::string prompt_cache;  // --prompt-cache FILE
 };
+
+// The conversation saved beside the session state: the text the session holds as rendered,
+// then role and content of each message, each string as "<bytes>:<bytes of text>".
+std::string encode_conversation(const std::string& held, const std::vector<ChatMessage>& history) {
+    std::string out;
+    const auto put = [&](const std::string& s) { out += std::to_string(s.size()) + ":" + s; };
+    put(held);
+    for (const ChatMessage& m : history) {
+        put(m.role);
+        put(m.content);
+    }
+    return out;
+}
+
+bool decode_conversation(std::string_view in, std::string& held,
+                         std::vector<ChatMessage>& history) {
+    const auto get = [&](std::string& s) {
+        const size_t colon = in.find(':');
+        if (colon == std::string_view::npos || colon == 0 || colon > 12) return false;
+        size_t n = 0;
+        for (char c : in.substr(0, colon)) {
+            if (c < '0' || c > '9') return false;
+            n = n * 10 + static_cast<size_t>(c - '0');
+        }
+        if (n > in.size() - colon - 1) return false;
+        s.assign(in.substr(colon + 1, n));
+        in.remove_prefix(colon + 1 + n);
+        return true;
+    };
+    std::vector<ChatMessage> messages;
+    if (!get(held)) return false;
+    while (!in.empty()) {
+        ChatMessage m;
+        if (!get(m.role) || !get(m.content)) return false;
+        messages.push_back(std::move(m));
+    }
+    history = std::move(messages);
+    return true;
+}
 
 std::atomic<Session*> g_active_session{nullptr};  // the session generating a reply, if any
 
@@ -81,6 +124,29 @@ int run_chat(const ChatOptions& options) {
     std::vector<ChatMessage> history;
     if (!options.system.empty()) history.push_back({"system", options.system});
     std::string held;  // the text the session holds, as rendered
+    if (!options.prompt_cache.empty()) {
+        std::string saved;
+        if (load_prompt_cache(session, options.prompt_cache, /*restore_sampler=*/true, &saved)) {
+            if (decode_conversation(saved, held, history)) {
+                std::fprintf(stderr,
+                             "ember chat: resumed a conversation of %zu messages (%d tokens) "
+                             "from %s\n",
+                             history.size(), session.n_tokens(), options.prompt_cache.c_str());
+            } else {
+                std::fprintf(stderr,
+                             "ember: %s holds no ember chat conversation; starting afresh\n",
+                             options.prompt_cache.c_str());
+                session.reset();
+                held.clear();
+                history.clear();
+                if (!options.system.empty()) history.push_back({"system", options.system});
+            }
+        }
+    }
+    const auto save = [&] {
+        if (!options.prompt_cache.empty())
+            save_prompt_cache(session, options.prompt_cache, encode_conversation(held, history));
+    };
     TurnOptions turn;
     turn.n_predict = options.n_predict;
     turn.stop_strings = chat_stop_strings(chat_template);
@@ -97,6 +163,7 @@ int run_chat(const ChatOptions& options) {
             history.resize(options.system.empty() ? 0 : 1);
             session.reset();
             held.clear();
+            save();
             std::fputs("(history cleared)\n", stdout);
             continue;
         }
@@ -131,6 +198,7 @@ int run_chat(const ChatOptions& options) {
         if (result.reason == StopReason::Cancelled) std::fputs("(stopped)\n", stdout);
         history.push_back({"assistant", result.text});
         held = rendered + result.text;
+        save();
     }
     std::signal(SIGINT, SIG_DFL);
     return 0;
@@ -153,6 +221,9 @@ Runner add_chat_command(CLI::App& app) {
                     "Most tokens per reply (-1: until the end of the reply or the context)")
         ->check(number_in(-1, std::numeric_limits<int>::max(), "-1: until the end"))
         ->capture_default_str();
+    sub->add_option("--prompt-cache", options->prompt_cache,
+                    "Session file: resume the conversation saved there, and save it after every "
+                    "reply");
     return [options] { return run_chat(*options); };
 }
 

@@ -16,6 +16,7 @@
 #include "tools/generation_options.h"
 #include "tools/model_options.h"
 #include "tools/option_checks.h"
+#include "tools/prompt_cache.h"
 #include "tools/sampling_options.h"
 #include "tools/stdout.h"
 #include "tools/token_ids.h"
@@ -41,6 +42,7 @@ struct RunOptions {
     bool print_ids = false;
     bool no_bos = false;
     bool ignore_eos = false;
+    std::string prompt_cache;  // --prompt-cache FILE
 };
 
 int run_run(const RunOptions& options) {
@@ -81,12 +83,23 @@ int run_run(const RunOptions& options) {
                          " and --no-context-shift is set (raise -c, or -n -1 to generate until "
                          "it is full)");
     }
-    std::fprintf(stderr, "ember: %s, %d threads, context %d, seed %llu\n",
+    const KvCache& kv = session.context().kv_cache();
+    std::fprintf(stderr, "ember: %s, %d threads, context %d (KV cache %s, %.2f MB), seed %llu\n",
                  options.model.model_path.c_str(), session.context().n_threads(), session.n_ctx(),
+                 std::string(tensor_type_name(kv.type())).c_str(),
+                 static_cast<double>(kv.bytes()) / 1e6,
                  static_cast<unsigned long long>(params.sampling.seed));
 
     const auto start = std::chrono::steady_clock::now();
-    session.append_tokens(prompt);
+    int n_cached = 0;  // prompt tokens taken from --prompt-cache instead of evaluated
+    if (!options.prompt_cache.empty()) {
+        load_prompt_cache(session, options.prompt_cache, /*restore_sampler=*/false);
+        n_cached = append_with_prompt_cache(session, prompt);
+        if (n_cached < static_cast<int>(prompt.size()))
+            save_prompt_cache(session, options.prompt_cache);
+    } else {
+        session.append_tokens(prompt);
+    }
     const double prompt_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
@@ -112,12 +125,15 @@ int run_run(const RunOptions& options) {
     if (options.print_ids) write_stdout("\n");
 
     const auto per_second = [](int n, double ms) { return ms > 0 ? 1000.0 * n / ms : 0.0; };
-    const int n_prompt = static_cast<int>(prompt.size());
+    const int n_prompt = static_cast<int>(prompt.size()) - n_cached;  // evaluated
+    const std::string cached =
+        n_cached > 0 ? " (+" + std::to_string(n_cached) + " from the prompt cache)" : "";
     std::fprintf(stderr,
-                 "\nprompt: %d tokens in %.1f ms (%.1f tokens/s) | generation: %d tokens in %.1f "
-                 "ms (%.1f tokens/s)\n",
-                 n_prompt, prompt_ms, per_second(n_prompt, prompt_ms), result.n_generated,
-                 result.generate_ms, per_second(result.n_generated, result.generate_ms));
+                 "\nprompt: %d tokens%s in %.1f ms (%.1f tokens/s) | generation: %d tokens in "
+                 "%.1f ms (%.1f tokens/s)\n",
+                 n_prompt, cached.c_str(), prompt_ms, per_second(n_prompt, prompt_ms),
+                 result.n_generated, result.generate_ms,
+                 per_second(result.n_generated, result.generate_ms));
     // CPU time of all threads while generating: what a power budget (--max-tps) saves.
     const double cpu_ms = 1000 * (cpu_seconds() - cpu_before);
     if (result.n_generated > 0 && result.generate_ms > 0) {
@@ -146,6 +162,9 @@ Runner add_run_command(CLI::App& app) {
     sub->add_flag("--print-ids", options->print_ids, "Print generated token ids instead of text");
     sub->add_flag("--no-bos", options->no_bos, "Do not add the BOS token to a text prompt");
     sub->add_flag("--ignore-eos", options->ignore_eos, "Keep generating after end-of-sequence");
+    sub->add_option("--prompt-cache", options->prompt_cache,
+                    "Session file: reuse the evaluated prompt saved there (a prompt it starts "
+                    "with is not evaluated again), and save this prompt's state to it");
     return [options] { return run_run(*options); };
 }
 

@@ -28,8 +28,10 @@ struct ModelOptions {
                                          : "Context size in tokens (default: the model's training "
                                            "context, at most 4096)")
             ->check(number_in(0, 1 << 30, "0: the default"));
-        app.add_option("--kv-type", kv_type, "KV cache type: f16 (as llama.cpp) or f32")
-            ->check(CLI::IsMember({"f16", "f32"}))
+        app.add_option("--kv-type", kv_type,
+                       "KV cache type: f16 (as llama.cpp), f32, q8_0 (half of f16's memory) or "
+                       "q4_0 (a quarter)")
+            ->check(CLI::IsMember({"f16", "f32", "q8_0", "q4_0"}))
             ->capture_default_str();
         app.add_flag("--no-repack", no_repack,
                      "Compute from the mapped file only: no load-time packing of the weights");
@@ -43,7 +45,10 @@ struct ModelOptions {
         ContextParams p;
         p.n_threads = n_threads;
         p.n_ctx = n_ctx;
-        p.kv_type = kv_type == "f32" ? TensorType::F32 : TensorType::F16;
+        p.kv_type = kv_type == "f32"    ? TensorType::F32
+                    : kv_type == "q8_0" ? TensorType::Q8_0
+                    : kv_type == "q4_0" ? TensorType::Q4_0
+                                        : TensorType::F16;
         return p;
     }
 };

@@ -54,11 +54,16 @@ void write_message(char* buffer, size_t size, const std::string& message) {
 
 // Runs body, mapping exceptions to statuses. `fallback` is the status for a plain ember::Error
 // (its meaning depends on the call: a bad file when loading, a bad argument elsewhere).
+// Thrown inside guarded() for EMBER_ERROR_BUFFER_TOO_SMALL.
+struct BufferTooSmall {};
+
 template <typename Body>
 ember_status guarded(ember_status fallback, char* error, size_t error_size, Body&& body) {
     try {
         body();
         return EMBER_OK;
+    } catch (const BufferTooSmall&) {
+        return EMBER_ERROR_BUFFER_TOO_SMALL;
     } catch (const ember::CancelledError& e) {
         write_message(error, error_size, e.what());
         return EMBER_ERROR_CANCELLED;
@@ -89,6 +94,22 @@ ember_status copy_out(const std::string& text, char* out, size_t capacity, size_
     if (text.size() > capacity) return EMBER_ERROR_BUFFER_TOO_SMALL;
     if (!text.empty()) std::memcpy(out, text.data(), text.size());
     return EMBER_OK;
+}
+
+// Throws for a value outside the enum (a caller's cast), caught as INVALID_ARGUMENT.
+ember::TensorType to_tensor_type(ember_kv_type type) {
+    switch (type) {
+        case EMBER_KV_F16:
+            return ember::TensorType::F16;
+        case EMBER_KV_F32:
+            return ember::TensorType::F32;
+        case EMBER_KV_Q8_0:
+            return ember::TensorType::Q8_0;
+        case EMBER_KV_Q4_0:
+            return ember::TensorType::Q4_0;
+    }
+    throw ember::Error("unknown kv_type " + std::to_string(static_cast<int>(type)) +
+                       " (EMBER_KV_F16, EMBER_KV_F32, EMBER_KV_Q8_0 or EMBER_KV_Q4_0)");
 }
 
 ember::SamplerParams to_sampler_params(const ember_sampler_params& p) {
@@ -230,7 +251,7 @@ ember_session_params ember_session_default_params(void) {
     p.n_ctx = 0;
     p.n_threads = 0;
     p.n_batch = 512;
-    p.kv_f32 = false;
+    p.kv_type = EMBER_KV_F16;
     p.sampling = {s.temperature,
                   s.top_k,
                   s.top_p,
@@ -262,7 +283,7 @@ ember_status ember_session_create(const ember_model* model, const ember_session_
         sp.context.n_ctx = p.n_ctx;
         sp.context.n_threads = p.n_threads;
         sp.context.n_batch = p.n_batch > 0 ? p.n_batch : 512;
-        sp.context.kv_type = p.kv_f32 ? ember::TensorType::F32 : ember::TensorType::F16;
+        sp.context.kv_type = to_tensor_type(p.kv_type);
         sp.sampling = to_sampler_params(p.sampling);
         *out_session = new ember_session(*model, sp);
     });
@@ -307,6 +328,52 @@ ember_status ember_session_rewind(ember_session* session, int32_t n_tokens) {
     if (session == nullptr || n_tokens < 0) return EMBER_ERROR_INVALID_ARGUMENT;
     session->session.rewind(n_tokens);
     return EMBER_OK;
+}
+
+ember_status ember_session_save_state(const ember_session* session, void* buffer, size_t capacity,
+                                      size_t* length) {
+    if (session == nullptr || length == nullptr || (buffer == nullptr && capacity > 0))
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    return guarded(EMBER_ERROR_INTERNAL, nullptr, 0, [&] {
+        const std::vector<uint8_t> state = session->session.save_state();
+        *length = state.size();
+        if (state.size() > capacity) throw BufferTooSmall();
+        std::memcpy(buffer, state.data(), state.size());
+    });
+}
+
+ember_status ember_session_load_state(ember_session* session, const void* state, size_t size,
+                                      char* error, size_t error_size) {
+    if (session == nullptr || (state == nullptr && size > 0)) {
+        write_message(error, error_size,
+                      "ember_session_load_state: session and state must not be NULL");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    return guarded(EMBER_ERROR_FORMAT, error, error_size, [&] {
+        session->session.load_state(std::span(static_cast<const uint8_t*>(state), size));
+    });
+}
+
+ember_status ember_session_save_file(const ember_session* session, const char* path, char* error,
+                                     size_t error_size) {
+    if (session == nullptr || path == nullptr) {
+        write_message(error, error_size,
+                      "ember_session_save_file: session and path must not be NULL");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    return guarded(EMBER_ERROR_FILE, error, error_size,
+                   [&] { session->session.save_state_file(path); });
+}
+
+ember_status ember_session_load_file(ember_session* session, const char* path, char* error,
+                                     size_t error_size) {
+    if (session == nullptr || path == nullptr) {
+        write_message(error, error_size,
+                      "ember_session_load_file: session and path must not be NULL");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    return guarded(EMBER_ERROR_FORMAT, error, error_size,
+                   [&] { session->session.load_state_file(path); });
 }
 
 ember_generate_params ember_generate_default_params(void) {
@@ -533,7 +600,7 @@ ember_status ember_context_create(const ember_model* model, const ember_context_
         cp.n_seq = p.n_seq;
         cp.n_threads = p.n_threads;
         cp.n_batch = p.n_batch > 0 ? p.n_batch : 512;
-        cp.kv_type = p.kv_f32 ? ember::TensorType::F32 : ember::TensorType::F16;
+        cp.kv_type = to_tensor_type(p.kv_type);
         *out_context = new ember_context(*model, cp);
     });
 }

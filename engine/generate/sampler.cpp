@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <sstream>
 #include <string>
 #include <unordered_map>
 
@@ -46,6 +47,33 @@ Sampler::Sampler(const SamplerParams& params) : params_(checked(params)), rng_(p
 void Sampler::reset() {
     recent_.clear();
     rng_.seed(params_.seed);
+}
+
+// "<mt19937_64 state> <count> <token> ...": the generator's standard text form (its 312 words),
+// then the recent tokens.
+std::string Sampler::state() const {
+    std::ostringstream out;
+    out << rng_ << ' ' << recent_.size();
+    for (int32_t t : recent_) out << ' ' << t;
+    return out.str();
+}
+
+void Sampler::set_state(std::string_view state) {
+    std::istringstream in{std::string(state)};
+    std::mt19937_64 rng;
+    size_t count = 0;
+    in >> rng >> count;
+    if (!in || count > 1u << 24) throw Error("sampler state: not a saved state");
+    std::deque<int32_t> recent;
+    for (size_t i = 0; i < count; ++i) {
+        int32_t t = 0;
+        if (!(in >> t)) throw Error("sampler state: not a saved state");
+        recent.push_back(t);
+    }
+    rng_ = rng;
+    recent_ = std::move(recent);
+    while (params_.repeat_last_n >= 0 && static_cast<int>(recent_.size()) > params_.repeat_last_n)
+        recent_.pop_front();
 }
 
 void Sampler::accept(int32_t token) {

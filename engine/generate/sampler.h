@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace ember {
@@ -34,6 +36,12 @@ class Sampler {
     // Records a token as part of the sequence (for the penalties); sample() does not do this.
     void accept(int32_t token);
     void reset();
+
+    // What the sampler carries from token to token (its random generator's state and the
+    // recent tokens the penalties look at), as text, for saving a session; set_state() takes
+    // it back and throws ember::Error for text that is not such a state.
+    std::string state() const;
+    void set_state(std::string_view state);
 
     const SamplerParams& params() const { return params_; }
     // The logits after the penalties (what the rest of the chain sees); for tests and tools.

@@ -90,6 +90,22 @@ class Session {
     int n_ctx() const { return context_.n_ctx(); }
     const std::vector<int32_t>& tokens() const { return tokens_; }
     Context& context() { return context_; }
+
+    // Saved state (engine/generate/session_state.cpp): the tokens, their KV cache rows, the
+    // logits after the last one and the sampler, named with the model's fingerprint, so that
+    // a session restored later, even in another process, goes on exactly where this one is
+    // without evaluating anything. load_state checks the whole state first (format version,
+    // model, KV cache type, size, checksum) and throws ember::Error saying what is wrong,
+    // leaving the session as it was. restore_sampler = false keeps this session's sampler
+    // (its seed), fed the restored tokens for the penalties: for a prompt cache. app_data:
+    // the caller's own bytes, saved with the state and handed back by load_state.
+    std::vector<uint8_t> save_state(std::string_view app_data = {}) const;
+    void load_state(std::span<const uint8_t> state, bool restore_sampler = true,
+                    std::string* app_data = nullptr);
+    // The same through a file, written whole or not at all (formats/output_file.h).
+    void save_state_file(const std::string& path, std::string_view app_data = {}) const;
+    void load_state_file(const std::string& path, bool restore_sampler = true,
+                         std::string* app_data = nullptr);
     Sampler& sampler() { return sampler_; }
 
   private:

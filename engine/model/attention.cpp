@@ -17,8 +17,10 @@ namespace ember {
 //   S (rows, width) = Q (rows, head_dim) @ K^T (head_dim, width) / sqrt(head_dim)
 //   P = softmax(S) per row, over the row's own range; 0 outside it
 //   O (rows, head_dim) = P (rows, width) @ V (width, head_dim)
-// The slice is converted to F32 once per thread and KV head (K transposed), and q and p are
-// rounded to the cache's type first, as llama.cpp rounds them for its F16 dot products.
+// The slice is converted to F32 once per thread and KV head (K transposed). q and p are rounded
+// as llama.cpp rounds them for its dot products with the cache: to F16 for an F16 cache; for a
+// quantized cache q to Q8_0 (the type its flash attention converts Q to for Q8_0 and Q4_0 keys)
+// and p not at all (it accumulates quantized values rows in F32).
 // ARCH: a windowed layer (phi3, gemma2's even layers) masks positions sliding_window or more
 // behind the token too; gemma2 soft-caps the scores before the softmax; where the query was
 // scaled in the forward pass (query_prescaled) the scores are not.
@@ -29,7 +31,12 @@ void Context::attention(int layer, int n) {
     const int hd = c.head_dim, heads_per_kv = c.n_head / c.n_head_kv;
     const float scale = c.arch->query_prescaled ? 1.0f : c.query_scale;
     const int window = c.windowed(layer) ? c.sliding_window : 0;
-    const bool round_to_cache = kv_.type() != TensorType::F32;
+    const bool quantized_cache = kv_.type() == TensorType::Q8_0 || kv_.type() == TensorType::Q4_0;
+    // What q and p are rounded through (nullptr: not rounded).
+    const TypeKernels* q_rounding = kv_.type() == TensorType::F32 ? nullptr
+                                    : quantized_cache             ? kernels_for(TensorType::Q8_0)
+                                                                  : &kv_kernels;
+    const TypeKernels* p_rounding = quantized_cache ? nullptr : q_rounding;
     // The first cache row token t attends to in this layer.
     const auto row_begin = [&](int t) {
         return window > 0 ? std::max(attend_begin_[t], attend_end_[t] - window) : attend_begin_[t];
@@ -118,9 +125,9 @@ void Context::attention(int layer, int n) {
                                      static_cast<size_t>(kv_head) * heads_per_kv * hd];
                 float* row = &s.queries[static_cast<size_t>(t - t0) * heads_per_kv * hd];
                 std::copy(q, q + heads_per_kv * hd, row);
-                if (round_to_cache) {
-                    kv_kernels.quantize_row(row, s.conv.data(), heads_per_kv * hd);
-                    kv_kernels.dequantize_row(s.conv.data(), row, heads_per_kv * hd);
+                if (q_rounding) {
+                    q_rounding->quantize_row(row, s.conv.data(), heads_per_kv * hd);
+                    q_rounding->dequantize_row(s.conv.data(), row, heads_per_kv * hd);
                 }
             }
             // S (rows, width) = Q (rows, hd) @ K^T (hd, width): cache rows kv_begin .. n_kv - 1
@@ -135,9 +142,9 @@ void Context::attention(int layer, int n) {
                 softmax(p + first, end - first);
                 std::fill(p, p + first, 0.0f);
                 std::fill(p + end, p + width, 0.0f);
-                if (round_to_cache) {
-                    kv_kernels.quantize_row(p + first, s.conv.data(), end - first);
-                    kv_kernels.dequantize_row(s.conv.data(), p + first, end - first);
+                if (p_rounding) {
+                    p_rounding->quantize_row(p + first, s.conv.data(), end - first);
+                    p_rounding->dequantize_row(s.conv.data(), p + first, end - first);
                 }
             }
             // O (rows, hd) = P (rows, width) @ V (width, hd)

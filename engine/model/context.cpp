@@ -38,8 +38,10 @@ ContextParams resolve(const ModelConfig& c, ContextParams p) {
     // The KV cache, and the largest scratch: activations of a batch, its logits, and per
     // thread a KV head's cache slice in F32 with one chunk's scores.
     const auto u = [](int v) { return static_cast<uint64_t>(v); };
-    const uint64_t kv = 2 * u(c.n_layer) * u(c.kv_dim()) * u(p.n_ctx) * u(p.n_seq) *
-                        (p.kv_type == TensorType::F32 ? 4 : 2);
+    if (const std::string problem = KvCache::check_type(p.kv_type, c.head_dim); !problem.empty())
+        throw Error(problem);
+    const uint64_t kv = 2 * u(c.n_layer) * u(c.n_head_kv) * u(p.n_ctx) * u(p.n_seq) *
+                        row_bytes(p.kv_type, u(c.head_dim));
     const uint64_t per_token =
         3 * u(c.n_embd) + 2 * u(c.q_dim()) + 2 * u(c.kv_dim()) + 2 * u(c.n_ff) + u(c.n_vocab);
     const uint64_t per_thread = u(p.n_ctx) * (3 * u(c.head_dim) + 128);
@@ -88,6 +90,35 @@ void Context::truncate(int seq, int n, bool release_memory) {
     n_past_[seq] = std::clamp(n, 0, before);
     // Sequence seq owns the cache rows seq * n_ctx .. (rows_ in forward).
     if (release_memory) kv_.release(seq * n_ctx() + n_past_[seq], seq * n_ctx() + before);
+}
+
+std::vector<uint8_t> Context::save_rows(int seq, int n) const {
+    if (seq < 0 || seq >= n_seq() || n < 0 || n > n_past_[seq])
+        throw Error("save_rows: sequence " + std::to_string(seq) + " holds no " +
+                    std::to_string(n) + " positions");
+    std::vector<uint8_t> rows(kv_.sequence_bytes(n));
+    kv_.read_rows(seq * n_ctx(), n, rows.data());
+    return rows;
+}
+
+void Context::load_rows(int seq, int n, std::span<const uint8_t> rows) {
+    if (seq < 0 || seq >= n_seq() || n < 0 || n > n_ctx())
+        throw Error("load_rows: " + std::to_string(n) + " positions do not fit a sequence of " +
+                    std::to_string(n_ctx()));
+    if (rows.size() != kv_.sequence_bytes(n))
+        throw Error("load_rows: " + std::to_string(rows.size()) + " bytes for " +
+                    std::to_string(n) + " positions, which take " +
+                    std::to_string(kv_.sequence_bytes(n)));
+    kv_.write_rows(seq * n_ctx(), n, rows.data());
+    n_past_[seq] = n;
+}
+
+void Context::set_logits(std::span<const float> logits) {
+    if (logits.size() != static_cast<size_t>(n_vocab()))
+        throw Error("set_logits: " + std::to_string(logits.size()) +
+                    " values for a vocabulary of " + std::to_string(n_vocab()));
+    if (logits_.size() < logits.size()) logits_.resize(logits.size());
+    std::copy(logits.begin(), logits.end(), logits_.begin());
 }
 
 void Context::shift(int seq, int keep, int discard) {

@@ -33,7 +33,8 @@ struct ContextParams {
     int n_ctx = 0;      // positions the KV cache holds; 0: the training context, at most 4096
     int n_threads = 0;  // 0: default_thread_count(); at most 4x the usable CPUs
     int n_batch = 512;  // most tokens evaluated in one forward pass (longer input is split)
-    TensorType kv_type = TensorType::F16;  // F16 as llama.cpp does, or F32
+    // F16 as llama.cpp does, F32, or Q8_0 / Q4_0 (heads of a multiple of 32 values)
+    TensorType kv_type = TensorType::F16;
     // Sequences the cache holds side by side, n_ctx positions each, for continuous batching
     // (decode_sequences): the KV cache is n_seq x n_ctx positions. 1 for a single conversation.
     int n_seq = 1;
@@ -107,6 +108,13 @@ class Context {
 
     // Read-only view of the KV cache (tests compare a shifted cache with a fresh one).
     const KvCache& kv_cache() const { return kv_; }
+    // Saving and restoring a sequence (engine/generate/session_state.cpp): its first n cache
+    // rows as bytes (KvCache::read_rows), and back, which makes n_past(seq) = n; and the
+    // logits after the last token (one row of n_vocab), which a restored sequence samples
+    // from without evaluating anything. Throws ember::Error for sizes that do not fit.
+    std::vector<uint8_t> save_rows(int seq, int n) const;
+    void load_rows(int seq, int n, std::span<const uint8_t> rows);
+    void set_logits(std::span<const float> logits);
 
     // Asked between layers: a long prompt evaluation stops (throwing ember::Error) when set.
     void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }

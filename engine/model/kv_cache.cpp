@@ -11,16 +11,30 @@ namespace ember {
 
 KvCache::KvCache(int n_layer, int n_ctx, int n_head_kv, int head_dim, TensorType type)
     : n_ctx_(n_ctx), n_head_kv_(n_head_kv), head_dim_(head_dim), type_(type) {
-    if (type != TensorType::F16 && type != TensorType::F32) {
-        throw Error("KV cache type must be F16 or F32");
-    }
-    // F32 -> the cache's type, rounded as the activations' conversion rounds (for F32, a copy).
-    convert_ = kernels_for(type)->quantize_row;
-    to_float_ = kernels_for(type)->dequantize_row;
-    elem_bytes_ = type == TensorType::F16 ? 2 : 4;
-    bytes_per_array_ = static_cast<size_t>(n_layer) * n_head_kv * n_ctx * head_dim * elem_bytes_;
+    if (const std::string problem = check_type(type, head_dim); !problem.empty())
+        throw Error(problem);
+    // F32 -> the cache's type: for F16 and F32 the activations' conversion (for F32, a copy);
+    // for Q4_0 (a weight type) its reference quantizer, which llama.cpp's cache copy runs too.
+    const TypeKernels& kernels = *kernels_for(type);
+    convert_ = kernels.quantize_row ? kernels.quantize_row : kernels.quantize_weights;
+    to_float_ = kernels.dequantize_row;
+    row_bytes_ = row_bytes(type, static_cast<uint64_t>(head_dim));
+    bytes_per_array_ = static_cast<size_t>(n_layer) * n_head_kv * n_ctx * row_bytes_;
     keys_.reset(new uint8_t[bytes_per_array_]);
     values_.reset(new uint8_t[bytes_per_array_]);
+}
+
+std::string KvCache::check_type(TensorType type, int head_dim) {
+    if (type == TensorType::F16 || type == TensorType::F32) return {};
+    if (type != TensorType::Q8_0 && type != TensorType::Q4_0)
+        return "KV cache type must be F16, F32, Q8_0 or Q4_0, not " +
+               std::string(tensor_type_name(type));
+    if (head_dim % 32 != 0)
+        return "a " + std::string(tensor_type_name(type)) +
+               " KV cache stores each head's keys in blocks of 32 values, and this model's heads "
+               "have " +
+               std::to_string(head_dim) + "; use f16 or f32";
+    return {};
 }
 
 void KvCache::store(int layer, int pos, const float* keys, const float* values) {
@@ -32,16 +46,13 @@ void KvCache::store(int layer, int pos, const float* keys, const float* values) 
 }
 
 // The caches hold (layer, kv head) matrices of n_ctx rows, head_dim values each.
-size_t KvCache::row_bytes() const {
-    return static_cast<size_t>(head_dim_) * elem_bytes_;
-}
 size_t KvCache::n_heads() const {
-    return bytes_per_array_ / (n_ctx_ * row_bytes());
+    return bytes_per_array_ / (n_ctx_ * row_bytes_);
 }
 
 void KvCache::shift(int begin, int discard, int end,
                     const std::function<void(float*)>& rotate_key) {
-    const size_t row = row_bytes();
+    const size_t row = row_bytes_;
     const size_t heads = n_heads();
     const size_t moved = static_cast<size_t>(end - begin - discard);
     std::vector<float> key(head_dim_);
@@ -58,9 +69,25 @@ void KvCache::shift(int begin, int discard, int end,
     }
 }
 
+void KvCache::read_rows(int begin, int n, uint8_t* out) const {
+    const size_t bytes = static_cast<size_t>(n) * row_bytes_, heads = n_heads();
+    for (const uint8_t* array : {keys_.get(), values_.get()}) {
+        for (size_t head = 0; head < heads; ++head, out += bytes)
+            std::memcpy(out, array + (head * n_ctx_ + begin) * row_bytes_, bytes);
+    }
+}
+
+void KvCache::write_rows(int begin, int n, const uint8_t* in) {
+    const size_t bytes = static_cast<size_t>(n) * row_bytes_, heads = n_heads();
+    for (uint8_t* array : {keys_.get(), values_.get()}) {
+        for (size_t head = 0; head < heads; ++head, in += bytes)
+            std::memcpy(array + (head * n_ctx_ + begin) * row_bytes_, in, bytes);
+    }
+}
+
 void KvCache::release(int begin, int end) {
     if (end <= begin) return;
-    const size_t row = row_bytes();
+    const size_t row = row_bytes_;
     const size_t heads = n_heads();
     for (size_t head = 0; head < heads; ++head) {
         const size_t at = (head * n_ctx_ + begin) * row;

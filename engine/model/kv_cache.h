@@ -1,5 +1,8 @@
 // Keys and values of every past position, per layer, so each new token attends to the past
-// without recomputing it. Stored as F16 by default (as llama.cpp does) or F32, head by head:
+// without recomputing it. Stored as F16 by default (as llama.cpp does), F32, or quantized in
+// Q8_0 / Q4_0 blocks of 32 values (a half / a quarter of F16's memory, for phones; each
+// position's head_dim values are whole blocks, so head_dim must be a multiple of 32, as
+// llama.cpp requires), head by head:
 //   keys:   (n_layer, n_head_kv, n_ctx, head_dim): one KV head's keys of positions 0, 1, ...
 //           are one contiguous (n_ctx, head_dim) matrix
 //   values: the same.
@@ -11,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "kernels/kernels.h"
 #include "kernels/tensor_type.h"
@@ -39,29 +43,41 @@ class KvCache {
 
     size_t bytes() const { return 2 * bytes_per_array_; }
 
+    // The types a cache can hold, and whether this head size allows `type` (an error message
+    // when it does not, empty when it does).
+    static std::string check_type(TensorType type, int head_dim);
+
     // Context shift: rows [begin + discard, end) of every layer and head move down to begin,
     // keys and values, and each moved key row (one head's head_dim values) goes through
     // rotate_key in F32 on the way (its RoPE turned back by discard positions). end > begin +
     // discard.
     void shift(int begin, int discard, int end, const std::function<void(float*)>& rotate_key);
 
+    // Rows [begin, begin + n) of every layer and head, as bytes in the cache's type: the keys
+    // of each (layer, head) in turn, then the values the same way; sequence_bytes(n) long. For
+    // saving and restoring a session.
+    size_t sequence_bytes(int n) const {
+        return 2 * n_heads() * static_cast<size_t>(n) * row_bytes_;
+    }
+    void read_rows(int begin, int n, uint8_t* out) const;
+    void write_rows(int begin, int n, const uint8_t* in);
+
     // Gives the memory of rows [begin, end) of every layer and head back to the system (whole
     // pages only); their contents are gone. For a sequence whose conversation was dropped.
     void release(int begin, int end);
 
   private:
-    size_t row_bytes() const;  // one position of one head
-    size_t n_heads() const;    // layers x KV heads
+    size_t n_heads() const;  // layers x KV heads
     size_t element_byte(int layer, int kv_head, int pos) const {
         const size_t head = static_cast<size_t>(layer) * n_head_kv_ + kv_head;
-        return (head * n_ctx_ + pos) * head_dim_ * elem_bytes_;
+        return (head * n_ctx_ + pos) * row_bytes_;
     }
 
     int n_ctx_, n_head_kv_, head_dim_;
     TensorType type_;
     QuantizeRowFn convert_;     // F32 -> the cache's type (kernels_for, looked up once)
     DequantizeRowFn to_float_;  // and back
-    size_t elem_bytes_;
+    size_t row_bytes_;          // one position of one head: head_dim values in the cache's type
     // Left uninitialised: the pages are only touched (and resident) once positions are used.
     std::unique_ptr<uint8_t[]> keys_, values_;
     size_t bytes_per_array_ = 0;

@@ -1,11 +1,13 @@
 #include "engine/model/model.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "engine/runtime/hash.h"
 #include "engine/runtime/thread_pool.h"
 #include "formats/error.h"
 
@@ -219,6 +221,22 @@ void Model::pack_weights() {
     if (output.data != nullptr && output.data == token_embd.data) {
         token_embd.packed = output.packed;
     }
+}
+
+}  // namespace ember
+
+namespace ember {
+
+uint64_t Model::fingerprint() const {
+    const uint64_t size = file_.file_size();
+    uint64_t hash = fnv1a(&size, sizeof(size));
+    hash = fnv1a(file_.bytes().data(), file_.data_offset(), hash);
+    const auto& tensors = file_.tensors();
+    const size_t step = std::max<size_t>(1, tensors.size() / 16);
+    for (size_t i = 0; i < tensors.size(); i += step) {
+        hash = fnv1a(tensors[i].data, std::min<uint64_t>(64, tensors[i].n_bytes), hash);
+    }
+    return hash;
 }
 
 }  // namespace ember

@@ -76,6 +76,11 @@ class Model {
     explicit Model(const std::string& path, const ModelOptions& options = {});
 
     const gguf::File& file() const { return file_; }
+    // Names this model's file for saved sessions: FNV-1a of the file size, its header
+    // (metadata and tensor table) and 64 bytes from each of up to 16 tensors spread over the
+    // file. Two files that differ only in weights elsewhere share it; the wrong model almost
+    // never does.
+    uint64_t fingerprint() const;
     const ModelConfig& config() const { return config_; }
 
     WeightMatrix token_embd;   // (n_vocab, n_embd): row t is token t's embedding
