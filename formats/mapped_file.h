@@ -7,6 +7,8 @@
 #include <span>
 #include <string>
 
+#include "platform/memory.h"
+
 namespace ember {
 
 class MappedFile {
@@ -20,14 +22,15 @@ class MappedFile {
     std::span<const uint8_t> bytes() const { return {data_, size_}; }
     const std::string& path() const { return path_; }
 
-    // Tells the kernel this process no longer needs the whole pages inside [begin, begin + size)
-    // (madvise MADV_DONTNEED): they leave the resident set; reading them later faults them back
-    // in from the file, so the contents never change. For weights the engine has packed into
-    // its own memory.
+    // Tells the system this process no longer needs the whole pages inside [begin, begin + size)
+    // (platform::release_file_pages): they leave the resident set; reading them later faults
+    // them back in from the file, so the contents never change. For weights the engine has
+    // packed into its own memory.
     void release(const uint8_t* begin, size_t size) const;
 
   private:
     std::string path_;
+    platform::FileMapping mapping_;
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
 };

@@ -2,10 +2,9 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
-#elif defined(__aarch64__)
-#include <asm/hwcap.h>
-#include <sys/auxv.h>
 #endif
+
+#include "platform/cpu.h"
 
 namespace ember {
 namespace {
@@ -45,7 +44,8 @@ const CpuFeatures& cpu_features() {
         CpuFeatures f;
 #if defined(__aarch64__)
         f.neon = true;  // part of the aarch64 base
-        f.neon_dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+        const platform::ArmFeatures arm = platform::arm_features();
+        f.neon_dotprod = arm.dotprod;
 #endif
         return f;
 #endif

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The layers point one way: tools -> engine -> formats -> kernels (and engine -> kernels). A file
-# may include its own layer and the layers below it, never one above:
-#   kernels/  kernels/
-#   formats/  formats/ kernels/
-#   engine/   engine/ formats/ kernels/ (and the public headers in include/)
+# The layers point one way: tools -> engine -> formats -> kernels -> platform (and engine ->
+# kernels, platform). A file may include its own layer and the layers below it, never one above:
+#   platform/ platform/ (what differs between operating systems)
+#   kernels/  kernels/ platform/
+#   formats/  formats/ kernels/ platform/
+#   engine/   engine/ formats/ kernels/ platform/ (and the public headers in include/)
 #   include/  nothing of the project (ember.h and ember.hpp stand alone)
 # Prints each include that breaks the rule and fails; run on the source tree by CTest.
 #   tests/layering_check.sh [ROOT]
@@ -36,9 +37,10 @@ check() {  # folder, allowed prefixes (regex alternation)
     done < <(grep -rHE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$root/$folder" \
         --include='*.h' --include='*.hpp' --include='*.cpp' --include='*.inl' || true)
 }
-check kernels 'kernels'
-check formats 'formats|kernels'
-check engine 'engine|formats|kernels'
+check platform 'platform'
+check kernels 'kernels|platform'
+check formats 'formats|kernels|platform'
+check engine 'engine|formats|kernels|platform'
 check include 'NONE'
 [ $status -eq 0 ] && echo "layering: every include points down"
 exit $status

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "platform/memory.h"
+
 namespace ember {
 
 class HugePageBuffer {
@@ -22,8 +24,7 @@ class HugePageBuffer {
     uint8_t* data() const { return data_; }  // 2 MiB aligned; not zeroed (fresh pages are)
 
   private:
-    void* mapping_ = nullptr;
-    size_t mapped_bytes_ = 0;
+    platform::PageBlock block_;
     uint8_t* data_ = nullptr;
 };
 

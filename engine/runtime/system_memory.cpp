@@ -1,27 +1,14 @@
 #include "engine/runtime/system_memory.h"
 
 #include <cstdio>
-#include <fstream>
 
 #include "formats/error.h"
-
-#if defined(__unix__) || defined(__APPLE__)
-#include <sys/mman.h>
-#include <unistd.h>
-#define EMBER_HAVE_MADVISE 1
-#endif
+#include "platform/memory.h"
 
 namespace ember {
 
 uint64_t available_memory_bytes() {
-    std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    uint64_t kib = 0;
-    std::string unit;
-    while (meminfo >> key >> kib >> unit) {
-        if (key == "MemAvailable:") return kib * 1024;
-    }
-    return 0;
+    return platform::available_memory_bytes();
 }
 
 std::string gigabytes(uint64_t bytes) {
@@ -39,15 +26,7 @@ void check_memory(uint64_t need, const std::string& what, const std::string& det
 }
 
 void release_pages(void* begin, size_t bytes) {
-#if EMBER_HAVE_MADVISE
-    static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    const uintptr_t start = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
-    const uintptr_t end = (reinterpret_cast<uintptr_t>(begin) + bytes) / page * page;
-    if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
-#else
-    (void)begin;
-    (void)bytes;
-#endif
+    platform::release_anonymous_pages(begin, bytes);
 }
 
 }  // namespace ember

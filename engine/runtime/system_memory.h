@@ -9,8 +9,8 @@
 
 namespace ember {
 
-// MemAvailable from /proc/meminfo (what can be allocated without swapping), in bytes; 0 where
-// it cannot be read (then nothing is refused).
+// What can be allocated without swapping (platform::available_memory_bytes: Linux's
+// MemAvailable, ...), in bytes; 0 where it cannot be told (then nothing is refused).
 uint64_t available_memory_bytes();
 
 // Throws ember::Error "WHAT needs X GB (DETAIL), this machine has Y GB available: ADVICE" when
@@ -19,7 +19,7 @@ void check_memory(uint64_t need, const std::string& what, const std::string& det
                   const std::string& advice);
 
 // Gives the whole pages inside [begin, begin + bytes) of an anonymous allocation back to the
-// system (madvise MADV_DONTNEED; a no-op where there is none): they read as zeros afterwards
+// system (platform::release_anonymous_pages): they read as zeros afterwards
 // and are resident again only when written. For long-lived buffers whose tail is done with.
 void release_pages(void* begin, size_t bytes);
 

@@ -1,18 +1,12 @@
 #include "engine/runtime/thread_pool.h"
 
-#if defined(__linux__)
-#include <sched.h>
-#endif
-
 #include <chrono>
-#include <cmath>
 #include <cstdlib>
-#include <fstream>
-#include <set>
 #include <string>
 #include <utility>
 
 #include "formats/error.h"
+#include "platform/cpu.h"
 
 namespace ember {
 
@@ -154,58 +148,11 @@ void ThreadPool::worker_loop() {
 }
 
 int usable_cpu_count() {
-    int n = 0;
-#if defined(__linux__)
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) n = CPU_COUNT(&allowed);
-#endif
-    if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
-    if (n <= 0) n = 1;
-#if defined(__linux__)
-    // A cgroup (v2) quota: "QUOTA PERIOD" in cpu.max of the process's group or an ancestor.
-    std::ifstream cgroup("/proc/self/cgroup");
-    std::string line, path;
-    while (std::getline(cgroup, line)) {
-        if (line.rfind("0::", 0) == 0) path = line.substr(3);
-    }
-    for (;;) {
-        std::ifstream max("/sys/fs/cgroup" + path + "/cpu.max");
-        std::string quota;
-        double period = 0;
-        if (max >> quota >> period && quota != "max" && period > 0) {
-            const double q = std::atof(quota.c_str());
-            if (q > 0) n = std::min(n, std::max(1, static_cast<int>(std::ceil(q / period))));
-        }
-        if (path.empty() || path == "/") break;
-        const size_t slash = path.rfind('/');
-        path = slash == 0 || slash == std::string::npos ? "" : path.substr(0, slash);
-    }
-#endif
-    return n;
+    return platform::usable_cpu_count();
 }
 
 int default_thread_count() {
-    const int usable = usable_cpu_count();
-    int cores = 0;
-#if defined(__linux__)
-    // Distinct (package, core) pairs among the CPUs this process may run on.
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    const bool have_mask = sched_getaffinity(0, sizeof(allowed), &allowed) == 0;
-    std::set<std::pair<std::string, std::string>> pairs;
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-        if (have_mask && !CPU_ISSET(cpu, &allowed)) continue;
-        const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
-        std::ifstream package(dir + "physical_package_id"), core(dir + "core_id");
-        std::string p, c;
-        if (!(package >> p) || !(core >> c)) continue;
-        pairs.emplace(p, c);
-    }
-    cores = static_cast<int>(pairs.size());
-#endif
-    if (cores <= 0) cores = usable;
-    return std::max(1, std::min(cores, usable));
+    return platform::core_counts().fast;
 }
 
 void check_thread_count(int n_threads) {

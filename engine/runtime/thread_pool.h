@@ -78,11 +78,12 @@ class ThreadPool {
 };
 
 // The CPUs this process may run on: its affinity mask, lowered by a cgroup CPU quota
-// (cpu.max, rounded up). At least 1.
+// (platform::usable_cpu_count). At least 1.
 int usable_cpu_count();
 
 // The default thread count: the physical cores (not hardware threads) among the usable CPUs,
-// and never more than usable_cpu_count(). At least 1.
+// and of those only the fast ones where fast and slow cores mix (big.LITTLE phones, Apple's
+// performance cores: platform::core_counts). At least 1.
 int default_thread_count();
 
 // Refuses (ember::Error) a thread count that cannot help: above 4 x usable_cpu_count(), where

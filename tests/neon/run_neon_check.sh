@@ -12,7 +12,7 @@ done
 mkdir -p "$work"
 flags=(-std=c++20 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -ffp-contract=off -I"$src")
 objects=()
-for f in "$src"/kernels/*.cpp "$src/tests/kernel_check.cpp" "$src/tests/neon/neon_check.cpp"; do
+for f in "$src"/kernels/*.cpp "$src"/platform/*.cpp "$src/tests/kernel_check.cpp" "$src/tests/neon/neon_check.cpp"; do
     case $(basename "$f") in x86_*) continue ;; esac
     extra=()
     [ "$(basename "$f")" = arm_neon_dotprod.cpp ] && extra=(-march=armv8.2-a+dotprod)

@@ -1,0 +1,135 @@
+// The platform layer: core counts on big.LITTLE CPUs (from a sysfs tree written here, as a
+// phone's kernel shows it), the thread default that follows from them, thermal zones, file
+// mappings and memory.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/runtime/thread_pool.h"
+#include "platform/cpu.h"
+#include "platform/memory.h"
+#include "platform/thermal.h"
+#include "tests/shared_data.h"
+
+namespace ember {
+namespace {
+
+namespace fs = std::filesystem;
+
+void write(const fs::path& path, const std::string& text) {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << text << "\n";
+}
+
+// cpuN with its package, core and capacity (or only a maximum clock, or nothing).
+void add_cpu(const fs::path& root, int id, int core, int capacity, int max_khz = 0) {
+    const fs::path dir = root / "devices/system/cpu" / ("cpu" + std::to_string(id));
+    write(dir / "topology/physical_package_id", "0");
+    write(dir / "topology/core_id", std::to_string(core));
+    if (capacity > 0) write(dir / "cpu_capacity", std::to_string(capacity));
+    if (max_khz > 0) write(dir / "cpufreq/cpuinfo_max_freq", std::to_string(max_khz));
+}
+
+TEST(Platform, BigLittleCoresFromSysfs) {
+    const fs::path root = test::temp_dir("sysfs");
+    // A Tensor-G1-like phone: 4 little (250), 2 middle (620), 2 big (1024) cores.
+    for (int i = 0; i < 8; ++i) add_cpu(root, i, i, i < 4 ? 250 : i < 6 ? 620 : 1024);
+    const auto cpus = platform::read_linux_cpus(root.string(), {0, 1, 2, 3, 4, 5, 6, 7});
+    ASSERT_EQ(cpus.size(), 8u);
+    EXPECT_EQ(cpus[7].capacity, 1024);
+    platform::CoreCounts counts = platform::count_cores(cpus);
+    EXPECT_EQ(counts.physical, 8);
+    EXPECT_EQ(counts.fast, 4);
+    // Only the CPUs the process may use count: the little ones alone are all "fast".
+    counts = platform::count_cores(platform::read_linux_cpus(root.string(), {0, 1}));
+    EXPECT_EQ(counts.physical, 2);
+    EXPECT_EQ(counts.fast, 2);
+    fs::remove_all(root);
+}
+
+TEST(Platform, HardwareThreadsClocksAndMissingFiles) {
+    const fs::path root = test::temp_dir("sysfs");
+    // Two hardware threads per core, no cpu_capacity: the maximum clocks decide (an x86
+    // hybrid's 5.0 GHz and 3.8 GHz cores are both fast: 76%).
+    add_cpu(root, 0, 0, 0, 5000000);
+    add_cpu(root, 1, 0, 0, 5000000);
+    add_cpu(root, 2, 1, 0, 3800000);
+    add_cpu(root, 3, 1, 0, 3800000);
+    add_cpu(root, 4, 2, 0, 2000000);  // 40%: slow
+    platform::CoreCounts counts =
+        platform::count_cores(platform::read_linux_cpus(root.string(), {0, 1, 2, 3, 4}));
+    EXPECT_EQ(counts.physical, 3);
+    EXPECT_EQ(counts.fast, 2);
+    // A CPU sysfs says nothing about is a core of its own, of unknown speed (counted fast).
+    counts = platform::count_cores(platform::read_linux_cpus(root.string(), {0, 9}));
+    EXPECT_EQ(counts.physical, 2);
+    EXPECT_EQ(counts.fast, 2);
+    fs::remove_all(root);
+}
+
+// default_thread_count() on this machine with EMBER_SYSFS pointing at a tree in which CPU 0
+// is fast and every other CPU slow: one thread (if the process may use CPU 0).
+TEST(Platform, DefaultThreadsAreTheFastCores) {
+    const fs::path root = test::temp_dir("sysfs");
+    for (int i = 0; i < 64; ++i) add_cpu(root, i, i, i == 0 ? 1024 : 300);
+    setenv("EMBER_SYSFS", root.c_str(), 1);
+    const int threads = default_thread_count();
+    const platform::CoreCounts counts = platform::core_counts();
+    unsetenv("EMBER_SYSFS");
+    EXPECT_GE(threads, 1);
+    EXPECT_LE(threads, usable_cpu_count());
+    EXPECT_EQ(threads, counts.fast);
+    if (usable_cpu_count() > 1 && counts.physical == usable_cpu_count()) {
+        EXPECT_EQ(counts.fast, 1);  // CPU 0 alone (CPUs without entries would count as fast)
+    }
+    EXPECT_GE(default_thread_count(), 1);  // the real sysfs again
+    fs::remove_all(root);
+}
+
+TEST(Platform, HottestThermalZone) {
+    const fs::path root = test::temp_dir("sysfs");
+    EXPECT_FALSE(platform::hottest_temperature_celsius(root.string()).has_value());
+    write(root / "class/thermal/thermal_zone0/temp", "45000");
+    write(root / "class/thermal/thermal_zone1/temp", "71500");
+    write(root / "class/thermal/thermal_zone2/temp", "oops");     // unreadable: skipped
+    write(root / "class/thermal/thermal_zone3/temp", "-273000");  // absurd: skipped
+    write(root / "class/thermal/cooling_device0/temp", "99000");  // not a zone
+    const auto hottest = platform::hottest_temperature_celsius(root.string());
+    ASSERT_TRUE(hottest.has_value());
+    EXPECT_DOUBLE_EQ(*hottest, 71.5);
+    fs::remove_all(root);
+}
+
+TEST(Platform, FileMappingsAndMemory) {
+    platform::FileMapping mapping;
+    std::string error;
+    EXPECT_FALSE(platform::map_file("/nonexistent/model.gguf", mapping, error));
+    EXPECT_NE(error.find("cannot open /nonexistent/model.gguf"), std::string::npos) << error;
+    EXPECT_FALSE(platform::map_file("/tmp", mapping, error));
+    EXPECT_NE(error.find("not a regular file"), std::string::npos) << error;
+    const std::string path = test::shared_path("models/stories260K.gguf").string();
+    ASSERT_TRUE(platform::map_file(path, mapping, error)) << error;
+    EXPECT_EQ(mapping.size, fs::file_size(path));
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(mapping.data), 4), "GGUF");
+    platform::release_file_pages(mapping.data, mapping.size);  // read again from the file
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(mapping.data), 4), "GGUF");
+    platform::unmap_file(mapping);
+    platform::unmap_file(mapping);  // idempotent
+    EXPECT_GT(platform::page_size(), 0u);
+#if defined(__linux__)
+    EXPECT_GT(platform::available_memory_bytes(), 0u);
+#endif
+    platform::PageBlock block;
+    ASSERT_TRUE(platform::allocate_page_block(3 << 20, block));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(block.data) % (2 << 20), 0u);
+    block.data[0] = 7;
+    block.data[(3 << 20) - 1] = 9;
+    platform::release_anonymous_pages(block.data, 3 << 20);
+    EXPECT_EQ(block.data[0], 0);  // given back: zero when touched again
+    platform::free_page_block(block);
+}
+
+}  // namespace
+}  // namespace ember
