@@ -1,14 +1,12 @@
 #include "formats/output_file.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
 #include "formats/error.h"
+#include "platform/files.h"
 
 namespace ember {
 namespace {
@@ -36,17 +34,11 @@ void release_slot(int slot) {
     if (slot >= 0) g_in_use[slot].store(false);
 }
 
-bool same_file(const std::string& a, const std::string& b) {
-    struct stat sa, sb;
-    if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 }  // namespace
 
 void refuse_output_over_input(const std::string& output, std::span<const std::string> inputs) {
     for (const std::string& input : inputs) {
-        if (!input.empty() && same_file(output, input)) {
+        if (!input.empty() && platform::same_file(output, input)) {
             throw Error("the output " + output + " is the input " + input +
                         ": writing it would destroy the input; choose another output file");
         }
@@ -56,40 +48,27 @@ void refuse_output_over_input(const std::string& output, std::span<const std::st
 OutputFile::OutputFile(std::string path, std::span<const std::string> inputs)
     : path_(std::move(path)) {
     refuse_output_over_input(path_, inputs);
-    struct stat st;
-    const bool exists = ::stat(path_.c_str(), &st) == 0;
-    if (exists && S_ISDIR(st.st_mode)) {
+    const platform::PathKind kind = platform::path_kind(path_);
+    if (kind == platform::PathKind::Directory) {
         throw FileError("cannot write " + path_ + ": it is a directory");
     }
-    if (exists && !S_ISREG(st.st_mode)) {
+    if (kind == platform::PathKind::Other) {
         // A device or a pipe (/dev/stdout, a FIFO): written in place, there is nothing to
         // rename over.
         file_ = std::fopen(path_.c_str(), "wb");
         if (file_ == nullptr) throw FileError("cannot open " + path_ + ": " + std::strerror(errno));
         return;
     }
-    std::string temp = path_ + ".tmp-XXXXXX";
-    const int fd = ::mkstemp(temp.data());
-    if (fd < 0) throw FileError("cannot create " + path_ + ": " + std::strerror(errno));
-    temp_path_ = temp;
-    // mkstemp makes the file 0600; give it the usual mode for new files (0666 less the umask).
-    const mode_t mask = ::umask(0);
-    ::umask(mask);
-    ::fchmod(fd, 0666 & ~mask);
-    file_ = ::fdopen(fd, "wb");
-    if (file_ == nullptr) {
-        const int err = errno;
-        ::close(fd);
-        ::unlink(temp_path_.c_str());
-        throw FileError("cannot create " + path_ + ": " + std::strerror(err));
-    }
+    std::string error;
+    file_ = platform::create_temp_file(path_ + ".tmp-", temp_path_, error);
+    if (file_ == nullptr) throw FileError("cannot create " + path_ + ": " + error);
     slot_ = take_slot(temp_path_);
 }
 
 OutputFile::~OutputFile() {
     if (file_ != nullptr) {
         std::fclose(file_);
-        if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+        if (!temp_path_.empty()) platform::remove_file(temp_path_.c_str());
     }
     release_slot(slot_);
 }
@@ -97,7 +76,7 @@ OutputFile::~OutputFile() {
 void OutputFile::fail(const std::string& what) {
     if (file_ != nullptr) std::fclose(file_);
     file_ = nullptr;
-    if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+    if (!temp_path_.empty()) platform::remove_file(temp_path_.c_str());
     release_slot(slot_);
     slot_ = -1;
     throw FileError("cannot write " + path_ + ": " + what);
@@ -112,19 +91,19 @@ void OutputFile::commit() {
     if (file_ == nullptr) throw FileError("cannot write " + path_ + ": already closed");
     if (std::fflush(file_) != 0) fail(std::strerror(errno));
     // On disk before it takes the final name (a crash then leaves the old file, not a hole).
-    if (!temp_path_.empty() && ::fsync(::fileno(file_)) != 0) fail(std::strerror(errno));
+    if (!temp_path_.empty() && !platform::sync_file(file_)) fail(std::strerror(errno));
     std::FILE* f = file_;
     file_ = nullptr;
     if (std::fclose(f) != 0) fail(std::strerror(errno));
     if (temp_path_.empty()) return;
-    if (::rename(temp_path_.c_str(), path_.c_str()) != 0) fail(std::strerror(errno));
+    if (std::string error; !platform::replace_file(temp_path_, path_, error)) fail(error);
     release_slot(slot_);
     slot_ = -1;
 }
 
 void remove_unfinished_outputs() {
     for (int i = 0; i < kSlots; ++i) {
-        if (g_in_use[i].load()) ::unlink(g_paths[i]);
+        if (g_in_use[i].load()) platform::remove_file(g_paths[i]);
     }
 }
 

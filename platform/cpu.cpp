@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -11,9 +12,11 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #elif defined(__APPLE__)
+#include <sys/resource.h>
 #include <sys/sysctl.h>
 #elif defined(__linux__)
 #include <sched.h>
+#include <sys/resource.h>
 #if defined(__aarch64__)
 #include <sys/auxv.h>
 #endif
@@ -155,8 +158,9 @@ CoreCounts core_counts() {
                 reinterpret_cast<SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX*>(buffer.data() + at);
             LogicalCpu core;
             core.core = std::to_string(cores.size());
-            // EfficiencyClass: higher is faster; 0 on CPUs whose cores are all alike.
-            core.capacity = 1 + entry->Processor.EfficiencyClass;
+            // EfficiencyClass, the byte after Flags (MinGW's headers still call it Reserved):
+            // higher is faster; 0 on CPUs whose cores are all alike.
+            core.capacity = 1 + reinterpret_cast<const BYTE*>(&entry->Processor.Flags)[1];
             cores.push_back(core);
             at += entry->Size;
         }
@@ -169,6 +173,22 @@ CoreCounts core_counts() {
     counts.physical = std::min(counts.physical, usable);
     counts.fast = std::min(counts.fast, counts.physical);
     return counts;
+}
+
+double process_cpu_seconds() {
+#if defined(_WIN32)
+    FILETIME created, exited, kernel, user;
+    if (!GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user)) return 0;
+    const auto seconds = [](const FILETIME& t) {  // 100 ns units
+        return ((static_cast<uint64_t>(t.dwHighDateTime) << 32) | t.dwLowDateTime) / 1e7;
+    };
+    return seconds(kernel) + seconds(user);
+#else
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+#endif
 }
 
 ArmFeatures arm_features() {

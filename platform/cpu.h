@@ -39,6 +39,9 @@ std::vector<LogicalCpu> read_linux_cpus(const std::string& root, const std::vect
 // Where sysfs is: $EMBER_SYSFS, else /sys (tests and containers point it elsewhere).
 std::string sysfs_root();
 
+// User and system time of the whole process (every thread) so far, in seconds.
+double process_cpu_seconds();
+
 // ARM features that user space learns from the operating system (Linux HWCAP, Apple sysctl,
 // Windows IsProcessorFeaturePresent); all false elsewhere.
 struct ArmFeatures {

@@ -14,7 +14,8 @@ packages=(
     nginx curl                     # tests: the load balancer in front of two ember serve, SSE
     clang-format
     gnuplot-nox                    # bench/compare.sh draws its ratios
-    g++-aarch64-linux-gnu qemu-user # the NEON kernels, cross-compiled and tested under qemu
+    g++-aarch64-linux-gnu qemu-user # the NEON kernels and ember for aarch64, run under qemu
+    g++-mingw-w64-x86-64-posix wine64 wine  # ember.exe for Windows, run under wine
 )
 
 missing=()

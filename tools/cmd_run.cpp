@@ -1,7 +1,5 @@
 // `ember run`: generate a continuation of a prompt and stream it to stdout.
 // Logs and speed go to stderr, so stdout holds only the generated text (or ids).
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -12,6 +10,7 @@
 #include "engine/model/context.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
+#include "platform/cpu.h"
 #include "tools/command.h"
 #include "tools/generation_options.h"
 #include "tools/model_options.h"
@@ -23,14 +22,6 @@
 
 namespace ember::cli {
 namespace {
-
-// User and system time of the whole process (every thread), in seconds.
-double cpu_seconds() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
 
 struct RunOptions {
     ModelOptions model;
@@ -117,7 +108,7 @@ int run_run(const RunOptions& options) {
             return true;
         };
     }
-    const double cpu_before = cpu_seconds();
+    const double cpu_before = platform::process_cpu_seconds();
     const TurnResult result = session.generate("", turn, [&](std::string_view text) {
         if (!options.print_ids) write_stdout(text);
         return true;
@@ -135,7 +126,7 @@ int run_run(const RunOptions& options) {
                  result.n_generated, result.generate_ms,
                  per_second(result.n_generated, result.generate_ms));
     // CPU time of all threads while generating: what a power budget (--max-tps) saves.
-    const double cpu_ms = 1000 * (cpu_seconds() - cpu_before);
+    const double cpu_ms = 1000 * (platform::process_cpu_seconds() - cpu_before);
     if (result.n_generated > 0 && result.generate_ms > 0) {
         std::fprintf(stderr, "cpu: %.2f ms per generated token, %.0f%% of one core\n",
                      cpu_ms / result.n_generated, 100 * cpu_ms / result.generate_ms);

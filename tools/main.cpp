@@ -1,6 +1,11 @@
 // The `ember` command line. Errors are one line on stderr, `ember: error: ...`: usage errors
 // (unknown commands and options, values out of range) exit with status 2, failures while
 // running with status 1.
+#if defined(_WIN32)
+#include <fcntl.h>
+#include <io.h>
+#endif
+
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -36,8 +41,14 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(_WIN32)
+    // Text as written: no "\r\n" for "\n" (the output equals the Linux build's, byte for byte).
+    _setmode(_fileno(stdout), _O_BINARY);
+    for (int s : {SIGINT, SIGTERM}) std::signal(s, on_fatal_signal);
+#else
     std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is seen as EPIPE (tools/stdout.h)
     for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, on_fatal_signal);
+#endif
 
     CLI::App app{"ember: quantized Llama-family inference on CPUs, from GGUF files", "ember"};
     app.set_version_flag("--version", std::string("ember ") + ember_version());

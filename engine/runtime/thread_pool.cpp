@@ -61,6 +61,29 @@ constexpr uint32_t next_of(uint64_t work) {
 
 }  // namespace
 
+// libstdc++ 12 waits on a futex on Linux; its fallback elsewhere (MinGW's GCC 12) can miss a
+// wake-up, which showed as a pool asleep for good under wine. Other systems therefore sleep
+// on a condition variable: the waiter checks the value under the mutex, and the waker takes
+// the mutex between changing the value and notifying, so no wake-up falls in between.
+void ThreadPool::wait_for_change(const std::atomic<uint32_t>& value, uint32_t old) {
+#if defined(__linux__)
+    value.wait(old);
+#else
+    std::unique_lock lock(sleep_mutex_);
+    sleep_cv_.wait(lock, [&] { return value.load() != old; });
+#endif
+}
+
+void ThreadPool::wake_all(std::atomic<uint32_t>& value) {
+#if defined(__linux__)
+    value.notify_all();
+#else
+    (void)value;
+    { std::lock_guard lock(sleep_mutex_); }
+    sleep_cv_.notify_all();
+#endif
+}
+
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
     workers_.reserve(n_threads_ - 1);
     for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
@@ -69,7 +92,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads
 ThreadPool::~ThreadPool() {
     stopping_.store(true);
     job_.fetch_add(1);
-    job_.notify_all();
+    wake_all(job_);
     for (std::thread& t : workers_) t.join();
 }
 
@@ -91,7 +114,7 @@ uint32_t ThreadPool::claim_and_run() {
         }
         ++ran;
         if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_parts && caller_asleep_.load()) {
-            done_.notify_all();
+            wake_all(done_);
         }
     }
     return ran;
@@ -116,13 +139,13 @@ void ThreadPool::run_parts(int n_parts, const Task& task) {
     ++job_number_;
     work_.store(pack(job_number_, static_cast<uint32_t>(n_parts)), std::memory_order_release);
     job_.fetch_add(1);  // after work_: a worker that saw the old job_ sees this work
-    if (sleepers_.load() > 0) job_.notify_all();
+    if (sleepers_.load() > 0) wake_all(job_);
 
     claim_and_run();
     const uint32_t all = static_cast<uint32_t>(n_parts);
     if (!poll([&] { return done_.load(std::memory_order_acquire) == all; })) {
         caller_asleep_.store(true);
-        for (uint32_t done; (done = done_.load()) != all;) done_.wait(done);
+        for (uint32_t done; (done = done_.load()) != all;) wait_for_change(done_, done);
         caller_asleep_.store(false);
     }
     if (error_) {  // a part threw: the first exception, once every part has finished
@@ -142,7 +165,7 @@ void ThreadPool::worker_loop() {
         // Nothing to claim: wait for the next job, polling first and then asleep.
         if (poll([&] { return job_.load(std::memory_order_relaxed) != job; })) continue;
         sleepers_.fetch_add(1);
-        job_.wait(job);  // returns at once if a job was published since `job` was read
+        wait_for_change(job_, job);  // at once if a job was published since `job` was read
         sleepers_.fetch_sub(1);
     }
 }

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -73,6 +74,12 @@ class ThreadPool {
     std::atomic<bool> caller_asleep_{false};  // run_parts() asleep on done_
     std::atomic<bool> stopping_{false};
     uint32_t job_number_ = 0;
+    // Sleeping until job_ or done_ changes: std::atomic::wait on Linux (a futex); elsewhere
+    // this mutex and condition variable (thread_pool.cpp: wait_for_change).
+    std::mutex sleep_mutex_;
+    std::condition_variable sleep_cv_;
+    void wait_for_change(const std::atomic<uint32_t>& value, uint32_t old);
+    void wake_all(std::atomic<uint32_t>& value);
     std::mutex error_mutex_;
     std::exception_ptr error_;  // the first exception a part threw, rethrown by run_parts()
 };

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds ember for another platform from this Debian machine and runs the result there through
+# an emulator: the bundled model's greedy story, which must be llama.cpp's.
+#
+#   scripts/cross-build.sh aarch64   # g++-aarch64-linux-gnu, a static binary (build-aarch64/):
+#                                    # runs under qemu-aarch64 as on a Raspberry Pi 4/5 or phone
+#   scripts/cross-build.sh windows   # mingw-w64, a static ember.exe (build-windows/): runs
+#                                    # under wine
+#
+# Both leave out ember serve (EMBER_SERVE=OFF: no cpp-httplib for the target) and OpenBLAS. With
+# EMBER_SHARED (or ../shared) present the story is compared with llama.cpp's reference and a
+# difference fails; the tests (CTest CrossBuildAarch64, CrossBuildWindows) rely on that.
+# BUILD_DIR overrides the build folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${1:-}
+case $target in
+aarch64)
+    toolchain=cmake/toolchain-aarch64-linux.cmake
+    tools=(aarch64-linux-gnu-g++ qemu-aarch64)
+    run=(qemu-aarch64 -cpu cortex-a76)
+    exe=ember
+    ;;
+windows)
+    toolchain=cmake/toolchain-mingw64.cmake
+    tools=(x86_64-w64-mingw32-g++-posix wine)
+    run=(wine)
+    exe=ember.exe
+    ;;
+*)
+    echo "usage: scripts/cross-build.sh aarch64|windows" >&2
+    exit 2
+    ;;
+esac
+for tool in "${tools[@]}"; do
+    command -v "$tool" >/dev/null || {
+        echo "cross-build: $tool is missing (scripts/install-deps.sh installs it)" >&2
+        exit 1
+    }
+done
+build=${BUILD_DIR:-build-$target}
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake --no-warn-unused-cli -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
+    -DEMBER_BUILD_TESTS=OFF -DEMBER_SERVE=OFF -DEMBER_BLAS=OFF -DEMBER_WERROR=ON \
+    -DCMAKE_EXE_LINKER_FLAGS=-static >/dev/null
+cmake --build "$build" --parallel "$jobs"
+binary=$build/bin/$exe
+echo "cross-build: $binary ($(du -h "$binary" | cut -f1))"
+
+export WINEDEBUG=-all WINEPREFIX=${WINEPREFIX:-$build/wine}  # wine's own noise and state
+story=$("${run[@]}" "$binary" run -m models/stories260K.gguf -p "Once upon a time" -n 200 \
+    --temp 0 -t 2 2>"$build/run.log") || {
+    cat "$build/run.log" >&2
+    exit 1
+}
+printf '%s\n' "$story"
+shared=${EMBER_SHARED:-${EMBER_DEFAULT_SHARED:-../shared}}
+reference=$shared/reference/stories260K/stories260K-once.txt
+if [ -f "$reference" ]; then
+    if [ "$story" = "$(cat "$reference")" ]; then
+        echo "cross-build: $target: the story equals llama.cpp's"
+    else
+        echo "cross-build: $target: the story differs from llama.cpp's ($reference)" >&2
+        exit 1
+    fi
+fi
