@@ -203,6 +203,11 @@ typedef struct ember_generate_params {
     /* A power budget: at most this many tokens per second, by sleeping between tokens (not
        spinning); 0: no cap. Default 0. */
     float max_tokens_per_second;
+    /* A thermal back-off: while the hottest thermal zone the system reports (Linux, Android)
+       is above this many degrees Celsius, generation slows to half its pace, again at each
+       check (about once a second) that finds it hot, down to 1 token/s; 5 degrees below, the
+       normal pace returns. 0: off. Default 0. */
+    float thermal_limit_celsius;
 } ember_generate_params;
 
 ember_generate_params ember_generate_default_params(void);
@@ -212,8 +217,9 @@ typedef struct ember_generate_stats {
     double prompt_ms;
     int32_t n_generated_tokens;
     double generate_ms;
-    int32_t stop_reason; /* 0 end of sequence, 1 stop string, 2 n_predict, 3 callback,
-                            4 cancelled, 5 context full */
+    int32_t stop_reason;       /* 0 end of sequence, 1 stop string, 2 n_predict, 3 callback,
+                                  4 cancelled, 5 context full */
+    int32_t thermal_slowdowns; /* times the thermal back-off halved the pace */
 } ember_generate_stats;
 
 /* Appends prompt (may be NULL or empty), then samples and streams tokens to callback. A

@@ -355,6 +355,25 @@ TEST(CliBench, DepthFillsTheCacheFirst) {
     EXPECT_EQ(nlohmann::json::parse(jsonl.out)["n_depth"].get<int>(), 32);
 }
 
+// --threads-sweep: each test at 1, 2, ... threads, and the curve in a line per test.
+TEST(CliBench, ThreadsSweepRunsEveryCount) {
+    const auto result =
+        run_ember("bench -m " + bundled_model() + " -p 8 -n 4 -r 1 --threads-sweep -t 3 -o jsonl");
+    ASSERT_EQ(result.status, 0) << result.err;
+    std::vector<int> threads;
+    size_t start = 0;
+    for (size_t end; (end = result.out.find('\n', start)) != std::string::npos; start = end + 1)
+        threads.push_back(
+            nlohmann::json::parse(result.out.substr(start, end - start))["n_threads"]);
+    EXPECT_EQ(threads, (std::vector<int>{1, 1, 2, 2, 3, 3}));
+    const auto table =
+        run_ember("bench -m " + bundled_model() + " -p 8 -n 4 -r 1 --threads-sweep -t 2");
+    ASSERT_EQ(table.status, 0) << table.err;
+    EXPECT_NE(table.out.find("generation tokens/s by threads: 1: "), std::string::npos)
+        << table.out;
+    EXPECT_NE(table.out.find("prompt tokens/s by threads: 1: "), std::string::npos);
+}
+
 TEST(CliTokenize, IdsAndPiecesOfAVocabularyOnlyFile) {
     const std::string vocab = shared_path("vocab/ggml-vocab-llama-spm.gguf").string();
     auto result = run_ember("tokenize -m " + vocab + " -p 'Hello world'");

@@ -3,11 +3,15 @@
 // mappings and memory.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "engine/generate/session.h"
 #include "engine/runtime/thread_pool.h"
+#include "engine/text/tokenizer.h"
 #include "platform/cpu.h"
 #include "platform/memory.h"
 #include "platform/thermal.h"
@@ -101,6 +105,61 @@ TEST(Platform, HottestThermalZone) {
     EXPECT_DOUBLE_EQ(*hottest, 71.5);
     fs::remove_all(root);
 }
+
+#if defined(__linux__)
+// The thermal back-off of a generation, with a thermal zone the test heats and cools: while
+// hot the pace halves at every check (here every token), and once cool it is at once back to
+// full speed.
+TEST(ThermalBackOff, HalvesThePaceWhileHotAndReturnsWhenCool) {
+    const fs::path root = test::temp_dir("sysfs");
+    const fs::path zone = root / "class/thermal/thermal_zone0/temp";
+    write(zone, "90000");
+    setenv("EMBER_SYSFS", root.c_str(), 1);
+    const Model model(test::shared_path("models/stories260K.gguf").string());
+    const Tokenizer tokenizer(model.file());
+    SessionParams params;
+    params.sampling.temperature = 0;
+    params.context.n_threads = 1;
+    using Clock = std::chrono::steady_clock;
+    const auto generate = [&](int cool_after) {
+        Session session(model, tokenizer, params);
+        TurnOptions turn;
+        turn.n_predict = 16;
+        turn.ignore_eos = true;
+        turn.thermal_limit_celsius = 70;
+        turn.thermal_check_ms = 0;
+        std::vector<Clock::time_point> times;
+        turn.on_token = [&](int32_t) {
+            times.push_back(Clock::now());
+            if (static_cast<int>(times.size()) == cool_after) write(zone, "40000");
+            return true;
+        };
+        const TurnResult r =
+            session.generate("Once upon a time", turn, [](std::string_view) { return true; });
+        EXPECT_EQ(r.n_generated, 16);
+        std::vector<double> gaps;  // ms between tokens i - 1 and i
+        for (size_t i = 1; i < times.size(); ++i)
+            gaps.push_back(
+                std::chrono::duration<double, std::milli>(times[i] - times[i - 1]).count());
+        return std::make_pair(r.thermal_slowdowns, gaps);
+    };
+    const auto [slowdowns, gaps] = generate(8);
+    unsetenv("EMBER_SYSFS");
+    // Hot before tokens 2..8: halved each time.
+    EXPECT_GE(slowdowns, 6);
+    EXPECT_LE(slowdowns, 8);
+    EXPECT_GT(gaps[6], 8 * gaps[1]) << "the pace did not fall while hot";
+    // Cool from token 9 on: no more sleeping.
+    const double after = *std::max_element(gaps.begin() + 9, gaps.end());
+    EXPECT_LT(after, gaps[6] / 4) << "the pace did not come back when cool";
+    // Cool all along: nothing happens.
+    write(zone, "40000");
+    setenv("EMBER_SYSFS", root.c_str(), 1);
+    EXPECT_EQ(generate(0).first, 0);
+    unsetenv("EMBER_SYSFS");
+    fs::remove_all(root);
+}
+#endif
 
 TEST(Platform, FileMappingsAndMemory) {
     platform::FileMapping mapping;

@@ -20,6 +20,7 @@
 
 #include "ember.h"
 #include "engine/model/context.h"
+#include "engine/runtime/thread_pool.h"
 #include "kernels/cpu_features.h"
 #include "tools/command.h"
 #include "tools/model_options.h"
@@ -33,6 +34,7 @@ struct BenchOptions {
     int n_gen = 128;
     int n_depth = 0;  // tokens in the cache before each test (llama-bench's -d)
     int repetitions = 3;
+    bool threads_sweep = false;  // every thread count from 1 up
     std::string output = "table";
 };
 
@@ -144,7 +146,14 @@ int run_bench(const BenchOptions& o) {
     ContextParams params = o.model.context_params();
     params.n_ctx = o.n_depth + std::max(o.n_prompt, o.n_gen) + 1;
     params.n_batch = std::max({1, o.n_prompt, std::min(o.n_depth, 512)});
-    Context context(model, params);
+    // --threads-sweep: 1, 2, ... up to -t (default: the CPUs this process may use).
+    std::vector<int> thread_counts;
+    if (o.threads_sweep) {
+        const int top = o.model.n_threads > 0 ? o.model.n_threads : usable_cpu_count();
+        for (int t = 1; t <= top; ++t) thread_counts.push_back(t);
+    } else {
+        thread_counts.push_back(params.n_threads);  // 0: the default
+    }
     std::mt19937 rng(1);
     std::vector<int32_t> tokens(std::max({o.n_prompt, o.n_depth, 1}));
     for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % model.config().n_vocab);
@@ -155,12 +164,14 @@ int run_bench(const BenchOptions& o) {
                   type_name.c_str());
 
     struct Result {
-        int n_prompt, n_gen;
+        int n_threads, n_prompt, n_gen;
         std::vector<double> ts;
     };
     std::vector<Result> results;
+    std::unique_ptr<Context> context_ptr;
     const auto run_test = [&](int n_prompt, int n_gen) {
-        Result r{n_prompt, n_gen, {}};
+        Context& context = *context_ptr;
+        Result r{context.n_threads(), n_prompt, n_gen, {}};
         for (int rep = -1; rep < o.repetitions; ++rep) {  // rep -1 warms up
             context.truncate(0);
             if (o.n_depth > 0)
@@ -174,13 +185,20 @@ int run_bench(const BenchOptions& o) {
         }
         results.push_back(r);
     };
-    if (o.n_prompt > 0) run_test(o.n_prompt, 0);
-    if (o.n_gen > 0) run_test(0, o.n_gen);
+    int max_threads = 1;
+    for (int threads : thread_counts) {
+        params.n_threads = threads;
+        context_ptr.reset();  // one context at a time
+        context_ptr = std::make_unique<Context>(model, params);
+        max_threads = std::max(max_threads, context_ptr->n_threads());
+        if (o.n_prompt > 0) run_test(o.n_prompt, 0);
+        if (o.n_gen > 0) run_test(0, o.n_gen);
+    }
     double bandwidth = 0;
-    for (int threads : {1, context.n_threads()}) {
+    for (int threads : {1, max_threads}) {
         for (size_t bytes : {static_cast<size_t>(weight_bytes), size_t{1} << 30})
             bandwidth = std::max(bandwidth, measure_read_bandwidth(threads, bytes));
-        if (context.n_threads() == 1) break;
+        if (max_threads == 1) break;
     }
 
     if (o.output == "jsonl") {
@@ -201,8 +219,8 @@ int run_bench(const BenchOptions& o) {
                 EMBER_VERSION_STRING, active_kernel_set().c_str(), o.model.model_path.c_str(),
                 model_type, static_cast<unsigned long long>(model_bytes),
                 static_cast<unsigned long long>(n_params), params.n_batch, params.n_batch,
-                context.n_threads(), o.model.kv_type.c_str(), o.model.kv_type.c_str(), r.n_prompt,
-                r.n_gen, o.n_depth, s_ns.mean, s_ns.sd, s.mean, s.sd, bandwidth,
+                r.n_threads, o.model.kv_type.c_str(), o.model.kv_type.c_str(), r.n_prompt, r.n_gen,
+                o.n_depth, s_ns.mean, s_ns.sd, s.mean, s.sd, bandwidth,
                 r.n_gen > 0 ? weight_bytes * s.mean / 1e9 / bandwidth : 0.0);
         }
         return 0;
@@ -229,12 +247,34 @@ int run_bench(const BenchOptions& o) {
         }
         std::printf("| %-22s | %6.2f MiB | %8s | %12s | %7d | %13s | %20s | %14s |\n", model_type,
                     model_bytes / 1048576.0, params_label(n_params).c_str(),
-                    active_kernel_set().c_str(), context.n_threads(), test, ts, roof);
+                    active_kernel_set().c_str(), r.n_threads, test, ts, roof);
+    }
+    if (o.threads_sweep) {
+        // The curve in one line per test: tokens/s by thread count, and the best.
+        for (const bool gen : {false, true}) {
+            std::string line;
+            double best = 0;
+            int best_threads = 0;
+            for (const Result& r : results) {
+                if ((r.n_gen > 0) != gen) continue;
+                const double ts = stats_of(r.ts).mean;
+                char cell[48];
+                std::snprintf(cell, sizeof(cell), "%s%d: %.1f", line.empty() ? "" : ", ",
+                              r.n_threads, ts);
+                line += cell;
+                if (ts > best) best = ts, best_threads = r.n_threads;
+            }
+            if (!line.empty()) {
+                std::printf("\n%s tokens/s by threads: %s (best: %d)",
+                            gen ? "generation" : "prompt", line.c_str(), best_threads);
+            }
+        }
+        std::printf("\n");
     }
     std::printf(
         "\nread bandwidth: %.1f GB/s (the best of 1 and %d threads over the %.1f MiB a token "
         "reads and over 1 GiB)\n",
-        bandwidth, context.n_threads(), weight_bytes / 1048576.0);
+        bandwidth, max_threads, weight_bytes / 1048576.0);
     return 0;
 }
 
@@ -256,6 +296,9 @@ Runner add_bench_command(CLI::App& app) {
            "Tokens already in the KV cache before each test (untimed), as llama-bench's -d")
         ->check(number_in(0, 1 << 20))
         ->capture_default_str();
+    sub->add_flag("--threads-sweep", options->threads_sweep,
+                  "Run every test with 1, 2, ... threads up to -t (default: the CPUs this "
+                  "process may use) and print tokens/s by thread count");
     sub->add_option("-r,--repetitions", options->repetitions, "Repetitions per test")
         ->check(number_in(1, 1000))
         ->capture_default_str();

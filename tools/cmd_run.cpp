@@ -131,6 +131,10 @@ int run_run(const RunOptions& options) {
         std::fprintf(stderr, "cpu: %.2f ms per generated token, %.0f%% of one core\n",
                      cpu_ms / result.n_generated, 100 * cpu_ms / result.generate_ms);
     }
+    if (result.thermal_slowdowns > 0) {
+        std::fprintf(stderr, "thermal: above %.0f degrees C, the pace was halved %d times\n",
+                     options.generation.thermal_limit, result.thermal_slowdowns);
+    }
     return 0;
 }
 

@@ -385,6 +385,7 @@ ember_generate_params ember_generate_default_params(void) {
     p.context_shift = false;
     p.n_keep = 0;
     p.max_tokens_per_second = 0;
+    p.thermal_limit_celsius = 0;
     return p;
 }
 
@@ -402,6 +403,8 @@ ember_status ember_generate(ember_session* session, const char* prompt,
         options.n_keep = std::max(0, p.n_keep);
         if (!(p.max_tokens_per_second >= 0)) throw ember::Error("max_tokens_per_second < 0");
         options.max_tokens_per_second = p.max_tokens_per_second;
+        if (!(p.thermal_limit_celsius >= 0)) throw ember::Error("thermal_limit_celsius < 0");
+        options.thermal_limit_celsius = p.thermal_limit_celsius;
         for (size_t i = 0; i < p.n_stop_strings; ++i) {
             if (p.stop_strings[i] != nullptr) options.stop_strings.emplace_back(p.stop_strings[i]);
         }
@@ -414,6 +417,7 @@ ember_status ember_generate(ember_session* session, const char* prompt,
             stats->n_generated_tokens = r.n_generated;
             stats->generate_ms = r.generate_ms;
             stats->stop_reason = static_cast<int32_t>(r.reason);
+            stats->thermal_slowdowns = r.thermal_slowdowns;
         }
     });
 }

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "engine/generate/stop_strings.h"
 #include "engine/text/utf8.h"
+#include "platform/thermal.h"
 
 namespace ember {
 namespace {
@@ -109,15 +111,45 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
     };
     const int limit = options.n_predict < 0 ? n_ctx() : options.n_predict;
     result.reason = StopReason::Limit;
-    // With a rate cap, token i is due at start + i / rate (at most 1e9 s on: beyond, the
-    // clock's nanoseconds would overflow).
-    const auto due = [&, begin = start](int i) {
-        return begin + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                           std::chrono::duration<double>(std::min(
-                               i / static_cast<double>(options.max_tokens_per_second), 1e9)));
+    // The pace: with a rate, token i is due at base_time + (i - base_index) / rate (at most
+    // 1e9 s on: beyond, the clock's nanoseconds would overflow). A new rate (the thermal
+    // back-off) starts a new base: the next token is due one new interval from now.
+    double rate = options.max_tokens_per_second;
+    auto base_time = start;
+    int base_index = 0;
+    const auto set_rate = [&](double new_rate) {
+        rate = new_rate;
+        base_time = std::chrono::steady_clock::now();
+        base_index = result.n_generated - 1;
+    };
+    const auto due = [&](int i) {
+        return base_time +
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                   std::chrono::duration<double>(std::min((i - base_index) / rate, 1e9)));
+    };
+    auto last_thermal_check = start;
+    bool hot = false;
+    const auto thermal_check = [&] {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_thermal_check < std::chrono::milliseconds(options.thermal_check_ms)) return;
+        last_thermal_check = now;
+        const std::optional<double> celsius = platform::hottest_temperature_celsius();
+        if (!celsius) return;
+        if (*celsius > options.thermal_limit_celsius && result.n_generated > 0) {
+            // Half of the pace now: the cap, or the rate measured so far.
+            const double seconds = std::chrono::duration<double>(now - start).count();
+            const double pace = rate > 0 ? rate : result.n_generated / std::max(seconds, 1e-3);
+            set_rate(std::max(1.0, pace / 2));
+            hot = true;
+            ++result.thermal_slowdowns;
+        } else if (hot && *celsius < options.thermal_limit_celsius - 5) {
+            set_rate(options.max_tokens_per_second);
+            hot = false;
+        }
     };
     while (result.n_generated < limit) {
-        if (options.max_tokens_per_second > 0) {
+        if (options.thermal_limit_celsius > 0) thermal_check();
+        if (rate > 0) {
             // Sleep in slices, so that cancel() is still heard soon.
             const auto when = due(result.n_generated);
             while (!cancel_.load() && std::chrono::steady_clock::now() < when) {

@@ -38,6 +38,13 @@ struct TurnOptions {
     // A power budget: at most this many tokens per second, holding the pace by sleeping between
     // tokens (the threads wait asleep, not spinning); 0: as fast as it goes.
     float max_tokens_per_second = 0;
+    // Thermal back-off: while the hottest thermal zone the system reports (platform/thermal.h)
+    // is above this many degrees Celsius, generation slows to half its pace, and to half again
+    // at each check that finds it still hot (at least 1 token/s); once it is 5 degrees below
+    // the limit, the normal pace (max_tokens_per_second or none) returns. Checked every
+    // thermal_check_ms. 0: off (and where the system reports no temperature, nothing happens).
+    float thermal_limit_celsius = 0;
+    int thermal_check_ms = 1000;
     TokenCallback on_token;  // optional: the ids, for callers that want them (ember run)
 };
 
@@ -49,7 +56,8 @@ struct TurnResult {
     double prompt_ms = 0;
     int n_generated = 0;  // tokens sampled
     double generate_ms = 0;
-    std::string text;  // everything handed to the callback
+    int thermal_slowdowns = 0;  // times the thermal back-off halved the pace
+    std::string text;           // everything handed to the callback
 };
 
 // Receives text as it is generated: whole UTF-8 characters, never part of a stop string.
