@@ -131,9 +131,14 @@ typedef enum ember_kv_type {
 typedef struct ember_session_params {
     int32_t n_ctx;         /* context size in tokens; 0: the training context, at most 4096. A
                               context whose KV cache cannot fit in the available memory fails */
-    int32_t n_threads;     /* 0: the physical cores this process may use; at most 4x its CPUs */
+    int32_t n_threads;     /* 0: the fast physical cores this process may use (not the little
+                              cores of a big.LITTLE phone); at most 4x its CPUs */
     int32_t n_batch;       /* most tokens evaluated at once. Default 512 */
     ember_kv_type kv_type; /* Default EMBER_KV_F16 */
+    /* A memory budget in bytes for weights, KV cache and scratch together; 0: none. With
+       n_ctx 0 the context shrinks to fit (ember_session_n_ctx tells the size); a given n_ctx
+       that does not fit makes create fail, saying how many tokens would. */
+    uint64_t max_memory;
     ember_sampler_params sampling;
 } ember_session_params;
 
@@ -158,6 +163,7 @@ const float* ember_session_logits(ember_session* session);
  * and evaluated with the next call); forget all of them (keeping the parameters), or all
  * after n. */
 int32_t ember_session_n_tokens(const ember_session* session);
+int32_t ember_session_n_ctx(const ember_session* session); /* its context size; 0 for NULL */
 ember_status ember_session_reset(ember_session* session);
 ember_status ember_session_rewind(ember_session* session, int32_t n_tokens);
 

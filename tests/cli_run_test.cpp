@@ -120,6 +120,36 @@ TEST(CliChat, PromptCacheResumesTheConversation) {
     std::filesystem::remove_all(dir);
 }
 
+// The memory budget from the command line: inspect --memory's table (quantized cache columns
+// only where the heads allow them), the load line, a default context lowered to fit, a given
+// one refused.
+TEST(CliRun, MemoryReportAndBudget) {
+    const auto inspect = run_ember("inspect " + bundled_model() + " --memory");
+    ASSERT_EQ(inspect.status, 0) << inspect.err;
+    EXPECT_NE(inspect.out.find("KV cache by context and type"), std::string::npos);
+    EXPECT_NE(inspect.out.find("2048*"), std::string::npos) << inspect.out;
+    EXPECT_EQ(inspect.out.find("Q8_0 "), std::string::npos);  // heads of 8 values: no Q8_0 cache
+    const auto five = run_ember(
+        "inspect " + shared_path("models/ember-stories-5M/ember-stories-5M-Q8_0.gguf").string() +
+        " --memory -c 1024");
+    ASSERT_EQ(five.status, 0) << five.err;
+    EXPECT_NE(five.out.find("Q4_0"), std::string::npos) << five.out;
+    EXPECT_NE(five.out.find("1024"), std::string::npos);
+
+    const auto full = run_ember("run -m " + bundled_model() + " -p Once -n 4");
+    EXPECT_NE(full.err.find("memory: weights 1.2 MB + KV cache 1.3 MB (F16)"), std::string::npos)
+        << full.err;
+    const auto lowered = run_ember("run -m " + bundled_model() + " -p Once -n 4 --max-memory 2M");
+    ASSERT_EQ(lowered.status, 0) << lowered.err;
+    EXPECT_NE(lowered.err.find("memory: context lowered from 2048 to"), std::string::npos)
+        << lowered.err;
+    const auto refused =
+        run_ember("run -m " + bundled_model() + " -p Once -n 4 --max-memory 2M -c 2048");
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_NE(refused.err.find("tokens fit (lower -c"), std::string::npos) << refused.err;
+    EXPECT_EQ(run_ember("run -m " + bundled_model() + " -p Once --max-memory lots").status, 2);
+}
+
 // Failures while running exit with 1, usage errors with 2 (tests/cli_bad_input_test.cpp has
 // the whole table of options).
 TEST(CliRun, ErrorsAreOneLine) {

@@ -19,6 +19,7 @@
 #include "engine/text/chat_template.h"
 #include "tools/command.h"
 #include "tools/generation_options.h"
+#include "tools/memory_report.h"
 #include "tools/model_options.h"
 #include "tools/option_checks.h"
 #include "tools/prompt_cache.h"
@@ -120,6 +121,7 @@ int run_chat(const ChatOptions& options) {
         "reply.\n",
         options.model.model_path.c_str(), std::string(chat_template_name(chat_template)).c_str(),
         origin.c_str(), session.n_ctx());
+    print_memory_use(session.context(), params.context);
 
     std::vector<ChatMessage> history;
     if (!options.system.empty()) history.push_back({"system", options.system});

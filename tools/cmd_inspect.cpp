@@ -1,12 +1,19 @@
 // `ember inspect FILE`: what a GGUF file holds — metadata, the tensor table, and totals.
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "engine/model/config.h"
+#include "engine/model/context.h"
+#include "engine/model/kv_cache.h"
+#include "engine/runtime/system_memory.h"
+#include "engine/runtime/thread_pool.h"
 #include "formats/gguf.h"
 #include "tools/command.h"
 #include "tools/format.h"
+#include "tools/option_checks.h"
 
 namespace ember::cli {
 namespace {
@@ -14,7 +21,59 @@ namespace {
 struct InspectOptions {
     std::string path;
     size_t max_items = 8;
+    bool memory = false;  // --memory: what running the model would take
+    int n_ctx = 0;
+    int n_threads = 0;
 };
+
+// --memory: weights, scratch and the KV cache for a few contexts in each cache type, as a
+// model command would allocate them (engine/model/context.h: memory_use).
+void print_memory(const gguf::File& file, const InspectOptions& options) {
+    const ModelConfig c = ModelConfig::from_gguf(file);
+    ContextParams p;
+    p.n_threads = options.n_threads > 0 ? options.n_threads : default_thread_count();
+    const int default_ctx = std::min(c.n_ctx_train, kDefaultMaxContext);
+    p.n_ctx = options.n_ctx > 0 ? options.n_ctx : default_ctx;
+    p.n_batch = std::min(512, p.n_ctx);
+    const uint64_t weights = weight_bytes(file);
+    const MemoryUse use = memory_use(c, weights, p);
+    std::printf(
+        "\nmemory:    weights %s (mapped from the file, or packed copies in place of "
+        "their pages)\n",
+        megabytes(weights).c_str());
+    std::printf("           scratch %s (context %d, batch %d, %d threads)\n",
+                megabytes(use.scratch).c_str(), p.n_ctx, p.n_batch, p.n_threads);
+    std::vector<TensorType> types = {TensorType::F32, TensorType::F16};
+    for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0}) {
+        if (KvCache::check_type(t, c.head_dim).empty()) types.push_back(t);
+    }
+    std::vector<int> contexts = {512, 2048, 4096};
+    for (int n : {c.n_ctx_train, p.n_ctx}) {
+        if (std::find(contexts.begin(), contexts.end(), n) == contexts.end()) contexts.push_back(n);
+    }
+    std::sort(contexts.begin(), contexts.end());
+    std::printf("           KV cache by context and type%s:\n",
+                c.arch->encoder ? " (an encoder keeps F32 keys and values of one pass)" : "");
+    std::printf("  %10s", "context");
+    for (TensorType t : types) std::printf("  %10s", std::string(tensor_type_name(t)).c_str());
+    std::printf("\n");
+    for (int n : contexts) {
+        const std::string label = std::to_string(n) + (n == default_ctx ? "*" : "");
+        std::printf("  %10s", label.c_str());
+        for (TensorType t : types) {
+            ContextParams q = p;
+            q.n_ctx = n;
+            q.kv_type = t;
+            std::printf("  %10s", megabytes(memory_use(c, weights, q).kv_cache).c_str());
+        }
+        std::printf("\n");
+    }
+    std::printf("  * the default context (the training context, at most %d); trained for %d\n",
+                kDefaultMaxContext, c.n_ctx_train);
+    p.kv_type = TensorType::F16;
+    std::printf("           total at context %d with an F16 cache: %s\n", p.n_ctx,
+                megabytes(memory_use(c, weights, p).total()).c_str());
+}
 
 std::string shape_string(const gguf::TensorInfo& t) {
     std::string out = "[";
@@ -72,6 +131,7 @@ int run_inspect(const InspectOptions& options) {
         by_type += std::string(name) + " " + std::to_string(count);
     }
     std::printf("by type:   %s\n", by_type.empty() ? "(no tensors)" : by_type.c_str());
+    if (options.memory) print_memory(file, options);
     return 0;
 }
 
@@ -84,6 +144,13 @@ Runner add_inspect_command(CLI::App& app) {
     sub->add_option("file", options->path, "GGUF file")->required();
     sub->add_option("--max-items", options->max_items, "Array elements to show per key")
         ->capture_default_str();
+    sub->add_flag("--memory", options->memory,
+                  "What running the model takes: weights, scratch, and the KV cache by context "
+                  "and cache type");
+    sub->add_option("-c,--ctx-size", options->n_ctx, "Context for --memory (default: the model's)")
+        ->check(number_in(0, 1 << 30, "0: the default"));
+    sub->add_option("-t,--threads", options->n_threads, "Threads for --memory's scratch")
+        ->check(thread_count());
     return [options] { return run_inspect(*options); };
 }
 

@@ -13,6 +13,7 @@
 #include "platform/cpu.h"
 #include "tools/command.h"
 #include "tools/generation_options.h"
+#include "tools/memory_report.h"
 #include "tools/model_options.h"
 #include "tools/option_checks.h"
 #include "tools/prompt_cache.h"
@@ -74,12 +75,10 @@ int run_run(const RunOptions& options) {
                          " and --no-context-shift is set (raise -c, or -n -1 to generate until "
                          "it is full)");
     }
-    const KvCache& kv = session.context().kv_cache();
-    std::fprintf(stderr, "ember: %s, %d threads, context %d (KV cache %s, %.2f MB), seed %llu\n",
+    std::fprintf(stderr, "ember: %s, %d threads, context %d, seed %llu\n",
                  options.model.model_path.c_str(), session.context().n_threads(), session.n_ctx(),
-                 std::string(tensor_type_name(kv.type())).c_str(),
-                 static_cast<double>(kv.bytes()) / 1e6,
                  static_cast<unsigned long long>(params.sampling.seed));
+    print_memory_use(session.context(), params.context);
 
     const auto start = std::chrono::steady_clock::now();
     int n_cached = 0;  // prompt tokens taken from --prompt-cache instead of evaluated

@@ -1,4 +1,5 @@
-// Options shared by the commands that run a model: -m, -t, -c, --kv-type, --no-repack.
+// Options shared by the commands that run a model: -m, -t, -c, --kv-type, --max-memory,
+// --no-repack.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -16,6 +17,7 @@ struct ModelOptions {
     int n_ctx = 0;
     std::string kv_type = "f16";
     bool no_repack = false;
+    std::string max_memory;  // --max-memory SIZE
 
     // `ctx_help` replaces -c's description where the command has its own default.
     void add_to(CLI::App& app, const std::string& ctx_help = "") {
@@ -33,6 +35,10 @@ struct ModelOptions {
                        "q4_0 (a quarter)")
             ->check(CLI::IsMember({"f16", "f32", "q8_0", "q4_0"}))
             ->capture_default_str();
+        app.add_option("--max-memory", max_memory,
+                       "Memory budget for weights, KV cache and scratch (512M, 1.5G): a default "
+                       "context shrinks to fit, a given -c that does not fit is refused")
+            ->check(byte_size());
         app.add_flag("--no-repack", no_repack,
                      "Compute from the mapped file only: no load-time packing of the weights");
     }
@@ -45,6 +51,7 @@ struct ModelOptions {
         ContextParams p;
         p.n_threads = n_threads;
         p.n_ctx = n_ctx;
+        if (!max_memory.empty()) p.max_memory = parse_byte_size(max_memory).value_or(0);
         p.kv_type = kv_type == "f32"    ? TensorType::F32
                     : kv_type == "q8_0" ? TensorType::Q8_0
                     : kv_type == "q4_0" ? TensorType::Q4_0

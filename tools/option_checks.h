@@ -3,7 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <optional>
 #include <string>
 
 #include "engine/runtime/thread_pool.h"
@@ -31,6 +35,44 @@ inline CLI::Validator number_in(double lo, double hi, const std::string& meaning
             return std::string();
         },
         domain);
+}
+
+// A size in bytes: a number with an optional K, M, G or T (powers of 1024; "B" or "iB" may
+// follow): "512M", "1.5G", "300000000". Nothing for anything else.
+inline std::optional<uint64_t> parse_byte_size(std::string text) {
+    for (const char* tail : {"iB", "ib", "B", "b"}) {
+        const std::string t(tail);
+        if (text.size() > t.size() && text.compare(text.size() - t.size(), t.size(), t) == 0) {
+            text.resize(text.size() - t.size());
+            break;
+        }
+    }
+    double scale = 1;
+    if (!text.empty()) {
+        const char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(text.back())));
+        const char* units = "KMGT";
+        if (const char* at = std::strchr(units, unit); at != nullptr && unit != '\0') {
+            scale = std::pow(1024.0, static_cast<double>(at - units + 1));
+            text.pop_back();
+        }
+    }
+    double v = 0;
+    if (text.empty() || !CLI::detail::lexical_cast(text, v) || !std::isfinite(v) || v < 0)
+        return std::nullopt;
+    const double bytes = v * scale;
+    if (bytes > 1e18) return std::nullopt;
+    return static_cast<uint64_t>(bytes);
+}
+
+// --max-memory: a byte size (parse_byte_size).
+inline CLI::Validator byte_size() {
+    return CLI::Validator(
+        [](std::string& input) -> std::string {
+            if (parse_byte_size(input)) return std::string();
+            return "'" + input +
+                   "' is not a size: give bytes, or a number with K, M or G (512M, 1.5G)";
+        },
+        "SIZE");
 }
 
 // -t/--threads: 0 (the default) up to 4x the CPUs this process may use.

@@ -284,6 +284,7 @@ ember_status ember_session_create(const ember_model* model, const ember_session_
         sp.context.n_threads = p.n_threads;
         sp.context.n_batch = p.n_batch > 0 ? p.n_batch : 512;
         sp.context.kv_type = to_tensor_type(p.kv_type);
+        sp.context.max_memory = p.max_memory;
         sp.sampling = to_sampler_params(p.sampling);
         *out_session = new ember_session(*model, sp);
     });
@@ -312,6 +313,10 @@ ember_status ember_session_append_tokens(ember_session* session, const ember_tok
 const float* ember_session_logits(ember_session* session) {
     if (session == nullptr || session->session.n_past() == 0) return nullptr;
     return session->session.context().logits();
+}
+
+int32_t ember_session_n_ctx(const ember_session* session) {
+    return session ? static_cast<int32_t>(session->session.n_ctx()) : 0;
 }
 
 int32_t ember_session_n_tokens(const ember_session* session) {

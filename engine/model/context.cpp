@@ -14,7 +14,8 @@ namespace ember {
 namespace {
 
 // Checks the parameters, fills in the defaults, and makes sure the cache and scratch fit.
-ContextParams resolve(const ModelConfig& c, ContextParams p) {
+ContextParams resolve(const ModelConfig& c, uint64_t weights, ContextParams p) {
+    const bool context_was_default = p.n_ctx == 0;
     if (p.n_ctx < 0) throw Error("context size " + std::to_string(p.n_ctx) + " is negative");
     if (p.n_batch < 0) throw Error("batch size " + std::to_string(p.n_batch) + " is negative");
     if (p.n_seq < 1 || p.n_seq > 256) {
@@ -35,31 +36,79 @@ ContextParams resolve(const ModelConfig& c, ContextParams p) {
     // graph does (it keeps no cache for them).
     if (c.arch->encoder) p.kv_type = TensorType::F32;
 
-    // The KV cache, and the largest scratch: activations of a batch, its logits, and per
-    // thread a KV head's cache slice in F32 with one chunk's scores.
-    const auto u = [](int v) { return static_cast<uint64_t>(v); };
     if (const std::string problem = KvCache::check_type(p.kv_type, c.head_dim); !problem.empty())
         throw Error(problem);
-    const uint64_t kv = 2 * u(c.n_layer) * u(c.n_head_kv) * u(p.n_ctx) * u(p.n_seq) *
-                        row_bytes(p.kv_type, u(c.head_dim));
-    const uint64_t per_token =
-        3 * u(c.n_embd) + 2 * u(c.q_dim()) + 2 * u(c.kv_dim()) + 2 * u(c.n_ff) + u(c.n_vocab);
-    const uint64_t per_thread = u(p.n_ctx) * (3 * u(c.head_dim) + 128);
-    const uint64_t scratch = 4 * (u(p.n_batch) * per_token + u(p.n_threads) * per_thread);
+    MemoryUse use = memory_use(c, weights, p);
+    if (p.max_memory > 0 && use.total() > p.max_memory) {
+        // The largest context that fits (the use grows with n_ctx), at least 16 positions.
+        ContextParams q = p;
+        const auto fits = [&](int n) {
+            q.n_ctx = n;
+            q.n_batch = std::min(p.n_batch, n);
+            return memory_use(c, weights, q).total() <= p.max_memory;
+        };
+        int lo = 0, hi = p.n_ctx;  // fits(lo) or lo == 0; !fits(hi)
+        while (hi - lo > 1) {
+            const int mid = lo + (hi - lo) / 2;
+            (fits(mid) ? lo : hi) = mid;
+        }
+        const std::string need = "a context of " + std::to_string(p.n_ctx) + " tokens needs " +
+                                 megabytes(use.total()) + " (weights " + megabytes(use.weights) +
+                                 ", KV cache " + megabytes(use.kv_cache) + ", scratch " +
+                                 megabytes(use.scratch) + "), more than the memory limit of " +
+                                 megabytes(p.max_memory);
+        if (lo < 16)
+            throw Error(need + ": not even 16 tokens fit; the weights alone take " +
+                        megabytes(use.weights));
+        if (!context_was_default)
+            throw Error(need + ": at most " + std::to_string(lo) +
+                        " tokens fit (lower -c, or a q8_0/q4_0 KV cache)");
+        p.n_ctx = lo;
+        p.n_batch = std::min(p.n_batch, lo);
+        use = memory_use(c, weights, p);
+    }
     check_memory(
-        kv + scratch,
+        use.kv_cache + use.scratch,
         "a context of " + std::to_string(p.n_ctx) + " tokens" +
             (p.n_seq > 1 ? " for each of " + std::to_string(p.n_seq) + " sequences" : ""),
-        "KV cache " + gigabytes(kv) + ", scratch " + gigabytes(scratch),
+        "KV cache " + gigabytes(use.kv_cache) + ", scratch " + gigabytes(use.scratch),
         "lower it with -c (the model was trained for " + std::to_string(c.n_ctx_train) + ")");
     return p;
 }
 
 }  // namespace
 
+MemoryUse memory_use(const ModelConfig& c, uint64_t weight_bytes, const ContextParams& p) {
+    const auto u = [](int v) { return static_cast<uint64_t>(v); };
+    MemoryUse use;
+    use.weights = weight_bytes;
+    use.kv_cache = 2 * u(c.n_layer) * u(c.n_head_kv) * u(p.n_ctx) * u(p.n_seq) *
+                   row_bytes(p.kv_type, u(c.head_dim));
+    // Floats: per token of a batch its activations (forward.cpp's scratch); a row of logits
+    // per sequence (a decode keeps the last token's; perplexity and `ember logits`, which keep
+    // every token's, need n_batch rows more); per thread a KV head's cache slice in F32 with
+    // one chunk's scores (attention.cpp).
+    const uint64_t per_token =
+        3 * u(c.n_embd) + 2 * u(c.q_dim()) + 2 * u(c.kv_dim()) + 2 * u(c.n_ff);
+    const uint64_t per_thread = u(p.n_ctx) * (3 * u(c.head_dim) + 128);
+    use.scratch = 4 * (u(p.n_batch) * per_token + u(p.n_seq) * u(c.n_vocab) +
+                       u(p.n_threads) * per_thread);
+    return use;
+}
+
+uint64_t weight_bytes(const gguf::File& file) {
+    uint64_t bytes = 0;
+    for (const auto& t : file.tensors()) bytes += t.n_bytes;
+    return bytes;
+}
+
+MemoryUse Context::memory() const {
+    return memory_use(model_.config(), weight_bytes(model_.file()), params_);
+}
+
 Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
-      params_(resolve(model.config(), params)),
+      params_(resolve(model.config(), weight_bytes(model.file()), params)),
       kv_(model.config().n_layer, params_.n_ctx * params_.n_seq, model.config().n_head_kv,
           model.config().head_dim, params_.kv_type),
       pool_(params_.n_threads),

@@ -38,7 +38,24 @@ struct ContextParams {
     // Sequences the cache holds side by side, n_ctx positions each, for continuous batching
     // (decode_sequences): the KV cache is n_seq x n_ctx positions. 1 for a single conversation.
     int n_seq = 1;
+    // A memory budget in bytes for the weights, the KV cache and the scratch together (0: none).
+    // A default context (n_ctx 0) shrinks to the largest that fits; a context asked for that
+    // does not fit is refused, saying how much would.
+    uint64_t max_memory = 0;
 };
+
+// What a model and a context hold in memory, in bytes (ember inspect --memory, the load line
+// of ember run, ContextParams::max_memory).
+struct MemoryUse {
+    uint64_t weights = 0;   // the tensors: mapped from the file, or their packed copies
+    uint64_t kv_cache = 0;  // 2 x layers x positions x KV heads x a head's row in the cache type
+    uint64_t scratch = 0;   // a batch's activations and logits, per thread an attention tile
+    uint64_t total() const { return weights + kv_cache + scratch; }
+};
+// For parameters with n_ctx, n_batch and n_threads filled in.
+MemoryUse memory_use(const ModelConfig& config, uint64_t weight_bytes, const ContextParams& params);
+// The bytes of a file's tensors: the weights' share.
+uint64_t weight_bytes(const gguf::File& file);
 
 // One sequence's new tokens in a multi-sequence decode.
 struct SequenceTokens {
@@ -91,6 +108,7 @@ class Context {
     int n_seq() const { return params_.n_seq; }
     int n_threads() const { return pool_.size(); }
     const Model& model() const { return model_; }
+    MemoryUse memory() const;
 
     // Forgets everything from position n on (n = 0: an empty cache), of sequence 0 or seq.
     // release_memory: also give the forgotten positions' KV memory back to the system (whole

@@ -17,6 +17,12 @@ std::string gigabytes(uint64_t bytes) {
     return text;
 }
 
+std::string megabytes(uint64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.1f MB", static_cast<double>(bytes) / 1e6);
+    return text;
+}
+
 void check_memory(uint64_t need, const std::string& what, const std::string& detail,
                   const std::string& advice) {
     const uint64_t available = available_memory_bytes();

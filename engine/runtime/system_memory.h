@@ -25,5 +25,7 @@ void release_pages(void* begin, size_t bytes);
 
 // "1.25 GB"
 std::string gigabytes(uint64_t bytes);
+// "12.5 MB"
+std::string megabytes(uint64_t bytes);
 
 }  // namespace ember

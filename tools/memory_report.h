@@ -1,0 +1,27 @@
+// The memory line the model commands print on load: weights, KV cache (its type), scratch and
+// their total, and a note when --max-memory lowered the default context.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "engine/model/context.h"
+#include "engine/runtime/system_memory.h"
+
+namespace ember::cli {
+
+inline void print_memory_use(const Context& context, const ContextParams& asked) {
+    const MemoryUse use = context.memory();
+    std::fprintf(stderr, "memory: weights %s + KV cache %s (%s) + scratch %s = %s\n",
+                 megabytes(use.weights).c_str(), megabytes(use.kv_cache).c_str(),
+                 std::string(tensor_type_name(context.kv_cache().type())).c_str(),
+                 megabytes(use.scratch).c_str(), megabytes(use.total()).c_str());
+    const int default_ctx = std::min(context.model().config().n_ctx_train, kDefaultMaxContext);
+    if (asked.max_memory > 0 && asked.n_ctx == 0 && context.n_ctx() < default_ctx) {
+        std::fprintf(stderr,
+                     "memory: context lowered from %d to %d tokens to fit --max-memory %s\n",
+                     default_ctx, context.n_ctx(), megabytes(asked.max_memory).c_str());
+    }
+}
+
+}  // namespace ember::cli
