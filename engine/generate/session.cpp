@@ -139,9 +139,12 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
             // Half of the pace now: the cap, or the rate measured so far.
             const double seconds = std::chrono::duration<double>(now - start).count();
             const double pace = rate > 0 ? rate : result.n_generated / std::max(seconds, 1e-3);
-            set_rate(std::max(1.0, pace / 2));
+            const double slower = std::max(1.0, pace / 2);
+            if (rate <= 0 || slower < rate) {  // at 1 token/s it stays there
+                set_rate(slower);
+                ++result.thermal_slowdowns;
+            }
             hot = true;
-            ++result.thermal_slowdowns;
         } else if (hot && *celsius < options.thermal_limit_celsius - 5) {
             set_rate(options.max_tokens_per_second);
             hot = false;

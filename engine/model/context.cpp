@@ -60,9 +60,11 @@ ContextParams resolve(const ModelConfig& c, uint64_t weights, ContextParams p) {
         if (lo < 16)
             throw Error(need + ": not even 16 tokens fit; the weights alone take " +
                         megabytes(use.weights));
+        const bool smaller_cache = (p.kv_type == TensorType::F16 || p.kv_type == TensorType::F32) &&
+                                   KvCache::check_type(TensorType::Q8_0, c.head_dim).empty();
         if (!context_was_default)
-            throw Error(need + ": at most " + std::to_string(lo) +
-                        " tokens fit (lower -c, or a q8_0/q4_0 KV cache)");
+            throw Error(need + ": at most " + std::to_string(lo) + " tokens fit (lower -c" +
+                        (smaller_cache ? ", or use a q8_0/q4_0 KV cache)" : ")"));
         p.n_ctx = lo;
         p.n_batch = std::min(p.n_batch, lo);
         use = memory_use(c, weights, p);
@@ -91,8 +93,8 @@ MemoryUse memory_use(const ModelConfig& c, uint64_t weight_bytes, const ContextP
     const uint64_t per_token =
         3 * u(c.n_embd) + 2 * u(c.q_dim()) + 2 * u(c.kv_dim()) + 2 * u(c.n_ff);
     const uint64_t per_thread = u(p.n_ctx) * (3 * u(c.head_dim) + 128);
-    use.scratch = 4 * (u(p.n_batch) * per_token + u(p.n_seq) * u(c.n_vocab) +
-                       u(p.n_threads) * per_thread);
+    use.scratch =
+        4 * (u(p.n_batch) * per_token + u(p.n_seq) * u(c.n_vocab) + u(p.n_threads) * per_thread);
     return use;
 }
 
