@@ -3,12 +3,13 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer) and runs each for N seconds (default 60) from a
 # seed corpus. Any crash, sanitizer report or failed check fails the script.
 #   scripts/fuzz.sh [seconds] [target...]     targets: gguf_reader tokenizers chat_template c_api
+#                                             session_state
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gguf_reader tokenizers chat_template c_api)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf_reader tokenizers chat_template c_api session_state)
 shared=${EMBER_SHARED:-../shared}
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
@@ -40,6 +41,11 @@ seed() {
         c_api)
             printf '\000\100\002\100\001\000\020\001\020Once upon a time\003\010\000\000\000' \
                 > "$corpus/append-generate" ;;
+        session_state)  # the first byte: 0 raw bytes, 1 flips, 2 flips and a cut, 3 a tail
+            printf '\001' > "$corpus/unchanged"
+            printf '\001\020\000\001' > "$corpus/flip"
+            printf '\002\100\000' > "$corpus/cut"
+            printf '\000EMBERSES\001\000\000\000' > "$corpus/header" ;;
     esac
 }
 
