@@ -133,8 +133,9 @@ void release_file_pages(const void* begin, size_t bytes) {
     uintptr_t first, last;
     if (!whole_pages(begin, bytes, &first, &last)) return;
 #if defined(_WIN32)
-    // No call drops part of a file view; the pages stay until the view is unmapped.
-    (void)first, (void)last;
+    // VirtualUnlock on pages that are not locked takes them out of the working set (its
+    // documented remark); being clean file pages, they are read from the file again if touched.
+    VirtualUnlock(reinterpret_cast<void*>(first), last - first);
 #else
     ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 #endif
