@@ -138,7 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 p.n_ctx = static_cast<int8_t>(in.u8());  // negative ones included
                 p.n_threads = in.u8() % 4;
                 p.n_batch = static_cast<int8_t>(in.u8());
-                p.kv_type = static_cast<ember_kv_type>(in.u8() % 5);  // 4: refused
+                p.kv_type = in.u8() % 5;  // 4: refused
                 p.sampling.temperature = (in.u8() % 20) / 10.0f;
                 p.sampling.top_k = static_cast<int8_t>(in.u8());
                 p.sampling.top_p = (in.u8() % 12) / 10.0f;

@@ -129,12 +129,12 @@ typedef enum ember_kv_type {
 } ember_kv_type;
 
 typedef struct ember_session_params {
-    int32_t n_ctx;         /* context size in tokens; 0: the training context, at most 4096. A
-                              context whose KV cache cannot fit in the available memory fails */
-    int32_t n_threads;     /* 0: the fast physical cores this process may use (not the little
-                              cores of a big.LITTLE phone); at most 4x its CPUs */
-    int32_t n_batch;       /* most tokens evaluated at once. Default 512 */
-    ember_kv_type kv_type; /* Default EMBER_KV_F16 */
+    int32_t n_ctx;     /* context size in tokens; 0: the training context, at most 4096. A
+                          context whose KV cache cannot fit in the available memory fails */
+    int32_t n_threads; /* 0: the fast physical cores this process may use (not the little
+                          cores of a big.LITTLE phone); at most 4x its CPUs */
+    int32_t n_batch;   /* most tokens evaluated at once. Default 512 */
+    int32_t kv_type;   /* an ember_kv_type; default EMBER_KV_F16 */
     /* A memory budget in bytes for weights, KV cache and scratch together; 0: none. With
        n_ctx 0 the context shrinks to fit (ember_session_n_ctx tells the size); a given n_ctx
        that does not fit makes create fail, saying how many tokens would. */
@@ -247,11 +247,11 @@ void ember_session_cancel(ember_session* session);
 typedef struct ember_context ember_context;
 
 typedef struct ember_context_params {
-    int32_t n_ctx;         /* positions per sequence; 0: the training context, at most 4096 */
-    int32_t n_seq;         /* sequences; the KV cache is n_seq x n_ctx positions. Default 1 */
-    int32_t n_threads;     /* 0: the physical cores this process may use */
-    int32_t n_batch;       /* most tokens in one decode, all sequences together. Default 512 */
-    ember_kv_type kv_type; /* Default EMBER_KV_F16 */
+    int32_t n_ctx;     /* positions per sequence; 0: the training context, at most 4096 */
+    int32_t n_seq;     /* sequences; the KV cache is n_seq x n_ctx positions. Default 1 */
+    int32_t n_threads; /* 0: the physical cores this process may use */
+    int32_t n_batch;   /* most tokens in one decode, all sequences together. Default 512 */
+    int32_t kv_type;   /* an ember_kv_type; default EMBER_KV_F16 */
 } ember_context_params;
 
 typedef struct ember_sequence_tokens {

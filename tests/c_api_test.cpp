@@ -118,7 +118,7 @@ TEST_F(CApi, SessionParametersOutsideTheirDomainAreRefused) {
     p = ember_session_default_params();
     p.kv_type = EMBER_KV_Q8_0;
     refused(p, "blocks of 32");
-    p.kv_type = static_cast<ember_kv_type>(7);
+    p.kv_type = 7;
     refused(p, "unknown kv_type 7");
 }
 
@@ -130,7 +130,7 @@ TEST(CApiKvTypes, QuantizedCacheGeneratesTheSameOpening) {
         ember::test::shared_path("models/ember-stories-5M/ember-stories-5M-F16.gguf").string();
     ASSERT_EQ(ember_model_load(path.c_str(), nullptr, &model, nullptr, 0), EMBER_OK);
     std::string texts[3];
-    const ember_kv_type types[3] = {EMBER_KV_F16, EMBER_KV_Q8_0, EMBER_KV_Q4_0};
+    const int32_t types[3] = {EMBER_KV_F16, EMBER_KV_Q8_0, EMBER_KV_Q4_0};
     for (int i = 0; i < 3; ++i) {
         ember_session_params p = ember_session_default_params();
         p.sampling.temperature = 0;

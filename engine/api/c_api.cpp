@@ -96,8 +96,10 @@ ember_status copy_out(const std::string& text, char* out, size_t capacity, size_
     return EMBER_OK;
 }
 
-// Throws for a value outside the enum (a caller's cast), caught as INVALID_ARGUMENT.
-ember::TensorType to_tensor_type(ember_kv_type type) {
+// Throws for a value outside the enum, caught as INVALID_ARGUMENT. The field is an int32_t,
+// not the enum type: a C caller may store any number there, and a C++ enum without a fixed
+// type may not hold it.
+ember::TensorType to_tensor_type(int32_t type) {
     switch (type) {
         case EMBER_KV_F16:
             return ember::TensorType::F16;
@@ -108,7 +110,7 @@ ember::TensorType to_tensor_type(ember_kv_type type) {
         case EMBER_KV_Q4_0:
             return ember::TensorType::Q4_0;
     }
-    throw ember::Error("unknown kv_type " + std::to_string(static_cast<int>(type)) +
+    throw ember::Error("unknown kv_type " + std::to_string(type) +
                        " (EMBER_KV_F16, EMBER_KV_F32, EMBER_KV_Q8_0 or EMBER_KV_Q4_0)");
 }
 
