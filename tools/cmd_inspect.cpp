@@ -32,7 +32,7 @@ void print_memory(const gguf::File& file, const InspectOptions& options) {
     const ModelConfig c = ModelConfig::from_gguf(file);
     ContextParams p;
     p.n_threads = options.n_threads > 0 ? options.n_threads : default_thread_count();
-    const int default_ctx = std::min(c.n_ctx_train, kDefaultMaxContext);
+    const int default_ctx = default_context(c);
     p.n_ctx = options.n_ctx > 0 ? options.n_ctx : default_ctx;
     p.n_batch = std::min(512, p.n_ctx);
     const uint64_t weights = weight_bytes(file);

@@ -16,7 +16,7 @@ inline void print_memory_use(const Context& context, const ContextParams& asked)
                  megabytes(use.weights).c_str(), megabytes(use.kv_cache).c_str(),
                  std::string(tensor_type_name(context.kv_cache().type())).c_str(),
                  megabytes(use.scratch).c_str(), megabytes(use.total()).c_str());
-    const int default_ctx = std::min(context.model().config().n_ctx_train, kDefaultMaxContext);
+    const int default_ctx = default_context(context.model().config());
     if (asked.max_memory > 0 && asked.n_ctx == 0 && context.n_ctx() < default_ctx) {
         std::fprintf(stderr,
                      "memory: context lowered from %d to %d tokens to fit --max-memory %s\n",

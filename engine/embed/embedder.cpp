@@ -19,7 +19,7 @@ constexpr std::array<std::pair<std::string_view, Pooling>, 4> kPoolingNames = {{
 
 // One forward pass holds as many tokens as the context: the embedder packs texts up to it.
 ContextParams packing_context(const Model& model, ContextParams p) {
-    if (p.n_ctx == 0) p.n_ctx = std::min(model.config().n_ctx_train, kDefaultMaxContext);
+    if (p.n_ctx == 0) p.n_ctx = default_context(model.config());
     if (p.n_ctx > 0) p.n_batch = p.n_ctx;
     return p;
 }

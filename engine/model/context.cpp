@@ -22,7 +22,7 @@ ContextParams resolve(const ModelConfig& c, uint64_t weights, ContextParams p) {
         throw Error("sequence count " + std::to_string(p.n_seq) + " is outside 1..256");
     }
     check_thread_count(p.n_threads);
-    if (p.n_ctx == 0) p.n_ctx = std::min(c.n_ctx_train, kDefaultMaxContext);
+    if (p.n_ctx == 0) p.n_ctx = default_context(c);
     // Learned positions (BERT) exist only up to the training context.
     if (c.arch->position_embeddings && p.n_ctx > c.n_ctx_train) {
         throw Error("context size " + std::to_string(p.n_ctx) + " is beyond the " +

@@ -3,6 +3,7 @@
 // several contexts may share one Model on different threads.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -66,6 +67,9 @@ struct SequenceTokens {
 // The default context: the training context, but no more than this (as llama.cpp): a file
 // trained for 131072 positions would otherwise ask for a KV cache of many GB up front.
 inline constexpr int kDefaultMaxContext = 4096;
+inline int default_context(const ModelConfig& config) {
+    return std::min(config.n_ctx_train, kDefaultMaxContext);
+}
 
 class Context {
   public:

@@ -228,6 +228,7 @@ void Model::pack_weights() {
 namespace ember {
 
 uint64_t Model::fingerprint() const {
+    if (const uint64_t known = fingerprint_.load(); known != 0) return known;
     const uint64_t size = file_.file_size();
     uint64_t hash = fnv1a(&size, sizeof(size));
     hash = fnv1a(file_.bytes().data(), file_.data_offset(), hash);
@@ -236,6 +237,8 @@ uint64_t Model::fingerprint() const {
     for (size_t i = 0; i < tensors.size(); i += step) {
         hash = fnv1a(tensors[i].data, std::min<uint64_t>(64, tensors[i].n_bytes), hash);
     }
+    if (hash == 0) hash = 1;  // 0 means "not computed"
+    fingerprint_.store(hash);
     return hash;
 }
 

@@ -2,6 +2,8 @@
 // Read-only after loading, so one Model can serve many contexts on many threads.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -79,7 +81,7 @@ class Model {
     // Names this model's file for saved sessions: FNV-1a of the file size, its header
     // (metadata and tensor table) and 64 bytes from each of up to 16 tensors spread over the
     // file. Two files that differ only in weights elsewhere share it; the wrong model almost
-    // never does.
+    // never does. Computed on first use (saving or loading a session), then kept.
     uint64_t fingerprint() const;
     const ModelConfig& config() const { return config_; }
 
@@ -112,6 +114,8 @@ class Model {
     gguf::File file_;
     ModelConfig config_;
     HugePageBuffer packed_;  // every packed matrix, each 64-byte aligned
+    // fingerprint(), once computed (0: not yet; threads that race compute the same value).
+    mutable std::atomic<uint64_t> fingerprint_{0};
 };
 
 }  // namespace ember

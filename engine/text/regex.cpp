@@ -210,7 +210,7 @@ class Parser {
             bracket_class(*node);
         } else if (c == '\\') {
             ++at_;
-            node->items.push_back(escape(false));
+            node->items.push_back(escape());
         } else if (c == '*' || c == '+' || c == '?' || c == '{') {
             fail("a quantifier without anything to repeat");
         } else if (c == '.' || c == '^' || c == '$') {
@@ -230,7 +230,7 @@ class Parser {
             first = false;
             ClassItem item;
             if (accept('\\')) {
-                item = escape(true);
+                item = escape();
             } else {
                 if (peek() == '[') fail("nested classes are not supported");
                 item = {ClassItem::Kind::RANGE, cps_[at_], cps_[at_]};
@@ -242,7 +242,7 @@ class Parser {
                 ++at_;
                 ClassItem last;
                 if (accept('\\')) {
-                    last = escape(true);
+                    last = escape();
                 } else {
                     last = {ClassItem::Kind::RANGE, cps_[at_], cps_[at_]};
                     ++at_;
@@ -258,8 +258,7 @@ class Parser {
     }
 
     // After a backslash.
-    ClassItem escape(bool in_class) {
-        (void)in_class;
+    ClassItem escape() {
         if (done()) {
             --at_;
             fail("a pattern ending in '\\'");
