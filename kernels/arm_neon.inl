@@ -373,3 +373,5 @@ void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b,
 }
 
 }  // namespace ember::EMBER_NEON_NAMESPACE
+
+#include "kernels/arm_packed.inl"  // the packed panel kernels, in the same namespace

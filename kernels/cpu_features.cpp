@@ -46,6 +46,7 @@ const CpuFeatures& cpu_features() {
         f.neon = true;  // part of the aarch64 base
         const platform::ArmFeatures arm = platform::arm_features();
         f.neon_dotprod = arm.dotprod;
+        f.neon_i8mm = arm.dotprod && arm.i8mm;
 #endif
         return f;
 #endif

@@ -60,8 +60,9 @@ const TypeKernels* reference_kernels(TensorType type) {
 namespace {
 
 // EMBER_KERNELS=reference: only the scalar kernels; EMBER_KERNELS=avx2: plain AVX2, neither
-// AVX-512 nor AVX-VNNI; EMBER_KERNELS=avx2-vnni: no AVX-512 (to measure what each adds, to rule
-// one out, or to run an AVX2 CPU's kernels on a bigger one).
+// AVX-512 nor AVX-VNNI; EMBER_KERNELS=avx2-vnni: no AVX-512; on aarch64 EMBER_KERNELS=neon:
+// no dot product (to measure what each adds, to rule one out, or to run a smaller CPU's
+// kernels on a bigger one).
 bool forced(const char* set) {
     const char* env = std::getenv("EMBER_KERNELS");
     return env != nullptr && std::string(env) == set;
@@ -160,7 +161,7 @@ struct BestKernels {
             set_packed32(T::Q8_0, avx512::gemm_packed32_q8_0);
         }
 #elif defined(__aarch64__)
-        if (cpu_features().neon_dotprod) {
+        if (cpu_features().neon_dotprod && !forced("neon")) {
             name = "neon-dotprod";
             set_all_from_neon_dotprod();
         } else if (cpu_features().neon) {
@@ -185,6 +186,16 @@ struct BestKernels {
         set(T::Q5_K, neon::vec_dot_q5_k_q8_k);
         set(T::Q6_K, neon::vec_dot_q6_k_q8_k);
         floats.matmul = neon::matmul_f32;
+        set_packed(T::Q4_0, neon::pack8_q4_0, neon::gemm_packed8_q4_0, nullptr);
+        set_packed(T::Q5_0, neon::pack8_q5_0, neon::gemm_packed8_q5_0, nullptr);
+        set_packed(T::Q4_1, neon::pack8_q4_1, neon::gemm_packed8_q4_1, nullptr);
+        set_packed(T::Q5_1, neon::pack8_q5_1, neon::gemm_packed8_q5_1, nullptr);
+        set_packed(T::Q8_0, neon::pack8_q8_0, neon::gemm_packed8_q8_0, nullptr);
+        set_packed(T::Q2_K, neon::pack8_q2_k, neon::gemm_packed8_q2_k, nullptr);
+        set_packed(T::Q3_K, neon::pack8_q3_k, neon::gemm_packed8_q3_k, nullptr);
+        set_packed(T::Q4_K, neon::pack8_q4_k, neon::gemm_packed8_q4_k, nullptr);
+        set_packed(T::Q5_K, neon::pack8_q5_k, neon::gemm_packed8_q5_k, nullptr);
+        set_packed(T::Q6_K, neon::pack8_q6_k, neon::gemm_packed8_q6_k, nullptr);
     }
     void set_all_from_neon_dotprod() {
         set(T::F32, neon_dotprod::vec_dot_f32);
@@ -201,6 +212,16 @@ struct BestKernels {
         set(T::Q5_K, neon_dotprod::vec_dot_q5_k_q8_k);
         set(T::Q6_K, neon_dotprod::vec_dot_q6_k_q8_k);
         floats.matmul = neon_dotprod::matmul_f32;
+        set_packed(T::Q4_0, neon_dotprod::pack8_q4_0, neon_dotprod::gemm_packed8_q4_0, nullptr);
+        set_packed(T::Q5_0, neon_dotprod::pack8_q5_0, neon_dotprod::gemm_packed8_q5_0, nullptr);
+        set_packed(T::Q4_1, neon_dotprod::pack8_q4_1, neon_dotprod::gemm_packed8_q4_1, nullptr);
+        set_packed(T::Q5_1, neon_dotprod::pack8_q5_1, neon_dotprod::gemm_packed8_q5_1, nullptr);
+        set_packed(T::Q8_0, neon_dotprod::pack8_q8_0, neon_dotprod::gemm_packed8_q8_0, nullptr);
+        set_packed(T::Q2_K, neon_dotprod::pack8_q2_k, neon_dotprod::gemm_packed8_q2_k, nullptr);
+        set_packed(T::Q3_K, neon_dotprod::pack8_q3_k, neon_dotprod::gemm_packed8_q3_k, nullptr);
+        set_packed(T::Q4_K, neon_dotprod::pack8_q4_k, neon_dotprod::gemm_packed8_q4_k, nullptr);
+        set_packed(T::Q5_K, neon_dotprod::pack8_q5_k, neon_dotprod::gemm_packed8_q5_k, nullptr);
+        set_packed(T::Q6_K, neon_dotprod::pack8_q6_k, neon_dotprod::gemm_packed8_q6_k, nullptr);
     }
 #endif
 #if defined(__x86_64__)

@@ -166,6 +166,28 @@ float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y);
 float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
 void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
                 float* c, size_t ldc);
+// Packed groups of 8 rows (arm_packed.inl): SDOT by element on the 16-byte halves of the
+// packed layout (without +dotprod, widening multiplies giving the same lanes).
+void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q8_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q2_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q2_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q3_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q3_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
 }  // namespace neon
 namespace neon_dotprod {  // arm_neon_dotprod.cpp: the same, built with +dotprod
 float vec_dot_f32(int64_t n, const void* x, const void* y);
@@ -183,6 +205,27 @@ float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y);
 float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
 void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
                 float* c, size_t ldc);
+// Packed groups of 8 rows: SDOT by element.
+void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q8_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q2_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q2_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q3_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q3_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
 }  // namespace neon_dotprod
 
 }  // namespace ember

@@ -1,24 +1,16 @@
-// Weights packed once at load time for the panel kernels (x86_panel.inl), shared by the AVX-512
-// (x86_avx512_packed.cpp), AVX-VNNI (x86_avxvnni_packed.cpp) and AVX2 (x86_avx2_packed.cpp)
-// kernels: the packing is plain byte moves and the same layout serves all three, and the
-// decoding is written once. Like x86_panel.inl, everything is in an anonymous namespace, one
-// copy per including file.
+// Weights packed once at load time (packed_layout.h) for the panel kernels (x86_panel.inl),
+// shared by the AVX-512 (x86_avx512_packed.cpp), AVX-VNNI (x86_avxvnni_packed.cpp) and AVX2
+// (x86_avx2_packed.cpp) kernels: the same layout serves all three, and the decoding is written
+// once. Like x86_panel.inl, everything is in an anonymous namespace, one copy per including
+// file.
 //
 // Building a panel from mapped rows costs a dword transposition and a scalar decoding of the
 // scales per block and panel: in prompt processing that is shared by the whole batch, but a
-// generated token meets each panel once and would pay it for every weight. So the engine can
-// pack each group of 8 rows once (Pack8Fn), into a layout where the transposition is already
-// done and the scales sit 8 rows side by side:
-//
-// * Every value array (qs, qh, ql, hmask) is interleaved by dwords: 32 bytes of a packed array
-//   hold bytes 4k..4k+3 of one 32-byte section of the 8 rows' array, row j at bytes 4j..4j+3.
-//   The shifts and masks that turn a row's section into values 32i..32i+31 (as in
-//   x86_k_unpack.inl) turn those 32 bytes into the panel vector "values 32i+4k..+3 of each row".
-//   Sections follow each other in the order the kernel reads them.
-// * The scales and minimums are stored 8 rows side by side, so a few vector operations give a
-//   sub-block's 8 scales as int32 lanes.
-//
-// Each layout is exactly the size of the 8 rows it comes from (static_asserts below).
+// generated token meets each panel once and would pay it for every weight. So the engine packs
+// each group of 8 rows once (Pack8Fn), into packed_layout.h's layout, where the transposition
+// is already done and the scales sit 8 rows side by side: 32 bytes of a packed value array are
+// the panel vector "values 4k..4k+3 of each row" after the same shifts and masks as
+// x86_k_unpack.inl.
 //
 // For a batch the packed blocks are decoded once into a panel (with AVX-512, two groups into a
 // 16-row panel) that every token reuses. For one token (generation) they are decoded as they
@@ -35,130 +27,17 @@
 #include <vector>
 
 #include "kernels/blocks.h"
+#include "kernels/packed_layout.h"
 #include "kernels/x86_k_unpack.inl"
 #include "kernels/x86_panel.inl"
 
 namespace ember::x86_panel {
 namespace {
 
-// ---- Packing (plain byte moves) ----
-
-// Value arrays are stored section-major: qs[s][k] holds dword k of section s of the 8 rows (the
-// 32 bytes that give panel vectors "values 32g + 4k.." for the groups g of section s), so
-// decoding walks the packed bytes in order.
-using Sections = uint8_t[8][32];
-
-// dst[s][k][4j + m] = rows[j][offset + 32s + 4k + m] for the `sections` 32-byte sections of a
-// value array: dword k of each row's section s, 8 rows side by side.
-void interleave_dwords(const uint8_t* const rows[8], size_t offset, int sections, Sections* dst) {
-    for (int s = 0; s < sections; ++s) {
-        for (int k = 0; k < 8; ++k) {
-            for (int j = 0; j < 8; ++j)
-                std::memcpy(dst[s][k] + 4 * j, rows[j] + offset + 32 * s + 4 * k, 4);
-        }
-    }
-}
-
-// The 8 rows' block b, as byte pointers.
-template <typename Block>
-void block_rows(const void* w, size_t w_stride, int64_t b, const uint8_t* rows[8]) {
-    for (int j = 0; j < 8; ++j) {
-        rows[j] =
-            static_cast<const uint8_t*>(w) + j * w_stride + static_cast<size_t>(b) * sizeof(Block);
-    }
-}
-
-// The 8 rows' fp16 field at `offset`, side by side.
-void pack_halves(const uint8_t* const rows[8], size_t offset, fp16_t d[8]) {
-    for (int j = 0; j < 8; ++j) std::memcpy(&d[j], rows[j] + offset, 2);
-}
+using namespace ember::packed;  // the layouts and their packers
 
 inline __m256 halves8(const fp16_t d[8]) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d)));
-}
-
-// ---- 32-value blocks ----
-
-// Q4_0: qs[c] dword j = row j's qs[4c..4c+3]: low nibbles are values 4c.., high nibbles
-// 16+4c.., so one section gives panel vectors c and c + 4.
-struct PackedQ4_0 {
-    fp16_t d[8];
-    uint8_t qs[4][32];
-};
-// Q5_0: as Q4_0, plus qh[k] bit 4j+i = the fifth bit of value 4k+i of row j.
-struct PackedQ5_0 {
-    fp16_t d[8];
-    uint32_t qh[8];
-    uint8_t qs[4][32];
-};
-// Q8_0: qs[k] dword j = row j's qs[4k..4k+3] + 128 (unsigned, for vpdpbusd).
-struct PackedQ8_0 {
-    fp16_t d[8];
-    uint8_t qs[8][32];
-};
-// Q4_1 / Q5_1: as Q4_0 / Q5_0, with the 8 rows' minimums after their scales.
-struct PackedQ4_1 {
-    fp16_t d[8], m[8];
-    uint8_t qs[4][32];
-};
-struct PackedQ5_1 {
-    fp16_t d[8], m[8];
-    uint32_t qh[8];
-    uint8_t qs[4][32];
-};
-static_assert(sizeof(PackedQ4_0) == 8 * sizeof(BlockQ4_0));
-static_assert(sizeof(PackedQ4_1) == 8 * sizeof(BlockQ4_1));
-static_assert(sizeof(PackedQ5_1) == 8 * sizeof(BlockQ5_1));
-static_assert(sizeof(PackedQ5_0) == 8 * sizeof(BlockQ5_0));
-static_assert(sizeof(PackedQ8_0) == 8 * sizeof(BlockQ8_0));
-
-// The nibbles at `offset` of the 8 rows: qs[c] dword j = row j's bytes 4c..4c+3.
-void pack_nibbles(const uint8_t* const rows[8], size_t offset, uint8_t qs[4][32]) {
-    for (int c = 0; c < 4; ++c) {
-        for (int j = 0; j < 8; ++j) std::memcpy(qs[c] + 4 * j, rows[j] + offset + 4 * c, 4);
-    }
-}
-// The fifth bits at `offset`: qh[k] bit 4j + i = bit 4k + i of row j's 32 bits.
-void pack_fifth_bits(const uint8_t* const rows[8], size_t offset, uint32_t qh[8]) {
-    for (int k = 0; k < 8; ++k) {
-        uint32_t mask = 0;
-        for (int j = 0; j < 8; ++j) {
-            uint32_t bits;
-            std::memcpy(&bits, rows[j] + offset, 4);
-            mask |= ((bits >> (4 * k)) & 0xfu) << (4 * j);
-        }
-        qh[k] = mask;
-    }
-}
-
-void pack_q4_0(const uint8_t* const rows[8], PackedQ4_0* p) {
-    pack_halves(rows, offsetof(BlockQ4_0, d), p->d);
-    pack_nibbles(rows, offsetof(BlockQ4_0, qs), p->qs);
-}
-void pack_q5_0(const uint8_t* const rows[8], PackedQ5_0* p) {
-    pack_halves(rows, offsetof(BlockQ5_0, d), p->d);
-    pack_nibbles(rows, offsetof(BlockQ5_0, qs), p->qs);
-    pack_fifth_bits(rows, offsetof(BlockQ5_0, qh), p->qh);
-}
-void pack_q4_1(const uint8_t* const rows[8], PackedQ4_1* p) {
-    pack_halves(rows, offsetof(BlockQ4_1, d), p->d);
-    pack_halves(rows, offsetof(BlockQ4_1, m), p->m);
-    pack_nibbles(rows, offsetof(BlockQ4_1, qs), p->qs);
-}
-void pack_q5_1(const uint8_t* const rows[8], PackedQ5_1* p) {
-    pack_halves(rows, offsetof(BlockQ5_1, d), p->d);
-    pack_halves(rows, offsetof(BlockQ5_1, m), p->m);
-    pack_nibbles(rows, offsetof(BlockQ5_1, qs), p->qs);
-    pack_fifth_bits(rows, offsetof(BlockQ5_1, qh), p->qh);
-}
-void pack_q8_0(const uint8_t* const rows[8], PackedQ8_0* p) {
-    pack_halves(rows, offsetof(BlockQ8_0, d), p->d);
-    for (int k = 0; k < 8; ++k) {
-        for (int j = 0; j < 8; ++j) {
-            for (int m = 0; m < 4; ++m)
-                p->qs[k][4 * j + m] = rows[j][offsetof(BlockQ8_0, qs) + 4 * k + m] ^ 0x80;
-        }
-    }
 }
 
 inline void unpack_nibbles(const uint8_t qs[4][32], __m256i q[8]) {
@@ -233,18 +112,6 @@ struct PanelOf<PackedQ8_0> {
 #endif
 };
 
-// Every block of a group of 8 rows of n values, kValues per block.
-template <typename Block, int kValues, typename Packed,
-          void (*kPack)(const uint8_t* const*, Packed*)>
-void pack_groups(int64_t n, const void* w, size_t w_stride, void* packed) {
-    auto* out = static_cast<Packed*>(packed);
-    for (int64_t b = 0; b < n / kValues; ++b) {
-        const uint8_t* rows[8];
-        block_rows<Block>(w, w_stride, b, rows);
-        kPack(rows, &out[b]);
-    }
-}
-
 // How many vpmaddubsw results (pairs of products) of a type's unsigned values may be summed in
 // int16 before overflow: |pair| <= 2 * max * 128, so 8 of them for 4-bit values (max 15:
 // 30720), 4 for 5-bit ones (max 31: 31744), and 1 for Q8_0's magnitudes (128). Only the
@@ -280,99 +147,6 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
     for (int64_t b = 0; b < n_blocks; ++b) unpack(groups[b], &panel[b]);
     panel_all_tokens<Rows8, kOffset, kRun>(n_blocks, panel.data(), a, y, y_stride);
-}
-
-// ---- K-quants ----
-
-// Q4_K / Q5_K: scales[s] dword j = row j's scales[4s..4s+3] (the 12 bytes of 6-bit scales and
-// minimums, three dwords per row).
-template <bool kFifthBit>
-struct PackedQ4_KLike;
-template <>
-struct PackedQ4_KLike<false> {
-    fp16_t d[8], dmin[8];
-    uint8_t scales[3][32];
-    Sections qs[4];
-};
-template <>
-struct PackedQ4_KLike<true> {
-    fp16_t d[8], dmin[8];
-    uint8_t scales[3][32];
-    Sections qh[1];
-    Sections qs[4];
-};
-using PackedQ4_K = PackedQ4_KLike<false>;
-using PackedQ5_K = PackedQ4_KLike<true>;
-// Q6_K: scales[j][r] = row r's scale of sub-block j.
-struct PackedQ6_K {
-    fp16_t d[8];
-    int8_t scales[16][8];
-    Sections ql[4];
-    Sections qh[2];
-};
-// Q2_K: scales[j][r] = row r's scale byte of sub-block j (scale | min << 4).
-struct PackedQ2_K {
-    fp16_t d[8], dmin[8];
-    uint8_t scales[16][8];
-    Sections qs[2];
-};
-// Q3_K: scales[s] dword j = row j's scales[4s..4s+3], as Q4_K.
-struct PackedQ3_K {
-    fp16_t d[8];
-    uint8_t scales[3][32];
-    Sections hmask[1];
-    Sections qs[2];
-};
-static_assert(sizeof(PackedQ2_K) == 8 * sizeof(BlockQ2_K));
-static_assert(sizeof(PackedQ3_K) == 8 * sizeof(BlockQ3_K));
-static_assert(sizeof(PackedQ4_K) == 8 * sizeof(BlockQ4_K));
-static_assert(sizeof(PackedQ5_K) == 8 * sizeof(BlockQ5_K));
-static_assert(sizeof(PackedQ6_K) == 8 * sizeof(BlockQ6_K));
-
-template <typename Block, typename Packed>
-void pack_scale_dwords(const uint8_t* const rows[8], Packed* p) {
-    for (int s = 0; s < 3; ++s) {
-        for (int j = 0; j < 8; ++j)
-            std::memcpy(p->scales[s] + 4 * j, rows[j] + offsetof(Block, scales) + 4 * s, 4);
-    }
-}
-template <typename Block, typename Packed>
-void pack_scale_columns(const uint8_t* const rows[8], Packed* p) {
-    for (int sub = 0; sub < 16; ++sub) {
-        for (int r = 0; r < 8; ++r)
-            std::memcpy(&p->scales[sub][r], rows[r] + offsetof(Block, scales) + sub, 1);
-    }
-}
-void pack_q4_k(const uint8_t* const rows[8], PackedQ4_K* p) {
-    pack_halves(rows, offsetof(BlockQ4_K, d), p->d);
-    pack_halves(rows, offsetof(BlockQ4_K, dmin), p->dmin);
-    pack_scale_dwords<BlockQ4_K>(rows, p);
-    interleave_dwords(rows, offsetof(BlockQ4_K, qs), 4, p->qs);
-}
-void pack_q5_k(const uint8_t* const rows[8], PackedQ5_K* p) {
-    pack_halves(rows, offsetof(BlockQ5_K, d), p->d);
-    pack_halves(rows, offsetof(BlockQ5_K, dmin), p->dmin);
-    pack_scale_dwords<BlockQ5_K>(rows, p);
-    interleave_dwords(rows, offsetof(BlockQ5_K, qh), 1, p->qh);
-    interleave_dwords(rows, offsetof(BlockQ5_K, qs), 4, p->qs);
-}
-void pack_q6_k(const uint8_t* const rows[8], PackedQ6_K* p) {
-    pack_halves(rows, offsetof(BlockQ6_K, d), p->d);
-    pack_scale_columns<BlockQ6_K>(rows, p);
-    interleave_dwords(rows, offsetof(BlockQ6_K, ql), 4, p->ql);
-    interleave_dwords(rows, offsetof(BlockQ6_K, qh), 2, p->qh);
-}
-void pack_q2_k(const uint8_t* const rows[8], PackedQ2_K* p) {
-    pack_halves(rows, offsetof(BlockQ2_K, d), p->d);
-    pack_halves(rows, offsetof(BlockQ2_K, dmin), p->dmin);
-    pack_scale_columns<BlockQ2_K>(rows, p);
-    interleave_dwords(rows, offsetof(BlockQ2_K, qs), 2, p->qs);
-}
-void pack_q3_k(const uint8_t* const rows[8], PackedQ3_K* p) {
-    pack_halves(rows, offsetof(BlockQ3_K, d), p->d);
-    pack_scale_dwords<BlockQ3_K>(rows, p);
-    interleave_dwords(rows, offsetof(BlockQ3_K, hmask), 1, p->hmask);
-    interleave_dwords(rows, offsetof(BlockQ3_K, qs), 2, p->qs);
 }
 
 // Byte b of every dword, zero-extended to int32 lanes.

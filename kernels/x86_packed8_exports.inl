@@ -29,7 +29,7 @@ void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y
     gemm_packed<PackedQ5_1, 0>(n, packed, a, y, y_stride);
 }
 void pack8_q8_0(int64_t n, const void* w, size_t w_stride, void* packed) {
-    pack_groups<BlockQ8_0, kQK, PackedQ8_0, pack_q8_0>(n, w, w_stride, packed);
+    pack_groups<BlockQ8_0, kQK, PackedQ8_0, pack_q8_0<0x80>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     gemm_packed<PackedQ8_0, kQ8_0Offset>(n, packed, a, y, y_stride);

@@ -150,6 +150,60 @@ std::string check_dot_against_reference(TensorType type, const DotUnderTest& dot
     return "";
 }
 
+DotUnderTest panel_as_dot(TensorType type, int tokens, PanelRun run, int* call, int rows) {
+    return [type, tokens, rows, run, call, rng = std::mt19937(17)](int64_t n, const void* w,
+                                                                   const void* a) mutable {
+        const TypeKernels& k = *kernels_for(type);
+        const TensorType act_type = k.activation_type;
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        const int row = *call % rows, token = (*call / rows) % tokens;
+        ++*call;
+        const size_t w_bytes = row_bytes(type, n), a_bytes = row_bytes(act_type, n);
+        std::vector<uint8_t> ws(rows * w_bytes), as(tokens * a_bytes);
+        for (int r = 0; r < rows; ++r) {
+            const auto other = random_weight_row(type, n, rng);
+            std::memcpy(ws.data() + r * w_bytes, r == row ? w : other.data(), w_bytes);
+        }
+        std::vector<float> values(n);
+        for (int t = 0; t < tokens; ++t) {
+            for (float& v : values) v = normal(rng);
+            reference_kernels(act_type)->quantize_row(values.data(), as.data() + t * a_bytes, n);
+            if (t == token) std::memcpy(as.data() + t * a_bytes, a, a_bytes);
+        }
+        const bool q8_1 = act_type == TensorType::Q8_1;
+        const int64_t n_blocks = act_type == TensorType::Q8_0 || q8_1 ? n / 32 : 0;
+        std::vector<float> scales(tokens * n_blocks), block_s(tokens * n_blocks);
+        std::vector<int32_t> sums(tokens * n_blocks);
+        for (int t = 0; t < tokens && n_blocks > 0; ++t) {
+            const uint8_t* token_row = as.data() + t * a_bytes;
+            if (q8_1) {
+                q8_1_scales_and_s(token_row, n, &scales[t * n_blocks], &block_s[t * n_blocks]);
+            } else {
+                q8_0_scales_and_sums(token_row, n, &scales[t * n_blocks], &sums[t * n_blocks]);
+            }
+        }
+        const Q8Batch batch{as.data(), a_bytes, scales.data(), sums.data(), tokens, block_s.data()};
+        std::vector<float> y(tokens * rows);
+        run(k, n, ws.data(), w_bytes, batch, y.data());
+        return y[token * rows + row];
+    };
+}
+
+std::string check_packed8_against_reference(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm,
+                                            int tokens) {
+    int call = 0;
+    const auto run = [pack, gemm](const TypeKernels&, int64_t n, const uint8_t* ws, size_t w_bytes,
+                                  const Q8Batch& batch, float* y) {
+        std::vector<uint8_t> packed(8 * w_bytes);
+        pack(n, ws, w_bytes, packed.data());
+        gemm(n, packed.data(), batch, y, 8);
+    };
+    std::string why =
+        check_dot_against_reference(type, panel_as_dot(type, tokens, run, &call), false);
+    if (why.empty() && call < 8 * tokens) why = "not every row and token was checked";
+    return why;
+}
+
 std::string check_matmul_f32_against_reference(MatMulF32Fn matmul) {
     std::mt19937 rng(7);
     std::normal_distribution<float> normal(0.0f, 1.0f);

@@ -23,6 +23,21 @@ std::vector<uint8_t> random_weight_row(TensorType type, int64_t n, std::mt19937&
 using DotUnderTest = std::function<float(int64_t n, const void* weights, const void* activations)>;
 std::string check_dot_against_reference(TensorType type, const DotUnderTest& dot, bool exact);
 
+// One of the rows x tokens dot products of a panel GEMM (a different one on every call; the
+// other rows and tokens hold other random data), as a DotUnderTest for
+// check_dot_against_reference. `run` computes the panel: run(k, n, weights (rows x w_bytes),
+// w_bytes, batch, y (tokens x rows)). *call counts the calls (rows x tokens of them cover every
+// row and token).
+using PanelRun = std::function<void(const TypeKernels& k, int64_t n, const uint8_t* weights,
+                                    size_t w_bytes, const Q8Batch& batch, float* y)>;
+DotUnderTest panel_as_dot(TensorType type, int tokens, PanelRun run, int* call, int rows = 8);
+
+// Empty if an instruction set's packer and 8-row packed kernel (Pack8Fn + GemmPacked8Fn) agree
+// with the reference of `type` on every row and token of batches of `tokens` tokens, within
+// the rounding bound; else the first disagreement.
+std::string check_packed8_against_reference(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm,
+                                            int tokens);
+
 // Empty if `matmul` agrees with ref::matmul_f32 on random and edge-case matrices of many
 // shapes (rows and columns that are and are not multiples of the tiles, strided rows, zeros,
 // large and tiny values) within the float rounding bound; else the first disagreement.

@@ -97,49 +97,6 @@ TEST(SimdDot4, EqualsFourSingleDotsBitForBit) {
     if (checked == 0) GTEST_SKIP() << "no four-row kernels on this CPU";
 }
 
-// One of the rows x tokens dot products of a panel GEMM (a different one on every call; the
-// other rows and tokens hold other random data), for check_dot_against_reference. `run`
-// computes the panel: run(k, n, rows (rows x w_bytes), w_bytes, batch, y (tokens x rows)).
-template <typename Run>
-auto panel_as_dot(TensorType type, int tokens, Run run, int* call, int rows = 8) {
-    return [type, tokens, rows, run, call, rng = std::mt19937(17)](int64_t n, const void* w,
-                                                                   const void* a) mutable {
-        const TypeKernels& k = *kernels_for(type);
-        const TensorType act_type = k.activation_type;
-        std::normal_distribution<float> normal(0.0f, 1.0f);
-        const int row = *call % rows, token = (*call / rows) % tokens;
-        ++*call;
-        const size_t w_bytes = row_bytes(type, n), a_bytes = row_bytes(act_type, n);
-        std::vector<uint8_t> ws(rows * w_bytes), as(tokens * a_bytes);
-        for (int r = 0; r < rows; ++r) {
-            const auto other = test::random_weight_row(type, n, rng);
-            std::memcpy(ws.data() + r * w_bytes, r == row ? w : other.data(), w_bytes);
-        }
-        std::vector<float> values(n);
-        for (int t = 0; t < tokens; ++t) {
-            for (float& v : values) v = normal(rng);
-            reference_kernels(act_type)->quantize_row(values.data(), as.data() + t * a_bytes, n);
-            if (t == token) std::memcpy(as.data() + t * a_bytes, a, a_bytes);
-        }
-        const bool q8_1 = act_type == TensorType::Q8_1;
-        const int64_t n_blocks = act_type == TensorType::Q8_0 || q8_1 ? n / 32 : 0;
-        std::vector<float> scales(tokens * n_blocks), block_s(tokens * n_blocks);
-        std::vector<int32_t> sums(tokens * n_blocks);
-        for (int t = 0; t < tokens && n_blocks > 0; ++t) {
-            const uint8_t* token_row = as.data() + t * a_bytes;
-            if (q8_1) {
-                q8_1_scales_and_s(token_row, n, &scales[t * n_blocks], &block_s[t * n_blocks]);
-            } else {
-                q8_0_scales_and_sums(token_row, n, &scales[t * n_blocks], &sums[t * n_blocks]);
-            }
-        }
-        const Q8Batch batch{as.data(), a_bytes, scales.data(), sums.data(), tokens, block_s.data()};
-        std::vector<float> y(tokens * rows);
-        run(k, n, ws.data(), w_bytes, batch, y.data());
-        return y[token * rows + row];
-    };
-}
-
 const TensorType kPanelTypes[] = {
     TensorType::Q4_0, TensorType::Q5_0, TensorType::Q4_1, TensorType::Q5_1, TensorType::Q8_0,
     TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
@@ -155,9 +112,10 @@ TEST(SimdGemm8, EveryRowAndTokenMatchesTheReference) {
         const auto run = [](const TypeKernels& k, int64_t n, const uint8_t* ws, size_t w_bytes,
                             const Q8Batch& batch,
                             float* y) { k.gemm8(n, ws, w_bytes, batch, y, 8); };
-        EXPECT_EQ(test::check_dot_against_reference(type, panel_as_dot(type, kTokens, run, &call),
-                                                    /*exact=*/false),
-                  "");
+        EXPECT_EQ(
+            test::check_dot_against_reference(type, test::panel_as_dot(type, kTokens, run, &call),
+                                              /*exact=*/false),
+            "");
         EXPECT_GE(call, 8 * kTokens);  // every row and token was checked at least once
         ++checked;
     }
@@ -169,18 +127,8 @@ TEST(SimdGemm8, EveryRowAndTokenMatchesTheReference) {
 // within the reference's rounding bound.
 void expect_packed8_matches(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm, const char* isa) {
     for (int tokens : {1, 6}) {
-        int call = 0;
-        const auto run = [pack, gemm](const TypeKernels&, int64_t n, const uint8_t* ws,
-                                      size_t w_bytes, const Q8Batch& batch, float* y) {
-            std::vector<uint8_t> packed(8 * w_bytes);
-            pack(n, ws, w_bytes, packed.data());
-            gemm(n, packed.data(), batch, y, 8);
-        };
-        EXPECT_EQ(test::check_dot_against_reference(type, panel_as_dot(type, tokens, run, &call),
-                                                    /*exact=*/false),
-                  "")
+        EXPECT_EQ(test::check_packed8_against_reference(type, pack, gemm, tokens), "")
             << isa << ", " << tensor_type_name(type) << ", " << tokens << " tokens";
-        EXPECT_GE(call, 8 * tokens);
     }
 }
 
@@ -249,9 +197,10 @@ void expect_wide_packed_matches(int rows, GemmPacked8Fn TypeKernels::*gemm_of) {
                 (k.*gemm_of)(n, packed.data(), batch, y, rows);
             };
             while (call < rows * tokens) {  // until every row and token was checked
-                EXPECT_EQ(test::check_dot_against_reference(
-                              type, panel_as_dot(type, tokens, run, &call, rows), /*exact=*/false),
-                          "")
+                EXPECT_EQ(
+                    test::check_dot_against_reference(
+                        type, test::panel_as_dot(type, tokens, run, &call, rows), /*exact=*/false),
+                    "")
                     << tensor_type_name(type) << ", " << rows << " rows, " << tokens << " tokens";
             }
         }

@@ -35,6 +35,7 @@ struct BenchOptions {
     int n_depth = 0;  // tokens in the cache before each test (llama-bench's -d)
     int repetitions = 3;
     bool threads_sweep = false;  // every thread count from 1 up
+    bool roofline = true;        // measure the memory-read bandwidth (--no-roofline: skip it)
     std::string output = "table";
 };
 
@@ -196,6 +197,7 @@ int run_bench(const BenchOptions& o) {
     }
     double bandwidth = 0;
     for (int threads : {1, max_threads}) {
+        if (!o.roofline) break;
         for (size_t bytes : {static_cast<size_t>(weight_bytes), size_t{1} << 30})
             bandwidth = std::max(bandwidth, measure_read_bandwidth(threads, bytes));
         if (max_threads == 1) break;
@@ -221,7 +223,7 @@ int run_bench(const BenchOptions& o) {
                 static_cast<unsigned long long>(n_params), params.n_batch, params.n_batch,
                 r.n_threads, o.model.kv_type.c_str(), o.model.kv_type.c_str(), r.n_prompt, r.n_gen,
                 o.n_depth, s_ns.mean, s_ns.sd, s.mean, s.sd, bandwidth,
-                r.n_gen > 0 ? weight_bytes * s.mean / 1e9 / bandwidth : 0.0);
+                r.n_gen > 0 && bandwidth > 0 ? weight_bytes * s.mean / 1e9 / bandwidth : 0.0);
         }
         return 0;
     }
@@ -241,7 +243,7 @@ int run_bench(const BenchOptions& o) {
             std::snprintf(test + std::strlen(test), sizeof(test) - std::strlen(test), " @ d%d",
                           o.n_depth);
         std::snprintf(ts, sizeof(ts), "%.2f ± %.2f", s.mean, s.sd);
-        if (r.n_gen > 0) {
+        if (r.n_gen > 0 && bandwidth > 0) {
             const double gbs = weight_bytes * s.mean / 1e9;
             std::snprintf(roof, sizeof(roof), "%.1f GB/s %.0f%%", gbs, 100 * gbs / bandwidth);
         }
@@ -271,6 +273,7 @@ int run_bench(const BenchOptions& o) {
         }
         std::printf("\n");
     }
+    if (!o.roofline) return 0;
     std::printf(
         "\nread bandwidth: %.1f GB/s (the best of 1 and %d threads over the %.1f MiB a token "
         "reads and over 1 GiB)\n",
@@ -299,6 +302,9 @@ Runner add_bench_command(CLI::App& app) {
     sub->add_flag("--threads-sweep", options->threads_sweep,
                   "Run every test with 1, 2, ... threads up to -t (default: the CPUs this "
                   "process may use) and print tokens/s by thread count");
+    sub->add_flag("!--no-roofline", options->roofline,
+                  "Skip the memory-read bandwidth measurement and the roofline column "
+                  "(bench/arm-count.sh: it would only cost emulated time)");
     sub->add_option("-r,--repetitions", options->repetitions, "Repetitions per test")
         ->check(number_in(1, 1000))
         ->capture_default_str();

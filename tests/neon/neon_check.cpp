@@ -31,6 +31,23 @@ int main(int argc, char** argv) {
                     why.c_str());
         (why.empty() ? passed : failed) += 1;
     }
+    // The load-time packing and packed panel kernels: one token (generation) and a batch of 7
+    // (the four-token and two-token passes and the single tokens left over).
+    for (TensorType type : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
+                            TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
+                            TensorType::Q5_K, TensorType::Q6_K}) {
+        const ember::TypeKernels& k = *ember::kernels_for(type);
+        for (int tokens : {1, 7}) {
+            const std::string why = k.pack8 == nullptr
+                                        ? "no " + active + " packed kernel"
+                                        : ember::test::check_packed8_against_reference(
+                                              type, k.pack8, k.gemm_packed8, tokens);
+            std::printf("%s %s/packed8 %s x %d tokens%s%s\n", why.empty() ? "ok  " : "FAIL",
+                        active.c_str(), std::string(ember::tensor_type_name(type)).c_str(), tokens,
+                        why.empty() ? "" : ": ", why.c_str());
+            (why.empty() ? passed : failed) += 1;
+        }
+    }
     const ember::MatMulF32Fn matmul = ember::float_kernels().matmul;
     const std::string why = ember::test::check_matmul_f32_against_reference(matmul);
     std::printf("%s %s/matmul_f32%s%s\n", why.empty() ? "ok  " : "FAIL", active.c_str(),

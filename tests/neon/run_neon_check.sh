@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cross-compiles the kernels and tests/neon/neon_check.cpp for aarch64 (Debian's
-# g++-aarch64-linux-gnu), then runs the check under qemu-user twice: on a CPU without the
-# dot-product extension (Cortex-A53: the plain NEON path) and on one with it (the SDOT path).
+# g++-aarch64-linux-gnu), then runs the check under qemu-user three times: on a CPU without the
+# dot-product extension (Cortex-A53: the plain NEON path), on one with it (Cortex-A76: the SDOT
+# path), and with the plain path forced on qemu's most capable CPU.
 # Usage: run_neon_check.sh SOURCE_DIR WORK_DIR
 set -euo pipefail
 src=$1 work=$2
@@ -23,5 +24,7 @@ done
 "$cxx" -static "${objects[@]}" -o "$work/neon_check"
 echo "== plain NEON (qemu -cpu cortex-a53)"
 qemu-aarch64 -cpu cortex-a53 "$work/neon_check" neon
-echo "== NEON with the dot-product extension (qemu -cpu max)"
-qemu-aarch64 -cpu max "$work/neon_check" neon-dotprod
+echo "== NEON with the dot-product extension (qemu -cpu cortex-a76)"
+qemu-aarch64 -cpu cortex-a76 "$work/neon_check" neon-dotprod
+echo "== plain NEON forced on a CPU with more (EMBER_KERNELS=neon, qemu -cpu max)"
+EMBER_KERNELS=neon qemu-aarch64 -cpu max "$work/neon_check" neon

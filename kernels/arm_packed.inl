@@ -1,0 +1,549 @@
+// Packed panel kernels for NEON: groups of 8 weight rows packed once at load time
+// (packed_layout.h, the same byte layout as on x86 but Q8_0 kept signed) against one token
+// (generation) or a batch of them (prompts). Included by arm_neon.inl, so compiled once per
+// NEON kernel set, in its namespace: plain (Cortex-A53/A72) and +dotprod (Cortex-A55/A76 and
+// later, Apple M1 and later).
+//
+// The layout's 16-byte halves are what SDOT "by element" takes. 32 bytes of a packed value
+// array hold, for rows 0-7, four values each (row j at bytes 4j..4j+3): the first 16 bytes are
+// rows 0-3, the next 16 rows 4-7. Those four values of every row meet the same four
+// activations, one 32-bit lane L of an activation vector, so
+//     vdotq_laneq_s32(acc, w, a, L):  acc[r] += w[4r..4r+3] . a[4L..4L+3]   (r = 0..3)
+// is 4 rows x 4 values in one instruction, the row sums landing in their own lanes with no
+// transposition or horizontal add. Without the dot-product extension the same lanes come from
+// widening multiplies and pairwise adds (dot_lane). Both are exact integer sums, so the plain
+// and the +dotprod kernels give identical results.
+//
+// Integer bounds. Products of a weight value (at most 6 bits unsigned, or Q8_0's -128..127)
+// and an activation (-128..127) are below 2^14 in magnitude, exact in int16 (the plain path
+// widens them there) and summed in int32: a block of 32 values at most 2^19, a K-quant's
+// super-block scaled sum at most 16 * 127 * 16 * 63 * 128 < 2^28.
+//
+// The float steps follow the x86 panels: 32-value blocks add d_w * d_a * (integer sum) per
+// block; K-quants add d_a * (d * sum_j scale_j dot_j - coef_d * sum_j coef_j bsum_j) per
+// super-block, the second term carrying the minimums (Q4_K, Q5_K, Q2_K) or the value offsets
+// (Q6_K: 32, Q3_K: 4) with the activations' block sums. Equal to vec_dot within the float
+// rounding bound.
+//
+// Generation meets each weight once per token: the blocks are decoded as they stream in. A
+// batch takes the tokens four at a time (two for the K-quants, whose decoded group and
+// accumulators fill the 32 vector registers), decoding each block once for all of them.
+#include <arm_neon.h>
+
+#include <utility>
+
+#include "kernels/packed_layout.h"
+
+namespace ember::EMBER_NEON_NAMESPACE {
+namespace {
+
+using namespace ember::packed;
+
+// acc[r] += bytes 4r..4r+3 of w (row r's four values) . bytes 4L..4L+3 of a, r = 0..3.
+template <int L>
+inline int32x4_t dot_lane(int32x4_t acc, int8x16_t w, int8x16_t a) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_laneq_s32(acc, w, a, L);
+#else
+    const int8x16_t b = vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(a), L));
+    const int32x4_t rows01 = vpaddlq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(b)));
+    const int32x4_t rows23 = vpaddlq_s16(vmull_high_s8(w, b));
+    return vaddq_s32(acc, vpaddq_s32(rows01, rows23));
+#endif
+}
+
+// A decoded 32-value span of 8 rows: q[k][h] = values 4k..4k+3 of rows 4h..4h+3, k = 0..7.
+struct Span {
+    int8x16_t q[8][2];
+};
+// acc[h] += the span . 32 activations (a0: values 0..15, a1: 16..31), per row.
+inline void dot_span(const Span& s, int8x16_t a0, int8x16_t a1, int32x4_t acc[2]) {
+    for (int h = 0; h < 2; ++h) {
+        acc[h] = dot_lane<0>(acc[h], s.q[0][h], a0);
+        acc[h] = dot_lane<1>(acc[h], s.q[1][h], a0);
+        acc[h] = dot_lane<2>(acc[h], s.q[2][h], a0);
+        acc[h] = dot_lane<3>(acc[h], s.q[3][h], a0);
+        acc[h] = dot_lane<0>(acc[h], s.q[4][h], a1);
+        acc[h] = dot_lane<1>(acc[h], s.q[5][h], a1);
+        acc[h] = dot_lane<2>(acc[h], s.q[6][h], a1);
+        acc[h] = dot_lane<3>(acc[h], s.q[7][h], a1);
+    }
+}
+// The same in two halves: lo[h] gets values 0..15, hi[h] values 16..31 (16-value sub-blocks).
+inline void dot_span_halves(const Span& s, int8x16_t a0, int8x16_t a1, int32x4_t lo[2],
+                            int32x4_t hi[2]) {
+    for (int h = 0; h < 2; ++h) {
+        lo[h] = dot_lane<0>(lo[h], s.q[0][h], a0);
+        lo[h] = dot_lane<1>(lo[h], s.q[1][h], a0);
+        lo[h] = dot_lane<2>(lo[h], s.q[2][h], a0);
+        lo[h] = dot_lane<3>(lo[h], s.q[3][h], a0);
+        hi[h] = dot_lane<0>(hi[h], s.q[4][h], a1);
+        hi[h] = dot_lane<1>(hi[h], s.q[5][h], a1);
+        hi[h] = dot_lane<2>(hi[h], s.q[6][h], a1);
+        hi[h] = dot_lane<3>(hi[h], s.q[7][h], a1);
+    }
+}
+
+inline float32x4_t halves4(const fp16_t* d) {  // four fp16 scales as floats (FCVTL: exact)
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(d)));
+}
+inline uint8x16_t load_u8(const uint8_t* p) {
+    return vld1q_u8(p);
+}
+inline int8x16_t as_s8(uint8x16_t v) {
+    return vreinterpretq_s8_u8(v);
+}
+// Byte shifts by a constant, 0 included.
+template <int N>
+inline uint8x16_t shift_right(uint8x16_t v) {
+    if constexpr (N == 0) {
+        return v;
+    } else {
+        return vshrq_n_u8(v, N);
+    }
+}
+template <int N>
+inline uint8x16_t shift_left(uint8x16_t v) {
+    if constexpr (N == 0) {
+        return v;
+    } else {
+        return vshlq_n_u8(v, N);
+    }
+}
+// Bits kFrom .. kFrom + kWidth - 1 of every byte, moved to kTo .. (the rest 0).
+template <int kFrom, int kWidth, int kTo>
+inline uint8x16_t bits_at(uint8x16_t v) {
+    const uint8x16_t moved =
+        kFrom >= kTo ? shift_right<kFrom - kTo>(v) : shift_left<kTo - kFrom>(v);
+    return vandq_u8(moved, vdupq_n_u8(static_cast<uint8_t>(((1 << kWidth) - 1) << kTo)));
+}
+inline uint8x16_t low_nibbles(uint8x16_t v) {
+    return vandq_u8(v, vdupq_n_u8(0x0f));
+}
+inline uint8x16_t high_nibbles(uint8x16_t v) {
+    return vshrq_n_u8(v, 4);
+}
+
+// Calls f(std::integral_constant<int, G>) for G = 0 .. kCount - 1, unrolled: the groups of a
+// super-block pick their bits with constant shifts.
+template <typename F, int... G>
+inline void unrolled(F&& f, std::integer_sequence<int, G...>) {
+    (f(std::integral_constant<int, G>{}), ...);
+}
+
+// ---- 32-value blocks ----
+
+// The nibbles: qs[c] gives values 4c.. (low) and 16 + 4c.. (high).
+inline void nibble_span(const uint8_t qs[4][32], Span* s) {
+    for (int c = 0; c < 4; ++c) {
+        for (int h = 0; h < 2; ++h) {
+            const uint8x16_t raw = load_u8(qs[c] + 16 * h);
+            s->q[c][h] = as_s8(low_nibbles(raw));
+            s->q[c + 4][h] = as_s8(high_nibbles(raw));
+        }
+    }
+}
+// Q5_0 / Q5_1: qh[k] bit 4j + i is the fifth bit of value 4k + i of row j; as bytes of the
+// span vector q[k][h] (byte 4(j - 4h) + i), bit 16h + p of qh[k] for byte p: a table lookup
+// spreads qh[k]'s bytes 2h, 2h + 1 over the 16 bytes, a test picks each byte's bit.
+inline void add_fifth_bits(const uint32_t qh[8], Span* s) {
+    const uint8x16_t words[2] = {load_u8(reinterpret_cast<const uint8_t*>(qh)),
+                                 load_u8(reinterpret_cast<const uint8_t*>(qh + 4))};
+    const uint8x16_t spread = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+    const uint8x16_t bit = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    for (int k = 0; k < 8; ++k) {
+        for (int h = 0; h < 2; ++h) {
+            const uint8x16_t index =
+                vaddq_u8(spread, vdupq_n_u8(static_cast<uint8_t>(4 * (k % 4) + 2 * h)));
+            const uint8x16_t set = vtstq_u8(vqtbl1q_u8(words[k / 4], index), bit);
+            s->q[k][h] = vorrq_s8(s->q[k][h], as_s8(vandq_u8(set, vdupq_n_u8(0x10))));
+        }
+    }
+}
+
+inline void decode(const PackedQ4_0& p, Span* s) {
+    nibble_span(p.qs, s);
+}
+inline void decode(const PackedQ4_1& p, Span* s) {
+    nibble_span(p.qs, s);
+}
+inline void decode(const PackedQ5_0& p, Span* s) {
+    nibble_span(p.qs, s);
+    add_fifth_bits(p.qh, s);
+}
+inline void decode(const PackedQ5_1& p, Span* s) {
+    nibble_span(p.qs, s);
+    add_fifth_bits(p.qh, s);
+}
+inline void decode(const PackedQ8_0& p, Span* s) {  // packed signed (pack_q8_0<0>)
+    for (int k = 0; k < 8; ++k) {
+        for (int h = 0; h < 2; ++h)
+            s->q[k][h] = vld1q_s8(reinterpret_cast<const int8_t*>(p.qs[k]) + 16 * h);
+    }
+}
+
+// The activation block type a packed type meets: Q8_1 (d, s) for Q4_1 / Q5_1, else Q8_0.
+template <typename Packed>
+constexpr bool kWithMinimum = requires(Packed p) {
+    p.m;
+};
+template <typename Packed>
+using ActivationBlock = std::conditional_t<kWithMinimum<Packed>, BlockQ8_1, BlockQ8_0>;
+
+// Tokens t0 .. t0 + kTokens - 1 against one packed group of 32-value blocks: the value offset
+// kOffset (8 for Q4_0, 16 for Q5_0) returns as -kOffset * the activations' block sum.
+template <typename Packed, int kOffset, int kTokens>
+void tokens_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, float* y,
+               size_t y_stride) {
+    using Act = ActivationBlock<Packed>;
+    float32x4_t acc[kTokens][2];
+    for (auto& token : acc) token[0] = token[1] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        Span s;
+        decode(blocks[b], &s);
+        const float32x4_t d[2] = {halves4(blocks[b].d), halves4(blocks[b].d + 4)};
+        for (int t = 0; t < kTokens; ++t) {
+            const auto* act = reinterpret_cast<const Act*>(a.rows + (t0 + t) * a.row_stride) + b;
+            const size_t i = static_cast<size_t>(t0 + t) * n_blocks + b;
+            int32x4_t sum[2];
+            sum[0] = sum[1] = vdupq_n_s32(kOffset == 0 ? 0 : -kOffset * a.sums[i]);
+            dot_span(s, vld1q_s8(act->qs), vld1q_s8(act->qs + 16), sum);
+            const float da = a.scales[i];
+            for (int h = 0; h < 2; ++h) {
+                acc[t][h] = vfmaq_f32(acc[t][h], vcvtq_f32_s32(sum[h]), vmulq_n_f32(d[h], da));
+                if constexpr (kWithMinimum<Packed>)
+                    acc[t][h] = vfmaq_n_f32(acc[t][h], halves4(blocks[b].m + 4 * h), a.block_s[i]);
+            }
+        }
+    }
+    for (int t = 0; t < kTokens; ++t) {
+        vst1q_f32(y + (t0 + t) * y_stride, acc[t][0]);
+        vst1q_f32(y + (t0 + t) * y_stride + 4, acc[t][1]);
+    }
+}
+
+template <typename Packed, int kOffset>
+void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    const int64_t n_blocks = n / kQK;
+    const auto* blocks = static_cast<const Packed*>(packed);
+    int t = 0;
+    for (; t + 4 <= a.n_tokens; t += 4)
+        tokens_32<Packed, kOffset, 4>(n_blocks, blocks, a, t, y, y_stride);
+    for (; t < a.n_tokens; ++t) tokens_32<Packed, kOffset, 1>(n_blocks, blocks, a, t, y, y_stride);
+}
+
+// ---- K-quants ----
+
+// A super-block's scales for the 8 rows: scale[j][h] = sub-block j's scale (16 values) of
+// rows 4h..4h+3; coef[j] = the 8 rows' coefficient of the activations' bsum_j (minimums,
+// or offset * scale), or with kPairs of bsum_{2j} + bsum_{2j+1} (32-value sub-blocks).
+struct KScales {
+    int32x4_t scale[16][2];
+    int16x8_t coef[16];
+    float32x4_t d[2], coef_d[2];
+};
+
+// Byte b of every dword, as int32 lanes.
+template <int kByte>
+inline int32x4_t byte_of_dwords(uint8x16_t v) {
+    const uint32x4_t words = vreinterpretq_u32_u8(v);
+    if constexpr (kByte == 3) {
+        return vreinterpretq_s32_u32(vshrq_n_u32(words, 24));
+    } else if constexpr (kByte == 0) {
+        return vreinterpretq_s32_u32(vandq_u32(words, vdupq_n_u32(0xff)));
+    } else {
+        return vreinterpretq_s32_u32(vandq_u32(vshrq_n_u32(words, 8 * kByte), vdupq_n_u32(0xff)));
+    }
+}
+inline int16x8_t narrow_rows(int32x4_t rows_0_3, int32x4_t rows_4_7) {
+    return vcombine_s16(vmovn_s32(rows_0_3), vmovn_s32(rows_4_7));
+}
+
+// Q4_K / Q5_K: the 6-bit scales and minimums of sub-blocks 0..3 are the low 6 bits of bytes
+// 0..3 and 4..7; those of 4..7 take 4 bits from bytes 8..11 and their top 2 from the top of
+// bytes 0..7 (kernels/k_quant_scales.h), byte-wise on the three dwords of 4 rows at once.
+template <bool kFifthBit>
+inline void k_scales(const PackedQ4_KLike<kFifthBit>& p, KScales* out) {
+    uint8x16_t scale_lo[2], scale_hi[2], min_lo[2], min_hi[2];
+    for (int h = 0; h < 2; ++h) {
+        const uint8x16_t s0 = load_u8(p.scales[0] + 16 * h), s1 = load_u8(p.scales[1] + 16 * h),
+                         s2 = load_u8(p.scales[2] + 16 * h);
+        const uint8x16_t six = vdupq_n_u8(0x3f), top = vdupq_n_u8(0x30);
+        scale_lo[h] = vandq_u8(s0, six);
+        min_lo[h] = vandq_u8(s1, six);
+        scale_hi[h] = vorrq_u8(low_nibbles(s2), vandq_u8(vshrq_n_u8(s0, 2), top));
+        min_hi[h] = vorrq_u8(high_nibbles(s2), vandq_u8(vshrq_n_u8(s1, 2), top));
+        out->d[h] = halves4(p.d + 4 * h);
+        out->coef_d[h] = halves4(p.dmin + 4 * h);
+    }
+    unrolled(
+        [&](auto sub) {
+            constexpr int j = decltype(sub)::value;
+            int32x4_t scale[2], min[2];
+            for (int h = 0; h < 2; ++h) {
+                scale[h] = byte_of_dwords<j % 4>(j < 4 ? scale_lo[h] : scale_hi[h]);
+                min[h] = byte_of_dwords<j % 4>(j < 4 ? min_lo[h] : min_hi[h]);
+                out->scale[2 * j][h] = out->scale[2 * j + 1][h] = scale[h];
+            }
+            out->coef[j] = narrow_rows(min[0], min[1]);
+        },
+        std::make_integer_sequence<int, 8>{});
+}
+// Q6_K: x = d * scale * (u - 32); the offset returns as 32 * scale * bsum.
+inline void k_scales(const PackedQ6_K& p, KScales* out) {
+    for (int j = 0; j < 16; ++j) {
+        const int16x8_t scale = vmovl_s8(vld1_s8(p.scales[j]));
+        out->scale[j][0] = vmovl_s16(vget_low_s16(scale));
+        out->scale[j][1] = vmovl_high_s16(scale);
+        out->coef[j] = vshlq_n_s16(scale, 5);
+    }
+    out->d[0] = out->coef_d[0] = halves4(p.d);
+    out->d[1] = out->coef_d[1] = halves4(p.d + 4);
+}
+// Q2_K: scale in the low nibble, minimum in the high nibble.
+inline void k_scales(const PackedQ2_K& p, KScales* out) {
+    for (int j = 0; j < 16; ++j) {
+        const uint8x8_t bytes = vld1_u8(p.scales[j]);
+        const int16x8_t scale = vreinterpretq_s16_u16(vmovl_u8(vand_u8(bytes, vdup_n_u8(0x0f))));
+        out->scale[j][0] = vmovl_s16(vget_low_s16(scale));
+        out->scale[j][1] = vmovl_high_s16(scale);
+        out->coef[j] = vreinterpretq_s16_u16(vmovl_u8(vshr_n_u8(bytes, 4)));
+    }
+    for (int h = 0; h < 2; ++h) {
+        out->d[h] = halves4(p.d + 4 * h);
+        out->coef_d[h] = halves4(p.dmin + 4 * h);
+    }
+}
+// Q3_K: 16 six-bit scales (minus 32): the low 4 bits of sub-block 4q+b are a nibble of byte b
+// (q = 0, 2) or 4+b (q = 1, 3), low nibble first; the top 2 bits are bits 2q, 2q+1 of byte 8+b.
+// x = d * scale * (u - 4), so the offset returns as 4 * scale * bsum.
+inline void k_scales(const PackedQ3_K& p, KScales* out) {
+    uint8x16_t u[4][2];
+    for (int h = 0; h < 2; ++h) {
+        const uint8x16_t s0 = load_u8(p.scales[0] + 16 * h), s1 = load_u8(p.scales[1] + 16 * h),
+                         s2 = load_u8(p.scales[2] + 16 * h);
+        u[0][h] = vorrq_u8(low_nibbles(s0), bits_at<0, 2, 4>(s2));
+        u[1][h] = vorrq_u8(low_nibbles(s1), bits_at<2, 2, 4>(s2));
+        u[2][h] = vorrq_u8(high_nibbles(s0), bits_at<4, 2, 4>(s2));
+        u[3][h] = vorrq_u8(high_nibbles(s1), bits_at<6, 2, 4>(s2));
+        out->d[h] = out->coef_d[h] = halves4(p.d + 4 * h);
+    }
+    unrolled(
+        [&](auto sub) {
+            constexpr int j = decltype(sub)::value;
+            for (int h = 0; h < 2; ++h)
+                out->scale[j][h] = vsubq_s32(byte_of_dwords<j % 4>(u[j / 4][h]), vdupq_n_s32(32));
+            out->coef[j] = vshlq_n_s16(narrow_rows(out->scale[j][0], out->scale[j][1]), 2);
+        },
+        std::make_integer_sequence<int, 16>{});
+}
+
+// values<G>(p, s): the span of values 32G .. 32G + 31 of the 8 rows (packed_layout.h's
+// sections: dword k of a section is values 4k.. of its group).
+
+// Q4_K / Q5_K: section c of qs holds values 64c.. (low nibbles) and 64c+32.. (high nibbles);
+// Q5_K's fifth bit of values 32G.. is bit G of qh.
+template <int G, bool kFifthBit>
+inline void values(const PackedQ4_KLike<kFifthBit>& p, Span* s) {
+    for (int k = 0; k < 8; ++k) {
+        for (int h = 0; h < 2; ++h) {
+            const uint8x16_t raw = load_u8(p.qs[G / 2][k] + 16 * h);
+            uint8x16_t q = G % 2 == 0 ? low_nibbles(raw) : high_nibbles(raw);
+            if constexpr (kFifthBit)
+                q = vorrq_u8(q, bits_at<G, 1, 4>(load_u8(p.qh[0][k] + 16 * h)));
+            s->q[k][h] = as_s8(q);
+        }
+    }
+}
+// Q6_K: in half H, values 128H + 32R.. take their low 4 bits from ql section 2H + R % 2 (low
+// nibbles for R < 2) and their top 2 from bits 2R, 2R+1 of qh section H.
+template <int G>
+inline void values(const PackedQ6_K& p, Span* s) {
+    constexpr int kH = G / 4, kR = G % 4;
+    for (int k = 0; k < 8; ++k) {
+        for (int h = 0; h < 2; ++h) {
+            const uint8x16_t ql = load_u8(p.ql[2 * kH + kR % 2][k] + 16 * h);
+            const uint8x16_t qh = load_u8(p.qh[kH][k] + 16 * h);
+            const uint8x16_t low = kR < 2 ? low_nibbles(ql) : high_nibbles(ql);
+            s->q[k][h] = as_s8(vorrq_u8(low, bits_at<2 * kR, 2, 4>(qh)));
+        }
+    }
+}
+// Q2_K: values 128H + 32R.. are bits 2R, 2R+1 of qs section H.
+template <int G>
+inline void values(const PackedQ2_K& p, Span* s) {
+    for (int k = 0; k < 8; ++k) {
+        for (int h = 0; h < 2; ++h)
+            s->q[k][h] = as_s8(bits_at<2 * (G % 4), 2, 0>(load_u8(p.qs[G / 4][k] + 16 * h)));
+    }
+}
+// Q3_K: as Q2_K, plus 4 * bit G of hmask.
+template <int G>
+inline void values(const PackedQ3_K& p, Span* s) {
+    for (int k = 0; k < 8; ++k) {
+        for (int h = 0; h < 2; ++h) {
+            const uint8x16_t low = bits_at<2 * (G % 4), 2, 0>(load_u8(p.qs[G / 4][k] + 16 * h));
+            s->q[k][h] = as_s8(vorrq_u8(low, bits_at<G, 1, 2>(load_u8(p.hmask[0][k] + 16 * h))));
+        }
+    }
+}
+
+// Q4_K and Q5_K scale 32 values at once (their minimums meet bsum pairs); the others 16.
+template <typename Packed>
+constexpr bool kPairs = std::is_same_v<Packed, PackedQ4_K> || std::is_same_v<Packed, PackedQ5_K>;
+
+// sum_j coef_j * bsum_j for rows 0-3 (m[0]) and 4-7 (m[1]).
+template <typename Packed>
+inline void offsets(const KScales& sc, const BlockQ8_K& act, int32x4_t m[2]) {
+    m[0] = m[1] = vdupq_n_s32(0);
+    const int16x8_t b0 = vld1q_s16(act.bsums), b1 = vld1q_s16(act.bsums + 8);
+    if constexpr (kPairs<Packed>) {
+        const int16x8_t pairs = vpaddq_s16(b0, b1);  // |bsum pair| <= 32 * 128: int16
+        unrolled(
+            [&](auto sub) {
+                constexpr int j = decltype(sub)::value;
+                m[0] = vmlal_laneq_s16(m[0], vget_low_s16(sc.coef[j]), pairs, j);
+                m[1] = vmlal_high_laneq_s16(m[1], sc.coef[j], pairs, j);
+            },
+            std::make_integer_sequence<int, 8>{});
+    } else {
+        unrolled(
+            [&](auto sub) {
+                constexpr int j = decltype(sub)::value;
+                const int16x8_t b = j < 8 ? b0 : b1;
+                m[0] = vmlal_laneq_s16(m[0], vget_low_s16(sc.coef[j]), b, j % 8);
+                m[1] = vmlal_high_laneq_s16(m[1], sc.coef[j], b, j % 8);
+            },
+            std::make_integer_sequence<int, 16>{});
+    }
+}
+
+// Tokens t0 .. t0 + kTokens - 1 against one packed group of K-quant super-blocks.
+template <typename Packed, int kTokens>
+void tokens_k(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, float* y,
+              size_t y_stride) {
+    float32x4_t acc[kTokens][2];
+    for (auto& token : acc) token[0] = token[1] = vdupq_n_f32(0.0f);
+    const BlockQ8_K* act[kTokens];
+    for (int t = 0; t < kTokens; ++t)
+        act[t] = reinterpret_cast<const BlockQ8_K*>(a.rows + (t0 + t) * a.row_stride);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        KScales sc;
+        k_scales(blocks[b], &sc);
+        int32x4_t scaled[kTokens][2];
+        for (auto& token : scaled) token[0] = token[1] = vdupq_n_s32(0);
+        unrolled(
+            [&](auto group) {
+                constexpr int g = decltype(group)::value;
+                Span s;
+                values<g>(blocks[b], &s);
+                for (int t = 0; t < kTokens; ++t) {
+                    const int8_t* x = act[t][b].qs + 32 * g;
+                    const int8x16_t a0 = vld1q_s8(x), a1 = vld1q_s8(x + 16);
+                    if constexpr (kPairs<Packed>) {
+                        int32x4_t dot[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+                        dot_span(s, a0, a1, dot);
+                        for (int h = 0; h < 2; ++h)
+                            scaled[t][h] = vmlaq_s32(scaled[t][h], dot[h], sc.scale[2 * g][h]);
+                    } else {
+                        int32x4_t lo[2] = {vdupq_n_s32(0), vdupq_n_s32(0)}, hi[2] = {lo[0], lo[1]};
+                        dot_span_halves(s, a0, a1, lo, hi);
+                        for (int h = 0; h < 2; ++h) {
+                            scaled[t][h] = vmlaq_s32(scaled[t][h], lo[h], sc.scale[2 * g][h]);
+                            scaled[t][h] = vmlaq_s32(scaled[t][h], hi[h], sc.scale[2 * g + 1][h]);
+                        }
+                    }
+                }
+            },
+            std::make_integer_sequence<int, 8>{});
+        for (int t = 0; t < kTokens; ++t) {
+            int32x4_t m[2];
+            offsets<Packed>(sc, act[t][b], m);
+            for (int h = 0; h < 2; ++h) {
+                float32x4_t f = vmulq_f32(sc.d[h], vcvtq_f32_s32(scaled[t][h]));
+                f = vfmsq_f32(f, sc.coef_d[h], vcvtq_f32_s32(m[h]));
+                acc[t][h] = vfmaq_n_f32(acc[t][h], f, act[t][b].d);
+            }
+        }
+    }
+    for (int t = 0; t < kTokens; ++t) {
+        vst1q_f32(y + (t0 + t) * y_stride, acc[t][0]);
+        vst1q_f32(y + (t0 + t) * y_stride + 4, acc[t][1]);
+    }
+}
+
+template <typename Packed>
+void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    const int64_t n_blocks = n / kQK_K;
+    const auto* blocks = static_cast<const Packed*>(packed);
+    int t = 0;
+    for (; t + 2 <= a.n_tokens; t += 2) tokens_k<Packed, 2>(n_blocks, blocks, a, t, y, y_stride);
+    for (; t < a.n_tokens; ++t) tokens_k<Packed, 1>(n_blocks, blocks, a, t, y, y_stride);
+}
+
+}  // namespace
+
+// ---- the exported kernels (simd_kernels.h): a packer and its 8-row kernel per type ----
+
+void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ4_0, kQK, PackedQ4_0, pack_q4_0>(n, w, w_stride, packed);
+}
+void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_packed<PackedQ4_0, 8>(n, packed, a, y, y_stride);
+}
+void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ5_0, kQK, PackedQ5_0, pack_q5_0>(n, w, w_stride, packed);
+}
+void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_packed<PackedQ5_0, 16>(n, packed, a, y, y_stride);
+}
+void pack8_q4_1(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ4_1, kQK, PackedQ4_1, pack_q4_1>(n, w, w_stride, packed);
+}
+void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_packed<PackedQ4_1, 0>(n, packed, a, y, y_stride);
+}
+void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ5_1, kQK, PackedQ5_1, pack_q5_1>(n, w, w_stride, packed);
+}
+void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_packed<PackedQ5_1, 0>(n, packed, a, y, y_stride);
+}
+void pack8_q8_0(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ8_0, kQK, PackedQ8_0, pack_q8_0<0>>(n, w, w_stride, packed);
+}
+void gemm_packed8_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_packed<PackedQ8_0, 0>(n, packed, a, y, y_stride);
+}
+void pack8_q2_k(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ2_K, kQK_K, PackedQ2_K, pack_q2_k>(n, w, w_stride, packed);
+}
+void gemm_packed8_q2_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_k_packed<PackedQ2_K>(n, packed, a, y, y_stride);
+}
+void pack8_q3_k(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ3_K, kQK_K, PackedQ3_K, pack_q3_k>(n, w, w_stride, packed);
+}
+void gemm_packed8_q3_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_k_packed<PackedQ3_K>(n, packed, a, y, y_stride);
+}
+void pack8_q4_k(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ4_K, kQK_K, PackedQ4_K, pack_q4_k>(n, w, w_stride, packed);
+}
+void gemm_packed8_q4_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_k_packed<PackedQ4_K>(n, packed, a, y, y_stride);
+}
+void pack8_q5_k(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ5_K, kQK_K, PackedQ5_K, pack_q5_k>(n, w, w_stride, packed);
+}
+void gemm_packed8_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_k_packed<PackedQ5_K>(n, packed, a, y, y_stride);
+}
+void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockQ6_K, kQK_K, PackedQ6_K, pack_q6_k>(n, w, w_stride, packed);
+}
+void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_k_packed<PackedQ6_K>(n, packed, a, y, y_stride);
+}
+
+}  // namespace ember::EMBER_NEON_NAMESPACE
