@@ -133,53 +133,67 @@ inline void unrolled(F&& f, std::integer_sequence<int, G...>) {
 
 // ---- 32-value blocks ----
 
-// The nibbles: qs[c] gives values 4c.. (low) and 16 + 4c.. (high).
-inline void nibble_span(const uint8_t qs[4][32], Span* s) {
+// A block's values for rows 4h..4h+3: q[k] = values 4k..4k+3 of each, k = 0..7.
+
+// The nibbles: qs[c] gives values 4c.. (low) and 16 + 4c.. (high), as they are (0..15).
+inline void nibbles(const uint8_t qs[4][32], int h, int8x16_t q[8]) {
     for (int c = 0; c < 4; ++c) {
-        for (int h = 0; h < 2; ++h) {
-            const uint8x16_t raw = load_u8(qs[c] + 16 * h);
-            s->q[c][h] = as_s8(low_nibbles(raw));
-            s->q[c + 4][h] = as_s8(high_nibbles(raw));
-        }
+        const uint8x16_t raw = load_u8(qs[c] + 16 * h);
+        q[c] = as_s8(low_nibbles(raw));
+        q[c + 4] = as_s8(high_nibbles(raw));
     }
 }
-// Q5_0 / Q5_1: qh[k] bit 4j + i is the fifth bit of value 4k + i of row j; as bytes of the
-// span vector q[k][h] (byte 4(j - 4h) + i), bit 16h + p of qh[k] for byte p: a table lookup
+// Q5_0 / Q5_1: qh[k] bit 4j + i is the fifth bit of value 4k + i of row j; in the vector q[k]
+// of rows 4h.. (byte 4(j - 4h) + i) that is bit 16h + p of qh[k] for byte p: a table lookup
 // spreads qh[k]'s bytes 2h, 2h + 1 over the 16 bytes, a test picks each byte's bit.
-inline void add_fifth_bits(const uint32_t qh[8], Span* s) {
+inline void add_fifth_bits(const uint32_t qh[8], int h, int8x16_t q[8]) {
     const uint8x16_t words[2] = {load_u8(reinterpret_cast<const uint8_t*>(qh)),
                                  load_u8(reinterpret_cast<const uint8_t*>(qh + 4))};
     const uint8x16_t spread = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
     const uint8x16_t bit = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
     for (int k = 0; k < 8; ++k) {
-        for (int h = 0; h < 2; ++h) {
-            const uint8x16_t index =
-                vaddq_u8(spread, vdupq_n_u8(static_cast<uint8_t>(4 * (k % 4) + 2 * h)));
-            const uint8x16_t set = vtstq_u8(vqtbl1q_u8(words[k / 4], index), bit);
-            s->q[k][h] = vorrq_s8(s->q[k][h], as_s8(vandq_u8(set, vdupq_n_u8(0x10))));
-        }
+        const uint8x16_t index =
+            vaddq_u8(spread, vdupq_n_u8(static_cast<uint8_t>(4 * (k % 4) + 2 * h)));
+        const uint8x16_t set = vtstq_u8(vqtbl1q_u8(words[k / 4], index), bit);
+        q[k] = vorrq_s8(q[k], as_s8(vandq_u8(set, vdupq_n_u8(0x10))));
     }
 }
 
-inline void decode(const PackedQ4_0& p, Span* s) {
-    nibble_span(p.qs, s);
-}
-inline void decode(const PackedQ4_1& p, Span* s) {
-    nibble_span(p.qs, s);
-}
-inline void decode(const PackedQ5_0& p, Span* s) {
-    nibble_span(p.qs, s);
-    add_fifth_bits(p.qh, s);
-}
-inline void decode(const PackedQ5_1& p, Span* s) {
-    nibble_span(p.qs, s);
-    add_fifth_bits(p.qh, s);
-}
-inline void decode(const PackedQ8_0& p, Span* s) {  // packed signed (pack_q8_0<0>)
-    for (int k = 0; k < 8; ++k) {
-        for (int h = 0; h < 2; ++h)
-            s->q[k][h] = vld1q_s8(reinterpret_cast<const int8_t*>(p.qs[k]) + 16 * h);
+// Q4_0 is packed as q ^ 0x88 (pack_q4_0<0x88>): shifting a byte's low nibble to the top, or
+// masking its high one, gives 16 * (q - 8) as a signed byte, with no offset left to subtract.
+// The sums come out 16 times too large; the conversion to float divides them back (exact).
+inline void decode(const PackedQ4_0& p, int h, int8x16_t q[8]) {
+    for (int c = 0; c < 4; ++c) {
+        const int8x16_t raw = vld1q_s8(reinterpret_cast<const int8_t*>(p.qs[c]) + 16 * h);
+        q[c] = vshlq_n_s8(raw, 4);
+        q[c + 4] = vandq_s8(raw, vdupq_n_s8(static_cast<int8_t>(0xf0)));
     }
+}
+inline void decode(const PackedQ4_1& p, int h, int8x16_t q[8]) {
+    nibbles(p.qs, h, q);
+}
+inline void decode(const PackedQ5_0& p, int h, int8x16_t q[8]) {
+    nibbles(p.qs, h, q);
+    add_fifth_bits(p.qh, h, q);
+}
+inline void decode(const PackedQ5_1& p, int h, int8x16_t q[8]) {
+    nibbles(p.qs, h, q);
+    add_fifth_bits(p.qh, h, q);
+}
+inline void decode(const PackedQ8_0& p, int h, int8x16_t q[8]) {  // packed signed (flip 0)
+    for (int k = 0; k < 8; ++k) q[k] = vld1q_s8(reinterpret_cast<const int8_t*>(p.qs[k]) + 16 * h);
+}
+
+// acc[r] += values 0..31 of rows r (q) . the 32 activations (x0: 0..15, x1: 16..31).
+inline int32x4_t dot32(const int8x16_t q[8], int8x16_t x0, int8x16_t x1, int32x4_t acc) {
+    acc = dot_lane<0>(acc, q[0], x0);
+    acc = dot_lane<1>(acc, q[1], x0);
+    acc = dot_lane<2>(acc, q[2], x0);
+    acc = dot_lane<3>(acc, q[3], x0);
+    acc = dot_lane<0>(acc, q[4], x1);
+    acc = dot_lane<1>(acc, q[5], x1);
+    acc = dot_lane<2>(acc, q[6], x1);
+    return dot_lane<3>(acc, q[7], x1);
 }
 
 // The activation block type a packed type meets: Q8_1 (d, s) for Q4_1 / Q5_1, else Q8_0.
@@ -189,47 +203,89 @@ constexpr bool kWithMinimum = requires(Packed p) {
 };
 template <typename Packed>
 using ActivationBlock = std::conditional_t<kWithMinimum<Packed>, BlockQ8_1, BlockQ8_0>;
+// The value offset that returns as -offset * the activations' block sum (Q5_0: 16; Q4_0's is
+// in its packing).
+template <typename Packed>
+constexpr int kOffset = std::is_same_v<Packed, PackedQ5_0> ? 16 : 0;
 
-// Tokens t0 .. t0 + kTokens - 1 against one packed group of 32-value blocks: the value offset
-// kOffset (8 for Q4_0, 16 for Q5_0) returns as -kOffset * the activations' block sum.
-template <typename Packed, int kOffset, int kTokens>
-void tokens_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, float* y,
+// Tokens t0 .. t0 + kTokens - 1 against rows 4h..4h+3 of one packed group of 32-value blocks:
+// each block's 8 value vectors of those rows are decoded once and meet every token, whose
+// activations are loaded as they are used. With 8 tokens that is 8 value registers, 8
+// accumulators and a few temporaries (two halves of the rows at once would need 16 value
+// registers and spill).
+template <typename Packed, int kTokens>
+void tokens_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, int h, float* y,
                size_t y_stride) {
     using Act = ActivationBlock<Packed>;
-    float32x4_t acc[kTokens][2];
-    for (auto& token : acc) token[0] = token[1] = vdupq_n_f32(0.0f);
+    float32x4_t acc[kTokens];
+    const Act* act[kTokens];
+    const float* scale[kTokens];
+    const int32_t* sums[kTokens];
+    const float* block_s[kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+        acc[t] = vdupq_n_f32(0.0f);
+        act[t] = reinterpret_cast<const Act*>(a.rows + (t0 + t) * a.row_stride);
+        const size_t first = static_cast<size_t>(t0 + t) * n_blocks;
+        scale[t] = a.scales + first;
+        sums[t] = kOffset<Packed> != 0 ? a.sums + first : nullptr;
+        block_s[t] = kWithMinimum<Packed> ? a.block_s + first : nullptr;
+    }
     for (int64_t b = 0; b < n_blocks; ++b) {
-        Span s;
-        decode(blocks[b], &s);
-        const float32x4_t d[2] = {halves4(blocks[b].d), halves4(blocks[b].d + 4)};
+        int8x16_t q[8];
+        decode(blocks[b], h, q);
+        const float32x4_t d = halves4(blocks[b].d + 4 * h);
         for (int t = 0; t < kTokens; ++t) {
-            const auto* act = reinterpret_cast<const Act*>(a.rows + (t0 + t) * a.row_stride) + b;
-            const size_t i = static_cast<size_t>(t0 + t) * n_blocks + b;
-            int32x4_t sum[2];
-            sum[0] = sum[1] = vdupq_n_s32(kOffset == 0 ? 0 : -kOffset * a.sums[i]);
-            dot_span(s, vld1q_s8(act->qs), vld1q_s8(act->qs + 16), sum);
-            const float da = a.scales[i];
-            for (int h = 0; h < 2; ++h) {
-                acc[t][h] = vfmaq_f32(acc[t][h], vcvtq_f32_s32(sum[h]), vmulq_n_f32(d[h], da));
-                if constexpr (kWithMinimum<Packed>)
-                    acc[t][h] = vfmaq_n_f32(acc[t][h], halves4(blocks[b].m + 4 * h), a.block_s[i]);
-            }
+            int32x4_t sum = vdupq_n_s32(kOffset<Packed> == 0 ? 0 : -kOffset<Packed> * sums[t][b]);
+            sum = dot32(q, vld1q_s8(act[t][b].qs), vld1q_s8(act[t][b].qs + 16), sum);
+            const float32x4_t f =
+                std::is_same_v<Packed, PackedQ4_0> ? vcvtq_n_f32_s32(sum, 4) : vcvtq_f32_s32(sum);
+            acc[t] = vfmaq_f32(acc[t], f, vmulq_n_f32(d, scale[t][b]));
+            if constexpr (kWithMinimum<Packed>)
+                acc[t] = vfmaq_n_f32(acc[t], halves4(blocks[b].m + 4 * h), block_s[t][b]);
         }
     }
-    for (int t = 0; t < kTokens; ++t) {
-        vst1q_f32(y + (t0 + t) * y_stride, acc[t][0]);
-        vst1q_f32(y + (t0 + t) * y_stride + 4, acc[t][1]);
-    }
+    for (int t = 0; t < kTokens; ++t) vst1q_f32(y + (t0 + t) * y_stride + 4 * h, acc[t]);
 }
 
-template <typename Packed, int kOffset>
+// One token (generation) against all 8 rows of a packed group: each weight is met once, so both
+// halves are decoded at once and the activations loaded once per block.
+template <typename Packed>
+void token_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t, float* y) {
+    using Act = ActivationBlock<Packed>;
+    const auto* act = reinterpret_cast<const Act*>(a.rows + t * a.row_stride);
+    const size_t first = static_cast<size_t>(t) * n_blocks;
+    float32x4_t acc[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const int8x16_t x0 = vld1q_s8(act[b].qs), x1 = vld1q_s8(act[b].qs + 16);
+        const float da = a.scales[first + b];
+        for (int h = 0; h < 2; ++h) {
+            int8x16_t q[8];
+            decode(blocks[b], h, q);
+            const int32_t offset = kOffset<Packed> == 0 ? 0 : -kOffset<Packed> * a.sums[first + b];
+            const int32x4_t sum = dot32(q, x0, x1, vdupq_n_s32(offset));
+            const float32x4_t f =
+                std::is_same_v<Packed, PackedQ4_0> ? vcvtq_n_f32_s32(sum, 4) : vcvtq_f32_s32(sum);
+            acc[h] = vfmaq_f32(acc[h], f, vmulq_n_f32(halves4(blocks[b].d + 4 * h), da));
+            if constexpr (kWithMinimum<Packed>)
+                acc[h] = vfmaq_n_f32(acc[h], halves4(blocks[b].m + 4 * h), a.block_s[first + b]);
+        }
+    }
+    vst1q_f32(y, acc[0]);
+    vst1q_f32(y + 4, acc[1]);
+}
+
+template <typename Packed>
 void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     const int64_t n_blocks = n / kQK;
     const auto* blocks = static_cast<const Packed*>(packed);
-    int t = 0;
-    for (; t + 4 <= a.n_tokens; t += 4)
-        tokens_32<Packed, kOffset, 4>(n_blocks, blocks, a, t, y, y_stride);
-    for (; t < a.n_tokens; ++t) tokens_32<Packed, kOffset, 1>(n_blocks, blocks, a, t, y, y_stride);
+    const int batched = a.n_tokens / 4 * 4;  // tiles of 8 and 4 tokens; the rest one by one
+    for (int h = 0; h < 2; ++h) {
+        int t = 0;
+        for (; t + 8 <= batched; t += 8)
+            tokens_32<Packed, 8>(n_blocks, blocks, a, t, h, y, y_stride);
+        for (; t < batched; t += 4) tokens_32<Packed, 4>(n_blocks, blocks, a, t, h, y, y_stride);
+    }
+    for (int t = batched; t < a.n_tokens; ++t) token_32(n_blocks, blocks, a, t, y + t * y_stride);
 }
 
 // ---- K-quants ----
@@ -486,34 +542,34 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
 // ---- the exported kernels (simd_kernels.h): a packer and its 8-row kernel per type ----
 
 void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed) {
-    pack_groups<BlockQ4_0, kQK, PackedQ4_0, pack_q4_0>(n, w, w_stride, packed);
+    pack_groups<BlockQ4_0, kQK, PackedQ4_0, pack_q4_0<0x88>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
-    gemm_packed<PackedQ4_0, 8>(n, packed, a, y, y_stride);
+    gemm_packed<PackedQ4_0>(n, packed, a, y, y_stride);
 }
 void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ5_0, kQK, PackedQ5_0, pack_q5_0>(n, w, w_stride, packed);
 }
 void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
-    gemm_packed<PackedQ5_0, 16>(n, packed, a, y, y_stride);
+    gemm_packed<PackedQ5_0>(n, packed, a, y, y_stride);
 }
 void pack8_q4_1(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ4_1, kQK, PackedQ4_1, pack_q4_1>(n, w, w_stride, packed);
 }
 void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
-    gemm_packed<PackedQ4_1, 0>(n, packed, a, y, y_stride);
+    gemm_packed<PackedQ4_1>(n, packed, a, y, y_stride);
 }
 void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ5_1, kQK, PackedQ5_1, pack_q5_1>(n, w, w_stride, packed);
 }
 void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
-    gemm_packed<PackedQ5_1, 0>(n, packed, a, y, y_stride);
+    gemm_packed<PackedQ5_1>(n, packed, a, y, y_stride);
 }
 void pack8_q8_0(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ8_0, kQK, PackedQ8_0, pack_q8_0<0>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
-    gemm_packed<PackedQ8_0, 0>(n, packed, a, y, y_stride);
+    gemm_packed<PackedQ8_0>(n, packed, a, y, y_stride);
 }
 void pack8_q2_k(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ2_K, kQK_K, PackedQ2_K, pack_q2_k>(n, w, w_stride, packed);

@@ -58,7 +58,8 @@ inline void pack_halves(const uint8_t* const rows[8], size_t offset, fp16_t d[8]
 // ---- 32-value blocks ----
 
 // Q4_0: qs[c] dword j = row j's qs[4c..4c+3]: low nibbles are values 4c.., high nibbles
-// 16+4c.., so one section gives panel vectors c and c + 4.
+// 16+4c.., so one section gives panel vectors c and c + 4. The packer may XOR every byte with
+// a `flip` (ARM stores q ^ 0x88: each nibble becomes q - 8 as a signed 4-bit number).
 struct PackedQ4_0 {
     fp16_t d[8];
     uint8_t qs[4][32];
@@ -110,9 +111,15 @@ inline void pack_fifth_bits(const uint8_t* const rows[8], size_t offset, uint32_
     }
 }
 
+template <uint8_t kFlip>
 inline void pack_q4_0(const uint8_t* const rows[8], PackedQ4_0* p) {
     pack_halves(rows, offsetof(BlockQ4_0, d), p->d);
     pack_nibbles(rows, offsetof(BlockQ4_0, qs), p->qs);
+    if constexpr (kFlip != 0) {
+        for (auto& section : p->qs) {
+            for (uint8_t& byte : section) byte ^= kFlip;
+        }
+    }
 }
 inline void pack_q5_0(const uint8_t* const rows[8], PackedQ5_0* p) {
     pack_halves(rows, offsetof(BlockQ5_0, d), p->d);

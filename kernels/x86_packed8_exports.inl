@@ -5,7 +5,7 @@
 // (No include guard: included once per translation unit, inside a namespace.)
 
 void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed) {
-    pack_groups<BlockQ4_0, kQK, PackedQ4_0, pack_q4_0>(n, w, w_stride, packed);
+    pack_groups<BlockQ4_0, kQK, PackedQ4_0, pack_q4_0<0>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     gemm_packed<PackedQ4_0, 8>(n, packed, a, y, y_stride);

@@ -31,13 +31,13 @@ int main(int argc, char** argv) {
                     why.c_str());
         (why.empty() ? passed : failed) += 1;
     }
-    // The load-time packing and packed panel kernels: one token (generation) and a batch of 7
-    // (the four-token and two-token passes and the single tokens left over).
+    // The load-time packing and packed panel kernels: one token (generation) and batches of 7
+    // and 13 (passes of 8, 4 and 2 tokens, and single tokens left over).
     for (TensorType type : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
                             TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
                             TensorType::Q5_K, TensorType::Q6_K}) {
         const ember::TypeKernels& k = *ember::kernels_for(type);
-        for (int tokens : {1, 7}) {
+        for (int tokens : {1, 7, 13}) {
             const std::string why = k.pack8 == nullptr
                                         ? "no " + active + " packed kernel"
                                         : ember::test::check_packed8_against_reference(
