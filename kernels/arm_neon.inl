@@ -5,6 +5,7 @@
 // types sum in float lanes; float types accumulate in double.
 #include <arm_neon.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/blocks.h"
@@ -353,6 +354,173 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y) {
         sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(scaled);
     }
     return sum;
+}
+
+// ---- conversions: F16 rows, a quantized KV cache's blocks, activations ----
+// Bit for bit as the reference (ref_float.cpp, ref_q8.cpp): FCVTL/FCVTN round to nearest
+// even like fp16.h, and the quantizers do the reference's float operations in its order.
+
+void dequantize_row_f16(const void* in, float* out, int64_t n) {
+    const auto* h = static_cast<const fp16_t*>(in);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const float16x8_t v = vreinterpretq_f16_u16(vld1q_u16(h + i));
+        vst1q_f32(out + i, vcvt_f32_f16(vget_low_f16(v)));
+        vst1q_f32(out + i + 4, vcvt_high_f32_f16(v));
+    }
+    for (; i < n; ++i) out[i] = fp16_to_f32(h[i]);
+}
+
+void quantize_row_f16(const float* in, void* out, int64_t n) {
+    auto* h = static_cast<fp16_t*>(out);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const float16x8_t v =
+            vcvt_high_f16_f32(vcvt_f16_f32(vld1q_f32(in + i)), vld1q_f32(in + i + 4));
+        vst1q_u16(h + i, vreinterpretq_u16_f16(v));
+    }
+    for (; i < n; ++i) h[i] = f32_to_fp16(in[i]);
+}
+
+namespace {
+// 16 int8 values times d as floats, to out[0..15].
+inline void scale_bytes(int8x16_t q, float d, float* out) {
+    const int16x8_t lo = vmovl_s8(vget_low_s8(q)), hi = vmovl_high_s8(q);
+    vst1q_f32(out, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo))), d));
+    vst1q_f32(out + 4, vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(lo)), d));
+    vst1q_f32(out + 8, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi))), d));
+    vst1q_f32(out + 12, vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(hi)), d));
+}
+}  // namespace
+
+void dequantize_row_q8_0(const void* in, float* out, int64_t n) {
+    const auto* blocks = static_cast<const BlockQ8_0*>(in);
+    for (int64_t b = 0; b < n / kQK; ++b, out += kQK) {
+        const float d = fp16_to_f32(blocks[b].d);
+        scale_bytes(load16(blocks[b].qs), d, out);
+        scale_bytes(load16(blocks[b].qs + 16), d, out + 16);
+    }
+}
+
+void dequantize_row_q4_0(const void* in, float* out, int64_t n) {
+    const auto* blocks = static_cast<const BlockQ4_0*>(in);
+    for (int64_t b = 0; b < n / kQK; ++b, out += kQK) {
+        const float d = fp16_to_f32(blocks[b].d);
+        int8x16_t lo, hi;
+        nibbles(blocks[b].qs, &lo, &hi);
+        scale_bytes(vsubq_s8(lo, vdupq_n_s8(8)), d, out);
+        scale_bytes(vsubq_s8(hi, vdupq_n_s8(8)), d, out + 16);
+    }
+}
+
+namespace {
+inline float32x4_t load4(const float* p) {
+    return vld1q_f32(p);
+}
+// round(x * scale) to nearest even (FCVTNS, as nearbyint in the default rounding mode), as int32.
+inline int32x4_t round_scaled(float32x4_t x, float scale) {
+    return vcvtnq_s32_f32(vmulq_n_f32(x, scale));
+}
+// Four int32x4 of values within int8 as 16 bytes.
+inline int8x16_t narrow_to_bytes(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {
+    const int16x8_t ab = vcombine_s16(vqmovn_s32(a), vqmovn_s32(b));
+    const int16x8_t cd = vcombine_s16(vqmovn_s32(c), vqmovn_s32(d));
+    return vcombine_s8(vqmovn_s16(ab), vqmovn_s16(cd));
+}
+}  // namespace
+
+void quantize_row_q8_0(const float* in, void* out, int64_t n) {
+    auto* blocks = static_cast<BlockQ8_0*>(out);
+    for (int64_t b = 0; b < n / kQK; ++b, in += kQK) {
+        float32x4_t v[8], amax4 = vdupq_n_f32(0.0f);
+        for (int j = 0; j < 8; ++j) {
+            v[j] = load4(in + 4 * j);
+            amax4 = vmaxq_f32(amax4, vabsq_f32(v[j]));
+        }
+        const float amax = vmaxvq_f32(amax4);
+        const float inv_scale = amax != 0 ? 127.0f / amax : 0.0f;
+        blocks[b].d = f32_to_fp16(amax / 127.0f);
+        for (int half = 0; half < 2; ++half) {
+            const float32x4_t* w = v + 4 * half;
+            vst1q_s8(blocks[b].qs + 16 * half,
+                     narrow_to_bytes(round_scaled(w[0], inv_scale), round_scaled(w[1], inv_scale),
+                                     round_scaled(w[2], inv_scale), round_scaled(w[3], inv_scale)));
+        }
+    }
+}
+
+void quantize_row_q8_k(const float* in, void* out, int64_t n) {
+    auto* blocks = static_cast<BlockQ8_K*>(out);
+    for (int64_t b = 0; b < n / kQK_K; ++b, in += kQK_K) {
+        BlockQ8_K& block = blocks[b];
+        float32x4_t amax4 = vdupq_n_f32(0.0f);
+        for (int j = 0; j < kQK_K; j += 4) amax4 = vmaxq_f32(amax4, vabsq_f32(load4(in + j)));
+        const float amax = vmaxvq_f32(amax4);
+        if (amax == 0) {
+            block = {};
+            continue;
+        }
+        float max = amax;  // the reference keeps the sign of the first value of largest magnitude
+        for (int j = 0; j < kQK_K; ++j) {
+            if (std::fabs(in[j]) == amax) {
+                max = in[j];
+                break;
+            }
+        }
+        const float inv_scale = -127.0f / max;
+        const int32x4_t top = vdupq_n_s32(127);
+        for (int j = 0; j < kQK_K; j += 16) {
+            int32x4_t q[4];
+            for (int k = 0; k < 4; ++k)
+                q[k] = vminq_s32(round_scaled(load4(in + j + 4 * k), inv_scale), top);
+            vst1q_s8(block.qs + j, narrow_to_bytes(q[0], q[1], q[2], q[3]));
+            block.bsums[j / 16] = static_cast<int16_t>(
+                vaddvq_s32(vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3]))));
+        }
+        block.d = 1 / inv_scale;
+    }
+}
+
+// ---- e^x, 4 values at a time ----
+// e^x = 2^k e^r with k = round(x / ln 2) and r = x - k ln 2, |r| <= ln2 / 2 (ln 2 split in a
+// high part exact in float and a low correction, so r carries no cancellation error). e^r is
+// its Taylor series to r^7 (truncation error |r|^8 / 8! < 6e-9, a tenth of an ulp), in Horner
+// form. 2^k is applied as two exact powers of two, 2^(k - k/2) and 2^(k/2), each a normal
+// float, so the result overflows to inf and underflows through the subnormals to 0 as e^x
+// does. (The standard reduction, e.g. J.-M. Muller, "Elementary Functions", ch. 11; the same
+// as the AVX-512 kernel.)
+void exp_f32(const float* x, float* y, int64_t n) {
+    const float32x4_t log2e = vdupq_n_f32(1.44269504088896341f);
+    const float32x4_t ln2_hi = vdupq_n_f32(0.693145751953125f);      // 14 significant bits
+    const float32x4_t ln2_lo = vdupq_n_f32(1.4286068202862268e-6f);  // ln 2 - ln2_hi
+    // Beyond these e^x is 0 or inf anyway; clamping keeps -inf and +inf from making inf - inf.
+    // (FMAXNM/FMINNM would drop a NaN; FMAX/FMIN keep it, so NaN stays NaN.)
+    const float32x4_t lowest = vdupq_n_f32(-110.0f), highest = vdupq_n_f32(89.0f);
+    const float inverse_factorials[8] = {1.0f,      1.0f,       1.0f / 2,   1.0f / 6,
+                                         1.0f / 24, 1.0f / 120, 1.0f / 720, 1.0f / 5040};
+    const auto exp4 = [&](float32x4_t v) {
+        v = vminq_f32(highest, vmaxq_f32(lowest, v));
+        const float32x4_t k = vrndnq_f32(vmulq_f32(v, log2e));
+        float32x4_t r = vfmsq_f32(v, k, ln2_hi);
+        r = vfmsq_f32(r, k, ln2_lo);
+        float32x4_t p = vdupq_n_f32(inverse_factorials[7]);
+        for (int j = 6; j >= 0; --j) p = vfmaq_f32(vdupq_n_f32(inverse_factorials[j]), p, r);
+        const int32x4_t ki = vcvtq_s32_f32(k);  // exact: k is an integer in -159..129
+        const int32x4_t half = vshrq_n_s32(ki, 1), rest = vsubq_s32(ki, half);
+        const auto power = [](int32x4_t e) {  // 2^e for e in -80..65: a normal float
+            return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(e, vdupq_n_s32(127)), 23));
+        };
+        return vmulq_f32(vmulq_f32(p, power(rest)), power(half));
+    };
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, exp4(vld1q_f32(x + i)));
+    if (i < n) {
+        float tail[4] = {0, 0, 0, 0};
+        std::memcpy(tail, x + i, (n - i) * sizeof(float));
+        const float32x4_t e = exp4(vld1q_f32(tail));
+        vst1q_f32(tail, e);
+        std::memcpy(y + i, tail, (n - i) * sizeof(float));
+    }
 }
 
 namespace {

@@ -186,6 +186,11 @@ struct BestKernels {
         set(T::Q5_K, neon::vec_dot_q5_k_q8_k);
         set(T::Q6_K, neon::vec_dot_q6_k_q8_k);
         floats.matmul = neon::matmul_f32;
+        floats.exp = neon::exp_f32;
+        set_conversions(T::F16, neon::dequantize_row_f16, neon::quantize_row_f16);
+        set_conversions(T::Q8_0, neon::dequantize_row_q8_0, neon::quantize_row_q8_0);
+        set_conversions(T::Q4_0, neon::dequantize_row_q4_0, nullptr);
+        set_conversions(T::Q8_K, ref::dequantize_row_q8_k, neon::quantize_row_q8_k);
         set_packed(T::Q4_0, neon::pack8_q4_0, neon::gemm_packed8_q4_0, nullptr);
         set_packed(T::Q5_0, neon::pack8_q5_0, neon::gemm_packed8_q5_0, nullptr);
         set_packed(T::Q4_1, neon::pack8_q4_1, neon::gemm_packed8_q4_1, nullptr);
@@ -212,6 +217,12 @@ struct BestKernels {
         set(T::Q5_K, neon_dotprod::vec_dot_q5_k_q8_k);
         set(T::Q6_K, neon_dotprod::vec_dot_q6_k_q8_k);
         floats.matmul = neon_dotprod::matmul_f32;
+        floats.exp = neon_dotprod::exp_f32;
+        set_conversions(T::F16, neon_dotprod::dequantize_row_f16, neon_dotprod::quantize_row_f16);
+        set_conversions(T::Q8_0, neon_dotprod::dequantize_row_q8_0,
+                        neon_dotprod::quantize_row_q8_0);
+        set_conversions(T::Q4_0, neon_dotprod::dequantize_row_q4_0, nullptr);
+        set_conversions(T::Q8_K, ref::dequantize_row_q8_k, neon_dotprod::quantize_row_q8_k);
         set_packed(T::Q4_0, neon_dotprod::pack8_q4_0, neon_dotprod::gemm_packed8_q4_0, nullptr);
         set_packed(T::Q5_0, neon_dotprod::pack8_q5_0, neon_dotprod::gemm_packed8_q5_0, nullptr);
         set_packed(T::Q4_1, neon_dotprod::pack8_q4_1, neon_dotprod::gemm_packed8_q4_1, nullptr);

@@ -164,6 +164,13 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y);
 float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y);
 float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y);
 float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_f16(const void* in, float* out, int64_t n);
+void quantize_row_f16(const float* in, void* out, int64_t n);
+void dequantize_row_q8_0(const void* in, float* out, int64_t n);  // a quantized KV cache's
+void dequantize_row_q4_0(const void* in, float* out, int64_t n);  // reads: exact as the reference
+void quantize_row_q8_0(const float* in, void* out, int64_t n);    // activations, exact as the
+void quantize_row_q8_k(const float* in, void* out, int64_t n);    // reference
+void exp_f32(const float* x, float* y, int64_t n);
 void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
                 float* c, size_t ldc);
 // Packed groups of 8 rows (arm_packed.inl): SDOT by element on the 16-byte halves of the
@@ -203,6 +210,13 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* x, const void* y);
 float vec_dot_q4_k_q8_k(int64_t n, const void* x, const void* y);
 float vec_dot_q5_k_q8_k(int64_t n, const void* x, const void* y);
 float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_f16(const void* in, float* out, int64_t n);
+void quantize_row_f16(const float* in, void* out, int64_t n);
+void dequantize_row_q8_0(const void* in, float* out, int64_t n);  // a quantized KV cache's
+void dequantize_row_q4_0(const void* in, float* out, int64_t n);  // reads: exact as the reference
+void quantize_row_q8_0(const float* in, void* out, int64_t n);    // activations, exact as the
+void quantize_row_q8_k(const float* in, void* out, int64_t n);    // reference
+void exp_f32(const float* x, float* y, int64_t n);
 void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
                 float* c, size_t ldc);
 // Packed groups of 8 rows: SDOT by element.

@@ -48,6 +48,25 @@ int main(int argc, char** argv) {
             (why.empty() ? passed : failed) += 1;
         }
     }
+    // Conversions and activation quantizers: bit for bit as the reference; e^x within 2 ulp.
+    const auto report = [&](const char* what, const std::string& why) {
+        std::printf("%s %s/%s%s%s\n", why.empty() ? "ok  " : "FAIL", active.c_str(), what,
+                    why.empty() ? "" : ": ", why.c_str());
+        (why.empty() ? passed : failed) += 1;
+    };
+    const auto& f16 = *ember::kernels_for(TensorType::F16);
+    report("f16 conversions",
+           ember::test::check_f16_conversions(f16.dequantize_row, f16.quantize_row));
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0}) {
+        report(("dequantize " + std::string(ember::tensor_type_name(type))).c_str(),
+               ember::test::check_block_dequantize(type, ember::kernels_for(type)->dequantize_row));
+    }
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q8_K}) {
+        report(
+            ("quantize activations " + std::string(ember::tensor_type_name(type))).c_str(),
+            ember::test::check_activation_quantizer(type, ember::kernels_for(type)->quantize_row));
+    }
+    report("exp", ember::test::check_exp_f32(ember::float_kernels().exp));
     const ember::MatMulF32Fn matmul = ember::float_kernels().matmul;
     const std::string why = ember::test::check_matmul_f32_against_reference(matmul);
     std::printf("%s %s/matmul_f32%s%s\n", why.empty() ? "ok  " : "FAIL", active.c_str(),
