@@ -143,20 +143,24 @@ inline void nibbles(const uint8_t qs[4][32], int h, int8x16_t q[8]) {
         q[c + 4] = as_s8(high_nibbles(raw));
     }
 }
-// Q5_0 / Q5_1: qh[k] bit 4j + i is the fifth bit of value 4k + i of row j; in the vector q[k]
-// of rows 4h.. (byte 4(j - 4h) + i) that is bit 16h + p of qh[k] for byte p: a table lookup
-// spreads qh[k]'s bytes 2h, 2h + 1 over the 16 bytes, a test picks each byte's bit.
-inline void add_fifth_bits(const uint32_t qh[8], int h, int8x16_t q[8]) {
-    const uint8x16_t words[2] = {load_u8(reinterpret_cast<const uint8_t*>(qh)),
-                                 load_u8(reinterpret_cast<const uint8_t*>(qh + 4))};
-    const uint8x16_t spread = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
-    const uint8x16_t bit = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-    for (int k = 0; k < 8; ++k) {
-        const uint8x16_t index =
-            vaddq_u8(spread, vdupq_n_u8(static_cast<uint8_t>(4 * (k % 4) + 2 * h)));
-        const uint8x16_t set = vtstq_u8(vqtbl1q_u8(words[k / 4], index), bit);
-        q[k] = vorrq_s8(q[k], as_s8(vandq_u8(set, vdupq_n_u8(0x10))));
-    }
+// Q5_0 / Q5_1, fifth bits packed by byte (pack_fifth_bits_by_byte): byte p of the 16 for rows
+// 4h.. holds in bit k the fifth bit of byte p of q[k]. A shift brings it to bit 4, a bit select
+// puts it above the nibble.
+template <int K>
+inline uint8x16_t bit_to_4(uint8x16_t v) {
+    return K <= 4 ? shift_left<4 - K>(v) : shift_right<K - 4>(v);
+}
+inline void five_bit_values(const uint8_t qs[4][32], const uint32_t qh[8], int h, int8x16_t q[8]) {
+    const uint8x16_t bits = load_u8(reinterpret_cast<const uint8_t*>(qh) + 16 * h);
+    const uint8x16_t fifth = vdupq_n_u8(0x10);
+    unrolled(
+        [&](auto section) {
+            constexpr int c = decltype(section)::value;
+            const uint8x16_t raw = load_u8(qs[c] + 16 * h);
+            q[c] = as_s8(vbslq_u8(fifth, bit_to_4<c>(bits), low_nibbles(raw)));
+            q[c + 4] = as_s8(vbslq_u8(fifth, bit_to_4<c + 4>(bits), high_nibbles(raw)));
+        },
+        std::make_integer_sequence<int, 4>{});
 }
 
 // Q4_0 is packed as q ^ 0x88 (pack_q4_0<0x88>): shifting a byte's low nibble to the top, or
@@ -173,12 +177,10 @@ inline void decode(const PackedQ4_1& p, int h, int8x16_t q[8]) {
     nibbles(p.qs, h, q);
 }
 inline void decode(const PackedQ5_0& p, int h, int8x16_t q[8]) {
-    nibbles(p.qs, h, q);
-    add_fifth_bits(p.qh, h, q);
+    five_bit_values(p.qs, p.qh, h, q);
 }
 inline void decode(const PackedQ5_1& p, int h, int8x16_t q[8]) {
-    nibbles(p.qs, h, q);
-    add_fifth_bits(p.qh, h, q);
+    five_bit_values(p.qs, p.qh, h, q);
 }
 inline void decode(const PackedQ8_0& p, int h, int8x16_t q[8]) {  // packed signed (flip 0)
     for (int k = 0; k < 8; ++k) q[k] = vld1q_s8(reinterpret_cast<const int8_t*>(p.qs[k]) + 16 * h);
@@ -548,7 +550,7 @@ void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y
     gemm_packed<PackedQ4_0>(n, packed, a, y, y_stride);
 }
 void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed) {
-    pack_groups<BlockQ5_0, kQK, PackedQ5_0, pack_q5_0>(n, w, w_stride, packed);
+    pack_groups<BlockQ5_0, kQK, PackedQ5_0, pack_q5_0<true>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     gemm_packed<PackedQ5_0>(n, packed, a, y, y_stride);
@@ -560,7 +562,7 @@ void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y
     gemm_packed<PackedQ4_1>(n, packed, a, y, y_stride);
 }
 void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed) {
-    pack_groups<BlockQ5_1, kQK, PackedQ5_1, pack_q5_1>(n, w, w_stride, packed);
+    pack_groups<BlockQ5_1, kQK, PackedQ5_1, pack_q5_1<true>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     gemm_packed<PackedQ5_1>(n, packed, a, y, y_stride);

@@ -64,7 +64,9 @@ struct PackedQ4_0 {
     fp16_t d[8];
     uint8_t qs[4][32];
 };
-// Q5_0: as Q4_0, plus qh[k] bit 4j+i = the fifth bit of value 4k+i of row j.
+// Q5_0: as Q4_0, plus the fifth bits in one of two arrangements of the packer's choosing:
+// by dword (x86: qh[k] bit 4j+i = the fifth bit of value 4k+i of row j), or by byte (ARM:
+// byte 4j+i of qh holds, in bit k, the fifth bit of value 4k+i of row j).
 struct PackedQ5_0 {
     fp16_t d[8];
     uint32_t qh[8];
@@ -121,21 +123,48 @@ inline void pack_q4_0(const uint8_t* const rows[8], PackedQ4_0* p) {
         }
     }
 }
+// The same bits by byte: byte 4j + i of qh, bit k = bit 4k + i of row j's 32 bits. In 16-byte
+// registers, the bytes of rows 0-3 and 4-7 line up with the packed nibbles, so one shift puts
+// the fifth bits of values 4k.. at bit 4 of every byte.
+inline void pack_fifth_bits_by_byte(const uint8_t* const rows[8], size_t offset, uint32_t qh[8]) {
+    uint8_t bytes[32] = {};
+    for (int j = 0; j < 8; ++j) {
+        uint32_t bits;
+        std::memcpy(&bits, rows[j] + offset, 4);
+        for (int k = 0; k < 8; ++k) {
+            for (int i = 0; i < 4; ++i)
+                bytes[4 * j + i] |= static_cast<uint8_t>(((bits >> (4 * k + i)) & 1u) << k);
+        }
+    }
+    std::memcpy(qh, bytes, sizeof(bytes));
+}
+
+// kByByte: the fifth bits by byte (pack_fifth_bits_by_byte), else by dword.
+template <bool kByByte>
 inline void pack_q5_0(const uint8_t* const rows[8], PackedQ5_0* p) {
     pack_halves(rows, offsetof(BlockQ5_0, d), p->d);
     pack_nibbles(rows, offsetof(BlockQ5_0, qs), p->qs);
-    pack_fifth_bits(rows, offsetof(BlockQ5_0, qh), p->qh);
+    if constexpr (kByByte) {
+        pack_fifth_bits_by_byte(rows, offsetof(BlockQ5_0, qh), p->qh);
+    } else {
+        pack_fifth_bits(rows, offsetof(BlockQ5_0, qh), p->qh);
+    }
 }
 inline void pack_q4_1(const uint8_t* const rows[8], PackedQ4_1* p) {
     pack_halves(rows, offsetof(BlockQ4_1, d), p->d);
     pack_halves(rows, offsetof(BlockQ4_1, m), p->m);
     pack_nibbles(rows, offsetof(BlockQ4_1, qs), p->qs);
 }
+template <bool kByByte>
 inline void pack_q5_1(const uint8_t* const rows[8], PackedQ5_1* p) {
     pack_halves(rows, offsetof(BlockQ5_1, d), p->d);
     pack_halves(rows, offsetof(BlockQ5_1, m), p->m);
     pack_nibbles(rows, offsetof(BlockQ5_1, qs), p->qs);
-    pack_fifth_bits(rows, offsetof(BlockQ5_1, qh), p->qh);
+    if constexpr (kByByte) {
+        pack_fifth_bits_by_byte(rows, offsetof(BlockQ5_1, qh), p->qh);
+    } else {
+        pack_fifth_bits(rows, offsetof(BlockQ5_1, qh), p->qh);
+    }
 }
 template <uint8_t kFlip>
 inline void pack_q8_0(const uint8_t* const rows[8], PackedQ8_0* p) {

@@ -11,7 +11,7 @@ void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y
     gemm_packed<PackedQ4_0, 8>(n, packed, a, y, y_stride);
 }
 void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed) {
-    pack_groups<BlockQ5_0, kQK, PackedQ5_0, pack_q5_0>(n, w, w_stride, packed);
+    pack_groups<BlockQ5_0, kQK, PackedQ5_0, pack_q5_0<false>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     gemm_packed<PackedQ5_0, 16>(n, packed, a, y, y_stride);
@@ -23,7 +23,7 @@ void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y
     gemm_packed<PackedQ4_1, 0>(n, packed, a, y, y_stride);
 }
 void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed) {
-    pack_groups<BlockQ5_1, kQK, PackedQ5_1, pack_q5_1>(n, w, w_stride, packed);
+    pack_groups<BlockQ5_1, kQK, PackedQ5_1, pack_q5_1<false>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     gemm_packed<PackedQ5_1, 0>(n, packed, a, y, y_stride);
