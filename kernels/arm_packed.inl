@@ -1,8 +1,9 @@
 // Packed panel kernels for NEON: groups of 8 weight rows packed once at load time
 // (packed_layout.h, the same byte layout as on x86 but Q8_0 kept signed) against one token
-// (generation) or a batch of them (prompts). Included by arm_neon.inl, so compiled once per
-// NEON kernel set, in its namespace: plain (Cortex-A53/A72) and +dotprod (Cortex-A55/A76 and
-// later, Apple M1 and later).
+// (generation) or a batch of them (prompts). Compiled once per NEON kernel set, in its
+// namespace: plain (arm_neon.cpp: Cortex-A53/A72), +dotprod (arm_neon_dotprod.cpp: Cortex-A55/
+// A76 and later, Apple M1 and later) and +dotprod+i8mm (arm_neon_i8mm.cpp, where batches go
+// through SMMLA: Cortex-A510/A710/X2 and later, Apple M2 and later).
 //
 // The layout's 16-byte halves are what SDOT "by element" takes. 32 bytes of a packed value
 // array hold, for rows 0-7, four values each (row j at bytes 4j..4j+3): the first 16 bytes are
@@ -30,9 +31,13 @@
 // accumulators fill the 32 vector registers), decoding each block once for all of them.
 #include <arm_neon.h>
 
+#include <type_traits>
 #include <utility>
 
+#include "kernels/blocks.h"
+#include "kernels/kernels.h"
 #include "kernels/packed_layout.h"
+#include "kernels/simd_kernels.h"
 
 namespace ember::EMBER_NEON_NAMESPACE {
 namespace {
@@ -52,37 +57,65 @@ inline int32x4_t dot_lane(int32x4_t acc, int8x16_t w, int8x16_t a) {
 #endif
 }
 
-// A decoded 32-value span of 8 rows: q[k][h] = values 4k..4k+3 of rows 4h..4h+3, k = 0..7.
-struct Span {
-    int8x16_t q[8][2];
+// acc[r] += values 0..15 of row r (q[0..3]: values 4k.. of rows 0-3) . 16 activations x.
+inline int32x4_t dot16(const int8x16_t q[4], int8x16_t x, int32x4_t acc) {
+    acc = dot_lane<0>(acc, q[0], x);
+    acc = dot_lane<1>(acc, q[1], x);
+    acc = dot_lane<2>(acc, q[2], x);
+    return dot_lane<3>(acc, q[3], x);
+}
+// The same over 32 values (q[0..7]) and activations x0 (values 0..15), x1 (16..31).
+inline int32x4_t dot32(const int8x16_t q[8], int8x16_t x0, int8x16_t x1, int32x4_t acc) {
+    return dot16(q + 4, x1, dot16(q, x0, acc));
+}
+
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+// SMMLA (i8mm): vmmlaq_s32(acc, w, x) adds, to acc[2i + j], bytes 8i..8i+7 of w . bytes
+// 8j..8j+7 of x: 2 rows x 2 tokens x 8 values, twice SDOT's work per instruction. The packed
+// layout serves it too: zipping the dwords of q[2c] and q[2c+1] gives [row 0 values 8c..8c+7 |
+// row 1 the same] (and rows 2, 3), and zipping two tokens' 8-byte halves gives the other
+// operand. A batch decodes and zips a block's rows once for all its tokens.
+struct RowPairs {
+    int8x16_t w[2][4];  // [rows 0,1 | rows 2,3][values 8c..8c+7]
 };
-// acc[h] += the span . 32 activations (a0: values 0..15, a1: 16..31), per row.
-inline void dot_span(const Span& s, int8x16_t a0, int8x16_t a1, int32x4_t acc[2]) {
-    for (int h = 0; h < 2; ++h) {
-        acc[h] = dot_lane<0>(acc[h], s.q[0][h], a0);
-        acc[h] = dot_lane<1>(acc[h], s.q[1][h], a0);
-        acc[h] = dot_lane<2>(acc[h], s.q[2][h], a0);
-        acc[h] = dot_lane<3>(acc[h], s.q[3][h], a0);
-        acc[h] = dot_lane<0>(acc[h], s.q[4][h], a1);
-        acc[h] = dot_lane<1>(acc[h], s.q[5][h], a1);
-        acc[h] = dot_lane<2>(acc[h], s.q[6][h], a1);
-        acc[h] = dot_lane<3>(acc[h], s.q[7][h], a1);
+inline RowPairs row_pairs(const int8x16_t q[8]) {
+    RowPairs r;
+    for (int c = 0; c < 4; ++c) {
+        const int32x4_t lo = vreinterpretq_s32_s8(q[2 * c]),
+                        hi = vreinterpretq_s32_s8(q[2 * c + 1]);
+        r.w[0][c] = vreinterpretq_s8_s32(vzip1q_s32(lo, hi));
+        r.w[1][c] = vreinterpretq_s8_s32(vzip2q_s32(lo, hi));
     }
+    return r;
 }
-// The same in two halves: lo[h] gets values 0..15, hi[h] values 16..31 (16-value sub-blocks).
-inline void dot_span_halves(const Span& s, int8x16_t a0, int8x16_t a1, int32x4_t lo[2],
-                            int32x4_t hi[2]) {
-    for (int h = 0; h < 2; ++h) {
-        lo[h] = dot_lane<0>(lo[h], s.q[0][h], a0);
-        lo[h] = dot_lane<1>(lo[h], s.q[1][h], a0);
-        lo[h] = dot_lane<2>(lo[h], s.q[2][h], a0);
-        lo[h] = dot_lane<3>(lo[h], s.q[3][h], a0);
-        hi[h] = dot_lane<0>(hi[h], s.q[4][h], a1);
-        hi[h] = dot_lane<1>(hi[h], s.q[5][h], a1);
-        hi[h] = dot_lane<2>(hi[h], s.q[6][h], a1);
-        hi[h] = dot_lane<3>(hi[h], s.q[7][h], a1);
+struct TokenPairs {
+    int8x16_t x[4];  // [values 8c..8c+7 of token t | of token t + 1]
+};
+// Tokens t and t + 1, 32 activations each (x_t0: values 0..15, x_t1: 16..31).
+inline TokenPairs token_pairs(int8x16_t t_lo, int8x16_t t_hi, int8x16_t u_lo, int8x16_t u_hi) {
+    const auto zip = [](int8x16_t a, int8x16_t b, bool second) {
+        const int64x2_t a64 = vreinterpretq_s64_s8(a), b64 = vreinterpretq_s64_s8(b);
+        return vreinterpretq_s8_s64(second ? vzip2q_s64(a64, b64) : vzip1q_s64(a64, b64));
+    };
+    return {{zip(t_lo, u_lo, false), zip(t_lo, u_lo, true), zip(t_hi, u_hi, false),
+             zip(t_hi, u_hi, true)}};
+}
+// The 4 rows' sums over values 8 kFrom .. 8 kTo - 1 for both tokens: out[0] = token t's rows,
+// out[1] = token t + 1's.
+template <int kFrom, int kTo>
+inline void mmla_dots(const RowPairs& r, const TokenPairs& x, int32x4_t out[2]) {
+    int32x4_t rows01 = vdupq_n_s32(0), rows23 = vdupq_n_s32(0);
+    for (int c = kFrom; c < kTo; ++c) {
+        rows01 = vmmlaq_s32(rows01, r.w[0][c], x.x[c]);  // [r0 t, r0 t+1, r1 t, r1 t+1]
+        rows23 = vmmlaq_s32(rows23, r.w[1][c], x.x[c]);
     }
+    out[0] = vuzp1q_s32(rows01, rows23);
+    out[1] = vuzp2q_s32(rows01, rows23);
 }
+constexpr bool kMatMulInt8 = true;
+#else
+constexpr bool kMatMulInt8 = false;
+#endif
 
 inline float32x4_t halves4(const fp16_t* d) {  // four fp16 scales as floats (FCVTL: exact)
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(d)));
@@ -186,18 +219,6 @@ inline void decode(const PackedQ8_0& p, int h, int8x16_t q[8]) {  // packed sign
     for (int k = 0; k < 8; ++k) q[k] = vld1q_s8(reinterpret_cast<const int8_t*>(p.qs[k]) + 16 * h);
 }
 
-// acc[r] += values 0..31 of rows r (q) . the 32 activations (x0: 0..15, x1: 16..31).
-inline int32x4_t dot32(const int8x16_t q[8], int8x16_t x0, int8x16_t x1, int32x4_t acc) {
-    acc = dot_lane<0>(acc, q[0], x0);
-    acc = dot_lane<1>(acc, q[1], x0);
-    acc = dot_lane<2>(acc, q[2], x0);
-    acc = dot_lane<3>(acc, q[3], x0);
-    acc = dot_lane<0>(acc, q[4], x1);
-    acc = dot_lane<1>(acc, q[5], x1);
-    acc = dot_lane<2>(acc, q[6], x1);
-    return dot_lane<3>(acc, q[7], x1);
-}
-
 // The activation block type a packed type meets: Q8_1 (d, s) for Q4_1 / Q5_1, else Q8_0.
 template <typename Packed>
 constexpr bool kWithMinimum = requires(Packed p) {
@@ -214,7 +235,7 @@ constexpr int kOffset = std::is_same_v<Packed, PackedQ5_0> ? 16 : 0;
 // each block's 8 value vectors of those rows are decoded once and meet every token, whose
 // activations are loaded as they are used. With 8 tokens that is 8 value registers, 8
 // accumulators and a few temporaries (two halves of the rows at once would need 16 value
-// registers and spill).
+// registers and spill). With i8mm, token pairs through SMMLA.
 template <typename Packed, int kTokens>
 void tokens_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, int h, float* y,
                size_t y_stride) {
@@ -236,14 +257,34 @@ void tokens_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0,
         int8x16_t q[8];
         decode(blocks[b], h, q);
         const float32x4_t d = halves4(blocks[b].d + 4 * h);
-        for (int t = 0; t < kTokens; ++t) {
-            int32x4_t sum = vdupq_n_s32(kOffset<Packed> == 0 ? 0 : -kOffset<Packed> * sums[t][b]);
-            sum = dot32(q, vld1q_s8(act[t][b].qs), vld1q_s8(act[t][b].qs + 16), sum);
+        // Token t's integer sums (without the offset) into its float accumulator.
+        const auto add = [&](int t, int32x4_t sum) {
+            if constexpr (kOffset<Packed> != 0)
+                sum = vaddq_s32(sum, vdupq_n_s32(-kOffset<Packed> * sums[t][b]));
             const float32x4_t f =
                 std::is_same_v<Packed, PackedQ4_0> ? vcvtq_n_f32_s32(sum, 4) : vcvtq_f32_s32(sum);
             acc[t] = vfmaq_f32(acc[t], f, vmulq_n_f32(d, scale[t][b]));
             if constexpr (kWithMinimum<Packed>)
                 acc[t] = vfmaq_n_f32(acc[t], halves4(blocks[b].m + 4 * h), block_s[t][b]);
+        };
+        if constexpr (kMatMulInt8 && kTokens % 2 == 0) {
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+            const RowPairs rows = row_pairs(q);
+            for (int t = 0; t < kTokens; t += 2) {
+                const TokenPairs x =
+                    token_pairs(vld1q_s8(act[t][b].qs), vld1q_s8(act[t][b].qs + 16),
+                                vld1q_s8(act[t + 1][b].qs), vld1q_s8(act[t + 1][b].qs + 16));
+                int32x4_t sum[2];
+                mmla_dots<0, 4>(rows, x, sum);
+                add(t, sum[0]);
+                add(t + 1, sum[1]);
+            }
+#endif
+        } else {
+            for (int t = 0; t < kTokens; ++t) {
+                add(t,
+                    dot32(q, vld1q_s8(act[t][b].qs), vld1q_s8(act[t][b].qs + 16), vdupq_n_s32(0)));
+            }
         }
     }
     for (int t = 0; t < kTokens; ++t) vst1q_f32(y + (t0 + t) * y_stride + 4 * h, acc[t]);
@@ -396,53 +437,44 @@ inline void k_scales(const PackedQ3_K& p, KScales* out) {
         std::make_integer_sequence<int, 16>{});
 }
 
-// values<G>(p, s): the span of values 32G .. 32G + 31 of the 8 rows (packed_layout.h's
-// sections: dword k of a section is values 4k.. of its group).
+// values<G>(p, h, q): values 32G .. 32G + 31 of rows 4h..4h+3, q[k] = values 32G + 4k.. of each
+// (packed_layout.h's sections: dword k of a section is values 4k.. of its group).
 
 // Q4_K / Q5_K: section c of qs holds values 64c.. (low nibbles) and 64c+32.. (high nibbles);
 // Q5_K's fifth bit of values 32G.. is bit G of qh.
 template <int G, bool kFifthBit>
-inline void values(const PackedQ4_KLike<kFifthBit>& p, Span* s) {
+inline void values(const PackedQ4_KLike<kFifthBit>& p, int h, int8x16_t q[8]) {
     for (int k = 0; k < 8; ++k) {
-        for (int h = 0; h < 2; ++h) {
-            const uint8x16_t raw = load_u8(p.qs[G / 2][k] + 16 * h);
-            uint8x16_t q = G % 2 == 0 ? low_nibbles(raw) : high_nibbles(raw);
-            if constexpr (kFifthBit)
-                q = vorrq_u8(q, bits_at<G, 1, 4>(load_u8(p.qh[0][k] + 16 * h)));
-            s->q[k][h] = as_s8(q);
-        }
+        const uint8x16_t raw = load_u8(p.qs[G / 2][k] + 16 * h);
+        uint8x16_t v = G % 2 == 0 ? low_nibbles(raw) : high_nibbles(raw);
+        if constexpr (kFifthBit) v = vorrq_u8(v, bits_at<G, 1, 4>(load_u8(p.qh[0][k] + 16 * h)));
+        q[k] = as_s8(v);
     }
 }
 // Q6_K: in half H, values 128H + 32R.. take their low 4 bits from ql section 2H + R % 2 (low
 // nibbles for R < 2) and their top 2 from bits 2R, 2R+1 of qh section H.
 template <int G>
-inline void values(const PackedQ6_K& p, Span* s) {
+inline void values(const PackedQ6_K& p, int h, int8x16_t q[8]) {
     constexpr int kH = G / 4, kR = G % 4;
     for (int k = 0; k < 8; ++k) {
-        for (int h = 0; h < 2; ++h) {
-            const uint8x16_t ql = load_u8(p.ql[2 * kH + kR % 2][k] + 16 * h);
-            const uint8x16_t qh = load_u8(p.qh[kH][k] + 16 * h);
-            const uint8x16_t low = kR < 2 ? low_nibbles(ql) : high_nibbles(ql);
-            s->q[k][h] = as_s8(vorrq_u8(low, bits_at<2 * kR, 2, 4>(qh)));
-        }
+        const uint8x16_t ql = load_u8(p.ql[2 * kH + kR % 2][k] + 16 * h);
+        const uint8x16_t qh = load_u8(p.qh[kH][k] + 16 * h);
+        const uint8x16_t low = kR < 2 ? low_nibbles(ql) : high_nibbles(ql);
+        q[k] = as_s8(vorrq_u8(low, bits_at<2 * kR, 2, 4>(qh)));
     }
 }
 // Q2_K: values 128H + 32R.. are bits 2R, 2R+1 of qs section H.
 template <int G>
-inline void values(const PackedQ2_K& p, Span* s) {
-    for (int k = 0; k < 8; ++k) {
-        for (int h = 0; h < 2; ++h)
-            s->q[k][h] = as_s8(bits_at<2 * (G % 4), 2, 0>(load_u8(p.qs[G / 4][k] + 16 * h)));
-    }
+inline void values(const PackedQ2_K& p, int h, int8x16_t q[8]) {
+    for (int k = 0; k < 8; ++k)
+        q[k] = as_s8(bits_at<2 * (G % 4), 2, 0>(load_u8(p.qs[G / 4][k] + 16 * h)));
 }
 // Q3_K: as Q2_K, plus 4 * bit G of hmask.
 template <int G>
-inline void values(const PackedQ3_K& p, Span* s) {
+inline void values(const PackedQ3_K& p, int h, int8x16_t q[8]) {
     for (int k = 0; k < 8; ++k) {
-        for (int h = 0; h < 2; ++h) {
-            const uint8x16_t low = bits_at<2 * (G % 4), 2, 0>(load_u8(p.qs[G / 4][k] + 16 * h));
-            s->q[k][h] = as_s8(vorrq_u8(low, bits_at<G, 1, 2>(load_u8(p.hmask[0][k] + 16 * h))));
-        }
+        const uint8x16_t low = bits_at<2 * (G % 4), 2, 0>(load_u8(p.qs[G / 4][k] + 16 * h));
+        q[k] = as_s8(vorrq_u8(low, bits_at<G, 1, 2>(load_u8(p.hmask[0][k] + 16 * h))));
     }
 }
 
@@ -476,15 +508,19 @@ inline void offsets(const KScales& sc, const BlockQ8_K& act, int32x4_t m[2]) {
     }
 }
 
-// Tokens t0 .. t0 + kTokens - 1 against one packed group of K-quant super-blocks.
+// Tokens t0 .. t0 + kTokens - 1 against one packed group of K-quant super-blocks. Per group of
+// 32 values, each half of the rows is decoded once (8 registers) and meets every token; the
+// scaled sums stay in int32 until the super-block ends. (SDOT also with i8mm: SMMLA's zips
+// and the 16-value sub-blocks' extra unzips cost what it saves, docs/kernels.md.)
 template <typename Packed, int kTokens>
 void tokens_k(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, float* y,
               size_t y_stride) {
     float32x4_t acc[kTokens][2];
-    for (auto& token : acc) token[0] = token[1] = vdupq_n_f32(0.0f);
     const BlockQ8_K* act[kTokens];
-    for (int t = 0; t < kTokens; ++t)
+    for (int t = 0; t < kTokens; ++t) {
+        acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
         act[t] = reinterpret_cast<const BlockQ8_K*>(a.rows + (t0 + t) * a.row_stride);
+    }
     for (int64_t b = 0; b < n_blocks; ++b) {
         KScales sc;
         k_scales(blocks[b], &sc);
@@ -493,22 +529,20 @@ void tokens_k(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, 
         unrolled(
             [&](auto group) {
                 constexpr int g = decltype(group)::value;
-                Span s;
-                values<g>(blocks[b], &s);
-                for (int t = 0; t < kTokens; ++t) {
-                    const int8_t* x = act[t][b].qs + 32 * g;
-                    const int8x16_t a0 = vld1q_s8(x), a1 = vld1q_s8(x + 16);
-                    if constexpr (kPairs<Packed>) {
-                        int32x4_t dot[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
-                        dot_span(s, a0, a1, dot);
-                        for (int h = 0; h < 2; ++h)
-                            scaled[t][h] = vmlaq_s32(scaled[t][h], dot[h], sc.scale[2 * g][h]);
-                    } else {
-                        int32x4_t lo[2] = {vdupq_n_s32(0), vdupq_n_s32(0)}, hi[2] = {lo[0], lo[1]};
-                        dot_span_halves(s, a0, a1, lo, hi);
-                        for (int h = 0; h < 2; ++h) {
-                            scaled[t][h] = vmlaq_s32(scaled[t][h], lo[h], sc.scale[2 * g][h]);
-                            scaled[t][h] = vmlaq_s32(scaled[t][h], hi[h], sc.scale[2 * g + 1][h]);
+                for (int h = 0; h < 2; ++h) {
+                    int8x16_t q[8];
+                    values<g>(blocks[b], h, q);
+                    for (int t = 0; t < kTokens; ++t) {
+                        const int8_t* x = act[t][b].qs + 32 * g;
+                        const int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
+                        int32x4_t& sum = scaled[t][h];
+                        if constexpr (kPairs<Packed>) {  // one scale for all 32 values
+                            sum = vmlaq_s32(sum, dot32(q, x0, x1, vdupq_n_s32(0)),
+                                            sc.scale[2 * g][h]);
+                        } else {  // one for each 16
+                            sum = vmlaq_s32(sum, dot16(q, x0, vdupq_n_s32(0)), sc.scale[2 * g][h]);
+                            sum = vmlaq_s32(sum, dot16(q + 4, x1, vdupq_n_s32(0)),
+                                            sc.scale[2 * g + 1][h]);
                         }
                     }
                 }
@@ -535,6 +569,8 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
     const int64_t n_blocks = n / kQK_K;
     const auto* blocks = static_cast<const Packed*>(packed);
     int t = 0;
+    for (; t + 8 <= a.n_tokens; t += 8) tokens_k<Packed, 8>(n_blocks, blocks, a, t, y, y_stride);
+    for (; t + 4 <= a.n_tokens; t += 4) tokens_k<Packed, 4>(n_blocks, blocks, a, t, y, y_stride);
     for (; t + 2 <= a.n_tokens; t += 2) tokens_k<Packed, 2>(n_blocks, blocks, a, t, y, y_stride);
     for (; t < a.n_tokens; ++t) tokens_k<Packed, 1>(n_blocks, blocks, a, t, y, y_stride);
 }

@@ -18,7 +18,7 @@ struct CpuFeatures {
 const CpuFeatures& cpu_features();
 
 // The kernel set in use: "reference", "avx2", "avx2-vnni", "avx512-vnni", "neon",
-// "neon-dotprod". EMBER_KERNELS in the environment forces a lower one (e.g.
+// "neon-dotprod", "neon-i8mm". EMBER_KERNELS in the environment forces a lower one (e.g.
 // EMBER_KERNELS=reference, or EMBER_KERNELS=neon on a CPU with the dot product).
 std::string active_kernel_set();
 

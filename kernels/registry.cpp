@@ -61,8 +61,8 @@ namespace {
 
 // EMBER_KERNELS=reference: only the scalar kernels; EMBER_KERNELS=avx2: plain AVX2, neither
 // AVX-512 nor AVX-VNNI; EMBER_KERNELS=avx2-vnni: no AVX-512; on aarch64 EMBER_KERNELS=neon:
-// no dot product (to measure what each adds, to rule one out, or to run a smaller CPU's
-// kernels on a bigger one).
+// no dot product, EMBER_KERNELS=neon-dotprod: no i8mm (to measure what each adds, to rule one out,
+// or to run a smaller CPU's kernels on a bigger one).
 bool forced(const char* set) {
     const char* env = std::getenv("EMBER_KERNELS");
     return env != nullptr && std::string(env) == set;
@@ -164,6 +164,19 @@ struct BestKernels {
         if (cpu_features().neon_dotprod && !forced("neon")) {
             name = "neon-dotprod";
             set_all_from_neon_dotprod();
+            if (cpu_features().neon_i8mm && !forced("neon-dotprod")) {
+                name = "neon-i8mm";
+                set_packed(T::Q4_0, neon_i8mm::pack8_q4_0, neon_i8mm::gemm_packed8_q4_0, nullptr);
+                set_packed(T::Q5_0, neon_i8mm::pack8_q5_0, neon_i8mm::gemm_packed8_q5_0, nullptr);
+                set_packed(T::Q4_1, neon_i8mm::pack8_q4_1, neon_i8mm::gemm_packed8_q4_1, nullptr);
+                set_packed(T::Q5_1, neon_i8mm::pack8_q5_1, neon_i8mm::gemm_packed8_q5_1, nullptr);
+                set_packed(T::Q8_0, neon_i8mm::pack8_q8_0, neon_i8mm::gemm_packed8_q8_0, nullptr);
+                set_packed(T::Q2_K, neon_i8mm::pack8_q2_k, neon_i8mm::gemm_packed8_q2_k, nullptr);
+                set_packed(T::Q3_K, neon_i8mm::pack8_q3_k, neon_i8mm::gemm_packed8_q3_k, nullptr);
+                set_packed(T::Q4_K, neon_i8mm::pack8_q4_k, neon_i8mm::gemm_packed8_q4_k, nullptr);
+                set_packed(T::Q5_K, neon_i8mm::pack8_q5_k, neon_i8mm::gemm_packed8_q5_k, nullptr);
+                set_packed(T::Q6_K, neon_i8mm::pack8_q6_k, neon_i8mm::gemm_packed8_q6_k, nullptr);
+            }
         } else if (cpu_features().neon) {
             name = "neon";
             set_all_from_neon();

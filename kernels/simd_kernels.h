@@ -241,5 +241,27 @@ void gemm_packed8_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y
 void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed);
 void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
 }  // namespace neon_dotprod
+namespace neon_i8mm {  // arm_neon_i8mm.cpp: packed groups of 8 rows, batches through SMMLA
+void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q8_0(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q2_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q2_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q3_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q3_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q4_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q4_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q5_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed);
+void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride);
+}  // namespace neon_i8mm
 
 }  // namespace ember
