@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds ember for another platform from this Debian machine and runs the result there through
-# an emulator: the bundled model's greedy story, which must be llama.cpp's.
+# an emulator: the bundled model's greedy story, which must be llama.cpp's (and for aarch64 the
+# perplexity of the quantized ember-stories-5M files on each NEON kernel set).
 #
 #   scripts/cross-build.sh aarch64   # g++-aarch64-linux-gnu, a static binary (build-aarch64/):
 #                                    # runs under qemu-aarch64 as on a Raspberry Pi 4/5 or phone
@@ -65,4 +66,26 @@ if [ -f "$reference" ]; then
         echo "cross-build: $target: the story differs from llama.cpp's ($reference)" >&2
         exit 1
     fi
+fi
+
+# aarch64: the packed NEON kernels end to end. Perplexity of the trained ember-stories-5M (every
+# matrix packs) on story.txt must stay within 0.3% of llama.cpp's (ember's x86 kernels are
+# within 0.1%), on each kernel set: plain NEON (Cortex-A53), dot product (Cortex-A76), i8mm (max).
+ppl_reference=$shared/reference/ember-stories-5M/perplexity.txt
+if [ "$target" = aarch64 ] && [ -f "$ppl_reference" ]; then
+    check_ppl() {  # check_ppl CPU TYPE
+        local file=$shared/models/ember-stories-5M/ember-stories-5M-$2.gguf got want
+        got=$(qemu-aarch64 -cpu "$1" "$binary" perplexity -m "$file" -f "$shared/text/story.txt" \
+            -c 128 -t 2 2>&1 | sed -n 's/^PPL = \([0-9.]*\).*/\1/p')
+        want=$(grep -o "$2 [0-9.]*" "$ppl_reference" | head -1 | cut -d' ' -f2)
+        if [ -z "$got" ] || ! awk -v a="$got" -v b="$want" 'BEGIN { d = a / b - 1; exit !(d < 0.003 && d > -0.003) }'; then
+            echo "cross-build: aarch64 -cpu $1 $2: perplexity ${got:-none}, llama.cpp's $want" >&2
+            exit 1
+        fi
+        echo "cross-build: aarch64 -cpu $1 $2: perplexity $got (llama.cpp $want)"
+    }
+    for cpu in cortex-a53 cortex-a76 max; do
+        for type in Q4_0 Q4_K_M; do check_ppl "$cpu" "$type"; done
+    done
+    for type in Q8_0 Q6_K Q5_K_M Q3_K_M Q2_K; do check_ppl cortex-a76 "$type"; done
 fi
