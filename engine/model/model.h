@@ -35,8 +35,8 @@ struct WeightMatrix {
 
 struct ModelOptions {
     // Pack the weight matrices at load time into the layout of this CPU's panel kernels, where
-    // it has one (x86 with AVX2): generation reads the packed copy, and the mapped pages of the
-    // packed tensors are released, so memory stays about the file's size. Off: every kernel
+    // it has one (x86 with AVX2, aarch64): generation reads the packed copy, and the mapped pages
+    // of the packed tensors are released, so memory stays about the file's size. Off: every kernel
     // reads the mapping in place.
     bool repack = true;
 };
