@@ -1,8 +1,9 @@
-// NEON dot products for aarch64. Compiled twice (arm_neon.cpp and arm_neon_dotprod.cpp): plain
+// NEON kernels for aarch64. Compiled twice (arm_neon.cpp and arm_neon_dotprod.cpp): plain
 // (namespace ember::neon) and with the dot-product extension (ember::neon_dotprod, built with
-// +dotprod and used only when the CPU reports it). Same structure as the AVX2 file: K-quants
-// reduce each block's integer sum exactly and are bit-identical to the reference; 32-value
-// types sum in float lanes; float types accumulate in double.
+// +dotprod and used only when the CPU reports it). Dot products with the structure of the AVX2
+// file (K-quants reduce each block's integer sum exactly and are bit-identical to the
+// reference; 32-value types and float types sum in float lanes), conversions, activation
+// quantizers, e^x, and at the end the packed panels (arm_packed.inl).
 #include <arm_neon.h>
 
 #include <cmath>
@@ -83,62 +84,69 @@ float accumulate_blocks(int64_t n_blocks, LanesAndScale&& block) {
 
 }  // namespace
 
-// ---- floats: products accumulated in double ----
+// ---- floats: products summed in float lanes ----
+// Generation through F16/BF16/F32 weights streams 2-4 bytes per value, so the dot product must
+// keep up with memory: 16 values per step in four float accumulators, as the AVX-512 kernels
+// (summing in double, as before, took 10 instructions per 4 values). Products of F16 or BF16
+// values are exact in float; the sums round in float, as llama.cpp's do, within the
+// reference's tested bound.
 
 namespace {
-inline float64x2_t fma_halves(float64x2_t acc, float32x4_t a, float32x4_t b, bool high) {
-    return high ? vfmaq_f64(acc, vcvt_high_f64_f32(a), vcvt_high_f64_f32(b))
-                : vfmaq_f64(acc, vcvt_f64_f32(vget_low_f32(a)), vcvt_f64_f32(vget_low_f32(b)));
-}
 template <typename Load4, typename Scalar>
-float dot_as_double(int64_t n, Load4 load4, Scalar scalar) {
-    float64x2_t acc0 = vdupq_n_f64(0), acc1 = vdupq_n_f64(0);
+float dot_in_floats(int64_t n, Load4 load4, Scalar scalar) {
+    float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
     int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int k = 0; k < 4; ++k) {
+            float32x4_t a, b;
+            load4(i + 4 * k, &a, &b);
+            acc[k] = vfmaq_f32(acc[k], a, b);
+        }
+    }
     for (; i + 4 <= n; i += 4) {
         float32x4_t a, b;
         load4(i, &a, &b);
-        acc0 = fma_halves(acc0, a, b, false);
-        acc1 = fma_halves(acc1, a, b, true);
+        acc[0] = vfmaq_f32(acc[0], a, b);
     }
-    double sum = vaddvq_f64(vaddq_f64(acc0, acc1));
+    float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
     for (; i < n; ++i) sum += scalar(i);
-    return static_cast<float>(sum);
+    return sum;
 }
 }  // namespace
 
 float vec_dot_f32(int64_t n, const void* x, const void* y) {
     const auto* a = static_cast<const float*>(x);
     const auto* b = static_cast<const float*>(y);
-    return dot_as_double(
+    return dot_in_floats(
         n,
         [&](int64_t i, float32x4_t* va, float32x4_t* vb) {
             *va = vld1q_f32(a + i), *vb = vld1q_f32(b + i);
         },
-        [&](int64_t i) { return static_cast<double>(a[i]) * b[i]; });
+        [&](int64_t i) { return a[i] * b[i]; });
 }
 
 float vec_dot_f16(int64_t n, const void* x, const void* y) {
     const auto* a = static_cast<const fp16_t*>(x);
     const auto* b = static_cast<const fp16_t*>(y);
-    return dot_as_double(
+    return dot_in_floats(
         n,
         [&](int64_t i, float32x4_t* va, float32x4_t* vb) {
             *va = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(a + i)));
             *vb = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(b + i)));
         },
-        [&](int64_t i) { return static_cast<double>(fp16_to_f32(a[i])) * fp16_to_f32(b[i]); });
+        [&](int64_t i) { return fp16_to_f32(a[i]) * fp16_to_f32(b[i]); });
 }
 
 float vec_dot_bf16(int64_t n, const void* x, const void* y) {
     const auto* a = static_cast<const bf16_t*>(x);
     const auto* b = static_cast<const bf16_t*>(y);
-    return dot_as_double(
+    return dot_in_floats(
         n,
         [&](int64_t i, float32x4_t* va, float32x4_t* vb) {
             *va = vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(a + i), 16));
             *vb = vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(b + i), 16));
         },
-        [&](int64_t i) { return static_cast<double>(bf16_to_f32(a[i])) * bf16_to_f32(b[i]); });
+        [&](int64_t i) { return bf16_to_f32(a[i]) * bf16_to_f32(b[i]); });
 }
 
 // ---- 32-value blocks ----

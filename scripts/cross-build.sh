@@ -70,7 +70,8 @@ fi
 
 # aarch64: the packed NEON kernels end to end. Perplexity of the trained ember-stories-5M (every
 # matrix packs) on story.txt must stay within 0.3% of llama.cpp's (ember's x86 kernels are
-# within 0.1%), on each kernel set: plain NEON (Cortex-A53), dot product (Cortex-A76), i8mm (max).
+# within 0.1%), on each kernel set: plain NEON (Cortex-A53), dot product (Cortex-A76), i8mm (max),
+# and F16 through the float dot products and the float GEMM.
 ppl_reference=$shared/reference/ember-stories-5M/perplexity.txt
 if [ "$target" = aarch64 ] && [ -f "$ppl_reference" ]; then
     check_ppl() {  # check_ppl CPU TYPE
@@ -87,5 +88,5 @@ if [ "$target" = aarch64 ] && [ -f "$ppl_reference" ]; then
     for cpu in cortex-a53 cortex-a76 max; do
         for type in Q4_0 Q4_K_M; do check_ppl "$cpu" "$type"; done
     done
-    for type in Q8_0 Q6_K Q5_K_M Q3_K_M Q2_K; do check_ppl cortex-a76 "$type"; done
+    for type in F16 Q8_0 Q6_K Q5_K_M Q3_K_M Q2_K; do check_ppl cortex-a76 "$type"; done
 fi
