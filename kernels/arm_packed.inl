@@ -1,5 +1,6 @@
 // Packed panel kernels for NEON: groups of 8 weight rows packed once at load time
-// (packed_layout.h, the same byte layout as on x86 but Q8_0 kept signed) against one token
+// (packed_layout.h: the x86 byte layout, with Q8_0 kept signed, Q4_0 stored as q ^ 0x88 and
+// Q5_0 / Q5_1's fifth bits by byte) against one token
 // (generation) or a batch of them (prompts). Compiled once per NEON kernel set, in its
 // namespace: plain (arm_neon.cpp: Cortex-A53/A72), +dotprod (arm_neon_dotprod.cpp: Cortex-A55/
 // A76 and later, Apple M1 and later) and +dotprod+i8mm (arm_neon_i8mm.cpp, where batches go
@@ -26,9 +27,10 @@
 // (Q6_K: 32, Q3_K: 4) with the activations' block sums. Equal to vec_dot within the float
 // rounding bound.
 //
-// Generation meets each weight once per token: the blocks are decoded as they stream in. A
-// batch takes the tokens four at a time (two for the K-quants, whose decoded group and
-// accumulators fill the 32 vector registers), decoding each block once for all of them.
+// Generation meets each weight once per token: the blocks are decoded as they stream in, both
+// halves of the rows at once. A batch decodes one half of the rows at a time (8 registers) and
+// takes 8 tokens per pass over it (then 4, then single ones), so each decoded vector serves 8
+// tokens and the accumulators fit the 32 vector registers.
 #include <arm_neon.h>
 
 #include <type_traits>
@@ -91,7 +93,7 @@ inline RowPairs row_pairs(const int8x16_t q[8]) {
 struct TokenPairs {
     int8x16_t x[4];  // [values 8c..8c+7 of token t | of token t + 1]
 };
-// Tokens t and t + 1, 32 activations each (x_t0: values 0..15, x_t1: 16..31).
+// Tokens t (t_lo: values 0..15, t_hi: 16..31) and t + 1 (u_lo, u_hi).
 inline TokenPairs token_pairs(int8x16_t t_lo, int8x16_t t_hi, int8x16_t u_lo, int8x16_t u_hi) {
     const auto zip = [](int8x16_t a, int8x16_t b, bool second) {
         const int64x2_t a64 = vreinterpretq_s64_s8(a), b64 = vreinterpretq_s64_s8(b);
@@ -100,12 +102,11 @@ inline TokenPairs token_pairs(int8x16_t t_lo, int8x16_t t_hi, int8x16_t u_lo, in
     return {{zip(t_lo, u_lo, false), zip(t_lo, u_lo, true), zip(t_hi, u_hi, false),
              zip(t_hi, u_hi, true)}};
 }
-// The 4 rows' sums over values 8 kFrom .. 8 kTo - 1 for both tokens: out[0] = token t's rows,
-// out[1] = token t + 1's.
-template <int kFrom, int kTo>
+// The 4 rows' sums over the 32 values for both tokens: out[0] = token t's rows, out[1] = token
+// t + 1's.
 inline void mmla_dots(const RowPairs& r, const TokenPairs& x, int32x4_t out[2]) {
     int32x4_t rows01 = vdupq_n_s32(0), rows23 = vdupq_n_s32(0);
-    for (int c = kFrom; c < kTo; ++c) {
+    for (int c = 0; c < 4; ++c) {
         rows01 = vmmlaq_s32(rows01, r.w[0][c], x.x[c]);  // [r0 t, r0 t+1, r1 t, r1 t+1]
         rows23 = vmmlaq_s32(rows23, r.w[1][c], x.x[c]);
     }
@@ -157,8 +158,8 @@ inline uint8x16_t high_nibbles(uint8x16_t v) {
     return vshrq_n_u8(v, 4);
 }
 
-// Calls f(std::integral_constant<int, G>) for G = 0 .. kCount - 1, unrolled: the groups of a
-// super-block pick their bits with constant shifts.
+// Calls f(std::integral_constant<int, G>) for each G of the sequence, unrolled: the groups of
+// a super-block pick their bits with constant shifts.
 template <typename F, int... G>
 inline void unrolled(F&& f, std::integer_sequence<int, G...>) {
     (f(std::integral_constant<int, G>{}), ...);
@@ -275,7 +276,7 @@ void tokens_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0,
                     token_pairs(vld1q_s8(act[t][b].qs), vld1q_s8(act[t][b].qs + 16),
                                 vld1q_s8(act[t + 1][b].qs), vld1q_s8(act[t + 1][b].qs + 16));
                 int32x4_t sum[2];
-                mmla_dots<0, 4>(rows, x, sum);
+                mmla_dots(rows, x, sum);
                 add(t, sum[0]);
                 add(t + 1, sum[1]);
             }
