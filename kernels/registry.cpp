@@ -166,16 +166,7 @@ struct BestKernels {
             set_all_from_neon_dotprod();
             if (cpu_features().neon_i8mm && !forced("neon-dotprod")) {
                 name = "neon-i8mm";
-                set_packed(T::Q4_0, neon_i8mm::pack8_q4_0, neon_i8mm::gemm_packed8_q4_0, nullptr);
-                set_packed(T::Q5_0, neon_i8mm::pack8_q5_0, neon_i8mm::gemm_packed8_q5_0, nullptr);
-                set_packed(T::Q4_1, neon_i8mm::pack8_q4_1, neon_i8mm::gemm_packed8_q4_1, nullptr);
-                set_packed(T::Q5_1, neon_i8mm::pack8_q5_1, neon_i8mm::gemm_packed8_q5_1, nullptr);
-                set_packed(T::Q8_0, neon_i8mm::pack8_q8_0, neon_i8mm::gemm_packed8_q8_0, nullptr);
-                set_packed(T::Q2_K, neon_i8mm::pack8_q2_k, neon_i8mm::gemm_packed8_q2_k, nullptr);
-                set_packed(T::Q3_K, neon_i8mm::pack8_q3_k, neon_i8mm::gemm_packed8_q3_k, nullptr);
-                set_packed(T::Q4_K, neon_i8mm::pack8_q4_k, neon_i8mm::gemm_packed8_q4_k, nullptr);
-                set_packed(T::Q5_K, neon_i8mm::pack8_q5_k, neon_i8mm::gemm_packed8_q5_k, nullptr);
-                set_packed(T::Q6_K, neon_i8mm::pack8_q6_k, neon_i8mm::gemm_packed8_q6_k, nullptr);
+                set_all_packed8_from_neon_i8mm();
             }
         } else if (cpu_features().neon) {
             name = "neon";
@@ -246,6 +237,19 @@ struct BestKernels {
         set_packed(T::Q4_K, neon_dotprod::pack8_q4_k, neon_dotprod::gemm_packed8_q4_k, nullptr);
         set_packed(T::Q5_K, neon_dotprod::pack8_q5_k, neon_dotprod::gemm_packed8_q5_k, nullptr);
         set_packed(T::Q6_K, neon_dotprod::pack8_q6_k, neon_dotprod::gemm_packed8_q6_k, nullptr);
+    }
+    // The packed kernels built with i8mm (batches of the 32-value types through SMMLA).
+    void set_all_packed8_from_neon_i8mm() {
+        set_packed(T::Q4_0, neon_i8mm::pack8_q4_0, neon_i8mm::gemm_packed8_q4_0, nullptr);
+        set_packed(T::Q5_0, neon_i8mm::pack8_q5_0, neon_i8mm::gemm_packed8_q5_0, nullptr);
+        set_packed(T::Q4_1, neon_i8mm::pack8_q4_1, neon_i8mm::gemm_packed8_q4_1, nullptr);
+        set_packed(T::Q5_1, neon_i8mm::pack8_q5_1, neon_i8mm::gemm_packed8_q5_1, nullptr);
+        set_packed(T::Q8_0, neon_i8mm::pack8_q8_0, neon_i8mm::gemm_packed8_q8_0, nullptr);
+        set_packed(T::Q2_K, neon_i8mm::pack8_q2_k, neon_i8mm::gemm_packed8_q2_k, nullptr);
+        set_packed(T::Q3_K, neon_i8mm::pack8_q3_k, neon_i8mm::gemm_packed8_q3_k, nullptr);
+        set_packed(T::Q4_K, neon_i8mm::pack8_q4_k, neon_i8mm::gemm_packed8_q4_k, nullptr);
+        set_packed(T::Q5_K, neon_i8mm::pack8_q5_k, neon_i8mm::gemm_packed8_q5_k, nullptr);
+        set_packed(T::Q6_K, neon_i8mm::pack8_q6_k, neon_i8mm::gemm_packed8_q6_k, nullptr);
     }
 #endif
 #if defined(__x86_64__)

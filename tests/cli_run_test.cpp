@@ -404,6 +404,21 @@ TEST(CliBench, ThreadsSweepRunsEveryCount) {
     EXPECT_NE(table.out.find("prompt tokens/s by threads: 1: "), std::string::npos);
 }
 
+// --no-roofline (bench/arm-count.sh under qemu): no bandwidth measurement, no roofline column.
+TEST(CliBench, NoRooflineSkipsTheBandwidth) {
+    const auto table = run_ember("bench -m " + bundled_model() + " -p 8 -n 4 -r 1 --no-roofline");
+    ASSERT_EQ(table.status, 0) << table.err;
+    EXPECT_NE(table.out.find("tg4"), std::string::npos) << table.out;
+    EXPECT_EQ(table.out.find("read bandwidth"), std::string::npos) << table.out;
+    EXPECT_EQ(table.out.find("GB/s"), std::string::npos) << table.out;
+    const auto jsonl =
+        run_ember("bench -m " + bundled_model() + " -p 0 -n 4 -r 1 --no-roofline -o jsonl");
+    ASSERT_EQ(jsonl.status, 0) << jsonl.err;
+    const auto row = nlohmann::json::parse(jsonl.out);
+    EXPECT_EQ(row["read_bandwidth_gbs"].get<double>(), 0.0);
+    EXPECT_EQ(row["roofline_fraction"].get<double>(), 0.0);
+}
+
 TEST(CliTokenize, IdsAndPiecesOfAVocabularyOnlyFile) {
     const std::string vocab = shared_path("vocab/ggml-vocab-llama-spm.gguf").string();
     auto result = run_ember("tokenize -m " + vocab + " -p 'Hello world'");
