@@ -1,6 +1,6 @@
 // The NEON kernels against the scalar reference, cross-compiled for aarch64 and run under
 // qemu-user (run_neon_check.sh). Plain C++: GoogleTest is not built for aarch64 here.
-// Usage: neon_check EXPECTED_KERNEL_SET   (neon or neon-dotprod)
+// Usage: neon_check EXPECTED_KERNEL_SET   (neon, neon-dotprod or neon-i8mm)
 #include <cstdio>
 #include <string>
 
