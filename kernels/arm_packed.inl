@@ -13,12 +13,12 @@
 //     vdotq_laneq_s32(acc, w, a, L):  acc[r] += w[4r..4r+3] . a[4L..4L+3]   (r = 0..3)
 // is 4 rows x 4 values in one instruction, the row sums landing in their own lanes with no
 // transposition or horizontal add. Without the dot-product extension the same lanes come from
-// widening multiplies and pairwise adds (dot_lane). Both are exact integer sums, so the plain
-// and the +dotprod kernels give identical results.
+// widening multiplies, pairwise accumulation and one final pairwise add per block (pair_lane).
+// Both are exact integer sums, so the plain and the +dotprod kernels give identical results.
 //
 // Integer bounds. Products of a weight value (at most 6 bits unsigned, or Q8_0's -128..127)
-// and an activation (-128..127) are below 2^14 in magnitude, exact in int16 (the plain path
-// widens them there) and summed in int32: a block of 32 values at most 2^19, a K-quant's
+// and an activation (-128..127) are at most 2^14 in magnitude, exact in int16 (the plain path
+// forms them there) and summed in int32: a block of 32 values at most 2^19, a K-quant's
 // super-block scaled sum at most 16 * 127 * 16 * 63 * 128 < 2^28.
 //
 // The float steps follow the x86 panels: 32-value blocks add d_w * d_a * (integer sum) per
@@ -46,29 +46,55 @@ namespace {
 
 using namespace ember::packed;
 
+#if defined(__ARM_FEATURE_DOTPROD)
 // acc[r] += bytes 4r..4r+3 of w (row r's four values) . bytes 4L..4L+3 of a, r = 0..3.
 template <int L>
 inline int32x4_t dot_lane(int32x4_t acc, int8x16_t w, int8x16_t a) {
-#if defined(__ARM_FEATURE_DOTPROD)
     return vdotq_laneq_s32(acc, w, a, L);
-#else
-    const int8x16_t b = vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(a), L));
-    const int32x4_t rows01 = vpaddlq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(b)));
-    const int32x4_t rows23 = vpaddlq_s16(vmull_high_s8(w, b));
-    return vaddq_s32(acc, vpaddq_s32(rows01, rows23));
-#endif
 }
+#endif
+
+#if !defined(__ARM_FEATURE_DOTPROD)
+// Without SDOT, a run of dot_lane steps keeps its partial sums as int32 pairs (rows 0, 1 and
+// rows 2, 3: vpadalq adds each pair of int16 products) and folds them into per-row lanes once
+// at the end, instead of once per step.
+template <int L>
+inline void pair_lane(int8x16_t w, int8x16_t a, int32x4_t* rows01, int32x4_t* rows23) {
+    const int8x16_t b = vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(a), L));
+    *rows01 = vpadalq_s16(*rows01, vmull_s8(vget_low_s8(w), vget_low_s8(b)));
+    *rows23 = vpadalq_s16(*rows23, vmull_high_s8(w, b));
+}
+inline void pair_lanes16(const int8x16_t q[4], int8x16_t x, int32x4_t* rows01, int32x4_t* rows23) {
+    pair_lane<0>(q[0], x, rows01, rows23);
+    pair_lane<1>(q[1], x, rows01, rows23);
+    pair_lane<2>(q[2], x, rows01, rows23);
+    pair_lane<3>(q[3], x, rows01, rows23);
+}
+#endif
 
 // acc[r] += values 0..15 of row r (q[0..3]: values 4k.. of rows 0-3) . 16 activations x.
 inline int32x4_t dot16(const int8x16_t q[4], int8x16_t x, int32x4_t acc) {
+#if defined(__ARM_FEATURE_DOTPROD)
     acc = dot_lane<0>(acc, q[0], x);
     acc = dot_lane<1>(acc, q[1], x);
     acc = dot_lane<2>(acc, q[2], x);
     return dot_lane<3>(acc, q[3], x);
+#else
+    int32x4_t rows01 = vdupq_n_s32(0), rows23 = vdupq_n_s32(0);
+    pair_lanes16(q, x, &rows01, &rows23);
+    return vaddq_s32(acc, vpaddq_s32(rows01, rows23));
+#endif
 }
 // The same over 32 values (q[0..7]) and activations x0 (values 0..15), x1 (16..31).
 inline int32x4_t dot32(const int8x16_t q[8], int8x16_t x0, int8x16_t x1, int32x4_t acc) {
+#if defined(__ARM_FEATURE_DOTPROD)
     return dot16(q + 4, x1, dot16(q, x0, acc));
+#else
+    int32x4_t rows01 = vdupq_n_s32(0), rows23 = vdupq_n_s32(0);
+    pair_lanes16(q, x0, &rows01, &rows23);
+    pair_lanes16(q + 4, x1, &rows01, &rows23);
+    return vaddq_s32(acc, vpaddq_s32(rows01, rows23));
+#endif
 }
 
 #if defined(__ARM_FEATURE_MATMUL_INT8)
