@@ -258,6 +258,17 @@ using ActivationBlock = std::conditional_t<kWithMinimum<Packed>, BlockQ8_1, Bloc
 template <typename Packed>
 constexpr int kOffset = std::is_same_v<Packed, PackedQ5_0> ? 16 : 0;
 
+// A block's integer sums as floats: Q4_0's come out 16 times too large (its packing), and the
+// fixed-point conversion divides them back exactly.
+template <typename Packed>
+inline float32x4_t sums_as_float(int32x4_t sum) {
+    if constexpr (std::is_same_v<Packed, PackedQ4_0>) {
+        return vcvtq_n_f32_s32(sum, 4);
+    } else {
+        return vcvtq_f32_s32(sum);
+    }
+}
+
 // Tokens t0 .. t0 + kTokens - 1 against rows 4h..4h+3 of one packed group of 32-value blocks:
 // each block's 8 value vectors of those rows are decoded once and meet every token, whose
 // activations are loaded as they are used. With 8 tokens that is 8 value registers, 8
@@ -284,15 +295,14 @@ void tokens_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0,
         int8x16_t q[8];
         decode(blocks[b], h, q);
         const float32x4_t d = halves4(blocks[b].d + 4 * h);
+        float32x4_t m = vdupq_n_f32(0.0f);  // Q4_1 / Q5_1: the rows' minimums
+        if constexpr (kWithMinimum<Packed>) m = halves4(blocks[b].m + 4 * h);
         // Token t's integer sums (without the offset) into its float accumulator.
         const auto add = [&](int t, int32x4_t sum) {
             if constexpr (kOffset<Packed> != 0)
                 sum = vaddq_s32(sum, vdupq_n_s32(-kOffset<Packed> * sums[t][b]));
-            const float32x4_t f =
-                std::is_same_v<Packed, PackedQ4_0> ? vcvtq_n_f32_s32(sum, 4) : vcvtq_f32_s32(sum);
-            acc[t] = vfmaq_f32(acc[t], f, vmulq_n_f32(d, scale[t][b]));
-            if constexpr (kWithMinimum<Packed>)
-                acc[t] = vfmaq_n_f32(acc[t], halves4(blocks[b].m + 4 * h), block_s[t][b]);
+            acc[t] = vfmaq_f32(acc[t], sums_as_float<Packed>(sum), vmulq_n_f32(d, scale[t][b]));
+            if constexpr (kWithMinimum<Packed>) acc[t] = vfmaq_n_f32(acc[t], m, block_s[t][b]);
         };
         if constexpr (kMatMulInt8 && kTokens % 2 == 0) {
 #if defined(__ARM_FEATURE_MATMUL_INT8)
@@ -333,9 +343,8 @@ void token_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t, f
             decode(blocks[b], h, q);
             const int32_t offset = kOffset<Packed> == 0 ? 0 : -kOffset<Packed> * a.sums[first + b];
             const int32x4_t sum = dot32(q, x0, x1, vdupq_n_s32(offset));
-            const float32x4_t f =
-                std::is_same_v<Packed, PackedQ4_0> ? vcvtq_n_f32_s32(sum, 4) : vcvtq_f32_s32(sum);
-            acc[h] = vfmaq_f32(acc[h], f, vmulq_n_f32(halves4(blocks[b].d + 4 * h), da));
+            acc[h] = vfmaq_f32(acc[h], sums_as_float<Packed>(sum),
+                               vmulq_n_f32(halves4(blocks[b].d + 4 * h), da));
             if constexpr (kWithMinimum<Packed>)
                 acc[h] = vfmaq_n_f32(acc[h], halves4(blocks[b].m + 4 * h), a.block_s[first + b]);
         }
