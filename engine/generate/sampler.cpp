@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "engine/generate/token_grammar.h"
 #include "formats/error.h"
 
 namespace ember {
@@ -116,10 +117,21 @@ void Sampler::partial_sort_best(std::vector<Candidate>& candidates, size_t keep)
     std::sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(keep), better);
 }
 
-int32_t Sampler::sample(const float* logits, int n_vocab) {
+int32_t Sampler::sample(const float* logits, int n_vocab, TokenGrammar* grammar) {
+    const int32_t token = draw(logits, n_vocab, false);
+    if (grammar == nullptr || grammar->allows(token)) return token;
+    masked_.assign(logits, logits + n_vocab);
+    if (!grammar->mask(masked_.data())) return -1;
+    return draw(masked_.data(), n_vocab, true);
+}
+
+int32_t Sampler::draw(const float* logits, int n_vocab, bool masked) {
     candidates_.resize(n_vocab);
     for (int i = 0; i < n_vocab; ++i) candidates_[i] = {i, logits[i]};
     apply_penalties(candidates_);
+    if (masked) {  // refused tokens leave the chain (the penalties needed id order until here)
+        std::erase_if(candidates_, [](const Candidate& c) { return std::isinf(c.logit); });
+    }
 
     if (params_.temperature <= 0.0f) {  // greedy: the first of the largest logits
         const auto best = std::max_element(

@@ -3,7 +3,8 @@
 //   -> top-k -> top-p (nucleus) -> min-p -> temperature -> weighted draw
 // as llama.cpp orders them. temperature <= 0 is greedy (argmax of the penalised logits).
 // Each step costs O(vocab) or less: candidates are found by partial selection, never by
-// sorting the whole vocabulary.
+// sorting the whole vocabulary. Under a grammar (token_grammar.h) the drawn token is checked
+// and, only if the grammar refuses it, the refused tokens are masked and the chain runs again.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,8 @@
 #include <vector>
 
 namespace ember {
+
+class TokenGrammar;
 
 struct SamplerParams {
     float temperature = 0.8f;        // <= 0: greedy
@@ -31,8 +34,9 @@ class Sampler {
   public:
     explicit Sampler(const SamplerParams& params);
 
-    // Picks a token from n_vocab logits (the logits are not modified).
-    int32_t sample(const float* logits, int n_vocab);
+    // Picks a token from n_vocab logits (the logits are not modified); with a grammar, one it
+    // allows, or -1 if it allows none.
+    int32_t sample(const float* logits, int n_vocab, TokenGrammar* grammar = nullptr);
     // Records a token as part of the sequence (for the penalties); sample() does not do this.
     void accept(int32_t token);
     void reset();
@@ -52,6 +56,7 @@ class Sampler {
         int32_t id;
         float logit;
     };
+    int32_t draw(const float* logits, int n_vocab, bool masked);
     void apply_penalties(std::vector<Candidate>& candidates) const;
     // Sorts the `keep` best candidates to the front, descending; others stay behind unsorted.
     static void partial_sort_best(std::vector<Candidate>& candidates, size_t keep);
@@ -61,6 +66,7 @@ class Sampler {
     std::deque<int32_t> recent_;  // the last repeat_last_n accepted tokens
     std::vector<Candidate> candidates_;
     std::vector<float> probs_;
+    std::vector<float> masked_;  // the logits with a grammar's refused tokens at -infinity
 };
 
 }  // namespace ember

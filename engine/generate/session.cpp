@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "engine/generate/stop_strings.h"
+#include "engine/generate/token_grammar.h"
 #include "engine/text/utf8.h"
 #include "platform/thermal.h"
 
@@ -110,6 +111,11 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
         return on_text(text);
     };
     const int limit = options.n_predict < 0 ? n_ctx() : options.n_predict;
+    std::optional<TokenGrammar> grammar;
+    if (options.grammar) {
+        if (!grammar_vocabulary_) grammar_vocabulary_ = make_grammar_vocabulary(tokenizer_);
+        grammar.emplace(options.grammar, grammar_vocabulary_, options.ignore_eos ? -1 : vocab.eos);
+    }
     result.reason = StopReason::Limit;
     // The pace: with a rate, token i is due at base_time + (i - base_index) / rate (at most
     // 1e9 s on: beyond, the clock's nanoseconds would overflow). A new rate (the thermal
@@ -178,11 +184,18 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
                 break;
             }
         }
-        const int32_t token = sampler_.sample(context_.logits(), context_.n_vocab());
+        if (grammar && grammar->finished()) {  // the text is whole and nothing may follow
+            result.reason = StopReason::EndOfSequence;
+            break;
+        }
+        const int32_t token =
+            sampler_.sample(context_.logits(), context_.n_vocab(), grammar ? &*grammar : nullptr);
+        if (token < 0) throw Error("grammar: no token of the vocabulary can continue the text");
         if (!options.ignore_eos && token == vocab.eos) {
             result.reason = StopReason::EndOfSequence;
             break;
         }
+        if (grammar) grammar->accept(token);
         pending_ = token;  // evaluated (and seen by the penalties) before the next sample
         ++result.n_generated;
         if (options.on_token && !options.on_token(token)) {

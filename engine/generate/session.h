@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/generate/grammar.h"
 #include "engine/generate/sampler.h"
 #include "engine/model/context.h"
 #include "engine/text/tokenizer.h"
@@ -46,6 +47,10 @@ struct TurnOptions {
     float thermal_limit_celsius = 0;
     int thermal_check_ms = 1000;
     TokenCallback on_token;  // optional: the ids, for callers that want them (ember run)
+    // Structured output: only tokens that keep the turn's text inside this grammar are
+    // sampled, end-of-sequence only where it may end, and a finished grammar ends the turn
+    // (StopReason::EndOfSequence). Null: free text. (json_schema.h makes one from a schema.)
+    std::shared_ptr<const Grammar> grammar;
 };
 
 enum class StopReason { EndOfSequence, StopString, Limit, Callback, Cancelled, ContextFull };
@@ -120,6 +125,7 @@ class Session {
     void evaluate(std::span<const int32_t> tokens);
 
     const Tokenizer& tokenizer_;
+    std::shared_ptr<const GrammarVocabulary> grammar_vocabulary_;  // built at the first grammar
     Context context_;
     Sampler sampler_;
     std::atomic<bool> cancel_{false};

@@ -1,0 +1,52 @@
+// A grammar applied to one generation's tokens: which token may come next, and moving past
+// the token chosen. The sampler asks allows() for the token it drew and, only when that is
+// refused, mask() for the whole vocabulary (llama.cpp's order: one check per step in the usual
+// case). Masks are remembered by matcher state, because constrained output returns to the same
+// states again and again (inside a JSON string, after a comma), so a repeated state costs a
+// copy, not a walk of the vocabulary.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <vector>
+
+#include "engine/generate/grammar.h"
+
+namespace ember {
+
+class Tokenizer;
+
+// The vocabulary as a grammar sees it: each token's text (control tokens as "", never
+// allowed). Built once per tokenizer; the caller keeps it (Session, the server's scheduler).
+std::shared_ptr<const GrammarVocabulary> make_grammar_vocabulary(const Tokenizer& tokenizer);
+
+class TokenGrammar {
+  public:
+    // eos: the end-of-text token, allowed wherever the grammar may end; -1: never (then a
+    // finished grammar ends the turn, see finished()).
+    TokenGrammar(std::shared_ptr<const Grammar> grammar,
+                 std::shared_ptr<const GrammarVocabulary> vocabulary, int32_t eos);
+
+    bool allows(int32_t token) const;
+    // Sets every refused token's logit to -infinity; returns false if no token is allowed.
+    bool mask(float* logits);
+    // Moves past a token; throws ember::Error if the grammar refuses it.
+    void accept(int32_t token);
+    // Nothing more can follow: the text is a whole sentence and no token can extend it.
+    bool finished() const { return !matcher_.can_continue(); }
+    const GrammarMatcher& matcher() const { return matcher_; }
+
+  private:
+    std::shared_ptr<const GrammarVocabulary> vocabulary_;
+    GrammarMatcher matcher_;
+    int32_t eos_;
+    // The allowed tokens of recently seen matcher states, most recent first.
+    struct CachedMask {
+        GrammarMatcher::State state;
+        std::vector<uint8_t> allowed;
+    };
+    std::list<CachedMask> cache_;
+};
+
+}  // namespace ember
