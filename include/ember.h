@@ -214,9 +214,25 @@ typedef struct ember_generate_params {
        check (about once a second) that finds it hot, down to 1 token/s; 5 degrees below, the
        normal pace returns. 0: off. Default 0. */
     float thermal_limit_celsius;
+    /* Structured output, at most one of the two (NULL: free text). grammar: GBNF text
+       (llama.cpp's notation; the rule "root" is the whole reply). json_schema: a JSON Schema
+       the reply must be valid under ("{\"type\": \"object\"}": any JSON object). Only
+       tokens that keep the reply inside are sampled, end-of-sequence only where the reply may
+       end, and a reply that is whole with nothing more allowed ends the call (stop_reason 0);
+       n_predict still applies (stop_reason 2). A grammar or schema ember cannot use makes the
+       call fail with EMBER_ERROR_INVALID_ARGUMENT before anything is evaluated;
+       ember_grammar_check says why. Default NULL. */
+    const char* grammar;
+    const char* json_schema;
 } ember_generate_params;
 
 ember_generate_params ember_generate_default_params(void);
+
+/* Checks a grammar or a JSON schema (as in ember_generate_params; one of them non-NULL):
+ * EMBER_OK, or EMBER_ERROR_INVALID_ARGUMENT with the reason in error ("grammar: line 2,
+ * column 7: ...", "json schema: at /properties/age: ..."). error may be NULL. */
+ember_status ember_grammar_check(const char* grammar, const char* json_schema, char* error,
+                                 size_t error_size);
 
 typedef struct ember_generate_stats {
     int32_t n_prompt_tokens;

@@ -139,6 +139,18 @@ class Session {
         params.n_predict = n_predict;
         params.stop_strings = stop_ptrs.data();
         params.n_stop_strings = stop_ptrs.size();
+        return generate(prompt, on_text, params);
+    }
+    // The same with every parameter (a grammar, a JSON schema, a power budget...). A grammar
+    // or schema ember cannot use throws ember::Exception with the reason.
+    ember_generate_stats generate(std::string_view prompt,
+                                  const std::function<bool(std::string_view)>& on_text,
+                                  const ember_generate_params& params) {
+        if (params.grammar != nullptr || params.json_schema != nullptr) {
+            char error[512] = "";
+            check(ember_grammar_check(params.grammar, params.json_schema, error, sizeof(error)),
+                  error);
+        }
         ember_generate_stats stats{};
         const std::string prompt_text(prompt);
         check(ember_generate(

@@ -3,13 +3,13 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer) and runs each for N seconds (default 60) from a
 # seed corpus. Any crash, sanitizer report or failed check fails the script.
 #   scripts/fuzz.sh [seconds] [target...]     targets: gguf_reader tokenizers chat_template c_api
-#                                             session_state
+#                                             session_state grammar
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gguf_reader tokenizers chat_template c_api session_state)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf_reader tokenizers chat_template c_api session_state grammar)
 shared=${EMBER_SHARED:-../shared}
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
@@ -46,6 +46,10 @@ seed() {
             printf '\001\020\000\001' > "$corpus/flip"
             printf '\002\100\000' > "$corpus/cut"
             printf '\000EMBERSES\001\000\000\000' > "$corpus/header" ;;
+        grammar)  # a grammar (GBNF or a JSON Schema), \001, then text for the matcher
+            printf 'root ::= "{" ws (pair ("," ws pair)*)? "}"\npair ::= [a-z]+ ":" ws [0-9]{1,3} ws\nws ::= [ \\t]*\n\001{a: 12, bb: 3}' > "$corpus/gbnf"
+            printf '{"type": "object", "properties": {"n": {"type": "integer", "minimum": -5, "maximum": 300}, "s": {"type": "string", "maxLength": 4}, "e": {"enum": ["x", 1, null]}}, "required": ["n"]}\001{"n": 42, "s": "ab\\u00e9"}' > "$corpus/schema"
+            printf '{"$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}, "maxItems": 2}}, "$ref": "#/$defs/t"}\001[[[], [[]]]]' > "$corpus/recursive" ;;
     esac
 }
 

@@ -155,6 +155,17 @@ TEST(GrammarMatcher, CharactersSplitAcrossTokens) {
     EXPECT_FALSE(any->matches("\xFF"));
     EXPECT_FALSE(any->matches("\xC3"));  // ends inside a character
     EXPECT_TRUE(any->matches("\xC3\xA9"));
+    // Overlong encodings and surrogates are not the characters they would hide (a byte-level
+    // model can write F0 80 81 9D, "]" in four bytes).
+    EXPECT_FALSE(any->matches("\xC1\x9D"));
+    EXPECT_FALSE(any->matches("\xE0\x81\x9D"));
+    EXPECT_FALSE(any->matches("\xF0\x80\x81\x9D"));
+    EXPECT_FALSE(any->matches("\xED\xA0\x80"));
+    EXPECT_FALSE(any->matches("\xF4\x90\x80\x80"));  // above U+10FFFF
+    EXPECT_TRUE(any->matches("\xF4\x8F\xBF\xBF"));
+    GrammarMatcher bracket(Grammar::parse(R"(root ::= "]")"));
+    EXPECT_FALSE(bracket.accepts("\xF0"));
+    EXPECT_FALSE(bracket.accepts("\xC1"));
 }
 
 // The trie answers what checking every token one by one answers, on a vocabulary of random

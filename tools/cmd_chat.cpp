@@ -91,6 +91,7 @@ extern "C" void on_interrupt(int) {
 }
 
 int run_chat(const ChatOptions& options) {
+    const std::shared_ptr<const Grammar> grammar = options.generation.compile_grammar();
     const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
     const std::string jinja(model.file().get_string("tokenizer.chat_template", ""));
@@ -153,6 +154,7 @@ int run_chat(const ChatOptions& options) {
     turn.n_predict = options.n_predict;
     turn.stop_strings = chat_stop_strings(chat_template);
     options.generation.apply(turn);
+    turn.grammar = grammar;  // every reply follows it
     std::signal(SIGINT, on_interrupt);
 
     std::string line;

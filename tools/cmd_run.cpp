@@ -38,6 +38,7 @@ struct RunOptions {
 };
 
 int run_run(const RunOptions& options) {
+    const std::shared_ptr<const Grammar> grammar = options.generation.compile_grammar();
     const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
     std::vector<int32_t> prompt;
@@ -99,6 +100,7 @@ int run_run(const RunOptions& options) {
     turn.n_predict = options.n_predict;
     turn.ignore_eos = options.ignore_eos;
     options.generation.apply(turn);
+    turn.grammar = grammar;
     bool first_id = true;
     if (options.print_ids) {
         turn.on_token = [&](int32_t token) {

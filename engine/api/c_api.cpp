@@ -10,6 +10,8 @@
 #include "ember.h"
 #include "engine/api/log.h"
 #include "engine/embed/embedder.h"
+#include "engine/generate/grammar.h"
+#include "engine/generate/json_schema.h"
 #include "engine/generate/session.h"
 #include "engine/model/model.h"
 #include "engine/text/chat_template.h"
@@ -393,7 +395,36 @@ ember_generate_params ember_generate_default_params(void) {
     p.n_keep = 0;
     p.max_tokens_per_second = 0;
     p.thermal_limit_celsius = 0;
+    p.grammar = nullptr;
+    p.json_schema = nullptr;
     return p;
+}
+
+namespace {
+
+// The grammar of ember_generate_params' grammar / json_schema, or null for free text.
+std::shared_ptr<const ember::Grammar> compile_grammar(const char* grammar,
+                                                      const char* json_schema) {
+    if (grammar != nullptr && json_schema != nullptr) {
+        throw ember::Error("give a grammar or a JSON schema, not both");
+    }
+    if (grammar != nullptr) return ember::Grammar::parse(grammar);
+    if (json_schema != nullptr) {
+        return ember::Grammar::parse(ember::json_schema_to_gbnf(json_schema));
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+ember_status ember_grammar_check(const char* grammar, const char* json_schema, char* error,
+                                 size_t error_size) {
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, error, error_size, [&] {
+        if (grammar == nullptr && json_schema == nullptr) {
+            throw ember::Error("neither a grammar nor a JSON schema was given");
+        }
+        compile_grammar(grammar, json_schema);
+    });
 }
 
 ember_status ember_generate(ember_session* session, const char* prompt,
@@ -415,6 +446,7 @@ ember_status ember_generate(ember_session* session, const char* prompt,
         for (size_t i = 0; i < p.n_stop_strings; ++i) {
             if (p.stop_strings[i] != nullptr) options.stop_strings.emplace_back(p.stop_strings[i]);
         }
+        options.grammar = compile_grammar(p.grammar, p.json_schema);
         const ember::TurnResult r = session->session.generate(
             prompt ? prompt : "", options,
             [&](std::string_view text) { return callback(text.data(), text.size(), user_data); });

@@ -1,8 +1,8 @@
 #include "engine/generate/grammar.h"
 
 #include <algorithm>
-#include <functional>
 #include <map>
+#include <span>
 
 #include "formats/error.h"
 
@@ -21,8 +21,13 @@ bool is_name_char(char c) {
            c == '_';
 }
 
-// Repetition counts above this would compile into an unreasonable number of rules.
+// Repetition counts above this would compile into an unreasonable number of rules; deeper
+// parentheses would take the parser's recursion too deep; a compiled grammar above
+// kMaxElements (x{1000} of a long string, nested) would take too much memory.
 constexpr uint32_t kMaxRepeat = 1000;
+constexpr int kMaxNesting = 256;
+constexpr size_t kMaxElements = size_t{1} << 22;
+constexpr int kMaxExpansion = 4096;
 
 }  // namespace
 
@@ -260,6 +265,9 @@ class GrammarParser {
                 last_start = out.size();
                 out.push_back({Element::CharAny, 0});
             } else if (c == '(') {
+                if (++depth_ > kMaxNesting) {
+                    fail(pos_, "parentheses nested deeper than " + std::to_string(kMaxNesting));
+                }
                 ++pos_;
                 skip_space(true);
                 std::vector<Element> body;
@@ -269,6 +277,7 @@ class GrammarParser {
                 ++pos_;
                 last_start = out.size();
                 out.push_back({Element::RuleRef, helper_rule(std::move(body))});
+                --depth_;
             } else if (is_name_char(c)) {
                 const std::string name = parse_name();
                 last_start = out.size();
@@ -328,6 +337,10 @@ class GrammarParser {
     // max - min nested optional copies (opt_k ::= x opt_(k-1) | ), so "x{2,4}" is x x opt_2.
     void repeat(const std::vector<Element>& item, uint32_t min, uint32_t max,
                 std::vector<Element>& out) {
+        const uint64_t copies = max == kUnbounded ? min + 1u : max;
+        n_elements_ += static_cast<size_t>(copies * (item.size() + 3));
+        if (n_elements_ > kMaxElements)
+            fail(pos_, "the grammar is too large once repetitions are expanded");
         for (uint32_t i = 0; i < min; ++i) out.insert(out.end(), item.begin(), item.end());
         if (max == min) return;
         std::vector<Element> body = item;
@@ -394,29 +407,38 @@ class GrammarParser {
                 }
             }
         }
-        std::vector<int> mark(n, 0);  // 0 new, 1 on the path, 2 done
-        std::vector<uint32_t> path;
-        const std::function<void(uint32_t)> visit = [&](uint32_t r) {
-            mark[r] = 1;
-            path.push_back(r);
-            for (uint32_t s : starts[r]) {
-                if (mark[s] == 1) {
+        // Depth-first with an explicit stack (a grammar may chain thousands of rules).
+        std::vector<int> mark(n, 0);                    // 0 new, 1 on the path, 2 done
+        std::vector<std::pair<uint32_t, size_t>> path;  // (rule, next edge to follow)
+        for (uint32_t root = 0; root < n; ++root) {
+            if (mark[root] != 0) continue;
+            mark[root] = 1;
+            path.push_back({root, 0});
+            while (!path.empty()) {
+                auto& [r, edge] = path.back();
+                if (edge == starts[r].size()) {
+                    mark[r] = 2;
+                    path.pop_back();
+                    continue;
+                }
+                const uint32_t next = starts[r][edge++];
+                if (mark[next] == 1) {
                     // Named by the rules as written: helper rules (groups, repetitions)
                     // stand for the rule they were written in.
                     std::string cycle;
-                    for (auto it = std::find(path.begin(), path.end(), s); it != path.end(); ++it) {
-                        if (!is_helper(*it)) cycle += grammar_->names_[*it] + " -> ";
+                    auto it = std::find_if(path.begin(), path.end(),
+                                           [&](const auto& p) { return p.first == next; });
+                    for (; it != path.end(); ++it) {
+                        if (!is_helper(it->first)) cycle += grammar_->names_[it->first] + " -> ";
                     }
-                    fail(defined_at_[s], "rule '" + written_in(s) +
-                                             "' is left-recursive: " + cycle + written_in(s));
+                    fail(defined_at_[next], "rule '" + written_in(next) +
+                                                "' is left-recursive: " + cycle + written_in(next));
                 }
-                if (mark[s] == 0) visit(s);
+                if (mark[next] == 0) {
+                    mark[next] = 1;
+                    path.push_back({next, 0});
+                }
             }
-            path.pop_back();
-            mark[r] = 2;
-        };
-        for (uint32_t r = 0; r < n; ++r) {
-            if (mark[r] == 0) visit(r);
         }
     }
     bool is_helper(uint32_t r) const { return grammar_->names_[r].find('#') != std::string::npos; }
@@ -432,6 +454,8 @@ class GrammarParser {
     std::vector<size_t> defined_at_;
     std::vector<size_t> first_use_;
     std::string current_;  // the rule being parsed
+    int depth_ = 0;        // parentheses open
+    size_t n_elements_ = 0;
 };
 
 std::shared_ptr<const Grammar> Grammar::parse(std::string_view text, std::string_view root) {
@@ -484,20 +508,32 @@ bool class_may_match(const Element* e, uint32_t lo, uint32_t hi) {
     return negated;
 }
 
-void add_unique(std::vector<GrammarMatcher::Stack>& stacks, GrammarMatcher::Stack&& stack) {
-    if (std::find(stacks.begin(), stacks.end(), stack) == stacks.end()) {
-        stacks.push_back(std::move(stack));
+using State = GrammarMatcher::State;
+
+// Appends a stack to the state unless it holds it already (an ambiguous grammar reaches one
+// place by several paths; without this the stacks would multiply).
+void add_unique(State& state, std::span<const Element* const> stack) {
+    for (size_t i = 0; i < state.size(); ++i) {
+        const auto s = state.stack(i);
+        if (std::equal(s.begin(), s.end(), stack.begin(), stack.end())) return;
     }
+    state.elements.insert(state.elements.end(), stack.begin(), stack.end());
+    state.ends.push_back(static_cast<uint32_t>(state.elements.size()));
 }
 
 // Expands rule references at the top of a stack until it shows a character class (or is
 // empty: the text may end there), adding every resulting stack to `out`. Terminates because
-// the parser refused left recursion.
-void expand(const Grammar& grammar, GrammarMatcher::Stack& stack,
-            std::vector<GrammarMatcher::Stack>& out) {
+// the parser refused left recursion; the depth grows only with rules that a text ends at once
+// (a deeply nested text closing optional parts), and is capped so as never to exhaust the
+// thread's stack.
+void expand(const Grammar& grammar, std::vector<const Element*>& stack, State& out, int depth = 0) {
     if (stack.empty() || stack.back()->type != Element::RuleRef) {
-        add_unique(out, GrammarMatcher::Stack(stack));
+        add_unique(out, stack);
         return;
+    }
+    if (depth > kMaxExpansion) {
+        throw Error("grammar: the text nests rules more than " + std::to_string(kMaxExpansion) +
+                    " deep");
     }
     const Element* ref = stack.back();
     const Element* after = ref + 1;
@@ -507,7 +543,7 @@ void expand(const Grammar& grammar, GrammarMatcher::Stack& stack,
     for (const Element* alt = rule.data();;) {
         if (!is_end(after)) stack.push_back(after);
         if (!is_end(alt)) stack.push_back(alt);
-        expand(grammar, stack, out);
+        expand(grammar, stack, out, depth + 1);
         stack.resize(base);
         while (!is_end(alt)) ++alt;  // to this alternative's Alt or End
         if (alt->type == Element::End) break;
@@ -518,89 +554,137 @@ void expand(const Grammar& grammar, GrammarMatcher::Stack& stack,
 
 }  // namespace
 
+void GrammarMatcher::State::clear() {
+    elements.clear();
+    ends.clear();
+    partial = 0;
+    partial_left = 0;
+    partial_length = 0;
+}
+
 GrammarMatcher::GrammarMatcher(std::shared_ptr<const Grammar> grammar)
     : grammar_(std::move(grammar)) {
     reset();
 }
 
 void GrammarMatcher::reset() {
-    state_ = State{};
-    const Element root{Element::RuleRef, grammar_->root()};
-    // A stack holding a pointer to the local `root` is expanded at once, so no stack keeps it.
-    const Element ref_then_end[2] = {root, {Element::End, 0}};
-    Stack stack{&ref_then_end[0]};
-    expand(*grammar_, stack, state_.stacks);
+    state_.clear();
+    // A stack holding a pointer to these locals is expanded at once, so no stack keeps it.
+    const Element ref_then_end[2] = {{Element::RuleRef, grammar_->root()}, {Element::End, 0}};
+    std::vector<const Element*> stack{&ref_then_end[0]};
+    expand(*grammar_, stack, state_);
 }
 
-GrammarMatcher::State GrammarMatcher::advance_code_point(const State& state, uint32_t cp) const {
-    State next;
-    Stack stack;
-    for (const Stack& s : state.stacks) {
+void GrammarMatcher::advance_code_point(const State& state, uint32_t cp, State& out) const {
+    out.clear();
+    std::vector<const Element*>& stack = stack_;
+    for (size_t i = 0; i < state.size(); ++i) {
+        const auto s = state.stack(i);
         if (s.empty()) continue;
         const Element* after = nullptr;
         if (!class_matches(s.back(), cp, &after)) continue;
         stack.assign(s.begin(), s.end() - 1);
         if (!is_end(after)) stack.push_back(after);
-        expand(*grammar_, stack, next.stacks);
+        expand(*grammar_, stack, out);
     }
-    return next;
 }
 
-bool GrammarMatcher::partial_possible(const State& state) const {
+namespace {
+
+// The code points a UTF-8 character of `length` bytes may hold: fewer would be an overlong
+// encoding (C0 9D for ']'), which a grammar must not take for the character it hides.
+constexpr uint32_t kSmallest[4] = {0, 0x80, 0x800, 0x10000};
+
+// The code points [lo, hi] a partial character may still become, given the bytes so far.
+bool partial_range(const State& state, uint32_t& lo, uint32_t& hi) {
     const uint32_t bits = 6u * state.partial_left;
-    const uint32_t lo = state.partial << bits;
-    const uint32_t hi = lo | ((1u << bits) - 1);
-    for (const Stack& s : state.stacks) {
+    lo = std::max(state.partial << bits, kSmallest[state.partial_length]);
+    hi = std::min((state.partial << bits) | ((1u << bits) - 1), 0x10FFFFu);
+    return lo <= hi;
+}
+
+bool valid_code_point(uint32_t cp, int length) {
+    return cp >= kSmallest[length] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+}
+
+}  // namespace
+
+bool GrammarMatcher::partial_possible(const State& state) const {
+    uint32_t lo = 0, hi = 0;
+    if (!partial_range(state, lo, hi)) return false;
+    for (size_t i = 0; i < state.size(); ++i) {
+        const auto s = state.stack(i);
         if (!s.empty() && class_may_match(s.back(), lo, hi)) return true;
     }
     return false;
 }
 
-GrammarMatcher::State GrammarMatcher::step(const State& state, uint8_t byte) const {
+bool GrammarMatcher::step(const State& state, uint8_t byte, State& out) const {
     if (state.partial_left > 0) {
-        if ((byte & 0xC0) != 0x80) return {};  // not a continuation byte: not UTF-8
-        State next{state.stacks, (state.partial << 6) | (byte & 0x3Fu),
-                   static_cast<uint8_t>(state.partial_left - 1)};
-        if (next.partial_left == 0) return advance_code_point(state, next.partial);
-        if (!partial_possible(next)) return {};
-        return next;
+        if ((byte & 0xC0) != 0x80) return false;  // not a continuation byte: not UTF-8
+        const uint32_t partial = (state.partial << 6) | (byte & 0x3Fu);
+        if (state.partial_left == 1) {
+            // Overlong forms and UTF-16 surrogates are not characters.
+            if (!valid_code_point(partial, state.partial_length)) return false;
+            advance_code_point(state, partial, out);
+            return !out.empty();
+        }
+        out = state;
+        out.partial = partial;
+        out.partial_left = static_cast<uint8_t>(state.partial_left - 1);
+        return partial_possible(out);
     }
-    if (byte < 0x80) return advance_code_point(state, byte);
+    if (byte < 0x80) {
+        advance_code_point(state, byte, out);
+        return !out.empty();
+    }
     const int extra = (byte >> 5) == 6 ? 1 : (byte >> 4) == 14 ? 2 : (byte >> 3) == 30 ? 3 : 0;
-    if (extra == 0) return {};  // a stray continuation byte or 0xF8..0xFF
-    State next{state.stacks, byte & (0x3Fu >> extra), static_cast<uint8_t>(extra)};
-    if (!partial_possible(next)) return {};
-    return next;
+    if (extra == 0) return false;  // a stray continuation byte or 0xF8..0xFF
+    out = state;
+    out.partial = byte & (0x3Fu >> extra);
+    out.partial_left = static_cast<uint8_t>(extra);
+    out.partial_length = static_cast<uint8_t>(extra);
+    return partial_possible(out);
 }
 
-bool GrammarMatcher::accepts(std::string_view bytes) const {
-    State s = state_;
+bool GrammarMatcher::run(std::string_view bytes, State& result) const {
+    State other;
+    const State* from = &state_;
+    State* to = &result;
     for (char c : bytes) {
-        s = step(s, static_cast<uint8_t>(c));
-        if (s.stacks.empty()) return false;
+        if (!step(*from, static_cast<uint8_t>(c), *to)) return false;
+        from = to;
+        to = to == &result ? &other : &result;
     }
+    if (from != &result) result = *from;  // also for no bytes at all
     return true;
 }
 
+bool GrammarMatcher::accepts(std::string_view bytes) const {
+    State result;
+    return run(bytes, result);
+}
+
 bool GrammarMatcher::advance(std::string_view bytes) {
-    State s = state_;
-    for (char c : bytes) {
-        s = step(s, static_cast<uint8_t>(c));
-        if (s.stacks.empty()) return false;
-    }
-    state_ = std::move(s);
+    State result;
+    if (!run(bytes, result)) return false;
+    state_ = std::move(result);
     return true;
 }
 
 bool GrammarMatcher::can_end() const {
     if (state_.partial_left > 0) return false;
-    return std::any_of(state_.stacks.begin(), state_.stacks.end(),
-                       [](const Stack& s) { return s.empty(); });
+    for (size_t i = 0; i < state_.size(); ++i) {
+        if (state_.stack(i).empty()) return true;
+    }
+    return false;
 }
 
 bool GrammarMatcher::can_continue() const {
-    return std::any_of(state_.stacks.begin(), state_.stacks.end(),
-                       [](const Stack& s) { return !s.empty(); });
+    for (size_t i = 0; i < state_.size(); ++i) {
+        if (!state_.stack(i).empty()) return true;
+    }
+    return false;
 }
 
 // ---- the vocabulary trie ----
@@ -610,6 +694,7 @@ GrammarVocabulary::GrammarVocabulary(std::vector<std::string> token_texts)
     std::vector<int32_t> order;
     for (int32_t t = 0; t < size(); ++t) {
         if (!texts_[t].empty()) order.push_back(t);
+        max_length_ = std::max(max_length_, texts_[t].size());
     }
     std::sort(order.begin(), order.end(),
               [&](int32_t a, int32_t b) { return texts_[a] < texts_[b]; });
@@ -645,21 +730,24 @@ GrammarVocabulary::GrammarVocabulary(std::vector<std::string> token_texts)
 }
 
 void GrammarVocabulary::walk(const GrammarMatcher& matcher, const Node& node,
-                             const GrammarMatcher::State& state,
+                             const GrammarMatcher::State& state, size_t depth,
+                             std::vector<GrammarMatcher::State>& scratch,
                              std::vector<uint8_t>& allowed) const {
+    GrammarMatcher::State& next = scratch[depth];  // reused: no allocation once warm
     for (uint32_t c = node.first_child; c < node.first_child + node.n_children; ++c) {
         const Node& child = nodes_[c];
-        const GrammarMatcher::State next = matcher.step(state, child.byte);
-        if (next.stacks.empty()) continue;  // no token with this prefix can come next
+        if (!matcher.step(state, child.byte, next)) continue;  // no token with this prefix fits
         for (uint32_t k = 0; k < child.n_tokens; ++k) allowed[ends_[child.first_token + k]] = 1;
-        if (child.n_children > 0) walk(matcher, child, next, allowed);
+        if (child.n_children > 0) walk(matcher, child, next, depth + 1, scratch, allowed);
     }
 }
 
 void GrammarVocabulary::allowed(const GrammarMatcher& matcher,
                                 std::vector<uint8_t>& allowed) const {
     allowed.assign(texts_.size(), 0);
-    walk(matcher, nodes_[0], matcher.state(), allowed);
+    // One state per depth, sized up front: `state` points into it during the walk.
+    std::vector<GrammarMatcher::State> scratch(max_length_ + 1);
+    walk(matcher, nodes_[0], matcher.state(), 0, scratch, allowed);
 }
 
 }  // namespace ember

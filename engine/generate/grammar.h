@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,24 +82,41 @@ class GrammarMatcher {
     bool can_continue() const;
     void reset();
 
-    // A parse stack: the elements still to match, the next one last. Public for GrammarVocabulary.
-    using Stack = std::vector<const GrammarElement*>;
+    // The parse stacks the text so far leaves alive (each: the elements still to match, the
+    // next one last, always a character class; an empty stack: the text may end here), stored
+    // one after another so that a state is two flat arrays (cheap to copy and to reuse).
+    // Public for GrammarVocabulary and for TokenGrammar's cache.
     struct State {
-        std::vector<Stack> stacks;  // each ends at a character element, or is empty (may end)
-        uint32_t partial = 0;       // a UTF-8 character's bits so far
-        uint8_t partial_left = 0;   // its continuation bytes still to come (0: none)
+        std::vector<const GrammarElement*> elements;
+        std::vector<uint32_t> ends;  // stack i is elements[ends[i - 1], ends[i])
+        uint32_t partial = 0;        // a UTF-8 character's bits so far
+        uint8_t partial_left = 0;    // its continuation bytes still to come (0: none)
+        uint8_t partial_length = 0;  // all its continuation bytes (1-3)
+
+        size_t size() const { return ends.size(); }
+        bool empty() const { return ends.empty(); }  // no stack: the text left the grammar
+        std::span<const GrammarElement* const> stack(size_t i) const {
+            const uint32_t begin = i == 0 ? 0 : ends[i - 1];
+            return {elements.data() + begin, ends[i] - begin};
+        }
+        void clear();
+        bool operator==(const State&) const = default;
     };
-    // The state after one byte, or no stacks if the byte is not allowed.
-    State step(const State& state, uint8_t byte) const;
+    // The state after one more byte, into `out` (its storage reused); false, with `out` in
+    // any state, if the byte is not allowed.
+    bool step(const State& state, uint8_t byte, State& out) const;
     const State& state() const { return state_; }
     const Grammar& grammar() const { return *grammar_; }
 
   private:
-    State advance_code_point(const State& state, uint32_t cp) const;
+    void advance_code_point(const State& state, uint32_t cp, State& out) const;
     bool partial_possible(const State& state) const;
+    bool run(std::string_view bytes, State& result) const;  // the state after these bytes
 
     std::shared_ptr<const Grammar> grammar_;
     State state_;
+    // Scratch space of step() (so a matcher is used by one thread at a time).
+    mutable std::vector<const GrammarElement*> stack_;
 };
 
 // A vocabulary seen by a grammar: every token's text as bytes, in a trie, so that the tokens a
@@ -123,11 +141,13 @@ class GrammarVocabulary {
         uint8_t byte = 0;
     };
     void walk(const GrammarMatcher& matcher, const Node& node, const GrammarMatcher::State& state,
+              size_t depth, std::vector<GrammarMatcher::State>& scratch,
               std::vector<uint8_t>& allowed) const;
 
     std::vector<std::string> texts_;
     std::vector<Node> nodes_;    // nodes_[0] is the root (the empty prefix)
     std::vector<int32_t> ends_;  // token ids, grouped by the node their text ends at
+    size_t max_length_ = 0;      // the longest token text, in bytes
 };
 
 }  // namespace ember

@@ -114,7 +114,9 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
     std::optional<TokenGrammar> grammar;
     if (options.grammar) {
         if (!grammar_vocabulary_) grammar_vocabulary_ = make_grammar_vocabulary(tokenizer_);
-        grammar.emplace(options.grammar, grammar_vocabulary_, options.ignore_eos ? -1 : vocab.eos);
+        std::vector<int32_t> ends;
+        if (!options.ignore_eos && vocab.eos >= 0) ends.push_back(vocab.eos);
+        grammar.emplace(options.grammar, grammar_vocabulary_, std::move(ends));
     }
     result.reason = StopReason::Limit;
     // The pace: with a rate, token i is due at base_time + (i - base_index) / rate (at most
@@ -212,6 +214,10 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
         }
         if (stopped) {
             result.reason = StopReason::StopString;
+            break;
+        }
+        if (grammar && grammar->finished()) {  // nothing may follow: no need to ask the model
+            result.reason = StopReason::EndOfSequence;
             break;
         }
     }

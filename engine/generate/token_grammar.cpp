@@ -1,5 +1,6 @@
 #include "engine/generate/token_grammar.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "engine/text/tokenizer.h"
@@ -11,10 +12,6 @@ namespace {
 
 // A few dozen states cover a JSON schema's recurring places; each costs one byte per token.
 constexpr size_t kCachedMasks = 32;
-
-bool same_state(const GrammarMatcher::State& a, const GrammarMatcher::State& b) {
-    return a.partial == b.partial && a.partial_left == b.partial_left && a.stacks == b.stacks;
-}
 
 }  // namespace
 
@@ -35,19 +32,30 @@ std::shared_ptr<const GrammarVocabulary> make_grammar_vocabulary(const Tokenizer
 }
 
 TokenGrammar::TokenGrammar(std::shared_ptr<const Grammar> grammar,
-                           std::shared_ptr<const GrammarVocabulary> vocabulary, int32_t eos)
-    : vocabulary_(std::move(vocabulary)), matcher_(std::move(grammar)), eos_(eos) {}
+                           std::shared_ptr<const GrammarVocabulary> vocabulary,
+                           std::vector<int32_t> end_tokens)
+    : vocabulary_(std::move(vocabulary)),
+      matcher_(std::move(grammar)),
+      end_tokens_(std::move(end_tokens)) {
+    std::erase_if(end_tokens_, [&](int32_t t) { return t < 0 || t >= vocabulary_->size(); });
+}
+
+bool TokenGrammar::is_end(int32_t token) const {
+    return std::find(end_tokens_.begin(), end_tokens_.end(), token) != end_tokens_.end();
+}
 
 bool TokenGrammar::allows(int32_t token) const {
     if (token < 0 || token >= vocabulary_->size()) return false;
-    if (token == eos_) return matcher_.can_end();
+    if (is_end(token)) return matcher_.can_end();
     const std::string& text = vocabulary_->text(token);
     return !text.empty() && matcher_.accepts(text);
 }
 
 bool TokenGrammar::mask(float* logits) {
+    saved_end_logits_.clear();
+    for (int32_t t : end_tokens_) saved_end_logits_.push_back(logits[t]);
     auto hit = cache_.begin();
-    while (hit != cache_.end() && !same_state(hit->state, matcher_.state())) ++hit;
+    while (hit != cache_.end() && !(hit->state == matcher_.state())) ++hit;
     if (hit == cache_.end()) {
         if (cache_.size() == kCachedMasks) cache_.pop_back();
         cache_.push_front({matcher_.state(), {}});
@@ -56,26 +64,26 @@ bool TokenGrammar::mask(float* logits) {
         cache_.splice(cache_.begin(), cache_, hit);
     }
     const std::vector<uint8_t>& allowed = cache_.front().allowed;
+    const float refused = -std::numeric_limits<float>::infinity();
     bool any = false;
     for (int32_t t = 0; t < vocabulary_->size(); ++t) {
         if (allowed[t]) {
             any = true;
-        } else if (t != eos_) {
-            logits[t] = -std::numeric_limits<float>::infinity();
-        }
-    }
-    if (eos_ >= 0 && eos_ < vocabulary_->size()) {
-        if (matcher_.can_end()) {
-            any = true;
         } else {
-            logits[eos_] = -std::numeric_limits<float>::infinity();
+            logits[t] = refused;
         }
     }
-    return any;
+    // The end tokens' texts are "" in the vocabulary, so the walk never allows them.
+    const bool can_end = matcher_.can_end() && !end_tokens_.empty();
+    if (can_end) {
+        for (size_t i = 0; i < end_tokens_.size(); ++i)
+            logits[end_tokens_[i]] = saved_end_logits_[i];
+    }
+    return any || can_end;
 }
 
 void TokenGrammar::accept(int32_t token) {
-    if (token == eos_ && matcher_.can_end()) return;
+    if (is_end(token) && matcher_.can_end()) return;
     if (!allows(token) || !matcher_.advance(vocabulary_->text(token))) {
         throw Error("grammar: token " + std::to_string(token) + " does not fit the grammar here");
     }

@@ -23,10 +23,12 @@ std::shared_ptr<const GrammarVocabulary> make_grammar_vocabulary(const Tokenizer
 
 class TokenGrammar {
   public:
-    // eos: the end-of-text token, allowed wherever the grammar may end; -1: never (then a
-    // finished grammar ends the turn, see finished()).
+    // end_tokens: the tokens that end the text (end-of-sequence, a chat's end of turn),
+    // allowed wherever the grammar may end; none: a finished grammar ends the text (see
+    // finished()).
     TokenGrammar(std::shared_ptr<const Grammar> grammar,
-                 std::shared_ptr<const GrammarVocabulary> vocabulary, int32_t eos);
+                 std::shared_ptr<const GrammarVocabulary> vocabulary,
+                 std::vector<int32_t> end_tokens);
 
     bool allows(int32_t token) const;
     // Sets every refused token's logit to -infinity; returns false if no token is allowed.
@@ -38,9 +40,12 @@ class TokenGrammar {
     const GrammarMatcher& matcher() const { return matcher_; }
 
   private:
+    bool is_end(int32_t token) const;
+
     std::shared_ptr<const GrammarVocabulary> vocabulary_;
     GrammarMatcher matcher_;
-    int32_t eos_;
+    std::vector<int32_t> end_tokens_;
+    std::vector<float> saved_end_logits_;  // mask(): the end tokens' logits before masking
     // The allowed tokens of recently seen matcher states, most recent first.
     struct CachedMask {
         GrammarMatcher::State state;

@@ -361,6 +361,90 @@ test("SIGTERM: in-flight requests finish, new ones get 503, exit status 0", asyn
   await assert.rejects(fetch(`${server.url}/health`));
 });
 
+test("structured output: response_format json_schema and json_object, ollama's format, grammar", async () => {
+  const server = await startServer(["-m", tiny, "-np", "2", "-c", "512"]);
+  const openai = client(server);
+  const messages = [{ role: "user", content: "Describe a cat as JSON." }];
+  const schema = {
+    type: "object",
+    properties: {
+      name: { type: "string", minLength: 1, maxLength: 12 },
+      age: { type: "integer", minimum: 0, maximum: 20 },
+      mood: { enum: ["happy", "sleepy", "hungry"] },
+    },
+    required: ["name", "age", "mood"],
+    additionalProperties: false,
+  };
+  const valid = (v) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) &&
+    Object.keys(v).sort().join() === "age,mood,name" &&
+    typeof v.name === "string" && [...v.name].length >= 1 && [...v.name].length <= 12 &&
+    Number.isInteger(v.age) && v.age >= 0 && v.age <= 20 &&
+    ["happy", "sleepy", "hungry"].includes(v.mood);
+  for (let seed = 1; seed <= 4; seed++) {
+    const chat = await openai.chat.completions.create({
+      model: "stories260K", messages, temperature: 1, seed, max_tokens: 300,
+      response_format: { type: "json_schema", json_schema: { name: "cat", schema, strict: true } },
+    });
+    const text = chat.choices[0].message.content;
+    assert.equal(chat.choices[0].finish_reason, "stop", text);
+    assert.ok(valid(JSON.parse(text)), text);
+  }
+  // Streaming gives the same text.
+  const request = { model: "stories260K", messages, temperature: 1, seed: 9, max_tokens: 300,
+    response_format: { type: "json_schema", json_schema: { name: "cat", schema } } };
+  const whole = (await openai.chat.completions.create(request)).choices[0].message.content;
+  let streamed = "";
+  for await (const c of await openai.chat.completions.create({ ...request, stream: true })) {
+    streamed += c.choices[0]?.delta?.content ?? "";
+  }
+  assert.equal(streamed, whole);
+
+  const object = await openai.completions.create({
+    model: "stories260K", prompt: "{", temperature: 0.8, seed: 3, max_tokens: 400,
+    response_format: { type: "json_object" },
+  });
+  if (object.choices[0].finish_reason === "stop") {
+    const parsed = JSON.parse(object.choices[0].text);
+    assert.ok(parsed !== null && typeof parsed === "object" && !Array.isArray(parsed));
+  } else {
+    assert.equal(object.choices[0].finish_reason, "length");
+  }
+
+  // A grammar that cannot finish inside max_tokens ends with "length"; a GBNF "grammar" field.
+  const long = await openai.completions.create({
+    model: "stories260K", prompt: "Once", max_tokens: 8, grammar: 'root ::= [a-z ]{200} "."',
+  });
+  assert.equal(long.choices[0].finish_reason, "length");
+  assert.match(long.choices[0].text, /^[a-z ]+$/);
+
+  // What ember cannot honour is a 400 saying why, never ignored.
+  await assert.rejects(
+    openai.chat.completions.create({ model: "x", messages, response_format: {
+      type: "json_schema", json_schema: { name: "n", schema: { type: "number", multipleOf: 3 } } } }),
+    (e) => e.status === 400 && /multipleOf/.test(e.message));
+  await assert.rejects(
+    openai.chat.completions.create({ model: "x", messages, response_format: { type: "yaml" } }),
+    (e) => e.status === 400 && /yaml/.test(e.message));
+  await assert.rejects(
+    openai.completions.create({ model: "x", prompt: "a", grammar: "root ::= (" }),
+    (e) => e.status === 400 && /line 1, column/.test(e.message));
+
+  // ollama: format "json" and a schema.
+  const ollama = async (format) => (await fetch(`${server.url}/api/generate`, {
+    method: "POST",
+    body: JSON.stringify({ model: "tiny", prompt: "A cat:", raw: true, stream: false, format,
+      options: { temperature: 1, seed: 5, num_predict: 300 } }),
+  }));
+  const withSchema = await (await ollama(schema)).json();
+  assert.equal(withSchema.done_reason, "stop", withSchema.response);
+  assert.ok(valid(JSON.parse(withSchema.response)), withSchema.response);
+  const json = await (await ollama("json")).json();
+  if (json.done_reason === "stop") assert.equal(typeof JSON.parse(json.response), "object");
+  const bad = await ollama("xml");
+  assert.equal(bad.status, 400);
+});
+
 test("ollama's API: /api/chat and /api/generate as NDJSON, /api/embed, /api/tags, /api/ps", async () => {
   const dir = mkdtempSync(join(tmpdir(), "ember-models-"));
   symlinkSync(tiny, join(dir, "tiny.gguf"));

@@ -4,6 +4,8 @@
 #include <ctime>
 #include <random>
 
+#include "engine/generate/grammar.h"
+#include "engine/generate/json_schema.h"
 #include "tools/serve/connection.h"
 
 namespace ember::serve {
@@ -93,6 +95,31 @@ std::vector<std::string> stop_field(const json& object, const char* name) {
         if (!s.get<std::string>().empty()) stops.push_back(s.get<std::string>());
     }
     return stops;
+}
+
+std::shared_ptr<const Grammar> grammar_from_schema(const json& schema, const std::string& field) {
+    if (!schema.is_object() && !schema.is_boolean()) {
+        throw HttpError(400, "'" + field + "' must be a JSON Schema (an object)");
+    }
+    try {
+        return Grammar::parse(json_schema_to_gbnf(schema.dump()));
+    } catch (const Error& e) {
+        throw HttpError(400, "'" + field + "': " + e.what());
+    }
+}
+
+std::shared_ptr<const Grammar> grammar_any_json_object() {
+    static const std::shared_ptr<const Grammar> grammar = Grammar::parse(json_object_gbnf());
+    return grammar;
+}
+
+std::shared_ptr<const Grammar> grammar_from_gbnf(const std::string& gbnf,
+                                                 const std::string& field) {
+    try {
+        return Grammar::parse(gbnf);
+    } catch (const Error& e) {
+        throw HttpError(400, "'" + field + "': " + e.what());
+    }
 }
 
 SamplerParams sampling_from(const json& object) {

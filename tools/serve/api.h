@@ -73,6 +73,13 @@ std::vector<std::string> stop_field(const json& object, const char* name);
 // repeat_last_n). Absent fields keep ember's defaults (those of `ember run`).
 SamplerParams sampling_from(const json& object);
 
+// Structured output: the grammar of a JSON Schema given as JSON (OpenAI's response_format
+// json_schema, ollama's format), of any JSON object (json_object, format "json"), of GBNF text
+// (llama-server's "grammar"). HttpError 400 naming `field` and saying what ember cannot use.
+std::shared_ptr<const Grammar> grammar_from_schema(const json& schema, const std::string& field);
+std::shared_ptr<const Grammar> grammar_any_json_object();
+std::shared_ptr<const Grammar> grammar_from_gbnf(const std::string& gbnf, const std::string& field);
+
 // Submits to the model's scheduler (errors become HttpError: 400 for a prompt that does not
 // fit, 503 for a full queue), applying the server's limits.
 std::shared_ptr<Generation> submit(ServerState& state, LoadedModel& model,

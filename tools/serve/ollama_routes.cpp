@@ -46,8 +46,16 @@ GenerationRequest options_fields(const json& body) {
         static_cast<int>(integer_field(options, "num_predict", -2, 1 << 30).value_or(-1));
     if (request.max_tokens < 0) request.max_tokens = -1;  // -1 and -2: no limit
     request.stop = stop_field(options, "stop");
+    // Structured output: "json" (any JSON object) or a JSON Schema object.
     if (body.contains("format") && !body["format"].is_null() && body["format"] != "") {
-        throw HttpError(400, "'format' (structured output) is not supported yet");
+        const json& format = body["format"];
+        if (format == "json") {
+            request.grammar = grammar_any_json_object();
+        } else if (format.is_object()) {
+            request.grammar = grammar_from_schema(format, "format");
+        } else {
+            throw HttpError(400, "'format' must be \"json\" or a JSON Schema object");
+        }
     }
     return request;
 }

@@ -63,6 +63,47 @@ std::vector<ChatMessage> chat_messages(const json& body) {
     return messages;
 }
 
+// Structured output: response_format {"type": "text" | "json_object" | "json_schema",
+// "json_schema": {"name", "schema", "strict"}} (OpenAI's two forms; json_object may carry a
+// "schema", as llama-server allows), or llama-server's "grammar" (GBNF text).
+std::shared_ptr<const Grammar> response_format_grammar(const json& body) {
+    const json* grammar =
+        body.contains("grammar") && !body["grammar"].is_null() ? &body["grammar"] : nullptr;
+    const json* format = body.contains("response_format") && !body["response_format"].is_null()
+                             ? &body["response_format"]
+                             : nullptr;
+    if (grammar != nullptr) {
+        if (!grammar->is_string()) throw HttpError(400, "'grammar' must be a string (GBNF)");
+        if (format != nullptr && format->value("type", "text") != "text") {
+            throw HttpError(400, "give 'grammar' or a JSON 'response_format', not both");
+        }
+        return grammar_from_gbnf(grammar->get<std::string>(), "grammar");
+    }
+    if (format == nullptr) return nullptr;
+    if (!format->is_object() || !format->contains("type") || !(*format)["type"].is_string()) {
+        throw HttpError(400, "'response_format' must be an object with a string 'type'");
+    }
+    const std::string type = (*format)["type"].get<std::string>();
+    if (type == "text") return nullptr;
+    if (type == "json_object") {
+        if (format->contains("schema") && !(*format)["schema"].is_null()) {
+            return grammar_from_schema((*format)["schema"], "response_format.schema");
+        }
+        return grammar_any_json_object();
+    }
+    if (type == "json_schema") {
+        const auto it = format->find("json_schema");
+        if (it == format->end() || !it->is_object() || !it->contains("schema")) {
+            throw HttpError(400,
+                            "response_format 'json_schema' needs \"json_schema\": {\"name\": "
+                            "..., \"schema\": {...}}");
+        }
+        return grammar_from_schema((*it)["schema"], "response_format.json_schema.schema");
+    }
+    throw HttpError(400, "response_format type '" + type +
+                             "' is not one of \"text\", \"json_object\", \"json_schema\"");
+}
+
 // The fields chat and completions share: limits, stops, sampling. n must be 1.
 GenerationRequest generation_fields(const json& body) {
     GenerationRequest request;
@@ -76,13 +117,7 @@ GenerationRequest generation_fields(const json& body) {
     request.stop = stop_field(body, "stop");
     request.ignore_eos = bool_field(body, "ignore_eos").value_or(false);  // llama-server's
     request.n_keep = static_cast<int>(integer_field(body, "n_keep", 0, 1 << 30).value_or(0));
-    if (body.contains("response_format") && body["response_format"].is_object()) {
-        const std::string type = body["response_format"].value("type", "text");
-        if (type != "text") {
-            throw HttpError(400, "response_format '" + type +
-                                     "' is not supported yet (structured output is planned)");
-        }
-    }
+    request.grammar = response_format_grammar(body);
     return request;
 }
 

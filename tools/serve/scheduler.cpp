@@ -222,6 +222,13 @@ void Scheduler::admit() {
         slot.sampler = std::make_unique<Sampler>(request.sampling);
         // The penalties look at the prompt too, as in a Session.
         for (int32_t t : request.prompt) slot.sampler->accept(t);
+        slot.grammar.reset();
+        if (request.grammar) {
+            if (!grammar_vocabulary_) grammar_vocabulary_ = make_grammar_vocabulary(tokenizer_);
+            std::vector<int32_t> ends = request.stop_tokens;
+            if (!request.ignore_eos) ends.push_back(tokenizer_.vocab().eos);
+            slot.grammar.emplace(request.grammar, grammar_vocabulary_, std::move(ends));
+        }
         slot.stops.emplace(request.stop);
         slot.utf8 = Utf8Stream();
         slot.admitted = std::chrono::steady_clock::now();
@@ -260,6 +267,7 @@ void Scheduler::finish(int s, Finish why, const std::string& error) {
         generation = std::move(slot.generation);
     }
     slot.sampler.reset();
+    slot.grammar.reset();
     slot.last_used = steps_;
     --busy_;
     generation->push(std::move(e));
@@ -268,7 +276,16 @@ void Scheduler::finish(int s, Finish why, const std::string& error) {
 void Scheduler::sample(int s, const float* logits) {
     Slot& slot = slots_[s];
     const GenerationRequest& request = slot.generation->request_;
-    const int32_t token = slot.sampler->sample(logits, context_.n_vocab());
+    TokenGrammar* grammar = slot.grammar ? &*slot.grammar : nullptr;
+    if (grammar && grammar->finished()) {  // a grammar whose only sentence is empty
+        finish(s, Finish::Stop);
+        return;
+    }
+    const int32_t token = slot.sampler->sample(logits, context_.n_vocab(), grammar);
+    if (token < 0) {
+        finish(s, Finish::Error, "grammar: no token of the vocabulary can continue the text");
+        return;
+    }
     if ((!request.ignore_eos && token == tokenizer_.vocab().eos) ||
         std::find(request.stop_tokens.begin(), request.stop_tokens.end(), token) !=
             request.stop_tokens.end()) {
@@ -276,6 +293,7 @@ void Scheduler::sample(int s, const float* logits) {
         return;
     }
     slot.sampler->accept(token);
+    if (grammar) grammar->accept(token);
     if (slot.n_generated == 0) slot.first_token = std::chrono::steady_clock::now();
     ++slot.n_generated;
     ++generated_tokens_;
@@ -284,7 +302,7 @@ void Scheduler::sample(int s, const float* logits) {
     e.text = slot.stops->push(slot.utf8.push(tokenizer_.piece(token)), &stopped);
     e.n_generated = slot.n_generated;
     if (!e.text.empty()) slot.generation->push(std::move(e));
-    if (stopped) {
+    if (stopped || (grammar && grammar->finished())) {  // a whole reply: nothing may follow
         finish(s, Finish::Stop);
     } else if (request.max_tokens >= 0 && slot.n_generated >= request.max_tokens) {
         finish(s, Finish::Length);

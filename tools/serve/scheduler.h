@@ -32,6 +32,7 @@
 
 #include "engine/generate/sampler.h"
 #include "engine/generate/stop_strings.h"
+#include "engine/generate/token_grammar.h"
 #include "engine/model/context.h"
 #include "engine/text/tokenizer.h"
 #include "engine/text/utf8.h"
@@ -51,6 +52,9 @@ struct GenerationRequest {
     std::vector<int32_t> stop_tokens;  // end the text like end-of-sequence (a chat's end of turn)
     bool ignore_eos = false;           // generate past end-of-sequence (benchmarks)
     int n_keep = 0;                    // a context shift keeps these first tokens (and the BOS)
+    // Structured output (response_format, ollama's format): the reply stays inside it, ends
+    // (stop) when it is whole and nothing may follow; null: free text.
+    std::shared_ptr<const Grammar> grammar;
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
@@ -141,6 +145,7 @@ class Scheduler {
         int n_generated = 0;
         int n_cached = 0;
         std::unique_ptr<Sampler> sampler;
+        std::optional<TokenGrammar> grammar;
         std::optional<StopStringFilter> stops;
         Utf8Stream utf8;
         uint64_t last_used = 0;  // step counter, for least-recently-used choice
@@ -159,6 +164,7 @@ class Scheduler {
     bool shift(int s);
 
     const Tokenizer& tokenizer_;
+    std::shared_ptr<const GrammarVocabulary> grammar_vocabulary_;  // built at the first grammar
     Context context_;
     std::vector<Slot> slots_;
     const int max_queue_;

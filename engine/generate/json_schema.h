@@ -1,0 +1,31 @@
+// JSON Schema to GBNF, for constrained generation of JSON (OpenAI's response_format
+// json_schema, ollama's format, tool-call arguments).
+//
+// The grammar writes JSON the way a model would: compact, one optional space or a newline with
+// up to 20 tabs and spaces after each token (bounded, so a model cannot spin on white space),
+// object members in the schema's property order, numbers without superfluous digits. Every
+// sentence of the grammar is a document valid under the schema; not every valid document is a
+// sentence (other member orders, white space, escapes, numbers of more than 16 integer digits).
+//
+// Supported: type (also a list of types), properties, required, additionalProperties, enum,
+// const, minLength, maxLength, format (date, time, date-time, uuid), minimum, maximum,
+// exclusiveMinimum, exclusiveMaximum (numbers: integer bounds only), items, prefixItems,
+// additionalItems, minItems, maxItems, $ref to "#..." pointers (recursion included), anyOf,
+// oneOf (as anyOf), allOf with one schema, and the annotations. Any other keyword is an error
+// naming it and where it is: a constraint is never silently dropped.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ember {
+
+// GBNF (llama.cpp's grammar notation) whose sentences are exactly the JSON documents valid
+// under the schema (text of a JSON Schema), within the limits above. Throws ember::Error
+// "json schema: at <pointer>: ..." for a schema it cannot convert or that nothing can match.
+std::string json_schema_to_gbnf(std::string_view schema);
+
+// GBNF for any JSON object (OpenAI's response_format json_object, ollama's format "json").
+std::string json_object_gbnf();
+
+}  // namespace ember

@@ -1,0 +1,309 @@
+// Structured output end to end: the bundled model sampling under a JSON schema (every reply
+// parses with nlohmann-json and validates against the schema), grammars that end the turn or
+// run out of tokens, the sampler's mask, and the C API.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
+
+#include "ember.h"
+#include "engine/generate/json_schema.h"
+#include "engine/generate/sampler.h"
+#include "engine/generate/session.h"
+#include "engine/generate/token_grammar.h"
+#include "engine/model/model.h"
+#include "engine/text/tokenizer.h"
+#include "formats/error.h"
+
+namespace ember {
+namespace {
+
+using nlohmann::json;
+
+std::string bundled_model() {
+    return std::string(EMBER_SOURCE_DIR) + "/models/stories260K.gguf";
+}
+
+size_t code_points(const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+// A validator for the keywords the tests' schemas use, written from the JSON Schema
+// specification (draft 2020-12): an independent check of what the grammar lets through.
+bool valid(const json& schema, const json& value, const json& root, std::string& why) {
+    const auto fail = [&](const std::string& what) {
+        why = what + " at " + value.dump();
+        return false;
+    };
+    if (schema.contains("$ref")) {
+        const std::string ref = schema["$ref"];
+        return valid(root.at(json::json_pointer(ref.substr(1))), value, root, why);
+    }
+    if (schema.contains("anyOf") || schema.contains("oneOf")) {
+        const json& options = schema.contains("anyOf") ? schema["anyOf"] : schema["oneOf"];
+        int matched = 0;
+        for (const json& o : options) {
+            std::string ignored;
+            matched += valid(o, value, root, ignored);
+        }
+        if (matched == 0 || (schema.contains("oneOf") && matched > 1)) return fail("anyOf/oneOf");
+    }
+    if (schema.contains("type")) {
+        const std::string type = schema["type"];
+        const bool ok = type == "object"    ? value.is_object()
+                        : type == "array"   ? value.is_array()
+                        : type == "string"  ? value.is_string()
+                        : type == "integer" ? value.is_number_integer()
+                        : type == "number"  ? value.is_number()
+                        : type == "boolean" ? value.is_boolean()
+                                            : value.is_null();
+        if (!ok) return fail("type " + type);
+    }
+    if (schema.contains("enum")) {
+        const json& e = schema["enum"];
+        if (std::find(e.begin(), e.end(), value) == e.end()) return fail("enum");
+    }
+    if (schema.contains("const") && schema["const"] != value) return fail("const");
+    if (value.is_string()) {
+        const std::string s = value;
+        if (schema.contains("minLength") && code_points(s) < schema["minLength"]) {
+            return fail("minLength");
+        }
+        if (schema.contains("maxLength") && code_points(s) > schema["maxLength"]) {
+            return fail("maxLength");
+        }
+        if (schema.value("format", "") == "uuid" &&
+            !std::regex_match(s,
+                              std::regex("[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"))) {
+            return fail("uuid");
+        }
+        if (schema.value("format", "") == "date" &&
+            !std::regex_match(s, std::regex("[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"))) {
+            return fail("date");
+        }
+    }
+    if (value.is_number()) {
+        const double x = value;
+        if (schema.contains("minimum") && x < schema["minimum"].get<double>()) return fail("min");
+        if (schema.contains("maximum") && x > schema["maximum"].get<double>()) return fail("max");
+    }
+    if (value.is_array()) {
+        if (schema.contains("minItems") && value.size() < schema["minItems"])
+            return fail("minItems");
+        if (schema.contains("maxItems") && value.size() > schema["maxItems"])
+            return fail("maxItems");
+        if (schema.contains("items")) {
+            for (const json& item : value) {
+                if (!valid(schema["items"], item, root, why)) return false;
+            }
+        }
+    }
+    if (value.is_object()) {
+        const json properties = schema.value("properties", json::object());
+        for (const json& name : schema.value("required", json::array())) {
+            if (!value.contains(name.get<std::string>())) return fail("required " + name.dump());
+        }
+        for (const auto& [key, member] : value.items()) {
+            if (properties.contains(key)) {
+                if (!valid(properties[key], member, root, why)) return false;
+            } else if (schema.contains("additionalProperties")) {
+                const json& extra = schema["additionalProperties"];
+                if (extra == false) return fail("additional property " + key);
+                if (extra.is_object() && !valid(extra, member, root, why)) return false;
+            }
+        }
+    }
+    return true;
+}
+
+const char* kPersonSchema = R"({
+  "type": "object",
+  "properties": {
+    "name": {"type": "string", "minLength": 1, "maxLength": 20},
+    "age": {"type": "integer", "minimum": 1, "maximum": 120},
+    "score": {"type": "number", "minimum": 0, "maximum": 1},
+    "tags": {"type": "array", "items": {"type": "string", "maxLength": 8},
+             "minItems": 1, "maxItems": 3},
+    "pet": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/pet"}]},
+    "color": {"enum": ["red", "green", "blue"]},
+    "id": {"type": "string", "format": "uuid"},
+    "born": {"type": "string", "format": "date"}
+  },
+  "required": ["name", "age", "tags", "color"],
+  "additionalProperties": false,
+  "$defs": {
+    "pet": {"type": "object",
+            "properties": {"kind": {"const": "cat"},
+                           "lives": {"type": "integer", "minimum": 0, "maximum": 9}},
+            "required": ["kind"]}
+  }
+})";
+
+class StructuredOutput : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        model_ = new Model(bundled_model());
+        tokenizer_ = new Tokenizer(model_->file());
+    }
+    static void TearDownTestSuite() {
+        delete tokenizer_;
+        delete model_;
+    }
+    static Session session(uint64_t seed) {
+        SessionParams params;
+        params.context.n_ctx = 2048;
+        params.context.n_threads = 1;
+        params.sampling.seed = seed;
+        return Session(*model_, *tokenizer_, params);
+    }
+    static Model* model_;
+    static Tokenizer* tokenizer_;
+};
+Model* StructuredOutput::model_ = nullptr;
+Tokenizer* StructuredOutput::tokenizer_ = nullptr;
+
+// 200 replies of the bundled model (random seeds, ember run's default sampling): every one
+// ends by itself, parses as JSON and is valid under the schema.
+TEST_F(StructuredOutput, TwoHundredSamplesAreValidJson) {
+    const json schema = json::parse(kPersonSchema);
+    const auto grammar = Grammar::parse(json_schema_to_gbnf(kPersonSchema));
+    const uint64_t first_seed = std::random_device{}();
+    std::set<std::string> distinct;
+    for (int i = 0; i < 200; ++i) {
+        const uint64_t seed = first_seed + static_cast<uint64_t>(i);
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        Session s = session(seed);
+        TurnOptions turn;
+        turn.n_predict = 1500;
+        turn.grammar = grammar;
+        const TurnResult r =
+            s.generate("Once upon a time", turn, [](std::string_view) { return true; });
+        ASSERT_EQ(r.reason, StopReason::EndOfSequence) << r.text;
+        json value;
+        ASSERT_NO_THROW(value = json::parse(r.text)) << r.text;
+        std::string why;
+        EXPECT_TRUE(valid(schema, value, schema, why)) << why << "\n" << r.text;
+        distinct.insert(r.text);
+    }
+    EXPECT_GT(distinct.size(), 150u);  // sampled, not one reply over and over
+}
+
+// End-of-sequence comes only where the grammar may end; a finished grammar ends the turn.
+TEST_F(StructuredOutput, TheGrammarDecidesWhereTheTextEnds) {
+    const auto grammar = Grammar::parse(R"(root ::= " there was a " ("cat" | "dog") "." )");
+    for (uint64_t seed = 0; seed < 20; ++seed) {
+        Session s = session(seed);
+        TurnOptions turn;
+        turn.grammar = grammar;
+        const TurnResult r =
+            s.generate("Once upon a time", turn, [](std::string_view) { return true; });
+        EXPECT_EQ(r.reason, StopReason::EndOfSequence);
+        EXPECT_TRUE(r.text == " there was a cat." || r.text == " there was a dog.") << r.text;
+        // The session goes on after the constrained turn, free again.
+        TurnOptions free_turn;
+        free_turn.n_predict = 5;
+        EXPECT_EQ(s.generate("", free_turn, [](std::string_view) { return true; }).n_generated, 5);
+    }
+}
+
+// A grammar that cannot finish inside n_predict stops at the limit, text still inside it.
+TEST_F(StructuredOutput, AGrammarThatCannotFinishStopsAtTheLimit) {
+    Session s = session(1);
+    TurnOptions turn;
+    turn.n_predict = 16;
+    turn.grammar = Grammar::parse(R"(root ::= [a-z ]{300} ".")");
+    const TurnResult r = s.generate("Once", turn, [](std::string_view) { return true; });
+    EXPECT_EQ(r.reason, StopReason::Limit);
+    EXPECT_EQ(r.n_generated, 16);
+    EXPECT_TRUE(Grammar::parse("root ::= [a-z ]+")->matches(r.text)) << r.text;
+}
+
+// The sampler draws first and masks only a refused token: greedy then gives the best allowed.
+TEST(GrammarSampling, MasksOnlyWhenTheDrawnTokenIsRefused) {
+    const auto vocabulary =
+        std::make_shared<GrammarVocabulary>(std::vector<std::string>{"", "a", "b", "ab", "c"});
+    TokenGrammar grammar(Grammar::parse(R"(root ::= ("a" | "b")+)"), vocabulary, {0});
+    SamplerParams greedy;
+    greedy.temperature = 0;
+    Sampler sampler(greedy);
+    const std::vector<float> logits = {5, 1, 2, 0.5f, 9};      // end, a, b, ab, c
+    EXPECT_EQ(sampler.sample(logits.data(), 5, &grammar), 2);  // "c" and the end are refused
+    grammar.accept(2);
+    EXPECT_EQ(sampler.sample(logits.data(), 5, &grammar), 0);  // now the text may end
+    // Sampling with a temperature never gives a refused token.
+    SamplerParams warm;
+    warm.temperature = 1.5f;
+    warm.top_k = 0;
+    warm.top_p = 1;
+    warm.min_p = 0;
+    TokenGrammar fresh(Grammar::parse(R"(root ::= ("a" | "b")+)"), vocabulary, {0});
+    for (uint64_t seed = 0; seed < 200; ++seed) {
+        warm.seed = seed;
+        Sampler s(warm);
+        const int32_t t = s.sample(logits.data(), 5, &fresh);
+        EXPECT_TRUE(t == 1 || t == 2 || t == 3) << t;
+    }
+    // Nothing allowed: -1.
+    TokenGrammar dead(Grammar::parse(R"(root ::= "z")"), vocabulary, {});
+    EXPECT_EQ(sampler.sample(logits.data(), 5, &dead), -1);
+}
+
+// The C API: a JSON schema per generate call, errors checked up front.
+TEST(StructuredOutputCApi, JsonSchemaAndGrammarPerCall) {
+    ember_model* model = nullptr;
+    ASSERT_EQ(ember_model_load(bundled_model().c_str(), nullptr, &model, nullptr, 0), EMBER_OK);
+    ember_session* session = nullptr;
+    ember_session_params sp = ember_session_default_params();
+    sp.sampling.seed = 11;
+    sp.n_threads = 1;
+    ASSERT_EQ(ember_session_create(model, &sp, &session, nullptr, 0), EMBER_OK);
+
+    ember_generate_params gp = ember_generate_default_params();
+    gp.n_predict = 1000;
+    gp.json_schema = R"({"type": "object", "properties": {"ok": {"type": "boolean"}},
+                         "required": ["ok"], "additionalProperties": false})";
+    std::string text;
+    const auto collect = [](const char* t, size_t n, void* user) {
+        static_cast<std::string*>(user)->append(t, n);
+        return true;
+    };
+    ember_generate_stats stats{};
+    ASSERT_EQ(ember_generate(session, "Once", &gp, collect, &text, &stats), EMBER_OK);
+    EXPECT_EQ(stats.stop_reason, 0);
+    const json value = json::parse(text);
+    ASSERT_TRUE(value.is_object()) << text;
+    EXPECT_TRUE(value["ok"].is_boolean()) << text;
+
+    char error[256] = "";
+    EXPECT_EQ(ember_grammar_check("root ::= \"a\"\nx ::= (", nullptr, error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_STREQ(error, "grammar: line 2, column 8: a '(' without its ')'");
+    EXPECT_EQ(ember_grammar_check(nullptr, R"({"type": "string", "pattern": "a+"})", error,
+                                  sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(error).find("pattern"), std::string::npos) << error;
+    EXPECT_EQ(ember_grammar_check("root ::= \"a\"", "{}", error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_grammar_check("root ::= \"a\"", nullptr, error, sizeof(error)), EMBER_OK);
+
+    // A bad schema fails the call before anything is evaluated.
+    const int32_t before = ember_session_n_tokens(session);
+    gp.json_schema = R"({"type": "number", "multipleOf": 2})";
+    EXPECT_EQ(ember_generate(session, " more", &gp, collect, &text, &stats),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_session_n_tokens(session), before);
+    gp.json_schema = nullptr;
+    gp.grammar = "root ::= \" yes\" | \" no\"";
+    text.clear();
+    ASSERT_EQ(ember_generate(session, " Answer:", &gp, collect, &text, &stats), EMBER_OK);
+    EXPECT_TRUE(text == " yes" || text == " no") << text;
+
+    ember_session_free(session);
+    ember_model_free(model);
+}
+
+}  // namespace
+}  // namespace ember
