@@ -251,6 +251,51 @@ TEST(GrammarSampling, MasksOnlyWhenTheDrawnTokenIsRefused) {
     EXPECT_EQ(sampler.sample(logits.data(), 5, &dead), -1);
 }
 
+// The shortcut (the best top_k allowed tokens found among the best few hundred) draws what
+// masking the whole vocabulary first would: compared with a sampler on pre-masked logits whose
+// random generator took the same first draw.
+TEST(GrammarSampling, TheShortcutDrawsWhatAMaskWould) {
+    std::mt19937 rng(3);
+    std::vector<std::string> texts = {""};
+    for (int i = 1; i < 600; ++i) {
+        std::string t;
+        for (int k = 0; k <= i % 3; ++k) t += static_cast<char>('a' + rng() % 26);
+        texts.push_back(t);
+    }
+    const auto vocabulary = std::make_shared<GrammarVocabulary>(texts);
+    const auto grammar = Grammar::parse("root ::= [a-m]+");
+    std::normal_distribution<float> normal(0, 3);
+    int refused = 0;
+    for (int top_k : {0, 1, 5, 40}) {
+        for (float temperature : {0.0f, 0.7f}) {
+            for (uint64_t seed = 0; seed < 40; ++seed) {
+                std::vector<float> logits(texts.size());
+                for (float& l : logits) l = normal(rng);
+                SamplerParams p;
+                p.top_k = top_k;
+                p.temperature = temperature;
+                p.seed = seed;
+                Sampler a(p), b(p);
+                TokenGrammar g(grammar, vocabulary, {0});
+                const int32_t token = a.sample(logits.data(), static_cast<int>(logits.size()), &g);
+                const int32_t first = b.sample(logits.data(), static_cast<int>(logits.size()));
+                if (g.allows(first)) {
+                    EXPECT_EQ(token, first);
+                    continue;
+                }
+                ++refused;
+                std::vector<float> masked = logits;
+                for (size_t t = 0; t < masked.size(); ++t) {
+                    if (!g.allows(static_cast<int32_t>(t))) masked[t] = -INFINITY;
+                }
+                EXPECT_EQ(token, b.sample(masked.data(), static_cast<int>(masked.size())))
+                    << "top_k " << top_k << " temperature " << temperature << " seed " << seed;
+            }
+        }
+    }
+    EXPECT_GT(refused, 100);
+}
+
 // The C API: a JSON schema per generate call, errors checked up front.
 TEST(StructuredOutputCApi, JsonSchemaAndGrammarPerCall) {
     ember_model* model = nullptr;

@@ -50,7 +50,7 @@ const std::vector<Primitive>& primitives() {
         {"array", R"("[" space (value ("," space value)*)? "]" space)", {"value"}},
         {"string", R"("\"" char* "\"" space)", {"char"}},
         {"number",
-         R"("-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]+)? ([eE] ("-" | "+")? [0-9]+)? space)",
+         R"("-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]+)? ([eE] ("-" | "+")? [0-9]{1,2})? space)",
          {}},
         {"integer", R"(("0" | "-"? [1-9] [0-9]{0,15}) space)", {}},
         {"boolean", R"(("true" | "false") space)", {}},
@@ -665,8 +665,9 @@ class Converter {
             std::vector<const JsonValue*> names;
             if (type->is_array()) {
                 for (const JsonValue& t : type->items) names.push_back(&t);
-                if (names.empty())
+                if (names.empty()) {
                     fail(pointer + "/type", "an empty list of types matches nothing");
+                }
             } else {
                 names.push_back(type);
             }

@@ -5,7 +5,8 @@
 // up to 20 tabs and spaces after each token (bounded, so a model cannot spin on white space),
 // object members in the schema's property order, numbers without superfluous digits. Every
 // sentence of the grammar is a document valid under the schema; not every valid document is a
-// sentence (other member orders, white space, escapes, numbers of more than 16 integer digits).
+// sentence (other member orders, white space, escapes, numbers of more than 16 integer digits,
+// exponents of more than two digits: so that every number is a finite double).
 //
 // Supported: type (also a list of types), properties, required, additionalProperties, enum,
 // const, minLength, maxLength, format (date, time, date-time, uuid), minimum, maximum,

@@ -118,21 +118,43 @@ void Sampler::partial_sort_best(std::vector<Candidate>& candidates, size_t keep)
 }
 
 int32_t Sampler::sample(const float* logits, int n_vocab, TokenGrammar* grammar) {
-    const int32_t token = draw(logits, n_vocab, false);
+    prepare(logits, n_vocab, false);
+    const int32_t token = choose();
     if (grammar == nullptr || grammar->allows(token)) return token;
+    // Refused. The chain keeps at most top_k tokens (greedy: one), the best the grammar
+    // allows: look for them among the best few hundred before masking the whole vocabulary
+    // (which a position inside a long string makes costly: nearly every token is allowed).
+    const size_t want =
+        params_.temperature <= 0 ? 1 : static_cast<size_t>(std::max(0, params_.top_k));
+    if (want > 0) {
+        prepare(logits, n_vocab, false);
+        const size_t window = std::min(candidates_.size(), std::max<size_t>(256, 4 * want));
+        partial_sort_best(candidates_, window);
+        size_t kept = 0;
+        for (size_t i = 0; i < window && kept < want; ++i) {
+            if (grammar->allows(candidates_[i].id)) candidates_[kept++] = candidates_[i];
+        }
+        if (kept == want) {
+            candidates_.resize(kept);
+            return choose();
+        }
+    }
     masked_.assign(logits, logits + n_vocab);
     if (!grammar->mask(masked_.data())) return -1;
-    return draw(masked_.data(), n_vocab, true);
+    prepare(masked_.data(), n_vocab, true);
+    return choose();
 }
 
-int32_t Sampler::draw(const float* logits, int n_vocab, bool masked) {
+void Sampler::prepare(const float* logits, int n_vocab, bool masked) {
     candidates_.resize(n_vocab);
     for (int i = 0; i < n_vocab; ++i) candidates_[i] = {i, logits[i]};
     apply_penalties(candidates_);
     if (masked) {  // refused tokens leave the chain (the penalties needed id order until here)
         std::erase_if(candidates_, [](const Candidate& c) { return std::isinf(c.logit); });
     }
+}
 
+int32_t Sampler::choose() {
     if (params_.temperature <= 0.0f) {  // greedy: the first of the largest logits
         const auto best = std::max_element(
             candidates_.begin(), candidates_.end(),

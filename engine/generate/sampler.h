@@ -4,7 +4,9 @@
 // as llama.cpp orders them. temperature <= 0 is greedy (argmax of the penalised logits).
 // Each step costs O(vocab) or less: candidates are found by partial selection, never by
 // sorting the whole vocabulary. Under a grammar (token_grammar.h) the drawn token is checked
-// and, only if the grammar refuses it, the refused tokens are masked and the chain runs again.
+// and, only if the grammar refuses it, the chain runs again on the tokens it allows: the best
+// top_k of them found among the best few hundred candidates, else through a mask of the whole
+// vocabulary (both give what masking first would).
 #pragma once
 
 #include <cstdint>
@@ -56,7 +58,10 @@ class Sampler {
         int32_t id;
         float logit;
     };
-    int32_t draw(const float* logits, int n_vocab, bool masked);
+    // candidates_ = the logits after the penalties (without -infinity ones when masked).
+    void prepare(const float* logits, int n_vocab, bool masked);
+    // The rest of the chain on candidates_ (any order): top-k, top-p, min-p, temperature, draw.
+    int32_t choose();
     void apply_penalties(std::vector<Candidate>& candidates) const;
     // Sorts the `keep` best candidates to the front, descending; others stay behind unsorted.
     static void partial_sort_best(std::vector<Candidate>& candidates, size_t keep);
