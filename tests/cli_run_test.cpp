@@ -165,6 +165,48 @@ TEST(CliRun, ErrorsAreOneLine) {
     }
 }
 
+// Structured output from the command line: the bundled model writes JSON valid under the
+// schema; a grammar that cannot be used is one line naming where, before the model loads.
+TEST(CliRun, JsonSchemaAndGrammar) {
+    const std::string schema =
+        R"('{"type": "object", "properties": {"hero": {"type": "string", "maxLength": 10},
+             "age": {"type": "integer", "minimum": 1, "maximum": 9}},
+             "required": ["hero", "age"], "additionalProperties": false}')";
+    for (int seed = 1; seed <= 5; ++seed) {
+        const auto result =
+            run_ember("run -m " + bundled_model() + " -p 'Once upon a time' -n 500" + " --seed " +
+                      std::to_string(seed) + " --json-schema " + schema);
+        ASSERT_EQ(result.status, 0) << result.err;
+        const nlohmann::json value = nlohmann::json::parse(result.out);
+        EXPECT_EQ(value.size(), 2u) << result.out;
+        EXPECT_LE(value["hero"].get<std::string>().size(), 10u) << result.out;
+        EXPECT_GE(value["age"].get<int>(), 1);
+        EXPECT_LE(value["age"].get<int>(), 9);
+    }
+    const auto dir = temp_dir("CliRunGrammar");
+    std::ofstream(dir / "yes.gbnf") << "# yes or no\nroot ::= \" \" (\"yes\" | \"no\")\n";
+    const auto answer = run_ember("run -m " + bundled_model() + " -p 'Was it' --grammar-file " +
+                                  (dir / "yes.gbnf").string());
+    EXPECT_EQ(answer.status, 0) << answer.err;
+    EXPECT_TRUE(answer.out == " yes" || answer.out == " no") << answer.out;
+    for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+             {"--grammar 'root ::= [a-'",
+              "ember: error: grammar: line 1, column 10: a character class without its ']'\n"},
+             {"--json-schema '{\"type\": \"string\", \"pattern\": \"a+\"}'", "pattern"},
+             {"--json-schema '{\"type\": '", "json: line 1"},
+             {"--grammar-file /nonexistent.gbnf", "cannot read /nonexistent.gbnf"},
+         }) {
+        const auto result = run_ember("run -m /nonexistent.gguf -p hi " + args);
+        EXPECT_EQ(result.status, 1) << args;
+        EXPECT_NE(result.err.find(message), std::string::npos) << result.err;
+        EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+    }
+    EXPECT_EQ(run_ember("run -m " + bundled_model() + " -p hi --grammar 'root ::= \"a\"' " +
+                        "--json-schema '{}'")
+                  .status,
+              2);  // one constraint at a time
+}
+
 TEST(CliChat, HoldsAMultiTurnConversationThroughAPipe) {
     const auto result =
         run_ember("chat -m " + bundled_model() + " --seed 1 -n 30 --system 'Be kind'",
