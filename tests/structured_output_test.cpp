@@ -3,9 +3,10 @@
 // run out of tokens, the sampler's mask, and the C API.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <regex>
+#include <set>
 
 #include "ember.h"
 #include "engine/generate/json_schema.h"
@@ -29,6 +30,19 @@ size_t code_points(const std::string& s) {
     size_t n = 0;
     for (unsigned char c : s) n += (c & 0xC0) != 0x80;
     return n;
+}
+
+// Whether s has the shape: 'x' a hex digit, 'd' a decimal digit, anything else itself.
+// (Not std::regex: GCC 12 warns inside it under the sanitizer build's -O2.)
+bool shaped(const std::string& s, std::string_view shape) {
+    if (s.size() != shape.size()) return false;
+    for (size_t i = 0; i < s.size(); ++i) {
+        const bool ok = shape[i] == 'x'   ? std::isxdigit(static_cast<unsigned char>(s[i])) != 0
+                        : shape[i] == 'd' ? std::isdigit(static_cast<unsigned char>(s[i])) != 0
+                                          : s[i] == shape[i];
+        if (!ok) return false;
+    }
+    return true;
 }
 
 // A validator for the keywords the tests' schemas use, written from the JSON Schema
@@ -76,12 +90,12 @@ bool valid(const json& schema, const json& value, const json& root, std::string&
             return fail("maxLength");
         }
         if (schema.value("format", "") == "uuid" &&
-            !std::regex_match(s,
-                              std::regex("[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"))) {
+            !shaped(s, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")) {
             return fail("uuid");
         }
         if (schema.value("format", "") == "date" &&
-            !std::regex_match(s, std::regex("[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"))) {
+            (!shaped(s, "dddd-dd-dd") || s.substr(5, 2) < "01" || s.substr(5, 2) > "12" ||
+             s.substr(8, 2) < "01" || s.substr(8, 2) > "31")) {
             return fail("date");
         }
     }
