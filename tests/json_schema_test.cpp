@@ -711,7 +711,7 @@ TEST(JsonSchema, ImpossibleOrUnsupportedSchemasAreErrors) {
         {R"({"type":"object",})", "json schema: json: line 1, column 18"},
     };
     for (const auto& [schema, message] : cases) {
-        std::string error = error_of([&] { json_schema_to_gbnf(schema); });
+        std::string error = error_of([&, text = schema] { json_schema_to_gbnf(text); });
         EXPECT_EQ(error.rfind("json schema: ", 0), 0u) << schema << ": " << error;
         EXPECT_NE(error.find(message), std::string::npos) << schema << ": " << error;
     }

@@ -116,6 +116,19 @@ ember::TensorType to_tensor_type(int32_t type) {
                        " (EMBER_KV_F16, EMBER_KV_F32, EMBER_KV_Q8_0 or EMBER_KV_Q4_0)");
 }
 
+// The grammar of ember_generate_params' grammar / json_schema, or null for free text.
+std::shared_ptr<const ember::Grammar> compile_grammar(const char* grammar,
+                                                      const char* json_schema) {
+    if (grammar != nullptr && json_schema != nullptr) {
+        throw ember::Error("give a grammar or a JSON schema, not both");
+    }
+    if (grammar != nullptr) return ember::Grammar::parse(grammar);
+    if (json_schema != nullptr) {
+        return ember::Grammar::parse(ember::json_schema_to_gbnf(json_schema));
+    }
+    return nullptr;
+}
+
 ember::SamplerParams to_sampler_params(const ember_sampler_params& p) {
     ember::SamplerParams s;
     s.temperature = p.temperature;
@@ -399,23 +412,6 @@ ember_generate_params ember_generate_default_params(void) {
     p.json_schema = nullptr;
     return p;
 }
-
-namespace {
-
-// The grammar of ember_generate_params' grammar / json_schema, or null for free text.
-std::shared_ptr<const ember::Grammar> compile_grammar(const char* grammar,
-                                                      const char* json_schema) {
-    if (grammar != nullptr && json_schema != nullptr) {
-        throw ember::Error("give a grammar or a JSON schema, not both");
-    }
-    if (grammar != nullptr) return ember::Grammar::parse(grammar);
-    if (json_schema != nullptr) {
-        return ember::Grammar::parse(ember::json_schema_to_gbnf(json_schema));
-    }
-    return nullptr;
-}
-
-}  // namespace
 
 ember_status ember_grammar_check(const char* grammar, const char* json_schema, char* error,
                                  size_t error_size) {

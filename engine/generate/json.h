@@ -25,6 +25,15 @@ struct JsonValue {
     std::vector<JsonValue> items;  // Array
     std::vector<Member> members;   // Object, in document order (keys are unique)
 
+    // Declared here, defined where JsonValue is complete: a vector of pairs holding the type
+    // being defined cannot be destroyed or copied inside its own definition (clang refuses).
+    JsonValue();
+    JsonValue(const JsonValue&);
+    JsonValue(JsonValue&&) noexcept;
+    JsonValue& operator=(const JsonValue&);
+    JsonValue& operator=(JsonValue&&) noexcept;
+    ~JsonValue();
+
     bool is_null() const { return kind == Kind::Null; }
     bool is_bool() const { return kind == Kind::Bool; }
     bool is_number() const { return kind == Kind::Number; }
