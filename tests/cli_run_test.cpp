@@ -1,4 +1,6 @@
 // `ember run`, `ember logits`, `ember perplexity` and `ember tokenize` as a user runs them.
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -102,6 +104,42 @@ TEST(CliRun, PromptCacheSkipsAPromptItHasSeen) {
 
 // ember chat --prompt-cache: a conversation ended and started again goes on where it was (the
 // next reply equals the one an uninterrupted chat gives).
+// --prompt-cache never writes over one of the command's inputs (the model, directly or through
+// a link; a grammar file) and refuses what is not a regular file (a directory, /dev/zero that
+// would be read until memory runs out, a FIFO that would block): before the model loads.
+TEST(CliRun, PromptCacheNeverTakesAnInputOrASpecialFile) {
+    const auto dir = temp_dir("prompt-cache-inputs");
+    const std::string model = (dir / "model.gguf").string();
+    std::filesystem::copy_file(bundled_model(), model);
+    const std::string link = (dir / "link.session").string();
+    std::filesystem::create_symlink(model, link);
+    const std::string grammar = (dir / "yes.gbnf").string();
+    std::ofstream(grammar) << "root ::= \"yes\"";
+    const std::string fifo = (dir / "fifo").string();
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    const auto before = read_file(model);
+    const std::string run = "run -m " + model + " -p 'Once' -n 4 --prompt-cache ";
+    const std::string chat = "chat -m " + model + " -n 4 --prompt-cache ";
+    for (const std::string& cmd : {run + model, run + link, chat + model, chat + link,
+                                   run + grammar + " --grammar-file " + grammar}) {
+        const auto r = run_ember(cmd, "Hello\n");
+        EXPECT_EQ(r.status, 2) << cmd;
+        EXPECT_NE(r.err.find("is one of the command's inputs"), std::string::npos) << r.err;
+    }
+    EXPECT_EQ(read_file(model), before);
+    for (const std::string& path : {std::string("/dev/zero"), fifo}) {
+        for (const std::string& cmd : {run + path, chat + path}) {
+            const auto r = run_ember(cmd, "Hello\n");
+            EXPECT_EQ(r.status, 2) << cmd;
+            EXPECT_NE(r.err.find("is not a regular file"), std::string::npos) << r.err;
+        }
+    }
+    const auto r = run_ember(run + dir.string());
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
+    std::filesystem::remove_all(dir);
+}
+
 TEST(CliChat, PromptCacheResumesTheConversation) {
     const auto dir = temp_dir("chat-cache");
     const std::string cache = (dir / "chat.session").string();

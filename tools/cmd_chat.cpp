@@ -91,6 +91,9 @@ extern "C" void on_interrupt(int) {
 }
 
 int run_chat(const ChatOptions& options) {
+    std::vector<std::string> inputs = options.generation.input_files();
+    inputs.push_back(options.model.model_path);
+    if (!options.prompt_cache.empty()) check_prompt_cache_path(options.prompt_cache, inputs);
     const std::shared_ptr<const Grammar> grammar = options.generation.compile_grammar();
     const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
@@ -148,7 +151,8 @@ int run_chat(const ChatOptions& options) {
     }
     const auto save = [&] {
         if (!options.prompt_cache.empty())
-            save_prompt_cache(session, options.prompt_cache, encode_conversation(held, history));
+            save_prompt_cache(session, options.prompt_cache, inputs,
+                              encode_conversation(held, history));
     };
     TurnOptions turn;
     turn.n_predict = options.n_predict;

@@ -38,6 +38,9 @@ struct RunOptions {
 };
 
 int run_run(const RunOptions& options) {
+    std::vector<std::string> inputs = options.generation.input_files();
+    inputs.push_back(options.model.model_path);
+    if (!options.prompt_cache.empty()) check_prompt_cache_path(options.prompt_cache, inputs);
     const std::shared_ptr<const Grammar> grammar = options.generation.compile_grammar();
     const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
@@ -87,7 +90,7 @@ int run_run(const RunOptions& options) {
         load_prompt_cache(session, options.prompt_cache, /*restore_sampler=*/false);
         n_cached = append_with_prompt_cache(session, prompt);
         if (n_cached < static_cast<int>(prompt.size()))
-            save_prompt_cache(session, options.prompt_cache);
+            save_prompt_cache(session, options.prompt_cache, inputs);
     } else {
         session.append_tokens(prompt);
     }

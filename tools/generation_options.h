@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/generate/grammar.h"
 #include "engine/generate/json_schema.h"
@@ -33,6 +34,9 @@ struct GenerationOptions {
     float max_tps = 0;
     float thermal_limit = 0;
     std::string grammar, grammar_file, json_schema, json_schema_file;
+
+    // The files these options read (for the outputs' checks).
+    std::vector<std::string> input_files() const { return {grammar_file, json_schema_file}; }
 
     void add_to(CLI::App& app) {
         app.add_option("--keep", keep,

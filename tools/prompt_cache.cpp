@@ -5,8 +5,28 @@
 #include <filesystem>
 
 #include "formats/error.h"
+#include "formats/output_file.h"
+#include "platform/files.h"
+#include "tools/command.h"
 
 namespace ember::cli {
+
+void check_prompt_cache_path(const std::string& path, std::span<const std::string> inputs) {
+    const platform::PathKind kind = platform::path_kind(path);
+    if (kind == platform::PathKind::Directory) {
+        throw UsageError("--prompt-cache " + path + " is a directory, not a file");
+    }
+    if (kind == platform::PathKind::Other) {
+        throw UsageError("--prompt-cache " + path +
+                         " is not a regular file (a device or a pipe); give a file's path");
+    }
+    for (const std::string& input : inputs) {
+        if (!input.empty() && platform::same_file(path, input)) {
+            throw UsageError("--prompt-cache " + path + " is one of the command's inputs (" +
+                             input + "); saving the session there would destroy it");
+        }
+    }
+}
 
 bool load_prompt_cache(Session& session, const std::string& path, bool restore_sampler,
                        std::string* app_data) {
@@ -38,9 +58,13 @@ int append_with_prompt_cache(Session& session, std::span<const int32_t> prompt) 
     return static_cast<int>(keep);
 }
 
-void save_prompt_cache(const Session& session, const std::string& path, std::string_view app_data) {
+void save_prompt_cache(const Session& session, const std::string& path,
+                       std::span<const std::string> inputs, std::string_view app_data) {
     try {
-        session.save_state_file(path, app_data);
+        const std::vector<uint8_t> state = session.save_state(app_data);
+        OutputFile out(path, inputs);
+        out.write(state.data(), state.size());
+        out.commit();
     } catch (const Error& e) {
         std::fprintf(stderr, "ember: prompt cache not saved: %s\n", e.what());
     }
