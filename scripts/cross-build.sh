@@ -8,7 +8,7 @@
 #   scripts/cross-build.sh windows   # mingw-w64, a static ember.exe (build-windows/): runs
 #                                    # under wine
 #
-# Both leave out ember serve (EMBER_SERVE=OFF: no cpp-httplib for the target) and OpenBLAS. With
+# Both leave out ember serve (EMBER_SERVE=OFF: POSIX sockets) and OpenBLAS. With
 # EMBER_SHARED (or ../shared) present the story is compared with llama.cpp's reference and a
 # difference fails; the tests (CTest CrossBuildAarch64, CrossBuildWindows) rely on that.
 # BUILD_DIR overrides the build folder.

@@ -10,7 +10,6 @@ packages=(
     libopenblas-dev                # EMBER_BLAS: sgemm for large prompt batches
     libcli11-dev nlohmann-json3-dev
     unicode-data                   # scripts/gen-unicode-tables.sh (test: UnicodeTablesCurrent)
-    libcpp-httplib-dev             # ember serve's HTTP
     nginx curl                     # tests: the load balancer in front of two ember serve, SSE
     clang-format
     gnuplot-nox                    # bench/compare.sh draws its ratios

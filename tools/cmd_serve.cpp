@@ -1,6 +1,8 @@
 // `ember serve -m FILE | --models-dir DIR [--host H] [--port P] [-np N] [-c CTX] ...`: one local
 // model service for every app on the machine, speaking OpenAI's and ollama's HTTP APIs
 // (tools/serve/server.h).
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 
 #include "tools/command.h"
@@ -20,13 +22,33 @@ struct ServeCommandOptions {
     int keep_alive_s = 300;
     int grace_s = 10;
     bool no_context_shift = false;
+    std::string api_key_file;
 };
+
+// The API key: --api-key, else --api-key-file (its first line), else EMBER_API_KEY. A key on
+// the command line is visible to every user of the machine (ps, /proc/PID/cmdline).
+std::string api_key(const ServeCommandOptions& o) {
+    if (!o.serve.api_key.empty()) return o.serve.api_key;
+    if (!o.api_key_file.empty()) {
+        std::ifstream in(o.api_key_file);
+        std::string key;
+        if (!in || !std::getline(in, key)) {
+            throw UsageError("--api-key-file " + o.api_key_file + ": cannot read a key from it");
+        }
+        while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
+        if (key.empty()) throw UsageError("--api-key-file " + o.api_key_file + " holds no key");
+        return key;
+    }
+    const char* env = std::getenv("EMBER_API_KEY");
+    return env != nullptr ? env : "";
+}
 
 int run_serve(ServeCommandOptions& o) {
     if (o.model.model_path.empty() && o.serve.pool.models_dir.empty()) {
         throw UsageError("serve needs a model: -m FILE, or --models-dir DIR");
     }
     serve::ServeOptions options = o.serve;
+    options.api_key = api_key(o);
     options.pool.model_path = o.model.model_path;
     options.pool.model_options = o.model.model_options();
     options.pool.scheduler.n_slots = o.n_slots;
@@ -65,7 +87,27 @@ Runner add_serve_command(CLI::App& app) {
         ->check(number_in(0, 100000, ""))
         ->capture_default_str();
     sub->add_option("--api-key", o->serve.api_key,
-                    "Require 'Authorization: Bearer KEY' (except on /health)");
+                    "Require 'Authorization: Bearer KEY' (except on /health); other users of "
+                    "the machine can read a command line: prefer --api-key-file or "
+                    "EMBER_API_KEY");
+    sub->add_option("--api-key-file", o->api_key_file,
+                    "Read the API key from this file's first line")
+        ->check(CLI::ExistingFile);
+    sub->add_option("--cors-origin", o->serve.cors_origins,
+                    "A web origin whose pages may call the server (repeatable; '*' for all). "
+                    "Allowed without it: loopback pages, app://, file://, tauri://, "
+                    "vscode-webview://");
+    sub->add_option("--allowed-host", o->serve.allowed_hosts,
+                    "A Host name a loopback server answers to besides loopback, private and "
+                    "dotless names (repeatable; DNS rebinding protection)");
+    sub->add_option("--max-connections", o->serve.max_connections,
+                    "Open connections at once; at the cap the longest idle one is closed for a "
+                    "new one, else it is refused with 503")
+        ->check(number_in(8, 1 << 20, ""))
+        ->capture_default_str();
+    sub->add_flag("--special-tokens-in-messages", o->serve.special_tokens_in_messages,
+                  "Read a chat format's control tokens typed in a message ('<|im_end|>') as "
+                  "control tokens (default: as the plain text a user typed)");
     sub->add_option("--timeout", o->timeout_s, "Seconds a request may run")
         ->check(number_in(1, 1 << 30, ""))
         ->capture_default_str();

@@ -517,6 +517,12 @@ void add_unique(State& state, std::span<const Element* const> stack) {
         const auto s = state.stack(i);
         if (std::equal(s.begin(), s.end(), stack.begin(), stack.end())) return;
     }
+    if (state.size() >= kMaxParseStacks) {
+        throw GrammarLimitError(GrammarLimitError::Why::TooAmbiguous,
+                                "grammar: more than " + std::to_string(kMaxParseStacks) +
+                                    " parses of the text are alive at once (the grammar is too "
+                                    "ambiguous to match; write it so that one parse fits)");
+    }
     state.elements.insert(state.elements.end(), stack.begin(), stack.end());
     state.ends.push_back(static_cast<uint32_t>(state.elements.size()));
 }
@@ -619,7 +625,26 @@ bool GrammarMatcher::partial_possible(const State& state) const {
     return false;
 }
 
+void GrammarMatcher::set_limits(std::chrono::steady_clock::time_point deadline,
+                                const std::atomic<bool>* cancelled) {
+    deadline_ = deadline;
+    cancelled_ = cancelled;
+}
+
+void GrammarMatcher::check_limits() const {
+    if (cancelled_ != nullptr && cancelled_->load(std::memory_order_relaxed)) {
+        throw GrammarLimitError(GrammarLimitError::Why::Cancelled, "grammar: cancelled");
+    }
+    if (deadline_ != std::chrono::steady_clock::time_point::max() &&
+        std::chrono::steady_clock::now() >= deadline_) {
+        throw GrammarLimitError(GrammarLimitError::Why::Deadline, "grammar: past the deadline");
+    }
+}
+
 bool GrammarMatcher::step(const State& state, uint8_t byte, State& out) const {
+    // The clock is read once per 256 steps, and at every step of a state holding many
+    // stacks (where one step is itself long).
+    if ((++work_ & 255) == 0 || state.size() > 64) check_limits();
     if (state.partial_left > 0) {
         if ((byte & 0xC0) != 0x80) return false;  // not a continuation byte: not UTF-8
         const uint32_t partial = (state.partial << 6) | (byte & 0x3Fu);

@@ -17,12 +17,16 @@
 // drew is rejected (as llama.cpp does), so most steps cost one token check.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "formats/error.h"
 
 namespace ember {
 
@@ -67,9 +71,26 @@ class Grammar {
     uint32_t root_ = 0;
 };
 
+// Matching stopped by its limits: a grammar so ambiguous that more than kMaxParseStacks parse
+// stacks are alive at once (`root ::= x "a"{40}; x ::= "a" x y | "a" x z | ""` doubles them
+// with every character), or the work passed its deadline or was cancelled (a server's
+// --timeout, a client that left), so no grammar can hold a thread for long.
+class GrammarLimitError : public Error {
+  public:
+    enum class Why { TooAmbiguous, Deadline, Cancelled };
+    GrammarLimitError(Why reason, const std::string& message) : Error(message), why(reason) {}
+    Why why;
+};
+inline constexpr size_t kMaxParseStacks = 1024;
+
 class GrammarMatcher {
   public:
     explicit GrammarMatcher(std::shared_ptr<const Grammar> grammar);
+
+    // Stops matching (GrammarLimitError) once `deadline` passes or *cancelled is set, checked
+    // every few hundred bytes of work. Default: no deadline.
+    void set_limits(std::chrono::steady_clock::time_point deadline,
+                    const std::atomic<bool>* cancelled);
 
     // Whether these bytes (one token's text) keep the text inside the grammar.
     bool accepts(std::string_view bytes) const;
@@ -115,8 +136,13 @@ class GrammarMatcher {
 
     std::shared_ptr<const Grammar> grammar_;
     State state_;
+    void check_limits() const;
+
     // Scratch space of step() (so a matcher is used by one thread at a time).
     mutable std::vector<const GrammarElement*> stack_;
+    std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+    const std::atomic<bool>* cancelled_ = nullptr;
+    mutable uint32_t work_ = 0;  // steps since the limits were last checked
 };
 
 // A vocabulary seen by a grammar: every token's text as bytes, in a trie, so that the tokens a

@@ -30,6 +30,12 @@ class TokenGrammar {
                  std::shared_ptr<const GrammarVocabulary> vocabulary,
                  std::vector<int32_t> end_tokens);
 
+    // Matching stops (GrammarLimitError) past `deadline` or once *cancelled is set.
+    void set_limits(std::chrono::steady_clock::time_point deadline,
+                    const std::atomic<bool>* cancelled) {
+        matcher_.set_limits(deadline, cancelled);
+    }
+
     bool allows(int32_t token) const;
     // Sets every refused token's logit to -infinity; returns false if no token is allowed.
     bool mask(float* logits);

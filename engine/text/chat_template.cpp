@@ -73,40 +73,69 @@ ChatTemplate detect_chat_template(std::string_view jinja, std::string_view famil
     return family.empty() ? ChatTemplate::ChatML : chat_template_from_name(family);
 }
 
-std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& messages,
-                                bool add_assistant_start) {
-    std::string out;
+namespace {
+
+// A prompt being written: the format's own text, and the messages' texts (whose byte ranges
+// are kept, so that the tokenizer reads them as plain text).
+class PromptWriter {
+  public:
+    PromptWriter& operator<<(std::string_view format_text) {
+        prompt_.text += format_text;
+        return *this;
+    }
+    PromptWriter& content(std::string_view message_text) {
+        const size_t begin = prompt_.text.size();
+        prompt_.text += message_text;
+        if (!message_text.empty()) prompt_.content.push_back({begin, prompt_.text.size()});
+        return *this;
+    }
+    ChatPrompt take() { return std::move(prompt_); }
+
+  private:
+    ChatPrompt prompt_;
+};
+
+}  // namespace
+
+ChatPrompt render_chat_prompt(ChatTemplate t, const std::vector<ChatMessage>& messages,
+                              bool add_assistant_start) {
+    PromptWriter out;
     switch (t) {
         case ChatTemplate::ChatML:
-            for (const auto& m : messages)
-                out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
-            if (add_assistant_start) out += "<|im_start|>assistant\n";
+            for (const auto& m : messages) {
+                (out << "<|im_start|>" << m.role << "\n").content(m.content) << "<|im_end|>\n";
+            }
+            if (add_assistant_start) out << "<|im_start|>assistant\n";
             break;
         case ChatTemplate::Llama3:
             for (const auto& m : messages) {
-                out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) +
-                       "<|eot_id|>";
+                (out << "<|start_header_id|>" << m.role << "<|end_header_id|>\n\n")
+                        .content(trim(m.content))
+                    << "<|eot_id|>";
             }
-            if (add_assistant_start) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+            if (add_assistant_start) out << "<|start_header_id|>assistant<|end_header_id|>\n\n";
             break;
         case ChatTemplate::Llama2:
         case ChatTemplate::Llama2Sys: {
             // The first [INST] opens right away (the BOS before it comes from the tokenizer);
             // every later user turn opens a new one.
             bool inside_turn = true;
-            out += "[INST] ";
+            out << "[INST] ";
             for (const auto& m : messages) {
                 if (!inside_turn) {
                     inside_turn = true;
-                    out += "[INST] ";
+                    out << "[INST] ";
                 }
                 if (m.role == "system") {
-                    out += t == ChatTemplate::Llama2Sys ? "<<SYS>>\n" + m.content + "\n<</SYS>>\n\n"
-                                                        : m.content + "\n";
+                    if (t == ChatTemplate::Llama2Sys) {
+                        (out << "<<SYS>>\n").content(m.content) << "\n<</SYS>>\n\n";
+                    } else {
+                        out.content(m.content) << "\n";
+                    }
                 } else if (m.role == "user") {
-                    out += m.content + " [/INST]";
+                    out.content(m.content) << " [/INST]";
                 } else {
-                    out += m.content + "</s>";
+                    out.content(m.content) << "</s>";
                     inside_turn = false;
                 }
             }
@@ -118,16 +147,16 @@ std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& 
             bool inside_turn = false;
             for (const auto& m : messages) {
                 if (!inside_turn) {
-                    out += lead + "[INST] ";
+                    out << lead << "[INST] ";
                     inside_turn = true;
                 }
                 if (m.role == "system") {
-                    out += m.content + "\n\n";
+                    out.content(m.content) << "\n\n";
                 } else if (m.role == "user") {
-                    out += m.content + lead + "[/INST]";
+                    out.content(m.content) << lead << "[/INST]";
                 } else {
-                    out +=
-                        " " + (t == ChatTemplate::MistralV3 ? trim(m.content) : m.content) + "</s>";
+                    (out << " ").content(t == ChatTemplate::MistralV3 ? trim(m.content) : m.content)
+                        << "</s>";
                     inside_turn = false;
                 }
             }
@@ -136,22 +165,25 @@ std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& 
         case ChatTemplate::MistralV7:
             for (const auto& m : messages) {
                 if (m.role == "system") {
-                    out += "[SYSTEM_PROMPT] " + m.content + "[/SYSTEM_PROMPT]";
+                    (out << "[SYSTEM_PROMPT] ").content(m.content) << "[/SYSTEM_PROMPT]";
                 } else if (m.role == "user") {
-                    out += "[INST] " + m.content + "[/INST]";
+                    (out << "[INST] ").content(m.content) << "[/INST]";
                 } else {
-                    out += " " + m.content + "</s>";
+                    (out << " ").content(m.content) << "</s>";
                 }
             }
             break;
         case ChatTemplate::Zephyr:
-            for (const auto& m : messages)
-                out += "<|" + m.role + "|>\n" + m.content + "<|endoftext|>\n";
-            if (add_assistant_start) out += "<|assistant|>\n";
+            for (const auto& m : messages) {
+                (out << "<|" << m.role << "|>\n").content(m.content) << "<|endoftext|>\n";
+            }
+            if (add_assistant_start) out << "<|assistant|>\n";
             break;
         case ChatTemplate::Phi3:
-            for (const auto& m : messages) out += "<|" + m.role + "|>\n" + m.content + "<|end|>\n";
-            if (add_assistant_start) out += "<|assistant|>\n";
+            for (const auto& m : messages) {
+                (out << "<|" << m.role << "|>\n").content(m.content) << "<|end|>\n";
+            }
+            if (add_assistant_start) out << "<|assistant|>\n";
             break;
         case ChatTemplate::Gemma: {
             // No system role: its text opens the next user turn. "assistant" is "model".
@@ -162,18 +194,23 @@ std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& 
                     continue;
                 }
                 const std::string role = m.role == "assistant" ? "model" : m.role;
-                out += "<start_of_turn>" + role + "\n";
+                out << "<start_of_turn>" << role << "\n";
                 if (!system.empty() && role != "model") {
-                    out += system + "\n\n";
+                    out.content(system) << "\n\n";
                     system.clear();
                 }
-                out += trim(m.content) + "<end_of_turn>\n";
+                out.content(trim(m.content)) << "<end_of_turn>\n";
             }
-            if (add_assistant_start) out += "<start_of_turn>model\n";
+            if (add_assistant_start) out << "<start_of_turn>model\n";
             break;
         }
     }
-    return out;
+    return out.take();
+}
+
+std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& messages,
+                                bool add_assistant_start) {
+    return render_chat_prompt(t, messages, add_assistant_start).text;
 }
 
 std::vector<std::string> chat_stop_strings(ChatTemplate t) {

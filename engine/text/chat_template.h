@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/text/tokenizer.h"
+
 namespace ember {
 
 struct ChatMessage {
@@ -43,6 +45,16 @@ ChatTemplate detect_chat_template(std::string_view jinja, std::string_view famil
 // assistant's turn, ready for generation.
 std::string apply_chat_template(ChatTemplate t, const std::vector<ChatMessage>& messages,
                                 bool add_assistant_start);
+
+// The same text, with the byte ranges that came from the messages (not from the format), so
+// that a caller can tokenize them as plain text (Tokenizer::encode with `plain` ranges): control
+// tokens then come only from the format, never from what a user typed.
+struct ChatPrompt {
+    std::string text;
+    std::vector<TextRange> content;  // in order, not overlapping
+};
+ChatPrompt render_chat_prompt(ChatTemplate t, const std::vector<ChatMessage>& messages,
+                              bool add_assistant_start);
 
 // Text that marks the end of an assistant turn in this format (stop strings for models whose
 // vocabulary lacks the marker as a special token).

@@ -13,15 +13,26 @@ struct Fragment {
 };
 
 // Splits text around the special tokens written in it (longest match first), as llama.cpp
-// does before tokenizing.
+// does before tokenizing. Inside the `plain` byte ranges (sorted, not overlapping) only
+// `plain_table`'s tokens are matched, and no match outside them may reach into one.
 template <typename Table>
-std::vector<Fragment> split_special(const Vocab& vocab, std::string_view text, const Table& table) {
+std::vector<Fragment> split_special(const Vocab& vocab, std::string_view text, const Table& table,
+                                    const Table& plain_table,
+                                    std::span<const TextRange> plain = {}) {
     std::vector<Fragment> fragments;
     size_t raw_start = 0, i = 0;
+    size_t r = 0;  // the first plain range that does not end before i
     while (i < text.size()) {
+        while (r < plain.size() && plain[r].end <= i) ++r;
+        const bool inside = r < plain.size() && plain[r].begin <= i;
+        // A match may not cross into the next range (or out of this one).
+        const size_t limit = r == plain.size() ? text.size()
+                             : inside          ? plain[r].end
+                                               : plain[r].begin;
         int32_t match = -1;
-        for (int32_t id : table[static_cast<uint8_t>(text[i])]) {
-            if (text.substr(i, vocab.text(id).size()) == vocab.text(id)) {
+        for (int32_t id : (inside ? plain_table : table)[static_cast<uint8_t>(text[i])]) {
+            if (i + vocab.text(id).size() <= limit &&
+                text.substr(i, vocab.text(id).size()) == vocab.text(id)) {
                 match = id;
                 break;
             }
@@ -77,10 +88,22 @@ Tokenizer::~Tokenizer() = default;
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
                                        bool parse_special) const {
+    return encode(text, add_special, parse_special, {});
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special,
+                                       std::span<const TextRange> plain) const {
+    for (size_t k = 0; k < plain.size(); ++k) {
+        if (plain[k].begin > plain[k].end || plain[k].end > text.size() ||
+            (k > 0 && plain[k].begin < plain[k - 1].end)) {
+            throw Error("tokenizer: plain-text ranges out of order or outside the text");
+        }
+    }
     std::vector<int32_t> out;
     if (add_special && vocab_.add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
     bool after_special = true;  // the first fragment counts as following a special token
-    for (const Fragment& f : split_special(vocab_, text, special_[parse_special ? 1 : 0])) {
+    for (const Fragment& f :
+         split_special(vocab_, text, special_[parse_special ? 1 : 0], special_[0], plain)) {
         if (f.token >= 0) {
             out.push_back(f.token);
             after_special = true;

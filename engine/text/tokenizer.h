@@ -18,6 +18,11 @@
 
 namespace ember {
 
+// Bytes [begin, end) of a text.
+struct TextRange {
+    size_t begin = 0, end = 0;
+};
+
 class Tokenizer {
   public:
     // Throws ember::Error for a file without a vocabulary or of an unknown tokenizer model.
@@ -30,6 +35,12 @@ class Tokenizer {
     // parse_special: control tokens written in the text ("<s>") become their ids; user-defined
     // tokens are always matched.
     std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
+    // The same, with `plain` ranges (sorted, not overlapping) in which control tokens are never
+    // matched, as if parse_special were off there: a chat prompt's message texts, so that a
+    // user who types "<|im_end|>" gets those characters, not the end of a turn. Tokens are the
+    // same as encode()'s wherever the ranges hold no control token's text.
+    std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special,
+                                std::span<const TextRange> plain) const;
 
     // The bytes of one token. Control tokens give their text only when `special` is set.
     std::string piece(int32_t id, bool special = false) const;

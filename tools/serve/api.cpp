@@ -1,5 +1,6 @@
 #include "tools/serve/api.h"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <random>
@@ -10,15 +11,76 @@
 
 namespace ember::serve {
 
-json parse_body(const httplib::Request& request) {
+namespace {
+
+// The deepest nesting of arrays and objects in JSON text (strings skipped), without parsing it.
+int json_depth(std::string_view text) {
+    int depth = 0, deepest = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
+}  // namespace
+
+json parse_body(const http::Request& request) {
+    if (json_depth(request.body) > kMaxJsonDepth) {
+        throw HttpError(400, "the body nests arrays and objects deeper than " +
+                                 std::to_string(kMaxJsonDepth) + " levels");
+    }
     json body;
     try {
         body = json::parse(request.body);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // Syntax, invalid UTF-8, a number out of a double's range (1e999).
         throw HttpError(400, std::string("the body is not valid JSON: ") + e.what());
     }
     if (!body.is_object()) throw HttpError(400, "the body must be a JSON object");
     return body;
+}
+
+void check_fields(const json& body, std::initializer_list<const char*> honoured,
+                  std::initializer_list<const char*> ignored) {
+    for (const auto& [key, value] : body.items()) {
+        const auto is = [&key](const char* name) { return key == name; };
+        if (std::any_of(honoured.begin(), honoured.end(), is) ||
+            std::any_of(ignored.begin(), ignored.end(), is)) {
+            continue;
+        }
+        throw HttpError(400, "unknown field '" + key +
+                                 "' (ember serve refuses fields it does not understand rather "
+                                 "than ignore them; docs/serve.md lists the fields)");
+    }
+}
+
+void refuse_unless_off(const json& body, const char* name, const char* why) {
+    const auto it = body.find(name);
+    if (it == body.end()) return;
+    const json& v = *it;
+    const bool off = v.is_null() || (v.is_boolean() && !v.get<bool>()) ||
+                     (v.is_number() && v.get<double>() == 0) || (v.is_string() && v.empty()) ||
+                     (v.is_structured() && v.empty());
+    if (!off) throw HttpError(400, std::string("'") + name + "' is not supported: " + why);
+}
+
+ClientGone client_gone_of(const http::Request& request) {
+    const int socket = request.socket;
+    return [socket] { return peer_closed(socket); };
 }
 
 namespace {
@@ -102,7 +164,9 @@ std::shared_ptr<const Grammar> grammar_from_schema(const json& schema, const std
         throw HttpError(400, "'" + field + "' must be a JSON Schema (an object)");
     }
     try {
-        return Grammar::parse(json_schema_to_gbnf(schema.dump()));
+        auto grammar = Grammar::parse(json_schema_to_gbnf(schema.dump()));
+        GrammarMatcher first(grammar);  // the start state: a too deep or too ambiguous start
+        return grammar;
     } catch (const Error& e) {
         throw HttpError(400, "'" + field + "': " + e.what());
     }
@@ -116,7 +180,9 @@ std::shared_ptr<const Grammar> grammar_any_json_object() {
 std::shared_ptr<const Grammar> grammar_from_gbnf(const std::string& gbnf,
                                                  const std::string& field) {
     try {
-        return Grammar::parse(gbnf);
+        auto grammar = Grammar::parse(gbnf);
+        GrammarMatcher first(grammar);  // the start state: a too deep or too ambiguous start
+        return grammar;
     } catch (const Error& e) {
         throw HttpError(400, "'" + field + "': " + e.what());
     }
@@ -169,18 +235,23 @@ std::shared_ptr<Generation> submit(ServerState& state, LoadedModel& model,
     }
 }
 
-std::optional<GenerationEvent> follow(ServerState& state, Generation& generation, int socket,
+std::optional<GenerationEvent> follow(ServerState& state, Generation& generation,
+                                      const ClientGone& client_gone,
                                       const std::function<bool(const GenerationEvent&)>& on_event) {
+    auto next_check = std::chrono::steady_clock::now();
     for (;;) {
         std::optional<GenerationEvent> event = generation.next(std::chrono::milliseconds(50));
-        if (!event) {
-            if (peer_closed(socket)) {
+        // The connection is looked at every 50 ms whether or not tokens come (a fast model
+        // would otherwise generate for a client that left).
+        if (std::chrono::steady_clock::now() >= next_check) {
+            next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+            if ((!event || !event->done) && client_gone()) {
                 generation.cancel();
                 ++state.metrics.disconnects;
                 return std::nullopt;
             }
-            continue;
         }
+        if (!event) continue;
         if (!on_event(*event)) {
             if (!event->done) {
                 generation.cancel();
@@ -192,10 +263,10 @@ std::optional<GenerationEvent> follow(ServerState& state, Generation& generation
     }
 }
 
-std::optional<GenerationEvent> collect(ServerState& state, Generation& generation, int socket,
-                                       std::string* text) {
+std::optional<GenerationEvent> collect(ServerState& state, Generation& generation,
+                                       const ClientGone& client_gone, std::string* text) {
     const std::optional<GenerationEvent> last =
-        follow(state, generation, socket, [text](const GenerationEvent& e) {
+        follow(state, generation, client_gone, [text](const GenerationEvent& e) {
             *text += e.text;
             return true;
         });
@@ -205,14 +276,46 @@ std::optional<GenerationEvent> collect(ServerState& state, Generation& generatio
         case Finish::Length:
             return last;
         case Finish::Cancelled:
-            throw HttpError(503, "the server is shutting down", "server_error");
+            throw HttpError(503, finish_message(*last), "server_error");
         case Finish::Timeout:
-            throw HttpError(504, "the request ran longer than the server's --timeout",
-                            "server_error", "timeout");
+            throw HttpError(504, finish_message(*last), "server_error", "timeout");
         case Finish::Error:
             break;
     }
+    // A request's own grammar failing is the request's fault; anything else the server's.
+    if (last->error.rfind("grammar", 0) == 0) throw HttpError(400, last->error);
     throw HttpError(500, last->error, "server_error");
+}
+
+std::string finish_message(const GenerationEvent& last) {
+    switch (last.finish) {
+        case Finish::Timeout:
+            return "the request ran longer than the server's --timeout";
+        case Finish::Cancelled:
+            return "the server is shutting down";
+        default:
+            return last.error;
+    }
+}
+
+std::vector<Embedding> embed_texts(ServerState& state, LoadedModel& model,
+                                   const std::vector<std::string>& texts, bool truncate,
+                                   const ClientGone& client_gone) {
+    if (state.stopping.load()) throw HttpError(503, "the server is shutting down", "server_error");
+    std::vector<Embedding> out;
+    const auto deadline = std::chrono::steady_clock::now() + state.limits.request_timeout;
+    switch (model.embed(texts, truncate, deadline, client_gone, &out)) {
+        case EmbedQueue::Outcome::Done:
+            return out;
+        case EmbedQueue::Outcome::Timeout:
+            throw HttpError(504, "the request ran longer than the server's --timeout",
+                            "server_error", "timeout");
+        case EmbedQueue::Outcome::Cancelled:
+            break;
+    }
+    ++state.metrics.disconnects;
+    throw HttpError(503, "the request was cancelled (its client left, or the server is stopping)",
+                    "server_error");
 }
 
 std::string dump(const json& j) {
@@ -227,11 +330,16 @@ json error_body(const std::string& message, const std::string& type, const std::
               {"code", code.empty() ? json(nullptr) : json(code)}}}};
 }
 
-void send_error(httplib::Response& response, const HttpError& error) {
+void send_error(http::Response& response, const HttpError& error, ErrorShape shape) {
     response.status = error.status;
+    response.body.clear();
+    response.stream = nullptr;
+    response.headers.clear();
     if (error.status == 503) response.set_header("Retry-After", "1");
-    response.set_content(error_body(error.what(), error.type, error.code).dump(),
-                         "application/json");
+    const json body = shape == ErrorShape::Ollama
+                          ? json{{"error", error.what()}}
+                          : error_body(error.what(), error.type, error.code);
+    response.set_content(dump(body), "application/json");
 }
 
 int64_t unix_time() {
@@ -246,36 +354,54 @@ std::string random_id(const char* prefix) {
     return id;
 }
 
-httplib::Server::Handler route(
-    ServerState& state, const std::string& name,
-    std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-    return [&state, name, handler = std::move(handler)](const httplib::Request& request,
-                                                        httplib::Response& response) {
-        ++state.active_requests;
-        try {
-            handler(request, response);
-        } catch (const HttpError& e) {
-            send_error(response, e);
-        } catch (const ModelNotFoundError& e) {
-            send_error(response,
-                       HttpError(404, e.what(), "invalid_request_error", "model_not_found"));
-        } catch (const QueueFullError& e) {
-            send_error(response, HttpError(503, e.what(), "server_error", "server_busy"));
-        } catch (const std::bad_alloc&) {
-            send_error(response, HttpError(500, "out of memory", "server_error"));
-        } catch (const Error& e) {
-            // ember's own errors are about the request or the model it named.
-            send_error(response, HttpError(400, e.what()));
-        } catch (const std::exception& e) {
-            send_error(response, HttpError(500, e.what(), "server_error"));
-        }
-        {
-            std::lock_guard lock(state.metrics.mutex);
-            // cpp-httplib fills in 200 after the handler when it set none.
-            ++state.metrics.requests[{name, response.status < 0 ? 200 : response.status}];
-        }
-        --state.active_requests;
-    };
+void Routes::get(std::string path, ErrorShape shape,
+                 std::function<void(const http::Request&, http::Response&)> handler) {
+    routes_.push_back({"GET", std::move(path), shape, false, std::move(handler)});
+}
+
+void Routes::post(std::string path, ErrorShape shape,
+                  std::function<void(const http::Request&, http::Response&)> handler) {
+    routes_.push_back({"POST", std::move(path), shape, true, std::move(handler)});
+}
+
+const Route* Routes::find(std::string_view method, std::string_view path, bool* path_known) const {
+    *path_known = false;
+    for (const Route& r : routes_) {
+        if (r.path != path) continue;
+        *path_known = true;
+        // HEAD is GET without the body (the server leaves it out).
+        if (r.method == method || (method == "HEAD" && r.method == "GET")) return &r;
+    }
+    return nullptr;
+}
+
+void guarded(const Route& route, const http::Request& request, http::Response& response) {
+    const auto fail = [&](const HttpError& e) { send_error(response, e, route.shape); };
+    try {
+        route.handler(request, response);
+    } catch (const HttpError& e) {
+        fail(e);
+    } catch (const ModelNotFoundError& e) {
+        fail(HttpError(404, e.what(), "invalid_request_error", "model_not_found"));
+    } catch (const ModelLoadError& e) {
+        fail(HttpError(500, e.what(), "server_error", "model_load_failed"));
+    } catch (const QueueFullError& e) {
+        fail(HttpError(503, e.what(), "server_error", "server_busy"));
+    } catch (const json::exception& e) {
+        // A field of the wrong type deep inside the body (the routes check the common ones).
+        fail(HttpError(
+            400, std::string("a field of the body has the wrong type or value: ") + e.what()));
+    } catch (const std::bad_alloc&) {
+        fail(HttpError(500, "out of memory", "server_error"));
+    } catch (const Error& e) {
+        // ember's own errors from reading the request (a prompt that does not fit, a token
+        // outside the vocabulary).
+        fail(HttpError(400, e.what()));
+    } catch (const std::exception& e) {
+        fail(HttpError(500, e.what(), "server_error"));
+    } catch (...) {
+        fail(HttpError(500, "the server failed to answer this request", "server_error"));
+    }
 }
 
 }  // namespace ember::serve

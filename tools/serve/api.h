@@ -2,8 +2,6 @@
 // errors that name the field, and following a generation while the client is connected.
 #pragma once
 
-#include <httplib.h>
-
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -13,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tools/serve/http.h"
 #include "tools/serve/model_pool.h"
 
 namespace ember::serve {
@@ -54,10 +53,40 @@ struct ServerState {
     Metrics metrics;
     std::atomic<bool> stopping{false};
     std::atomic<int> active_requests{0};
+    // Message text may hold a chat format's control tokens ("<|im_end|>") that become control
+    // tokens (--special-tokens-in-messages); off: they are plain text, as a user typed them.
+    bool special_tokens_in_messages = false;
 };
 
-// The request's JSON body; throws HttpError 400 when it is not a JSON object.
-json parse_body(const httplib::Request& request);
+// Counts a request in ember_requests_in_flight while it lives (a streamed response keeps one
+// until its last byte).
+class InFlight {
+  public:
+    explicit InFlight(ServerState& state) : state_(state) { ++state_.active_requests; }
+    ~InFlight() { --state_.active_requests; }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+  private:
+    ServerState& state_;
+};
+
+// JSON nested deeper than this is refused before it is parsed (a recursive reader, writer or
+// schema converter would otherwise exhaust the stack).
+inline constexpr int kMaxJsonDepth = 128;
+
+// The request's JSON body; throws HttpError 400 when it is not a JSON object, nests deeper
+// than kMaxJsonDepth, or holds a number no double can hold.
+json parse_body(const http::Request& request);
+
+// Refuses (400, naming it) a top-level field of `body` that is in none of the lists: `honoured`
+// fields are read by the route; `ignored` ones are accepted and have no effect (docs/serve.md
+// lists them). OpenAI's API refuses unknown fields the same way.
+void check_fields(const json& body, std::initializer_list<const char*> honoured,
+                  std::initializer_list<const char*> ignored = {});
+// Refuses a field whose value asks for something ember does not do, unless it holds the
+// value that means "off" (false, null, 0, "", [], {}): logprobs, echo, suffix, logit_bias...
+void refuse_unless_off(const json& body, const char* name, const char* why);
 
 // Optional typed fields: nothing when absent or null; HttpError 400 naming the field when the
 // value has another type or lies outside [lo, hi].
@@ -85,10 +114,16 @@ std::shared_ptr<const Grammar> grammar_from_gbnf(const std::string& gbnf, const 
 std::shared_ptr<Generation> submit(ServerState& state, LoadedModel& model,
                                    GenerationRequest request);
 
+// Whether the client of a request closed its connection (checked without reading from it).
+using ClientGone = std::function<bool()>;
+ClientGone client_gone_of(const http::Request& request);
+
 // Follows a generation to its end: hands each event to on_event (return false when the client
 // can no longer be written to), cancelling the generation when that happens or the client
-// closes the connection. Returns the last event, or nothing when the client went away.
-std::optional<GenerationEvent> follow(ServerState& state, Generation& generation, int socket,
+// closes the connection (checked every 50 ms however fast events come). Returns the last event,
+// or nothing when the client went away.
+std::optional<GenerationEvent> follow(ServerState& state, Generation& generation,
+                                      const ClientGone& client_gone,
                                       const std::function<bool(const GenerationEvent&)>& on_event);
 
 // OpenAI's chat "messages" (string content or text parts; the developer role is the system's).
@@ -101,22 +136,57 @@ std::string dump(const json& j);
 // Follows a generation for a response in one piece: its text into *text. Returns the last
 // event (Stop or Length), nothing when the client went away; throws HttpError for the other
 // ends (503 shutting down, 504 past --timeout, 500 an engine error).
-std::optional<GenerationEvent> collect(ServerState& state, Generation& generation, int socket,
-                                       std::string* text);
+std::optional<GenerationEvent> collect(ServerState& state, Generation& generation,
+                                       const ClientGone& client_gone, std::string* text);
 
-// An OpenAI error body: {"error": {"message", "type", "param", "code"}}.
+// What a generation that did not end by itself ended with (timeout, shutdown, an error).
+std::string finish_message(const GenerationEvent& last);
+
+// Embeds texts with the model under the request's deadline (--timeout; 504 past it), stopped
+// when the client leaves; HttpError 400 for a text longer than the model reads (!truncate).
+std::vector<Embedding> embed_texts(ServerState& state, LoadedModel& model,
+                                   const std::vector<std::string>& texts, bool truncate,
+                                   const ClientGone& client_gone);
+
+// Error bodies: OpenAI's {"error": {"message", "type", "param", "code"}} or ollama's
+// {"error": "message"}, chosen by the route's family.
+enum class ErrorShape { OpenAI, Ollama };
 json error_body(const std::string& message, const std::string& type, const std::string& code);
-void send_error(httplib::Response& response, const HttpError& error);
+void send_error(http::Response& response, const HttpError& error,
+                ErrorShape shape = ErrorShape::OpenAI);
 
 // Seconds since the epoch, and a random id with a prefix ("chatcmpl-...").
 int64_t unix_time();
 std::string random_id(const char* prefix);
 
-void add_openai_routes(httplib::Server& server, ServerState& state);
-void add_ollama_routes(httplib::Server& server, ServerState& state);
+// The routes: method and path to a handler, and the shape of its errors. The server calls
+// every handler through one guard (server.cpp), so a handler may throw anything.
+struct Route {
+    std::string method, path;
+    ErrorShape shape;
+    bool json_body;  // a POST whose body must be JSON (Content-Type checked)
+    std::function<void(const http::Request&, http::Response&)> handler;
+};
+class Routes {
+  public:
+    void get(std::string path, ErrorShape shape,
+             std::function<void(const http::Request&, http::Response&)> handler);
+    void post(std::string path, ErrorShape shape,
+              std::function<void(const http::Request&, http::Response&)> handler);
+    // The route for method and path; null when none (path_known: some method has the path).
+    const Route* find(std::string_view method, std::string_view path, bool* path_known) const;
 
-// Wraps a route: counts it, turns exceptions into error responses (OpenAI's shape).
-httplib::Server::Handler route(ServerState& state, const std::string& name,
-                               std::function<void(const httplib::Request&, httplib::Response&)>);
+  private:
+    std::vector<Route> routes_;
+};
+
+void add_openai_routes(Routes& routes, ServerState& state);
+void add_ollama_routes(Routes& routes, ServerState& state);
+
+// Runs a handler so that nothing escapes it: every exception becomes the request's error
+// response, with the status its cause deserves (HttpError's own, 404 for an unknown model,
+// 503 for a full queue, 500 for a model that fails to load or for anything unexpected, 400
+// for the request's JSON of the wrong shape).
+void guarded(const Route& route, const http::Request& request, http::Response& response);
 
 }  // namespace ember::serve

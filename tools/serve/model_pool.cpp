@@ -14,11 +14,37 @@ std::string model_name(const std::string& path) {
     return name;
 }
 
+bool valid_model_name(std::string_view name) {
+    if (name.empty() || name.size() > 255 || name[0] == '.') return false;
+    static constexpr uint32_t kSmallest[4] = {0, 0x80, 0x800, 0x10000};
+    for (size_t i = 0; i < name.size();) {
+        const auto c = static_cast<unsigned char>(name[i]);
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7F || c == '/' || c == '\\') return false;
+            ++i;
+            continue;
+        }
+        // UTF-8: a lead byte and its continuation bytes; no overlong form, no surrogate.
+        const int extra = (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 0;
+        if (extra == 0 || i + extra >= name.size()) return false;
+        uint32_t cp = c & (0x3Fu >> extra);
+        for (int k = 1; k <= extra; ++k) {
+            const auto d = static_cast<unsigned char>(name[i + k]);
+            if ((d & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (d & 0x3Fu);
+        }
+        if (cp < kSmallest[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        i += static_cast<size_t>(extra) + 1;
+    }
+    return true;
+}
+
 LoadedModel::LoadedModel(std::string name, const std::string& path, const ModelPoolParams& params)
     : name_(std::move(name)),
       model_(path, params.model_options),
       tokenizer_(model_.file()),
       embed_context_(params.scheduler.context),
+      embed_queue_size_(params.scheduler.max_queue + params.scheduler.n_slots),
       loaded_at_(std::chrono::system_clock::now()) {
     const std::string jinja(model_.file().get_string("tokenizer.chat_template", ""));
     chat_template_ = !params.chat_template.empty()
@@ -35,6 +61,13 @@ LoadedModel::LoadedModel(std::string name, const std::string& path, const ModelP
     }
 }
 
+std::vector<int32_t> LoadedModel::chat_prompt(const std::vector<ChatMessage>& messages,
+                                              bool special_in_messages) const {
+    const ChatPrompt prompt = render_chat_prompt(chat_template_, messages, true);
+    if (special_in_messages) return tokenizer_.encode(prompt.text, true, true);
+    return tokenizer_.encode(prompt.text, true, true, prompt.content);
+}
+
 Scheduler& LoadedModel::scheduler() {
     if (!scheduler_) {
         throw Error("model '" + name_ + "' is an embedding model (" +
@@ -44,25 +77,28 @@ Scheduler& LoadedModel::scheduler() {
     return *scheduler_;
 }
 
-std::vector<Embedding> LoadedModel::embed(const std::vector<std::string>& texts, bool truncate) {
-    std::lock_guard lock(embed_mutex_);
-    if (!embedder_) {
+EmbedQueue::Outcome LoadedModel::embed(const std::vector<std::string>& texts, bool truncate,
+                                       std::chrono::steady_clock::time_point deadline,
+                                       const std::function<bool()>& client_gone,
+                                       std::vector<Embedding>* out) {
+    std::call_once(embed_once_, [&] {
         EmbedParams params;
         params.context = embed_context_;
         params.context.n_seq = 1;
         if (model_.config().arch->encoder) params.context.n_ctx = 0;  // the encoder's own
-        embedder_ = std::make_unique<Embedder>(model_, tokenizer_, params);
-    }
+        embed_queue_ = std::make_unique<EmbedQueue>(model_, tokenizer_, params, embed_queue_size_);
+    });
     std::vector<std::vector<int32_t>> tokens;
     tokens.reserve(texts.size());
     for (const std::string& text : texts) {
-        tokens.push_back(embedder_->tokenize(text));
-        if (!truncate && static_cast<int>(tokens.back().size()) > embedder_->n_ctx()) {
+        tokens.push_back(embed_queue_->tokenize(text));
+        if (!truncate && static_cast<int>(tokens.back().size()) > embed_queue_->n_ctx()) {
             throw Error("an input has " + std::to_string(tokens.back().size()) +
-                        " tokens; the model reads at most " + std::to_string(embedder_->n_ctx()));
+                        " tokens; the model reads at most " +
+                        std::to_string(embed_queue_->n_ctx()));
         }
     }
-    return embedder_->embed_tokens(tokens);
+    return embed_queue_->embed(std::move(tokens), deadline, client_gone, out);
 }
 
 ModelPool::ModelPool(const ModelPoolParams& params) : params_(params) {
@@ -85,9 +121,7 @@ std::optional<std::string> ModelPool::resolve(const std::string& requested) cons
     if (name.size() > 5 && name.compare(name.size() - 5, 5, ".gguf") == 0) {
         name.resize(name.size() - 5);
     }
-    if (name.empty() || name.find('/') != std::string::npos || name.find("..") == 0) {
-        return std::nullopt;
-    }
+    if (!valid_model_name(name)) return std::nullopt;
     const fs::path path = fs::path(params_.models_dir) / (name + ".gguf");
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) return std::nullopt;
@@ -120,6 +154,16 @@ std::shared_ptr<LoadedModel> ModelPool::get(const std::string& requested) {
     if (auto m = find()) return m;
     std::lock_guard load(load_mutex_);
     if (auto m = find()) return m;  // loaded by another request meanwhile
+    // A file that cannot be loaded must not cost a healthy model its place: check it first
+    // (mapped, every tensor and the vocabulary checked, nothing packed), then make room.
+    try {
+        ModelOptions check = params_.model_options;
+        check.repack = false;
+        const Model model(*path, check);
+        const Tokenizer tokenizer(model.file());
+    } catch (const std::exception& e) {
+        throw ModelLoadError("model '" + name + "' cannot be loaded: " + e.what());
+    }
     // Make room: unload the least recently used model that no request holds.
     for (;;) {
         std::unique_lock lock(mutex_);
@@ -140,7 +184,12 @@ std::shared_ptr<LoadedModel> ModelPool::get(const std::string& requested) {
         lock.unlock();
         unloading.reset();  // outside the lock: joins its scheduler
     }
-    auto model = std::make_shared<LoadedModel>(name, *path, params_);
+    std::shared_ptr<LoadedModel> model;
+    try {
+        model = std::make_shared<LoadedModel>(name, *path, params_);
+    } catch (const std::exception& e) {
+        throw ModelLoadError("model '" + name + "' cannot be loaded: " + e.what());
+    }
     std::lock_guard lock(mutex_);
     entries_.push_back({name, *path, model, std::chrono::steady_clock::now()});
     return model;
@@ -165,6 +214,7 @@ std::vector<ModelListing> ModelPool::list() const {
             if (entry.path().extension() != ".gguf" || !entry.is_regular_file(ec)) continue;
             ModelListing m;
             m.name = model_name(entry.path().string());
+            if (!valid_model_name(m.name)) continue;  // could not be named in a request
             if (pinned_ && m.name == pinned_->name()) continue;
             m.path = entry.path().string();
             m.size = entry.file_size(ec);

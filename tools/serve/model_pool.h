@@ -16,6 +16,7 @@
 #include "engine/model/model.h"
 #include "engine/text/chat_template.h"
 #include "engine/text/tokenizer.h"
+#include "tools/serve/embed_queue.h"
 #include "tools/serve/scheduler.h"
 
 namespace ember::serve {
@@ -24,6 +25,13 @@ namespace ember::serve {
 class ModelNotFoundError : public Error {
   public:
     explicit ModelNotFoundError(const std::string& message) : Error(message) {}
+};
+
+// Thrown when the file of a model the server has cannot be loaded (a broken or unsupported
+// file: the server's problem, 500, not the request's).
+class ModelLoadError : public Error {
+  public:
+    explicit ModelLoadError(const std::string& message) : Error(message) {}
 };
 
 struct ModelPoolParams {
@@ -47,10 +55,18 @@ class LoadedModel {
     // Throws ember::Error (400) for an embedding model.
     Scheduler& scheduler();
     ChatTemplate chat_template() const { return chat_template_; }
+    // The prompt of a chat, tokenized: control tokens only from the chat format, the messages'
+    // texts as plain text (unless special_in_messages: a caller's old behaviour).
+    std::vector<int32_t> chat_prompt(const std::vector<ChatMessage>& messages,
+                                     bool special_in_messages) const;
     // Token ids that end an assistant's turn in the chat format (its end-of-turn marker).
     const std::vector<int32_t>& chat_stop_tokens() const { return chat_stop_tokens_; }
-    // Embeds texts with this model (one request at a time; created on first use).
-    std::vector<Embedding> embed(const std::vector<std::string>& texts, bool truncate);
+    // Embeds texts with this model, through its embedding queue (created on first use): each
+    // text longer than the context is cut to it, or refused (ember::Error) unless `truncate`.
+    EmbedQueue::Outcome embed(const std::vector<std::string>& texts, bool truncate,
+                              std::chrono::steady_clock::time_point deadline,
+                              const std::function<bool()>& client_gone,
+                              std::vector<Embedding>* out);
     std::chrono::system_clock::time_point loaded_at() const { return loaded_at_; }
 
   private:
@@ -61,8 +77,9 @@ class LoadedModel {
     std::vector<int32_t> chat_stop_tokens_;
     std::unique_ptr<Scheduler> scheduler_;
     ContextParams embed_context_;
-    std::mutex embed_mutex_;
-    std::unique_ptr<Embedder> embedder_;
+    int embed_queue_size_;
+    std::once_flag embed_once_;
+    std::unique_ptr<EmbedQueue> embed_queue_;
     std::chrono::system_clock::time_point loaded_at_;
 };
 
@@ -83,7 +100,9 @@ class ModelPool {
 
     // The model a request names: with -m only, any name (or none) is that model; with
     // --models-dir, a file's name with or without ".gguf" (and ollama's ":latest"). Loads it
-    // if needed. Throws ModelNotFoundError, or ember::Error when it fails to load.
+    // if needed. Throws ModelNotFoundError (also for a name that could not be a file's: a
+    // control character, a '/', a leading '.'), or ModelLoadError when the file cannot be
+    // loaded, in which case no loaded model was unloaded for it.
     std::shared_ptr<LoadedModel> get(const std::string& name);
     std::vector<ModelListing> list() const;
     std::vector<std::shared_ptr<LoadedModel>> loaded() const;
@@ -109,5 +128,8 @@ class ModelPool {
 
 // A model's name from its path: the file name without ".gguf".
 std::string model_name(const std::string& path);
+// Whether a name can name a model file: 1-255 bytes of valid UTF-8, no control character, no
+// '/' or '\\', not starting with '.'. (Files with other names are not listed or served.)
+bool valid_model_name(std::string_view name);
 
 }  // namespace ember::serve

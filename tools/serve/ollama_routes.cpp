@@ -40,7 +40,16 @@ GenerationRequest options_fields(const json& body) {
         if (!body["options"].is_object()) throw HttpError(400, "'options' must be an object");
         options = body["options"];
     }
+    check_fields(
+        options,
+        {"temperature", "top_p", "top_k", "min_p", "seed", "presence_penalty", "frequency_penalty",
+         "repeat_penalty", "repeat_last_n", "num_predict", "stop", "num_keep", "mirostat"},
+        // How ollama runs a model; `ember serve`'s own flags decide these.
+        {"num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "use_mmap", "use_mlock",
+         "numa", "low_vram", "vocab_only", "f16_kv", "logits_all", "penalize_newline"});
+    refuse_unless_off(options, "mirostat", "ember samples without Mirostat");
     GenerationRequest request;
+    request.n_keep = static_cast<int>(integer_field(options, "num_keep", 0, 1 << 30).value_or(0));
     request.sampling = sampling_from(options);
     request.max_tokens =
         static_cast<int>(integer_field(options, "num_predict", -2, 1 << 30).value_or(-1));
@@ -80,9 +89,24 @@ json model_json(const ModelListing& m, const LoadedModel* loaded) {
 
 enum class Kind { Chat, Generate };
 
-void generate_route(ServerState& state, Kind kind, const httplib::Request& http,
-                    httplib::Response& response) {
+void generate_route(ServerState& state, Kind kind, const http::Request& http,
+                    http::Response& response) {
     const json body = parse_body(http);
+    if (kind == Kind::Chat) {
+        check_fields(body, {"model", "messages", "format", "options", "stream", "tools", "think"},
+                     {"keep_alive"});
+        refuse_unless_off(body, "tools", "ember serve does not call tools (yet)");
+    } else {
+        check_fields(body,
+                     {"model", "prompt", "format", "options", "system", "stream", "raw", "suffix",
+                      "images", "template", "context", "think"},
+                     {"keep_alive"});
+        refuse_unless_off(body, "suffix", "ember serve does not fill in the middle");
+        refuse_unless_off(body, "images", "ember serve reads text only");
+        refuse_unless_off(body, "template", "the model's own chat format is used");
+        refuse_unless_off(body, "context", "pass the conversation as /api/chat messages");
+    }
+    refuse_unless_off(body, "think", "no thinking model is served");
     const std::optional<std::string> name = string_field(body, "model");
     if (!name) throw HttpError(400, "'model' is required");
     std::shared_ptr<LoadedModel> model = state.pool.get(*name);
@@ -99,9 +123,7 @@ void generate_route(ServerState& state, Kind kind, const httplib::Request& http,
                                  "application/json");
             return;
         }
-        const std::string prompt =
-            apply_chat_template(model->chat_template(), chat_messages(body), true);
-        request.prompt = model->tokenizer().encode(prompt, true, true);
+        request.prompt = model->chat_prompt(chat_messages(body), state.special_tokens_in_messages);
     } else {
         const std::string prompt = string_field(body, "prompt").value_or("");
         if (prompt.empty()) {
@@ -119,8 +141,7 @@ void generate_route(ServerState& state, Kind kind, const httplib::Request& http,
             std::vector<ChatMessage> messages;
             if (auto system = string_field(body, "system")) messages.push_back({"system", *system});
             messages.push_back({"user", prompt});
-            request.prompt = model->tokenizer().encode(
-                apply_chat_template(model->chat_template(), messages, true), true, true);
+            request.prompt = model->chat_prompt(messages, state.special_tokens_in_messages);
         }
     }
     if (kind == Kind::Chat || !bool_field(body, "raw").value_or(false)) {
@@ -131,7 +152,9 @@ void generate_route(ServerState& state, Kind kind, const httplib::Request& http,
     }
     const bool stream = bool_field(body, "stream").value_or(true);  // ollama streams by default
     const std::shared_ptr<Generation> generation = submit(state, *model, std::move(request));
-    const int socket = connection_socket(http);
+    // Whatever happens to this response, a generation nobody reads must not keep its slot.
+    const auto cancel_on_drop =
+        std::shared_ptr<void>(nullptr, [generation](void*) { generation->cancel(); });
 
     const auto piece = [kind, model](const std::string& text) {
         json j = {{"model", model->name()}, {"created_at", now_rfc3339()}};
@@ -157,53 +180,59 @@ void generate_route(ServerState& state, Kind kind, const httplib::Request& http,
     };
     if (!stream) {
         std::string text;
-        const std::optional<GenerationEvent> last = collect(state, *generation, socket, &text);
-        if (!last) return;  // the client is gone
+        const std::optional<GenerationEvent> last =
+            collect(state, *generation, client_gone_of(http), &text);
+        if (!last) {  // the client is gone
+            response.close = true;
+            return;
+        }
         response.set_content(dump(final_object(*last, text)), "application/json");
         return;
     }
-    ++state.active_requests;  // until the response is gone (the releaser below)
-    response.set_chunked_content_provider(
-        "application/x-ndjson",
-        [&state, generation, socket, piece, final_object](size_t, httplib::DataSink& sink) {
-            const auto send = [&](const json& j) {
-                const std::string line = dump(j) + "\n";
-                return sink.write(line.data(), line.size());
-            };
-            const std::optional<GenerationEvent> last = follow(
-                state, *generation, socket,
-                [&](const GenerationEvent& e) { return e.text.empty() || send(piece(e.text)); });
-            bool ok = last.has_value();
-            if (ok) {
-                if (last->finish == Finish::Stop || last->finish == Finish::Length) {
-                    ok = send(final_object(*last, ""));
-                } else {
-                    ok = send(json{{"error", last->finish == Finish::Error
-                                                 ? last->error
-                                                 : finish_reason(last->finish)}});
-                }
-                if (ok) sink.done();
-            }
-            return ok;
-        },
-        [&state, generation](bool) {  // as in openai_routes.cpp
-            generation->cancel();
-            --state.active_requests;
-        });
+    auto in_flight = std::make_shared<InFlight>(state);  // until the last line is sent
+    response.set_stream("application/x-ndjson", [&state, generation, cancel_on_drop, in_flight,
+                                                 piece, final_object](http::StreamSink& sink) {
+        const auto send = [&](const json& j) { return sink.write(dump(j) + "\n"); };
+        const std::optional<GenerationEvent> last = follow(
+            state, *generation, [&sink] { return sink.client_gone(); },
+            [&](const GenerationEvent& e) { return e.text.empty() || send(piece(e.text)); });
+        if (!last) return false;
+        if (last->finish == Finish::Stop || last->finish == Finish::Length) {
+            return send(final_object(*last, ""));
+        }
+        return send(json{{"error", finish_message(*last)}});
+    });
 }
 
 }  // namespace
 
-void add_ollama_routes(httplib::Server& server, ServerState& state) {
-    server.Post("/api/chat", route(state, "/api/chat", [&state](const auto& req, auto& res) {
-                    generate_route(state, Kind::Chat, req, res);
-                }));
-    server.Post("/api/generate",
-                route(state, "/api/generate", [&state](const auto& req, auto& res) {
-                    generate_route(state, Kind::Generate, req, res);
-                }));
-    const auto embed = [&state](const httplib::Request& req, httplib::Response& res, bool legacy) {
+void add_ollama_routes(Routes& routes, ServerState& state) {
+    const ErrorShape ollama = ErrorShape::Ollama;
+    routes.post("/api/chat", ollama, [&state](const auto& req, auto& res) {
+        generate_route(state, Kind::Chat, req, res);
+    });
+    routes.post("/api/generate", ollama, [&state](const auto& req, auto& res) {
+        generate_route(state, Kind::Generate, req, res);
+    });
+    const auto embed = [&state](const http::Request& req, http::Response& res, bool legacy) {
         const json body = parse_body(req);
+        if (legacy) {
+            check_fields(body, {"model", "prompt", "options"}, {"keep_alive"});
+        } else {
+            check_fields(body, {"model", "input", "truncate", "options", "dimensions"},
+                         {"keep_alive"});
+            if (integer_field(body, "dimensions", 1, 1 << 20)) {
+                throw HttpError(400,
+                                "'dimensions' is not supported (the model's own size is used)");
+            }
+        }
+        if (body.contains("options") && !body["options"].is_null()) {
+            if (!body["options"].is_object()) throw HttpError(400, "'options' must be an object");
+            // How ollama runs a model; `ember serve`'s own flags decide these.
+            check_fields(body["options"], {},
+                         {"num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "use_mmap",
+                          "use_mlock", "numa", "low_vram"});
+        }
         const std::optional<std::string> name = string_field(body, "model");
         if (!name) throw HttpError(400, "'model' is required");
         std::shared_ptr<LoadedModel> model = state.pool.get(*name);
@@ -221,8 +250,8 @@ void add_ollama_routes(httplib::Server& server, ServerState& state) {
                                         : "'input' must be a string or an array of strings");
         }
         const auto start = std::chrono::steady_clock::now();
-        const std::vector<Embedding> embeddings =
-            model->embed(texts, bool_field(body, "truncate").value_or(true));
+        const std::vector<Embedding> embeddings = embed_texts(
+            state, *model, texts, bool_field(body, "truncate").value_or(true), client_gone_of(req));
         const double ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                 .count();
@@ -243,65 +272,60 @@ void add_ollama_routes(httplib::Server& server, ServerState& state) {
                                   {"prompt_eval_count", tokens}}),
                         "application/json");
     };
-    server.Post("/api/embed", route(state, "/api/embed", [embed](const auto& req, auto& res) {
-                    embed(req, res, false);
-                }));
-    server.Post("/api/embeddings",
-                route(state, "/api/embeddings",
-                      [embed](const auto& req, auto& res) { embed(req, res, true); }));
-    server.Get("/api/tags", route(state, "/api/tags", [&state](const auto&, auto& res) {
-                   json models = json::array();
-                   for (const ModelListing& m : state.pool.list())
-                       models.push_back(model_json(m, nullptr));
-                   res.set_content(dump(json{{"models", models}}), "application/json");
-               }));
-    server.Get(
-        "/api/ps", route(state, "/api/ps", [&state](const auto&, auto& res) {
-            json models = json::array();
-            const auto loaded = state.pool.loaded();
-            for (const ModelListing& m : state.pool.list()) {
-                if (!m.loaded) continue;
-                const LoadedModel* model = nullptr;
-                for (const auto& l : loaded) {
-                    if (l->name() == m.name) model = l.get();
-                }
-                json j = model_json(m, model);
-                const auto left = m.expires - std::chrono::steady_clock::now();
-                j["expires_at"] =
-                    m.expires == std::chrono::steady_clock::time_point::max()
-                        ? "2318-01-01T00:00:00Z"  // never (ollama's keep_alive -1)
-                        : rfc3339(std::chrono::system_clock::now() +
-                                  std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                      left));
-                j["size_vram"] = 0;
-                models.push_back(std::move(j));
+    routes.post("/api/embed", ollama,
+                [embed](const auto& req, auto& res) { embed(req, res, false); });
+    routes.post("/api/embeddings", ollama,
+                [embed](const auto& req, auto& res) { embed(req, res, true); });
+    routes.get("/api/tags", ollama, [&state](const auto&, auto& res) {
+        json models = json::array();
+        for (const ModelListing& m : state.pool.list()) models.push_back(model_json(m, nullptr));
+        res.set_content(dump(json{{"models", models}}), "application/json");
+    });
+    routes.get("/api/ps", ollama, [&state](const auto&, auto& res) {
+        json models = json::array();
+        const auto loaded = state.pool.loaded();
+        for (const ModelListing& m : state.pool.list()) {
+            if (!m.loaded) continue;
+            const LoadedModel* model = nullptr;
+            for (const auto& l : loaded) {
+                if (l->name() == m.name) model = l.get();
             }
-            res.set_content(dump(json{{"models", models}}), "application/json");
-        }));
-    server.Post(
-        "/api/show", route(state, "/api/show", [&state](const auto& req, auto& res) {
-            const json body = parse_body(req);
-            std::string name = string_field(body, "model").value_or("");
-            if (name.empty()) name = string_field(body, "name").value_or("");
-            std::shared_ptr<LoadedModel> model = state.pool.get(name);
-            const ModelConfig& c = model->model().config();
-            const std::string arch(c.arch->name);
-            res.set_content(
-                dump(json{{"modelfile", ""},
-                          {"parameters", ""},
-                          {"template", std::string(chat_template_name(model->chat_template()))},
-                          {"details", {{"format", "gguf"}, {"family", arch}}},
-                          {"model_info",
-                           {{"general.architecture", arch},
-                            {arch + ".context_length", c.n_ctx_train},
-                            {arch + ".embedding_length", c.n_embd},
-                            {arch + ".block_count", c.n_layer}}}}),
-                "application/json");
-        }));
-    server.Get("/api/version", route(state, "/api/version", [](const auto&, auto& res) {
-                   res.set_content(dump(json{{"version", std::string("ember ") + ember_version()}}),
-                                   "application/json");
-               }));
+            json j = model_json(m, model);
+            const auto left = m.expires - std::chrono::steady_clock::now();
+            j["expires_at"] =
+                m.expires == std::chrono::steady_clock::time_point::max()
+                    ? "2318-01-01T00:00:00Z"  // never (ollama's keep_alive -1)
+                    : rfc3339(
+                          std::chrono::system_clock::now() +
+                          std::chrono::duration_cast<std::chrono::system_clock::duration>(left));
+            j["size_vram"] = 0;
+            models.push_back(std::move(j));
+        }
+        res.set_content(dump(json{{"models", models}}), "application/json");
+    });
+    routes.post("/api/show", ollama, [&state](const auto& req, auto& res) {
+        const json body = parse_body(req);
+        std::string name = string_field(body, "model").value_or("");
+        if (name.empty()) name = string_field(body, "name").value_or("");
+        std::shared_ptr<LoadedModel> model = state.pool.get(name);
+        const ModelConfig& c = model->model().config();
+        const std::string arch(c.arch->name);
+        res.set_content(
+            dump(json{{"modelfile", ""},
+                      {"parameters", ""},
+                      {"template", std::string(chat_template_name(model->chat_template()))},
+                      {"details", {{"format", "gguf"}, {"family", arch}}},
+                      {"model_info",
+                       {{"general.architecture", arch},
+                        {arch + ".context_length", c.n_ctx_train},
+                        {arch + ".embedding_length", c.n_embd},
+                        {arch + ".block_count", c.n_layer}}}}),
+            "application/json");
+    });
+    routes.get("/api/version", ollama, [](const auto&, auto& res) {
+        res.set_content(dump(json{{"version", std::string("ember ") + ember_version()}}),
+                        "application/json");
+    });
 }
 
 }  // namespace ember::serve

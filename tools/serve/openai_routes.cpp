@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "tools/serve/api.h"
-#include "tools/serve/connection.h"
 
 namespace ember::serve {
 namespace {
@@ -51,6 +50,11 @@ std::vector<ChatMessage> chat_messages(const json& body) {
         const json& m = (*it)[i];
         if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
             throw HttpError(400, "messages[" + std::to_string(i) + "] needs a string 'role'");
+        }
+        for (const auto& [key, value] : m.items()) {
+            if (key == "role" || key == "content" || key == "name") continue;  // name: ignored
+            refuse_unless_off(m, key.c_str(),
+                              "messages[] hold text only (no images, tool calls or audio)");
         }
         std::string role = m["role"].get<std::string>();
         if (role == "developer") role = "system";  // OpenAI's newer name for it
@@ -125,15 +129,108 @@ namespace {
 
 enum class Kind { Chat, Completion };
 
-void completion_route(ServerState& state, Kind kind, const httplib::Request& http,
-                      httplib::Response& response) {
+// Fields of the two routes besides the sampling ones: read, accepted without effect (docs),
+// and refused unless off.
+void check_completion_fields(const json& body, Kind kind) {
+    if (kind == Kind::Chat) {
+        check_fields(body,
+                     {"model",
+                      "messages",
+                      "temperature",
+                      "top_p",
+                      "top_k",
+                      "min_p",
+                      "seed",
+                      "presence_penalty",
+                      "frequency_penalty",
+                      "repeat_penalty",
+                      "repeat_last_n",
+                      "n",
+                      "max_tokens",
+                      "max_completion_tokens",
+                      "stop",
+                      "ignore_eos",
+                      "n_keep",
+                      "grammar",
+                      "response_format",
+                      "stream",
+                      "stream_options",
+                      "logit_bias",
+                      "logprobs",
+                      "top_logprobs",
+                      "tools",
+                      "tool_choice",
+                      "functions",
+                      "function_call",
+                      "audio",
+                      "prediction",
+                      "modalities",
+                      "reasoning_effort",
+                      "web_search_options",
+                      "parallel_tool_calls"},
+                     {"user", "store", "metadata", "service_tier", "cache_prompt"});
+        refuse_unless_off(body, "tools", "ember serve does not call tools (yet)");
+        refuse_unless_off(body, "functions", "ember serve does not call functions");
+        refuse_unless_off(body, "function_call", "ember serve does not call functions");
+        refuse_unless_off(body, "top_logprobs", "ember serve returns no log-probabilities");
+        refuse_unless_off(body, "audio", "ember serve makes text only");
+        refuse_unless_off(body, "prediction", "predicted outputs are not used");
+        refuse_unless_off(body, "reasoning_effort", "no reasoning model is served");
+        refuse_unless_off(body, "web_search_options", "ember serve does not search the web");
+        if (const auto it = body.find("tool_choice");
+            it != body.end() && !it->is_null() && *it != "none" && *it != "auto") {
+            throw HttpError(400, "'tool_choice' is not supported: ember serve does not call tools");
+        }
+        if (const auto it = body.find("modalities");
+            it != body.end() && !it->is_null() && *it != json::array({"text"})) {
+            throw HttpError(400, "'modalities' is not supported: ember serve makes text only");
+        }
+    } else {
+        check_fields(body,
+                     {"model",
+                      "prompt",
+                      "temperature",
+                      "top_p",
+                      "top_k",
+                      "min_p",
+                      "seed",
+                      "presence_penalty",
+                      "frequency_penalty",
+                      "repeat_penalty",
+                      "repeat_last_n",
+                      "n",
+                      "max_tokens",
+                      "stop",
+                      "ignore_eos",
+                      "n_keep",
+                      "grammar",
+                      "response_format",
+                      "stream",
+                      "stream_options",
+                      "logit_bias",
+                      "logprobs",
+                      "echo",
+                      "suffix",
+                      "best_of"},
+                     {"user", "cache_prompt"});
+        refuse_unless_off(body, "echo", "the prompt is not returned with the completion");
+        refuse_unless_off(body, "suffix", "ember serve does not fill in the middle");
+        if (auto b = integer_field(body, "best_of", 1, 1 << 20); b && *b != 1) {
+            throw HttpError(400, "'best_of' must be 1 (one completion per request)");
+        }
+    }
+    refuse_unless_off(body, "logit_bias", "ember serve does not bias logits");
+    refuse_unless_off(body, "logprobs", "ember serve returns no log-probabilities");
+}
+
+void completion_route(ServerState& state, Kind kind, const http::Request& http,
+                      http::Response& response) {
     const json body = parse_body(http);
+    check_completion_fields(body, kind);
     std::shared_ptr<LoadedModel> model = state.pool.get(string_field(body, "model").value_or(""));
     GenerationRequest request = generation_fields(body);
     if (kind == Kind::Chat) {
-        const std::string prompt =
-            apply_chat_template(model->chat_template(), chat_messages(body), true);
-        request.prompt = model->tokenizer().encode(prompt, true, true);
+        request.prompt = model->chat_prompt(chat_messages(body), state.special_tokens_in_messages);
         request.stop_tokens = model->chat_stop_tokens();
         for (const std::string& s : chat_stop_strings(model->chat_template())) {
             request.stop.push_back(s);
@@ -148,16 +245,23 @@ void completion_route(ServerState& state, Kind kind, const httplib::Request& htt
         } else {
             throw HttpError(400, "'prompt' must be a string (or an array of one string)");
         }
+        // A completion's prompt is the caller's whole text, control tokens included (as
+        // llama-server reads it): no chat format stands between it and the model.
         request.prompt = model->tokenizer().encode(prompt, true, true);
         if (request.prompt.empty()) throw HttpError(400, "the prompt is empty");
     }
     const bool stream = bool_field(body, "stream").value_or(false);
     bool include_usage = false;
-    if (body.contains("stream_options") && body["stream_options"].is_object()) {
+    if (body.contains("stream_options") && !body["stream_options"].is_null()) {
+        if (!body["stream_options"].is_object()) {
+            throw HttpError(400, "'stream_options' must be an object");
+        }
         include_usage = bool_field(body["stream_options"], "include_usage").value_or(false);
     }
     const std::shared_ptr<Generation> generation = submit(state, *model, std::move(request));
-    const int socket = connection_socket(http);
+    // Whatever happens to this response, a generation nobody reads must not keep its slot.
+    const auto cancel_on_drop =
+        std::shared_ptr<void>(nullptr, [generation](void*) { generation->cancel(); });
     const std::string id = random_id(kind == Kind::Chat ? "chatcmpl-" : "cmpl-");
     const int64_t created = unix_time();
     const std::string object = kind == Kind::Chat ? "chat.completion" : "text_completion";
@@ -177,8 +281,12 @@ void completion_route(ServerState& state, Kind kind, const httplib::Request& htt
 
     if (!stream) {
         std::string text;
-        const std::optional<GenerationEvent> last = collect(state, *generation, socket, &text);
-        if (!last) return;  // the client is gone
+        const std::optional<GenerationEvent> last =
+            collect(state, *generation, client_gone_of(http), &text);
+        if (!last) {  // the client is gone: nobody reads this
+            response.close = true;
+            return;
+        }
         const json reply = {{"id", id},
                             {"object", object},
                             {"created", created},
@@ -191,77 +299,58 @@ void completion_route(ServerState& state, Kind kind, const httplib::Request& htt
 
     // Server-sent events: one `data: {chunk}` per piece of text, then `data: [DONE]`.
     response.set_header("Cache-Control", "no-cache");
-    response.set_header("X-Accel-Buffering", "no");  // nginx: pass events on at once
-    ++state.active_requests;                         // until the provider has sent the last event
-    response.set_chunked_content_provider(
-        "text/event-stream",
-        [&state, model, generation, socket, id, created, kind, include_usage, usage_of](
-            size_t, httplib::DataSink& sink) {
-            const std::string chunk_object =
-                kind == Kind::Chat ? "chat.completion.chunk" : "text_completion";
-            const auto chunk = [&](const json& delta_or_text, const json& finish) {
-                json c = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
-                if (kind == Kind::Chat) {
-                    c["delta"] = delta_or_text;
-                } else {
-                    c["text"] = delta_or_text;
-                }
-                return json{{"id", id},
-                            {"object", chunk_object},
-                            {"created", created},
-                            {"model", model->name()},
-                            {"choices", json::array({c})}};
-            };
-            const auto send = [&](const json& j) {
-                const std::string event = "data: " + dump(j) + "\n\n";
-                return sink.write(event.data(), event.size());
-            };
-            // The first delta carries the role (OpenAI sends it with empty content).
-            bool ok = kind != Kind::Chat ||
-                      send(chunk({{"role", "assistant"}, {"content", ""}}, nullptr));
-            std::optional<GenerationEvent> last;
-            if (ok) {
-                last = follow(state, *generation, socket, [&](const GenerationEvent& e) {
-                    if (e.text.empty()) return true;
-                    return kind == Kind::Chat ? send(chunk({{"content", e.text}}, nullptr))
-                                              : send(chunk(e.text, nullptr));
-                });
+    response.set_header("X-Accel-Buffering", "no");      // nginx: pass events on at once
+    auto in_flight = std::make_shared<InFlight>(state);  // until the last event is sent
+    response.set_stream("text/event-stream", [&state, model, generation, cancel_on_drop, in_flight,
+                                              id, created, kind, include_usage,
+                                              usage_of](http::StreamSink& sink) {
+        const std::string chunk_object =
+            kind == Kind::Chat ? "chat.completion.chunk" : "text_completion";
+        const auto chunk = [&](const json& delta_or_text, const json& finish) {
+            json c = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
+            if (kind == Kind::Chat) {
+                c["delta"] = delta_or_text;
             } else {
-                generation->cancel();
+                c["text"] = delta_or_text;
             }
-            if (last) {
-                if (last->finish == Finish::Stop || last->finish == Finish::Length) {
-                    ok = send(chunk(kind == Kind::Chat ? json::object() : json(""),
-                                    finish_reason(last->finish)));
-                } else {
-                    const std::string message =
-                        last->finish == Finish::Timeout
-                            ? "the request ran longer than the server's --timeout"
-                        : last->finish == Finish::Cancelled ? "the server is shutting down"
-                                                            : last->error;
-                    ok = send(error_body(message, "server_error", finish_reason(last->finish)));
-                }
-                if (ok && include_usage) {
-                    json u = {{"id", id},
-                              {"object", chunk_object},
-                              {"created", created},
-                              {"model", model->name()},
-                              {"choices", json::array()},
-                              {"usage", usage_of(*last).to_json()}};
-                    ok = send(u);
-                }
-                const char done[] = "data: [DONE]\n\n";
-                if (ok) ok = sink.write(done, std::strlen(done));
-                if (ok) sink.done();
-            }
-            return ok && last.has_value();
-        },
-        // Runs when the response is dropped, also when the client left before the provider
-        // ran: a generation nobody reads must not keep its slot.
-        [&state, generation](bool) {
-            generation->cancel();
-            --state.active_requests;
-        });
+            return json{{"id", id},
+                        {"object", chunk_object},
+                        {"created", created},
+                        {"model", model->name()},
+                        {"choices", json::array({c})}};
+        };
+        const auto send = [&](const json& j) { return sink.write("data: " + dump(j) + "\n\n"); };
+        // The first delta carries the role (OpenAI sends it with empty content).
+        if (kind == Kind::Chat && !send(chunk({{"role", "assistant"}, {"content", ""}}, nullptr))) {
+            return false;
+        }
+        const std::optional<GenerationEvent> last = follow(
+            state, *generation, [&sink] { return sink.client_gone(); },
+            [&](const GenerationEvent& e) {
+                if (e.text.empty()) return true;
+                return kind == Kind::Chat ? send(chunk({{"content", e.text}}, nullptr))
+                                          : send(chunk(e.text, nullptr));
+            });
+        if (!last) return false;
+        bool ok = false;
+        if (last->finish == Finish::Stop || last->finish == Finish::Length) {
+            ok = send(
+                chunk(kind == Kind::Chat ? json::object() : json(""), finish_reason(last->finish)));
+        } else {
+            ok = send(
+                error_body(finish_message(*last), "server_error", finish_reason(last->finish)));
+        }
+        if (ok && include_usage) {
+            json u = {{"id", id},
+                      {"object", chunk_object},
+                      {"created", created},
+                      {"model", model->name()},
+                      {"choices", json::array()},
+                      {"usage", usage_of(*last).to_json()}};
+            ok = send(u);
+        }
+        return ok && sink.write("data: [DONE]\n\n");
+    });
 }
 
 json model_entry(const ModelListing& m) {
@@ -324,96 +413,112 @@ std::string base64(const void* data, size_t n) {
     return out;
 }
 
+// /tokenize and /detokenize read at most this much text or this many ids (bounded memory:
+// the reply is written as text, never as a document of objects).
+constexpr size_t kMaxTokenizeBytes = 1 << 20;
+constexpr size_t kMaxDetokenizeIds = 1 << 18;
+
 }  // namespace
 
-void add_openai_routes(httplib::Server& server, ServerState& state) {
-    server.Post("/v1/chat/completions",
-                route(state, "/v1/chat/completions", [&state](const auto& req, auto& res) {
-                    completion_route(state, Kind::Chat, req, res);
-                }));
-    server.Post("/v1/completions",
-                route(state, "/v1/completions", [&state](const auto& req, auto& res) {
-                    completion_route(state, Kind::Completion, req, res);
-                }));
-    server.Post(
-        "/v1/embeddings", route(state, "/v1/embeddings", [&state](const auto& req, auto& res) {
-            const json body = parse_body(req);
-            std::shared_ptr<LoadedModel> model =
-                state.pool.get(string_field(body, "model").value_or(""));
-            const std::vector<std::string> texts = embedding_inputs(body, model->tokenizer());
-            const std::string format = string_field(body, "encoding_format").value_or("float");
-            if (format != "float" && format != "base64") {
-                throw HttpError(400, "'encoding_format' must be \"float\" or \"base64\"");
+void add_openai_routes(Routes& routes, ServerState& state) {
+    routes.post("/v1/chat/completions", ErrorShape::OpenAI, [&state](const auto& req, auto& res) {
+        completion_route(state, Kind::Chat, req, res);
+    });
+    routes.post("/v1/completions", ErrorShape::OpenAI, [&state](const auto& req, auto& res) {
+        completion_route(state, Kind::Completion, req, res);
+    });
+    routes.post("/v1/embeddings", ErrorShape::OpenAI, [&state](const auto& req, auto& res) {
+        const json body = parse_body(req);
+        check_fields(body, {"model", "input", "encoding_format", "dimensions"}, {"user"});
+        std::shared_ptr<LoadedModel> model =
+            state.pool.get(string_field(body, "model").value_or(""));
+        const std::vector<std::string> texts = embedding_inputs(body, model->tokenizer());
+        const std::string format = string_field(body, "encoding_format").value_or("float");
+        if (format != "float" && format != "base64") {
+            throw HttpError(400, "'encoding_format' must be \"float\" or \"base64\"");
+        }
+        if (integer_field(body, "dimensions", 1, 1 << 20)) {
+            throw HttpError(400, "'dimensions' is not supported (the model's own size is used)");
+        }
+        const std::vector<Embedding> embeddings =
+            embed_texts(state, *model, texts, true, client_gone_of(req));
+        json data = json::array();
+        int tokens = 0;
+        for (size_t i = 0; i < embeddings.size(); ++i) {
+            const std::vector<float>& v = embeddings[i].values;
+            tokens += embeddings[i].n_tokens;
+            json e = {{"object", "embedding"}, {"index", i}};
+            if (format == "base64") {
+                e["embedding"] = base64(v.data(), v.size() * sizeof(float));
+            } else {
+                e["embedding"] = v;
             }
-            if (integer_field(body, "dimensions", 1, 1 << 20)) {
-                throw HttpError(400,
-                                "'dimensions' is not supported (the model's own size is used)");
+            data.push_back(std::move(e));
+        }
+        const json reply = {{"object", "list"},
+                            {"data", std::move(data)},
+                            {"model", model->name()},
+                            {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
+        res.set_content(dump(reply), "application/json");
+    });
+    routes.get("/v1/models", ErrorShape::OpenAI, [&state](const auto&, auto& res) {
+        json data = json::array();
+        for (const ModelListing& m : state.pool.list()) data.push_back(model_entry(m));
+        res.set_content(dump(json{{"object", "list"}, {"data", data}}), "application/json");
+    });
+    // llama-server's /tokenize and /detokenize.
+    routes.post("/tokenize", ErrorShape::OpenAI, [&state](const auto& req, auto& res) {
+        const json body = parse_body(req);
+        check_fields(body, {"model", "content", "add_special", "with_pieces", "parse_special"});
+        std::shared_ptr<LoadedModel> model =
+            state.pool.get(string_field(body, "model").value_or(""));
+        const std::optional<std::string> content = string_field(body, "content");
+        if (!content) throw HttpError(400, "'content' must be a string");
+        if (content->size() > kMaxTokenizeBytes) {
+            throw HttpError(400, "'content' is longer than " + std::to_string(kMaxTokenizeBytes) +
+                                     " bytes (tokenize it in parts)");
+        }
+        const bool add_special = bool_field(body, "add_special").value_or(false);
+        const bool with_pieces = bool_field(body, "with_pieces").value_or(false);
+        const bool parse_special = bool_field(body, "parse_special").value_or(true);
+        const std::vector<int32_t> ids =
+            model->tokenizer().encode(*content, add_special, parse_special);
+        std::string out = "{\"tokens\":[";
+        for (size_t i = 0; i < ids.size(); ++i) {
+            if (i > 0) out += ',';
+            if (with_pieces) {
+                out += "{\"id\":" + std::to_string(ids[i]) +
+                       ",\"piece\":" + dump(json(model->tokenizer().piece(ids[i], true))) + "}";
+            } else {
+                out += std::to_string(ids[i]);
             }
-            const std::vector<Embedding> embeddings = model->embed(texts, true);
-            json data = json::array();
-            int tokens = 0;
-            for (size_t i = 0; i < embeddings.size(); ++i) {
-                const std::vector<float>& v = embeddings[i].values;
-                tokens += embeddings[i].n_tokens;
-                json e = {{"object", "embedding"}, {"index", i}};
-                if (format == "base64") {
-                    e["embedding"] = base64(v.data(), v.size() * sizeof(float));
-                } else {
-                    e["embedding"] = v;
-                }
-                data.push_back(std::move(e));
+        }
+        out += "]}";
+        res.set_content(std::move(out), "application/json");
+    });
+    routes.post("/detokenize", ErrorShape::OpenAI, [&state](const auto& req, auto& res) {
+        const json body = parse_body(req);
+        check_fields(body, {"model", "tokens"});
+        std::shared_ptr<LoadedModel> model =
+            state.pool.get(string_field(body, "model").value_or(""));
+        const auto it = body.find("tokens");
+        if (it == body.end() || !it->is_array()) throw HttpError(400, "'tokens' must be an array");
+        if (it->size() > kMaxDetokenizeIds) {
+            throw HttpError(
+                400, "'tokens' holds more than " + std::to_string(kMaxDetokenizeIds) + " ids");
+        }
+        std::vector<int32_t> ids;
+        for (const json& id : *it) {
+            if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+                id.get<int64_t>() >= model->tokenizer().vocab().size()) {
+                throw HttpError(
+                    400, "'tokens' holds " + dump(id) + ", not a token id of the vocabulary");
             }
-            const json reply = {{"object", "list"},
-                                {"data", std::move(data)},
-                                {"model", model->name()},
-                                {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
-            res.set_content(reply.dump(), "application/json");
-        }));
-    server.Get(
-        "/v1/models", route(state, "/v1/models", [&state](const auto&, auto& res) {
-            json data = json::array();
-            for (const ModelListing& m : state.pool.list()) data.push_back(model_entry(m));
-            res.set_content(json{{"object", "list"}, {"data", data}}.dump(), "application/json");
-        }));
-    server.Post(
-        "/tokenize", route(state, "/tokenize", [&state](const auto& req, auto& res) {
-            const json body = parse_body(req);
-            std::shared_ptr<LoadedModel> model =
-                state.pool.get(string_field(body, "model").value_or(""));
-            const std::optional<std::string> content = string_field(body, "content");
-            if (!content) throw HttpError(400, "'content' must be a string");
-            const bool add_special = bool_field(body, "add_special").value_or(false);
-            const bool with_pieces = bool_field(body, "with_pieces").value_or(false);
-            const std::vector<int32_t> ids = model->tokenizer().encode(*content, add_special, true);
-            json tokens = json::array();
-            for (int32_t id : ids) {
-                if (with_pieces) {
-                    tokens.push_back({{"id", id}, {"piece", model->tokenizer().piece(id, true)}});
-                } else {
-                    tokens.push_back(id);
-                }
-            }
-            res.set_content(dump(json{{"tokens", tokens}}), "application/json");
-        }));
-    server.Post("/detokenize", route(state, "/detokenize", [&state](const auto& req, auto& res) {
-                    const json body = parse_body(req);
-                    std::shared_ptr<LoadedModel> model =
-                        state.pool.get(string_field(body, "model").value_or(""));
-                    const auto it = body.find("tokens");
-                    if (it == body.end() || !it->is_array())
-                        throw HttpError(400, "'tokens' must be an array");
-                    std::vector<int32_t> ids;
-                    for (const json& id : *it) {
-                        if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
-                            id.get<int64_t>() >= model->tokenizer().vocab().size()) {
-                            throw HttpError(400, "'tokens' holds " + id.dump() +
-                                                     ", not a token id of the vocabulary");
-                        }
-                        ids.push_back(id.get<int32_t>());
-                    }
-                    res.set_content(dump(json{{"content", model->tokenizer().decode(ids)}}),
-                                    "application/json");
-                }));
+            ids.push_back(id.get<int32_t>());
+        }
+        res.set_content(dump(json{{"content", model->tokenizer().decode(ids)}}),
+                        "application/json");
+    });
 }
 
 }  // namespace ember::serve

@@ -101,22 +101,29 @@ std::shared_ptr<Generation> Scheduler::submit(GenerationRequest request) {
 }
 
 void Scheduler::drain(std::chrono::steady_clock::time_point deadline) {
-    std::unique_lock lock(mutex_);
-    stopping_ = true;
-    // Waiting generations never started: end them now.
-    for (auto& g : queue_) {
-        GenerationEvent e;
-        e.done = true;
-        e.finish = Finish::Cancelled;
-        e.error = "the server is shutting down";
-        g->push(std::move(e));
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;  // no new generations; the waiting ones still get slots in the grace
     }
-    queue_.clear();
-    lock.unlock();
-    while (busy_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    const auto idle = [&] {
+        std::lock_guard lock(mutex_);
+        return busy_.load() == 0 && queue_.empty();
+    };
+    while (!idle() && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    // Past the deadline: cancel the rest; the engine thread ends them at its next step.
+    // Past the deadline: the waiting generations end now, the running ones at the next step.
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& g : queue_) {
+            GenerationEvent e;
+            e.done = true;
+            e.finish = Finish::Cancelled;
+            e.error = "the server is shutting down";
+            g->push(std::move(e));
+        }
+        queue_.clear();
+    }
     for (Slot& slot : slots_) {
         // Reading slot.generation here races with the engine thread only benignly: cancel()
         // is an atomic store on a generation kept alive by the shared_ptr copy.
@@ -154,7 +161,15 @@ void Scheduler::run() {
             if (exit_) break;
             admit();
         }
-        step();
+        try {
+            step();
+        } catch (const std::exception& e) {
+            // Nothing may end the engine thread (every model's client would hang): a failure
+            // the step did not pin on one slot ends every generation in flight.
+            for (size_t s = 0; s < slots_.size(); ++s) {
+                if (slots_[s].generation) finish(static_cast<int>(s), Finish::Error, e.what());
+            }
+        }
     }
     for (size_t s = 0; s < slots_.size(); ++s) {
         if (slots_[s].generation) finish(static_cast<int>(s), Finish::Cancelled);
@@ -224,10 +239,24 @@ void Scheduler::admit() {
         for (int32_t t : request.prompt) slot.sampler->accept(t);
         slot.grammar.reset();
         if (request.grammar) {
-            if (!grammar_vocabulary_) grammar_vocabulary_ = make_grammar_vocabulary(tokenizer_);
-            std::vector<int32_t> ends = request.stop_tokens;
-            if (!request.ignore_eos) ends.push_back(tokenizer_.vocab().eos);
-            slot.grammar.emplace(request.grammar, grammar_vocabulary_, std::move(ends));
+            try {
+                if (!grammar_vocabulary_) grammar_vocabulary_ = make_grammar_vocabulary(tokenizer_);
+                std::vector<int32_t> ends = request.stop_tokens;
+                if (!request.ignore_eos) ends.push_back(tokenizer_.vocab().eos);
+                slot.grammar.emplace(request.grammar, grammar_vocabulary_, std::move(ends));
+                slot.grammar->set_limits(request.deadline, &g->cancelled_);
+            } catch (const std::exception& e) {
+                slot.grammar.reset();
+                GenerationEvent event;
+                event.done = true;
+                event.finish = Finish::Error;
+                event.error = e.what();
+                slot.generation = nullptr;
+                slot.sampler.reset();
+                g->push(std::move(event));
+                queue_.pop_front();
+                continue;
+            }
         }
         slot.stops.emplace(request.stop);
         slot.utf8 = Utf8Stream();
@@ -277,23 +306,45 @@ void Scheduler::sample(int s, const float* logits) {
     Slot& slot = slots_[s];
     const GenerationRequest& request = slot.generation->request_;
     TokenGrammar* grammar = slot.grammar ? &*slot.grammar : nullptr;
+    if (request.max_tokens == 0) {  // the prompt only (its cache stays for the next request)
+        finish(s, Finish::Length);
+        return;
+    }
     if (grammar && grammar->finished()) {  // a grammar whose only sentence is empty
         finish(s, Finish::Stop);
         return;
     }
-    const int32_t token = slot.sampler->sample(logits, context_.n_vocab(), grammar);
+    const auto ends_text = [&](int32_t token) {
+        return (!request.ignore_eos && token == tokenizer_.vocab().eos) ||
+               std::find(request.stop_tokens.begin(), request.stop_tokens.end(), token) !=
+                   request.stop_tokens.end();
+    };
+    int32_t token = -1;
+    try {
+        token = slot.sampler->sample(logits, context_.n_vocab(), grammar);
+        if (token >= 0 && grammar && !ends_text(token)) grammar->accept(token);
+    } catch (const GrammarLimitError& e) {
+        // The grammar's work ran into the request's deadline, or its client left: the request
+        // ends as it would between steps.
+        finish(s,
+               e.why == GrammarLimitError::Why::Deadline    ? Finish::Timeout
+               : e.why == GrammarLimitError::Why::Cancelled ? Finish::Cancelled
+                                                            : Finish::Error,
+               e.what());
+        return;
+    } catch (const std::exception& e) {
+        finish(s, Finish::Error, e.what());
+        return;
+    }
     if (token < 0) {
         finish(s, Finish::Error, "grammar: no token of the vocabulary can continue the text");
         return;
     }
-    if ((!request.ignore_eos && token == tokenizer_.vocab().eos) ||
-        std::find(request.stop_tokens.begin(), request.stop_tokens.end(), token) !=
-            request.stop_tokens.end()) {
+    if (ends_text(token)) {
         finish(s, Finish::Stop);
         return;
     }
     slot.sampler->accept(token);
-    if (grammar) grammar->accept(token);
     if (slot.n_generated == 0) slot.first_token = std::chrono::steady_clock::now();
     ++slot.n_generated;
     ++generated_tokens_;

@@ -1,0 +1,147 @@
+#include "tools/serve/embed_queue.h"
+
+#include <algorithm>
+
+#include "tools/serve/scheduler.h"
+
+namespace ember::serve {
+
+struct EmbedQueue::Job {
+    std::vector<std::vector<int32_t>> sequences;
+    std::vector<Embedding> results;
+    size_t next = 0;         // the first sequence not yet given to a pass
+    size_t done = 0;         // results filled in
+    bool abandoned = false;  // the request stopped waiting (late, or its client left)
+    bool finished = false;
+    std::string error;  // finished with this error
+    std::condition_variable ready;
+};
+
+EmbedQueue::EmbedQueue(const Model& model, const Tokenizer& tokenizer, const EmbedParams& params,
+                       int max_queue)
+    : embedder_(model, tokenizer, params), max_queue_(max_queue) {
+    thread_ = std::thread([this] { run(); });
+}
+
+EmbedQueue::~EmbedQueue() {
+    {
+        std::lock_guard lock(mutex_);
+        exit_ = true;
+        for (const auto& job : running_) job->abandoned = true;
+    }
+    embedder_.cancel();
+    wake_.notify_all();
+    thread_.join();
+}
+
+EmbedQueue::Outcome EmbedQueue::embed(std::vector<std::vector<int32_t>> sequences,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      const std::function<bool()>& client_gone,
+                                      std::vector<Embedding>* out) {
+    auto job = std::make_shared<Job>();
+    job->sequences = std::move(sequences);
+    job->results.resize(job->sequences.size());
+    for (size_t i = 0; i < job->sequences.size(); ++i) {
+        if (job->sequences[i].empty()) throw Error("input " + std::to_string(i) + " is empty");
+    }
+    std::unique_lock lock(mutex_);
+    if (exit_) return Outcome::Cancelled;
+    if (static_cast<int>(queue_.size()) >= max_queue_) {
+        throw QueueFullError(std::to_string(queue_.size()) + " embedding requests wait");
+    }
+    if (job->sequences.empty()) return Outcome::Done;
+    queue_.push_back(job);
+    wake_.notify_all();
+    for (;;) {
+        job->ready.wait_for(lock, std::chrono::milliseconds(50), [&] { return job->finished; });
+        if (job->finished) {
+            if (!job->error.empty()) throw Error(job->error);
+            *out = std::move(job->results);
+            return Outcome::Done;
+        }
+        const bool late = std::chrono::steady_clock::now() >= deadline;
+        if (!late && !exit_) {
+            lock.unlock();
+            const bool gone = client_gone && client_gone();
+            lock.lock();
+            if (!gone || job->finished) continue;
+        }
+        // Abandon the job: out of the queue, and the pass it is in stopped if nobody else
+        // needs that pass.
+        job->abandoned = true;
+        std::erase(queue_, job);
+        if (std::find(running_.begin(), running_.end(), job) != running_.end() &&
+            std::all_of(running_.begin(), running_.end(),
+                        [](const auto& j) { return j->abandoned; })) {
+            embedder_.cancel();
+        }
+        return late ? Outcome::Timeout : Outcome::Cancelled;
+    }
+}
+
+void EmbedQueue::run() {
+    const size_t n_ctx = static_cast<size_t>(embedder_.n_ctx());
+    for (;;) {
+        std::vector<std::vector<int32_t>> batch;
+        std::vector<std::pair<std::shared_ptr<Job>, size_t>> owners;  // job, sequence index
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return exit_ || !queue_.empty(); });
+            if (exit_) break;
+            // One forward pass: sequences of the waiting jobs, in order, as long as they fit
+            // (a longer sequence is truncated by the embedder to n_ctx: a pass of its own).
+            size_t tokens = 0;
+            running_.clear();
+            for (const auto& job : queue_) {
+                if (job->finished || job->abandoned) continue;
+                while (job->next < job->sequences.size()) {
+                    const size_t n = std::min(job->sequences[job->next].size(), n_ctx);
+                    if (!batch.empty() && tokens + n > n_ctx) break;
+                    batch.push_back(job->sequences[job->next]);
+                    owners.emplace_back(job, job->next);
+                    tokens += n;
+                    ++job->next;
+                    if (running_.empty() || running_.back() != job) running_.push_back(job);
+                }
+                if (job->next < job->sequences.size()) break;  // the pass is full
+            }
+            std::erase_if(queue_, [](const auto& j) {
+                return j->finished || j->next == j->sequences.size();
+            });
+        }
+        std::vector<Embedding> results;
+        std::string error;
+        try {
+            results = embedder_.embed_tokens(batch);
+        } catch (const CancelledError&) {
+            // Every job of this pass was abandoned.
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        std::lock_guard lock(mutex_);
+        for (size_t k = 0; k < owners.size(); ++k) {
+            Job& job = *owners[k].first;
+            if (job.finished) continue;
+            if (!error.empty()) {
+                job.error = error;
+                job.finished = true;
+            } else if (k < results.size()) {
+                job.results[owners[k].second] = std::move(results[k]);
+                if (++job.done == job.sequences.size()) job.finished = true;
+            }
+            if (job.finished) job.ready.notify_all();
+        }
+        for (const auto& job : running_) {
+            if (!job->finished && !error.empty()) job->finished = true;
+        }
+        running_.clear();
+    }
+    for (const auto& job : queue_) {
+        job->finished = true;
+        job->error = "the server is shutting down";
+        job->ready.notify_all();
+    }
+    queue_.clear();
+}
+
+}  // namespace ember::serve
