@@ -9,75 +9,14 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { promisify } from "node:util";
 
 import OpenAI from "openai";
 
-const ember = process.env.EMBER_BIN;
-const source = process.env.EMBER_SOURCE;
-const shared = process.env.EMBER_SHARED || process.env.EMBER_DEFAULT_SHARED;
-assert.ok(ember && source && shared, "set EMBER_BIN, EMBER_SOURCE and EMBER_SHARED");
-const tiny = `${source}/models/stories260K.gguf`;
-// Slow enough on one thread that a prompt of thousands of tokens takes seconds.
-const slow = `${shared}/models/ember-stories-5M/ember-stories-5M-F32.gguf`;
-
-const servers = [];
-after(() => {
-  for (const s of servers) s.proc.kill("SIGKILL");
-});
-
-// Starts `ember serve` on a free port; resolves once it listens.
-function startServer(args) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(ember, ["serve", "--port", "0", "-t", "1", ...args], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let log = "";
-    const server = { proc, log: () => log };
-    proc.stderr.on("data", (d) => {
-      log += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
-      if (m && !server.port) {
-        server.port = Number(m[1]);
-        server.url = `http://127.0.0.1:${server.port}`;
-        servers.push(server);
-        resolve(server);
-      }
-    });
-    proc.on("exit", (code) => {
-      server.exitCode = code;
-      if (!server.port) reject(new Error(`ember serve exited ${code}: ${log}`));
-    });
-  });
-}
-
-function client(server, apiKey = "none") {
-  return new OpenAI({ baseURL: `${server.url}/v1`, apiKey, maxRetries: 0, timeout: 60000 });
-}
-
-async function metric(server, name) {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
-      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-    }
-  }
-  return sum;
-}
-
-async function until(condition, ms = 10000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await condition()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
+import { client, ember, freePort, metric, slow, startServer, tiny, until } from "./serve_helpers.mjs";
 
 const greedy = { temperature: 0, max_tokens: 24 };
 
@@ -498,16 +437,6 @@ test("ollama's API: /api/chat and /api/generate as NDJSON, /api/embed, /api/tags
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test("two servers behind nginx: one killed under load, new requests keep succeeding", async () => {
   const a = await startServer(["-m", tiny, "-np", "2"]);

@@ -32,6 +32,11 @@ struct Server::Connection {
     Clock::time_point request_start{};  // set while a request is arriving
     bool continue_sent = false;
     size_t counted = 0;  // this connection's share of the server's buffered_ bytes
+    // Closing: our side is shut, and what the client still sends is read and dropped for a
+    // moment, so that closing with unread bytes (a reset) cannot destroy the last response
+    // before the client reads it.
+    bool lingering = false;
+    Clock::time_point linger_until{};
 };
 
 struct Server::Job {
@@ -250,10 +255,25 @@ void Server::close_connection(std::unique_ptr<Connection>& c) {
     --open_;
 }
 
+void Server::linger(std::unique_ptr<Connection>& c) {
+    ::shutdown(c->fd, SHUT_WR);
+    buffered_ -= c->counted;
+    c->counted = 0;
+    c->in.clear();
+    c->in.shrink_to_fit();
+    c->lingering = true;
+    c->linger_until = Clock::now() + std::chrono::seconds(2);
+}
+
 void Server::refuse(Connection& c, int status, const std::string& message) {
     // Best effort and never blocking: the connection closes right after.
     Response response;
-    on_error_(status, message, response);
+    try {
+        on_error_(status, message, response);
+    } catch (...) {
+        response = Response();
+        response.status = status;
+    }
     const std::string bytes = serialize(response, 1, false, false);
     if (::send(c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         // The client is gone or not reading: nothing more to tell it.
@@ -262,6 +282,7 @@ void Server::refuse(Connection& c, int status, const std::string& message) {
 }
 
 void Server::reactor_step() {
+    std::erase_if(connections_, [](const auto& c) { return !c; });  // closed at the cap
     const auto now = Clock::now();
     std::vector<pollfd> fds;
     fds.reserve(connections_.size() + 2);
@@ -272,7 +293,9 @@ void Server::reactor_step() {
     auto next = now + std::chrono::seconds(1);
     for (const auto& c : connections_) {
         fds.push_back({c->fd, POLLIN | POLLRDHUP, 0});
-        if (c->parser.started()) {
+        if (c->lingering) {
+            next = std::min(next, c->linger_until);
+        } else if (c->parser.started()) {
             next = std::min(
                 next, c->request_start + (c->parser.reading_head() ? limits_.head_timeout
                                                                    : limits_.request_timeout));
@@ -287,6 +310,16 @@ void Server::reactor_step() {
     for (size_t i = 0; i < n_polled; ++i) {
         std::unique_ptr<Connection>& c = connections_[i];
         if ((fds[i + 2].revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) == 0) {
+            continue;
+        }
+        if (c->lingering) {
+            char drop[16 << 10];
+            ssize_t r = 0;
+            for (int k = 0; k < 64 && (r = ::recv(c->fd, drop, sizeof drop, 0)) > 0; ++k) {
+            }
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                close_connection(c);
+            }
             continue;
         }
         // Read what is there (at most 1 MiB per turn, so one fast client cannot starve others).
@@ -327,13 +360,17 @@ void Server::reactor_step() {
     for (auto& c : back) {
         connections_.push_back(std::move(c));
         // Bytes of a next request may already be here (pipelined behind the last).
-        if (!connections_.back()->in.empty()) advance(connections_.back());
+        if (!connections_.back()->lingering && !connections_.back()->in.empty()) {
+            advance(connections_.back());
+        }
     }
 
     const auto later = Clock::now();
     for (auto& c : connections_) {
         if (!c) continue;
-        if (c->parser.started()) {
+        if (c->lingering) {
+            if (later > c->linger_until) close_connection(c);
+        } else if (c->parser.started()) {
             const bool head = c->parser.reading_head();
             if (later - c->request_start >
                 (head ? limits_.head_timeout : limits_.request_timeout)) {
@@ -341,7 +378,7 @@ void Server::reactor_step() {
                 refuse(*c, 408,
                        head ? "the request's headers did not arrive in time"
                             : "the request's body did not arrive in time");
-                close_connection(c);
+                linger(c);
             }
         } else if (later - c->idle_since > limits_.keep_alive) {
             ++timed_out_;
@@ -393,6 +430,13 @@ bool Server::evict_one() {
     // arriving for over a second (a slow client gives way to a new one).
     std::unique_ptr<Connection>* victim = nullptr;
     for (auto& c : connections_) {
+        if (c && c->lingering) {  // closing anyway
+            ++evicted_;
+            close_connection(c);
+            return true;
+        }
+    }
+    for (auto& c : connections_) {
         if (c && !c->parser.started() &&
             (victim == nullptr || c->idle_since < (*victim)->idle_since)) {
             victim = &c;
@@ -421,7 +465,7 @@ void Server::advance(std::unique_ptr<Connection>& c) {
     if (status == RequestParser::Status::Error) {
         ++bad_requests_;
         refuse(*c, c->parser.error_status(), c->parser.error_message());
-        close_connection(c);
+        linger(c);
         return;
     }
     if (status == RequestParser::Status::NeedMore) {
@@ -434,7 +478,7 @@ void Server::advance(std::unique_ptr<Connection>& c) {
         c->counted = now_counted;
         if (buffered_.load() > limits_.max_buffered) {
             refuse(*c, 503, "the server is reading too many large requests; try again");
-            close_connection(c);
+            linger(c);
             return;
         }
         if (c->parser.wants_continue() && !c->continue_sent) {
@@ -484,7 +528,7 @@ void Server::worker() {
             buffered_ -= c->counted;
             c->counted = 0;
             if (!keep || stopping_.load()) {
-                close_connection(c);
+                give_back(c, /*closing=*/true);
                 break;
             }
             // The next request of a pipelining client may be here already: answered in order,
@@ -499,19 +543,24 @@ void Server::worker() {
                 Response response;
                 on_error_(c->parser.error_status(), c->parser.error_message(), response);
                 transport.send(serialize(response, 1, false, false));
-                close_connection(c);
+                give_back(c, /*closing=*/true);
                 break;
             }
             c->idle_since = Clock::now();
             c->request_start = c->parser.started() ? Clock::now() : Clock::time_point{};
-            {
-                std::lock_guard lock(mutex_);
-                returned_.push_back(std::move(c));
-            }
-            wake();
+            give_back(c, /*closing=*/false);
             break;
         }
     }
+}
+
+void Server::give_back(std::unique_ptr<Connection>& c, bool closing) {
+    if (closing) linger(c);
+    {
+        std::lock_guard lock(mutex_);
+        returned_.push_back(std::move(c));
+    }
+    wake();
 }
 
 bool Server::answer(Request& request, Transport& transport) {

@@ -84,6 +84,10 @@ class Server {
     // Answers one request over `transport`; whether the connection may stay open.
     bool answer(Request& request, Transport& transport);
     void refuse(Connection& connection, int status, const std::string& message);
+    // Shuts our side and drops what the client still sends for a moment, then closes.
+    void linger(std::unique_ptr<Connection>& connection);
+    // A worker's connection back to the reactor: for the next request, or to linger.
+    void give_back(std::unique_ptr<Connection>& connection, bool closing);
     void close_connection(std::unique_ptr<Connection>& connection);
     void wake();
 
