@@ -3,13 +3,13 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer) and runs each for N seconds (default 60) from a
 # seed corpus. Any crash, sanitizer report or failed check fails the script.
 #   scripts/fuzz.sh [seconds] [target...]     targets: gguf_reader tokenizers chat_template c_api
-#                                             session_state grammar
+#                                             session_state grammar http
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gguf_reader tokenizers chat_template c_api session_state grammar)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf_reader tokenizers chat_template c_api session_state grammar http)
 shared=${EMBER_SHARED:-../shared}
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
@@ -50,6 +50,12 @@ seed() {
             printf 'root ::= "{" ws (pair ("," ws pair)*)? "}"\npair ::= [a-z]+ ":" ws [0-9]{1,3} ws\nws ::= [ \\t]*\n\001{a: 12, bb: 3}' > "$corpus/gbnf"
             printf '{"type": "object", "properties": {"n": {"type": "integer", "minimum": -5, "maximum": 300}, "s": {"type": "string", "maxLength": 4}, "e": {"enum": ["x", 1, null]}}, "required": ["n"]}\001{"n": 42, "s": "ab\\u00e9"}' > "$corpus/schema"
             printf '{"$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}, "maxItems": 2}}, "$ref": "#/$defs/t"}\001[[[], [[]]]]' > "$corpus/recursive" ;;
+        http)  # byte 0 even: raw bytes of a connection; odd: byte 1 picks a route, the rest is its body
+            printf '\000GET /health HTTP/1.1\r\nHost: localhost\r\n\r\nPOST /v1/completions HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1f\r\n{"prompt":"Once","max_tokens":2}\r\n0\r\n\r\n' > "$corpus/pipelined"
+            printf '\001\000{"messages":[{"role":"user","content":"Hi"}],"max_tokens":3,"stream":true}' > "$corpus/chat"
+            printf '\001\001{"prompt":"Once","grammar":"root ::= [a-z]+","max_tokens":4}' > "$corpus/grammar"
+            printf '\001\007{"model":"m","prompt":"Once","options":{"num_predict":3}}' > "$corpus/ollama"
+            printf '\001\002{"input":["a","b"],"encoding_format":"base64"}' > "$corpus/embed" ;;
     esac
 }
 
