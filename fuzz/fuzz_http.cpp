@@ -58,9 +58,18 @@ Setup& setup() {
 }
 
 const char* const kRoutes[] = {
-    "POST /v1/chat/completions", "POST /v1/completions", "POST /v1/embeddings", "GET /v1/models",
-    "POST /tokenize",  "POST /detokenize", "POST /api/chat", "POST /api/generate",
-    "POST /api/embed", "POST /api/show", "GET /api/tags", "GET /metrics",
+    "POST /v1/chat/completions",
+    "POST /v1/completions",
+    "POST /v1/embeddings",
+    "GET /v1/models",
+    "POST /tokenize",
+    "POST /detokenize",
+    "POST /api/chat",
+    "POST /api/generate",
+    "POST /api/embed",
+    "POST /api/show",
+    "GET /api/tags",
+    "GET /metrics",
 };
 
 }  // namespace

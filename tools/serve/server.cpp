@@ -387,10 +387,10 @@ int serve(const ServeOptions& options) {
     http::ServerLimits limits;
     limits.request.max_body = options.max_body;
     limits.max_connections = options.max_connections;
-    // Enough workers for every slot's client and the queue's; idle or slow connections hold
+    // Enough workers for every request the model queues may hold, generation and embeddings
+    // (each waits on a worker), and some for the quick routes; idle or slow connections hold
     // none (the reactor keeps them).
-    limits.workers =
-        std::max(16, options.pool.scheduler.n_slots + options.pool.scheduler.max_queue + 8);
+    limits.workers = 2 * (options.pool.scheduler.n_slots + options.pool.scheduler.max_queue) + 16;
     http::Server server(
         limits,
         [&service](const http::Request& req, http::Response& res) { service.handle(req, res); },
