@@ -80,61 +80,23 @@ EmbedQueue::Outcome EmbedQueue::embed(std::vector<std::vector<int32_t>> sequence
 }
 
 void EmbedQueue::run() {
-    const size_t n_ctx = static_cast<size_t>(embedder_.n_ctx());
     for (;;) {
-        std::vector<std::vector<int32_t>> batch;
-        std::vector<std::pair<std::shared_ptr<Job>, size_t>> owners;  // job, sequence index
-        {
-            std::unique_lock lock(mutex_);
-            wake_.wait(lock, [&] { return exit_ || !queue_.empty(); });
-            if (exit_) break;
-            // One forward pass: sequences of the waiting jobs, in order, as long as they fit
-            // (a longer sequence is truncated by the embedder to n_ctx: a pass of its own).
-            size_t tokens = 0;
-            running_.clear();
-            for (const auto& job : queue_) {
-                if (job->finished || job->abandoned) continue;
-                while (job->next < job->sequences.size()) {
-                    const size_t n = std::min(job->sequences[job->next].size(), n_ctx);
-                    if (!batch.empty() && tokens + n > n_ctx) break;
-                    batch.push_back(job->sequences[job->next]);
-                    owners.emplace_back(job, job->next);
-                    tokens += n;
-                    ++job->next;
-                    if (running_.empty() || running_.back() != job) running_.push_back(job);
-                }
-                if (job->next < job->sequences.size()) break;  // the pass is full
-            }
-            std::erase_if(queue_, [](const auto& j) {
-                return j->finished || j->next == j->sequences.size();
-            });
-        }
-        std::vector<Embedding> results;
-        std::string error;
         try {
-            results = embedder_.embed_tokens(batch);
-        } catch (const CancelledError&) {
-            // Every job of this pass was abandoned.
+            if (!pass()) break;
         } catch (const std::exception& e) {
-            error = e.what();
+            // Nothing may end this thread: every request in flight ends with the error.
+            std::lock_guard lock(mutex_);
+            const auto fail = [&](const std::shared_ptr<Job>& job) {
+                if (job->finished) return;
+                job->error = e.what();
+                job->finished = true;
+                job->ready.notify_all();
+            };
+            for (const auto& job : running_) fail(job);
+            for (const auto& job : queue_) fail(job);
+            running_.clear();
+            queue_.clear();
         }
-        std::lock_guard lock(mutex_);
-        for (size_t k = 0; k < owners.size(); ++k) {
-            Job& job = *owners[k].first;
-            if (job.finished) continue;
-            if (!error.empty()) {
-                job.error = error;
-                job.finished = true;
-            } else if (k < results.size()) {
-                job.results[owners[k].second] = std::move(results[k]);
-                if (++job.done == job.sequences.size()) job.finished = true;
-            }
-            if (job.finished) job.ready.notify_all();
-        }
-        for (const auto& job : running_) {
-            if (!job->finished && !error.empty()) job->finished = true;
-        }
-        running_.clear();
     }
     for (const auto& job : queue_) {
         job->finished = true;
@@ -142,6 +104,63 @@ void EmbedQueue::run() {
         job->ready.notify_all();
     }
     queue_.clear();
+}
+
+bool EmbedQueue::pass() {
+    const size_t n_ctx = static_cast<size_t>(embedder_.n_ctx());
+    std::vector<std::vector<int32_t>> batch;
+    std::vector<std::pair<std::shared_ptr<Job>, size_t>> owners;  // job, sequence index
+    {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return exit_ || !queue_.empty(); });
+        if (exit_) return false;
+        // One forward pass: sequences of the waiting jobs, in order, as long as they fit
+        // (a longer sequence is truncated by the embedder to n_ctx: a pass of its own).
+        size_t tokens = 0;
+        running_.clear();
+        for (const auto& job : queue_) {
+            if (job->finished || job->abandoned) continue;
+            while (job->next < job->sequences.size()) {
+                const size_t n = std::min(job->sequences[job->next].size(), n_ctx);
+                if (!batch.empty() && tokens + n > n_ctx) break;
+                batch.push_back(job->sequences[job->next]);
+                owners.emplace_back(job, job->next);
+                tokens += n;
+                ++job->next;
+                if (running_.empty() || running_.back() != job) running_.push_back(job);
+            }
+            if (job->next < job->sequences.size()) break;  // the pass is full
+        }
+        std::erase_if(queue_,
+                      [](const auto& j) { return j->finished || j->next == j->sequences.size(); });
+    }
+    std::vector<Embedding> results;
+    std::string error;
+    try {
+        results = embedder_.embed_tokens(batch);
+    } catch (const CancelledError&) {
+        // Every job of this pass was abandoned.
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    std::lock_guard lock(mutex_);
+    for (size_t k = 0; k < owners.size(); ++k) {
+        Job& job = *owners[k].first;
+        if (job.finished) continue;
+        if (!error.empty()) {
+            job.error = error;
+            job.finished = true;
+        } else if (k < results.size()) {
+            job.results[owners[k].second] = std::move(results[k]);
+            if (++job.done == job.sequences.size()) job.finished = true;
+        }
+        if (job.finished) job.ready.notify_all();
+    }
+    for (const auto& job : running_) {
+        if (!job->finished && !error.empty()) job->finished = true;
+    }
+    running_.clear();
+    return true;
 }
 
 }  // namespace ember::serve

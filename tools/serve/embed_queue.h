@@ -40,6 +40,7 @@ class EmbedQueue {
   private:
     struct Job;
     void run();
+    bool pass();  // one forward pass over the waiting texts; false when the queue ends
 
     Embedder embedder_;
     const int max_queue_;

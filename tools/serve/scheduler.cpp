@@ -229,36 +229,38 @@ void Scheduler::admit() {
         context_.truncate(best, static_cast<int>(keep), /*release_memory=*/true);
         kv_used_ -= static_cast<int64_t>(slot.tokens.size() - keep);
         slot.tokens.resize(keep);
-        slot.generation = g;
-        slot.n_evaluated = keep;
-        slot.n_cached = static_cast<int>(keep);
-        slot.pending = -1;
-        slot.n_generated = 0;
-        slot.sampler = std::make_unique<Sampler>(request.sampling);
-        // The penalties look at the prompt too, as in a Session.
-        for (int32_t t : request.prompt) slot.sampler->accept(t);
-        slot.grammar.reset();
-        if (request.grammar) {
-            try {
+        try {
+            slot.generation = g;
+            slot.n_evaluated = keep;
+            slot.n_cached = static_cast<int>(keep);
+            slot.pending = -1;
+            slot.n_generated = 0;
+            slot.sampler = std::make_unique<Sampler>(request.sampling);
+            // The penalties look at the prompt too, as in a Session.
+            for (int32_t t : request.prompt) slot.sampler->accept(t);
+            slot.grammar.reset();
+            if (request.grammar) {
                 if (!grammar_vocabulary_) grammar_vocabulary_ = make_grammar_vocabulary(tokenizer_);
                 std::vector<int32_t> ends = request.stop_tokens;
                 if (!request.ignore_eos) ends.push_back(tokenizer_.vocab().eos);
                 slot.grammar.emplace(request.grammar, grammar_vocabulary_, std::move(ends));
                 slot.grammar->set_limits(request.deadline, &g->cancelled_);
-            } catch (const std::exception& e) {
-                slot.grammar.reset();
-                GenerationEvent event;
-                event.done = true;
-                event.finish = Finish::Error;
-                event.error = e.what();
-                slot.generation = nullptr;
-                slot.sampler.reset();
-                g->push(std::move(event));
-                queue_.pop_front();
-                continue;
             }
+            slot.stops.emplace(request.stop);
+        } catch (const std::exception& e) {
+            // This request cannot start (its grammar's start state, memory): it ends with its
+            // error, the slot stays free.
+            slot.generation = nullptr;
+            slot.sampler.reset();
+            slot.grammar.reset();
+            GenerationEvent event;
+            event.done = true;
+            event.finish = Finish::Error;
+            event.error = e.what();
+            g->push(std::move(event));
+            queue_.pop_front();
+            continue;
         }
-        slot.stops.emplace(request.stop);
         slot.utf8 = Utf8Stream();
         slot.admitted = std::chrono::steady_clock::now();
         slot.first_token = slot.admitted;
