@@ -56,7 +56,8 @@ json parse_body(const http::Request& request) {
 
 void check_fields(const json& body, std::initializer_list<const char*> honoured,
                   std::initializer_list<const char*> ignored) {
-    for (const auto& [key, value] : body.items()) {
+    for (const auto& item : body.items()) {
+        const std::string& key = item.key();
         const auto is = [&key](const char* name) { return key == name; };
         if (std::any_of(honoured.begin(), honoured.end(), is) ||
             std::any_of(ignored.begin(), ignored.end(), is)) {

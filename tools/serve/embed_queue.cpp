@@ -114,22 +114,29 @@ bool EmbedQueue::pass() {
         std::unique_lock lock(mutex_);
         wake_.wait(lock, [&] { return exit_ || !queue_.empty(); });
         if (exit_) return false;
-        // One forward pass: sequences of the waiting jobs, in order, as long as they fit
-        // (a longer sequence is truncated by the embedder to n_ctx: a pass of its own).
+        // One forward pass: the waiting jobs' next sequences, one job after another in turn
+        // (a small request shares the next pass with a large one instead of waiting for all
+        // of it), as long as they fit; a sequence longer than the context is cut to it by the
+        // embedder, a pass of its own.
         size_t tokens = 0;
         running_.clear();
-        for (const auto& job : queue_) {
-            if (job->finished || job->abandoned) continue;
-            while (job->next < job->sequences.size()) {
+        for (bool added = true; added;) {
+            added = false;
+            for (const auto& job : queue_) {
+                if (job->finished || job->abandoned || job->next == job->sequences.size()) {
+                    continue;
+                }
                 const size_t n = std::min(job->sequences[job->next].size(), n_ctx);
-                if (!batch.empty() && tokens + n > n_ctx) break;
+                if (!batch.empty() && tokens + n > n_ctx) continue;
                 batch.push_back(job->sequences[job->next]);
                 owners.emplace_back(job, job->next);
                 tokens += n;
                 ++job->next;
-                if (running_.empty() || running_.back() != job) running_.push_back(job);
+                if (std::find(running_.begin(), running_.end(), job) == running_.end()) {
+                    running_.push_back(job);
+                }
+                added = true;
             }
-            if (job->next < job->sequences.size()) break;  // the pass is full
         }
         std::erase_if(queue_,
                       [](const auto& j) { return j->finished || j->next == j->sequences.size(); });
