@@ -8,19 +8,28 @@
 #
 #   bench/serve-abuse.sh [-s SECONDS] [-m FILE] [-t THREADS]
 #
-# Default: 120 s per phase, ../shared's ember-stories-5M Q4_0, -np 12 (the 8 clients and the
-# hostile requests that reach a slot), threads = cores.
+# Default: 120 s per phase, a TinyLlama-shaped Q4_0 (`ember synth` with the Llama vocabulary of
+# ../shared/vocab, in $EMBER_BENCH_DIR, default /tmp/ember-serve-bench), -np 12 (the 8 clients
+# and the hostile requests that reach a slot), threads = cores. The attacker runs at nice 19,
+# as if from another machine: its own CPU time is not the server's to lose.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=120 threads=$(nproc) model=${EMBER_SHARED:-../shared}/models/ember-stories-5M/ember-stories-5M-Q4_0.gguf
+seconds=120 threads=$(nproc) model=""
 while getopts "s:m:t:" opt; do
     case $opt in
         s) seconds=$OPTARG ;; m) model=$OPTARG ;; t) threads=$OPTARG ;;
-        *) sed -n '2,13p' "$0"; exit 2 ;;
+        *) sed -n '2,14p' "$0"; exit 2 ;;
     esac
 done
 ember=${EMBER_BIN:-build/bin/ember}
 [ -x "$ember" ] || { echo "serve-abuse.sh: build ember first (scripts/setup.sh)" >&2; exit 2; }
+if [ -z "$model" ]; then
+    dir=${EMBER_BENCH_DIR:-/tmp/ember-serve-bench}
+    mkdir -p "$dir"
+    model=$dir/tinyllama-1.1b-Q4_0.gguf
+    [ -f "$model" ] || "$ember" synth --shape tinyllama-1.1b --type Q4_0 \
+        --vocab "${EMBER_SHARED:-../shared}/vocab/ggml-vocab-llama-spm.gguf" -o "$model" > /dev/null
+fi
 log=$(mktemp)
 "$ember" serve -m "$model" --port 0 -np 12 -c 512 -t "$threads" --timeout 10 2>"$log" &
 pid=$!
@@ -29,8 +38,20 @@ for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.1; done
 url=$(sed -n 's/.*listening on \(http:[^ ]*\) .*/\1/p' "$log" | head -1)
 [ -n "$url" ] || { cat "$log"; exit 1; }
 echo "serve-abuse: $model, $seconds s alone, then $seconds s beside the hostile mix ($url)"
-result=$(node bench/serve_abuse.mjs "$url" "$pid" "$seconds")
-kill -0 $pid 2>/dev/null || result=${result/\"alive\":true/\"alive\":false}
+rss() { awk '/VmRSS/ { print int($2 / 1024) }' /proc/$pid/status; }
+node bench/serve_abuse.mjs normal "$url" 10 > /dev/null  # warm-up: slots, caches, allocator
+sleep 1
+rss_before=$(rss)
+baseline=$(node bench/serve_abuse.mjs normal "$url" "$seconds")
+nice -n 19 node bench/serve_abuse.mjs hostile "$url" "$seconds" &
+attacker=$!
+hostile=$(node bench/serve_abuse.mjs normal "$url" "$seconds")
+wait $attacker || true
+sleep 3
+alive=false
+kill -0 $pid 2>/dev/null && curl -sf "$url/health" > /dev/null && alive=true
+rss_after=$(rss 2>/dev/null || echo 0)
+result="{\"baseline\":$baseline,\"hostile\":$hostile,\"rss_before_mb\":$rss_before,\"rss_after_mb\":$rss_after,\"alive\":$alive}"
 echo "$result"
 node -e '
 const r = JSON.parse(process.argv[1]);

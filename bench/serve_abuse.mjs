@@ -1,18 +1,17 @@
-// Load for bench/serve-abuse.sh: 8 normal streaming clients against one `ember serve`, first
-// alone (the baseline), then beside a bounded hostile mix for the same time: slow and idle
-// connections, JSON nested 100,000 deep, bad UTF-8, bodies over the limit (sized and chunked),
-// two million header lines, exponential grammars, clients that leave mid-request, a foreign
-// web page. Prints one JSON line: each phase's normal requests, their success rate and p99
-// time to first token, the server's resident memory before and after, and whether it is alive.
+// Load for bench/serve-abuse.sh, in two roles (two processes, so that the attacker's own work
+// can run at a lower priority, as if on another machine):
+//   normal:  8 streaming chat clients; prints their requests, success rate and p99 time to
+//            first token as one JSON line;
+//   hostile: a bounded hostile mix: slow and idle connections, JSON nested 100,000 deep, bad
+//            UTF-8, bodies over the limit (sized and chunked), two million header lines,
+//            exponential grammars, clients that leave mid-request, a foreign web page.
 //
-//   node bench/serve_abuse.mjs URL PID SECONDS
+//   node bench/serve_abuse.mjs normal|hostile URL SECONDS
 import { connect } from "node:net";
-import { readFileSync } from "node:fs";
 
-const [url, pid, seconds] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const [role, url, seconds] = [process.argv[2], process.argv[3], Number(process.argv[4])];
 const { hostname, port } = new URL(url);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const rssMB = () => Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1]) / 1024;
 
 // One normal client: streamed chat completions of 32 tokens, one after another.
 async function normal(client, until, out) {
@@ -64,7 +63,12 @@ const post = (path, body, headers = { "Content-Type": "application/json" }) =>
 // The hostile mix: each kind in its own loop, one at a time, until `until`.
 function hostile(until) {
   const loop = async (fn, pause) => { while (Date.now() < until) { await fn(); await sleep(pause); } };
+  // The hostile payloads, made once (the load generator shares the machine's cores).
   const deep = "[".repeat(100000) + "]".repeat(100000);
+  const oversized = Buffer.from("x".repeat((8 << 20) + 1));
+  const chunked = Buffer.from("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n" +
+    ("100000\r\n" + "a".repeat(0x100000) + "\r\n").repeat(9) + "0\r\n\r\n");
+  const headerFlood = Buffer.from("GET /health HTTP/1.1\r\nHost: localhost\r\n" + "a: b\r\n".repeat(2000000) + "\r\n");
   const user = JSON.stringify([{ role: "user", content: "hi" }]);
   const slow = [];  // slowloris: 100 connections sending a header byte every 500 ms
   const slowloris = async () => {
@@ -96,24 +100,26 @@ function hostile(until) {
     await p;
   };
   const loops = [
-    loop(slowloris, 500),
-    loop(idlers, 1000),
-    loop(() => post("/v1/chat/completions", `{"messages":${user},"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":${deep}}}}`), 100),
-    loop(() => post("/detokenize", `{"tokens":${deep}}`), 100),
-    loop(() => post("/v1/completions", Buffer.from('{"prompt":"\xff\xfe\xfd"}', "latin1")), 50),
-    loop(() => raw(`GET /%ff HTTP/1.1\r\nHost: localhost\r\n\r\n`), 50),
-    loop(() => post("/v1/completions", "x".repeat((8 << 20) + 1)), 500),
-    loop(() => raw("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n" +
-      ("100000\r\n" + "a".repeat(0x100000) + "\r\n").repeat(9) + "0\r\n\r\n"), 1000),
-    loop(() => raw("GET /health HTTP/1.1\r\nHost: localhost\r\n" + "a: b\r\n".repeat(2000000) + "\r\n"), 2000),
-    loop(() => post("/v1/completions", JSON.stringify({ prompt: "Once", max_tokens: 40,
+    () => loop(slowloris, 500),
+    () => loop(idlers, 1000),
+    () => loop(() => post("/v1/chat/completions", `{"messages":${user},"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":${deep}}}}`), 100),
+    () => loop(() => post("/detokenize", `{"tokens":${deep}}`), 100),
+    () => loop(() => post("/v1/completions", Buffer.from('{"prompt":"\xff\xfe\xfd"}', "latin1")), 50),
+    () => loop(() => raw(`GET /%ff HTTP/1.1\r\nHost: localhost\r\n\r\n`), 50),
+    () => loop(() => post("/v1/completions", oversized), 500),
+    () => loop(() => raw(chunked), 1000),
+    () => loop(() => raw(headerFlood), 2000),
+    () => loop(() => post("/v1/completions", JSON.stringify({ prompt: "Once", max_tokens: 40,
       grammar: 'root ::= x "a"{40}\nx ::= "a" x y | "a" x z | ""\ny ::= ""\nz ::= ""' })), 200),
-    loop(() => leave(false), 200),
-    loop(() => leave(true), 200),
-    loop(() => post("/v1/completions", JSON.stringify({ prompt: "Once", max_tokens: 4 }),
+    () => loop(() => leave(false), 200),
+    () => loop(() => leave(true), 200),
+    () => loop(() => post("/v1/completions", JSON.stringify({ prompt: "Once", max_tokens: 4 }),
       { Origin: "https://evil.example", "Content-Type": "text/plain" }), 100),
   ];
-  return Promise.all(loops).then(() => { for (const s of [...slow, ...idle]) s.destroy(); });
+  // EMBER_ABUSE_ONLY=2,5: only those loops (by index), to see what each costs.
+  const only = process.env.EMBER_ABUSE_ONLY?.split(",").map(Number);
+  const running = loops.filter((_, i) => !only || only.includes(i)).map((start) => start());
+  return Promise.all(running).then(() => { for (const s of [...slow, ...idle]) s.destroy(); });
 }
 
 function summary(results) {
@@ -124,23 +130,11 @@ function summary(results) {
     p99_ttft_ms: Math.round(p99), errors: [...new Set(results.filter((r) => !r.ok).map((r) => r.error))].slice(0, 5) };
 }
 
-const phase = async (withHostile) => {
-  const until = Date.now() + seconds * 1000;
+const until = Date.now() + seconds * 1000;
+if (role === "hostile") {
+  await hostile(until);
+} else {
   const results = [];
-  const attack = withHostile ? hostile(until) : Promise.resolve();
   await Promise.all(Array.from({ length: 8 }, (_, c) => normal(c, until, results)));
-  await attack;
-  return summary(results);
-};
-
-await phase(false);  // warm-up: slots, caches, the allocator
-await sleep(1000);
-const rssBefore = rssMB();
-const baseline = await phase(false);
-const hostilePhase = await phase(true);
-await sleep(3000);
-const rssAfter = rssMB();
-let alive = false;
-try { alive = (await fetch(`${url}/health`)).ok; } catch { alive = false; }
-console.log(JSON.stringify({ baseline, hostile: hostilePhase, rss_before_mb: Math.round(rssBefore),
-  rss_after_mb: Math.round(rssAfter), alive }));
+  console.log(JSON.stringify(summary(results)));
+}
