@@ -54,13 +54,21 @@ json parse_body(const http::Request& request) {
     return body;
 }
 
-void check_fields(const json& body, std::initializer_list<const char*> honoured,
-                  std::initializer_list<const char*> ignored) {
+void check_fields(const json& body, std::string_view honoured, std::string_view ignored) {
+    const auto listed = [](std::string_view list, const std::string& key) {
+        for (size_t at = list.find(key); at != std::string_view::npos;
+             at = list.find(key, at + 1)) {
+            const size_t end = at + key.size();
+            if ((at == 0 || list[at - 1] == ' ') && (end == list.size() || list[end] == ' ')) {
+                return true;
+            }
+        }
+        return false;
+    };
     for (const auto& item : body.items()) {
         const std::string& key = item.key();
-        const auto is = [&key](const char* name) { return key == name; };
-        if (std::any_of(honoured.begin(), honoured.end(), is) ||
-            std::any_of(ignored.begin(), ignored.end(), is)) {
+        if (!key.empty() && key.find(' ') == std::string::npos &&
+            (listed(honoured, key) || listed(ignored, key))) {
             continue;
         }
         throw HttpError(400, "unknown field '" + key +

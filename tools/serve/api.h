@@ -79,11 +79,14 @@ inline constexpr int kMaxJsonDepth = 128;
 // than kMaxJsonDepth, or holds a number no double can hold.
 json parse_body(const http::Request& request);
 
-// Refuses (400, naming it) a top-level field of `body` that is in none of the lists: `honoured`
-// fields are read by the route; `ignored` ones are accepted and have no effect (docs/serve.md
-// lists them). OpenAI's API refuses unknown fields the same way.
-void check_fields(const json& body, std::initializer_list<const char*> honoured,
-                  std::initializer_list<const char*> ignored = {});
+// Refuses (400, naming it) a top-level field of `body` that is in neither list (names
+// separated by spaces): `honoured` fields are read by the route; `ignored` ones are accepted and
+// have no effect (docs/serve.md lists them). OpenAI's API refuses unknown fields the same way.
+void check_fields(const json& body, std::string_view honoured, std::string_view ignored = "");
+// The fields sampling_from() reads (OpenAI's names; also the keys of ollama's "options").
+inline constexpr std::string_view kSamplingFields =
+    "temperature top_p top_k min_p seed presence_penalty frequency_penalty repeat_penalty "
+    "repeat_last_n";
 // Refuses a field whose value asks for something ember does not do, unless it holds the
 // value that means "off" (false, null, 0, "", [], {}): logprobs, echo, suffix, logit_bias...
 void refuse_unless_off(const json& body, const char* name, const char* why);

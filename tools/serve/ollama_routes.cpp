@@ -33,6 +33,12 @@ int64_t ns(double ms) {
     return static_cast<int64_t>(ms * 1e6);
 }
 
+// Options that say how ollama runs a model: accepted without effect (`ember serve`'s own
+// flags decide these).
+constexpr std::string_view kRunnerOptions =
+    "num_ctx num_batch num_gpu main_gpu num_thread use_mmap use_mlock numa low_vram vocab_only "
+    "f16_kv logits_all penalize_newline";
+
 // ollama's "options" carry the sampling fields under its names.
 GenerationRequest options_fields(const json& body) {
     json options = json::object();
@@ -40,13 +46,8 @@ GenerationRequest options_fields(const json& body) {
         if (!body["options"].is_object()) throw HttpError(400, "'options' must be an object");
         options = body["options"];
     }
-    check_fields(
-        options,
-        {"temperature", "top_p", "top_k", "min_p", "seed", "presence_penalty", "frequency_penalty",
-         "repeat_penalty", "repeat_last_n", "num_predict", "stop", "num_keep", "mirostat"},
-        // How ollama runs a model; `ember serve`'s own flags decide these.
-        {"num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "use_mmap", "use_mlock",
-         "numa", "low_vram", "vocab_only", "f16_kv", "logits_all", "penalize_newline"});
+    check_fields(options, std::string(kSamplingFields) + " num_predict stop num_keep mirostat",
+                 kRunnerOptions);
     refuse_unless_off(options, "mirostat", "ember samples without Mirostat");
     GenerationRequest request;
     request.n_keep = static_cast<int>(integer_field(options, "num_keep", 0, 1 << 30).value_or(0));
@@ -93,14 +94,13 @@ void generate_route(ServerState& state, Kind kind, const http::Request& http,
                     http::Response& response) {
     const json body = parse_body(http);
     if (kind == Kind::Chat) {
-        check_fields(body, {"model", "messages", "format", "options", "stream", "tools", "think"},
-                     {"keep_alive"});
+        check_fields(body, "model messages format options stream tools think", "keep_alive");
         refuse_unless_off(body, "tools", "ember serve does not call tools (yet)");
     } else {
         check_fields(body,
-                     {"model", "prompt", "format", "options", "system", "stream", "raw", "suffix",
-                      "images", "template", "context", "think"},
-                     {"keep_alive"});
+                     "model prompt format options system stream raw suffix images template "
+                     "context think",
+                     "keep_alive");
         refuse_unless_off(body, "suffix", "ember serve does not fill in the middle");
         refuse_unless_off(body, "images", "ember serve reads text only");
         refuse_unless_off(body, "template", "the model's own chat format is used");
@@ -217,10 +217,9 @@ void add_ollama_routes(Routes& routes, ServerState& state) {
     const auto embed = [&state](const http::Request& req, http::Response& res, bool legacy) {
         const json body = parse_body(req);
         if (legacy) {
-            check_fields(body, {"model", "prompt", "options"}, {"keep_alive"});
+            check_fields(body, "model prompt options", "keep_alive");
         } else {
-            check_fields(body, {"model", "input", "truncate", "options", "dimensions"},
-                         {"keep_alive"});
+            check_fields(body, "model input truncate options dimensions", "keep_alive");
             if (integer_field(body, "dimensions", 1, 1 << 20)) {
                 throw HttpError(400,
                                 "'dimensions' is not supported (the model's own size is used)");
@@ -228,10 +227,7 @@ void add_ollama_routes(Routes& routes, ServerState& state) {
         }
         if (body.contains("options") && !body["options"].is_null()) {
             if (!body["options"].is_object()) throw HttpError(400, "'options' must be an object");
-            // How ollama runs a model; `ember serve`'s own flags decide these.
-            check_fields(body["options"], {},
-                         {"num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "use_mmap",
-                          "use_mlock", "numa", "low_vram"});
+            check_fields(body["options"], "", kRunnerOptions);
         }
         const std::optional<std::string> name = string_field(body, "model");
         if (!name) throw HttpError(400, "'model' is required");
@@ -305,6 +301,7 @@ void add_ollama_routes(Routes& routes, ServerState& state) {
     });
     routes.post("/api/show", ollama, [&state](const auto& req, auto& res) {
         const json body = parse_body(req);
+        check_fields(body, "model name", "verbose");
         std::string name = string_field(body, "model").value_or("");
         if (name.empty()) name = string_field(body, "name").value_or("");
         std::shared_ptr<LoadedModel> model = state.pool.get(name);

@@ -132,43 +132,17 @@ enum class Kind { Chat, Completion };
 // Fields of the two routes besides the sampling ones: read, accepted without effect (docs),
 // and refused unless off.
 void check_completion_fields(const json& body, Kind kind) {
+    // Read by generation_fields() and response_format_grammar(), besides the sampling ones.
+    constexpr std::string_view kCommon =
+        "model n max_tokens stop ignore_eos n_keep grammar response_format stream "
+        "stream_options logit_bias logprobs";
     if (kind == Kind::Chat) {
         check_fields(body,
-                     {"model",
-                      "messages",
-                      "temperature",
-                      "top_p",
-                      "top_k",
-                      "min_p",
-                      "seed",
-                      "presence_penalty",
-                      "frequency_penalty",
-                      "repeat_penalty",
-                      "repeat_last_n",
-                      "n",
-                      "max_tokens",
-                      "max_completion_tokens",
-                      "stop",
-                      "ignore_eos",
-                      "n_keep",
-                      "grammar",
-                      "response_format",
-                      "stream",
-                      "stream_options",
-                      "logit_bias",
-                      "logprobs",
-                      "top_logprobs",
-                      "tools",
-                      "tool_choice",
-                      "functions",
-                      "function_call",
-                      "audio",
-                      "prediction",
-                      "modalities",
-                      "reasoning_effort",
-                      "web_search_options",
-                      "parallel_tool_calls"},
-                     {"user", "store", "metadata", "service_tier", "cache_prompt"});
+                     std::string(kSamplingFields) + " " + std::string(kCommon) +
+                         " messages max_completion_tokens top_logprobs tools tool_choice "
+                         "functions function_call audio prediction modalities reasoning_effort "
+                         "web_search_options parallel_tool_calls",
+                     "user store metadata service_tier cache_prompt");
         refuse_unless_off(body, "tools", "ember serve does not call tools (yet)");
         refuse_unless_off(body, "functions", "ember serve does not call functions");
         refuse_unless_off(body, "function_call", "ember serve does not call functions");
@@ -187,32 +161,9 @@ void check_completion_fields(const json& body, Kind kind) {
         }
     } else {
         check_fields(body,
-                     {"model",
-                      "prompt",
-                      "temperature",
-                      "top_p",
-                      "top_k",
-                      "min_p",
-                      "seed",
-                      "presence_penalty",
-                      "frequency_penalty",
-                      "repeat_penalty",
-                      "repeat_last_n",
-                      "n",
-                      "max_tokens",
-                      "stop",
-                      "ignore_eos",
-                      "n_keep",
-                      "grammar",
-                      "response_format",
-                      "stream",
-                      "stream_options",
-                      "logit_bias",
-                      "logprobs",
-                      "echo",
-                      "suffix",
-                      "best_of"},
-                     {"user", "cache_prompt"});
+                     std::string(kSamplingFields) + " " + std::string(kCommon) +
+                         " prompt max_completion_tokens echo suffix best_of",
+                     "user cache_prompt");
         refuse_unless_off(body, "echo", "the prompt is not returned with the completion");
         refuse_unless_off(body, "suffix", "ember serve does not fill in the middle");
         if (auto b = integer_field(body, "best_of", 1, 1 << 20); b && *b != 1) {
@@ -429,7 +380,7 @@ void add_openai_routes(Routes& routes, ServerState& state) {
     });
     routes.post("/v1/embeddings", ErrorShape::OpenAI, [&state](const auto& req, auto& res) {
         const json body = parse_body(req);
-        check_fields(body, {"model", "input", "encoding_format", "dimensions"}, {"user"});
+        check_fields(body, "model input encoding_format dimensions", "user");
         std::shared_ptr<LoadedModel> model =
             state.pool.get(string_field(body, "model").value_or(""));
         const std::vector<std::string> texts = embedding_inputs(body, model->tokenizer());
@@ -469,7 +420,7 @@ void add_openai_routes(Routes& routes, ServerState& state) {
     // llama-server's /tokenize and /detokenize.
     routes.post("/tokenize", ErrorShape::OpenAI, [&state](const auto& req, auto& res) {
         const json body = parse_body(req);
-        check_fields(body, {"model", "content", "add_special", "with_pieces", "parse_special"});
+        check_fields(body, "model content add_special with_pieces parse_special");
         std::shared_ptr<LoadedModel> model =
             state.pool.get(string_field(body, "model").value_or(""));
         const std::optional<std::string> content = string_field(body, "content");
@@ -498,7 +449,7 @@ void add_openai_routes(Routes& routes, ServerState& state) {
     });
     routes.post("/detokenize", ErrorShape::OpenAI, [&state](const auto& req, auto& res) {
         const json body = parse_body(req);
-        check_fields(body, {"model", "tokens"});
+        check_fields(body, "model tokens");
         std::shared_ptr<LoadedModel> model =
             state.pool.get(string_field(body, "model").value_or(""));
         const auto it = body.find("tokens");
