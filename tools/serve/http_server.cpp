@@ -313,9 +313,13 @@ void Server::reactor_step() {
             continue;
         }
         if (c->lingering) {
-            // Dropped unread: MSG_TRUNC discards TCP data without copying it (Linux).
+            // Dropped unread: MSG_TRUNC discards TCP data without copying it into the buffer
+            // (Linux), whose pages therefore stay untouched.
+            static constexpr size_t kDrop = 1 << 20;
+            if (!discard_) discard_.reset(new char[kDrop]);  // not zeroed: never touched
             ssize_t r = 0;
-            for (int k = 0; k < 64 && (r = ::recv(c->fd, nullptr, 1 << 20, MSG_TRUNC)) > 0; ++k) {
+            for (int k = 0; k < 64 && (r = ::recv(c->fd, discard_.get(), kDrop, MSG_TRUNC)) > 0;
+                 ++k) {
             }
             if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
                 close_connection(c);

@@ -101,6 +101,7 @@ class Server {
     // Reactor-owned connections (null entries are compacted away after each poll).
     std::vector<std::unique_ptr<Connection>> connections_;
     std::chrono::steady_clock::time_point accept_paused_until_{};
+    std::unique_ptr<char[]> discard_;  // where lingering connections' bytes are dropped
 
     std::mutex mutex_;  // guards jobs_, returned_
     std::condition_variable work_;
