@@ -35,7 +35,7 @@ windows)
 esac
 for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null || {
-        echo "cross-build: $tool is missing (scripts/install-deps.sh installs it)" >&2
+        echo "cross-build: $tool is missing (scripts/install-deps.sh --test installs it)" >&2
         exit 1
     }
 done
