@@ -27,7 +27,7 @@ bool is_name_char(char c) {
 constexpr uint32_t kMaxRepeat = 1000;
 constexpr int kMaxNesting = 256;
 constexpr size_t kMaxElements = size_t{1} << 22;
-constexpr int kMaxExpansion = 4096;
+constexpr int kMaxExpansion = 1024;
 
 }  // namespace
 
@@ -527,20 +527,24 @@ void add_unique(State& state, std::span<const Element* const> stack) {
     state.ends.push_back(static_cast<uint32_t>(state.elements.size()));
 }
 
+// Out of line, so that expand()'s frame holds no string (a sanitizer build's frames are large).
+[[noreturn]] __attribute__((noinline)) void nested_too_deep() {
+    throw GrammarLimitError(
+        GrammarLimitError::Why::TooAmbiguous,
+        "grammar: the text nests rules more than " + std::to_string(kMaxExpansion) + " deep");
+}
+
 // Expands rule references at the top of a stack until it shows a character class (or is
 // empty: the text may end there), adding every resulting stack to `out`. Terminates because
 // the parser refused left recursion; the depth grows only with rules that a text ends at once
-// (a deeply nested text closing optional parts), and is capped so as never to exhaust the
-// thread's stack.
+// (a deeply nested text closing optional parts, a chain of rules), and is capped so as never
+// to exhaust a thread's stack (8 MiB; a sanitizer build's frames take a few KiB each).
 void expand(const Grammar& grammar, std::vector<const Element*>& stack, State& out, int depth = 0) {
     if (stack.empty() || stack.back()->type != Element::RuleRef) {
         add_unique(out, stack);
         return;
     }
-    if (depth > kMaxExpansion) {
-        throw Error("grammar: the text nests rules more than " + std::to_string(kMaxExpansion) +
-                    " deep");
-    }
+    if (depth > kMaxExpansion) nested_too_deep();
     const Element* ref = stack.back();
     const Element* after = ref + 1;
     const std::vector<Element>& rule = grammar.rules()[ref->value];
