@@ -146,7 +146,7 @@ test("a fast generation whose client left stops generating within half a second"
   abort.abort();
   await p;
   const left = Date.now();
-  assert.ok(await until(async () => (await metric(server, "ember_slots_busy")) === 0, 3000));
+  assert.ok(await until(async () => (await metric(server, "ember_slots_busy")) === 0, 3000 * scale));
   assert.ok(Date.now() - left < 500 * scale, `the slot stayed busy ${Date.now() - left} ms`);
 });
 
@@ -260,7 +260,7 @@ test("keys: from a file or EMBER_API_KEY, any case of Bearer; beyond loopback wi
     const proc = spawn(ember, ["serve", "-m", tiny, "--host", host, "--port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
     proc.stderr.on("data", (d) => (log += d));
-    assert.ok(await until(async () => /listening on/.test(log), 5000), log);
+    assert.ok(await until(async () => /listening on/.test(log), 5000 * scale), log);
     proc.kill("SIGKILL");
     assert.match(log, shown);
     if (host === "0.0.0.0") assert.match(log, /warning: listening on 0\.0\.0\.0 without an API key/);
@@ -351,7 +351,7 @@ test("SIGTERM: requests waiting for a slot still run within the grace period", a
   const reader = first.body.getReader();
   await reader.read();
   const queued = post(server, "/v1/completions", { prompt: "Once upon", max_tokens: 8 });
-  await until(async () => (await metric(server, "ember_queue_depth")) === 1, 2000);
+  await until(async () => (await metric(server, "ember_queue_depth")) === 1, 2000 * scale);
   const exited = new Promise((resolve) => server.proc.on("exit", resolve));
   server.proc.kill("SIGTERM");
   while (!(await reader.read()).done) { /* the stream ends normally */ }

@@ -1,6 +1,7 @@
 #include "tools/serve/model_pool.h"
 
 #include <algorithm>
+#include <thread>
 
 namespace ember::serve {
 
@@ -164,7 +165,9 @@ std::shared_ptr<LoadedModel> ModelPool::get(const std::string& requested) {
     } catch (const std::exception& e) {
         throw ModelLoadError("model '" + name + "' cannot be loaded: " + e.what());
     }
-    // Make room: unload the least recently used model that no request holds.
+    // Make room: unload the least recently used model that no request holds. A model whose
+    // last response is still being written is held a moment longer: wait up to 2 s for one.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     for (;;) {
         std::unique_lock lock(mutex_);
         if (static_cast<int>(entries_.size()) < params_.max_resident) break;
@@ -176,6 +179,11 @@ std::shared_ptr<LoadedModel> ModelPool::get(const std::string& requested) {
             }
         }
         if (victim == entries_.end()) {
+            if (std::chrono::steady_clock::now() < give_up) {
+                lock.unlock();
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                continue;
+            }
             throw QueueFullError("--max-models " + std::to_string(params_.max_resident) +
                                  " models are loaded and busy");
         }
