@@ -14,9 +14,9 @@
 #include <random>
 #include <string>
 
-#include "engine/generate/json_schema.h"
+#include "engine/grammar/json_schema.h"
 #include "engine/generate/sampler.h"
-#include "engine/generate/token_grammar.h"
+#include "engine/grammar/token_grammar.h"
 #include "engine/text/tokenizer.h"
 #include "formats/gguf.h"
 

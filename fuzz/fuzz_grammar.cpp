@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/generate/grammar.h"
-#include "engine/generate/json_schema.h"
+#include "engine/grammar/grammar.h"
+#include "engine/grammar/json_schema.h"
 #include "formats/error.h"
 
 namespace {

@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "engine/generate/grammar.h"
+#include "engine/grammar/grammar.h"
 #include "formats/error.h"
 
 namespace ember {

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/generate/grammar.h"
-#include "engine/generate/json.h"
-#include "engine/generate/json_schema.h"
+#include "engine/grammar/grammar.h"
+#include "engine/grammar/json.h"
+#include "engine/grammar/json_schema.h"
 #include "formats/error.h"
 
 namespace ember {

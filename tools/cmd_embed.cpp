@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/embed/embedder.h"
+#include "engine/grammar/json.h"
 #include "formats/error.h"
 #include "formats/output_file.h"
 #include "tools/command.h"
@@ -53,24 +54,6 @@ void append_vector(std::string& out, const float* v, size_t n) {
         append_float(out, v[i]);
     }
     out += ']';
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-            out += buf;
-        } else {
-            out += ch;  // UTF-8 passes through (invalid bytes too: the tokenizer saw the same)
-        }
-    }
-    out += '"';
 }
 
 // A CSV field: quoted, quotes doubled (RFC 4180).

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/generate/grammar.h"
-#include "engine/generate/json_schema.h"
+#include "engine/grammar/grammar.h"
+#include "engine/grammar/json_schema.h"
 #include "engine/generate/session.h"
 #include "platform/files.h"
 #include "tools/option_checks.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "engine/generate/token_grammar.h"
+#include "engine/grammar/token_grammar.h"
 #include "formats/error.h"
 
 namespace ember {

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "engine/generate/stop_strings.h"
-#include "engine/generate/token_grammar.h"
+#include "engine/grammar/token_grammar.h"
 #include "engine/text/utf8.h"
 #include "platform/thermal.h"
 

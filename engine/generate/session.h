@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/generate/grammar.h"
+#include "engine/grammar/grammar.h"
 #include "engine/generate/sampler.h"
 #include "engine/model/context.h"
 #include "engine/text/tokenizer.h"

@@ -5,8 +5,8 @@
 #include <ctime>
 #include <random>
 
-#include "engine/generate/grammar.h"
-#include "engine/generate/json_schema.h"
+#include "engine/grammar/grammar.h"
+#include "engine/grammar/json_schema.h"
 #include "tools/serve/connection.h"
 
 namespace ember::serve {

@@ -32,7 +32,7 @@
 
 #include "engine/generate/sampler.h"
 #include "engine/generate/stop_strings.h"
-#include "engine/generate/token_grammar.h"
+#include "engine/grammar/token_grammar.h"
 #include "engine/model/context.h"
 #include "engine/text/tokenizer.h"
 #include "engine/text/utf8.h"

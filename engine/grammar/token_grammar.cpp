@@ -1,4 +1,4 @@
-#include "engine/generate/token_grammar.h"
+#include "engine/grammar/token_grammar.h"
 
 #include <algorithm>
 #include <limits>

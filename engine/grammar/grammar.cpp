@@ -1,4 +1,4 @@
-#include "engine/generate/grammar.h"
+#include "engine/grammar/grammar.h"
 
 #include <algorithm>
 #include <map>

@@ -1,4 +1,4 @@
-#include "engine/generate/json.h"
+#include "engine/grammar/json.h"
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "engine/generate/json_schema.h"
+#include "engine/grammar/json_schema.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <set>
 #include <vector>
 
-#include "engine/generate/json.h"
+#include "engine/grammar/json.h"
 #include "engine/text/utf8.h"
 #include "formats/error.h"
 

@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/generate/grammar.h"
+#include "engine/grammar/grammar.h"
 
 namespace ember {
 
