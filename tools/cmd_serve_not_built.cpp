@@ -1,5 +1,5 @@
-// `ember serve` in a build without it (EMBER_SERVE=OFF: the cross builds, which have no
-// cpp-httplib): the command exists and says why it cannot run.
+// `ember serve` in a build without it (EMBER_SERVE=OFF: the cross builds, whose targets lack
+// POSIX sockets or nlohmann-json here): the command exists and says why it cannot run.
 #include "formats/error.h"
 #include "tools/command.h"
 
@@ -11,7 +11,7 @@ Runner add_serve_command(CLI::App& app) {
     return []() -> int {
         throw Error(
             "this ember was built without its HTTP server (EMBER_SERVE=OFF, as the cross "
-            "builds are); build with cpp-httplib for ember serve");
+            "builds are); build with EMBER_SERVE=ON for ember serve");
     };
 }
 

@@ -146,7 +146,7 @@ function keepAliveRequest(agent, port, body) {
   });
 }
 
-test("a keep-alive connection idle longer than cpp-httplib's default 5 s is reused safely", async () => {
+test("a keep-alive connection idle longer than clients' usual 5 s is reused safely", async () => {
   const server = await startServer(["-m", tiny]);
   const agent = new Agent({ keepAlive: true, maxSockets: 1, timeout: 60000 });
   const body = { prompt: "Once", max_tokens: 4 };
