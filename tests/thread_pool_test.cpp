@@ -67,5 +67,36 @@ TEST(ThreadPool, ThreadCountsAreChecked) {
     EXPECT_THROW(check_thread_count(-1), Error);
 }
 
+// Tasks of unequal cost: each runs once, each thread's tasks are one ascending run, and the
+// runs' costs are about equal (every run within the largest task's cost of total / threads).
+TEST(ThreadPool, BalancedRunsCoverEveryTaskOnceInContiguousRuns) {
+    for (int threads : {1, 2, 3, 4}) {
+        ThreadPool pool(threads);
+        std::vector<int64_t> cost(101);
+        for (size_t i = 0; i < cost.size(); ++i) cost[i] = static_cast<int64_t>((i * 37) % 11);
+        std::vector<std::vector<int>> runs(static_cast<size_t>(threads));
+        std::vector<std::atomic<int>> seen(cost.size());
+        pool.run_balanced(
+            static_cast<int>(cost.size()),
+            [&](int task) { return cost[static_cast<size_t>(task)]; },
+            [&](int part, int task) {
+                runs[static_cast<size_t>(part)].push_back(task);
+                ++seen[static_cast<size_t>(task)];
+            });
+        for (const auto& n : seen) EXPECT_EQ(n.load(), 1);
+        int64_t total = 0;
+        for (int64_t c : cost) total += c;
+        int next = 0;
+        for (const auto& run : runs) {
+            int64_t run_cost = 0;
+            for (int task : run) {
+                EXPECT_EQ(task, next++);  // contiguous, in order, the parts in part order
+                run_cost += cost[static_cast<size_t>(task)];
+            }
+            EXPECT_LE(std::abs(run_cost - total / threads), 10) << threads << " threads";
+        }
+    }
+}
+
 }  // namespace
 }  // namespace ember

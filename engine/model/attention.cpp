@@ -55,106 +55,93 @@ void Context::attention(int layer, int n) {
             attend_begin_[t] != attend_begin_[chunks.back().t0]) {
             chunks.push_back({t, t, row_begin(t), 0});
         }
-        Chunk& k = chunks.back();
-        k.t1 = t + 1;
-        k.begin = std::min(k.begin, row_begin(t));
-        k.end = std::max(k.end, attend_end_[t]);
+        Chunk& chunk = chunks.back();
+        chunk.t1 = t + 1;
+        chunk.begin = std::min(chunk.begin, row_begin(t));
+        chunk.end = std::max(chunk.end, attend_end_[t]);
     }
     const int n_chunks = static_cast<int>(chunks.size());
     const int n_tasks = c.n_head_kv * n_chunks;  // KV-head-major: a thread reuses its slice
     int widest = 1;
-    for (const Chunk& k : chunks) widest = std::max(widest, k.end - k.begin);
+    for (const Chunk& chunk : chunks) widest = std::max(widest, chunk.end - chunk.begin);
     const int ld = (widest + 15) / 16 * 16;  // row stride of keys_t and scores
+    for (AttentionScratch& s : attention_scratch_) s.layer = s.kv_head = -1;  // the cache changed
     // A task costs about its chunk's width; threads take contiguous runs of equal total cost.
     const auto task_cost = [&](int task) {
-        const Chunk& k = chunks[task % n_chunks];
-        return int64_t{k.end - k.begin};
+        const Chunk& chunk = chunks[task % n_chunks];
+        return int64_t{chunk.end - chunk.begin};
     };
-    int64_t total_cost = 0;
-    for (int task = 0; task < n_tasks; ++task) total_cost += task_cost(task);
-
-    pool_.run([&](int thread, int n_threads) {
+    pool_.run_balanced(n_tasks, task_cost, [&](int thread, int task) {
         AttentionScratch& s = attention_scratch_[thread];
-        s.layer = s.kv_head = -1;  // the cache changed since the last call
-        const int64_t cost_begin = total_cost * thread / n_threads;
-        const int64_t cost_end = total_cost * (thread + 1) / n_threads;
-        int64_t cost = 0;
-        for (int task = 0; task < n_tasks; ++task) {
-            const int64_t mid = cost + task_cost(task) / 2;  // a task goes where its middle falls
-            cost += task_cost(task);
-            if (mid < cost_begin || mid >= cost_end) continue;
-            const int kv_head = task / n_chunks;
-            const Chunk& k = chunks[task % n_chunks];
-            const int t0 = k.t0, t1 = k.t1, kv_begin = k.begin, n_kv = k.end;
-            const int width = n_kv - kv_begin, rows = (t1 - t0) * heads_per_kv;
+        const int kv_head = task / n_chunks;
+        const Chunk& chunk = chunks[task % n_chunks];
+        const int t0 = chunk.t0, t1 = chunk.t1, kv_begin = chunk.begin, kv_end = chunk.end;
+        const int width = kv_end - kv_begin, rows = (t1 - t0) * heads_per_kv;
 
-            // The head's cache rows kv_begin .. n_kv - 1 in F32 (only rows not yet converted:
-            // successive chunks of one sequence start alike and extend the slice): the values
-            // straight into place, the keys through key_rows into keys_t.
-            if (s.layer != layer || s.kv_head != kv_head || s.conv_begin != kv_begin) {
-                s.layer = layer, s.kv_head = kv_head, s.conv_begin = s.conv_end = kv_begin;
-                s.keys_t.resize(static_cast<size_t>(hd) * ld);
-                s.values.resize(static_cast<size_t>(ld) * hd);
-                s.out.resize(static_cast<size_t>(chunk_tokens) * heads_per_kv * hd);
-                s.queries.resize(s.out.size());
-                s.scores.resize(static_cast<size_t>(chunk_tokens) * heads_per_kv * ld);
-                s.conv.resize(static_cast<size_t>(std::max(ld, heads_per_kv * hd)) * 4);
-            }
-            if (s.conv_end < n_kv) {
-                const int first = s.conv_end, count = n_kv - first, col = first - s.conv_begin;
-                const size_t n_values = static_cast<size_t>(count) * hd;
-                kv_kernels.dequantize_row(kv_.values(layer, kv_head, first),
-                                          &s.values[static_cast<size_t>(col) * hd], n_values);
-                s.key_rows.resize(n_values);
-                kv_kernels.dequantize_row(kv_.keys(layer, kv_head, first), s.key_rows.data(),
-                                          n_values);
-                // In blocks of 16 positions, so that the reads stay within a few cache lines.
-                for (int j0 = 0; j0 < count; j0 += 16) {
-                    const int j1 = std::min(count, j0 + 16);
-                    for (int i = 0; i < hd; ++i) {
-                        float* column = &s.keys_t[static_cast<size_t>(i) * ld + col];
-                        for (int j = j0; j < j1; ++j) column[j] = s.key_rows[j * hd + i];
-                    }
+        // The head's cache rows kv_begin .. kv_end - 1 in F32 (only rows not yet converted:
+        // successive chunks of one sequence start alike and extend the slice): the values
+        // straight into place, the keys through key_rows into keys_t.
+        if (s.layer != layer || s.kv_head != kv_head || s.conv_begin != kv_begin) {
+            s.layer = layer, s.kv_head = kv_head, s.conv_begin = s.conv_end = kv_begin;
+            s.keys_t.resize(static_cast<size_t>(hd) * ld);
+            s.values.resize(static_cast<size_t>(ld) * hd);
+            s.out.resize(static_cast<size_t>(chunk_tokens) * heads_per_kv * hd);
+            s.queries.resize(s.out.size());
+            s.scores.resize(static_cast<size_t>(chunk_tokens) * heads_per_kv * ld);
+            s.conv.resize(static_cast<size_t>(std::max(ld, heads_per_kv * hd)) * 4);
+        }
+        if (s.conv_end < kv_end) {
+            const int first = s.conv_end, count = kv_end - first, col = first - s.conv_begin;
+            const size_t n_values = static_cast<size_t>(count) * hd;
+            kv_kernels.dequantize_row(kv_.values(layer, kv_head, first),
+                                      &s.values[static_cast<size_t>(col) * hd], n_values);
+            s.key_rows.resize(n_values);
+            kv_kernels.dequantize_row(kv_.keys(layer, kv_head, first), s.key_rows.data(), n_values);
+            // In blocks of 16 positions, so that the reads stay within a few cache lines.
+            for (int j0 = 0; j0 < count; j0 += 16) {
+                const int j1 = std::min(count, j0 + 16);
+                for (int i = 0; i < hd; ++i) {
+                    float* column = &s.keys_t[static_cast<size_t>(i) * ld + col];
+                    for (int j = j0; j < j1; ++j) column[j] = s.key_rows[j * hd + i];
                 }
-                s.conv_end = n_kv;
             }
+            s.conv_end = kv_end;
+        }
 
-            // Q: row (t - t0) * heads_per_kv + g is token t's query head kv_head * hpk + g.
-            for (int t = t0; t < t1; ++t) {
-                const float* q = &q_[static_cast<size_t>(t) * c.q_dim() +
-                                     static_cast<size_t>(kv_head) * heads_per_kv * hd];
-                float* row = &s.queries[static_cast<size_t>(t - t0) * heads_per_kv * hd];
-                std::copy(q, q + heads_per_kv * hd, row);
-                if (q_rounding) {
-                    q_rounding->quantize_row(row, s.conv.data(), heads_per_kv * hd);
-                    q_rounding->dequantize_row(s.conv.data(), row, heads_per_kv * hd);
-                }
+        // Q: row (t - t0) * heads_per_kv + g is token t's query head kv_head * hpk + g.
+        for (int t = t0; t < t1; ++t) {
+            const float* q = &q_[static_cast<size_t>(t) * c.q_dim() +
+                                 static_cast<size_t>(kv_head) * heads_per_kv * hd];
+            float* row = &s.queries[static_cast<size_t>(t - t0) * heads_per_kv * hd];
+            std::copy(q, q + heads_per_kv * hd, row);
+            if (q_rounding) {
+                q_rounding->quantize_row(row, s.conv.data(), heads_per_kv * hd);
+                q_rounding->dequantize_row(s.conv.data(), row, heads_per_kv * hd);
             }
-            // S (rows, width) = Q (rows, hd) @ K^T (hd, width): cache rows kv_begin .. n_kv - 1
-            matmul_f32(rows, width, hd, s.queries.data(), hd, s.keys_t.data(), ld, s.scores.data(),
-                       ld);
-            for (int r = 0; r < rows; ++r) {
-                float* p = &s.scores[static_cast<size_t>(r) * ld];
-                const int t = t0 + r / heads_per_kv;
-                const int first = row_begin(t) - kv_begin, end = attend_end_[t] - kv_begin;
-                if (c.attn_softcap > 0) soft_cap(p + first, end - first, c.attn_softcap);
-                for (int j = first; j < end; ++j) p[j] *= scale;
-                softmax(p + first, end - first);
-                std::fill(p, p + first, 0.0f);
-                std::fill(p + end, p + width, 0.0f);
-                if (p_rounding) {
-                    p_rounding->quantize_row(p + first, s.conv.data(), end - first);
-                    p_rounding->dequantize_row(s.conv.data(), p + first, end - first);
-                }
+        }
+        // S (rows, width) = Q (rows, hd) @ K^T (hd, width): cache rows kv_begin .. kv_end - 1
+        matmul_f32(rows, width, hd, s.queries.data(), hd, s.keys_t.data(), ld, s.scores.data(), ld);
+        for (int r = 0; r < rows; ++r) {
+            float* p = &s.scores[static_cast<size_t>(r) * ld];
+            const int t = t0 + r / heads_per_kv;
+            const int first = row_begin(t) - kv_begin, end = attend_end_[t] - kv_begin;
+            if (c.attn_softcap > 0) soft_cap(p + first, end - first, c.attn_softcap);
+            for (int j = first; j < end; ++j) p[j] *= scale;
+            softmax(p + first, end - first);
+            std::fill(p, p + first, 0.0f);
+            std::fill(p + end, p + width, 0.0f);
+            if (p_rounding) {
+                p_rounding->quantize_row(p + first, s.conv.data(), end - first);
+                p_rounding->dequantize_row(s.conv.data(), p + first, end - first);
             }
-            // O (rows, hd) = P (rows, width) @ V (width, hd)
-            matmul_f32(rows, hd, width, s.scores.data(), ld, s.values.data(), hd, s.out.data(), hd);
-            for (int t = t0; t < t1; ++t) {
-                const float* o = &s.out[static_cast<size_t>(t - t0) * heads_per_kv * hd];
-                std::copy(o, o + heads_per_kv * hd,
-                          &attn_[static_cast<size_t>(t) * c.q_dim() +
-                                 static_cast<size_t>(kv_head) * heads_per_kv * hd]);
-            }
+        }
+        // O (rows, hd) = P (rows, width) @ V (width, hd)
+        matmul_f32(rows, hd, width, s.scores.data(), ld, s.values.data(), hd, s.out.data(), hd);
+        for (int t = t0; t < t1; ++t) {
+            const float* o = &s.out[static_cast<size_t>(t - t0) * heads_per_kv * hd];
+            std::copy(o, o + heads_per_kv * hd,
+                      &attn_[static_cast<size_t>(t) * c.q_dim() +
+                             static_cast<size_t>(kv_head) * heads_per_kv * hd]);
         }
     });
 }

@@ -51,6 +51,26 @@ class ThreadPool {
         });
     }
 
+    // Tasks [0, n_tasks) of unequal cost, split into one contiguous run per thread, the runs of
+    // about equal total cost (a task goes to the run where the middle of its cost falls):
+    // body(part, task) for each task, in order within its run; `part` indexes per-thread
+    // scratch. cost(task) >= 0 must give the same value each time it is asked.
+    template <typename Cost, typename Body>
+    void run_balanced(int n_tasks, Cost&& cost, Body&& body) {
+        int64_t total = 0;
+        for (int task = 0; task < n_tasks; ++task) total += cost(task);
+        run([&](int part, int n_parts) {
+            const int64_t begin = total * part / n_parts, end = total * (part + 1) / n_parts;
+            int64_t at = 0;
+            for (int task = 0; task < n_tasks; ++task) {
+                const int64_t c = cost(task);
+                const int64_t middle = at + c / 2;
+                at += c;
+                if (middle >= begin && middle < end) body(part, task);
+            }
+        });
+    }
+
     static constexpr int kMaxParts = 0xFFFF;
     // Parts per thread in parallel_for: more parts balance better when a thread is slowed (a
     // core shared with another program), fewer cost less in claims (bench/threads.sh;
