@@ -87,17 +87,12 @@ void Context::forward(const int32_t* tokens, int n, std::span<const int> outputs
         }
     };
 
-    // Runs body(t) for every token of the batch, split across the threads (a token or two:
-    // on this one, as waking the threads costs more than it saves).
+    // Runs body(t) for every token of the batch, split across the threads (for_tokens: a
+    // few tokens on this one).
     const auto each_token = [&](const auto& body) {
-        const auto range = [&](int64_t begin, int64_t end) {
+        for_tokens(pool_, n, [&](int64_t begin, int64_t end) {
             for (int64_t t = begin; t < end; ++t) body(static_cast<int>(t));
-        };
-        if (n < 4) {
-            range(0, n);
-        } else {
-            pool_.parallel_for(n, range);
-        }
+        });
     };
     // Adds a bias (width values) to row t of a (n, width) activation, when there is one.
     const auto add_bias = [](float* rows, int t, const float* bias, int width) {

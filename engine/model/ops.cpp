@@ -179,11 +179,7 @@ void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols, 
         for (int64_t t = begin; t < end; ++t)
             quantize_row(x + t * cols, data.data() + t * row_bytes, cols);
     };
-    if (n_tokens < 4) {
-        rows(0, n_tokens);  // one token: waking the threads costs more than it saves
-    } else {
-        pool.parallel_for(n_tokens, rows);
-    }
+    for_tokens(pool, n_tokens, rows);
 }
 
 namespace {

@@ -10,6 +10,21 @@
 
 namespace ember {
 
+// Below this many tokens, a loop over the tokens of a batch (norms, RoPE, activation
+// quantization) runs on the calling thread: waking the threads costs more than it saves.
+inline constexpr int kFewTokens = 4;
+
+// body(begin, end) over the tokens [0, n_tokens): on this thread for fewer than kFewTokens,
+// else split across the pool's threads.
+template <typename Body>
+void for_tokens(ThreadPool& pool, int n_tokens, Body&& body) {
+    if (n_tokens < kFewTokens) {
+        body(int64_t{0}, int64_t{n_tokens});
+    } else {
+        pool.parallel_for(n_tokens, body);
+    }
+}
+
 // RMSNorm (Zhang and Sennrich, 2019): out = x / sqrt(mean(x^2) + eps) * weight.  x, out: (n)
 void rms_norm(const float* x, const float* weight, float* out, int n, float eps);
 
