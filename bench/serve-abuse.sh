@@ -34,7 +34,7 @@ log=$(mktemp)
 "$ember" serve -m "$model" --port 0 -np 12 -c 512 -t "$threads" --timeout 10 2>"$log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "listening on http" "$log" && break; sleep 0.1; done
 url=$(sed -n 's/.*listening on \(http:[^ ]*\) .*/\1/p' "$log" | head -1)
 [ -n "$url" ] || { cat "$log"; exit 1; }
 echo "serve-abuse: $model, $seconds s alone, then $seconds s beside the hostile mix ($url)"

@@ -260,7 +260,7 @@ test("keys: from a file or EMBER_API_KEY, any case of Bearer; beyond loopback wi
     const proc = spawn(ember, ["serve", "-m", tiny, "--host", host, "--port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
     proc.stderr.on("data", (d) => (log += d));
-    assert.ok(await until(async () => /listening on/.test(log), 5000 * scale), log);
+    assert.ok(await until(async () => /listening on http/.test(log), 5000 * scale), log);
     proc.kill("SIGKILL");
     assert.match(log, shown);
     if (host === "0.0.0.0") assert.match(log, /warning: listening on 0\.0\.0\.0 without an API key/);
