@@ -366,6 +366,13 @@ TEST(ServeHttp, BrowsersAndHosts) {
     EXPECT_EQ(r.headers["access-control-allow-origin"], "http://localhost:5173");
     r = post("Origin: tauri://localhost\r\nContent-Type: application/json\r\n");
     EXPECT_EQ(r.status, 200);
+    // An allowed page reads the errors too.
+    r = h.one(
+        "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nOrigin: http://localhost:5173\r\n"
+        "Content-Type: application/json\r\nContent-Length: 5\r\n\r\n{nope");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.headers["access-control-allow-origin"], "http://localhost:5173");
+    EXPECT_EQ(r.headers["content-type"], "application/json");
     r = h.one(
         "OPTIONS /v1/completions HTTP/1.1\r\nHost: localhost\r\nOrigin: "
         "https://evil.example\r\n\r\n");

@@ -343,7 +343,11 @@ void send_error(http::Response& response, const HttpError& error, ErrorShape sha
     response.status = error.status;
     response.body.clear();
     response.stream = nullptr;
-    response.headers.clear();
+    // What a failed handler set goes; the CORS headers the server set before it stay, so that
+    // an allowed page can read the error.
+    std::erase_if(response.headers, [](const http::Header& h) {
+        return h.name.rfind("Access-Control-", 0) != 0 && h.name != "Vary";
+    });
     if (error.status == 503) response.set_header("Retry-After", "1");
     const json body = shape == ErrorShape::Ollama
                           ? json{{"error", error.what()}}
