@@ -267,8 +267,8 @@ void Service::handle(const http::Request& request, http::Response& response) {
     if (!host_allowed(request)) {
         fail(403,
              "Host '" + request.header_value("host") +
-                 "' is not this server's: a loopback server answers only to loopback names "
-                 "(DNS rebinding protection; --host 0.0.0.0 serves other names)",
+                 "' is not this server's: a loopback server answers only to local names "
+                 "(DNS rebinding protection; ember serve --allowed-host NAME adds one)",
              ErrorShape::OpenAI);
         return;
     }
