@@ -33,7 +33,7 @@ struct Fixture {
         params.sampling.seed = 5;
         ember::Session source(model, tokenizer, params);
         ember::TurnOptions turn;
-        turn.n_predict = 6;
+        turn.max_tokens = 6;
         source.generate("Once upon a time", turn, [](std::string_view) { return true; });
         valid = source.save_state("app data");
         target = std::make_unique<ember::Session>(model, tokenizer, params);

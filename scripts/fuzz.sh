@@ -52,6 +52,7 @@ seed() {
             printf '{"$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}, "maxItems": 2}}, "$ref": "#/$defs/t"}\001[[[], [[]]]]' > "$corpus/recursive" ;;
         http)  # byte 0 even: raw bytes of a connection; odd: byte 1 picks a route, the rest is its body
             printf '\000GET /health HTTP/1.1\r\nHost: localhost\r\n\r\nPOST /v1/completions HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1f\r\n{"prompt":"Once","max_tokens":2}\r\n0\r\n\r\n' > "$corpus/pipelined"
+            printf '\000HEAD /health HTTP/1.1\r\nHost: a\r\n\r\nHEAD /v1/models HTTP/1.1\r\nHost: a\r\n\r\n' > "$corpus/head"
             printf '\001\000{"messages":[{"role":"user","content":"Hi"}],"max_tokens":3,"stream":true}' > "$corpus/chat"
             printf '\001\001{"prompt":"Once","grammar":"root ::= [a-z]+","max_tokens":4}' > "$corpus/grammar"
             printf '\001\007{"model":"m","prompt":"Once","options":{"num_predict":3}}' > "$corpus/ollama"

@@ -31,7 +31,7 @@ std::vector<int32_t> greedy(const Model& model, const std::vector<int32_t>& prom
     session.append_tokens(prompt);
     std::vector<int32_t> out;
     TurnOptions options;
-    options.n_predict = n;
+    options.max_tokens = n;
     options.ignore_eos = true;
     options.on_token = [&](int32_t t) {
         out.push_back(t);

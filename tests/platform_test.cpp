@@ -124,7 +124,7 @@ TEST(ThermalBackOff, HalvesThePaceWhileHotAndReturnsWhenCool) {
     const auto generate = [&](int cool_after) {
         Session session(model, tokenizer, params);
         TurnOptions turn;
-        turn.n_predict = 16;
+        turn.max_tokens = 16;
         turn.ignore_eos = true;
         turn.thermal_limit_celsius = 70;
         turn.thermal_check_ms = 0;

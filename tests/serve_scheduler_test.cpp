@@ -30,7 +30,7 @@ GenerationRequest greedy(const std::string& prompt, int max_tokens) {
     GenerationRequest r;
     r.prompt = fixture().tokenizer.encode(prompt, true, true);
     r.sampling.temperature = 0;
-    r.max_tokens = max_tokens;
+    r.rules.max_tokens = max_tokens;
     return r;
 }
 
@@ -61,7 +61,7 @@ std::string alone(const std::string& prompt, int max_tokens) {
     params.sampling.temperature = 0;
     Session session(fixture().model, fixture().tokenizer, params);
     TurnOptions turn;
-    turn.n_predict = max_tokens;
+    turn.max_tokens = max_tokens;
     return session.generate(prompt, turn, [](std::string_view) { return true; }).text;
 }
 
@@ -86,7 +86,7 @@ TEST(ServeScheduler, BatchedGreedyRepliesEqualAloneOnes) {
     for (size_t i = 0; i < prompts.size(); ++i) {
         const Reply reply = wait(*running[i]);
         EXPECT_EQ(reply.text, expected[i]) << prompts[i];
-        EXPECT_EQ(reply.last.finish, Finish::Length);
+        EXPECT_EQ(reply.last.finish, StopReason::Limit);
         EXPECT_EQ(reply.last.n_generated, 40);
     }
     const SchedulerStats stats = scheduler.stats();
@@ -119,8 +119,8 @@ TEST(ServeScheduler, RefusesBeyondTheQueue) {
     EXPECT_THROW(scheduler.submit(greedy("Once", -1)), QueueFullError);
     a->cancel();
     b->cancel();
-    EXPECT_EQ(wait(*a).last.finish, Finish::Cancelled);
-    EXPECT_EQ(wait(*b).last.finish, Finish::Cancelled);
+    EXPECT_EQ(wait(*a).last.finish, StopReason::Cancelled);
+    EXPECT_EQ(wait(*b).last.finish, StopReason::Cancelled);
 }
 
 TEST(ServeScheduler, CancelFreesTheSlot) {
@@ -129,7 +129,7 @@ TEST(ServeScheduler, CancelFreesTheSlot) {
     ASSERT_TRUE(g->next(std::chrono::seconds(30)).has_value());  // it generates
     g->cancel();
     const Reply rest = wait(*g);
-    EXPECT_EQ(rest.last.finish, Finish::Cancelled);
+    EXPECT_EQ(rest.last.finish, StopReason::Cancelled);
     EXPECT_LT(rest.last.n_generated, 2000);
     EXPECT_EQ(scheduler.stats().busy_slots, 0);
     // The slot serves the next request.
@@ -140,35 +140,35 @@ TEST(ServeScheduler, EndsAtDeadlineStopStringAndFullContext) {
     Scheduler scheduler(fixture().model, fixture().tokenizer, slots(2, 64));
     GenerationRequest late = greedy("Once upon a time", -1);
     late.deadline = std::chrono::steady_clock::now();
-    EXPECT_EQ(wait(*scheduler.submit(late)).last.finish, Finish::Timeout);
+    EXPECT_EQ(wait(*scheduler.submit(late)).last.finish, StopReason::Timeout);
 
     const std::string text = alone("Once upon a time", 30);
     const size_t comma = text.find(',');
     ASSERT_NE(comma, std::string::npos) << text;
     GenerationRequest stop = greedy("Once upon a time", 30);
-    stop.stop = {","};
+    stop.rules.stop_strings = {","};
     const Reply stopped = wait(*scheduler.submit(stop));
     EXPECT_EQ(stopped.text, text.substr(0, comma));
-    EXPECT_EQ(stopped.last.finish, Finish::Stop);
+    EXPECT_EQ(stopped.last.finish, StopReason::StopString);
 
     // 64 positions: a context shift goes on past them; without, the context ends the reply.
     GenerationRequest long_reply = greedy("Once upon a time", 200);
-    long_reply.ignore_eos = true;
+    long_reply.rules.ignore_eos = true;
     const Reply shifted = wait(*scheduler.submit(long_reply));
-    EXPECT_EQ(shifted.last.finish, Finish::Length);
+    EXPECT_EQ(shifted.last.finish, StopReason::Limit);
     EXPECT_EQ(shifted.last.n_generated, 200);
     EXPECT_LE(scheduler.stats().kv_positions_used, 2 * 64);
     // Without max_tokens a reply stops at the full context all the same.
     GenerationRequest open_ended = greedy("Once upon a time", -1);
-    open_ended.ignore_eos = true;
+    open_ended.rules.ignore_eos = true;
     const Reply to_the_end = wait(*scheduler.submit(open_ended));
-    EXPECT_EQ(to_the_end.last.finish, Finish::Length);
+    EXPECT_EQ(to_the_end.last.finish, StopReason::ContextFull);
     EXPECT_LE(to_the_end.last.n_prompt + to_the_end.last.n_generated, 65);
     SchedulerParams no_shift = slots(1, 64);
     no_shift.context_shift = false;
     Scheduler bounded(fixture().model, fixture().tokenizer, no_shift);
     const Reply full = wait(*bounded.submit(long_reply));
-    EXPECT_EQ(full.last.finish, Finish::Length);
+    EXPECT_EQ(full.last.finish, StopReason::ContextFull);
     EXPECT_LE(full.last.n_prompt + full.last.n_generated, 65);
 
     std::vector<int32_t> long_prompt(64, fixture().tokenizer.encode("a", false, false)[0]);

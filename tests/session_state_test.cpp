@@ -35,7 +35,7 @@ SessionParams params_for(TensorType kv_type, float temperature) {
 
 std::string continue_text(Session& session, int n, const std::string& prompt = "") {
     TurnOptions turn;
-    turn.n_predict = n;
+    turn.max_tokens = n;
     turn.ignore_eos = true;
     return session.generate(prompt, turn, [](std::string_view) { return true; }).text;
 }
@@ -68,7 +68,7 @@ TEST(SessionState, ARestoredSessionGoesOnExactlyAsTheOriginal) {
         restored.load_state(after_prompt);
         EXPECT_EQ(restored.tokens(), prompt_tokens);
         TurnOptions turn;
-        turn.n_predict = 30;
+        turn.max_tokens = 30;
         turn.ignore_eos = true;
         const TurnResult r = restored.generate("", turn, [](std::string_view) { return true; });
         EXPECT_EQ(r.n_prompt, 0);  // nothing evaluated before the first sample

@@ -191,7 +191,7 @@ TEST_F(StructuredOutput, TwoHundredSamplesAreValidJson) {
         SCOPED_TRACE("seed " + std::to_string(seed));
         Session s = session(seed);
         TurnOptions turn;
-        turn.n_predict = 1500;
+        turn.max_tokens = 1500;
         turn.grammar = grammar;
         const TurnResult r =
             s.generate("Once upon a time", turn, [](std::string_view) { return true; });
@@ -218,7 +218,7 @@ TEST_F(StructuredOutput, TheGrammarDecidesWhereTheTextEnds) {
         EXPECT_TRUE(r.text == " there was a cat." || r.text == " there was a dog.") << r.text;
         // The session goes on after the constrained turn, free again.
         TurnOptions free_turn;
-        free_turn.n_predict = 5;
+        free_turn.max_tokens = 5;
         EXPECT_EQ(s.generate("", free_turn, [](std::string_view) { return true; }).n_generated, 5);
     }
 }
@@ -227,7 +227,7 @@ TEST_F(StructuredOutput, TheGrammarDecidesWhereTheTextEnds) {
 TEST_F(StructuredOutput, AGrammarThatCannotFinishStopsAtTheLimit) {
     Session s = session(1);
     TurnOptions turn;
-    turn.n_predict = 16;
+    turn.max_tokens = 16;
     turn.grammar = Grammar::parse(R"(root ::= [a-z ]{300} ".")");
     const TurnResult r = s.generate("Once", turn, [](std::string_view) { return true; });
     EXPECT_EQ(r.reason, StopReason::Limit);

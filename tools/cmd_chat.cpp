@@ -155,8 +155,8 @@ int run_chat(const ChatOptions& options) {
                               encode_conversation(held, history));
     };
     TurnOptions turn;
-    turn.n_predict = options.n_predict;
-    turn.stop_strings = chat_stop_strings(chat_template);
+    turn.max_tokens = options.n_predict;
+    add_chat_ends(turn, chat_template, tokenizer);  // the template's end of turn ends a reply
     options.generation.apply(turn);
     turn.grammar = grammar;  // every reply follows it
     std::signal(SIGINT, on_interrupt);

@@ -100,7 +100,7 @@ int run_run(const RunOptions& options) {
     // One generation loop for the library and the command line: the session's. Text arrives
     // through the text callback; --print-ids takes the ids from the token callback instead.
     TurnOptions turn;
-    turn.n_predict = options.n_predict;
+    turn.max_tokens = options.n_predict;
     turn.ignore_eos = options.ignore_eos;
     options.generation.apply(turn);
     turn.grammar = grammar;

@@ -10,9 +10,9 @@
 #include "ember.h"
 #include "engine/api/log.h"
 #include "engine/embed/embedder.h"
+#include "engine/generate/session.h"
 #include "engine/grammar/grammar.h"
 #include "engine/grammar/json_schema.h"
-#include "engine/generate/session.h"
 #include "engine/model/model.h"
 #include "engine/text/chat_template.h"
 #include "engine/text/tokenizer.h"
@@ -431,7 +431,7 @@ ember_status ember_generate(ember_session* session, const char* prompt,
     if (p.stop_strings == nullptr && p.n_stop_strings > 0) return EMBER_ERROR_INVALID_ARGUMENT;
     return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
         ember::TurnOptions options;
-        options.n_predict = p.n_predict;
+        options.max_tokens = p.n_predict;
         options.ignore_eos = p.ignore_eos;
         options.context_shift = p.context_shift;
         options.n_keep = std::max(0, p.n_keep);

@@ -10,8 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/grammar/grammar.h"
+#include "engine/generate/pacer.h"
 #include "engine/generate/sampler.h"
+#include "engine/generate/turn.h"
+#include "engine/grammar/grammar.h"
 #include "engine/model/context.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
@@ -26,34 +28,12 @@ struct SessionParams {
 // Receives each generated token as it is sampled (before its text); return false to stop.
 using TokenCallback = std::function<bool(int32_t token)>;
 
-struct TurnOptions {
-    int n_predict = 256;                    // most tokens; < 0: until the context is full
-    std::vector<std::string> stop_strings;  // generation ends before any of these
-    bool ignore_eos = false;
-    // A full context: forget half of the tokens after the first n_keep (and the BOS) and go on
-    // (Context::shift), as llama.cpp does; off: the turn ends with StopReason::ContextFull.
-    // (`ember run`, `chat` and `serve` turn it on unless told not to.) n_predict < 0 stops at
-    // the full context all the same.
-    bool context_shift = false;
-    int n_keep = 0;
-    // A power budget: at most this many tokens per second, holding the pace by sleeping between
-    // tokens (the threads wait asleep, not spinning); 0: as fast as it goes.
-    float max_tokens_per_second = 0;
-    // Thermal back-off: while the hottest thermal zone the system reports (platform/thermal.h)
-    // is above this many degrees Celsius, generation slows to half its pace, and to half again
-    // at each check that finds it still hot (at least 1 token/s); once it is 5 degrees below
-    // the limit, the normal pace (max_tokens_per_second or none) returns. Checked every
-    // thermal_check_ms. 0: off (and where the system reports no temperature, nothing happens).
-    float thermal_limit_celsius = 0;
-    int thermal_check_ms = 1000;
+// One reply: its rules (turn.h: limits, stop strings, end tokens, grammar, context shift),
+// its pace (pacer.h) and an optional look at each token.
+struct TurnOptions : TurnRules, PacingParams {
+    TurnOptions() { max_tokens = 256; }  // < 0: until the end of the text or the context
     TokenCallback on_token;  // optional: the ids, for callers that want them (ember run)
-    // Structured output: only tokens that keep the turn's text inside this grammar are
-    // sampled, end-of-sequence only where it may end, and a finished grammar ends the turn
-    // (StopReason::EndOfSequence). Null: free text. (json_schema.h makes one from a schema.)
-    std::shared_ptr<const Grammar> grammar;
 };
-
-enum class StopReason { EndOfSequence, StopString, Limit, Callback, Cancelled, ContextFull };
 
 struct TurnResult {
     StopReason reason = StopReason::Limit;
@@ -68,11 +48,6 @@ struct TurnResult {
 // Receives text as it is generated: whole UTF-8 characters, never part of a stop string.
 // Return false to stop.
 using TextCallback = std::function<bool(std::string_view text)>;
-
-// llama.cpp's context shift for a sequence of `context` holding `tokens`: the first n_keep
-// tokens (at least the BOS) stay, half of the rest goes (Context::shift), and `tokens` loses
-// the same ones. Returns how many went; 0 when nothing could.
-int shift_context(Context& context, int seq, std::vector<int32_t>& tokens, int n_keep, int32_t bos);
 
 class Session {
   public:
@@ -122,7 +97,9 @@ class Session {
     Sampler& sampler() { return sampler_; }
 
   private:
-    void evaluate(std::span<const int32_t> tokens);
+    // Evaluates tokens after the session's; the sampler's penalties see those from
+    // `first_new` on (the ones before were generated: their turn showed them already).
+    void evaluate(std::span<const int32_t> tokens, size_t first_new);
 
     const Tokenizer& tokenizer_;
     std::shared_ptr<const GrammarVocabulary> grammar_vocabulary_;  // built at the first grammar

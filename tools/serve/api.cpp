@@ -232,8 +232,8 @@ std::shared_ptr<Generation> submit(ServerState& state, LoadedModel& model,
                         "invalid_request_error", "context_length_exceeded");
     }
     if (state.limits.max_tokens >= 0 &&
-        (request.max_tokens < 0 || request.max_tokens > state.limits.max_tokens)) {
-        request.max_tokens = state.limits.max_tokens;
+        (request.rules.max_tokens < 0 || request.rules.max_tokens > state.limits.max_tokens)) {
+        request.rules.max_tokens = state.limits.max_tokens;
     }
     request.deadline = std::chrono::steady_clock::now() + state.limits.request_timeout;
     try {
@@ -280,16 +280,12 @@ std::optional<GenerationEvent> collect(ServerState& state, Generation& generatio
             return true;
         });
     if (!last) return last;
-    switch (last->finish) {
-        case Finish::Stop:
-        case Finish::Length:
-            return last;
-        case Finish::Cancelled:
-            throw HttpError(503, finish_message(*last), "server_error");
-        case Finish::Timeout:
-            throw HttpError(504, finish_message(*last), "server_error", "timeout");
-        case Finish::Error:
-            break;
+    if (ended_whole(last->finish)) return last;
+    if (last->finish == StopReason::Cancelled || last->finish == StopReason::Callback) {
+        throw HttpError(503, finish_message(*last), "server_error");
+    }
+    if (last->finish == StopReason::Timeout) {
+        throw HttpError(504, finish_message(*last), "server_error", "timeout");
     }
     // A request's own grammar failing is the request's fault; anything else the server's.
     if (last->error.rfind("grammar", 0) == 0) throw HttpError(400, last->error);
@@ -298,9 +294,9 @@ std::optional<GenerationEvent> collect(ServerState& state, Generation& generatio
 
 std::string finish_message(const GenerationEvent& last) {
     switch (last.finish) {
-        case Finish::Timeout:
+        case StopReason::Timeout:
             return "the request ran longer than the server's --timeout";
-        case Finish::Cancelled:
+        case StopReason::Cancelled:
             return "the server is shutting down";
         default:
             return last.error;

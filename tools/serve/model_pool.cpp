@@ -51,12 +51,6 @@ LoadedModel::LoadedModel(std::string name, const std::string& path, const ModelP
     chat_template_ = !params.chat_template.empty()
                          ? chat_template_from_name(params.chat_template)
                          : detect_chat_template(jinja, model_.config().arch->chat_template);
-    // The format's end-of-turn markers that the vocabulary has as one (special) token: the
-    // model ends its turn with that token, whose text is never printed.
-    for (const std::string& stop : chat_stop_strings(chat_template_)) {
-        const std::vector<int32_t> ids = tokenizer_.encode(stop, false, true);
-        if (ids.size() == 1) chat_stop_tokens_.push_back(ids[0]);
-    }
     if (!model_.config().arch->encoder) {
         scheduler_ = std::make_unique<Scheduler>(model_, tokenizer_, params.scheduler);
     }

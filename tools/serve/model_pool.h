@@ -59,8 +59,6 @@ class LoadedModel {
     // texts as plain text (unless special_in_messages: a caller's old behaviour).
     std::vector<int32_t> chat_prompt(const std::vector<ChatMessage>& messages,
                                      bool special_in_messages) const;
-    // Token ids that end an assistant's turn in the chat format (its end-of-turn marker).
-    const std::vector<int32_t>& chat_stop_tokens() const { return chat_stop_tokens_; }
     // Embeds texts with this model, through its embedding queue (created on first use): each
     // text longer than the context is cut to it, or refused (ember::Error) unless `truncate`.
     EmbedQueue::Outcome embed(const std::vector<std::string>& texts, bool truncate,
@@ -74,7 +72,6 @@ class LoadedModel {
     Model model_;
     Tokenizer tokenizer_;
     ChatTemplate chat_template_;
-    std::vector<int32_t> chat_stop_tokens_;
     std::unique_ptr<Scheduler> scheduler_;
     ContextParams embed_context_;
     int embed_queue_size_;

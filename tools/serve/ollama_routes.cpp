@@ -50,19 +50,20 @@ GenerationRequest options_fields(const json& body) {
                  kRunnerOptions);
     refuse_unless_off(options, "mirostat", "ember samples without Mirostat");
     GenerationRequest request;
-    request.n_keep = static_cast<int>(integer_field(options, "num_keep", 0, 1 << 30).value_or(0));
+    request.rules.n_keep =
+        static_cast<int>(integer_field(options, "num_keep", 0, 1 << 30).value_or(0));
     request.sampling = sampling_from(options);
-    request.max_tokens =
+    request.rules.max_tokens =
         static_cast<int>(integer_field(options, "num_predict", -2, 1 << 30).value_or(-1));
-    if (request.max_tokens < 0) request.max_tokens = -1;  // -1 and -2: no limit
-    request.stop = stop_field(options, "stop");
+    if (request.rules.max_tokens < 0) request.rules.max_tokens = -1;  // -1 and -2: no limit
+    request.rules.stop_strings = stop_field(options, "stop");
     // Structured output: "json" (any JSON object) or a JSON Schema object.
     if (body.contains("format") && !body["format"].is_null() && body["format"] != "") {
         const json& format = body["format"];
         if (format == "json") {
-            request.grammar = grammar_any_json_object();
+            request.rules.grammar = grammar_any_json_object();
         } else if (format.is_object()) {
-            request.grammar = grammar_from_schema(format, "format");
+            request.rules.grammar = grammar_from_schema(format, "format");
         } else {
             throw HttpError(400, "'format' must be \"json\" or a JSON Schema object");
         }
@@ -145,10 +146,7 @@ void generate_route(ServerState& state, Kind kind, const http::Request& http,
         }
     }
     if (kind == Kind::Chat || !bool_field(body, "raw").value_or(false)) {
-        request.stop_tokens = model->chat_stop_tokens();
-        for (const std::string& s : chat_stop_strings(model->chat_template())) {
-            request.stop.push_back(s);
-        }
+        add_chat_ends(request.rules, model->chat_template(), model->tokenizer());
     }
     const bool stream = bool_field(body, "stream").value_or(true);  // ollama streams by default
     const std::shared_ptr<Generation> generation = submit(state, *model, std::move(request));
@@ -197,7 +195,7 @@ void generate_route(ServerState& state, Kind kind, const http::Request& http,
             state, *generation, [&sink] { return sink.client_gone(); },
             [&](const GenerationEvent& e) { return e.text.empty() || send(piece(e.text)); });
         if (!last) return false;
-        if (last->finish == Finish::Stop || last->finish == Finish::Length) {
+        if (ended_whole(last->finish)) {
             return send(final_object(*last, ""));
         }
         return send(json{{"error", finish_message(*last)}});

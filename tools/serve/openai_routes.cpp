@@ -117,11 +117,11 @@ GenerationRequest generation_fields(const json& body) {
     }
     std::optional<int64_t> max_tokens = integer_field(body, "max_completion_tokens", 0, 1 << 30);
     if (!max_tokens) max_tokens = integer_field(body, "max_tokens", -1, 1 << 30);
-    request.max_tokens = max_tokens ? static_cast<int>(*max_tokens) : -1;
-    request.stop = stop_field(body, "stop");
-    request.ignore_eos = bool_field(body, "ignore_eos").value_or(false);  // llama-server's
-    request.n_keep = static_cast<int>(integer_field(body, "n_keep", 0, 1 << 30).value_or(0));
-    request.grammar = response_format_grammar(body);
+    request.rules.max_tokens = max_tokens ? static_cast<int>(*max_tokens) : -1;
+    request.rules.stop_strings = stop_field(body, "stop");
+    request.rules.ignore_eos = bool_field(body, "ignore_eos").value_or(false);  // llama-server's
+    request.rules.n_keep = static_cast<int>(integer_field(body, "n_keep", 0, 1 << 30).value_or(0));
+    request.rules.grammar = response_format_grammar(body);
     return request;
 }
 
@@ -182,10 +182,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     GenerationRequest request = generation_fields(body);
     if (kind == Kind::Chat) {
         request.prompt = model->chat_prompt(chat_messages(body), state.special_tokens_in_messages);
-        request.stop_tokens = model->chat_stop_tokens();
-        for (const std::string& s : chat_stop_strings(model->chat_template())) {
-            request.stop.push_back(s);
-        }
+        add_chat_ends(request.rules, model->chat_template(), model->tokenizer());
     } else {
         const auto it = body.find("prompt");
         std::string prompt;
@@ -284,7 +281,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
             });
         if (!last) return false;
         bool ok = false;
-        if (last->finish == Finish::Stop || last->finish == Finish::Length) {
+        if (ended_whole(last->finish)) {
             ok = send(
                 chunk(kind == Kind::Chat ? json::object() : json(""), finish_reason(last->finish)));
         } else {

@@ -2,24 +2,30 @@
 
 #include <algorithm>
 
-#include "engine/generate/session.h"
-
 namespace ember::serve {
 
-const char* finish_reason(Finish f) {
-    switch (f) {
-        case Finish::Stop:
+const char* finish_reason(StopReason reason) {
+    switch (reason) {
+        case StopReason::EndOfSequence:
+        case StopReason::StopString:
             return "stop";
-        case Finish::Length:
+        case StopReason::Limit:
+        case StopReason::ContextFull:
             return "length";
-        case Finish::Cancelled:
+        case StopReason::Callback:
+        case StopReason::Cancelled:
             return "cancelled";
-        case Finish::Timeout:
+        case StopReason::Timeout:
             return "timeout";
-        case Finish::Error:
+        case StopReason::Error:
             return "error";
     }
     return "error";
+}
+
+bool ended_whole(StopReason reason) {
+    return reason == StopReason::EndOfSequence || reason == StopReason::StopString ||
+           reason == StopReason::Limit || reason == StopReason::ContextFull;
 }
 
 std::optional<GenerationEvent> Generation::next(std::chrono::milliseconds timeout) {
@@ -118,7 +124,7 @@ void Scheduler::drain(std::chrono::steady_clock::time_point deadline) {
         for (auto& g : queue_) {
             GenerationEvent e;
             e.done = true;
-            e.finish = Finish::Cancelled;
+            e.finish = StopReason::Cancelled;
             e.error = "the server is shutting down";
             g->push(std::move(e));
         }
@@ -167,18 +173,18 @@ void Scheduler::run() {
             // Nothing may end the engine thread (every model's client would hang): a failure
             // the step did not pin on one slot ends every generation in flight.
             for (size_t s = 0; s < slots_.size(); ++s) {
-                if (slots_[s].generation) finish(static_cast<int>(s), Finish::Error, e.what());
+                if (slots_[s].generation) finish(static_cast<int>(s), StopReason::Error, e.what());
             }
         }
     }
     for (size_t s = 0; s < slots_.size(); ++s) {
-        if (slots_[s].generation) finish(static_cast<int>(s), Finish::Cancelled);
+        if (slots_[s].generation) finish(static_cast<int>(s), StopReason::Cancelled);
     }
     std::lock_guard lock(mutex_);
     for (auto& g : queue_) {
         GenerationEvent e;
         e.done = true;
-        e.finish = Finish::Cancelled;
+        e.finish = StopReason::Cancelled;
         g->push(std::move(e));
     }
     queue_.clear();
@@ -191,7 +197,7 @@ void Scheduler::admit() {
         if (g->cancelled() || late) {  // ended while waiting
             GenerationEvent e;
             e.done = true;
-            e.finish = late ? Finish::Timeout : Finish::Cancelled;
+            e.finish = late ? StopReason::Timeout : StopReason::Cancelled;
             g->push(std::move(e));
             queue_.pop_front();
             continue;
@@ -234,34 +240,27 @@ void Scheduler::admit() {
             slot.n_evaluated = keep;
             slot.n_cached = static_cast<int>(keep);
             slot.pending = -1;
-            slot.n_generated = 0;
             slot.sampler = std::make_unique<Sampler>(request.sampling);
             // The penalties look at the prompt too, as in a Session.
             for (int32_t t : request.prompt) slot.sampler->accept(t);
-            slot.grammar.reset();
-            if (request.grammar) {
-                if (!grammar_vocabulary_) grammar_vocabulary_ = make_grammar_vocabulary(tokenizer_);
-                std::vector<int32_t> ends = request.stop_tokens;
-                if (!request.ignore_eos) ends.push_back(tokenizer_.vocab().eos);
-                slot.grammar.emplace(request.grammar, grammar_vocabulary_, std::move(ends));
-                slot.grammar->set_limits(request.deadline, &g->cancelled_);
-            }
-            slot.stops.emplace(request.stop);
+            TurnRules rules = request.rules;
+            rules.context_shift = context_shift_;
+            slot.turn.emplace(tokenizer_, *slot.sampler, std::move(rules), grammar_vocabulary_);
+            slot.turn->set_limits(request.deadline, &g->cancelled_);
         } catch (const std::exception& e) {
             // This request cannot start (its grammar's start state, memory): it ends with its
             // error, the slot stays free.
             slot.generation = nullptr;
+            slot.turn.reset();
             slot.sampler.reset();
-            slot.grammar.reset();
             GenerationEvent event;
             event.done = true;
-            event.finish = Finish::Error;
+            event.finish = StopReason::Error;
             event.error = e.what();
             g->push(std::move(event));
             queue_.pop_front();
             continue;
         }
-        slot.utf8 = Utf8Stream();
         slot.admitted = std::chrono::steady_clock::now();
         slot.first_token = slot.admitted;
         cached_tokens_ += static_cast<int64_t>(keep);
@@ -270,35 +269,43 @@ void Scheduler::admit() {
     }
 }
 
-void Scheduler::finish(int s, Finish why, const std::string& error) {
+void Scheduler::finish(int s, StopReason why, const std::string& error, std::string text) {
     Slot& slot = slots_[s];
     GenerationEvent e;
-    if (why != Finish::Cancelled && why != Finish::Error) {
-        bool stopped = false;
-        e.text = slot.stops->push(slot.utf8.flush(), &stopped);
-        if (!stopped) e.text += slot.stops->flush();
-    }
+    e.text = std::move(text) + slot.turn->end(why);  // and what was held back, if whole
     e.done = true;
-    e.finish = why;
+    e.finish = slot.turn->reason();
     e.error = error;
     e.n_prompt = static_cast<int>(slot.generation->request_.prompt.size());
     e.n_cached = slot.n_cached;
-    e.n_generated = slot.n_generated;
+    e.n_generated = slot.turn->n_generated();
+    // After a stop string the slot keeps only the tokens whose text was sent, as a Session
+    // does: the conversation's next request then shares the whole of it. (The last token
+    // generated was never evaluated: a reply ends right after sampling or before evaluating.)
+    const int evaluated = std::max(0, e.n_generated - 1);
+    const int drop = std::max(0, evaluated - slot.turn->n_kept());
+    if (drop > 0) {
+        const int keep = static_cast<int>(slot.tokens.size()) - drop;
+        context_.truncate(s, keep, /*release_memory=*/true);
+        kv_used_ -= drop;
+        slot.tokens.resize(keep);
+    }
     const auto ms = [](auto a, auto b) {
         return std::chrono::duration<double, std::milli>(b - a).count();
     };
     const auto now = std::chrono::steady_clock::now();
     e.queue_ms = ms(slot.generation->submitted_, slot.admitted);
-    e.prompt_ms = ms(slot.admitted, slot.n_generated > 0 ? slot.first_token : now);
-    e.generate_ms = slot.n_generated > 0 ? ms(slot.first_token, now) : 0;
+    e.prompt_ms = ms(slot.admitted, e.n_generated > 0 ? slot.first_token : now);
+    e.generate_ms = e.n_generated > 0 ? ms(slot.first_token, now) : 0;
     // The slot is free before the last event goes out: whoever reads it sees the slot free.
     std::shared_ptr<Generation> generation;
     {
         std::lock_guard lock(mutex_);
         generation = std::move(slot.generation);
     }
+    slot.turn.reset();
     slot.sampler.reset();
-    slot.grammar.reset();
+    slot.pending = -1;
     slot.last_used = steps_;
     --busy_;
     generation->push(std::move(e));
@@ -306,75 +313,46 @@ void Scheduler::finish(int s, Finish why, const std::string& error) {
 
 void Scheduler::sample(int s, const float* logits) {
     Slot& slot = slots_[s];
-    const GenerationRequest& request = slot.generation->request_;
-    TokenGrammar* grammar = slot.grammar ? &*slot.grammar : nullptr;
-    if (request.max_tokens == 0) {  // the prompt only (its cache stays for the next request)
-        finish(s, Finish::Length);
-        return;
-    }
-    if (grammar && grammar->finished()) {  // a grammar whose only sentence is empty
-        finish(s, Finish::Stop);
-        return;
-    }
-    const auto ends_text = [&](int32_t token) {
-        return (!request.ignore_eos && token == tokenizer_.vocab().eos) ||
-               std::find(request.stop_tokens.begin(), request.stop_tokens.end(), token) !=
-                   request.stop_tokens.end();
-    };
-    int32_t token = -1;
+    Turn& turn = *slot.turn;
+    Turn::Step step;
     try {
-        token = slot.sampler->sample(logits, context_.n_vocab(), grammar);
-        if (token >= 0 && grammar && !ends_text(token)) grammar->accept(token);
+        step = turn.next(logits, context_.n_vocab());
     } catch (const GrammarLimitError& e) {
         // The grammar's work ran into the request's deadline, or its client left: the request
         // ends as it would between steps.
         finish(s,
-               e.why == GrammarLimitError::Why::Deadline    ? Finish::Timeout
-               : e.why == GrammarLimitError::Why::Cancelled ? Finish::Cancelled
-                                                            : Finish::Error,
+               e.why == GrammarLimitError::Why::Deadline    ? StopReason::Timeout
+               : e.why == GrammarLimitError::Why::Cancelled ? StopReason::Cancelled
+                                                            : StopReason::Error,
                e.what());
         return;
     } catch (const std::exception& e) {
-        finish(s, Finish::Error, e.what());
+        finish(s, StopReason::Error, e.what());
         return;
     }
-    if (token < 0) {
-        finish(s, Finish::Error, "grammar: no token of the vocabulary can continue the text");
+    if (step.token >= 0) {
+        if (turn.n_generated() == 1) slot.first_token = std::chrono::steady_clock::now();
+        ++generated_tokens_;
+    }
+    if (!step.text.empty()) {
+        GenerationEvent e;
+        e.text = std::move(step.text);
+        e.n_generated = turn.n_generated();
+        slot.generation->push(std::move(e));
+    }
+    if (step.stop) {
+        finish(s, *step.stop);
         return;
     }
-    if (ends_text(token)) {
-        finish(s, Finish::Stop);
+    const size_t held = slot.tokens.size();
+    std::string rest;
+    const bool room = turn.make_room(context_, s, slot.tokens, &rest);  // perhaps a shift
+    kv_used_ -= static_cast<int64_t>(held - slot.tokens.size());
+    if (!room) {
+        finish(s, StopReason::ContextFull, "", std::move(rest));
         return;
     }
-    slot.sampler->accept(token);
-    if (slot.n_generated == 0) slot.first_token = std::chrono::steady_clock::now();
-    ++slot.n_generated;
-    ++generated_tokens_;
-    bool stopped = false;
-    GenerationEvent e;
-    e.text = slot.stops->push(slot.utf8.push(tokenizer_.piece(token)), &stopped);
-    e.n_generated = slot.n_generated;
-    if (!e.text.empty()) slot.generation->push(std::move(e));
-    if (stopped || (grammar && grammar->finished())) {  // a whole reply: nothing may follow
-        finish(s, Finish::Stop);
-    } else if (request.max_tokens >= 0 && slot.n_generated >= request.max_tokens) {
-        finish(s, Finish::Length);
-    } else if (static_cast<int>(slot.tokens.size()) >= context_.n_ctx() &&
-               !(context_shift_ && request.max_tokens >= 0 && shift(s))) {
-        // (Without max_tokens a reply runs to the full context, never past it: a model that
-        // never ends its text would otherwise hold the slot until --timeout.)
-        finish(s, Finish::Length);  // no room to evaluate the token
-    } else {
-        slot.pending = token;
-    }
-}
-
-bool Scheduler::shift(int s) {
-    Slot& slot = slots_[s];
-    const int discard = shift_context(context_, s, slot.tokens, slot.generation->request_.n_keep,
-                                      tokenizer_.vocab().bos);
-    kv_used_ -= discard;
-    return discard > 0;
+    slot.pending = step.token;
 }
 
 void Scheduler::step() {
@@ -384,9 +362,9 @@ void Scheduler::step() {
         Slot& slot = slots_[s];
         if (!slot.generation) continue;
         if (slot.generation->cancelled()) {
-            finish(static_cast<int>(s), Finish::Cancelled);
+            finish(static_cast<int>(s), StopReason::Cancelled);
         } else if (now >= slot.generation->request_.deadline) {
-            finish(static_cast<int>(s), Finish::Timeout);
+            finish(static_cast<int>(s), StopReason::Timeout);
         }
     }
     // The batch: first every generating slot's next token, then prompt chunks in slot order
@@ -425,7 +403,7 @@ void Scheduler::step() {
         for (size_t i = 0; i < inputs.size(); ++i) {
             const int s = input_slot[i];
             context_.truncate(s, static_cast<int>(slots_[s].tokens.size()));
-            finish(s, Finish::Error, e.what());
+            finish(s, StopReason::Error, e.what());
         }
         return;
     }

@@ -31,30 +31,27 @@
 #include <vector>
 
 #include "engine/generate/sampler.h"
-#include "engine/generate/stop_strings.h"
-#include "engine/grammar/token_grammar.h"
+#include "engine/generate/turn.h"
 #include "engine/model/context.h"
 #include "engine/text/tokenizer.h"
-#include "engine/text/utf8.h"
 #include "formats/error.h"
 
 namespace ember::serve {
 
-// Why a generation ended, in OpenAI's words where it has them.
-enum class Finish { Stop, Length, Cancelled, Timeout, Error };
-const char* finish_reason(Finish f);  // "stop", "length", "cancelled", "timeout", "error"
+// Why a generation ended (engine/generate/turn.h's StopReason), in OpenAI's words where it
+// has them: "stop" (end of text, stop string), "length" (max_tokens, full context),
+// "cancelled", "timeout", "error".
+const char* finish_reason(StopReason reason);
+// The reply ended as a reply may ("stop" or "length"), not by a cancel, timeout or error.
+bool ended_whole(StopReason reason);
 
 struct GenerationRequest {
     std::vector<int32_t> prompt;  // at least one token
     SamplerParams sampling;
-    int max_tokens = -1;  // < 0: until the end of the text or the context
-    std::vector<std::string> stop;
-    std::vector<int32_t> stop_tokens;  // end the text like end-of-sequence (a chat's end of turn)
-    bool ignore_eos = false;           // generate past end-of-sequence (benchmarks)
-    int n_keep = 0;                    // a context shift keeps these first tokens (and the BOS)
-    // Structured output (response_format, ollama's format): the reply stays inside it, ends
-    // (stop) when it is whole and nothing may follow; null: free text.
-    std::shared_ptr<const Grammar> grammar;
+    // The reply's rules (turn.h): max_tokens (< 0: until the end of the text or the context),
+    // stop strings, end tokens (a chat's end of turn), ignore_eos, grammar (response_format,
+    // ollama's format), n_keep. context_shift comes from SchedulerParams.
+    TurnRules rules;
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
@@ -62,8 +59,8 @@ struct GenerationRequest {
 struct GenerationEvent {
     std::string text;   // new text (whole UTF-8 characters, never part of a stop string)
     bool done = false;  // the last event of the generation
-    Finish finish = Finish::Stop;
-    std::string error;  // Finish::Error: what went wrong
+    StopReason finish = StopReason::EndOfSequence;
+    std::string error;  // StopReason::Error: what went wrong
     int n_prompt = 0;   // prompt tokens
     int n_cached = 0;   // of them, found in the slot's cache (not evaluated again)
     int n_generated = 0;
@@ -105,7 +102,7 @@ struct SchedulerParams {
     ContextParams context;  // n_ctx per slot; n_seq is set to n_slots
     int max_queue = 64;     // generations waiting for a slot before submit refuses
     // A slot whose context is full drops half of its older tokens and goes on (Context::shift);
-    // off: its reply ends with Finish::Length.
+    // off: its reply ends with StopReason::ContextFull.
     bool context_shift = true;
 };
 
@@ -142,26 +139,21 @@ class Scheduler {
         std::shared_ptr<Generation> generation;  // null: free (its tokens stay as a cache)
         size_t n_evaluated = 0;                  // of generation's prompt
         int32_t pending = -1;                    // sampled, to be evaluated in the next step
-        int n_generated = 0;
         int n_cached = 0;
         std::unique_ptr<Sampler> sampler;
-        std::optional<TokenGrammar> grammar;
-        std::optional<StopStringFilter> stops;
-        Utf8Stream utf8;
-        uint64_t last_used = 0;  // step counter, for least-recently-used choice
+        std::optional<Turn> turn;  // the reply's rules, over `sampler`
+        uint64_t last_used = 0;    // step counter, for least-recently-used choice
         std::chrono::steady_clock::time_point admitted, first_token;
     };
 
     void run();
     void admit();  // moves waiting generations into free slots (under mutex_)
     void step();   // one batched forward pass and its sampling
-    // Ends slot s's generation with a last event and frees the slot.
-    void finish(int s, Finish why, const std::string& error = "");
+    // Ends slot s's generation with a last event (`text` first, then what the turn held back)
+    // and frees the slot.
+    void finish(int s, StopReason why, const std::string& error = "", std::string text = "");
     // Samples the next token of slot s from `logits`; finishes it when the text ends.
     void sample(int s, const float* logits);
-    // Makes room in slot s's full context (half of what follows its kept tokens goes); false
-    // when nothing can go.
-    bool shift(int s);
 
     const Tokenizer& tokenizer_;
     std::shared_ptr<const GrammarVocabulary> grammar_vocabulary_;  // built at the first grammar
