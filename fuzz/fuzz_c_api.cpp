@@ -2,8 +2,8 @@
 // from the input bytes: create sessions with odd parameters, append text and token ids (also
 // outside the vocabulary), generate with a callback that stops early, rewind, reset, cancel,
 // free; decode several sequences of a multi-sequence context at once (odd sequence numbers,
-// duplicates, overflows); embed texts. Every call returns a status (never crashes, never
-// leaks); token counts move only as each call says.
+// duplicates, overflows); sample replies with ember_sampler and ember_turn; embed texts. Every
+// call returns a status (never crashes, never leaks); token counts move only as each call says.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -74,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int32_t n_vocab = ember_model_n_vocab(model());
     ember_context* context = nullptr;
     for (int step = 0; step < 32 && !in.empty(); ++step) {
-        const uint8_t op = in.u8() % 11;
+        const uint8_t op = in.u8() % 12;
         if (op == 9) {  // several sequences in one decode
             if (context == nullptr) {
                 ember_context_params p = ember_context_default_params();
@@ -109,6 +109,46 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 check(logits != nullptr && std::isfinite(logits[0]), "context decode: logits");
             }
             if (in.u8() & 1) ember_context_truncate(context, in.u8() % 4, in.u8() % 8);
+            continue;
+        }
+        if (op == 11) {  // a turn's steps over the last decode's logits (or made-up ones)
+            ember_sampler_params sp = ember_session_default_params().sampling;
+            sp.temperature = (in.u8() % 20) / 10.0f;
+            sp.repeat_penalty = 0.5f + (in.u8() % 10) / 10.0f;
+            sp.seed = in.u8();
+            ember_sampler* sampler = nullptr;
+            check(ember_sampler_create(&sp, &sampler, nullptr, 0) == EMBER_OK, "sampler create");
+            ember_turn_params tp = ember_turn_default_params();
+            tp.max_tokens = static_cast<int8_t>(in.u8()) % 12;
+            const std::string stop = in.text(3), grammar = in.text(24);
+            const char* stops[] = {stop.c_str()};
+            if (!stop.empty()) tp.stop_strings = stops, tp.n_stop_strings = 1;
+            const ember_token end = static_cast<int16_t>(in.u16()) % (n_vocab + 4);
+            if (in.u8() & 1) tp.end_tokens = &end, tp.n_end_tokens = 1;
+            if (in.u8() & 1) tp.grammar = grammar.c_str();
+            if (in.u8() & 1) tp.chat_template = (in.u8() & 1) ? "" : "chatml";
+            tp.ignore_eos = in.u8() & 1;
+            ember_turn* turn = nullptr;
+            if (ember_turn_create(model(), sampler, &tp, &turn, nullptr, 0) == EMBER_OK) {
+                std::vector<float> made_up(static_cast<size_t>(n_vocab));
+                for (float& v : made_up) v = static_cast<int8_t>(in.u8()) / 8.0f;
+                const float* last = context ? ember_context_logits(context, 0) : nullptr;
+                int32_t reason = EMBER_STOP_NONE;
+                for (int i = 0; i < 16 && reason == EMBER_STOP_NONE; ++i) {
+                    ember_token token = 0;
+                    const char* text = nullptr;
+                    size_t length = 0;
+                    if (ember_turn_next(turn, last ? last : made_up.data(), &token, &text, &length,
+                                        &reason) != EMBER_OK) {
+                        break;
+                    }
+                    check(text != nullptr && (token == -1 || (token >= 0 && token < n_vocab)),
+                          "turn next: token or text");
+                }
+                check(ember_turn_n_kept(turn) <= ember_turn_n_generated(turn), "turn: kept");
+                ember_turn_free(turn);
+            }
+            ember_sampler_free(sampler);
             continue;
         }
         if (op == 10) {  // embeddings of a few texts (the decoder's last states)

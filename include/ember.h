@@ -192,6 +192,19 @@ ember_status ember_session_load_file(ember_session* session, const char* path, c
 
 /* ---- generation ---- */
 
+/* Why a reply ended: ember_generate_stats.stop_reason, ember_turn_next. */
+typedef enum ember_stop_reason {
+    EMBER_STOP_NONE = -1,        /* ember_turn_next: the reply goes on */
+    EMBER_STOP_END = 0,          /* end-of-sequence, an end-of-turn token, or a finished grammar */
+    EMBER_STOP_STRING = 1,       /* a stop string (not part of the text) */
+    EMBER_STOP_LIMIT = 2,        /* the most tokens (n_predict, max_tokens) */
+    EMBER_STOP_CALLBACK = 3,     /* the callback returned false */
+    EMBER_STOP_CANCELLED = 4,    /* ember_session_cancel() */
+    EMBER_STOP_CONTEXT_FULL = 5, /* no room for the next token (and no context shift) */
+    EMBER_STOP_TIMEOUT = 6,      /* a deadline passed (ember serve's; never from this API) */
+    EMBER_STOP_ERROR = 7         /* the reply could not go on (an app's own reason to end it) */
+} ember_stop_reason;
+
 /* Receives generated text as it is produced: whole UTF-8 characters, never part of a stop
  * string. Return false to stop generating. */
 typedef bool (*ember_text_callback)(const char* text, size_t length, void* user_data);
@@ -203,7 +216,7 @@ typedef struct ember_generate_params {
     bool ignore_eos; /* keep going past end-of-sequence */
     /* A full context: drop half of the tokens after the first n_keep (and the BOS), turning
        the cached keys' positions back, and go on (llama.cpp's context shift); false: stop with
-       stop_reason 5. Default false. */
+       EMBER_STOP_CONTEXT_FULL. Default false. */
     bool context_shift;
     int32_t n_keep;
     /* A power budget: at most this many tokens per second, by sleeping between tokens (not
@@ -218,8 +231,8 @@ typedef struct ember_generate_params {
        (llama.cpp's notation; the rule "root" is the whole reply). json_schema: a JSON Schema
        the reply must be valid under ("{\"type\": \"object\"}": any JSON object). Only
        tokens that keep the reply inside are sampled, end-of-sequence only where the reply may
-       end, and a reply that is whole with nothing more allowed ends the call (stop_reason 0);
-       n_predict still applies (stop_reason 2). A grammar or schema ember cannot use makes the
+       end, and a reply that is whole with nothing more allowed ends the call (EMBER_STOP_END);
+       n_predict still applies (EMBER_STOP_LIMIT). A grammar or schema ember cannot use makes the
        call fail with EMBER_ERROR_INVALID_ARGUMENT before anything is evaluated;
        ember_grammar_check says why. Default NULL. */
     const char* grammar;
@@ -239,14 +252,14 @@ typedef struct ember_generate_stats {
     double prompt_ms;
     int32_t n_generated_tokens;
     double generate_ms;
-    int32_t stop_reason;       /* 0 end of sequence, 1 stop string, 2 n_predict, 3 callback,
-                                  4 cancelled, 5 context full */
+    int32_t stop_reason;       /* an ember_stop_reason */
     int32_t thermal_slowdowns; /* times the thermal back-off halved the pace */
 } ember_generate_stats;
 
 /* Appends prompt (may be NULL or empty), then samples and streams tokens to callback. A
- * cancelled generation returns EMBER_OK with stop_reason 4 (the text so far stays in the
- * session); a cancelled prompt evaluation returns EMBER_ERROR_CANCELLED. stats may be NULL. */
+ * cancelled generation returns EMBER_OK with EMBER_STOP_CANCELLED (the text so far stays in the
+ * session); after a stop string the session keeps only the tokens whose text was streamed; a
+ * cancelled prompt evaluation returns EMBER_ERROR_CANCELLED. stats may be NULL. */
 ember_status ember_generate(ember_session* session, const char* prompt,
                             const ember_generate_params* params, ember_text_callback callback,
                             void* user_data, ember_generate_stats* stats);
@@ -292,6 +305,82 @@ const float* ember_context_logits(const ember_context* context, size_t i);
 int32_t ember_context_n_past(const ember_context* context, int32_t seq); /* -1: no such seq */
 /* Forgets a sequence's positions from n on (0: empties it, for the next request). */
 ember_status ember_context_truncate(ember_context* context, int32_t seq, int32_t n);
+
+/* ---- samplers and turns: a reply's rules for apps that run ember_context themselves ---- */
+
+/* A sampler: the chain of ember_sampler_params (penalties, top-k, top-p, min-p, temperature,
+ * a seeded draw) and what it carries from token to token (its random state, the recent tokens
+ * the penalties look at). Keep one per conversation, as a session keeps its own: the same
+ * seed, tokens and logits give the tokens ember_generate gives. */
+typedef struct ember_sampler ember_sampler;
+
+/* params may be NULL for the defaults; out-of-domain values fail (as in ember_session_create). */
+ember_status ember_sampler_create(const ember_sampler_params* params, ember_sampler** out_sampler,
+                                  char* error, size_t error_size);
+void ember_sampler_free(ember_sampler* sampler); /* NULL is fine */
+/* Shows the penalties tokens of the sequence that were not generated through a turn on this
+ * sampler: the prompt, each new user message. (A session does this for its appends.) */
+ember_status ember_sampler_accept(ember_sampler* sampler, const ember_token* tokens,
+                                  size_t n_tokens);
+/* Forgets the recent tokens and restarts the random draw from the seed. */
+ember_status ember_sampler_reset(ember_sampler* sampler);
+
+/* A turn: one reply sampled with a sampler under the rules ember_generate obeys (end tokens,
+ * grammar, whole UTF-8 characters, stop strings held back, the token limit), one token at a
+ * time, from logits the app's own decodes give (ember_context_logits), so an app can run many
+ * conversations on one ember_context:
+ *
+ *   turn = ember_turn_create(model, sampler, &params)
+ *   loop: ember_turn_next(turn, logits, &token, &text, &length, &reason)
+ *         hand on text; if reason != EMBER_STOP_NONE: done
+ *         else decode token in the conversation's sequence for the next logits
+ *
+ * After EMBER_STOP_STRING, the tokens behind the stop string are not part of the text: keep
+ * the sequence to the first ember_turn_n_kept() tokens of the reply (ember_context_truncate)
+ * so that the next turn goes on from exactly the text handed on, as a session does. */
+typedef struct ember_turn ember_turn;
+
+typedef struct ember_turn_params {
+    int32_t max_tokens;              /* most tokens; -1: no limit (the context's). Default 256 */
+    const char* const* stop_strings; /* the reply ends before any of these; may be NULL */
+    size_t n_stop_strings;
+    const ember_token* end_tokens; /* tokens that end the reply like end-of-sequence; may be NULL */
+    size_t n_end_tokens;
+    /* A chat template whose end-of-turn markers end the reply (the markers that are one token
+       become end tokens, all of them stop strings), as ember chat and ember serve do: a name
+       as in ember_chat_format, "" for the model's own; NULL (default): none. */
+    const char* chat_template;
+    bool ignore_eos;
+    /* Structured output, as in ember_generate_params. Default NULL. */
+    const char* grammar;
+    const char* json_schema;
+} ember_turn_params;
+
+ember_turn_params ember_turn_default_params(void);
+
+/* A turn on a model with a sampler; both must outlive it. A grammar or schema ember cannot use
+ * fails with EMBER_ERROR_INVALID_ARGUMENT and the reason in error. params may be NULL. */
+ember_status ember_turn_create(const ember_model* model, ember_sampler* sampler,
+                               const ember_turn_params* params, ember_turn** out_turn, char* error,
+                               size_t error_size);
+void ember_turn_free(ember_turn* turn); /* NULL is fine */
+
+/* One step from the next-token logits (ember_model_n_vocab values) after the sequence's last
+ * token. *token: the new token, for the app to decode before the next step (-1 when the reply
+ * ended without one); *text / *length: text to hand on (whole characters, never part of a stop
+ * string; may be empty; valid until the next call on the turn); *stop_reason: EMBER_STOP_NONE,
+ * or why the reply ended with this step (its text then includes whatever was held back).
+ * A grammar that allows no token fails with EMBER_ERROR_INVALID_ARGUMENT. */
+ember_status ember_turn_next(ember_turn* turn, const float* logits, ember_token* token,
+                             const char** text, size_t* length, int32_t* stop_reason);
+/* Ends the reply from outside with a reason (EMBER_STOP_CONTEXT_FULL when a decode has no
+ * room, EMBER_STOP_CANCELLED, ...). *text / *length: what was held back, where the text ended
+ * whole (EMBER_STOP_LIMIT, EMBER_STOP_CONTEXT_FULL, EMBER_STOP_END); empty otherwise. */
+ember_status ember_turn_end(ember_turn* turn, int32_t stop_reason, const char** text,
+                            size_t* length);
+int32_t ember_turn_n_generated(const ember_turn* turn); /* tokens of the reply so far */
+int32_t ember_turn_n_kept(const ember_turn* turn); /* of them, those whose text was handed on */
+int32_t ember_turn_stop_reason(const ember_turn* turn); /* EMBER_STOP_NONE while it goes on */
 
 /* ---- embeddings ---- */
 

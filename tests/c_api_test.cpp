@@ -617,4 +617,102 @@ TEST_F(CApi, ContextDecodesSeveralSequencesTogether) {
     ember_context_free(context);
 }
 
+// ember_sampler and ember_turn: the refusals, the end tokens and the chat template's end of turn,
+// a grammar's message, a stop string's kept tokens. (examples/embed/c/batch.c checks that a
+// batched conversation gets ember_generate's text.)
+TEST_F(CApi, TurnsObeyTheRulesOfAReplyAndRefuseBadArguments) {
+    char error[256] = "";
+    ember_sampler* sampler = nullptr;
+    ember_sampler_params bad = ember_session_default_params().sampling;
+    bad.top_p = 2;
+    EXPECT_EQ(ember_sampler_create(&bad, &sampler, error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(sampler, nullptr);
+    EXPECT_NE(std::string(error).find("top_p"), std::string::npos) << error;
+    ember_sampler_params greedy = ember_session_default_params().sampling;
+    greedy.temperature = 0;
+    ASSERT_EQ(ember_sampler_create(&greedy, &sampler, error, sizeof(error)), EMBER_OK);
+    EXPECT_EQ(ember_sampler_accept(sampler, nullptr, 3), EMBER_ERROR_INVALID_ARGUMENT);
+
+    ember_turn* turn = nullptr;
+    EXPECT_EQ(ember_turn_create(model_, nullptr, nullptr, &turn, error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    ember_turn_params params = ember_turn_default_params();
+    params.grammar = "root ::= \"a\" b";
+    EXPECT_EQ(ember_turn_create(model_, sampler, &params, &turn, error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(std::string(error).rfind("grammar", 0), 0u) << error;
+    params = ember_turn_default_params();
+    const ember_token out_of_vocabulary = 1 << 20;
+    params.end_tokens = &out_of_vocabulary;
+    params.n_end_tokens = 1;
+    EXPECT_EQ(ember_turn_create(model_, sampler, &params, &turn, error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    params.chat_template = "no-such-template";
+    params.n_end_tokens = 0;
+    EXPECT_EQ(ember_turn_create(model_, sampler, &params, &turn, error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(turn, nullptr);
+
+    // The greedy story's first tokens, from "Once upon a time" (llama.cpp's ids: 13 = ",").
+    ember_context_params cp = ember_context_default_params();
+    cp.n_ctx = 64;
+    ember_context* context = nullptr;
+    ASSERT_EQ(ember_context_create(model_, &cp, &context, error, sizeof(error)), EMBER_OK);
+    const ember_token story[] = {1, 403, 407, 261, 378};
+    ember_sequence_tokens input = {0, story, 5};
+    ASSERT_EQ(ember_context_decode(context, &input, 1), EMBER_OK);
+    const float* logits = ember_context_logits(context, 0);
+    ember_token token = 0;
+    const char* text = nullptr;
+    size_t length = 0;
+    int32_t reason = 0;
+    // The first greedy token as an end token: the reply ends at once, with nothing printed.
+    ASSERT_EQ(ember_turn_create(model_, sampler, nullptr, &turn, error, sizeof(error)), EMBER_OK);
+    ASSERT_EQ(ember_turn_next(turn, logits, &token, &text, &length, &reason), EMBER_OK);
+    const ember_token first = token;
+    EXPECT_EQ(reason, EMBER_STOP_NONE);
+    EXPECT_EQ(ember_turn_next(turn, nullptr, &token, &text, &length, &reason),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_turn_end(turn, 42, &text, &length), EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_turn_end(turn, EMBER_STOP_LIMIT, &text, &length), EMBER_OK);
+    EXPECT_EQ(ember_turn_stop_reason(turn), EMBER_STOP_LIMIT);
+    ember_turn_free(turn);
+    params = ember_turn_default_params();
+    params.end_tokens = &first;
+    params.n_end_tokens = 1;
+    ASSERT_EQ(ember_turn_create(model_, sampler, &params, &turn, error, sizeof(error)), EMBER_OK);
+    ASSERT_EQ(ember_turn_next(turn, logits, &token, &text, &length, &reason), EMBER_OK);
+    EXPECT_EQ(token, -1);
+    EXPECT_EQ(length, 0u);
+    EXPECT_EQ(reason, EMBER_STOP_END);
+    EXPECT_EQ(ember_turn_n_generated(turn), 0);
+    ember_turn_free(turn);
+    // A stop string inside the first token's text: nothing handed on, nothing kept.
+    char piece[64];
+    size_t piece_length = 0;
+    ASSERT_EQ(ember_detokenize(model_, &first, 1, piece, sizeof(piece), &piece_length), EMBER_OK);
+    ASSERT_GT(piece_length, 0u);
+    const std::string stop(piece, 1);
+    const char* stops[] = {stop.c_str()};
+    params = ember_turn_default_params();
+    params.stop_strings = stops;
+    params.n_stop_strings = 1;
+    ASSERT_EQ(ember_turn_create(model_, sampler, &params, &turn, error, sizeof(error)), EMBER_OK);
+    ASSERT_EQ(ember_turn_next(turn, logits, &token, &text, &length, &reason), EMBER_OK);
+    EXPECT_EQ(token, first);
+    EXPECT_EQ(reason, EMBER_STOP_STRING);
+    EXPECT_EQ(ember_turn_n_generated(turn), 1);
+    EXPECT_EQ(ember_turn_n_kept(turn), 0);
+    ember_turn_free(turn);
+    // A chat template's end of turn: llama3's <|eot_id|> is no token of this vocabulary, so
+    // it is a stop string only; the turn is made all the same.
+    params = ember_turn_default_params();
+    params.chat_template = "llama3";
+    ASSERT_EQ(ember_turn_create(model_, sampler, &params, &turn, error, sizeof(error)), EMBER_OK);
+    ember_turn_free(turn);
+    ember_context_free(context);
+    ember_sampler_free(sampler);
+}
+
 }  // namespace

@@ -11,6 +11,7 @@
 #include "engine/api/log.h"
 #include "engine/embed/embedder.h"
 #include "engine/generate/session.h"
+#include "engine/generate/turn.h"
 #include "engine/grammar/grammar.h"
 #include "engine/grammar/json_schema.h"
 #include "engine/model/model.h"
@@ -37,6 +38,20 @@ struct ember_context {
         : context(m.model, params) {}
     ember::Context context;
     size_t n_outputs = 0;  // logits rows of the last decode
+};
+
+struct ember_sampler {
+    explicit ember_sampler(const ember::SamplerParams& params) : sampler(params) {}
+    ember::Sampler sampler;
+};
+
+struct ember_turn {
+    ember_turn(const ember_model& m, ember_sampler& s, ember::TurnRules rules)
+        : owner(m), turn(m.tokenizer, s.sampler, std::move(rules), grammar_tables) {}
+    const ember_model& owner;
+    std::shared_ptr<const ember::GrammarVocabulary> grammar_tables;  // before turn: it fills them
+    ember::Turn turn;
+    std::string text;  // the last step's text, handed out until the next call
 };
 
 struct ember_embedder {
@@ -127,6 +142,14 @@ std::shared_ptr<const ember::Grammar> compile_grammar(const char* grammar,
         return ember::Grammar::parse(ember::json_schema_to_gbnf(json_schema));
     }
     return nullptr;
+}
+
+// A template by name; NULL or "": the file's template, else its family's format
+// (chat_template in architecture.h), else ChatML.
+ember::ChatTemplate chat_template_of(const ember_model& model, const char* name) {
+    if (name != nullptr && *name != '\0') return ember::chat_template_from_name(name);
+    return ember::detect_chat_template(model.model.file().get_string("tokenizer.chat_template", ""),
+                                       model.model.config().arch->chat_template);
 }
 
 ember::SamplerParams to_sampler_params(const ember_sampler_params& p) {
@@ -471,13 +494,7 @@ ember_status ember_chat_format(const ember_model* model, const char* template_na
     }
     ember_status status = EMBER_OK;
     const ember_status caught = guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
-        // The file's template, else its family's format (chat_template in architecture.h),
-        // else ChatML.
-        const ember::ChatTemplate t =
-            template_name ? ember::chat_template_from_name(template_name)
-                          : ember::detect_chat_template(
-                                model->model.file().get_string("tokenizer.chat_template", ""),
-                                model->model.config().arch->chat_template);
+        const ember::ChatTemplate t = chat_template_of(*model, template_name);
         std::vector<ember::ChatMessage> chat;
         for (size_t i = 0; i < n_messages; ++i) {
             if (messages[i].role == nullptr || messages[i].content == nullptr) {
@@ -489,6 +506,133 @@ ember_status ember_chat_format(const ember_model* model, const char* template_na
                           length);
     });
     return caught != EMBER_OK ? caught : status;
+}
+
+ember_status ember_sampler_create(const ember_sampler_params* params, ember_sampler** out_sampler,
+                                  char* error, size_t error_size) {
+    if (out_sampler == nullptr) {
+        write_message(error, error_size, "ember_sampler_create: out_sampler must not be NULL");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    *out_sampler = nullptr;
+    const ember_sampler_params p = params ? *params : ember_session_default_params().sampling;
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, error, error_size,
+                   [&] { *out_sampler = new ember_sampler(to_sampler_params(p)); });
+}
+
+void ember_sampler_free(ember_sampler* sampler) {
+    delete sampler;
+}
+
+ember_status ember_sampler_accept(ember_sampler* sampler, const ember_token* tokens,
+                                  size_t n_tokens) {
+    if (sampler == nullptr || (tokens == nullptr && n_tokens > 0)) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    for (size_t i = 0; i < n_tokens; ++i) sampler->sampler.accept(tokens[i]);
+    return EMBER_OK;
+}
+
+ember_status ember_sampler_reset(ember_sampler* sampler) {
+    if (sampler == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    sampler->sampler.reset();
+    return EMBER_OK;
+}
+
+ember_turn_params ember_turn_default_params(void) {
+    ember_turn_params p{};
+    p.max_tokens = 256;
+    return p;
+}
+
+ember_status ember_turn_create(const ember_model* model, ember_sampler* sampler,
+                               const ember_turn_params* params, ember_turn** out_turn, char* error,
+                               size_t error_size) {
+    if (model == nullptr || sampler == nullptr || out_turn == nullptr) {
+        write_message(error, error_size,
+                      "ember_turn_create: model, sampler and out_turn must not be NULL");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    *out_turn = nullptr;
+    const ember_turn_params p = params ? *params : ember_turn_default_params();
+    if ((p.stop_strings == nullptr && p.n_stop_strings > 0) ||
+        (p.end_tokens == nullptr && p.n_end_tokens > 0)) {
+        write_message(error, error_size,
+                      "ember_turn_create: stop_strings or end_tokens is NULL with a count");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, error, error_size, [&] {
+        ember::TurnRules rules;
+        rules.max_tokens = p.max_tokens < 0 ? -1 : p.max_tokens;
+        for (size_t i = 0; i < p.n_stop_strings; ++i) {
+            if (p.stop_strings[i] != nullptr) rules.stop_strings.emplace_back(p.stop_strings[i]);
+        }
+        const int32_t n_vocab = model->model.config().n_vocab;
+        for (size_t i = 0; i < p.n_end_tokens; ++i) {
+            if (p.end_tokens[i] < 0 || p.end_tokens[i] >= n_vocab) {
+                throw ember::Error("ember_turn_create: end token " +
+                                   std::to_string(p.end_tokens[i]) + " is not in the vocabulary");
+            }
+            rules.end_tokens.push_back(p.end_tokens[i]);
+        }
+        if (p.chat_template != nullptr) {
+            ember::add_chat_ends(rules, chat_template_of(*model, p.chat_template),
+                                 model->tokenizer);
+        }
+        rules.ignore_eos = p.ignore_eos;
+        rules.grammar = compile_grammar(p.grammar, p.json_schema);
+        *out_turn = new ember_turn(*model, *sampler, std::move(rules));
+    });
+}
+
+void ember_turn_free(ember_turn* turn) {
+    delete turn;
+}
+
+ember_status ember_turn_next(ember_turn* turn, const float* logits, ember_token* token,
+                             const char** text, size_t* length, int32_t* stop_reason) {
+    if (turn == nullptr || logits == nullptr || token == nullptr || text == nullptr ||
+        length == nullptr || stop_reason == nullptr) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    *token = -1;
+    *text = "";
+    *length = 0;
+    *stop_reason = EMBER_STOP_NONE;
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        ember::Turn::Step step = turn->turn.next(logits, turn->owner.model.config().n_vocab);
+        turn->text = std::move(step.text);
+        *token = step.token;
+        *text = turn->text.c_str();
+        *length = turn->text.size();
+        if (step.stop) *stop_reason = static_cast<int32_t>(*step.stop);
+    });
+}
+
+ember_status ember_turn_end(ember_turn* turn, int32_t stop_reason, const char** text,
+                            size_t* length) {
+    if (turn == nullptr || text == nullptr || length == nullptr || stop_reason < EMBER_STOP_END ||
+        stop_reason > EMBER_STOP_ERROR) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    *text = "";
+    *length = 0;
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        turn->text = turn->turn.end(static_cast<ember::StopReason>(stop_reason));
+        *text = turn->text.c_str();
+        *length = turn->text.size();
+    });
+}
+
+int32_t ember_turn_n_generated(const ember_turn* turn) {
+    return turn ? turn->turn.n_generated() : 0;
+}
+int32_t ember_turn_n_kept(const ember_turn* turn) {
+    return turn ? turn->turn.n_kept() : 0;
+}
+int32_t ember_turn_stop_reason(const ember_turn* turn) {
+    if (turn == nullptr || !turn->turn.done()) return EMBER_STOP_NONE;
+    return static_cast<int32_t>(turn->turn.reason());
 }
 
 ember_embedder_params ember_embedder_default_params(void) {
