@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/model/ops.h"
+#include "engine/model/matmul.h"
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
 

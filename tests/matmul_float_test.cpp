@@ -8,7 +8,7 @@
 #include <random>
 #include <sstream>
 
-#include "engine/model/ops.h"
+#include "engine/model/matmul.h"
 
 namespace ember {
 namespace {

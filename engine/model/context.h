@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "engine/model/kv_cache.h"
+#include "engine/model/matmul.h"
 #include "engine/model/model.h"
 #include "engine/model/ops.h"
 #include "engine/runtime/thread_pool.h"
@@ -148,8 +150,21 @@ class Context {
     // token's final hidden state.
     void forward(const int32_t* tokens, int n, std::span<const int> outputs, float* out,
                  float* hidden = nullptr);
-    void check_tokens(std::span<const int32_t> tokens) const;
+    // Its steps (forward.cpp), in order: the embedding lookup into x_ (and each position's
+    // RoPE angles), the attention block and the feed-forward block of each layer (each adds
+    // its sub-layer's output to x_), then the output head's logits or the final states.
+    void embed(const int32_t* tokens, int n);
+    void attention_block(int layer, int n);
+    void ffn_block(int layer, int n);
+    void output_head(std::span<const int> outputs, float* out);
+    void final_states(int n, float* hidden);
+    // Attention of the batch's queries over the cache rows they see -> attn_ (attention.cpp).
     void attention(int layer, int n);
+    // Helpers of the steps: the model's norm of one row; W @ in for weights reading one input.
+    void norm(const float* in, const float* weight, const float* bias, float* out) const;
+    void project(const float* in, int n, int64_t cols,
+                 std::initializer_list<std::pair<const WeightMatrix*, float*>> outs);
+    void check_tokens(std::span<const int32_t> tokens) const;
 
     const Model& model_;
     ContextParams params_;

@@ -22,7 +22,9 @@
 // Shapes: n tokens in a batch, d = n_embd, rows are tokens. Matmuls W (out, in) @ X (n, in)
 // -> (n, out) run on quantized activations (ops.h).
 //
-// Context::forward below; the attention sub-layer is Context::attention (attention.cpp).
+// Context::forward below, in named steps: embed, then per layer attention_block and
+// ffn_block, then output_head (or final_states for embeddings). The attention itself is
+// Context::attention (attention.cpp).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -31,23 +33,72 @@
 #include "formats/error.h"
 
 namespace ember {
+namespace {
+
+// Runs body(t) for every token of the batch, split across the threads (for_tokens: a few
+// tokens on this one).
+template <typename Body>
+void each_token(ThreadPool& pool, int n, const Body& body) {
+    for_tokens(pool, n, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) body(static_cast<int>(t));
+    });
+}
+
+// Adds a bias (width values) to row t of a (n, width) activation, when there is one.
+void add_bias(float* rows, int t, const float* bias, int width) {
+    if (bias == nullptr) return;
+    float* row = rows + static_cast<size_t>(t) * width;
+    for (int i = 0; i < width; ++i) row[i] += bias[i];
+}
+
+}  // namespace
 
 void Context::forward(const int32_t* tokens, int n, std::span<const int> outputs, float* out,
                       float* hidden) {
+    embed(tokens, n);
+    for (int l = 0; l < model_.config().n_layer; ++l) {
+        if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
+            throw Error("evaluation cancelled");
+        }
+        attention_block(l, n);
+        ffn_block(l, n);
+    }
+    if (hidden != nullptr) {
+        final_states(n, hidden);
+    } else {
+        output_head(outputs, out);
+    }
+}
+
+// RMSNorm or LayerNorm (ARCH: encoders), of one row of n_embd values.
+void Context::norm(const float* in, const float* weight, const float* bias, float* out) const {
+    const ModelConfig& c = model_.config();
+    if (c.arch->norm == NormKind::Layer) {
+        layer_norm(in, weight, bias, out, c.n_embd, c.norm_eps);
+    } else {
+        rms_norm(in, weight, out, c.n_embd, c.norm_eps);
+    }
+}
+
+// W @ in for several weights that read the same input (n, cols), converting the input once
+// per activation type.
+void Context::project(const float* in, int n, int64_t cols,
+                      std::initializer_list<std::pair<const WeightMatrix*, float*>> outs) {
+    bool converted = false;
+    for (const auto& [w, y] : outs) {
+        if (!converted || xq_.type != w->kernels->activation_type) {
+            xq_.quantize(in, n, cols, w->kernels->activation_type, pool_);
+            converted = true;
+        }
+        matmul(*w, xq_, n, y, pool_);
+    }
+}
+
+// x (n, d) = token_embd[tokens], dequantized; and each position's RoPE angles.
+void Context::embed(const int32_t* tokens, int n) {
     const ModelConfig& c = model_.config();
     const Architecture& arch = *c.arch;
     const int d = c.n_embd;
-
-    // RMSNorm or LayerNorm (ARCH: encoders), of one row of d values.
-    const auto norm = [&](const float* in, const float* weight, const float* bias, float* out_row) {
-        if (arch.norm == NormKind::Layer) {
-            layer_norm(in, weight, bias, out_row, d, c.norm_eps);
-        } else {
-            rms_norm(in, weight, out_row, d, c.norm_eps);
-        }
-    };
-
-    // Embedding lookup: x[t] = row tokens[t] of token_embd, dequantized.  (n, d)
     // ARCH: gemma scales the embeddings by sqrt(n_embd); encoders add token type 0 and the
     // learned position (BERT), then normalise.
     const float embd_scale = arch.scale_embeddings ? std::sqrt(static_cast<float>(d)) : 1.0f;
@@ -72,133 +123,103 @@ void Context::forward(const int32_t* tokens, int n, std::span<const int> outputs
                              rope_factors_, c.rope_attn_factor);
         }
     }
+}
 
-    // Runs W @ in for several weights that read the same input, converting the input once per
-    // activation type.
-    const auto project = [&](const float* in, int64_t cols,
-                             std::initializer_list<std::pair<const WeightMatrix*, float*>> outs) {
-        bool converted = false;
-        for (const auto& [w, y] : outs) {
-            if (!converted || xq_.type != w->kernels->activation_type) {
-                xq_.quantize(in, n, cols, w->kernels->activation_type, pool_);
-                converted = true;
-            }
-            matmul(*w, xq_, n, y, pool_);
-        }
-    };
-
-    // Runs body(t) for every token of the batch, split across the threads (for_tokens: a
-    // few tokens on this one).
-    const auto each_token = [&](const auto& body) {
-        for_tokens(pool_, n, [&](int64_t begin, int64_t end) {
-            for (int64_t t = begin; t < end; ++t) body(static_cast<int>(t));
-        });
-    };
-    // Adds a bias (width values) to row t of a (n, width) activation, when there is one.
-    const auto add_bias = [](float* rows, int t, const float* bias, int width) {
-        if (bias == nullptr) return;
-        float* row = rows + static_cast<size_t>(t) * width;
-        for (int i = 0; i < width; ++i) row[i] += bias[i];
-    };
-    const auto add_to_x = [&](int t) {  // the residual connection: x += proj
-        for (int i = 0; i < d; ++i) x_[t * d + i] += proj_[t * d + i];
-    };
-    // ARCH: a sub-layer reads Norm(x) in pre-norm decoders, x itself in post-norm encoders.
-    const float* block_in = arch.encoder ? x_.data() : xb_.data();
-
-    for (int l = 0; l < c.n_layer; ++l) {
-        if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
-            throw Error("evaluation cancelled");
-        }
-        const LayerWeights& w = model_.layers[l];
-
-        // Attention sub-layer.
-        if (!arch.encoder) {
-            each_token([&](int t) { norm(&x_[t * d], w.attn_norm, nullptr, &xb_[t * d]); });
-        }
-        // Wq (q_dim, d) @ in (n, d) -> q (n, q_dim); Wk, Wv (kv_dim, d) -> k, v (n, kv_dim)
-        project(block_in, d, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}});
-        each_token([&](int t) {
-            add_bias(q_.data(), t, w.bq, c.q_dim());  // ARCH: qwen2's and BERT's Q/K/V biases
-            add_bias(k_.data(), t, w.bk, c.kv_dim());
-            add_bias(v_.data(), t, w.bv, c.kv_dim());
-            for (int h = 0; h < c.n_head; ++h) {
-                float* q = &q_[t * c.q_dim() + h * c.head_dim];
-                if (c.n_rot > 0) rope_rotate(q, rope_[t], arch.rope);  // ARCH: pair layout
-                if (arch.query_prescaled) {  // ARCH: phi3 and gemma scale q, not the scores
-                    for (int i = 0; i < c.head_dim; ++i) q[i] *= c.query_scale;
-                }
-            }
-            for (int h = 0; h < c.n_head_kv && c.n_rot > 0; ++h) {
-                rope_rotate(&k_[t * c.kv_dim() + h * c.head_dim], rope_[t], arch.rope);
-            }
-            kv_.store(l, rows_[t], &k_[t * c.kv_dim()], &v_[t * c.kv_dim()]);
-        });
-        attention(l, n);
-        // Wo (d, q_dim) @ attn (n, q_dim) -> proj (n, d)
-        project(attn_.data(), c.q_dim(), {{&w.wo, proj_.data()}});
-
-        // Feed-forward sub-layer.
-        each_token([&](int t) {
-            add_bias(proj_.data(), t, w.bo, d);
-            if (w.attn_post_norm != nullptr) {  // ARCH: gemma2 normalises the sub-layer output
-                rms_norm(&proj_[t * d], w.attn_post_norm, &proj_[t * d], d, c.norm_eps);
-            }
-            add_to_x(t);
-            if (arch.encoder) {  // ARCH: post-norm
-                norm(&x_[t * d], w.attn_out_norm, w.attn_out_norm_b, &x_[t * d]);
-            } else {
-                norm(&x_[t * d], w.ffn_norm, nullptr, &xb_[t * d]);
-            }
-        });
-        if (arch.gated_ffn) {
-            // W_gate, W_up (n_ff, d) @ in (n, d) -> gate, up (n, n_ff)
-            project(block_in, d, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}});
-        } else {  // ARCH: BERT's plain FFN: W_up (n_ff, d) @ in (n, d) -> gate (n, n_ff)
-            project(block_in, d, {{&w.w_up, gate_.data()}});
-        }
-        each_token([&](int t) {
-            float* gate = &gate_[static_cast<size_t>(t) * c.n_ff];
-            const float* up = &up_[static_cast<size_t>(t) * c.n_ff];
-            if (!arch.gated_ffn) {
-                add_bias(gate_.data(), t, w.b_up, c.n_ff);
-                gelu(gate, c.n_ff);
-                return;
-            }
-            add_bias(gate_.data(), t, w.b_gate, c.n_ff);
-            add_bias(up_.data(), t, w.b_up, c.n_ff);
-            if (arch.activation == FfnActivation::GeluTanh) {  // ARCH: gemma's GeGLU
-                gelu_mul(gate, up, c.n_ff);
-            } else {
-                silu_mul(gate, up, c.n_ff);
-            }
-        });
-        // W_down (d, n_ff) @ gate (n, n_ff) -> proj (n, d)
-        project(gate_.data(), c.n_ff, {{&w.w_down, proj_.data()}});
-        each_token([&](int t) {
-            add_bias(proj_.data(), t, w.b_down, d);
-            if (w.ffn_post_norm != nullptr) {  // ARCH: gemma2
-                rms_norm(&proj_[t * d], w.ffn_post_norm, &proj_[t * d], d, c.norm_eps);
-            }
-            add_to_x(t);
-            if (arch.encoder) norm(&x_[t * d], w.ffn_out_norm, w.ffn_out_norm_b, &x_[t * d]);
-        });
+// x += Wo Attention(RoPE(Wq h), RoPE(Wk h), Wv h), h = Norm(x) (ARCH: encoders read x and
+// normalise after the residual add). The new keys and values go to the KV cache first.
+void Context::attention_block(int l, int n) {
+    const ModelConfig& c = model_.config();
+    const Architecture& arch = *c.arch;
+    const LayerWeights& w = model_.layers[l];
+    const int d = c.n_embd;
+    if (!arch.encoder) {
+        each_token(pool_, n, [&](int t) { norm(&x_[t * d], w.attn_norm, nullptr, &xb_[t * d]); });
     }
-
-    if (hidden != nullptr) {  // embeddings: every token's final state, normalised in decoders
-        for (int t = 0; t < n; ++t) {
-            float* h = hidden + static_cast<size_t>(t) * d;
-            if (model_.output_norm != nullptr) {
-                rms_norm(&x_[t * d], model_.output_norm, h, d, c.norm_eps);
-            } else {
-                std::copy(&x_[t * d], &x_[t * d] + d, h);
+    const float* in = arch.encoder ? x_.data() : xb_.data();
+    // Wq (q_dim, d) @ in (n, d) -> q (n, q_dim); Wk, Wv (kv_dim, d) -> k, v (n, kv_dim)
+    project(in, n, d, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}});
+    each_token(pool_, n, [&](int t) {
+        add_bias(q_.data(), t, w.bq, c.q_dim());  // ARCH: qwen2's and BERT's Q/K/V biases
+        add_bias(k_.data(), t, w.bk, c.kv_dim());
+        add_bias(v_.data(), t, w.bv, c.kv_dim());
+        for (int h = 0; h < c.n_head; ++h) {
+            float* q = &q_[t * c.q_dim() + h * c.head_dim];
+            if (c.n_rot > 0) rope_rotate(q, rope_[t], arch.rope);  // ARCH: pair layout
+            if (arch.query_prescaled) {  // ARCH: phi3 and gemma scale q, not the scores
+                for (int i = 0; i < c.head_dim; ++i) q[i] *= c.query_scale;
             }
         }
-        return;
+        for (int h = 0; h < c.n_head_kv && c.n_rot > 0; ++h) {
+            rope_rotate(&k_[t * c.kv_dim() + h * c.head_dim], rope_[t], arch.rope);
+        }
+        kv_.store(l, rows_[t], &k_[t * c.kv_dim()], &v_[t * c.kv_dim()]);
+    });
+    attention(l, n);  // -> attn_ (n, q_dim), attention.cpp
+    // Wo (d, q_dim) @ attn (n, q_dim) -> proj (n, d)
+    project(attn_.data(), n, c.q_dim(), {{&w.wo, proj_.data()}});
+    each_token(pool_, n, [&](int t) {
+        add_bias(proj_.data(), t, w.bo, d);
+        if (w.attn_post_norm != nullptr) {  // ARCH: gemma2 normalises the sub-layer output
+            rms_norm(&proj_[t * d], w.attn_post_norm, &proj_[t * d], d, c.norm_eps);
+        }
+        for (int i = 0; i < d; ++i) x_[t * d + i] += proj_[t * d + i];  // the residual
+        if (arch.encoder) {                                             // ARCH: post-norm
+            norm(&x_[t * d], w.attn_out_norm, w.attn_out_norm_b, &x_[t * d]);
+        }
+    });
+}
+
+// x += W_down (act(W_gate h) * (W_up h)), h = Norm(x) (ARCH: GELU in gemma; BERT's plain
+// W_down GELU(W_up x), normalised after the residual add).
+void Context::ffn_block(int l, int n) {
+    const ModelConfig& c = model_.config();
+    const Architecture& arch = *c.arch;
+    const LayerWeights& w = model_.layers[l];
+    const int d = c.n_embd;
+    if (!arch.encoder) {
+        each_token(pool_, n, [&](int t) { norm(&x_[t * d], w.ffn_norm, nullptr, &xb_[t * d]); });
     }
+    const float* in = arch.encoder ? x_.data() : xb_.data();
+    if (arch.gated_ffn) {
+        // W_gate, W_up (n_ff, d) @ in (n, d) -> gate, up (n, n_ff)
+        project(in, n, d, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}});
+    } else {  // ARCH: BERT's plain FFN: W_up (n_ff, d) @ in (n, d) -> gate (n, n_ff)
+        project(in, n, d, {{&w.w_up, gate_.data()}});
+    }
+    each_token(pool_, n, [&](int t) {
+        float* gate = &gate_[static_cast<size_t>(t) * c.n_ff];
+        const float* up = &up_[static_cast<size_t>(t) * c.n_ff];
+        if (!arch.gated_ffn) {
+            add_bias(gate_.data(), t, w.b_up, c.n_ff);
+            gelu(gate, c.n_ff);
+            return;
+        }
+        add_bias(gate_.data(), t, w.b_gate, c.n_ff);
+        add_bias(up_.data(), t, w.b_up, c.n_ff);
+        if (arch.activation == FfnActivation::GeluTanh) {  // ARCH: gemma's GeGLU
+            gelu_mul(gate, up, c.n_ff);
+        } else {
+            silu_mul(gate, up, c.n_ff);
+        }
+    });
+    // W_down (d, n_ff) @ gate (n, n_ff) -> proj (n, d)
+    project(gate_.data(), n, c.n_ff, {{&w.w_down, proj_.data()}});
+    each_token(pool_, n, [&](int t) {
+        add_bias(proj_.data(), t, w.b_down, d);
+        if (w.ffn_post_norm != nullptr) {  // ARCH: gemma2
+            rms_norm(&proj_[t * d], w.ffn_post_norm, &proj_[t * d], d, c.norm_eps);
+        }
+        for (int i = 0; i < d; ++i) x_[t * d + i] += proj_[t * d + i];  // the residual
+        if (arch.encoder) norm(&x_[t * d], w.ffn_out_norm, w.ffn_out_norm_b, &x_[t * d]);
+    });
+}
+
+// Logits, only for the tokens in `outputs`: W_output (n_vocab, d) @ norm(x) (n_out, d).
+void Context::output_head(std::span<const int> outputs, float* out) {
+    const ModelConfig& c = model_.config();
+    const int d = c.n_embd;
     const int n_out = static_cast<int>(outputs.size());
     if (n_out == 0) return;
-    // Only the tokens in `outputs` need logits: W_output (n_vocab, d) @ norm(x) (n_out, d).
     for (int i = 0; i < n_out; ++i) {
         rms_norm(&x_[outputs[i] * d], model_.output_norm, &xb_[i * d], d, c.norm_eps);
     }
@@ -206,6 +227,20 @@ void Context::forward(const int32_t* tokens, int n, std::span<const int> outputs
     matmul(model_.output, xq_, n_out, out, pool_);
     if (c.final_softcap > 0) {  // ARCH: gemma2 caps the logits
         soft_cap(out, static_cast<int64_t>(n_out) * c.n_vocab, c.final_softcap);
+    }
+}
+
+// Embeddings: every token's final state (n, d), normalised in decoders.
+void Context::final_states(int n, float* hidden) {
+    const ModelConfig& c = model_.config();
+    const int d = c.n_embd;
+    for (int t = 0; t < n; ++t) {
+        float* h = hidden + static_cast<size_t>(t) * d;
+        if (model_.output_norm != nullptr) {
+            rms_norm(&x_[t * d], model_.output_norm, h, d, c.norm_eps);
+        } else {
+            std::copy(&x_[t * d], &x_[t * d] + d, h);
+        }
     }
 }
 

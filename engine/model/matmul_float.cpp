@@ -12,7 +12,7 @@
 #include <mutex>
 #include <vector>
 
-#include "engine/model/ops.h"
+#include "engine/model/matmul.h"
 
 #if EMBER_HAVE_BLAS
 #include <cblas.h>

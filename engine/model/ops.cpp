@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "kernels/fp16.h"
-#include "kernels/packed_gemm.h"
+#include "kernels/kernels.h"
 
 namespace ember {
 
@@ -167,107 +167,6 @@ void soft_cap(float* x, int64_t n, float cap) {
         exp(e, e, count);
         for (int64_t i = 0; i < count; ++i) v[i] = cap * (1.0f - 2.0f / (e[i] + 1.0f));
     }
-}
-
-void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols, TensorType act_type,
-                                    ThreadPool& pool) {
-    type = act_type;
-    row_bytes = ember::row_bytes(act_type, cols);
-    data.resize(row_bytes * static_cast<size_t>(n_tokens));
-    const QuantizeRowFn quantize_row = kernels_for(act_type)->quantize_row;
-    const auto rows = [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t)
-            quantize_row(x + t * cols, data.data() + t * row_bytes, cols);
-    };
-    for_tokens(pool, n_tokens, rows);
-}
-
-namespace {
-
-// Rows [row_begin, row_end) of W @ x for every token, a weight row at a time.
-void matmul_rows(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
-                 int64_t row_begin, int64_t row_end) {
-    const VecDotFn vec_dot = w.kernels->vec_dot;
-    const VecDot4Fn vec_dot4 = w.kernels->vec_dot4;
-    for (int64_t r = row_begin; r < row_end; ++r) {
-        const uint8_t* w_row = w.row(r);
-        int t = 0;
-        if (vec_dot4 != nullptr) {  // four tokens per pass over the weight row
-            for (; t + 4 <= n_tokens; t += 4) {
-                float out[4];
-                vec_dot4(w.cols, w_row, x.data.data() + t * x.row_bytes, x.row_bytes, out);
-                for (int i = 0; i < 4; ++i) y[(t + i) * w.rows + r] = out[i];
-            }
-        }
-        for (; t < n_tokens; ++t) {
-            y[t * w.rows + r] = vec_dot(w.cols, w_row, x.data.data() + t * x.row_bytes);
-        }
-    }
-}
-
-// With a panel kernel (Gemm8Fn, or GemmPacked8Fn on weights packed at load time): threads split
-// groups of 8 rows (packed: units of 1, 2 or 4 groups); each meets the whole batch while its
-// panel stays in the L1/L2 cache.
-void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
-                   ThreadPool& pool) {
-    // Q8_0: per block of every token, its scale as a float and the sum of its quants; Q8_1:
-    // its scale and s as floats. (Q8_K blocks carry theirs.)
-    const bool q8_1 = x.type == TensorType::Q8_1;
-    const int64_t n_blocks = x.type == TensorType::Q8_0 || q8_1 ? w.cols / 32 : 0;
-    std::vector<float> scales(static_cast<size_t>(n_tokens * n_blocks));
-    std::vector<int32_t> sums(q8_1 ? 0 : scales.size());
-    std::vector<float> block_s(q8_1 ? scales.size() : 0);
-    for (int t = 0; t < n_tokens && n_blocks > 0; ++t) {
-        const uint8_t* row = x.data.data() + t * x.row_bytes;
-        if (q8_1) {
-            q8_1_scales_and_s(row, w.cols, &scales[t * n_blocks], &block_s[t * n_blocks]);
-        } else {
-            q8_0_scales_and_sums(row, w.cols, &scales[t * n_blocks], &sums[t * n_blocks]);
-        }
-    }
-    const Q8Batch batch{x.data.data(), x.row_bytes, scales.data(),
-                        sums.data(),   n_tokens,    block_s.data()};
-    const int64_t groups = w.rows / 8;
-    const TypeKernels& k = *w.kernels;
-    if (w.packed != nullptr) {
-        // Units of 1, 2 or 4 groups, as wide as this CPU's panels go (kernels/packed_gemm.h).
-        const int64_t per_unit = packed_groups_per_unit(k, n_tokens);
-        pool.parallel_for((groups + per_unit - 1) / per_unit, [&](int64_t begin, int64_t end) {
-            gemm_packed_groups(k, w.cols, w.packed, 8 * w.row_bytes, begin * per_unit,
-                               std::min(end * per_unit, groups), batch, y, w.rows);
-        });
-    } else {
-        pool.parallel_for(groups, [&](int64_t begin, int64_t end) {
-            for (int64_t g = begin; g < end; ++g)
-                k.gemm8(w.cols, w.row(8 * g), w.row_bytes, batch, y + 8 * g, w.rows);
-        });
-    }
-    if (w.rows % 8 != 0) matmul_rows(w, x, n_tokens, y, 8 * groups, w.rows);
-}
-
-}  // namespace
-
-void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
-            ThreadPool& pool) {
-    const bool float_weights =
-        w.type == TensorType::F32 || w.type == TensorType::F16 || w.type == TensorType::BF16;
-    if (float_weights && n_tokens >= kFloatGemmMinTokens) {
-        // BF16 activations keep 8 significant bits, so a sum's rounding error flips more of
-        // them than F16's: OpenBLAS's sgemm (one long sequential sum per output) moved mini-BF16
-        // off llama.cpp's logits by more than ember's blocked kernel does (docs in the test).
-        const bool use_blas = blas_available() && w.type != TensorType::BF16;
-        matmul_float_batch(w, x, n_tokens, y, pool, use_blas);
-        return;
-    }
-    // Packed weights go through their panels even for one token (generation): the packing
-    // already did the work that makes panels cost more than row dot products for small batches.
-    if (w.packed != nullptr || (w.kernels->gemm8 != nullptr && n_tokens >= 4 && w.rows >= 8)) {
-        matmul_panels(w, x, n_tokens, y, pool);
-        return;
-    }
-    pool.parallel_for(w.rows, [&](int64_t row_begin, int64_t row_end) {
-        matmul_rows(w, x, n_tokens, y, row_begin, row_end);
-    });
 }
 
 }  // namespace ember

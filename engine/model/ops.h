@@ -1,11 +1,12 @@
-// The element-wise and row-wise math of a Llama block, written to round as llama.cpp does
-// (sums of squares and of exponentials in double, everything else in float).
+// The element-wise and row-wise math of a block (norms, RoPE, softmax, activations), written to
+// round as llama.cpp does (sums of squares and of exponentials in double, everything else in
+// float), and the loop over a batch's tokens. Matrix products are in matmul.h.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "engine/model/model.h"
+#include "engine/model/architecture.h"
 #include "engine/runtime/thread_pool.h"
 
 namespace ember {
@@ -61,32 +62,5 @@ void gelu_mul(float* gate, const float* up, int64_t n);
 
 // Soft-capping (Gemma 2): x = cap * tanh(x / cap), in place, to within 1e-6 of cap.  (n)
 void soft_cap(float* x, int64_t n, float cap);
-
-// Activations converted once into the type a weight's vec_dot pairs with (kernels.h).
-struct QuantizedActivations {
-    TensorType type = TensorType::F32;
-    size_t row_bytes = 0;
-    std::vector<uint8_t> data;  // n_tokens rows
-    // Converts n_tokens rows of cols floats; a batch is split across the pool's threads.
-    void quantize(const float* x, int n_tokens, int64_t cols, TensorType act_type,
-                  ThreadPool& pool);
-};
-
-// W (rows, cols) @ X (n_tokens, cols) -> Y (n_tokens, rows), X already converted to W's
-// activation type. Threads split the rows of W, so each weight row is read once per call.
-void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
-            ThreadPool& pool);
-
-// The batch path for weights stored as floats (F32, F16, BF16; matmul_float.cpp): tiles
-// of W converted to F32 and multiplied by the batch with a GEMM, OpenBLAS's sgemm if use_blas
-// and ember was built with it, ember's float kernel otherwise. matmul() takes it for batches of
-// at least kFloatGemmMinTokens, where it measured as fast as row dot products (even at 32
-// tokens, ahead above, behind below 16: docs/optimizations.md); tests call it directly to check
-// both GEMMs.
-inline constexpr int kFloatGemmMinTokens = 32;
-void matmul_float_batch(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens,
-                        float* y, ThreadPool& pool, bool use_blas);
-// Whether this build has OpenBLAS (CMake option EMBER_BLAS).
-bool blas_available();
 
 }  // namespace ember
