@@ -62,9 +62,11 @@ TEST(Architectures, ConfigReadsEachFamilysMetadata) {
     EXPECT_EQ(g.arch->name, "gemma2");
     EXPECT_EQ(g.head_dim, 64);  // attention.key_length, not n_embd / n_head = 32
     EXPECT_EQ(g.q_dim(), 256);
-    EXPECT_TRUE(g.windowed(0));
-    EXPECT_FALSE(g.windowed(1));
+    ASSERT_EQ(g.layers.size(), static_cast<size_t>(g.n_layer));
+    EXPECT_EQ(g.layers[0].window, 16);  // even layers see a window, odd ones everything
+    EXPECT_EQ(g.layers[1].window, 0);
     EXPECT_EQ(g.sliding_window, 16);
+    EXPECT_FLOAT_EQ(g.layers[1].rope_freq_base, g.rope_freq_base);
     EXPECT_FLOAT_EQ(g.attn_softcap, 50.0f);
     EXPECT_FLOAT_EQ(g.final_softcap, 30.0f);
     EXPECT_FLOAT_EQ(g.query_scale, 0.125f);
@@ -73,7 +75,8 @@ TEST(Architectures, ConfigReadsEachFamilysMetadata) {
 
     const Model phi3(arch_model("mini-phi3-F16"));
     const ModelConfig& p = phi3.config();
-    EXPECT_TRUE(p.windowed(0) && p.windowed(1) && p.windowed(2));
+    for (const LayerSpec& layer : p.layers) EXPECT_EQ(layer.window, p.sliding_window);
+    EXPECT_GT(p.sliding_window, 0);
     EXPECT_FLOAT_EQ(p.rope_attn_factor, 1.19f);
     EXPECT_EQ(p.rope_n_ctx_orig, 256);
     // The fused matrices as row views: Q, K, V one after the other; gate rows, then up rows.

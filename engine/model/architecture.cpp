@@ -26,7 +26,7 @@ constexpr std::array<Architecture, 7> kArchitectures = [] {
     phi3.fused_qkv = true;
     phi3.fused_gate_up = true;
     phi3.query_prescaled = true;
-    phi3.window = WindowLayers::All;
+    phi3.window_pattern = 1;
     phi3.window_required = true;
     phi3.chat_template = "phi3";
 
@@ -45,7 +45,7 @@ constexpr std::array<Architecture, 7> kArchitectures = [] {
     gemma2.name = "gemma2";
     gemma2.post_norms = true;
     gemma2.soft_caps = true;
-    gemma2.window = WindowLayers::Even;
+    gemma2.window_pattern = 2;
 
     // bert (BERT, MiniLM, bge, e5, gte): an encoder with learned positions, biases everywhere,
     // LayerNorm, and a plain GELU feed-forward network.

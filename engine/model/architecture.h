@@ -28,13 +28,6 @@ enum class FfnActivation {
 // et al., 2016) with a weight and a bias.
 enum class NormKind { RMS, Layer };
 
-// Which layers attend only to the last `sliding_window` positions.
-enum class WindowLayers {
-    None,
-    All,   // phi3: every layer
-    Even,  // gemma2: layers 0, 2, 4, ... (the odd ones attend to everything)
-};
-
 struct Architecture {
     std::string_view name;  // general.architecture, also the prefix of the metadata keys
     RopeKind rope = RopeKind::Adjacent;
@@ -58,7 +51,10 @@ struct Architecture {
     // F16 rounding for the cache's dot products sees the scaled value), instead of scaling
     // the scores; the same product, rounded as llama.cpp rounds it for these families.
     bool query_prescaled = false;
-    WindowLayers window = WindowLayers::None;
+    // Which layers attend only to the last `sliding_window` positions (ModelConfig::layers):
+    // 0 none; 1 every layer (phi3); n >= 2 the first n - 1 layers of every n, the n-th
+    // attending to everything (gemma2: 2, so layers 0, 2, 4, ...).
+    int window_pattern = 0;
     bool window_required = false;  // phi3: attention.sliding_window must be known
     // The family's chat format (a chat_template.h name) for files that carry no
     // tokenizer.chat_template; empty where the family has several (llama: 2 or 3).

@@ -21,16 +21,16 @@ namespace ember {
 // as llama.cpp rounds them for its dot products with the cache: to F16 for an F16 cache; for a
 // quantized cache q to Q8_0 (the type its flash attention converts Q to for Q8_0 and Q4_0 keys)
 // and p not at all (it accumulates quantized values rows in F32).
-// ARCH: a windowed layer (phi3, gemma2's even layers) masks positions sliding_window or more
-// behind the token too; gemma2 soft-caps the scores before the softmax; where the query was
-// scaled in the forward pass (query_prescaled) the scores are not.
+// ARCH: a windowed layer (LayerSpec::window: phi3's, gemma2's even ones) masks positions
+// window or more behind the token too; gemma2 soft-caps the scores before the softmax; where the
+// query was scaled in the forward pass (query_prescaled) the scores are not.
 void Context::attention(int layer, int n) {
     const ModelConfig& c = model_.config();
     const TypeKernels& kv_kernels = *kernels_for(kv_.type());
     const MatMulF32Fn matmul_f32 = float_kernels().matmul;
     const int hd = c.head_dim, heads_per_kv = c.n_head / c.n_head_kv;
     const float scale = c.arch->query_prescaled ? 1.0f : c.query_scale;
-    const int window = c.windowed(layer) ? c.sliding_window : 0;
+    const int window = c.layers[layer].window;
     const bool quantized_cache = kv_.type() == TensorType::Q8_0 || kv_.type() == TensorType::Q4_0;
     // What q and p are rounded through (nullptr: not rounded).
     const TypeKernels* q_rounding = kv_.type() == TensorType::F32 ? nullptr

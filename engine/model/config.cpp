@@ -94,7 +94,7 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
 
     // Sliding windows. Without the key llama.cpp assumes Gemma 2's 4096, and for phi3 the
     // windows of the first Phi-3 releases, whose files predate the key.
-    if (c.arch->window != WindowLayers::None) {
+    if (c.arch->window_pattern > 0) {
         int fallback = 0;
         if (c.arch->name == "gemma2") fallback = 4096;
         if (c.arch->name == "phi3") {
@@ -115,6 +115,16 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
                         ": attn_logit_softcapping and final_logit_softcapping must "
                         "be positive");
         }
+    }
+    // Each layer: its window (of the architecture's pattern) and its RoPE.
+    const int pattern = c.arch->window_pattern;
+    c.layers.resize(static_cast<size_t>(c.n_layer));
+    for (int l = 0; l < c.n_layer; ++l) {
+        LayerSpec& layer = c.layers[static_cast<size_t>(l)];
+        const bool windowed = pattern == 1 || (pattern >= 2 && l % pattern < pattern - 1);
+        layer.window = windowed ? c.sliding_window : 0;
+        layer.rope_freq_base = c.rope_freq_base;
+        layer.rope_freq_scale = c.rope_freq_scale;
     }
     // The attention scale is 1 / sqrt(head size), except Gemma 2 27B (46 layers), which
     // divides by sqrt(n_embd / n_head) (llama.cpp picks by layer count, after gemma_pytorch).

@@ -5,7 +5,18 @@
 #include "engine/model/architecture.h"
 #include "formats/gguf.h"
 
+#include <vector>
+
 namespace ember {
+
+// What one layer is, where the layers of a model differ: a sliding window on some (phi3,
+// gemma2), RoPE bases per layer (the local and global layers of newer families). Read by the
+// forward pass (RoPE) and attention (the window).
+struct LayerSpec {
+    int window = 0;                   // positions it attends to, itself included; 0: all
+    float rope_freq_base = 10000.0f;  // RoPE's theta base
+    float rope_freq_scale = 1.0f;     // position scale: 1 / factor of linear RoPE scaling
+};
 
 struct ModelConfig {
     const Architecture* arch = nullptr;  // what differs between families (architecture.h)
@@ -33,11 +44,7 @@ struct ModelConfig {
 
     int q_dim() const { return n_head * head_dim; }      // width of all query heads
     int kv_dim() const { return n_head_kv * head_dim; }  // width of all key (or value) heads
-    // Whether layer l attends only to the last sliding_window positions.
-    bool windowed(int l) const {
-        return sliding_window > 0 && (arch->window == WindowLayers::All ||
-                                      (arch->window == WindowLayers::Even && l % 2 == 0));
-    }
+    std::vector<LayerSpec> layers;                       // n_layer of them
 
     // Reads and checks the metadata; throws ember::Error naming the file and the key.
     static ModelConfig from_gguf(const gguf::File& file);

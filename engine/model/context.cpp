@@ -184,14 +184,19 @@ void Context::shift(int seq, int keep, int discard) {
         throw Error("shift: cannot drop " + std::to_string(discard) + " positions after " +
                     std::to_string(keep) + " of " + std::to_string(end));
     }
-    // A pure rotation by -discard positions (no attn_factor: the keys already carry it once).
-    RopeAngles back;
-    back.compute(-discard, c.n_rot, c.rope_freq_base, c.rope_freq_scale, rope_factors_, 1.0f);
+    // A pure rotation by -discard positions (no attn_factor: the keys already carry it once),
+    // with each layer's RoPE.
+    std::vector<RopeAngles> back(c.layers.size());
+    for (size_t l = 0; l < back.size(); ++l) {
+        back[l].compute(-discard, c.n_rot, c.layers[l].rope_freq_base, c.layers[l].rope_freq_scale,
+                        rope_factors_, 1.0f);
+    }
     const RopeKind kind = c.arch->rope;
     const int base = seq * n_ctx();
     if (end > keep + discard) {
-        kv_.shift(base + keep, discard, base + end,
-                  [&](float* key) { rope_rotate(key, back, kind); });  // ARCH: pair layout
+        kv_.shift(base + keep, discard, base + end, [&](int layer, float* key) {
+            rope_rotate(key, back[layer], kind);  // ARCH: pair layout
+        });
     }
     n_past_[seq] = end - discard;
 }

@@ -55,7 +55,7 @@ void add_bias(float* rows, int t, const float* bias, int width) {
 
 void Context::forward(const int32_t* tokens, int n, std::span<const int> outputs, float* out,
                       float* hidden) {
-    embed(tokens, n);
+    embed(tokens, n);  // -> x_ (n, d)
     for (int l = 0; l < model_.config().n_layer; ++l) {
         if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
             throw Error("evaluation cancelled");
@@ -94,7 +94,7 @@ void Context::project(const float* in, int n, int64_t cols,
     }
 }
 
-// x (n, d) = token_embd[tokens], dequantized; and each position's RoPE angles.
+// x (n, d) = token_embd[tokens], dequantized.
 void Context::embed(const int32_t* tokens, int n) {
     const ModelConfig& c = model_.config();
     const Architecture& arch = *c.arch;
@@ -118,10 +118,6 @@ void Context::embed(const int32_t* tokens, int n) {
             }
             norm(x, model_.embd_norm, model_.embd_norm_b, x);
         }
-        if (c.n_rot > 0) {
-            rope_[t].compute(positions_[t], c.n_rot, c.rope_freq_base, c.rope_freq_scale,
-                             rope_factors_, c.rope_attn_factor);
-        }
     }
 }
 
@@ -134,6 +130,16 @@ void Context::attention_block(int l, int n) {
     const int d = c.n_embd;
     if (!arch.encoder) {
         each_token(pool_, n, [&](int t) { norm(&x_[t * d], w.attn_norm, nullptr, &xb_[t * d]); });
+    }
+    // Each position's RoPE angles for this layer's base and scale: computed at the first
+    // layer, again only where a layer's differ from the one before.
+    const LayerSpec& spec = c.layers[l];
+    if (c.n_rot > 0 && (l == 0 || spec.rope_freq_base != c.layers[l - 1].rope_freq_base ||
+                        spec.rope_freq_scale != c.layers[l - 1].rope_freq_scale)) {
+        for (int t = 0; t < n; ++t) {
+            rope_[t].compute(positions_[t], c.n_rot, spec.rope_freq_base, spec.rope_freq_scale,
+                             rope_factors_, c.rope_attn_factor);
+        }
     }
     const float* in = arch.encoder ? x_.data() : xb_.data();
     // Wq (q_dim, d) @ in (n, d) -> q (n, q_dim); Wk, Wv (kv_dim, d) -> k, v (n, kv_dim)

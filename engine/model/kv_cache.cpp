@@ -51,7 +51,7 @@ size_t KvCache::n_heads() const {
 }
 
 void KvCache::shift(int begin, int discard, int end,
-                    const std::function<void(float*)>& rotate_key) {
+                    const std::function<void(int layer, float* key)>& rotate_key) {
     const size_t row = row_bytes_;
     const size_t heads = n_heads();
     const size_t moved = static_cast<size_t>(end - begin - discard);
@@ -63,7 +63,7 @@ void KvCache::shift(int begin, int discard, int end,
         std::memmove(values, values + discard * row, moved * row);
         for (size_t r = 0; r < moved; ++r) {
             to_float_(keys + r * row, key.data(), head_dim_);
-            rotate_key(key.data());
+            rotate_key(static_cast<int>(head) / n_head_kv_, key.data());
             convert_(key.data(), keys + r * row, head_dim_);
         }
     }

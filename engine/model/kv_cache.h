@@ -49,9 +49,10 @@ class KvCache {
 
     // Context shift: rows [begin + discard, end) of every layer and head move down to begin,
     // keys and values, and each moved key row (one head's head_dim values) goes through
-    // rotate_key in F32 on the way (its RoPE turned back by discard positions). end > begin +
-    // discard.
-    void shift(int begin, int discard, int end, const std::function<void(float*)>& rotate_key);
+    // rotate_key(layer, key) in F32 on the way (its RoPE turned back by discard positions).
+    // end > begin + discard.
+    void shift(int begin, int discard, int end,
+               const std::function<void(int layer, float* key)>& rotate_key);
 
     // Rows [begin, begin + n) of every layer and head, as bytes in the cache's type: the keys
     // of each (layer, head) in turn, then the values the same way; sequence_bytes(n) long. For

@@ -136,12 +136,12 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         w.set_f32(key("attention.layer_norm_rms_epsilon"), shape.rms_eps);
     }
     // The families' own settings, with the released models' values.
-    if (arch->window == WindowLayers::All) {  // Phi-3.5 mini: LongRoPE, a window past its context
+    if (arch->window_pattern == 1) {  // Phi-3.5 mini: LongRoPE, a window past its context
         w.set_u32(key("attention.sliding_window"), 262144);
         w.set_u32(key("rope.scaling.original_context_length"), 4096);
         w.set_f32(key("rope.scaling.attn_factor"), 1.190238f);  // sqrt(1 + ln 32 / ln 4096)
     }
-    if (arch->window == WindowLayers::Even) w.set_u32(key("attention.sliding_window"), 4096);
+    if (arch->window_pattern == 2) w.set_u32(key("attention.sliding_window"), 4096);
     if (arch->soft_caps) {
         w.set_f32(key("attn_logit_softcapping"), 50.0f);
         w.set_f32(key("final_logit_softcapping"), 30.0f);
@@ -221,7 +221,7 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
     if (!shape.tied_embeddings)
         matrix("output.weight", shape.n_embd, n_vocab, spread(shape.n_embd));
     if (shape.rope_freqs) vector("rope_freqs.weight", head_dim / 2, 1.0f);
-    if (arch->window == WindowLayers::All) {  // phi3's LongRoPE factors
+    if (arch->window_pattern == 1) {  // phi3's LongRoPE factors
         vector("rope_factors_short.weight", head_dim / 2, 1.0f);
         vector("rope_factors_long.weight", head_dim / 2, 1.0f);
     }
