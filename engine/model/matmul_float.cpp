@@ -6,7 +6,7 @@
 // Two GEMMs can do the multiply: OpenBLAS's sgemm, where ember is built with it, and ember's
 // own float kernel (float_kernels().matmul, blocked below for the L2 cache). End to end the
 // sgemm measured a little faster, so it is the default where present; ember's kernel serves
-// builds without OpenBLAS, and BF16 weights (engine/model/ops.cpp says why). Both are tested
+// builds without OpenBLAS, and BF16 weights (engine/model/matmul.cpp says why). Both are tested
 // against the exact product (tests/matmul_float_test.cpp).
 #include <algorithm>
 #include <mutex>
