@@ -141,7 +141,7 @@ void BM_Packed(benchmark::State& state, TensorType type, int rows_per_call, int 
         2.0 * cols * rows * n_tokens * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
-// A prompt batch through float weights (engine/matmul_float.cpp): 512 tokens x (2048, 5632)
+// A prompt batch through float weights (engine/model/matmul_float.cpp): 512 tokens x (2048, 5632)
 // weights (TinyLlama's FFN down projection) on one or two threads, with OpenBLAS's sgemm or ember's
 // float kernel on the F32 tiles, the weight-to-F32 conversion included. Reports multiply-adds per
 // second (GFLOP/s).

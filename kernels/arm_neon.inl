@@ -548,6 +548,34 @@ void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b,
     matmul_f32_simd<Q128>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
+// This file's kernels and the packed ones (arm_packed.inl), over the reference (registry.cpp:
+// the sets "neon" and "neon-dotprod", one per compilation of this file).
+void register_kernels(KernelTable& t) {
+    using T = TensorType;
+    t.floats.matmul = matmul_f32;
+    t.floats.exp = exp_f32;
+    t[T::F16].dequantize_row = dequantize_row_f16;
+    t[T::F16].quantize_row = quantize_row_f16;
+    t[T::Q8_0].dequantize_row = dequantize_row_q8_0;  // a quantized KV cache's reads
+    t[T::Q8_0].quantize_row = quantize_row_q8_0;      // activations
+    t[T::Q4_0].dequantize_row = dequantize_row_q4_0;
+    t[T::Q8_K].quantize_row = quantize_row_q8_k;
+    t[T::F32].vec_dot = vec_dot_f32;
+    t[T::F16].vec_dot = vec_dot_f16;
+    t[T::BF16].vec_dot = vec_dot_bf16;
+    t[T::Q4_0].vec_dot = vec_dot_q4_0_q8_0;
+    t[T::Q4_1].vec_dot = vec_dot_q4_1_q8_1;
+    t[T::Q5_0].vec_dot = vec_dot_q5_0_q8_0;
+    t[T::Q5_1].vec_dot = vec_dot_q5_1_q8_1;
+    t[T::Q8_0].vec_dot = vec_dot_q8_0_q8_0;
+    t[T::Q2_K].vec_dot = vec_dot_q2_k_q8_k;
+    t[T::Q3_K].vec_dot = vec_dot_q3_k_q8_k;
+    t[T::Q4_K].vec_dot = vec_dot_q4_k_q8_k;
+    t[T::Q5_K].vec_dot = vec_dot_q5_k_q8_k;
+    t[T::Q6_K].vec_dot = vec_dot_q6_k_q8_k;
+    register_packed_kernels(t);
+}
+
 }  // namespace ember::EMBER_NEON_NAMESPACE
 
 #include "kernels/arm_packed.inl"  // the packed panel kernels, in the same namespace

@@ -253,10 +253,10 @@ constexpr bool kWithMinimum = requires(Packed p) {
 };
 template <typename Packed>
 using ActivationBlock = std::conditional_t<kWithMinimum<Packed>, BlockQ8_1, BlockQ8_0>;
-// The value offset that returns as -offset * the activations' block sum (Q5_0: 16; Q4_0's is
-// in its packing).
+// The offset of a packed type's values, which returns as -offset * the activations' block sum
+// (the trait of the same name in x86_packed.inl; here Q5_0: 16, and Q4_0's is in its packing).
 template <typename Packed>
-constexpr int kOffset = std::is_same_v<Packed, PackedQ5_0> ? 16 : 0;
+constexpr int kActivationOffset = std::is_same_v<Packed, PackedQ5_0> ? 16 : 0;
 
 // A block's integer sums as floats: Q4_0's come out 16 times too large (its packing), and the
 // fixed-point conversion divides them back exactly.
@@ -288,7 +288,7 @@ void tokens_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0,
         act[t] = reinterpret_cast<const Act*>(a.rows + (t0 + t) * a.row_stride);
         const size_t first = static_cast<size_t>(t0 + t) * n_blocks;
         scale[t] = a.scales + first;
-        sums[t] = kOffset<Packed> != 0 ? a.sums + first : nullptr;
+        sums[t] = kActivationOffset<Packed> != 0 ? a.sums + first : nullptr;
         block_s[t] = kWithMinimum<Packed> ? a.block_s + first : nullptr;
     }
     for (int64_t b = 0; b < n_blocks; ++b) {
@@ -299,8 +299,8 @@ void tokens_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0,
         if constexpr (kWithMinimum<Packed>) m = halves4(blocks[b].m + 4 * h);
         // Token t's integer sums (without the offset) into its float accumulator.
         const auto add = [&](int t, int32x4_t sum) {
-            if constexpr (kOffset<Packed> != 0)
-                sum = vaddq_s32(sum, vdupq_n_s32(-kOffset<Packed> * sums[t][b]));
+            if constexpr (kActivationOffset<Packed> != 0)
+                sum = vaddq_s32(sum, vdupq_n_s32(-kActivationOffset<Packed> * sums[t][b]));
             acc[t] = vfmaq_f32(acc[t], sums_as_float<Packed>(sum), vmulq_n_f32(d, scale[t][b]));
             if constexpr (kWithMinimum<Packed>) acc[t] = vfmaq_n_f32(acc[t], m, block_s[t][b]);
         };
@@ -341,7 +341,8 @@ void token_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t, f
         for (int h = 0; h < 2; ++h) {
             int8x16_t q[8];
             decode(blocks[b], h, q);
-            const int32_t offset = kOffset<Packed> == 0 ? 0 : -kOffset<Packed> * a.sums[first + b];
+            const int32_t offset =
+                kActivationOffset<Packed> == 0 ? 0 : -kActivationOffset<Packed> * a.sums[first + b];
             const int32x4_t sum = dot32(q, x0, x1, vdupq_n_s32(offset));
             acc[h] = vfmaq_f32(acc[h], sums_as_float<Packed>(sum),
                                vmulq_n_f32(halves4(blocks[b].d + 4 * h), da));
@@ -613,7 +614,7 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
 
 }  // namespace
 
-// ---- the exported kernels (simd_kernels.h): a packer and its 8-row kernel per type ----
+// ---- a packer and its 8-row kernel per type (registered by register_packed_kernels) ----
 
 void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ4_0, kQK, PackedQ4_0, pack_q4_0<0x88>>(n, w, w_stride, packed);
@@ -674,6 +675,23 @@ void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed) {
 }
 void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     gemm_k_packed<PackedQ6_K>(n, packed, a, y, y_stride);
+}
+
+// The packing and 8-row kernel of every packed type, into a table (registry.cpp; through
+// arm_neon.inl's register_kernels for the sets "neon" and "neon-dotprod", directly for
+// "neon-i8mm").
+void register_packed_kernels(KernelTable& t) {
+    using T = TensorType;
+    t[T::Q4_0].pack8 = pack8_q4_0, t[T::Q4_0].gemm_packed8 = gemm_packed8_q4_0;
+    t[T::Q5_0].pack8 = pack8_q5_0, t[T::Q5_0].gemm_packed8 = gemm_packed8_q5_0;
+    t[T::Q4_1].pack8 = pack8_q4_1, t[T::Q4_1].gemm_packed8 = gemm_packed8_q4_1;
+    t[T::Q5_1].pack8 = pack8_q5_1, t[T::Q5_1].gemm_packed8 = gemm_packed8_q5_1;
+    t[T::Q8_0].pack8 = pack8_q8_0, t[T::Q8_0].gemm_packed8 = gemm_packed8_q8_0;
+    t[T::Q2_K].pack8 = pack8_q2_k, t[T::Q2_K].gemm_packed8 = gemm_packed8_q2_k;
+    t[T::Q3_K].pack8 = pack8_q3_k, t[T::Q3_K].gemm_packed8 = gemm_packed8_q3_k;
+    t[T::Q4_K].pack8 = pack8_q4_k, t[T::Q4_K].gemm_packed8 = gemm_packed8_q4_k;
+    t[T::Q5_K].pack8 = pack8_q5_k, t[T::Q5_K].gemm_packed8 = gemm_packed8_q5_k;
+    t[T::Q6_K].pack8 = pack8_q6_k, t[T::Q6_K].gemm_packed8 = gemm_packed8_q6_k;
 }
 
 }  // namespace ember::EMBER_NEON_NAMESPACE

@@ -8,6 +8,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "kernels/tensor_type.h"
 
@@ -50,7 +54,7 @@ using Gemm8Fn = void (*)(int64_t n, const void* weights, size_t weight_stride, c
                          float* y, size_t y_stride);
 
 // Weights packed once at load time for the panel kernels: a group of 8 rows (w, w + w_stride,
-// ...) rewritten block by block into a layout of the type's own (x86_packed.h), exactly
+// ...) rewritten block by block into a layout of the type's own (packed_layout.h), exactly
 // 8 * row_bytes long, so the kernels find each block's 8 rows side by side and decode them
 // without transposing. The mapped file stays the source of truth: packing is a pure function
 // of it.
@@ -102,5 +106,23 @@ const TypeKernels* reference_kernels(TensorType type);
 
 // The kernels ember runs for a type: the fastest this CPU supports, chosen once.
 const TypeKernels* kernels_for(TensorType type);
+
+// Every type's kernels and the float kernels of one kernel set: the reference, with what each
+// instruction set of the set registered over it, in order (registry.cpp). Each SIMD file
+// registers its own kernels at its end (register_kernels in simd_kernels.h), so a kernel is
+// written, named and registered in one place.
+struct KernelTable {
+    std::string name;                // "reference", "avx2", "avx512-vnni", "neon-dotprod", ...
+    std::vector<TypeKernels> types;  // one per type ember can compute with
+    FloatKernels floats;
+    TypeKernels& operator[](TensorType type);        // the type's entry; the type must have one
+    const TypeKernels* find(TensorType type) const;  // nullptr where there is none
+};
+
+// The kernel sets of this build, from the reference up ("reference", "avx2", "avx2-vnni",
+// "avx512-vnni" on x86-64; "reference", "neon", "neon-dotprod", "neon-i8mm" on aarch64), and
+// the table of one of them if this CPU can run it (tests check every kernel of every set).
+std::vector<std::string> kernel_set_names();
+std::optional<KernelTable> kernel_table(std::string_view set);
 
 }  // namespace ember

@@ -445,4 +445,26 @@ void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b,
     matmul_f32_simd<Zmm, 8>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
+// This file's kernels, over the avx2 set's (registry.cpp: the set "avx512-vnni"; the packed
+// ones are x86_avx512_packed.cpp's).
+void register_kernels(KernelTable& t) {
+    using T = TensorType;
+    t.floats.matmul = matmul_f32;
+    t.floats.exp = exp_f32;
+    t[T::F32].vec_dot = vec_dot_f32;
+    t[T::F16].vec_dot = vec_dot_f16;
+    t[T::BF16].vec_dot = vec_dot_bf16;
+    t[T::F16].dequantize_row = dequantize_row_f16;
+    t[T::Q8_0].quantize_row = quantize_row_q8_0;  // activations
+    t[T::Q8_K].quantize_row = quantize_row_q8_k;
+    t[T::Q4_0].gemm8 = gemm8_q4_0_q8_0;
+    t[T::Q5_0].gemm8 = gemm8_q5_0_q8_0;
+    t[T::Q8_0].gemm8 = gemm8_q8_0_q8_0;
+    t[T::Q2_K].gemm8 = gemm8_q2_k_q8_k;
+    t[T::Q3_K].gemm8 = gemm8_q3_k_q8_k;
+    t[T::Q4_K].gemm8 = gemm8_q4_k_q8_k;
+    t[T::Q5_K].gemm8 = gemm8_q5_k_q8_k;
+    t[T::Q6_K].gemm8 = gemm8_q6_k_q8_k;
+}
+
 }  // namespace ember::avx512

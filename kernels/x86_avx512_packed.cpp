@@ -29,14 +29,15 @@ typename PanelOf<Packed>::Wide wide_block(const Packed* low, int64_t n_blocks, i
 }
 
 // Two consecutive groups (16 rows) in 512-bit registers, for a batch.
-template <typename Packed, int kOffset>
+template <typename Packed>
 void gemm_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    constexpr int kOffset = kActivationOffset<Packed>;
     const int64_t n_blocks = n / kQK;
     const auto* low = static_cast<const Packed*>(packed);
     const Packed* high = low + n_blocks;  // the next group follows
     if (a.n_tokens < 4) {  // generation: the 8-row path on each group (decoding is cheap here)
-        gemm_packed<Packed, kOffset>(n, low, a, y, y_stride);
-        gemm_packed<Packed, kOffset>(n, high, a, y + 8, y_stride);
+        gemm_packed<Packed>(n, low, a, y, y_stride);
+        gemm_packed<Packed>(n, high, a, y + 8, y_stride);
         return;
     }
     thread_local std::vector<typename PanelOf<Packed>::Wide> panel;
@@ -50,14 +51,15 @@ constexpr int kStreamedBatch = 8;
 
 // Four consecutive groups (32 rows) as two 16-row panels side by side, for a batch: each
 // broadcast activation meets both (panel_tokens). One token or a few: the 16-row path twice.
-template <typename Packed, int kOffset>
+template <typename Packed>
 void gemm_packed_wide_pair(int64_t n, const void* packed, const Q8Batch& a, float* y,
                            size_t y_stride) {
+    constexpr int kOffset = kActivationOffset<Packed>;
     const int64_t n_blocks = n / kQK;
     const auto* groups = static_cast<const Packed*>(packed);
     if (a.n_tokens < 4) {
-        gemm_packed_wide<Packed, kOffset>(n, groups, a, y, y_stride);
-        gemm_packed_wide<Packed, kOffset>(n, groups + 2 * n_blocks, a, y + 16, y_stride);
+        gemm_packed_wide<Packed>(n, groups, a, y, y_stride);
+        gemm_packed_wide<Packed>(n, groups + 2 * n_blocks, a, y + 16, y_stride);
         return;
     }
     if (a.n_tokens < kStreamedBatch) {
@@ -127,23 +129,23 @@ void gemm_k_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* 
 // 16 rows: two consecutive groups side by side.
 void gemm_packed16_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
-    gemm_packed_wide<PackedQ4_0, 8>(n, packed, a, y, y_stride);
+    gemm_packed_wide<PackedQ4_0>(n, packed, a, y, y_stride);
 }
 void gemm_packed16_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
-    gemm_packed_wide<PackedQ5_0, 16>(n, packed, a, y, y_stride);
+    gemm_packed_wide<PackedQ5_0>(n, packed, a, y, y_stride);
 }
 void gemm_packed16_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
-    gemm_packed_wide<PackedQ4_1, 0>(n, packed, a, y, y_stride);
+    gemm_packed_wide<PackedQ4_1>(n, packed, a, y, y_stride);
 }
 void gemm_packed16_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
-    gemm_packed_wide<PackedQ5_1, 0>(n, packed, a, y, y_stride);
+    gemm_packed_wide<PackedQ5_1>(n, packed, a, y, y_stride);
 }
 void gemm_packed16_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
-    gemm_packed_wide<PackedQ8_0, kQ8_0Offset>(n, packed, a, y, y_stride);
+    gemm_packed_wide<PackedQ8_0>(n, packed, a, y, y_stride);
 }
 void gemm_packed16_q2_k(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
@@ -169,23 +171,43 @@ void gemm_packed16_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* 
 // 32 rows for a batch of the 32-value types: two 16-row panels share each activation load.
 void gemm_packed32_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
-    gemm_packed_wide_pair<PackedQ4_0, 8>(n, packed, a, y, y_stride);
+    gemm_packed_wide_pair<PackedQ4_0>(n, packed, a, y, y_stride);
 }
 void gemm_packed32_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
-    gemm_packed_wide_pair<PackedQ5_0, 16>(n, packed, a, y, y_stride);
+    gemm_packed_wide_pair<PackedQ5_0>(n, packed, a, y, y_stride);
 }
 void gemm_packed32_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
-    gemm_packed_wide_pair<PackedQ4_1, 0>(n, packed, a, y, y_stride);
+    gemm_packed_wide_pair<PackedQ4_1>(n, packed, a, y, y_stride);
 }
 void gemm_packed32_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
-    gemm_packed_wide_pair<PackedQ5_1, 0>(n, packed, a, y, y_stride);
+    gemm_packed_wide_pair<PackedQ5_1>(n, packed, a, y, y_stride);
 }
 void gemm_packed32_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
-    gemm_packed_wide_pair<PackedQ8_0, kQ8_0Offset>(n, packed, a, y, y_stride);
+    gemm_packed_wide_pair<PackedQ8_0>(n, packed, a, y, y_stride);
 }
 
+// registry.cpp: the packed kernels of the set "avx512-vnni": 8 rows, and 16 and 32 at once.
+void register_packed_kernels(KernelTable& t) {
+    using T = TensorType;
+    register_packed8(t);
+    t[T::Q4_0].gemm_packed16 = gemm_packed16_q4_0;
+    t[T::Q5_0].gemm_packed16 = gemm_packed16_q5_0;
+    t[T::Q4_1].gemm_packed16 = gemm_packed16_q4_1;
+    t[T::Q5_1].gemm_packed16 = gemm_packed16_q5_1;
+    t[T::Q8_0].gemm_packed16 = gemm_packed16_q8_0;
+    t[T::Q2_K].gemm_packed16 = gemm_packed16_q2_k;
+    t[T::Q3_K].gemm_packed16 = gemm_packed16_q3_k;
+    t[T::Q4_K].gemm_packed16 = gemm_packed16_q4_k;
+    t[T::Q5_K].gemm_packed16 = gemm_packed16_q5_k;
+    t[T::Q6_K].gemm_packed16 = gemm_packed16_q6_k;
+    t[T::Q4_0].gemm_packed32 = gemm_packed32_q4_0;
+    t[T::Q5_0].gemm_packed32 = gemm_packed32_q5_0;
+    t[T::Q4_1].gemm_packed32 = gemm_packed32_q4_1;
+    t[T::Q5_1].gemm_packed32 = gemm_packed32_q5_1;
+    t[T::Q8_0].gemm_packed32 = gemm_packed32_q8_0;
+}
 }  // namespace ember::avx512

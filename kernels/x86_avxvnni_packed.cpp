@@ -7,4 +7,9 @@
 namespace ember::avxvnni {
 using namespace x86_panel;
 #include "kernels/x86_packed8_exports.inl"
+
+// registry.cpp: the packed kernels of the set "avx2-vnni".
+void register_packed_kernels(KernelTable& t) {
+    register_packed8(t);
+}
 }  // namespace ember::avxvnni

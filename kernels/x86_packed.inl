@@ -83,9 +83,18 @@ inline void unpack(const PackedQ8_0& p, PanelBlockSigned* out) {  // without: |q
     }
     out->d = halves8(p.d);
 }
-// The activation offset the Q8_0 panel subtracts: 128 where it holds q + 128 (VNNI), none
-// where it holds |q| and the signs.
-constexpr int kQ8_0Offset = kVnni ? 128 : 0;
+// The offset of a packed type's unsigned panel values q (x = d (q - offset)), which the
+// panel takes off as offset * sum(a) once per block: 8 for Q4_0's nibbles, 16 for Q5_0's
+// five bits, none for Q4_1 / Q5_1 (their minimums carry it) and, for Q8_0, 128 where the
+// panel holds q + 128 (VNNI), none where it holds |q| and the signs.
+template <typename Packed>
+constexpr int kActivationOffset = 0;
+template <>
+constexpr int kActivationOffset<PackedQ4_0> = 8;
+template <>
+constexpr int kActivationOffset<PackedQ5_0> = 16;
+template <>
+constexpr int kActivationOffset<PackedQ8_0> = kVnni ? 128 : 0;
 
 // The panel block a packed type decodes into: with minimums for Q4_1 / Q5_1, signed for Q8_0
 // without VNNI.
@@ -127,8 +136,9 @@ constexpr int kInt16Run<PackedQ5_0> = 4;
 template <>
 constexpr int kInt16Run<PackedQ5_1> = 4;
 
-template <typename Packed, int kOffset>
+template <typename Packed>
 void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    constexpr int kOffset = kActivationOffset<Packed>;
     constexpr int kRun = kInt16Run<Packed>;
     const int64_t n_blocks = n / kQK;
     const auto* groups = static_cast<const Packed*>(packed);

@@ -1,4 +1,4 @@
-// The exported functions of the 8-row packed kernels (simd_kernels.h), written out for every
+// The functions of the 8-row packed kernels (registered below), written out for every
 // packed type: its packing and its 8-row kernel. Included inside the namespace of an ISA's
 // file (x86_avx2_packed.cpp, x86_avxvnni_packed.cpp, x86_avx512_packed.cpp), after
 // x86_packed.inl, so each definition is compiled once per instruction set.
@@ -8,31 +8,31 @@ void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ4_0, kQK, PackedQ4_0, pack_q4_0<0>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
-    gemm_packed<PackedQ4_0, 8>(n, packed, a, y, y_stride);
+    gemm_packed<PackedQ4_0>(n, packed, a, y, y_stride);
 }
 void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ5_0, kQK, PackedQ5_0, pack_q5_0<false>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q5_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
-    gemm_packed<PackedQ5_0, 16>(n, packed, a, y, y_stride);
+    gemm_packed<PackedQ5_0>(n, packed, a, y, y_stride);
 }
 void pack8_q4_1(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ4_1, kQK, PackedQ4_1, pack_q4_1>(n, w, w_stride, packed);
 }
 void gemm_packed8_q4_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
-    gemm_packed<PackedQ4_1, 0>(n, packed, a, y, y_stride);
+    gemm_packed<PackedQ4_1>(n, packed, a, y, y_stride);
 }
 void pack8_q5_1(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ5_1, kQK, PackedQ5_1, pack_q5_1<false>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q5_1(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
-    gemm_packed<PackedQ5_1, 0>(n, packed, a, y, y_stride);
+    gemm_packed<PackedQ5_1>(n, packed, a, y, y_stride);
 }
 void pack8_q8_0(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ8_0, kQK, PackedQ8_0, pack_q8_0<0x80>>(n, w, w_stride, packed);
 }
 void gemm_packed8_q8_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
-    gemm_packed<PackedQ8_0, kQ8_0Offset>(n, packed, a, y, y_stride);
+    gemm_packed<PackedQ8_0>(n, packed, a, y, y_stride);
 }
 void pack8_q2_k(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ2_K, kQK_K, PackedQ2_K, pack_q2_k>(n, w, w_stride, packed);
@@ -64,3 +64,21 @@ void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed) {
 void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     gemm_k_packed<PackedQ6_K>(n, packed, a, y, y_stride);
 }
+
+namespace {
+// The packing and 8-row kernel of every packed type, into a table (the file's
+// register_packed_kernels).
+void register_packed8(KernelTable& t) {
+    using T = TensorType;
+    t[T::Q4_0].pack8 = pack8_q4_0, t[T::Q4_0].gemm_packed8 = gemm_packed8_q4_0;
+    t[T::Q5_0].pack8 = pack8_q5_0, t[T::Q5_0].gemm_packed8 = gemm_packed8_q5_0;
+    t[T::Q4_1].pack8 = pack8_q4_1, t[T::Q4_1].gemm_packed8 = gemm_packed8_q4_1;
+    t[T::Q5_1].pack8 = pack8_q5_1, t[T::Q5_1].gemm_packed8 = gemm_packed8_q5_1;
+    t[T::Q8_0].pack8 = pack8_q8_0, t[T::Q8_0].gemm_packed8 = gemm_packed8_q8_0;
+    t[T::Q2_K].pack8 = pack8_q2_k, t[T::Q2_K].gemm_packed8 = gemm_packed8_q2_k;
+    t[T::Q3_K].pack8 = pack8_q3_k, t[T::Q3_K].gemm_packed8 = gemm_packed8_q3_k;
+    t[T::Q4_K].pack8 = pack8_q4_k, t[T::Q4_K].gemm_packed8 = gemm_packed8_q4_k;
+    t[T::Q5_K].pack8 = pack8_q5_k, t[T::Q5_K].gemm_packed8 = gemm_packed8_q5_k;
+    t[T::Q6_K].pack8 = pack8_q6_k, t[T::Q6_K].gemm_packed8 = gemm_packed8_q6_k;
+}
+}  // namespace

@@ -1,6 +1,6 @@
 // The 8-row panels of the prompt GEMM (x86_avx512.cpp explains them), shared by the kernels
 // that build panels from mapped rows (x86_avx512.cpp) and from weights packed at load time
-// (x86_packed.h, for AVX-512, AVX-VNNI and AVX2). Everything is in an anonymous namespace:
+// (x86_packed.inl, for AVX-512, AVX-VNNI and AVX2). Everything is in an anonymous namespace:
 // each file that includes it compiles its own copy with its own instruction-set flags, and the
 // linker cannot merge an AVX-512 copy into the AVX2 path.
 //
@@ -11,7 +11,7 @@
 // whose unsigned values stay below 128. Q8_0's values reach 255 once made unsigned, so there
 // the AVX2 panel keeps them signed and moves their signs onto the activations
 // (PanelBlockSigned). Where the values are small, the kernels add several vpmaddubsw results
-// in int16 before one vpmaddwd (kInt16Run and kKInt16Run in x86_packed.h give how many).
+// in int16 before one vpmaddwd (kInt16Run and kKInt16Run in x86_packed.inl give how many).
 #pragma once
 
 #include <immintrin.h>
@@ -229,7 +229,7 @@ inline int32_t four_bytes(const int8_t* p) {
 
 // Without VNNI: the dot products of kCount panel vectors q[k] (4 unsigned values of each row)
 // with a token's 4 * kCount activations a, as vpmaddubsw pairs summed in int16 kRun at a time
-// (as many as the values' range allows: kInt16Run, kKInt16Run in x86_packed.h), each run then
+// (as many as the values' range allows: kInt16Run, kKInt16Run in x86_packed.inl), each run then
 // widened to int32 by one vpmaddwd against `weights` (int16 pairs: ones, or the K-quants' row
 // scale twice, which multiplies in the same instruction).
 template <int kCount, int kRun>

@@ -148,7 +148,8 @@ TEST(ThermalBackOff, HalvesThePaceWhileHotAndReturnsWhenCool) {
     // Hot before tokens 2..8: halved each time.
     EXPECT_GE(slowdowns, 6);
     EXPECT_LE(slowdowns, 8);
-    EXPECT_GT(gaps[6], 8 * gaps[1]) << "the pace did not fall while hot";
+    // (Against the smaller of two early gaps: one of them may be stretched by a busy machine.)
+    EXPECT_GT(gaps[6], 8 * std::min(gaps[0], gaps[1])) << "the pace did not fall while hot";
     // Cool from token 9 on: no more sleeping.
     const double after = *std::max_element(gaps.begin() + 9, gaps.end());
     EXPECT_LT(after, gaps[6] / 4) << "the pace did not come back when cool";

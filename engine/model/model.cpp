@@ -62,10 +62,16 @@ class TensorLookup {
         const gguf::TensorInfo& t = find(name, cols, rows);
         const TypeKernels* k = kernels_for(t.type);
         if (k == nullptr || k->vec_dot == nullptr) {
+            std::string supported;  // the types with a dot product, as kernels/ lists them
+            const std::optional<KernelTable> reference = kernel_table("reference");
+            for (const TypeKernels& type : reference->types) {
+                if (type.vec_dot == nullptr) continue;
+                supported +=
+                    (supported.empty() ? "" : " ") + std::string(tensor_type_name(type.type));
+            }
             throw Error(file_.name() + ": tensor '" + name + "' has type " +
                         std::string(tensor_type_name(t.type)) +
-                        ", which ember cannot compute with (supported: F32 F16 BF16 Q4_0 Q4_1 "
-                        "Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K)");
+                        ", which ember cannot compute with (supported: " + supported + ")");
         }
         return {t.data,
                 t.type,
