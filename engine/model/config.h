@@ -9,10 +9,17 @@
 
 namespace ember {
 
+// What mixes the tokens in a layer (its first block; the feed-forward block follows). Every
+// family ember reads has attention in every layer; a hybrid family (recurrent or convolution
+// layers among attention ones) adds its kind here and its block beside attention_block.
+enum class LayerKind { Attention };
+
 // What one layer is, where the layers of a model differ: a sliding window on some (phi3,
 // gemma2), RoPE bases per layer (the local and global layers of newer families). Read by the
-// forward pass (RoPE) and attention (the window).
+// forward pass (the kind, RoPE) and attention (the window). Head counts and sizes are the
+// model's (ModelConfig) for every layer: the KV cache is laid out by them.
 struct LayerSpec {
+    LayerKind kind = LayerKind::Attention;
     int window = 0;                   // positions it attends to, itself included; 0: all
     float rope_freq_base = 10000.0f;  // RoPE's theta base
     float rope_freq_scale = 1.0f;     // position scale: 1 / factor of linear RoPE scaling

@@ -60,7 +60,11 @@ void Context::forward(const int32_t* tokens, int n, std::span<const int> outputs
         if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
             throw Error("evaluation cancelled");
         }
-        attention_block(l, n);
+        switch (model_.config().layers[l].kind) {  // ARCH: what mixes the tokens
+            case LayerKind::Attention:
+                attention_block(l, n);
+                break;
+        }
         ffn_block(l, n);
     }
     if (hidden != nullptr) {
