@@ -101,6 +101,38 @@ TEST(Architectures, ConfigReadsEachFamilysMetadata) {
 
 // A longer context than phi3's original one switches to the long factors, which changes
 // the logits (as it does in llama.cpp).
+// The 2025-2026 families (../shared/arch2): gemma3's five local layers to one global, each with
+// its RoPE; smollm3's layers without RoPE; qwen3's heads wider than n_embd / n_head.
+TEST(Architectures, LayerSpecsOfTheNewerFamilies) {
+    const auto arch2 = [](const std::string& name) {
+        return test::shared_path("arch2/models/" + name + ".gguf").string();
+    };
+    const Model gemma3(arch2("mini-gemma3-F16"));
+    const ModelConfig& g = gemma3.config();
+    ASSERT_EQ(g.layers.size(), 6u);
+    for (int l = 0; l < 5; ++l) {
+        EXPECT_EQ(g.layers[l].window, 16) << l;
+        EXPECT_FLOAT_EQ(g.layers[l].rope_freq_base, 10000.0f) << l;
+        EXPECT_FLOAT_EQ(g.layers[l].rope_freq_scale, 1.0f) << l;
+    }
+    EXPECT_EQ(g.layers[5].window, 0);
+    EXPECT_FLOAT_EQ(g.layers[5].rope_freq_base, 1e6f);
+    EXPECT_FLOAT_EQ(g.layers[5].rope_freq_scale, 0.125f);
+    EXPECT_FLOAT_EQ(g.attn_softcap, 0.0f);
+    EXPECT_NE(gemma3.layers[0].attn_q_norm, nullptr);
+
+    const Model smollm3(arch2("mini-smollm3-F32"));
+    const ModelConfig& s3 = smollm3.config();
+    ASSERT_EQ(s3.layers.size(), 4u);
+    EXPECT_TRUE(s3.layers[0].rope && s3.layers[1].rope && s3.layers[2].rope);
+    EXPECT_FALSE(s3.layers[3].rope);
+
+    const Model qwen3(arch2("mini-qwen3-F32"));
+    EXPECT_EQ(qwen3.config().q_dim(), 128);  // 2 heads of 64 over n_embd 256
+    EXPECT_EQ(qwen3.config().arch->rope, RopeKind::NeoX);
+    EXPECT_NE(qwen3.layers[1].attn_k_norm, nullptr);
+}
+
 TEST(Architectures, LongRopeFactorsFollowTheContextSize) {
     const Model phi3(arch_model("mini-phi3-F16"));
     const std::vector<int32_t> prompt = {1, 20, 30, 40, 50, 60, 70, 80};
@@ -121,8 +153,8 @@ TEST(Architectures, UnknownArchitectureNamesTheSupportedOnes) {
         w.set_string("general.architecture", "mamba");
     });
     EXPECT_NE(load_error(path).find(
-                  "architecture 'mamba' is not supported (ember runs: llama, qwen2, phi3, gemma, "
-                  "gemma2, bert, nomic-bert)"),
+                  "architecture 'mamba' is not supported (ember runs: llama, qwen2, qwen3, phi3, "
+                  "gemma, gemma2, gemma3, smollm3, bert, nomic-bert)"),
               std::string::npos)
         << load_error(path);
 }

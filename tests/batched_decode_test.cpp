@@ -104,6 +104,11 @@ TEST(BatchedDecode, EachSequenceAsIfAlone) {
     // near-chaotic random model of 26 layers, held to the float bound of the reference tests.
     expect_batched_equals_alone(test::shared_path("arch/models/mini-gemma2-F16.gguf").string(),
                                 0.01);
+    // gemma3's five local layers to one global, each with its RoPE base; qwen3's QK-norm.
+    expect_batched_equals_alone(test::shared_path("arch2/models/mini-gemma3-F16.gguf").string(),
+                                0.01);
+    expect_batched_equals_alone(test::shared_path("arch2/models/mini-qwen3-F32.gguf").string(),
+                                0.01);
 }
 
 // A sequence's dropped positions given back to the system (whole pages: the 5M model's heads

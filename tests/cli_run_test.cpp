@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "tests/cli_run.h"
 #include "tests/shared_data.h"
@@ -268,15 +269,19 @@ TEST(CliChat, HoldsAMultiTurnConversationThroughAPipe) {
 // `ember run` and `ember chat` on a file of each architecture: greedy ids as llama.cpp's, and
 // the chat format of the family when the file names none.
 TEST(CliRunChat, EveryArchitecture) {
-    for (const auto& [name, chat_format] :
-         std::vector<std::pair<std::string, std::string>>{{"mini-llama3-F32", "chatml"},
-                                                          {"mini-qwen2-F32", "chatml"},
-                                                          {"mini-phi3-F16", "phi3"},
-                                                          {"mini-gemma2-F16", "gemma"}}) {
+    for (const auto& [dir, name, chat_format] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"arch", "mini-llama3-F32", "chatml"},
+             {"arch", "mini-qwen2-F32", "chatml"},
+             {"arch", "mini-phi3-F16", "phi3"},
+             {"arch", "mini-gemma2-F16", "gemma"},
+             {"arch2", "mini-qwen3-F32", "chatml"},
+             {"arch2", "mini-gemma3-F16", "gemma"},
+             {"arch2", "mini-smollm3-F32", "chatml"}}) {
         SCOPED_TRACE(name);
         const auto ref =
-            nlohmann::json::parse(read_file(shared_path("arch/reference/" + name + ".json")));
-        const std::string model = shared_path("arch/models/" + name + ".gguf").string();
+            nlohmann::json::parse(read_file(shared_path(dir + "/reference/" + name + ".json")));
+        const std::string model = shared_path(dir + "/models/" + name + ".gguf").string();
         std::string prompt, expected;
         for (int id : ref["prompt_ids"]) prompt += (prompt.empty() ? "" : ",") + std::to_string(id);
         for (int i = 0; i < 16; ++i) {
@@ -284,7 +289,7 @@ TEST(CliRunChat, EveryArchitecture) {
                 (expected.empty() ? "" : " ") + std::to_string(ref["greedy_ids"][i].get<int>());
         }
         const auto run = run_ember("run -m " + model + " --prompt-ids " + prompt +
-                                   " -n 16 --temp 0 --print-ids");
+                                   " -n 16 --temp 0 --print-ids --ignore-eos");
         ASSERT_EQ(run.status, 0) << run.err;
         EXPECT_EQ(run.out, expected + "\n");
         const auto chat = run_ember("chat -m " + model + " --seed 1 -n 8", "Hello\nAgain\n");

@@ -156,8 +156,11 @@ std::string arch_case_name(const ::testing::TestParamInfo<std::string>& param) {
 class ArchitectureReference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ArchitectureReference, LogitsAndGreedyIdsMatchLlamaCpp) {
-    const std::string& name = GetParam();
-    const test::Reference ref = test::load_reference("arch", name);
+    // "arch2/NAME": the 2025-2026 families of ../shared/arch2 (a llama.cpp of August 2026).
+    const std::string& param = GetParam();
+    const bool arch2 = param.starts_with("arch2/");
+    const std::string name = arch2 ? param.substr(6) : param;
+    const test::Reference ref = test::load_reference(arch2 ? "arch2" : "arch", name);
     const Model model(ref.model_path);
     ASSERT_EQ(model.config().n_vocab, ref.n_vocab);
     const bool float_weights = name.ends_with("F32") || name.ends_with("F16");
@@ -166,7 +169,12 @@ TEST_P(ArchitectureReference, LogitsAndGreedyIdsMatchLlamaCpp) {
     RecordProperty("rms", std::to_string(cmp.rms));
     RecordProperty("top1", std::to_string(cmp.top1_agreement));
     const double max_rms = float_weights ? 0.01 : std::max(0.12, 1.5 * ref.spread_rms);
-    const double min_top1 = float_weights ? 1.0 : std::min(0.90, ref.spread_top1 - 0.05);
+    // Float files agree at every position, except where llama.cpp itself flips its top token
+    // when only its KV cache type changes (a near-tie: mini-qwen3-F32 has one of 58).
+    // (The spread is written to 4 decimals: 57/58 reads 0.9828.)
+    const double min_top1 =
+        float_weights ? (ref.spread_top1 > 0 ? std::min(1.0, ref.spread_top1 - 1e-3) : 1.0)
+                      : std::min(0.90, ref.spread_top1 - 0.05);
     EXPECT_LE(cmp.rms, max_rms) << "max |diff| " << cmp.max_abs;
     EXPECT_GE(cmp.top1_agreement, min_top1);
 
@@ -185,6 +193,12 @@ INSTANTIATE_TEST_SUITE_P(Arch, ArchitectureReference,
                                            "mini-qwen2-Q8_0", "mini-qwen2-Q4_K_M", "mini-phi3-F16",
                                            "mini-phi3-Q8_0", "mini-phi3-Q4_K_M", "mini-gemma2-F16",
                                            "mini-gemma2-Q8_0", "mini-gemma2-Q4_0"),
+                         arch_case_name);
+INSTANTIATE_TEST_SUITE_P(Arch2, ArchitectureReference,
+                         ::testing::Values("arch2/mini-qwen3-F32", "arch2/mini-qwen3-Q8_0",
+                                           "arch2/mini-qwen3-Q4_K_M", "arch2/mini-gemma3-F16",
+                                           "arch2/mini-gemma3-Q8_0", "arch2/mini-gemma3-Q4_K_M",
+                                           "arch2/mini-smollm3-F32", "arch2/mini-smollm3-Q4_K_M"),
                          arch_case_name);
 
 TEST(Stories260K, GreedyIdsMatchLlamaCppForBothPrompts) {

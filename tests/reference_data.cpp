@@ -13,13 +13,13 @@
 namespace ember::test {
 
 Reference load_reference(const std::string& dir, const std::string& name) {
-    const bool arch = dir == "arch";
-    const auto base = arch ? shared_path("arch/reference") : shared_path("reference/" + dir);
+    const bool arch = dir == "arch" || dir == "arch2";  // ../shared/arch*/{reference,models}
+    const auto base = arch ? shared_path(dir + "/reference") : shared_path("reference/" + dir);
     std::ifstream json_file(base / (name + ".json"));
     const auto json = nlohmann::json::parse(json_file);
     Reference r;
     const std::string model = json["model"].get<std::string>();
-    const auto models = arch ? shared_path("arch/models") : shared_path("models");
+    const auto models = arch ? shared_path(dir + "/models") : shared_path("models");
     for (const auto& entry : std::filesystem::recursive_directory_iterator(models)) {
         if (entry.path().filename() == model) r.model_path = entry.path().string();
     }

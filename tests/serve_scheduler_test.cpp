@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/generate/session.h"
+#include "tests/shared_data.h"
 
 namespace ember::serve {
 namespace {
@@ -92,6 +93,50 @@ TEST(ServeScheduler, BatchedGreedyRepliesEqualAloneOnes) {
     const SchedulerStats stats = scheduler.stats();
     EXPECT_EQ(stats.busy_slots, 0);
     EXPECT_EQ(stats.generated_tokens, 40 * static_cast<int64_t>(prompts.size()));
+}
+
+// The newer families (../shared/arch2) in four slots at once: each greedy reply is a Session's
+// alone (QK-norm, gemma3's local and global layers, smollm3's layers without RoPE, per
+// sequence). Float files and 8 tokens: these random models are near-chaotic, and a batch sums
+// in another order than one sequence alone.
+TEST(ServeScheduler, FourSlotsOnEachNewerFamily) {
+    for (const char* name : {"mini-qwen3-F32", "mini-gemma3-F16", "mini-smollm3-F32"}) {
+        SCOPED_TRACE(name);
+        const Model model(
+            test::shared_path(std::string("arch2/models/") + name + ".gguf").string());
+        const Tokenizer tokenizer(model.file());
+        const std::vector<std::string> prompts = {"Once upon a time", "The little dog",
+                                                  "She said hello to the big", "Tom"};
+        std::vector<std::string> expected;
+        for (const std::string& p : prompts) {
+            SessionParams params;
+            params.context.n_ctx = 256;
+            params.sampling.temperature = 0;
+            Session session(model, tokenizer, params);
+            TurnOptions turn;
+            turn.max_tokens = 8;
+            turn.ignore_eos = true;
+            expected.push_back(
+                session.generate(p, turn, [](std::string_view) { return true; }).text);
+        }
+        SchedulerParams params;
+        params.n_slots = 4;
+        params.context.n_ctx = 256;
+        params.context.n_threads = 2;
+        Scheduler scheduler(model, tokenizer, params);
+        std::vector<std::shared_ptr<Generation>> running;
+        for (const std::string& p : prompts) {
+            GenerationRequest r;
+            r.prompt = tokenizer.encode(p, true, true);
+            r.sampling.temperature = 0;
+            r.rules.max_tokens = 8;
+            r.rules.ignore_eos = true;
+            running.push_back(scheduler.submit(std::move(r)));
+        }
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            EXPECT_EQ(wait(*running[i]).text, expected[i]) << prompts[i];
+        }
+    }
 }
 
 TEST(ServeScheduler, NextTurnReusesTheSlotsCache) {

@@ -80,6 +80,23 @@ TEST(SessionState, ARestoredSessionGoesOnExactlyAsTheOriginal) {
     }
 }
 
+// The newer families (../shared/arch2): a session saved after a prompt goes on as the original.
+TEST(SessionState, NewerFamiliesRestoreExactly) {
+    for (const char* name :
+         {"arch2/models/mini-qwen3-Q8_0.gguf", "arch2/models/mini-gemma3-Q8_0.gguf",
+          "arch2/models/mini-smollm3-Q4_K_M.gguf"}) {
+        SCOPED_TRACE(name);
+        const Loaded m(name);
+        Session original(m.model, m.tokenizer, params_for(TensorType::F16, 0.8f));
+        original.append("Once upon a time, there was a little dog");
+        const std::vector<uint8_t> saved = original.save_state();
+        const std::string first = continue_text(original, 20);
+        Session restored(m.model, m.tokenizer, params_for(TensorType::F16, 0.8f));
+        restored.load_state(saved);
+        EXPECT_EQ(continue_text(restored, 20), first);
+    }
+}
+
 TEST(SessionState, FilesRoundTripAndAreWrittenWhole) {
     const Loaded m("models/stories260K.gguf");
     const auto dir = test::temp_dir("session-state");

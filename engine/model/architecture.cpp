@@ -5,7 +5,7 @@
 namespace ember {
 namespace {
 
-constexpr std::array<Architecture, 7> kArchitectures = [] {
+constexpr std::array<Architecture, 10> kArchitectures = [] {
     // llama: also Llama 2/3.x, Mistral, SmolLM, TinyLlama. Adjacent RoPE, SwiGLU, optional
     // rope_freqs.weight (Llama 3.1+) and optional biases.
     Architecture llama;
@@ -47,6 +47,30 @@ constexpr std::array<Architecture, 7> kArchitectures = [] {
     gemma2.soft_caps = true;
     gemma2.window_pattern = 2;
 
+    // qwen3 (Qwen3 0.6B-32B): qwen2 without the required biases, with QK-norm; heads of
+    // key_length, whose total need not be n_embd.
+    Architecture qwen3 = qwen2;
+    qwen3.name = "qwen3";
+    qwen3.qkv_bias = false;
+    qwen3.qk_norm = true;
+
+    // gemma3 (Gemma 3 270M-27B): gemma2's post-norms without its soft-caps (a final one only if
+    // the file gives it), QK-norm, five local layers to a global one, the local layers with
+    // their own RoPE base.
+    Architecture gemma3 = gemma2;
+    gemma3.name = "gemma3";
+    gemma3.soft_caps = false;
+    gemma3.qk_norm = true;
+    gemma3.window_pattern = 6;
+    gemma3.window_required = true;
+    gemma3.local_rope_base = true;
+
+    // smollm3 (SmolLM3 3B): llama with no RoPE on every fourth layer.
+    Architecture smollm3 = llama;
+    smollm3.name = "smollm3";
+    smollm3.no_rope_every = 4;
+    smollm3.chat_template = "chatml";
+
     // bert (BERT, MiniLM, bge, e5, gte): an encoder with learned positions, biases everywhere,
     // LayerNorm, and a plain GELU feed-forward network.
     Architecture bert;
@@ -69,7 +93,8 @@ constexpr std::array<Architecture, 7> kArchitectures = [] {
     nomic.qkv_bias = false;
     nomic.fused_qkv = true;
 
-    return std::array<Architecture, 7>{llama, qwen2, phi3, gemma, gemma2, bert, nomic};
+    return std::array<Architecture, 10>{llama,  qwen2,  qwen3,   phi3, gemma,
+                                        gemma2, gemma3, smollm3, bert, nomic};
 }();
 
 }  // namespace

@@ -2,7 +2,8 @@
 // (forward.cpp); each field below is read at a hook there or in attention.cpp, marked with a
 // comment starting "ARCH:" (grep for it). The values follow llama.cpp's graphs for each
 // `general.architecture` (src/llama.cpp, build_llama / build_qwen2 / build_phi3 / build_gemma /
-// build_gemma2 / build_bert, at commit c392e50).
+// build_gemma2 / build_bert, at commit c392e50; qwen3, gemma3 and smollm3 from src/models/ of
+// the August 2026 llama.cpp, d32676d, as ../shared/arch2/SURVEY.md sums them up).
 #pragma once
 
 #include <string>
@@ -51,10 +52,19 @@ struct Architecture {
     // F16 rounding for the cache's dot products sees the scaled value), instead of scaling
     // the scores; the same product, rounded as llama.cpp rounds it for these families.
     bool query_prescaled = false;
+    // QK-norm: each query and key head goes through RMSNorm (weights attn_q_norm, attn_k_norm
+    // of head_dim) after its projection, before RoPE.
+    bool qk_norm = false;
     // Which layers attend only to the last `sliding_window` positions (ModelConfig::layers):
     // 0 none; 1 every layer (phi3); n >= 2 the first n - 1 layers of every n, the n-th
-    // attending to everything (gemma2: 2, so layers 0, 2, 4, ...).
+    // attending to everything (gemma2: 2, so layers 0, 2, 4, ...; gemma3: 6, five local
+    // layers, one global). attention.sliding_window_pattern in the file overrides it.
     int window_pattern = 0;
+    // The windowed (local) layers rotate with their own base, rope.freq_base_swa, and no
+    // position scaling; the global ones with rope.freq_base and the file's scaling (gemma3).
+    bool local_rope_base = false;
+    // Every n-th layer (l + 1 a multiple of n) has no RoPE at all; 0: none (smollm3: 4).
+    int no_rope_every = 0;
     bool window_required = false;  // phi3: attention.sliding_window must be known
     // The family's chat format (a chat_template.h name) for files that carry no
     // tokenizer.chat_template; empty where the family has several (llama: 2 or 3).
@@ -64,7 +74,7 @@ struct Architecture {
 // The description for a `general.architecture` value, or nullptr.
 const Architecture* find_architecture(std::string_view name);
 
-// "llama, qwen2, phi3, gemma, gemma2": for error messages.
+// "llama, qwen2, qwen3, ...": for error messages.
 std::string supported_architectures();
 
 }  // namespace ember

@@ -115,21 +115,39 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
                         ": attn_logit_softcapping and final_logit_softcapping must "
                         "be positive");
         }
+    } else if (file.find(key("final_logit_softcapping"))) {  // gemma3: only if the file says
+        c.final_softcap = file.get_f32(key("final_logit_softcapping"), 0.0f);
+        if (!(c.final_softcap > 0)) {
+            throw Error(file.name() + ": final_logit_softcapping must be positive");
+        }
     }
-    // Each layer: its window (of the architecture's pattern) and its RoPE.
-    const int pattern = c.arch->window_pattern;
+    // Each layer: its window (of the architecture's pattern, or the file's) and its RoPE.
+    const int pattern = c.arch->window_pattern > 0
+                            ? optional("attention.sliding_window_pattern", c.arch->window_pattern)
+                            : 0;
+    // ARCH: gemma3's local layers rotate with their own base and no position scaling.
+    const float local_base =
+        c.arch->local_rope_base ? file.get_f32(key("rope.freq_base_swa"), 10000.0f) : 0.0f;
+    if (c.arch->local_rope_base && !(local_base > 0)) {
+        throw Error(file.name() + ": rope.freq_base_swa must be positive");
+    }
     c.layers.resize(static_cast<size_t>(c.n_layer));
     for (int l = 0; l < c.n_layer; ++l) {
         LayerSpec& layer = c.layers[static_cast<size_t>(l)];
         const bool windowed = pattern == 1 || (pattern >= 2 && l % pattern < pattern - 1);
         layer.window = windowed ? c.sliding_window : 0;
-        layer.rope_freq_base = c.rope_freq_base;
-        layer.rope_freq_scale = c.rope_freq_scale;
+        const int every = c.arch->no_rope_every;  // ARCH: smollm3
+        layer.rope = c.n_rot > 0 && !(every > 0 && (l + 1) % every == 0);
+        const bool local = windowed && c.sliding_window > 0 && c.arch->local_rope_base;
+        layer.rope_freq_base = local ? local_base : c.rope_freq_base;
+        layer.rope_freq_scale = local ? 1.0f : c.rope_freq_scale;
     }
-    // The attention scale is 1 / sqrt(head size), except Gemma 2 27B (46 layers), which
-    // divides by sqrt(n_embd / n_head) (llama.cpp picks by layer count, after gemma_pytorch).
+    // The attention scale is 1 / sqrt(head size), except Gemma 2 and 3 27B (46 and 62 layers),
+    // which divide by sqrt(n_embd / n_head) (llama.cpp picks by layer count, after
+    // gemma_pytorch).
     c.query_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-    if (c.arch->name == "gemma2" && c.n_layer == 46) {
+    if ((c.arch->name == "gemma2" && c.n_layer == 46) ||
+        (c.arch->name == "gemma3" && c.n_layer == 62)) {
         c.query_scale = 1.0f / std::sqrt(static_cast<float>(c.n_embd / c.n_head));
     }
 

@@ -21,6 +21,7 @@ enum class LayerKind { Attention };
 struct LayerSpec {
     LayerKind kind = LayerKind::Attention;
     int window = 0;                   // positions it attends to, itself included; 0: all
+    bool rope = true;                 // its queries and keys rotate (smollm3: not every layer)
     float rope_freq_base = 10000.0f;  // RoPE's theta base
     float rope_freq_scale = 1.0f;     // position scale: 1 / factor of linear RoPE scaling
 };

@@ -195,7 +195,8 @@ void Context::shift(int seq, int keep, int discard) {
     const int base = seq * n_ctx();
     if (end > keep + discard) {
         kv_.shift(base + keep, discard, base + end, [&](int layer, float* key) {
-            rope_rotate(key, back[layer], kind);  // ARCH: pair layout
+            // ARCH: pair layout; a layer without RoPE (smollm3) keeps its keys as they are
+            if (c.layers[layer].rope) rope_rotate(key, back[layer], kind);
         });
     }
     n_past_[seq] = end - discard;

@@ -184,6 +184,7 @@ class Context {
     std::vector<float> gate_, up_;  // (n, n_ff)
     QuantizedActivations xq_;       // the current matmul input, converted
     std::vector<RopeAngles> rope_;  // (n) angles per position of the batch
+    float rope_angles_base_ = 0, rope_angles_scale_ = 0;  // the base and scale rope_ holds
     // Per token of the batch: the cache row its keys and values go to (sequence s owns rows
     // s * n_ctx ..), its position (RoPE, learned positions), and the cache rows it attends to,
     // [attend_begin_, attend_end_): causal for generation, its own text in encode.

@@ -100,6 +100,7 @@ void Context::project(const float* in, int n, int64_t cols,
 
 // x (n, d) = token_embd[tokens], dequantized.
 void Context::embed(const int32_t* tokens, int n) {
+    rope_angles_base_ = rope_angles_scale_ = 0;  // no RoPE angles for this batch yet
     const ModelConfig& c = model_.config();
     const Architecture& arch = *c.arch;
     const int d = c.n_embd;
@@ -136,14 +137,17 @@ void Context::attention_block(int l, int n) {
         each_token(pool_, n, [&](int t) { norm(&x_[t * d], w.attn_norm, nullptr, &xb_[t * d]); });
     }
     // Each position's RoPE angles for this layer's base and scale: computed at the first
-    // layer, again only where a layer's differ from the one before.
+    // layer that rotates, again only where a layer's base or scale differs from those the
+    // angles hold (gemma3's local and global layers).
     const LayerSpec& spec = c.layers[l];
-    if (c.n_rot > 0 && (l == 0 || spec.rope_freq_base != c.layers[l - 1].rope_freq_base ||
-                        spec.rope_freq_scale != c.layers[l - 1].rope_freq_scale)) {
+    if (spec.rope &&
+        (rope_angles_base_ != spec.rope_freq_base || rope_angles_scale_ != spec.rope_freq_scale)) {
         for (int t = 0; t < n; ++t) {
             rope_[t].compute(positions_[t], c.n_rot, spec.rope_freq_base, spec.rope_freq_scale,
                              rope_factors_, c.rope_attn_factor);
         }
+        rope_angles_base_ = spec.rope_freq_base;
+        rope_angles_scale_ = spec.rope_freq_scale;
     }
     const float* in = arch.encoder ? x_.data() : xb_.data();
     // Wq (q_dim, d) @ in (n, d) -> q (n, q_dim); Wk, Wv (kv_dim, d) -> k, v (n, kv_dim)
@@ -154,13 +158,18 @@ void Context::attention_block(int l, int n) {
         add_bias(v_.data(), t, w.bv, c.kv_dim());
         for (int h = 0; h < c.n_head; ++h) {
             float* q = &q_[t * c.q_dim() + h * c.head_dim];
-            if (c.n_rot > 0) rope_rotate(q, rope_[t], arch.rope);  // ARCH: pair layout
+            if (w.attn_q_norm != nullptr) {  // ARCH: QK-norm (qwen3, gemma3)
+                rms_norm(q, w.attn_q_norm, q, c.head_dim, c.norm_eps);
+            }
+            if (spec.rope) rope_rotate(q, rope_[t], arch.rope);  // ARCH: pair layout, layers
             if (arch.query_prescaled) {  // ARCH: phi3 and gemma scale q, not the scores
                 for (int i = 0; i < c.head_dim; ++i) q[i] *= c.query_scale;
             }
         }
-        for (int h = 0; h < c.n_head_kv && c.n_rot > 0; ++h) {
-            rope_rotate(&k_[t * c.kv_dim() + h * c.head_dim], rope_[t], arch.rope);
+        for (int h = 0; h < c.n_head_kv; ++h) {
+            float* k = &k_[t * c.kv_dim() + h * c.head_dim];
+            if (w.attn_k_norm != nullptr) rms_norm(k, w.attn_k_norm, k, c.head_dim, c.norm_eps);
+            if (spec.rope) rope_rotate(k, rope_[t], arch.rope);
         }
         kv_.store(l, rows_[t], &k_[t * c.kv_dim()], &v_[t * c.kv_dim()]);
     });

@@ -158,6 +158,10 @@ Model::Model(const std::string& path, const ModelOptions& options)
         w.bk = bias(p + "attn_k.bias", c.kv_dim());
         w.bv = bias(p + "attn_v.bias", c.kv_dim());
         w.bo = tensors.optional_vector(p + "attn_output.bias", c.n_embd);
+        if (arch.qk_norm) {  // ARCH: qwen3, gemma3
+            w.attn_q_norm = tensors.vector(p + "attn_q_norm.weight", c.head_dim);
+            w.attn_k_norm = tensors.vector(p + "attn_k_norm.weight", c.head_dim);
+        }
         if (arch.fused_gate_up) {  // ARCH: ffn_up holds the gate rows, then the up rows
             const WeightMatrix gate_up = tensors.matrix(p + "ffn_up.weight", c.n_embd, 2 * c.n_ff);
             w.w_gate = row_range(gate_up, 0, c.n_ff);

@@ -54,6 +54,8 @@ struct LayerWeights {
     const float* bk = nullptr;  // (kv_dim)
     const float* bv = nullptr;  // (kv_dim)
     const float* bo = nullptr;  // (n_embd)
+    const float* attn_q_norm = nullptr;  // (head_dim) QK-norm (qwen3, gemma3): RMSNorm weights of
+    const float* attn_k_norm = nullptr;  // each query and key head
     const float* attn_post_norm = nullptr;  // (n_embd) gemma2: RMSNorm of the attention output
     // Encoders (post-norm): LayerNorm of x after the attention's residual add, and after the
     // feed-forward network's (the file's attn_output_norm and layer_output_norm).

@@ -68,6 +68,16 @@ const std::vector<ModelShape>& known_shapes() {
          false},
         {"gemma2-2b", "gemma2", 256000, 8192, 2304, 9216, 26, 8, 4, 256, 1e4f, 1e-6f, true, false},
         {"smollm2-360m", "llama", 49152, 8192, 960, 2560, 32, 15, 5, 0, 1e5f, 1e-5f, true, false},
+        // The 2025-2026 families (their config.json).
+        {"qwen3-0.6b", "qwen3", 151936, 40960, 1024, 3072, 28, 16, 8, 128, 1e6f, 1e-6f, true,
+         false},
+        {"qwen3-1.7b", "qwen3", 151936, 40960, 2048, 6144, 28, 16, 8, 128, 1e6f, 1e-6f, true,
+         false},
+        {"gemma3-270m", "gemma3", 262144, 32768, 640, 2048, 18, 4, 1, 256, 1e6f, 1e-6f, true,
+         false},
+        {"gemma3-1b", "gemma3", 262144, 32768, 1152, 6912, 26, 4, 1, 256, 1e6f, 1e-6f, true, false},
+        {"smollm3-3b", "smollm3", 128256, 65536, 2048, 11008, 36, 16, 4, 0, 5e6f, 1e-6f, true,
+         false},
         // Encoders (sentence embeddings): all-MiniLM-L6-v2 and bge-small-en-v1.5, with BERT's
         // WordPiece vocabulary size (give --vocab a bert vocabulary to embed real text).
         {"minilm-l6", "bert", 30522, 512, 384, 1536, 6, 12, 12, 0, 1e4f, 1e-12f, true, false},
@@ -142,6 +152,10 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         w.set_f32(key("rope.scaling.attn_factor"), 1.190238f);  // sqrt(1 + ln 32 / ln 4096)
     }
     if (arch->window_pattern == 2) w.set_u32(key("attention.sliding_window"), 4096);
+    if (arch->local_rope_base) {  // Gemma 3 (270M, 1B): a 512-position window on local layers
+        w.set_u32(key("attention.sliding_window"), 512);
+        w.set_f32(key("rope.freq_base_swa"), 10000.0f);
+    }
     if (arch->soft_caps) {
         w.set_f32(key("attn_logit_softcapping"), 50.0f);
         w.set_f32(key("final_logit_softcapping"), 30.0f);
@@ -240,6 +254,10 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
             vector(p + "attn_q.bias", q_dim, -0.5f);
             vector(p + "attn_k.bias", kv_dim, -0.5f);
             vector(p + "attn_v.bias", kv_dim, -0.5f);
+        }
+        if (arch->qk_norm) {
+            vector(p + "attn_q_norm.weight", head_dim, 0.5f);
+            vector(p + "attn_k_norm.weight", head_dim, 0.5f);
         }
         matrix(p + "attn_output.weight", q_dim, d, spread(q_dim));
         if (arch->encoder && arch->qkv_bias) vector(p + "attn_output.bias", d, -0.5f);
