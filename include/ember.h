@@ -375,7 +375,8 @@ ember_status ember_turn_next(ember_turn* turn, const float* logits, ember_token*
                              const char** text, size_t* length, int32_t* stop_reason);
 /* Ends the reply from outside with a reason (EMBER_STOP_CONTEXT_FULL when a decode has no
  * room, EMBER_STOP_CANCELLED, ...). *text / *length: what was held back, where the text ended
- * whole (EMBER_STOP_LIMIT, EMBER_STOP_CONTEXT_FULL, EMBER_STOP_END); empty otherwise. */
+ * whole (EMBER_STOP_LIMIT, EMBER_STOP_CONTEXT_FULL, EMBER_STOP_END); empty otherwise. A reply
+ * that ended already keeps its reason (EMBER_STOP_CALLBACK excepted). */
 ember_status ember_turn_end(ember_turn* turn, int32_t stop_reason, const char** text,
                             size_t* length);
 int32_t ember_turn_n_generated(const ember_turn* turn); /* tokens of the reply so far */

@@ -677,6 +677,8 @@ TEST_F(CApi, TurnsObeyTheRulesOfAReplyAndRefuseBadArguments) {
     EXPECT_EQ(ember_turn_end(turn, 42, &text, &length), EMBER_ERROR_INVALID_ARGUMENT);
     EXPECT_EQ(ember_turn_end(turn, EMBER_STOP_LIMIT, &text, &length), EMBER_OK);
     EXPECT_EQ(ember_turn_stop_reason(turn), EMBER_STOP_LIMIT);
+    EXPECT_EQ(ember_turn_end(turn, EMBER_STOP_CANCELLED, &text, &length), EMBER_OK);
+    EXPECT_EQ(ember_turn_stop_reason(turn), EMBER_STOP_LIMIT);  // it had ended already
     ember_turn_free(turn);
     params = ember_turn_default_params();
     params.end_tokens = &first;

@@ -80,7 +80,7 @@ Turn::Step Turn::next(const float* logits, int n_vocab) {
     }
     const auto ends = [&](StopReason why) {
         step.text += end(why);
-        step.stop = why;
+        step.stop = reason_;  // a stop string in the text held back turns it into StopString
         return step;
     };
     if (rules_.max_tokens >= 0 && n_generated() >= rules_.max_tokens)
@@ -115,9 +115,13 @@ Turn::Step Turn::next(const float* logits, int n_vocab) {
 }
 
 std::string Turn::end(StopReason reason) {
-    const bool was_done = reason_.has_value();
+    if (reason_.has_value()) {
+        // Ended already: only a caller that stopped listening is recorded (its text was not
+        // all taken, so nothing is rewound).
+        if (reason == StopReason::Callback) reason_ = reason;
+        return {};
+    }
     reason_ = reason;
-    if (was_done) return {};
     const bool whole = reason == StopReason::EndOfSequence || reason == StopReason::Limit ||
                        reason == StopReason::ContextFull;
     if (!whole) return {};

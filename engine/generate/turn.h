@@ -101,7 +101,9 @@ class Turn {
 
     // Ends the turn from outside (a callback, a cancel, a deadline, a full context, an error).
     // Returns what was held back where the text ended normally (Limit, ContextFull: the text
-    // is whole so far), nothing where it was cut (Callback, Cancelled, Timeout, Error).
+    // is whole so far; a stop string found in it makes the reason StopString), nothing where
+    // it was cut (Callback, Cancelled, Timeout, Error). On a turn that ended already it
+    // returns nothing and keeps the reason, except Callback (the caller stopped listening).
     std::string end(StopReason reason);
 
     // Room for the token `next` just returned, in a sequence of `context` holding `tokens`

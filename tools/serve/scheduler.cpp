@@ -349,7 +349,7 @@ void Scheduler::sample(int s, const float* logits) {
     const bool room = turn.make_room(context_, s, slot.tokens, &rest);  // perhaps a shift
     kv_used_ -= static_cast<int64_t>(held - slot.tokens.size());
     if (!room) {
-        finish(s, StopReason::ContextFull, "", std::move(rest));
+        finish(s, turn.reason(), "", std::move(rest));  // ContextFull (or a stop string in rest)
         return;
     }
     slot.pending = step.token;
