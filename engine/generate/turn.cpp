@@ -7,28 +7,6 @@
 
 namespace ember {
 
-const char* stop_reason_name(StopReason reason) {
-    switch (reason) {
-        case StopReason::EndOfSequence:
-            return "end of sequence";
-        case StopReason::StopString:
-            return "stop string";
-        case StopReason::Limit:
-            return "token limit";
-        case StopReason::Callback:
-            return "stopped by the caller";
-        case StopReason::Cancelled:
-            return "cancelled";
-        case StopReason::ContextFull:
-            return "context full";
-        case StopReason::Timeout:
-            return "timeout";
-        case StopReason::Error:
-            return "error";
-    }
-    return "error";
-}
-
 void add_chat_ends(TurnRules& rules, ChatTemplate chat_template, const Tokenizer& tokenizer) {
     for (const std::string& marker : chat_stop_strings(chat_template)) {
         rules.stop_strings.push_back(marker);

@@ -45,7 +45,6 @@ enum class StopReason {
     Timeout = 6,      // a deadline passed (ember serve's --timeout)
     Error = 7,        // the turn could not go on (ember serve reports the message)
 };
-const char* stop_reason_name(StopReason reason);  // "end of sequence", "stop string", ...
 
 // What a turn obeys; the same fields for every caller.
 struct TurnRules {

@@ -160,8 +160,12 @@ class Context {
     void final_states(int n, float* hidden);
     // Attention of the batch's queries over the cache rows they see -> attn_ (attention.cpp).
     void attention(int layer, int n);
-    // Helpers of the steps: the model's norm of one row; W @ in for weights reading one input.
+    // Helpers of the steps: the model's norm of one row; W @ in for weights reading one input;
+    // a block's input and the residual add of its output.
     void norm(const float* in, const float* weight, const float* bias, float* out) const;
+    const float* block_input(const float* norm_weight, int n);
+    void add_block_output(int n, const float* bias, const float* post_norm, const float* out_norm,
+                          const float* out_norm_b);
     void project(const float* in, int n, int64_t cols,
                  std::initializer_list<std::pair<const WeightMatrix*, float*>> outs);
     void check_tokens(std::span<const int32_t> tokens) const;

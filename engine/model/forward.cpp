@@ -98,6 +98,31 @@ void Context::project(const float* in, int n, int64_t cols,
     }
 }
 
+// A block's input (n, d): Norm(x) into xb_ in pre-norm decoders, x itself in post-norm
+// encoders (ARCH).
+const float* Context::block_input(const float* norm_weight, int n) {
+    if (model_.config().arch->encoder) return x_.data();
+    const int d = model_.config().n_embd;
+    each_token(pool_, n, [&](int t) { norm(&x_[t * d], norm_weight, nullptr, &xb_[t * d]); });
+    return xb_.data();
+}
+
+// x += the block's output proj_ (n, d), after its bias and (ARCH: gemma2, gemma3) its
+// post-norm; encoders (ARCH: post-norm) then normalise x.
+void Context::add_block_output(int n, const float* bias, const float* post_norm,
+                               const float* out_norm, const float* out_norm_b) {
+    const ModelConfig& c = model_.config();
+    const int d = c.n_embd;
+    each_token(pool_, n, [&](int t) {
+        add_bias(proj_.data(), t, bias, d);
+        float* out = &proj_[t * d];
+        if (post_norm != nullptr) rms_norm(out, post_norm, out, d, c.norm_eps);
+        float* x = &x_[t * d];
+        for (int i = 0; i < d; ++i) x[i] += out[i];  // the residual
+        if (c.arch->encoder) norm(x, out_norm, out_norm_b, x);
+    });
+}
+
 // x (n, d) = token_embd[tokens], dequantized.
 void Context::embed(const int32_t* tokens, int n) {
     rope_angles_base_ = rope_angles_scale_ = 0;  // no RoPE angles for this batch yet
@@ -133,9 +158,7 @@ void Context::attention_block(int l, int n) {
     const Architecture& arch = *c.arch;
     const LayerWeights& w = model_.layers[l];
     const int d = c.n_embd;
-    if (!arch.encoder) {
-        each_token(pool_, n, [&](int t) { norm(&x_[t * d], w.attn_norm, nullptr, &xb_[t * d]); });
-    }
+    const float* in = block_input(w.attn_norm, n);
     // Each position's RoPE angles for this layer's base and scale: computed at the first
     // layer that rotates, again only where a layer's base or scale differs from those the
     // angles hold (gemma3's local and global layers).
@@ -149,7 +172,6 @@ void Context::attention_block(int l, int n) {
         rope_angles_base_ = spec.rope_freq_base;
         rope_angles_scale_ = spec.rope_freq_scale;
     }
-    const float* in = arch.encoder ? x_.data() : xb_.data();
     // Wq (q_dim, d) @ in (n, d) -> q (n, q_dim); Wk, Wv (kv_dim, d) -> k, v (n, kv_dim)
     project(in, n, d, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}});
     each_token(pool_, n, [&](int t) {
@@ -176,16 +198,7 @@ void Context::attention_block(int l, int n) {
     attention(l, n);  // -> attn_ (n, q_dim), attention.cpp
     // Wo (d, q_dim) @ attn (n, q_dim) -> proj (n, d)
     project(attn_.data(), n, c.q_dim(), {{&w.wo, proj_.data()}});
-    each_token(pool_, n, [&](int t) {
-        add_bias(proj_.data(), t, w.bo, d);
-        if (w.attn_post_norm != nullptr) {  // ARCH: gemma2 normalises the sub-layer output
-            rms_norm(&proj_[t * d], w.attn_post_norm, &proj_[t * d], d, c.norm_eps);
-        }
-        for (int i = 0; i < d; ++i) x_[t * d + i] += proj_[t * d + i];  // the residual
-        if (arch.encoder) {                                             // ARCH: post-norm
-            norm(&x_[t * d], w.attn_out_norm, w.attn_out_norm_b, &x_[t * d]);
-        }
-    });
+    add_block_output(n, w.bo, w.attn_post_norm, w.attn_out_norm, w.attn_out_norm_b);
 }
 
 // x += W_down (act(W_gate h) * (W_up h)), h = Norm(x) (ARCH: GELU in gemma; BERT's plain
@@ -195,10 +208,7 @@ void Context::ffn_block(int l, int n) {
     const Architecture& arch = *c.arch;
     const LayerWeights& w = model_.layers[l];
     const int d = c.n_embd;
-    if (!arch.encoder) {
-        each_token(pool_, n, [&](int t) { norm(&x_[t * d], w.ffn_norm, nullptr, &xb_[t * d]); });
-    }
-    const float* in = arch.encoder ? x_.data() : xb_.data();
+    const float* in = block_input(w.ffn_norm, n);
     if (arch.gated_ffn) {
         // W_gate, W_up (n_ff, d) @ in (n, d) -> gate, up (n, n_ff)
         project(in, n, d, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}});
@@ -223,14 +233,7 @@ void Context::ffn_block(int l, int n) {
     });
     // W_down (d, n_ff) @ gate (n, n_ff) -> proj (n, d)
     project(gate_.data(), n, c.n_ff, {{&w.w_down, proj_.data()}});
-    each_token(pool_, n, [&](int t) {
-        add_bias(proj_.data(), t, w.b_down, d);
-        if (w.ffn_post_norm != nullptr) {  // ARCH: gemma2
-            rms_norm(&proj_[t * d], w.ffn_post_norm, &proj_[t * d], d, c.norm_eps);
-        }
-        for (int i = 0; i < d; ++i) x_[t * d + i] += proj_[t * d + i];  // the residual
-        if (arch.encoder) norm(&x_[t * d], w.ffn_out_norm, w.ffn_out_norm_b, &x_[t * d]);
-    });
+    add_block_output(n, w.b_down, w.ffn_post_norm, w.ffn_out_norm, w.ffn_out_norm_b);
 }
 
 // Logits, only for the tokens in `outputs`: W_output (n_vocab, d) @ norm(x) (n_out, d).
