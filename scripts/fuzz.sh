@@ -49,7 +49,8 @@ seed() {
         grammar)  # a grammar (GBNF or a JSON Schema), \001, then text for the matcher
             printf 'root ::= "{" ws (pair ("," ws pair)*)? "}"\npair ::= [a-z]+ ":" ws [0-9]{1,3} ws\nws ::= [ \\t]*\n\001{a: 12, bb: 3}' > "$corpus/gbnf"
             printf '{"type": "object", "properties": {"n": {"type": "integer", "minimum": -5, "maximum": 300}, "s": {"type": "string", "maxLength": 4}, "e": {"enum": ["x", 1, null]}}, "required": ["n"]}\001{"n": 42, "s": "ab\\u00e9"}' > "$corpus/schema"
-            printf '{"$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}, "maxItems": 2}}, "$ref": "#/$defs/t"}\001[[[], [[]]]]' > "$corpus/recursive" ;;
+            printf '{"$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}, "maxItems": 2}}, "$ref": "#/$defs/t"}\001[[[], [[]]]]' > "$corpus/recursive"
+            printf '{"$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}}}, "$ref": "#"}\001[]' > "$corpus/self-ref" ;;
         http)  # byte 0 even: raw bytes of a connection; odd: byte 1 picks a route, the rest is its body
             printf '\000GET /health HTTP/1.1\r\nHost: localhost\r\n\r\nPOST /v1/completions HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1f\r\n{"prompt":"Once","max_tokens":2}\r\n0\r\n\r\n' > "$corpus/pipelined"
             printf '\000HEAD /health HTTP/1.1\r\nHost: a\r\n\r\nHEAD /v1/models HTTP/1.1\r\nHost: a\r\n\r\n' > "$corpus/head"

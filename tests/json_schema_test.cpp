@@ -589,6 +589,22 @@ TEST(JsonSchema, RecursiveRefs) {
     EXPECT_FALSE(escaped->matches(R"(["x",1])"));
 }
 
+// A schema whose first step is itself matches by recursion that never reads a character: the
+// grammar engine cannot run it, and the converter says so instead of handing out a grammar
+// that does not compile (found by fuzz_grammar).
+TEST(JsonSchema, SelfReferenceBeforeAnyTextIsAnError) {
+    for (const char* schema : {
+             R"({"$ref":"#"})",
+             R"({"$defs":{"t":{"type":"array","items":{"$ref":"#/$defs/t"}}},"$ref":"#"})",
+             R"({"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"})",
+             R"({"anyOf":[{"$ref":"#"},{"type":"string"}]})",
+         }) {
+        std::string error = error_of([&] { json_schema_to_gbnf(schema); });
+        EXPECT_NE(error.find("refers to itself before matching any text"), std::string::npos)
+            << schema << ": " << error;
+    }
+}
+
 TEST(JsonSchema, DeepSchemasAndRefChainsAreErrorsNotCrashes) {
     std::string nested = R"({"type":"integer"})";
     for (int i = 0; i < 100; ++i) nested = R"({"type":"array","items":)" + nested + "}";

@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "engine/grammar/grammar.h"
 #include "engine/grammar/json.h"
 #include "engine/text/utf8.h"
 #include "formats/error.h"
@@ -1275,7 +1276,23 @@ std::string json_schema_to_gbnf(std::string_view schema) {
     } catch (const Error& e) {
         throw Error(std::string("json schema: ") + e.what());
     }
-    return Converter(document).convert();
+    std::string gbnf = Converter(document).convert();
+    // A schema that is a $ref to itself before any text ({"$ref": "#"}, or anyOf with itself
+    // first) converts to a left-recursive rule, which the grammar engine refuses: say so here,
+    // as a schema error, so that every GBNF this returns compiles.
+    try {
+        (void)Grammar::parse(gbnf);
+    } catch (const Error& e) {
+        const std::string reason = e.what();
+        if (reason.find("left-recursive") != std::string::npos) {
+            throw Error(
+                "json schema: a schema that refers to itself before matching any text "
+                "(a $ref to itself, or anyOf with itself first) cannot be used: " +
+                reason);
+        }
+        throw Error("json schema: converts to a grammar ember cannot use: " + reason);
+    }
+    return gbnf;
 }
 
 std::string json_object_gbnf() {
