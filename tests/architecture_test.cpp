@@ -131,6 +131,19 @@ TEST(Architectures, LayerSpecsOfTheNewerFamilies) {
     EXPECT_EQ(qwen3.config().q_dim(), 128);  // 2 heads of 64 over n_embd 256
     EXPECT_EQ(qwen3.config().arch->rope, RopeKind::NeoX);
     EXPECT_NE(qwen3.layers[1].attn_k_norm, nullptr);
+
+    // qwen3moe: 8 experts of 32 (expert_feed_forward_length; feed_forward_length 512 is the
+    // unused dense width), 2 per token, each a slice of the 3-D tensors.
+    const Model moe(arch2("mini-qwen3moe-F32"));
+    EXPECT_EQ(moe.config().n_expert, 8);
+    EXPECT_EQ(moe.config().n_expert_used, 2);
+    EXPECT_EQ(moe.config().n_ff, 32);
+    ASSERT_EQ(moe.layers[0].experts.size(), 8u);
+    EXPECT_EQ(moe.layers[0].experts[0].gate.rows, 32);
+    EXPECT_EQ(moe.layers[0].experts[0].down.cols, 32);
+    EXPECT_EQ(moe.layers[0].experts[1].up.data,
+              moe.layers[0].experts[0].up.data + 32 * moe.layers[0].experts[0].up.row_bytes);
+    EXPECT_EQ(moe.layers[0].w_down.data, nullptr);
 }
 
 TEST(Architectures, LongRopeFactorsFollowTheContextSize) {
@@ -153,8 +166,8 @@ TEST(Architectures, UnknownArchitectureNamesTheSupportedOnes) {
         w.set_string("general.architecture", "mamba");
     });
     EXPECT_NE(load_error(path).find(
-                  "architecture 'mamba' is not supported (ember runs: llama, qwen2, qwen3, phi3, "
-                  "gemma, gemma2, gemma3, smollm3, bert, nomic-bert)"),
+                  "architecture 'mamba' is not supported (ember runs: llama, qwen2, qwen3, "
+                  "qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, bert, nomic-bert)"),
               std::string::npos)
         << load_error(path);
 }

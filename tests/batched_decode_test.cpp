@@ -109,6 +109,9 @@ TEST(BatchedDecode, EachSequenceAsIfAlone) {
                                 0.01);
     expect_batched_equals_alone(test::shared_path("arch2/models/mini-qwen3-F32.gguf").string(),
                                 0.01);
+    // Experts: a batch grouped by expert gives each token what it gets alone.
+    expect_batched_equals_alone(test::shared_path("arch2/models/mini-qwen3moe-F32.gguf").string(),
+                                0.01);
 }
 
 // A sequence's dropped positions given back to the system (whole pages: the 5M model's heads

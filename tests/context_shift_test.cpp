@@ -71,6 +71,7 @@ TEST(ContextShift, LayerZeroKeysEqualAFreshEvaluationAtTheNewPositions) {
     expect_shift_matches_fresh("arch2/models/mini-qwen3-F32.gguf");   // QK-norm before RoPE
     expect_shift_matches_fresh("arch2/models/mini-gemma3-F16.gguf");  // a local layer's base
     expect_shift_matches_fresh("arch2/models/mini-smollm3-F32.gguf");
+    expect_shift_matches_fresh("arch2/models/mini-qwen3moe-F32.gguf");
 }
 
 // A quantized cache shifts through F32: each moved key row is dequantized, turned back and

@@ -198,7 +198,9 @@ INSTANTIATE_TEST_SUITE_P(Arch2, ArchitectureReference,
                          ::testing::Values("arch2/mini-qwen3-F32", "arch2/mini-qwen3-Q8_0",
                                            "arch2/mini-qwen3-Q4_K_M", "arch2/mini-gemma3-F16",
                                            "arch2/mini-gemma3-Q8_0", "arch2/mini-gemma3-Q4_K_M",
-                                           "arch2/mini-smollm3-F32", "arch2/mini-smollm3-Q4_K_M"),
+                                           "arch2/mini-smollm3-F32", "arch2/mini-smollm3-Q4_K_M",
+                                           "arch2/mini-qwen3moe-F32", "arch2/mini-qwen3moe-Q8_0",
+                                           "arch2/mini-qwen3moe-Q4_K_M"),
                          arch_case_name);
 
 TEST(Stories260K, GreedyIdsMatchLlamaCppForBothPrompts) {

@@ -5,7 +5,7 @@
 namespace ember {
 namespace {
 
-constexpr std::array<Architecture, 10> kArchitectures = [] {
+constexpr std::array<Architecture, 11> kArchitectures = [] {
     // llama: also Llama 2/3.x, Mistral, SmolLM, TinyLlama. Adjacent RoPE, SwiGLU, optional
     // rope_freqs.weight (Llama 3.1+) and optional biases.
     Architecture llama;
@@ -54,6 +54,12 @@ constexpr std::array<Architecture, 10> kArchitectures = [] {
     qwen3.qkv_bias = false;
     qwen3.qk_norm = true;
 
+    // qwen3moe (Qwen3 30B-A3B, 235B-A22B): qwen3's attention, a mixture of experts for the
+    // feed-forward network (128 experts, 8 per token).
+    Architecture qwen3moe = qwen3;
+    qwen3moe.name = "qwen3moe";
+    qwen3moe.experts = true;
+
     // gemma3 (Gemma 3 270M-27B): gemma2's post-norms without its soft-caps (a final one only if
     // the file gives it), QK-norm, five local layers to a global one, the local layers with
     // their own RoPE base.
@@ -93,8 +99,8 @@ constexpr std::array<Architecture, 10> kArchitectures = [] {
     nomic.qkv_bias = false;
     nomic.fused_qkv = true;
 
-    return std::array<Architecture, 10>{llama,  qwen2,  qwen3,   phi3, gemma,
-                                        gemma2, gemma3, smollm3, bert, nomic};
+    return std::array<Architecture, 11>{llama,  qwen2,  qwen3,   qwen3moe, phi3, gemma,
+                                        gemma2, gemma3, smollm3, bert,     nomic};
 }();
 
 }  // namespace

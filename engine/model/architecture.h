@@ -2,8 +2,8 @@
 // (forward.cpp); each field below is read at a hook there or in attention.cpp, marked with a
 // comment starting "ARCH:" (grep for it). The values follow llama.cpp's graphs for each
 // `general.architecture` (src/llama.cpp, build_llama / build_qwen2 / build_phi3 / build_gemma /
-// build_gemma2 / build_bert, at commit c392e50; qwen3, gemma3 and smollm3 from src/models/ of
-// the August 2026 llama.cpp, d32676d, as ../shared/arch2/SURVEY.md sums them up).
+// build_gemma2 / build_bert, at commit c392e50; qwen3, qwen3moe, gemma3 and smollm3 from
+// src/models/ of the August 2026 llama.cpp, d32676d, as ../shared/arch2/SURVEY.md sums them up).
 #pragma once
 
 #include <string>
@@ -66,6 +66,11 @@ struct Architecture {
     // Every n-th layer (l + 1 a multiple of n) has no RoPE at all; 0: none (smollm3: 4).
     int no_rope_every = 0;
     bool window_required = false;  // phi3: attention.sliding_window must be known
+    // Mixture of experts: the feed-forward network is expert_count SwiGLU experts of
+    // expert_feed_forward_length, a router (ffn_gate_inp) choosing expert_used_count of them per
+    // token by softmax and top-k, their outputs summed with the chosen probabilities renormalised
+    // to 1 (qwen3moe).
+    bool experts = false;
     // The family's chat format (a chat_template.h name) for files that carry no
     // tokenizer.chat_template; empty where the family has several (llama: 2 or 3).
     std::string_view chat_template;

@@ -32,7 +32,17 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
     c.n_ctx_train = positive("context_length");
     c.n_embd = positive("embedding_length");
     c.n_layer = positive("block_count");
-    c.n_ff = positive("feed_forward_length");
+    if (c.arch->experts) {  // ARCH: feed_forward_length is the dense width, unused here
+        c.n_ff = positive("expert_feed_forward_length");
+        c.n_expert = positive("expert_count");
+        c.n_expert_used = positive("expert_used_count");
+        if (c.n_expert_used > c.n_expert || c.n_expert > 4096) {
+            throw Error(file.name() + ": expert_used_count " + std::to_string(c.n_expert_used) +
+                        " of expert_count " + std::to_string(c.n_expert) + " is out of range");
+        }
+    } else {
+        c.n_ff = positive("feed_forward_length");
+    }
     c.n_head = positive("attention.head_count");
     c.n_head_kv = optional("attention.head_count_kv", c.n_head);
     if (c.n_head % c.n_head_kv != 0) {

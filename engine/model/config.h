@@ -32,7 +32,10 @@ struct ModelConfig {
     int n_ctx_train = 0;                 // context length the model was trained for
     int n_embd = 0;                      // width of the residual stream (embedding_length)
     int n_layer = 0;                     // transformer blocks
-    int n_ff = 0;                        // hidden width of the feed-forward network
+    int n_ff = 0;                        // hidden width of the feed-forward network (of each
+                                         // expert in a mixture of experts)
+    int n_expert = 0;                    // experts of each feed-forward network; 0: a dense network
+    int n_expert_used = 0;               // experts each token goes through
     int n_head = 0;                      // query heads
     int n_head_kv = 0;                // key/value heads: n_head is MHA, 1 is MQA, in between is GQA
     int head_dim = 0;                 // values per head: attention.key_length, else n_embd / n_head

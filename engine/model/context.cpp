@@ -91,7 +91,8 @@ MemoryUse memory_use(const ModelConfig& c, uint64_t weight_bytes, const ContextP
     // every token's, need n_batch rows more); per thread a KV head's cache slice in F32 with
     // one chunk's scores (attention.cpp).
     const uint64_t per_token =
-        3 * u(c.n_embd) + 2 * u(c.q_dim()) + 2 * u(c.kv_dim()) + 2 * u(c.n_ff);
+        3 * u(c.n_embd) + 2 * u(c.q_dim()) + 2 * u(c.kv_dim()) + 2 * u(c.n_ff) +
+        (c.n_expert > 0 ? 2 * u(c.n_embd) + u(c.n_expert) + 2 * u(c.n_expert_used) : 0);
     const uint64_t per_thread = u(p.n_ctx) * (3 * u(c.head_dim) + 128);
     use.scratch =
         4 * (u(p.n_batch) * per_token + u(p.n_seq) * u(c.n_vocab) + u(p.n_threads) * per_thread);
@@ -127,6 +128,13 @@ Context::Context(const Model& model, const ContextParams& params)
     proj_.resize(nb * c.n_embd);
     gate_.resize(nb * c.n_ff);
     up_.resize(nb * c.n_ff);
+    if (c.n_expert > 0) {
+        router_.resize(nb * c.n_expert);
+        chosen_.resize(nb * c.n_expert_used);
+        chosen_weight_.resize(nb * c.n_expert_used);
+        expert_in_.resize(nb * c.n_embd);
+        expert_out_.resize(nb * c.n_embd);
+    }
     rope_.resize(nb);
     rows_.resize(nb);
     positions_.resize(nb);

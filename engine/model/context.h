@@ -156,6 +156,7 @@ class Context {
     void embed(const int32_t* tokens, int n);
     void attention_block(int layer, int n);
     void ffn_block(int layer, int n);
+    void expert_ffn(int layer, int n, const float* in);
     void output_head(std::span<const int> outputs, float* out);
     void final_states(int n, float* hidden);
     // Attention of the batch's queries over the cache rows they see -> attn_ (attention.cpp).
@@ -186,8 +187,17 @@ class Context {
     std::vector<float> attn_;       // (n, q_dim) attention output, heads side by side
     std::vector<float> proj_;       // (n, n_embd) output of a sub-layer before the residual add
     std::vector<float> gate_, up_;  // (n, n_ff)
-    QuantizedActivations xq_;       // the current matmul input, converted
-    std::vector<RopeAngles> rope_;  // (n) angles per position of the batch
+    // A mixture of experts (experts.cpp): router probabilities (n, n_expert); each token's
+    // chosen experts and their weights (n, n_expert_used); one expert's tokens, their weights,
+    // rows in and out (up to n, n_embd).
+    std::vector<float> router_;
+    std::vector<int> chosen_;
+    std::vector<float> chosen_weight_;
+    std::vector<int> expert_tokens_;
+    std::vector<float> expert_token_weights_;
+    std::vector<float> expert_in_, expert_out_;
+    QuantizedActivations xq_;                             // the current matmul input, converted
+    std::vector<RopeAngles> rope_;                        // (n) angles per position of the batch
     float rope_angles_base_ = 0, rope_angles_scale_ = 0;  // the base and scale rope_ holds
     // Per token of the batch: the cache row its keys and values go to (sequence s owns rows
     // s * n_ctx ..), its position (RoPE, learned positions), and the cache rows it attends to,

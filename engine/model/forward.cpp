@@ -13,7 +13,8 @@
 // described as data in architecture.h: biases after the projections (qwen2), NeoX RoPE and
 // rope factors, the query scaled before the dot products (phi3, gemma), GELU instead of SiLU
 // and embeddings scaled by sqrt(n_embd) (gemma), RMSNorm of each sub-layer's output and
-// tanh soft-capping of the logits (gemma2). Sliding windows and score soft-capping are in
+// tanh soft-capping of the logits (gemma2), a mixture of experts in place of the one
+// feed-forward network (qwen3moe: experts.cpp). Sliding windows and score soft-capping are in
 // attention.cpp. A fused matrix of the file (phi3's attn_qkv) is already split by the loader.
 // Encoders (bert, nomic-bert) are post-norm: x = LayerNorm(x + sublayer(x)), with token-type
 // and position embeddings and a LayerNorm before the first block, and no output head: their
@@ -209,6 +210,11 @@ void Context::ffn_block(int l, int n) {
     const LayerWeights& w = model_.layers[l];
     const int d = c.n_embd;
     const float* in = block_input(w.ffn_norm, n);
+    if (arch.experts) {  // ARCH: a mixture of experts (experts.cpp)
+        expert_ffn(l, n, in);
+        add_block_output(n, nullptr, w.ffn_post_norm, w.ffn_out_norm, w.ffn_out_norm_b);
+        return;
+    }
     if (arch.gated_ffn) {
         // W_gate, W_up (n_ff, d) @ in (n, d) -> gate, up (n, n_ff)
         project(in, n, d, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}});

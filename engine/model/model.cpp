@@ -18,19 +18,23 @@ class TensorLookup {
   public:
     explicit TensorLookup(const gguf::File& file) : file_(file) {}
 
-    const gguf::TensorInfo& find(const std::string& name, uint64_t ne0, uint64_t ne1) const {
+    // A vector (ne1 = 0), a matrix (ne2 = 0) or a stack of ne2 matrices.
+    const gguf::TensorInfo& find(const std::string& name, uint64_t ne0, uint64_t ne1,
+                                 uint64_t ne2 = 0) const {
         const gguf::TensorInfo* t = file_.find_tensor(name);
         if (t == nullptr) throw Error(file_.name() + ": missing tensor '" + name + "'");
-        const bool is_vector = ne1 == 0;
-        const bool shape_ok = is_vector ? (t->n_dims == 1 && t->ne[0] == ne0)
-                                        : (t->n_dims == 2 && t->ne[0] == ne0 && t->ne[1] == ne1);
+        std::vector<uint64_t> want_ne = {ne0};
+        if (ne1 != 0) want_ne.push_back(ne1);
+        if (ne1 != 0 && ne2 != 0) want_ne.push_back(ne2);
+        bool shape_ok = t->n_dims == want_ne.size();
+        for (size_t d = 0; shape_ok && d < want_ne.size(); ++d) shape_ok = t->ne[d] == want_ne[d];
         if (!shape_ok) {
             std::string got = "[" + std::to_string(t->ne[0]);
             for (uint32_t d = 1; d < t->n_dims; ++d) got += ", " + std::to_string(t->ne[d]);
             got += "]";
-            const std::string want =
-                is_vector ? "[" + std::to_string(ne0) + "]"
-                          : "[" + std::to_string(ne0) + ", " + std::to_string(ne1) + "]";
+            std::string want = "[" + std::to_string(want_ne[0]);
+            for (size_t d = 1; d < want_ne.size(); ++d) want += ", " + std::to_string(want_ne[d]);
+            want += "]";
             throw Error(file_.name() + ": tensor '" + name + "' has shape " + got + ", expected " +
                         want);
         }
@@ -58,8 +62,24 @@ class TensorLookup {
         return reinterpret_cast<const float*>(t.data);
     }
 
+    // Slice by slice, a 3-D tensor of `count` matrices (rows, cols): expert e is slice e.
+    std::vector<WeightMatrix> matrices(const std::string& name, uint64_t cols, uint64_t rows,
+                                       uint64_t count) const {
+        const WeightMatrix all = checked_matrix(find(name, cols, rows, count), name, cols, rows);
+        std::vector<WeightMatrix> slices(count, all);
+        for (uint64_t e = 0; e < count; ++e) {
+            slices[e].data = all.row(static_cast<int64_t>(e * rows));
+        }
+        return slices;
+    }
+
     WeightMatrix matrix(const std::string& name, uint64_t cols, uint64_t rows) const {
-        const gguf::TensorInfo& t = find(name, cols, rows);
+        return checked_matrix(find(name, cols, rows), name, cols, rows);
+    }
+
+  private:
+    WeightMatrix checked_matrix(const gguf::TensorInfo& t, const std::string& name, uint64_t cols,
+                                uint64_t rows) const {
         const TypeKernels* k = kernels_for(t.type);
         if (k == nullptr || k->vec_dot == nullptr) {
             std::string supported;  // the types with a dot product, as kernels/ lists them
@@ -81,7 +101,6 @@ class TensorLookup {
                 k};
     }
 
-  private:
     const gguf::File& file_;
 };
 
@@ -162,7 +181,16 @@ Model::Model(const std::string& path, const ModelOptions& options)
             w.attn_q_norm = tensors.vector(p + "attn_q_norm.weight", c.head_dim);
             w.attn_k_norm = tensors.vector(p + "attn_k_norm.weight", c.head_dim);
         }
-        if (arch.fused_gate_up) {  // ARCH: ffn_up holds the gate rows, then the up rows
+        if (arch.experts) {  // ARCH: a mixture of experts (qwen3moe)
+            w.router = tensors.matrix(p + "ffn_gate_inp.weight", c.n_embd, c.n_expert);
+            const auto gates =
+                tensors.matrices(p + "ffn_gate_exps.weight", c.n_embd, c.n_ff, c.n_expert);
+            const auto ups =
+                tensors.matrices(p + "ffn_up_exps.weight", c.n_embd, c.n_ff, c.n_expert);
+            const auto downs =
+                tensors.matrices(p + "ffn_down_exps.weight", c.n_ff, c.n_embd, c.n_expert);
+            for (int e = 0; e < c.n_expert; ++e) w.experts.push_back({gates[e], ups[e], downs[e]});
+        } else if (arch.fused_gate_up) {  // ARCH: ffn_up holds the gate rows, then the up rows
             const WeightMatrix gate_up = tensors.matrix(p + "ffn_up.weight", c.n_embd, 2 * c.n_ff);
             w.w_gate = row_range(gate_up, 0, c.n_ff);
             w.w_up = row_range(gate_up, c.n_ff, c.n_ff);
@@ -174,8 +202,10 @@ Model::Model(const std::string& path, const ModelOptions& options)
             w.w_up = tensors.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
             w.b_up = tensors.optional_vector(p + "ffn_up.bias", c.n_ff);
         }
-        w.w_down = tensors.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
-        w.b_down = tensors.optional_vector(p + "ffn_down.bias", c.n_embd);
+        if (!arch.experts) {
+            w.w_down = tensors.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
+            w.b_down = tensors.optional_vector(p + "ffn_down.bias", c.n_embd);
+        }
         if (arch.post_norms) {
             w.attn_post_norm = tensors.vector(p + "post_attention_norm.weight", c.n_embd);
             w.ffn_post_norm = tensors.vector(p + "post_ffw_norm.weight", c.n_embd);
@@ -190,6 +220,9 @@ void Model::pack_weights() {
     for (LayerWeights& l : layers) {
         for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
             if (m->data != nullptr) matrices.push_back(m);
+        for (ExpertWeights& e : l.experts) {  // each expert packed on its own
+            for (WeightMatrix* m : {&e.gate, &e.up, &e.down}) matrices.push_back(m);
+        }
     }
     if (output.data != nullptr) matrices.push_back(&output);
     const auto packed_bytes = [](const WeightMatrix& m) {

@@ -41,6 +41,15 @@ struct ModelOptions {
     bool repack = true;
 };
 
+// One expert of a mixture of experts: a SwiGLU network of its own, slice e of the file's 3-D
+// tensors (ffn_gate_exps [n_embd, n_ff, n_expert] holds each expert's (n_ff, n_embd) matrix in
+// turn), so each expert is packed, and read, on its own.
+struct ExpertWeights {
+    WeightMatrix gate;  // (n_ff, n_embd)
+    WeightMatrix up;    // (n_ff, n_embd)
+    WeightMatrix down;  // (n_embd, n_ff)
+};
+
 // One block's weights. Optional tensors are nullptr when the file has none; a fused matrix
 // of the file (phi3's attn_qkv, ffn_up with the gate rows) is split here into views of its rows,
 // so the forward pass never sees it.
@@ -71,6 +80,10 @@ struct LayerWeights {
     const float* b_up = nullptr;    // (n_ff)
     const float* b_down = nullptr;  // (n_embd)
     const float* ffn_post_norm = nullptr;  // (n_embd) gemma2: RMSNorm of the FFN output
+    // A mixture of experts (no w_gate, w_up, w_down): the router, W (n_expert, n_embd), whose
+    // softmax picks the experts of each token, and the experts.
+    WeightMatrix router;
+    std::vector<ExpertWeights> experts;
 };
 
 class Model {
