@@ -27,6 +27,21 @@ TEST(CliInspect, ShowsAllTensorsOfMiniQ4KM) {
     EXPECT_TRUE(result.err.empty()) << result.err;
 }
 
+// A mixture of experts: what one token reads, counted by hand for mini-qwen3moe (2 layers of
+// attention 150,528 + norms 640 + router 2,048 + 2 of 8 experts 49,152; the tied 512 x 256
+// embedding table, which is also the output head; the final norm 256).
+TEST(CliInspect, MixtureOfExpertsShowsActiveParameters) {
+    const auto result =
+        run_ember("inspect " + shared_path("arch2/models/mini-qwen3moe-Q4_K_M.gguf").string());
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("active:    562,688 parameters, 429,056 bytes per token (2 of 8 "
+                              "experts"),
+              std::string::npos)
+        << result.out;
+    const auto dense = run_ember("inspect " + shared_path("models/mini/mini-Q4_K_M.gguf").string());
+    EXPECT_EQ(dense.out.find("active:"), std::string::npos);
+}
+
 TEST(CliInspect, EveryBrokenFileGivesStatus1AndOneLine) {
     const auto dir = temp_dir("cli-broken");
     for (const auto& c : broken_gguf_cases()) {

@@ -10,6 +10,7 @@
 #include "engine/model/kv_cache.h"
 #include "engine/runtime/system_memory.h"
 #include "engine/runtime/thread_pool.h"
+#include "formats/error.h"
 #include "formats/gguf.h"
 #include "tools/command.h"
 #include "tools/format.h"
@@ -131,6 +132,22 @@ int run_inspect(const InspectOptions& options) {
         by_type += std::string(name) + " " + std::to_string(count);
     }
     std::printf("by type:   %s\n", by_type.empty() ? "(no tensors)" : by_type.c_str());
+    // A mixture of experts: what one token runs through (a file ember cannot run says nothing).
+    const ModelConfig* config = nullptr;
+    ModelConfig read;
+    try {
+        read = ModelConfig::from_gguf(file);
+        config = &read;
+    } catch (const Error&) {
+    }
+    if (config != nullptr && config->n_expert > 0) {
+        const TokenReads reads = token_reads(*config, file);
+        std::printf(
+            "active:    %s parameters, %s bytes per token (%d of %d experts; the "
+            "embedding table counts when it is also the output)\n",
+            with_commas(reads.params).c_str(), with_commas(reads.bytes).c_str(),
+            config->n_expert_used, config->n_expert);
+    }
     if (options.memory) print_memory(file, options);
     return 0;
 }

@@ -12,8 +12,15 @@ namespace ember::cli {
 
 inline void print_memory_use(const Context& context, const ContextParams& asked) {
     const MemoryUse use = context.memory();
-    std::fprintf(stderr, "memory: weights %s + KV cache %s (%s) + scratch %s = %s\n",
-                 megabytes(use.weights).c_str(), megabytes(use.kv_cache).c_str(),
+    const ModelConfig& c = context.model().config();
+    std::string reads;  // a mixture of experts: what a generated token reads of its weights
+    if (c.n_expert > 0) {
+        reads = " (a token reads " + megabytes(token_reads(c, context.model().file()).bytes) +
+                ": " + std::to_string(c.n_expert_used) + " of " + std::to_string(c.n_expert) +
+                " experts)";
+    }
+    std::fprintf(stderr, "memory: weights %s%s + KV cache %s (%s) + scratch %s = %s\n",
+                 megabytes(use.weights).c_str(), reads.c_str(), megabytes(use.kv_cache).c_str(),
                  std::string(tensor_type_name(context.kv_cache().type())).c_str(),
                  megabytes(use.scratch).c_str(), megabytes(use.total()).c_str());
     const int default_ctx = default_context(context.model().config());

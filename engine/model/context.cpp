@@ -105,6 +105,22 @@ uint64_t weight_bytes(const gguf::File& file) {
     return bytes;
 }
 
+TokenReads token_reads(const ModelConfig& config, const gguf::File& file) {
+    const bool tied = !config.arch->encoder && file.find_tensor("output.weight") == nullptr;
+    TokenReads reads;
+    for (const auto& t : file.tensors()) {
+        if (t.name == "token_embd.weight" && !tied) continue;
+        uint64_t params = t.n_elements, bytes = t.n_bytes;
+        if (config.n_expert > 0 && t.name.find("_exps.") != std::string_view::npos) {
+            params = params / config.n_expert * config.n_expert_used;
+            bytes = bytes / config.n_expert * config.n_expert_used;
+        }
+        reads.params += params;
+        reads.bytes += bytes;
+    }
+    return reads;
+}
+
 MemoryUse Context::memory() const {
     return memory_use(model_.config(), weight_bytes(model_.file()), params_);
 }

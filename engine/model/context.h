@@ -59,6 +59,14 @@ struct MemoryUse {
 MemoryUse memory_use(const ModelConfig& config, uint64_t weight_bytes, const ContextParams& params);
 // The bytes of a file's tensors: the weights' share.
 uint64_t weight_bytes(const gguf::File& file);
+// What one generated token reads of the weights: every tensor but the embedding table (one row
+// of it, unless it is also the output head), and of a mixture's expert tensors only the share
+// a token chooses (n_expert_used of n_expert). In a dense model nearly all of weight_bytes.
+struct TokenReads {
+    uint64_t params = 0;
+    uint64_t bytes = 0;
+};
+TokenReads token_reads(const ModelConfig& config, const gguf::File& file);
 
 // One sequence's new tokens in a multi-sequence decode.
 struct SequenceTokens {

@@ -91,7 +91,11 @@ TensorType mix_tensor_type(const FileType& file_type, std::string_view name, uin
     const int layer = layer_of(name);
     const int n_layer = model.n_layer;
 
-    if (name == "output.weight" || (!model.has_output && name == "token_embd.weight")) {
+    if (contains(name, "ffn_gate_inp")) {
+        // A mixture's router stays F32, as llama-quantize leaves it: a small matrix whose
+        // rounding would change which experts run.
+        return T::F32;
+    } else if (name == "output.weight" || (!model.has_output && name == "token_embd.weight")) {
         // The output matrix decides every logit: 6 bits unless the file is already 8-bit.
         if (row_width % static_cast<uint64_t>(tensor_type_info(type).block_size) != 0) {
             type = T::Q8_0;

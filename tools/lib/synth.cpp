@@ -78,6 +78,10 @@ const std::vector<ModelShape>& known_shapes() {
         {"gemma3-1b", "gemma3", 262144, 32768, 1152, 6912, 26, 4, 1, 256, 1e6f, 1e-6f, true, false},
         {"smollm3-3b", "smollm3", 128256, 65536, 2048, 11008, 36, 16, 4, 0, 5e6f, 1e-6f, true,
          false},
+        // 128 experts of 768, 8 per token (give --layers to keep the file small: 48 layers of
+        // Q4_K_M are 17 GB).
+        {"qwen3-30b-a3b", "qwen3moe", 151936, 40960, 2048, 768, 48, 32, 4, 128, 1e6f, 1e-6f, false,
+         false, 128, 8},
         // Encoders (sentence embeddings): all-MiniLM-L6-v2 and bge-small-en-v1.5, with BERT's
         // WordPiece vocabulary size (give --vocab a bert vocabulary to embed real text).
         {"minilm-l6", "bert", 30522, 512, 384, 1536, 6, 12, 12, 0, 1e4f, 1e-12f, true, false},
@@ -128,6 +132,11 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
     w.set_u32(key("embedding_length"), u32(shape.n_embd));
     w.set_u32(key("block_count"), u32(n_layer));
     w.set_u32(key("feed_forward_length"), u32(shape.n_ff));
+    if (arch->experts) {
+        w.set_u32(key("expert_feed_forward_length"), u32(shape.n_ff));
+        w.set_u32(key("expert_count"), u32(shape.n_expert));
+        w.set_u32(key("expert_used_count"), u32(shape.n_expert_used));
+    }
     w.set_u32(key("attention.head_count"), u32(shape.n_head));
     w.set_u32(key("attention.head_count_kv"), u32(shape.n_head_kv));
     if (shape.head_dim > 0) {
@@ -204,6 +213,14 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         const TensorType type = mix_tensor_type(file_type, name, ne[0], mix);
         w.add_tensor(name, type, ne, random_matrix(type, cols, spread, ++seed));
     };
+    // count matrices (rows, cols) in one 3-D tensor: a mixture's experts.
+    const auto matrices = [&](const std::string& name, int64_t cols, int64_t rows, int count,
+                              float spread) {
+        const uint64_t ne[] = {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows),
+                               static_cast<uint64_t>(count)};
+        const TensorType type = mix_tensor_type(file_type, name, ne[0], mix);
+        w.add_tensor(name, type, ne, random_matrix(type, cols, spread, ++seed));
+    };
     // An F32 vector of values in [low, low + 1): norms near 1, biases near 0, rope factors.
     const auto vector = [&](const std::string& name, int64_t n, float low) {
         const uint64_t ne[] = {static_cast<uint64_t>(n)};
@@ -268,14 +285,19 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         } else {
             norm(p + "ffn_norm.weight");
         }
-        if (arch->fused_gate_up) {
+        if (arch->experts) {
+            matrix(p + "ffn_gate_inp.weight", d, shape.n_expert, spread(d));
+            matrices(p + "ffn_gate_exps.weight", d, shape.n_ff, shape.n_expert, spread(d));
+            matrices(p + "ffn_up_exps.weight", d, shape.n_ff, shape.n_expert, spread(d));
+            matrices(p + "ffn_down_exps.weight", shape.n_ff, d, shape.n_expert, spread(shape.n_ff));
+        } else if (arch->fused_gate_up) {
             matrix(p + "ffn_up.weight", d, 2 * shape.n_ff, spread(d));
         } else {
             if (arch->gated_ffn) matrix(p + "ffn_gate.weight", d, shape.n_ff, spread(d));
             matrix(p + "ffn_up.weight", d, shape.n_ff, spread(d));
         }
         if (!arch->gated_ffn) vector(p + "ffn_up.bias", shape.n_ff, -0.5f);
-        matrix(p + "ffn_down.weight", shape.n_ff, d, spread(shape.n_ff));
+        if (!arch->experts) matrix(p + "ffn_down.weight", shape.n_ff, d, spread(shape.n_ff));
         if (!arch->gated_ffn) vector(p + "ffn_down.bias", d, -0.5f);
         if (arch->post_norms) norm(p + "post_ffw_norm.weight");
         if (arch->encoder) {

@@ -24,6 +24,8 @@ struct ModelShape {
     float rms_eps;         // the norm's epsilon (RMSNorm, or LayerNorm for encoders)
     bool tied_embeddings;  // no output.weight: the output reuses token_embd
     bool rope_freqs;       // Llama 3.1+ frequency factors (rope_freqs.weight)
+    // A mixture of experts (qwen3moe): n_ff is each expert's width.
+    int n_expert = 0, n_expert_used = 0;
 };
 
 // tinyllama-1.1b, llama2-7b, mistral-7b, llama3-8b, smollm-135m, llama3.2-1b, qwen2.5-0.5b,
