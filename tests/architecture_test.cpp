@@ -146,6 +146,61 @@ TEST(Architectures, LayerSpecsOfTheNewerFamilies) {
     EXPECT_EQ(moe.layers[0].w_down.data, nullptr);
 }
 
+// lfm2's short convolutions keep a state per sequence: going back means evaluating the kept
+// tokens again (Context::truncate), which must give exactly what the first pass gave, also
+// after a pass that failed half-way, and in a sequence beside others.
+TEST(Architectures, RecurrentStateGoesBackByEvaluatingAgain) {
+    const Model lfm2(test::shared_path("arch2/models/mini-lfm2-F32.gguf").string());
+    const ModelConfig& c = lfm2.config();
+    ASSERT_TRUE(c.recurrent());
+    EXPECT_EQ(c.n_conv_layers, 3);
+    EXPECT_EQ(c.n_attention_layers, 1);
+    EXPECT_EQ(c.layers[2].kind, LayerKind::Attention);
+    EXPECT_EQ(c.layers[3].kind, LayerKind::ShortConv);
+    EXPECT_EQ(c.n_head_kv, 2);
+    std::vector<int32_t> tokens;
+    for (int i = 0; i < 24; ++i) tokens.push_back(1 + (i * 37) % 500);
+    const std::span<const int32_t> all(tokens);
+    const int n_vocab = c.n_vocab;
+    const auto logits_after = [&](const Context& ctx) {
+        return std::vector<float>(ctx.logits(), ctx.logits() + n_vocab);
+    };
+    ContextParams p;
+    p.n_ctx = 64;
+    p.n_batch = 8;  // several passes per prompt
+    Context ctx(lfm2, p);
+    ctx.decode(all);
+    const std::vector<float> first = logits_after(ctx);
+    ctx.truncate(13);
+    EXPECT_EQ(ctx.n_past(), 13);
+    ctx.decode(all.subspan(13));
+    EXPECT_EQ(logits_after(ctx), first);
+
+    // A pass cancelled half-way, then the sequence taken back to what it held.
+    std::atomic<bool> cancel{true};
+    ctx.truncate(20);
+    ctx.set_cancel_flag(&cancel);
+    EXPECT_THROW(ctx.decode(all.subspan(20)), Error);
+    ctx.set_cancel_flag(nullptr);
+    ctx.truncate(20);
+    ctx.decode(all.subspan(20));
+    EXPECT_EQ(logits_after(ctx), first);
+
+    // Sequence 1 of two, the other one busy with other tokens.
+    ContextParams q = p;
+    q.n_seq = 2;
+    q.n_batch = 32;
+    Context two(lfm2, q);
+    const std::vector<int32_t> other(10, 7);
+    two.decode_sequences(std::vector<SequenceTokens>{{0, other}, {1, all.first(16)}});
+    two.truncate(1, 5);
+    two.decode_sequences(std::vector<SequenceTokens>{{1, all.subspan(5)}});
+    const float* l = two.sequence_logits(0);
+    const std::vector<float> beside(l, l + n_vocab);
+    ASSERT_EQ(beside.size(), first.size());
+    for (size_t i = 0; i < first.size(); ++i) ASSERT_NEAR(beside[i], first[i], 1e-4) << i;
+}
+
 TEST(Architectures, LongRopeFactorsFollowTheContextSize) {
     const Model phi3(arch_model("mini-phi3-F16"));
     const std::vector<int32_t> prompt = {1, 20, 30, 40, 50, 60, 70, 80};
@@ -167,7 +222,7 @@ TEST(Architectures, UnknownArchitectureNamesTheSupportedOnes) {
     });
     EXPECT_NE(load_error(path).find(
                   "architecture 'mamba' is not supported (ember runs: llama, qwen2, qwen3, "
-                  "qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, bert, nomic-bert)"),
+                  "qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, lfm2, bert, nomic-bert)"),
               std::string::npos)
         << load_error(path);
 }

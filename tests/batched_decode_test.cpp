@@ -112,6 +112,9 @@ TEST(BatchedDecode, EachSequenceAsIfAlone) {
     // Experts: a batch grouped by expert gives each token what it gets alone.
     expect_batched_equals_alone(test::shared_path("arch2/models/mini-qwen3moe-F32.gguf").string(),
                                 0.01);
+    // Short convolutions: each sequence's state apart from the others'.
+    expect_batched_equals_alone(test::shared_path("arch2/models/mini-lfm2-F32.gguf").string(),
+                                0.01);
 }
 
 // A sequence's dropped positions given back to the system (whole pages: the 5M model's heads

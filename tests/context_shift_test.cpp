@@ -72,6 +72,7 @@ TEST(ContextShift, LayerZeroKeysEqualAFreshEvaluationAtTheNewPositions) {
     expect_shift_matches_fresh("arch2/models/mini-gemma3-F16.gguf");  // a local layer's base
     expect_shift_matches_fresh("arch2/models/mini-smollm3-F32.gguf");
     expect_shift_matches_fresh("arch2/models/mini-qwen3moe-F32.gguf");
+    expect_shift_matches_fresh("arch2/models/mini-lfm2-F32.gguf");  // evaluated again
 }
 
 // A quantized cache shifts through F32: each moved key row is dequantized, turned back and

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/generate/session.h"
+#include "engine/runtime/hash.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "tests/shared_data.h"
@@ -84,7 +85,8 @@ TEST(SessionState, ARestoredSessionGoesOnExactlyAsTheOriginal) {
 TEST(SessionState, NewerFamiliesRestoreExactly) {
     for (const char* name :
          {"arch2/models/mini-qwen3-Q8_0.gguf", "arch2/models/mini-gemma3-Q8_0.gguf",
-          "arch2/models/mini-smollm3-Q4_K_M.gguf", "arch2/models/mini-qwen3moe-Q4_K_M.gguf"}) {
+          "arch2/models/mini-smollm3-Q4_K_M.gguf", "arch2/models/mini-qwen3moe-Q4_K_M.gguf",
+          "arch2/models/mini-lfm2-Q8_0.gguf"}) {
         SCOPED_TRACE(name);
         const Loaded m(name);
         Session original(m.model, m.tokenizer, params_for(TensorType::F16, 0.8f));
@@ -139,7 +141,19 @@ TEST(SessionState, BadStatesAreRefusedAndChangeNothing) {
     refused({}, "not an ember session state");
     std::vector<uint8_t> bytes = good;
     bytes[8] = 9;  // the format version
-    refused(bytes, "format version 9; this ember reads version 1");
+    refused(bytes, "format version 9; this ember reads versions 1 and 2");
+    {  // Version 1 (no recurrent state field) still loads into a model that has none.
+        std::vector<uint8_t> v1 = good;
+        v1[8] = 1;
+        v1.erase(v1.begin() + 40, v1.begin() + 44);  // after magic, version, fingerprint, shape
+        v1.resize(v1.size() - 8);
+        const uint64_t sum = fnv1a(v1.data(), v1.size());
+        v1.insert(v1.end(), reinterpret_cast<const uint8_t*>(&sum),
+                  reinterpret_cast<const uint8_t*>(&sum) + 8);
+        Session old(m.model, m.tokenizer, params_for(TensorType::F16, 0.0f));
+        EXPECT_EQ(error_of([&] { old.load_state(v1); }), "(no error)");
+        EXPECT_EQ(old.n_tokens(), source.n_tokens());
+    }
     for (size_t cut : {size_t{10}, size_t{20}, size_t{60}, good.size() / 2, good.size() - 1}) {
         SCOPED_TRACE(cut);
         refused(std::span(good).first(cut), "truncated");

@@ -6,14 +6,17 @@
 //   char[8]  "EMBERSES"
 //   u32      format version (kStateVersion)
 //   u64      the model's fingerprint (Model::fingerprint)
-//   u32 x 5  n_vocab, n_layer, n_head_kv, head_dim, the KV cache's GGUF type id
+//   u32 x 5  n_vocab, layers with a KV cache, n_head_kv, head_dim, the KV cache's GGUF type id
+//   u32      bytes of the recurrent layers' state (lfm2; 0 for attention-only models)
+//            [version 2 on; version 1 has no such field and no state]
 //   u32      n_tokens: positions in the cache
 //   i32      pending: the last sampled token, not yet evaluated (-1: none)
 //   i32[n_tokens]   the tokens
 //   f32[n_vocab]    the logits after the last token (what the next sample reads)
 //   u32 + bytes     the sampler's state (Sampler::state, text)
 //   u32 + bytes     the caller's own data, kept as given (ember chat: its messages)
-//   bytes           the cache rows (Context::save_rows: KvCache::sequence_bytes(n_tokens))
+//   bytes           the cache rows (Context::save_rows: KvCache::sequence_bytes(n_tokens)),
+//                   then the recurrent state
 //   u64      FNV-1a of everything before it
 // A state is checked whole (size, checksum, version, model, geometry, cache type, tokens)
 // before anything in the session changes; a failed load leaves the session as it was.
@@ -30,7 +33,9 @@ namespace ember {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'M', 'B', 'E', 'R', 'S', 'E', 'S'};
-constexpr uint32_t kStateVersion = 1;
+// 2 added the recurrent state; a version 1 state (no state) still loads where it is all there
+// is (a model without recurrent layers).
+constexpr uint32_t kStateVersion = 2;
 
 class Writer {
   public:
@@ -75,7 +80,7 @@ struct Geometry {
 
 Geometry geometry_of(const Context& context) {
     const ModelConfig& c = context.model().config();
-    return {static_cast<uint32_t>(c.n_vocab), static_cast<uint32_t>(c.n_layer),
+    return {static_cast<uint32_t>(c.n_vocab), static_cast<uint32_t>(c.n_attention_layers),
             static_cast<uint32_t>(c.n_head_kv), static_cast<uint32_t>(c.head_dim),
             static_cast<uint32_t>(context.kv_cache().type())};
 }
@@ -88,6 +93,7 @@ std::vector<uint8_t> Session::save_state(std::string_view app_data) const {
     w.put(kStateVersion);
     w.put(context_.model().fingerprint());
     w.put(geometry_of(context_));
+    w.put(static_cast<uint32_t>(context_.saved_bytes(0)));  // the state alone
     w.put(static_cast<uint32_t>(tokens_.size()));
     w.put(pending_);
     w.bytes(tokens_.data(), tokens_.size() * sizeof(int32_t));
@@ -112,13 +118,14 @@ void Session::load_state(std::span<const uint8_t> state, bool restore_sampler,
     Reader r(state);
     r.take(sizeof(kMagic));
     const auto version = r.get<uint32_t>();
-    if (version != kStateVersion) {
+    if (version != kStateVersion && version != 1) {
         throw Error("session state format version " + std::to_string(version) +
-                    "; this ember reads version " + std::to_string(kStateVersion));
+                    "; this ember reads versions 1 and " + std::to_string(kStateVersion));
     }
     // 1. The layout: every part present, nothing after the checksum.
     const auto fingerprint = r.get<uint64_t>();
     const auto saved = r.get<Geometry>();
+    const uint32_t state_bytes = version >= 2 ? r.get<uint32_t>() : 0;
     const auto n_tokens = r.get<uint32_t>();
     const auto pending = r.get<int32_t>();
     const uint8_t* tokens_at = r.take(uint64_t{n_tokens} * sizeof(int32_t));
@@ -132,7 +139,8 @@ void Session::load_state(std::span<const uint8_t> state, bool restore_sampler,
     if (!type || saved.head_dim % type->block_size != 0)
         throw Error("the state is damaged (unknown KV cache type)");
     const uint64_t row_bytes = 2 * uint64_t{saved.n_layer} * saved.n_head_kv * n_tokens *
-                               (saved.head_dim / type->block_size) * type->bytes_per_block;
+                                   (saved.head_dim / type->block_size) * type->bytes_per_block +
+                               state_bytes;
     if (r.left() != row_bytes + sizeof(uint64_t)) {
         throw Error(r.left() < row_bytes + sizeof(uint64_t) ? "the state is truncated"
                                                             : "the state has trailing bytes");
@@ -152,6 +160,11 @@ void Session::load_state(std::span<const uint8_t> state, bool restore_sampler,
     }
     if (std::memcmp(&saved, &here, sizeof(Geometry)) != 0)
         throw Error("the state's model shape differs from this model's");
+    if (state_bytes != context_.saved_bytes(0)) {
+        throw Error(version == 1 ? "the state was saved by an older ember (format version 1), "
+                                   "which kept no recurrent state: evaluate the prompt again"
+                                 : "the state's recurrent state does not fit this model");
+    }
     if (n_tokens > static_cast<uint32_t>(n_ctx())) {
         throw Error("the state holds " + std::to_string(n_tokens) +
                     " tokens, more than this session's context of " + std::to_string(n_ctx()));
@@ -170,7 +183,7 @@ void Session::load_state(std::span<const uint8_t> state, bool restore_sampler,
     if (restore_sampler) restored.set_state(sampler);
 
     // Everything checked: apply.
-    context_.load_rows(0, static_cast<int>(n_tokens), rows);
+    context_.load_rows(0, tokens, rows);
     context_.set_logits(logits);
     tokens_ = std::move(tokens);
     pending_ = pending;

@@ -5,7 +5,7 @@
 namespace ember {
 namespace {
 
-constexpr std::array<Architecture, 11> kArchitectures = [] {
+constexpr std::array<Architecture, 12> kArchitectures = [] {
     // llama: also Llama 2/3.x, Mistral, SmolLM, TinyLlama. Adjacent RoPE, SwiGLU, optional
     // rope_freqs.weight (Llama 3.1+) and optional biases.
     Architecture llama;
@@ -60,6 +60,16 @@ constexpr std::array<Architecture, 11> kArchitectures = [] {
     qwen3moe.name = "qwen3moe";
     qwen3moe.experts = true;
 
+    // lfm2 (LFM2 350M-2.6B): short-convolution layers among attention layers with QK-norm and
+    // NeoX RoPE; the final norm is token_embd_norm; tied output.
+    Architecture lfm2;
+    lfm2.name = "lfm2";
+    lfm2.rope = RopeKind::NeoX;
+    lfm2.qk_norm = true;
+    lfm2.short_conv_layers = true;
+    lfm2.output_norm = "token_embd_norm";
+    lfm2.chat_template = "chatml";
+
     // gemma3 (Gemma 3 270M-27B): gemma2's post-norms without its soft-caps (a final one only if
     // the file gives it), QK-norm, five local layers to a global one, the local layers with
     // their own RoPE base.
@@ -99,8 +109,8 @@ constexpr std::array<Architecture, 11> kArchitectures = [] {
     nomic.qkv_bias = false;
     nomic.fused_qkv = true;
 
-    return std::array<Architecture, 11>{llama,  qwen2,  qwen3,   qwen3moe, phi3, gemma,
-                                        gemma2, gemma3, smollm3, bert,     nomic};
+    return std::array<Architecture, 12>{llama,  qwen2,  qwen3,   qwen3moe, phi3, gemma,
+                                        gemma2, gemma3, smollm3, lfm2,     bert, nomic};
 }();
 
 }  // namespace

@@ -71,6 +71,11 @@ struct Architecture {
     // token by softmax and top-k, their outputs summed with the chosen probabilities renormalised
     // to 1 (qwen3moe).
     bool experts = false;
+    // Layers whose attention.head_count_kv entry is 0 (the key is an array, one per layer) are
+    // gated short convolutions instead of attention (lfm2).
+    bool short_conv_layers = false;
+    // The final norm's tensor (lfm2 stores it as token_embd_norm).
+    std::string_view output_norm = "output_norm";
     // The family's chat format (a chat_template.h name) for files that carry no
     // tokenizer.chat_template; empty where the family has several (llama: 2 or 3).
     std::string_view chat_template;

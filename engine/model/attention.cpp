@@ -31,6 +31,7 @@ void Context::attention(int layer, int n) {
     const int hd = c.head_dim, heads_per_kv = c.n_head / c.n_head_kv;
     const float scale = c.arch->query_prescaled ? 1.0f : c.query_scale;
     const int window = c.layers[layer].window;
+    const int slot = c.layers[layer].slot;  // the layer's place in the KV cache
     const bool quantized_cache = kv_.type() == TensorType::Q8_0 || kv_.type() == TensorType::Q4_0;
     // What q and p are rounded through (nullptr: not rounded).
     const TypeKernels* q_rounding = kv_.type() == TensorType::F32 ? nullptr
@@ -93,10 +94,10 @@ void Context::attention(int layer, int n) {
         if (s.conv_end < kv_end) {
             const int first = s.conv_end, count = kv_end - first, col = first - s.conv_begin;
             const size_t n_values = static_cast<size_t>(count) * hd;
-            kv_kernels.dequantize_row(kv_.values(layer, kv_head, first),
+            kv_kernels.dequantize_row(kv_.values(slot, kv_head, first),
                                       &s.values[static_cast<size_t>(col) * hd], n_values);
             s.key_rows.resize(n_values);
-            kv_kernels.dequantize_row(kv_.keys(layer, kv_head, first), s.key_rows.data(), n_values);
+            kv_kernels.dequantize_row(kv_.keys(slot, kv_head, first), s.key_rows.data(), n_values);
             // In blocks of 16 positions, so that the reads stay within a few cache lines.
             for (int j0 = 0; j0 < count; j0 += 16) {
                 const int j1 = std::min(count, j0 + 16);

@@ -1,5 +1,6 @@
 #include "engine/model/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -44,7 +45,35 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
         c.n_ff = positive("feed_forward_length");
     }
     c.n_head = positive("attention.head_count");
-    c.n_head_kv = optional("attention.head_count_kv", c.n_head);
+    // ARCH: lfm2 gives head_count_kv per layer, 0 for a short-convolution layer; its attention
+    // layers share one count (the KV cache is laid out by it).
+    std::vector<int> kv_heads(static_cast<size_t>(c.n_layer), 0);
+    const gguf::Value* kv_key = file.find(key("attention.head_count_kv"));
+    if (kv_key != nullptr && kv_key->type() == gguf::ValueType::ARRAY) {
+        if (!c.arch->short_conv_layers ||
+            kv_key->array_size() != static_cast<uint64_t>(c.n_layer)) {
+            throw Error(file.name() + ": " + key("attention.head_count_kv") +
+                        " is an array, which a " + arch_name + " model of " +
+                        std::to_string(c.n_layer) + " layers cannot use");
+        }
+        for (int l = 0; l < c.n_layer; ++l) {
+            const int64_t v = kv_key->int_at(static_cast<uint64_t>(l));
+            if (v < 0 || v > c.n_head || (c.n_head_kv > 0 && v > 0 && v != c.n_head_kv)) {
+                throw Error(file.name() + ": " + key("attention.head_count_kv") + "[" +
+                            std::to_string(l) + "] = " + std::to_string(v) +
+                            (v > 0 && v <= c.n_head
+                                 ? ": attention layers with different KV head counts are not "
+                                   "supported"
+                                 : " is out of range"));
+            }
+            kv_heads[static_cast<size_t>(l)] = static_cast<int>(v);
+            if (v > 0) c.n_head_kv = static_cast<int>(v);
+        }
+        if (c.n_head_kv == 0) c.n_head_kv = c.n_head;  // no attention layer at all
+    } else {
+        c.n_head_kv = optional("attention.head_count_kv", c.n_head);
+        std::fill(kv_heads.begin(), kv_heads.end(), c.n_head_kv);
+    }
     if (c.n_head % c.n_head_kv != 0) {
         throw Error(file.name() + ": head_count " + std::to_string(c.n_head) +
                     " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
@@ -151,6 +180,19 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
         const bool local = windowed && c.sliding_window > 0 && c.arch->local_rope_base;
         layer.rope_freq_base = local ? local_base : c.rope_freq_base;
         layer.rope_freq_scale = local ? 1.0f : c.rope_freq_scale;
+        if (kv_heads[static_cast<size_t>(l)] == 0) {  // ARCH: lfm2's short convolutions
+            layer.kind = LayerKind::ShortConv;
+            layer.slot = c.n_conv_layers++;
+        } else {
+            layer.slot = c.n_attention_layers++;
+        }
+    }
+    if (c.n_conv_layers > 0) {
+        c.n_conv = positive("shortconv.l_cache");
+        if (c.n_conv < 2 || c.n_conv > 64) {
+            throw Error(file.name() + ": " + key("shortconv.l_cache") + " = " +
+                        std::to_string(c.n_conv) + " is out of range (2..64)");
+        }
     }
     // The attention scale is 1 / sqrt(head size), except Gemma 2 and 3 27B (46 and 62 layers),
     // which divide by sqrt(n_embd / n_head) (llama.cpp picks by layer count, after

@@ -9,10 +9,10 @@
 
 namespace ember {
 
-// What mixes the tokens in a layer (its first block; the feed-forward block follows). Every
-// family ember reads has attention in every layer; a hybrid family (recurrent or convolution
-// layers among attention ones) adds its kind here and its block beside attention_block.
-enum class LayerKind { Attention };
+// What mixes the tokens in a layer (its first block; the feed-forward block follows): attention
+// over the KV cache, or (a hybrid family: lfm2) a gated short convolution over the last few
+// tokens, whose state per sequence is kept beside the KV cache (Context::conv_state_).
+enum class LayerKind { Attention, ShortConv };
 
 // What one layer is, where the layers of a model differ: a sliding window on some (phi3,
 // gemma2), RoPE bases per layer (the local and global layers of newer families). Read by the
@@ -24,6 +24,9 @@ struct LayerSpec {
     bool rope = true;                 // its queries and keys rotate (smollm3: not every layer)
     float rope_freq_base = 10000.0f;  // RoPE's theta base
     float rope_freq_scale = 1.0f;     // position scale: 1 / factor of linear RoPE scaling
+    // Its place among the layers of its kind: the KV cache holds the attention layers only,
+    // the recurrent state the short-convolution layers only.
+    int slot = 0;
 };
 
 struct ModelConfig {
@@ -52,6 +55,13 @@ struct ModelConfig {
     float attn_softcap = 0;         // gemma2: scores become cap * tanh(score / cap); 0: off
     float final_softcap = 0;        // gemma2: the same on the logits
     float query_scale = 1.0f;       // attention scale, 1 / sqrt(head_dim) for most families
+    int n_conv = 0;                 // lfm2: tokens a short convolution reads (shortconv.l_cache)
+    int n_attention_layers = 0;     // layers with a KV cache
+    int n_conv_layers = 0;          // layers with a short convolution's state
+    // Whether some layer keeps a state that summarises every token so far (not a row per
+    // position): such a sequence cannot drop its last positions or shift, only be evaluated
+    // again (Context::truncate, Context::shift).
+    bool recurrent() const { return n_conv_layers > 0; }
 
     int q_dim() const { return n_head * head_dim; }      // width of all query heads
     int kv_dim() const { return n_head_kv * head_dim; }  // width of all key (or value) heads

@@ -4,6 +4,7 @@
 #include "engine/model/context.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "engine/runtime/system_memory.h"
@@ -84,15 +85,17 @@ MemoryUse memory_use(const ModelConfig& c, uint64_t weight_bytes, const ContextP
     const auto u = [](int v) { return static_cast<uint64_t>(v); };
     MemoryUse use;
     use.weights = weight_bytes;
-    use.kv_cache = 2 * u(c.n_layer) * u(c.n_head_kv) * u(p.n_ctx) * u(p.n_seq) *
+    use.kv_cache = 2 * u(c.n_attention_layers) * u(c.n_head_kv) * u(p.n_ctx) * u(p.n_seq) *
                    row_bytes(p.kv_type, u(c.head_dim));
+    use.state = 4 * u(c.n_conv_layers) * u(p.n_seq) * u(std::max(c.n_conv - 1, 0)) * u(c.n_embd);
     // Floats: per token of a batch its activations (forward.cpp's scratch); a row of logits
     // per sequence (a decode keeps the last token's; perplexity and `ember logits`, which keep
     // every token's, need n_batch rows more); per thread a KV head's cache slice in F32 with
     // one chunk's scores (attention.cpp).
     const uint64_t per_token =
         3 * u(c.n_embd) + 2 * u(c.q_dim()) + 2 * u(c.kv_dim()) + 2 * u(c.n_ff) +
-        (c.n_expert > 0 ? 2 * u(c.n_embd) + u(c.n_expert) + 2 * u(c.n_expert_used) : 0);
+        (c.n_expert > 0 ? 2 * u(c.n_embd) + u(c.n_expert) + 2 * u(c.n_expert_used) : 0) +
+        (c.n_conv_layers > 0 ? 4 * u(c.n_embd) : 0);
     const uint64_t per_thread = u(p.n_ctx) * (3 * u(c.head_dim) + 128);
     use.scratch =
         4 * (u(p.n_batch) * per_token + u(p.n_seq) * u(c.n_vocab) + u(p.n_threads) * per_thread);
@@ -128,8 +131,8 @@ MemoryUse Context::memory() const {
 Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
       params_(resolve(model.config(), weight_bytes(model.file()), params)),
-      kv_(model.config().n_layer, params_.n_ctx * params_.n_seq, model.config().n_head_kv,
-          model.config().head_dim, params_.kv_type),
+      kv_(model.config().n_attention_layers, params_.n_ctx * params_.n_seq,
+          model.config().n_head_kv, model.config().head_dim, params_.kv_type),
       pool_(params_.n_threads),
       n_past_(params_.n_seq, 0),
       rope_factors_(model.rope_factors_for(params_.n_ctx)) {
@@ -151,6 +154,15 @@ Context::Context(const Model& model, const ContextParams& params)
         expert_in_.resize(nb * c.n_embd);
         expert_out_.resize(nb * c.n_embd);
     }
+    if (c.recurrent()) {
+        conv_state_.assign(
+            static_cast<size_t>(c.n_conv_layers) * params_.n_seq * (c.n_conv - 1) * c.n_embd, 0.0f);
+        history_.resize(params_.n_seq);
+        stale_.assign(params_.n_seq, false);
+        conv_bcx_.resize(nb * 3 * c.n_embd);
+        conv_out_.resize(nb * c.n_embd);
+    }
+    seqs_.resize(nb);
     rope_.resize(nb);
     rows_.resize(nb);
     positions_.resize(nb);
@@ -162,30 +174,91 @@ Context::Context(const Model& model, const ContextParams& params)
 void Context::truncate(int seq, int n, bool release_memory) {
     if (seq < 0 || seq >= n_seq()) throw Error("truncate: no sequence " + std::to_string(seq));
     const int before = n_past_[seq];
-    n_past_[seq] = std::clamp(n, 0, before);
+    n = std::clamp(n, 0, before);
+    if (model_.config().recurrent() && (n < before || stale_[seq])) {
+        evaluate_again(seq, n);
+    }
+    n_past_[seq] = n;
     // Sequence seq owns the cache rows seq * n_ctx .. (rows_ in forward).
     if (release_memory) kv_.release(seq * n_ctx() + n_past_[seq], seq * n_ctx() + before);
 }
 
+size_t Context::saved_bytes(int n) const {
+    const ModelConfig& c = model_.config();
+    const size_t state = c.recurrent() ? sizeof(float) * c.n_conv_layers * (c.n_conv - 1) *
+                                             static_cast<size_t>(c.n_embd)
+                                       : 0;
+    return kv_.sequence_bytes(n) + state;
+}
+
 std::vector<uint8_t> Context::save_rows(int seq, int n) const {
-    if (seq < 0 || seq >= n_seq() || n < 0 || n > n_past_[seq])
+    const ModelConfig& c = model_.config();
+    if (seq < 0 || seq >= n_seq() || n < 0 || n > n_past_[seq] ||
+        (c.recurrent() && (n != n_past_[seq] || stale_[seq])))
         throw Error("save_rows: sequence " + std::to_string(seq) + " holds no " +
-                    std::to_string(n) + " positions");
-    std::vector<uint8_t> rows(kv_.sequence_bytes(n));
+                    std::to_string(n) + " positions" +
+                    (c.recurrent() ? " (a recurrent model saves all it holds)" : ""));
+    std::vector<uint8_t> rows(saved_bytes(n));
     kv_.read_rows(seq * n_ctx(), n, rows.data());
+    uint8_t* state = rows.data() + kv_.sequence_bytes(n);
+    const size_t per_layer = sizeof(float) * (c.n_conv - 1) * static_cast<size_t>(c.n_embd);
+    for (int slot = 0; slot < c.n_conv_layers; ++slot) {
+        std::memcpy(state + slot * per_layer, const_cast<Context*>(this)->conv_state(slot, seq),
+                    per_layer);
+    }
     return rows;
 }
 
-void Context::load_rows(int seq, int n, std::span<const uint8_t> rows) {
-    if (seq < 0 || seq >= n_seq() || n < 0 || n > n_ctx())
-        throw Error("load_rows: " + std::to_string(n) + " positions do not fit a sequence of " +
-                    std::to_string(n_ctx()));
-    if (rows.size() != kv_.sequence_bytes(n))
+void Context::load_rows(int seq, std::span<const int32_t> tokens, std::span<const uint8_t> rows) {
+    const ModelConfig& c = model_.config();
+    const int n = static_cast<int>(std::min<size_t>(tokens.size(), INT32_MAX));
+    if (seq < 0 || seq >= n_seq() || n > n_ctx())
+        throw Error("load_rows: " + std::to_string(tokens.size()) +
+                    " positions do not fit a sequence of " + std::to_string(n_ctx()));
+    if (rows.size() != saved_bytes(n))
         throw Error("load_rows: " + std::to_string(rows.size()) + " bytes for " +
-                    std::to_string(n) + " positions, which take " +
-                    std::to_string(kv_.sequence_bytes(n)));
+                    std::to_string(n) + " positions, which take " + std::to_string(saved_bytes(n)));
+    check_tokens(tokens);
     kv_.write_rows(seq * n_ctx(), n, rows.data());
+    const uint8_t* state = rows.data() + kv_.sequence_bytes(n);
+    const size_t per_layer = sizeof(float) * (c.n_conv - 1) * static_cast<size_t>(c.n_embd);
+    for (int slot = 0; slot < c.n_conv_layers; ++slot) {
+        std::memcpy(conv_state(slot, seq), state + slot * per_layer, per_layer);
+    }
+    if (c.recurrent()) {
+        history_[seq].assign(tokens.begin(), tokens.end());
+        stale_[seq] = false;
+    }
     n_past_[seq] = n;
+}
+
+// A recurrent model's sequence seq from the start again, up to its first n tokens: the
+// state is rebuilt, and the attention layers' rows come out as they were.
+void Context::evaluate_again(int seq, int n) {
+    const ModelConfig& c = model_.config();
+    const std::vector<int32_t> tokens(history_[seq].begin(), history_[seq].begin() + n);
+    for (int slot = 0; slot < c.n_conv_layers; ++slot) {
+        std::fill_n(conv_state(slot, seq), static_cast<size_t>(c.n_conv - 1) * c.n_embd, 0.0f);
+    }
+    history_[seq].clear();
+    n_past_[seq] = 0;
+    stale_[seq] = true;  // until every token is in again
+    const int base = seq * n_ctx();
+    for (int start = 0; start < n; start += params_.n_batch) {
+        const int m = std::min(params_.n_batch, n - start);
+        for (int t = 0; t < m; ++t) {
+            const int position = start + t;
+            rows_[t] = base + position;
+            positions_[t] = position;
+            attend_begin_[t] = base;
+            attend_end_[t] = base + position + 1;
+            seqs_[t] = seq;
+        }
+        forward(tokens.data() + start, m, {}, nullptr);
+        n_past_[seq] += m;
+    }
+    history_[seq] = tokens;
+    stale_[seq] = false;
 }
 
 void Context::set_logits(std::span<const float> logits) {
@@ -208,6 +281,11 @@ void Context::shift(int seq, int keep, int discard) {
         throw Error("shift: cannot drop " + std::to_string(discard) + " positions after " +
                     std::to_string(keep) + " of " + std::to_string(end));
     }
+    if (c.recurrent()) {  // no state can forget a stretch of its past: evaluate the rest again
+        history_[seq].erase(history_[seq].begin() + keep, history_[seq].begin() + keep + discard);
+        evaluate_again(seq, end - discard);
+        return;
+    }
     // A pure rotation by -discard positions (no attn_factor: the keys already carry it once),
     // with each layer's RoPE.
     std::vector<RopeAngles> back(c.layers.size());
@@ -218,6 +296,8 @@ void Context::shift(int seq, int keep, int discard) {
     const RopeKind kind = c.arch->rope;
     const int base = seq * n_ctx();
     if (end > keep + discard) {
+        // The cache's layers are the attention layers (every layer here: a model with other
+        // kinds is recurrent, evaluated again above).
         kv_.shift(base + keep, discard, base + end, [&](int layer, float* key) {
             // ARCH: pair layout; a layer without RoPE (smollm3) keeps its keys as they are
             if (c.layers[layer].rope) rope_rotate(key, back[layer], kind);
@@ -244,6 +324,8 @@ void Context::decode(std::span<const int32_t> tokens, bool all_logits) {
     }
     check_tokens(tokens);
     int& n_past = n_past_[0];
+    const bool recurrent = model_.config().recurrent();
+    if (recurrent && stale_[0]) evaluate_again(0, n_past);  // a failed pass left it half done
     if (static_cast<int64_t>(n_past) + n_tokens > n_ctx()) {
         throw ContextFullError("context is full: " + std::to_string(n_past) + " positions used, " +
                                std::to_string(n_tokens) + " more would exceed the context size " +
@@ -263,8 +345,15 @@ void Context::decode(std::span<const int32_t> tokens, bool all_logits) {
             rows_[t] = positions_[t] = n_past + t;
             attend_begin_[t] = 0;
             attend_end_[t] = n_past + t + 1;
+            seqs_[t] = 0;
         }
+        if (recurrent) stale_[0] = true;  // until the pass completes
         forward(tokens.data() + start, n, outputs, out);
+        if (recurrent) {
+            history_[0].insert(history_[0].end(), tokens.begin() + start,
+                               tokens.begin() + start + n);
+            stale_[0] = false;
+        }
         n_past += n;
     }
 }
@@ -303,13 +392,30 @@ void Context::decode_sequences(std::span<const SequenceTokens> inputs) {
             positions_[t] = position;
             attend_begin_[t] = base;
             attend_end_[t] = base + position + 1;
+            seqs_[t] = in.seq;
         }
         batch.insert(batch.end(), in.tokens.begin(), in.tokens.end());
         outputs.push_back(static_cast<int>(batch.size()) - 1);
     }
+    const bool recurrent = model_.config().recurrent();
+    if (recurrent) {
+        for (const SequenceTokens& in : inputs) {
+            if (stale_[in.seq]) {
+                throw Error("decode_sequences: sequence " + std::to_string(in.seq) +
+                            " was left half evaluated by a failed pass (truncate it first)");
+            }
+        }
+        for (const SequenceTokens& in : inputs) stale_[in.seq] = true;  // until it completes
+    }
     logits_.resize(outputs.size() * static_cast<size_t>(n_vocab()));
     forward(batch.data(), static_cast<int>(batch.size()), outputs, logits_.data());
-    for (const SequenceTokens& in : inputs) n_past_[in.seq] += static_cast<int>(in.tokens.size());
+    for (const SequenceTokens& in : inputs) {
+        n_past_[in.seq] += static_cast<int>(in.tokens.size());
+        if (recurrent) {
+            history_[in.seq].insert(history_[in.seq].end(), in.tokens.begin(), in.tokens.end());
+            stale_[in.seq] = false;
+        }
+    }
 }
 
 void Context::encode(std::span<const int32_t> tokens, std::span<const int> lengths, float* hidden) {

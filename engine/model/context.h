@@ -51,9 +51,10 @@ struct ContextParams {
 // of ember run, ContextParams::max_memory).
 struct MemoryUse {
     uint64_t weights = 0;   // the tensors: mapped from the file, or their packed copies
-    uint64_t kv_cache = 0;  // 2 x layers x positions x KV heads x a head's row in the cache type
+    uint64_t kv_cache = 0;  // 2 x attention layers x positions x KV heads x a head's row
+    uint64_t state = 0;     // recurrent layers' state, per sequence
     uint64_t scratch = 0;   // a batch's activations and logits, per thread an attention tile
-    uint64_t total() const { return weights + kv_cache + scratch; }
+    uint64_t total() const { return weights + kv_cache + state + scratch; }
 };
 // For parameters with n_ctx, n_batch and n_threads filled in.
 MemoryUse memory_use(const ModelConfig& config, uint64_t weight_bytes, const ContextParams& params);
@@ -128,6 +129,9 @@ class Context {
     // release_memory: also give the forgotten positions' KV memory back to the system (whole
     // pages), for a long-lived context whose sequences change hands (a server's slots); they
     // become resident again as they are refilled.
+    // A model with recurrent layers (lfm2's short convolutions; ModelConfig::recurrent) keeps a
+    // state per sequence that no position can be taken out of: it is evaluated again from the
+    // sequence's own first n tokens, which the context keeps for that.
     void truncate(int n) { truncate(0, n); }
     void truncate(int seq, int n, bool release_memory = false);
 
@@ -135,7 +139,8 @@ class Context {
     // and moves the later ones down by discard, turning their cached keys' RoPE back by
     // discard positions, so that generation continues past a full context. Every RoPE kind
     // and frequency factor ember supports; the keys are rounded to the cache's type again.
-    // Throws ember::Error for a model without RoPE or positions out of range.
+    // Throws ember::Error for a model without RoPE or positions out of range. A model with
+    // recurrent layers evaluates the tokens that remain again instead.
     void shift(int seq, int keep, int discard);
 
     // Read-only view of the KV cache (tests compare a shifted cache with a fresh one).
@@ -144,8 +149,13 @@ class Context {
     // rows as bytes (KvCache::read_rows), and back, which makes n_past(seq) = n; and the
     // logits after the last token (one row of n_vocab), which a restored sequence samples
     // from without evaluating anything. Throws ember::Error for sizes that do not fit.
+    // A recurrent model's state follows the rows; it is of the sequence's last position, so
+    // n must be n_past(seq) there, and load_rows takes the tokens the rows are of (so the
+    // sequence can be evaluated again later).
     std::vector<uint8_t> save_rows(int seq, int n) const;
-    void load_rows(int seq, int n, std::span<const uint8_t> rows);
+    void load_rows(int seq, std::span<const int32_t> tokens, std::span<const uint8_t> rows);
+    // Bytes of one sequence's saved rows: n cache rows, and a recurrent model's state.
+    size_t saved_bytes(int n) const;
     void set_logits(std::span<const float> logits);
 
     // Asked between layers: a long prompt evaluation stops (throwing ember::Error) when set.
@@ -164,6 +174,13 @@ class Context {
     void embed(const int32_t* tokens, int n);
     void attention_block(int layer, int n);
     void ffn_block(int layer, int n);
+    void short_conv_block(int layer, int n);
+    void evaluate_again(int seq, int n);
+    float* conv_state(int slot, int seq) {
+        const ModelConfig& c = model_.config();
+        return conv_state_.data() +
+               (static_cast<size_t>(slot) * n_seq() + seq) * (c.n_conv - 1) * c.n_embd;
+    }
     void expert_ffn(int layer, int n, const float* in);
     void output_head(std::span<const int> outputs, float* out);
     void final_states(int n, float* hidden);
@@ -211,6 +228,15 @@ class Context {
     // s * n_ctx ..), its position (RoPE, learned positions), and the cache rows it attends to,
     // [attend_begin_, attend_end_): causal for generation, its own text in encode.
     std::vector<int> rows_, positions_, attend_begin_, attend_end_;
+    std::vector<int> seqs_;  // (n) each token's sequence
+    // Recurrent layers (lfm2): per short-convolution layer and sequence, the last n_conv - 1
+    // values of B * x (oldest first, n_embd each); per sequence the tokens it holds and whether
+    // a failed pass may have left its state half-updated. A pass's B, C, x (n, 3 n_embd) and
+    // C * conv (n, n_embd).
+    std::vector<float> conv_state_;
+    std::vector<std::vector<int32_t>> history_;
+    std::vector<bool> stale_;
+    std::vector<float> conv_bcx_, conv_out_;
     const float* rope_factors_;  // the model's RoPE frequency factors for this context size
     // Per thread: one KV head's cache slice in F32 and one chunk of queries (Context::attention).
     struct AttentionScratch {

@@ -133,7 +133,7 @@ Model::Model(const std::string& path, const ModelOptions& options)
         embd_norm = tensors.vector("token_embd_norm.weight", c.n_embd);
         embd_norm_b = tensors.vector("token_embd_norm.bias", c.n_embd);
     } else {
-        output_norm = tensors.vector("output_norm.weight", c.n_embd);
+        output_norm = tensors.vector(std::string(arch.output_norm) + ".weight", c.n_embd);
         output = !arch.tied_output && file_.find_tensor("output.weight")
                      ? tensors.matrix("output.weight", c.n_embd, c.n_vocab)
                      : token_embd;  // tied embeddings
@@ -154,32 +154,46 @@ Model::Model(const std::string& path, const ModelOptions& options)
             w.ffn_out_norm = tensors.vector(p + "layer_output_norm.weight", c.n_embd);
             w.ffn_out_norm_b = tensors.vector(p + "layer_output_norm.bias", c.n_embd);
         }
+        const bool attention = c.layers[l].kind == LayerKind::Attention;
+        if (!attention) {  // ARCH: lfm2's short convolution
+            w.conv_in = tensors.matrix(p + "shortconv.in_proj.weight", c.n_embd, 3 * c.n_embd);
+            const gguf::TensorInfo& kernel =
+                tensors.find(p + "shortconv.conv.weight", c.n_conv, c.n_embd);
+            if (kernel.type != TensorType::F32) {
+                throw Error(file_.name() + ": tensor '" + p + "shortconv.conv.weight' has type " +
+                            std::string(tensor_type_name(kernel.type)) + ", expected F32");
+            }
+            w.conv_kernel = reinterpret_cast<const float*>(kernel.data);
+            w.conv_out = tensors.matrix(p + "shortconv.out_proj.weight", c.n_embd, c.n_embd);
+        }
         // ARCH: fused Q, K, V rows (phi3's files; any family's loader accepts them).
         const bool fused_qkv =
-            file_.find_tensor(p + "attn_qkv.weight") != nullptr ||
-            (arch.fused_qkv && file_.find_tensor(p + "attn_q.weight") == nullptr);
+            attention && (file_.find_tensor(p + "attn_qkv.weight") != nullptr ||
+                          (arch.fused_qkv && file_.find_tensor(p + "attn_q.weight") == nullptr));
         if (fused_qkv) {
             const WeightMatrix qkv =
                 tensors.matrix(p + "attn_qkv.weight", c.n_embd, c.q_dim() + 2 * c.kv_dim());
             w.wq = row_range(qkv, 0, c.q_dim());
             w.wk = row_range(qkv, c.q_dim(), c.kv_dim());
             w.wv = row_range(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
-        } else {
+        } else if (attention) {
             w.wq = tensors.matrix(p + "attn_q.weight", c.n_embd, c.q_dim());
             w.wk = tensors.matrix(p + "attn_k.weight", c.n_embd, c.kv_dim());
             w.wv = tensors.matrix(p + "attn_v.weight", c.n_embd, c.kv_dim());
         }
-        w.wo = tensors.matrix(p + "attn_output.weight", c.q_dim(), c.n_embd);
-        const auto bias = [&](const std::string& name, int n) {
-            return arch.qkv_bias ? tensors.vector(name, n) : tensors.optional_vector(name, n);
-        };
-        w.bq = bias(p + "attn_q.bias", c.q_dim());
-        w.bk = bias(p + "attn_k.bias", c.kv_dim());
-        w.bv = bias(p + "attn_v.bias", c.kv_dim());
-        w.bo = tensors.optional_vector(p + "attn_output.bias", c.n_embd);
-        if (arch.qk_norm) {  // ARCH: qwen3, gemma3
-            w.attn_q_norm = tensors.vector(p + "attn_q_norm.weight", c.head_dim);
-            w.attn_k_norm = tensors.vector(p + "attn_k_norm.weight", c.head_dim);
+        if (attention) {
+            w.wo = tensors.matrix(p + "attn_output.weight", c.q_dim(), c.n_embd);
+            const auto bias = [&](const std::string& name, int n) {
+                return arch.qkv_bias ? tensors.vector(name, n) : tensors.optional_vector(name, n);
+            };
+            w.bq = bias(p + "attn_q.bias", c.q_dim());
+            w.bk = bias(p + "attn_k.bias", c.kv_dim());
+            w.bv = bias(p + "attn_v.bias", c.kv_dim());
+            w.bo = tensors.optional_vector(p + "attn_output.bias", c.n_embd);
+            if (arch.qk_norm) {  // ARCH: qwen3, gemma3
+                w.attn_q_norm = tensors.vector(p + "attn_q_norm.weight", c.head_dim);
+                w.attn_k_norm = tensors.vector(p + "attn_k_norm.weight", c.head_dim);
+            }
         }
         if (arch.experts) {  // ARCH: a mixture of experts (qwen3moe)
             w.router = tensors.matrix(p + "ffn_gate_inp.weight", c.n_embd, c.n_expert);
@@ -218,7 +232,8 @@ Model::Model(const std::string& path, const ModelOptions& options)
 void Model::pack_weights() {
     std::vector<WeightMatrix*> matrices;
     for (LayerWeights& l : layers) {
-        for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+        for (WeightMatrix* m :
+             {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down, &l.conv_in, &l.conv_out})
             if (m->data != nullptr) matrices.push_back(m);
         for (ExpertWeights& e : l.experts) {  // each expert packed on its own
             for (WeightMatrix* m : {&e.gate, &e.up, &e.down}) matrices.push_back(m);

@@ -84,6 +84,11 @@ struct LayerWeights {
     // softmax picks the experts of each token, and the experts.
     WeightMatrix router;
     std::vector<ExpertWeights> experts;
+    // A short-convolution layer (lfm2; no attention weights): in_proj gives B, C and x, the
+    // depthwise kernel mixes the last n_conv values of B * x per channel, out_proj maps back.
+    WeightMatrix conv_in;                // (3 n_embd, n_embd): B rows, then C rows, then x rows
+    const float* conv_kernel = nullptr;  // (n_embd, n_conv): channel c's taps, oldest first
+    WeightMatrix conv_out;               // (n_embd, n_embd)
 };
 
 class Model {
