@@ -215,7 +215,8 @@ typedef struct ember_generate_params {
     size_t n_stop_strings;
     bool ignore_eos; /* keep going past end-of-sequence */
     /* A full context: drop half of the tokens after the first n_keep (and the BOS), turning
-       the cached keys' positions back, and go on (llama.cpp's context shift); false: stop with
+       the cached keys' positions back, and go on (llama.cpp's context shift; a model with
+       recurrent layers evaluates the tokens kept again); false: stop with
        EMBER_STOP_CONTEXT_FULL. Default false. */
     bool context_shift;
     int32_t n_keep;
@@ -303,7 +304,8 @@ ember_status ember_context_decode(ember_context* context, const ember_sequence_t
  * token, or NULL for an i past the last input. Valid until the next call on the context. */
 const float* ember_context_logits(const ember_context* context, size_t i);
 int32_t ember_context_n_past(const ember_context* context, int32_t seq); /* -1: no such seq */
-/* Forgets a sequence's positions from n on (0: empties it, for the next request). */
+/* Forgets a sequence's positions from n on (0: empties it, for the next request). A model
+ * with recurrent layers (lfm2) evaluates the sequence's first n tokens again to get there. */
 ember_status ember_context_truncate(ember_context* context, int32_t seq, int32_t n);
 
 /* ---- samplers and turns: a reply's rules for apps that run ember_context themselves ---- */

@@ -19,9 +19,15 @@ inline void print_memory_use(const Context& context, const ContextParams& asked)
                 ": " + std::to_string(c.n_expert_used) + " of " + std::to_string(c.n_expert) +
                 " experts)";
     }
-    std::fprintf(stderr, "memory: weights %s%s + KV cache %s (%s) + scratch %s = %s\n",
+    // A short convolution's state is a few kilobytes a layer.
+    const std::string state =
+        use.state == 0 ? std::string()
+        : use.state < 1000000
+            ? " + recurrent state " + std::to_string((use.state + 1023) / 1024) + " KB"
+            : " + recurrent state " + megabytes(use.state);
+    std::fprintf(stderr, "memory: weights %s%s + KV cache %s (%s)%s + scratch %s = %s\n",
                  megabytes(use.weights).c_str(), reads.c_str(), megabytes(use.kv_cache).c_str(),
-                 std::string(tensor_type_name(context.kv_cache().type())).c_str(),
+                 std::string(tensor_type_name(context.kv_cache().type())).c_str(), state.c_str(),
                  megabytes(use.scratch).c_str(), megabytes(use.total()).c_str());
     const int default_ctx = default_context(context.model().config());
     if (asked.max_memory > 0 && asked.n_ctx == 0 && context.n_ctx() < default_ctx) {

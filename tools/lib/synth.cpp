@@ -1,5 +1,6 @@
 #include "tools/lib/synth.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -82,6 +83,24 @@ const std::vector<ModelShape>& known_shapes() {
         // Q4_K_M are 17 GB).
         {"qwen3-30b-a3b", "qwen3moe", 151936, 40960, 2048, 768, 48, 32, 4, 128, 1e6f, 1e-6f, false,
          false, 128, 8},
+        // Short convolutions with attention in 6 of 16 layers (its config.json's layer_types).
+        {"lfm2-1.2b",
+         "lfm2",
+         65536,
+         128000,
+         2048,
+         8192,
+         16,
+         32,
+         8,
+         0,
+         1e6f,
+         1e-5f,
+         true,
+         false,
+         0,
+         0,
+         {2, 5, 8, 10, 12, 14}},
         // Encoders (sentence embeddings): all-MiniLM-L6-v2 and bge-small-en-v1.5, with BERT's
         // WordPiece vocabulary size (give --vocab a bert vocabulary to embed real text).
         {"minilm-l6", "bert", 30522, 512, 384, 1536, 6, 12, 12, 0, 1e4f, 1e-12f, true, false},
@@ -138,7 +157,20 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         w.set_u32(key("expert_used_count"), u32(shape.n_expert_used));
     }
     w.set_u32(key("attention.head_count"), u32(shape.n_head));
-    w.set_u32(key("attention.head_count_kv"), u32(shape.n_head_kv));
+    const auto has_attention = [&](int l) {
+        return shape.attention_layers.empty() ||
+               std::find(shape.attention_layers.begin(), shape.attention_layers.end(), l) !=
+                   shape.attention_layers.end();
+    };
+    if (arch->short_conv_layers) {  // per layer: 0 marks a short convolution
+        std::vector<int32_t> kv_heads;
+        for (int l = 0; l < n_layer; ++l)
+            kv_heads.push_back(has_attention(l) ? shape.n_head_kv : 0);
+        w.set_array_i32(key("attention.head_count_kv"), kv_heads);
+        w.set_u32(key("shortconv.l_cache"), 3);
+    } else {
+        w.set_u32(key("attention.head_count_kv"), u32(shape.n_head_kv));
+    }
     if (shape.head_dim > 0) {
         w.set_u32(key("attention.key_length"), u32(head_dim));
         w.set_u32(key("attention.value_length"), u32(head_dim));
@@ -247,7 +279,7 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         norm("token_embd_norm.weight");
         vector("token_embd_norm.bias", shape.n_embd, -0.5f);
     } else {
-        norm("output_norm.weight");
+        norm(std::string(arch->output_norm) + ".weight");
     }
     if (!shape.tied_embeddings)
         matrix("output.weight", shape.n_embd, n_vocab, spread(shape.n_embd));
@@ -260,23 +292,31 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
     for (int l = 0; l < n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         if (!arch->encoder) norm(p + "attn_norm.weight");
-        if (arch->fused_qkv) {
+        if (!has_attention(l)) {  // lfm2's short convolution: in_proj, a 3-tap kernel, out_proj
+            matrix(p + "shortconv.in_proj.weight", d, 3 * d, spread(d));
+            const uint64_t kernel_ne[] = {3, static_cast<uint64_t>(d)};
+            w.add_tensor(p + "shortconv.conv.weight", TensorType::F32, kernel_ne,
+                         random_matrix(TensorType::F32, 3, spread(3), ++seed));
+            matrix(p + "shortconv.out_proj.weight", d, d, spread(d));
+        } else if (arch->fused_qkv) {
             matrix(p + "attn_qkv.weight", d, q_dim + 2 * kv_dim, spread(d));
         } else {
             matrix(p + "attn_q.weight", d, q_dim, spread(d));
             matrix(p + "attn_k.weight", d, kv_dim, spread(d));
             matrix(p + "attn_v.weight", d, kv_dim, spread(d));
         }
-        if (arch->qkv_bias) {
-            vector(p + "attn_q.bias", q_dim, -0.5f);
-            vector(p + "attn_k.bias", kv_dim, -0.5f);
-            vector(p + "attn_v.bias", kv_dim, -0.5f);
+        if (has_attention(l)) {
+            if (arch->qkv_bias) {
+                vector(p + "attn_q.bias", q_dim, -0.5f);
+                vector(p + "attn_k.bias", kv_dim, -0.5f);
+                vector(p + "attn_v.bias", kv_dim, -0.5f);
+            }
+            if (arch->qk_norm) {
+                vector(p + "attn_q_norm.weight", head_dim, 0.5f);
+                vector(p + "attn_k_norm.weight", head_dim, 0.5f);
+            }
+            matrix(p + "attn_output.weight", q_dim, d, spread(q_dim));
         }
-        if (arch->qk_norm) {
-            vector(p + "attn_q_norm.weight", head_dim, 0.5f);
-            vector(p + "attn_k_norm.weight", head_dim, 0.5f);
-        }
-        matrix(p + "attn_output.weight", q_dim, d, spread(q_dim));
         if (arch->encoder && arch->qkv_bias) vector(p + "attn_output.bias", d, -0.5f);
         if (arch->post_norms) norm(p + "post_attention_norm.weight");
         if (arch->encoder) {  // post-norm: after the residual add

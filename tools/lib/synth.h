@@ -26,6 +26,9 @@ struct ModelShape {
     bool rope_freqs;       // Llama 3.1+ frequency factors (rope_freqs.weight)
     // A mixture of experts (qwen3moe): n_ff is each expert's width.
     int n_expert = 0, n_expert_used = 0;
+    // A hybrid (lfm2): the layers with attention; the others are short convolutions. Empty:
+    // attention in every layer.
+    std::vector<int> attention_layers = {};
 };
 
 // tinyllama-1.1b, llama2-7b, mistral-7b, llama3-8b, smollm-135m, llama3.2-1b, qwen2.5-0.5b,
