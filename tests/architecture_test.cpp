@@ -185,6 +185,14 @@ TEST(Architectures, RecurrentStateGoesBackByEvaluatingAgain) {
     ctx.truncate(20);
     ctx.decode(all.subspan(20));
     EXPECT_EQ(logits_after(ctx), first);
+    // ... or decoded on at once: the half-updated state is rebuilt first.
+    ctx.truncate(20);
+    ctx.set_cancel_flag(&cancel);
+    EXPECT_THROW(ctx.decode(all.subspan(20)), Error);
+    ctx.set_cancel_flag(nullptr);
+    EXPECT_EQ(ctx.n_past(), 20);
+    ctx.decode(all.subspan(20));
+    EXPECT_EQ(logits_after(ctx), first);
 
     // Sequence 1 of two, the other one busy with other tokens.
     ContextParams q = p;

@@ -825,8 +825,9 @@ ember_status ember_context_truncate(ember_context* context, int32_t seq, int32_t
     if (context == nullptr || seq < 0 || n < 0 || seq >= context->context.n_seq()) {
         return EMBER_ERROR_INVALID_ARGUMENT;
     }
-    context->context.truncate(seq, n);
-    return EMBER_OK;
+    // A recurrent model evaluates the kept tokens again, which can fail (memory).
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0,
+                   [&] { context->context.truncate(seq, n); });
 }
 
 }  // extern "C"

@@ -203,8 +203,7 @@ std::vector<uint8_t> Context::save_rows(int seq, int n) const {
     uint8_t* state = rows.data() + kv_.sequence_bytes(n);
     const size_t per_layer = sizeof(float) * (c.n_conv - 1) * static_cast<size_t>(c.n_embd);
     for (int slot = 0; slot < c.n_conv_layers; ++slot) {
-        std::memcpy(state + slot * per_layer, const_cast<Context*>(this)->conv_state(slot, seq),
-                    per_layer);
+        std::memcpy(state + slot * per_layer, conv_state(slot, seq), per_layer);
     }
     return rows;
 }
@@ -236,13 +235,15 @@ void Context::load_rows(int seq, std::span<const int32_t> tokens, std::span<cons
 // state is rebuilt, and the attention layers' rows come out as they were.
 void Context::evaluate_again(int seq, int n) {
     const ModelConfig& c = model_.config();
-    const std::vector<int32_t> tokens(history_[seq].begin(), history_[seq].begin() + n);
+    history_[seq].resize(static_cast<size_t>(n));
+    const std::vector<int32_t>& tokens = history_[seq];
     for (int slot = 0; slot < c.n_conv_layers; ++slot) {
         std::fill_n(conv_state(slot, seq), static_cast<size_t>(c.n_conv - 1) * c.n_embd, 0.0f);
     }
-    history_[seq].clear();
-    n_past_[seq] = 0;
-    stale_[seq] = true;  // until every token is in again
+    // Stale until every token is in again. A pass that fails here (cancelled) leaves the
+    // sequence holding n tokens, stale: the next truncate or decode evaluates them again.
+    stale_[seq] = true;
+    n_past_[seq] = n;
     const int base = seq * n_ctx();
     for (int start = 0; start < n; start += params_.n_batch) {
         const int m = std::min(params_.n_batch, n - start);
@@ -255,9 +256,7 @@ void Context::evaluate_again(int seq, int n) {
             seqs_[t] = seq;
         }
         forward(tokens.data() + start, m, {}, nullptr);
-        n_past_[seq] += m;
     }
-    history_[seq] = tokens;
     stale_[seq] = false;
 }
 
@@ -363,6 +362,13 @@ void Context::decode_sequences(std::span<const SequenceTokens> inputs) {
         throw Error(model_.file().name() + ": an encoder has no next-token logits");
     }
     if (inputs.empty()) throw Error("decode_sequences: no sequences");
+    if (model_.config().recurrent()) {  // a failed pass left a state half updated: redo it
+        for (const SequenceTokens& in : inputs) {
+            if (in.seq >= 0 && in.seq < n_seq() && stale_[in.seq]) {
+                evaluate_again(in.seq, n_past_[in.seq]);
+            }
+        }
+    }
     std::vector<int32_t> batch;
     std::vector<int> outputs;
     std::vector<bool> seen(n_seq(), false);
@@ -399,12 +405,6 @@ void Context::decode_sequences(std::span<const SequenceTokens> inputs) {
     }
     const bool recurrent = model_.config().recurrent();
     if (recurrent) {
-        for (const SequenceTokens& in : inputs) {
-            if (stale_[in.seq]) {
-                throw Error("decode_sequences: sequence " + std::to_string(in.seq) +
-                            " was left half evaluated by a failed pass (truncate it first)");
-            }
-        }
         for (const SequenceTokens& in : inputs) stale_[in.seq] = true;  // until it completes
     }
     logits_.resize(outputs.size() * static_cast<size_t>(n_vocab()));

@@ -176,10 +176,14 @@ class Context {
     void ffn_block(int layer, int n);
     void short_conv_block(int layer, int n);
     void evaluate_again(int seq, int n);
-    float* conv_state(int slot, int seq) {
+    // Short-convolution layer `slot`'s state of sequence seq: (n_conv - 1, n_embd).
+    size_t conv_state_at(int slot, int seq) const {
         const ModelConfig& c = model_.config();
-        return conv_state_.data() +
-               (static_cast<size_t>(slot) * n_seq() + seq) * (c.n_conv - 1) * c.n_embd;
+        return (static_cast<size_t>(slot) * n_seq() + seq) * (c.n_conv - 1) * c.n_embd;
+    }
+    float* conv_state(int slot, int seq) { return conv_state_.data() + conv_state_at(slot, seq); }
+    const float* conv_state(int slot, int seq) const {
+        return conv_state_.data() + conv_state_at(slot, seq);
     }
     void expert_ffn(int layer, int n, const float* in);
     void output_head(std::span<const int> outputs, float* out);
