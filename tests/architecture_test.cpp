@@ -146,18 +146,12 @@ TEST(Architectures, LayerSpecsOfTheNewerFamilies) {
     EXPECT_EQ(moe.layers[0].w_down.data, nullptr);
 }
 
-// lfm2's short convolutions keep a state per sequence: going back means evaluating the kept
+// Recurrent layers keep a state per sequence: going back means evaluating the kept
 // tokens again (Context::truncate), which must give exactly what the first pass gave, also
 // after a pass that failed half-way, and in a sequence beside others.
-TEST(Architectures, RecurrentStateGoesBackByEvaluatingAgain) {
-    const Model lfm2(test::shared_path("arch2/models/mini-lfm2-F32.gguf").string());
-    const ModelConfig& c = lfm2.config();
+void expect_recurrent_state_goes_back(const Model& model) {
+    const ModelConfig& c = model.config();
     ASSERT_TRUE(c.recurrent());
-    EXPECT_EQ(c.n_conv_layers, 3);
-    EXPECT_EQ(c.n_attention_layers, 1);
-    EXPECT_EQ(c.layers[2].kind, LayerKind::Attention);
-    EXPECT_EQ(c.layers[3].kind, LayerKind::ShortConv);
-    EXPECT_EQ(c.n_head_kv, 2);
     std::vector<int32_t> tokens;
     for (int i = 0; i < 24; ++i) tokens.push_back(1 + (i * 37) % 500);
     const std::span<const int32_t> all(tokens);
@@ -168,7 +162,7 @@ TEST(Architectures, RecurrentStateGoesBackByEvaluatingAgain) {
     ContextParams p;
     p.n_ctx = 64;
     p.n_batch = 8;  // several passes per prompt
-    Context ctx(lfm2, p);
+    Context ctx(model, p);
     ctx.decode(all);
     const std::vector<float> first = logits_after(ctx);
     ctx.truncate(13);
@@ -198,7 +192,7 @@ TEST(Architectures, RecurrentStateGoesBackByEvaluatingAgain) {
     ContextParams q = p;
     q.n_seq = 2;
     q.n_batch = 32;
-    Context two(lfm2, q);
+    Context two(model, q);
     const std::vector<int32_t> other(10, 7);
     two.decode_sequences(std::vector<SequenceTokens>{{0, other}, {1, all.first(16)}});
     two.truncate(1, 5);
@@ -207,6 +201,28 @@ TEST(Architectures, RecurrentStateGoesBackByEvaluatingAgain) {
     const std::vector<float> beside(l, l + n_vocab);
     ASSERT_EQ(beside.size(), first.size());
     for (size_t i = 0; i < first.size(); ++i) ASSERT_NEAR(beside[i], first[i], 1e-4) << i;
+}
+
+TEST(Architectures, RecurrentStateGoesBackByEvaluatingAgain) {
+    const Model lfm2(test::shared_path("arch2/models/mini-lfm2-F32.gguf").string());
+    const ModelConfig& c = lfm2.config();
+    EXPECT_EQ(c.n_recurrent_layers, 3);
+    EXPECT_EQ(c.n_attention_layers, 1);
+    EXPECT_EQ(c.layers[2].kind, LayerKind::Attention);
+    EXPECT_EQ(c.layers[3].kind, LayerKind::ShortConv);
+    EXPECT_EQ(c.n_head_kv, 2);
+    expect_recurrent_state_goes_back(lfm2);
+
+    // qwen35: DeltaNet on layers 0-2, attention on 3; a state of the convolution's window over
+    // q, k, v (3 x 256) and 4 value heads' 32 x 32 matrices.
+    const Model qwen35(test::shared_path("arch2/models/mini-qwen35-F32.gguf").string());
+    const ModelConfig& q = qwen35.config();
+    EXPECT_EQ(q.layers[0].kind, LayerKind::DeltaNet);
+    EXPECT_EQ(q.layers[3].kind, LayerKind::Attention);
+    EXPECT_EQ(q.n_attention_layers, 1);
+    EXPECT_EQ(q.state_floats, 3 * 256 + 4 * 32 * 32);
+    EXPECT_EQ(q.n_rot, 16);
+    expect_recurrent_state_goes_back(qwen35);
 }
 
 TEST(Architectures, LongRopeFactorsFollowTheContextSize) {
@@ -228,10 +244,11 @@ TEST(Architectures, UnknownArchitectureNamesTheSupportedOnes) {
     const std::string path = edited_copy(arch_model("mini-qwen2-Q8_0"), "mamba", [](auto& w) {
         w.set_string("general.architecture", "mamba");
     });
-    EXPECT_NE(load_error(path).find(
-                  "architecture 'mamba' is not supported (ember runs: llama, qwen2, qwen3, "
-                  "qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, lfm2, bert, nomic-bert)"),
-              std::string::npos)
+    EXPECT_NE(
+        load_error(path).find(
+            "architecture 'mamba' is not supported (ember runs: llama, qwen2, qwen3, "
+            "qwen3moe, qwen35, phi3, gemma, gemma2, gemma3, smollm3, lfm2, bert, nomic-bert)"),
+        std::string::npos)
         << load_error(path);
 }
 

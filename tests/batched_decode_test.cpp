@@ -115,6 +115,9 @@ TEST(BatchedDecode, EachSequenceAsIfAlone) {
     // Short convolutions: each sequence's state apart from the others'.
     expect_batched_equals_alone(test::shared_path("arch2/models/mini-lfm2-F32.gguf").string(),
                                 0.01);
+    // Gated DeltaNet: each sequence's convolution window and head matrices apart.
+    expect_batched_equals_alone(test::shared_path("arch2/models/mini-qwen35-F32.gguf").string(),
+                                0.01);
 }
 
 // A sequence's dropped positions given back to the system (whole pages: the 5M model's heads

@@ -279,7 +279,8 @@ TEST(CliRunChat, EveryArchitecture) {
              {"arch2", "mini-gemma3-F16", "gemma"},
              {"arch2", "mini-smollm3-F32", "chatml"},
              {"arch2", "mini-qwen3moe-F32", "chatml"},
-             {"arch2", "mini-lfm2-F32", "chatml"}}) {
+             {"arch2", "mini-lfm2-F32", "chatml"},
+             {"arch2", "mini-qwen35-F32", "chatml"}}) {
         SCOPED_TRACE(name);
         const auto ref =
             nlohmann::json::parse(read_file(shared_path(dir + "/reference/" + name + ".json")));

@@ -73,6 +73,7 @@ TEST(ContextShift, LayerZeroKeysEqualAFreshEvaluationAtTheNewPositions) {
     expect_shift_matches_fresh("arch2/models/mini-smollm3-F32.gguf");
     expect_shift_matches_fresh("arch2/models/mini-qwen3moe-F32.gguf");
     expect_shift_matches_fresh("arch2/models/mini-lfm2-F32.gguf");  // evaluated again
+    expect_shift_matches_fresh("arch2/models/mini-qwen35-F32.gguf");
 }
 
 // A quantized cache shifts through F32: each moved key row is dequantized, turned back and

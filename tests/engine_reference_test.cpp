@@ -201,7 +201,8 @@ INSTANTIATE_TEST_SUITE_P(Arch2, ArchitectureReference,
                                            "arch2/mini-smollm3-F32", "arch2/mini-smollm3-Q4_K_M",
                                            "arch2/mini-qwen3moe-F32", "arch2/mini-qwen3moe-Q8_0",
                                            "arch2/mini-qwen3moe-Q4_K_M", "arch2/mini-lfm2-F32",
-                                           "arch2/mini-lfm2-Q8_0"),
+                                           "arch2/mini-lfm2-Q8_0", "arch2/mini-qwen35-F32",
+                                           "arch2/mini-qwen35-Q8_0"),
                          arch_case_name);
 
 TEST(Stories260K, GreedyIdsMatchLlamaCppForBothPrompts) {

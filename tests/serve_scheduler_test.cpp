@@ -101,7 +101,7 @@ TEST(ServeScheduler, BatchedGreedyRepliesEqualAloneOnes) {
 // in another order than one sequence alone.
 TEST(ServeScheduler, FourSlotsOnEachNewerFamily) {
     for (const char* name : {"mini-qwen3-F32", "mini-gemma3-F16", "mini-smollm3-F32",
-                             "mini-qwen3moe-F32", "mini-lfm2-F32"}) {
+                             "mini-qwen3moe-F32", "mini-lfm2-F32", "mini-qwen35-F32"}) {
         SCOPED_TRACE(name);
         const Model model(
             test::shared_path(std::string("arch2/models/") + name + ".gguf").string());

@@ -86,7 +86,7 @@ TEST(SessionState, NewerFamiliesRestoreExactly) {
     for (const char* name :
          {"arch2/models/mini-qwen3-Q8_0.gguf", "arch2/models/mini-gemma3-Q8_0.gguf",
           "arch2/models/mini-smollm3-Q4_K_M.gguf", "arch2/models/mini-qwen3moe-Q4_K_M.gguf",
-          "arch2/models/mini-lfm2-Q8_0.gguf"}) {
+          "arch2/models/mini-lfm2-Q8_0.gguf", "arch2/models/mini-qwen35-Q8_0.gguf"}) {
         SCOPED_TRACE(name);
         const Loaded m(name);
         Session original(m.model, m.tokenizer, params_for(TensorType::F16, 0.8f));

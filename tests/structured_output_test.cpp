@@ -9,9 +9,9 @@
 #include <set>
 
 #include "ember.h"
-#include "engine/grammar/json_schema.h"
 #include "engine/generate/sampler.h"
 #include "engine/generate/session.h"
+#include "engine/grammar/json_schema.h"
 #include "engine/grammar/token_grammar.h"
 #include "engine/model/model.h"
 #include "engine/text/tokenizer.h"

@@ -5,7 +5,7 @@
 namespace ember {
 namespace {
 
-constexpr std::array<Architecture, 12> kArchitectures = [] {
+constexpr std::array<Architecture, 13> kArchitectures = [] {
     // llama: also Llama 2/3.x, Mistral, SmolLM, TinyLlama. Adjacent RoPE, SwiGLU, optional
     // rope_freqs.weight (Llama 3.1+) and optional biases.
     Architecture llama;
@@ -70,6 +70,17 @@ constexpr std::array<Architecture, 12> kArchitectures = [] {
     lfm2.output_norm = "token_embd_norm";
     lfm2.chat_template = "chatml";
 
+    // qwen35 (Qwen3.5 0.8B-27B): Gated DeltaNet layers, and every fourth layer gated attention
+    // with QK-norm and NeoX RoPE on part of each head.
+    Architecture qwen35;
+    qwen35.name = "qwen35";
+    qwen35.rope = RopeKind::NeoX;
+    qwen35.qk_norm = true;
+    qwen35.delta_net_layers = true;
+    qwen35.gated_attention = true;
+    qwen35.ffn_norm = "post_attention_norm";
+    qwen35.chat_template = "chatml";
+
     // gemma3 (Gemma 3 270M-27B): gemma2's post-norms without its soft-caps (a final one only if
     // the file gives it), QK-norm, five local layers to a global one, the local layers with
     // their own RoPE base.
@@ -109,8 +120,8 @@ constexpr std::array<Architecture, 12> kArchitectures = [] {
     nomic.qkv_bias = false;
     nomic.fused_qkv = true;
 
-    return std::array<Architecture, 12>{llama,  qwen2,  qwen3,   qwen3moe, phi3, gemma,
-                                        gemma2, gemma3, smollm3, lfm2,     bert, nomic};
+    return std::array<Architecture, 13>{llama,  qwen2,  qwen3,   qwen3moe, qwen35, phi3, gemma,
+                                        gemma2, gemma3, smollm3, lfm2,     bert,   nomic};
 }();
 
 }  // namespace

@@ -74,8 +74,15 @@ struct Architecture {
     // Layers whose attention.head_count_kv entry is 0 (the key is an array, one per layer) are
     // gated short convolutions instead of attention (lfm2).
     bool short_conv_layers = false;
-    // The final norm's tensor (lfm2 stores it as token_embd_norm).
+    // Gated DeltaNet layers except on every full_attention_interval-th layer (qwen35).
+    bool delta_net_layers = false;
+    // attn_q gives each head its query rows, then as many gate rows; the attention output is
+    // multiplied by sigmoid(gate) before attn_output (qwen35).
+    bool gated_attention = false;
+    // The final norm's tensor (lfm2 stores it as token_embd_norm) and the one before the
+    // feed-forward network (qwen35 names it post_attention_norm; it is not a post-norm).
     std::string_view output_norm = "output_norm";
+    std::string_view ffn_norm = "ffn_norm";
     // The family's chat format (a chat_template.h name) for files that carry no
     // tokenizer.chat_template; empty where the family has several (llama: 2 or 3).
     std::string_view chat_template;

@@ -170,6 +170,9 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
     if (c.arch->local_rope_base && !(local_base > 0)) {
         throw Error(file.name() + ": rope.freq_base_swa must be positive");
     }
+    // ARCH: qwen35: attention on every full_attention_interval-th layer, DeltaNet elsewhere.
+    const int full_attention_interval =
+        c.arch->delta_net_layers ? optional("full_attention_interval", 4) : 0;
     c.layers.resize(static_cast<size_t>(c.n_layer));
     for (int l = 0; l < c.n_layer; ++l) {
         LayerSpec& layer = c.layers[static_cast<size_t>(l)];
@@ -182,17 +185,41 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
         layer.rope_freq_scale = local ? 1.0f : c.rope_freq_scale;
         if (kv_heads[static_cast<size_t>(l)] == 0) {  // ARCH: lfm2's short convolutions
             layer.kind = LayerKind::ShortConv;
-            layer.slot = c.n_conv_layers++;
-        } else {
-            layer.slot = c.n_attention_layers++;
+        } else if (c.arch->delta_net_layers && (l + 1) % full_attention_interval != 0) {
+            layer.kind = LayerKind::DeltaNet;  // ARCH: qwen35
         }
+        layer.slot =
+            layer.kind == LayerKind::Attention ? c.n_attention_layers++ : c.n_recurrent_layers++;
     }
-    if (c.n_conv_layers > 0) {
-        c.n_conv = positive("shortconv.l_cache");
-        if (c.n_conv < 2 || c.n_conv > 64) {
-            throw Error(file.name() + ": " + key("shortconv.l_cache") + " = " +
-                        std::to_string(c.n_conv) + " is out of range (2..64)");
+    const auto in_range = [&](const char* suffix, int v, int lo, int hi) {
+        if (v < lo || v > hi) {
+            throw Error(file.name() + ": " + key(suffix) + " = " + std::to_string(v) +
+                        " is out of range (" + std::to_string(lo) + ".." + std::to_string(hi) +
+                        ")");
         }
+        return v;
+    };
+    if (c.arch->short_conv_layers && c.n_recurrent_layers > 0) {  // ARCH: lfm2
+        c.n_conv = in_range("shortconv.l_cache", positive("shortconv.l_cache"), 2, 64);
+        c.conv_channels = c.n_embd;
+        c.state_floats = (c.n_conv - 1) * c.conv_channels;
+    }
+    if (c.arch->delta_net_layers && c.n_recurrent_layers > 0) {  // ARCH: qwen35
+        c.n_conv = in_range("ssm.conv_kernel", positive("ssm.conv_kernel"), 2, 64);
+        c.ssm_head_dim = in_range("ssm.state_size", positive("ssm.state_size"), 1, 1024);
+        c.ssm_k_heads = positive("ssm.group_count");
+        c.ssm_v_heads = positive("ssm.time_step_rank");
+        if (c.ssm_v_heads % c.ssm_k_heads != 0 || c.ssm_v_heads > 1024 ||
+            positive("ssm.inner_size") != c.ssm_value_dim()) {
+            throw Error(file.name() + ": the DeltaNet's heads do not fit together (" +
+                        key("ssm.group_count") + " " + std::to_string(c.ssm_k_heads) + ", " +
+                        key("ssm.time_step_rank") + " " + std::to_string(c.ssm_v_heads) + ", " +
+                        key("ssm.state_size") + " " + std::to_string(c.ssm_head_dim) + ", " +
+                        key("ssm.inner_size") + ")");
+        }
+        c.conv_channels = 2 * c.ssm_key_dim() + c.ssm_value_dim();
+        c.state_floats =
+            (c.n_conv - 1) * c.conv_channels + c.ssm_v_heads * c.ssm_head_dim * c.ssm_head_dim;
     }
     // The attention scale is 1 / sqrt(head size), except Gemma 2 and 3 27B (46 and 62 layers),
     // which divide by sqrt(n_embd / n_head) (llama.cpp picks by layer count, after

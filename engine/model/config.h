@@ -10,9 +10,10 @@
 namespace ember {
 
 // What mixes the tokens in a layer (its first block; the feed-forward block follows): attention
-// over the KV cache, or (a hybrid family: lfm2) a gated short convolution over the last few
-// tokens, whose state per sequence is kept beside the KV cache (Context::conv_state_).
-enum class LayerKind { Attention, ShortConv };
+// over the KV cache, or in a hybrid family a recurrent layer whose state per sequence is kept
+// beside the KV cache (Context::state_): lfm2's gated short convolution over the last few
+// tokens, qwen35's Gated DeltaNet (a short convolution, then a matrix state per head).
+enum class LayerKind { Attention, ShortConv, DeltaNet };
 
 // What one layer is, where the layers of a model differ: a sliding window on some (phi3,
 // gemma2), RoPE bases per layer (the local and global layers of newer families). Read by the
@@ -55,15 +56,24 @@ struct ModelConfig {
     float attn_softcap = 0;         // gemma2: scores become cap * tanh(score / cap); 0: off
     float final_softcap = 0;        // gemma2: the same on the logits
     float query_scale = 1.0f;       // attention scale, 1 / sqrt(head_dim) for most families
-    int n_conv = 0;                 // lfm2: tokens a short convolution reads (shortconv.l_cache)
-    int n_attention_layers = 0;     // layers with a KV cache
-    int n_conv_layers = 0;          // layers with a short convolution's state
+    // Recurrent layers (lfm2, qwen35): the tokens their causal convolution reads
+    // (shortconv.l_cache, ssm.conv_kernel) over how many channels (lfm2: n_embd; qwen35: the
+    // DeltaNet's q, k and v); qwen35's DeltaNet heads (ssm.group_count key heads,
+    // ssm.time_step_rank value heads, each of ssm.state_size values).
+    int n_conv = 0;
+    int conv_channels = 0;
+    int ssm_k_heads = 0, ssm_v_heads = 0, ssm_head_dim = 0;
+    int state_floats = 0;        // one recurrent layer's state of one sequence
+    int n_attention_layers = 0;  // layers with a KV cache
+    int n_recurrent_layers = 0;  // layers with a state
     // Whether some layer keeps a state that summarises every token so far (not a row per
     // position): such a sequence cannot drop its last positions or shift, only be evaluated
     // again (Context::truncate, Context::shift).
-    bool recurrent() const { return n_conv_layers > 0; }
+    bool recurrent() const { return n_recurrent_layers > 0; }
 
-    int q_dim() const { return n_head * head_dim; }      // width of all query heads
+    int q_dim() const { return n_head * head_dim; }                   // width of all query heads
+    int ssm_key_dim() const { return ssm_k_heads * ssm_head_dim; }    // DeltaNet q, k widths
+    int ssm_value_dim() const { return ssm_v_heads * ssm_head_dim; }  // DeltaNet v width
     int kv_dim() const { return n_head_kv * head_dim; }  // width of all key (or value) heads
     std::vector<LayerSpec> layers;                       // n_layer of them
 

@@ -81,13 +81,25 @@ ContextParams resolve(const ModelConfig& c, uint64_t weights, ContextParams p) {
 
 }  // namespace
 
+// A recurrent layer's scratch per token: what its input projections give (lfm2: B, C, x;
+// qwen35: q, k, v, then z, beta, alpha) and what it makes before its output projection
+// (qwen35: the convolution's output, then the heads' outputs).
+int recurrent_in_width(const ModelConfig& c) {
+    if (c.arch->delta_net_layers) return c.conv_channels + c.ssm_value_dim() + 2 * c.ssm_v_heads;
+    return 3 * c.n_embd;
+}
+int recurrent_out_width(const ModelConfig& c) {
+    if (c.arch->delta_net_layers) return c.conv_channels + c.ssm_value_dim();
+    return c.n_embd;
+}
+
 MemoryUse memory_use(const ModelConfig& c, uint64_t weight_bytes, const ContextParams& p) {
     const auto u = [](int v) { return static_cast<uint64_t>(v); };
     MemoryUse use;
     use.weights = weight_bytes;
     use.kv_cache = 2 * u(c.n_attention_layers) * u(c.n_head_kv) * u(p.n_ctx) * u(p.n_seq) *
                    row_bytes(p.kv_type, u(c.head_dim));
-    use.state = 4 * u(c.n_conv_layers) * u(p.n_seq) * u(std::max(c.n_conv - 1, 0)) * u(c.n_embd);
+    use.state = 4 * u(c.n_recurrent_layers) * u(p.n_seq) * u(c.state_floats);
     // Floats: per token of a batch its activations (forward.cpp's scratch); a row of logits
     // per sequence (a decode keeps the last token's; perplexity and `ember logits`, which keep
     // every token's, need n_batch rows more); per thread a KV head's cache slice in F32 with
@@ -95,7 +107,8 @@ MemoryUse memory_use(const ModelConfig& c, uint64_t weight_bytes, const ContextP
     const uint64_t per_token =
         3 * u(c.n_embd) + 2 * u(c.q_dim()) + 2 * u(c.kv_dim()) + 2 * u(c.n_ff) +
         (c.n_expert > 0 ? 2 * u(c.n_embd) + u(c.n_expert) + 2 * u(c.n_expert_used) : 0) +
-        (c.n_conv_layers > 0 ? 4 * u(c.n_embd) : 0);
+        (c.recurrent() ? u(recurrent_in_width(c)) + u(recurrent_out_width(c)) : 0) +
+        (c.arch->gated_attention ? 3 * u(c.q_dim()) : 0);
     const uint64_t per_thread = u(p.n_ctx) * (3 * u(c.head_dim) + 128);
     use.scratch =
         4 * (u(p.n_batch) * per_token + u(p.n_seq) * u(c.n_vocab) + u(p.n_threads) * per_thread);
@@ -155,12 +168,16 @@ Context::Context(const Model& model, const ContextParams& params)
         expert_out_.resize(nb * c.n_embd);
     }
     if (c.recurrent()) {
-        conv_state_.assign(
-            static_cast<size_t>(c.n_conv_layers) * params_.n_seq * (c.n_conv - 1) * c.n_embd, 0.0f);
+        state_.assign(static_cast<size_t>(c.n_recurrent_layers) * params_.n_seq * c.state_floats,
+                      0.0f);
         history_.resize(params_.n_seq);
         stale_.assign(params_.n_seq, false);
-        conv_bcx_.resize(nb * 3 * c.n_embd);
-        conv_out_.resize(nb * c.n_embd);
+        mix_in_.resize(nb * recurrent_in_width(c));
+        mix_out_.resize(nb * recurrent_out_width(c));
+    }
+    if (c.arch->gated_attention) {
+        query_gate_.resize(nb * 2 * c.q_dim());
+        attn_gate_.resize(nb * c.q_dim());
     }
     seqs_.resize(nb);
     rope_.resize(nb);
@@ -185,9 +202,7 @@ void Context::truncate(int seq, int n, bool release_memory) {
 
 size_t Context::saved_bytes(int n) const {
     const ModelConfig& c = model_.config();
-    const size_t state = c.recurrent() ? sizeof(float) * c.n_conv_layers * (c.n_conv - 1) *
-                                             static_cast<size_t>(c.n_embd)
-                                       : 0;
+    const size_t state = sizeof(float) * c.n_recurrent_layers * static_cast<size_t>(c.state_floats);
     return kv_.sequence_bytes(n) + state;
 }
 
@@ -200,10 +215,10 @@ std::vector<uint8_t> Context::save_rows(int seq, int n) const {
                     (c.recurrent() ? " (a recurrent model saves all it holds)" : ""));
     std::vector<uint8_t> rows(saved_bytes(n));
     kv_.read_rows(seq * n_ctx(), n, rows.data());
-    uint8_t* state = rows.data() + kv_.sequence_bytes(n);
-    const size_t per_layer = sizeof(float) * (c.n_conv - 1) * static_cast<size_t>(c.n_embd);
-    for (int slot = 0; slot < c.n_conv_layers; ++slot) {
-        std::memcpy(state + slot * per_layer, conv_state(slot, seq), per_layer);
+    uint8_t* saved = rows.data() + kv_.sequence_bytes(n);  // then the recurrent layers' state
+    const size_t per_layer = sizeof(float) * static_cast<size_t>(c.state_floats);
+    for (int slot = 0; slot < c.n_recurrent_layers; ++slot) {
+        std::memcpy(saved + slot * per_layer, state(slot, seq), per_layer);
     }
     return rows;
 }
@@ -219,10 +234,10 @@ void Context::load_rows(int seq, std::span<const int32_t> tokens, std::span<cons
                     std::to_string(n) + " positions, which take " + std::to_string(saved_bytes(n)));
     check_tokens(tokens);
     kv_.write_rows(seq * n_ctx(), n, rows.data());
-    const uint8_t* state = rows.data() + kv_.sequence_bytes(n);
-    const size_t per_layer = sizeof(float) * (c.n_conv - 1) * static_cast<size_t>(c.n_embd);
-    for (int slot = 0; slot < c.n_conv_layers; ++slot) {
-        std::memcpy(conv_state(slot, seq), state + slot * per_layer, per_layer);
+    const uint8_t* saved = rows.data() + kv_.sequence_bytes(n);
+    const size_t per_layer = sizeof(float) * static_cast<size_t>(c.state_floats);
+    for (int slot = 0; slot < c.n_recurrent_layers; ++slot) {
+        std::memcpy(state(slot, seq), saved + slot * per_layer, per_layer);
     }
     if (c.recurrent()) {
         history_[seq].assign(tokens.begin(), tokens.end());
@@ -237,8 +252,8 @@ void Context::evaluate_again(int seq, int n) {
     const ModelConfig& c = model_.config();
     history_[seq].resize(static_cast<size_t>(n));
     const std::vector<int32_t>& tokens = history_[seq];
-    for (int slot = 0; slot < c.n_conv_layers; ++slot) {
-        std::fill_n(conv_state(slot, seq), static_cast<size_t>(c.n_conv - 1) * c.n_embd, 0.0f);
+    for (int slot = 0; slot < c.n_recurrent_layers; ++slot) {
+        std::fill_n(state(slot, seq), static_cast<size_t>(c.state_floats), 0.0f);
     }
     // Stale until every token is in again. A pass that fails here (cancelled) leaves the
     // sequence holding n tokens, stale: the next truncate or decode evaluates them again.

@@ -175,16 +175,17 @@ class Context {
     void attention_block(int layer, int n);
     void ffn_block(int layer, int n);
     void short_conv_block(int layer, int n);
+    void delta_net_block(int layer, int n);
     void evaluate_again(int seq, int n);
-    // Short-convolution layer `slot`'s state of sequence seq: (n_conv - 1, n_embd).
-    size_t conv_state_at(int slot, int seq) const {
+    // Recurrent layer `slot`'s state of sequence seq (state_floats): the last n_conv - 1 inputs
+    // of its convolution, (n_conv - 1, conv_channels) oldest first; then (qwen35) each value
+    // head's matrix, (ssm_v_heads, ssm_head_dim keys, ssm_head_dim values).
+    size_t state_at(int slot, int seq) const {
         const ModelConfig& c = model_.config();
-        return (static_cast<size_t>(slot) * n_seq() + seq) * (c.n_conv - 1) * c.n_embd;
+        return (static_cast<size_t>(slot) * n_seq() + seq) * c.state_floats;
     }
-    float* conv_state(int slot, int seq) { return conv_state_.data() + conv_state_at(slot, seq); }
-    const float* conv_state(int slot, int seq) const {
-        return conv_state_.data() + conv_state_at(slot, seq);
-    }
+    float* state(int slot, int seq) { return state_.data() + state_at(slot, seq); }
+    const float* state(int slot, int seq) const { return state_.data() + state_at(slot, seq); }
     void expert_ffn(int layer, int n, const float* in);
     void output_head(std::span<const int> outputs, float* out);
     void final_states(int n, float* hidden);
@@ -233,15 +234,17 @@ class Context {
     // [attend_begin_, attend_end_): causal for generation, its own text in encode.
     std::vector<int> rows_, positions_, attend_begin_, attend_end_;
     std::vector<int> seqs_;  // (n) each token's sequence
-    // Recurrent layers (lfm2): per short-convolution layer and sequence, the last n_conv - 1
-    // values of B * x (oldest first, n_embd each); per sequence the tokens it holds and whether
-    // a failed pass may have left its state half-updated. A pass's B, C, x (n, 3 n_embd) and
-    // C * conv (n, n_embd).
-    std::vector<float> conv_state_;
+    // Recurrent layers (lfm2, qwen35): per layer and sequence its state (state(slot, seq));
+    // per sequence the tokens it holds and whether a failed pass may have left its state
+    // half-updated. A pass's input projections and outputs (recurrent_in_width and _out_width
+    // per token, context.cpp).
+    std::vector<float> state_;
     std::vector<std::vector<int32_t>> history_;
     std::vector<bool> stale_;
-    std::vector<float> conv_bcx_, conv_out_;
-    const float* rope_factors_;  // the model's RoPE frequency factors for this context size
+    std::vector<float> mix_in_, mix_out_;
+    std::vector<float> query_gate_;  // qwen35: (n, 2 q_dim) attn_q's rows, each head's q then gate
+    std::vector<float> attn_gate_;   // (n, q_dim) the gates
+    const float* rope_factors_;      // the model's RoPE frequency factors for this context size
     // Per thread: one KV head's cache slice in F32 and one chunk of queries (Context::attention).
     struct AttentionScratch {
         std::vector<float> keys_t;    // (head_dim, ld) keys of rows conv_begin .., transposed

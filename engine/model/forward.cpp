@@ -65,8 +65,11 @@ void Context::forward(const int32_t* tokens, int n, std::span<const int> outputs
             case LayerKind::Attention:
                 attention_block(l, n);
                 break;
-            case LayerKind::ShortConv:  // lfm2
+            case LayerKind::ShortConv:  // lfm2 (recurrent.cpp)
                 short_conv_block(l, n);
+                break;
+            case LayerKind::DeltaNet:  // qwen35 (recurrent.cpp)
+                delta_net_block(l, n);
                 break;
         }
         ffn_block(l, n);
@@ -177,7 +180,20 @@ void Context::attention_block(int l, int n) {
         rope_angles_scale_ = spec.rope_freq_scale;
     }
     // Wq (q_dim, d) @ in (n, d) -> q (n, q_dim); Wk, Wv (kv_dim, d) -> k, v (n, kv_dim)
-    project(in, n, d, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}});
+    if (arch.gated_attention) {  // ARCH: qwen35: each head's query rows, then its gate rows
+        project(in, n, d, {{&w.wq, query_gate_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}});
+        each_token(pool_, n, [&](int t) {
+            for (int h = 0; h < c.n_head; ++h) {
+                const float* rows =
+                    &query_gate_[(static_cast<size_t>(t) * c.n_head + h) * 2 * c.head_dim];
+                std::copy(rows, rows + c.head_dim, &q_[t * c.q_dim() + h * c.head_dim]);
+                std::copy(rows + c.head_dim, rows + 2 * c.head_dim,
+                          &attn_gate_[t * c.q_dim() + h * c.head_dim]);
+            }
+        });
+    } else {
+        project(in, n, d, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}});
+    }
     each_token(pool_, n, [&](int t) {
         add_bias(q_.data(), t, w.bq, c.q_dim());  // ARCH: qwen2's and BERT's Q/K/V biases
         add_bias(k_.data(), t, w.bk, c.kv_dim());
@@ -199,44 +215,17 @@ void Context::attention_block(int l, int n) {
         }
         kv_.store(spec.slot, rows_[t], &k_[t * c.kv_dim()], &v_[t * c.kv_dim()]);
     });
-    attention(l, n);  // -> attn_ (n, q_dim), attention.cpp
+    attention(l, n);             // -> attn_ (n, q_dim), attention.cpp
+    if (arch.gated_attention) {  // ARCH: qwen35: attn *= sigmoid(gate)
+        each_token(pool_, n, [&](int t) {
+            float* a = &attn_[t * c.q_dim()];
+            const float* gate = &attn_gate_[t * c.q_dim()];
+            for (int i = 0; i < c.q_dim(); ++i) a[i] *= 1.0f / (1.0f + std::exp(-gate[i]));
+        });
+    }
     // Wo (d, q_dim) @ attn (n, q_dim) -> proj (n, d)
     project(attn_.data(), n, c.q_dim(), {{&w.wo, proj_.data()}});
     add_block_output(n, w.bo, w.attn_post_norm, w.attn_out_norm, w.attn_out_norm_b);
-}
-
-// x += W_out (C * conv(B * x')), with B, C, x' = W_in h and h = Norm(x): LFM2's gated short
-// convolution (Liquid AI; llama.cpp's build_lfm2 shortconv block). conv mixes each channel's
-// last n_conv values of B * x' with that channel's taps, the oldest first; the n_conv - 1
-// before this token come from the sequence's state, which this token then moves on by one.
-void Context::short_conv_block(int l, int n) {
-    const ModelConfig& c = model_.config();
-    const LayerWeights& w = model_.layers[l];
-    const int d = c.n_embd, taps = c.n_conv;
-    const float* in = block_input(w.attn_norm, n);
-    // W_in (3d, d) @ in (n, d) -> bcx (n, 3d): B, C, x' side by side
-    project(in, n, d, {{&w.conv_in, conv_bcx_.data()}});
-    // Token by token, in order: each reads the state the one before it left in its sequence.
-    for (int t = 0; t < n; ++t) {
-        const float* b = &conv_bcx_[static_cast<size_t>(t) * 3 * d];
-        const float* gate = b + d;
-        const float* x = b + 2 * d;
-        float* state = conv_state(c.layers[l].slot, seqs_[t]);  // (taps - 1, d), oldest first
-        float* out = &conv_out_[static_cast<size_t>(t) * d];
-        for (int ch = 0; ch < d; ++ch) {
-            const float* k = w.conv_kernel + static_cast<size_t>(ch) * taps;
-            const float bx = b[ch] * x[ch];
-            float y = 0;
-            for (int j = 0; j < taps - 1; ++j) y += k[j] * state[j * d + ch];
-            y += k[taps - 1] * bx;
-            for (int j = 0; j + 1 < taps - 1; ++j) state[j * d + ch] = state[(j + 1) * d + ch];
-            state[(taps - 2) * d + ch] = bx;
-            out[ch] = gate[ch] * y;
-        }
-    }
-    // W_out (d, d) @ out (n, d) -> proj (n, d)
-    project(conv_out_.data(), n, d, {{&w.conv_out, proj_.data()}});
-    add_block_output(n, nullptr, nullptr, nullptr, nullptr);
 }
 
 // x += W_down (act(W_gate h) * (W_up h)), h = Norm(x) (ARCH: GELU in gemma; BERT's plain

@@ -147,7 +147,9 @@ Model::Model(const std::string& path, const ModelOptions& options)
         LayerWeights w;
         // ARCH: pre-norm decoders normalise before each sub-layer, encoders after its residual.
         w.attn_norm = arch.encoder ? nullptr : tensors.vector(p + "attn_norm.weight", c.n_embd);
-        w.ffn_norm = arch.encoder ? nullptr : tensors.vector(p + "ffn_norm.weight", c.n_embd);
+        w.ffn_norm = arch.encoder
+                         ? nullptr
+                         : tensors.vector(p + std::string(arch.ffn_norm) + ".weight", c.n_embd);
         if (arch.encoder) {
             w.attn_out_norm = tensors.vector(p + "attn_output_norm.weight", c.n_embd);
             w.attn_out_norm_b = tensors.vector(p + "attn_output_norm.bias", c.n_embd);
@@ -155,15 +157,27 @@ Model::Model(const std::string& path, const ModelOptions& options)
             w.ffn_out_norm_b = tensors.vector(p + "layer_output_norm.bias", c.n_embd);
         }
         const bool attention = c.layers[l].kind == LayerKind::Attention;
-        if (!attention) {  // ARCH: lfm2's short convolution
-            w.conv_in = tensors.matrix(p + "shortconv.in_proj.weight", c.n_embd, 3 * c.n_embd);
-            const gguf::TensorInfo& kernel =
-                tensors.find(p + "shortconv.conv.weight", c.n_conv, c.n_embd);
-            if (kernel.type != TensorType::F32) {
-                throw Error(file_.name() + ": tensor '" + p + "shortconv.conv.weight' has type " +
-                            std::string(tensor_type_name(kernel.type)) + ", expected F32");
+        const auto f32_matrix = [&](const std::string& name, uint64_t cols, uint64_t rows) {
+            const gguf::TensorInfo& t = tensors.find(name, cols, rows);
+            if (t.type != TensorType::F32) {
+                throw Error(file_.name() + ": tensor '" + name + "' has type " +
+                            std::string(tensor_type_name(t.type)) + ", expected F32");
             }
-            w.conv_kernel = reinterpret_cast<const float*>(kernel.data);
+            return reinterpret_cast<const float*>(t.data);
+        };
+        if (c.layers[l].kind == LayerKind::DeltaNet) {  // ARCH: qwen35
+            w.conv_in = tensors.matrix(p + "attn_qkv.weight", c.n_embd, c.conv_channels);
+            w.conv_kernel = f32_matrix(p + "ssm_conv1d.weight", c.n_conv, c.conv_channels);
+            w.ssm_z = tensors.matrix(p + "attn_gate.weight", c.n_embd, c.ssm_value_dim());
+            w.ssm_beta = tensors.matrix(p + "ssm_beta.weight", c.n_embd, c.ssm_v_heads);
+            w.ssm_alpha = tensors.matrix(p + "ssm_alpha.weight", c.n_embd, c.ssm_v_heads);
+            w.ssm_dt_bias = tensors.vector(p + "ssm_dt.bias", c.ssm_v_heads);
+            w.ssm_a = tensors.vector(p + "ssm_a", c.ssm_v_heads);
+            w.ssm_norm = tensors.vector(p + "ssm_norm.weight", c.ssm_head_dim);
+            w.conv_out = tensors.matrix(p + "ssm_out.weight", c.ssm_value_dim(), c.n_embd);
+        } else if (!attention) {  // ARCH: lfm2's short convolution
+            w.conv_in = tensors.matrix(p + "shortconv.in_proj.weight", c.n_embd, 3 * c.n_embd);
+            w.conv_kernel = f32_matrix(p + "shortconv.conv.weight", c.n_conv, c.n_embd);
             w.conv_out = tensors.matrix(p + "shortconv.out_proj.weight", c.n_embd, c.n_embd);
         }
         // ARCH: fused Q, K, V rows (phi3's files; any family's loader accepts them).
@@ -177,7 +191,9 @@ Model::Model(const std::string& path, const ModelOptions& options)
             w.wk = row_range(qkv, c.q_dim(), c.kv_dim());
             w.wv = row_range(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
         } else if (attention) {
-            w.wq = tensors.matrix(p + "attn_q.weight", c.n_embd, c.q_dim());
+            // ARCH: qwen35's attn_q also gives each head's gate rows
+            w.wq = tensors.matrix(p + "attn_q.weight", c.n_embd,
+                                  (arch.gated_attention ? 2 : 1) * c.q_dim());
             w.wk = tensors.matrix(p + "attn_k.weight", c.n_embd, c.kv_dim());
             w.wv = tensors.matrix(p + "attn_v.weight", c.n_embd, c.kv_dim());
         }
@@ -232,8 +248,8 @@ Model::Model(const std::string& path, const ModelOptions& options)
 void Model::pack_weights() {
     std::vector<WeightMatrix*> matrices;
     for (LayerWeights& l : layers) {
-        for (WeightMatrix* m :
-             {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down, &l.conv_in, &l.conv_out})
+        for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down,
+                                &l.conv_in, &l.conv_out, &l.ssm_z})
             if (m->data != nullptr) matrices.push_back(m);
         for (ExpertWeights& e : l.experts) {  // each expert packed on its own
             for (WeightMatrix* m : {&e.gate, &e.up, &e.down}) matrices.push_back(m);

@@ -84,11 +84,19 @@ struct LayerWeights {
     // softmax picks the experts of each token, and the experts.
     WeightMatrix router;
     std::vector<ExpertWeights> experts;
-    // A short-convolution layer (lfm2; no attention weights): in_proj gives B, C and x, the
-    // depthwise kernel mixes the last n_conv values of B * x per channel, out_proj maps back.
-    WeightMatrix conv_in;                // (3 n_embd, n_embd): B rows, then C rows, then x rows
-    const float* conv_kernel = nullptr;  // (n_embd, n_conv): channel c's taps, oldest first
-    WeightMatrix conv_out;               // (n_embd, n_embd)
+    // A recurrent layer (no attention weights). lfm2's short convolution: in_proj gives B, C
+    // and x, the depthwise kernel mixes the last n_conv values of B * x per channel, out_proj
+    // maps back. qwen35's Gated DeltaNet: attn_qkv gives q, k and v, which the kernel mixes
+    // (then SiLU) before the delta rule; ssm_out maps the heads' outputs back.
+    WeightMatrix conv_in;                // (3 n_embd or conv_channels, n_embd)
+    const float* conv_kernel = nullptr;  // (conv_channels, n_conv): a channel's taps, oldest first
+    WeightMatrix conv_out;               // (n_embd, n_embd or ssm_value_dim)
+    WeightMatrix ssm_z;                  // (ssm_value_dim, n_embd) attn_gate: the output gate
+    WeightMatrix ssm_beta;               // (ssm_v_heads, n_embd): each head's write strength
+    WeightMatrix ssm_alpha;              // (ssm_v_heads, n_embd): each head's decay, with
+    const float* ssm_dt_bias = nullptr;  // (ssm_v_heads) its bias and
+    const float* ssm_a = nullptr;        // (ssm_v_heads) its scale, -exp(A_log)
+    const float* ssm_norm = nullptr;     // (ssm_head_dim) RMSNorm weight of each head's output
 };
 
 class Model {
