@@ -72,14 +72,11 @@ constexpr std::array<Architecture, 13> kArchitectures = [] {
 
     // qwen35 (Qwen3.5 0.8B-27B): Gated DeltaNet layers, and every fourth layer gated attention
     // with QK-norm and NeoX RoPE on part of each head.
-    Architecture qwen35;
+    Architecture qwen35 = qwen3;
     qwen35.name = "qwen35";
-    qwen35.rope = RopeKind::NeoX;
-    qwen35.qk_norm = true;
     qwen35.delta_net_layers = true;
     qwen35.gated_attention = true;
     qwen35.ffn_norm = "post_attention_norm";
-    qwen35.chat_template = "chatml";
 
     // gemma3 (Gemma 3 270M-27B): gemma2's post-norms without its soft-caps (a final one only if
     // the file gives it), QK-norm, five local layers to a global one, the local layers with
