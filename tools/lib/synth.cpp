@@ -52,6 +52,7 @@ gguf::Writer::Fill random_vector(int64_t n, float low, uint64_t seed) {
 const std::vector<ModelShape>& known_shapes() {
     // The dimensions of the published models (their config.json), with the vocabulary sizes
     // of their GGUF files.
+    // clang-format off
     static const std::vector<ModelShape> shapes = {
         // name, arch, vocab, ctx, embd, ff, layers, heads, kv heads, head size (0: embd / heads),
         // rope base, rms eps, tied, rope_freqs
@@ -84,28 +85,20 @@ const std::vector<ModelShape>& known_shapes() {
         {"qwen3-30b-a3b", "qwen3moe", 151936, 40960, 2048, 768, 48, 32, 4, 128, 1e6f, 1e-6f, false,
          false, 128, 8},
         // Short convolutions with attention in 6 of 16 layers (its config.json's layer_types).
-        {"lfm2-1.2b",
-         "lfm2",
-         65536,
-         128000,
-         2048,
-         8192,
-         16,
-         32,
-         8,
-         0,
-         1e6f,
-         1e-5f,
-         true,
-         false,
-         0,
-         0,
-         {2, 5, 8, 10, 12, 14}},
+        {"lfm2-1.2b", "lfm2", 65536, 128000, 2048, 8192, 16, 32, 8, 0, 1e6f, 1e-5f, true, false,
+         0, 0, {2, 5, 8, 10, 12, 14}},
+        // Gated DeltaNet (16 key and 16 value heads of 128) on 3 layers of 4, gated attention
+        // with RoPE on a quarter of each head on the fourth.
+        {"qwen3.5-0.8b", "qwen35", 248320, 262144, 1024, 3584, 24, 8, 2, 256, 1e7f, 1e-6f, true,
+         false, 0, 0, {}, 16, 16, 128, 64},
+        {"qwen3.5-2b", "qwen35", 248320, 262144, 2048, 6144, 24, 8, 2, 256, 1e7f, 1e-6f, true,
+         false, 0, 0, {}, 16, 16, 128, 64},
         // Encoders (sentence embeddings): all-MiniLM-L6-v2 and bge-small-en-v1.5, with BERT's
         // WordPiece vocabulary size (give --vocab a bert vocabulary to embed real text).
         {"minilm-l6", "bert", 30522, 512, 384, 1536, 6, 12, 12, 0, 1e4f, 1e-12f, true, false},
         {"bge-small", "bert", 30522, 512, 384, 1536, 12, 12, 12, 0, 1e4f, 1e-12f, true, false},
     };
+    // clang-format on
     return shapes;
 }
 
@@ -158,10 +151,24 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
     }
     w.set_u32(key("attention.head_count"), u32(shape.n_head));
     const auto has_attention = [&](int l) {
+        if (arch->delta_net_layers) return (l + 1) % 4 == 0;  // full_attention_interval
         return shape.attention_layers.empty() ||
                std::find(shape.attention_layers.begin(), shape.attention_layers.end(), l) !=
                    shape.attention_layers.end();
     };
+    const int key_dim = shape.ssm_k_heads * shape.ssm_head_dim;
+    const int value_dim = shape.ssm_v_heads * shape.ssm_head_dim;
+    const int channels = 2 * key_dim + value_dim;  // the DeltaNet's q, k, v
+    if (arch->delta_net_layers) {
+        w.set_u32(key("full_attention_interval"), 4);
+        w.set_u32(key("ssm.conv_kernel"), 4);
+        w.set_u32(key("ssm.state_size"), u32(shape.ssm_head_dim));
+        w.set_u32(key("ssm.group_count"), u32(shape.ssm_k_heads));
+        w.set_u32(key("ssm.time_step_rank"), u32(shape.ssm_v_heads));
+        w.set_u32(key("ssm.inner_size"), u32(value_dim));
+        const std::vector<int32_t> sections = {11, 11, 10, 0};
+        w.set_array_i32(key("rope.dimension_sections"), sections);
+    }
     if (arch->short_conv_layers) {  // per layer: 0 marks a short convolution
         std::vector<int32_t> kv_heads;
         for (int l = 0; l < n_layer; ++l)
@@ -176,7 +183,7 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         w.set_u32(key("attention.value_length"), u32(head_dim));
     }
     if (arch->rope != RopeKind::None) {
-        w.set_u32(key("rope.dimension_count"), u32(head_dim));
+        w.set_u32(key("rope.dimension_count"), u32(shape.n_rot > 0 ? shape.n_rot : head_dim));
         w.set_f32(key("rope.freq_base"), shape.rope_freq_base);
     }
     if (arch->encoder) {
@@ -292,7 +299,24 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
     for (int l = 0; l < n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         if (!arch->encoder) norm(p + "attn_norm.weight");
-        if (!has_attention(l)) {  // lfm2's short convolution: in_proj, a 3-tap kernel, out_proj
+        if (!has_attention(l) && arch->delta_net_layers) {  // a Gated DeltaNet
+            matrix(p + "attn_qkv.weight", d, channels, spread(d));
+            matrix(p + "attn_gate.weight", d, value_dim, spread(d));
+            const uint64_t kernel_ne[] = {4, static_cast<uint64_t>(channels)};
+            w.add_tensor(p + "ssm_conv1d.weight", TensorType::F32, kernel_ne,
+                         random_matrix(TensorType::F32, 4, spread(4), ++seed));
+            vector(p + "ssm_dt.bias", shape.ssm_v_heads, 0.0f);
+            vector(p + "ssm_a", shape.ssm_v_heads, -1.5f);  // -exp(A_log) < 0
+            for (const char* small : {"ssm_beta.weight", "ssm_alpha.weight"}) {
+                const uint64_t ne[] = {static_cast<uint64_t>(d),
+                                       static_cast<uint64_t>(shape.ssm_v_heads)};
+                w.add_tensor(p + small, TensorType::F32, ne,
+                             random_matrix(TensorType::F32, d, spread(d), ++seed));
+            }
+            vector(p + "ssm_norm.weight", shape.ssm_head_dim, 0.5f);
+            matrix(p + "ssm_out.weight", value_dim, d, spread(value_dim));
+        } else if (!has_attention(
+                       l)) {  // lfm2's short convolution: in_proj, a 3-tap kernel, out_proj
             matrix(p + "shortconv.in_proj.weight", d, 3 * d, spread(d));
             const uint64_t kernel_ne[] = {3, static_cast<uint64_t>(d)};
             w.add_tensor(p + "shortconv.conv.weight", TensorType::F32, kernel_ne,
@@ -301,7 +325,8 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
         } else if (arch->fused_qkv) {
             matrix(p + "attn_qkv.weight", d, q_dim + 2 * kv_dim, spread(d));
         } else {
-            matrix(p + "attn_q.weight", d, q_dim, spread(d));
+            // qwen35: each head's query rows, then its gate rows
+            matrix(p + "attn_q.weight", d, (arch->gated_attention ? 2 : 1) * q_dim, spread(d));
             matrix(p + "attn_k.weight", d, kv_dim, spread(d));
             matrix(p + "attn_v.weight", d, kv_dim, spread(d));
         }
@@ -323,7 +348,7 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
             norm(p + "attn_output_norm.weight");
             vector(p + "attn_output_norm.bias", d, -0.5f);
         } else {
-            norm(p + "ffn_norm.weight");
+            norm(p + std::string(arch->ffn_norm) + ".weight");
         }
         if (arch->experts) {
             matrix(p + "ffn_gate_inp.weight", d, shape.n_expert, spread(d));

@@ -29,6 +29,10 @@ struct ModelShape {
     // A hybrid (lfm2): the layers with attention; the others are short convolutions. Empty:
     // attention in every layer.
     std::vector<int> attention_layers = {};
+    // Gated DeltaNet layers (qwen35): key heads, value heads, their size; and RoPE on the first
+    // n_rot values of each attention head (0: all).
+    int ssm_k_heads = 0, ssm_v_heads = 0, ssm_head_dim = 0;
+    int n_rot = 0;
 };
 
 // tinyllama-1.1b, llama2-7b, mistral-7b, llama3-8b, smollm-135m, llama3.2-1b, qwen2.5-0.5b,
