@@ -88,10 +88,14 @@ class QuantizeModel : public ::testing::TestWithParam<ModelCase> {};
 
 TEST_P(QuantizeModel, MatchesLlamaCppsFile) {
     const auto& [dir, type] = GetParam();
-    const gguf::File f32(test::shared_path("models/" + dir + "/" + dir + "-F32.gguf").string());
-    const gguf::File reference(
-        test::shared_path("models/" + dir + "/" + dir + "-" + type + ".gguf").string());
-    const auto out_dir = test::temp_dir("quantize-" + dir + "-" + type);
+    // "arch2/NAME": the 2025-2026 families, quantized by the llama.cpp of August 2026.
+    const bool arch2 = dir.starts_with("arch2/");
+    const std::string stem =
+        arch2 ? "arch2/models/" + dir.substr(6) + "-" : "models/" + dir + "/" + dir + "-";
+    const gguf::File f32(test::shared_path(stem + "F32.gguf").string());
+    const gguf::File reference(test::shared_path(stem + type + ".gguf").string());
+    const auto out_dir =
+        test::temp_dir("quantize-" + std::string(arch2 ? dir.substr(6) : dir) + "-" + type);
     QuantizeOptions options;
     options.file_type = find_file_type(type);
     ASSERT_NE(options.file_type, nullptr);
@@ -122,6 +126,13 @@ std::vector<ModelCase> model_cases() {
     }
     for (const char* type : {"F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K"}) {
         cases.push_back({"ember-stories-5M", type});
+    }
+    // A mixture's router, a recurrent layer's convolution taps: kept F32; 3-D expert tensors.
+    for (const char* name : {"arch2/mini-qwen3moe", "arch2/mini-lfm2", "arch2/mini-qwen35"}) {
+        cases.push_back({name, "Q8_0"});
+    }
+    for (const char* name : {"arch2/mini-qwen3moe", "arch2/mini-qwen3", "arch2/mini-smollm3"}) {
+        cases.push_back({name, "Q4_K_M"});
     }
     return cases;
 }

@@ -136,11 +136,10 @@ int run_bench(const BenchOptions& o) {
         throw UsageError("-p and -n are both 0: nothing to measure");
     const Model model(o.model.model_path, o.model.model_options());
     // Bytes a generated token reads: every tensor but the embedding table, unless the output
-    // head is that table (tied embeddings).
-    uint64_t weight_bytes = 0, model_bytes = 0, n_params = 0;
-    const bool tied = model.file().find_tensor("output.weight") == nullptr;
+    // head is that table (tied embeddings); of a mixture's experts only those a token chooses.
+    const uint64_t weight_bytes = token_reads(model.config(), model.file()).bytes;
+    uint64_t model_bytes = 0, n_params = 0;
     for (const auto& t : model.file().tensors()) {
-        if (t.name != "token_embd.weight" || tied) weight_bytes += t.n_bytes;
         model_bytes += t.n_bytes;
         n_params += t.n_elements;
     }

@@ -81,6 +81,8 @@ ContextParams resolve(const ModelConfig& c, uint64_t weights, ContextParams p) {
 
 }  // namespace
 
+namespace {
+
 // A recurrent layer's scratch per token: what its input projections give (lfm2: B, C, x;
 // qwen35: q, k, v, then z, beta, alpha) and what it makes before its output projection
 // (qwen35: the convolution's output, then the heads' outputs).
@@ -92,6 +94,8 @@ int recurrent_out_width(const ModelConfig& c) {
     if (c.arch->delta_net_layers) return c.conv_channels + c.ssm_value_dim();
     return c.n_embd;
 }
+
+}  // namespace
 
 MemoryUse memory_use(const ModelConfig& c, uint64_t weight_bytes, const ContextParams& p) {
     const auto u = [](int v) { return static_cast<uint64_t>(v); };

@@ -1,5 +1,6 @@
 #include "tools/lib/quant_mix.h"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -91,9 +92,10 @@ TensorType mix_tensor_type(const FileType& file_type, std::string_view name, uin
     const int layer = layer_of(name);
     const int n_layer = model.n_layer;
 
-    if (contains(name, "ffn_gate_inp")) {
-        // A mixture's router stays F32, as llama-quantize leaves it: a small matrix whose
-        // rounding would change which experts run.
+    if (contains(name, "ffn_gate_inp") || contains(name, "ssm_conv1d") ||
+        contains(name, "shortconv.conv")) {
+        // A mixture's router and a recurrent layer's convolution taps stay F32, as
+        // llama-quantize leaves them: small tensors that the engine reads as floats.
         return T::F32;
     } else if (name == "output.weight" || (!model.has_output && name == "token_embd.weight")) {
         // The output matrix decides every logit: 6 bits unless the file is already 8-bit.
@@ -104,19 +106,30 @@ TensorType mix_tensor_type(const FileType& file_type, std::string_view name, uin
         }
     } else if (contains(name, "attn_v.weight")) {
         // V is small with grouped-query attention, and its errors pass straight to the output.
+        // (Counted over the layers that have attention.)
+        const auto& att = model.attention_layers;
+        const int i_v =
+            att.empty()
+                ? layer_of(name)
+                : static_cast<int>(std::find(att.begin(), att.end(), layer_of(name)) - att.begin());
+        const int n_v = att.empty() ? model.n_layer : static_cast<int>(att.size());
         if (ftype == "Q2_K") {
             type = model.n_gqa >= 4 ? T::Q4_K : T::Q3_K;
         } else if (ftype == "Q3_K_M") {
-            type = layer < 2 ? T::Q5_K : T::Q4_K;
+            type = i_v < 2 ? T::Q5_K : T::Q4_K;
         } else if (ftype == "Q3_K_L") {
             type = T::Q5_K;
-        } else if ((ftype == "Q4_K_M" || ftype == "Q5_K_M") && use_more_bits(layer, n_layer)) {
+        } else if ((ftype == "Q4_K_M" || ftype == "Q5_K_M") && use_more_bits(i_v, n_v)) {
             type = T::Q6_K;
-        } else if (ftype == "Q4_K_S" && layer < 4) {
+        } else if (ftype == "Q4_K_S" && i_v < 4) {
             type = T::Q5_K;
         }
         // Llama 70B (80 layers) shares each V among 8 heads: more bits cost almost nothing.
         if (n_layer == 80 && (type == T::Q3_K || type == T::Q4_K)) type = T::Q5_K;
+        // An 8-expert mixture (Mixtral's rule in llama.cpp): V is a tiny share of the weights.
+        if (model.n_expert == 8) type = T::Q8_0;
+    } else if (contains(name, "attn_k.weight") && model.n_expert == 8) {
+        type = T::Q8_0;  // the same for K
     } else if (contains(name, "attn_qkv.weight")) {
         // A fused Q, K, V matrix (phi3) carries V's rows: a step up, as for V.
         if (ftype == "Q3_K_M" || ftype == "Q3_K_L") {
@@ -136,6 +149,11 @@ TensorType mix_tensor_type(const FileType& file_type, std::string_view name, uin
         } else if ((ftype == "Q4_K_M" || ftype == "Q5_K_M") && use_more_bits(layer, n_layer)) {
             type = T::Q6_K;
         } else if (ftype == "Q4_K_S" && layer < n_layer / 8) {
+            type = T::Q5_K;
+        }
+    } else if (contains(name, "attn_output.weight") && model.n_expert == 8) {
+        if (ftype == "Q2_K" || ftype == "Q3_K_S" || ftype == "Q3_K_M" || ftype == "Q4_K_S" ||
+            ftype == "Q4_K_M") {
             type = T::Q5_K;
         }
     } else if (contains(name, "attn_output.weight")) {

@@ -29,9 +29,13 @@ std::string_view file_type_names();
 
 // What the rules look at besides the tensor's own name and width.
 struct MixModel {
-    int n_layer = 0;         // the number of blk.N layers
+    int n_layer = 0;  // the number of blk.N layers
+    // A hybrid's layers with attention (lfm2, qwen35), in order: llama.cpp counts its V rules
+    // over these. Empty: every layer.
+    std::vector<int> attention_layers;
     int n_gqa = 1;           // query heads per KV head
     bool has_output = true;  // false: token_embd.weight is also the output matrix
+    int n_expert = 0;        // experts of a mixture (llama.cpp gives 8-expert models more bits)
 };
 
 // The type llama.cpp gives `tensor_name` (a matrix with rows of `row_width` values) in a file of

@@ -1,5 +1,8 @@
 #include "tools/lib/quantize.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "engine/runtime/thread_pool.h"
@@ -12,14 +15,30 @@ namespace ember {
 MixModel mix_model_of(const gguf::File& file) {
     MixModel model;
     model.has_output = file.find_tensor("output.weight") != nullptr;
+    std::vector<int> attention;
     for (const gguf::TensorInfo& t : file.tensors()) {
-        model.n_layer += t.name.find("attn_v.weight") != std::string_view::npos;
+        model.n_layer += t.name.find("ffn_down") != std::string_view::npos;  // one a layer
+        const std::string_view name = t.name;
+        if (name.starts_with("blk.") && name.find(".attn_v.weight") != std::string_view::npos) {
+            attention.push_back(std::atoi(std::string(name.substr(4)).c_str()));
+        }
     }
+    std::sort(attention.begin(), attention.end());
+    if (static_cast<int>(attention.size()) < model.n_layer) model.attention_layers = attention;
     const std::string arch(file.get_string("general.architecture", "llama"));
-    if (file.find(arch + ".attention.head_count") != nullptr &&
-        file.find(arch + ".attention.head_count_kv") != nullptr) {
+    if (file.find(arch + ".expert_count") != nullptr) {
+        model.n_expert = static_cast<int>(file.get_u32(arch + ".expert_count"));
+    }
+    const gguf::Value* kv = file.find(arch + ".attention.head_count_kv");
+    if (file.find(arch + ".attention.head_count") != nullptr && kv != nullptr) {
         const uint32_t heads = file.get_u32(arch + ".attention.head_count");
-        const uint32_t kv_heads = file.get_u32(arch + ".attention.head_count_kv");
+        int64_t kv_heads = 0;
+        if (kv->type() == gguf::ValueType::ARRAY) {  // per layer (lfm2): the attention layers'
+            for (uint64_t l = 0; l < kv->array_size() && kv_heads == 0; ++l)
+                kv_heads = kv->int_at(l);
+        } else {
+            kv_heads = kv->get_u32();
+        }
         if (kv_heads > 0) model.n_gqa = static_cast<int>(heads / kv_heads);
     }
     return model;

@@ -246,6 +246,10 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
     mix.n_layer = n_layer;
     mix.n_gqa = shape.n_head / shape.n_head_kv;
     mix.has_output = !shape.tied_embeddings;
+    mix.n_expert = shape.n_expert;
+    for (int l = 0; l < n_layer && (arch->short_conv_layers || arch->delta_net_layers); ++l) {
+        if (has_attention(l)) mix.attention_layers.push_back(l);
+    }
     uint64_t seed = options.seed * 1000003ull;
     const auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, float spread) {
         const uint64_t ne[] = {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
@@ -307,12 +311,8 @@ void write_synthetic_model(const ModelShape& shape, const SynthOptions& options,
                          random_matrix(TensorType::F32, 4, spread(4), ++seed));
             vector(p + "ssm_dt.bias", shape.ssm_v_heads, 0.0f);
             vector(p + "ssm_a", shape.ssm_v_heads, -1.5f);  // -exp(A_log) < 0
-            for (const char* small : {"ssm_beta.weight", "ssm_alpha.weight"}) {
-                const uint64_t ne[] = {static_cast<uint64_t>(d),
-                                       static_cast<uint64_t>(shape.ssm_v_heads)};
-                w.add_tensor(p + small, TensorType::F32, ne,
-                             random_matrix(TensorType::F32, d, spread(d), ++seed));
-            }
+            matrix(p + "ssm_beta.weight", d, shape.ssm_v_heads, spread(d));
+            matrix(p + "ssm_alpha.weight", d, shape.ssm_v_heads, spread(d));
             vector(p + "ssm_norm.weight", shape.ssm_head_dim, 0.5f);
             matrix(p + "ssm_out.weight", value_dim, d, spread(value_dim));
         } else if (!has_attention(
