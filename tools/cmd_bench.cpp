@@ -160,7 +160,9 @@ int run_bench(const BenchOptions& o) {
 
     const std::string type_name = file_type_name(model.file());
     char model_type[64];
-    std::snprintf(model_type, sizeof(model_type), "llama %s %s", params_label(n_params).c_str(),
+    // llama-bench's model_type: the architecture, the size, the file type ("qwen35 752M Q4_0").
+    std::snprintf(model_type, sizeof(model_type), "%s %s %s",
+                  std::string(model.config().arch->name).c_str(), params_label(n_params).c_str(),
                   type_name.c_str());
 
     struct Result {

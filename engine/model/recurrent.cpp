@@ -123,41 +123,88 @@ void Context::delta_net_block(int l, int n) {
         }
     });
     // The delta rule: heads apart on the threads, each going through the tokens in order.
+    // Each token needs two sweeps over S: decay it and read S^T k (for its delta), then add
+    // k delta^T and read S^T q. Within a run of one sequence's tokens, token t's second sweep
+    // and token t + 1's first go together, so S (64 KB a head in Qwen3.5) streams through the
+    // cache once per token instead of twice; every element sees the same operations in the
+    // same order as two sweeps would give it.
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     const size_t matrices = static_cast<size_t>(c.n_conv - 1) * channels;  // past the window
     for_tokens(pool_, n_v, [&](int64_t h0, int64_t h1) {
-        std::vector<float> delta(hd), o(hd);
+        std::vector<float> delta(hd), next(hd), o(hd);
         for (int64_t h = h0; h < h1; ++h) {
             const int kh = static_cast<int>(h % n_k);
+            const auto q_of = [&](int t) {
+                return conv + static_cast<size_t>(t) * channels + kh * hd;
+            };
+            const auto k_of = [&](int t) { return q_of(t) + key_dim; };
+            const auto v_of = [&](int t) {
+                return conv + static_cast<size_t>(t) * channels + 2 * key_dim + h * hd;
+            };
+            const auto decay_of = [&](int t) { return alpha[static_cast<size_t>(t) * n_v + h]; };
+            const auto beta_of = [&](int t) { return beta[static_cast<size_t>(t) * n_v + h]; };
+            float* __restrict dl = delta.data();
+            float* __restrict nx = next.data();
+            float* __restrict ol = o.data();
             for (int t = 0; t < n; ++t) {
                 float* S = state(slot, seqs_[t]) + matrices + static_cast<size_t>(h) * hd * hd;
-                const float* row = conv + static_cast<size_t>(t) * channels;
-                const float* q = row + kh * hd;
-                const float* k = row + key_dim + kh * hd;
-                const float* v = row + 2 * key_dim + h * hd;
-                const float decay = alpha[static_cast<size_t>(t) * n_v + h];
-                const float b = beta[static_cast<size_t>(t) * n_v + h];
-                // S (d_k rows, d_v columns) = decay S; delta = b (v - S^T k)
-                for (int j = 0; j < hd; ++j) delta[j] = 0;
-                for (int i = 0; i < hd; ++i) {
-                    float* s = S + static_cast<size_t>(i) * hd;
-                    for (int j = 0; j < hd; ++j) {
-                        s[j] *= decay;
-                        delta[j] += s[j] * k[i];
+                if (t == 0 || seqs_[t - 1] != seqs_[t]) {
+                    // A run's first token: S = decay S; delta = beta (v - S^T k)
+                    const float decay = decay_of(t);
+                    const float* k = k_of(t);
+                    for (int j = 0; j < hd; ++j) dl[j] = 0;
+                    for (int i = 0; i < hd; ++i) {
+                        float* __restrict s = S + static_cast<size_t>(i) * hd;
+                        const float ki = k[i];
+                        for (int j = 0; j < hd; ++j) {
+                            const float sj = s[j] * decay;
+                            s[j] = sj;
+                            dl[j] += sj * ki;
+                        }
                     }
+                    const float* v = v_of(t);
+                    const float b = beta_of(t);
+                    for (int j = 0; j < hd; ++j) dl[j] = b * (v[j] - dl[j]);
                 }
-                for (int j = 0; j < hd; ++j) delta[j] = b * (v[j] - delta[j]);
-                // S += k delta^T; o = S^T q / sqrt(d_k)
-                for (int j = 0; j < hd; ++j) o[j] = 0;
-                for (int i = 0; i < hd; ++i) {
-                    float* s = S + static_cast<size_t>(i) * hd;
-                    for (int j = 0; j < hd; ++j) {
-                        s[j] += k[i] * delta[j];
-                        o[j] += s[j] * q[i];
+                // S += k delta^T and o = S^T q; with a next token in the same sequence, also
+                // its S = decay S and S^T k.
+                const bool more = t + 1 < n && seqs_[t + 1] == seqs_[t];
+                const float* k = k_of(t);
+                const float* q = q_of(t);
+                for (int j = 0; j < hd; ++j) ol[j] = 0;
+                if (more) {
+                    const float decay = decay_of(t + 1);
+                    const float* k1 = k_of(t + 1);
+                    for (int j = 0; j < hd; ++j) nx[j] = 0;
+                    for (int i = 0; i < hd; ++i) {
+                        float* __restrict s = S + static_cast<size_t>(i) * hd;
+                        const float ki = k[i], qi = q[i], k1i = k1[i];
+                        for (int j = 0; j < hd; ++j) {
+                            const float sj = s[j] + ki * dl[j];
+                            ol[j] += sj * qi;
+                            const float decayed = sj * decay;
+                            s[j] = decayed;
+                            nx[j] += decayed * k1i;
+                        }
+                    }
+                } else {
+                    for (int i = 0; i < hd; ++i) {
+                        float* __restrict s = S + static_cast<size_t>(i) * hd;
+                        const float ki = k[i], qi = q[i];
+                        for (int j = 0; j < hd; ++j) {
+                            const float sj = s[j] + ki * dl[j];
+                            s[j] = sj;
+                            ol[j] += sj * qi;
+                        }
                     }
                 }
                 float* out = heads + static_cast<size_t>(t) * value_dim + h * hd;
-                for (int j = 0; j < hd; ++j) out[j] = o[j] * scale;
+                for (int j = 0; j < hd; ++j) out[j] = ol[j] * scale;
+                if (more) {
+                    const float* v = v_of(t + 1);
+                    const float b = beta_of(t + 1);
+                    for (int j = 0; j < hd; ++j) dl[j] = b * (v[j] - nx[j]);
+                }
             }
         }
     });
