@@ -225,6 +225,47 @@ TEST(Architectures, RecurrentStateGoesBackByEvaluatingAgain) {
     expect_recurrent_state_goes_back(qwen35);
 }
 
+// Real Qwen3.5 files count their multi-token-prediction layer in block_count
+// (nextn_predict_layers) and may list the recurrent layers; either way the same four layers run.
+TEST(Architectures, Qwen35ReadsItsLayerKeys) {
+    const std::string source = test::shared_path("arch2/models/mini-qwen35-F32.gguf").string();
+    const std::vector<int32_t> prompt = {1, 20, 30, 40, 50};
+    const auto last_logits = [&](const std::string& path) {
+        const Model model(path);
+        EXPECT_EQ(model.config().n_layer, 4);
+        EXPECT_EQ(model.config().layers[2].kind, LayerKind::DeltaNet);
+        EXPECT_EQ(model.config().layers[3].kind, LayerKind::Attention);
+        ContextParams p;
+        p.n_ctx = 32;
+        Context ctx(model, p);
+        ctx.decode(prompt);
+        return std::vector<float>(ctx.logits(), ctx.logits() + model.config().n_vocab);
+    };
+    const std::vector<float> plain = last_logits(source);
+    EXPECT_EQ(last_logits(edited_copy(source, "qwen35-nextn",
+                                      [](gguf::Writer& w) {
+                                          w.set_u32("qwen35.block_count", 5);
+                                          w.set_u32("qwen35.nextn_predict_layers", 1);
+                                      })),
+              plain);
+    EXPECT_EQ(last_logits(edited_copy(source, "qwen35-flags",
+                                      [](gguf::Writer& w) {
+                                          const std::vector<int32_t> flags = {1, 1, 1, 0};
+                                          w.set_array_i32("qwen35.attention.recurrent_layers",
+                                                          flags);
+                                      })),
+              plain);
+    EXPECT_EQ(last_logits(edited_copy(source, "qwen35-bools",
+                                      [](gguf::Writer& w) {
+                                          const uint8_t flags[] = {1, 1, 1, 0, 0};
+                                          w.set_u32("qwen35.block_count", 5);
+                                          w.set_u32("qwen35.nextn_predict_layers", 1);
+                                          w.set_array("qwen35.attention.recurrent_layers",
+                                                      gguf::ValueType::BOOL, flags, 5);
+                                      })),
+              plain);
+}
+
 TEST(Architectures, LongRopeFactorsFollowTheContextSize) {
     const Model phi3(arch_model("mini-phi3-F16"));
     const std::vector<int32_t> prompt = {1, 20, 30, 40, 50, 60, 70, 80};

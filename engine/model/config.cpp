@@ -33,6 +33,16 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
     c.n_ctx_train = positive("context_length");
     c.n_embd = positive("embedding_length");
     c.n_layer = positive("block_count");
+    // ARCH: qwen35's block_count also counts its multi-token-prediction layers, which follow
+    // the stack and which ember does not run.
+    if (c.arch->delta_net_layers && file.find(key("nextn_predict_layers")) != nullptr) {
+        const uint32_t nextn = file.get_u32(key("nextn_predict_layers"));
+        if (nextn >= static_cast<uint32_t>(c.n_layer)) {
+            throw Error(file.name() + ": " + key("nextn_predict_layers") + " = " +
+                        std::to_string(nextn) + " leaves no layer of " + std::to_string(c.n_layer));
+        }
+        c.n_layer -= static_cast<int>(nextn);
+    }
     if (c.arch->experts) {  // ARCH: feed_forward_length is the dense width, unused here
         c.n_ff = positive("expert_feed_forward_length");
         c.n_expert = positive("expert_count");
@@ -170,9 +180,26 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
     if (c.arch->local_rope_base && !(local_base > 0)) {
         throw Error(file.name() + ": rope.freq_base_swa must be positive");
     }
-    // ARCH: qwen35: attention on every full_attention_interval-th layer, DeltaNet elsewhere.
+    // ARCH: qwen35: DeltaNet where attention.recurrent_layers says so (one flag a layer, the
+    // multi-token-prediction layers included), else on all but every
+    // full_attention_interval-th layer.
     const int full_attention_interval =
         c.arch->delta_net_layers ? optional("full_attention_interval", 4) : 0;
+    std::vector<bool> recurrent_flags;
+    if (const gguf::Value* flags = file.find(key("attention.recurrent_layers"));
+        flags != nullptr && c.arch->delta_net_layers) {
+        const bool bools =
+            flags->type() == gguf::ValueType::ARRAY && flags->array_type() == gguf::ValueType::BOOL;
+        if (flags->type() != gguf::ValueType::ARRAY ||
+            flags->array_size() < static_cast<uint64_t>(c.n_layer)) {
+            throw Error(file.name() + ": " + key("attention.recurrent_layers") +
+                        " must be an array of a flag per layer");
+        }
+        for (int l = 0; l < c.n_layer; ++l) {
+            recurrent_flags.push_back(bools ? flags->raw_data()[l] != 0
+                                            : flags->int_at(static_cast<uint64_t>(l)) != 0);
+        }
+    }
     c.layers.resize(static_cast<size_t>(c.n_layer));
     for (int l = 0; l < c.n_layer; ++l) {
         LayerSpec& layer = c.layers[static_cast<size_t>(l)];
@@ -185,7 +212,9 @@ ModelConfig ModelConfig::from_gguf(const gguf::File& file) {
         layer.rope_freq_scale = local ? 1.0f : c.rope_freq_scale;
         if (kv_heads[static_cast<size_t>(l)] == 0) {  // ARCH: lfm2's short convolutions
             layer.kind = LayerKind::ShortConv;
-        } else if (c.arch->delta_net_layers && (l + 1) % full_attention_interval != 0) {
+        } else if (c.arch->delta_net_layers &&
+                   (recurrent_flags.empty() ? (l + 1) % full_attention_interval != 0
+                                            : recurrent_flags[static_cast<size_t>(l)])) {
             layer.kind = LayerKind::DeltaNet;  // ARCH: qwen35
         }
         layer.slot =
