@@ -85,7 +85,84 @@ void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_t
     if (w.rows % 8 != 0) matmul_rows(w, x, n_tokens, y, 8 * groups, w.rows);
 }
 
+// The per-block arrays a panel kernel reads for one activation row (Q8_0, Q8_1; none for
+// Q8_K), in `scales`, `sums` and `block_s`, and the Q8Batch over them.
+Q8Batch one_row_batch(const WeightMatrix& w, const uint8_t* x, size_t row_bytes,
+                      std::vector<float>& scales, std::vector<int32_t>& sums,
+                      std::vector<float>& block_s) {
+    const TensorType type = w.kernels->activation_type;
+    const bool q8_1 = type == TensorType::Q8_1;
+    const int64_t n_blocks = type == TensorType::Q8_0 || q8_1 ? w.cols / 32 : 0;
+    scales.resize(static_cast<size_t>(n_blocks));
+    sums.resize(q8_1 ? 0 : scales.size());
+    block_s.resize(q8_1 ? scales.size() : 0);
+    if (n_blocks > 0 && q8_1) q8_1_scales_and_s(x, w.cols, scales.data(), block_s.data());
+    if (n_blocks > 0 && !q8_1) q8_0_scales_and_sums(x, w.cols, scales.data(), sums.data());
+    return Q8Batch{x, row_bytes, scales.data(), sums.data(), 1, block_s.data()};
+}
+
 }  // namespace
+
+void matmul_set(std::span<const MatmulJob> jobs, ThreadPool& pool) {
+    // Each job's units: packed row groups (of packed_groups_per_unit), then its last rows past
+    // the groups as one unit; or, unpacked, 8 rows a unit.
+    struct Plan {
+        int64_t groups_per_unit = 0, packed_units = 0, units = 0, first = 0;
+        Q8Batch batch{};
+    };
+    const size_t n_jobs = jobs.size();
+    std::vector<Plan> plans(n_jobs);
+    std::vector<std::vector<float>> scales(n_jobs), block_s(n_jobs);
+    std::vector<std::vector<int32_t>> sums(n_jobs);
+    int64_t total = 0;
+    for (size_t j = 0; j < n_jobs; ++j) {
+        const WeightMatrix& w = *jobs[j].w;
+        Plan& p = plans[j];
+        p.first = total;
+        if (w.packed != nullptr) {
+            const int64_t groups = w.rows / 8;
+            p.groups_per_unit = packed_groups_per_unit(*w.kernels, 1);
+            p.packed_units = (groups + p.groups_per_unit - 1) / p.groups_per_unit;
+            p.units = p.packed_units + (w.rows % 8 != 0 ? 1 : 0);
+            p.batch = one_row_batch(w, jobs[j].x, row_bytes(w.kernels->activation_type, w.cols),
+                                    scales[j], sums[j], block_s[j]);
+        } else {
+            p.units = (w.rows + 7) / 8;
+        }
+        total += p.units;
+    }
+    pool.parallel_for(total, [&](int64_t begin, int64_t end) {
+        size_t j = static_cast<size_t>(
+            std::upper_bound(plans.begin(), plans.end(), begin,
+                             [](int64_t u, const Plan& p) { return u < p.first; }) -
+            plans.begin() - 1);
+        for (; j < n_jobs && plans[j].first < end; ++j) {
+            const Plan& p = plans[j];
+            const WeightMatrix& w = *jobs[j].w;
+            const int64_t u0 = std::max(begin, p.first) - p.first;
+            const int64_t u1 = std::min(end, p.first + p.units) - p.first;
+            if (u0 >= u1) continue;
+            float* y = jobs[j].y;
+            int64_t row_begin = 0, row_end = 0;  // rows by dot products
+            if (w.packed != nullptr) {
+                const int64_t groups = w.rows / 8;
+                const int64_t g0 = std::min(u0 * p.groups_per_unit, groups);
+                const int64_t g1 =
+                    std::min(std::min(u1, p.packed_units) * p.groups_per_unit, groups);
+                if (g0 < g1) {
+                    gemm_packed_groups(*w.kernels, w.cols, w.packed, 8 * w.row_bytes, g0, g1,
+                                       p.batch, y, w.rows);
+                }
+                if (u1 > p.packed_units) row_begin = 8 * groups, row_end = w.rows;
+            } else {
+                row_begin = 8 * u0, row_end = std::min(8 * u1, w.rows);
+            }
+            const VecDotFn vec_dot = w.kernels->vec_dot;
+            for (int64_t r = row_begin; r < row_end; ++r)
+                y[r] = vec_dot(w.cols, w.row(r), jobs[j].x);
+        }
+    });
+}
 
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
             ThreadPool& pool) {
