@@ -187,9 +187,6 @@ class Context {
     float* state(int slot, int seq) { return state_.data() + state_at(slot, seq); }
     const float* state(int slot, int seq) const { return state_.data() + state_at(slot, seq); }
     void expert_ffn(int layer, int n, const float* in);
-    void few_tokens_expert_ffn(int layer, int n, const float* in);
-    // Batches of at most this many (token, chosen expert) pairs take few_tokens_expert_ffn.
-    static constexpr int kFewExpertPairs = 32;
     void output_head(std::span<const int> outputs, float* out);
     void final_states(int n, float* hidden);
     // Attention of the batch's queries over the cache rows they see -> attn_ (attention.cpp).
@@ -229,11 +226,6 @@ class Context {
     std::vector<int> expert_tokens_;
     std::vector<float> expert_token_weights_;
     std::vector<float> expert_in_, expert_out_;
-    // few_tokens_expert_ffn: each pair's gate, up (n_ff) and output (n_embd), its gate in the
-    // down projection's activation type, and the products of a pass.
-    std::vector<float> pair_gate_, pair_up_, pair_out_;
-    QuantizedActivations pair_q_;
-    std::vector<MatmulJob> expert_jobs_;
     QuantizedActivations xq_;                             // the current matmul input, converted
     std::vector<RopeAngles> rope_;                        // (n) angles per position of the batch
     float rope_angles_base_ = 0, rope_angles_scale_ = 0;  // the base and scale rope_ holds

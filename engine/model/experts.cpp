@@ -47,13 +47,9 @@ void Context::expert_ffn(int l, int n, const float* in) {
         }
     });
 
-    std::fill(proj_.begin(), proj_.begin() + static_cast<size_t>(n) * d, 0.0f);
-    if (n * k <= kFewExpertPairs) {
-        few_tokens_expert_ffn(l, n, in);
-        return;
-    }
     // Each expert runs once on the tokens that chose it: gathered rows in, weighted rows added
     // to proj_ (n, d).
+    std::fill(proj_.begin(), proj_.begin() + static_cast<size_t>(n) * d, 0.0f);
     std::vector<int>& tokens = expert_tokens_;
     std::vector<float>& weights = expert_token_weights_;
     for (int e = 0; e < n_expert; ++e) {
@@ -87,60 +83,6 @@ void Context::expert_ffn(int l, int n, const float* in) {
             float* y = &proj_[static_cast<size_t>(tokens[i]) * d];
             const float* out = &expert_out_[static_cast<size_t>(i) * d];
             for (int j = 0; j < d; ++j) y[j] += weights[i] * out[j];
-        }
-    }
-}
-
-// A few tokens (generation): every (token, chosen expert) pair is its own one-row product, and
-// all pairs' gate and up products go to the threads in one pass (matmul_set), then all their
-// down products in another: 2 dispatches a layer instead of 3 for each chosen expert, whose
-// matrices are small (768 rows in Qwen3-30B-A3B).
-void Context::few_tokens_expert_ffn(int l, int n, const float* in) {
-    const ModelConfig& c = model_.config();
-    const LayerWeights& w = model_.layers[l];
-    const int d = c.n_embd, k = c.n_expert_used, n_ff = c.n_ff;
-    const size_t pairs = static_cast<size_t>(n) * k;
-    pair_gate_.resize(pairs * n_ff);
-    pair_up_.resize(pairs * n_ff);
-    pair_out_.resize(pairs * d);
-    // The experts are slices of one tensor each: one activation type for all gates, one for
-    // all ups, one for all downs.
-    const ExpertWeights& any = w.experts[0];
-    xq_.quantize(in, n, d, any.gate.kernels->activation_type, pool_);
-    const bool same_type = any.up.kernels->activation_type == any.gate.kernels->activation_type;
-    if (!same_type) pair_q_.quantize(in, n, d, any.up.kernels->activation_type, pool_);
-    const QuantizedActivations& up_in = same_type ? xq_ : pair_q_;
-    std::vector<MatmulJob>& jobs = expert_jobs_;
-    jobs.clear();
-    for (size_t p = 0; p < pairs; ++p) {
-        const size_t t = p / k;
-        const ExpertWeights& e = w.experts[chosen_[p]];
-        // W_gate, W_up (n_ff, d) @ token t's row (d) -> this pair's gate, up (n_ff)
-        jobs.push_back({&e.gate, xq_.data.data() + t * xq_.row_bytes, &pair_gate_[p * n_ff]});
-        jobs.push_back({&e.up, up_in.data.data() + t * up_in.row_bytes, &pair_up_[p * n_ff]});
-    }
-    matmul_set(jobs, pool_);
-    for (size_t p = 0; p < pairs; ++p) silu_mul(&pair_gate_[p * n_ff], &pair_up_[p * n_ff], n_ff);
-    pair_q_.quantize(pair_gate_.data(), static_cast<int>(pairs), n_ff,
-                     any.down.kernels->activation_type, pool_);
-    jobs.clear();
-    for (size_t p = 0; p < pairs; ++p) {
-        // W_down (d, n_ff) @ the pair's gate (n_ff) -> its output (d)
-        jobs.push_back({&w.experts[chosen_[p]].down, pair_q_.data.data() + p * pair_q_.row_bytes,
-                        &pair_out_[p * d]});
-    }
-    matmul_set(jobs, pool_);
-    // Each token's weighted sum, its experts in index order (as the grouped path adds them).
-    for (int t = 0; t < n; ++t) {
-        float* y = &proj_[static_cast<size_t>(t) * d];
-        for (int e = 0; e < c.n_expert; ++e) {
-            for (int j = 0; j < k; ++j) {
-                const size_t p = static_cast<size_t>(t) * k + j;
-                if (chosen_[p] != e) continue;
-                const float weight = chosen_weight_[p];
-                const float* out = &pair_out_[p * d];
-                for (int i = 0; i < d; ++i) y[i] += weight * out[i];
-            }
         }
     }
 }

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
 #include <vector>
 
 #include "engine/model/model.h"
@@ -27,19 +26,6 @@ struct QuantizedActivations {
 // activation type. Threads split the rows of W, so each weight row is read once per call.
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
             ThreadPool& pool);
-
-// One product of a set for matmul_set: W (rows, cols) @ one activation row, already in W's
-// activation type -> y (rows).
-struct MatmulJob {
-    const WeightMatrix* w;
-    const uint8_t* x;
-    float* y;
-};
-// Several one-token products in one pass of the threads, which split the union of their rows
-// (packed row groups, else rows): many small matrices, as a mixture's chosen experts in
-// generation, cost one dispatch and stay balanced instead of one each. Each result is the one
-// matmul() gives for that weight and row.
-void matmul_set(std::span<const MatmulJob> jobs, ThreadPool& pool);
 
 // The batch path for weights stored as floats (F32, F16, BF16; matmul_float.cpp): tiles
 // of W converted to F32 and multiplied by the batch with a GEMM, OpenBLAS's sgemm if use_blas
