@@ -350,6 +350,50 @@ TEST(Architectures, MissingMetadataIsNamed) {
     std::filesystem::remove_all(std::filesystem::path(no_window).parent_path());
 }
 
+// Hostile or broken metadata of the hybrid and mixture families: an error naming the key,
+// never a crash or an allocation of what the file claims.
+TEST(Architectures, HybridAndMixtureMetadataOutOfRangeIsNamed) {
+    const std::string lfm2 = test::shared_path("arch2/models/mini-lfm2-F32.gguf").string();
+    const std::string qwen35 = test::shared_path("arch2/models/mini-qwen35-F32.gguf").string();
+    const std::string moe = test::shared_path("arch2/models/mini-qwen3moe-F32.gguf").string();
+    struct Case {
+        std::string source, name;
+        std::function<void(gguf::Writer&)> edit;
+        std::string expected;
+    };
+    const std::vector<int32_t> short_kv = {0, 2}, negative_kv = {0, -1, 2, 0},
+                               mixed_kv = {0, 2, 1, 0};
+    const std::vector<Case> cases = {
+        {lfm2, "kv-short",
+         [&](auto& w) { w.set_array_i32("lfm2.attention.head_count_kv", short_kv); },
+         "is an array, which a lfm2 model of 4 layers cannot use"},
+        {lfm2, "kv-negative",
+         [&](auto& w) { w.set_array_i32("lfm2.attention.head_count_kv", negative_kv); },
+         "head_count_kv[1] = -1 is out of range"},
+        {lfm2, "kv-mixed",
+         [&](auto& w) { w.set_array_i32("lfm2.attention.head_count_kv", mixed_kv); },
+         "different KV head counts are not supported"},
+        {lfm2, "conv-huge", [](auto& w) { w.set_u32("lfm2.shortconv.l_cache", 1000000); },
+         "lfm2.shortconv.l_cache = 1000000 is out of range"},
+        {qwen35, "state-huge", [](auto& w) { w.set_u32("qwen35.ssm.state_size", 1u << 20); },
+         "qwen35.ssm.state_size = 1048576 is out of range"},
+        {qwen35, "heads-odd", [](auto& w) { w.set_u32("qwen35.ssm.time_step_rank", 3); },
+         "the DeltaNet's heads do not fit together"},
+        {qwen35, "nextn-all", [](auto& w) { w.set_u32("qwen35.nextn_predict_layers", 4); },
+         "nextn_predict_layers = 4 leaves no layer of 4"},
+        {qwen35, "flags-string",
+         [](auto& w) { w.set_string("qwen35.attention.recurrent_layers", "all"); },
+         "must be an array of a flag per layer"},
+        {moe, "experts-used", [](auto& w) { w.set_u32("qwen3moe.expert_used_count", 9); },
+         "expert_used_count 9 of expert_count 8 is out of range"},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.name);
+        const std::string error = load_error(edited_copy(c.source, c.name, c.edit));
+        EXPECT_NE(error.find(c.expected), std::string::npos) << error;
+    }
+}
+
 TEST(Rope, AdjacentAndNeoXPairsWithFactors) {
     RopeAngles angles;
     const float factors[] = {1.0f, 4.0f};

@@ -220,7 +220,7 @@ void Context::attention_block(int l, int n) {
         each_token(pool_, n, [&](int t) {
             float* a = &attn_[t * c.q_dim()];
             const float* gate = &attn_gate_[t * c.q_dim()];
-            for (int i = 0; i < c.q_dim(); ++i) a[i] *= 1.0f / (1.0f + std::exp(-gate[i]));
+            for (int i = 0; i < c.q_dim(); ++i) a[i] *= sigmoid(gate[i]);
         });
     }
     // Wo (d, q_dim) @ attn (n, q_dim) -> proj (n, d)

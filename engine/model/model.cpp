@@ -53,8 +53,12 @@ class TensorLookup {
     }
 
     // A norm weight or bias: F32 vector of n values.
-    const float* vector(const std::string& name, uint64_t n) const {
-        const gguf::TensorInfo& t = find(name, n, 0);
+    const float* vector(const std::string& name, uint64_t n) const { return floats(name, n, 0); }
+
+    // F32 values read as they are: a vector (rows = 0), or a small matrix (a convolution's
+    // taps, a channel per row).
+    const float* floats(const std::string& name, uint64_t cols, uint64_t rows) const {
+        const gguf::TensorInfo& t = find(name, cols, rows);
         if (t.type != TensorType::F32) {
             throw Error(file_.name() + ": tensor '" + name + "' has type " +
                         std::string(tensor_type_name(t.type)) + ", expected F32");
@@ -157,17 +161,9 @@ Model::Model(const std::string& path, const ModelOptions& options)
             w.ffn_out_norm_b = tensors.vector(p + "layer_output_norm.bias", c.n_embd);
         }
         const bool attention = c.layers[l].kind == LayerKind::Attention;
-        const auto f32_matrix = [&](const std::string& name, uint64_t cols, uint64_t rows) {
-            const gguf::TensorInfo& t = tensors.find(name, cols, rows);
-            if (t.type != TensorType::F32) {
-                throw Error(file_.name() + ": tensor '" + name + "' has type " +
-                            std::string(tensor_type_name(t.type)) + ", expected F32");
-            }
-            return reinterpret_cast<const float*>(t.data);
-        };
         if (c.layers[l].kind == LayerKind::DeltaNet) {  // ARCH: qwen35
             w.conv_in = tensors.matrix(p + "attn_qkv.weight", c.n_embd, c.conv_channels);
-            w.conv_kernel = f32_matrix(p + "ssm_conv1d.weight", c.n_conv, c.conv_channels);
+            w.conv_kernel = tensors.floats(p + "ssm_conv1d.weight", c.n_conv, c.conv_channels);
             w.ssm_z = tensors.matrix(p + "attn_gate.weight", c.n_embd, c.ssm_value_dim());
             w.ssm_beta = tensors.matrix(p + "ssm_beta.weight", c.n_embd, c.ssm_v_heads);
             w.ssm_alpha = tensors.matrix(p + "ssm_alpha.weight", c.n_embd, c.ssm_v_heads);
@@ -177,7 +173,7 @@ Model::Model(const std::string& path, const ModelOptions& options)
             w.conv_out = tensors.matrix(p + "ssm_out.weight", c.ssm_value_dim(), c.n_embd);
         } else if (!attention) {  // ARCH: lfm2's short convolution
             w.conv_in = tensors.matrix(p + "shortconv.in_proj.weight", c.n_embd, 3 * c.n_embd);
-            w.conv_kernel = f32_matrix(p + "shortconv.conv.weight", c.n_conv, c.n_embd);
+            w.conv_kernel = tensors.floats(p + "shortconv.conv.weight", c.n_conv, c.n_embd);
             w.conv_out = tensors.matrix(p + "shortconv.out_proj.weight", c.n_embd, c.n_embd);
         }
         // ARCH: fused Q, K, V rows (phi3's files; any family's loader accepts them).

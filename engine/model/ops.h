@@ -3,6 +3,7 @@
 // float), and the loop over a batch's tokens. Matrix products are in matmul.h.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -49,6 +50,11 @@ void rope_rotate(float* head, const RopeAngles& angles, RopeKind kind = RopeKind
 
 // In place: x = exp(x - max) / sum(exp(x - max)).  x: (n)
 void softmax(float* x, int n);
+
+// The logistic function, 1 / (1 + e^-x): gates (qwen35's attention output, DeltaNet's beta).
+inline float sigmoid(float x) {
+    return 1.0f / (1.0f + std::exp(-x));
+}
 
 // SwiGLU's gate (Shazeer, 2020): gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)).  (n)
 void silu_mul(float* gate, const float* up, int64_t n);

@@ -32,9 +32,6 @@ void causal_conv_step(const float* in, const float* kernel, int taps, int channe
     }
 }
 
-float sigmoid(float x) {
-    return 1.0f / (1.0f + std::exp(-x));
-}
 float silu(float x) {
     return x * sigmoid(x);
 }
