@@ -84,16 +84,21 @@ void softmax(float* x, int n) {
     for (i = 0; i < n; ++i) x[i] *= inv_sum;
 }
 
-void silu_mul(float* gate, const float* up, int64_t n) {
+void silu(float* x, int64_t n) {
     const ExpF32Fn exp = float_kernels().exp;
-    float e[256];  // e^-gate for a slice
+    float e[256];  // e^-x for a slice
     for (int64_t begin = 0; begin < n; begin += 256) {
         const int64_t count = std::min<int64_t>(256, n - begin);
-        float* g = gate + begin;
+        float* g = x + begin;
         for (int64_t i = 0; i < count; ++i) e[i] = -g[i];
         exp(e, e, count);
-        for (int64_t i = 0; i < count; ++i) g[i] = g[i] / (1.0f + e[i]) * up[begin + i];
+        for (int64_t i = 0; i < count; ++i) g[i] = g[i] / (1.0f + e[i]);
     }
+}
+
+void silu_mul(float* gate, const float* up, int64_t n) {
+    silu(gate, n);
+    for (int64_t i = 0; i < n; ++i) gate[i] *= up[i];  // rounds as g / (1 + e^-g) * up
 }
 
 namespace {

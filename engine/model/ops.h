@@ -56,6 +56,9 @@ inline float sigmoid(float x) {
     return 1.0f / (1.0f + std::exp(-x));
 }
 
+// SiLU in place: x = x / (1 + exp(-x)) (DeltaNet's convolution output).  (n)
+void silu(float* x, int64_t n);
+
 // SwiGLU's gate (Shazeer, 2020): gate = silu(gate) * up, silu(g) = g / (1 + exp(-g)).  (n)
 void silu_mul(float* gate, const float* up, int64_t n);
 
