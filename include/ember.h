@@ -137,7 +137,9 @@ typedef struct ember_session_params {
     int32_t kv_type;   /* an ember_kv_type; default EMBER_KV_F16 */
     /* A memory budget in bytes for weights, KV cache and scratch together; 0: none. With
        n_ctx 0 the context shrinks to fit (ember_session_n_ctx tells the size); a given n_ctx
-       that does not fit makes create fail, saying how many tokens would. */
+       that does not fit makes create fail, saying how many tokens would. A mixture of experts
+       loaded with repack 0 keeps its experts in the file's mapping, and the budget counts the
+       share of them a token reads. */
     uint64_t max_memory;
     ember_sampler_params sampling;
 } ember_session_params;

@@ -38,6 +38,14 @@ TEST(CliInspect, MixtureOfExpertsShowsActiveParameters) {
                               "experts"),
               std::string::npos)
         << result.out;
+    // --memory: what a budget counts when the experts stay mapped (memory_budget_test checks
+    // the bytes).
+    const auto memory = run_ember("inspect --memory " +
+                                  shared_path("arch2/models/mini-qwen3moe-Q4_K_M.gguf").string());
+    EXPECT_NE(memory.out.find("under --max-memory 0.4 MB (the experts stay mapped, counted as the "
+                              "2 of 8 a token reads)"),
+              std::string::npos)
+        << memory.out;
     const auto dense = run_ember("inspect " + shared_path("models/mini/mini-Q4_K_M.gguf").string());
     EXPECT_EQ(dense.out.find("active:"), std::string::npos);
 }

@@ -3,6 +3,9 @@
 // max_memory): a default context shrinks to fit, a given one is refused with what would fit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "ember.h"
 #include "engine/model/context.h"
 #include "formats/error.h"
@@ -84,6 +87,58 @@ TEST(MemoryBudget, TheCApiShrinksTheContextToo) {
     EXPECT_NE(ember_session_create(model, &p, &session, error, sizeof(error)), EMBER_OK);
     EXPECT_NE(std::string(error).find("tokens fit"), std::string::npos) << error;
     ember_model_free(model);
+}
+
+// A mixture of experts with its experts left in the mapping: the budget counts the share of
+// them a token reads, the context that fits is the one that fits with that count, and the
+// logits are those of the packed model.
+TEST(MemoryBudget, MappedExpertsCountAsWhatATokenReads) {
+    const std::string path = test::shared_path("arch2/models/mini-qwen3moe-Q8_0.gguf").string();
+    ModelOptions mapped_options;
+    mapped_options.pack_experts = false;
+    const Model packed(path), mapped(path, mapped_options);
+    const ModelConfig& c = packed.config();
+    ASSERT_GT(c.n_expert, c.n_expert_used);
+    EXPECT_FALSE(packed.experts_mapped());
+    EXPECT_TRUE(mapped.experts_mapped());
+    uint64_t all = 0, experts = 0;
+    for (const auto& t : packed.file().tensors()) {
+        all += t.n_bytes;
+        if (t.name.find("_exps.") != std::string_view::npos) experts += t.n_bytes;
+    }
+    ASSERT_GT(experts, 0u);
+    EXPECT_EQ(resident_weight_bytes(c, packed.file(), packed.experts_mapped()), all);
+    const uint64_t active = all - experts + experts / c.n_expert * c.n_expert_used;
+    EXPECT_EQ(resident_weight_bytes(c, mapped.file(), mapped.experts_mapped()), active);
+
+    ContextParams p;
+    p.n_threads = 1;
+    p.n_ctx = 128;  // below the file's training context of 256
+    p.n_batch = 128;
+    const uint64_t budget = memory_use(c, active, p).total();
+    ContextParams under;
+    under.n_threads = 1;
+    under.max_memory = budget;
+    const Context fits(mapped, under);
+    EXPECT_EQ(fits.memory().weights, active);
+    EXPECT_EQ(fits.n_ctx(), 128);  // the largest that fits: exactly the 128 measured
+    EXPECT_LE(fits.memory().total(), budget);
+    // Counting every expert, less fits.
+    const Context packed_fits(packed, under);
+    EXPECT_EQ(packed_fits.memory().weights, all);
+    EXPECT_LT(packed_fits.n_ctx(), 128);
+
+    // The mapped experts compute what the packed ones do.
+    const std::vector<int32_t> tokens = {1, 5, 9, 200, 33, 7, 64, 128};
+    Context a(packed, p), b(mapped, p);
+    a.decode(tokens, /*all_logits=*/true);
+    b.decode(tokens, /*all_logits=*/true);
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < tokens.size() * c.n_vocab; ++i) {
+        worst = std::max(worst, static_cast<double>(std::fabs(a.logits(0)[i] - b.logits(0)[i])));
+        scale = std::max(scale, static_cast<double>(std::fabs(a.logits(0)[i])));
+    }
+    EXPECT_LE(worst, 1e-3 * scale);
 }
 
 }  // namespace

@@ -42,6 +42,13 @@ void print_memory(const gguf::File& file, const InspectOptions& options) {
         "\nmemory:    weights %s (mapped from the file, or packed copies in place of "
         "their pages)\n",
         megabytes(weights).c_str());
+    if (c.n_expert > 0) {
+        std::printf(
+            "           under --max-memory %s (the experts stay mapped, counted as the %d "
+            "of %d a token reads)\n",
+            megabytes(resident_weight_bytes(c, file, /*experts_mapped=*/true)).c_str(),
+            c.n_expert_used, c.n_expert);
+    }
     std::printf("           scratch %s (context %d, batch %d, %d threads)\n",
                 megabytes(use.scratch).c_str(), p.n_ctx, p.n_batch, p.n_threads);
     std::vector<TensorType> types = {TensorType::F32, TensorType::F16};

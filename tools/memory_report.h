@@ -15,9 +15,14 @@ inline void print_memory_use(const Context& context, const ContextParams& asked)
     const ModelConfig& c = context.model().config();
     std::string reads;  // a mixture of experts: what a generated token reads of its weights
     if (c.n_expert > 0) {
-        reads = " (a token reads " + megabytes(token_reads(c, context.model().file()).bytes) +
-                ": " + std::to_string(c.n_expert_used) + " of " + std::to_string(c.n_expert) +
-                " experts)";
+        const std::string experts =
+            std::to_string(c.n_expert_used) + " of " + std::to_string(c.n_expert) + " experts";
+        reads = context.model().experts_mapped()
+                    ? " (the experts stay mapped from the " +
+                          megabytes(weight_bytes(context.model().file())) +
+                          " file, counted as the " + experts + " a token reads)"
+                    : " (a token reads " + megabytes(token_reads(c, context.model().file()).bytes) +
+                          ": " + experts + ")";
     }
     // A short convolution's state is a few kilobytes a layer.
     const std::string state =

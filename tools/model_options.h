@@ -37,7 +37,8 @@ struct ModelOptions {
             ->capture_default_str();
         app.add_option("--max-memory", max_memory,
                        "Memory budget for weights, KV cache and scratch (512M, 1.5G): a default "
-                       "context shrinks to fit, a given -c that does not fit is refused")
+                       "context shrinks to fit, a given -c that does not fit is refused; a "
+                       "mixture's experts stay mapped and count as what a token reads")
             ->check(byte_size());
         app.add_flag("--no-repack", no_repack,
                      "Compute from the mapped file only: no load-time packing of the weights");
@@ -45,6 +46,8 @@ struct ModelOptions {
     ember::ModelOptions model_options() const {
         ember::ModelOptions o;
         o.repack = !no_repack;
+        // Under a budget a mixture's experts stay mapped: the budget counts what a token reads.
+        o.pack_experts = max_memory.empty();
         return o;
     }
     ContextParams context_params() const {

@@ -141,13 +141,29 @@ TokenReads token_reads(const ModelConfig& config, const gguf::File& file) {
     return reads;
 }
 
+uint64_t resident_weight_bytes(const ModelConfig& config, const gguf::File& file,
+                               bool experts_mapped) {
+    uint64_t bytes = 0;
+    for (const auto& t : file.tensors()) {
+        const bool expert = t.name.find("_exps.") != std::string_view::npos;
+        bytes += experts_mapped && config.n_expert > 0 && expert
+                     ? t.n_bytes / config.n_expert * config.n_expert_used
+                     : t.n_bytes;
+    }
+    return bytes;
+}
+
 MemoryUse Context::memory() const {
-    return memory_use(model_.config(), weight_bytes(model_.file()), params_);
+    return memory_use(
+        model_.config(),
+        resident_weight_bytes(model_.config(), model_.file(), model_.experts_mapped()), params_);
 }
 
 Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
-      params_(resolve(model.config(), weight_bytes(model.file()), params)),
+      params_(resolve(model.config(),
+                      resident_weight_bytes(model.config(), model.file(), model.experts_mapped()),
+                      params)),
       kv_(model.config().n_attention_layers, params_.n_ctx * params_.n_seq,
           model.config().n_head_kv, model.config().head_dim, params_.kv_type),
       pool_(params_.n_threads),

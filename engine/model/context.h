@@ -50,7 +50,7 @@ struct ContextParams {
 // What a model and a context hold in memory, in bytes (ember inspect --memory, the load line
 // of ember run, ContextParams::max_memory).
 struct MemoryUse {
-    uint64_t weights = 0;   // the tensors: mapped from the file, or their packed copies
+    uint64_t weights = 0;   // the tensors, mapped or packed (Model::resident_weight_bytes)
     uint64_t kv_cache = 0;  // 2 x attention layers x positions x KV heads x a head's row
     uint64_t state = 0;     // recurrent layers' state, per sequence
     uint64_t scratch = 0;   // a batch's activations and logits, per thread an attention tile
@@ -68,6 +68,11 @@ struct TokenReads {
     uint64_t bytes = 0;
 };
 TokenReads token_reads(const ModelConfig& config, const gguf::File& file);
+// The weights a memory budget counts: every tensor's bytes, except that a mixture's experts left
+// in the file's mapping (experts_mapped: ModelOptions::pack_experts off) count as the share a
+// token reads, since the OS keeps only the experts in use in memory.
+uint64_t resident_weight_bytes(const ModelConfig& config, const gguf::File& file,
+                               bool experts_mapped);
 
 // One sequence's new tokens in a multi-sequence decode.
 struct SequenceTokens {

@@ -238,15 +238,17 @@ Model::Model(const std::string& path, const ModelOptions& options)
         }
         layers.push_back(w);
     }
-    if (options.repack) pack_weights();
+    experts_mapped_ = c.n_expert > 0 && !(options.repack && options.pack_experts);
+    if (options.repack) pack_weights(options.pack_experts);
 }
 
-void Model::pack_weights() {
+void Model::pack_weights(bool experts) {
     std::vector<WeightMatrix*> matrices;
     for (LayerWeights& l : layers) {
         for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down,
                                 &l.conv_in, &l.conv_out, &l.ssm_z})
             if (m->data != nullptr) matrices.push_back(m);
+        if (!experts) continue;
         for (ExpertWeights& e : l.experts) {  // each expert packed on its own
             for (WeightMatrix* m : {&e.gate, &e.up, &e.down}) matrices.push_back(m);
         }

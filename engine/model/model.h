@@ -39,6 +39,11 @@ struct ModelOptions {
     // of the packed tensors are released, so memory stays about the file's size. Off: every kernel
     // reads the mapping in place.
     bool repack = true;
+    // With repack: pack a mixture's experts too. Off, they stay in the file's mapping, where the
+    // OS keeps in memory the experts tokens choose and may drop the others under pressure, so a
+    // memory budget counts only what a token reads of them (context.h: resident_weight_bytes; the
+    // tools turn it off under --max-memory). Dense models are unaffected.
+    bool pack_experts = true;
 };
 
 // One expert of a mixture of experts: a SwiGLU network of its own, slice e of the file's 3-D
@@ -112,6 +117,8 @@ class Model {
     // never does. Computed on first use (saving or loading a session), then kept.
     uint64_t fingerprint() const;
     const ModelConfig& config() const { return config_; }
+    // True when a mixture's experts are read from the file's mapping (not packed).
+    bool experts_mapped() const { return experts_mapped_; }
 
     WeightMatrix token_embd;   // (n_vocab, n_embd): row t is token t's embedding
     const float* output_norm;  // (n_embd); nullptr for encoders
@@ -137,11 +144,12 @@ class Model {
     }
 
   private:
-    void pack_weights();
+    void pack_weights(bool experts);
 
     gguf::File file_;
     ModelConfig config_;
     HugePageBuffer packed_;  // every packed matrix, each 64-byte aligned
+    bool experts_mapped_ = false;
     // fingerprint(), once computed (0: not yet; threads that race compute the same value).
     mutable std::atomic<uint64_t> fingerprint_{0};
 };
