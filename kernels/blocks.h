@@ -13,6 +13,12 @@ namespace ember {
 constexpr int kQK = 32;     // values per block of the legacy types (Q4_0 .. Q8_1)
 constexpr int kQK_K = 256;  // values per super-block of the K-quants
 
+// A row's bytes as its blocks.
+template <typename Block>
+const Block* blocks_of(const void* p) {
+    return static_cast<const Block*>(p);
+}
+
 // x = d * (q - 8), q in 0..15. qs[j] holds value j in its low nibble and value j+16 in its high.
 struct BlockQ4_0 {
     fp16_t d;
@@ -91,11 +97,97 @@ struct BlockQ8_K {
     int16_t bsums[kQK_K / 16];
 };
 
+// ---- The i-quants (Kawrakow, llama.cpp PRs #4773, #4897, #5747, #6000 ...) and the ternary
+// types (compilade, PR #8151). Values come from a table: IQ4 maps 4-bit codes to 16 non-uniform
+// levels; IQ2, IQ3 and IQ1 map an index to a group of 8 (4 for IQ3) magnitudes from a lattice
+// grid (iq_grids.h), with signs stored apart (7 bits per 8 values, the 8th making the count of
+// minus signs even). Every one of them but IQ4_NL has 256-value super-blocks with small
+// integer scales per 32 (or 16) values. ref_i_quants.cpp spells each layout out.
+
+// 32 values: x = d * kIq4Levels[q], q in 0..15, nibbles as Q4_0.
+struct BlockIQ4_NL {
+    fp16_t d;
+    uint8_t qs[kQK / 2];
+};
+// 8 sub-blocks of 32, each as IQ4_NL with a 6-bit scale (low 4 bits in scales_l, high 2 in
+// scales_h): x = d * (scale_j - 32) * kIq4Levels[q].
+struct BlockIQ4_XS {
+    fp16_t d;
+    uint16_t scales_h;
+    uint8_t scales_l[kQK_K / 64];
+    uint8_t qs[kQK_K / 2];
+};
+// 8 sub-blocks of 32, each 4 x 16 bits: four 8-bit grid indices, then four 7-bit sign groups
+// and a 4-bit scale in the top bits. 2.06 bits a value.
+struct BlockIQ2_XXS {
+    fp16_t d;
+    uint16_t qs[kQK_K / 8];
+};
+// 32 x 16 bits: a 9-bit grid index and 7 sign bits each; two 4-bit scales per 32 values.
+struct BlockIQ2_XS {
+    fp16_t d;
+    uint16_t qs[kQK_K / 8];
+    uint8_t scales[kQK_K / 32];
+};
+// 10-bit grid indices (8 low bits in qs, 2 high in qh), 8 explicit sign bits per group (the
+// second half of qs), two 4-bit scales per 32 values.
+struct BlockIQ2_S {
+    fp16_t d;
+    uint8_t qs[kQK_K / 4];
+    uint8_t qh[kQK_K / 32];
+    uint8_t scales[kQK_K / 32];
+};
+// 64 8-bit indices into a grid of 4-value groups, then per 32 values 32 bits: four 7-bit sign
+// groups and a 4-bit scale.
+struct BlockIQ3_XXS {
+    fp16_t d;
+    uint8_t qs[3 * kQK_K / 8];
+};
+// 9-bit indices (high bit in qh) into a grid of 4-value groups, 8 sign bits per 8 values,
+// 4-bit scales per 32 values.
+struct BlockIQ3_S {
+    fp16_t d;
+    uint8_t qs[kQK_K / 4];
+    uint8_t qh[kQK_K / 32];
+    uint8_t signs[kQK_K / 8];
+    uint8_t scales[kQK_K / 64];
+};
+// 11-bit indices into a grid of 8 values in {-1, 0, 1} (8 low bits in qs; per 32 values a
+// 16-bit qh: four 3-bit index tops, a 3-bit scale, the sign of a +-1/8 shift).
+struct BlockIQ1_S {
+    fp16_t d;
+    uint8_t qs[kQK_K / 8];
+    uint16_t qh[kQK_K / 32];
+};
+// As IQ1_S with a shift sign per 8 values and 3-bit scales per 16; the fp16 d is spread over
+// the top 4 bits of the four 16-bit words of scales.
+struct BlockIQ1_M {
+    uint8_t qs[kQK_K / 8];
+    uint8_t qh[kQK_K / 16];
+    uint8_t scales[kQK_K / 32];
+};
+// Ternary, x = d * (t - 1), t in 0..2: 5 values a byte (base 3) in qs, 4 a byte in qh.
+struct BlockTQ1_0 {
+    uint8_t qs[(kQK_K - 4 * kQK_K / 64) / 5];
+    uint8_t qh[kQK_K / 64];
+    fp16_t d;
+};
+// Ternary, x = d * (t - 1), t in 0..2 as 2-bit fields.
+struct BlockTQ2_0 {
+    uint8_t qs[kQK_K / 4];
+    fp16_t d;
+};
+
 static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24);
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ8_1) == 36);
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110);
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
+static_assert(sizeof(BlockIQ4_NL) == 18 && sizeof(BlockIQ4_XS) == 136);
+static_assert(sizeof(BlockIQ2_XXS) == 66 && sizeof(BlockIQ2_XS) == 74 && sizeof(BlockIQ2_S) == 82);
+static_assert(sizeof(BlockIQ3_XXS) == 98 && sizeof(BlockIQ3_S) == 110);
+static_assert(sizeof(BlockIQ1_S) == 50 && sizeof(BlockIQ1_M) == 56);
+static_assert(sizeof(BlockTQ1_0) == 54 && sizeof(BlockTQ2_0) == 66);
 
 }  // namespace ember

@@ -48,11 +48,6 @@ inline int q6_k_value(const BlockQ6_K& b, int p) {
     return (low | (high << 4)) - 32;
 }
 
-template <typename Block>
-const Block* blocks_of(const void* p) {
-    return static_cast<const Block*>(p);
-}
-
 }  // namespace
 
 // ---- Q2_K: x = d * scale_j * q - dmin * min_j, 16 sub-blocks of 16 ----

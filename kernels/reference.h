@@ -52,6 +52,31 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* x, const void* y);
 void dequantize_row_q8_k(const void* in, float* out, int64_t n);
 void quantize_row_q8_k(const float* in, void* out, int64_t n);
 
+// The i-quants and the ternary types (ref_i_quants.cpp): IQ4_NL pairs with Q8_0, the others
+// with Q8_K.
+void dequantize_row_iq4_nl(const void* in, float* out, int64_t n);
+float vec_dot_iq4_nl_q8_0(int64_t n, const void* x, const void* y);
+void dequantize_row_iq4_xs(const void* in, float* out, int64_t n);
+float vec_dot_iq4_xs_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_iq3_xxs(const void* in, float* out, int64_t n);
+float vec_dot_iq3_xxs_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_iq3_s(const void* in, float* out, int64_t n);
+float vec_dot_iq3_s_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_iq2_xxs(const void* in, float* out, int64_t n);
+float vec_dot_iq2_xxs_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_iq2_xs(const void* in, float* out, int64_t n);
+float vec_dot_iq2_xs_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_iq2_s(const void* in, float* out, int64_t n);
+float vec_dot_iq2_s_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_iq1_s(const void* in, float* out, int64_t n);
+float vec_dot_iq1_s_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_iq1_m(const void* in, float* out, int64_t n);
+float vec_dot_iq1_m_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_tq1_0(const void* in, float* out, int64_t n);
+float vec_dot_tq1_0_q8_k(int64_t n, const void* x, const void* y);
+void dequantize_row_tq2_0(const void* in, float* out, int64_t n);
+float vec_dot_tq2_0_q8_k(int64_t n, const void* x, const void* y);
+
 // Weight quantizers (F32 -> type) with llama.cpp's rounding (quantize_legacy.cpp).
 void quantize_weights_q4_0(const float* in, void* out, int64_t n);
 void quantize_weights_q4_1(const float* in, void* out, int64_t n);

@@ -426,6 +426,11 @@ TEST(CliSynthQuantize, MixOfARealShapeLoadsAndRuns) {
     result = run_ember("quantize " + f32 + " " + q + " Q7_K");
     EXPECT_EQ(result.status, 2);
     EXPECT_NE(result.err.find("unknown type 'Q7_K'"), std::string::npos) << result.err;
+    result = run_ember("quantize " + f32 + " " + q + " IQ2_M");  // runs, cannot be written yet
+    EXPECT_EQ(result.status, 2);
+    EXPECT_NE(result.err.find("ember reads and runs IQ2_M files but cannot write them yet"),
+              std::string::npos)
+        << result.err;
     std::filesystem::remove_all(dir);
 }
 

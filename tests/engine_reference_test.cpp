@@ -155,19 +155,13 @@ std::string arch_case_name(const ::testing::TestParamInfo<std::string>& param) {
 
 class ArchitectureReference : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(ArchitectureReference, LogitsAndGreedyIdsMatchLlamaCpp) {
-    // "arch2/NAME": the 2025-2026 families of ../shared/arch2 (a llama.cpp of August 2026).
-    const std::string& param = GetParam();
-    const bool arch2 = param.starts_with("arch2/");
-    const std::string name = arch2 ? param.substr(6) : param;
-    const test::Reference ref = test::load_reference(arch2 ? "arch2" : "arch", name);
+// A file judged against llama.cpp's own spread (the rule above).
+void check_within_spread(const test::Reference& ref, bool float_weights) {
     const Model model(ref.model_path);
     ASSERT_EQ(model.config().n_vocab, ref.n_vocab);
-    const bool float_weights = name.ends_with("F32") || name.ends_with("F16");
-
     const auto cmp = prompt_logits_against(model, ref);
-    RecordProperty("rms", std::to_string(cmp.rms));
-    RecordProperty("top1", std::to_string(cmp.top1_agreement));
+    ::testing::Test::RecordProperty("rms", std::to_string(cmp.rms));
+    ::testing::Test::RecordProperty("top1", std::to_string(cmp.top1_agreement));
     const double max_rms = float_weights ? 0.01 : std::max(0.12, 1.5 * ref.spread_rms);
     // Float files agree at every position, except where llama.cpp itself flips its top token
     // when only its KV cache type changes (a near-tie: mini-qwen3-F32 has one of 58).
@@ -185,6 +179,15 @@ TEST_P(ArchitectureReference, LogitsAndGreedyIdsMatchLlamaCpp) {
         greedy_steps_matching(model, ref.prompt_ids, ref.greedy_ids,
                               std::min(4, ref.spread_greedy_same), 0.1f);
     }
+}
+
+TEST_P(ArchitectureReference, LogitsAndGreedyIdsMatchLlamaCpp) {
+    // "arch2/NAME": the 2025-2026 families of ../shared/arch2 (a llama.cpp of August 2026).
+    const std::string& param = GetParam();
+    const bool arch2 = param.starts_with("arch2/");
+    const std::string name = arch2 ? param.substr(6) : param;
+    check_within_spread(test::load_reference(arch2 ? "arch2" : "arch", name),
+                        name.ends_with("F32") || name.ends_with("F16"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Arch, ArchitectureReference,
@@ -300,6 +303,28 @@ TEST(Context, RefusesTokensOutsideTheVocabularyAndContextOverflow) {
     context.truncate(4);
     EXPECT_NO_THROW(context.decode(one_more));
 }
+
+// The i-quant and ternary files of ../shared (README there, "i-quants"): every ggml i-quant and
+// ternary type, in llama.cpp's mixes, judged by the same spread rule.
+class IQuantReference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(IQuantReference, LogitsAndGreedyIdsMatchLlamaCpp) {
+    const std::string& name = GetParam();
+    const std::string dir = name.starts_with("mini-") ? "mini" : "ember-stories-5M";
+    check_within_spread(test::load_reference(dir, name), /*float_weights=*/false);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    IQuants, IQuantReference,
+    ::testing::Values("mini-IQ4_NL", "mini-IQ4_XS", "mini-IQ3_XXS", "mini-IQ2_XXS", "mini-IQ2_XS",
+                      "mini-IQ1_S", "mini-IQ1_M", "mini-TQ1_0", "mini-TQ2_0",
+                      "ember-stories-5M-IQ4_NL", "ember-stories-5M-IQ4_XS",
+                      "ember-stories-5M-IQ3_XXS", "ember-stories-5M-IQ3_S",
+                      "ember-stories-5M-IQ3_M", "ember-stories-5M-IQ2_XXS",
+                      "ember-stories-5M-IQ2_XS", "ember-stories-5M-IQ2_M", "ember-stories-5M-IQ1_S",
+                      "ember-stories-5M-IQ1_M", "ember-stories-5M-TQ1_0", "ember-stories-5M-TQ2_0",
+                      "ember-stories-5M-Q4_K_M-imat", "ember-stories-5M-Q2_K-imat"),
+    arch_case_name);
 
 }  // namespace
 }  // namespace ember

@@ -58,6 +58,32 @@ std::vector<uint8_t> weight_row(TensorType type, int64_t n, Fill fill, std::mt19
             case TensorType::Q6_K:
                 put_half(208);
                 break;
+            case TensorType::IQ4_NL:
+            case TensorType::IQ4_XS:
+            case TensorType::IQ2_XXS:
+            case TensorType::IQ2_XS:
+            case TensorType::IQ2_S:
+            case TensorType::IQ3_XXS:
+            case TensorType::IQ3_S:
+            case TensorType::IQ1_S:
+                put_half(0);
+                break;
+            case TensorType::IQ1_M: {  // d is the top nibbles of the 4 scale words (offset 48)
+                const fp16_t h = f32_to_fp16(fill == Fill::LargeScales ? 1000.0f : small(rng));
+                for (int k = 0; k < 4; ++k) {
+                    uint16_t word;
+                    std::memcpy(&word, row.data() + at + 48 + 2 * k, 2);
+                    word = static_cast<uint16_t>((word & 0x0fff) | ((h >> (4 * k)) & 0xf) << 12);
+                    std::memcpy(row.data() + at + 48 + 2 * k, &word, 2);
+                }
+                break;
+            }
+            case TensorType::TQ1_0:
+                put_half(52);
+                break;
+            case TensorType::TQ2_0:
+                put_half(64);
+                break;
             default:
                 break;
         }

@@ -54,11 +54,12 @@ TEST(Bf16, NarrowingRoundsToNearestEven) {
 
 // ---- dequantization against llama.cpp ----
 
-TEST(Dequantize, EveryTypeEqualsLlamaCppBitForBit) {
+// Every tensor an index of ../shared/reference/dequant lists, dequantized, against ggml's
+// output, counting them in n_checked.
+void check_dequantization(const std::string& index_name, size_t& n_checked) {
     const auto dir = test::shared_path("reference/dequant");
-    std::ifstream index_file(dir / "index.json");
+    std::ifstream index_file(dir / index_name);
     const auto index = nlohmann::json::parse(index_file);
-    size_t n_checked = 0;
     for (const auto& [ref_name, entry] : index.items()) {
         SCOPED_TRACE(ref_name);
         const gguf::File file(
@@ -89,7 +90,20 @@ TEST(Dequantize, EveryTypeEqualsLlamaCppBitForBit) {
         EXPECT_EQ(mismatches, 0u);
         ++n_checked;
     }
+}
+
+TEST(Dequantize, EveryTypeEqualsLlamaCppBitForBit) {
+    size_t n_checked = 0;
+    check_dequantization("index.json", n_checked);
     EXPECT_GE(n_checked, 30u);
+}
+
+// The i-quants and ternary types: 13 tensors covering all 11 types (and every grid entry those
+// tensors use).
+TEST(Dequantize, EveryIQuantAndTernaryTypeEqualsLlamaCppBitForBit) {
+    size_t n_checked = 0;
+    check_dequantization("index-iq.json", n_checked);
+    EXPECT_EQ(n_checked, 13u);
 }
 
 // ---- dot products against dequantize-then-dot ----
@@ -146,13 +160,15 @@ TEST_P(DotProduct, MatchesDequantizeThenDotWithinTheRoundingBound) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryType, DotProduct,
-                         ::testing::Values(TensorType::F32, TensorType::F16, TensorType::BF16,
-                                           TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
-                                           TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K,
-                                           TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
-                                           TensorType::Q6_K),
-                         [](const auto& p) { return std::string(tensor_type_name(p.param)); });
+INSTANTIATE_TEST_SUITE_P(
+    EveryType, DotProduct,
+    ::testing::Values(TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q4_0,
+                      TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
+                      TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
+                      TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS, TensorType::IQ3_XXS,
+                      TensorType::IQ3_S, TensorType::IQ2_XXS, TensorType::IQ2_XS, TensorType::IQ2_S,
+                      TensorType::IQ1_S, TensorType::IQ1_M, TensorType::TQ1_0, TensorType::TQ2_0),
+    [](const auto& p) { return std::string(tensor_type_name(p.param)); });
 
 // ---- activation quantization ----
 

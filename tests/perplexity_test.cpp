@@ -65,5 +65,23 @@ INSTANTIATE_TEST_SUITE_P(
                       TypeCase{"Q2_K", 6.1750, 0.01}),
     [](const auto& p) { return std::string(p.param.type); });
 
+// reference/ember-stories-5M/perplexity-iq.txt: the i-quant and ternary files (all quantized
+// with the shared imatrix), to within 0.2% of llama.cpp's.
+INSTANTIATE_TEST_SUITE_P(
+    IQuants, Stories5MPerplexity,
+    ::testing::Values(TypeCase{"IQ4_NL", 5.8542, 0.012}, TypeCase{"IQ4_XS", 5.8631, 0.012},
+                      TypeCase{"IQ3_XXS", 5.8934, 0.012}, TypeCase{"IQ3_S", 5.9443, 0.012},
+                      TypeCase{"IQ3_M", 5.8987, 0.012}, TypeCase{"IQ2_XXS", 6.0351, 0.012},
+                      TypeCase{"IQ2_XS", 5.9956, 0.012}, TypeCase{"IQ2_M", 5.9278, 0.012},
+                      TypeCase{"IQ1_S", 6.5157, 0.013}, TypeCase{"IQ1_M", 6.4541, 0.013},
+                      TypeCase{"TQ1_0", 25.6690, 0.05}, TypeCase{"TQ2_0", 25.6690, 0.05},
+                      TypeCase{"Q4_K_M-imat", 5.9288, 0.012}, TypeCase{"Q2_K-imat", 6.1085, 0.012}),
+    [](const auto& p) {
+        std::string name = p.param.type;
+        for (char& ch : name)
+            if (ch == '-') ch = '_';
+        return name;
+    });
+
 }  // namespace
 }  // namespace ember

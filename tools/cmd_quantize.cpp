@@ -22,8 +22,7 @@ int run_quantize(const QuantizeCliOptions& o) {
     QuantizeOptions options;
     options.file_type = find_file_type(o.type);
     if (options.file_type == nullptr) {
-        throw UsageError("unknown type '" + o.type + "' (known: " + std::string(file_type_names()) +
-                         ")");
+        throw UsageError(unwritable_file_type(o.type));
     }
     const gguf::File in(o.input);
     options.n_threads = o.n_threads;

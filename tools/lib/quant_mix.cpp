@@ -84,6 +84,20 @@ std::string_view file_type_names() {
     return kNames;
 }
 
+std::string unwritable_file_type(std::string_view name) {
+    static constexpr std::string_view kIQuants[] = {
+        "IQ4_NL", "IQ4_XS", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M", "IQ2_XXS",
+        "IQ2_XS", "IQ2_S",  "IQ2_M",   "IQ1_S",  "IQ1_M", "TQ1_0", "TQ2_0"};
+    const std::string known = " (known: " + std::string(file_type_names()) + ")";
+    for (std::string_view t : kIQuants) {
+        if (name == t) {
+            return "ember reads and runs " + std::string(name) +
+                   " files but cannot write them yet" + known;
+        }
+    }
+    return "unknown type '" + std::string(name) + "'" + known;
+}
+
 TensorType mix_tensor_type(const FileType& file_type, std::string_view name, uint64_t row_width,
                            const MixModel& model) {
     TensorType type = file_type.base;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,10 @@ const std::vector<FileType>& file_types();
 const FileType* find_file_type(std::string_view name);
 // "F32 F16 ... Q6_K", for help texts and errors.
 std::string_view file_type_names();
+// Why a name find_file_type does not know cannot be written: llama.cpp's i-quant and ternary
+// types and mixes (IQ4_XS, IQ2_M, TQ1_0, ...), which ember reads and runs but does not write
+// yet, or an unknown name; with the known names.
+std::string unwritable_file_type(std::string_view name);
 
 // What the rules look at besides the tensor's own name and width.
 struct MixModel {
