@@ -34,7 +34,7 @@ std::vector<uint8_t> random_weights(TensorType type, int64_t rows, int64_t cols,
             for (float& v : row) v = normal(rng);
             ref.quantize_weights(row.data(), weights.data() + r * row_bytes, cols);
         }
-    } else {  // no quantizer yet (K-quants): random bits with a small super-block scale
+    } else {  // no quantizer yet: random bits with a small (super-)block scale
         for (auto& b : weights) b = static_cast<uint8_t>(rng());
         const size_t block = ember::tensor_type_info(type).bytes_per_block;
         const size_t d_at = type == TensorType::Q6_K   ? 208
@@ -44,7 +44,7 @@ std::vector<uint8_t> random_weights(TensorType type, int64_t rows, int64_t cols,
         for (size_t at = 0; at < weights.size(); at += block) {
             const uint16_t small = 0x1400;  // fp16 ~0.001, for d and (where present) dmin
             std::memcpy(&weights[at + d_at], &small, 2);
-            if (type != TensorType::Q6_K && type != TensorType::Q3_K)
+            if (type == TensorType::Q2_K || type == TensorType::Q4_K || type == TensorType::Q5_K)
                 std::memcpy(&weights[at + d_at + 2], &small, 2);
         }
     }
@@ -188,10 +188,10 @@ void register_all() {
             }
         }
     }
-    for (TensorType t :
-         {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::Q4_0,
-          TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q2_K, TensorType::Q3_K,
-          TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
+    for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0,
+                         TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
+                         TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
+                         TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS}) {
         const std::string name(ember::tensor_type_name(t));
         benchmark::RegisterBenchmark(("matvec/" + name + "/reference").c_str(), BM_MatVec, t, true);
         benchmark::RegisterBenchmark(("matvec/" + name + "/" + ember::active_kernel_set()).c_str(),

@@ -140,22 +140,26 @@ void dequantize_row_iq4_xs(const void* in, float* out, int64_t n) {
     }
 }
 
+// The sub-blocks' integer dots times their integer scales, summed exactly; one float multiply
+// per super-block, as the K-quants here. (llama.cpp's scalar code multiplies each sub-block in
+// float: the same up to the float rounding of 8 terms.)
 float vec_dot_iq4_xs_q8_k(int64_t n, const void* x, const void* y) {
     float sum = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const BlockIQ4_XS& xb = blocks_of<BlockIQ4_XS>(x)[i];
         const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        const float d = fp16_to_f32(xb.d) * yb.d;
+        int scaled = 0;
         for (int ib = 0; ib < kQK_K / 32; ++ib) {
             const uint8_t* qs = &xb.qs[16 * ib];
             const int8_t* q8 = &yb.qs[32 * ib];
-            int lo = 0, hi = 0;
+            int dot = 0;
             for (int j = 0; j < 16; ++j) {
-                lo += q8[j] * kIq4Levels[qs[j] & 0xf];
-                hi += q8[j + 16] * kIq4Levels[qs[j] >> 4];
+                dot += q8[j] * kIq4Levels[qs[j] & 0xf];
+                dot += q8[j + 16] * kIq4Levels[qs[j] >> 4];
             }
-            sum += d * static_cast<float>(iq4_xs_scale(xb, ib) - 32) * static_cast<float>(lo + hi);
+            scaled += (iq4_xs_scale(xb, ib) - 32) * dot;
         }
+        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(scaled);
     }
     return sum;
 }

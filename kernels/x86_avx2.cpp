@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include "kernels/blocks.h"
+#include "kernels/iq_grids.h"
 #include "kernels/k_quant_scales.h"
 #include "kernels/matmul_f32_tile.inl"
 #include "kernels/simd_kernels.h"
@@ -185,6 +186,18 @@ struct DecodeQ5_1 {
         return {_mm256_or_si256(unpack_nibbles(b.qs), fifth_bits(b.qh)), half(b.d), half(b.m)};
     }
 };
+// IQ4_NL: the nibbles as Q4_0's, each looked up in the 16 levels (one pshufb).
+inline __m256i iq4_levels(const uint8_t* qs) {
+    const __m256i table =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Levels)));
+    return _mm256_shuffle_epi8(table, unpack_nibbles(qs));
+}
+struct DecodeIQ4_NL {
+    using Block = BlockIQ4_NL;
+    using Act = BlockQ8_0;
+    static constexpr bool kSigned = true, kOffset = false;
+    static Decoded decode(const Block& b) { return {iq4_levels(b.qs), half(b.d), 0.0f}; }
+};
 struct DecodeQ8_0 {
     using Block = BlockQ8_0;
     using Act = BlockQ8_0;
@@ -234,6 +247,12 @@ float dot_one(int64_t n, const void* x, const void* y) {
 
 float vec_dot_q4_0_q8_0(int64_t n, const void* x, const void* y) {
     return dot_one<DecodeQ4_0>(n, x, y);
+}
+float vec_dot_iq4_nl_q8_0(int64_t n, const void* x, const void* y) {
+    return dot_one<DecodeIQ4_NL>(n, x, y);
+}
+void vec_dot4_iq4_nl_q8_0(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    dot_rows<DecodeIQ4_NL, 4>(n, x, y, s, out);
 }
 float vec_dot_q4_1_q8_1(int64_t n, const void* x, const void* y) {
     return dot_one<DecodeQ4_1>(n, x, y);
@@ -459,6 +478,55 @@ void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t s, float
     k_dot_rows<DecodeQ6_K, 4>(n, x, y, s, out);
 }
 
+// ---- IQ4_XS: 8 sub-blocks of IQ4_NL levels with 6-bit scales, against Q8_K ----
+// Each super-block is looked up once; per row, each sub-block's 32 products are summed in
+// 16-bit pairs and widened against its scale (pmaddwd), so the scaled integer sum is the
+// reference's exactly. The activation takes the unsigned slot of pmaddubsw (its magnitude, up
+// to Q8_K's 128) and the level its sign: levels are -127..113, so no product pair leaves 16
+// bits and no negation overflows.
+
+namespace {
+
+template <int R>
+void iq4_xs_rows(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+    float sum[R] = {};
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockIQ4_XS& xb = blocks_of<BlockIQ4_XS>(x)[i];
+        __m256i levels[8], scales[8];
+        for (int ib = 0; ib < 8; ++ib) {
+            levels[ib] = iq4_levels(xb.qs + 16 * ib);
+            const int ls = ((xb.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) |
+                           (((xb.scales_h >> (2 * ib)) & 3) << 4);
+            scales[ib] = _mm256_set1_epi16(static_cast<int16_t>(ls - 32));
+        }
+        const float d = half(xb.d);
+        for (int r = 0; r < R; ++r) {
+            const BlockQ8_K& a =
+                blocks_of<BlockQ8_K>(static_cast<const uint8_t*>(y) + r * y_stride)[i];
+            __m256i acc = _mm256_setzero_si256();
+            for (int ib = 0; ib < 8; ++ib) {
+                const __m256i act = load32(a.qs + 32 * ib);
+                const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(act, act),
+                                                           _mm256_sign_epi8(levels[ib], act));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, scales[ib]));
+            }
+            sum[r] += d * a.d * static_cast<float>(hsum_i32(acc));
+        }
+    }
+    for (int r = 0; r < R; ++r) out[r] = sum[r];
+}
+
+}  // namespace
+
+float vec_dot_iq4_xs_q8_k(int64_t n, const void* x, const void* y) {
+    float out;
+    iq4_xs_rows<1>(n, x, y, 0, &out);
+    return out;
+}
+void vec_dot4_iq4_xs_q8_k(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    iq4_xs_rows<4>(n, x, y, s, out);
+}
+
 // Q8_0 and Q4_0 blocks to floats (how attention reads a quantized KV cache): d x q per value,
 // one rounding, as the reference computes it.
 void dequantize_row_q8_0(const void* in, float* out, int64_t n) {
@@ -559,6 +627,10 @@ void register_kernels(KernelTable& t) {
     t[T::Q4_K].vec_dot4 = vec_dot4_q4_k_q8_k;
     t[T::Q5_K].vec_dot4 = vec_dot4_q5_k_q8_k;
     t[T::Q6_K].vec_dot4 = vec_dot4_q6_k_q8_k;
+    t[T::IQ4_NL].vec_dot = vec_dot_iq4_nl_q8_0;
+    t[T::IQ4_NL].vec_dot4 = vec_dot4_iq4_nl_q8_0;
+    t[T::IQ4_XS].vec_dot = vec_dot_iq4_xs_q8_k;
+    t[T::IQ4_XS].vec_dot4 = vec_dot4_iq4_xs_q8_k;
 }
 
 }  // namespace ember::avx2
