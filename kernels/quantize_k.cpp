@@ -21,21 +21,13 @@
 
 #include "kernels/blocks.h"
 #include "kernels/k_quant_scales.h"
+#include "kernels/nearest_int.h"
 #include "kernels/reference.h"
 
 namespace ember::ref {
 namespace {
 
 constexpr float kAllZero = 1e-15f;  // a sub-block whose largest magnitude is below this is zero
-
-// Round half to even for |x| < 2^22: adding 1.5 * 2^23 leaves the integer in the low mantissa
-// bits (the FPU rounds to nearest even on the add).
-int nearest_int(float x) {
-    const float shifted = x + 12582912.0f;
-    int32_t bits;
-    std::memcpy(&bits, &shifted, 4);
-    return (bits & 0x007fffff) - 0x00400000;
-}
 
 int clamp(int v, int lo, int hi) {
     return v < lo ? lo : (v > hi ? hi : v);

@@ -89,5 +89,11 @@ void quantize_weights_q3_k(const float* in, void* out, int64_t n);
 void quantize_weights_q4_k(const float* in, void* out, int64_t n);
 void quantize_weights_q5_k(const float* in, void* out, int64_t n);
 void quantize_weights_q6_k(const float* in, void* out, int64_t n);
+// ... and into IQ4_NL and IQ4_XS, as llama.cpp does (quantize_iq4.cpp); `importance`: an
+// importance matrix's n column weights (after llama-quantize's division by ncall), or null.
+void quantize_iq4_nl(const float* in, void* out, int64_t n, const float* importance);
+void quantize_iq4_xs(const float* in, void* out, int64_t n, const float* importance);
+void quantize_weights_iq4_nl(const float* in, void* out, int64_t n);
+void quantize_weights_iq4_xs(const float* in, void* out, int64_t n);
 
 }  // namespace ember::ref

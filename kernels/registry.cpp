@@ -48,11 +48,11 @@ constexpr std::array kReference = {
                 ref::quantize_weights_q6_k},
     TypeKernels{T::Q8_K, T::Q8_K, ref::dequantize_row_q8_k, ref::quantize_row_q8_k, nullptr,
                 nullptr},
-    // The i-quants and ternary types: no weight quantizer yet.
+    // The i-quants and ternary types (weight quantizers: IQ4_NL and IQ4_XS so far).
     TypeKernels{T::IQ4_NL, T::Q8_0, ref::dequantize_row_iq4_nl, nullptr, ref::vec_dot_iq4_nl_q8_0,
-                nullptr},
+                ref::quantize_weights_iq4_nl},
     TypeKernels{T::IQ4_XS, T::Q8_K, ref::dequantize_row_iq4_xs, nullptr, ref::vec_dot_iq4_xs_q8_k,
-                nullptr},
+                ref::quantize_weights_iq4_xs},
     TypeKernels{T::IQ3_XXS, T::Q8_K, ref::dequantize_row_iq3_xxs, nullptr,
                 ref::vec_dot_iq3_xxs_q8_k, nullptr},
     TypeKernels{T::IQ3_S, T::Q8_K, ref::dequantize_row_iq3_s, nullptr, ref::vec_dot_iq3_s_q8_k,

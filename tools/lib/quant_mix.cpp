@@ -32,7 +32,8 @@ TensorType fallback_for_width(TensorType type, uint64_t row_width) {
     switch (type) {
         case T::Q2_K:
         case T::Q3_K:
-            type = T::Q4_0;  // llama.cpp: IQ4_NL, a 32-block type of the same size
+        case T::IQ4_XS:
+            type = T::IQ4_NL;  // a 32-value block type of about the same size
             break;
         case T::Q4_K:
             type = T::Q5_0;
@@ -54,12 +55,13 @@ TensorType fallback_for_width(TensorType type, uint64_t row_width) {
 
 const std::vector<FileType>& file_types() {
     static const std::vector<FileType> kTypes = {
-        {"F32", 0, T::F32},      {"F16", 1, T::F16},      {"BF16", 32, T::BF16},
-        {"Q4_0", 2, T::Q4_0},    {"Q4_1", 3, T::Q4_1},    {"Q5_0", 8, T::Q5_0},
-        {"Q5_1", 9, T::Q5_1},    {"Q8_0", 7, T::Q8_0},    {"Q2_K", 10, T::Q2_K},
-        {"Q3_K_S", 11, T::Q3_K}, {"Q3_K_M", 12, T::Q3_K}, {"Q3_K_L", 13, T::Q3_K},
-        {"Q4_K_S", 14, T::Q4_K}, {"Q4_K_M", 15, T::Q4_K}, {"Q5_K_S", 16, T::Q5_K},
-        {"Q5_K_M", 17, T::Q5_K}, {"Q6_K", 18, T::Q6_K},
+        {"F32", 0, T::F32},        {"F16", 1, T::F16},      {"BF16", 32, T::BF16},
+        {"Q4_0", 2, T::Q4_0},      {"Q4_1", 3, T::Q4_1},    {"Q5_0", 8, T::Q5_0},
+        {"Q5_1", 9, T::Q5_1},      {"Q8_0", 7, T::Q8_0},    {"Q2_K", 10, T::Q2_K},
+        {"Q3_K_S", 11, T::Q3_K},   {"Q3_K_M", 12, T::Q3_K}, {"Q3_K_L", 13, T::Q3_K},
+        {"Q4_K_S", 14, T::Q4_K},   {"Q4_K_M", 15, T::Q4_K}, {"Q5_K_S", 16, T::Q5_K},
+        {"Q5_K_M", 17, T::Q5_K},   {"Q6_K", 18, T::Q6_K},   {"IQ4_NL", 25, T::IQ4_NL},
+        {"IQ4_XS", 30, T::IQ4_XS},
     };
     return kTypes;
 }
@@ -137,6 +139,8 @@ TensorType mix_tensor_type(const FileType& file_type, std::string_view name, uin
             type = T::Q6_K;
         } else if (ftype == "Q4_K_S" && i_v < 4) {
             type = T::Q5_K;
+        } else if ((ftype == "IQ4_NL" || ftype == "IQ4_XS") && model.n_gqa >= 4) {
+            type = T::Q5_K;
         }
         // Llama 70B (80 layers) shares each V among 8 heads: more bits cost almost nothing.
         if (n_layer == 80 && (type == T::Q3_K || type == T::Q4_K)) type = T::Q5_K;
@@ -162,12 +166,13 @@ TensorType mix_tensor_type(const FileType& file_type, std::string_view name, uin
             type = T::Q5_K;
         } else if ((ftype == "Q4_K_M" || ftype == "Q5_K_M") && use_more_bits(layer, n_layer)) {
             type = T::Q6_K;
-        } else if (ftype == "Q4_K_S" && layer < n_layer / 8) {
-            type = T::Q5_K;
+        } else if ((ftype == "Q4_K_S" || ftype == "IQ4_NL" || ftype == "IQ4_XS") &&
+                   layer < n_layer / 8) {
+            type = T::Q5_K;  // IQ4: without an importance matrix, as ember quantizes
         }
     } else if (contains(name, "attn_output.weight") && model.n_expert == 8) {
         if (ftype == "Q2_K" || ftype == "Q3_K_S" || ftype == "Q3_K_M" || ftype == "Q4_K_S" ||
-            ftype == "Q4_K_M") {
+            ftype == "Q4_K_M" || ftype == "IQ4_NL" || ftype == "IQ4_XS") {
             type = T::Q5_K;
         }
     } else if (contains(name, "attn_output.weight")) {
