@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "kernels/iq_grids.h"
 #include "kernels/k_quant_scales.h"
 #include "kernels/matmul_f32_tile.inl"
 #include "kernels/simd_kernels.h"
@@ -236,6 +237,47 @@ float vec_dot_q8_0_q8_0(int64_t n, const void* x, const void* y) {
         const int8x16_t q[2] = {load16(xb[b].qs), load16(xb[b].qs + 16)};
         return dot32(q, yb[b].qs);
     });
+}
+
+// ---- IQ4_NL, IQ4_XS: the nibbles looked up in the 16 levels (one TBL per 16 values) ----
+
+namespace {
+inline void iq4_levels(const uint8_t* qs, int8x16_t q[2]) {
+    const int8x16_t table = vld1q_s8(kIq4Levels);
+    int8x16_t lo, hi;
+    nibbles(qs, &lo, &hi);
+    q[0] = vqtbl1q_s8(table, vreinterpretq_u8_s8(lo));
+    q[1] = vqtbl1q_s8(table, vreinterpretq_u8_s8(hi));
+}
+}  // namespace
+
+float vec_dot_iq4_nl_q8_0(int64_t n, const void* x, const void* y) {
+    const auto* xb = blocks_of<BlockIQ4_NL>(x);
+    const auto* yb = blocks_of<BlockQ8_0>(y);
+    return accumulate_blocks(n / kQK, [&](int64_t b, float* d) {
+        *d = fp16_to_f32(xb[b].d) * fp16_to_f32(yb[b].d);
+        int8x16_t q[2];
+        iq4_levels(xb[b].qs, q);
+        return dot32(q, yb[b].qs);
+    });
+}
+
+// Exact: each sub-block's integer dot times its integer scale, one float multiply per
+// super-block, as the reference.
+float vec_dot_iq4_xs_q8_k(int64_t n, const void* x, const void* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockIQ4_XS& xb = blocks_of<BlockIQ4_XS>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        int scaled = 0;
+        for (int ib = 0; ib < kQK_K / 32; ++ib) {
+            int8x16_t q[2];
+            iq4_levels(xb.qs + 16 * ib, q);
+            scaled += (iq4_xs_scale(xb, ib) - 32) * vaddvq_s32(dot32(q, yb.qs + 32 * ib));
+        }
+        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(scaled);
+    }
+    return sum;
 }
 
 // ---- K-quants: exact integer sums per block, the reference's float steps ----
@@ -573,6 +615,8 @@ void register_kernels(KernelTable& t) {
     t[T::Q4_K].vec_dot = vec_dot_q4_k_q8_k;
     t[T::Q5_K].vec_dot = vec_dot_q5_k_q8_k;
     t[T::Q6_K].vec_dot = vec_dot_q6_k_q8_k;
+    t[T::IQ4_NL].vec_dot = vec_dot_iq4_nl_q8_0;
+    t[T::IQ4_XS].vec_dot = vec_dot_iq4_xs_q8_k;
     register_packed_kernels(t);
 }
 

@@ -117,6 +117,10 @@ struct BlockIQ4_XS {
     uint8_t scales_l[kQK_K / 64];
     uint8_t qs[kQK_K / 2];
 };
+// Sub-block ib's 6-bit scale (0..63; the value's factor is scale - 32).
+inline int iq4_xs_scale(const BlockIQ4_XS& b, int ib) {
+    return ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((b.scales_h >> (2 * ib)) & 3) << 4);
+}
 // 8 sub-blocks of 32, each 4 x 16 bits: four 8-bit grid indices, then four 7-bit sign groups
 // and a 4-bit scale in the top bits. 2.06 bits a value.
 struct BlockIQ2_XXS {

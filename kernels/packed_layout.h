@@ -282,4 +282,26 @@ inline void pack_q3_k(const uint8_t* const rows[8], PackedQ3_K* p) {
     interleave_dwords(rows, offsetof(BlockQ3_K, qs), 2, p->qs);
 }
 
+// ---- IQ4_XS ----
+
+// scales_h[r], scales_l[i][r]: row r's 6-bit scale fields as stored; qs sections as Q4_K's
+// (section s = bytes 32s.. of the 8 rows: sub-blocks 2s and 2s + 1, whose 16 bytes each hold
+// values 32g.. in their low nibbles and 32g + 16.. in their high ones).
+struct PackedIQ4_XS {
+    fp16_t d[8];
+    uint16_t scales_h[8];
+    uint8_t scales_l[4][8];
+    Sections qs[4];
+};
+inline void pack_iq4_xs(const uint8_t* const rows[8], PackedIQ4_XS* p) {
+    pack_halves(rows, offsetof(BlockIQ4_XS, d), p->d);
+    for (int r = 0; r < 8; ++r) {
+        std::memcpy(&p->scales_h[r], rows[r] + offsetof(BlockIQ4_XS, scales_h), 2);
+        for (int i = 0; i < 4; ++i)
+            p->scales_l[i][r] = rows[r][offsetof(BlockIQ4_XS, scales_l) + i];
+    }
+    interleave_dwords(rows, offsetof(BlockIQ4_XS, qs), 4, p->qs);
+}
+static_assert(sizeof(PackedIQ4_XS) == 8 * sizeof(BlockIQ4_XS));
+
 }  // namespace ember::packed

@@ -69,11 +69,6 @@ inline bool iq1_m_shift_negative(const BlockIQ1_M& b, int ib, int l) {
 
 constexpr float kIq1Shift = 0.125f;  // IQ1's +-1/8 shift of a group's grid values
 
-// IQ4_XS: the 6-bit scale of sub-block ib.
-inline int iq4_xs_scale(const BlockIQ4_XS& b, int ib) {
-    return ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((b.scales_h >> (2 * ib)) & 3) << 4);
-}
-
 // TQ1_0: the ternary digit t (0..2) of value p of a block. The first 32 bytes of qs hold 160
 // values (value 32n + m is digit n of byte m), the last 16 bytes 80 (value 160 + 16n + m), qh
 // the last 16 (value 240 + 4n + j). A byte holds its 5 (qh: 4) digits as a fixed-point

@@ -495,9 +495,7 @@ void iq4_xs_rows(int64_t n, const void* x, const void* y, size_t y_stride, float
         __m256i levels[8], scales[8];
         for (int ib = 0; ib < 8; ++ib) {
             levels[ib] = iq4_levels(xb.qs + 16 * ib);
-            const int ls = ((xb.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) |
-                           (((xb.scales_h >> (2 * ib)) & 3) << 4);
-            scales[ib] = _mm256_set1_epi16(static_cast<int16_t>(ls - 32));
+            scales[ib] = _mm256_set1_epi16(static_cast<int16_t>(iq4_xs_scale(xb, ib) - 32));
         }
         const float d = half(xb.d);
         for (int r = 0; r < R; ++r) {

@@ -163,6 +163,10 @@ void gemm_packed16_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* 
                         size_t y_stride) {
     gemm_k_packed_wide<PackedQ5_K>(n, packed, a, y, y_stride);
 }
+void gemm_packed16_iq4_xs(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                          size_t y_stride) {
+    gemm_k_packed_wide<PackedIQ4_XS>(n, packed, a, y, y_stride);
+}
 void gemm_packed16_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y,
                         size_t y_stride) {
     gemm_k_packed_wide<PackedQ6_K>(n, packed, a, y, y_stride);
@@ -203,6 +207,7 @@ void register_packed_kernels(KernelTable& t) {
     t[T::Q3_K].gemm_packed16 = gemm_packed16_q3_k;
     t[T::Q4_K].gemm_packed16 = gemm_packed16_q4_k;
     t[T::Q5_K].gemm_packed16 = gemm_packed16_q5_k;
+    t[T::IQ4_XS].gemm_packed16 = gemm_packed16_iq4_xs;
     t[T::Q6_K].gemm_packed16 = gemm_packed16_q6_k;
     t[T::Q4_0].gemm_packed32 = gemm_packed32_q4_0;
     t[T::Q5_0].gemm_packed32 = gemm_packed32_q5_0;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kernels/blocks.h"
+#include "kernels/iq_grids.h"
 #include "kernels/packed_layout.h"
 #include "kernels/x86_k_unpack.inl"
 #include "kernels/x86_panel.inl"
@@ -316,6 +317,29 @@ inline void values(const PackedQ3_K& p, int g, V q[8], Load load = {}) {
     }
 }
 
+// IQ4_XS (VNNI only): sub-block g's 16 bytes are dwords 4 (g % 2) .. of section g / 2, its
+// low nibbles values 32g.., its high ones 32g + 16..; each nibble becomes its level + 128
+// (1..241, unsigned for vpdpbusd; scales() makes the 128 come off through the block sums).
+template <typename V>
+V iq4_levels_plus_128(V nibbles) {
+    alignas(16) int8_t shifted[16];
+    for (int i = 0; i < 16; ++i) shifted[i] = static_cast<int8_t>(kIq4Levels[i] + 128);
+    const __m128i table = _mm_load_si128(reinterpret_cast<const __m128i*>(shifted));
+    if constexpr (sizeof(V) == 32) {
+        return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table), nibbles);
+    } else {
+        return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(table), nibbles);
+    }
+}
+template <typename V, typename Load = LoadNarrow>
+inline void values(const PackedIQ4_XS& p, int g, V q[8], Load load = {}) {
+    for (int k = 0; k < 4; ++k) {
+        const V raw = load(p.qs[g / 2][4 * (g % 2) + k]);
+        q[k] = iq4_levels_plus_128(low_nibbles(raw));
+        q[k + 4] = iq4_levels_plus_128(high_nibbles(raw));
+    }
+}
+
 // Q4_K / Q5_K: the 6-bit scales and minimums of sub-blocks 0..3 are the low 6 bits of bytes
 // 0..3 and 4..7; those of 4..7 take 4 bits from bytes 8..11 and their top 2 from the top of
 // bytes 0..7 (kernels/k_quant_scales.h). Byte-wise on the three dwords of all 8 rows at once.
@@ -345,6 +369,24 @@ inline void scales(const PackedQ6_K& p, Out* out) {
     for (int m = 0; m < 8; ++m) {
         out->coef[m] = int16_pairs(_mm256_slli_epi32(out->scale[2 * m], 5),
                                    _mm256_slli_epi32(out->scale[2 * m + 1], 5));
+    }
+    out->d = out->coef_d = halves8(p.d);
+}
+// IQ4_XS: sub-block g's scale ls - 32 serves both its 16-value halves; the values' + 128
+// comes off as 128 (ls - 32) times the two halves' activation sums.
+template <typename Out>
+inline void scales(const PackedIQ4_XS& p, Out* out) {
+    const __m256i high =
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.scales_h)));
+    for (int g = 0; g < 8; ++g) {
+        const __m256i low = _mm256_and_si256(
+            _mm256_srli_epi32(column_u8(p.scales_l[g / 2]), 4 * (g % 2)), _mm256_set1_epi32(0xf));
+        const __m256i top = _mm256_and_si256(_mm256_srli_epi32(high, 2 * g), _mm256_set1_epi32(3));
+        const __m256i scale = _mm256_sub_epi32(_mm256_or_si256(low, _mm256_slli_epi32(top, 4)),
+                                               _mm256_set1_epi32(32));
+        out->scale[2 * g] = out->scale[2 * g + 1] = scale;
+        const __m256i coef = _mm256_slli_epi32(scale, 7);
+        out->coef[g] = int16_pairs(coef, coef);
     }
     out->d = out->coef_d = halves8(p.d);
 }

@@ -65,6 +65,14 @@ void gemm_packed8_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* y
     gemm_k_packed<PackedQ6_K>(n, packed, a, y, y_stride);
 }
 
+void pack8_iq4_xs(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockIQ4_XS, kQK_K, PackedIQ4_XS, pack_iq4_xs>(n, w, w_stride, packed);
+}
+void gemm_packed8_iq4_xs(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                         size_t y_stride) {
+    gemm_k_packed<PackedIQ4_XS>(n, packed, a, y, y_stride);
+}
+
 namespace {
 // The packing and 8-row kernel of every packed type, into a table (the file's
 // register_packed_kernels).
@@ -80,5 +88,9 @@ void register_packed8(KernelTable& t) {
     t[T::Q4_K].pack8 = pack8_q4_k, t[T::Q4_K].gemm_packed8 = gemm_packed8_q4_k;
     t[T::Q5_K].pack8 = pack8_q5_k, t[T::Q5_K].gemm_packed8 = gemm_packed8_q5_k;
     t[T::Q6_K].pack8 = pack8_q6_k, t[T::Q6_K].gemm_packed8 = gemm_packed8_q6_k;
+    // IQ4_XS's values + 128 reach 241: vpmaddubsw pairs would saturate, so VNNI only.
+    if constexpr (kVnni) {
+        t[T::IQ4_XS].pack8 = pack8_iq4_xs, t[T::IQ4_XS].gemm_packed8 = gemm_packed8_iq4_xs;
+    }
 }
 }  // namespace
