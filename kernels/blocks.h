@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/fp16.h"
 
@@ -127,6 +128,12 @@ struct BlockIQ2_XXS {
     fp16_t d;
     uint16_t qs[kQK_K / 8];
 };
+// Sub-block ib's two 32-bit words: four grid indices (a byte each), then four 7-bit sign
+// groups and, in the top 4 bits, the scale.
+inline void iq2_xxs_words(const BlockIQ2_XXS& b, int ib, uint32_t& indices, uint32_t& rest) {
+    std::memcpy(&indices, &b.qs[4 * ib], 4);
+    std::memcpy(&rest, &b.qs[4 * ib + 2], 4);
+}
 // 32 x 16 bits: a 9-bit grid index and 7 sign bits each; two 4-bit scales per 32 values.
 struct BlockIQ2_XS {
     fp16_t d;
@@ -141,6 +148,10 @@ struct BlockIQ2_S {
     uint8_t qh[kQK_K / 32];
     uint8_t scales[kQK_K / 32];
 };
+// The 10-bit grid index of group l (0..3) of sub-block ib.
+inline int iq2_s_index(const BlockIQ2_S& b, int ib, int l) {
+    return b.qs[4 * ib + l] | ((b.qh[ib] << (8 - 2 * l)) & 0x300);
+}
 // 64 8-bit indices into a grid of 4-value groups, then per 32 values 32 bits: four 7-bit sign
 // groups and a 4-bit scale.
 struct BlockIQ3_XXS {
@@ -156,6 +167,10 @@ struct BlockIQ3_S {
     uint8_t signs[kQK_K / 8];
     uint8_t scales[kQK_K / 64];
 };
+// The 9-bit grid index of half-group k (0..7) of sub-block ib.
+inline int iq3_s_index(const BlockIQ3_S& b, int ib, int k) {
+    return b.qs[8 * ib + k] | ((b.qh[ib] << (8 - k)) & 256);
+}
 // 11-bit indices into a grid of 8 values in {-1, 0, 1} (8 low bits in qs; per 32 values a
 // 16-bit qh: four 3-bit index tops, a 3-bit scale, the sign of a +-1/8 shift).
 struct BlockIQ1_S {

@@ -27,23 +27,6 @@ inline int int_sign_of(uint8_t signs, int j) {
     return (signs >> j) & 1 ? -1 : 1;
 }
 
-// IQ2_XXS: sub-block ib's two 32-bit words; the first holds four grid indices (a byte each),
-// the second four 7-bit sign groups and, in its top 4 bits, the scale.
-inline void iq2_xxs_words(const BlockIQ2_XXS& b, int ib, uint32_t& indices, uint32_t& rest) {
-    std::memcpy(&indices, &b.qs[4 * ib], 4);
-    std::memcpy(&rest, &b.qs[4 * ib + 2], 4);
-}
-
-// IQ2_S: the 10-bit grid index of group l (0..3) of sub-block ib.
-inline int iq2_s_index(const BlockIQ2_S& b, int ib, int l) {
-    return b.qs[4 * ib + l] | ((b.qh[ib] << (8 - 2 * l)) & 0x300);
-}
-
-// IQ3_S: the 9-bit grid index of half-group k (0..7) of sub-block ib.
-inline int iq3_s_index(const BlockIQ3_S& b, int ib, int k) {
-    return b.qs[8 * ib + k] | ((b.qh[ib] << (8 - k)) & 256);
-}
-
 // IQ1_S: the 11-bit grid index of group l of sub-block ib, and the sub-block's qh word.
 inline int iq1_s_index(const BlockIQ1_S& b, int ib, int l) {
     return b.qs[4 * ib + l] | (((b.qh[ib] >> (3 * l)) & 7) << 8);

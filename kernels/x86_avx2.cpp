@@ -8,6 +8,8 @@
 // Float types accumulate in double, as the reference does.
 #include <immintrin.h>
 
+#include <array>
+
 #include "kernels/blocks.h"
 #include "kernels/iq_grids.h"
 #include "kernels/k_quant_scales.h"
@@ -478,25 +480,143 @@ void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t s, float
     k_dot_rows<DecodeQ6_K, 4>(n, x, y, s, out);
 }
 
-// ---- IQ4_XS: 8 sub-blocks of IQ4_NL levels with 6-bit scales, against Q8_K ----
-// Each super-block is looked up once; per row, each sub-block's 32 products are summed in
-// 16-bit pairs and widened against its scale (pmaddwd), so the scaled integer sum is the
-// reference's exactly. The activation takes the unsigned slot of pmaddubsw (its magnitude, up
-// to Q8_K's 128) and the level its sign: levels are -127..113, so no product pair leaves 16
-// bits and no negation overflows.
+// ---- The i-quants with 256-value super-blocks, against Q8_K ----
+// Each sub-block of 32 becomes 32 signed bytes: IQ4_XS's nibbles looked up in the 16 levels
+// (one pshufb); the grid types' 4 (IQ3: 8) grid entries loaded as one vector, with the signs
+// applied through byte masks (x ^ m - m negates where m is 0xff). Then, per activation row,
+// the activation's magnitude takes pmaddubsw's unsigned slot (up to Q8_K's 128) and the weight
+// its sign (weights are -127..113: no negation overflows, no pair leaves 16 bits), and pmaddwd
+// widens the pairs against the sub-block's scales. The integer sums are the reference's, so
+// the results are its bits.
 
 namespace {
 
-template <int R>
-void iq4_xs_rows(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+// The byte masks of the sign patterns: 0xff in byte j where value j is negative. 7-bit groups
+// (IQ2_XXS, IQ2_XS, IQ3_XXS; the 8th sign from the parity) and explicit sign bytes (IQ2_S, IQ3_S).
+constexpr uint64_t sign_mask(uint32_t signs) {
+    uint64_t mask = 0;
+    for (int j = 0; j < 8; ++j)
+        if ((signs >> j) & 1) mask |= uint64_t{0xff} << (8 * j);
+    return mask;
+}
+constexpr std::array<uint64_t, 128> kSevenBitSigns = [] {
+    std::array<uint64_t, 128> t{};
+    for (uint32_t i = 0; i < 128; ++i) t[i] = sign_mask(iq_signs(i));
+    return t;
+}();
+constexpr std::array<uint64_t, 256> kEightBitSigns = [] {
+    std::array<uint64_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) t[i] = sign_mask(i);
+    return t;
+}();
+
+inline __m256i signed_bytes(__m256i magnitudes, __m256i masks) {
+    return _mm256_sub_epi8(_mm256_xor_si256(magnitudes, masks), masks);
+}
+inline __m256i four_u64(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {  // a in bytes 0..7
+    return _mm256_set_epi64x(static_cast<int64_t>(d), static_cast<int64_t>(c),
+                             static_cast<int64_t>(b), static_cast<int64_t>(a));
+}
+// The first 16 values' scale lo, the last 16's hi, as pmaddwd's int16 operand.
+inline __m256i half_scales(int lo, int hi) {
+    return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(hi)),
+                            _mm_set1_epi16(static_cast<int16_t>(lo)));
+}
+
+// Each decoder: sub_block(block, ib, &weights, &scales) and the float factor the reference
+// applies to its sum.
+struct DecodeIQ4_XS {
+    using Block = BlockIQ4_XS;
+    static constexpr float kFactor = 1.0f;
+    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
+        *w = iq4_levels(b.qs + 16 * ib);
+        const int ls = iq4_xs_scale(b, ib) - 32;
+        *scales = half_scales(ls, ls);
+    }
+};
+struct DecodeIQ2_XXS {
+    using Block = BlockIQ2_XXS;
+    static constexpr float kFactor = 0.125f;
+    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
+        uint32_t idx, rest;
+        iq2_xxs_words(b, ib, idx, rest);
+        *w = signed_bytes(
+            four_u64(kIq2xxsGrid[idx & 0xff], kIq2xxsGrid[(idx >> 8) & 0xff],
+                     kIq2xxsGrid[(idx >> 16) & 0xff], kIq2xxsGrid[idx >> 24]),
+            four_u64(kSevenBitSigns[rest & 127], kSevenBitSigns[(rest >> 7) & 127],
+                     kSevenBitSigns[(rest >> 14) & 127], kSevenBitSigns[(rest >> 21) & 127]));
+        const int ls = static_cast<int>(2 * (rest >> 28) + 1);
+        *scales = half_scales(ls, ls);
+    }
+};
+struct DecodeIQ2_XS {
+    using Block = BlockIQ2_XS;
+    static constexpr float kFactor = 0.125f;
+    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
+        const uint16_t* q = &b.qs[4 * ib];
+        *w = signed_bytes(four_u64(kIq2xsGrid[q[0] & 511], kIq2xsGrid[q[1] & 511],
+                                   kIq2xsGrid[q[2] & 511], kIq2xsGrid[q[3] & 511]),
+                          four_u64(kSevenBitSigns[q[0] >> 9], kSevenBitSigns[q[1] >> 9],
+                                   kSevenBitSigns[q[2] >> 9], kSevenBitSigns[q[3] >> 9]));
+        *scales = half_scales(2 * (b.scales[ib] & 0xf) + 1, 2 * (b.scales[ib] >> 4) + 1);
+    }
+};
+struct DecodeIQ2_S {
+    using Block = BlockIQ2_S;
+    static constexpr float kFactor = 0.125f;
+    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
+        const uint8_t* signs = b.qs + kQK_K / 8 + 4 * ib;
+        *w = signed_bytes(
+            four_u64(kIq2sGrid[iq2_s_index(b, ib, 0)], kIq2sGrid[iq2_s_index(b, ib, 1)],
+                     kIq2sGrid[iq2_s_index(b, ib, 2)], kIq2sGrid[iq2_s_index(b, ib, 3)]),
+            four_u64(kEightBitSigns[signs[0]], kEightBitSigns[signs[1]], kEightBitSigns[signs[2]],
+                     kEightBitSigns[signs[3]]));
+        *scales = half_scales(2 * (b.scales[ib] & 0xf) + 1, 2 * (b.scales[ib] >> 4) + 1);
+    }
+};
+struct DecodeIQ3_XXS {
+    using Block = BlockIQ3_XXS;
+    static constexpr float kFactor = 0.25f;
+    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
+        const uint8_t* q = &b.qs[8 * ib];
+        uint32_t word;
+        std::memcpy(&word, b.qs + kQK_K / 4 + 4 * ib, 4);
+        const __m256i magnitudes = _mm256_set_epi32(
+            static_cast<int>(kIq3xxsGrid[q[7]]), static_cast<int>(kIq3xxsGrid[q[6]]),
+            static_cast<int>(kIq3xxsGrid[q[5]]), static_cast<int>(kIq3xxsGrid[q[4]]),
+            static_cast<int>(kIq3xxsGrid[q[3]]), static_cast<int>(kIq3xxsGrid[q[2]]),
+            static_cast<int>(kIq3xxsGrid[q[1]]), static_cast<int>(kIq3xxsGrid[q[0]]));
+        *w = signed_bytes(
+            magnitudes,
+            four_u64(kSevenBitSigns[word & 127], kSevenBitSigns[(word >> 7) & 127],
+                     kSevenBitSigns[(word >> 14) & 127], kSevenBitSigns[(word >> 21) & 127]));
+        const int ls = static_cast<int>(2 * (word >> 28) + 1);
+        *scales = half_scales(ls, ls);
+    }
+};
+struct DecodeIQ3_S {
+    using Block = BlockIQ3_S;
+    static constexpr float kFactor = 1.0f;
+    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
+        int g[8];
+        for (int k = 0; k < 8; ++k) g[k] = static_cast<int>(kIq3sGrid[iq3_s_index(b, ib, k)]);
+        const uint8_t* signs = &b.signs[4 * ib];
+        *w = signed_bytes(_mm256_set_epi32(g[7], g[6], g[5], g[4], g[3], g[2], g[1], g[0]),
+                          four_u64(kEightBitSigns[signs[0]], kEightBitSigns[signs[1]],
+                                   kEightBitSigns[signs[2]], kEightBitSigns[signs[3]]));
+        const int ls = 2 * ((b.scales[ib / 2] >> (4 * (ib % 2))) & 0xf) + 1;
+        *scales = half_scales(ls, ls);
+    }
+};
+
+// R activation rows against one weight row of a grid type, each super-block decoded once.
+template <typename D, int R>
+void grid_rows(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
     float sum[R] = {};
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockIQ4_XS& xb = blocks_of<BlockIQ4_XS>(x)[i];
-        __m256i levels[8], scales[8];
-        for (int ib = 0; ib < 8; ++ib) {
-            levels[ib] = iq4_levels(xb.qs + 16 * ib);
-            scales[ib] = _mm256_set1_epi16(static_cast<int16_t>(iq4_xs_scale(xb, ib) - 32));
-        }
+        const auto& xb = blocks_of<typename D::Block>(x)[i];
+        __m256i w[8], scales[8];
+        for (int ib = 0; ib < 8; ++ib) D::sub_block(xb, ib, &w[ib], &scales[ib]);
         const float d = half(xb.d);
         for (int r = 0; r < R; ++r) {
             const BlockQ8_K& a =
@@ -504,26 +624,27 @@ void iq4_xs_rows(int64_t n, const void* x, const void* y, size_t y_stride, float
             __m256i acc = _mm256_setzero_si256();
             for (int ib = 0; ib < 8; ++ib) {
                 const __m256i act = load32(a.qs + 32 * ib);
-                const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(act, act),
-                                                           _mm256_sign_epi8(levels[ib], act));
+                const __m256i pairs =
+                    _mm256_maddubs_epi16(_mm256_sign_epi8(act, act), _mm256_sign_epi8(w[ib], act));
                 acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, scales[ib]));
             }
             sum[r] += d * a.d * static_cast<float>(hsum_i32(acc));
         }
     }
-    for (int r = 0; r < R; ++r) out[r] = sum[r];
+    for (int r = 0; r < R; ++r) out[r] = D::kFactor * sum[r];
+}
+template <typename D>
+float grid_dot(int64_t n, const void* x, const void* y) {
+    float out;
+    grid_rows<D, 1>(n, x, y, 0, &out);
+    return out;
+}
+template <typename D>
+void grid_dot4(int64_t n, const void* x, const void* y, size_t s, float* out) {
+    grid_rows<D, 4>(n, x, y, s, out);
 }
 
 }  // namespace
-
-float vec_dot_iq4_xs_q8_k(int64_t n, const void* x, const void* y) {
-    float out;
-    iq4_xs_rows<1>(n, x, y, 0, &out);
-    return out;
-}
-void vec_dot4_iq4_xs_q8_k(int64_t n, const void* x, const void* y, size_t s, float* out) {
-    iq4_xs_rows<4>(n, x, y, s, out);
-}
 
 // Q8_0 and Q4_0 blocks to floats (how attention reads a quantized KV cache): d x q per value,
 // one rounding, as the reference computes it.
@@ -627,8 +748,18 @@ void register_kernels(KernelTable& t) {
     t[T::Q6_K].vec_dot4 = vec_dot4_q6_k_q8_k;
     t[T::IQ4_NL].vec_dot = vec_dot_iq4_nl_q8_0;
     t[T::IQ4_NL].vec_dot4 = vec_dot4_iq4_nl_q8_0;
-    t[T::IQ4_XS].vec_dot = vec_dot_iq4_xs_q8_k;
-    t[T::IQ4_XS].vec_dot4 = vec_dot4_iq4_xs_q8_k;
+    t[T::IQ4_XS].vec_dot = grid_dot<DecodeIQ4_XS>;
+    t[T::IQ4_XS].vec_dot4 = grid_dot4<DecodeIQ4_XS>;
+    t[T::IQ2_XXS].vec_dot = grid_dot<DecodeIQ2_XXS>;
+    t[T::IQ2_XXS].vec_dot4 = grid_dot4<DecodeIQ2_XXS>;
+    t[T::IQ2_XS].vec_dot = grid_dot<DecodeIQ2_XS>;
+    t[T::IQ2_XS].vec_dot4 = grid_dot4<DecodeIQ2_XS>;
+    t[T::IQ2_S].vec_dot = grid_dot<DecodeIQ2_S>;
+    t[T::IQ2_S].vec_dot4 = grid_dot4<DecodeIQ2_S>;
+    t[T::IQ3_XXS].vec_dot = grid_dot<DecodeIQ3_XXS>;
+    t[T::IQ3_XXS].vec_dot4 = grid_dot4<DecodeIQ3_XXS>;
+    t[T::IQ3_S].vec_dot = grid_dot<DecodeIQ3_S>;
+    t[T::IQ3_S].vec_dot4 = grid_dot4<DecodeIQ3_S>;
 }
 
 }  // namespace ember::avx2
