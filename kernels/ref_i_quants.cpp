@@ -27,29 +27,6 @@ inline int int_sign_of(uint8_t signs, int j) {
     return (signs >> j) & 1 ? -1 : 1;
 }
 
-// IQ1_S: the 11-bit grid index of group l of sub-block ib, and the sub-block's qh word.
-inline int iq1_s_index(const BlockIQ1_S& b, int ib, int l) {
-    return b.qs[4 * ib + l] | (((b.qh[ib] >> (3 * l)) & 7) << 8);
-}
-
-// IQ1_M: the four 16-bit scale words; the fp16 super-block scale is their top nibbles.
-inline void iq1_m_scales(const BlockIQ1_M& b, uint16_t sc[4], float& d) {
-    std::memcpy(sc, b.scales, 8);
-    const uint16_t bits =
-        (sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000);
-    fp16_t h;
-    std::memcpy(&h, &bits, 2);
-    d = fp16_to_f32(h);
-}
-// IQ1_M: the 11-bit grid index of group l (0..3) of sub-block ib, and the sign of its shift.
-inline int iq1_m_index(const BlockIQ1_M& b, int ib, int l) {
-    const uint8_t qh = b.qh[2 * ib + l / 2];
-    return b.qs[4 * ib + l] | ((qh << (l % 2 == 0 ? 8 : 4)) & 0x700);
-}
-inline bool iq1_m_shift_negative(const BlockIQ1_M& b, int ib, int l) {
-    return (b.qh[2 * ib + l / 2] >> (l % 2 == 0 ? 3 : 7)) & 1;
-}
-
 constexpr float kIq1Shift = 0.125f;  // IQ1's +-1/8 shift of a group's grid values
 
 // TQ1_0: the ternary digit t (0..2) of value p of a block. The first 32 bytes of qs hold 160

@@ -528,6 +528,7 @@ inline __m256i half_scales(int lo, int hi) {
 struct DecodeIQ4_XS {
     using Block = BlockIQ4_XS;
     static constexpr float kFactor = 1.0f;
+    static float scale(const Block& b) { return half(b.d); }
     static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
         *w = iq4_levels(b.qs + 16 * ib);
         const int ls = iq4_xs_scale(b, ib) - 32;
@@ -537,6 +538,7 @@ struct DecodeIQ4_XS {
 struct DecodeIQ2_XXS {
     using Block = BlockIQ2_XXS;
     static constexpr float kFactor = 0.125f;
+    static float scale(const Block& b) { return half(b.d); }
     static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
         uint32_t idx, rest;
         iq2_xxs_words(b, ib, idx, rest);
@@ -552,6 +554,7 @@ struct DecodeIQ2_XXS {
 struct DecodeIQ2_XS {
     using Block = BlockIQ2_XS;
     static constexpr float kFactor = 0.125f;
+    static float scale(const Block& b) { return half(b.d); }
     static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
         const uint16_t* q = &b.qs[4 * ib];
         *w = signed_bytes(four_u64(kIq2xsGrid[q[0] & 511], kIq2xsGrid[q[1] & 511],
@@ -564,6 +567,7 @@ struct DecodeIQ2_XS {
 struct DecodeIQ2_S {
     using Block = BlockIQ2_S;
     static constexpr float kFactor = 0.125f;
+    static float scale(const Block& b) { return half(b.d); }
     static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
         const uint8_t* signs = b.qs + kQK_K / 8 + 4 * ib;
         *w = signed_bytes(
@@ -577,6 +581,7 @@ struct DecodeIQ2_S {
 struct DecodeIQ3_XXS {
     using Block = BlockIQ3_XXS;
     static constexpr float kFactor = 0.25f;
+    static float scale(const Block& b) { return half(b.d); }
     static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
         const uint8_t* q = &b.qs[8 * ib];
         uint32_t word;
@@ -597,6 +602,7 @@ struct DecodeIQ3_XXS {
 struct DecodeIQ3_S {
     using Block = BlockIQ3_S;
     static constexpr float kFactor = 1.0f;
+    static float scale(const Block& b) { return half(b.d); }
     static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
         int g[8];
         for (int k = 0; k < 8; ++k) g[k] = static_cast<int>(kIq3sGrid[iq3_s_index(b, ib, k)]);
@@ -609,6 +615,54 @@ struct DecodeIQ3_S {
     }
 };
 
+// IQ1_S, IQ1_M: grid values -1, 0, 1 plus a shift of +-1/8 per sub-block (IQ1_S) or per 8
+// values (IQ1_M). The weights here are 8 g + s (s = +-1: -9..9), so the integer sum is 8 times
+// the reference's grid sum plus its shift sum, and the factor 1/8 comes at the end: both are
+// exact (the sums stay far below 2^24), so the bits are the reference's.
+inline __m256i eight_times(__m256i grid) {  // grid in -1, 0, 1
+    return _mm256_sign_epi8(_mm256_set1_epi8(8), grid);
+}
+constexpr uint64_t kPlusOnes = 0x0101010101010101ull, kMinusOnes = ~uint64_t{0};
+struct DecodeIQ1_S {
+    using Block = BlockIQ1_S;
+    static constexpr float kFactor = 0.125f;
+    static float scale(const Block& b) { return half(b.d); }
+    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
+        const __m256i grid =
+            four_u64(kIq1sGrid[iq1_s_index(b, ib, 0)], kIq1sGrid[iq1_s_index(b, ib, 1)],
+                     kIq1sGrid[iq1_s_index(b, ib, 2)], kIq1sGrid[iq1_s_index(b, ib, 3)]);
+        const __m256i shift = _mm256_set1_epi8(b.qh[ib] & 0x8000 ? -1 : 1);
+        *w = _mm256_add_epi8(eight_times(grid), shift);
+        const int ls = 2 * ((b.qh[ib] >> 12) & 7) + 1;
+        *scales = half_scales(ls, ls);
+    }
+};
+struct DecodeIQ1_M {
+    using Block = BlockIQ1_M;
+    static constexpr float kFactor = 0.125f;
+    static float scale(const Block& b) {
+        uint16_t sc[4];
+        float d;
+        iq1_m_scales(b, sc, d);
+        return d;
+    }
+    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
+        const __m256i grid =
+            four_u64(kIq1sGrid[iq1_m_index(b, ib, 0)], kIq1sGrid[iq1_m_index(b, ib, 1)],
+                     kIq1sGrid[iq1_m_index(b, ib, 2)], kIq1sGrid[iq1_m_index(b, ib, 3)]);
+        uint64_t shifts[4];
+        for (int l = 0; l < 4; ++l)
+            shifts[l] = iq1_m_shift_negative(b, ib, l) ? kMinusOnes : kPlusOnes;
+        *w = _mm256_add_epi8(eight_times(grid),
+                             four_u64(shifts[0], shifts[1], shifts[2], shifts[3]));
+        uint16_t sc[4];
+        std::memcpy(sc, b.scales, 8);
+        const int shift6 = 6 * (ib % 2);
+        *scales = half_scales(2 * ((sc[ib / 2] >> shift6) & 7) + 1,
+                              2 * ((sc[ib / 2] >> (shift6 + 3)) & 7) + 1);
+    }
+};
+
 // R activation rows against one weight row of a grid type, each super-block decoded once.
 template <typename D, int R>
 void grid_rows(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
@@ -617,7 +671,7 @@ void grid_rows(int64_t n, const void* x, const void* y, size_t y_stride, float* 
         const auto& xb = blocks_of<typename D::Block>(x)[i];
         __m256i w[8], scales[8];
         for (int ib = 0; ib < 8; ++ib) D::sub_block(xb, ib, &w[ib], &scales[ib]);
-        const float d = half(xb.d);
+        const float d = D::scale(xb);
         for (int r = 0; r < R; ++r) {
             const BlockQ8_K& a =
                 blocks_of<BlockQ8_K>(static_cast<const uint8_t*>(y) + r * y_stride)[i];
@@ -760,6 +814,10 @@ void register_kernels(KernelTable& t) {
     t[T::IQ3_XXS].vec_dot4 = grid_dot4<DecodeIQ3_XXS>;
     t[T::IQ3_S].vec_dot = grid_dot<DecodeIQ3_S>;
     t[T::IQ3_S].vec_dot4 = grid_dot4<DecodeIQ3_S>;
+    t[T::IQ1_S].vec_dot = grid_dot<DecodeIQ1_S>;
+    t[T::IQ1_S].vec_dot4 = grid_dot4<DecodeIQ1_S>;
+    t[T::IQ1_M].vec_dot = grid_dot<DecodeIQ1_M>;
+    t[T::IQ1_M].vec_dot4 = grid_dot4<DecodeIQ1_M>;
 }
 
 }  // namespace ember::avx2

@@ -2,9 +2,9 @@
 // LayerSpec::kind): lfm2's gated short convolution and qwen35's Gated DeltaNet. Each keeps a
 // state per sequence instead of a row per position (Context::state, context.h), so a batch
 // goes through them in order, each token reading the state its predecessor in the same
-// sequence left: the convolutions token by token, the delta rule of a prompt in chunks of
-// tokens (delta_rule.h). (llama.cpp d32676d runs its CPU prompts through the token-by-token
-// recurrence: its fused gated_delta_net kernel; ../shared/arch2/SURVEY.md.)
+// sequence left: the convolutions a run of one sequence's tokens at a time, the delta rule of
+// a prompt in chunks of tokens (delta_rule.h). (llama.cpp d32676d runs its CPU prompts through the
+// token-by-token recurrence: its fused gated_delta_net kernel; ../shared/arch2/SURVEY.md.)
 #include <algorithm>
 #include <cmath>
 #include <functional>
