@@ -193,7 +193,8 @@ void register_all() {
           TensorType::Q4_0,    TensorType::Q4_1,   TensorType::Q5_0,   TensorType::Q5_1,
           TensorType::Q2_K,    TensorType::Q3_K,   TensorType::Q4_K,   TensorType::Q5_K,
           TensorType::Q6_K,    TensorType::IQ4_NL, TensorType::IQ4_XS, TensorType::IQ3_S,
-          TensorType::IQ3_XXS, TensorType::IQ2_S,  TensorType::IQ2_XS, TensorType::IQ2_XXS}) {
+          TensorType::IQ3_XXS, TensorType::IQ2_S,  TensorType::IQ2_XS, TensorType::IQ2_XXS,
+          TensorType::IQ1_S,   TensorType::IQ1_M}) {
         const std::string name(ember::tensor_type_name(t));
         benchmark::RegisterBenchmark(("matvec/" + name + "/reference").c_str(), BM_MatVec, t, true);
         benchmark::RegisterBenchmark(("matvec/" + name + "/" + ember::active_kernel_set()).c_str(),
