@@ -135,6 +135,8 @@ TEST(BadInput, OptionsOutsideTheirDomainAreRefused) {
              "synth --shape tinyllama-1.1b --layers 100 -o /tmp/never.gguf",
              "synth --shape tinyllama-1.1b --layers -1 -o /tmp/never.gguf",
              "perplexity -m " + bundled_model() + " -f " + bundled_model() + " -c 1",
+             "imatrix -m " + bundled_model() + " -f " + bundled_model(),  // no -o
+             "imatrix -m " + bundled_model() + " -f x -o /tmp/never.gguf --chunks -2",
              "quantize a.gguf b.gguf Q4_0 -t 100000",
              "frobnicate",
              ""}) {

@@ -22,6 +22,7 @@ Runner add_inspect_command(CLI::App& app);
 Runner add_logits_command(CLI::App& app);
 Runner add_run_command(CLI::App& app);
 Runner add_perplexity_command(CLI::App& app);
+Runner add_imatrix_command(CLI::App& app);
 Runner add_tokenize_command(CLI::App& app);
 Runner add_chat_command(CLI::App& app);
 Runner add_synth_command(CLI::App& app);

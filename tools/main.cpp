@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
     add(ember::cli::add_logits_command);
     add(ember::cli::add_run_command);
     add(ember::cli::add_perplexity_command);
+    add(ember::cli::add_imatrix_command);
     add(ember::cli::add_tokenize_command);
     add(ember::cli::add_chat_command);
     add(ember::cli::add_synth_command);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -87,6 +88,13 @@ inline int default_context(const ModelConfig& config) {
     return std::min(config.n_ctx_train, kDefaultMaxContext);
 }
 
+// Sees the input of every product by a weight read through the forward pass's projections:
+// the weight's tensor name and the input rows x (n, cols), as floats before any conversion
+// (an importance matrix sums their squares). Once per tensor and pass, even where a fused
+// tensor is read as several views.
+using ActivationObserver =
+    std::function<void(std::string_view weight, const float* x, int n, int64_t cols)>;
+
 class Context {
   public:
     // Throws ember::Error for parameters out of their domain, and when the KV cache and scratch
@@ -165,6 +173,9 @@ class Context {
 
     // Asked between layers: a long prompt evaluation stops (throwing ember::Error) when set.
     void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
+    // Watch the projections' inputs (an empty function: stop). A mixture's experts are not
+    // seen: their products do not go through the projections.
+    void set_activation_observer(ActivationObserver observer) { observer_ = std::move(observer); }
 
   private:
     // One forward pass over n tokens, stored in the cache rows rows_, at the positions and
@@ -204,6 +215,7 @@ class Context {
                           const float* out_norm_b);
     void project(const float* in, int n, int64_t cols,
                  std::initializer_list<std::pair<const WeightMatrix*, float*>> outs);
+    ActivationObserver observer_;
     void check_tokens(std::span<const int32_t> tokens) const;
 
     const Model& model_;

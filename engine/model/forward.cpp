@@ -96,7 +96,10 @@ void Context::norm(const float* in, const float* weight, const float* bias, floa
 void Context::project(const float* in, int n, int64_t cols,
                       std::initializer_list<std::pair<const WeightMatrix*, float*>> outs) {
     bool converted = false;
+    std::string_view seen;
     for (const auto& [w, y] : outs) {
+        if (observer_ && w->name != seen) observer_(w->name, in, n, cols);
+        seen = w->name;
         if (!converted || xq_.type != w->kernels->activation_type) {
             xq_.quantize(in, n, cols, w->kernels->activation_type, pool_);
             converted = true;

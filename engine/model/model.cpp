@@ -102,7 +102,9 @@ class TensorLookup {
                 static_cast<int64_t>(rows),
                 static_cast<int64_t>(cols),
                 static_cast<size_t>(row_bytes(t.type, cols)),
-                k};
+                k,
+                nullptr,
+                t.name};
     }
 
     const gguf::File& file_;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/model/config.h"
@@ -26,6 +27,7 @@ struct WeightMatrix {
     size_t row_bytes = 0;
     const TypeKernels* kernels = nullptr;
     const uint8_t* packed = nullptr;
+    std::string_view name;  // the file's tensor name (a fused tensor's views share it)
 
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
     const uint8_t* packed_group(int64_t g) const {
