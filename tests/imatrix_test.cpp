@@ -13,6 +13,7 @@
 #include <map>
 
 #include "formats/error.h"
+#include "formats/gguf.h"
 #include "formats/imatrix.h"
 #include "tests/cli_run.h"
 #include "tests/shared_data.h"
@@ -80,6 +81,45 @@ TEST(Imatrix, TooShortATextIsRefusedWithTheCount) {
     EXPECT_EQ(result.status, 1);
     EXPECT_NE(result.err.find("needs at least 256 (lower -c)"), std::string::npos) << result.err;
     EXPECT_FALSE(std::filesystem::exists(dir / "out.imatrix"));
+    std::filesystem::remove_all(dir);
+}
+
+// ember quantize --imatrix with llama-imatrix's file gives llama-quantize's IQ4 files tensor for
+// tensor, byte for byte (every tensor: the blk.* ones through the importance matrix, the
+// embedding and output without, as llama-quantize); a type that cannot use it is refused.
+TEST(QuantizeWithImatrix, IQ4FilesEqualLlamaQuantizesByteForByte) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("ember-quantize-imatrix-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    for (const std::string model : {"ember-stories-5M", "mini"}) {
+        for (const std::string type : {"IQ4_XS", "IQ4_NL"}) {
+            SCOPED_TRACE(model + " " + type);
+            const std::string base = "models/" + model + "/" + model + "-";
+            const auto out = dir / (type + ".gguf");
+            const auto result = run_ember("quantize " + shared_path(base + "F32.gguf").string() +
+                                          " " + out.string() + " " + type + " --imatrix " +
+                                          shared_path("imatrix/" + model + ".imatrix").string());
+            ASSERT_EQ(result.status, 0) << result.err;
+            const gguf::File ours(out.string());
+            const gguf::File theirs(shared_path(base + type + ".gguf").string());
+            ASSERT_EQ(ours.tensors().size(), theirs.tensors().size());
+            for (const gguf::TensorInfo& t : theirs.tensors()) {
+                const gguf::TensorInfo* o = ours.find_tensor(t.name);
+                ASSERT_NE(o, nullptr) << t.name;
+                EXPECT_EQ(o->type, t.type) << t.name;
+                ASSERT_EQ(o->n_bytes, t.n_bytes) << t.name;
+                EXPECT_EQ(std::memcmp(o->data, t.data, t.n_bytes), 0) << t.name;
+            }
+        }
+    }
+    const auto refused = run_ember("quantize " + shared_path("models/mini/mini-F32.gguf").string() +
+                                   " " + (dir / "k.gguf").string() + " Q4_K_M --imatrix " +
+                                   shared_path("imatrix/mini.imatrix").string());
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_NE(refused.err.find("with an importance matrix only from IQ4_NL and IQ4_XS so far"),
+              std::string::npos)
+        << refused.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / "k.gguf"));
     std::filesystem::remove_all(dir);
 }
 

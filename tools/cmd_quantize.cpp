@@ -5,6 +5,7 @@
 #include <string>
 
 #include "formats/error.h"
+#include "formats/imatrix.h"
 #include "tools/command.h"
 #include "tools/lib/quantize.h"
 #include "tools/option_checks.h"
@@ -14,7 +15,7 @@ namespace ember::cli {
 namespace {
 
 struct QuantizeCliOptions {
-    std::string input, output, type;
+    std::string input, output, type, imatrix;
     int n_threads = 0;
 };
 
@@ -26,6 +27,15 @@ int run_quantize(const QuantizeCliOptions& o) {
     }
     const gguf::File in(o.input);
     options.n_threads = o.n_threads;
+    Imatrix imatrix;
+    if (!o.imatrix.empty()) {
+        imatrix = read_imatrix(o.imatrix);
+        options.imatrix = &imatrix;
+        options.imatrix_path = o.imatrix;
+        std::fprintf(stderr, "imatrix: %zu entries from %s (%d chunks of %s)\n",
+                     imatrix.entries.size(), o.imatrix.c_str(), imatrix.chunks,
+                     imatrix.dataset.c_str());
+    }
     ProgressBar bar("quantize " + o.type);
     quantize_model(in, o.output, options, [&](size_t done, size_t total) {
         bar.update(static_cast<long>(done), static_cast<long>(total));
@@ -46,6 +56,9 @@ Runner add_quantize_command(CLI::App& app) {
     sub->add_option("-t,--threads", options->n_threads,
                     "Threads (default: the physical cores this process may use)")
         ->check(thread_count());
+    sub->add_option("--imatrix", options->imatrix,
+                    "Importance matrix (llama-imatrix's or ember imatrix's file): weights the "
+                    "rounding of IQ4_NL and IQ4_XS tensors; other quantized types refuse it");
     return [options] { return run_quantize(*options); };
 }
 

@@ -166,9 +166,11 @@ TensorType mix_tensor_type(const FileType& file_type, std::string_view name, uin
             type = T::Q5_K;
         } else if ((ftype == "Q4_K_M" || ftype == "Q5_K_M") && use_more_bits(layer, n_layer)) {
             type = T::Q6_K;
-        } else if ((ftype == "Q4_K_S" || ftype == "IQ4_NL" || ftype == "IQ4_XS") &&
-                   layer < n_layer / 8) {
-            type = T::Q5_K;  // IQ4: without an importance matrix, as ember quantizes
+        } else if (ftype == "Q4_K_S" && layer < n_layer / 8) {
+            type = T::Q5_K;
+        } else if ((ftype == "IQ4_NL" || ftype == "IQ4_XS") && layer < n_layer / 8 &&
+                   !model.has_imatrix) {
+            type = T::Q5_K;
         }
     } else if (contains(name, "attn_output.weight") && model.n_expert == 8) {
         if (ftype == "Q2_K" || ftype == "Q3_K_S" || ftype == "Q3_K_M" || ftype == "Q4_K_S" ||

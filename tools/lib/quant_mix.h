@@ -39,14 +39,15 @@ struct MixModel {
     // A hybrid's layers with attention (lfm2, qwen35), in order: llama.cpp counts its V rules
     // over these. Empty: every layer.
     std::vector<int> attention_layers;
-    int n_gqa = 1;           // query heads per KV head
-    bool has_output = true;  // false: token_embd.weight is also the output matrix
-    int n_expert = 0;        // experts of a mixture (llama.cpp gives 8-expert models more bits)
+    int n_gqa = 1;             // query heads per KV head
+    bool has_output = true;    // false: token_embd.weight is also the output matrix
+    int n_expert = 0;          // experts of a mixture (llama.cpp gives 8-expert models more bits)
+    bool has_imatrix = false;  // quantized with an importance matrix (IQ4's ffn_down rule)
 };
 
 // The type llama.cpp gives `tensor_name` (a matrix with rows of `row_width` values) in a file of
 // `file_type`. Widths that do not fit the chosen type's blocks fall back to a smaller block type
-// (or F16), as llama.cpp does; where llama.cpp would use IQ4_NL, which ember cannot write, Q4_0.
+// (or F16), as llama.cpp does.
 TensorType mix_tensor_type(const FileType& file_type, std::string_view tensor_name,
                            uint64_t row_width, const MixModel& model);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "formats/error.h"
 #include "formats/gguf_writer.h"
 #include "kernels/kernels.h"
+#include "kernels/reference.h"
 
 namespace ember {
 
@@ -44,16 +46,37 @@ MixModel mix_model_of(const gguf::File& file) {
     return model;
 }
 
+namespace {
+using QuantizeWithImportance = void (*)(const float*, void*, int64_t, const float*);
+}  // namespace
+
 void quantize_model(const gguf::File& in, const std::string& out, const QuantizeOptions& options,
                     const std::function<void(size_t, size_t)>& on_tensor) {
     if (options.file_type == nullptr) throw Error("no file type to quantize to");
     const FileType& file_type = *options.file_type;
-    const MixModel mix = mix_model_of(in);
+    MixModel mix = mix_model_of(in);
+    mix.has_imatrix = options.imatrix != nullptr;
+    // The entries by name, each divided by its call count as llama-quantize does (v /= ncall).
+    std::map<std::string, std::vector<float>, std::less<>> importance;
+    if (options.imatrix != nullptr) {
+        for (const ImatrixEntry& e : options.imatrix->entries) {
+            std::vector<float> v = e.values;
+            for (float& x : v) x /= static_cast<float>(e.ncall);
+            importance[e.name] = std::move(v);
+        }
+    }
     gguf::Writer w;
     for (const gguf::Value& v : in.metadata()) w.copy(v);
     w.set_u32("general.file_type", file_type.llama_ftype);
     w.set_u32("general.quantization_version", 2);
     if (in.alignment() != gguf::kDefaultAlignment) w.set_alignment(in.alignment());
+    if (options.imatrix != nullptr) {  // as llama-quantize records it
+        w.set_string("quantize.imatrix.file", options.imatrix_path);
+        w.set_string("quantize.imatrix.dataset", options.imatrix->dataset);
+        w.set_i32("quantize.imatrix.entries_count",
+                  static_cast<int32_t>(options.imatrix->entries.size()));
+        w.set_i32("quantize.imatrix.chunks_count", options.imatrix->chunks);
+    }
 
     auto pool = std::make_shared<ThreadPool>(options.n_threads > 0 ? options.n_threads
                                                                    : default_thread_count());
@@ -73,6 +96,28 @@ void quantize_model(const gguf::File& in, const std::string& out, const Quantize
         const size_t in_row = row_bytes(t.type, cols), out_row = row_bytes(type, cols);
         const uint64_t rows = t.n_rows();
         const uint8_t* data = t.data;
+        const float* weights = nullptr;  // the tensor's importance, one per column
+        QuantizeWithImportance quantize_weighted = nullptr;
+        if (const auto it = importance.find(t.name); it != importance.end() && t.n_dims >= 2) {
+            if (it->second.size() != static_cast<size_t>(cols)) {
+                throw Error(options.imatrix_path + ": the entry for '" + std::string(t.name) +
+                            "' has " + std::to_string(it->second.size()) + " values, the tensor " +
+                            std::to_string(cols) + " columns");
+            }
+            quantize_weighted = type == TensorType::IQ4_NL   ? ref::quantize_iq4_nl
+                                : type == TensorType::IQ4_XS ? ref::quantize_iq4_xs
+                                                             : nullptr;
+            const bool ignores_it = type == TensorType::F32 || type == TensorType::F16 ||
+                                    type == TensorType::BF16 || type == TensorType::Q8_0;
+            if (quantize_weighted == nullptr && !ignores_it) {
+                throw Error("tensor '" + std::string(t.name) + "' becomes " +
+                            std::string(tensor_type_name(type)) +
+                            " in this mix, and ember quantizes " +
+                            std::string(tensor_type_name(type)) +
+                            " with an importance matrix only from IQ4_NL and IQ4_XS so far");
+            }
+            weights = it->second.data();
+        }
         w.add_tensor(
             std::string(t.name), type, std::span(t.ne.data(), t.n_dims),
             [=](std::span<uint8_t> bytes) {
@@ -80,7 +125,12 @@ void quantize_model(const gguf::File& in, const std::string& out, const Quantize
                     std::vector<float> row(cols);
                     for (int64_t r = begin; r < end; ++r) {
                         source->dequantize_row(data + r * in_row, row.data(), cols);
-                        dest->quantize_weights(row.data(), bytes.data() + r * out_row, cols);
+                        if (quantize_weighted != nullptr) {
+                            quantize_weighted(row.data(), bytes.data() + r * out_row, cols,
+                                              weights);
+                        } else {
+                            dest->quantize_weights(row.data(), bytes.data() + r * out_row, cols);
+                        }
                     }
                 });
             });

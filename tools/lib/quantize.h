@@ -8,6 +8,7 @@
 #include <string>
 
 #include "formats/gguf.h"
+#include "formats/imatrix.h"
 #include "tools/lib/quant_mix.h"
 
 namespace ember {
@@ -15,6 +16,12 @@ namespace ember {
 struct QuantizeOptions {
     const FileType* file_type = find_file_type("Q4_K_M");
     int n_threads = 0;  // 0: physical cores
+    // An importance matrix (formats/imatrix.h) and its file's name, or null. Its entries weight
+    // the rounding of the tensors they name, as llama-quantize --imatrix does; so far for
+    // IQ4_NL and IQ4_XS tensors only (a tensor with an entry that would become another
+    // quantized type is refused, never quantized without it).
+    const Imatrix* imatrix = nullptr;
+    std::string imatrix_path;
 };
 
 // Reads `in` (F32, F16 or BF16 weights), writes `out`. on_tensor(i, n) after each tensor.
