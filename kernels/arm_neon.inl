@@ -60,11 +60,6 @@ inline uint8x16_t fifth_bits16(uint32_t qh, int k) {
     return vandq_u8(vtstq_u8(bytes, bit), vdupq_n_u8(0x10));
 }
 
-template <typename Block>
-const Block* blocks_of(const void* p) {
-    return static_cast<const Block*>(p);
-}
-
 // sum over blocks of d(b) * lanes(b), four float lanes.
 template <typename LanesAndScale>
 float accumulate_blocks(int64_t n_blocks, LanesAndScale&& block) {

@@ -57,11 +57,6 @@ using x86::fifth_bits;
 using x86::two_bits_of_bytes;
 using x86::unpack_nibbles;
 
-template <typename Block>
-const Block* blocks_of(const void* p) {
-    return static_cast<const Block*>(p);
-}
-
 }  // namespace
 
 // ---- floats ----
