@@ -2,14 +2,14 @@
 # Builds the libFuzzer targets with clang (the whole library instrumented for coverage, with
 # AddressSanitizer + UndefinedBehaviorSanitizer) and runs each for N seconds (default 60) from a
 # seed corpus. Any crash, sanitizer report or failed check fails the script.
-#   scripts/fuzz.sh [seconds] [target...]     targets: gguf_reader tokenizers chat_template c_api
-#                                             session_state grammar http
+#   scripts/fuzz.sh [seconds] [target...]     targets: gguf_reader tokenizers chat_template jinja
+#                                             c_api session_state grammar http
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gguf_reader tokenizers chat_template c_api session_state grammar http)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf_reader tokenizers chat_template jinja c_api session_state grammar http)
 shared=${EMBER_SHARED:-../shared}
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
@@ -38,6 +38,9 @@ seed() {
         chat_template)  # a template, \001, then messages: a role byte and text, NUL-separated
             printf '{{ "<|im_start|>" }}\001\000You are kind\000\001Hello\000\002Hi!' > "$corpus/chatml"
             printf '[INST] <<SYS>>\001\001Tell me a story' > "$corpus/llama2" ;;
+        jinja)  # the real chat templates
+            cp "$shared"/templates/templates/*.jinja "$corpus/" 2>/dev/null || true
+            printf '{%% for m in messages %%}{{ m.role|upper }}: {{ m.content|trim }}{%% endfor %%}' > "$corpus/loop" ;;
         c_api)
             printf '\000\100\002\100\001\000\020\001\020Once upon a time\003\010\000\000\000' \
                 > "$corpus/append-generate" ;;
