@@ -447,11 +447,15 @@ typedef struct ember_chat_message {
     const char* content;
 } ember_chat_message;
 
-/* Formats a conversation with a chat template: template_name (llama2, llama2-sys, chatml,
- * llama3, zephyr, mistral, mistral-v1, mistral-v3, mistral-v7, phi3, gemma) or NULL for the
- * model's own (tokenizer.chat_template; if it has none or an unrecognised one, its family's:
- * chatml for qwen2, phi3, gemma for gemma/gemma2, else ChatML). add_assistant_start ends the
- * text with the opening of the assistant's turn. Output as in ember_detokenize. */
+/* Formats a conversation with a chat template: template_name (a built-in format: llama2,
+ * llama2-sys, chatml, llama3, zephyr, mistral, mistral-v1, mistral-v3, mistral-v7, phi3, gemma)
+ * or NULL for the model's own: its Jinja tokenizer.chat_template, rendered as Hugging Face
+ * transformers renders it (a leading BOS the tokenizer adds itself left out); a file without
+ * one (or with one ember cannot parse) gets its family's format (chatml for qwen2, qwen3, lfm2,
+ * smollm3; phi3; gemma for the gemmas), else ChatML. add_assistant_start ends the text with the
+ * opening of the assistant's turn (add_generation_prompt). A template that refuses the
+ * conversation (raise_exception) gives EMBER_ERROR_INVALID_ARGUMENT. Output as in
+ * ember_detokenize. */
 ember_status ember_chat_format(const ember_model* model, const char* template_name,
                                const ember_chat_message* messages, size_t n_messages,
                                bool add_assistant_start, char* text, size_t capacity,

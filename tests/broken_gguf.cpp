@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <span>
 #include <stdexcept>
 #include <string_view>
 
+#include "formats/gguf.h"
 #include "formats/gguf_writer.h"
 #include "tests/shared_data.h"
 
@@ -133,6 +135,19 @@ std::vector<BrokenGguf> broken_gguf_cases() {
     add("data_section_cut", "runs past the end of the file",
         [&](auto& b) { b.resize(b.size() - 64); });
     return cases;
+}
+
+void copy_with(const std::string& in, const std::string& out,
+               const std::function<void(gguf::Writer&)>& edit) {
+    const gguf::File file(in);
+    gguf::Writer w;
+    for (const gguf::Value& v : file.metadata()) w.copy(v);
+    edit(w);
+    for (const gguf::TensorInfo& t : file.tensors()) {
+        w.add_tensor(std::string(t.name), t.type, std::span(t.ne.data(), t.n_dims),
+                     std::span(t.data, t.n_bytes));
+    }
+    w.write(out);
 }
 
 }  // namespace ember::test

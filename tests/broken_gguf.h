@@ -1,10 +1,14 @@
 // Broken GGUF files, each made from one good file by changing a few bytes, with the words the
-// reader's error must contain. Shared by the reader's tests and the `ember inspect` tests.
+// reader's error must contain. Shared by the reader's tests and the `ember inspect` tests; and
+// copies of good files with changed metadata.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "formats/gguf_writer.h"
 
 namespace ember::test {
 
@@ -19,5 +23,10 @@ struct BrokenGguf {
 
 // One file per class of damage (truncations are separate: see the tests).
 std::vector<BrokenGguf> broken_gguf_cases();
+
+// A copy of the file `in` at `out` with its metadata changed by `edit`, tensors as they are
+// (a chat template added, a key made odd).
+void copy_with(const std::string& in, const std::string& out,
+               const std::function<void(gguf::Writer&)>& edit);
 
 }  // namespace ember::test

@@ -16,9 +16,10 @@
 #include <string>
 
 #include "engine/generate/session.h"
-#include "engine/text/chat_template.h"
+#include "engine/text/chat_format.h"
 #include "tools/command.h"
 #include "tools/generation_options.h"
+#include "tools/lib/chat_format_option.h"
 #include "tools/memory_report.h"
 #include "tools/model_options.h"
 #include "tools/option_checks.h"
@@ -97,22 +98,16 @@ int run_chat(const ChatOptions& options) {
     const std::shared_ptr<const Grammar> grammar = options.generation.compile_grammar();
     const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
-    const std::string jinja(model.file().get_string("tokenizer.chat_template", ""));
-    const std::optional<ChatTemplate> recognised = recognise_chat_template(jinja);
-    // Without a recognised template, the format of the model's family where it has one.
-    const std::string_view family = model.config().arch->chat_template;
-    const ChatTemplate chat_template = !options.template_name.empty()
-                                           ? chat_template_from_name(options.template_name)
-                                           : detect_chat_template(jinja, family);
-    // Where the template came from, so a guess never looks like a detection.
+    const ChatFormat chat_format = chat_format_option(options.template_name, model, tokenizer);
+    // Where the format came from, so a guess never looks like the model's own.
     std::string origin;
-    if (options.template_name.empty()) {
+    if (options.template_name.empty() && !chat_format.is_jinja()) {
+        const std::string_view family = model.config().arch->chat_template;
         const std::string guess = family.empty()
                                       ? std::string("; choose one with --chat-template")
                                       : "; " + std::string(model.config().arch->name) + "'s format";
-        origin = jinja.empty() ? " (the model names none" + guess + ")"
-                 : !recognised ? " (the model's template was not recognised" + guess + ")"
-                               : " (from the model)";
+        origin = !chat_format.warning().empty() ? " (" + chat_format.warning() + ")"
+                                                : " (the model names none" + guess + ")";
     }
     SessionParams params;
     params.context = options.model.context_params();
@@ -123,8 +118,8 @@ int run_chat(const ChatOptions& options) {
         stderr,
         "ember chat: %s, template %s%s, context %d. /reset clears, /quit ends, Ctrl-C stops a "
         "reply.\n",
-        options.model.model_path.c_str(), std::string(chat_template_name(chat_template)).c_str(),
-        origin.c_str(), session.n_ctx());
+        options.model.model_path.c_str(), chat_format.describe().c_str(), origin.c_str(),
+        session.n_ctx());
     print_memory_use(session.context(), params.context);
 
     std::vector<ChatMessage> history;
@@ -156,7 +151,7 @@ int run_chat(const ChatOptions& options) {
     };
     TurnOptions turn;
     turn.max_tokens = options.n_predict;
-    add_chat_ends(turn, chat_template, tokenizer);  // the template's end of turn ends a reply
+    add_chat_ends(turn, chat_format, tokenizer);  // the template's end of turn ends a reply
     options.generation.apply(turn);
     turn.grammar = grammar;  // every reply follows it
     std::signal(SIGINT, on_interrupt);
@@ -177,7 +172,14 @@ int run_chat(const ChatOptions& options) {
         }
         if (line.empty()) continue;
         history.push_back({"user", line});
-        const std::string rendered = apply_chat_template(chat_template, history, true);
+        std::string rendered;
+        try {
+            rendered = chat_format.render(history).text;
+        } catch (const ChatTemplateError& e) {
+            std::printf("(the chat template refused this conversation: %s)\n", e.what());
+            history.pop_back();
+            continue;
+        }
         std::string delta;
         if (rendered.compare(0, held.size(), held) == 0) {
             delta = rendered.substr(held.size());
@@ -223,8 +225,9 @@ Runner add_chat_command(CLI::App& app) {
     options->generation.add_to(*sub);
     sub->add_option("--system", options->system, "System message");
     sub->add_option("--chat-template", options->template_name,
-                    "llama2, llama2-sys, chatml, llama3, zephyr, mistral, mistral-v1, mistral-v3, "
-                    "mistral-v7, phi3, gemma (default: from the model)");
+                    "A Jinja template file (FILE.jinja), or a built-in format: llama2, llama2-sys, "
+                    "chatml, llama3, zephyr, mistral, mistral-v1, mistral-v3, mistral-v7, phi3, "
+                    "gemma (default: the model's own template)");
     sub->add_option("-n,--n-predict", options->n_predict,
                     "Most tokens per reply (-1: until the end of the reply or the context)")
         ->check(number_in(-1, std::numeric_limits<int>::max(), "-1: until the end"))

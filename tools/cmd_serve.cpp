@@ -130,7 +130,9 @@ Runner add_serve_command(CLI::App& app) {
                   "End a reply at a full slot context (\"length\") instead of dropping half of "
                   "the conversation's older tokens");
     sub->add_option("--chat-template", o->serve.pool.chat_template,
-                    "Chat format for every model (default: each model's own)");
+                    "Chat template for every model: a Jinja file (FILE.jinja) or a built-in "
+                    "format (chatml, llama3, ...; see ember chat --help) (default: each model's "
+                    "own template)");
     sub->add_option("--shutdown-timeout", o->grace_s,
                     "On SIGTERM/SIGINT: seconds for in-flight requests to finish before they are "
                     "cancelled")

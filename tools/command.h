@@ -25,6 +25,7 @@ Runner add_perplexity_command(CLI::App& app);
 Runner add_imatrix_command(CLI::App& app);
 Runner add_tokenize_command(CLI::App& app);
 Runner add_chat_command(CLI::App& app);
+Runner add_template_command(CLI::App& app);
 Runner add_synth_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);
 Runner add_quantize_command(CLI::App& app);

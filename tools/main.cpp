@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
     add(ember::cli::add_imatrix_command);
     add(ember::cli::add_tokenize_command);
     add(ember::cli::add_chat_command);
+    add(ember::cli::add_template_command);
     add(ember::cli::add_synth_command);
     add(ember::cli::add_bench_command);
     add(ember::cli::add_quantize_command);

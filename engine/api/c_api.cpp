@@ -15,7 +15,7 @@
 #include "engine/grammar/grammar.h"
 #include "engine/grammar/json_schema.h"
 #include "engine/model/model.h"
-#include "engine/text/chat_template.h"
+#include "engine/text/chat_format.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
 
@@ -144,12 +144,11 @@ std::shared_ptr<const ember::Grammar> compile_grammar(const char* grammar,
     return nullptr;
 }
 
-// A template by name; NULL or "": the file's template, else its family's format
-// (chat_template in architecture.h), else ChatML.
-ember::ChatTemplate chat_template_of(const ember_model& model, const char* name) {
-    if (name != nullptr && *name != '\0') return ember::chat_template_from_name(name);
-    return ember::detect_chat_template(model.model.file().get_string("tokenizer.chat_template", ""),
-                                       model.model.config().arch->chat_template);
+// A built-in format by name; NULL or "": the model's own (ChatFormat::for_model).
+ember::ChatFormat chat_format_of(const ember_model& model, const char* name) {
+    return ember::ChatFormat::for_model(model.model.file(), model.tokenizer,
+                                        model.model.config().arch->chat_template,
+                                        name != nullptr ? name : "");
 }
 
 ember::SamplerParams to_sampler_params(const ember_sampler_params& p) {
@@ -494,7 +493,7 @@ ember_status ember_chat_format(const ember_model* model, const char* template_na
     }
     ember_status status = EMBER_OK;
     const ember_status caught = guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
-        const ember::ChatTemplate t = chat_template_of(*model, template_name);
+        const ember::ChatFormat format = chat_format_of(*model, template_name);
         std::vector<ember::ChatMessage> chat;
         for (size_t i = 0; i < n_messages; ++i) {
             if (messages[i].role == nullptr || messages[i].content == nullptr) {
@@ -502,8 +501,9 @@ ember_status ember_chat_format(const ember_model* model, const char* template_na
             }
             chat.push_back({messages[i].role, messages[i].content});
         }
-        status = copy_out(ember::apply_chat_template(t, chat, add_assistant_start), text, capacity,
-                          length);
+        ember::ChatInputs inputs;
+        inputs.add_generation_prompt = add_assistant_start;
+        status = copy_out(format.render(chat, inputs).text, text, capacity, length);
     });
     return caught != EMBER_OK ? caught : status;
 }
@@ -576,7 +576,7 @@ ember_status ember_turn_create(const ember_model* model, ember_sampler* sampler,
             rules.end_tokens.push_back(p.end_tokens[i]);
         }
         if (p.chat_template != nullptr) {
-            ember::add_chat_ends(rules, chat_template_of(*model, p.chat_template),
+            ember::add_chat_ends(rules, chat_format_of(*model, p.chat_template),
                                  model->tokenizer);
         }
         rules.ignore_eos = p.ignore_eos;

@@ -7,8 +7,8 @@
 
 namespace ember {
 
-void add_chat_ends(TurnRules& rules, ChatTemplate chat_template, const Tokenizer& tokenizer) {
-    for (const std::string& marker : chat_stop_strings(chat_template)) {
+void add_chat_ends(TurnRules& rules, const ChatFormat& format, const Tokenizer& tokenizer) {
+    for (const std::string& marker : format.stop_strings()) {
         rules.stop_strings.push_back(marker);
         const std::vector<int32_t> ids = tokenizer.encode(marker, false, true);
         if (ids.size() == 1 && std::find(rules.end_tokens.begin(), rules.end_tokens.end(),

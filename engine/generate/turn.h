@@ -26,7 +26,7 @@
 #include "engine/generate/stop_strings.h"
 #include "engine/grammar/grammar.h"
 #include "engine/grammar/token_grammar.h"
-#include "engine/text/chat_template.h"
+#include "engine/text/chat_format.h"
 #include "engine/text/tokenizer.h"
 #include "engine/text/utf8.h"
 
@@ -68,7 +68,7 @@ struct TurnRules {
 // A chat template's end-of-turn markers as rules: each is a stop string, and a marker the
 // vocabulary has as one token is also an end token (the model ends its turn with that token,
 // whose text is never printed, and a grammar may end at it).
-void add_chat_ends(TurnRules& rules, ChatTemplate chat_template, const Tokenizer& tokenizer);
+void add_chat_ends(TurnRules& rules, const ChatFormat& format, const Tokenizer& tokenizer);
 
 // llama.cpp's context shift for a sequence of `context` holding `tokens`: the first n_keep
 // tokens (at least the BOS) stay, half of the rest goes (Context::shift), and `tokens` loses

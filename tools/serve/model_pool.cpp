@@ -1,7 +1,10 @@
 #include "tools/serve/model_pool.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <thread>
+
+#include "tools/lib/chat_format_option.h"
 
 namespace ember::serve {
 
@@ -44,13 +47,14 @@ LoadedModel::LoadedModel(std::string name, const std::string& path, const ModelP
     : name_(std::move(name)),
       model_(path, params.model_options),
       tokenizer_(model_.file()),
+      chat_format_(cli::chat_format_option(params.chat_template, model_, tokenizer_)),
       embed_context_(params.scheduler.context),
       embed_queue_size_(params.scheduler.max_queue + params.scheduler.n_slots),
       loaded_at_(std::chrono::system_clock::now()) {
-    const std::string jinja(model_.file().get_string("tokenizer.chat_template", ""));
-    chat_template_ = !params.chat_template.empty()
-                         ? chat_template_from_name(params.chat_template)
-                         : detect_chat_template(jinja, model_.config().arch->chat_template);
+    if (!chat_format_.warning().empty()) {
+        std::fprintf(stderr, "ember serve: %s: %s\n", name_.c_str(),
+                     chat_format_.warning().c_str());
+    }
     if (!model_.config().arch->encoder) {
         scheduler_ = std::make_unique<Scheduler>(model_, tokenizer_, params.scheduler);
     }
@@ -58,7 +62,7 @@ LoadedModel::LoadedModel(std::string name, const std::string& path, const ModelP
 
 std::vector<int32_t> LoadedModel::chat_prompt(const std::vector<ChatMessage>& messages,
                                               bool special_in_messages) const {
-    const ChatPrompt prompt = render_chat_prompt(chat_template_, messages, true);
+    const ChatPrompt prompt = chat_format_.render(messages);
     if (special_in_messages) return tokenizer_.encode(prompt.text, true, true);
     return tokenizer_.encode(prompt.text, true, true, prompt.content);
 }

@@ -14,7 +14,7 @@
 
 #include "engine/embed/embedder.h"
 #include "engine/model/model.h"
-#include "engine/text/chat_template.h"
+#include "engine/text/chat_format.h"
 #include "engine/text/tokenizer.h"
 #include "tools/serve/embed_queue.h"
 #include "tools/serve/scheduler.h"
@@ -38,8 +38,8 @@ struct ModelPoolParams {
     std::string model_path;  // -m: always loaded
     std::string models_dir;  // --models-dir: loaded on demand
     ModelOptions model_options;
-    SchedulerParams scheduler;             // per text model
-    std::string chat_template;             // a format name, or empty: from each model
+    SchedulerParams scheduler;  // per text model
+    std::string chat_template;  // a format's name or a .jinja file; empty: each model's own
     std::chrono::seconds keep_alive{300};  // idle time before a --models-dir model is unloaded
     int max_resident = 2;                  // --models-dir models loaded at once
 };
@@ -54,9 +54,10 @@ class LoadedModel {
     bool generates_text() const { return scheduler_ != nullptr; }
     // Throws ember::Error (400) for an embedding model.
     Scheduler& scheduler();
-    ChatTemplate chat_template() const { return chat_template_; }
+    const ChatFormat& chat_format() const { return chat_format_; }
     // The prompt of a chat, tokenized: control tokens only from the chat format, the messages'
-    // texts as plain text (unless special_in_messages: a caller's old behaviour).
+    // texts as plain text (unless special_in_messages: a caller's old behaviour). Throws
+    // ChatTemplateError when the template refuses the conversation.
     std::vector<int32_t> chat_prompt(const std::vector<ChatMessage>& messages,
                                      bool special_in_messages) const;
     // Embeds texts with this model, through its embedding queue (created on first use): each
@@ -71,7 +72,7 @@ class LoadedModel {
     std::string name_;
     Model model_;
     Tokenizer tokenizer_;
-    ChatTemplate chat_template_;
+    ChatFormat chat_format_;
     std::unique_ptr<Scheduler> scheduler_;
     ContextParams embed_context_;
     int embed_queue_size_;

@@ -146,7 +146,7 @@ void generate_route(ServerState& state, Kind kind, const http::Request& http,
         }
     }
     if (kind == Kind::Chat || !bool_field(body, "raw").value_or(false)) {
-        add_chat_ends(request.rules, model->chat_template(), model->tokenizer());
+        add_chat_ends(request.rules, model->chat_format(), model->tokenizer());
     }
     const bool stream = bool_field(body, "stream").value_or(true);  // ollama streams by default
     const std::shared_ptr<Generation> generation = submit(state, *model, std::move(request));
@@ -308,7 +308,8 @@ void add_ollama_routes(Routes& routes, ServerState& state) {
         res.set_content(
             dump(json{{"modelfile", ""},
                       {"parameters", ""},
-                      {"template", std::string(chat_template_name(model->chat_template()))},
+                      {"template", model->chat_format().is_jinja() ? model->chat_format().source()
+                                                                   : model->chat_format().describe()},
                       {"details", {{"format", "gguf"}, {"family", arch}}},
                       {"model_info",
                        {{"general.architecture", arch},

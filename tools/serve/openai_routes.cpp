@@ -182,7 +182,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     GenerationRequest request = generation_fields(body);
     if (kind == Kind::Chat) {
         request.prompt = model->chat_prompt(chat_messages(body), state.special_tokens_in_messages);
-        add_chat_ends(request.rules, model->chat_template(), model->tokenizer());
+        add_chat_ends(request.rules, model->chat_format(), model->tokenizer());
     } else {
         const auto it = body.find("prompt");
         std::string prompt;

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "engine/text/jinja/builtins.h"
 #include "engine/text/utf8.h"
 
 namespace ember::jinja {
@@ -904,6 +905,8 @@ class Parser {
         auto e = make(Expr::Kind::Filter, peek().where);
         e->name = expect_name();
         while (skip_op(".")) e->name += "." + expect_name();
+        // As jinja2, an unknown filter fails when the template is compiled.
+        if (!has_filter(e->name)) syntax_error("no filter named '" + e->name + "'", e->where);
         e->args.push_back(std::move(subject));
         if (is_op("(")) parse_arguments(*e);
         return e;
@@ -918,6 +921,7 @@ class Parser {
                 e->negate = skip_name("not");
                 e->name = expect_name();
                 while (skip_op(".")) e->name += "." + expect_name();
+                if (!has_test(e->name)) syntax_error("no test named '" + e->name + "'", e->where);
                 e->args.push_back(std::move(node));
                 const Token& t = peek();
                 if (is_op("(")) {
