@@ -89,11 +89,25 @@ void quantize_weights_q3_k(const float* in, void* out, int64_t n);
 void quantize_weights_q4_k(const float* in, void* out, int64_t n);
 void quantize_weights_q5_k(const float* in, void* out, int64_t n);
 void quantize_weights_q6_k(const float* in, void* out, int64_t n);
-// ... and into IQ4_NL and IQ4_XS, as llama.cpp does (quantize_iq4.cpp); `importance`: an
-// importance matrix's n column weights (after llama-quantize's division by ncall), or null.
+// The same for one row of n values under an importance matrix, as llama.cpp's
+// quantize_row_*_impl: `importance` holds the matrix's n column weights (after llama-quantize's
+// division by ncall); null gives the plain quantizers above.
+void quantize_q4_0(const float* in, void* out, int64_t n, const float* importance);
+void quantize_q4_1(const float* in, void* out, int64_t n, const float* importance);
+void quantize_q5_0(const float* in, void* out, int64_t n, const float* importance);
+void quantize_q5_1(const float* in, void* out, int64_t n, const float* importance);
+void quantize_q2_k(const float* in, void* out, int64_t n, const float* importance);
+void quantize_q3_k(const float* in, void* out, int64_t n, const float* importance);
+void quantize_q4_k(const float* in, void* out, int64_t n, const float* importance);
+void quantize_q5_k(const float* in, void* out, int64_t n, const float* importance);
+void quantize_q6_k(const float* in, void* out, int64_t n, const float* importance);
+// ... and into IQ4_NL and IQ4_XS, as llama.cpp does (quantize_iq4.cpp); `importance` as above.
 void quantize_iq4_nl(const float* in, void* out, int64_t n, const float* importance);
 void quantize_iq4_xs(const float* in, void* out, int64_t n, const float* importance);
 void quantize_weights_iq4_nl(const float* in, void* out, int64_t n);
+// ... and into the ternary types (quantize_ternary.cpp; they take no importance matrix).
+void quantize_weights_tq1_0(const float* in, void* out, int64_t n);
+void quantize_weights_tq2_0(const float* in, void* out, int64_t n);
 void quantize_weights_iq4_xs(const float* in, void* out, int64_t n);
 
 }  // namespace ember::ref

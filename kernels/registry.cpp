@@ -48,7 +48,7 @@ constexpr std::array kReference = {
                 ref::quantize_weights_q6_k},
     TypeKernels{T::Q8_K, T::Q8_K, ref::dequantize_row_q8_k, ref::quantize_row_q8_k, nullptr,
                 nullptr},
-    // The i-quants and ternary types (weight quantizers: IQ4_NL and IQ4_XS so far).
+    // The i-quants and ternary types (weight quantizers: IQ4_NL, IQ4_XS, TQ1_0, TQ2_0 so far).
     TypeKernels{T::IQ4_NL, T::Q8_0, ref::dequantize_row_iq4_nl, nullptr, ref::vec_dot_iq4_nl_q8_0,
                 ref::quantize_weights_iq4_nl},
     TypeKernels{T::IQ4_XS, T::Q8_K, ref::dequantize_row_iq4_xs, nullptr, ref::vec_dot_iq4_xs_q8_k,
@@ -68,9 +68,9 @@ constexpr std::array kReference = {
     TypeKernels{T::IQ1_M, T::Q8_K, ref::dequantize_row_iq1_m, nullptr, ref::vec_dot_iq1_m_q8_k,
                 nullptr},
     TypeKernels{T::TQ1_0, T::Q8_K, ref::dequantize_row_tq1_0, nullptr, ref::vec_dot_tq1_0_q8_k,
-                nullptr},
+                ref::quantize_weights_tq1_0},
     TypeKernels{T::TQ2_0, T::Q8_K, ref::dequantize_row_tq2_0, nullptr, ref::vec_dot_tq2_0_q8_k,
-                nullptr},
+                ref::quantize_weights_tq2_0},
 };
 
 }  // namespace

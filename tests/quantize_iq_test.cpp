@@ -63,5 +63,38 @@ TEST(QuantizeIQ, IQ4EqualsLlamaCppByteForByteWithAndWithoutAnImatrix) {
     EXPECT_EQ(n_checked, 8);  // 2 sources x 2 types x with and without
 }
 
+// The legacy and K-quant types under an importance matrix (llama.cpp's quantize_row_*_impl), and
+// without one (its quantize_row_*_ref), from the same rows.
+TEST(QuantizeIQ, LegacyAndKQuantsEqualLlamaCppWithAndWithoutAnImatrix) {
+    int n_checked = 0;
+    check_type("Q4_0", TensorType::Q4_0, ref::quantize_q4_0, n_checked);
+    check_type("Q4_1", TensorType::Q4_1, ref::quantize_q4_1, n_checked);
+    check_type("Q5_0", TensorType::Q5_0, ref::quantize_q5_0, n_checked);
+    check_type("Q5_1", TensorType::Q5_1, ref::quantize_q5_1, n_checked);
+    check_type("Q2_K", TensorType::Q2_K, ref::quantize_q2_k, n_checked);
+    check_type("Q3_K", TensorType::Q3_K, ref::quantize_q3_k, n_checked);
+    check_type("Q4_K", TensorType::Q4_K, ref::quantize_q4_k, n_checked);
+    check_type("Q5_K", TensorType::Q5_K, ref::quantize_q5_k, n_checked);
+    check_type("Q6_K", TensorType::Q6_K, ref::quantize_q6_k, n_checked);
+    EXPECT_EQ(n_checked, 36);  // 2 sources x 9 types x with and without
+}
+
+TEST(QuantizeIQ, TernaryTypesEqualLlamaCpp) {
+    int n_checked = 0;
+    check_type(
+        "TQ1_0", TensorType::TQ1_0,
+        [](const float* in, void* out, int64_t n, const float*) {
+            ref::quantize_weights_tq1_0(in, out, n);
+        },
+        n_checked);
+    check_type(
+        "TQ2_0", TensorType::TQ2_0,
+        [](const float* in, void* out, int64_t n, const float*) {
+            ref::quantize_weights_tq2_0(in, out, n);
+        },
+        n_checked);
+    EXPECT_EQ(n_checked, 8);  // 2 sources x 2 types x with and without (the same bytes)
+}
+
 }  // namespace
 }  // namespace ember

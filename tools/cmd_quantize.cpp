@@ -58,7 +58,7 @@ Runner add_quantize_command(CLI::App& app) {
         ->check(thread_count());
     sub->add_option("--imatrix", options->imatrix,
                     "Importance matrix (llama-imatrix's or ember imatrix's file): weights the "
-                    "rounding of IQ4_NL and IQ4_XS tensors; other quantized types refuse it");
+                    "rounding of every quantized type as llama-quantize does");
     return [options] { return run_quantize(*options); };
 }
 

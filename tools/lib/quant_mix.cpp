@@ -44,6 +44,10 @@ TensorType fallback_for_width(TensorType type, uint64_t row_width) {
         case T::Q6_K:
             type = T::Q8_0;
             break;
+        case T::TQ1_0:
+        case T::TQ2_0:
+            type = T::Q4_0;
+            break;
         default:
             break;
     }
@@ -61,7 +65,7 @@ const std::vector<FileType>& file_types() {
         {"Q3_K_S", 11, T::Q3_K},   {"Q3_K_M", 12, T::Q3_K}, {"Q3_K_L", 13, T::Q3_K},
         {"Q4_K_S", 14, T::Q4_K},   {"Q4_K_M", 15, T::Q4_K}, {"Q5_K_S", 16, T::Q5_K},
         {"Q5_K_M", 17, T::Q5_K},   {"Q6_K", 18, T::Q6_K},   {"IQ4_NL", 25, T::IQ4_NL},
-        {"IQ4_XS", 30, T::IQ4_XS},
+        {"IQ4_XS", 30, T::IQ4_XS}, {"TQ1_0", 36, T::TQ1_0}, {"TQ2_0", 37, T::TQ2_0},
     };
     return kTypes;
 }
@@ -87,9 +91,9 @@ std::string_view file_type_names() {
 }
 
 std::string unwritable_file_type(std::string_view name) {
-    static constexpr std::string_view kIQuants[] = {
-        "IQ4_NL", "IQ4_XS", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M", "IQ2_XXS",
-        "IQ2_XS", "IQ2_S",  "IQ2_M",   "IQ1_S",  "IQ1_M", "TQ1_0", "TQ2_0"};
+    static constexpr std::string_view kIQuants[] = {"IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M",
+                                                    "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M",
+                                                    "IQ1_S",   "IQ1_M"};
     const std::string known = " (known: " + std::string(file_type_names()) + ")";
     for (std::string_view t : kIQuants) {
         if (name == t) {
@@ -120,6 +124,9 @@ TensorType mix_tensor_type(const FileType& file_type, std::string_view name, uin
         } else if (type != T::Q8_0) {
             type = T::Q6_K;
         }
+    } else if (name == "token_embd.weight") {
+        // The ternary types keep the embedding at 4 bits (llama-quantize's rule).
+        if (type == T::TQ1_0 || type == T::TQ2_0) type = T::Q4_K;
     } else if (contains(name, "attn_v.weight")) {
         // V is small with grouped-query attention, and its errors pass straight to the output.
         // (Counted over the layers that have attention.)

@@ -14,6 +14,43 @@
 
 namespace ember {
 
+namespace {
+
+using QuantizeWithImportance = void (*)(const float*, void*, int64_t, const float*);
+
+// The quantizers that weigh an importance matrix (llama.cpp's quantize_row_*_impl); null for a
+// type that has none here.
+QuantizeWithImportance quantizer_with_importance(TensorType type) {
+    switch (type) {
+        case TensorType::Q4_0:
+            return ref::quantize_q4_0;
+        case TensorType::Q4_1:
+            return ref::quantize_q4_1;
+        case TensorType::Q5_0:
+            return ref::quantize_q5_0;
+        case TensorType::Q5_1:
+            return ref::quantize_q5_1;
+        case TensorType::Q2_K:
+            return ref::quantize_q2_k;
+        case TensorType::Q3_K:
+            return ref::quantize_q3_k;
+        case TensorType::Q4_K:
+            return ref::quantize_q4_k;
+        case TensorType::Q5_K:
+            return ref::quantize_q5_k;
+        case TensorType::Q6_K:
+            return ref::quantize_q6_k;
+        case TensorType::IQ4_NL:
+            return ref::quantize_iq4_nl;
+        case TensorType::IQ4_XS:
+            return ref::quantize_iq4_xs;
+        default:
+            return nullptr;
+    }
+}
+
+}  // namespace
+
 MixModel mix_model_of(const gguf::File& file) {
     MixModel model;
     model.has_output = file.find_tensor("output.weight") != nullptr;
@@ -45,10 +82,6 @@ MixModel mix_model_of(const gguf::File& file) {
     }
     return model;
 }
-
-namespace {
-using QuantizeWithImportance = void (*)(const float*, void*, int64_t, const float*);
-}  // namespace
 
 void quantize_model(const gguf::File& in, const std::string& out, const QuantizeOptions& options,
                     const std::function<void(size_t, size_t)>& on_tensor) {
@@ -104,17 +137,16 @@ void quantize_model(const gguf::File& in, const std::string& out, const Quantize
                             "' has " + std::to_string(it->second.size()) + " values, the tensor " +
                             std::to_string(cols) + " columns");
             }
-            quantize_weighted = type == TensorType::IQ4_NL   ? ref::quantize_iq4_nl
-                                : type == TensorType::IQ4_XS ? ref::quantize_iq4_xs
-                                                             : nullptr;
+            quantize_weighted = quantizer_with_importance(type);
+            // llama.cpp's quantizers for these take no weights either.
             const bool ignores_it = type == TensorType::F32 || type == TensorType::F16 ||
-                                    type == TensorType::BF16 || type == TensorType::Q8_0;
+                                    type == TensorType::BF16 || type == TensorType::Q8_0 ||
+                                    type == TensorType::TQ1_0 || type == TensorType::TQ2_0;
             if (quantize_weighted == nullptr && !ignores_it) {
                 throw Error("tensor '" + std::string(t.name) + "' becomes " +
                             std::string(tensor_type_name(type)) +
-                            " in this mix, and ember quantizes " +
-                            std::string(tensor_type_name(type)) +
-                            " with an importance matrix only from IQ4_NL and IQ4_XS so far");
+                            " in this mix, which ember cannot yet quantize with an importance "
+                            "matrix");
             }
             weights = it->second.data();
         }
