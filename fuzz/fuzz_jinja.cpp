@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "engine/grammar/json.h"
+#include "engine/text/json.h"
 #include "engine/text/jinja/template.h"
 
 namespace {

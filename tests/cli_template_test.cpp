@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/grammar/json.h"
+#include "engine/text/json.h"
 #include "formats/gguf_writer.h"
 #include "tests/broken_gguf.h"
 #include "tests/cli_run.h"

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/grammar/json.h"
+#include "engine/text/json.h"
 #include "engine/text/jinja/template.h"
 #include "tests/shared_data.h"
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/grammar/grammar.h"
-#include "engine/grammar/json.h"
+#include "engine/text/json.h"
 #include "engine/grammar/json_schema.h"
 #include "formats/error.h"
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "engine/embed/embedder.h"
-#include "engine/grammar/json.h"
+#include "engine/text/json.h"
 #include "formats/error.h"
 #include "formats/output_file.h"
 #include "tools/command.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/grammar/json.h"
+#include "engine/text/json.h"
 #include "engine/text/jinja/template.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"

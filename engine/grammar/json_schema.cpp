@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/grammar/grammar.h"
-#include "engine/grammar/json.h"
+#include "engine/text/json.h"
 #include "engine/text/utf8.h"
 #include "formats/error.h"
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/grammar/json.h"
+#include "engine/text/json.h"
 #include "engine/text/chat_template.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"

@@ -1,4 +1,4 @@
-#include "engine/grammar/json.h"
+#include "engine/text/json.h"
 
 #include <cmath>
 #include <limits>
