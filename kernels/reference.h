@@ -105,6 +105,14 @@ void quantize_q6_k(const float* in, void* out, int64_t n, const float* importanc
 void quantize_iq4_nl(const float* in, void* out, int64_t n, const float* importance);
 void quantize_iq4_xs(const float* in, void* out, int64_t n, const float* importance);
 void quantize_weights_iq4_nl(const float* in, void* out, int64_t n);
+// ... and into the lattice i-quants (quantize_iq.cpp): IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S and IQ1_M
+// need an importance matrix (llama-quantize refuses them without one); IQ3_XXS and IQ3_S
+// weigh by x^2 without one.
+void quantize_iq2_xxs(const float* in, void* out, int64_t n, const float* importance);
+void quantize_iq2_xs(const float* in, void* out, int64_t n, const float* importance);
+void quantize_iq2_s(const float* in, void* out, int64_t n, const float* importance);
+void quantize_iq3_xxs(const float* in, void* out, int64_t n, const float* importance);
+void quantize_iq3_s(const float* in, void* out, int64_t n, const float* importance);
 // ... and into the ternary types (quantize_ternary.cpp; they take no importance matrix).
 void quantize_weights_tq1_0(const float* in, void* out, int64_t n);
 void quantize_weights_tq2_0(const float* in, void* out, int64_t n);

@@ -79,6 +79,16 @@ TEST(QuantizeIQ, LegacyAndKQuantsEqualLlamaCppWithAndWithoutAnImatrix) {
     EXPECT_EQ(n_checked, 36);  // 2 sources x 9 types x with and without
 }
 
+TEST(QuantizeIQ, LatticeTypesEqualLlamaCpp) {
+    int n_checked = 0;
+    check_type("IQ2_XXS", TensorType::IQ2_XXS, ref::quantize_iq2_xxs, n_checked);
+    check_type("IQ2_XS", TensorType::IQ2_XS, ref::quantize_iq2_xs, n_checked);
+    check_type("IQ3_XXS", TensorType::IQ3_XXS, ref::quantize_iq3_xxs, n_checked);
+    check_type("IQ3_S", TensorType::IQ3_S, ref::quantize_iq3_s, n_checked);
+    check_type("IQ2_S", TensorType::IQ2_S, ref::quantize_iq2_s, n_checked);
+    EXPECT_EQ(n_checked, 16);  // 2 sources x (2 types with an imatrix + 3 with and without)
+}
+
 TEST(QuantizeIQ, TernaryTypesEqualLlamaCpp) {
     int n_checked = 0;
     check_type(
