@@ -103,6 +103,10 @@ const GridSearch& iq2s_search() {
     static const GridSearch g = make_grid_search(kIq2sLevels, 1024, 8, 2, 1);
     return g;
 }
+const GridSearch& iq1_search() {
+    static const GridSearch g = make_grid_search(kIq1sLevels, 2048, 8, 2, 3);
+    return g;
+}
 const GridSearch& iq3xxs_search() {
     static const GridSearch g = make_grid_search(kIq3xxsLevels, 256, 4, 3, 2);
     return g;
@@ -309,6 +313,43 @@ float fit_iq2_sub_block16(const GridSearch& g, const float* xval, const float* w
         if (sumq2 > 0) scale = sumqx / sumq2;
     }
     return scale;
+}
+
+// IQ1: a value is d * (t + shift), t in -1, 0, 1 (levels 0, 1, 2), shift = +-kIq1Delta per
+// group; xx[level] is t + shift for one shift.
+constexpr float kIq1Delta = 0.125f;
+constexpr float kIq1Plus[3] = {-1 + kIq1Delta, kIq1Delta, 1 + kIq1Delta};
+constexpr float kIq1Minus[3] = {-1 - kIq1Delta, -kIq1Delta, 1 - kIq1Delta};
+
+// The neighbour of an off-grid IQ1 pattern with the least weighted error at `scale`, the
+// values being xx[level]; L gets its levels. (llama.cpp's iq1_find_best_neighbour2.)
+int iq1_best_neighbour(const GridSearch& g, int pattern, const float* x, const float* weight,
+                       float scale, const float* xx, int8_t* L) {
+    const uint16_t* list = g.neighbours.data() + (-g.map[pattern] - 1);
+    float best = FLT_MAX;
+    int index = -1;
+    for (int j = 1; j <= list[0]; ++j) {
+        const int8_t* p = g.point(list[j]);
+        float d2 = 0;
+        for (int i = 0; i < 8; ++i) {
+            const float diff = scale * xx[(p[i] - 1) / 2] - x[i];
+            d2 += weight[i] * diff * diff;
+        }
+        if (d2 < best) {
+            best = d2;
+            index = list[j];
+        }
+    }
+    if (index < 0) index = list[1];  // only for non-finite errors
+    for (int i = 0; i < 8; ++i) L[i] = static_cast<int8_t>((g.point(index)[i] - 1) / 2);
+    return index;
+}
+
+// The values of a sub-block sorted by value, with their positions (a stable sort: glibc's qsort
+// of llama.cpp keeps equal values in order).
+void sort_by_value(const float* x, int n, int* order) {
+    for (int j = 0; j < n; ++j) order[j] = j;
+    std::stable_sort(order, order + n, [&](int a, int b) { return x[a] < x[b]; });
 }
 
 float block_mean_square(const float* x) {
@@ -658,6 +699,318 @@ void quantize_iq3_s(const float* in, void* out, int64_t n, const float* importan
             y.scales[ib / 2] = static_cast<uint8_t>(l1 | (l2 << 4));
         }
     }
+}
+
+// IQ1_S: 32-value sub-blocks of four 8-value groups of a 2048-point ternary grid, one shift
+// sign and a 3-bit scale per sub-block. The levels are found exactly: with three values the
+// best split of the sorted values into -1, 0, 1 is searched over all boundary pairs (prefix
+// sums make each one O(1)), for both shifts.
+void quantize_iq1_s(const float* in, void* out, int64_t n, const float* importance) {
+    const GridSearch& g = iq1_search();
+    constexpr int kBlock = 32;
+    auto* blocks = static_cast<BlockIQ1_S*>(out);
+    int8_t shifts[kQK_K / kBlock] = {};  // llama.cpp keeps a zero sub-block's stale shift
+    for (int64_t ibl = 0; ibl < n / kQK_K; ++ibl) {
+        BlockIQ1_S& y = blocks[ibl];
+        y.d = f32_to_fp16(0.f);
+        std::memset(y.qs, 0, sizeof(y.qs));
+        std::memset(y.qh, 0, sizeof(y.qh));
+        const float* xbl = in + kQK_K * ibl;
+        float scales[kQK_K / kBlock];
+        float max_scale = 0;
+        const float sigma2 = 2 * block_mean_square(xbl);
+        for (int ib = 0; ib < kQK_K / kBlock; ++ib) {
+            const float* xb = xbl + kBlock * ib;
+            const float* qw = importance + kQK_K * ibl + kBlock * ib;
+            float weight[kBlock];
+            for (int i = 0; i < kBlock; ++i) weight[i] = qw[i] * std::sqrt(sigma2 + xb[i] * xb[i]);
+            float max = std::fabs(xb[0]);
+            for (int i = 1; i < kBlock; ++i) max = std::max(max, std::fabs(xb[i]));
+            if (max < 1e-12f) {
+                scales[ib] = 0;
+                continue;
+            }
+            int order[kBlock];
+            sort_by_value(xb, kBlock, order);
+            float sumx[kBlock + 1], sumw[kBlock + 1];
+            sumx[0] = sumw[0] = 0;
+            for (int j = 0; j < kBlock; ++j) {
+                const int i = order[j];
+                sumx[j + 1] = sumx[j] + weight[i] * xb[i];
+                sumw[j + 1] = sumw[j] + weight[i];
+            }
+            float best_score = -FLT_MIN, scale = max;
+            int best1 = -1, best2 = -1, best_shift = 0;
+            for (int i1 = 0; i1 <= kBlock; ++i1) {
+                for (int i2 = i1; i2 <= kBlock; ++i2) {
+                    for (const int shift : {1, -1}) {
+                        const float* xx = shift == 1 ? kIq1Plus : kIq1Minus;
+                        const float sumqx = (sumx[i1] - sumx[0]) * xx[0] +
+                                            (sumx[i2] - sumx[i1]) * xx[1] +
+                                            (sumx[kBlock] - sumx[i2]) * xx[2];
+                        const float sumq2 = (sumw[i1] - sumw[0]) * xx[0] * xx[0] +
+                                            (sumw[i2] - sumw[i1]) * xx[1] * xx[1] +
+                                            (sumw[kBlock] - sumw[i2]) * xx[2] * xx[2];
+                        if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
+                            scale = sumqx / sumq2;
+                            best_score = scale * sumqx;
+                            best1 = i1;
+                            best2 = i2;
+                            best_shift = shift;
+                        }
+                    }
+                }
+            }
+            int8_t L[kBlock];
+            for (int j = 0; j < kBlock; ++j)
+                L[order[j]] = static_cast<int8_t>(j < best1 ? 0 : j < best2 ? 1 : 2);
+            if (scale < 0) {
+                for (int j = 0; j < kBlock; ++j) L[j] = static_cast<int8_t>(2 - L[j]);
+                scale = -scale;
+                best_shift = -best_shift;
+            }
+            const float* xx = best_shift == 1 ? kIq1Plus : kIq1Minus;
+            bool all_on_grid = true;
+            int index[kBlock / 8];
+            for (int k = 0; k < kBlock / 8; ++k) {
+                int pattern = 0;
+                for (int j = 0; j < 8; ++j) pattern |= L[8 * k + j] << (2 * j);
+                index[k] = g.map[pattern];
+                if (index[k] < 0) {
+                    all_on_grid = false;
+                    index[k] = iq1_best_neighbour(g, pattern, xb + 8 * k, weight + 8 * k, scale, xx,
+                                                  L + 8 * k);
+                }
+            }
+            if (!all_on_grid) {
+                float sumqx = 0, sumq2 = 0;
+                for (int k = 0; k < kBlock / 8; ++k) {
+                    const int8_t* p = g.point(index[k]);
+                    for (int j = 0; j < 8; ++j) {
+                        const float w = weight[8 * k + j];
+                        const float q = xx[(p[j] - 1) / 2];
+                        sumqx += w * q * xb[8 * k + j];
+                        sumq2 += w * q * q;
+                    }
+                }
+                if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
+            }
+            uint16_t h = 0;
+            for (int k = 0; k < kBlock / 8; ++k) {
+                y.qs[(kBlock / 8) * ib + k] = static_cast<uint8_t>(index[k] & 255);
+                h = static_cast<uint16_t>(h | ((index[k] >> 8) << (3 * k)));
+            }
+            y.qh[ib] = h;
+            scales[ib] = scale;
+            shifts[ib] = static_cast<int8_t>(best_shift);
+            max_scale = std::max(max_scale, scale);
+        }
+        if (max_scale == 0) continue;
+        const float d = max_scale / 15;
+        y.d = f32_to_fp16(d * 1.125f);  // llama.cpp's fudge factor
+        const float id = 1 / d;
+        for (int ib = 0; ib < kQK_K / kBlock; ++ib) {
+            int l = clamp(nearest_int(0.5f * (id * scales[ib] - 1)), 0, 7);
+            if (shifts[ib] == -1) l |= 8;
+            y.qh[ib] = static_cast<uint16_t>(y.qh[ib] | (l << 12));
+        }
+    }
+}
+
+// IQ1_M: 16-value sub-blocks of two 8-value groups, each group with its own shift sign,
+// 3-bit scales; the fp16 super-block scale spread over the scales' top bits. The split search
+// covers the four shift combinations at once.
+void quantize_iq1_m(const float* in, void* out, int64_t n, const float* importance) {
+    const GridSearch& g = iq1_search();
+    constexpr int kBlock = 16;
+    constexpr uint8_t kMasks[4] = {0x00, 0x80, 0x08, 0x88};
+    auto* blocks = static_cast<BlockIQ1_M*>(out);
+    int8_t shifts[kQK_K / kBlock] = {};  // llama.cpp keeps a zero sub-block's stale shift
+    // The values of group k (0, 1) of a sub-block with shift combination c: 0 ++, 1 +-, 2 -+, 3 --.
+    const auto values = [](int c, int k) {
+        return (k == 0 ? c < 2 : c % 2 == 0) ? kIq1Plus : kIq1Minus;
+    };
+    for (int64_t ibl = 0; ibl < n / kQK_K; ++ibl) {
+        BlockIQ1_M& y = blocks[ibl];
+        std::memset(y.qs, 0, sizeof(y.qs));
+        std::memset(y.qh, 0, sizeof(y.qh));
+        std::memset(y.scales, 0, sizeof(y.scales));
+        const float* xbl = in + kQK_K * ibl;
+        float scales[kQK_K / kBlock];
+        float max_scale = 0;
+        const float sigma2 = 2 * block_mean_square(xbl);
+        const auto weights_of = [&](int ib, float* weight) {
+            const float* xb = xbl + kBlock * ib;
+            for (int i = 0; i < kBlock; ++i) {
+                weight[i] = importance != nullptr ? importance[kQK_K * ibl + kBlock * ib + i] *
+                                                        std::sqrt(sigma2 + xb[i] * xb[i])
+                                                  : xb[i] * xb[i];
+            }
+        };
+        for (int ib = 0; ib < kQK_K / kBlock; ++ib) {
+            const float* xb = xbl + kBlock * ib;
+            float weight[kBlock];
+            weights_of(ib, weight);
+            float max = std::fabs(xb[0]);
+            for (int i = 1; i < kBlock; ++i) max = std::max(max, std::fabs(xb[i]));
+            if (max < 1e-7f) {
+                scales[ib] = 0;
+                continue;
+            }
+            int order[kBlock];
+            sort_by_value(xb, kBlock, order);
+            float best_score = -FLT_MIN, scale = max;
+            int best1 = -1, best2 = -1, best_c = -1;
+            for (int i1 = 0; i1 <= kBlock; ++i1) {
+                for (int i2 = i1; i2 <= kBlock; ++i2) {
+                    // Summed in llama.cpp's order (value by value in sorted order), so the
+                    // floats round alike.
+                    float sumqx[4] = {}, sumq2[4] = {};
+                    for (int j = 0; j < kBlock; ++j) {
+                        const int level = j < i1 ? 0 : j < i2 ? 1 : 2;
+                        const int i = order[j];
+                        const float p = kIq1Plus[level], m = kIq1Minus[level];
+                        const float wx = weight[i];
+                        if (i < kBlock / 2) {
+                            sumqx[0] += wx * p * xb[i];
+                            sumqx[1] += wx * p * xb[i];
+                            sumqx[2] += wx * m * xb[i];
+                            sumqx[3] += wx * m * xb[i];
+                            sumq2[0] += wx * p * p;
+                            sumq2[1] += wx * p * p;
+                            sumq2[2] += wx * m * m;
+                            sumq2[3] += wx * m * m;
+                        } else {
+                            sumqx[0] += wx * p * xb[i];
+                            sumqx[2] += wx * p * xb[i];
+                            sumqx[1] += wx * m * xb[i];
+                            sumqx[3] += wx * m * xb[i];
+                            sumq2[0] += wx * p * p;
+                            sumq2[2] += wx * p * p;
+                            sumq2[1] += wx * m * m;
+                            sumq2[3] += wx * m * m;
+                        }
+                    }
+                    for (int c = 0; c < 4; ++c) {
+                        if (sumq2[c] > 0 && sumqx[c] * sumqx[c] > best_score * sumq2[c]) {
+                            scale = sumqx[c] / sumq2[c];
+                            best_score = scale * sumqx[c];
+                            best1 = i1;
+                            best2 = i2;
+                            best_c = c;
+                        }
+                    }
+                }
+            }
+            int8_t L[kBlock];
+            for (int j = 0; j < kBlock; ++j)
+                L[order[j]] = static_cast<int8_t>(j < best1 ? 0 : j < best2 ? 1 : 2);
+            if (scale < 0) {
+                for (int j = 0; j < kBlock; ++j) L[j] = static_cast<int8_t>(2 - L[j]);
+                scale = -scale;
+                best_c = 3 - best_c;
+            }
+            bool all_on_grid = true;
+            int index[2];
+            for (int k = 0; k < 2; ++k) {
+                int pattern = 0;
+                for (int j = 0; j < 8; ++j) pattern |= L[8 * k + j] << (2 * j);
+                index[k] = g.map[pattern];
+                if (index[k] < 0) {
+                    all_on_grid = false;
+                    index[k] = iq1_best_neighbour(g, pattern, xb + 8 * k, weight + 8 * k, scale,
+                                                  values(best_c, k), L + 8 * k);
+                }
+            }
+            if (!all_on_grid) {
+                float sumqx = 0, sumq2 = 0;
+                for (int k = 0; k < 2; ++k) {
+                    const float* xx = values(best_c, k);
+                    const int8_t* p = g.point(index[k]);
+                    for (int j = 0; j < 8; ++j) {
+                        const float w = weight[8 * k + j];
+                        const float q = xx[(p[j] - 1) / 2];
+                        sumqx += w * q * xb[8 * k + j];
+                        sumq2 += w * q * q;
+                    }
+                }
+                if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
+            }
+            y.qs[2 * ib] = static_cast<uint8_t>(index[0] & 255);
+            y.qs[2 * ib + 1] = static_cast<uint8_t>(index[1] & 255);
+            y.qh[ib] = static_cast<uint8_t>((index[0] >> 8) | ((index[1] >> 8) << 4));
+            scales[ib] = scale;
+            shifts[ib] = static_cast<int8_t>(best_c);
+            max_scale = std::max(max_scale, scale);
+        }
+        if (max_scale == 0) continue;
+        // 3-bit sub-block scales against max / 15, then the super-block scale refitted by least
+        // squares over the whole block with those scales and the stored points.
+        uint16_t sc[4] = {};
+        float d = max_scale / 15;
+        const float id = 1 / d;
+        float sumqx = 0, sumq2 = 0;
+        for (int ib = 0; ib < kQK_K / kBlock; ++ib) {
+            const int l = clamp(nearest_int(0.5f * (id * scales[ib] - 1)), 0, 7);
+            sc[ib / 4] = static_cast<uint16_t>(sc[ib / 4] | (l << (3 * (ib % 4))));
+            y.qh[ib] |= kMasks[shifts[ib]];
+            const float* xb = xbl + kBlock * ib;
+            float weight[kBlock];
+            weights_of(ib, weight);
+            for (int k = 0; k < 2; ++k) {
+                const float* xx = values(shifts[ib], k);
+                const int8_t* p = g.point(y.qs[2 * ib + k] + ((y.qh[ib] << (8 - 4 * k)) & 0x700));
+                for (int j = 0; j < 8; ++j) {
+                    const float w = weight[8 * k + j];
+                    const float q = xx[(p[j] - 1) / 2] * (2 * l + 1);
+                    sumqx += w * q * xb[8 * k + j];
+                    sumq2 += w * q * q;
+                }
+            }
+        }
+        if (sumq2 > 0) d = sumqx / sumq2;
+        const fp16_t dh = f32_to_fp16(d * 1.1125f);  // llama.cpp's fudge factor
+        uint16_t bits;
+        std::memcpy(&bits, &dh, 2);
+        sc[0] = static_cast<uint16_t>(sc[0] | ((bits & 0x000f) << 12));
+        sc[1] = static_cast<uint16_t>(sc[1] | ((bits & 0x00f0) << 8));
+        sc[2] = static_cast<uint16_t>(sc[2] | ((bits & 0x0f00) << 4));
+        sc[3] = static_cast<uint16_t>(sc[3] | (bits & 0xf000));
+        std::memcpy(y.scales, sc, sizeof(sc));
+    }
+}
+
+// Without an importance matrix: IQ3_XXS, IQ3_S, IQ2_S and IQ1_M have llama.cpp's own fallback
+// weights; IQ2_XXS, IQ2_XS and IQ1_S have none (llama-quantize refuses them, and so does ember
+// quantize), so every column weighs the same here (ember synth's random models).
+namespace {
+template <void (*Quantize)(const float*, void*, int64_t, const float*)>
+void with_uniform_importance(const float* in, void* out, int64_t n) {
+    const std::vector<float> ones(static_cast<size_t>(n), 1.0f);
+    Quantize(in, out, n, ones.data());
+}
+}  // namespace
+
+void quantize_weights_iq2_xxs(const float* in, void* out, int64_t n) {
+    with_uniform_importance<quantize_iq2_xxs>(in, out, n);
+}
+void quantize_weights_iq2_xs(const float* in, void* out, int64_t n) {
+    with_uniform_importance<quantize_iq2_xs>(in, out, n);
+}
+void quantize_weights_iq1_s(const float* in, void* out, int64_t n) {
+    with_uniform_importance<quantize_iq1_s>(in, out, n);
+}
+void quantize_weights_iq2_s(const float* in, void* out, int64_t n) {
+    quantize_iq2_s(in, out, n, nullptr);
+}
+void quantize_weights_iq3_xxs(const float* in, void* out, int64_t n) {
+    quantize_iq3_xxs(in, out, n, nullptr);
+}
+void quantize_weights_iq3_s(const float* in, void* out, int64_t n) {
+    quantize_iq3_s(in, out, n, nullptr);
+}
+void quantize_weights_iq1_m(const float* in, void* out, int64_t n) {
+    quantize_iq1_m(in, out, n, nullptr);
 }
 
 }  // namespace ember::ref

@@ -113,6 +113,17 @@ void quantize_iq2_xs(const float* in, void* out, int64_t n, const float* importa
 void quantize_iq2_s(const float* in, void* out, int64_t n, const float* importance);
 void quantize_iq3_xxs(const float* in, void* out, int64_t n, const float* importance);
 void quantize_iq3_s(const float* in, void* out, int64_t n, const float* importance);
+void quantize_iq1_s(const float* in, void* out, int64_t n, const float* importance);
+void quantize_iq1_m(const float* in, void* out, int64_t n, const float* importance);
+// The same without an importance matrix (IQ2_XXS, IQ2_XS, IQ1_S: every column weighing the same,
+// for synthetic models; a real file needs one).
+void quantize_weights_iq2_xxs(const float* in, void* out, int64_t n);
+void quantize_weights_iq2_xs(const float* in, void* out, int64_t n);
+void quantize_weights_iq2_s(const float* in, void* out, int64_t n);
+void quantize_weights_iq3_xxs(const float* in, void* out, int64_t n);
+void quantize_weights_iq3_s(const float* in, void* out, int64_t n);
+void quantize_weights_iq1_s(const float* in, void* out, int64_t n);
+void quantize_weights_iq1_m(const float* in, void* out, int64_t n);
 // ... and into the ternary types (quantize_ternary.cpp; they take no importance matrix).
 void quantize_weights_tq1_0(const float* in, void* out, int64_t n);
 void quantize_weights_tq2_0(const float* in, void* out, int64_t n);

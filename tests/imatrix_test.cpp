@@ -84,18 +84,24 @@ TEST(Imatrix, TooShortATextIsRefusedWithTheCount) {
     std::filesystem::remove_all(dir);
 }
 
-// ember quantize --imatrix with llama-imatrix's file gives llama-quantize's IQ4 and K-quant
-// files tensor for tensor, byte for byte (every tensor: the blk.* ones through the importance
-// matrix, the embedding and output without, as llama-quantize).
+// ember quantize --imatrix with llama-imatrix's file gives llama-quantize's i-quant, ternary
+// and K-quant files (every type and mix of ../shared) tensor for tensor, byte for byte (every
+// tensor: the blk.* ones through the importance matrix, the embedding and output without, as
+// llama-quantize).
 TEST(QuantizeWithImatrix, FilesEqualLlamaQuantizesByteForByte) {
     const auto dir = std::filesystem::temp_directory_path() /
                      ("ember-quantize-imatrix-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     for (const std::string model : {"ember-stories-5M", "mini"}) {
         // (The ternary types take no importance matrix; their files were made with one too.)
-        for (const std::string type : {"IQ4_XS", "IQ4_NL", "Q4_K_M", "Q2_K", "TQ1_0", "TQ2_0"}) {
+        for (const std::string type :
+             {"IQ4_XS", "IQ4_NL", "Q4_K_M", "Q2_K", "TQ1_0", "TQ2_0", "IQ3_XXS", "IQ3_S", "IQ3_M",
+              "IQ2_XXS", "IQ2_XS", "IQ2_M", "IQ1_S", "IQ1_M"}) {
             const bool k_quant = type[0] == 'Q';
-            if (k_quant && model == "mini") continue;  // shared/ holds ember-stories-5M's only
+            // shared/ holds these for ember-stories-5M only
+            const bool five_m_only =
+                k_quant || type == "IQ3_S" || type == "IQ3_M" || type == "IQ2_M";
+            if (five_m_only && model == "mini") continue;
             SCOPED_TRACE(model + " " + type);
             const std::string base = "models/" + model + "/" + model + "-";
             const auto out = dir / (type + ".gguf");

@@ -86,7 +86,10 @@ TEST(QuantizeIQ, LatticeTypesEqualLlamaCpp) {
     check_type("IQ3_XXS", TensorType::IQ3_XXS, ref::quantize_iq3_xxs, n_checked);
     check_type("IQ3_S", TensorType::IQ3_S, ref::quantize_iq3_s, n_checked);
     check_type("IQ2_S", TensorType::IQ2_S, ref::quantize_iq2_s, n_checked);
-    EXPECT_EQ(n_checked, 16);  // 2 sources x (2 types with an imatrix + 3 with and without)
+    check_type("IQ1_S", TensorType::IQ1_S, ref::quantize_iq1_s, n_checked);
+    check_type("IQ1_M", TensorType::IQ1_M, ref::quantize_iq1_m, n_checked);
+    // 2 sources x (3 types with an imatrix + 4 with and without)
+    EXPECT_EQ(n_checked, 22);
 }
 
 TEST(QuantizeIQ, TernaryTypesEqualLlamaCpp) {

@@ -23,7 +23,7 @@ int run_quantize(const QuantizeCliOptions& o) {
     QuantizeOptions options;
     options.file_type = find_file_type(o.type);
     if (options.file_type == nullptr) {
-        throw UsageError(unwritable_file_type(o.type));
+        throw UsageError(unknown_file_type(o.type));
     }
     const gguf::File in(o.input);
     options.n_threads = o.n_threads;

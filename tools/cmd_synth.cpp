@@ -25,7 +25,7 @@ struct SynthCliOptions {
 int run_synth(const SynthCliOptions& o) {
     const FileType* file_type = find_file_type(o.type);
     if (file_type == nullptr) {
-        throw UsageError(unwritable_file_type(o.type));
+        throw UsageError(unknown_file_type(o.type));
     }
     std::unique_ptr<gguf::File> vocab;
     if (!o.vocab.empty()) vocab = std::make_unique<gguf::File>(o.vocab);

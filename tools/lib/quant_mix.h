@@ -22,16 +22,14 @@ struct FileType {
 };
 
 // F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K
-// IQ4_NL IQ4_XS TQ1_0 TQ2_0.
+// IQ4_NL IQ4_XS TQ1_0 TQ2_0 IQ3_XS IQ3_XXS IQ3_S IQ3_M IQ2_XXS IQ2_XS IQ2_S IQ2_M IQ1_S IQ1_M.
 const std::vector<FileType>& file_types();
 // By name; also llama-quantize's aliases Q3_K, Q4_K, Q5_K (the _M mixes). nullptr if unknown.
 const FileType* find_file_type(std::string_view name);
 // "F32 F16 ... Q6_K", for help texts and errors.
 std::string_view file_type_names();
-// Why a name find_file_type does not know cannot be written: llama.cpp's i-quant and ternary
-// types and mixes that ember reads and runs but does not write yet (IQ2_M, IQ1_S, ...), or an
-// unknown name; with the known names.
-std::string unwritable_file_type(std::string_view name);
+// The message for a name find_file_type does not know, with the known names.
+std::string unknown_file_type(std::string_view name);
 
 // What the rules look at besides the tensor's own name and width.
 struct MixModel {

@@ -44,6 +44,20 @@ QuantizeWithImportance quantizer_with_importance(TensorType type) {
             return ref::quantize_iq4_nl;
         case TensorType::IQ4_XS:
             return ref::quantize_iq4_xs;
+        case TensorType::IQ3_XXS:
+            return ref::quantize_iq3_xxs;
+        case TensorType::IQ3_S:
+            return ref::quantize_iq3_s;
+        case TensorType::IQ2_XXS:
+            return ref::quantize_iq2_xxs;
+        case TensorType::IQ2_XS:
+            return ref::quantize_iq2_xs;
+        case TensorType::IQ2_S:
+            return ref::quantize_iq2_s;
+        case TensorType::IQ1_S:
+            return ref::quantize_iq1_s;
+        case TensorType::IQ1_M:
+            return ref::quantize_iq1_m;
         default:
             return nullptr;
     }
@@ -149,6 +163,21 @@ void quantize_model(const gguf::File& in, const std::string& out, const Quantize
                             "matrix");
             }
             weights = it->second.data();
+        }
+        // Below 2.5 bits a tensor without its importance is garbage: llama-quantize refuses it,
+        // so does ember (IQ1_M's embedding and output excepted, as there).
+        const bool needs_importance = type == TensorType::IQ2_XXS || type == TensorType::IQ2_XS ||
+                                      type == TensorType::IQ2_S || type == TensorType::IQ1_S ||
+                                      (type == TensorType::IQ1_M && t.name != "token_embd.weight" &&
+                                       t.name != "output.weight");
+        if (needs_importance && weights == nullptr) {
+            throw Error(
+                "tensor '" + std::string(t.name) + "' becomes " +
+                std::string(tensor_type_name(type)) +
+                " in this mix, which needs an importance matrix" +
+                (options.imatrix == nullptr
+                     ? ": give one with --imatrix FILE (ember imatrix makes one)"
+                     : std::string(" entry for it, and ") + options.imatrix_path + " has none"));
         }
         w.add_tensor(
             std::string(t.name), type, std::span(t.ne.data(), t.n_dims),

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/model/architecture.h"
+#include "engine/runtime/thread_pool.h"
 #include "formats/error.h"
 #include "formats/gguf_writer.h"
 #include "kernels/kernels.h"
@@ -24,16 +25,28 @@ struct Random {
     float uniform() { return static_cast<float>(next() >> 40) * (1.0f / 16777216.0f); }  // [0, 1)
 };
 
-// Fills a matrix of `rows` x `cols` in `type`, one row at a time through F32.
+// Fills a matrix of `rows` x `cols` in `type` through F32: the random values drawn in row
+// order (the same file whatever the thread count), each batch of rows quantized on the
+// threads (the i-quants' searches are slow).
 gguf::Writer::Fill random_matrix(TensorType type, int64_t cols, float spread, uint64_t seed) {
     return [=](std::span<uint8_t> out) {
+        static ThreadPool pool(default_thread_count());
         const TypeKernels* k = reference_kernels(type);
         const size_t bytes_per_row = row_bytes(type, cols);
-        std::vector<float> row(cols);
+        const int64_t rows = static_cast<int64_t>(out.size() / bytes_per_row);
+        constexpr int64_t kBatch = 256;
+        std::vector<float> values(static_cast<size_t>(std::min(rows, kBatch) * cols));
         Random rng{seed};
-        for (size_t at = 0; at < out.size(); at += bytes_per_row) {
-            for (float& v : row) v = (2.0f * rng.uniform() - 1.0f) * spread;
-            k->quantize_weights(row.data(), out.data() + at, cols);
+        for (int64_t first = 0; first < rows; first += kBatch) {
+            const int64_t n = std::min(kBatch, rows - first);
+            for (int64_t i = 0; i < n * cols; ++i)
+                values[i] = (2.0f * rng.uniform() - 1.0f) * spread;
+            pool.parallel_for(n, [&](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r) {
+                    k->quantize_weights(values.data() + r * cols,
+                                        out.data() + (first + r) * bytes_per_row, cols);
+                }
+            });
         }
     };
 }
