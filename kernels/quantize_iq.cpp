@@ -352,6 +352,18 @@ void sort_by_value(const float* x, int n, int* order) {
     std::stable_sort(order, order + n, [&](int a, int b) { return x[a] < x[b]; });
 }
 
+// Levels 0, 1, 2 for the sorted values before best1, before best2 and the rest. A negative
+// scale is made positive by flipping the levels (the caller flips its shifts): returns whether
+// it did.
+bool split_levels(const int* order, int n, int best1, int best2, float* scale, int8_t* L) {
+    for (int j = 0; j < n; ++j)
+        L[order[j]] = static_cast<int8_t>(j < best1 ? 0 : j < best2 ? 1 : 2);
+    if (*scale >= 0) return false;
+    for (int j = 0; j < n; ++j) L[j] = static_cast<int8_t>(2 - L[j]);
+    *scale = -*scale;
+    return true;
+}
+
 float block_mean_square(const float* x) {
     float sum = 0;
     for (int i = 0; i < kQK_K; ++i) sum += x[i] * x[i];
@@ -762,13 +774,7 @@ void quantize_iq1_s(const float* in, void* out, int64_t n, const float* importan
                 }
             }
             int8_t L[kBlock];
-            for (int j = 0; j < kBlock; ++j)
-                L[order[j]] = static_cast<int8_t>(j < best1 ? 0 : j < best2 ? 1 : 2);
-            if (scale < 0) {
-                for (int j = 0; j < kBlock; ++j) L[j] = static_cast<int8_t>(2 - L[j]);
-                scale = -scale;
-                best_shift = -best_shift;
-            }
+            if (split_levels(order, kBlock, best1, best2, &scale, L)) best_shift = -best_shift;
             const float* xx = best_shift == 1 ? kIq1Plus : kIq1Minus;
             bool all_on_grid = true;
             int index[kBlock / 8];
@@ -903,13 +909,7 @@ void quantize_iq1_m(const float* in, void* out, int64_t n, const float* importan
                 }
             }
             int8_t L[kBlock];
-            for (int j = 0; j < kBlock; ++j)
-                L[order[j]] = static_cast<int8_t>(j < best1 ? 0 : j < best2 ? 1 : 2);
-            if (scale < 0) {
-                for (int j = 0; j < kBlock; ++j) L[j] = static_cast<int8_t>(2 - L[j]);
-                scale = -scale;
-                best_c = 3 - best_c;
-            }
+            if (split_levels(order, kBlock, best1, best2, &scale, L)) best_c = 3 - best_c;
             bool all_on_grid = true;
             int index[2];
             for (int k = 0; k < 2; ++k) {
