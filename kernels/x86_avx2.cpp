@@ -658,6 +658,64 @@ struct DecodeIQ1_M {
     }
 };
 
+// TQ1_0, TQ2_0: weights t - 1 for the ternary digits t, one scale per block.
+struct DecodeTQ2_0 {
+    using Block = BlockTQ2_0;
+    static constexpr float kFactor = 1.0f;
+    static float scale(const Block& b) { return half(b.d); }
+    // Sub-block ib: bits 2k..2k+1 (k = ib % 4) of the 32 bytes of its 128-value half.
+    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
+        const __m256i bytes = load32(b.qs + 32 * (ib / 4));
+        const __m256i t =
+            _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * (ib % 4)), _mm256_set1_epi8(3));
+        *w = _mm256_sub_epi8(t, _mm256_set1_epi8(1));
+        *scales = half_scales(1, 1);
+    }
+};
+
+// TQ1_0's digits: digit n of byte q is (3 x (q x 3^n mod 256)) >> 8, for 16 bytes at once with
+// a multiplier 3^n per byte (16-bit lanes hold the products).
+inline __m128i trits(__m128i bytes, __m256i pow3) {
+    const __m256i q = _mm256_and_si256(_mm256_mullo_epi16(_mm256_cvtepu8_epi16(bytes), pow3),
+                                       _mm256_set1_epi16(0xff));
+    const __m256i t = _mm256_srli_epi16(_mm256_mullo_epi16(q, _mm256_set1_epi16(3)), 8);
+    return _mm_packus_epi16(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+inline __m256i pow3_of(int n) {
+    static constexpr int16_t kPow3[5] = {1, 3, 9, 27, 81};
+    return _mm256_set1_epi16(kPow3[n]);
+}
+struct DecodeTQ1_0 {
+    using Block = BlockTQ1_0;
+    static constexpr float kFactor = 1.0f;
+    static float scale(const Block& b) { return half(b.d); }
+    // Values 32 n + m (n < 5) are digit n of qs[m]; 160 + 16 n + m digit n of qs[32 + m]; 240 +
+    // 4 n + j digit n of qh[j].
+    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
+        __m128i lo, hi;
+        if (ib < 5) {
+            const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+            const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16));
+            lo = trits(a, pow3_of(ib));
+            hi = trits(c, pow3_of(ib));
+        } else {
+            const __m128i tail = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 32));
+            if (ib < 7) {
+                lo = trits(tail, pow3_of(2 * (ib - 5)));
+                hi = trits(tail, pow3_of(2 * (ib - 5) + 1));
+            } else {
+                lo = trits(tail, pow3_of(4));
+                uint32_t qh;
+                std::memcpy(&qh, b.qh, 4);
+                hi = trits(_mm_set1_epi32(static_cast<int>(qh)),
+                           _mm256_setr_epi16(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27));
+            }
+        }
+        *w = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(1));
+        *scales = half_scales(1, 1);
+    }
+};
+
 // R activation rows against one weight row of a grid type, each super-block decoded once.
 template <typename D, int R>
 void grid_rows(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
@@ -813,6 +871,10 @@ void register_kernels(KernelTable& t) {
     t[T::IQ1_S].vec_dot4 = grid_dot4<DecodeIQ1_S>;
     t[T::IQ1_M].vec_dot = grid_dot<DecodeIQ1_M>;
     t[T::IQ1_M].vec_dot4 = grid_dot4<DecodeIQ1_M>;
+    t[T::TQ1_0].vec_dot = grid_dot<DecodeTQ1_0>;
+    t[T::TQ1_0].vec_dot4 = grid_dot4<DecodeTQ1_0>;
+    t[T::TQ2_0].vec_dot = grid_dot<DecodeTQ2_0>;
+    t[T::TQ2_0].vec_dot4 = grid_dot4<DecodeTQ2_0>;
 }
 
 }  // namespace ember::avx2
