@@ -505,15 +505,16 @@ bool integral(const JsonValue& v) {
 
 class Converter {
   public:
-    explicit Converter(const JsonValue& document) : document_(document) {
+    Converter(const JsonValue& document, std::string root)
+        : document_(document), root_(std::move(root)) {
         for (const Primitive& p : primitives()) taken_.insert(p.name);
-        taken_.insert("root");
-        refs_[""] = "root";
+        taken_.insert(root_);
+        refs_[""] = root_;
     }
 
     std::string convert() {
-        std::string body = body_of(document_, "root", "");
-        rules_.insert(rules_.begin(), {"root", body});
+        std::string body = body_of(document_, root_, "");
+        rules_.insert(rules_.begin(), {root_, body});
         std::string out;
         for (const auto& [name, rule_body] : rules_) out += name + " ::= " + rule_body + "\n";
         render_primitives(used_, out);
@@ -553,8 +554,8 @@ class Converter {
         return add_rule(hint, body, slot);
     }
 
-    static std::string child_hint(const std::string& parent, std::string_view part) {
-        return parent == "root" ? sanitize(part) : parent + "-" + sanitize(part);
+    std::string child_hint(const std::string& parent, std::string_view part) const {
+        return parent == root_ ? sanitize(part) : parent + "-" + sanitize(part);
     }
 
     void check_keywords(const JsonValue& schema, const std::string& pointer) {
@@ -1219,7 +1220,7 @@ class Converter {
         if (known != refs_.end()) return known->second;
 
         const JsonValue* target = &document_;
-        std::string last = "root";
+        std::string last = root_;
         for (size_t at = 1; at <= target_pointer.size() && !target_pointer.empty();) {
             size_t slash = target_pointer.find('/', at);
             if (slash == std::string::npos) slash = target_pointer.size();
@@ -1259,6 +1260,7 @@ class Converter {
     }
 
     const JsonValue& document_;
+    std::string root_;                                        // the document's rule
     std::vector<std::pair<std::string, std::string>> rules_;  // name, body; in output order
     std::set<std::string> taken_;                             // rule names in use
     std::map<std::string, std::string> refs_;                 // JSON pointer -> its rule
@@ -1270,13 +1272,18 @@ class Converter {
 }  // namespace
 
 std::string json_schema_to_gbnf(std::string_view schema) {
+    return json_schema_to_gbnf_rules(schema, "root", "");
+}
+
+std::string json_schema_to_gbnf_rules(std::string_view schema, std::string_view rule,
+                                      std::string_view root) {
     JsonValue document;
     try {
         document = parse_json(schema);
     } catch (const Error& e) {
         throw Error(std::string("json schema: ") + e.what());
     }
-    std::string gbnf = Converter(document).convert();
+    std::string gbnf = std::string(root) + Converter(document, std::string(rule)).convert();
     // A schema that is a $ref to itself before any text ({"$ref": "#"}, or anyOf with itself
     // first) converts to a left-recursive rule, which the grammar engine refuses: say so here,
     // as a schema error, so that every GBNF this returns compiles.

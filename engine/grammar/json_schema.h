@@ -26,6 +26,13 @@ namespace ember {
 // "json schema: at <pointer>: ..." for a schema it cannot convert or that nothing can match.
 std::string json_schema_to_gbnf(std::string_view schema);
 
+// The same as rules of a larger grammar: the document's values are the rule `rule` (every other
+// rule's name differs from it), and `root` (GBNF text naming its own root rule, e.g.
+// `root ::= "<tool_call>" call "</tool_call>"`) goes before them. The whole must compile, as
+// above.
+std::string json_schema_to_gbnf_rules(std::string_view schema, std::string_view rule,
+                                      std::string_view root);
+
 // GBNF for any JSON object (OpenAI's response_format json_object, ollama's format "json").
 std::string json_object_gbnf();
 

@@ -1,0 +1,405 @@
+// The call formats follow the families' chat templates (../shared/templates) and how
+// llama.cpp's chat parser reads them (common/chat.cpp): Hermes-style <tool_call> blocks for
+// Qwen and Hermes, a bare JSON object with "parameters" for Llama 3.x, [TOOL_CALLS] and a JSON
+// list (or name[ARGS]arguments since Mistral Small 3.2) for Mistral.
+#include "engine/generate/tool_calls.h"
+
+#include "engine/grammar/json_schema.h"
+#include "formats/error.h"
+
+namespace ember {
+namespace {
+
+bool has(std::string_view text, std::string_view part) {
+    return text.find(part) != std::string_view::npos;
+}
+
+std::string_view trim(std::string_view s) {
+    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    while (!s.empty() && space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// The end (one past) of the JSON object or array that starts at s[begin], or npos when it does
+// not close.
+size_t json_end(std::string_view s, size_t begin) {
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = begin; i < s.size(); ++i) {
+        const char c = s[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            ++depth;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0) return i + 1;
+        }
+    }
+    return std::string_view::npos;
+}
+
+// A call object {"name": ..., "arguments" (or "parameters"): {...} or "..."}.
+std::optional<ToolCall> read_call(const JsonValue& v) {
+    if (!v.is_object()) return std::nullopt;
+    const JsonValue* name = v.find("name");
+    const JsonValue* args = v.find("arguments");
+    if (args == nullptr) args = v.find("parameters");
+    if (name == nullptr || !name->is_string() || name->as_string().empty()) return std::nullopt;
+    ToolCall call{name->as_string(), "{}"};
+    if (args != nullptr) call.arguments = args->is_string() ? args->as_string() : args->dump();
+    return call;
+}
+
+std::optional<JsonValue> try_parse(std::string_view text) {
+    try {
+        return parse_json(text);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
+// <function=name><parameter=p>value</parameter>...</function>: each value JSON where it reads as
+// JSON (numbers, objects, true), else a string, as Qwen's templates write them.
+std::optional<ToolCall> read_xml_call(std::string_view body) {
+    body = trim(body);
+    if (body.substr(0, 10) != "<function=") return std::nullopt;
+    const size_t name_end = body.find('>');
+    if (name_end == std::string_view::npos) return std::nullopt;
+    ToolCall call{std::string(trim(body.substr(10, name_end - 10))), ""};
+    if (call.name.empty()) return std::nullopt;
+    std::string args = "{";
+    size_t at = name_end + 1;
+    while (true) {
+        const size_t open = body.find("<parameter=", at);
+        if (open == std::string_view::npos) break;
+        const size_t key_end = body.find('>', open);
+        const size_t close = body.find("</parameter>", open);
+        if (key_end == std::string_view::npos || close == std::string_view::npos || close < key_end)
+            return std::nullopt;
+        std::string_view value = body.substr(key_end + 1, close - key_end - 1);
+        if (!value.empty() && value.front() == '\n') value.remove_prefix(1);
+        if (!value.empty() && value.back() == '\n') value.remove_suffix(1);
+        if (args.size() > 1) args += ", ";
+        append_json_string(args, trim(body.substr(open + 11, key_end - open - 11)));
+        args += ": ";
+        if (const auto v = try_parse(value); v && !v->is_string()) {
+            args += v->dump();
+        } else {
+            append_json_string(args, value);
+        }
+        at = close + 12;
+    }
+    call.arguments = args + "}";
+    return call;
+}
+
+// The tools' functions: name -> parameter schema text.
+std::vector<std::pair<std::string, std::string>> functions_of(const JsonValue& tools) {
+    if (!tools.is_array() || tools.as_array().empty())
+        throw Error("'tools' must be a non-empty list");
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const JsonValue& tool : tools.as_array()) {
+        const JsonValue* type = tool.is_object() ? tool.find("type") : nullptr;
+        const JsonValue* function = tool.is_object() ? tool.find("function") : nullptr;
+        if (type == nullptr || !type->is_string() || type->as_string() != "function" ||
+            function == nullptr || !function->is_object()) {
+            throw Error("each tool must be {\"type\": \"function\", \"function\": {...}}");
+        }
+        const JsonValue* name = function->find("name");
+        if (name == nullptr || !name->is_string() || name->as_string().empty()) {
+            throw Error("a tool's function has no name");
+        }
+        const JsonValue* parameters = function->find("parameters");
+        out.emplace_back(name->as_string(),
+                         parameters != nullptr ? parameters->dump() : R"({"type": "object"})");
+    }
+    return out;
+}
+
+std::string gbnf_literal(std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+
+// The marker a style's calls start with (empty: a call is a JSON object at the reply's start).
+std::string_view marker_of(ToolCallFormat::Style style) {
+    switch (style) {
+        case ToolCallFormat::Style::Hermes:
+        case ToolCallFormat::Style::QwenXml:
+            return "<tool_call>";
+        case ToolCallFormat::Style::Mistral:
+        case ToolCallFormat::Style::MistralArgs:
+            return "[TOOL_CALLS]";
+        default:
+            return "";
+    }
+}
+
+}  // namespace
+
+ToolCallFormat ToolCallFormat::for_template(std::string_view jinja) {
+    if (has(jinja, "[TOOL_CALLS]"))
+        return ToolCallFormat(has(jinja, "[ARGS]") ? Style::MistralArgs : Style::Mistral);
+    if (has(jinja, "<tool_call>"))
+        return ToolCallFormat(has(jinja, "<function=") ? Style::QwenXml : Style::Hermes);
+    if (has(jinja, "<|python_tag|>") ||
+        (has(jinja, "<|start_header_id|>") && has(jinja, "parameters"))) {
+        return ToolCallFormat(Style::Llama3);
+    }
+    return ToolCallFormat(Style::Generic);
+}
+
+std::string_view ToolCallFormat::name() const {
+    switch (style_) {
+        case Style::Hermes:
+            return "hermes";
+        case Style::QwenXml:
+            return "qwen-xml";
+        case Style::Llama3:
+            return "llama3";
+        case Style::Mistral:
+            return "mistral";
+        case Style::MistralArgs:
+            return "mistral-args";
+        case Style::Generic:
+            return "generic";
+    }
+    return "?";
+}
+
+std::string ToolCallFormat::grammar(const JsonValue& tools, const std::optional<std::string>& only,
+                                    bool parallel) const {
+    std::vector<std::pair<std::string, std::string>> functions = functions_of(tools);
+    if (only) {
+        std::erase_if(functions, [&](const auto& f) { return f.first != *only; });
+        if (functions.empty())
+            throw Error("tool_choice names the function '" + *only +
+                        "', which 'tools' does not have");
+    }
+    if (style_ == Style::QwenXml) {
+        // Parameter values are free text (no '<': the closing tags end them); the names are the
+        // schema's properties.
+        std::string calls;
+        for (const auto& [name, schema] : functions) {
+            const JsonValue parsed = parse_json(schema);
+            std::string params;
+            if (const JsonValue* props = parsed.find("properties");
+                props != nullptr && props->is_object()) {
+                for (const auto& [param, unused] : props->as_object()) {
+                    params +=
+                        (params.empty() ? "" : " | ") + gbnf_literal("<parameter=" + param + ">\n");
+                }
+            }
+            std::string call = gbnf_literal("<function=" + name + ">\n");
+            if (!params.empty()) call += " ((" + params + ") [^<]* \"\\n</parameter>\\n\")*";
+            calls += (calls.empty() ? "" : " | ") + ("(" + call + ")");
+        }
+        const std::string block =
+            "\"<tool_call>\\n\" (" + calls + ") \"</function>\\n</tool_call>\"";
+        return "root ::= " + block + (parallel ? " (\"\\n\" " + block + ")*" : "") + "\n";
+    }
+    if (style_ == Style::MistralArgs) {
+        // name[ARGS]arguments: the arguments of any of the functions (one schema per grammar).
+        std::string names, schemas;
+        for (const auto& [name, schema] : functions) {
+            names += (names.empty() ? "" : " | ") + gbnf_literal(name);
+            schemas += (schemas.empty() ? "" : ", ") + schema;
+        }
+        const std::string call = "\"[TOOL_CALLS]\" (" + names + ") \"[ARGS]\" tool-arguments";
+        return json_schema_to_gbnf_rules(
+            "{\"anyOf\": [" + schemas + "]}", "tool-arguments",
+            "root ::= " + call + (parallel ? " (" + call + ")*" : "") + "\n");
+    }
+    const char* key = style_ == Style::Llama3 ? "parameters" : "arguments";
+    std::string alternatives;
+    for (const auto& [name, schema] : functions) {
+        std::string quoted;
+        append_json_string(quoted, name);
+        alternatives += std::string(alternatives.empty() ? "" : ", ") +
+                        R"({"type": "object", "properties": {"name": {"const": )" + quoted +
+                        "}, \"" + key + "\": " + schema + R"(}, "required": ["name", ")" + key +
+                        R"("], "additionalProperties": false})";
+    }
+    const std::string schema = "{\"anyOf\": [" + alternatives + "]}";
+    std::string root;
+    switch (style_) {
+        case Style::Hermes: {
+            const std::string block = "\"<tool_call>\\n\" tool-call \"\\n</tool_call>\"";
+            root = "root ::= " + block + (parallel ? " (\"\\n\" " + block + ")*" : "") + "\n";
+            break;
+        }
+        case Style::Mistral:
+            root = std::string("root ::= \"[TOOL_CALLS][\" tool-call ") +
+                   (parallel ? "(\", \" tool-call)* " : "") + "\"]\"\n";
+            break;
+        default:  // Llama3, Generic: one JSON object
+            root = "root ::= tool-call\n";
+    }
+    return json_schema_to_gbnf_rules(schema, "tool-call", root);
+}
+
+ToolCallFormat::Reply ToolCallFormat::parse(std::string_view reply) const {
+    Reply out;
+    std::string text;
+    switch (style_) {
+        case Style::Hermes: {
+            size_t at = 0;
+            while (true) {
+                const size_t open = reply.find("<tool_call>", at);
+                if (open == std::string_view::npos) {
+                    text += reply.substr(at);
+                    break;
+                }
+                const size_t body = open + 11;
+                size_t close = reply.find("</tool_call>", body);
+                const size_t end = close == std::string_view::npos ? reply.size() : close + 12;
+                if (close == std::string_view::npos) close = reply.size();
+                const std::optional<JsonValue> v =
+                    try_parse(trim(reply.substr(body, close - body)));
+                const std::optional<ToolCall> call = v ? read_call(*v) : std::nullopt;
+                text += reply.substr(at, open - at);
+                if (call) {
+                    out.calls.push_back(*call);
+                } else {
+                    text += reply.substr(open, end - open);
+                }
+                at = end;
+            }
+            break;
+        }
+        case Style::QwenXml: {
+            size_t at = 0;
+            while (true) {
+                const size_t open = reply.find("<tool_call>", at);
+                if (open == std::string_view::npos) {
+                    text += reply.substr(at);
+                    break;
+                }
+                size_t close = reply.find("</tool_call>", open);
+                const size_t end = close == std::string_view::npos ? reply.size() : close + 12;
+                if (close == std::string_view::npos) close = reply.size();
+                const std::optional<ToolCall> call =
+                    read_xml_call(reply.substr(open + 11, close - open - 11));
+                text += reply.substr(at, open - at);
+                if (call) {
+                    out.calls.push_back(*call);
+                } else {
+                    text += reply.substr(open, end - open);
+                }
+                at = end;
+            }
+            break;
+        }
+        case Style::Mistral:
+        case Style::MistralArgs: {
+            const size_t marker = reply.find("[TOOL_CALLS]");
+            if (marker == std::string_view::npos) {
+                text = reply;
+                break;
+            }
+            text = reply.substr(0, marker);
+            std::string_view rest = reply.substr(marker);
+            while (rest.substr(0, 12) == "[TOOL_CALLS]") {
+                rest = trim(rest.substr(12));
+                if (!rest.empty() && rest[0] == '[') {  // a JSON list of calls
+                    const size_t end = json_end(rest, 0);
+                    const std::optional<JsonValue> v = end == std::string_view::npos
+                                                           ? std::nullopt
+                                                           : try_parse(rest.substr(0, end));
+                    if (!v || !v->is_array()) break;
+                    for (const JsonValue& item : v->as_array()) {
+                        if (const auto call = read_call(item)) out.calls.push_back(*call);
+                    }
+                    rest = trim(rest.substr(end));
+                    continue;
+                }
+                const size_t args = rest.find("[ARGS]");  // name[ARGS]{...}
+                if (args == std::string_view::npos) break;
+                const std::string_view name = trim(rest.substr(0, args));
+                rest = trim(rest.substr(args + 6));
+                const size_t end =
+                    rest.empty() || rest[0] != '{' ? std::string_view::npos : json_end(rest, 0);
+                if (name.empty() || end == std::string_view::npos ||
+                    !try_parse(rest.substr(0, end)))
+                    break;
+                out.calls.push_back({std::string(name), std::string(rest.substr(0, end))});
+                rest = trim(rest.substr(end));
+            }
+            if (out.calls.empty()) text = reply;
+            break;
+        }
+        case Style::Llama3:
+        case Style::Generic: {
+            std::string_view body = trim(reply);
+            if (body.substr(0, 14) == "<|python_tag|>") body = trim(body.substr(14));
+            if (body.substr(0, 7) == "```json" && body.size() >= 10 &&
+                body.substr(body.size() - 3) == "```") {
+                body = trim(body.substr(7, body.size() - 10));
+            }
+            // One object, or several separated by ';' (Llama 3.x's parallel calls).
+            std::vector<ToolCall> calls;
+            bool all = !body.empty() && body[0] == '{';
+            while (all && !body.empty()) {
+                const size_t end = json_end(body, 0);
+                const std::optional<JsonValue> v =
+                    end == std::string_view::npos ? std::nullopt : try_parse(body.substr(0, end));
+                const std::optional<ToolCall> call = v ? read_call(*v) : std::nullopt;
+                if (!call) {
+                    all = false;
+                    break;
+                }
+                calls.push_back(*call);
+                body = trim(body.substr(end));
+                if (!body.empty() && body[0] == ';') body = trim(body.substr(1));
+            }
+            if (all && !calls.empty()) {
+                out.calls = std::move(calls);
+            } else {
+                text = reply;
+            }
+            break;
+        }
+    }
+    out.content = std::string(trim(text));
+    return out;
+}
+
+size_t ToolCallFormat::safe_prefix(std::string_view text) const {
+    const std::string_view marker = marker_of(style_);
+    if (marker.empty()) {
+        // A call is the whole reply: hold everything while it may still become one.
+        const std::string_view body = trim(text);
+        if (body.empty()) return 0;
+        const std::string_view tag = "<|python_tag|>";
+        if (body[0] == '{' ||
+            (style_ == Style::Llama3 && tag.substr(0, body.size()) == body.substr(0, tag.size())) ||
+            body.substr(0, 3) == "```") {
+            return 0;
+        }
+        return text.size();
+    }
+    const size_t at = text.find(marker);
+    if (at != std::string_view::npos) return at;
+    // A tail that may be the marker's beginning.
+    for (size_t keep = std::min(marker.size() - 1, text.size()); keep > 0; --keep) {
+        if (text.substr(text.size() - keep) == marker.substr(0, keep)) return text.size() - keep;
+    }
+    return text.size();
+}
+
+}  // namespace ember

@@ -1,0 +1,157 @@
+// Tool calls: each family's style read from the real templates of ../shared/templates, the
+// calls read back out of replies (whole and as they stream), and the grammars that hold a reply
+// to calls of the given tools accept exactly such calls.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "engine/generate/tool_calls.h"
+#include "engine/grammar/grammar.h"
+#include "tests/shared_data.h"
+
+namespace ember {
+namespace {
+
+using Style = ToolCallFormat::Style;
+
+std::string template_text(const std::string& name) {
+    std::ifstream in(test::shared_path("templates/templates/" + name + ".jinja"));
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+const char* const kTools = R"([
+  {"type": "function", "function": {"name": "get_weather", "description": "Weather",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+                   "required": ["city", "days"]}}},
+  {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+])";
+
+bool grammar_accepts(const std::string& gbnf, std::string_view text) {
+    GrammarMatcher m(Grammar::parse(gbnf));
+    return m.advance(text) && m.can_end();
+}
+
+TEST(ToolCalls, EachFamilysStyleComesFromItsTemplate) {
+    EXPECT_EQ(ToolCallFormat::for_template(template_text("Qwen-Qwen2.5-7B-Instruct")).style(),
+              Style::Hermes);
+    EXPECT_EQ(ToolCallFormat::for_template(template_text("Qwen-Qwen3-0.6B")).style(),
+              Style::Hermes);
+    EXPECT_EQ(
+        ToolCallFormat::for_template(template_text("NousResearch-Hermes-3-Llama-3.1-8B-tool_use"))
+            .style(),
+        Style::Hermes);
+    EXPECT_EQ(ToolCallFormat::for_template(template_text("Qwen3.5-4B")).style(), Style::QwenXml);
+    EXPECT_EQ(
+        ToolCallFormat::for_template(template_text("meta-llama-Llama-3.1-8B-Instruct")).style(),
+        Style::Llama3);
+    EXPECT_EQ(
+        ToolCallFormat::for_template(template_text("meta-llama-Llama-3.2-3B-Instruct")).style(),
+        Style::Llama3);
+    EXPECT_EQ(
+        ToolCallFormat::for_template(template_text("mistralai-Mistral-Nemo-Instruct-2407")).style(),
+        Style::Mistral);
+    EXPECT_EQ(
+        ToolCallFormat::for_template(template_text("Mistral-Small-3.2-24B-Instruct-2506")).style(),
+        Style::MistralArgs);
+    EXPECT_EQ(ToolCallFormat::for_template(template_text("google-gemma-2-2b-it")).style(),
+              Style::Generic);
+}
+
+TEST(ToolCalls, RepliesSplitIntoTextAndCalls) {
+    const ToolCallFormat hermes(Style::Hermes);
+    auto r = hermes.parse(
+        "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+        "\"Paris\", \"days\": 2}}\n"
+        "</tool_call>\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>");
+    EXPECT_EQ(r.content, "Let me check.");
+    ASSERT_EQ(r.calls.size(), 2u);
+    EXPECT_EQ(r.calls[0].name, "get_weather");
+    EXPECT_EQ(r.calls[0].arguments, R"({"city":"Paris","days":2})");
+    EXPECT_EQ(r.calls[1].name, "get_time");
+    r = hermes.parse("No tools needed: <tool_call> is just a word here.");  // not a call
+    EXPECT_TRUE(r.calls.empty());
+    EXPECT_EQ(r.content, "No tools needed: <tool_call> is just a word here.");
+
+    r = ToolCallFormat(Style::Llama3)
+            .parse(R"(<|python_tag|>{"name": "get_time", "parameters": {"zone": "UTC"}})");
+    ASSERT_EQ(r.calls.size(), 1u);
+    EXPECT_EQ(r.calls[0].arguments, R"({"zone":"UTC"})");
+    EXPECT_TRUE(r.content.empty());
+    r = ToolCallFormat(Style::Llama3).parse("{\"a\": 1} is a JSON object.");
+    EXPECT_TRUE(r.calls.empty());
+
+    r = ToolCallFormat(Style::Mistral)
+            .parse(
+                R"([TOOL_CALLS][{"name": "get_time", "arguments": {}}, {"name": "get_weather", "arguments": {"city": "Oslo", "days": 1}}])");
+    ASSERT_EQ(r.calls.size(), 2u);
+    EXPECT_EQ(r.calls[1].arguments, R"({"city":"Oslo","days":1})");
+    r = ToolCallFormat(Style::MistralArgs)
+            .parse(R"(Sure.[TOOL_CALLS]get_weather[ARGS]{"city": "Oslo", "days": 1})");
+    ASSERT_EQ(r.calls.size(), 1u);
+    EXPECT_EQ(r.calls[0].name, "get_weather");
+    EXPECT_EQ(r.calls[0].arguments, R"({"city": "Oslo", "days": 1})");
+    EXPECT_EQ(r.content, "Sure.");
+
+    r = ToolCallFormat(Style::QwenXml)
+            .parse(
+                "<tool_call>\n<function=get_weather>\n<parameter=city>\nSan "
+                "José\n</parameter>\n<parameter=days>\n3\n"
+                "</parameter>\n</function>\n</tool_call>");
+    ASSERT_EQ(r.calls.size(), 1u);
+    EXPECT_EQ(r.calls[0].arguments, R"({"city": "San José", "days": 3})");
+}
+
+TEST(ToolCalls, StreamingHoldsBackWhatMayBeginACall) {
+    const ToolCallFormat hermes(Style::Hermes);
+    EXPECT_EQ(hermes.safe_prefix("Hello there"), 11u);
+    EXPECT_EQ(hermes.safe_prefix("Hello <tool"), 6u);
+    EXPECT_EQ(hermes.safe_prefix("Hello <tool_call>{\"na"), 6u);
+    EXPECT_EQ(hermes.safe_prefix("a < b"), 5u);
+    const ToolCallFormat llama(Style::Llama3);
+    EXPECT_EQ(llama.safe_prefix("  {\"name\""), 0u);
+    EXPECT_EQ(llama.safe_prefix("<|python"), 0u);
+    EXPECT_EQ(llama.safe_prefix("The weather"), 11u);
+}
+
+TEST(ToolCalls, GrammarsHoldRepliesToCallsOfTheTools) {
+    const JsonValue tools = parse_json(kTools);
+    const std::string hermes = ToolCallFormat(Style::Hermes).grammar(tools, std::nullopt, true);
+    EXPECT_TRUE(grammar_accepts(hermes,
+                                "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
+                                "{\"city\": \"Oslo\", \"days\": 3}}\n</tool_call>"));
+    EXPECT_TRUE(
+        grammar_accepts(hermes,
+                        "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>\n"
+                        "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>"));
+    EXPECT_FALSE(grammar_accepts(
+        hermes,
+        "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": 3}}\n</tool_call>"));
+    EXPECT_FALSE(grammar_accepts(
+        hermes, "<tool_call>\n{\"name\": \"delete_all\", \"arguments\": {}}\n</tool_call>"));
+    EXPECT_FALSE(grammar_accepts(hermes, "Sure!"));
+    const std::string one =
+        ToolCallFormat(Style::Llama3).grammar(tools, std::string("get_time"), false);
+    EXPECT_TRUE(grammar_accepts(one, "{\"name\": \"get_time\", \"parameters\": {}}"));
+    EXPECT_FALSE(grammar_accepts(
+        one, "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"a\", \"days\": 1}}"));
+    const std::string mistral = ToolCallFormat(Style::Mistral).grammar(tools, std::nullopt, true);
+    EXPECT_TRUE(
+        grammar_accepts(mistral, "[TOOL_CALLS][{\"name\": \"get_time\", \"arguments\": {}}]"));
+    const std::string args = ToolCallFormat(Style::MistralArgs).grammar(tools, std::nullopt, false);
+    EXPECT_TRUE(grammar_accepts(args, "[TOOL_CALLS]get_time[ARGS]{}"));
+    const std::string xml = ToolCallFormat(Style::QwenXml).grammar(tools, std::nullopt, false);
+    EXPECT_TRUE(grammar_accepts(
+        xml,
+        "<tool_call>\n<function=get_weather>\n<parameter=city>\nOslo\n</parameter>\n"
+        "</function>\n</tool_call>"));
+    EXPECT_THROW(ToolCallFormat(Style::Hermes).grammar(tools, std::string("nope"), false), Error);
+    EXPECT_THROW(ToolCallFormat(Style::Hermes)
+                     .grammar(parse_json("[{\"type\": \"web\"}]"), std::nullopt, false),
+                 Error);
+}
+
+}  // namespace
+}  // namespace ember
