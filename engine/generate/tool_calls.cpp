@@ -275,7 +275,8 @@ ToolCallFormat::Reply ToolCallFormat::parse(std::string_view reply) const {
                 text += reply.substr(at, open - at);
                 if (call) {
                     out.calls.push_back(*call);
-                } else {
+                } else if (!(close == reply.size() && !out.calls.empty())) {
+                    // (an unclosed call after others: a reply cut short, not text)
                     text += reply.substr(open, end - open);
                 }
                 at = end;
@@ -298,7 +299,8 @@ ToolCallFormat::Reply ToolCallFormat::parse(std::string_view reply) const {
                 text += reply.substr(at, open - at);
                 if (call) {
                     out.calls.push_back(*call);
-                } else {
+                } else if (!(close == reply.size() && !out.calls.empty())) {
+                    // (an unclosed call after others: a reply cut short, not text)
                     text += reply.substr(open, end - open);
                 }
                 at = end;

@@ -16,7 +16,7 @@ import { promisify } from "node:util";
 
 import OpenAI from "openai";
 
-import { client, ember, freePort, metric, slow, startServer, tiny, until } from "./serve_helpers.mjs";
+import { client, ember, freePort, metric, shared, slow, startServer, tiny, until } from "./serve_helpers.mjs";
 
 const greedy = { temperature: 0, max_tokens: 24 };
 
@@ -382,6 +382,76 @@ test("structured output: response_format json_schema and json_object, ollama's f
   if (json.done_reason === "stop") assert.equal(typeof JSON.parse(json.response), "object");
   const bad = await ollama("xml");
   assert.equal(bad.status, 400);
+});
+
+// Tool calling with the official client: tools -> tool_calls -> a tool message -> an answer,
+// streamed and not, through a Qwen (Hermes), a Llama 3.1 and a Mistral template set on the tiny
+// model; tool_choice "required" holds its reply to a call of the function's schema.
+test("openai client: tool-calling round trip for Qwen, Llama 3 and Mistral templates", async () => {
+  const templates = `${shared}/templates/templates`;
+  const tools = [{
+    type: "function",
+    function: {
+      name: "get_weather",
+      description: "The weather in a city",
+      parameters: {
+        type: "object",
+        properties: { city: { type: "string", minLength: 1, maxLength: 10 } },
+        required: ["city"],
+        additionalProperties: false,
+      },
+    },
+  }];
+  for (const name of ["Qwen-Qwen3-0.6B", "meta-llama-Llama-3.1-8B-Instruct", "mistralai-Mistral-Nemo-Instruct-2407"]) {
+    const server = await startServer(["-m", tiny, "-c", "2048", "--chat-template", `${templates}/${name}.jinja`]);
+    const openai = client(server);
+    const messages = [{ role: "user", content: "What is the weather in Paris?" }];
+    const ask = { model: "stories260K", tools, tool_choice: "required", parallel_tool_calls: false, temperature: 0, max_tokens: 200 };
+
+    const chat = await openai.chat.completions.create({ ...ask, messages });
+    const choice = chat.choices[0];
+    assert.equal(choice.finish_reason, "tool_calls", `${name}: ${JSON.stringify(choice)}`);
+    assert.equal(choice.message.tool_calls.length, 1, name);
+    const call = choice.message.tool_calls[0];
+    assert.equal(call.type, "function");
+    assert.equal(call.function.name, "get_weather");
+    assert.match(call.id, /^[A-Za-z0-9]{9}$/);
+    const args = JSON.parse(call.function.arguments);
+    assert.deepEqual(Object.keys(args), ["city"], name);
+    assert.ok(typeof args.city === "string" && [...args.city].length >= 1 && [...args.city].length <= 10, name);
+
+    // Streamed: the call arrives as delta.tool_calls, the same call greedy gives.
+    const stream = await openai.chat.completions.create({ ...ask, messages, stream: true });
+    const deltas = [];
+    let finish = null;
+    for await (const chunk of stream) {
+      const c = chunk.choices[0];
+      if (c?.delta?.tool_calls) deltas.push(...c.delta.tool_calls);
+      if (c?.finish_reason) finish = c.finish_reason;
+    }
+    assert.equal(finish, "tool_calls", name);
+    assert.equal(deltas.length, 1, name);
+    assert.equal(deltas[0].index, 0);
+    assert.equal(deltas[0].function.name, "get_weather");
+    assert.deepEqual(JSON.parse(deltas[0].function.arguments), args, name);
+
+    // The call and its result go back through the template; the model answers in text.
+    const history = [
+      ...messages,
+      { role: "assistant", content: null, tool_calls: [call] },
+      { role: "tool", tool_call_id: call.id, content: JSON.stringify({ temperature: 21 }) },
+    ];
+    const answer = await openai.chat.completions.create({ model: "stories260K", tools, messages: history, temperature: 0, max_tokens: 12 });
+    assert.ok(["stop", "length", "tool_calls"].includes(answer.choices[0].finish_reason), name);
+    assert.ok(answer.usage.prompt_tokens > chat.usage.prompt_tokens, name);
+    const streamed = await openai.chat.completions.create({ model: "stories260K", tools, messages: history, temperature: 0, max_tokens: 12, stream: true });
+    for await (const chunk of streamed) void chunk;
+  }
+  // A model whose chat format is a built-in one cannot show tools: said so.
+  const plain = await startServer(["-m", tiny, "-c", "512"]);
+  await assert.rejects(
+    client(plain).chat.completions.create({ model: "stories260K", tools, messages: [{ role: "user", content: "hi" }] }),
+    (e) => e.status === 400 && /no chat template that shows tools/.test(e.message));
 });
 
 test("ollama's API: /api/chat and /api/generate as NDJSON, /api/embed, /api/tags, /api/ps", async () => {

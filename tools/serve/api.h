@@ -131,6 +131,27 @@ std::optional<GenerationEvent> follow(ServerState& state, Generation& generation
 
 // OpenAI's chat "messages" (string content or text parts; the developer role is the system's).
 std::vector<ChatMessage> chat_messages(const json& body);
+// The same as message objects for the model's template, tool calls and results included:
+// roles system (developer), user, assistant (content and/or "tool_calls", their "arguments"
+// given as JSON text read into objects, as templates expect) and tool ("tool_call_id").
+json chat_message_objects(const json& body);
+
+// What a chat request asks of tools: OpenAI's "tools", "tool_choice" (auto, none, required, or
+// {"type": "function", "function": {"name": ...}}) and "parallel_tool_calls".
+struct ToolRequest {
+    json tools;                       // null when none are given
+    bool parse = false;               // read calls out of the reply (tools given, choice not none)
+    bool required = false;            // the reply must be calls (required or named)
+    std::optional<std::string> only;  // the named function
+    bool parallel = true;
+};
+ToolRequest tool_request(const json& body);
+// A request's JSON as the engine's JSON (tools for the grammar of calls).
+inline JsonValue to_engine_json(const json& j) {
+    return parse_json(j.dump());
+}
+// Tool-call ids: 9 letters and digits (Mistral's templates accept nothing else).
+std::string tool_call_id();
 // The fields chat and completions share: sampling, max_tokens, stop; n must be 1.
 GenerationRequest generation_fields(const json& body);
 // JSON text; invalid UTF-8 (a model may sample a lone byte) becomes U+FFFD.

@@ -48,6 +48,7 @@ LoadedModel::LoadedModel(std::string name, const std::string& path, const ModelP
       model_(path, params.model_options),
       tokenizer_(model_.file()),
       chat_format_(cli::chat_format_option(params.chat_template, model_, tokenizer_)),
+      tool_calls_(ToolCallFormat::for_template(chat_format_.source())),
       embed_context_(params.scheduler.context),
       embed_queue_size_(params.scheduler.max_queue + params.scheduler.n_slots),
       loaded_at_(std::chrono::system_clock::now()) {
@@ -63,6 +64,23 @@ LoadedModel::LoadedModel(std::string name, const std::string& path, const ModelP
 std::vector<int32_t> LoadedModel::chat_prompt(const std::vector<ChatMessage>& messages,
                                               bool special_in_messages) const {
     const ChatPrompt prompt = chat_format_.render(messages);
+    if (special_in_messages) return tokenizer_.encode(prompt.text, true, true);
+    return tokenizer_.encode(prompt.text, true, true, prompt.content);
+}
+
+std::vector<int32_t> LoadedModel::chat_prompt(const nlohmann::json& messages,
+                                              const nlohmann::json& tools,
+                                              bool special_in_messages) const {
+    const bool has_tools = !tools.is_null();
+    if (has_tools && !chat_format_.is_jinja()) {
+        throw Error("model '" + name_ +
+                    "' has no chat template that shows tools (its format is the built-in " +
+                    chat_format_.describe() + "); give one with --chat-template FILE.jinja");
+    }
+    ChatInputs inputs;
+    const JsonValue tool_list = has_tools ? parse_json(tools.dump()) : JsonValue();
+    if (has_tools) inputs.tools = &tool_list;
+    const ChatPrompt prompt = chat_format_.render_json(parse_json(messages.dump()), inputs);
     if (special_in_messages) return tokenizer_.encode(prompt.text, true, true);
     return tokenizer_.encode(prompt.text, true, true, prompt.content);
 }

@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/embed/embedder.h"
+#include "engine/generate/tool_calls.h"
 #include "engine/model/model.h"
 #include "engine/text/chat_format.h"
 #include "engine/text/tokenizer.h"
@@ -60,6 +62,13 @@ class LoadedModel {
     // ChatTemplateError when the template refuses the conversation.
     std::vector<int32_t> chat_prompt(const std::vector<ChatMessage>& messages,
                                      bool special_in_messages) const;
+    // The same from message objects (tool calls and results) and OpenAI tools (a JSON list, or
+    // null for none), through the model's template. Throws ChatTemplateError, or ember::Error
+    // when tools or tool messages come for a model whose chat format cannot show them.
+    std::vector<int32_t> chat_prompt(const nlohmann::json& messages, const nlohmann::json& tools,
+                                     bool special_in_messages) const;
+    // How this model writes tool calls (from its template).
+    const ToolCallFormat& tool_calls() const { return tool_calls_; }
     // Embeds texts with this model, through its embedding queue (created on first use): each
     // text longer than the context is cut to it, or refused (ember::Error) unless `truncate`.
     EmbedQueue::Outcome embed(const std::vector<std::string>& texts, bool truncate,
@@ -73,6 +82,7 @@ class LoadedModel {
     Model model_;
     Tokenizer tokenizer_;
     ChatFormat chat_format_;
+    ToolCallFormat tool_calls_;
     std::unique_ptr<Scheduler> scheduler_;
     ContextParams embed_context_;
     int embed_queue_size_;

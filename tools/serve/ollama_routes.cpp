@@ -305,18 +305,18 @@ void add_ollama_routes(Routes& routes, ServerState& state) {
         std::shared_ptr<LoadedModel> model = state.pool.get(name);
         const ModelConfig& c = model->model().config();
         const std::string arch(c.arch->name);
-        res.set_content(
-            dump(json{{"modelfile", ""},
-                      {"parameters", ""},
-                      {"template", model->chat_format().is_jinja() ? model->chat_format().source()
-                                                                   : model->chat_format().describe()},
-                      {"details", {{"format", "gguf"}, {"family", arch}}},
-                      {"model_info",
-                       {{"general.architecture", arch},
-                        {arch + ".context_length", c.n_ctx_train},
-                        {arch + ".embedding_length", c.n_embd},
-                        {arch + ".block_count", c.n_layer}}}}),
-            "application/json");
+        res.set_content(dump(json{{"modelfile", ""},
+                                  {"parameters", ""},
+                                  {"template", model->chat_format().is_jinja()
+                                                   ? model->chat_format().source()
+                                                   : model->chat_format().describe()},
+                                  {"details", {{"format", "gguf"}, {"family", arch}}},
+                                  {"model_info",
+                                   {{"general.architecture", arch},
+                                    {arch + ".context_length", c.n_ctx_train},
+                                    {arch + ".embedding_length", c.n_embd},
+                                    {arch + ".block_count", c.n_layer}}}}),
+                        "application/json");
     });
     routes.get("/api/version", ollama, [](const auto&, auto& res) {
         res.set_content(dump(json{{"version", std::string("ember ") + ember_version()}}),

@@ -2,6 +2,7 @@
 // completions, streamed as server-sent events, embeddings, models; llama-server's /tokenize and
 // /detokenize.
 #include <cstring>
+#include <random>
 
 #include "tools/serve/api.h"
 
@@ -65,6 +66,127 @@ std::vector<ChatMessage> chat_messages(const json& body) {
         messages.push_back({role, message_content(m, i)});
     }
     return messages;
+}
+
+json chat_message_objects(const json& body) {
+    const auto it = body.find("messages");
+    if (it == body.end() || !it->is_array() || it->empty()) {
+        throw HttpError(400, "'messages' must be a non-empty array");
+    }
+    json out = json::array();
+    for (size_t i = 0; i < it->size(); ++i) {
+        const json& m = (*it)[i];
+        const std::string where = "messages[" + std::to_string(i) + "]";
+        if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+            throw HttpError(400, where + " needs a string 'role'");
+        }
+        std::string role = m["role"].get<std::string>();
+        if (role == "developer") role = "system";
+        if (role != "system" && role != "user" && role != "assistant" && role != "tool") {
+            throw HttpError(400,
+                            where + ".role '" + role +
+                                "' is not supported (system, developer, user, assistant, tool)");
+        }
+        json message = {{"role", role}};
+        // A missing or null content (an assistant turn of tool calls) goes to the template as "",
+        // as llama.cpp passes it: most templates test or concatenate it as a string.
+        message["content"] = message_content(m, i);
+        for (const auto& [key, value] : m.items()) {
+            if (key == "role" || key == "content") continue;
+            if (key == "name" && value.is_string()) {
+                message["name"] = value;
+            } else if (key == "tool_call_id" && role == "tool" && value.is_string()) {
+                message["tool_call_id"] = value;
+            } else if (key == "tool_calls" && role == "assistant" && value.is_array()) {
+                json calls = json::array();
+                for (const json& call : value) {
+                    const json* function =
+                        call.is_object() && call.contains("function") ? &call["function"] : nullptr;
+                    if (function == nullptr || !function->is_object() ||
+                        !function->contains("name") || !(*function)["name"].is_string()) {
+                        throw HttpError(
+                            400, where + ".tool_calls[] needs {\"function\": {\"name\": ...}}");
+                    }
+                    json arguments = function->value("arguments", json::object());
+                    if (arguments.is_string()) {
+                        // OpenAI sends the arguments as JSON text; templates read an object.
+                        arguments = json::parse(arguments.get<std::string>(), nullptr, false);
+                        if (arguments.is_discarded()) {
+                            throw HttpError(400,
+                                            where + ".tool_calls[].function.arguments is not JSON");
+                        }
+                    }
+                    json c = {
+                        {"type", "function"},
+                        {"function", {{"name", (*function)["name"]}, {"arguments", arguments}}}};
+                    if (call.contains("id") && call["id"].is_string()) c["id"] = call["id"];
+                    calls.push_back(std::move(c));
+                }
+                message["tool_calls"] = std::move(calls);
+            } else {
+                refuse_unless_off(m, key.c_str(),
+                                  "messages[] hold text, tool calls and tool results only");
+            }
+        }
+        if (role == "tool" && !message.contains("tool_call_id")) {
+            throw HttpError(400, where + ": a tool message needs a string 'tool_call_id'");
+        }
+        out.push_back(std::move(message));
+    }
+    return out;
+}
+
+ToolRequest tool_request(const json& body) {
+    ToolRequest r;
+    const auto tools = body.find("tools");
+    if (tools == body.end() || tools->is_null() || (tools->is_array() && tools->empty())) {
+        if (body.contains("tool_choice") && !body["tool_choice"].is_null() &&
+            body["tool_choice"] != "none" && body["tool_choice"] != "auto") {
+            throw HttpError(400,
+                            "'tool_choice' asks for a tool call, but the request has no 'tools'");
+        }
+        return r;
+    }
+    if (!tools->is_array()) throw HttpError(400, "'tools' must be an array");
+    for (const json& tool : *tools) {
+        if (!tool.is_object() || tool.value("type", "") != "function" ||
+            !tool.contains("function") || !tool["function"].is_object() ||
+            !tool["function"].contains("name") || !tool["function"]["name"].is_string()) {
+            throw HttpError(
+                400,
+                "each of 'tools' must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
+        }
+    }
+    r.tools = *tools;
+    r.parse = true;
+    if (const auto choice = body.find("tool_choice"); choice != body.end() && !choice->is_null()) {
+        if (*choice == "none") {
+            r.parse = false;
+        } else if (*choice == "required") {
+            r.required = true;
+        } else if (choice->is_object() && choice->value("type", "") == "function" &&
+                   choice->contains("function") && (*choice)["function"].is_object() &&
+                   (*choice)["function"].contains("name") &&
+                   (*choice)["function"]["name"].is_string()) {
+            r.required = true;
+            r.only = (*choice)["function"]["name"].get<std::string>();
+        } else if (*choice != "auto") {
+            throw HttpError(400,
+                            "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": "
+                            "\"function\", "
+                            "\"function\": {\"name\": ...}}");
+        }
+    }
+    if (const auto parallel = bool_field(body, "parallel_tool_calls")) r.parallel = *parallel;
+    return r;
+}
+
+std::string tool_call_id() {
+    static thread_local std::mt19937_64 rng(std::random_device{}());
+    static const char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    std::string id;
+    for (int i = 0; i < 9; ++i) id += kChars[rng() % 62];
+    return id;
 }
 
 // Structured output: response_format {"type": "text" | "json_object" | "json_schema",
@@ -143,7 +265,6 @@ void check_completion_fields(const json& body, Kind kind) {
                          "functions function_call audio prediction modalities reasoning_effort "
                          "web_search_options parallel_tool_calls",
                      "user store metadata service_tier cache_prompt");
-        refuse_unless_off(body, "tools", "ember serve does not call tools (yet)");
         refuse_unless_off(body, "functions", "ember serve does not call functions");
         refuse_unless_off(body, "function_call", "ember serve does not call functions");
         refuse_unless_off(body, "top_logprobs", "ember serve returns no log-probabilities");
@@ -151,10 +272,6 @@ void check_completion_fields(const json& body, Kind kind) {
         refuse_unless_off(body, "prediction", "predicted outputs are not used");
         refuse_unless_off(body, "reasoning_effort", "no reasoning model is served");
         refuse_unless_off(body, "web_search_options", "ember serve does not search the web");
-        if (const auto it = body.find("tool_choice");
-            it != body.end() && !it->is_null() && *it != "none" && *it != "auto") {
-            throw HttpError(400, "'tool_choice' is not supported: ember serve does not call tools");
-        }
         if (const auto it = body.find("modalities");
             it != body.end() && !it->is_null() && *it != json::array({"text"})) {
             throw HttpError(400, "'modalities' is not supported: ember serve makes text only");
@@ -180,9 +297,25 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     check_completion_fields(body, kind);
     std::shared_ptr<LoadedModel> model = state.pool.get(string_field(body, "model").value_or(""));
     GenerationRequest request = generation_fields(body);
+    ToolRequest tools;
     if (kind == Kind::Chat) {
-        request.prompt = model->chat_prompt(chat_messages(body), state.special_tokens_in_messages);
+        tools = tool_request(body);
+        request.prompt = model->chat_prompt(chat_message_objects(body), tools.tools,
+                                            state.special_tokens_in_messages);
         add_chat_ends(request.rules, model->chat_format(), model->tokenizer());
+        if (tools.required) {
+            if (request.rules.grammar) {
+                throw HttpError(400,
+                                "a required tool call and a 'response_format' or 'grammar' cannot "
+                                "both hold the reply");
+            }
+            try {
+                request.rules.grammar = Grammar::parse(model->tool_calls().grammar(
+                    to_engine_json(tools.tools), tools.only, tools.parallel));
+            } catch (const Error& e) {
+                throw HttpError(400, std::string("'tools': ") + e.what());
+            }
+        }
     } else {
         const auto it = body.find("prompt");
         std::string prompt;
@@ -226,6 +359,20 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     const auto usage_of = [](const GenerationEvent& last) {
         return Usage{last.n_prompt, last.n_cached, last.n_generated};
     };
+    // The reply's tool calls, as OpenAI writes them (none unless the request gave tools).
+    const auto calls_of = [model, tools](std::string_view text, std::string* content) {
+        json calls = json::array();
+        if (!tools.parse) return calls;
+        ToolCallFormat::Reply reply = model->tool_calls().parse(text);
+        if (!tools.parallel && reply.calls.size() > 1) reply.calls.resize(1);
+        for (const ToolCall& c : reply.calls) {
+            calls.push_back({{"id", tool_call_id()},
+                             {"type", "function"},
+                             {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+        }
+        if (content != nullptr && !calls.empty()) *content = reply.content;
+        return calls;
+    };
 
     if (!stream) {
         std::string text;
@@ -235,11 +382,17 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
             response.close = true;
             return;
         }
+        json c = choice(text, finish_reason(last->finish));
+        if (const json calls = calls_of(text, &text); !calls.empty()) {
+            c["message"]["content"] = text.empty() ? json(nullptr) : json(text);
+            c["message"]["tool_calls"] = calls;
+            if (ended_whole(last->finish)) c["finish_reason"] = "tool_calls";
+        }
         const json reply = {{"id", id},
                             {"object", object},
                             {"created", created},
                             {"model", model->name()},
-                            {"choices", json::array({choice(text, finish_reason(last->finish))})},
+                            {"choices", json::array({c})},
                             {"usage", usage_of(*last).to_json()}};
         response.set_content(dump(reply), "application/json");
         return;
@@ -250,8 +403,8 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     response.set_header("X-Accel-Buffering", "no");      // nginx: pass events on at once
     auto in_flight = std::make_shared<InFlight>(state);  // until the last event is sent
     response.set_stream("text/event-stream", [&state, model, generation, cancel_on_drop, in_flight,
-                                              id, created, kind, include_usage,
-                                              usage_of](http::StreamSink& sink) {
+                                              id, created, kind, include_usage, usage_of, tools,
+                                              calls_of](http::StreamSink& sink) {
         const std::string chunk_object =
             kind == Kind::Chat ? "chat.completion.chunk" : "text_completion";
         const auto chunk = [&](const json& delta_or_text, const json& finish) {
@@ -272,18 +425,39 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         if (kind == Kind::Chat && !send(chunk({{"role", "assistant"}, {"content", ""}}, nullptr))) {
             return false;
         }
+        // With tools, text that may begin a call is held back until the reply shows what it is.
+        std::string full;
+        size_t sent = 0;
         const std::optional<GenerationEvent> last = follow(
             state, *generation, [&sink] { return sink.client_gone(); },
             [&](const GenerationEvent& e) {
                 if (e.text.empty()) return true;
-                return kind == Kind::Chat ? send(chunk({{"content", e.text}}, nullptr))
-                                          : send(chunk(e.text, nullptr));
+                if (kind != Kind::Chat) return send(chunk(e.text, nullptr));
+                if (!tools.parse) return send(chunk({{"content", e.text}}, nullptr));
+                full += e.text;
+                const size_t safe = model->tool_calls().safe_prefix(full);
+                if (safe <= sent) return true;
+                const bool ok_send =
+                    send(chunk({{"content", full.substr(sent, safe - sent)}}, nullptr));
+                sent = safe;
+                return ok_send;
             });
         if (!last) return false;
         bool ok = false;
         if (ended_whole(last->finish)) {
-            ok = send(
-                chunk(kind == Kind::Chat ? json::object() : json(""), finish_reason(last->finish)));
+            json finish = finish_reason(last->finish);
+            if (tools.parse) {
+                json calls = calls_of(full, nullptr);
+                if (!calls.empty()) {
+                    for (size_t i = 0; i < calls.size(); ++i) calls[i]["index"] = i;
+                    if (!send(chunk({{"tool_calls", calls}}, nullptr))) return false;
+                    finish = "tool_calls";
+                } else if (sent < full.size() &&
+                           !send(chunk({{"content", full.substr(sent)}}, nullptr))) {
+                    return false;
+                }
+            }
+            ok = send(chunk(kind == Kind::Chat ? json::object() : json(""), finish));
         } else {
             ok = send(
                 error_body(finish_message(*last), "server_error", finish_reason(last->finish)));
