@@ -145,5 +145,27 @@ TEST(TemplateCommand, ChatUsesTheModelsJinjaTemplate) {
     fs::remove_all(dir);
 }
 
+// A thinking model's thinking: hidden by default, shown with --show-thinking (a grammar makes
+// the tiny model think through Qwen3's template).
+TEST(TemplateCommand, ChatHidesThinkingUnlessAsked) {
+    const fs::path dir = temp_dir("cli-template-think");
+    const std::string grammar = (dir / "think.gbnf").string();
+    std::ofstream(grammar)
+        << "root ::= \"<think>\\n\" \"pondering\" \"\\n</think>\\n\\n\" [a-z]{2,6}\n";
+    const std::string base =
+        "chat -m " + bundled_model() + " --chat-template " +
+        quote(shared_path("templates/templates/Qwen-Qwen3-0.6B.jinja").string()) +
+        " --grammar-file " + grammar + " -n 40 --seed 1";
+    CliResult r = run_ember(base, "Hello\n");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out.find("pondering"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("think>"), std::string::npos) << r.out;
+    r = run_ember(base + " --show-thinking", "Hello\n");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("pondering"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("think>"), std::string::npos) << r.out;
+    fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ember::test

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/generate/reasoning.h"
 #include "engine/generate/session.h"
 #include "engine/text/chat_format.h"
 #include "tools/command.h"
@@ -38,6 +39,7 @@ struct ChatOptions {
     int n_predict = 256;
     GenerationOptions generation;
     std::string prompt_cache;  // --prompt-cache FILE
+    bool show_thinking = false;
 };
 
 // The conversation saved beside the session state: the text the session holds as rendered,
@@ -152,6 +154,8 @@ int run_chat(const ChatOptions& options) {
     TurnOptions turn;
     turn.max_tokens = options.n_predict;
     add_chat_ends(turn, chat_format, tokenizer);  // the template's end of turn ends a reply
+    const ReasoningFormat reasoning = ReasoningFormat::for_template(chat_format.source());
+    const std::string dim = interactive ? "\x1b[2m" : "", undim = interactive ? "\x1b[0m" : "";
     options.generation.apply(turn);
     turn.grammar = grammar;  // every reply follows it
     std::signal(SIGINT, on_interrupt);
@@ -191,10 +195,32 @@ int run_chat(const ChatOptions& options) {
         g_active_session.store(&session);
         TurnResult result;
         try {
-            result = session.generate(delta, turn, [](std::string_view text) {
-                write_stdout(text);
-                return true;
-            });
+            if (!reasoning.thinks()) {
+                result = session.generate(delta, turn, [](std::string_view text) {
+                    write_stdout(text);
+                    return true;
+                });
+            } else {
+                // A thinking model: the thinking hidden, or shown dimmed (--show-thinking), and
+                // the answer as it comes.
+                const bool inside = reasoning.opens_thinking(rendered);
+                std::string reply;
+                size_t shown_thinking = 0, shown_answer = 0;
+                result = session.generate(delta, turn, [&](std::string_view text) {
+                    reply += text;
+                    const ReasoningFormat::Split split = reasoning.split_so_far(reply, inside);
+                    if (options.show_thinking && split.reasoning.size() > shown_thinking) {
+                        write_stdout(dim + split.reasoning.substr(shown_thinking) + undim);
+                        shown_thinking = split.reasoning.size();
+                    }
+                    if (split.content.size() > shown_answer) {
+                        if (shown_answer == 0 && shown_thinking > 0) write_stdout("\n");
+                        write_stdout(split.content.substr(shown_answer));
+                        shown_answer = split.content.size();
+                    }
+                    return true;
+                });
+            }
         } catch (const ContextFullError&) {
             g_active_session.store(nullptr);
             std::fputs("\n(the context is full: /reset to start over)\n", stdout);
@@ -206,7 +232,12 @@ int run_chat(const ChatOptions& options) {
         g_active_session.store(nullptr);
         std::fputs("\n", stdout);
         if (result.reason == StopReason::Cancelled) std::fputs("(stopped)\n", stdout);
-        history.push_back({"assistant", result.text});
+        // The answer goes into the history (a thinking model's template leaves old thinking out).
+        history.push_back(
+            {"assistant",
+             reasoning.thinks()
+                 ? reasoning.split(result.text, reasoning.opens_thinking(rendered)).content
+                 : result.text});
         held = rendered + result.text;
         save();
     }
@@ -232,6 +263,9 @@ Runner add_chat_command(CLI::App& app) {
                     "Most tokens per reply (-1: until the end of the reply or the context)")
         ->check(number_in(-1, std::numeric_limits<int>::max(), "-1: until the end"))
         ->capture_default_str();
+    sub->add_flag("--show-thinking", options->show_thinking,
+                  "Show a thinking model's thinking (dimmed on a terminal) before its answer; by "
+                  "default only the answer is shown");
     sub->add_option("--prompt-cache", options->prompt_cache,
                     "Session file: resume the conversation saved there, and save it after every "
                     "reply");

@@ -454,6 +454,35 @@ test("openai client: tool-calling round trip for Qwen, Llama 3 and Mistral templ
     (e) => e.status === 400 && /no chat template that shows tools/.test(e.message));
 });
 
+// Thinking apart from the answer: a Qwen3 template's <think> block comes back as
+// reasoning_content (whole and streamed); chat_template_kwargs reach the template.
+test("openai client: reasoning_content for a Qwen3 template; chat_template_kwargs", async () => {
+  const server = await startServer(["-m", tiny, "-c", "2048", "--chat-template", `${shared}/templates/templates/Qwen-Qwen3-0.6B.jinja`]);
+  const openai = client(server);
+  const ask = {
+    model: "stories260K", temperature: 0, max_tokens: 60,
+    messages: [{ role: "user", content: "Think, then answer." }],
+    // (the tiny model would not think by itself: a grammar makes it)
+    grammar: 'root ::= "<think>\\n" [a-z ]{3,12} "\\n</think>\\n\\n" [a-z ]{2,8}',
+  };
+  const chat = await openai.chat.completions.create(ask);
+  const message = chat.choices[0].message;
+  assert.match(message.reasoning_content, /^[a-z ]{3,12}$/, JSON.stringify(message));
+  assert.match(message.content, /^[a-z ]{2,8}$/, JSON.stringify(message));
+  const stream = await openai.chat.completions.create({ ...ask, stream: true });
+  let reasoning = "", content = "";
+  for await (const chunk of stream) {
+    reasoning += chunk.choices[0]?.delta?.reasoning_content ?? "";
+    content += chunk.choices[0]?.delta?.content ?? "";
+  }
+  assert.equal(reasoning, message.reasoning_content);
+  assert.equal(content, message.content);
+  // enable_thinking false: the template closes an empty think block in the prompt itself.
+  const on = await openai.chat.completions.create({ ...ask, max_tokens: 1 });
+  const off = await openai.chat.completions.create({ ...ask, max_tokens: 1, chat_template_kwargs: { enable_thinking: false } });
+  assert.ok(off.usage.prompt_tokens > on.usage.prompt_tokens, `${off.usage.prompt_tokens} ${on.usage.prompt_tokens}`);
+});
+
 test("ollama's API: /api/chat and /api/generate as NDJSON, /api/embed, /api/tags, /api/ps", async () => {
   const dir = mkdtempSync(join(tmpdir(), "ember-models-"));
   symlinkSync(tiny, join(dir, "tiny.gguf"));

@@ -49,6 +49,7 @@ LoadedModel::LoadedModel(std::string name, const std::string& path, const ModelP
       tokenizer_(model_.file()),
       chat_format_(cli::chat_format_option(params.chat_template, model_, tokenizer_)),
       tool_calls_(ToolCallFormat::for_template(chat_format_.source())),
+      reasoning_(ReasoningFormat::for_template(chat_format_.source())),
       embed_context_(params.scheduler.context),
       embed_queue_size_(params.scheduler.max_queue + params.scheduler.n_slots),
       loaded_at_(std::chrono::system_clock::now()) {
@@ -68,9 +69,9 @@ std::vector<int32_t> LoadedModel::chat_prompt(const std::vector<ChatMessage>& me
     return tokenizer_.encode(prompt.text, true, true, prompt.content);
 }
 
-std::vector<int32_t> LoadedModel::chat_prompt(const nlohmann::json& messages,
-                                              const nlohmann::json& tools,
-                                              bool special_in_messages) const {
+std::vector<int32_t> LoadedModel::chat_prompt(const nlohmann::json& messages, const nlohmann::json& tools,
+                                              const nlohmann::json& variables, bool special_in_messages,
+                                              bool* thinking) const {
     const bool has_tools = !tools.is_null();
     if (has_tools && !chat_format_.is_jinja()) {
         throw Error("model '" + name_ +
@@ -80,7 +81,11 @@ std::vector<int32_t> LoadedModel::chat_prompt(const nlohmann::json& messages,
     ChatInputs inputs;
     const JsonValue tool_list = has_tools ? parse_json(tools.dump()) : JsonValue();
     if (has_tools) inputs.tools = &tool_list;
+    if (variables.is_object()) {
+        for (const auto& [name, value] : variables.items()) inputs.variables.emplace_back(name, parse_json(value.dump()));
+    }
     const ChatPrompt prompt = chat_format_.render_json(parse_json(messages.dump()), inputs);
+    if (thinking != nullptr) *thinking = reasoning_.opens_thinking(prompt.text);
     if (special_in_messages) return tokenizer_.encode(prompt.text, true, true);
     return tokenizer_.encode(prompt.text, true, true, prompt.content);
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/embed/embedder.h"
+#include "engine/generate/reasoning.h"
 #include "engine/generate/tool_calls.h"
 #include "engine/model/model.h"
 #include "engine/text/chat_format.h"
@@ -65,10 +66,15 @@ class LoadedModel {
     // The same from message objects (tool calls and results) and OpenAI tools (a JSON list, or
     // null for none), through the model's template. Throws ChatTemplateError, or ember::Error
     // when tools or tool messages come for a model whose chat format cannot show them.
+    // `variables`: more for the template (chat_template_kwargs, reasoning_effort); *thinking
+    // says whether the prompt leaves the model inside a thinking block.
     std::vector<int32_t> chat_prompt(const nlohmann::json& messages, const nlohmann::json& tools,
-                                     bool special_in_messages) const;
+                                     const nlohmann::json& variables, bool special_in_messages,
+                                     bool* thinking = nullptr) const;
     // How this model writes tool calls (from its template).
     const ToolCallFormat& tool_calls() const { return tool_calls_; }
+    // How this model marks its thinking (from its template).
+    const ReasoningFormat& reasoning() const { return reasoning_; }
     // Embeds texts with this model, through its embedding queue (created on first use): each
     // text longer than the context is cut to it, or refused (ember::Error) unless `truncate`.
     EmbedQueue::Outcome embed(const std::vector<std::string>& texts, bool truncate,
@@ -83,6 +89,7 @@ class LoadedModel {
     Tokenizer tokenizer_;
     ChatFormat chat_format_;
     ToolCallFormat tool_calls_;
+    ReasoningFormat reasoning_;
     std::unique_ptr<Scheduler> scheduler_;
     ContextParams embed_context_;
     int embed_queue_size_;

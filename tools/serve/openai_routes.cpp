@@ -263,6 +263,7 @@ void check_completion_fields(const json& body, Kind kind) {
                      std::string(kSamplingFields) + " " + std::string(kCommon) +
                          " messages max_completion_tokens top_logprobs tools tool_choice "
                          "functions function_call audio prediction modalities reasoning_effort "
+                         "chat_template_kwargs "
                          "web_search_options parallel_tool_calls",
                      "user store metadata service_tier cache_prompt");
         refuse_unless_off(body, "functions", "ember serve does not call functions");
@@ -270,7 +271,6 @@ void check_completion_fields(const json& body, Kind kind) {
         refuse_unless_off(body, "top_logprobs", "ember serve returns no log-probabilities");
         refuse_unless_off(body, "audio", "ember serve makes text only");
         refuse_unless_off(body, "prediction", "predicted outputs are not used");
-        refuse_unless_off(body, "reasoning_effort", "no reasoning model is served");
         refuse_unless_off(body, "web_search_options", "ember serve does not search the web");
         if (const auto it = body.find("modalities");
             it != body.end() && !it->is_null() && *it != json::array({"text"})) {
@@ -298,10 +298,22 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     std::shared_ptr<LoadedModel> model = state.pool.get(string_field(body, "model").value_or(""));
     GenerationRequest request = generation_fields(body);
     ToolRequest tools;
+    bool thinking = false;  // the prompt leaves the model inside a thinking block
     if (kind == Kind::Chat) {
         tools = tool_request(body);
-        request.prompt = model->chat_prompt(chat_message_objects(body), tools.tools,
-                                            state.special_tokens_in_messages);
+        // chat_template_kwargs (llama-server's; e.g. enable_thinking) and reasoning_effort reach
+        // the template as variables.
+        json variables = json::object();
+        if (const auto it = body.find("chat_template_kwargs"); it != body.end() && !it->is_null()) {
+            if (!it->is_object()) throw HttpError(400, "'chat_template_kwargs' must be an object");
+            variables = *it;
+        }
+        if (const auto it = body.find("reasoning_effort"); it != body.end() && !it->is_null()) {
+            if (!it->is_string()) throw HttpError(400, "'reasoning_effort' must be a string");
+            variables["reasoning_effort"] = *it;
+        }
+        request.prompt = model->chat_prompt(chat_message_objects(body), tools.tools, variables,
+                                            state.special_tokens_in_messages, &thinking);
         add_chat_ends(request.rules, model->chat_format(), model->tokenizer());
         if (tools.required) {
             if (request.rules.grammar) {
@@ -382,7 +394,14 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
             response.close = true;
             return;
         }
+        std::string reasoning;
+        if (kind == Kind::Chat) {
+            ReasoningFormat::Split split = model->reasoning().split(text, thinking);
+            reasoning = std::move(split.reasoning);
+            text = std::move(split.content);
+        }
         json c = choice(text, finish_reason(last->finish));
+        if (!reasoning.empty()) c["message"]["reasoning_content"] = reasoning;
         if (const json calls = calls_of(text, &text); !calls.empty()) {
             c["message"]["content"] = text.empty() ? json(nullptr) : json(text);
             c["message"]["tool_calls"] = calls;
@@ -404,7 +423,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     auto in_flight = std::make_shared<InFlight>(state);  // until the last event is sent
     response.set_stream("text/event-stream", [&state, model, generation, cancel_on_drop, in_flight,
                                               id, created, kind, include_usage, usage_of, tools,
-                                              calls_of](http::StreamSink& sink) {
+                                              calls_of, thinking](http::StreamSink& sink) {
         const std::string chunk_object =
             kind == Kind::Chat ? "chat.completion.chunk" : "text_completion";
         const auto chunk = [&](const json& delta_or_text, const json& finish) {
@@ -425,20 +444,34 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         if (kind == Kind::Chat && !send(chunk({{"role", "assistant"}, {"content", ""}}, nullptr))) {
             return false;
         }
-        // With tools, text that may begin a call is held back until the reply shows what it is.
-        std::string full;
-        size_t sent = 0;
+        // The thinking goes out as reasoning_content; with tools, answer text that may begin a
+        // call is held back until the reply shows what it is.
+        std::string full, content;
+        size_t sent = 0, sent_reasoning = 0;
+        const ReasoningFormat& reasoning = model->reasoning();
+        const bool thinks = kind == Kind::Chat && reasoning.thinks();
+        const auto send_reasoning = [&](const std::string& text) {
+            if (text.size() <= sent_reasoning) return true;
+            const bool sent_ok =
+                send(chunk({{"reasoning_content", text.substr(sent_reasoning)}}, nullptr));
+            sent_reasoning = text.size();
+            return sent_ok;
+        };
         const std::optional<GenerationEvent> last = follow(
             state, *generation, [&sink] { return sink.client_gone(); },
             [&](const GenerationEvent& e) {
                 if (e.text.empty()) return true;
                 if (kind != Kind::Chat) return send(chunk(e.text, nullptr));
-                if (!tools.parse) return send(chunk({{"content", e.text}}, nullptr));
+                if (!tools.parse && !thinks) return send(chunk({{"content", e.text}}, nullptr));
                 full += e.text;
-                const size_t safe = model->tool_calls().safe_prefix(full);
+                ReasoningFormat::Split split = reasoning.split_so_far(full, thinking);
+                if (!send_reasoning(split.reasoning)) return false;
+                content = std::move(split.content);
+                const size_t safe =
+                    tools.parse ? model->tool_calls().safe_prefix(content) : content.size();
                 if (safe <= sent) return true;
                 const bool ok_send =
-                    send(chunk({{"content", full.substr(sent, safe - sent)}}, nullptr));
+                    send(chunk({{"content", content.substr(sent, safe - sent)}}, nullptr));
                 sent = safe;
                 return ok_send;
             });
@@ -446,14 +479,17 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         bool ok = false;
         if (ended_whole(last->finish)) {
             json finish = finish_reason(last->finish);
-            if (tools.parse) {
-                json calls = calls_of(full, nullptr);
+            if (tools.parse || thinks) {
+                ReasoningFormat::Split split = reasoning.split(full, thinking);
+                if (!send_reasoning(split.reasoning)) return false;
+                content = std::move(split.content);
+                json calls = tools.parse ? calls_of(content, nullptr) : json::array();
                 if (!calls.empty()) {
                     for (size_t i = 0; i < calls.size(); ++i) calls[i]["index"] = i;
                     if (!send(chunk({{"tool_calls", calls}}, nullptr))) return false;
                     finish = "tool_calls";
-                } else if (sent < full.size() &&
-                           !send(chunk({{"content", full.substr(sent)}}, nullptr))) {
+                } else if (sent < content.size() &&
+                           !send(chunk({{"content", content.substr(sent)}}, nullptr))) {
                     return false;
                 }
             }

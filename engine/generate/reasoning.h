@@ -1,0 +1,39 @@
+// Thinking text in a reply: the <think> ... </think> block of Qwen3, Qwen3.5, DeepSeek-R1 and its
+// distills, SmolLM3 and the like, which apps show apart from the answer (OpenAI-style
+// `reasoning_content`, as llama-server returns it). One rule for every caller.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ember {
+
+class ReasoningFormat {
+  public:
+    // Think tags when the chat template speaks of them (a "</think>" in its text).
+    static ReasoningFormat for_template(std::string_view jinja_source);
+    static ReasoningFormat none() { return ReasoningFormat(false); }
+
+    bool thinks() const { return thinks_; }
+
+    // Whether a rendered prompt leaves the model inside a thinking block (its template opened
+    // one: DeepSeek-R1's generation prompt ends with "<think>\n").
+    bool opens_thinking(std::string_view prompt) const;
+
+    struct Split {
+        std::string reasoning;  // the thinking, without its tags, trimmed
+        std::string content;    // the answer after it
+    };
+    // A reply's thinking and answer. `inside`: the reply starts in a thinking block.
+    Split split(std::string_view reply, bool inside) const;
+
+    // The same for a reply still streaming: only what is sure (a tag half written at the end
+    // is held back), so that each part only grows as more text comes.
+    Split split_so_far(std::string_view reply, bool inside) const;
+
+  private:
+    explicit ReasoningFormat(bool thinks) : thinks_(thinks) {}
+    bool thinks_;
+};
+
+}  // namespace ember
