@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/cli_run.h"
 #include "tests/shared_data.h"
 #include "tools/serve/http.h"
 #include "tools/serve/http_server.h"
@@ -211,10 +212,8 @@ TEST(ServeHttp, UnhonouredFieldsAreRefused) {
         {"/v1/completions", R"({"prompt":"x","logit_bias":{"1":5}})"},
         {"/v1/completions", R"({"prompt":"x","suffix":"end"})"},
         {"/v1/completions", R"({"prompt":"x","echo":true})"},
-        {"/v1/completions", R"({"prompt":"x","logprobs":2})"},
         {"/v1/completions", R"({"prompt":"x","best_of":3})"},
         {"/v1/completions", R"({"prompt":"x","mirostat":2})"},
-        {"/v1/chat/completions", R"({"messages":[{"role":"user","content":"x"}],"logprobs":true})"},
         {"/v1/chat/completions",
          R"({"messages":[{"role":"user","content":"x","tool_calls":[{"id":"1"}]}]})"},
         {"/api/generate", R"({"model":"m","prompt":"x","images":["aGk="]})"},
@@ -469,6 +468,65 @@ TEST(ServeHttp, JinjaChatTemplates) {
     ServeOptions b;
     b.pool.chat_template = broken;
     EXPECT_THROW(Harness bad(b), Error);
+    fs::remove_all(dir);
+}
+
+// Log-probabilities are the log-softmax of the logits `ember logits` writes for the same
+// prompt: the chosen token's and the top alternatives', in order.
+TEST(ServeHttp, LogprobsAreTheLogSoftmaxOfTheModelsLogits) {
+    // The prompt as /v1/completions reads it (with the BOS).
+    const Reply tokens =
+        shared().post("/tokenize", R"({"content":"Once upon a time","add_special":true})");
+    ASSERT_EQ(tokens.status, 200);
+    const json token_list = tokens.js()["tokens"];
+    std::string ids;
+    int n = 0;
+    for (const auto& t : token_list) ids += (n++ ? "," : "") + std::to_string(t.get<int>());
+    const Reply r = shared().post(
+        "/v1/completions",
+        R"({"prompt":"Once upon a time","max_tokens":1,"temperature":0,"logprobs":5})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json lp = r.js()["choices"][0]["logprobs"];
+    const fs::path dir = temp_dir("serve-logprobs");
+    const auto cli = test::run_ember("logits -m " + kModel + " --prompt-ids " + ids + " -o " +
+                                     (dir / "l.f32").string());
+    ASSERT_EQ(cli.status, 0) << cli.err << " ids " << ids;
+    const std::vector<uint8_t> bytes = test::read_file(dir / "l.f32");
+    const size_t n_vocab = bytes.size() / 4 / static_cast<size_t>(n);
+    std::vector<float> last(n_vocab);
+    std::memcpy(last.data(), bytes.data() + (bytes.size() - n_vocab * 4), n_vocab * 4);
+    const float max = *std::max_element(last.begin(), last.end());
+    double sum = 0;
+    for (const float l : last) sum += std::exp(static_cast<double>(l - max));
+    std::vector<std::pair<float, int>> ranked;
+    for (size_t i = 0; i < n_vocab; ++i)
+        ranked.emplace_back(static_cast<float>(last[i] - max - std::log(sum)), static_cast<int>(i));
+    std::sort(ranked.begin(), ranked.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    EXPECT_NEAR(lp["token_logprobs"][0].get<double>(), ranked[0].first,
+                1e-4);  // greedy: the likeliest
+    const json& top = lp["top_logprobs"][0];
+    ASSERT_EQ(top.size(), 5u);
+    std::vector<double> served;
+    for (const auto& [piece, value] : top.items()) served.push_back(value.get<double>());
+    std::sort(served.rbegin(), served.rend());
+    for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(served[i], ranked[i].first, 1e-4) << i;
+    // Chat: logprobs true with top_logprobs, the entries' shape; top_logprobs alone is refused.
+    const Reply chat = shared().post(
+        "/v1/chat/completions",
+        R"({"messages":[{"role":"user","content":"Hi"}],"max_tokens":3,"temperature":0,"logprobs":true,"top_logprobs":2})");
+    ASSERT_EQ(chat.status, 200) << chat.body;
+    const json content = chat.js()["choices"][0]["logprobs"]["content"];
+    ASSERT_EQ(content.size(), 3u);
+    EXPECT_EQ(content[0]["top_logprobs"].size(), 2u);
+    EXPECT_LE(content[0]["logprob"].get<double>(), 0.0);
+    EXPECT_EQ(
+        shared()
+            .post(
+                "/v1/chat/completions",
+                R"({"messages":[{"role":"user","content":"Hi"}],"max_tokens":1,"top_logprobs":2})")
+            .status,
+        400);
     fs::remove_all(dir);
 }
 

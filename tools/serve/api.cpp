@@ -273,10 +273,13 @@ std::optional<GenerationEvent> follow(ServerState& state, Generation& generation
 }
 
 std::optional<GenerationEvent> collect(ServerState& state, Generation& generation,
-                                       const ClientGone& client_gone, std::string* text) {
+                                       const ClientGone& client_gone, std::string* text,
+                                       std::vector<TokenLogprob>* logprobs) {
     const std::optional<GenerationEvent> last =
-        follow(state, generation, client_gone, [text](const GenerationEvent& e) {
+        follow(state, generation, client_gone, [text, logprobs](const GenerationEvent& e) {
             *text += e.text;
+            if (logprobs != nullptr)
+                logprobs->insert(logprobs->end(), e.logprobs.begin(), e.logprobs.end());
             return true;
         });
     if (!last) return last;

@@ -161,7 +161,8 @@ std::string dump(const json& j);
 // event (Stop or Length), nothing when the client went away; throws HttpError for the other
 // ends (503 shutting down, 504 past --timeout, 500 an engine error).
 std::optional<GenerationEvent> collect(ServerState& state, Generation& generation,
-                                       const ClientGone& client_gone, std::string* text);
+                                       const ClientGone& client_gone, std::string* text,
+                                       std::vector<TokenLogprob>* logprobs = nullptr);
 
 // What a generation that did not end by itself ended with (timeout, shutdown, an error).
 std::string finish_message(const GenerationEvent& last);

@@ -69,9 +69,10 @@ std::vector<int32_t> LoadedModel::chat_prompt(const std::vector<ChatMessage>& me
     return tokenizer_.encode(prompt.text, true, true, prompt.content);
 }
 
-std::vector<int32_t> LoadedModel::chat_prompt(const nlohmann::json& messages, const nlohmann::json& tools,
-                                              const nlohmann::json& variables, bool special_in_messages,
-                                              bool* thinking) const {
+std::vector<int32_t> LoadedModel::chat_prompt(const nlohmann::json& messages,
+                                              const nlohmann::json& tools,
+                                              const nlohmann::json& variables,
+                                              bool special_in_messages, bool* thinking) const {
     const bool has_tools = !tools.is_null();
     if (has_tools && !chat_format_.is_jinja()) {
         throw Error("model '" + name_ +
@@ -82,7 +83,8 @@ std::vector<int32_t> LoadedModel::chat_prompt(const nlohmann::json& messages, co
     const JsonValue tool_list = has_tools ? parse_json(tools.dump()) : JsonValue();
     if (has_tools) inputs.tools = &tool_list;
     if (variables.is_object()) {
-        for (const auto& [name, value] : variables.items()) inputs.variables.emplace_back(name, parse_json(value.dump()));
+        for (const auto& [name, value] : variables.items())
+            inputs.variables.emplace_back(name, parse_json(value.dump()));
     }
     const ChatPrompt prompt = chat_format_.render_json(parse_json(messages.dump()), inputs);
     if (thinking != nullptr) *thinking = reasoning_.opens_thinking(prompt.text);

@@ -268,7 +268,6 @@ void check_completion_fields(const json& body, Kind kind) {
                      "user store metadata service_tier cache_prompt");
         refuse_unless_off(body, "functions", "ember serve does not call functions");
         refuse_unless_off(body, "function_call", "ember serve does not call functions");
-        refuse_unless_off(body, "top_logprobs", "ember serve returns no log-probabilities");
         refuse_unless_off(body, "audio", "ember serve makes text only");
         refuse_unless_off(body, "prediction", "predicted outputs are not used");
         refuse_unless_off(body, "web_search_options", "ember serve does not search the web");
@@ -288,7 +287,6 @@ void check_completion_fields(const json& body, Kind kind) {
         }
     }
     refuse_unless_off(body, "logit_bias", "ember serve does not bias logits");
-    refuse_unless_off(body, "logprobs", "ember serve returns no log-probabilities");
 }
 
 void completion_route(ServerState& state, Kind kind, const http::Request& http,
@@ -297,6 +295,19 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     check_completion_fields(body, kind);
     std::shared_ptr<LoadedModel> model = state.pool.get(string_field(body, "model").value_or(""));
     GenerationRequest request = generation_fields(body);
+    // Log-probabilities: chat's logprobs (a flag) and top_logprobs (0-20); completions' legacy
+    // logprobs (the number of alternatives).
+    if (kind == Kind::Chat) {
+        const std::optional<int64_t> top = integer_field(body, "top_logprobs", 0, 20);
+        if (bool_field(body, "logprobs").value_or(false)) {
+            request.top_logprobs = static_cast<int>(top.value_or(0));
+        } else if (top && *top > 0) {
+            throw HttpError(400, "'top_logprobs' needs \"logprobs\": true");
+        }
+    } else if (const std::optional<int64_t> n = integer_field(body, "logprobs", 0, 20)) {
+        request.top_logprobs = static_cast<int>(*n);
+    }
+    const int top_logprobs = request.top_logprobs;
     ToolRequest tools;
     bool thinking = false;  // the prompt leaves the model inside a thinking block
     if (kind == Kind::Chat) {
@@ -371,6 +382,45 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     const auto usage_of = [](const GenerationEvent& last) {
         return Usage{last.n_prompt, last.n_cached, last.n_generated};
     };
+    // Log-probabilities as OpenAI writes them: chat's {"content": [{token, logprob, bytes,
+    // top_logprobs}]}, completions' legacy {tokens, token_logprobs, top_logprobs, text_offset}.
+    const auto logprobs_json = [model, kind, top_logprobs](const std::vector<TokenLogprob>& tokens,
+                                                           size_t text_offset) -> json {
+        if (top_logprobs < 0) return nullptr;
+        const auto piece = [model](int32_t token) { return model->tokenizer().piece(token, true); };
+        if (kind == Kind::Chat) {
+            const auto entry = [&](int32_t token, float lp) {
+                const std::string p = piece(token);
+                json bytes = json::array();
+                for (const char c : p) bytes.push_back(static_cast<unsigned char>(c));
+                return json{{"token", p}, {"logprob", lp}, {"bytes", bytes}};
+            };
+            json content = json::array();
+            for (const TokenLogprob& t : tokens) {
+                json e = entry(t.token, t.logprob);
+                json top = json::array();
+                for (const auto& [token, lp] : t.top) top.push_back(entry(token, lp));
+                e["top_logprobs"] = top;
+                content.push_back(std::move(e));
+            }
+            return {{"content", content}};
+        }
+        json out = {{"tokens", json::array()},
+                    {"token_logprobs", json::array()},
+                    {"top_logprobs", json::array()},
+                    {"text_offset", json::array()}};
+        for (const TokenLogprob& t : tokens) {
+            const std::string p = piece(t.token);
+            out["tokens"].push_back(p);
+            out["token_logprobs"].push_back(t.logprob);
+            json top = json::object();
+            for (const auto& [token, lp] : t.top) top[piece(token)] = lp;
+            out["top_logprobs"].push_back(top);
+            out["text_offset"].push_back(text_offset);
+            text_offset += p.size();
+        }
+        return out;
+    };
     // The reply's tool calls, as OpenAI writes them (none unless the request gave tools).
     const auto calls_of = [model, tools](std::string_view text, std::string* content) {
         json calls = json::array();
@@ -388,8 +438,9 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
 
     if (!stream) {
         std::string text;
+        std::vector<TokenLogprob> token_logprobs;
         const std::optional<GenerationEvent> last =
-            collect(state, *generation, client_gone_of(http), &text);
+            collect(state, *generation, client_gone_of(http), &text, &token_logprobs);
         if (!last) {  // the client is gone: nobody reads this
             response.close = true;
             return;
@@ -401,6 +452,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
             text = std::move(split.content);
         }
         json c = choice(text, finish_reason(last->finish));
+        c["logprobs"] = logprobs_json(token_logprobs, 0);
         if (!reasoning.empty()) c["message"]["reasoning_content"] = reasoning;
         if (const json calls = calls_of(text, &text); !calls.empty()) {
             c["message"]["content"] = text.empty() ? json(nullptr) : json(text);
@@ -423,11 +475,21 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     auto in_flight = std::make_shared<InFlight>(state);  // until the last event is sent
     response.set_stream("text/event-stream", [&state, model, generation, cancel_on_drop, in_flight,
                                               id, created, kind, include_usage, usage_of, tools,
-                                              calls_of, thinking](http::StreamSink& sink) {
+                                              calls_of, thinking,
+                                              logprobs_json](http::StreamSink& sink) {
         const std::string chunk_object =
             kind == Kind::Chat ? "chat.completion.chunk" : "text_completion";
+        // Log-probabilities of the tokens since the last chunk go with the next one.
+        std::vector<TokenLogprob> pending;
+        size_t text_offset = 0;
         const auto chunk = [&](const json& delta_or_text, const json& finish) {
             json c = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
+            if (!pending.empty()) {
+                c["logprobs"] = logprobs_json(pending, text_offset);
+                for (const TokenLogprob& t : pending)
+                    text_offset += model->tokenizer().piece(t.token, true).size();
+                pending.clear();
+            }
             if (kind == Kind::Chat) {
                 c["delta"] = delta_or_text;
             } else {
@@ -460,6 +522,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         const std::optional<GenerationEvent> last = follow(
             state, *generation, [&sink] { return sink.client_gone(); },
             [&](const GenerationEvent& e) {
+                pending.insert(pending.end(), e.logprobs.begin(), e.logprobs.end());
                 if (e.text.empty()) return true;
                 if (kind != Kind::Chat) return send(chunk(e.text, nullptr));
                 if (!tools.parse && !thinks) return send(chunk({{"content", e.text}}, nullptr));

@@ -1,6 +1,7 @@
 #include "tools/serve/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace ember::serve {
 
@@ -311,10 +312,36 @@ void Scheduler::finish(int s, StopReason why, const std::string& error, std::str
     generation->push(std::move(e));
 }
 
+namespace {
+// log-softmax of the logits at `token`, and the `top` likeliest tokens' (ties by id).
+TokenLogprob token_logprob(const std::vector<float>& logits, int32_t token, int top) {
+    const float max = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (const float l : logits) sum += std::exp(static_cast<double>(l - max));
+    const auto logprob = [&](int32_t t) {
+        return static_cast<float>(logits[t] - max - std::log(sum));
+    };
+    TokenLogprob out{token, logprob(token), {}};
+    std::vector<int32_t> ids(logits.size());
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+    const size_t n = std::min(static_cast<size_t>(top), ids.size());
+    std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(),
+                      [&](int32_t a, int32_t b) {
+                          return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+                      });
+    for (size_t i = 0; i < n; ++i) out.top.emplace_back(ids[i], logprob(ids[i]));
+    return out;
+}
+}  // namespace
+
 void Scheduler::sample(int s, const float* logits) {
     Slot& slot = slots_[s];
     Turn& turn = *slot.turn;
     Turn::Step step;
+    // The model's own distribution, kept before the sampler changes the logits.
+    const int top_logprobs = slot.generation->request_.top_logprobs;
+    std::vector<float> raw;
+    if (top_logprobs >= 0) raw.assign(logits, logits + context_.n_vocab());
     try {
         step = turn.next(logits, context_.n_vocab());
     } catch (const GrammarLimitError& e) {
@@ -334,10 +361,12 @@ void Scheduler::sample(int s, const float* logits) {
         if (turn.n_generated() == 1) slot.first_token = std::chrono::steady_clock::now();
         ++generated_tokens_;
     }
-    if (!step.text.empty()) {
+    if (!step.text.empty() || (top_logprobs >= 0 && step.token >= 0)) {
         GenerationEvent e;
         e.text = std::move(step.text);
         e.n_generated = turn.n_generated();
+        if (top_logprobs >= 0 && step.token >= 0)
+            e.logprobs.push_back(token_logprob(raw, step.token, top_logprobs));
         slot.generation->push(std::move(e));
     }
     if (step.stop) {

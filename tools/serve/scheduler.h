@@ -53,12 +53,23 @@ struct GenerationRequest {
     // ollama's format), n_keep. context_shift comes from SchedulerParams.
     TurnRules rules;
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+    // Log-probabilities of each generated token (log-softmax of the model's logits, before the
+    // sampler's changes) with this many of the likeliest alternatives; < 0: none.
+    int top_logprobs = -1;
+};
+
+// A generated token's log-probability, and the likeliest tokens' at that step.
+struct TokenLogprob {
+    int32_t token = -1;
+    float logprob = 0.0f;
+    std::vector<std::pair<int32_t, float>> top;  // most likely first
 };
 
 // What the engine thread reports to the request's thread, in order.
 struct GenerationEvent {
-    std::string text;   // new text (whole UTF-8 characters, never part of a stop string)
-    bool done = false;  // the last event of the generation
+    std::string text;  // new text (whole UTF-8 characters, never part of a stop string)
+    std::vector<TokenLogprob> logprobs;  // the tokens sampled since the last event (if asked)
+    bool done = false;                   // the last event of the generation
     StopReason finish = StopReason::EndOfSequence;
     std::string error;  // StopReason::Error: what went wrong
     int n_prompt = 0;   // prompt tokens
