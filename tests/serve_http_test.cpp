@@ -209,9 +209,7 @@ TEST(ServeHttp, ZeroMaxTokensGeneratesNothing) {
 // Wrong answers: fields ember does not honour are refused, never silently ignored.
 TEST(ServeHttp, UnhonouredFieldsAreRefused) {
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {"/v1/completions", R"({"prompt":"x","logit_bias":{"1":5}})"},
         {"/v1/completions", R"({"prompt":"x","suffix":"end"})"},
-        {"/v1/completions", R"({"prompt":"x","echo":true})"},
         {"/v1/completions", R"({"prompt":"x","best_of":3})"},
         {"/v1/completions", R"({"prompt":"x","mirostat":2})"},
         {"/v1/chat/completions",
@@ -401,6 +399,20 @@ TEST(ServeHttp, BrowsersAndHosts) {
         "OPTIONS /v1/completions HTTP/1.1\r\nHost: localhost\r\nOrigin: "
         "http://127.0.0.1:3000\r\n\r\n");
     EXPECT_EQ(r.status, 204);
+    // The openai SDK's own headers are allowed when a page asks for them; odd text is not echoed.
+    r = h.one(
+        "OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nOrigin: "
+        "http://127.0.0.1:3000\r\n"
+        "Access-Control-Request-Headers: "
+        "authorization,content-type,x-stainless-os,x-stainless-retry-count\r\n\r\n");
+    EXPECT_EQ(r.status, 204);
+    EXPECT_EQ(r.headers["access-control-allow-headers"],
+              "authorization,content-type,x-stainless-os,x-stainless-retry-count");
+    r = h.one(
+        "OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nOrigin: "
+        "http://127.0.0.1:3000\r\n"
+        "Access-Control-Request-Headers: x-a\"<script>\r\n\r\n");
+    EXPECT_EQ(r.headers["access-control-allow-headers"], "Authorization, Content-Type");
     // DNS rebinding: the attacker's name in Host.
     EXPECT_EQ(h.one("GET /v1/models HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n").status, 403);
     EXPECT_EQ(h.one("GET /v1/models HTTP/1.1\r\nHost: localhost:8080\r\n\r\n").status, 200);
@@ -511,6 +523,18 @@ TEST(ServeHttp, LogprobsAreTheLogSoftmaxOfTheModelsLogits) {
     for (const auto& [piece, value] : top.items()) served.push_back(value.get<double>());
     std::sort(served.rbegin(), served.rend());
     for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(served[i], ranked[i].first, 1e-4) << i;
+    // logit_bias -100 bans the greedy token: the next likeliest comes (its logprob unbiased).
+    const Reply banned = shared().post(
+        "/v1/completions",
+        R"({"prompt":"Once upon a time","max_tokens":1,"temperature":0,"logprobs":0,"logit_bias":{")" +
+            std::to_string(ranked[0].second) + R"(":-100}})");
+    ASSERT_EQ(banned.status, 200) << banned.body;
+    EXPECT_NEAR(banned.js()["choices"][0]["logprobs"]["token_logprobs"][0].get<double>(),
+                ranked[1].first, 1e-4);
+    EXPECT_EQ(shared().post("/v1/completions", R"({"prompt":"x","logit_bias":{"99999":1}})").status,
+              400);
+    EXPECT_EQ(shared().post("/v1/completions", R"({"prompt":"x","logit_bias":{"1":500}})").status,
+              400);
     // Chat: logprobs true with top_logprobs, the entries' shape; top_logprobs alone is refused.
     const Reply chat = shared().post(
         "/v1/chat/completions",
@@ -528,6 +552,37 @@ TEST(ServeHttp, LogprobsAreTheLogSoftmaxOfTheModelsLogits) {
             .status,
         400);
     fs::remove_all(dir);
+}
+
+// Completions: a prompt of token ids reads as the text they stand for; echo puts the prompt
+// before the completion; a batch of several prompts is refused by name.
+TEST(ServeHttp, CompletionPromptsOfTokenIdsAndEcho) {
+    const Reply text = shared().post(
+        "/v1/completions", R"({"prompt":"Once upon a time","max_tokens":4,"temperature":0})");
+    const Reply ids_reply =
+        shared().post("/tokenize", R"({"content":"Once upon a time","add_special":true})");
+    const json ids = ids_reply.js()["tokens"];
+    const Reply by_ids = shared().post(
+        "/v1/completions", json{{"prompt", ids}, {"max_tokens", 4}, {"temperature", 0}}.dump());
+    ASSERT_EQ(by_ids.status, 200) << by_ids.body;
+    EXPECT_EQ(by_ids.js()["choices"][0]["text"], text.js()["choices"][0]["text"]);
+    const Reply echoed = shared().post(
+        "/v1/completions",
+        R"({"prompt":"Once upon a time","max_tokens":4,"temperature":0,"echo":true})");
+    EXPECT_EQ(echoed.js()["choices"][0]["text"].get<std::string>(),
+              "Once upon a time" + text.js()["choices"][0]["text"].get<std::string>());
+    EXPECT_EQ(shared().post("/v1/completions", R"({"prompt":["a","b"]})").status, 400);
+    EXPECT_EQ(shared().post("/v1/completions", R"({"prompt":[1,99999]})").status, 400);
+    // GET /v1/models/{id}
+    const Reply model = shared().one(request("GET", "/v1/models/stories260K", ""));
+    EXPECT_EQ(model.status, 200);
+    EXPECT_EQ(model.js()["id"], "stories260K");
+    EXPECT_EQ(shared().one(request("GET", "/v1/models/nope", "")).status, 404);
+    // An embedding input longer than the context is refused, not cut (the harness: 256).
+    std::string long_text;
+    for (int i = 0; i < 400; ++i) long_text += "word ";
+    const Reply too_long = shared().post("/v1/embeddings", json{{"input", long_text}}.dump());
+    EXPECT_EQ(too_long.status, 400) << too_long.body;
 }
 
 // Model names: a NUL or a path cannot name a file.

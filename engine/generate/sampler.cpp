@@ -149,6 +149,9 @@ void Sampler::prepare(const float* logits, int n_vocab, bool masked) {
     candidates_.resize(n_vocab);
     for (int i = 0; i < n_vocab; ++i) candidates_[i] = {i, logits[i]};
     apply_penalties(candidates_);
+    for (const auto& [id, bias] : params_.logit_bias) {
+        if (id >= 0 && id < n_vocab) candidates_[static_cast<size_t>(id)].logit += bias;
+    }
     if (masked) {  // refused tokens leave the chain (the penalties needed id order until here)
         std::erase_if(candidates_, [](const Candidate& c) { return std::isinf(c.logit); });
     }

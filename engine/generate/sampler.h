@@ -14,6 +14,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ember {
@@ -30,6 +31,9 @@ struct SamplerParams {
     float presence_penalty = 0.0f;   // subtract this once from recent tokens' logits
     int repeat_last_n = 64;          // how many recent tokens the penalties look at
     uint64_t seed = 0;               // same seed, same logits -> same tokens
+    // Added to these tokens' logits after the penalties (OpenAI's logit_bias: -100 bans a token,
+    // +100 all but forces it). Ids outside the vocabulary are ignored.
+    std::vector<std::pair<int32_t, float>> logit_bias;
 };
 
 class Sampler {

@@ -379,7 +379,14 @@ void Routes::post(std::string path, ErrorShape shape,
 const Route* Routes::find(std::string_view method, std::string_view path, bool* path_known) const {
     *path_known = false;
     for (const Route& r : routes_) {
-        if (r.path != path) continue;
+        // A path ending in "/*" takes one more segment (/v1/models/{id}).
+        const bool wildcard = r.path.size() > 2 && r.path.compare(r.path.size() - 2, 2, "/*") == 0;
+        const std::string_view prefix = std::string_view(r.path).substr(0, r.path.size() - 1);
+        const bool matches = wildcard ? path.size() > prefix.size() &&
+                                            path.substr(0, prefix.size()) == prefix &&
+                                            path.find('/', prefix.size()) == std::string_view::npos
+                                      : r.path == path;
+        if (!matches) continue;
         *path_known = true;
         // HEAD is GET without the body (the server leaves it out).
         if (r.method == method || (method == "HEAD" && r.method == "GET")) return &r;

@@ -198,7 +198,8 @@ class Routes {
              std::function<void(const http::Request&, http::Response&)> handler);
     void post(std::string path, ErrorShape shape,
               std::function<void(const http::Request&, http::Response&)> handler);
-    // The route for method and path; null when none (path_known: some method has the path).
+    // The route for method and path; null when none (path_known: some method has the path). A
+    // route's path ending in "/*" matches any one last segment.
     const Route* find(std::string_view method, std::string_view path, bool* path_known) const;
 
   private:

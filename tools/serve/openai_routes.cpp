@@ -1,6 +1,7 @@
 // OpenAI's HTTP API (https://platform.openai.com/docs/api-reference): chat completions and
 // completions, streamed as server-sent events, embeddings, models; llama-server's /tokenize and
 // /detokenize.
+#include <charconv>
 #include <cstring>
 #include <random>
 
@@ -244,6 +245,23 @@ GenerationRequest generation_fields(const json& body) {
     request.rules.ignore_eos = bool_field(body, "ignore_eos").value_or(false);  // llama-server's
     request.rules.n_keep = static_cast<int>(integer_field(body, "n_keep", 0, 1 << 30).value_or(0));
     request.rules.grammar = response_format_grammar(body);
+    // logit_bias: {"token id": bias in -100..100} (the ids checked against the model's
+    // vocabulary by the route).
+    if (const auto it = body.find("logit_bias"); it != body.end() && !it->is_null()) {
+        if (!it->is_object())
+            throw HttpError(400, "'logit_bias' must be an object of token ids and biases");
+        for (const auto& [key, value] : it->items()) {
+            int32_t id = -1;
+            const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
+            if (ec != std::errc() || end != key.data() + key.size() || id < 0) {
+                throw HttpError(400, "'logit_bias' key '" + key + "' is not a token id");
+            }
+            if (!value.is_number() || value.get<double>() < -100 || value.get<double>() > 100) {
+                throw HttpError(400, "'logit_bias' values must be numbers from -100 to 100");
+            }
+            request.sampling.logit_bias.emplace_back(id, value.get<float>());
+        }
+    }
     return request;
 }
 
@@ -280,13 +298,11 @@ void check_completion_fields(const json& body, Kind kind) {
                      std::string(kSamplingFields) + " " + std::string(kCommon) +
                          " prompt max_completion_tokens echo suffix best_of",
                      "user cache_prompt");
-        refuse_unless_off(body, "echo", "the prompt is not returned with the completion");
         refuse_unless_off(body, "suffix", "ember serve does not fill in the middle");
         if (auto b = integer_field(body, "best_of", 1, 1 << 20); b && *b != 1) {
             throw HttpError(400, "'best_of' must be 1 (one completion per request)");
         }
     }
-    refuse_unless_off(body, "logit_bias", "ember serve does not bias logits");
 }
 
 void completion_route(ServerState& state, Kind kind, const http::Request& http,
@@ -295,6 +311,12 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     check_completion_fields(body, kind);
     std::shared_ptr<LoadedModel> model = state.pool.get(string_field(body, "model").value_or(""));
     GenerationRequest request = generation_fields(body);
+    for (const auto& [token, bias] : request.sampling.logit_bias) {
+        if (token >= model->tokenizer().vocab().size()) {
+            throw HttpError(
+                400, "'logit_bias': token " + std::to_string(token) + " is outside the vocabulary");
+        }
+    }
     // Log-probabilities: chat's logprobs (a flag) and top_logprobs (0-20); completions' legacy
     // logprobs (the number of alternatives).
     if (kind == Kind::Chat) {
@@ -308,6 +330,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         request.top_logprobs = static_cast<int>(*n);
     }
     const int top_logprobs = request.top_logprobs;
+    std::string echo_text;  // completions' echo: the prompt before the completion
     ToolRequest tools;
     bool thinking = false;  // the prompt leaves the model inside a thinking block
     if (kind == Kind::Chat) {
@@ -341,18 +364,42 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         }
     } else {
         const auto it = body.find("prompt");
-        std::string prompt;
-        if (it != body.end() && it->is_string()) {
-            prompt = it->get<std::string>();
-        } else if (it != body.end() && it->is_array() && it->size() == 1 && (*it)[0].is_string()) {
-            prompt = (*it)[0].get<std::string>();
+        // A prompt of token ids: [1, 2, 3] (or [[1, 2, 3]]), used as given.
+        const json* ids = it == body.end() || !it->is_array() || it->empty() ? nullptr
+                          : (*it)[0].is_number_integer()                     ? &*it
+                          : it->size() == 1 && (*it)[0].is_array()           ? &(*it)[0]
+                                                                             : nullptr;
+        if (ids != nullptr) {
+            for (const json& t : *ids) {
+                if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+                    t.get<int64_t>() >= model->tokenizer().vocab().size()) {
+                    throw HttpError(400,
+                                    "'prompt': token ids must be integers inside the vocabulary");
+                }
+                request.prompt.push_back(static_cast<int32_t>(t.get<int64_t>()));
+            }
+            echo_text = model->tokenizer().decode(request.prompt);
         } else {
-            throw HttpError(400, "'prompt' must be a string (or an array of one string)");
+            std::string prompt;
+            if (it != body.end() && it->is_string()) {
+                prompt = it->get<std::string>();
+            } else if (it != body.end() && it->is_array() && it->size() == 1 &&
+                       (*it)[0].is_string()) {
+                prompt = (*it)[0].get<std::string>();
+            } else if (it != body.end() && it->is_array() && it->size() > 1) {
+                throw HttpError(
+                    400, "'prompt': one prompt per request (a batch of several is not supported)");
+            } else {
+                throw HttpError(400,
+                                "'prompt' must be a string, token ids, or an array of one of them");
+            }
+            // A completion's prompt is the caller's whole text, control tokens included (as
+            // llama-server reads it): no chat format stands between it and the model.
+            request.prompt = model->tokenizer().encode(prompt, true, true);
+            echo_text = prompt;
         }
-        // A completion's prompt is the caller's whole text, control tokens included (as
-        // llama-server reads it): no chat format stands between it and the model.
-        request.prompt = model->tokenizer().encode(prompt, true, true);
         if (request.prompt.empty()) throw HttpError(400, "the prompt is empty");
+        if (!bool_field(body, "echo").value_or(false)) echo_text.clear();
     }
     const bool stream = bool_field(body, "stream").value_or(false);
     bool include_usage = false;
@@ -451,8 +498,8 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
             reasoning = std::move(split.reasoning);
             text = std::move(split.content);
         }
-        json c = choice(text, finish_reason(last->finish));
-        c["logprobs"] = logprobs_json(token_logprobs, 0);
+        json c = choice(echo_text + text, finish_reason(last->finish));
+        c["logprobs"] = logprobs_json(token_logprobs, echo_text.size());
         if (!reasoning.empty()) c["message"]["reasoning_content"] = reasoning;
         if (const json calls = calls_of(text, &text); !calls.empty()) {
             c["message"]["content"] = text.empty() ? json(nullptr) : json(text);
@@ -475,13 +522,13 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     auto in_flight = std::make_shared<InFlight>(state);  // until the last event is sent
     response.set_stream("text/event-stream", [&state, model, generation, cancel_on_drop, in_flight,
                                               id, created, kind, include_usage, usage_of, tools,
-                                              calls_of, thinking,
-                                              logprobs_json](http::StreamSink& sink) {
+                                              calls_of, thinking, logprobs_json,
+                                              echo_text](http::StreamSink& sink) {
         const std::string chunk_object =
             kind == Kind::Chat ? "chat.completion.chunk" : "text_completion";
         // Log-probabilities of the tokens since the last chunk go with the next one.
         std::vector<TokenLogprob> pending;
-        size_t text_offset = 0;
+        size_t text_offset = echo_text.size();
         const auto chunk = [&](const json& delta_or_text, const json& finish) {
             json c = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
             if (!pending.empty()) {
@@ -506,6 +553,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         if (kind == Kind::Chat && !send(chunk({{"role", "assistant"}, {"content", ""}}, nullptr))) {
             return false;
         }
+        if (!echo_text.empty() && !send(chunk(echo_text, nullptr))) return false;  // echo
         // The thinking goes out as reasoning_content; with tools, answer text that may begin a
         // call is held back until the reply shows what it is.
         std::string full, content;
@@ -661,8 +709,8 @@ void add_openai_routes(Routes& routes, ServerState& state) {
         if (integer_field(body, "dimensions", 1, 1 << 20)) {
             throw HttpError(400, "'dimensions' is not supported (the model's own size is used)");
         }
-        const std::vector<Embedding> embeddings =
-            embed_texts(state, *model, texts, true, client_gone_of(req));
+        const std::vector<Embedding> embeddings = embed_texts(
+            state, *model, texts, /*truncate=*/false, client_gone_of(req));  // as OpenAI: 400
         json data = json::array();
         int tokens = 0;
         for (size_t i = 0; i < embeddings.size(); ++i) {
@@ -681,6 +729,17 @@ void add_openai_routes(Routes& routes, ServerState& state) {
                             {"model", model->name()},
                             {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
         res.set_content(dump(reply), "application/json");
+    });
+    routes.get("/v1/models/*", ErrorShape::OpenAI, [&state](const auto& req, auto& res) {
+        const std::string id = req.path.substr(std::string_view("/v1/models/").size());
+        for (const ModelListing& m : state.pool.list()) {
+            if (m.name == id) {
+                res.set_content(dump(model_entry(m)), "application/json");
+                return;
+            }
+        }
+        throw HttpError(404, "The model '" + id + "' does not exist", "invalid_request_error",
+                        "model_not_found");
     });
     routes.get("/v1/models", ErrorShape::OpenAI, [&state](const auto&, auto& res) {
         json data = json::array();

@@ -4,6 +4,8 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -292,7 +294,18 @@ void Service::handle(const http::Request& request, http::Response& response) {
         if (path_known || request.path == "*") {
             response.status = 204;
             response.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-            response.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+            // The headers the page asks for (client libraries add their own: the openai SDK's
+            // x-stainless-*, OpenAI-Organization), when they are a plain list of names.
+            std::string allowed = "Authorization, Content-Type";
+            if (const std::string* asked = request.header("access-control-request-headers");
+                asked != nullptr && !asked->empty() && asked->size() <= 2048 &&
+                std::all_of(asked->begin(), asked->end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                           c == ',' || c == ' ';
+                })) {
+                allowed = *asked;
+            }
+            response.set_header("Access-Control-Allow-Headers", allowed);
             response.set_header("Access-Control-Max-Age", "600");
             log();
             return;
