@@ -134,6 +134,15 @@ TEST(TemplateCommand, ChatUsesTheModelsJinjaTemplate) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("refused this conversation: System role not supported"), std::string::npos)
         << r.out;
+    // ember run --chat: -p is the user's message in the same template (a system message refused
+    // by it is the template's error); the reply ends with the turn.
+    r = run_ember("run -m " + model + " --chat -p Hello -n 8 --seed 1");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("prompt: "), std::string::npos) << r.err;
+    r = run_ember("run -m " + model + " --chat --system 'Be kind' -p Hello -n 8");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("System role not supported"), std::string::npos) << r.err;
+    EXPECT_EQ(run_ember("run -m " + model + " --system x -p Hello -n 2").status, 2);
     // --chat-template FILE.jinja overrides the model's.
     const std::string file = (dir / "plain.jinja").string();
     std::ofstream(file) << "{% for m in messages %}{{ m.content }}{% endfor %}";

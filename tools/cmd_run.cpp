@@ -4,15 +4,18 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <random>
 
 #include "engine/generate/session.h"
+#include "engine/generate/turn.h"
 #include "engine/model/context.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "platform/cpu.h"
 #include "tools/command.h"
 #include "tools/generation_options.h"
+#include "tools/lib/chat_format_option.h"
 #include "tools/memory_report.h"
 #include "tools/model_options.h"
 #include "tools/option_checks.h"
@@ -34,7 +37,10 @@ struct RunOptions {
     bool print_ids = false;
     bool no_bos = false;
     bool ignore_eos = false;
-    std::string prompt_cache;  // --prompt-cache FILE
+    std::string prompt_cache;   // --prompt-cache FILE
+    bool chat = false;          // --chat: -p is a user message in the model's chat template
+    std::string chat_template;  // --chat-template NAME|FILE.jinja (implies --chat)
+    std::string system;         // --system: a system message before it
 };
 
 int run_run(const RunOptions& options) {
@@ -45,7 +51,23 @@ int run_run(const RunOptions& options) {
     const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
     std::vector<int32_t> prompt;
-    if (!options.prompt_ids.empty()) {
+    std::optional<ChatFormat> chat_format;
+    if (options.chat || !options.chat_template.empty()) {
+        if (!options.prompt_ids.empty()) {
+            throw UsageError(
+                "--chat renders -p TEXT as a user message; --prompt-ids is a raw prompt");
+        }
+        chat_format = chat_format_option(options.chat_template, model, tokenizer);
+        std::vector<ChatMessage> messages;
+        if (!options.system.empty()) messages.push_back({"system", options.system});
+        messages.push_back({"user", options.prompt});
+        const ChatPrompt rendered = chat_format->render(messages);
+        // The messages' text is read as text: control tokens only from the template.
+        prompt = tokenizer.encode(rendered.text, /*add_special=*/!options.no_bos,
+                                  /*parse_special=*/true, rendered.content);
+    } else if (!options.system.empty()) {
+        throw UsageError("--system needs --chat or --chat-template");
+    } else if (!options.prompt_ids.empty()) {
         prompt = parse_token_ids(options.prompt_ids);
     } else {
         prompt = tokenizer.encode(options.prompt, /*add_special=*/!options.no_bos,
@@ -104,6 +126,7 @@ int run_run(const RunOptions& options) {
     turn.ignore_eos = options.ignore_eos;
     options.generation.apply(turn);
     turn.grammar = grammar;
+    if (chat_format) add_chat_ends(turn, *chat_format, tokenizer);  // the reply ends with the turn
     bool first_id = true;
     if (options.print_ids) {
         turn.on_token = [&](int32_t token) {
@@ -161,6 +184,14 @@ Runner add_run_command(CLI::App& app) {
     sub->add_flag("--print-ids", options->print_ids, "Print generated token ids instead of text");
     sub->add_flag("--no-bos", options->no_bos, "Do not add the BOS token to a text prompt");
     sub->add_flag("--ignore-eos", options->ignore_eos, "Keep generating after end-of-sequence");
+    sub->add_flag("--chat", options->chat,
+                  "Read -p TEXT as a user message and render it with the model's chat template "
+                  "(the reply ends with the assistant's turn)");
+    sub->add_option("--chat-template", options->chat_template,
+                    "The same with this chat template: a Jinja file (FILE.jinja) or a built-in "
+                    "format (chatml, llama3, ...)");
+    sub->add_option("--system", options->system,
+                    "A system message before the user's (with --chat)");
     sub->add_option("--prompt-cache", options->prompt_cache,
                     "Session file: reuse the evaluated prompt saved there (a prompt it starts "
                     "with is not evaluated again), and save this prompt's state to it");
