@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/text/json.h"
 #include "engine/text/jinja/template.h"
+#include "engine/text/json.h"
 #include "tests/shared_data.h"
 
 namespace ember::jinja {
@@ -144,6 +144,20 @@ TEST(JinjaTemplates, PrintValuesAsPython) {
         render(
             "{% for x in [1,2,3] if x != 2 %}{{ loop.index }}{{ x }}{{ loop.last }}{% endfor %}"),
         "11False23True");
+}
+
+TEST(JinjaTemplates, IntegerEdgesAsPythonOrRefused) {
+    EXPECT_EQ(render("{{ (-1) ** 3 }} {{ 2 ** 10 }} {{ 0 ** 0 }} {{ 7 is divisibleby(-1) }}"),
+              "-1 1024 1 True");
+    EXPECT_EQ(render("{{ 'abc'[::9223372036854775807] }}|{{ 'abc'[2::9223372036854775807] }}|{{ "
+                     "[1,2,3][::-9223372036854775807] }}"),
+              "a|c|[3]");
+    EXPECT_EQ(render("{{ range(9223372036854775806, 9223372036854775807, 5)|list }}"),
+              "[9223372036854775806]");
+    EXPECT_THROW(render("{{ 'ab' * 9223372036854775807 }}"), TemplateError);
+    EXPECT_THROW(render("{{ [1] * 9223372036854775807 }}"), TemplateError);
+    EXPECT_THROW(render("{{ 2 ** 64 }}"), TemplateError);
+    EXPECT_THROW(render("{{ '%d' % 1e300 }}"), TemplateError);
 }
 
 TEST(JinjaTemplates, RaiseTheTemplatesMessage) {

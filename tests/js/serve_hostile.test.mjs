@@ -332,9 +332,14 @@ test("small things: no Nagle wait, pipelining, 400s for bad input, max_tokens 0,
   assert.equal(zero.usage.completion_tokens, 0);
   const ollamaZero = await (await post(server, "/api/generate", { model: "m", prompt: "Once", stream: false, options: { num_predict: 0 } })).json();
   assert.equal(ollamaZero.eval_count, 0);
-  for (const extra of [{ logit_bias: { 1: 5 } }, { suffix: "x" }, { echo: true }, { frobnicate: 1 }]) {
+  for (const extra of [{ logit_bias: { 99999: 5 } }, { logit_bias: { 1: 500 } }, { suffix: "x" }, { frobnicate: 1 }]) {
     const r = await post(server, "/v1/completions", { prompt: "Once", max_tokens: 1, ...extra });
     assert.equal(r.status, 400, JSON.stringify(extra));
+  }
+  // Honoured now: a bias inside the vocabulary and echo.
+  for (const extra of [{ logit_bias: { 1: 5 } }, { echo: true }]) {
+    const r = await post(server, "/v1/completions", { prompt: "Once", max_tokens: 1, ...extra });
+    assert.equal(r.status, 200, JSON.stringify(extra));
   }
   // curl's default form type on a body over 8 KB is read as the JSON it is.
   const padded = JSON.stringify({ prompt: "Once", max_tokens: 1, user: "u".repeat(9000) });

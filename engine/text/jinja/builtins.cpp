@@ -320,6 +320,8 @@ Text percent_format(const Text& format, const Value& args, size_t max_text) {
             } else if (conv == 'd' || conv == 'i') {
                 if (!v.is_number())
                     fail(std::string("%d format: a real number is required, not ") + v.type_name());
+                if (v.is_float() && !(std::fabs(v.as_double()) < 9.2e18))
+                    fail("%d format: number out of range");
                 out.append(std::to_string(v.is_float() ? static_cast<int64_t>(v.as_double())
                                                        : v.as_int()));
             } else if (conv == 'f') {
@@ -708,7 +710,10 @@ Value get_slice(const Value& obj, const Value& start_v, const Value& stop_v, con
     const int64_t start = clamp(bound_of(start_v, "start"), step < 0 ? n - 1 : 0);
     const int64_t stop = clamp(bound_of(stop_v, "stop"), step < 0 ? -1 : n);
     std::vector<int64_t> picks;
-    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) picks.push_back(i);
+    for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
+        picks.push_back(i);
+        if (__builtin_add_overflow(i, step, &i)) break;  // a step past the end of int64
+    }
     if (obj.is_string()) {
         if (step == 1) {
             return str_value(obj.text().substr(starts[static_cast<size_t>(start)],
@@ -854,6 +859,12 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, size_t ma
     if (op == "*" && (a.is_int() || a.is_bool()) &&
         (b.is_string() || (b.is_list() && !b.is_generator()))) {
         const int64_t n = std::max<int64_t>(a.as_int(), 0);
+        // n x the length, checked before it is computed (it could wrap around).
+        const size_t unit = b.is_string() ? b.str().size() : b.items().size();
+        if (unit != 0 && static_cast<uint64_t>(n) > (max_text == 0 ? SIZE_MAX : max_text) / unit) {
+            throw TemplateError(TemplateError::Kind::Limit,
+                                "the template made a string or list longer than the limit");
+        }
         if (b.is_string()) {
             check_size(static_cast<size_t>(n) * b.str().size(), max_text);
             Text t;
@@ -894,11 +905,10 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, size_t ma
     }
     if (op == "**") {
         if (integers && y >= 0) {
-            int64_t result = 1;
-            for (int64_t i = 0; i < y; ++i) {
-                result = checked(result, x, mul);
-                if (result == 0 || result == 1) break;
-            }
+            if (x == 0 || x == 1) return Value::integer(y == 0 ? 1 : x);
+            if (x == -1) return Value::integer(y % 2 == 0 ? 1 : -1);
+            int64_t result = 1;  // |x| >= 2: at most 63 steps before an overflow
+            for (int64_t i = 0; i < y; ++i) result = checked(result, x, mul);
             return Value::integer(result);
         }
         return Value::number(std::pow(p, q));
@@ -1430,6 +1440,7 @@ bool t_divisibleby(const Value& v, Args& a) {
     const Value n = a.get(0, "num");
     if (!v.is_int() || !n.is_int()) fail("divisibleby: integers are required");
     if (n.as_int() == 0) fail("integer division or modulo by zero");
+    if (n.as_int() == -1) return true;  // (INT64_MIN % -1 would overflow)
     return v.as_int() % n.as_int() == 0;
 }
 bool t_lower(const Value& v, Args&) {

@@ -188,8 +188,10 @@ class Interpreter {
             if (count > 100000)
                 fail("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
             std::vector<Value> items;
-            for (int64_t i = start; stride > 0 ? i < stop : i > stop; i += stride)
+            for (int64_t i = start; stride > 0 ? i < stop : i > stop;) {
                 items.push_back(Value::integer(i));
+                if (__builtin_add_overflow(i, stride, &i)) break;  // past the end of int64
+            }
             return Value::list(std::move(items));
         });
     }

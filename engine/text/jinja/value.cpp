@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "engine/text/json.h"
 #include "engine/text/jinja/syntax.h"
+#include "engine/text/json.h"
 #include "engine/text/unicode.h"
 #include "engine/text/utf8.h"
 
