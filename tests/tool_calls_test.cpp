@@ -147,6 +147,18 @@ TEST(ToolCalls, GrammarsHoldRepliesToCallsOfTheTools) {
         xml,
         "<tool_call>\n<function=get_weather>\n<parameter=city>\nOslo\n</parameter>\n"
         "</function>\n</tool_call>"));
+    // A function's own "$ref" pointers keep their meaning inside the grammar of every tool.
+    const JsonValue with_refs = parse_json(R"([{"type": "function", "function": {"name": "tree",
+      "parameters": {"$defs": {"leaf": {"type": "integer", "minimum": 0, "maximum": 9}},
+                     "type": "object", "properties": {"a": {"$ref": "#/$defs/leaf"}, "b": {"$ref": "#"}},
+                     "required": ["a"], "additionalProperties": false}}}])");
+    const std::string refs = ToolCallFormat(Style::Hermes).grammar(with_refs, std::nullopt, false);
+    EXPECT_TRUE(grammar_accepts(refs,
+                                "<tool_call>\n{\"name\": \"tree\", \"arguments\": {\"a\": 3, "
+                                "\"b\": {\"a\": 4}}}\n</tool_call>"));
+    EXPECT_FALSE(grammar_accepts(refs,
+                                 "<tool_call>\n{\"name\": \"tree\", \"arguments\": {\"a\": 3, "
+                                 "\"b\": {\"name\": 4}}}\n</tool_call>"));
     EXPECT_THROW(ToolCallFormat(Style::Hermes).grammar(tools, std::string("nope"), false), Error);
     EXPECT_THROW(ToolCallFormat(Style::Hermes)
                      .grammar(parse_json("[{\"type\": \"web\"}]"), std::nullopt, false),

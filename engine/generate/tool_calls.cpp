@@ -4,6 +4,8 @@
 // list (or name[ARGS]arguments since Mistral Small 3.2) for Mistral.
 #include "engine/generate/tool_calls.h"
 
+#include <algorithm>
+
 #include "engine/grammar/json_schema.h"
 #include "formats/error.h"
 
@@ -100,7 +102,24 @@ std::optional<ToolCall> read_xml_call(std::string_view body) {
     return call;
 }
 
-// The tools' functions: name -> parameter schema text.
+// A schema's own "$ref": "#..." pointers made to point where the schema now stands, at
+// `base` ("#/$defs/f0") of the document that holds every tool's.
+void move_refs(JsonValue& schema, const std::string& base) {
+    if (schema.is_object()) {
+        for (auto& [key, value] : schema.members) {
+            if (key == "$ref" && value.is_string() && !value.text.empty() && value.text[0] == '#') {
+                value.text = base + value.text.substr(1);
+            } else {
+                move_refs(value, base);
+            }
+        }
+    } else if (schema.is_array()) {
+        for (JsonValue& item : schema.items) move_refs(item, base);
+    }
+}
+
+// The tools' functions: name -> parameter schema text, each to stand at "#/$defs/f<index>" of
+// the document the grammar is made from.
 std::vector<std::pair<std::string, std::string>> functions_of(const JsonValue& tools) {
     if (!tools.is_array() || tools.as_array().empty())
         throw Error("'tools' must be a non-empty list");
@@ -116,9 +135,11 @@ std::vector<std::pair<std::string, std::string>> functions_of(const JsonValue& t
         if (name == nullptr || !name->is_string() || name->as_string().empty()) {
             throw Error("a tool's function has no name");
         }
-        const JsonValue* parameters = function->find("parameters");
-        out.emplace_back(name->as_string(),
-                         parameters != nullptr ? parameters->dump() : R"({"type": "object"})");
+        JsonValue parameters = function->find("parameters") != nullptr
+                                   ? *function->find("parameters")
+                                   : parse_json(R"({"type": "object"})");
+        move_refs(parameters, "#/$defs/f" + std::to_string(out.size()));
+        out.emplace_back(name->as_string(), parameters.dump());
     }
     return out;
 }
@@ -184,18 +205,18 @@ std::string_view ToolCallFormat::name() const {
 
 std::string ToolCallFormat::grammar(const JsonValue& tools, const std::optional<std::string>& only,
                                     bool parallel) const {
-    std::vector<std::pair<std::string, std::string>> functions = functions_of(tools);
-    if (only) {
-        std::erase_if(functions, [&](const auto& f) { return f.first != *only; });
-        if (functions.empty())
-            throw Error("tool_choice names the function '" + *only +
-                        "', which 'tools' does not have");
+    const std::vector<std::pair<std::string, std::string>> functions = functions_of(tools);
+    const auto wanted = [&](const std::string& name) { return !only || name == *only; };
+    if (std::none_of(functions.begin(), functions.end(),
+                     [&](const auto& f) { return wanted(f.first); })) {
+        throw Error("tool_choice names the function '" + *only + "', which 'tools' does not have");
     }
     if (style_ == Style::QwenXml) {
         // Parameter values are free text (no '<': the closing tags end them); the names are the
         // schema's properties.
         std::string calls;
         for (const auto& [name, schema] : functions) {
+            if (!wanted(name)) continue;
             const JsonValue parsed = parse_json(schema);
             std::string params;
             if (const JsonValue* props = parsed.find("properties");
@@ -213,29 +234,40 @@ std::string ToolCallFormat::grammar(const JsonValue& tools, const std::optional<
             "\"<tool_call>\\n\" (" + calls + ") \"</function>\\n</tool_call>\"";
         return "root ::= " + block + (parallel ? " (\"\\n\" " + block + ")*" : "") + "\n";
     }
+    // Every function's parameters stand in $defs (their own "#" pointers moved there by
+    // functions_of); the calls refer to them.
+    std::string defs;
+    for (size_t i = 0; i < functions.size(); ++i) {
+        defs += (i == 0 ? "" : ", ") + ("\"f" + std::to_string(i) + "\": ") + functions[i].second;
+    }
+    const auto arguments_of = [](size_t i) {
+        return "{\"$ref\": \"#/$defs/f" + std::to_string(i) + "\"}";
+    };
     if (style_ == Style::MistralArgs) {
         // name[ARGS]arguments: the arguments of any of the functions (one schema per grammar).
         std::string names, schemas;
-        for (const auto& [name, schema] : functions) {
-            names += (names.empty() ? "" : " | ") + gbnf_literal(name);
-            schemas += (schemas.empty() ? "" : ", ") + schema;
+        for (size_t i = 0; i < functions.size(); ++i) {
+            if (!wanted(functions[i].first)) continue;
+            names += (names.empty() ? "" : " | ") + gbnf_literal(functions[i].first);
+            schemas += (schemas.empty() ? "" : ", ") + arguments_of(i);
         }
         const std::string call = "\"[TOOL_CALLS]\" (" + names + ") \"[ARGS]\" tool-arguments";
         return json_schema_to_gbnf_rules(
-            "{\"anyOf\": [" + schemas + "]}", "tool-arguments",
+            "{\"$defs\": {" + defs + "}, \"anyOf\": [" + schemas + "]}", "tool-arguments",
             "root ::= " + call + (parallel ? " (" + call + ")*" : "") + "\n");
     }
     const char* key = style_ == Style::Llama3 ? "parameters" : "arguments";
     std::string alternatives;
-    for (const auto& [name, schema] : functions) {
+    for (size_t i = 0; i < functions.size(); ++i) {
+        if (!wanted(functions[i].first)) continue;
         std::string quoted;
-        append_json_string(quoted, name);
+        append_json_string(quoted, functions[i].first);
         alternatives += std::string(alternatives.empty() ? "" : ", ") +
                         R"({"type": "object", "properties": {"name": {"const": )" + quoted +
-                        "}, \"" + key + "\": " + schema + R"(}, "required": ["name", ")" + key +
-                        R"("], "additionalProperties": false})";
+                        "}, \"" + key + "\": " + arguments_of(i) + R"(}, "required": ["name", ")" +
+                        key + R"("], "additionalProperties": false})";
     }
-    const std::string schema = "{\"anyOf\": [" + alternatives + "]}";
+    const std::string schema = "{\"$defs\": {" + defs + "}, \"anyOf\": [" + alternatives + "]}";
     std::string root;
     switch (style_) {
         case Style::Hermes: {
