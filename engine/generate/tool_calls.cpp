@@ -102,6 +102,36 @@ std::optional<ToolCall> read_xml_call(std::string_view body) {
     return call;
 }
 
+// A <tool_call> block's JSON body as a call.
+std::optional<ToolCall> read_json_call(std::string_view body) {
+    const std::optional<JsonValue> v = try_parse(trim(body));
+    return v ? read_call(*v) : std::nullopt;
+}
+
+// The <tool_call>...</tool_call> blocks of a reply read by `read` into *calls; returns the text
+// outside them (a block that does not read as a call stays text, except an unclosed one after
+// others: a reply cut short).
+std::string read_blocks(std::string_view reply, std::optional<ToolCall> (*read)(std::string_view),
+                        std::vector<ToolCall>* calls) {
+    std::string text;
+    size_t at = 0;
+    while (true) {
+        const size_t open = reply.find("<tool_call>", at);
+        if (open == std::string_view::npos) return text + std::string(reply.substr(at));
+        size_t close = reply.find("</tool_call>", open);
+        const size_t end = close == std::string_view::npos ? reply.size() : close + 12;
+        if (close == std::string_view::npos) close = reply.size();
+        const std::optional<ToolCall> call = read(reply.substr(open + 11, close - open - 11));
+        text += reply.substr(at, open - at);
+        if (call) {
+            calls->push_back(*call);
+        } else if (!(close == reply.size() && !calls->empty())) {
+            text += reply.substr(open, end - open);
+        }
+        at = end;
+    }
+}
+
 // A schema's own "$ref": "#..." pointers made to point where the schema now stands, at
 // `base` ("#/$defs/f0") of the document that holds every tool's.
 void move_refs(JsonValue& schema, const std::string& base) {
@@ -289,56 +319,11 @@ ToolCallFormat::Reply ToolCallFormat::parse(std::string_view reply) const {
     Reply out;
     std::string text;
     switch (style_) {
-        case Style::Hermes: {
-            size_t at = 0;
-            while (true) {
-                const size_t open = reply.find("<tool_call>", at);
-                if (open == std::string_view::npos) {
-                    text += reply.substr(at);
-                    break;
-                }
-                const size_t body = open + 11;
-                size_t close = reply.find("</tool_call>", body);
-                const size_t end = close == std::string_view::npos ? reply.size() : close + 12;
-                if (close == std::string_view::npos) close = reply.size();
-                const std::optional<JsonValue> v =
-                    try_parse(trim(reply.substr(body, close - body)));
-                const std::optional<ToolCall> call = v ? read_call(*v) : std::nullopt;
-                text += reply.substr(at, open - at);
-                if (call) {
-                    out.calls.push_back(*call);
-                } else if (!(close == reply.size() && !out.calls.empty())) {
-                    // (an unclosed call after others: a reply cut short, not text)
-                    text += reply.substr(open, end - open);
-                }
-                at = end;
-            }
+        case Style::Hermes:
+        case Style::QwenXml:
+            text = read_blocks(reply, style_ == Style::Hermes ? read_json_call : read_xml_call,
+                               &out.calls);
             break;
-        }
-        case Style::QwenXml: {
-            size_t at = 0;
-            while (true) {
-                const size_t open = reply.find("<tool_call>", at);
-                if (open == std::string_view::npos) {
-                    text += reply.substr(at);
-                    break;
-                }
-                size_t close = reply.find("</tool_call>", open);
-                const size_t end = close == std::string_view::npos ? reply.size() : close + 12;
-                if (close == std::string_view::npos) close = reply.size();
-                const std::optional<ToolCall> call =
-                    read_xml_call(reply.substr(open + 11, close - open - 11));
-                text += reply.substr(at, open - at);
-                if (call) {
-                    out.calls.push_back(*call);
-                } else if (!(close == reply.size() && !out.calls.empty())) {
-                    // (an unclosed call after others: a reply cut short, not text)
-                    text += reply.substr(open, end - open);
-                }
-                at = end;
-            }
-            break;
-        }
         case Style::Mistral:
         case Style::MistralArgs: {
             const size_t marker = reply.find("[TOOL_CALLS]");
