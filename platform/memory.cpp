@@ -1,5 +1,6 @@
 #include "platform/memory.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -153,7 +154,7 @@ void release_anonymous_pages(void* begin, size_t bytes) {
 #endif
 }
 
-bool allocate_page_block(size_t bytes, PageBlock& out) {
+bool allocate_page_block(size_t bytes, PageBlock& out, bool huge_pages) {
     out = {};
     // One huge page more than asked, starting at the first 2 MiB boundary inside.
     const size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage + kHugePage;
@@ -170,9 +171,29 @@ bool allocate_page_block(size_t bytes, PageBlock& out) {
                                           kHugePage * kHugePage);
 #if defined(MADV_HUGEPAGE)
     // A hint: where transparent huge pages are off, or none is free, small pages serve.
-    ::madvise(out.data, size - kHugePage, MADV_HUGEPAGE);
+    if (huge_pages) ::madvise(out.data, size - kHugePage, MADV_HUGEPAGE);
+#else
+    (void)huge_pages;
 #endif
     return true;
+}
+
+void populate_pages(void* begin, size_t bytes) {
+#if defined(__linux__)
+    constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE, Linux 5.14 (older headers lack it)
+    // An older kernel answers EINVAL: asked once, not again.
+    static std::atomic<bool> unsupported{false};
+    if (bytes == 0 || unsupported.load(std::memory_order_relaxed)) return;
+    const uintptr_t page = page_size();
+    const uintptr_t first = reinterpret_cast<uintptr_t>(begin) / page * page;
+    const uintptr_t last = (reinterpret_cast<uintptr_t>(begin) + bytes + page - 1) / page * page;
+    if (::madvise(reinterpret_cast<void*>(first), last - first, kPopulateWrite) != 0 &&
+        errno == EINVAL)
+        unsupported.store(true, std::memory_order_relaxed);
+#else
+    (void)begin;
+    (void)bytes;
+#endif
 }
 
 void free_page_block(PageBlock& block) {

@@ -8,6 +8,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "engine/generate/session.h"
 #include "engine/runtime/thread_pool.h"
@@ -181,13 +186,44 @@ TEST(Platform, FileMappingsAndMemory) {
 #if defined(__linux__)
     EXPECT_GT(platform::available_memory_bytes(), 0u);
 #endif
+    for (const bool huge : {true, false}) {
+        platform::PageBlock block;
+        ASSERT_TRUE(platform::allocate_page_block(3 << 20, block, huge));
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(block.data) % (2 << 20), 0u);
+        block.data[0] = 7;
+        block.data[(3 << 20) - 1] = 9;
+        platform::release_anonymous_pages(block.data, 3 << 20);
+        EXPECT_EQ(block.data[0], 0);  // given back: zero when touched again
+        platform::free_page_block(block);
+    }
+}
+
+#if defined(__linux__)
+// Resident pages of [begin, begin + pages * page_size), by mincore.
+int resident_pages(const uint8_t* begin, size_t pages) {
+    std::vector<unsigned char> present(pages);
+    if (mincore(const_cast<uint8_t*>(begin), pages * platform::page_size(), present.data()) != 0)
+        return -1;
+    int n = 0;
+    for (unsigned char p : present) n += p & 1;
+    return n;
+}
+#endif
+
+TEST(Platform, PopulatedPagesAreResidentAndZero) {
+    const size_t page = platform::page_size();
     platform::PageBlock block;
-    ASSERT_TRUE(platform::allocate_page_block(3 << 20, block));
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(block.data) % (2 << 20), 0u);
-    block.data[0] = 7;
-    block.data[(3 << 20) - 1] = 9;
-    platform::release_anonymous_pages(block.data, 3 << 20);
-    EXPECT_EQ(block.data[0], 0);  // given back: zero when touched again
+    ASSERT_TRUE(platform::allocate_page_block(64 * page, block, false));
+    // An unaligned range: the pages it overlaps (pages 3..7), not its neighbours.
+    platform::populate_pages(block.data + 3 * page + 100, 4 * page);
+#if defined(__linux__)
+    EXPECT_EQ(resident_pages(block.data + 3 * page, 5), 5);  // Linux 5.14 on (Debian 12: 6.1)
+    EXPECT_EQ(resident_pages(block.data, 3), 0);
+    EXPECT_EQ(resident_pages(block.data + 8 * page, 56), 0);
+#endif
+    for (size_t i = 0; i < 64 * page; i += 97) EXPECT_EQ(block.data[i], 0) << i;
+    block.data[5 * page] = 1;                 // writable
+    platform::populate_pages(block.data, 0);  // nothing
     platform::free_page_block(block);
 }
 

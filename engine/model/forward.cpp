@@ -56,7 +56,8 @@ void add_bias(float* rows, int t, const float* bias, int width) {
 
 void Context::forward(const int32_t* tokens, int n, std::span<const int> outputs, float* out,
                       float* hidden) {
-    embed(tokens, n);  // -> x_ (n, d)
+    for (int t = 0; t < n; ++t) kv_.make_resident(rows_[t]);  // before the parallel stores
+    embed(tokens, n);                                         // -> x_ (n, d)
     for (int l = 0; l < model_.config().n_layer; ++l) {
         if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
             throw Error("evaluation cancelled");

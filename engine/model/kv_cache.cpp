@@ -1,5 +1,6 @@
 #include "engine/model/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -20,8 +21,9 @@ KvCache::KvCache(int n_layer, int n_ctx, int n_head_kv, int head_dim, TensorType
     to_float_ = kernels.dequantize_row;
     row_bytes_ = row_bytes(type, static_cast<uint64_t>(head_dim));
     bytes_per_array_ = static_cast<size_t>(n_layer) * n_head_kv * n_ctx * row_bytes_;
-    keys_.reset(new uint8_t[bytes_per_array_]);
-    values_.reset(new uint8_t[bytes_per_array_]);
+    keys_ = PageBuffer(bytes_per_array_, PageSize::Small);
+    values_ = PageBuffer(bytes_per_array_, PageSize::Small);
+    resident_.assign(static_cast<size_t>((n_ctx + kResidentRows - 1) / kResidentRows), false);
 }
 
 std::string KvCache::check_type(TensorType type, int head_dim) {
@@ -40,8 +42,8 @@ std::string KvCache::check_type(TensorType type, int head_dim) {
 void KvCache::store(int layer, int pos, const float* keys, const float* values) {
     for (int h = 0; h < n_head_kv_; ++h) {
         const size_t at = element_byte(layer, h, pos);
-        convert_(keys + h * head_dim_, keys_.get() + at, head_dim_);
-        convert_(values + h * head_dim_, values_.get() + at, head_dim_);
+        convert_(keys + h * head_dim_, keys_.data() + at, head_dim_);
+        convert_(values + h * head_dim_, values_.data() + at, head_dim_);
     }
 }
 
@@ -57,8 +59,8 @@ void KvCache::shift(int begin, int discard, int end,
     const size_t moved = static_cast<size_t>(end - begin - discard);
     std::vector<float> key(head_dim_);
     for (size_t head = 0; head < heads; ++head) {
-        uint8_t* keys = keys_.get() + (head * n_ctx_ + begin) * row;
-        uint8_t* values = values_.get() + (head * n_ctx_ + begin) * row;
+        uint8_t* keys = keys_.data() + (head * n_ctx_ + begin) * row;
+        uint8_t* values = values_.data() + (head * n_ctx_ + begin) * row;
         std::memmove(keys, keys + discard * row, moved * row);
         std::memmove(values, values + discard * row, moved * row);
         for (size_t r = 0; r < moved; ++r) {
@@ -71,7 +73,7 @@ void KvCache::shift(int begin, int discard, int end,
 
 void KvCache::read_rows(int begin, int n, uint8_t* out) const {
     const size_t bytes = static_cast<size_t>(n) * row_bytes_, heads = n_heads();
-    for (const uint8_t* array : {keys_.get(), values_.get()}) {
+    for (const uint8_t* array : {keys_.data(), values_.data()}) {
         for (size_t head = 0; head < heads; ++head, out += bytes)
             std::memcpy(out, array + (head * n_ctx_ + begin) * row_bytes_, bytes);
     }
@@ -79,21 +81,37 @@ void KvCache::read_rows(int begin, int n, uint8_t* out) const {
 
 void KvCache::write_rows(int begin, int n, const uint8_t* in) {
     const size_t bytes = static_cast<size_t>(n) * row_bytes_, heads = n_heads();
-    for (uint8_t* array : {keys_.get(), values_.get()}) {
+    for (uint8_t* array : {keys_.data(), values_.data()}) {
         for (size_t head = 0; head < heads; ++head, in += bytes)
             std::memcpy(array + (head * n_ctx_ + begin) * row_bytes_, in, bytes);
     }
 }
 
+void KvCache::make_resident(int row) {
+    const size_t block = static_cast<size_t>(row / kResidentRows);
+    if (resident_[block]) return;
+    resident_[block] = true;
+    const int begin = static_cast<int>(block) * kResidentRows;
+    const size_t bytes = static_cast<size_t>(std::min(kResidentRows, n_ctx_ - begin)) * row_bytes_;
+    for (size_t head = 0; head < n_heads(); ++head) {
+        const size_t at = (head * n_ctx_ + begin) * row_bytes_;
+        keys_.populate(at, bytes);
+        values_.populate(at, bytes);
+    }
+}
+
 void KvCache::release(int begin, int end) {
     if (end <= begin) return;
+    // The blocks the range touches are populated again when next used (a block partly kept
+    // populates its resident pages again: nothing).
+    for (int b = begin / kResidentRows; b <= (end - 1) / kResidentRows; ++b) resident_[b] = false;
     const size_t row = row_bytes_;
     const size_t heads = n_heads();
     for (size_t head = 0; head < heads; ++head) {
         const size_t at = (head * n_ctx_ + begin) * row;
         const size_t bytes = static_cast<size_t>(end - begin) * row;
-        release_pages(keys_.get() + at, bytes);
-        release_pages(values_.get() + at, bytes);
+        release_pages(keys_.data() + at, bytes);
+        release_pages(values_.data() + at, bytes);
     }
 }
 

@@ -13,8 +13,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
+#include <vector>
+
+#include "engine/runtime/page_buffer.h"
 
 #include "kernels/kernels.h"
 #include "kernels/tensor_type.h"
@@ -34,11 +36,11 @@ class KvCache {
 
     // A KV head's keys from position pos on: head_dim elements per position, contiguous.
     const uint8_t* keys(int layer, int kv_head, int pos) const {
-        return keys_.get() + element_byte(layer, kv_head, pos);
+        return keys_.data() + element_byte(layer, kv_head, pos);
     }
     // A KV head's values from position pos on, the same way.
     const uint8_t* values(int layer, int kv_head, int pos) const {
-        return values_.get() + element_byte(layer, kv_head, pos);
+        return values_.data() + element_byte(layer, kv_head, pos);
     }
 
     size_t bytes() const { return 2 * bytes_per_array_; }
@@ -67,6 +69,12 @@ class KvCache {
     // pages only); their contents are gone. For a sequence whose conversation was dropped.
     void release(int begin, int end);
 
+    // Makes the memory of row `row` of every layer and head resident before it is stored, with
+    // the rest of its block of kResidentRows rows: a system call per head and block instead of a
+    // page fault per head every few positions (platform::populate_pages; advice: without it the
+    // stores fault the pages in). Not thread-safe: called before a pass's parallel stores.
+    void make_resident(int row);
+
   private:
     size_t n_heads() const;  // layers x KV heads
     size_t element_byte(int layer, int kv_head, int pos) const {
@@ -80,8 +88,11 @@ class KvCache {
     DequantizeRowFn to_float_;  // and back
     size_t row_bytes_;          // one position of one head: head_dim values in the cache's type
     // Left uninitialised: the pages are only touched (and resident) once positions are used.
-    std::unique_ptr<uint8_t[]> keys_, values_;
+    PageBuffer keys_, values_;
     size_t bytes_per_array_ = 0;
+    // Per block of kResidentRows rows: whether make_resident has populated it (in every head).
+    static constexpr int kResidentRows = 128;
+    std::vector<bool> resident_;
 };
 
 }  // namespace ember

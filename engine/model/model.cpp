@@ -264,7 +264,14 @@ void Model::pack_weights(bool experts) {
     for (const WeightMatrix* m : matrices)
         if (m->kernels->pack8 != nullptr && m->rows >= 8) total += packed_bytes(*m);
     if (total == 0) return;
-    packed_ = HugePageBuffer(total);
+    try {
+        packed_ = PageBuffer(total, PageSize::Huge);
+    } catch (const Error& e) {
+        throw Error(std::string(e.what()) +
+                    " for the packed weights (loading without repacking needs none: "
+                    "--no-repack, or ember_model_params.repack = 0)");
+    }
+    packed_.populate(0, total);  // every byte is written below: one call, not a fault a page
     uint8_t* next = packed_.data();
     std::vector<WeightMatrix*> to_pack;
     for (WeightMatrix* m : matrices) {

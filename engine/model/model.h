@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/model/config.h"
-#include "engine/runtime/huge_pages.h"
+#include "engine/runtime/page_buffer.h"
 #include "formats/gguf.h"
 #include "kernels/kernels.h"
 
@@ -150,7 +150,7 @@ class Model {
 
     gguf::File file_;
     ModelConfig config_;
-    HugePageBuffer packed_;  // every packed matrix, each 64-byte aligned
+    PageBuffer packed_;       // every packed matrix, each 64-byte aligned
     bool experts_mapped_ = false;
     // fingerprint(), once computed (0: not yet; threads that race compute the same value).
     mutable std::atomic<uint64_t> fingerprint_{0};
