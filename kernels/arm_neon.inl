@@ -13,6 +13,7 @@
 #include "kernels/iq_grids.h"
 #include "kernels/k_quant_scales.h"
 #include "kernels/matmul_f32_tile.inl"
+#include "kernels/rows_f16.inl"
 #include "kernels/simd_kernels.h"
 
 #ifndef EMBER_NEON_NAMESPACE
@@ -577,12 +578,27 @@ struct Q128 {
     static void store(float* p, type v) { vst1q_f32(p, v); }
     static type splat(float x) { return vdupq_n_f32(x); }
     static type fma(type a, type b, type c) { return vfmaq_f32(c, a, b); }
+    static type load_f16(const uint16_t* p) {
+        return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+    }
+    // Lane i = the sum of acc[i]'s lanes: two rounds of pairwise adds.
+    static type sum_lanes(const type* acc) {
+        return vpaddq_f32(vpaddq_f32(acc[0], acc[1]), vpaddq_f32(acc[2], acc[3]));
+    }
 };
 }  // namespace
 
 void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b, size_t ldb,
                 float* c, size_t ldc) {
     matmul_f32_simd<Q128>(m, n, k, a, lda, b, ldb, c, ldc);
+}
+void dot_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
+                  float* c, size_t ldc) {
+    dot_rows_f16_simd<Q128>(m, n, k, a, lda, b, ldb, c, ldc);
+}
+void mad_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
+                  float* c, size_t ldc) {
+    mad_rows_f16_simd<Q128>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 // This file's kernels and the packed ones (arm_packed.inl), over the reference (registry.cpp:
@@ -591,6 +607,8 @@ void register_kernels(KernelTable& t) {
     using T = TensorType;
     t.floats.matmul = matmul_f32;
     t.floats.exp = exp_f32;
+    t.floats.dot_rows_f16 = dot_rows_f16;
+    t.floats.mad_rows_f16 = mad_rows_f16;
     t[T::F16].dequantize_row = dequantize_row_f16;
     t[T::F16].quantize_row = quantize_row_f16;
     t[T::Q8_0].dequantize_row = dequantize_row_q8_0;  // a quantized KV cache's reads

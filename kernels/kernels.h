@@ -92,12 +92,28 @@ using MatMulF32Fn = void (*)(int m, int n, int k, const float* a, size_t lda, co
 // +inf above 88.72 and underflows to 0 below about -103.97. For softmax and SiLU.
 using ExpF32Fn = void (*)(const float* x, float* y, int64_t n);
 
-// Kernels on F32 arrays, not tied to a tensor type.
+// C (m, n) = A (m, k) @ B (n, k)^T with B's rows in F16, leading dimensions in elements: the
+// scores of m query rows against n positions of a KV head's keys, read where the cache holds
+// them (no conversion, no transpose). Every element of C is the same sum whatever m and n (its
+// k products in a fixed order: lanes over k, then a fixed tree across the lanes), so a token's
+// scores do not depend on the batch around it.
+using DotRowsF16Fn = void (*)(int m, int n, int k, const float* a, size_t lda, const uint16_t* b,
+                              size_t ldb, float* c, size_t ldc);
+// C (m, k) += A (m, n) @ B (n, k) with B's rows in F16: m rows of probabilities times a KV head's
+// values. Each element of C adds its n products one after the other in order of n, as
+// MatMulF32Fn does (so from C = 0 the two give the same floats).
+using MadRowsF16Fn = void (*)(int m, int n, int k, const float* a, size_t lda, const uint16_t* b,
+                              size_t ldb, float* c, size_t ldc);
+
+// Kernels on F32 arrays (and the F16 rows of a KV cache), not tied to a tensor type.
 struct FloatKernels {
     MatMulF32Fn matmul;
     ExpF32Fn exp;
+    DotRowsF16Fn dot_rows_f16;
+    MadRowsF16Fn mad_rows_f16;
 };
-// The fastest this CPU supports (the reference: ref::matmul_f32, ref::exp_f32).
+// The fastest this CPU supports (the reference: ref::matmul_f32, ref::exp_f32,
+// ref::dot_rows_f16, ref::mad_rows_f16).
 const FloatKernels& float_kernels();
 
 // The scalar reference kernels of a type, or nullptr if ember cannot compute with it. The

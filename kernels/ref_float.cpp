@@ -35,6 +35,30 @@ void exp_f32(const float* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
+void dot_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
+                  float* c, size_t ldc) {
+    for (int i = 0; i < m; ++i) {
+        for (int j = 0; j < n; ++j) {
+            double sum = 0;
+            for (int l = 0; l < k; ++l)
+                sum += static_cast<double>(a[i * lda + l]) * fp16_to_f32(b[j * ldb + l]);
+            c[i * ldc + j] = static_cast<float>(sum);
+        }
+    }
+}
+
+void mad_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
+                  float* c, size_t ldc) {
+    for (int i = 0; i < m; ++i) {
+        for (int l = 0; l < k; ++l) {
+            double sum = c[i * ldc + l];
+            for (int j = 0; j < n; ++j)
+                sum += static_cast<double>(a[i * lda + j]) * fp16_to_f32(b[j * ldb + l]);
+            c[i * ldc + l] = static_cast<float>(sum);
+        }
+    }
+}
+
 void dequantize_row_f16(const void* in, float* out, int64_t n) {
     const auto* h = static_cast<const fp16_t*>(in);
     for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_f32(h[i]);

@@ -16,6 +16,11 @@ void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b,
                 float* c, size_t ldc);
 // ExpF32Fn (kernels.h): std::exp per value.
 void exp_f32(const float* x, float* y, int64_t n);
+// DotRowsF16Fn and MadRowsF16Fn (kernels.h), each element summed in double.
+void dot_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
+                  float* c, size_t ldc);
+void mad_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
+                  float* c, size_t ldc);
 void dequantize_row_f16(const void* in, float* out, int64_t n);
 void quantize_row_f16(const float* in, void* out, int64_t n);
 float vec_dot_f16(int64_t n, const void* x, const void* y);

@@ -134,8 +134,9 @@ constexpr KernelSet kSets[] = {
 };
 
 KernelTable reference_table() {
-    return KernelTable{"reference", std::vector<TypeKernels>(kReference.begin(), kReference.end()),
-                       FloatKernels{ref::matmul_f32, ref::exp_f32}};
+    return KernelTable{
+        "reference", std::vector<TypeKernels>(kReference.begin(), kReference.end()),
+        FloatKernels{ref::matmul_f32, ref::exp_f32, ref::dot_rows_f16, ref::mad_rows_f16}};
 }
 
 const KernelSet* find_set(std::string_view name) {

@@ -14,6 +14,7 @@
 #include "kernels/iq_grids.h"
 #include "kernels/k_quant_scales.h"
 #include "kernels/matmul_f32_tile.inl"
+#include "kernels/rows_f16.inl"
 #include "kernels/simd_kernels.h"
 #include "kernels/x86_k_unpack.inl"
 
@@ -814,6 +815,25 @@ struct Ymm {
     static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
     static type splat(float x) { return _mm256_set1_ps(x); }
     static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
+    static type load_f16(const uint16_t* p) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    }
+    // Lane i = the sum of acc[i]'s lanes: pairs within 128-bit halves (unpack), then quads
+    // (shuffle), then across the two halves.
+    static type sum_lanes(const type* acc) {
+        __m256 quads[2];
+        for (int q = 0; q < 2; ++q) {
+            __m256 pairs[2];
+            for (int p = 0; p < 2; ++p) {
+                const __m256 x = acc[4 * q + 2 * p], y = acc[4 * q + 2 * p + 1];
+                pairs[p] = _mm256_add_ps(_mm256_unpacklo_ps(x, y), _mm256_unpackhi_ps(x, y));
+            }
+            quads[q] = _mm256_add_ps(_mm256_shuffle_ps(pairs[0], pairs[1], 0x44),
+                                     _mm256_shuffle_ps(pairs[0], pairs[1], 0xEE));
+        }
+        return _mm256_add_ps(_mm256_permute2f128_ps(quads[0], quads[1], 0x20),
+                             _mm256_permute2f128_ps(quads[0], quads[1], 0x31));
+    }
 };
 }  // namespace
 
@@ -821,11 +841,21 @@ void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b,
                 float* c, size_t ldc) {
     matmul_f32_simd<Ymm>(m, n, k, a, lda, b, ldb, c, ldc);
 }
+void dot_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
+                  float* c, size_t ldc) {
+    dot_rows_f16_simd<Ymm>(m, n, k, a, lda, b, ldb, c, ldc);
+}
+void mad_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
+                  float* c, size_t ldc) {
+    mad_rows_f16_simd<Ymm>(m, n, k, a, lda, b, ldb, c, ldc);
+}
 
 // This file's kernels, over the reference (registry.cpp: the set "avx2").
 void register_kernels(KernelTable& t) {
     using T = TensorType;
     t.floats.matmul = matmul_f32;
+    t.floats.dot_rows_f16 = dot_rows_f16;
+    t.floats.mad_rows_f16 = mad_rows_f16;
     t[T::F16].dequantize_row = dequantize_row_f16;
     t[T::F16].quantize_row = quantize_row_f16;
     t[T::Q8_0].dequantize_row = dequantize_row_q8_0;  // a quantized KV cache's reads

@@ -24,6 +24,7 @@
 #include "kernels/blocks.h"
 #include "kernels/k_quant_scales.h"
 #include "kernels/matmul_f32_tile.inl"
+#include "kernels/rows_f16.inl"
 #include "kernels/simd_kernels.h"
 #include "kernels/x86_k_unpack.inl"
 #include "kernels/x86_panel.inl"
@@ -423,10 +424,6 @@ void dequantize_row_f16(const void* in, float* out, int64_t n) {
     }
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
 // ---- F32 products (attention) on 16-lane registers ----
 namespace {
 struct Zmm {
@@ -437,6 +434,29 @@ struct Zmm {
     static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
     static type splat(float x) { return _mm512_set1_ps(x); }
     static type fma(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
+    static type load_f16(const uint16_t* p) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    }
+    // Lane i = the sum of acc[i]'s lanes: pairs within 128-bit blocks (unpack), then quads
+    // (shuffle), then across the four blocks.
+    static type sum_lanes(const type* acc) {
+        __m512 quads[4];
+        for (int q = 0; q < 4; ++q) {
+            __m512 pairs[2];
+            for (int p = 0; p < 2; ++p) {
+                const __m512 x = acc[4 * q + 2 * p], y = acc[4 * q + 2 * p + 1];
+                pairs[p] = _mm512_add_ps(_mm512_unpacklo_ps(x, y), _mm512_unpackhi_ps(x, y));
+            }
+            quads[q] = _mm512_add_ps(_mm512_shuffle_ps(pairs[0], pairs[1], 0x44),
+                                     _mm512_shuffle_ps(pairs[0], pairs[1], 0xEE));
+        }
+        const __m512 h01 = _mm512_add_ps(_mm512_shuffle_f32x4(quads[0], quads[1], 0x44),
+                                         _mm512_shuffle_f32x4(quads[0], quads[1], 0xEE));
+        const __m512 h23 = _mm512_add_ps(_mm512_shuffle_f32x4(quads[2], quads[3], 0x44),
+                                         _mm512_shuffle_f32x4(quads[2], quads[3], 0xEE));
+        return _mm512_add_ps(_mm512_shuffle_f32x4(h01, h23, 0x88),
+                             _mm512_shuffle_f32x4(h01, h23, 0xDD));
+    }
 };
 }  // namespace
 
@@ -444,6 +464,18 @@ void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b,
                 float* c, size_t ldc) {
     matmul_f32_simd<Zmm, 8>(m, n, k, a, lda, b, ldb, c, ldc);
 }
+void dot_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
+                  float* c, size_t ldc) {
+    dot_rows_f16_simd<Zmm>(m, n, k, a, lda, b, ldb, c, ldc);
+}
+void mad_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
+                  float* c, size_t ldc) {
+    mad_rows_f16_simd<Zmm>(m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // This file's kernels, over the avx2 set's (registry.cpp: the set "avx512-vnni"; the packed
 // ones are x86_avx512_packed.cpp's).
@@ -451,6 +483,8 @@ void register_kernels(KernelTable& t) {
     using T = TensorType;
     t.floats.matmul = matmul_f32;
     t.floats.exp = exp_f32;
+    t.floats.dot_rows_f16 = dot_rows_f16;
+    t.floats.mad_rows_f16 = mad_rows_f16;
     t[T::F32].vec_dot = vec_dot_f32;
     t[T::F16].vec_dot = vec_dot_f16;
     t[T::BF16].vec_dot = vec_dot_bf16;

@@ -1,5 +1,6 @@
 #include "tests/kernel_check.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "kernels/blocks.h"
+#include "kernels/fp16.h"
 #include "kernels/reference.h"
 
 namespace ember::test {
@@ -280,6 +282,89 @@ std::string check_matmul_f32_against_reference(MatMulF32Fn matmul) {
                             if (got[i * ldc + j] != -1.0f) return "wrote past column n";
                         }
                     }
+                }
+            }
+        }
+    }
+    return "";
+}
+
+std::string check_rows_f16_against_reference(DotRowsF16Fn dot, MadRowsF16Fn mad,
+                                             MatMulF32Fn matmul) {
+    std::mt19937 rng(17);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const auto fail = [](const char* what, int m, int n, int k, int i, int j, float got,
+                         double want) {
+        std::ostringstream why;
+        why << what << " m " << m << " n " << n << " k " << k << " at (" << i << ", " << j
+            << "): " << got << " vs " << want;
+        return why.str();
+    };
+    for (int scale_case = 0; scale_case < 4; ++scale_case) {
+        // Within F16's range for the cache's rows; A (queries, probabilities) any float.
+        const float b_scale = scale_case == 1 ? 1000.0f : scale_case == 2 ? 1e-4f : 1.0f;
+        const float a_scale = scale_case == 1 ? 1e20f : scale_case == 2 ? 1e-20f : 1.0f;
+        for (int m : {1, 2, 3, 4, 5, 9, 17}) {
+            for (int n : {1, 3, 4, 16, 17, 33, 100}) {
+                for (int k : {1, 5, 8, 64, 80, 128, 136, 256, 300}) {
+                    const size_t lda = std::max(k, n) + 3, ldb = k + 5, ldc = std::max(k, n) + 2;
+                    std::vector<float> a(m * lda), c0(m * ldc);
+                    std::vector<uint16_t> b(n * ldb);
+                    for (size_t i = 0; i < a.size(); ++i)
+                        a[i] = scale_case == 3 ? 0.0f : a_scale * normal(rng);
+                    for (uint16_t& v : b) v = f32_to_fp16(b_scale * normal(rng));
+                    for (float& v : c0) v = normal(rng);
+                    // Scores: C (m, n) = A (m, k) @ B^T.
+                    std::vector<float> want(m * ldc, -1.0f), got(m * ldc, -1.0f);
+                    ref::dot_rows_f16(m, n, k, a.data(), lda, b.data(), ldb, want.data(), ldc);
+                    dot(m, n, k, a.data(), lda, b.data(), ldb, got.data(), ldc);
+                    for (int i = 0; i < m; ++i) {
+                        for (int j = 0; j < n; ++j) {
+                            double magnitude = 0;
+                            for (int l = 0; l < k; ++l)
+                                magnitude +=
+                                    std::fabs(double{a[i * lda + l]} * fp16_to_f32(b[j * ldb + l]));
+                            const double bound = (k + 2) * 0x1p-24 * magnitude + 1e-38;
+                            const float g = got[i * ldc + j];
+                            if (!(std::fabs(double{g} - want[i * ldc + j]) <= bound))
+                                return fail("dot_rows_f16", m, n, k, i, j, g, want[i * ldc + j]);
+                            float alone = 0;  // the same pair in a call of its own
+                            dot(1, 1, k, &a[i * lda], lda, &b[j * ldb], ldb, &alone, 1);
+                            if (alone != g)
+                                return fail("dot_rows_f16 alone", m, n, k, i, j, alone, g);
+                        }
+                        for (size_t j = n; j < ldc; ++j)
+                            if (got[i * ldc + j] != -1.0f) return "dot_rows_f16 wrote past n";
+                    }
+                    // Values: C (m, k) += A (m, n) @ B.
+                    std::vector<float> want_v = c0, got_v = c0;
+                    ref::mad_rows_f16(m, n, k, a.data(), lda, b.data(), ldb, want_v.data(), ldc);
+                    mad(m, n, k, a.data(), lda, b.data(), ldb, got_v.data(), ldc);
+                    for (int i = 0; i < m; ++i) {
+                        for (int l = 0; l < k; ++l) {
+                            double magnitude = std::fabs(double{c0[i * ldc + l]});
+                            for (int j = 0; j < n; ++j)
+                                magnitude +=
+                                    std::fabs(double{a[i * lda + j]} * fp16_to_f32(b[j * ldb + l]));
+                            const double bound = (n + 2) * 0x1p-24 * magnitude + 1e-38;
+                            const float g = got_v[i * ldc + l];
+                            if (!(std::fabs(double{g} - want_v[i * ldc + l]) <= bound))
+                                return fail("mad_rows_f16", m, n, k, i, l, g, want_v[i * ldc + l]);
+                        }
+                        for (size_t l = k; l < ldc; ++l)
+                            if (got_v[i * ldc + l] != c0[i * ldc + l])
+                                return "mad_rows_f16 wrote past k";
+                    }
+                    // From zero, the floats of matmul on B converted to F32.
+                    std::vector<float> b32(n * ldb), from_zero(m * ldc, 0.0f), gemm(m * ldc, 0.0f);
+                    for (size_t i = 0; i < b.size(); ++i) b32[i] = fp16_to_f32(b[i]);
+                    mad(m, n, k, a.data(), lda, b.data(), ldb, from_zero.data(), ldc);
+                    matmul(m, k, n, a.data(), lda, b32.data(), ldb, gemm.data(), ldc);
+                    for (int i = 0; i < m; ++i)
+                        for (int l = 0; l < k; ++l)
+                            if (from_zero[i * ldc + l] != gemm[i * ldc + l])
+                                return fail("mad_rows_f16 from zero vs matmul", m, n, k, i, l,
+                                            from_zero[i * ldc + l], gemm[i * ldc + l]);
                 }
             }
         }

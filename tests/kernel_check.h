@@ -43,6 +43,14 @@ std::string check_packed8_against_reference(TensorType type, Pack8Fn pack, GemmP
 // large and tiny values) within the float rounding bound; else the first disagreement.
 std::string check_matmul_f32_against_reference(MatMulF32Fn matmul);
 
+// Empty if `dot` and `mad` (a KV cache's F16 rows: kernels.h) agree with ref::dot_rows_f16 and
+// ref::mad_rows_f16 within the float rounding bound on many shapes (head sizes past the
+// kernels' stack block, tails of every width, strided rows, zeros, large and tiny values), give
+// every score the same float whatever the shape of the call around it, and give mad's sums from
+// zero the floats `matmul` gives on the converted rows; else the first disagreement.
+std::string check_rows_f16_against_reference(DotRowsF16Fn dot, MadRowsF16Fn mad,
+                                             MatMulF32Fn matmul);
+
 // Empty if `quantize` turns activation rows into blocks of `type` (Q8_0, Q8_K) byte for byte
 // as the reference does: random rows, all zero, one value, ties of the rounding, the largest
 // magnitude negative or repeated with both signs.

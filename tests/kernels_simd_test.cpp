@@ -172,6 +172,12 @@ TEST_P(KernelSet, FloatKernelsMatchTheReference) {
     if (table_->floats.exp != ref::exp_f32) {
         EXPECT_EQ(test::check_exp_f32(table_->floats.exp), "");
     }
+    if (table_->floats.dot_rows_f16 != ref::dot_rows_f16) {
+        EXPECT_EQ(
+            test::check_rows_f16_against_reference(
+                table_->floats.dot_rows_f16, table_->floats.mad_rows_f16, table_->floats.matmul),
+            "");
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(EverySet, KernelSet, ::testing::ValuesIn(simd_sets()), [](const auto& p) {
@@ -180,6 +186,14 @@ INSTANTIATE_TEST_SUITE_P(EverySet, KernelSet, ::testing::ValuesIn(simd_sets()), 
     return name;
 });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(KernelSet);
+
+TEST(SimdRowsF16, TheCheckPassesOnTheReference) {
+    // The reference sums in double: "alone" and "from zero" hold there too (ref::matmul_f32
+    // sums in double as well).
+    EXPECT_EQ(test::check_rows_f16_against_reference(ref::dot_rows_f16, ref::mad_rows_f16,
+                                                     ref::matmul_f32),
+              "");
+}
 
 TEST(SimdExp, TheCheckPassesOnStdExp) {
     EXPECT_EQ(test::check_exp_f32(ref::exp_f32), "");  // the check itself

@@ -17,17 +17,22 @@ namespace ember {
 //   S (rows, width) = Q (rows, head_dim) @ K^T (head_dim, width) / sqrt(head_dim)
 //   P = softmax(S) per row, over the row's own range; 0 outside it
 //   O (rows, head_dim) = P (rows, width) @ V (width, head_dim)
-// The slice is converted to F32 once per thread and KV head (K transposed). q and p are rounded
-// as llama.cpp rounds them for its dot products with the cache: to F16 for an F16 cache; for a
-// quantized cache q to Q8_0 (the type its flash attention converts Q to for Q8_0 and Q4_0 keys)
-// and p not at all (it accumulates quantized values rows in F32).
-// ARCH: a windowed layer (LayerSpec::window: phi3's, gemma2's even ones) masks positions
-// window or more behind the token too; gemma2 soft-caps the scores before the softmax; where the
-// query was scaled in the forward pass (query_prescaled) the scores are not.
+// An F16 cache (the default) is read in place: the scores by dot_rows_f16, which sums each
+// score alike whatever the batch (so a token's attention is the same alone and in a prompt), and
+// for a few query rows (generation) the values by mad_rows_f16; a prompt's chunks convert the
+// values slice to F32 once and multiply with the float GEMM, which gives the same floats. Other
+// caches' slices are converted to F32 once per thread and KV head (K transposed). q and p are
+// rounded as llama.cpp rounds them for its dot products with the cache: to F16 for an F16 cache;
+// for a quantized cache q to Q8_0 (the type its flash attention converts Q to for Q8_0 and Q4_0
+// keys) and p not at all (it accumulates quantized values rows in F32). ARCH: a windowed layer
+// (LayerSpec::window: phi3's, gemma2's even ones) masks positions window or more behind the token
+// too; gemma2 soft-caps the scores before the softmax; where the query was scaled in the forward
+// pass (query_prescaled) the scores are not.
 void Context::attention(int layer, int n) {
     const ModelConfig& c = model_.config();
     const TypeKernels& kv_kernels = *kernels_for(kv_.type());
-    const MatMulF32Fn matmul_f32 = float_kernels().matmul;
+    const FloatKernels& floats = float_kernels();
+    const bool f16_cache = kv_.type() == TensorType::F16;
     const int hd = c.head_dim, heads_per_kv = c.n_head / c.n_head_kv;
     const float scale = c.arch->query_prescaled ? 1.0f : c.query_scale;
     const int window = c.layers[layer].window;
@@ -46,6 +51,10 @@ void Context::attention(int layer, int n) {
     // causal waste (columns past a row's own position within the chunk) stays a few percent.
     // A chunk never spans two sequences (or two texts in encode), whose cache rows lie apart.
     const int chunk_tokens = std::max(1, 128 / heads_per_kv);
+    // Up to this many query rows a task reads an F16 cache's values in place (each value row
+    // converted once per 4 query rows, in mad_rows_f16) rather than converting the slice once
+    // for all rows: generation's rows (the query heads of one KV head, for one token).
+    constexpr int kValuesInPlaceRows = 8;
     struct Chunk {
         int t0, t1;      // its tokens
         int begin, end;  // the cache rows they read: the union of their ranges
@@ -79,31 +88,37 @@ void Context::attention(int layer, int n) {
         const int t0 = chunk.t0, t1 = chunk.t1, kv_begin = chunk.begin, kv_end = chunk.end;
         const int width = kv_end - kv_begin, rows = (t1 - t0) * heads_per_kv;
 
-        // The head's cache rows kv_begin .. kv_end - 1 in F32 (only rows not yet converted:
-        // successive chunks of one sequence start alike and extend the slice): the values
-        // straight into place, the keys through key_rows into keys_t.
+        // An F16 cache's keys are read where they are (dot_rows_f16), and so are its values for
+        // a few rows (generation: mad_rows_f16). Otherwise the head's cache rows kv_begin ..
+        // kv_end - 1 in F32 (only rows not yet converted: successive chunks of one sequence
+        // start alike and extend the slice): the values straight into place, the keys through
+        // key_rows into keys_t.
+        const bool values_in_place = f16_cache && rows <= kValuesInPlaceRows;
         if (s.layer != layer || s.kv_head != kv_head || s.conv_begin != kv_begin) {
             s.layer = layer, s.kv_head = kv_head, s.conv_begin = s.conv_end = kv_begin;
-            s.keys_t.resize(static_cast<size_t>(hd) * ld);
-            s.values.resize(static_cast<size_t>(ld) * hd);
             s.out.resize(static_cast<size_t>(chunk_tokens) * heads_per_kv * hd);
             s.queries.resize(s.out.size());
             s.scores.resize(static_cast<size_t>(chunk_tokens) * heads_per_kv * ld);
             s.conv.resize(static_cast<size_t>(std::max(ld, heads_per_kv * hd)) * 4);
         }
-        if (s.conv_end < kv_end) {
+        if (!values_in_place && s.conv_end < kv_end) {
             const int first = s.conv_end, count = kv_end - first, col = first - s.conv_begin;
             const size_t n_values = static_cast<size_t>(count) * hd;
+            s.values.resize(static_cast<size_t>(ld) * hd);
             kv_kernels.dequantize_row(kv_.values(slot, kv_head, first),
                                       &s.values[static_cast<size_t>(col) * hd], n_values);
-            s.key_rows.resize(n_values);
-            kv_kernels.dequantize_row(kv_.keys(slot, kv_head, first), s.key_rows.data(), n_values);
-            // In blocks of 16 positions, so that the reads stay within a few cache lines.
-            for (int j0 = 0; j0 < count; j0 += 16) {
-                const int j1 = std::min(count, j0 + 16);
-                for (int i = 0; i < hd; ++i) {
-                    float* column = &s.keys_t[static_cast<size_t>(i) * ld + col];
-                    for (int j = j0; j < j1; ++j) column[j] = s.key_rows[j * hd + i];
+            if (!f16_cache) {
+                s.keys_t.resize(static_cast<size_t>(hd) * ld);
+                s.key_rows.resize(n_values);
+                kv_kernels.dequantize_row(kv_.keys(slot, kv_head, first), s.key_rows.data(),
+                                          n_values);
+                // In blocks of 16 positions, so that the reads stay within a few cache lines.
+                for (int j0 = 0; j0 < count; j0 += 16) {
+                    const int j1 = std::min(count, j0 + 16);
+                    for (int i = 0; i < hd; ++i) {
+                        float* column = &s.keys_t[static_cast<size_t>(i) * ld + col];
+                        for (int j = j0; j < j1; ++j) column[j] = s.key_rows[j * hd + i];
+                    }
                 }
             }
             s.conv_end = kv_end;
@@ -121,7 +136,15 @@ void Context::attention(int layer, int n) {
             }
         }
         // S (rows, width) = Q (rows, hd) @ K^T (hd, width): cache rows kv_begin .. kv_end - 1
-        matmul_f32(rows, width, hd, s.queries.data(), hd, s.keys_t.data(), ld, s.scores.data(), ld);
+        if (f16_cache) {
+            floats.dot_rows_f16(
+                rows, width, hd, s.queries.data(), hd,
+                reinterpret_cast<const uint16_t*>(kv_.keys(slot, kv_head, kv_begin)), hd,
+                s.scores.data(), ld);
+        } else {
+            floats.matmul(rows, width, hd, s.queries.data(), hd, s.keys_t.data(), ld,
+                          s.scores.data(), ld);
+        }
         for (int r = 0; r < rows; ++r) {
             float* p = &s.scores[static_cast<size_t>(r) * ld];
             const int t = t0 + r / heads_per_kv;
@@ -136,8 +159,17 @@ void Context::attention(int layer, int n) {
                 p_rounding->dequantize_row(s.conv.data(), p + first, end - first);
             }
         }
-        // O (rows, hd) = P (rows, width) @ V (width, hd)
-        matmul_f32(rows, hd, width, s.scores.data(), ld, s.values.data(), hd, s.out.data(), hd);
+        // O (rows, hd) = P (rows, width) @ V (width, hd); the same floats either way
+        if (values_in_place) {
+            std::fill_n(s.out.begin(), static_cast<size_t>(rows) * hd, 0.0f);
+            floats.mad_rows_f16(
+                rows, width, hd, s.scores.data(), ld,
+                reinterpret_cast<const uint16_t*>(kv_.values(slot, kv_head, kv_begin)), hd,
+                s.out.data(), hd);
+        } else {
+            floats.matmul(rows, hd, width, s.scores.data(), ld, s.values.data(), hd, s.out.data(),
+                          hd);
+        }
         for (int t = t0; t < t1; ++t) {
             const float* o = &s.out[static_cast<size_t>(t - t0) * heads_per_kv * hd];
             std::copy(o, o + heads_per_kv * hd,

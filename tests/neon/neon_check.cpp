@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
     std::printf("%s %s/matmul_f32%s%s\n", why.empty() ? "ok  " : "FAIL", active.c_str(),
                 why.empty() ? "" : ": ", why.c_str());
     (why.empty() ? passed : failed) += 1;
+    report("rows_f16",
+           ember::test::check_rows_f16_against_reference(
+               ember::float_kernels().dot_rows_f16, ember::float_kernels().mad_rows_f16, matmul));
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
