@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "engine/model/context.h"
 #include "formats/error.h"
@@ -93,19 +94,22 @@ void Context::norm(const float* in, const float* weight, const float* bias, floa
 }
 
 // W @ in for several weights that read the same input (n, cols), converting the input once
-// per activation type.
+// per activation type; weights of one activation type run as one set (matmul_jobs).
 void Context::project(const float* in, int n, int64_t cols,
                       std::initializer_list<std::pair<const WeightMatrix*, float*>> outs) {
-    bool converted = false;
     std::string_view seen;
     for (const auto& [w, y] : outs) {
         if (observer_ && w->name != seen) observer_(w->name, in, n, cols);
         seen = w->name;
-        if (!converted || xq_.type != w->kernels->activation_type) {
-            xq_.quantize(in, n, cols, w->kernels->activation_type, pool_);
-            converted = true;
-        }
-        matmul(*w, xq_, n, y, pool_);
+    }
+    std::vector<MatMulJob> jobs;
+    for (auto it = outs.begin(); it != outs.end();) {
+        const TensorType type = it->first->kernels->activation_type;
+        xq_.quantize(in, n, cols, type, pool_);
+        jobs.clear();
+        for (; it != outs.end() && it->first->kernels->activation_type == type; ++it)
+            jobs.push_back({it->first, &xq_, 0, n, it->second});
+        matmul_jobs(jobs, pool_);
     }
 }
 

@@ -24,9 +24,10 @@ void QuantizedActivations::quantize(const float* x, int n_tokens, int64_t cols, 
 
 namespace {
 
-// Rows [row_begin, row_end) of W @ x for every token, a weight row at a time.
-void matmul_rows(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
-                 int64_t row_begin, int64_t row_end) {
+// Rows [row_begin, row_end) of W @ x for every token, a weight row at a time; x's rows start at
+// x_rows, row_bytes apart.
+void matmul_rows(const WeightMatrix& w, const uint8_t* x_rows, size_t row_bytes, int n_tokens,
+                 float* y, int64_t row_begin, int64_t row_end) {
     const VecDotFn vec_dot = w.kernels->vec_dot;
     const VecDot4Fn vec_dot4 = w.kernels->vec_dot4;
     for (int64_t r = row_begin; r < row_end; ++r) {
@@ -35,38 +36,50 @@ void matmul_rows(const WeightMatrix& w, const QuantizedActivations& x, int n_tok
         if (vec_dot4 != nullptr) {  // four tokens per pass over the weight row
             for (; t + 4 <= n_tokens; t += 4) {
                 float out[4];
-                vec_dot4(w.cols, w_row, x.data.data() + t * x.row_bytes, x.row_bytes, out);
+                vec_dot4(w.cols, w_row, x_rows + t * row_bytes, row_bytes, out);
                 for (int i = 0; i < 4; ++i) y[(t + i) * w.rows + r] = out[i];
             }
         }
         for (; t < n_tokens; ++t) {
-            y[t * w.rows + r] = vec_dot(w.cols, w_row, x.data.data() + t * x.row_bytes);
+            y[t * w.rows + r] = vec_dot(w.cols, w_row, x_rows + t * row_bytes);
         }
     }
 }
+
+// A batch as the panel kernels take it: Q8_0 blocks with, per block of every token, its scale
+// as a float and the sum of its quants; Q8_1 with its scale and s as floats (Q8_K blocks carry
+// theirs). Rows [first, first + n_tokens) of x.
+struct PanelBatch {
+    std::vector<float> scales;
+    std::vector<int32_t> sums;
+    std::vector<float> block_s;
+    Q8Batch batch;
+    PanelBatch(const QuantizedActivations& x, int first, int n_tokens, int64_t cols) {
+        const bool q8_1 = x.type == TensorType::Q8_1;
+        const int64_t n_blocks = x.type == TensorType::Q8_0 || q8_1 ? cols / 32 : 0;
+        scales.resize(static_cast<size_t>(n_tokens * n_blocks));
+        sums.resize(q8_1 ? 0 : scales.size());
+        block_s.resize(q8_1 ? scales.size() : 0);
+        const uint8_t* rows = x.data.data() + static_cast<size_t>(first) * x.row_bytes;
+        for (int t = 0; t < n_tokens && n_blocks > 0; ++t) {
+            const uint8_t* row = rows + t * x.row_bytes;
+            if (q8_1) {
+                q8_1_scales_and_s(row, cols, &scales[t * n_blocks], &block_s[t * n_blocks]);
+            } else {
+                q8_0_scales_and_sums(row, cols, &scales[t * n_blocks], &sums[t * n_blocks]);
+            }
+        }
+        batch = Q8Batch{rows, x.row_bytes, scales.data(), sums.data(), n_tokens, block_s.data()};
+    }
+};
 
 // With a panel kernel (Gemm8Fn, or GemmPacked8Fn on weights packed at load time): threads split
 // groups of 8 rows (packed: units of 1, 2 or 4 groups); each meets the whole batch while its
 // panel stays in the L1/L2 cache.
 void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
                    ThreadPool& pool) {
-    // Q8_0: per block of every token, its scale as a float and the sum of its quants; Q8_1:
-    // its scale and s as floats. (Q8_K blocks carry theirs.)
-    const bool q8_1 = x.type == TensorType::Q8_1;
-    const int64_t n_blocks = x.type == TensorType::Q8_0 || q8_1 ? w.cols / 32 : 0;
-    std::vector<float> scales(static_cast<size_t>(n_tokens * n_blocks));
-    std::vector<int32_t> sums(q8_1 ? 0 : scales.size());
-    std::vector<float> block_s(q8_1 ? scales.size() : 0);
-    for (int t = 0; t < n_tokens && n_blocks > 0; ++t) {
-        const uint8_t* row = x.data.data() + t * x.row_bytes;
-        if (q8_1) {
-            q8_1_scales_and_s(row, w.cols, &scales[t * n_blocks], &block_s[t * n_blocks]);
-        } else {
-            q8_0_scales_and_sums(row, w.cols, &scales[t * n_blocks], &sums[t * n_blocks]);
-        }
-    }
-    const Q8Batch batch{x.data.data(), x.row_bytes, scales.data(),
-                        sums.data(),   n_tokens,    block_s.data()};
+    const PanelBatch panel(x, 0, n_tokens, w.cols);
+    const Q8Batch& batch = panel.batch;
     const int64_t groups = w.rows / 8;
     const TypeKernels& k = *w.kernels;
     if (w.packed != nullptr) {
@@ -82,16 +95,19 @@ void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_t
                 k.gemm8(w.cols, w.row(8 * g), w.row_bytes, batch, y + 8 * g, w.rows);
         });
     }
-    if (w.rows % 8 != 0) matmul_rows(w, x, n_tokens, y, 8 * groups, w.rows);
+    if (w.rows % 8 != 0)
+        matmul_rows(w, x.data.data(), x.row_bytes, n_tokens, y, 8 * groups, w.rows);
+}
+
+bool float_weights(const WeightMatrix& w) {
+    return w.type == TensorType::F32 || w.type == TensorType::F16 || w.type == TensorType::BF16;
 }
 
 }  // namespace
 
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
             ThreadPool& pool) {
-    const bool float_weights =
-        w.type == TensorType::F32 || w.type == TensorType::F16 || w.type == TensorType::BF16;
-    if (float_weights && n_tokens >= kFloatGemmMinTokens) {
+    if (float_weights(w) && n_tokens >= kFloatGemmMinTokens) {
         // BF16 activations keep 8 significant bits, so a sum's rounding error flips more of
         // them than F16's: OpenBLAS's sgemm (one long sequential sum per output) moved mini-BF16
         // off llama.cpp's logits by more than ember's blocked kernel does (docs in the test).
@@ -106,8 +122,60 @@ void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, 
         return;
     }
     pool.parallel_for(w.rows, [&](int64_t row_begin, int64_t row_end) {
-        matmul_rows(w, x, n_tokens, y, row_begin, row_end);
+        matmul_rows(w, x.data.data(), x.row_bytes, n_tokens, y, row_begin, row_end);
     });
+}
+
+void matmul_jobs(std::span<const MatMulJob> jobs, ThreadPool& pool) {
+    // The packed jobs' batches and units (of 1, 2 or 4 groups of 8 rows), laid end to end.
+    struct Packed {
+        const MatMulJob* job;
+        PanelBatch panel;
+        int64_t groups, per_unit, first_unit;
+    };
+    std::vector<Packed> packed;
+    packed.reserve(jobs.size());
+    int64_t units = 0;
+    for (const MatMulJob& job : jobs) {
+        const WeightMatrix& w = *job.w;
+        if (w.packed == nullptr || (float_weights(w) && job.n_tokens >= kFloatGemmMinTokens))
+            continue;
+        const int64_t groups = w.rows / 8;
+        const int64_t per_unit = packed_groups_per_unit(*w.kernels, job.n_tokens);
+        packed.push_back({&job, PanelBatch(*job.x, job.first_row, job.n_tokens, w.cols), groups,
+                          per_unit, units});
+        units += (groups + per_unit - 1) / per_unit;
+    }
+    pool.parallel_for(units, [&](int64_t begin, int64_t end) {
+        for (const Packed& p : packed) {
+            const int64_t n_units = (p.groups + p.per_unit - 1) / p.per_unit;
+            const int64_t from = std::max(begin, p.first_unit) - p.first_unit;
+            const int64_t to = std::min(end, p.first_unit + n_units) - p.first_unit;
+            if (from >= to) continue;
+            const WeightMatrix& w = *p.job->w;
+            gemm_packed_groups(*w.kernels, w.cols, w.packed, 8 * w.row_bytes, from * p.per_unit,
+                               std::min(to * p.per_unit, p.groups), p.panel.batch, p.job->y,
+                               w.rows);
+        }
+    });
+    size_t next = 0;
+    for (const MatMulJob& job : jobs) {
+        const WeightMatrix& w = *job.w;
+        const uint8_t* rows = job.x->data.data() + job.first_row * job.x->row_bytes;
+        if (next < packed.size() && packed[next].job == &job) {
+            ++next;
+            if (w.rows % 8 != 0)  // the last rows, one at a time
+                matmul_rows(w, rows, job.x->row_bytes, job.n_tokens, job.y, w.rows / 8 * 8, w.rows);
+        } else if (job.first_row == 0) {
+            matmul(w, *job.x, job.n_tokens, job.y, pool);
+        } else {  // matmul() reads from x's first row: the job's rows on their own
+            QuantizedActivations own;
+            own.type = job.x->type;
+            own.row_bytes = job.x->row_bytes;
+            own.data.assign(rows, rows + job.n_tokens * job.x->row_bytes);
+            matmul(w, own, job.n_tokens, job.y, pool);
+        }
+    }
 }
 
 }  // namespace ember

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "engine/model/model.h"
@@ -26,6 +27,23 @@ struct QuantizedActivations {
 // activation type. Threads split the rows of W, so each weight row is read once per call.
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
             ThreadPool& pool);
+
+// One product of a set run together: W @ rows [first_row, first_row + n_tokens) of x (already
+// converted to W's activation type) -> y (n_tokens, W.rows).
+struct MatMulJob {
+    const WeightMatrix* w;
+    const QuantizedActivations* x;
+    int first_row;
+    int n_tokens;
+    float* y;
+};
+
+// The jobs' products, as matmul() computes each (the same floats), but the packed ones in one
+// dispatch of the pool: their groups of rows are split across the threads together, so a set of
+// small products (Q, K and V; gate and up; a mixture's chosen experts) costs one hand-out and one
+// wait instead of one each, and no thread idles at the end of a small one. Jobs without packed
+// weights run one after another through matmul().
+void matmul_jobs(std::span<const MatMulJob> jobs, ThreadPool& pool);
 
 // The batch path for weights stored as floats (F32, F16, BF16; matmul_float.cpp): tiles
 // of W converted to F32 and multiplied by the batch with a GEMM, OpenBLAS's sgemm if use_blas
