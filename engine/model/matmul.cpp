@@ -49,18 +49,27 @@ void matmul_rows(const WeightMatrix& w, const uint8_t* x_rows, size_t row_bytes,
 // A batch as the panel kernels take it: Q8_0 blocks with, per block of every token, its scale
 // as a float and the sum of its quants; Q8_1 with its scale and s as floats (Q8_K blocks carry
 // theirs). Rows [first, first + n_tokens) of x.
+// (The Q8Batch is made when asked for, from the vectors where they are then: a PanelBatch can
+// be moved and copied.)
 struct PanelBatch {
     std::vector<float> scales;
     std::vector<int32_t> sums;
     std::vector<float> block_s;
-    Q8Batch batch;
-    PanelBatch(const QuantizedActivations& x, int first, int n_tokens, int64_t cols) {
+    const uint8_t* rows;
+    size_t row_bytes;
+    int n_tokens;
+    Q8Batch batch() const {
+        return Q8Batch{rows, row_bytes, scales.data(), sums.data(), n_tokens, block_s.data()};
+    }
+    PanelBatch(const QuantizedActivations& x, int first, int n, int64_t cols)
+        : rows(x.data.data() + static_cast<size_t>(first) * x.row_bytes),
+          row_bytes(x.row_bytes),
+          n_tokens(n) {
         const bool q8_1 = x.type == TensorType::Q8_1;
         const int64_t n_blocks = x.type == TensorType::Q8_0 || q8_1 ? cols / 32 : 0;
         scales.resize(static_cast<size_t>(n_tokens * n_blocks));
         sums.resize(q8_1 ? 0 : scales.size());
         block_s.resize(q8_1 ? scales.size() : 0);
-        const uint8_t* rows = x.data.data() + static_cast<size_t>(first) * x.row_bytes;
         for (int t = 0; t < n_tokens && n_blocks > 0; ++t) {
             const uint8_t* row = rows + t * x.row_bytes;
             if (q8_1) {
@@ -69,7 +78,6 @@ struct PanelBatch {
                 q8_0_scales_and_sums(row, cols, &scales[t * n_blocks], &sums[t * n_blocks]);
             }
         }
-        batch = Q8Batch{rows, x.row_bytes, scales.data(), sums.data(), n_tokens, block_s.data()};
     }
 };
 
@@ -79,7 +87,7 @@ struct PanelBatch {
 void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_tokens, float* y,
                    ThreadPool& pool) {
     const PanelBatch panel(x, 0, n_tokens, w.cols);
-    const Q8Batch& batch = panel.batch;
+    const Q8Batch batch = panel.batch();
     const int64_t groups = w.rows / 8;
     const TypeKernels& k = *w.kernels;
     if (w.packed != nullptr) {
@@ -154,7 +162,7 @@ void matmul_jobs(std::span<const MatMulJob> jobs, ThreadPool& pool) {
             if (from >= to) continue;
             const WeightMatrix& w = *p.job->w;
             gemm_packed_groups(*w.kernels, w.cols, w.packed, 8 * w.row_bytes, from * p.per_unit,
-                               std::min(to * p.per_unit, p.groups), p.panel.batch, p.job->y,
+                               std::min(to * p.per_unit, p.groups), p.panel.batch(), p.job->y,
                                w.rows);
         }
     });
