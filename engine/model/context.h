@@ -243,8 +243,9 @@ class Context {
     std::vector<int> expert_tokens_;
     std::vector<float> expert_token_weights_;
     std::vector<float> expert_in_, expert_out_;
-    QuantizedActivations xq_;                             // the current matmul input, converted
-    std::vector<RopeAngles> rope_;                        // (n) angles per position of the batch
+    QuantizedActivations xq_;       // the current matmul input, converted
+    std::vector<MatMulJob> jobs_;   // the current set of products (project, expert_ffn)
+    std::vector<RopeAngles> rope_;  // (n) angles per position of the batch
     float rope_angles_base_ = 0, rope_angles_scale_ = 0;  // the base and scale rope_ holds
     // Per token of the batch: the cache row its keys and values go to (sequence s owns rows
     // s * n_ctx ..), its position (RoPE, learned positions), and the cache rows it attends to,

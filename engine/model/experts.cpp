@@ -54,7 +54,8 @@ void Context::expert_ffn(int l, int n, const float* in) {
         // Generation: the chosen experts side by side, as two sets of products (gate and up of
         // all k, then down of all k), each one dispatch of the pool instead of 3k.
         // W_gate_e, W_up_e (n_ff, d) @ in (d) -> row j of gate, up (k, n_ff)
-        std::vector<MatMulJob> jobs;
+        std::vector<MatMulJob>& jobs = jobs_;
+        jobs.clear();
         xq_.quantize(in, 1, d, first.gate.kernels->activation_type, pool_);
         for (int j = 0; j < k; ++j) {
             const ExpertWeights& expert = w.experts[chosen_[j]];

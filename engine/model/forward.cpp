@@ -102,7 +102,7 @@ void Context::project(const float* in, int n, int64_t cols,
         if (observer_ && w->name != seen) observer_(w->name, in, n, cols);
         seen = w->name;
     }
-    std::vector<MatMulJob> jobs;
+    std::vector<MatMulJob>& jobs = jobs_;
     for (auto it = outs.begin(); it != outs.end();) {
         const TensorType type = it->first->kernels->activation_type;
         xq_.quantize(in, n, cols, type, pool_);
