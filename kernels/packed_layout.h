@@ -304,4 +304,19 @@ inline void pack_iq4_xs(const uint8_t* const rows[8], PackedIQ4_XS* p) {
 }
 static_assert(sizeof(PackedIQ4_XS) == 8 * sizeof(BlockIQ4_XS));
 
+// ---- The grid i-quants, IQ1 and the ternary types ----
+
+// Block b of the 8 rows, one after the other, as stored. These types' values come from
+// lookups of whole groups (grid entries, base-3 digits), not from bit fields that one shift
+// decodes for 8 rows at once, so each row's sub-block is decoded on its own and the dwords are
+// transposed after (x86_packed.inl); packing only brings the 8 rows' blocks together.
+template <typename Block>
+struct PackedRows8 {
+    Block rows[8];
+};
+template <typename Block>
+inline void pack_rows8(const uint8_t* const rows[8], PackedRows8<Block>* p) {
+    for (int j = 0; j < 8; ++j) std::memcpy(&p->rows[j], rows[j], sizeof(Block));
+}
+
 }  // namespace ember::packed

@@ -121,6 +121,7 @@ constexpr KernelSet kSets[] = {
      [](KernelTable& t) {
          avx512::register_kernels(t);
          avx512::register_packed_kernels(t);
+         avx512::register_grid_kernels(t);
      }},
 #elif defined(__aarch64__)
     {"neon", nullptr, [] { return cpu_features().neon; },

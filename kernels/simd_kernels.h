@@ -19,6 +19,7 @@ void register_packed_kernels(KernelTable& t);  // x86_avxvnni_packed.cpp
 namespace avx512 {                             // AVX-512 with VNNI
 void register_kernels(KernelTable& t);         // x86_avx512.cpp: dots, conversions, gemm8
 void register_packed_kernels(KernelTable& t);  // x86_avx512_packed.cpp: 8, 16 and 32 rows
+void register_grid_kernels(KernelTable& t);    // x86_avx512_grid.cpp: lattice i-quants, IQ1
 }  // namespace avx512
 namespace neon {                        // aarch64 (arm_neon.cpp: arm_neon.inl and arm_packed.inl)
 void register_kernels(KernelTable& t);  // everything, the packed kernels included

@@ -16,6 +16,7 @@
 #include "kernels/matmul_f32_tile.inl"
 #include "kernels/rows_f16.inl"
 #include "kernels/simd_kernels.h"
+#include "kernels/x86_grid_decode.inl"
 #include "kernels/x86_k_unpack.inl"
 
 namespace ember::avx2 {
@@ -478,242 +479,30 @@ void vec_dot4_q6_k_q8_k(int64_t n, const void* x, const void* y, size_t s, float
 
 // ---- The i-quants with 256-value super-blocks, against Q8_K ----
 // Each sub-block of 32 becomes 32 signed bytes: IQ4_XS's nibbles looked up in the 16 levels
-// (one pshufb); the grid types' 4 (IQ3: 8) grid entries loaded as one vector, with the signs
-// applied through byte masks (x ^ m - m negates where m is 0xff). Then, per activation row,
-// the activation's magnitude takes pmaddubsw's unsigned slot (up to Q8_K's 128) and the weight
-// its sign (weights are -127..113: no negation overflows, no pair leaves 16 bits), and pmaddwd
-// widens the pairs against the sub-block's scales. The integer sums are the reference's, so
-// the results are its bits.
+// (one pshufb), the grid types', IQ1's and the ternary types' as x86_grid_decode.inl decodes
+// them. Then, per activation row, the activation's magnitude takes pmaddubsw's unsigned slot
+// (up to Q8_K's 128) and the weight its sign (weights are -127..113: no negation overflows, no
+// pair leaves 16 bits), and pmaddwd widens the pairs against the sub-block's scales. The
+// integer sums are the reference's, so the results are its bits.
 
 namespace {
 
-// The byte masks of the sign patterns: 0xff in byte j where value j is negative. 7-bit groups
-// (IQ2_XXS, IQ2_XS, IQ3_XXS; the 8th sign from the parity) and explicit sign bytes (IQ2_S, IQ3_S).
-constexpr uint64_t sign_mask(uint32_t signs) {
-    uint64_t mask = 0;
-    for (int j = 0; j < 8; ++j)
-        if ((signs >> j) & 1) mask |= uint64_t{0xff} << (8 * j);
-    return mask;
-}
-constexpr std::array<uint64_t, 128> kSevenBitSigns = [] {
-    std::array<uint64_t, 128> t{};
-    for (uint32_t i = 0; i < 128; ++i) t[i] = sign_mask(iq_signs(i));
-    return t;
-}();
-constexpr std::array<uint64_t, 256> kEightBitSigns = [] {
-    std::array<uint64_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) t[i] = sign_mask(i);
-    return t;
-}();
+using namespace x86_grid;
 
-inline __m256i signed_bytes(__m256i magnitudes, __m256i masks) {
-    return _mm256_sub_epi8(_mm256_xor_si256(magnitudes, masks), masks);
-}
-inline __m256i four_u64(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {  // a in bytes 0..7
-    return _mm256_set_epi64x(static_cast<int64_t>(d), static_cast<int64_t>(c),
-                             static_cast<int64_t>(b), static_cast<int64_t>(a));
-}
 // The first 16 values' scale lo, the last 16's hi, as pmaddwd's int16 operand.
 inline __m256i half_scales(int lo, int hi) {
     return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(hi)),
                             _mm_set1_epi16(static_cast<int16_t>(lo)));
 }
 
-// Each decoder: sub_block(block, ib, &weights, &scales) and the float factor the reference
-// applies to its sum.
+// IQ4_XS in the decoders' shape (x86_grid_decode.inl).
 struct DecodeIQ4_XS {
     using Block = BlockIQ4_XS;
     static constexpr float kFactor = 1.0f;
     static float scale(const Block& b) { return half(b.d); }
-    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
-        *w = iq4_levels(b.qs + 16 * ib);
-        const int ls = iq4_xs_scale(b, ib) - 32;
-        *scales = half_scales(ls, ls);
-    }
-};
-struct DecodeIQ2_XXS {
-    using Block = BlockIQ2_XXS;
-    static constexpr float kFactor = 0.125f;
-    static float scale(const Block& b) { return half(b.d); }
-    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
-        uint32_t idx, rest;
-        iq2_xxs_words(b, ib, idx, rest);
-        *w = signed_bytes(
-            four_u64(kIq2xxsGrid[idx & 0xff], kIq2xxsGrid[(idx >> 8) & 0xff],
-                     kIq2xxsGrid[(idx >> 16) & 0xff], kIq2xxsGrid[idx >> 24]),
-            four_u64(kSevenBitSigns[rest & 127], kSevenBitSigns[(rest >> 7) & 127],
-                     kSevenBitSigns[(rest >> 14) & 127], kSevenBitSigns[(rest >> 21) & 127]));
-        const int ls = static_cast<int>(2 * (rest >> 28) + 1);
-        *scales = half_scales(ls, ls);
-    }
-};
-struct DecodeIQ2_XS {
-    using Block = BlockIQ2_XS;
-    static constexpr float kFactor = 0.125f;
-    static float scale(const Block& b) { return half(b.d); }
-    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
-        const uint16_t* q = &b.qs[4 * ib];
-        *w = signed_bytes(four_u64(kIq2xsGrid[q[0] & 511], kIq2xsGrid[q[1] & 511],
-                                   kIq2xsGrid[q[2] & 511], kIq2xsGrid[q[3] & 511]),
-                          four_u64(kSevenBitSigns[q[0] >> 9], kSevenBitSigns[q[1] >> 9],
-                                   kSevenBitSigns[q[2] >> 9], kSevenBitSigns[q[3] >> 9]));
-        *scales = half_scales(2 * (b.scales[ib] & 0xf) + 1, 2 * (b.scales[ib] >> 4) + 1);
-    }
-};
-struct DecodeIQ2_S {
-    using Block = BlockIQ2_S;
-    static constexpr float kFactor = 0.125f;
-    static float scale(const Block& b) { return half(b.d); }
-    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
-        const uint8_t* signs = b.qs + kQK_K / 8 + 4 * ib;
-        *w = signed_bytes(
-            four_u64(kIq2sGrid[iq2_s_index(b, ib, 0)], kIq2sGrid[iq2_s_index(b, ib, 1)],
-                     kIq2sGrid[iq2_s_index(b, ib, 2)], kIq2sGrid[iq2_s_index(b, ib, 3)]),
-            four_u64(kEightBitSigns[signs[0]], kEightBitSigns[signs[1]], kEightBitSigns[signs[2]],
-                     kEightBitSigns[signs[3]]));
-        *scales = half_scales(2 * (b.scales[ib] & 0xf) + 1, 2 * (b.scales[ib] >> 4) + 1);
-    }
-};
-struct DecodeIQ3_XXS {
-    using Block = BlockIQ3_XXS;
-    static constexpr float kFactor = 0.25f;
-    static float scale(const Block& b) { return half(b.d); }
-    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
-        const uint8_t* q = &b.qs[8 * ib];
-        uint32_t word;
-        std::memcpy(&word, b.qs + kQK_K / 4 + 4 * ib, 4);
-        const __m256i magnitudes = _mm256_set_epi32(
-            static_cast<int>(kIq3xxsGrid[q[7]]), static_cast<int>(kIq3xxsGrid[q[6]]),
-            static_cast<int>(kIq3xxsGrid[q[5]]), static_cast<int>(kIq3xxsGrid[q[4]]),
-            static_cast<int>(kIq3xxsGrid[q[3]]), static_cast<int>(kIq3xxsGrid[q[2]]),
-            static_cast<int>(kIq3xxsGrid[q[1]]), static_cast<int>(kIq3xxsGrid[q[0]]));
-        *w = signed_bytes(
-            magnitudes,
-            four_u64(kSevenBitSigns[word & 127], kSevenBitSigns[(word >> 7) & 127],
-                     kSevenBitSigns[(word >> 14) & 127], kSevenBitSigns[(word >> 21) & 127]));
-        const int ls = static_cast<int>(2 * (word >> 28) + 1);
-        *scales = half_scales(ls, ls);
-    }
-};
-struct DecodeIQ3_S {
-    using Block = BlockIQ3_S;
-    static constexpr float kFactor = 1.0f;
-    static float scale(const Block& b) { return half(b.d); }
-    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
-        int g[8];
-        for (int k = 0; k < 8; ++k) g[k] = static_cast<int>(kIq3sGrid[iq3_s_index(b, ib, k)]);
-        const uint8_t* signs = &b.signs[4 * ib];
-        *w = signed_bytes(_mm256_set_epi32(g[7], g[6], g[5], g[4], g[3], g[2], g[1], g[0]),
-                          four_u64(kEightBitSigns[signs[0]], kEightBitSigns[signs[1]],
-                                   kEightBitSigns[signs[2]], kEightBitSigns[signs[3]]));
-        const int ls = 2 * ((b.scales[ib / 2] >> (4 * (ib % 2))) & 0xf) + 1;
-        *scales = half_scales(ls, ls);
-    }
-};
-
-// IQ1_S, IQ1_M: grid values -1, 0, 1 plus a shift of +-1/8 per sub-block (IQ1_S) or per 8
-// values (IQ1_M). The weights here are 8 g + s (s = +-1: -9..9), so the integer sum is 8 times
-// the reference's grid sum plus its shift sum, and the factor 1/8 comes at the end: both are
-// exact (the sums stay far below 2^24), so the bits are the reference's.
-inline __m256i eight_times(__m256i grid) {  // grid in -1, 0, 1
-    return _mm256_sign_epi8(_mm256_set1_epi8(8), grid);
-}
-constexpr uint64_t kPlusOnes = 0x0101010101010101ull, kMinusOnes = ~uint64_t{0};
-struct DecodeIQ1_S {
-    using Block = BlockIQ1_S;
-    static constexpr float kFactor = 0.125f;
-    static float scale(const Block& b) { return half(b.d); }
-    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
-        const __m256i grid =
-            four_u64(kIq1sGrid[iq1_s_index(b, ib, 0)], kIq1sGrid[iq1_s_index(b, ib, 1)],
-                     kIq1sGrid[iq1_s_index(b, ib, 2)], kIq1sGrid[iq1_s_index(b, ib, 3)]);
-        const __m256i shift = _mm256_set1_epi8(b.qh[ib] & 0x8000 ? -1 : 1);
-        *w = _mm256_add_epi8(eight_times(grid), shift);
-        const int ls = 2 * ((b.qh[ib] >> 12) & 7) + 1;
-        *scales = half_scales(ls, ls);
-    }
-};
-struct DecodeIQ1_M {
-    using Block = BlockIQ1_M;
-    static constexpr float kFactor = 0.125f;
-    static float scale(const Block& b) {
-        uint16_t sc[4];
-        float d;
-        iq1_m_scales(b, sc, d);
-        return d;
-    }
-    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
-        const __m256i grid =
-            four_u64(kIq1sGrid[iq1_m_index(b, ib, 0)], kIq1sGrid[iq1_m_index(b, ib, 1)],
-                     kIq1sGrid[iq1_m_index(b, ib, 2)], kIq1sGrid[iq1_m_index(b, ib, 3)]);
-        uint64_t shifts[4];
-        for (int l = 0; l < 4; ++l)
-            shifts[l] = iq1_m_shift_negative(b, ib, l) ? kMinusOnes : kPlusOnes;
-        *w = _mm256_add_epi8(eight_times(grid),
-                             four_u64(shifts[0], shifts[1], shifts[2], shifts[3]));
-        uint16_t sc[4];
-        std::memcpy(sc, b.scales, 8);
-        const int shift6 = 6 * (ib % 2);
-        *scales = half_scales(2 * ((sc[ib / 2] >> shift6) & 7) + 1,
-                              2 * ((sc[ib / 2] >> (shift6 + 3)) & 7) + 1);
-    }
-};
-
-// TQ1_0, TQ2_0: weights t - 1 for the ternary digits t, one scale per block.
-struct DecodeTQ2_0 {
-    using Block = BlockTQ2_0;
-    static constexpr float kFactor = 1.0f;
-    static float scale(const Block& b) { return half(b.d); }
-    // Sub-block ib: bits 2k..2k+1 (k = ib % 4) of the 32 bytes of its 128-value half.
-    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
-        const __m256i bytes = load32(b.qs + 32 * (ib / 4));
-        const __m256i t =
-            _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * (ib % 4)), _mm256_set1_epi8(3));
-        *w = _mm256_sub_epi8(t, _mm256_set1_epi8(1));
-        *scales = half_scales(1, 1);
-    }
-};
-
-// TQ1_0's digits: digit n of byte q is (3 x (q x 3^n mod 256)) >> 8, for 16 bytes at once with
-// a multiplier 3^n per byte (16-bit lanes hold the products).
-inline __m128i trits(__m128i bytes, __m256i pow3) {
-    const __m256i q = _mm256_and_si256(_mm256_mullo_epi16(_mm256_cvtepu8_epi16(bytes), pow3),
-                                       _mm256_set1_epi16(0xff));
-    const __m256i t = _mm256_srli_epi16(_mm256_mullo_epi16(q, _mm256_set1_epi16(3)), 8);
-    return _mm_packus_epi16(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
-}
-inline __m256i pow3_of(int n) {
-    static constexpr int16_t kPow3[5] = {1, 3, 9, 27, 81};
-    return _mm256_set1_epi16(kPow3[n]);
-}
-struct DecodeTQ1_0 {
-    using Block = BlockTQ1_0;
-    static constexpr float kFactor = 1.0f;
-    static float scale(const Block& b) { return half(b.d); }
-    // Values 32 n + m (n < 5) are digit n of qs[m]; 160 + 16 n + m digit n of qs[32 + m]; 240 +
-    // 4 n + j digit n of qh[j].
-    static void sub_block(const Block& b, int ib, __m256i* w, __m256i* scales) {
-        __m128i lo, hi;
-        if (ib < 5) {
-            const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-            const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16));
-            lo = trits(a, pow3_of(ib));
-            hi = trits(c, pow3_of(ib));
-        } else {
-            const __m128i tail = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 32));
-            if (ib < 7) {
-                lo = trits(tail, pow3_of(2 * (ib - 5)));
-                hi = trits(tail, pow3_of(2 * (ib - 5) + 1));
-            } else {
-                lo = trits(tail, pow3_of(4));
-                uint32_t qh;
-                std::memcpy(&qh, b.qh, 4);
-                hi = trits(_mm_set1_epi32(static_cast<int>(qh)),
-                           _mm256_setr_epi16(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27));
-            }
-        }
-        *w = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(1));
-        *scales = half_scales(1, 1);
+    static __m256i values(const Block& b, int ib) { return iq4_levels(b.qs + 16 * ib); }
+    static void scales(const Block& b, int ib, int& lo, int& hi) {
+        lo = hi = iq4_xs_scale(b, ib) - 32;
     }
 };
 
@@ -724,7 +513,12 @@ void grid_rows(int64_t n, const void* x, const void* y, size_t y_stride, float* 
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const auto& xb = blocks_of<typename D::Block>(x)[i];
         __m256i w[8], scales[8];
-        for (int ib = 0; ib < 8; ++ib) D::sub_block(xb, ib, &w[ib], &scales[ib]);
+        for (int ib = 0; ib < 8; ++ib) {
+            int lo, hi;
+            w[ib] = D::values(xb, ib);
+            D::scales(xb, ib, lo, hi);
+            scales[ib] = half_scales(lo, hi);
+        }
         const float d = D::scale(xb);
         for (int r = 0; r < R; ++r) {
             const BlockQ8_K& a =

@@ -87,41 +87,6 @@ void gemm_packed_wide_pair(int64_t n, const void* packed, const Q8Batch& a, floa
     panel_all_tokens<Rows16, kOffset, 1, 2>(n_blocks, panel.data(), a, y, y_stride);
 }
 
-// Two consecutive groups (16 rows) in 512-bit registers: twice the rows per instruction.
-template <typename Packed>
-void gemm_k_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y,
-                        size_t y_stride) {
-    const int64_t n_blocks = n / kQK_K;
-    const auto* low = static_cast<const Packed*>(packed);
-    const Packed* high = low + n_blocks;  // the next group follows
-    if (a.n_tokens < 4) {
-        if constexpr (std::is_same_v<Packed, PackedQ4_K>) {
-            // 16 rows at a time measured faster end to end for Q4_K (docs/optimizations.md).
-            k_tokens_streamed<Rows16>(n_blocks, low, a, y, y_stride);
-        } else {
-            // The other K-quants generate 8 rows at a time: with the weights streaming from
-            // memory, 16 rows measured no faster for them, though they win with the weights in
-            // cache (kernels_bench packed_token; docs/optimizations.md).
-            gemm_k_packed<Packed>(n, low, a, y, y_stride);
-            gemm_k_packed<Packed>(n, high, a, y + 8, y_stride);
-        }
-        return;
-    }
-    thread_local std::vector<WideKPanelBlock> panel;  // a batch: decode once, use for every token
-    if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
-    for (int64_t b = 0; b < n_blocks; ++b) {
-        KPanelBlock rows_0_7, rows_8_15;
-        for (int g = 0; g < 8; ++g) {
-            values(low[b], g, rows_0_7.q + 8 * g);
-            values(high[b], g, rows_8_15.q + 8 * g);
-        }
-        scales(low[b], &rows_0_7);
-        scales(high[b], &rows_8_15);
-        widen(rows_0_7, rows_8_15, &panel[b]);
-    }
-    k_panel_all_tokens<Rows16>(n_blocks, panel.data(), a, y, y_stride);
-}
-
 }  // namespace
 
 #include "kernels/x86_packed8_exports.inl"

@@ -29,6 +29,7 @@
 #include "kernels/blocks.h"
 #include "kernels/iq_grids.h"
 #include "kernels/packed_layout.h"
+#include "kernels/x86_grid_decode.inl"
 #include "kernels/x86_k_unpack.inl"
 #include "kernels/x86_panel.inl"
 
@@ -340,6 +341,21 @@ inline void values(const PackedIQ4_XS& p, int g, V q[8], Load load = {}) {
     }
 }
 
+// The grid i-quants, IQ1 and the ternary types (VNNI only): each row's values 32g.. decoded to
+// signed bytes (x86_grid_decode.inl, within -62..62), + 128 (unsigned for vpdpbusd, as
+// IQ4_XS's levels), then the 8 rows' dwords transposed into the panel's order.
+template <typename Block, typename V, typename Load = LoadNarrow>
+inline void values(const PackedRows8<Block>& p, int g, V q[8], Load = {}) {
+    static_assert(sizeof(V) == 32, "decoded 8 rows at a time");
+    using D = typename x86_grid::DecoderOf<Block>::type;
+    __m256i rows[8];
+    for (int j = 0; j < 8; ++j) {
+        rows[j] =
+            _mm256_xor_si256(D::values(p.rows[j], g), _mm256_set1_epi8(static_cast<char>(0x80)));
+    }
+    transpose8x8_epi32(rows, q);
+}
+
 // Q4_K / Q5_K: the 6-bit scales and minimums of sub-blocks 0..3 are the low 6 bits of bytes
 // 0..3 and 4..7; those of 4..7 take 4 bits from bytes 8..11 and their top 2 from the top of
 // bytes 0..7 (kernels/k_quant_scales.h). Byte-wise on the three dwords of all 8 rows at once.
@@ -389,6 +405,25 @@ inline void scales(const PackedIQ4_XS& p, Out* out) {
         out->coef[g] = int16_pairs(coef, coef);
     }
     out->d = out->coef_d = halves8(p.d);
+}
+// The grid types: each row's 16 integer scales; the values' + 128 comes off as 128 scale
+// times each 16-value half's activation sum. The row's float scale takes the type's factor
+// (a power of two: the same product as the reference's factor applied at the end).
+template <typename Block, typename Out>
+inline void scales(const PackedRows8<Block>& p, Out* out) {
+    using D = typename x86_grid::DecoderOf<Block>::type;
+    alignas(32) int32_t ls[16][8];
+    alignas(32) float d[8];
+    for (int j = 0; j < 8; ++j) {
+        for (int ib = 0; ib < 8; ++ib) D::scales(p.rows[j], ib, ls[2 * ib][j], ls[2 * ib + 1][j]);
+        d[j] = D::kFactor * D::scale(p.rows[j]);
+    }
+    for (int s = 0; s < 16; ++s) out->scale[s] = load32(ls[s]);
+    for (int m = 0; m < 8; ++m) {
+        out->coef[m] = int16_pairs(_mm256_slli_epi32(out->scale[2 * m], 7),
+                                   _mm256_slli_epi32(out->scale[2 * m + 1], 7));
+    }
+    out->d = out->coef_d = _mm256_load_ps(d);
 }
 // Q2_K: scale in the low nibble, minimum in the high nibble.
 template <typename Out>
@@ -446,6 +481,13 @@ constexpr int kKInt16Run = 4;
 template <>
 constexpr int kKInt16Run<PackedQ6_K> = 2;
 
+// Whether a packed type's correction comes off in int32 (k_block_end): the grid types', whose
+// values are small next to the 128 added to them.
+template <typename Packed>
+constexpr bool kIntegerOffset = false;
+template <typename Block>
+constexpr bool kIntegerOffset<PackedRows8<Block>> = true;
+
 // One or two tokens against one group (Rows8) or two consecutive ones (Rows16, 512-bit
 // registers), decoding the values as they stream in, with a software prefetch two
 // super-blocks ahead.
@@ -488,7 +530,8 @@ void k_tokens_streamed(int64_t n_blocks, const Packed* low, const Q8Batch& a, fl
             const auto group_values = [&p = low[b], load](int g, typename L::I q[8]) {
                 values(p, g, q, load);
             };
-            acc = k_block_token<L, kKInt16Run<Packed>>(group_values, s, act[b], acc);
+            acc = k_block_token<L, kKInt16Run<Packed>, kIntegerOffset<Packed>>(group_values, s,
+                                                                               act[b], acc);
         }
         L::store(y + t * y_stride, acc);
     }
@@ -508,8 +551,46 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
         for (int g = 0; g < 8; ++g) values(groups[b], g, panel[b].q + 8 * g);
         k_scales(groups[b], &panel[b]);
     }
-    k_panel_all_tokens<Rows8, kKInt16Run<Packed>>(n_blocks, panel.data(), a, y, y_stride);
+    k_panel_all_tokens<Rows8, kKInt16Run<Packed>, kIntegerOffset<Packed>>(n_blocks, panel.data(), a,
+                                                                          y, y_stride);
 }
+
+#if defined(__AVX512F__)
+// Two consecutive groups (16 rows) in 512-bit registers: twice the rows per instruction.
+template <typename Packed>
+void gemm_k_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    const int64_t n_blocks = n / kQK_K;
+    const auto* low = static_cast<const Packed*>(packed);
+    const Packed* high = low + n_blocks;  // the next group follows
+    if (a.n_tokens < 4) {
+        if constexpr (std::is_same_v<Packed, PackedQ4_K>) {
+            // 16 rows at a time measured faster end to end for Q4_K (docs/optimizations.md).
+            k_tokens_streamed<Rows16>(n_blocks, low, a, y, y_stride);
+        } else {
+            // The other K-quants generate 8 rows at a time: with the weights streaming from
+            // memory, 16 rows measured no faster for them, though they win with the weights in
+            // cache (kernels_bench packed_token; docs/optimizations.md).
+            gemm_k_packed<Packed>(n, low, a, y, y_stride);
+            gemm_k_packed<Packed>(n, high, a, y + 8, y_stride);
+        }
+        return;
+    }
+    thread_local std::vector<WideKPanelBlock> panel;  // a batch: decode once, use for every token
+    if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        KPanelBlock rows_0_7, rows_8_15;
+        for (int g = 0; g < 8; ++g) {
+            values(low[b], g, rows_0_7.q + 8 * g);
+            values(high[b], g, rows_8_15.q + 8 * g);
+        }
+        scales(low[b], &rows_0_7);
+        scales(high[b], &rows_8_15);
+        widen(rows_0_7, rows_8_15, &panel[b]);
+    }
+    k_panel_all_tokens<Rows16, 4, kIntegerOffset<Packed>>(n_blocks, panel.data(), a, y, y_stride);
+}
+#endif  // __AVX512F__
 
 }  // namespace
 }  // namespace ember::x86_panel

@@ -73,7 +73,22 @@ void gemm_packed8_iq4_xs(int64_t n, const void* packed, const Q8Batch& a, float*
     gemm_k_packed<PackedIQ4_XS>(n, packed, a, y, y_stride);
 }
 
+// The grid i-quants, IQ1 and the ternary types: the 8 rows' blocks side by side.
+template <typename Block>
+void pack8_rows(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<Block, kQK_K, PackedRows8<Block>, pack_rows8<Block>>(n, w, w_stride, packed);
+}
+template <typename Block>
+void gemm_packed8_rows(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    gemm_k_packed<PackedRows8<Block>>(n, packed, a, y, y_stride);
+}
+
 namespace {
+template <typename Block>
+void register_rows8(TypeKernels& k) {
+    k.pack8 = pack8_rows<Block>;
+    k.gemm_packed8 = gemm_packed8_rows<Block>;
+}
 // The packing and 8-row kernel of every packed type, into a table (the file's
 // register_packed_kernels).
 void register_packed8(KernelTable& t) {
@@ -91,6 +106,15 @@ void register_packed8(KernelTable& t) {
     // IQ4_XS's values + 128 reach 241: vpmaddubsw pairs would saturate, so VNNI only.
     if constexpr (kVnni) {
         t[T::IQ4_XS].pack8 = pack8_iq4_xs, t[T::IQ4_XS].gemm_packed8 = gemm_packed8_iq4_xs;
+        register_rows8<BlockIQ2_XXS>(t[T::IQ2_XXS]);
+        register_rows8<BlockIQ2_XS>(t[T::IQ2_XS]);
+        register_rows8<BlockIQ2_S>(t[T::IQ2_S]);
+        register_rows8<BlockIQ3_XXS>(t[T::IQ3_XXS]);
+        register_rows8<BlockIQ3_S>(t[T::IQ3_S]);
+        register_rows8<BlockIQ1_S>(t[T::IQ1_S]);
+        register_rows8<BlockIQ1_M>(t[T::IQ1_M]);
+        register_rows8<BlockTQ1_0>(t[T::TQ1_0]);
+        register_rows8<BlockTQ2_0>(t[T::TQ2_0]);
     }
 }
 }  // namespace

@@ -172,6 +172,9 @@ struct Rows8 {
     static I add(I a, I b) {
         return _mm256_add_epi32(a, b);
     }
+    static I sub(I a, I b) {
+        return _mm256_sub_epi32(a, b);
+    }
     static F set1(float x) {
         return _mm256_set1_ps(x);
     }
@@ -204,6 +207,7 @@ struct Rows16 {
     static I dpwssd(I acc, I a, I b) { return _mm512_dpwssd_epi32(acc, a, b); }
     static I mullo(I a, I b) { return _mm512_mullo_epi32(a, b); }
     static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+    static I sub(I a, I b) { return _mm512_sub_epi32(a, b); }
     static F set1(float x) { return _mm512_set1_ps(x); }
     static F to_float(I v) { return _mm512_maskz_cvtepi32_ps(0xffff, v); }
     static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
@@ -390,11 +394,28 @@ inline __m256i scale_pairs(__m256i scale) {
                            _mm256_slli_epi32(scale, 16));
 }
 
+// The end of a super-block against one token: acc + d_a * (d * S - coef_d * C) for the rows'
+// integer sums S and corrections C. With kIntegerOffset (the panel's coef_d is its d: an
+// offset on the values, not a minimum) C comes off S in int32 first, exactly: values small
+// next to their offset (the grid types' +-62 against 128) would otherwise lose their bits in
+// the float cancellation of two large products.
+template <typename L, bool kIntegerOffset, typename Scales>
+inline typename L::F k_block_end(const Scales& s, typename L::I sum, typename L::I corr, float d_a,
+                                 typename L::F acc) {
+    const typename L::F da = L::set1(d_a);
+    if constexpr (kIntegerOffset) {
+        return L::fmadd(L::mul(s.d, da), L::to_float(L::sub(sum, corr)), acc);
+    } else {
+        acc = L::fmadd(L::mul(s.d, da), L::to_float(sum), acc);
+        return L::fnmadd(L::mul(s.coef_d, da), L::to_float(corr), acc);
+    }
+}
+
 // One super-block of the rows against one token's Q8_K block: returns
 // acc + d_a * (d * S - coef_d * C). group_values(g, q) gives the values 32g..32g+31 of the rows
 // (q[k]: values 32g + 4k..+3, row j in dword j); `s` has the scales (KPanelBlock's fields
 // scale, coef, d, coef_d).
-template <typename L, int kRun, typename GroupValues, typename Scales>
+template <typename L, int kRun, bool kIntegerOffset = false, typename GroupValues, typename Scales>
 inline typename L::F k_block_token(GroupValues group_values, const Scales& s, const BlockQ8_K& ab,
                                    typename L::F acc) {
     typename L::I sum = L::set1(0);
@@ -421,15 +442,13 @@ inline typename L::F k_block_token(GroupValues group_values, const Scales& s, co
         std::memcpy(&pair, ab.bsums + 2 * m, 4);
         corr = L::dpwssd(corr, s.coef[m], L::set1(pair));
     }
-    const typename L::F da = L::set1(ab.d);
-    acc = L::fmadd(L::mul(s.d, da), L::to_float(sum), acc);
-    return L::fnmadd(L::mul(s.coef_d, da), L::to_float(corr), acc);
+    return k_block_end<L, kIntegerOffset>(s, sum, corr, ab.d, acc);
 }
 
 // A stored panel against tokens [t, t + T): the same sums as k_block_token, with the loops
 // turned so that each group's 8 value vectors are loaded once and serve all T tokens (one
 // token at a time, the loads, not the multiply-adds, would set the pace).
-template <typename L, int T, int kRun>
+template <typename L, int T, int kRun, bool kIntegerOffset>
 void k_panel_tokens(int64_t n_blocks, const typename L::KPanel* panel, const uint8_t* a,
                     size_t a_stride, int t, float* y, size_t y_stride) {
     const BlockQ8_K* act[T];
@@ -458,29 +477,29 @@ void k_panel_tokens(int64_t n_blocks, const typename L::KPanel* panel, const uin
                 std::memcpy(&pair, act[i][b].bsums + 2 * m, 4);
                 corr = L::dpwssd(corr, p.coef[m], L::set1(pair));
             }
-            const typename L::F da = L::set1(act[i][b].d);
-            acc[i] = L::fmadd(L::mul(p.d, da), L::to_float(sum[i]), acc[i]);
-            acc[i] = L::fnmadd(L::mul(p.coef_d, da), L::to_float(corr), acc[i]);
+            acc[i] = k_block_end<L, kIntegerOffset>(p, sum[i], corr, act[i][b].d, acc[i]);
         }
     }
     for (int i = 0; i < T; ++i) L::store(y + (t + i) * y_stride, acc[i]);
 }
 
 // Every token of the batch against a whole K panel, L::kKTokens per pass (then 4, then 1).
-template <typename L, int kRun = 4>
+template <typename L, int kRun = 4, bool kIntegerOffset = false>
 void k_panel_all_tokens(int64_t n_blocks, const typename L::KPanel* panel, const Q8Batch& a,
                         float* y, size_t y_stride) {
     int t = 0;
     if constexpr (L::kKTokens > 4) {
         for (; t + L::kKTokens <= a.n_tokens; t += L::kKTokens) {
-            k_panel_tokens<L, L::kKTokens, kRun>(n_blocks, panel, a.rows, a.row_stride, t, y,
-                                                 y_stride);
+            k_panel_tokens<L, L::kKTokens, kRun, kIntegerOffset>(n_blocks, panel, a.rows,
+                                                                 a.row_stride, t, y, y_stride);
         }
     }
     for (; t + 4 <= a.n_tokens; t += 4)
-        k_panel_tokens<L, 4, kRun>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
+        k_panel_tokens<L, 4, kRun, kIntegerOffset>(n_blocks, panel, a.rows, a.row_stride, t, y,
+                                                   y_stride);
     for (; t < a.n_tokens; ++t)
-        k_panel_tokens<L, 1, kRun>(n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
+        k_panel_tokens<L, 1, kRun, kIntegerOffset>(n_blocks, panel, a.rows, a.row_stride, t, y,
+                                                   y_stride);
 }
 
 }  // namespace

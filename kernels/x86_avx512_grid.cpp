@@ -1,0 +1,475 @@
+// The lattice i-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S) and IQ1_S / IQ1_M with AVX-512
+// (F, BW, VL, VNNI), one weight row against one token: generation's path, where each weight
+// is read once and its decoding, not the memory, used to set the pace (docs/performance.md).
+//
+// A super-block's 256 values are decoded whole, in 4 vectors of 64: the grid entries of all
+// its groups fetched by gathers (the indices computed in vectors), the sign bits of each group
+// (7 stored, the 8th their parity, or 8 stored) turned into one 64-bit mask per vector that
+// negates the entries in place, every value + 128 so that vpdpbusd takes it as unsigned; the
+// 128 comes off through Q8_K's sums of 16 activations, as in the packed panels. The block's
+// integer sum is the reference's, then scaled with the same float operations in the same
+// order: the results are the reference's bits.
+//
+// Batches go through the packed panels (x86_packed.inl: each row's sub-blocks decoded by the
+// AVX2 decoders, x86_grid_decode.inl, and transposed); register_grid_kernels puts this file's
+// row kernel under their one-token path.
+#include <immintrin.h>
+
+#include <array>
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels/iq_grids.h"
+#include "kernels/simd_kernels.h"
+#include "kernels/x86_packed.inl"
+
+// GCC 12 takes the _mm512_undefined_*() sources inside some intrinsics (conversions,
+// reductions) for uninitialised variables; the warning is false in this file.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+namespace ember::avx512 {
+namespace {
+
+using packed::PackedRows8;
+using x86_panel::gemm_k_packed;
+using x86_panel::gemm_k_packed_wide;
+
+// A grid with 128 added to every byte (an int8 magnitude or value v becomes the byte v + 128,
+// which is v ^ 0x80).
+template <typename Entry, size_t N>
+std::array<Entry, N> plus_128(const std::array<Entry, N>& grid) {
+    Entry high_bits = 0;
+    for (size_t b = 0; b < sizeof(Entry); ++b)
+        high_bits = static_cast<Entry>(high_bits << 8 | 0x80);
+    std::array<Entry, N> out{};
+    for (size_t i = 0; i < N; ++i) out[i] = grid[i] ^ high_bits;
+    return out;
+}
+// IQ1's grid (values -1, 0, 1) as 8 v + 128: the weights are 8 g + s with the shift s = +-1
+// added per group (x86_grid_decode.inl says why the factor 1/8 comes at the end, exactly).
+std::array<uint64_t, 2048> iq1_eight_times_plus_128() {
+    std::array<uint64_t, 2048> out{};
+    for (size_t i = 0; i < out.size(); ++i) {
+        for (int j = 0; j < 8; ++j) {
+            const auto v = static_cast<int8_t>(kIq1sGrid[i] >> (8 * j));
+            out[i] |= static_cast<uint64_t>(static_cast<uint8_t>(8 * v + 128)) << (8 * j);
+        }
+    }
+    return out;
+}
+
+const uint64_t* iq2xxs_grid() {
+    static const auto grid = plus_128(kIq2xxsGrid);
+    return grid.data();
+}
+const uint64_t* iq2xs_grid() {
+    static const auto grid = plus_128(kIq2xsGrid);
+    return grid.data();
+}
+const uint64_t* iq2s_grid() {
+    static const auto grid = plus_128(kIq2sGrid);
+    return grid.data();
+}
+const uint32_t* iq3xxs_grid() {
+    static const auto grid = plus_128(kIq3xxsGrid);
+    return grid.data();
+}
+const uint32_t* iq3s_grid() {
+    static const auto grid = plus_128(kIq3sGrid);
+    return grid.data();
+}
+const uint64_t* iq1s_grid() {
+    static const auto grid = iq1_eight_times_plus_128();
+    return grid.data();
+}
+
+inline __m512i every_u16(int v) {
+    return _mm512_set1_epi16(static_cast<int16_t>(v));
+}
+
+// 32 groups' 7 stored sign bits (16-bit lanes, 0..127) -> their 8 sign bits as 32 bytes: the
+// 8th is the parity of the 7 (iq_signs), folded by shifts and XORs.
+inline __m256i seven_bit_signs(__m512i seven) {
+    __m512i parity = _mm512_xor_si512(seven, _mm512_srli_epi16(seven, 4));
+    parity = _mm512_xor_si512(parity, _mm512_srli_epi16(parity, 2));
+    parity = _mm512_xor_si512(parity, _mm512_srli_epi16(parity, 1));
+    const __m512i eighth = _mm512_slli_epi16(_mm512_and_si512(parity, every_u16(1)), 7);
+    return _mm512_cvtepi16_epi8(_mm512_or_si512(seven, eighth));
+}
+// 8 words of four 7-bit sign groups each (IQ2_XXS, IQ3_XXS: bits 0, 7, 14, 21 of each word) ->
+// the 32 groups' 8 sign bits as bytes.
+inline __m256i sign_groups_of_words(__m256i words) {
+    const __m512i wide = _mm512_zextsi256_si512(words);
+    const __m512i shifts =
+        _mm512_setr_epi32(0, 7, 14, 21, 0, 7, 14, 21, 0, 7, 14, 21, 0, 7, 14, 21);
+    const __m512i seven = _mm512_set1_epi32(127);
+    const __m512i first = _mm512_and_si512(
+        _mm512_srlv_epi32(
+            _mm512_permutexvar_epi32(
+                _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), wide),
+            shifts),
+        seven);
+    const __m512i second = _mm512_and_si512(
+        _mm512_srlv_epi32(
+            _mm512_permutexvar_epi32(
+                _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7), wide),
+            shifts),
+        seven);
+    const __m512i groups = _mm512_inserti64x4(_mm512_zextsi256_si512(_mm512_cvtepi32_epi16(first)),
+                                              _mm512_cvtepi32_epi16(second), 1);
+    return seven_bit_signs(groups);
+}
+
+// Applies 32 bytes of sign bits (bit i of byte e: value 8e + i is negative) to 4 vectors of
+// values + 128: where negative, 0 - (m + 128) = 128 - m as a byte.
+inline void apply_signs(__m256i signs, __m512i w[4]) {
+    alignas(32) uint64_t bits[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bits), signs);
+    for (int c = 0; c < 4; ++c)
+        w[c] = _mm512_mask_sub_epi8(w[c], _cvtu64_mask64(bits[c]), _mm512_setzero_si512(), w[c]);
+}
+inline void apply_signs(const uint8_t* sign_bytes, __m512i w[4]) {
+    apply_signs(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sign_bytes)), w);
+}
+
+// Entries i(0..7) of a table of 8-byte grid entries as one vector (entry i(k) in lane k), by
+// plain loads and inserts: on Zen 4 that measured faster than vpgatherdq, while for IQ3's
+// 4-byte entries vpgatherdd stayed ahead of 16 inserts (docs/optimizations.md).
+template <typename Index>
+inline __m512i gather8(const uint64_t* table, Index i) {
+    const auto pair = [table, &i](int k) {
+        const __m128i low = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(table + i(k)));
+        return _mm_insert_epi64(low, static_cast<int64_t>(table[i(k + 1)]), 1);
+    };
+    const __m256i low = _mm256_inserti128_si256(_mm256_castsi128_si256(pair(0)), pair(2), 1);
+    const __m256i high = _mm256_inserti128_si256(_mm256_castsi128_si256(pair(4)), pair(6), 1);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1);
+}
+
+// The 16 scales (one per 16 values) as int32 lanes, 2 s + 1 for the stored s: from 16 nibbles
+// (IQ2_XS, IQ2_S: byte j/2, low nibble first) ...
+inline __m512i odd_scales_of_nibbles(const uint8_t* bytes) {
+    int64_t eight;
+    std::memcpy(&eight, bytes, 8);
+    const __m128i b = _mm_cvtsi64_si128(eight);
+    const __m128i low = _mm_and_si128(b, _mm_set1_epi8(0x0f));
+    const __m128i high = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
+    const __m512i s = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(low, high));
+    return _mm512_add_epi32(_mm512_add_epi32(s, s), _mm512_set1_epi32(1));
+}
+// ... or from 8 values, one per 32 (each serving both its halves).
+inline __m512i odd_scales_per_32(__m256i s) {
+    const __m512i twice =
+        _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
+                                 _mm512_zextsi256_si512(s));
+    return _mm512_add_epi32(_mm512_add_epi32(twice, twice), _mm512_set1_epi32(1));
+}
+
+// Each decoder: values(b, w) gives values 64c .. 64c + 63 of the super-block, + 128, in w[c];
+// scales(b) the 16 integer scales; scale(b) and kFactor as the AVX2 decoders'.
+struct IQ2_XXS {
+    using Block = BlockIQ2_XXS;
+    static constexpr float kFactor = 0.125f;
+    static float scale(const Block& b) { return _cvtsh_ss(b.d); }
+    // Sub-block ib is a 64-bit word: 4 index bytes, then 4 sign groups and the scale.
+    static __m256i rest(const Block& b) {
+        return _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b.qs), 32));
+    }
+    static void values(const Block& b, __m512i w[4]) {
+        const uint64_t* grid = iq2xxs_grid();
+        const auto* bytes = reinterpret_cast<const uint8_t*>(b.qs);
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {  // entries 8c.. are bytes 0..3 of words 2c and 2c + 1
+            const uint8_t* q = bytes + 16 * c;
+            w[c] = gather8(grid, [q](int k) { return q[k % 4 + 8 * (k / 4)]; });
+        }
+        apply_signs(sign_groups_of_words(rest(b)), w);
+    }
+    static __m512i scales(const Block& b) {
+        return odd_scales_per_32(_mm256_srli_epi32(rest(b), 28));
+    }
+};
+struct IQ2_XS {
+    using Block = BlockIQ2_XS;
+    static constexpr float kFactor = 0.125f;
+    static float scale(const Block& b) { return _cvtsh_ss(b.d); }
+    // 32 x 16 bits: a 9-bit index, 7 sign bits.
+    static void values(const Block& b, __m512i w[4]) {
+        const uint64_t* grid = iq2xs_grid();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+            const uint16_t* q = b.qs + 8 * c;
+            w[c] = gather8(grid, [q](int k) { return q[k] & 511; });
+        }
+        apply_signs(seven_bit_signs(_mm512_srli_epi16(_mm512_loadu_si512(b.qs), 9)), w);
+    }
+    static __m512i scales(const Block& b) {
+        return odd_scales_of_nibbles(b.scales);
+    }
+};
+struct IQ2_S {
+    using Block = BlockIQ2_S;
+    static constexpr float kFactor = 0.125f;
+    static float scale(const Block& b) { return _cvtsh_ss(b.d); }
+    // Index low bytes in qs[0..31], sign bytes in qs[32..63]; entry e's top 2 bits are bits
+    // 2e, 2e + 1 of the 64 bits of qh.
+    static void values(const Block& b, __m512i w[4]) {
+        const uint64_t* grid = iq2s_grid();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+            const uint8_t* q = b.qs + 8 * c;
+            const uint8_t* qh = b.qh + 2 * c;
+            w[c] = gather8(
+                grid, [q, qh](int k) { return q[k] | ((qh[k / 4] >> (2 * (k % 4))) & 3) << 8; });
+        }
+        apply_signs(b.qs + kQK_K / 8, w);
+    }
+    static __m512i scales(const Block& b) {
+        return odd_scales_of_nibbles(b.scales);
+    }
+};
+struct IQ3_XXS {
+    using Block = BlockIQ3_XXS;
+    static constexpr float kFactor = 0.25f;
+    static float scale(const Block& b) { return _cvtsh_ss(b.d); }
+    // 64 index bytes (an entry is 4 values), then per 32 values a word of 4 sign groups and
+    // the scale.
+    static __m256i rest(const Block& b) {
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + kQK_K / 4));
+    }
+    static void values(const Block& b, __m512i w[4]) {
+        const uint32_t* grid = iq3xxs_grid();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+            const __m512i lanes = _mm512_cvtepu8_epi32(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16 * c)));
+            w[c] = _mm512_i32gather_epi32(lanes, grid, 4);
+        }
+        apply_signs(sign_groups_of_words(rest(b)), w);
+    }
+    static __m512i scales(const Block& b) {
+        return odd_scales_per_32(_mm256_srli_epi32(rest(b), 28));
+    }
+};
+struct IQ3_S {
+    using Block = BlockIQ3_S;
+    static constexpr float kFactor = 1.0f;
+    static float scale(const Block& b) { return _cvtsh_ss(b.d); }
+    // 64 index low bytes; bit e of qh's 64 bits is entry e's 9th; explicit sign bytes.
+    static void values(const Block& b, __m512i w[4]) {
+        const uint32_t* grid = iq3s_grid();
+        uint64_t high;
+        std::memcpy(&high, b.qh, 8);
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+            __m512i lanes = _mm512_cvtepu8_epi32(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16 * c)));
+            lanes = _mm512_mask_or_epi32(lanes, static_cast<__mmask16>(high >> (16 * c)), lanes,
+                                         _mm512_set1_epi32(256));
+            w[c] = _mm512_i32gather_epi32(lanes, grid, 4);
+        }
+        apply_signs(b.signs, w);
+    }
+    static __m512i scales(const Block& b) {
+        uint32_t four;
+        std::memcpy(&four, b.scales, 4);
+        const __m256i s =
+            _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(four)),
+                                               _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
+                             _mm256_set1_epi32(0xf));
+        return odd_scales_per_32(s);
+    }
+};
+
+// IQ1: entries of 8 g + 128; the shift s = +-1 added per group of 8: +1 everywhere, then 2
+// off the groups (64-bit lanes) whose shift is negative (no byte borrows: every byte >= 119).
+inline __m512i add_shifts(__m512i g, __mmask8 negative) {
+    const __m512i plus = _mm512_add_epi8(g, _mm512_set1_epi8(1));
+    return _mm512_mask_sub_epi64(plus, negative, plus,
+                                 _mm512_set1_epi64(static_cast<int64_t>(0x0202020202020202ull)));
+}
+struct IQ1_S {
+    using Block = BlockIQ1_S;
+    static constexpr float kFactor = 0.125f;
+    static float scale(const Block& b) { return _cvtsh_ss(b.d); }
+    // Entry 4 ib + l: low byte qs[4 ib + l], top 3 bits at bit 3 l of qh[ib]; qh[ib]'s bit 15
+    // is the sign of sub-block ib's shift.
+    static void values(const Block& b, __m512i w[4]) {
+        const uint64_t* grid = iq1s_grid();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+            const uint8_t* q = b.qs + 8 * c;
+            const uint16_t* qh = b.qh + 2 * c;
+            const __m512i g = gather8(
+                grid, [q, qh](int k) { return q[k] | ((qh[k / 4] >> (3 * (k % 4))) & 7) << 8; });
+            const auto negative =
+                static_cast<__mmask8>((qh[0] >> 15 ? 0x0f : 0) | (qh[1] >> 15 ? 0xf0 : 0));
+            w[c] = add_shifts(g, negative);
+        }
+    }
+    static __m512i scales(const Block& b) {
+        const __m256i qh =
+            _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh)));
+        return odd_scales_per_32(_mm256_and_si256(_mm256_srli_epi32(qh, 12), _mm256_set1_epi32(7)));
+    }
+};
+struct IQ1_M {
+    using Block = BlockIQ1_M;
+    static constexpr float kFactor = 0.125f;
+    static float scale(const Block& b) {
+        uint16_t sc[4];
+        float d;
+        iq1_m_scales(b, sc, d);
+        return d;
+    }
+    // Entry e: low byte qs[e], then nibble e of qh's bits: 3 index bits and the shift's sign.
+    static void values(const Block& b, __m512i w[4]) {
+        const uint64_t* grid = iq1s_grid();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+            const uint8_t* q = b.qs + 8 * c;
+            const uint8_t* qh = b.qh + 4 * c;
+            const __m512i g = gather8(
+                grid, [q, qh](int k) { return q[k] | ((qh[k / 2] >> (4 * (k % 2))) & 7) << 8; });
+            uint32_t word;
+            std::memcpy(&word, qh, 4);
+            // Bit 3 of each nibble: the shift's sign of entry k.
+            const __m256i nibbles =
+                _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(word)),
+                                  _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+            w[c] = add_shifts(g, _mm256_test_epi32_mask(nibbles, _mm256_set1_epi32(8)));
+        }
+    }
+    // Scale j (values 16j..) is bits 3 (j % 4) .. of the j / 4th 16-bit word.
+    static __m512i scales(const Block& b) {
+        uint64_t words;
+        std::memcpy(&words, b.scales, 8);
+        const __m512i all = _mm512_set1_epi64(static_cast<int64_t>(words));
+        const __m512i seven = _mm512_set1_epi64(7);
+        const __m512i low = _mm512_and_si512(
+            _mm512_srlv_epi64(all, _mm512_setr_epi64(0, 3, 6, 9, 16, 19, 22, 25)), seven);
+        const __m512i high = _mm512_and_si512(
+            _mm512_srlv_epi64(all, _mm512_setr_epi64(32, 35, 38, 41, 48, 51, 54, 57)), seven);
+        const __m512i s = _mm512_inserti64x4(_mm512_zextsi256_si512(_mm512_cvtepi64_epi32(low)),
+                                             _mm512_cvtepi64_epi32(high), 1);
+        return _mm512_add_epi32(_mm512_add_epi32(s, s), _mm512_set1_epi32(1));
+    }
+};
+
+// Lane l of vector c holds four products of sub-block 4c + l / 4 (16 values each).
+inline __m512i scale_of_lane(__m512i scales, int c) {
+    const __m512i quarter = _mm512_srli_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 2);
+    return _mm512_permutexvar_epi32(_mm512_add_epi32(quarter, _mm512_set1_epi32(4 * c)), scales);
+}
+
+// One super-block against one token's Q8_K block: the reference's integer sum.
+template <typename D>
+[[gnu::always_inline]] inline int32_t block_dot(const typename D::Block& b, const BlockQ8_K& a) {
+    __m512i w[4];
+    D::values(b, w);
+    const __m512i scales = D::scales(b);
+    __m512i total = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) {
+        const __m512i dots =
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[c], _mm512_loadu_si512(a.qs + 64 * c));
+        total = _mm512_add_epi32(total, _mm512_mullo_epi32(dots, scale_of_lane(scales, c)));
+    }
+    // The values' + 128: 128 x scale x the 16 activations' sum, per sub-block.
+    const __m512i sums =
+        _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums)));
+    total = _mm512_sub_epi32(total, _mm512_slli_epi32(_mm512_mullo_epi32(scales, sums), 7));
+    return _mm512_reduce_add_epi32(total);
+}
+
+// One row against one token's Q8_K blocks, the float steps in the reference's order.
+template <typename D>
+float grid_row(int64_t n_blocks, const typename D::Block* x, const BlockQ8_K* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n_blocks; ++i)
+        sum += D::scale(x[i]) * y[i].d * static_cast<float>(block_dot<D>(x[i], y[i]));
+    return D::kFactor * sum;
+}
+
+template <typename D>
+float grid_dot(int64_t n, const void* x, const void* y) {
+    return grid_row<D>(n / kQK_K, static_cast<const typename D::Block*>(x),
+                       static_cast<const BlockQ8_K*>(y));
+}
+
+// The packed groups (8 rows' blocks side by side): one token or a few go block by block
+// through the 8 rows, in the order they are stored (the memory streams; each row's sum still
+// adds its blocks in order), a batch through the panels.
+template <typename D>
+void gemm_packed8_grid(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    using Group = PackedRows8<typename D::Block>;
+    if (a.n_tokens >= 4) {
+        gemm_k_packed<Group>(n, packed, a, y, y_stride);
+        return;
+    }
+    const int64_t n_blocks = n / kQK_K;
+    const auto* groups = static_cast<const Group*>(packed);
+    for (int t = 0; t < a.n_tokens; ++t) {
+        const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
+        float sum[8] = {};
+        for (int64_t i = 0; i < n_blocks; ++i) {
+            if (i + 2 < n_blocks) {
+                const auto* next = reinterpret_cast<const char*>(&groups[i + 2]);
+                for (size_t line = 0; line < sizeof(Group); line += 64)
+                    _mm_prefetch(next + line, _MM_HINT_T0);
+            }
+            for (int j = 0; j < 8; ++j) {
+                const auto& b = groups[i].rows[j];
+                sum[j] += D::scale(b) * act[i].d * static_cast<float>(block_dot<D>(b, act[i]));
+            }
+        }
+        for (int j = 0; j < 8; ++j) y[t * y_stride + j] = D::kFactor * sum[j];
+    }
+}
+template <typename D>
+void gemm_packed16_grid(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    using Block = typename D::Block;
+    if (a.n_tokens >= 4) {
+        gemm_k_packed_wide<PackedRows8<Block>>(n, packed, a, y, y_stride);
+        return;
+    }
+    const int64_t n_blocks = n / kQK_K;
+    gemm_packed8_grid<D>(n, packed, a, y, y_stride);
+    gemm_packed8_grid<D>(n, static_cast<const PackedRows8<Block>*>(packed) + n_blocks, a, y + 8,
+                         y_stride);
+}
+
+template <typename D>
+void register_grid(TypeKernels& k) {
+    k.vec_dot = grid_dot<D>;
+    if (k.pack8 != nullptr) {  // the packing is the VNNI sets' (x86_packed8_exports.inl)
+        k.gemm_packed8 = gemm_packed8_grid<D>;
+        k.gemm_packed16 = gemm_packed16_grid<D>;
+    }
+}
+
+}  // namespace
+
+// registry.cpp: after this set's packed kernels.
+void register_grid_kernels(KernelTable& t) {
+    using T = TensorType;
+    register_grid<IQ2_XXS>(t[T::IQ2_XXS]);
+    register_grid<IQ2_XS>(t[T::IQ2_XS]);
+    register_grid<IQ2_S>(t[T::IQ2_S]);
+    register_grid<IQ3_XXS>(t[T::IQ3_XXS]);
+    register_grid<IQ3_S>(t[T::IQ3_S]);
+    register_grid<IQ1_S>(t[T::IQ1_S]);
+    register_grid<IQ1_M>(t[T::IQ1_M]);
+}
+
+}  // namespace ember::avx512
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
