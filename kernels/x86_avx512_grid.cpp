@@ -3,16 +3,18 @@
 // is read once and its decoding, not the memory, used to set the pace (docs/performance.md).
 //
 // A super-block's 256 values are decoded whole, in 4 vectors of 64: the grid entries of all
-// its groups fetched by gathers (the indices computed in vectors), the sign bits of each group
-// (7 stored, the 8th their parity, or 8 stored) turned into one 64-bit mask per vector that
-// negates the entries in place, every value + 128 so that vpdpbusd takes it as unsigned; the
-// 128 comes off through Q8_K's sums of 16 activations, as in the packed panels. The block's
-// integer sum is the reference's, then scaled with the same float operations in the same
+// its groups fetched by loads and inserts (IQ3's 4-byte entries by vpgatherdd), the sign bits
+// of each group (7 stored, the 8th their parity, or 8 stored) turned into one 64-bit mask per
+// vector that negates the entries in place, every value + 128 so that vpdpbusd takes it as
+// unsigned; the 128 comes off through Q8_K's sums of 16 activations, as in the packed panels. The
+// block's integer sum is the reference's, then scaled with the same float operations in the same
 // order: the results are the reference's bits.
 //
-// Batches go through the packed panels (x86_packed.inl: each row's sub-blocks decoded by the
-// AVX2 decoders, x86_grid_decode.inl, and transposed); register_grid_kernels puts this file's
-// row kernel under their one-token path.
+// On the packed groups (8 rows' blocks side by side) one token goes block by block through the
+// 8 rows, in the order the bytes are stored, and the 8 rows' integer sums are reduced together;
+// batches go through the packed panels (x86_packed.inl: each row's sub-blocks decoded by the
+// AVX2 decoders, x86_grid_decode.inl, and transposed). register_grid_kernels puts this file's
+// kernels over the set's packed ones.
 #include <immintrin.h>
 
 #include <array>
@@ -328,20 +330,25 @@ struct IQ1_M {
     }
     // Entry e: low byte qs[e], then nibble e of qh's bits: 3 index bits and the shift's sign.
     static void values(const Block& b, __m512i w[4]) {
+        // The 32 nibbles of qh in entry order (byte e), then the indices in 16-bit lanes.
+        const __m128i qh = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh));
+        const __m128i low = _mm_and_si128(qh, _mm_set1_epi8(0x0f));
+        const __m128i high = _mm_and_si128(_mm_srli_epi16(qh, 4), _mm_set1_epi8(0x0f));
+        const __m256i nibbles = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_unpacklo_epi8(low, high)), _mm_unpackhi_epi8(low, high), 1);
+        const __m512i top = _mm512_cvtepu8_epi16(_mm256_and_si256(nibbles, _mm256_set1_epi8(7)));
+        const __m512i low_bytes =
+            _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)));
+        alignas(64) uint16_t index[32];
+        _mm512_store_si512(index, _mm512_or_si512(low_bytes, _mm512_slli_epi16(top, 8)));
+        // Bit 3 of each nibble: the sign of its entry's shift.
+        const uint32_t negative = _mm256_test_epi8_mask(nibbles, _mm256_set1_epi8(8));
         const uint64_t* grid = iq1s_grid();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
-            const uint8_t* q = b.qs + 8 * c;
-            const uint8_t* qh = b.qh + 4 * c;
-            const __m512i g = gather8(
-                grid, [q, qh](int k) { return q[k] | ((qh[k / 2] >> (4 * (k % 2))) & 7) << 8; });
-            uint32_t word;
-            std::memcpy(&word, qh, 4);
-            // Bit 3 of each nibble: the shift's sign of entry k.
-            const __m256i nibbles =
-                _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(word)),
-                                  _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
-            w[c] = add_shifts(g, _mm256_test_epi32_mask(nibbles, _mm256_set1_epi32(8)));
+            const uint16_t* i = index + 8 * c;
+            w[c] = add_shifts(gather8(grid, [i](int k) { return i[k]; }),
+                              static_cast<__mmask8>(negative >> (8 * c)));
         }
     }
     // Scale j (values 16j..) is bits 3 (j % 4) .. of the j / 4th 16-bit word.
@@ -367,9 +374,10 @@ inline __m512i scale_of_lane(__m512i scales, int c) {
     return _mm512_permutexvar_epi32(_mm512_add_epi32(quarter, _mm512_set1_epi32(4 * c)), scales);
 }
 
-// One super-block against one token's Q8_K block: the reference's integer sum.
+// One super-block against one token's Q8_K block: int32 lanes whose sum is the reference's
+// integer sum.
 template <typename D>
-[[gnu::always_inline]] inline int32_t block_dot(const typename D::Block& b, const BlockQ8_K& a) {
+[[gnu::always_inline]] inline __m512i block_lanes(const typename D::Block& b, const BlockQ8_K& a) {
     __m512i w[4];
     D::values(b, w);
     const __m512i scales = D::scales(b);
@@ -383,8 +391,31 @@ template <typename D>
     // The values' + 128: 128 x scale x the 16 activations' sum, per sub-block.
     const __m512i sums =
         _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums)));
-    total = _mm512_sub_epi32(total, _mm512_slli_epi32(_mm512_mullo_epi32(scales, sums), 7));
-    return _mm512_reduce_add_epi32(total);
+    return _mm512_sub_epi32(total, _mm512_slli_epi32(_mm512_mullo_epi32(scales, sums), 7));
+}
+template <typename D>
+[[gnu::always_inline]] inline int32_t block_dot(const typename D::Block& b, const BlockQ8_K& a) {
+    return _mm512_reduce_add_epi32(block_lanes<D>(b, a));
+}
+
+// Lane j = the sum of the lanes of v[j], for 8 vectors: each folded to 256 bits, then a
+// transposing tree (integer sums: exact in any order).
+inline __m256i sum_lanes8(const __m512i v[8]) {
+    __m256i h[8];
+    for (int j = 0; j < 8; ++j)
+        h[j] = _mm256_add_epi32(_mm512_castsi512_si256(v[j]), _mm512_extracti64x4_epi64(v[j], 1));
+    __m256i pairs[4], quads[2];
+    for (int p = 0; p < 4; ++p) {
+        pairs[p] = _mm256_add_epi32(_mm256_unpacklo_epi32(h[2 * p], h[2 * p + 1]),
+                                    _mm256_unpackhi_epi32(h[2 * p], h[2 * p + 1]));
+    }
+    for (int q = 0; q < 2; ++q) {
+        quads[q] = _mm256_add_epi32(_mm256_unpacklo_epi64(pairs[2 * q], pairs[2 * q + 1]),
+                                    _mm256_unpackhi_epi64(pairs[2 * q], pairs[2 * q + 1]));
+    }
+    // quads[q]: rows 4q..4q+3 in each 128-bit half, the halves' partial sums.
+    return _mm256_add_epi32(_mm256_permute2x128_si256(quads[0], quads[1], 0x20),
+                            _mm256_permute2x128_si256(quads[0], quads[1], 0x31));
 }
 
 // One row against one token's Q8_K blocks, the float steps in the reference's order.
@@ -416,19 +447,24 @@ void gemm_packed8_grid(int64_t n, const void* packed, const Q8Batch& a, float* y
     const auto* groups = static_cast<const Group*>(packed);
     for (int t = 0; t < a.n_tokens; ++t) {
         const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
-        float sum[8] = {};
+        // Lane j: row j's sum, with the reference's float steps (d * d_a * block, then added).
+        __m256 sum = _mm256_setzero_ps();
         for (int64_t i = 0; i < n_blocks; ++i) {
             if (i + 2 < n_blocks) {
                 const auto* next = reinterpret_cast<const char*>(&groups[i + 2]);
                 for (size_t line = 0; line < sizeof(Group); line += 64)
                     _mm_prefetch(next + line, _MM_HINT_T0);
             }
+            __m512i lanes[8];
+            alignas(32) float d[8];
             for (int j = 0; j < 8; ++j) {
-                const auto& b = groups[i].rows[j];
-                sum[j] += D::scale(b) * act[i].d * static_cast<float>(block_dot<D>(b, act[i]));
+                lanes[j] = block_lanes<D>(groups[i].rows[j], act[i]);
+                d[j] = D::scale(groups[i].rows[j]);
             }
+            const __m256 scale = _mm256_mul_ps(_mm256_load_ps(d), _mm256_set1_ps(act[i].d));
+            sum = _mm256_add_ps(sum, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sum_lanes8(lanes))));
         }
-        for (int j = 0; j < 8; ++j) y[t * y_stride + j] = D::kFactor * sum[j];
+        _mm256_storeu_ps(y + t * y_stride, _mm256_mul_ps(_mm256_set1_ps(D::kFactor), sum));
     }
 }
 template <typename D>
