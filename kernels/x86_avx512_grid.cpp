@@ -64,24 +64,10 @@ std::array<uint64_t, 2048> iq1_eight_times_plus_128() {
     return out;
 }
 
-const uint64_t* iq2xxs_grid() {
-    static const auto grid = plus_128(kIq2xxsGrid);
-    return grid.data();
-}
-const uint64_t* iq2xs_grid() {
-    static const auto grid = plus_128(kIq2xsGrid);
-    return grid.data();
-}
-const uint64_t* iq2s_grid() {
-    static const auto grid = plus_128(kIq2sGrid);
-    return grid.data();
-}
-const uint32_t* iq3xxs_grid() {
-    static const auto grid = plus_128(kIq3xxsGrid);
-    return grid.data();
-}
-const uint32_t* iq3s_grid() {
-    static const auto grid = plus_128(kIq3sGrid);
+// A grid + 128, made once per grid.
+template <const auto& kGrid>
+const auto* grid_plus_128() {
+    static const auto grid = plus_128(kGrid);
     return grid.data();
 }
 const uint64_t* iq1s_grid() {
@@ -182,7 +168,7 @@ struct IQ2_XXS {
         return _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_loadu_si512(b.qs), 32));
     }
     static void values(const Block& b, __m512i w[4]) {
-        const uint64_t* grid = iq2xxs_grid();
+        const uint64_t* grid = grid_plus_128<kIq2xxsGrid>();
         const auto* bytes = reinterpret_cast<const uint8_t*>(b.qs);
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {  // entries 8c.. are bytes 0..3 of words 2c and 2c + 1
@@ -201,7 +187,7 @@ struct IQ2_XS {
     static float scale(const Block& b) { return _cvtsh_ss(b.d); }
     // 32 x 16 bits: a 9-bit index, 7 sign bits.
     static void values(const Block& b, __m512i w[4]) {
-        const uint64_t* grid = iq2xs_grid();
+        const uint64_t* grid = grid_plus_128<kIq2xsGrid>();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
             const uint16_t* q = b.qs + 8 * c;
@@ -220,7 +206,7 @@ struct IQ2_S {
     // Index low bytes in qs[0..31], sign bytes in qs[32..63]; entry e's top 2 bits are bits
     // 2e, 2e + 1 of the 64 bits of qh.
     static void values(const Block& b, __m512i w[4]) {
-        const uint64_t* grid = iq2s_grid();
+        const uint64_t* grid = grid_plus_128<kIq2sGrid>();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
             const uint8_t* q = b.qs + 8 * c;
@@ -244,7 +230,7 @@ struct IQ3_XXS {
         return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + kQK_K / 4));
     }
     static void values(const Block& b, __m512i w[4]) {
-        const uint32_t* grid = iq3xxs_grid();
+        const uint32_t* grid = grid_plus_128<kIq3xxsGrid>();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
             const __m512i lanes = _mm512_cvtepu8_epi32(
@@ -263,7 +249,7 @@ struct IQ3_S {
     static float scale(const Block& b) { return _cvtsh_ss(b.d); }
     // 64 index low bytes; bit e of qh's 64 bits is entry e's 9th; explicit sign bytes.
     static void values(const Block& b, __m512i w[4]) {
-        const uint32_t* grid = iq3s_grid();
+        const uint32_t* grid = grid_plus_128<kIq3sGrid>();
         uint64_t high;
         std::memcpy(&high, b.qh, 8);
 #pragma GCC unroll 4
