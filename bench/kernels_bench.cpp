@@ -141,6 +141,46 @@ void BM_Packed(benchmark::State& state, TensorType type, int rows_per_call, int 
         2.0 * cols * rows * n_tokens * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
+// One token through packed weights far larger than the caches, as generation meets an output
+// head or a layer's matrices: ~128 MB of rows of 1024 values (a vocabulary head's shape) through
+// matmul() on one or two threads. GB/s here is the kernel's rate out of memory, to set beside
+// the read bandwidth `ember bench` measures (packed_token/ is the ceiling with the weights in
+// cache).
+void BM_PackedStream(benchmark::State& state, TensorType type, int n_threads, int64_t cols) {
+    const size_t row_bytes = ember::row_bytes(type, cols);
+    const int64_t rows = ((int64_t{128} << 20) / static_cast<int64_t>(row_bytes)) / 32 * 32;
+    const ember::TypeKernels& k = *ember::kernels_for(type);
+    std::mt19937 rng(5);
+    // One random 32-row tile repeated: quantizing 128 MB would take longer than the run.
+    const std::vector<uint8_t> tile = random_weights(type, 32, cols, rng);
+    std::vector<uint8_t> packed(row_bytes * rows);
+    for (int64_t g = 0; g < rows / 8; ++g)
+        k.pack8(cols, tile.data() + 8 * (g % 4) * row_bytes, row_bytes,
+                packed.data() + 8 * g * row_bytes);
+    ember::WeightMatrix w;
+    w.data = packed.data();  // (not read: the packed copy is)
+    w.type = type;
+    w.rows = rows;
+    w.cols = cols;
+    w.row_bytes = row_bytes;
+    w.kernels = &k;
+    w.packed = packed.data();
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x_values(cols);
+    for (float& v : x_values) v = normal(rng);
+    ember::ThreadPool pool(n_threads);
+    ember::QuantizedActivations x;
+    x.quantize(x_values.data(), 1, cols, k.activation_type, pool);
+    std::vector<float> y(rows);
+    for (auto _ : state) {
+        ember::matmul(w, x, 1, y.data(), pool);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.counters["GB/s"] =
+        benchmark::Counter(static_cast<double>(packed.size()) * state.iterations(),
+                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
 // A prompt batch through float weights (engine/model/matmul_float.cpp): 512 tokens x (2048, 5632)
 // weights (TinyLlama's FFN down projection) on one or two threads, with OpenBLAS's sgemm or ember's
 // float kernel on the F32 tiles, the weight-to-F32 conversion included. Reports multiply-adds per
@@ -208,6 +248,18 @@ void register_all() {
                 benchmark::RegisterBenchmark(
                     (kind + name + "/" + std::to_string(rows) + "_rows").c_str(), BM_Packed, t,
                     rows, n_tokens);
+            }
+        }
+        if (ember::kernels_for(t)->pack8 != nullptr) {
+            for (const int64_t cols : {1024, 4096}) {
+                for (const int n_threads : {1, 2}) {
+                    benchmark::RegisterBenchmark(
+                        ("packed_stream/" + name + "/" + std::to_string(cols) +
+                         "_cols/threads:" + std::to_string(n_threads))
+                            .c_str(),
+                        BM_PackedStream, t, n_threads, cols)
+                        ->UseRealTime();
+                }
             }
         }
     }

@@ -39,6 +39,7 @@ namespace {
 using packed::PackedRows8;
 using x86_panel::gemm_k_packed;
 using x86_panel::gemm_k_packed_wide;
+using x86_panel::prefetch_ahead;
 
 // A grid with 128 added to every byte (an int8 magnitude or value v becomes the byte v + 128,
 // which is v ^ 0x80).
@@ -436,11 +437,7 @@ void gemm_packed8_grid(int64_t n, const void* packed, const Q8Batch& a, float* y
         // Lane j: row j's sum, with the reference's float steps (d * d_a * block, then added).
         __m256 sum = _mm256_setzero_ps();
         for (int64_t i = 0; i < n_blocks; ++i) {
-            if (i + 2 < n_blocks) {
-                const auto* next = reinterpret_cast<const char*>(&groups[i + 2]);
-                for (size_t line = 0; line < sizeof(Group); line += 64)
-                    _mm_prefetch(next + line, _MM_HINT_T0);
-            }
+            prefetch_ahead<Group, 1>(groups, i, n_blocks);
             __m512i lanes[8];
             alignas(32) float d[8];
             for (int j = 0; j < 8; ++j) {

@@ -14,14 +14,17 @@
 //
 // For a batch the packed blocks are decoded once into a panel (with AVX-512, two groups into a
 // 16-row panel) that every token reuses. For one token (generation) they are decoded as they
-// stream in and used at once (the K-quants with a software prefetch two super-blocks ahead;
-// for the 32-value types one measured slower than the hardware prefetcher): this path reads
+// stream in and used at once (the K-quants with a software prefetch some 8 KB ahead that runs
+// on into the next call's groups; for the 32-value types one measured slower than the hardware
+// prefetcher): this path reads
 // every weight byte once per token, and keeping the memory busy is what sets its speed.
 #pragma once
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -488,9 +491,30 @@ constexpr bool kIntegerOffset = false;
 template <typename Block>
 constexpr bool kIntegerOffset<PackedRows8<Block>> = true;
 
+// The software prefetch of a generation kernel reading kStreams groups of packed blocks side by
+// side (1 for 8 rows, 2 for 16), at block b of n_blocks: kPrefetchBytes ahead in all. Near the
+// end of its groups it runs on into the next call's, which follow in memory (packed_gemm.h
+// lays the groups end to end; a prefetch does not fault where nothing follows). Stopping at
+// the call's end, as this did first, left the next call's first blocks to the hardware
+// prefetcher: with rows of 1024 values (4 super-blocks) Q6_K read ~35 GB/s instead of ~55-65
+// (kernels_bench packed_stream; docs/optimizations.md).
+constexpr size_t kPrefetchBytes = 8192;
+template <typename Packed, int kStreams>
+inline void prefetch_ahead(const Packed* groups, int64_t b, int64_t n_blocks) {
+    constexpr int64_t kAhead = std::max<int64_t>(2, kPrefetchBytes / (kStreams * sizeof(Packed)));
+    for (int h = 0; h < kStreams; ++h) {
+        // Stream h of this call at block b + kAhead, or of the next call (kStreams * n_blocks on).
+        const int64_t at = b + kAhead < n_blocks ? b + kAhead + h * n_blocks
+                                                 : b + kAhead + (h + kStreams - 1) * n_blocks;
+        const auto* next = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(groups) +
+                                                         at * sizeof(Packed));
+        for (size_t line = 0; line < sizeof(Packed); line += 64)
+            _mm_prefetch(next + line, _MM_HINT_T0);
+    }
+}
+
 // One or two tokens against one group (Rows8) or two consecutive ones (Rows16, 512-bit
-// registers), decoding the values as they stream in, with a software prefetch two
-// super-blocks ahead.
+// registers), decoding the values as they stream in, prefetching ahead (prefetch_ahead).
 template <typename L, typename Packed>
 void k_tokens_streamed(int64_t n_blocks, const Packed* low, const Q8Batch& a, float* y,
                        size_t y_stride) {
@@ -511,11 +535,7 @@ void k_tokens_streamed(int64_t n_blocks, const Packed* low, const Q8Batch& a, fl
         const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
         typename L::F acc = L::set1(0.0f);
         for (int64_t b = 0; b < n_blocks; ++b) {
-            for (int h = 0; b + 2 < n_blocks && h < (kWide ? 2 : 1); ++h) {
-                const auto* next = reinterpret_cast<const char*>(&low[b + 2 + h * n_blocks]);
-                for (size_t line = 0; line < sizeof(Packed); line += 64)
-                    _mm_prefetch(next + line, _MM_HINT_T0);
-            }
+            prefetch_ahead<Packed, kWide ? 2 : 1>(low, b, n_blocks);
             Scales s;
             if constexpr (kWide) {
 #if defined(__AVX512F__)

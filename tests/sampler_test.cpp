@@ -80,6 +80,23 @@ TEST(Sampler, TopPWithoutTopKOnALargeVocabulary) {
     EXPECT_EQ(drawn.size(), 9u);  // 9 x 0.05 = 0.45
 }
 
+TEST(Sampler, TopKOnALargeVocabularyBreaksTiesByTokenId) {
+    // 30 clear favourites and 99,970 tokens tied at 0: top-k 40 keeps the favourites and the
+    // ten tied tokens of the smallest ids, as a full sort by (logit, id) would.
+    std::vector<float> logits(100000, 0.0f);
+    std::set<int32_t> expected;
+    for (int i = 0; i < 30; ++i) {
+        logits[3331 * i + 17] = 2.0f;
+        expected.insert(3331 * i + 17);
+    }
+    for (int32_t id = 0; expected.size() < 40; ++id) {
+        if (logits[id] == 0.0f) expected.insert(id);
+    }
+    SamplerParams p = plain();
+    p.top_k = 40;
+    EXPECT_EQ(keys(draw(p, logits, 6000)), expected);
+}
+
 TEST(Sampler, MinPDropsTokensBelowTheThreshold) {
     SamplerParams p = plain();
     p.min_p = 0.25f;  // keeps p >= 0.125: tokens 1 (0.5), 3 (0.2), 4 (0.15)

@@ -112,9 +112,28 @@ void Sampler::partial_sort_best(std::vector<Candidate>& candidates, size_t keep)
         return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
     };
     keep = std::min(keep, candidates.size());
-    std::nth_element(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(keep - 1),
-                     candidates.end(), better);
-    std::sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(keep), better);
+    if (keep == 0) return;
+    const auto front = candidates.begin() + static_cast<ptrdiff_t>(keep);
+    if (keep * 64 < candidates.size()) {
+        // A few of a large vocabulary (top-k's 40 of 150,000-250,000): one pass keeps the best
+        // seen so far in a heap whose top is the worst of them, so nearly every candidate costs
+        // one comparison; then one pass moves them to the front. nth_element's partitioning
+        // passes took ~5% of a Qwen3.5-0.8B token in `ember run` (perf).
+        std::vector<Candidate> best(candidates.begin(), front);
+        std::make_heap(best.begin(), best.end(), better);  // (better as "less": top = worst)
+        for (auto it = front; it != candidates.end(); ++it) {
+            if (!better(*it, best.front())) continue;
+            std::pop_heap(best.begin(), best.end(), better);
+            best.back() = *it;
+            std::push_heap(best.begin(), best.end(), better);
+        }
+        const Candidate worst = best.front();  // ids are distinct: exactly `keep` pass
+        std::partition(candidates.begin(), candidates.end(),
+                       [&](const Candidate& c) { return !better(worst, c); });
+    } else {
+        std::nth_element(candidates.begin(), front - 1, candidates.end(), better);
+    }
+    std::sort(candidates.begin(), front, better);
 }
 
 int32_t Sampler::sample(const float* logits, int n_vocab, TokenGrammar* grammar) {
