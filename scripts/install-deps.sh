@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh --test    also what the test suite and benchmarks take (test.sh):
 #                                     clang and its sanitizer runtimes, GoogleTest/Benchmark,
 #                                     the aarch64 and Windows cross toolchains with qemu-user and
-#                                     wine, nginx, node with the npm clients of tests/js
+#                                     wine, nginx, chromium, node with the npm clients of tests/js
 # Idempotent: when everything is present it returns without touching apt.
 set -euo pipefail
 
@@ -23,6 +23,7 @@ test=(
     gnuplot-nox                    # bench/compare.sh draws its ratios
     g++-aarch64-linux-gnu qemu-user # the NEON kernels and ember for aarch64, run under qemu
     g++-mingw-w64-x86-64-posix wine64 wine  # ember.exe for Windows, run under wine
+    chromium                       # the chat page's browser test (puppeteer-core drives it)
 )
 with_tests=false
 case "${1:-}" in

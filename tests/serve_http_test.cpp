@@ -483,6 +483,176 @@ TEST(ServeHttp, JinjaChatTemplates) {
     fs::remove_all(dir);
 }
 
+// The NDJSON lines of a streamed ollama reply.
+std::vector<json> ndjson_lines(const std::string& body) {
+    std::vector<json> out;
+    size_t pos = 0;
+    for (size_t end; (end = body.find('\n', pos)) != std::string::npos; pos = end + 1)
+        out.push_back(json::parse(body.substr(pos, end - pos)));
+    return out;
+}
+
+// ollama's /api/chat: tools in, calls out (message.tool_calls, arguments as objects, whole and
+// streamed); "think" to the template and the thinking back as message.thinking; a history's
+// calls, thinking and tool results through the template.
+TEST(ServeHttp, OllamaToolsAndThinking) {
+    const fs::path dir = temp_dir("serve-ollama-tools");
+    const std::string file = (dir / "generic.jinja").string();
+    // A template with no family's call markers (its calls are plain JSON objects) that opens a
+    // thinking block unless enable_thinking is false ({# a reply closes it with </think> #}).
+    std::ofstream(file)
+        << "{# </think> #}{% for m in messages %}{{ m.role }}: {{ m.content }}"
+           "{% if m.reasoning_content %} [thought: {{ m.reasoning_content }}]{% endif %}"
+           "{% if m.tool_calls %} [calls: {{ m.tool_calls | tojson }}]{% endif %}"
+           "{% if m.name %} [from {{ m.name }}]{% endif %}\n{% endfor %}"
+           "{% if tools %}[tools: {{ tools | tojson }}]\n{% endif %}"
+           "{% if add_generation_prompt %}assistant:"
+           "{% if enable_thinking is not defined or enable_thinking %} <think>\n{% endif %}"
+           "{% endif %}";
+    ServeOptions o;
+    o.pool.chat_template = file;
+    Harness h(o);
+    const std::string tools =
+        R"([{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}])";
+    // The tiny model calls nothing by itself: "format" holds its reply to a call's JSON.
+    const std::string format =
+        R"({"type":"object","properties":{"name":{"enum":["get_weather"]},"arguments":{"type":"object","properties":{"city":{"type":"string","maxLength":8}},"required":["city"],"additionalProperties":false}},"required":["name","arguments"],"additionalProperties":false})";
+    const auto ask = [&](bool stream) {
+        return std::string(R"({"model":"stories260K","think":false,"stream":)") +
+               (stream ? "true" : "false") + R"(,"tools":)" + tools + R"(,"format":)" + format +
+               R"(,"options":{"temperature":0,"num_predict":80},"messages":[{"role":"user","content":"Weather in Paris?"}]})";
+    };
+    const Reply whole = h.post("/api/chat", ask(false));
+    ASSERT_EQ(whole.status, 200) << whole.body;
+    const json message = whole.js()["message"];
+    ASSERT_TRUE(message.contains("tool_calls")) << whole.body;
+    ASSERT_EQ(message["tool_calls"].size(), 1u) << whole.body;
+    const json call = message["tool_calls"][0]["function"];
+    EXPECT_EQ(call["name"], "get_weather");
+    ASSERT_TRUE(call["arguments"].is_object()) << whole.body;
+    EXPECT_TRUE(call["arguments"]["city"].is_string()) << whole.body;
+    EXPECT_EQ(message["content"], "");
+    EXPECT_FALSE(message.contains("thinking"));
+    // Streamed: the same call in a line of its own, no text before it, then the last line.
+    const Reply streamed = h.post("/api/chat", ask(true));
+    ASSERT_EQ(streamed.status, 200) << streamed.body;
+    const std::vector<json> lines = ndjson_lines(streamed.body);
+    ASSERT_GE(lines.size(), 2u) << streamed.body;
+    json calls = json::array();
+    std::string text;
+    for (const json& line : lines) {
+        text += line["message"]["content"].get<std::string>();
+        if (line["message"].contains("tool_calls")) calls = line["message"]["tool_calls"];
+    }
+    EXPECT_EQ(calls, message["tool_calls"]) << streamed.body;
+    EXPECT_EQ(text, "");
+    EXPECT_TRUE(lines.back()["done"].get<bool>());
+
+    // think: the template opens a thinking block; the reply (which never closes it here) comes
+    // back as message.thinking, whole and streamed alike. think false: no block, no thinking.
+    const auto thought = [&](const std::string& think, bool stream) {
+        return h.post(
+            "/api/chat",
+            R"({"model":"stories260K","think":)" + think + R"(,"stream":)" +
+                (stream ? "true" : "false") +
+                R"(,"options":{"temperature":0,"num_predict":8},"messages":[{"role":"user","content":"Hi"}]})");
+    };
+    const json thinking = thought("true", false).js();
+    ASSERT_TRUE(thinking["message"].contains("thinking")) << thinking.dump();
+    EXPECT_FALSE(thinking["message"]["thinking"].get<std::string>().empty());
+    EXPECT_EQ(thinking["message"]["content"], "");
+    std::string streamed_thinking;
+    for (const json& line : ndjson_lines(thought("true", true).body)) {
+        streamed_thinking += line["message"].value("thinking", "");
+        EXPECT_EQ(line["message"]["content"], "");
+    }
+    EXPECT_EQ(streamed_thinking, thinking["message"]["thinking"]);
+    const json plain = thought("false", false).js();
+    EXPECT_FALSE(plain["message"].contains("thinking")) << plain.dump();
+    const auto prompt_tokens = [&](const std::string& think) {  // fresh: nothing cached
+        Harness fresh(o);
+        return fresh
+            .post(
+                "/api/chat",
+                R"({"model":"stories260K","think":)" + think +
+                    R"(,"stream":false,"options":{"num_predict":0},"messages":[{"role":"user","content":"Hi"}]})")
+            .js()["prompt_eval_count"]
+            .get<int>();
+    };
+    EXPECT_LT(prompt_tokens("false"), prompt_tokens("true"));
+    EXPECT_EQ(thought("\"low\"", false).status, 200);
+    EXPECT_EQ(thought("\"extreme\"", false).status, 400);
+    // The Responses API reads the same reply into a reasoning item (whole), and streams it as
+    // reasoning_text deltas between the item's added and done events.
+    const json response =
+        h.post("/v1/responses",
+               R"({"model":"stories260K","temperature":0,"max_output_tokens":8,"input":"Hi"})")
+            .js();
+    ASSERT_EQ(response["output"][0]["type"], "reasoning") << response.dump();
+    EXPECT_EQ(response["output"][0]["content"][0]["text"], thinking["message"]["thinking"]);
+    EXPECT_EQ(response["output"][1]["type"], "message");
+    const Reply events = h.post(
+        "/v1/responses",
+        R"({"model":"stories260K","temperature":0,"max_output_tokens":8,"input":"Hi","stream":true})");
+    std::vector<std::string> types;
+    std::string reasoning_deltas;
+    for (size_t pos = 0; (pos = events.body.find("data: ", pos)) != std::string::npos;) {
+        const size_t end = events.body.find("\n", pos);
+        const json e = json::parse(events.body.substr(pos + 6, end - pos - 6));
+        types.push_back(e["type"]);
+        if (e["type"] == "response.reasoning_text.delta") reasoning_deltas += e["delta"];
+        pos = end;
+    }
+    EXPECT_EQ(reasoning_deltas, thinking["message"]["thinking"]);
+    ASSERT_GE(types.size(), 6u) << events.body;
+    EXPECT_EQ(types[0], "response.created");
+    EXPECT_EQ(types[2], "response.output_item.added");
+    EXPECT_EQ(types[3], "response.content_part.added");
+    EXPECT_EQ(types.back(), "response.incomplete");
+
+    // A history: the assistant's thinking and call (arguments as an object) and the tool's
+    // result with its tool_name all reach the template (each makes the prompt longer; a fresh
+    // server each time, so that no slot's cache hides part of the prompt from the count).
+    const auto history = [&](const std::string& assistant_extra, const std::string& tool_extra) {
+        Harness fresh(o);
+        const Reply r = fresh.post(
+            "/api/chat",
+            R"({"model":"stories260K","stream":false,"think":false,)"
+            R"("options":{"num_predict":0},"messages":[{"role":"user","content":"Weather?"},)"
+            R"({"role":"assistant","content":"")" +
+                assistant_extra + R"(,{"role":"tool","content":"21 C")" + tool_extra + "}]}");
+        EXPECT_EQ(r.status, 200) << r.body;
+        return r.js()["prompt_eval_count"].get<int>();
+    };
+    const std::string with_call =
+        R"(,"thinking":"look it up","tool_calls":[{"function":{"name":"get_weather","arguments":{"city":"Paris"}}}]})";
+    const int bare = history("}", "");
+    EXPECT_GT(history(with_call, ""), bare);
+    EXPECT_GT(history("}", R"(,"tool_name":"get_weather")"), bare);
+    // Images and a content that is not text are refused, and "think" on /api/generate.
+    EXPECT_EQ(
+        h.post(
+             "/api/chat",
+             R"({"model":"stories260K","messages":[{"role":"user","content":"x","images":["aGk="]}]})")
+            .status,
+        400);
+    EXPECT_EQ(h.post("/api/chat",
+                     R"({"model":"stories260K","messages":[{"role":"user","content":["x"]}]})")
+                  .status,
+              400);
+    EXPECT_EQ(
+        h.post("/api/generate", R"({"model":"stories260K","prompt":"x","think":true})").status,
+        400);
+    // A model whose format is a built-in one cannot show tools: a 400 that says so.
+    const Reply no_template =
+        shared().post("/api/chat", R"({"model":"m","stream":false,"tools":)" + tools +
+                                       R"(,"messages":[{"role":"user","content":"x"}]})");
+    EXPECT_EQ(no_template.status, 400);
+    EXPECT_NE(no_template.body.find("no chat template that shows tools"), std::string::npos)
+        << no_template.body;
+    fs::remove_all(dir);
+}
+
 // Log-probabilities are the log-softmax of the logits `ember logits` writes for the same
 // prompt: the chosen token's and the top alternatives', in order.
 TEST(ServeHttp, LogprobsAreTheLogSoftmaxOfTheModelsLogits) {

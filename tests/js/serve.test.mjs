@@ -483,6 +483,75 @@ test("openai client: reasoning_content for a Qwen3 template; chat_template_kwarg
   assert.ok(off.usage.prompt_tokens > on.usage.prompt_tokens, `${off.usage.prompt_tokens} ${on.usage.prompt_tokens}`);
 });
 
+// The Responses API through the official client: text whole and streamed (the client's own
+// event accumulator checks every event's order and place), a function call and its output sent
+// back as items, thinking as a reasoning item, and what ember refuses.
+test("openai client: the Responses API, text, tools and reasoning", async () => {
+  const server = await startServer(["-m", tiny, "-c", "2048", "--chat-template", `${shared}/templates/templates/Qwen-Qwen3-0.6B.jinja`]);
+  const openai = client(server);
+  const ask = { model: "stories260K", temperature: 0, max_output_tokens: 16, instructions: "Tell stories.",
+    input: "Once upon a time", reasoning: { effort: "low" } };
+  const whole = await openai.responses.create(ask);
+  assert.equal(whole.object, "response");
+  assert.equal(whole.status, "incomplete");
+  assert.equal(whole.incomplete_details.reason, "max_output_tokens");
+  assert.equal(whole.usage.output_tokens, 16);
+  assert.ok(whole.output_text.length > 5, JSON.stringify(whole));
+  assert.equal(whole.output.at(-1).type, "message");
+
+  const events = [];
+  const stream = openai.responses.stream(ask);
+  for await (const event of stream) events.push(event.type);
+  const final = await stream.finalResponse();
+  assert.equal(final.output_text, whole.output_text);
+  assert.equal(events[0], "response.created");
+  assert.equal(events.at(-1), "response.incomplete");
+  assert.ok(events.includes("response.output_text.delta"), events.join(" "));
+
+  // A required call (the grammar holds the reply to the function's schema), then its output.
+  const tools = [{ type: "function", name: "get_weather", description: "The weather in a city",
+    parameters: { type: "object", properties: { city: { type: "string", minLength: 1, maxLength: 10 } },
+      required: ["city"], additionalProperties: false } }];
+  const call = await openai.responses.create({ model: "stories260K", temperature: 0, max_output_tokens: 200,
+    input: [{ role: "user", content: "Weather in Paris?" }], tools, tool_choice: "required", parallel_tool_calls: false });
+  assert.equal(call.status, "completed", JSON.stringify(call));
+  const calls = call.output.filter((item) => item.type === "function_call");
+  assert.equal(calls.length, 1, JSON.stringify(call.output));
+  assert.equal(calls[0].name, "get_weather");
+  assert.match(calls[0].call_id, /^[A-Za-z0-9]{9}$/);
+  const args = JSON.parse(calls[0].arguments);
+  assert.deepEqual(Object.keys(args), ["city"]);
+  const streamedCall = openai.responses.stream({ model: "stories260K", temperature: 0, max_output_tokens: 200,
+    input: [{ role: "user", content: "Weather in Paris?" }], tools, tool_choice: "required", parallel_tool_calls: false });
+  const streamedFinal = await streamedCall.finalResponse();
+  const streamedCalls = streamedFinal.output.filter((item) => item.type === "function_call");
+  assert.deepEqual(streamedCalls.map((c) => [c.name, JSON.parse(c.arguments)]), [["get_weather", args]]);
+  const answer = await openai.responses.create({ model: "stories260K", temperature: 0, max_output_tokens: 8, tools,
+    input: [{ role: "user", content: "Weather in Paris?" }, calls[0],
+      { type: "function_call_output", call_id: calls[0].call_id, output: JSON.stringify({ temperature: 21 }) }] });
+  assert.ok(answer.usage.input_tokens > call.usage.input_tokens);
+  assert.equal(answer.output.at(-1).type, "message");
+
+  // text.format: a JSON schema holds the reply (reasoning items: serve_http_test).
+  const json = await openai.responses.create({ model: "stories260K", temperature: 0, max_output_tokens: 60,
+    input: "A cat:", text: { format: { type: "json_schema", name: "cat", schema: { type: "object",
+      properties: { name: { type: "string", maxLength: 8 } }, required: ["name"], additionalProperties: false } } } });
+  assert.equal(json.status, "completed", JSON.stringify(json));
+  assert.equal(typeof JSON.parse(json.output_text).name, "string");
+  assert.ok(!json.output.some((item) => item.type === "reasoning"));
+
+  // Refused, with the field named.
+  for (const [body, field] of [
+    [{ previous_response_id: "resp_1" }, "previous_response_id"],
+    [{ tools: [{ type: "web_search" }] }, "web_search"],
+    [{ background: true }, "background"],
+    [{ input: [{ role: "user", content: [{ type: "input_image", image_url: "x" }] }] }, "input_image"],
+  ]) {
+    await assert.rejects(openai.responses.create({ model: "stories260K", input: "x", ...body }),
+      (e) => e.status === 400 && e.message.includes(field), field);
+  }
+});
+
 test("ollama's API: /api/chat and /api/generate as NDJSON, /api/embed, /api/tags, /api/ps", async () => {
   const dir = mkdtempSync(join(tmpdir(), "ember-models-"));
   symlinkSync(tiny, join(dir, "tiny.gguf"));

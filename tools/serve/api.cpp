@@ -423,4 +423,101 @@ void guarded(const Route& route, const http::Request& request, http::Response& r
     }
 }
 
+json template_tool_calls(const json& calls, const std::string& where) {
+    json out = json::array();
+    for (const json& call : calls) {
+        const json* function =
+            call.is_object() && call.contains("function") ? &call["function"] : nullptr;
+        if (function == nullptr || !function->is_object() || !function->contains("name") ||
+            !(*function)["name"].is_string()) {
+            throw HttpError(400, where + ".tool_calls[] needs {\"function\": {\"name\": ...}}");
+        }
+        json arguments = function->value("arguments", json::object());
+        if (arguments.is_string()) {
+            // OpenAI sends the arguments as JSON text; templates read an object.
+            arguments = json::parse(arguments.get<std::string>(), nullptr, false);
+            if (arguments.is_discarded()) {
+                throw HttpError(400, where + ".tool_calls[].function.arguments is not JSON");
+            }
+        }
+        json c = {{"type", "function"},
+                  {"function", {{"name", (*function)["name"]}, {"arguments", arguments}}}};
+        if (call.contains("id") && call["id"].is_string()) c["id"] = call["id"];
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+void prepare_chat(const LoadedModel& model, const json& messages, const ToolRequest& tools,
+                  const json& variables, bool special_tokens_in_messages, const char* format_field,
+                  GenerationRequest& request, bool* thinking) {
+    request.prompt =
+        model.chat_prompt(messages, tools.tools, variables, special_tokens_in_messages, thinking);
+    add_chat_ends(request.rules, model.chat_format(), model.tokenizer());
+    if (!tools.required) return;
+    if (request.rules.grammar) {
+        throw HttpError(400, std::string("a required tool call and ") + format_field +
+                                 " cannot both hold the reply");
+    }
+    try {
+        request.rules.grammar = Grammar::parse(
+            model.tool_calls().grammar(to_engine_json(tools.tools), tools.only, tools.parallel));
+    } catch (const Error& e) {
+        throw HttpError(400, std::string("'tools': ") + e.what());
+    }
+}
+
+ReplyReader::ReplyReader(const LoadedModel& model, const ToolRequest& tools, bool thinking)
+    : model_(model), tools_(tools), thinking_(thinking), thinks_(model.reasoning().thinks()) {}
+
+ReplyReader::Parts ReplyReader::add(const std::string& text) {
+    if (!tools_.parse && !thinks_) return {"", text, {}};
+    full_ += text;
+    Parts out;
+    const ReasoningFormat::Split split = model_.reasoning().split_so_far(full_, thinking_);
+    if (split.reasoning.size() > sent_reasoning_) {
+        out.reasoning = split.reasoning.substr(sent_reasoning_);
+        sent_reasoning_ = split.reasoning.size();
+    }
+    const size_t safe =
+        tools_.parse ? model_.tool_calls().safe_prefix(split.content) : split.content.size();
+    if (safe > sent_content_) {
+        out.content = split.content.substr(sent_content_, safe - sent_content_);
+        sent_content_ = safe;
+    }
+    return out;
+}
+
+ReplyReader::Parts ReplyReader::finish() {
+    if (!tools_.parse && !thinks_) return {};
+    Parts all = whole(full_);
+    Parts out;
+    if (all.reasoning.size() > sent_reasoning_)
+        out.reasoning = all.reasoning.substr(sent_reasoning_);
+    if (!all.calls.empty()) {
+        out.calls = std::move(all.calls);
+    } else if (all.content.size() > sent_content_) {
+        out.content = all.content.substr(sent_content_);
+    }
+    return out;
+}
+
+ReplyReader::Parts ReplyReader::whole(std::string_view text) const {
+    ReasoningFormat::Split split = model_.reasoning().split(text, thinking_);
+    Parts out{std::move(split.reasoning), std::move(split.content), {}};
+    if (!tools_.parse) return out;
+    ToolCallFormat::Reply reply = model_.tool_calls().parse(out.content);
+    if (!tools_.parallel && reply.calls.size() > 1) reply.calls.resize(1);
+    if (!reply.calls.empty()) {
+        out.calls = std::move(reply.calls);
+        out.content = std::move(reply.content);
+    }
+    return out;
+}
+
+json call_arguments(const ToolCall& call) {
+    json arguments = json::parse(call.arguments, nullptr, false);
+    return arguments.is_object() ? arguments : json::object();
+}
+
 }  // namespace ember::serve

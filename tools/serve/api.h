@@ -136,6 +136,11 @@ std::vector<ChatMessage> chat_messages(const json& body);
 // given as JSON text read into objects, as templates expect) and tool ("tool_call_id").
 json chat_message_objects(const json& body);
 
+// An assistant message's "tool_calls" (OpenAI's, arguments as JSON text; ollama's, as objects)
+// as the template reads them: [{"type": "function", "function": {"name", "arguments": {...}},
+// "id"?}]. HttpError 400 naming `where` for a malformed call.
+json template_tool_calls(const json& calls, const std::string& where);
+
 // What a chat request asks of tools: OpenAI's "tools", "tool_choice" (auto, none, required, or
 // {"type": "function", "function": {"name": ...}}) and "parallel_tool_calls".
 struct ToolRequest {
@@ -146,6 +151,43 @@ struct ToolRequest {
     bool parallel = true;
 };
 ToolRequest tool_request(const json& body);
+// A chat request's prompt and rules: the messages through the model's template (with the tools
+// and the template's variables; *thinking says whether the prompt leaves the model inside a
+// thinking block), the template's end of turn, and for a required call the grammar of the
+// tools' calls (a 400 when the request's own grammar, from `format_field`, holds the reply too).
+// The chat routes of OpenAI, the Responses API and ollama all build their prompts here.
+void prepare_chat(const LoadedModel& model, const json& messages, const ToolRequest& tools,
+                  const json& variables, bool special_tokens_in_messages, const char* format_field,
+                  GenerationRequest& request, bool* thinking);
+
+// A chat reply read as it streams in, the one rule both chat routes (OpenAI's, ollama's) follow:
+// a thinking model's block apart from the answer, and with tools, answer text that may begin a
+// call held back until the reply shows what it is; at the end, the calls.
+class ReplyReader {
+  public:
+    // thinking: the prompt leaves the model inside a thinking block (LoadedModel::chat_prompt).
+    ReplyReader(const LoadedModel& model, const ToolRequest& tools, bool thinking);
+    struct Parts {
+        std::string reasoning, content;
+        std::vector<ToolCall> calls;
+    };
+    // The text generated since the last call -> the thinking and answer text safe to send now.
+    Parts add(const std::string& text);
+    // At the end: what is left to send, and the calls (then the rest of the text is theirs).
+    Parts finish();
+    // A reply in one piece: its thinking, its answer without the calls' text, the calls.
+    Parts whole(std::string_view text) const;
+
+  private:
+    const LoadedModel& model_;
+    ToolRequest tools_;
+    bool thinking_, thinks_;
+    std::string full_;
+    size_t sent_content_ = 0, sent_reasoning_ = 0;
+};
+// A call's arguments text as a JSON object (an object's text, else {}).
+json call_arguments(const ToolCall& call);
+
 // A request's JSON as the engine's JSON (tools for the grammar of calls).
 inline JsonValue to_engine_json(const json& j) {
     return parse_json(j.dump());
@@ -208,6 +250,7 @@ class Routes {
 
 void add_openai_routes(Routes& routes, ServerState& state);
 void add_ollama_routes(Routes& routes, ServerState& state);
+void add_responses_route(Routes& routes, ServerState& state);  // /v1/responses
 
 // Runs a handler so that nothing escapes it: every exception becomes the request's error
 // response, with the status its cause deserves (HttpError's own, 404 for an unknown model,

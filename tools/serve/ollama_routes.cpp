@@ -89,6 +89,78 @@ json model_json(const ModelListing& m, const LoadedModel* loaded) {
             {"details", details(loaded)}};
 }
 
+// ollama's chat messages as the template's message objects: roles system, user, assistant
+// (its "thinking" as the templates' reasoning_content, its "tool_calls" with arguments as
+// objects) and tool ("tool_name" as the templates' name); images are refused.
+json ollama_message_objects(const json& messages) {
+    if (!messages.is_array()) throw HttpError(400, "'messages' must be an array");
+    json out = json::array();
+    for (size_t i = 0; i < messages.size(); ++i) {
+        const json& m = messages[i];
+        const std::string where = "messages[" + std::to_string(i) + "]";
+        if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+            throw HttpError(400, where + " needs a string 'role'");
+        }
+        const std::string role = m["role"].get<std::string>();
+        if (role != "system" && role != "user" && role != "assistant" && role != "tool") {
+            throw HttpError(400, where + ".role '" + role +
+                                     "' is not supported (system, user, assistant, tool)");
+        }
+        json message = {{"role", role}, {"content", ""}};
+        for (const auto& [key, value] : m.items()) {
+            if (key == "role") continue;
+            if (key == "content" && (value.is_string() || value.is_null())) {
+                if (value.is_string()) message["content"] = value;
+            } else if (key == "thinking" && role == "assistant" && value.is_string()) {
+                if (!value.get<std::string>().empty()) message["reasoning_content"] = value;
+            } else if (key == "tool_calls" && role == "assistant" && value.is_array()) {
+                message["tool_calls"] = template_tool_calls(value, where);
+            } else if (key == "tool_name" && role == "tool" && value.is_string()) {
+                message["name"] = value;
+            } else if (key == "tool_call_id" && role == "tool" && value.is_string()) {
+                message["tool_call_id"] = value;
+            } else if (key == "images") {
+                refuse_unless_off(m, "images", "ember serve reads text only");
+            } else if (key == "content") {
+                throw HttpError(400, where + ".content must be a string");
+            } else {
+                refuse_unless_off(m, key.c_str(),
+                                  "messages[] hold text, thinking, tool calls and tool results");
+            }
+        }
+        out.push_back(std::move(message));
+    }
+    return out;
+}
+
+// ollama's "think": true or false (the template's enable_thinking), or "high", "medium", "low"
+// (thinking on, and the template's reasoning_effort, as gpt-oss reads it).
+json think_variables(const json& body) {
+    json variables = json::object();
+    const auto it = body.find("think");
+    if (it == body.end() || it->is_null()) return variables;
+    if (it->is_boolean()) {
+        variables["enable_thinking"] = *it;
+    } else if (*it == "high" || *it == "medium" || *it == "low") {
+        variables["enable_thinking"] = true;
+        variables["reasoning_effort"] = *it;
+    } else {
+        throw HttpError(400, "'think' must be true, false, \"high\", \"medium\" or \"low\"");
+    }
+    return variables;
+}
+
+// A reply's calls as ollama writes them: {"function": {"index", "name", "arguments": {...}}}.
+json ollama_calls(const std::vector<ToolCall>& calls) {
+    json out = json::array();
+    for (size_t i = 0; i < calls.size(); ++i) {
+        out.push_back(
+            {{"function",
+              {{"index", i}, {"name", calls[i].name}, {"arguments", call_arguments(calls[i])}}}});
+    }
+    return out;
+}
+
 enum class Kind { Chat, Generate };
 
 void generate_route(ServerState& state, Kind kind, const http::Request& http,
@@ -96,7 +168,6 @@ void generate_route(ServerState& state, Kind kind, const http::Request& http,
     const json body = parse_body(http);
     if (kind == Kind::Chat) {
         check_fields(body, "model messages format options stream tools think", "keep_alive");
-        refuse_unless_off(body, "tools", "ember serve does not call tools (yet)");
     } else {
         check_fields(body,
                      "model prompt format options system stream raw suffix images template "
@@ -106,12 +177,14 @@ void generate_route(ServerState& state, Kind kind, const http::Request& http,
         refuse_unless_off(body, "images", "ember serve reads text only");
         refuse_unless_off(body, "template", "the model's own chat format is used");
         refuse_unless_off(body, "context", "pass the conversation as /api/chat messages");
+        refuse_unless_off(body, "think", "thinking is read apart on /api/chat");
     }
-    refuse_unless_off(body, "think", "no thinking model is served");
     const std::optional<std::string> name = string_field(body, "model");
     if (!name) throw HttpError(400, "'model' is required");
     std::shared_ptr<LoadedModel> model = state.pool.get(*name);
     GenerationRequest request = options_fields(body);
+    ToolRequest tools;      // (chat) the request's tools: calls are read out of the reply
+    bool thinking = false;  // (chat) the prompt leaves the model inside a thinking block
     if (kind == Kind::Chat) {
         if (!body.contains("messages") ||
             (body["messages"].is_array() && body["messages"].empty())) {
@@ -124,7 +197,9 @@ void generate_route(ServerState& state, Kind kind, const http::Request& http,
                                  "application/json");
             return;
         }
-        request.prompt = model->chat_prompt(chat_messages(body), state.special_tokens_in_messages);
+        tools = tool_request(body);
+        prepare_chat(*model, ollama_message_objects(body["messages"]), tools, think_variables(body),
+                     state.special_tokens_in_messages, "'format'", request, &thinking);
     } else {
         const std::string prompt = string_field(body, "prompt").value_or("");
         if (prompt.empty()) {
@@ -143,10 +218,8 @@ void generate_route(ServerState& state, Kind kind, const http::Request& http,
             if (auto system = string_field(body, "system")) messages.push_back({"system", *system});
             messages.push_back({"user", prompt});
             request.prompt = model->chat_prompt(messages, state.special_tokens_in_messages);
+            add_chat_ends(request.rules, model->chat_format(), model->tokenizer());
         }
-    }
-    if (kind == Kind::Chat || !bool_field(body, "raw").value_or(false)) {
-        add_chat_ends(request.rules, model->chat_format(), model->tokenizer());
     }
     const bool stream = bool_field(body, "stream").value_or(true);  // ollama streams by default
     const std::shared_ptr<Generation> generation = submit(state, *model, std::move(request));
@@ -154,18 +227,24 @@ void generate_route(ServerState& state, Kind kind, const http::Request& http,
     const auto cancel_on_drop =
         std::shared_ptr<void>(nullptr, [generation](void*) { generation->cancel(); });
 
-    const auto piece = [kind, model](const std::string& text) {
+    // One line: a piece of the answer, of the thinking, or the calls.
+    const auto piece = [kind, model](const std::string& text, const std::string& thought = "",
+                                     const json& calls = nullptr) {
         json j = {{"model", model->name()}, {"created_at", now_rfc3339()}};
         if (kind == Kind::Chat) {
             j["message"] = {{"role", "assistant"}, {"content", text}};
+            if (!thought.empty()) j["message"]["thinking"] = thought;
+            if (!calls.is_null()) j["message"]["tool_calls"] = calls;
         } else {
             j["response"] = text;
         }
         j["done"] = false;
         return j;
     };
-    const auto final_object = [piece](const GenerationEvent& last, const std::string& text) {
-        json j = piece(text);
+    const auto final_object = [piece](const GenerationEvent& last,
+                                      const ReplyReader::Parts& parts) {
+        json j = piece(parts.content, parts.reasoning,
+                       parts.calls.empty() ? json(nullptr) : ollama_calls(parts.calls));
         j["done"] = true;
         j["done_reason"] = finish_reason(last.finish);
         j["total_duration"] = ns(last.queue_ms + last.prompt_ms + last.generate_ms);
@@ -184,22 +263,39 @@ void generate_route(ServerState& state, Kind kind, const http::Request& http,
             response.close = true;
             return;
         }
-        response.set_content(dump(final_object(*last, text)), "application/json");
+        const ReplyReader::Parts parts = kind == Kind::Chat
+                                             ? ReplyReader(*model, tools, thinking).whole(text)
+                                             : ReplyReader::Parts{"", text, {}};
+        response.set_content(dump(final_object(*last, parts)), "application/json");
         return;
     }
     auto in_flight = std::make_shared<InFlight>(state);  // until the last line is sent
-    response.set_stream("application/x-ndjson", [&state, generation, cancel_on_drop, in_flight,
-                                                 piece, final_object](http::StreamSink& sink) {
-        const auto send = [&](const json& j) { return sink.write(dump(j) + "\n"); };
-        const std::optional<GenerationEvent> last = follow(
-            state, *generation, [&sink] { return sink.client_gone(); },
-            [&](const GenerationEvent& e) { return e.text.empty() || send(piece(e.text)); });
-        if (!last) return false;
-        if (ended_whole(last->finish)) {
-            return send(final_object(*last, ""));
-        }
-        return send(json{{"error", finish_message(*last)}});
-    });
+    auto reader = std::make_shared<ReplyReader>(*model, tools, thinking);
+    response.set_stream(
+        "application/x-ndjson", [&state, generation, cancel_on_drop, in_flight, piece, final_object,
+                                 reader, kind](http::StreamSink& sink) {
+            const auto send = [&](const json& j) { return sink.write(dump(j) + "\n"); };
+            // The thinking and the answer as they come (ReplyReader holds back what may begin a
+            // call); the calls in a line of their own once the reply has ended.
+            const auto send_parts = [&](const ReplyReader::Parts& p) {
+                return (p.reasoning.empty() || send(piece("", p.reasoning))) &&
+                       (p.content.empty() || send(piece(p.content))) &&
+                       (p.calls.empty() || send(piece("", "", ollama_calls(p.calls))));
+            };
+            const std::optional<GenerationEvent> last = follow(
+                state, *generation, [&sink] { return sink.client_gone(); },
+                [&](const GenerationEvent& e) {
+                    if (e.text.empty()) return true;
+                    if (kind != Kind::Chat) return send(piece(e.text));
+                    return send_parts(reader->add(e.text));
+                });
+            if (!last) return false;
+            if (ended_whole(last->finish)) {
+                if (kind == Kind::Chat && !send_parts(reader->finish())) return false;
+                return send(final_object(*last, {}));
+            }
+            return send(json{{"error", finish_message(*last)}});
+        });
 }
 
 }  // namespace

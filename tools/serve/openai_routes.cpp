@@ -99,31 +99,7 @@ json chat_message_objects(const json& body) {
             } else if (key == "tool_call_id" && role == "tool" && value.is_string()) {
                 message["tool_call_id"] = value;
             } else if (key == "tool_calls" && role == "assistant" && value.is_array()) {
-                json calls = json::array();
-                for (const json& call : value) {
-                    const json* function =
-                        call.is_object() && call.contains("function") ? &call["function"] : nullptr;
-                    if (function == nullptr || !function->is_object() ||
-                        !function->contains("name") || !(*function)["name"].is_string()) {
-                        throw HttpError(
-                            400, where + ".tool_calls[] needs {\"function\": {\"name\": ...}}");
-                    }
-                    json arguments = function->value("arguments", json::object());
-                    if (arguments.is_string()) {
-                        // OpenAI sends the arguments as JSON text; templates read an object.
-                        arguments = json::parse(arguments.get<std::string>(), nullptr, false);
-                        if (arguments.is_discarded()) {
-                            throw HttpError(400,
-                                            where + ".tool_calls[].function.arguments is not JSON");
-                        }
-                    }
-                    json c = {
-                        {"type", "function"},
-                        {"function", {{"name", (*function)["name"]}, {"arguments", arguments}}}};
-                    if (call.contains("id") && call["id"].is_string()) c["id"] = call["id"];
-                    calls.push_back(std::move(c));
-                }
-                message["tool_calls"] = std::move(calls);
+                message["tool_calls"] = template_tool_calls(value, where);
             } else {
                 refuse_unless_off(m, key.c_str(),
                                   "messages[] hold text, tool calls and tool results only");
@@ -346,22 +322,9 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
             if (!it->is_string()) throw HttpError(400, "'reasoning_effort' must be a string");
             variables["reasoning_effort"] = *it;
         }
-        request.prompt = model->chat_prompt(chat_message_objects(body), tools.tools, variables,
-                                            state.special_tokens_in_messages, &thinking);
-        add_chat_ends(request.rules, model->chat_format(), model->tokenizer());
-        if (tools.required) {
-            if (request.rules.grammar) {
-                throw HttpError(400,
-                                "a required tool call and a 'response_format' or 'grammar' cannot "
-                                "both hold the reply");
-            }
-            try {
-                request.rules.grammar = Grammar::parse(model->tool_calls().grammar(
-                    to_engine_json(tools.tools), tools.only, tools.parallel));
-            } catch (const Error& e) {
-                throw HttpError(400, std::string("'tools': ") + e.what());
-            }
-        }
+        prepare_chat(*model, chat_message_objects(body), tools, variables,
+                     state.special_tokens_in_messages, "a 'response_format' or 'grammar'", request,
+                     &thinking);
     } else {
         const auto it = body.find("prompt");
         // A prompt of token ids: [1, 2, 3] (or [[1, 2, 3]]), used as given.
@@ -468,19 +431,15 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         }
         return out;
     };
-    // The reply's tool calls, as OpenAI writes them (none unless the request gave tools).
-    const auto calls_of = [model, tools](std::string_view text, std::string* content) {
-        json calls = json::array();
-        if (!tools.parse) return calls;
-        ToolCallFormat::Reply reply = model->tool_calls().parse(text);
-        if (!tools.parallel && reply.calls.size() > 1) reply.calls.resize(1);
-        for (const ToolCall& c : reply.calls) {
-            calls.push_back({{"id", tool_call_id()},
-                             {"type", "function"},
-                             {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+    // The reply's tool calls, as OpenAI writes them.
+    const auto calls_json = [](const std::vector<ToolCall>& calls) {
+        json out = json::array();
+        for (const ToolCall& c : calls) {
+            out.push_back({{"id", tool_call_id()},
+                           {"type", "function"},
+                           {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
         }
-        if (content != nullptr && !calls.empty()) *content = reply.content;
-        return calls;
+        return out;
     };
 
     if (!stream) {
@@ -492,18 +451,17 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
             response.close = true;
             return;
         }
-        std::string reasoning;
+        ReplyReader::Parts parts;
         if (kind == Kind::Chat) {
-            ReasoningFormat::Split split = model->reasoning().split(text, thinking);
-            reasoning = std::move(split.reasoning);
-            text = std::move(split.content);
+            parts = ReplyReader(*model, tools, thinking).whole(text);
+            text = parts.content;
         }
         json c = choice(echo_text + text, finish_reason(last->finish));
         c["logprobs"] = logprobs_json(token_logprobs, echo_text.size());
-        if (!reasoning.empty()) c["message"]["reasoning_content"] = reasoning;
-        if (const json calls = calls_of(text, &text); !calls.empty()) {
+        if (!parts.reasoning.empty()) c["message"]["reasoning_content"] = parts.reasoning;
+        if (!parts.calls.empty()) {
             c["message"]["content"] = text.empty() ? json(nullptr) : json(text);
-            c["message"]["tool_calls"] = calls;
+            c["message"]["tool_calls"] = calls_json(parts.calls);
             if (ended_whole(last->finish)) c["finish_reason"] = "tool_calls";
         }
         const json reply = {{"id", id},
@@ -522,7 +480,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     auto in_flight = std::make_shared<InFlight>(state);  // until the last event is sent
     response.set_stream("text/event-stream", [&state, model, generation, cancel_on_drop, in_flight,
                                               id, created, kind, include_usage, usage_of, tools,
-                                              calls_of, thinking, logprobs_json,
+                                              calls_json, thinking, logprobs_json,
                                               echo_text](http::StreamSink& sink) {
         const std::string chunk_object =
             kind == Kind::Chat ? "chat.completion.chunk" : "text_completion";
@@ -555,17 +513,12 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         }
         if (!echo_text.empty() && !send(chunk(echo_text, nullptr))) return false;  // echo
         // The thinking goes out as reasoning_content; with tools, answer text that may begin a
-        // call is held back until the reply shows what it is.
-        std::string full, content;
-        size_t sent = 0, sent_reasoning = 0;
-        const ReasoningFormat& reasoning = model->reasoning();
-        const bool thinks = kind == Kind::Chat && reasoning.thinks();
-        const auto send_reasoning = [&](const std::string& text) {
-            if (text.size() <= sent_reasoning) return true;
-            const bool sent_ok =
-                send(chunk({{"reasoning_content", text.substr(sent_reasoning)}}, nullptr));
-            sent_reasoning = text.size();
-            return sent_ok;
+        // call is held back until the reply shows what it is (ReplyReader).
+        ReplyReader reader(*model, tools, thinking);
+        const auto send_parts = [&](const ReplyReader::Parts& p) {
+            return (p.reasoning.empty() ||
+                    send(chunk({{"reasoning_content", p.reasoning}}, nullptr))) &&
+                   (p.content.empty() || send(chunk({{"content", p.content}}, nullptr)));
         };
         const std::optional<GenerationEvent> last = follow(
             state, *generation, [&sink] { return sink.client_gone(); },
@@ -573,35 +526,20 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
                 pending.insert(pending.end(), e.logprobs.begin(), e.logprobs.end());
                 if (e.text.empty()) return true;
                 if (kind != Kind::Chat) return send(chunk(e.text, nullptr));
-                if (!tools.parse && !thinks) return send(chunk({{"content", e.text}}, nullptr));
-                full += e.text;
-                ReasoningFormat::Split split = reasoning.split_so_far(full, thinking);
-                if (!send_reasoning(split.reasoning)) return false;
-                content = std::move(split.content);
-                const size_t safe =
-                    tools.parse ? model->tool_calls().safe_prefix(content) : content.size();
-                if (safe <= sent) return true;
-                const bool ok_send =
-                    send(chunk({{"content", content.substr(sent, safe - sent)}}, nullptr));
-                sent = safe;
-                return ok_send;
+                return send_parts(reader.add(e.text));
             });
         if (!last) return false;
         bool ok = false;
         if (ended_whole(last->finish)) {
             json finish = finish_reason(last->finish);
-            if (tools.parse || thinks) {
-                ReasoningFormat::Split split = reasoning.split(full, thinking);
-                if (!send_reasoning(split.reasoning)) return false;
-                content = std::move(split.content);
-                json calls = tools.parse ? calls_of(content, nullptr) : json::array();
-                if (!calls.empty()) {
+            if (kind == Kind::Chat) {
+                const ReplyReader::Parts rest = reader.finish();
+                if (!send_parts(rest)) return false;
+                if (!rest.calls.empty()) {
+                    json calls = calls_json(rest.calls);
                     for (size_t i = 0; i < calls.size(); ++i) calls[i]["index"] = i;
                     if (!send(chunk({{"tool_calls", calls}}, nullptr))) return false;
                     finish = "tool_calls";
-                } else if (sent < content.size() &&
-                           !send(chunk({{"content", content.substr(sent)}}, nullptr))) {
-                    return false;
                 }
             }
             ok = send(chunk(kind == Kind::Chat ? json::object() : json(""), finish));

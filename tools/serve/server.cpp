@@ -12,6 +12,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tools/serve/chat_page.h"
+
 namespace ember::serve {
 namespace {
 
@@ -187,11 +189,23 @@ Service::Service(ModelPool& pool, const ServeOptions& options)
             res.set_content(R"({"status":"ok"})", "application/json");
         }
     });
+    routes_.get("/", ErrorShape::OpenAI, [](const auto&, auto& res) {
+        // The chat page: static, so it needs no API key (it asks for one to call the API). Its
+        // script is inline; it may talk to this server only, and no other site may frame it.
+        res.set_content(kChatPage, "text/html; charset=utf-8");
+        res.set_header("Content-Security-Policy",
+                       "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                       "connect-src 'self'; base-uri 'none'; form-action 'none'; "
+                       "frame-ancestors 'none'");
+        res.set_header("X-Content-Type-Options", "nosniff");
+        res.set_header("Referrer-Policy", "no-referrer");
+    });
     routes_.get("/metrics", ErrorShape::OpenAI, [this](const auto&, auto& res) {
         res.set_content(metrics_text(), "text/plain; version=0.0.4");
     });
     add_openai_routes(routes_, state_);
     add_ollama_routes(routes_, state_);
+    add_responses_route(routes_, state_);
 }
 
 Service::~Service() = default;
@@ -330,7 +344,7 @@ void Service::handle(const http::Request& request, http::Response& response) {
             fail(503, "the server is shutting down", shape);
             return;
         }
-        if (!options_.api_key.empty()) {
+        if (!options_.api_key.empty() && route->path != "/") {
             // "Authorization: Bearer KEY" (the scheme is case-insensitive, RFC 9110 11.1).
             const std::string authorization = request.header_value("authorization");
             const bool bearer =
