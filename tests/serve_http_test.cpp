@@ -483,6 +483,14 @@ TEST(ServeHttp, JinjaChatTemplates) {
     fs::remove_all(dir);
 }
 
+// A counter of /metrics (its first model's sample).
+double metric_value(Harness& h, const std::string& name) {
+    const std::string text = h.one(request("GET", "/metrics", "")).body;
+    const size_t at = text.find("\n" + name + "{");
+    const size_t value = text.find("} ", at);
+    return at == std::string::npos ? -1 : std::stod(text.substr(value + 2));
+}
+
 // The NDJSON lines of a streamed ollama reply.
 std::vector<json> ndjson_lines(const std::string& body) {
     std::vector<json> out;
@@ -725,7 +733,7 @@ TEST(ServeHttp, LogprobsAreTheLogSoftmaxOfTheModelsLogits) {
 }
 
 // Completions: a prompt of token ids reads as the text they stand for; echo puts the prompt
-// before the completion; a batch of several prompts is refused by name.
+// before the completion.
 TEST(ServeHttp, CompletionPromptsOfTokenIdsAndEcho) {
     const Reply text = shared().post(
         "/v1/completions", R"({"prompt":"Once upon a time","max_tokens":4,"temperature":0})");
@@ -741,7 +749,11 @@ TEST(ServeHttp, CompletionPromptsOfTokenIdsAndEcho) {
         R"({"prompt":"Once upon a time","max_tokens":4,"temperature":0,"echo":true})");
     EXPECT_EQ(echoed.js()["choices"][0]["text"].get<std::string>(),
               "Once upon a time" + text.js()["choices"][0]["text"].get<std::string>());
-    EXPECT_EQ(shared().post("/v1/completions", R"({"prompt":["a","b"]})").status, 400);
+    EXPECT_EQ(shared()
+                  .post("/v1/completions", R"({"prompt":["a","b"],"max_tokens":1})")
+                  .js()["choices"]
+                  .size(),
+              2u);  // a batch (SeveralChoicesAndPrompts)
     EXPECT_EQ(shared().post("/v1/completions", R"({"prompt":[1,99999]})").status, 400);
     // GET /v1/models/{id}
     const Reply model = shared().one(request("GET", "/v1/models/stories260K", ""));
@@ -756,6 +768,55 @@ TEST(ServeHttp, CompletionPromptsOfTokenIdsAndEcho) {
 }
 
 // Model names: a NUL or a path cannot name a file.
+// n choices and a batch of prompts: choice p * n + j is prompt p's j-th, each prompt's tokens
+// counted once in the usage, the choices' generated ones all; streamed, each choice's chunks
+// carry its index; the n choices of a prompt evaluate it once (the others copy its rows).
+TEST(ServeHttp, SeveralChoicesAndPrompts) {
+    Harness h;
+    const json chat = h.post("/v1/chat/completions",
+                             R"({"messages":[{"role":"user","content":"Tell me a story"}],)"
+                             R"("n":2,"max_tokens":6,"temperature":1,"seed":7})")
+                          .js();
+    ASSERT_EQ(chat["choices"].size(), 2u) << chat.dump();
+    EXPECT_EQ(chat["choices"][1]["index"], 1);
+    EXPECT_EQ(chat["usage"]["completion_tokens"], 12);
+    const json one = h.post("/v1/chat/completions",
+                            R"({"messages":[{"role":"user","content":"Tell me a story"}],)"
+                            R"("max_tokens":6,"temperature":1,"seed":7})")
+                         .js();
+    EXPECT_EQ(chat["usage"]["prompt_tokens"], one["usage"]["prompt_tokens"]);
+    EXPECT_GE(metric_value(h, "ember_prompts_shared_total"), 1);
+
+    const std::string batch =
+        R"({"prompt":["Once upon","The cat"],"n":2,"max_tokens":4,"temperature":0,"echo":true)";
+    const json whole = h.post("/v1/completions", batch + "}").js();
+    ASSERT_EQ(whole["choices"].size(), 4u) << whole.dump();
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(whole["choices"][i]["index"], i);
+        const std::string text = whole["choices"][i]["text"];
+        EXPECT_EQ(text.rfind(i < 2 ? "Once upon" : "The cat", 0), 0u) << text;
+    }
+    EXPECT_EQ(whole["choices"][0]["text"], whole["choices"][1]["text"]);  // greedy
+    EXPECT_EQ(whole["usage"]["completion_tokens"], 16);
+    const Reply streamed = h.post("/v1/completions", batch + R"(,"stream":true})");
+    std::map<int, std::string> texts;
+    for (size_t pos = 0; (pos = streamed.body.find("data: {", pos)) != std::string::npos;) {
+        const size_t end = streamed.body.find("\n", pos);
+        const json chunk = json::parse(streamed.body.substr(pos + 6, end - pos - 6));
+        for (const json& c : chunk["choices"]) texts[c["index"].get<int>()] += c["text"];
+        pos = end;
+    }
+    ASSERT_EQ(texts.size(), 4u) << streamed.body;
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(texts[i], whole["choices"][i]["text"]) << i;
+    // Token-id prompts batch too; more than 16 choices, a mixed batch and n = 0 are refused.
+    const json ids =
+        h.post("/v1/completions", R"({"prompt":[[1,403],[1,407]],"max_tokens":1})").js();
+    EXPECT_EQ(ids["choices"].size(), 2u) << ids.dump();
+    EXPECT_EQ(h.post("/v1/completions", R"({"prompt":["a","b","c","d","e"],"n":4})").status, 400);
+    EXPECT_EQ(h.post("/v1/completions", R"({"prompt":["a",[1,2],3]})").status, 400);
+    EXPECT_EQ(h.post("/v1/completions", R"({"prompt":"a","n":0})").status, 400);
+}
+
 TEST(ServeHttp, ModelNamesAreChecked) {
     EXPECT_TRUE(valid_model_name("tiny"));
     EXPECT_TRUE(valid_model_name("qwen2.5-0.5b-instruct-q4_k_m"));

@@ -158,6 +158,37 @@ TEST(ServeScheduler, NextTurnReusesTheSlotsCache) {
     EXPECT_EQ(three.text, two.text);
 }
 
+// Several generations of one prompt (a request's n choices): the first evaluates it, the others
+// wait for that and copy its rows (all but the last token) into their own slots; the replies
+// are those of the prompt alone. A prompt that shares a long prefix with a busy slot's
+// conversation copies that prefix too.
+TEST(ServeScheduler, OnePromptIsEvaluatedOnceForSeveralChoices) {
+    Scheduler scheduler(fixture().model, fixture().tokenizer, slots(3));
+    const std::string prompt =
+        "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+        "park with her friends and her big red ball";
+    const std::string expected = alone(prompt, 20);
+    std::vector<std::shared_ptr<Generation>> choices;
+    for (int i = 0; i < 3; ++i) choices.push_back(scheduler.submit(greedy(prompt, 20)));
+    const int n_prompt = static_cast<int>(greedy(prompt, 0).prompt.size());
+    int cached = 0;
+    for (const auto& g : choices) {
+        const Reply reply = wait(*g);
+        EXPECT_EQ(reply.text, expected);
+        cached += reply.last.n_cached;
+    }
+    EXPECT_EQ(cached, 2 * (n_prompt - 1));
+    EXPECT_EQ(scheduler.stats().shared_prompts, 2);
+    EXPECT_EQ(scheduler.stats().prompt_tokens, n_prompt + 2);
+    // A longer conversation over the same opening, while another slot is busy with it.
+    const std::shared_ptr<Generation> busy = scheduler.submit(greedy(prompt, 200));
+    const Reply longer = wait(*scheduler.submit(greedy(prompt + ". One day", 10)));
+    EXPECT_GE(longer.last.n_cached, n_prompt - 1);
+    EXPECT_EQ(longer.text, alone(prompt + ". One day", 10));
+    busy->cancel();
+    wait(*busy);
+}
+
 TEST(ServeScheduler, RefusesBeyondTheQueue) {
     Scheduler scheduler(fixture().model, fixture().tokenizer, slots(1, 2048, 1));
     auto a = scheduler.submit(greedy("Once", -1));

@@ -82,10 +82,15 @@ test("openai client: chat and completions, streaming and not", async () => {
   const models = await openai.models.list();
   assert.deepEqual(models.data.map((m) => m.id), ["stories260K"]);
 
+  // n choices, as the client reads them.
+  const two = await openai.chat.completions.create({ model: "stories260K", messages, n: 2, max_tokens: 4, seed: 3 });
+  assert.deepEqual(two.choices.map((c) => c.index), [0, 1]);
+  assert.equal(two.usage.completion_tokens, 8);
+
   // Errors in OpenAI's shape, as the client's error classes.
-  await assert.rejects(openai.chat.completions.create({ model: "x", messages, n: 2 }), (e) => {
+  await assert.rejects(openai.chat.completions.create({ model: "x", messages, n: 17 }), (e) => {
     assert.equal(e.status, 400);
-    assert.match(e.message, /'n' must be 1/);
+    assert.match(e.message, /'n'/);
     return true;
   });
   await assert.rejects(openai.chat.completions.create({ model: "x", messages: [] }), { status: 400 });

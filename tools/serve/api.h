@@ -194,7 +194,7 @@ inline JsonValue to_engine_json(const json& j) {
 }
 // Tool-call ids: 9 letters and digits (Mistral's templates accept nothing else).
 std::string tool_call_id();
-// The fields chat and completions share: sampling, max_tokens, stop; n must be 1.
+// The fields chat and completions share: sampling, max_tokens, stop (the route reads n).
 GenerationRequest generation_fields(const json& body);
 // JSON text; invalid UTF-8 (a model may sample a lone byte) becomes U+FFFD.
 std::string dump(const json& j);

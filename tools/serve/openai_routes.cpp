@@ -211,9 +211,6 @@ std::shared_ptr<const Grammar> response_format_grammar(const json& body) {
 GenerationRequest generation_fields(const json& body) {
     GenerationRequest request;
     request.sampling = sampling_from(body);
-    if (auto n = integer_field(body, "n", 1, 1 << 20); n && *n != 1) {
-        throw HttpError(400, "'n' must be 1 (one choice per request)");
-    }
     std::optional<int64_t> max_tokens = integer_field(body, "max_completion_tokens", 0, 1 << 30);
     if (!max_tokens) max_tokens = integer_field(body, "max_tokens", -1, 1 << 30);
     request.rules.max_tokens = max_tokens ? static_cast<int>(*max_tokens) : -1;
@@ -281,6 +278,68 @@ void check_completion_fields(const json& body, Kind kind) {
     }
 }
 
+// A prompt and the text `echo` gives back before its completion.
+struct PromptText {
+    std::vector<int32_t> tokens;
+    std::string echo;
+};
+// The most choices one request makes (prompts x n): each takes a slot or waits for one.
+constexpr int kMaxChoices = 16;
+
+// A completion's prompts: a string, token ids, or a batch of either (an array of strings or of
+// token arrays). A prompt's text is the caller's whole text, control tokens included (as
+// llama-server reads it): no chat format stands between it and the model.
+std::vector<PromptText> completion_prompts(const json& body, const Tokenizer& tokenizer) {
+    const std::string message =
+        "'prompt' must be a string, token ids, or an array of strings or of token arrays";
+    const auto it = body.find("prompt");
+    if (it == body.end() || !(it->is_string() || (it->is_array() && !it->empty()))) {
+        throw HttpError(400, message);
+    }
+    const auto of_ids = [&](const json& ids) {
+        PromptText p;
+        for (const json& t : ids) {
+            if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+                t.get<int64_t>() >= tokenizer.vocab().size()) {
+                throw HttpError(400, "'prompt': token ids must be integers inside the vocabulary");
+            }
+            p.tokens.push_back(static_cast<int32_t>(t.get<int64_t>()));
+        }
+        p.echo = tokenizer.decode(p.tokens);
+        return p;
+    };
+    const auto of_text = [&](const json& text) {
+        return PromptText{tokenizer.encode(text.get<std::string>(), true, true),
+                          text.get<std::string>()};
+    };
+    std::vector<PromptText> prompts;
+    if (it->is_string()) {
+        prompts.push_back(of_text(*it));
+    } else if ((*it)[0].is_number_integer()) {
+        prompts.push_back(of_ids(*it));
+    } else {
+        if (it->size() > kMaxChoices) {
+            throw HttpError(400, "'prompt': at most " + std::to_string(kMaxChoices) +
+                                     " prompts in one request");
+        }
+        for (const json& one : *it) {
+            if (one.is_string()) {
+                prompts.push_back(of_text(one));
+            } else if (one.is_array()) {
+                prompts.push_back(of_ids(one));
+            } else {
+                throw HttpError(400, message);
+            }
+        }
+    }
+    const bool echo = bool_field(body, "echo").value_or(false);
+    for (PromptText& p : prompts) {
+        if (p.tokens.empty()) throw HttpError(400, "the prompt is empty");
+        if (!echo) p.echo.clear();
+    }
+    return prompts;
+}
+
 void completion_route(ServerState& state, Kind kind, const http::Request& http,
                       http::Response& response) {
     const json body = parse_body(http);
@@ -306,7 +365,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         request.top_logprobs = static_cast<int>(*n);
     }
     const int top_logprobs = request.top_logprobs;
-    std::string echo_text;  // completions' echo: the prompt before the completion
+    std::vector<PromptText> prompts;  // a chat's one, a completion's one or a batch
     ToolRequest tools;
     bool thinking = false;  // the prompt leaves the model inside a thinking block
     if (kind == Kind::Chat) {
@@ -326,44 +385,9 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
                      state.special_tokens_in_messages, "a 'response_format' or 'grammar'", request,
                      &thinking);
     } else {
-        const auto it = body.find("prompt");
-        // A prompt of token ids: [1, 2, 3] (or [[1, 2, 3]]), used as given.
-        const json* ids = it == body.end() || !it->is_array() || it->empty() ? nullptr
-                          : (*it)[0].is_number_integer()                     ? &*it
-                          : it->size() == 1 && (*it)[0].is_array()           ? &(*it)[0]
-                                                                             : nullptr;
-        if (ids != nullptr) {
-            for (const json& t : *ids) {
-                if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
-                    t.get<int64_t>() >= model->tokenizer().vocab().size()) {
-                    throw HttpError(400,
-                                    "'prompt': token ids must be integers inside the vocabulary");
-                }
-                request.prompt.push_back(static_cast<int32_t>(t.get<int64_t>()));
-            }
-            echo_text = model->tokenizer().decode(request.prompt);
-        } else {
-            std::string prompt;
-            if (it != body.end() && it->is_string()) {
-                prompt = it->get<std::string>();
-            } else if (it != body.end() && it->is_array() && it->size() == 1 &&
-                       (*it)[0].is_string()) {
-                prompt = (*it)[0].get<std::string>();
-            } else if (it != body.end() && it->is_array() && it->size() > 1) {
-                throw HttpError(
-                    400, "'prompt': one prompt per request (a batch of several is not supported)");
-            } else {
-                throw HttpError(400,
-                                "'prompt' must be a string, token ids, or an array of one of them");
-            }
-            // A completion's prompt is the caller's whole text, control tokens included (as
-            // llama-server reads it): no chat format stands between it and the model.
-            request.prompt = model->tokenizer().encode(prompt, true, true);
-            echo_text = prompt;
-        }
-        if (request.prompt.empty()) throw HttpError(400, "the prompt is empty");
-        if (!bool_field(body, "echo").value_or(false)) echo_text.clear();
+        prompts = completion_prompts(body, model->tokenizer());
     }
+    if (kind == Kind::Chat) prompts.push_back({request.prompt, ""});
     const bool stream = bool_field(body, "stream").value_or(false);
     bool include_usage = false;
     if (body.contains("stream_options") && !body["stream_options"].is_null()) {
@@ -372,16 +396,34 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         }
         include_usage = bool_field(body["stream_options"], "include_usage").value_or(false);
     }
-    const std::shared_ptr<Generation> generation = submit(state, *model, std::move(request));
-    // Whatever happens to this response, a generation nobody reads must not keep its slot.
-    const auto cancel_on_drop =
-        std::shared_ptr<void>(nullptr, [generation](void*) { generation->cancel(); });
+    // n choices of each prompt (choice p * n + j: prompt p's j-th), each its own generation;
+    // choice j samples with seed + j. The scheduler copies a prompt's rows from the slot that
+    // evaluated it to the others (scheduler.h), so the n choices evaluate it once.
+    const int n = static_cast<int>(integer_field(body, "n", 1, kMaxChoices).value_or(1));
+    if (prompts.size() * n > kMaxChoices) {
+        throw HttpError(400, "prompts x n: " + std::to_string(prompts.size() * n) +
+                                 " choices; one request makes at most " +
+                                 std::to_string(kMaxChoices));
+    }
+    auto generations = std::make_shared<std::vector<std::shared_ptr<Generation>>>();
+    // Whatever happens to this response, generations nobody reads must not keep their slots.
+    const auto cancel_on_drop = std::shared_ptr<void>(nullptr, [generations](void*) {
+        for (const auto& g : *generations) g->cancel();
+    });
+    for (const PromptText& prompt : prompts) {
+        for (int j = 0; j < n; ++j) {
+            GenerationRequest r = request;
+            r.prompt = prompt.tokens;
+            r.sampling.seed = request.sampling.seed + static_cast<uint64_t>(j);
+            generations->push_back(submit(state, *model, std::move(r)));
+        }
+    }
     const std::string id = random_id(kind == Kind::Chat ? "chatcmpl-" : "cmpl-");
     const int64_t created = unix_time();
     const std::string object = kind == Kind::Chat ? "chat.completion" : "text_completion";
 
-    const auto choice = [kind](const std::string& text, const json& finish) {
-        json c = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
+    const auto choice = [kind](size_t index, const std::string& text, const json& finish) {
+        json c = {{"index", index}, {"logprobs", nullptr}, {"finish_reason", finish}};
         if (kind == Kind::Chat) {
             c["message"] = {{"role", "assistant"}, {"content", text}};
         } else {
@@ -389,8 +431,17 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
         }
         return c;
     };
-    const auto usage_of = [](const GenerationEvent& last) {
-        return Usage{last.n_prompt, last.n_cached, last.n_generated};
+    // Usage over every choice: each prompt's tokens once, every choice's generated ones.
+    const auto usage_of = [n](const std::vector<GenerationEvent>& lasts) {
+        Usage u{0, 0, 0};
+        for (size_t i = 0; i < lasts.size(); ++i) {
+            if (i % n == 0) {
+                u.prompt += lasts[i].n_prompt;
+                u.cached += lasts[i].n_cached;
+            }
+            u.completion += lasts[i].n_generated;
+        }
+        return u;
     };
     // Log-probabilities as OpenAI writes them: chat's {"content": [{token, logprob, bytes,
     // top_logprobs}]}, completions' legacy {tokens, token_logprobs, top_logprobs, text_offset}.
@@ -443,33 +494,37 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     };
 
     if (!stream) {
-        std::string text;
-        std::vector<TokenLogprob> token_logprobs;
-        const std::optional<GenerationEvent> last =
-            collect(state, *generation, client_gone_of(http), &text, &token_logprobs);
-        if (!last) {  // the client is gone: nobody reads this
-            response.close = true;
-            return;
+        json choices = json::array();
+        std::vector<GenerationEvent> lasts;
+        for (size_t i = 0; i < generations->size(); ++i) {
+            std::string text;
+            std::vector<TokenLogprob> token_logprobs;
+            const std::optional<GenerationEvent> last =
+                collect(state, *(*generations)[i], client_gone_of(http), &text, &token_logprobs);
+            if (!last) {  // the client is gone: nobody reads this
+                response.close = true;
+                return;
+            }
+            lasts.push_back(*last);
+            const std::string& echo_text = prompts[i / n].echo;
+            ReplyReader::Parts parts;
+            if (kind == Kind::Chat) {
+                parts = ReplyReader(*model, tools, thinking).whole(text);
+                text = parts.content;
+            }
+            json c = choice(i, echo_text + text, finish_reason(last->finish));
+            c["logprobs"] = logprobs_json(token_logprobs, echo_text.size());
+            if (!parts.reasoning.empty()) c["message"]["reasoning_content"] = parts.reasoning;
+            if (!parts.calls.empty()) {
+                c["message"]["content"] = text.empty() ? json(nullptr) : json(text);
+                c["message"]["tool_calls"] = calls_json(parts.calls);
+                if (ended_whole(last->finish)) c["finish_reason"] = "tool_calls";
+            }
+            choices.push_back(std::move(c));
         }
-        ReplyReader::Parts parts;
-        if (kind == Kind::Chat) {
-            parts = ReplyReader(*model, tools, thinking).whole(text);
-            text = parts.content;
-        }
-        json c = choice(echo_text + text, finish_reason(last->finish));
-        c["logprobs"] = logprobs_json(token_logprobs, echo_text.size());
-        if (!parts.reasoning.empty()) c["message"]["reasoning_content"] = parts.reasoning;
-        if (!parts.calls.empty()) {
-            c["message"]["content"] = text.empty() ? json(nullptr) : json(text);
-            c["message"]["tool_calls"] = calls_json(parts.calls);
-            if (ended_whole(last->finish)) c["finish_reason"] = "tool_calls";
-        }
-        const json reply = {{"id", id},
-                            {"object", object},
-                            {"created", created},
-                            {"model", model->name()},
-                            {"choices", json::array({c})},
-                            {"usage", usage_of(*last).to_json()}};
+        const json reply = {{"id", id},           {"object", object},
+                            {"created", created}, {"model", model->name()},
+                            {"choices", choices}, {"usage", usage_of(lasts).to_json()}};
         response.set_content(dump(reply), "application/json");
         return;
     }
@@ -478,59 +533,68 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
     response.set_header("Cache-Control", "no-cache");
     response.set_header("X-Accel-Buffering", "no");      // nginx: pass events on at once
     auto in_flight = std::make_shared<InFlight>(state);  // until the last event is sent
-    response.set_stream("text/event-stream", [&state, model, generation, cancel_on_drop, in_flight,
+    response.set_stream("text/event-stream", [&state, model, generations, cancel_on_drop, in_flight,
                                               id, created, kind, include_usage, usage_of, tools,
-                                              calls_json, thinking, logprobs_json,
-                                              echo_text](http::StreamSink& sink) {
+                                              calls_json, thinking, logprobs_json, prompts,
+                                              n](http::StreamSink& sink) {
         const std::string chunk_object =
             kind == Kind::Chat ? "chat.completion.chunk" : "text_completion";
-        // Log-probabilities of the tokens since the last chunk go with the next one.
-        std::vector<TokenLogprob> pending;
-        size_t text_offset = echo_text.size();
-        const auto chunk = [&](const json& delta_or_text, const json& finish) {
-            json c = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
-            if (!pending.empty()) {
-                c["logprobs"] = logprobs_json(pending, text_offset);
-                for (const TokenLogprob& t : pending)
-                    text_offset += model->tokenizer().piece(t.token, true).size();
-                pending.clear();
-            }
-            if (kind == Kind::Chat) {
-                c["delta"] = delta_or_text;
-            } else {
-                c["text"] = delta_or_text;
-            }
-            return json{{"id", id},
-                        {"object", chunk_object},
-                        {"created", created},
-                        {"model", model->name()},
-                        {"choices", json::array({c})}};
-        };
         const auto send = [&](const json& j) { return sink.write("data: " + dump(j) + "\n\n"); };
-        // The first delta carries the role (OpenAI sends it with empty content).
-        if (kind == Kind::Chat && !send(chunk({{"role", "assistant"}, {"content", ""}}, nullptr))) {
-            return false;
-        }
-        if (!echo_text.empty() && !send(chunk(echo_text, nullptr))) return false;  // echo
-        // The thinking goes out as reasoning_content; with tools, answer text that may begin a
-        // call is held back until the reply shows what it is (ReplyReader).
-        ReplyReader reader(*model, tools, thinking);
-        const auto send_parts = [&](const ReplyReader::Parts& p) {
-            return (p.reasoning.empty() ||
-                    send(chunk({{"reasoning_content", p.reasoning}}, nullptr))) &&
-                   (p.content.empty() || send(chunk({{"content", p.content}}, nullptr)));
-        };
-        const std::optional<GenerationEvent> last = follow(
-            state, *generation, [&sink] { return sink.client_gone(); },
-            [&](const GenerationEvent& e) {
-                pending.insert(pending.end(), e.logprobs.begin(), e.logprobs.end());
-                if (e.text.empty()) return true;
-                if (kind != Kind::Chat) return send(chunk(e.text, nullptr));
-                return send_parts(reader.add(e.text));
-            });
-        if (!last) return false;
-        bool ok = false;
-        if (ended_whole(last->finish)) {
+        // The choices one after another (the others' events wait in their queues meanwhile).
+        std::vector<GenerationEvent> lasts;
+        for (size_t index = 0; index < generations->size(); ++index) {
+            const std::string& echo_text = prompts[index / n].echo;
+            // Log-probabilities of the tokens since the last chunk go with the next one.
+            std::vector<TokenLogprob> pending;
+            size_t text_offset = echo_text.size();
+            const auto chunk = [&](const json& delta_or_text, const json& finish) {
+                json c = {{"index", index}, {"logprobs", nullptr}, {"finish_reason", finish}};
+                if (!pending.empty()) {
+                    c["logprobs"] = logprobs_json(pending, text_offset);
+                    for (const TokenLogprob& t : pending)
+                        text_offset += model->tokenizer().piece(t.token, true).size();
+                    pending.clear();
+                }
+                if (kind == Kind::Chat) {
+                    c["delta"] = delta_or_text;
+                } else {
+                    c["text"] = delta_or_text;
+                }
+                return json{{"id", id},
+                            {"object", chunk_object},
+                            {"created", created},
+                            {"model", model->name()},
+                            {"choices", json::array({c})}};
+            };
+            // The first delta carries the role (OpenAI sends it with empty content).
+            if (kind == Kind::Chat &&
+                !send(chunk({{"role", "assistant"}, {"content", ""}}, nullptr))) {
+                return false;
+            }
+            if (!echo_text.empty() && !send(chunk(echo_text, nullptr))) return false;  // echo
+            // The thinking goes out as reasoning_content; with tools, answer text that may
+            // begin a call is held back until the reply shows what it is (ReplyReader).
+            ReplyReader reader(*model, tools, thinking);
+            const auto send_parts = [&](const ReplyReader::Parts& p) {
+                return (p.reasoning.empty() ||
+                        send(chunk({{"reasoning_content", p.reasoning}}, nullptr))) &&
+                       (p.content.empty() || send(chunk({{"content", p.content}}, nullptr)));
+            };
+            const std::optional<GenerationEvent> last = follow(
+                state, *(*generations)[index], [&sink] { return sink.client_gone(); },
+                [&](const GenerationEvent& e) {
+                    pending.insert(pending.end(), e.logprobs.begin(), e.logprobs.end());
+                    if (e.text.empty()) return true;
+                    if (kind != Kind::Chat) return send(chunk(e.text, nullptr));
+                    return send_parts(reader.add(e.text));
+                });
+            if (!last) return false;
+            lasts.push_back(*last);
+            if (!ended_whole(last->finish)) {
+                return send(error_body(finish_message(*last), "server_error",
+                                       finish_reason(last->finish))) &&
+                       sink.write("data: [DONE]\n\n");
+            }
             json finish = finish_reason(last->finish);
             if (kind == Kind::Chat) {
                 const ReplyReader::Parts rest = reader.finish();
@@ -542,21 +606,18 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
                     finish = "tool_calls";
                 }
             }
-            ok = send(chunk(kind == Kind::Chat ? json::object() : json(""), finish));
-        } else {
-            ok = send(
-                error_body(finish_message(*last), "server_error", finish_reason(last->finish)));
+            if (!send(chunk(kind == Kind::Chat ? json::object() : json(""), finish))) return false;
         }
-        if (ok && include_usage) {
+        if (include_usage) {
             json u = {{"id", id},
                       {"object", chunk_object},
                       {"created", created},
                       {"model", model->name()},
                       {"choices", json::array()},
-                      {"usage", usage_of(*last).to_json()}};
-            ok = send(u);
+                      {"usage", usage_of(lasts).to_json()}};
+            if (!send(u)) return false;
         }
-        return ok && sink.write("data: [DONE]\n\n");
+        return sink.write("data: [DONE]\n\n");
     });
 }
 

@@ -67,7 +67,8 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const Sched
       slots_(params.n_slots),
       max_queue_(params.max_queue),
       n_batch_(context_.n_batch()),
-      context_shift_(params.context_shift) {
+      context_shift_(params.context_shift),
+      recurrent_(model.config().recurrent()) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -157,6 +158,7 @@ SchedulerStats Scheduler::stats() const {
     s.prompt_tokens = prompt_tokens_.load();
     s.cached_tokens = cached_tokens_.load();
     s.generated_tokens = generated_tokens_.load();
+    s.shared_prompts = shared_prompts_.load();
     return s;
 }
 
@@ -227,15 +229,58 @@ void Scheduler::admit() {
             best_prefix = common_prefix(slots_[oldest].tokens, prompt);
         }
         if (best < 0) return;  // every slot is busy
+        // Another slot may hold more of the prompt: a busy one (the other choices of a request
+        // with n > 1, requests that open with one long system prompt) or another free one. Its
+        // rows are copied rather than evaluated again; and while such a slot is still
+        // evaluating the shared part, this generation waits for it. (A recurrent model's state
+        // is of a sequence's last position and cannot be cut at the prompt's last token: its
+        // prompts are not shared this way.)
+        const size_t usable = g->request_.prompt.size() - 1;  // the last token is evaluated
+        int source = -1;
+        size_t source_prefix = std::min(best_prefix, usable);
+        bool wait = false;
+        for (size_t s = 0; s < slots_.size() && !recurrent_; ++s) {
+            if (static_cast<int>(s) == best) continue;
+            const Slot& other = slots_[s];
+            const size_t shared = std::min(common_prefix(other.tokens, prompt), usable);
+            if (2 * shared >= prompt.size() && shared > source_prefix) {
+                source = static_cast<int>(s);
+                source_prefix = shared;
+            }
+            if (other.generation && other.pending < 0) {
+                // Still evaluating its prompt: wait if that prompt would give more.
+                const std::vector<int32_t>& theirs = other.generation->request_.prompt;
+                const size_t coming = std::min(common_prefix(theirs, prompt), usable);
+                if (2 * coming >= prompt.size() && coming > source_prefix &&
+                    other.n_evaluated < coming) {
+                    wait = true;
+                }
+            }
+        }
+        if (wait) return;  // admitted at a later step, once the shared part is in the cache
         Slot& slot = slots_[best];
         const GenerationRequest& request = g->request_;
         // At least the prompt's last token is evaluated again: its logits start the reply.
-        const size_t keep = std::min(best_prefix, request.prompt.size() - 1);
+        size_t keep = std::min(best_prefix, usable);
         // What the slot held past the shared prefix is dropped, memory included: the KV pages
         // of a slot are resident only while its conversation needs them.
         context_.truncate(best, static_cast<int>(keep), /*release_memory=*/true);
         kv_used_ -= static_cast<int64_t>(slot.tokens.size() - keep);
         slot.tokens.resize(keep);
+        if (source >= 0) {
+            try {
+                const std::vector<uint8_t> rows =
+                    context_.save_rows(source, static_cast<int>(source_prefix));
+                context_.load_rows(best, std::span(prompt).first(source_prefix), rows);
+                kv_used_ += static_cast<int64_t>(source_prefix - keep);
+                keep = source_prefix;
+                slot.tokens.assign(prompt.begin(), prompt.begin() + static_cast<ptrdiff_t>(keep));
+                ++shared_prompts_;
+            } catch (const std::exception&) {
+                // (memory for the copy: evaluate the prompt instead)
+                context_.truncate(best, static_cast<int>(keep), /*release_memory=*/true);
+            }
+        }
         try {
             slot.generation = g;
             slot.n_evaluated = keep;

@@ -11,7 +11,9 @@
 //
 // Prompt cache: a slot keeps the KV of its last conversation after it finishes. A generation
 // goes to the free slot whose tokens share the longest prefix with its prompt and evaluates only
-// the rest (the next turn of a chat re-reads nothing it already sent).
+// the rest (the next turn of a chat re-reads nothing it already sent). When another slot, busy
+// or not, holds more of the prompt (the n choices of one request, one long system prompt), its
+// rows are copied over instead (not for recurrent models).
 //
 // Memory: the KV cache is n_slots x n_ctx positions, allocated at start; each slot's
 // conversation may grow to n_ctx (ember serve's -c is per slot, unlike llama-server's -c,
@@ -125,6 +127,7 @@ struct SchedulerStats {
     int64_t prompt_tokens = 0;     // evaluated (cache hits not counted)
     int64_t cached_tokens = 0;     // prompt tokens found in a slot's cache
     int64_t generated_tokens = 0;  // sampled
+    int64_t shared_prompts = 0;    // prompts that began with rows copied from another slot
 };
 
 class Scheduler {
@@ -182,6 +185,8 @@ class Scheduler {
     bool exit_ = false;      // the thread ends
     std::atomic<int> busy_{0};
     std::atomic<int64_t> kv_used_{0}, prompt_tokens_{0}, cached_tokens_{0}, generated_tokens_{0};
+    std::atomic<int64_t> shared_prompts_{0};
+    const bool recurrent_;  // the model has recurrent layers (no prompt copies between slots)
     std::thread thread_;
 };
 

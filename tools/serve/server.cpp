@@ -74,6 +74,9 @@ std::string metrics_body(ServerState& state, const http::ServerStats& http) {
            [](const Row& r) { return r.stats.cached_tokens; });
     series("ember_generated_tokens_total", "counter", "Tokens generated",
            [](const Row& r) { return r.stats.generated_tokens; });
+    series("ember_prompts_shared_total", "counter",
+           "Prompts that began with another slot's rows copied (n choices, a shared prefix)",
+           [](const Row& r) { return r.stats.shared_prompts; });
     series("ember_queue_depth", "gauge", "Requests waiting for a slot",
            [](const Row& r) { return r.stats.queued; });
     series("ember_slots_busy", "gauge", "Slots generating",
