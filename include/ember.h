@@ -352,7 +352,8 @@ typedef struct ember_turn_params {
     size_t n_end_tokens;
     /* A chat template whose end-of-turn markers end the reply (the markers that are one token
        become end tokens, all of them stop strings), as ember chat and ember serve do: a name
-       as in ember_chat_format, "" for the model's own; NULL (default): none. */
+       or a template's text as in ember_chat_format, "" for the model's own; NULL (default):
+       none. */
     const char* chat_template;
     bool ignore_eos;
     /* Structured output, as in ember_generate_params. Default NULL. */
@@ -448,7 +449,8 @@ typedef struct ember_chat_message {
 } ember_chat_message;
 
 /* Formats a conversation with a chat template: template_name (a built-in format: llama2,
- * llama2-sys, chatml, llama3, zephyr, mistral, mistral-v1, mistral-v3, mistral-v7, phi3, gemma)
+ * llama2-sys, chatml, llama3, zephyr, mistral, mistral-v1, mistral-v3, mistral-v7, phi3, gemma;
+ * or a Jinja template's own text, told by its "{{" or "{%": an app's template, another file's)
  * or NULL for the model's own: its Jinja tokenizer.chat_template, rendered as Hugging Face
  * transformers renders it (a leading BOS the tokenizer adds itself left out); a file without
  * one (or with one ember cannot parse) gets its family's format (chatml for qwen2, qwen3, lfm2,
@@ -460,6 +462,32 @@ ember_status ember_chat_format(const ember_model* model, const char* template_na
                                const ember_chat_message* messages, size_t n_messages,
                                bool add_assistant_start, char* text, size_t capacity,
                                size_t* length);
+
+/* The same for conversations with tools and thinking, as JSON (UTF-8, NUL-terminated):
+ * messages_json an array of OpenAI chat messages (roles system, user, assistant, tool; an
+ * assistant's "tool_calls" [{"id", "type": "function", "function": {"name", "arguments"}}],
+ * arguments an object or its JSON text; a tool message's "tool_call_id"; an assistant's
+ * "reasoning_content"), tools_json an array of OpenAI tools ({"type": "function", "function":
+ * {"name", "description", "parameters"}}) or NULL, variables_json an object of the template's
+ * variables (e.g. {"enable_thinking": false}) or NULL. Only a Jinja template shows tools: tools
+ * with a built-in format, JSON that does not parse or has another shape, or a template that
+ * refuses the conversation give EMBER_ERROR_INVALID_ARGUMENT. Output as in ember_detokenize. */
+ember_status ember_chat_format_json(const ember_model* model, const char* template_name,
+                                    const char* messages_json, const char* tools_json,
+                                    const char* variables_json, bool add_assistant_start,
+                                    char* text, size_t capacity, size_t* length);
+
+/* A finished reply read the way the chat template writes tool calls and thinking (the rule
+ * ember serve follows): JSON {"content": "...", "reasoning_content": "..." (only when the
+ * reply thought), "tool_calls": [{"name": "...", "arguments": {...}}, ...] ([] when none)}.
+ * Calls are read in the template's family's format (Hermes/Qwen <tool_call>, Qwen3-Coder XML,
+ * Llama 3 JSON, Mistral [TOOL_CALLS], else one JSON object); text that looks like a call but
+ * does not read as one stays content. prompt: the text the reply continues (as
+ * ember_chat_format_json gave it) or NULL; it says whether the reply begins inside a thinking
+ * block the template opened. Output as in ember_detokenize. */
+ember_status ember_chat_parse_reply(const ember_model* model, const char* template_name,
+                                    const char* prompt, const char* reply, char* json,
+                                    size_t capacity, size_t* length);
 
 #ifdef __cplusplus
 }

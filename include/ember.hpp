@@ -105,7 +105,39 @@ class Model {
         return text;
     }
 
+    // The conversation as JSON, with tools and the template's variables (ember_chat_format_json;
+    // tools_json and variables_json may be nullptr).
+    std::string format_chat_json(const std::string& messages_json, const char* tools_json = nullptr,
+                                 const char* variables_json = nullptr,
+                                 bool add_assistant_start = true,
+                                 const char* template_name = nullptr) const {
+        return sized([&](char* out, size_t capacity, size_t* length) {
+            return ember_chat_format_json(model_, template_name, messages_json.c_str(), tools_json,
+                                          variables_json, add_assistant_start, out, capacity,
+                                          length);
+        });
+    }
+    // A finished reply's text, thinking and tool calls as JSON (ember_chat_parse_reply).
+    std::string parse_reply(const std::string& reply, const char* prompt = nullptr,
+                            const char* template_name = nullptr) const {
+        return sized([&](char* out, size_t capacity, size_t* length) {
+            return ember_chat_parse_reply(model_, template_name, prompt, reply.c_str(), out,
+                                          capacity, length);
+        });
+    }
+
   private:
+    // A string from a call that reports the size it needs (EMBER_ERROR_BUFFER_TOO_SMALL first).
+    template <typename Call>
+    static std::string sized(const Call& call) {
+        size_t length = 0;
+        ember_status s = call(nullptr, 0, &length);
+        if (s != EMBER_ERROR_BUFFER_TOO_SMALL) check(s);
+        std::string text(length, '\0');
+        check(call(text.data(), text.size(), &length));
+        text.resize(length);
+        return text;
+    }
     ember_model* model_ = nullptr;
 };
 

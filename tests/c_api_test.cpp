@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -450,11 +452,105 @@ TEST_F(CApi, ChatFormatUsesTheNamedTemplate) {
               EMBER_ERROR_INVALID_ARGUMENT);
 }
 
+// Conversations with tools and thinking as JSON, through a Jinja template given as text (Qwen3's,
+// from ../shared/templates): the rendering transformers gives, byte for byte; and a reply read
+// back into its thinking, its text and its calls.
+TEST_F(CApi, ChatWithToolsAsJsonAndRepliesReadBack) {
+    const auto read = [](const std::filesystem::path& path) {
+        std::ifstream in(path, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    const std::filesystem::path templates = ember::test::shared_path("templates");
+    const std::string qwen3 = read(templates / "templates" / "Qwen-Qwen3-0.6B.jinja");
+    // 05_tools: {"messages": [...], "tools": [...], ...}; the messages and tools as JSON text.
+    const std::string tools_case = read(templates / "cases" / "05_tools.json");
+    const auto member = [&](const std::string& key) {  // the case's top-level array `key`
+        const size_t at = tools_case.find("\"" + key + "\": [");
+        size_t i = tools_case.find('[', at), depth = 0;
+        const size_t begin = i;
+        bool in_string = false;
+        for (; i < tools_case.size(); ++i) {
+            const char c = tools_case[i];
+            if (in_string) {
+                if (c == '\\')
+                    ++i;
+                else if (c == '"')
+                    in_string = false;
+            } else if (c == '"') {
+                in_string = true;
+            } else if (c == '[' || c == '{') {
+                ++depth;
+            } else if ((c == ']' || c == '}') && --depth == 0) {
+                break;
+            }
+        }
+        return tools_case.substr(begin, i + 1 - begin);
+    };
+    std::string text(1 << 14, '\0');
+    size_t length = 0;
+    ASSERT_EQ(ember_chat_format_json(model_, qwen3.c_str(), member("messages").c_str(),
+                                     member("tools").c_str(), nullptr, true, text.data(),
+                                     text.size(), &length),
+              EMBER_OK);
+    EXPECT_EQ(text.substr(0, length),
+              read(templates / "expected" / "Qwen-Qwen3-0.6B" / "05_tools.txt"));
+    // Variables reach the template; a built-in format shows no tools; bad JSON is refused.
+    ASSERT_EQ(ember_chat_format_json(model_, qwen3.c_str(), R"([{"role":"user","content":"Hi"}])",
+                                     nullptr, R"({"enable_thinking":false})", true, text.data(),
+                                     text.size(), &length),
+              EMBER_OK);
+    EXPECT_NE(text.substr(0, length).find("<think>\n\n</think>"), std::string::npos);
+    EXPECT_EQ(ember_chat_format_json(model_, "chatml", R"([{"role":"user","content":"Hi"}])", "[]",
+                                     nullptr, true, text.data(), text.size(), &length),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(ember_chat_format_json(model_, qwen3.c_str(), "[{", nullptr, nullptr, true,
+                                     text.data(), text.size(), &length),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    // An assistant's call with arguments as JSON text (OpenAI's) renders as with an object.
+    std::string as_object, as_text;
+    for (const char* arguments : {R"({"city":"Paris"})", R"("{\"city\":\"Paris\"}")"}) {
+        const std::string messages =
+            std::string(
+                R"([{"role":"user","content":"Weather?"},{"role":"assistant","content":"",)"
+                R"("tool_calls":[{"type":"function","function":{"name":"get_weather","arguments":)") +
+            arguments + "}}]}]";
+        ASSERT_EQ(ember_chat_format_json(model_, qwen3.c_str(), messages.c_str(), nullptr, nullptr,
+                                         false, text.data(), text.size(), &length),
+                  EMBER_OK);
+        (as_object.empty() ? as_object : as_text) = text.substr(0, length);
+    }
+    EXPECT_EQ(as_object, as_text);
+    EXPECT_NE(as_object.find(R"("arguments": {"city": "Paris"})"), std::string::npos) << as_object;
+
+    const char* reply =
+        "<think>\nThe user wants the weather.\n</think>\n\n<tool_call>\n"
+        R"({"name": "get_weather", "arguments": {"city": "Paris"}})"
+        "\n</tool_call>";
+    ASSERT_EQ(ember_chat_parse_reply(model_, qwen3.c_str(), nullptr, reply, text.data(),
+                                     text.size(), &length),
+              EMBER_OK);
+    EXPECT_EQ(text.substr(0, length),
+              R"({"content":"","reasoning_content":"The user wants the weather.",)"
+              R"("tool_calls":[{"name":"get_weather","arguments":{"city":"Paris"}}]})");
+    ASSERT_EQ(ember_chat_parse_reply(model_, qwen3.c_str(), nullptr, "Sunny, \"21\" C.",
+                                     text.data(), text.size(), &length),
+              EMBER_OK);
+    EXPECT_EQ(text.substr(0, length), R"({"content":"Sunny, \"21\" C.","tool_calls":[]})");
+    EXPECT_EQ(
+        ember_chat_parse_reply(model_, qwen3.c_str(), nullptr, reply, text.data(), 4, &length),
+        EMBER_ERROR_BUFFER_TOO_SMALL);
+}
+
 TEST(CppApi, ModelAndSessionStreamAStory) {
     ember::Model model(bundled_model());
     EXPECT_EQ(model.tokenize("Once upon a time"),
               (std::vector<ember_token>{1, 403, 407, 261, 378}));
     EXPECT_EQ(model.detokenize(model.tokenize("Once upon a time")), "Once upon a time");
+    EXPECT_EQ(model.format_chat_json(R"([{"role":"user","content":"Hi"}])", nullptr, nullptr, true,
+                                     "chatml"),
+              "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    EXPECT_EQ(model.parse_reply("Hello."), R"({"content":"Hello.","tool_calls":[]})");
+    EXPECT_THROW(model.format_chat_json("{"), std::exception);
     ember_session_params params = ember_session_default_params();
     params.sampling.temperature = 0;
     ember::Session session(model, params);

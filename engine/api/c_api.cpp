@@ -10,12 +10,15 @@
 #include "ember.h"
 #include "engine/api/log.h"
 #include "engine/embed/embedder.h"
+#include "engine/generate/reasoning.h"
 #include "engine/generate/session.h"
+#include "engine/generate/tool_calls.h"
 #include "engine/generate/turn.h"
 #include "engine/grammar/grammar.h"
 #include "engine/grammar/json_schema.h"
 #include "engine/model/model.h"
 #include "engine/text/chat_format.h"
+#include "engine/text/json.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
 
@@ -146,8 +149,14 @@ std::shared_ptr<const ember::Grammar> compile_grammar(const char* grammar,
 
 // A built-in format by name; NULL or "": the model's own (ChatFormat::for_model).
 ember::ChatFormat chat_format_of(const ember_model& model, const char* name) {
-    return ember::ChatFormat::for_model(model.model.file(), model.tokenizer,
-                                        model.model.config().arch->chat_template,
+    const std::string_view family = model.model.config().arch->chat_template;
+    if (name != nullptr &&
+        (std::strstr(name, "{{") != nullptr || std::strstr(name, "{%") != nullptr)) {
+        // A Jinja template's text (an app's own, or another file's), as llama.cpp's
+        // llama_chat_apply_template takes one.
+        return ember::ChatFormat::from_source(name, model.tokenizer, "the given template", family);
+    }
+    return ember::ChatFormat::for_model(model.model.file(), model.tokenizer, family,
                                         name != nullptr ? name : "");
 }
 
@@ -508,6 +517,108 @@ ember_status ember_chat_format(const ember_model* model, const char* template_na
     return caught != EMBER_OK ? caught : status;
 }
 
+namespace {
+
+// An assistant's tool calls with their arguments as objects: OpenAI sends the arguments as JSON
+// text, and templates read objects.
+void arguments_as_objects(ember::JsonValue& messages) {
+    for (ember::JsonValue& message : messages.items) {
+        for (auto& [key, calls] : message.members) {
+            if (key != "tool_calls" || !calls.is_array()) continue;
+            for (ember::JsonValue& call : calls.items) {
+                for (auto& [name, function] : call.members) {
+                    if (name != "function") continue;
+                    for (auto& [field, arguments] : function.members) {
+                        if (field == "arguments" && arguments.is_string())
+                            arguments = ember::parse_json(arguments.text);
+                    }
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+ember_status ember_chat_format_json(const ember_model* model, const char* template_name,
+                                    const char* messages_json, const char* tools_json,
+                                    const char* variables_json, bool add_assistant_start,
+                                    char* text, size_t capacity, size_t* length) {
+    if (model == nullptr || length == nullptr || messages_json == nullptr ||
+        (text == nullptr && capacity > 0)) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    ember_status status = EMBER_OK;
+    const ember_status caught = guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        const ember::ChatFormat format = chat_format_of(*model, template_name);
+        ember::JsonValue messages = ember::parse_json(messages_json);
+        if (!messages.is_array()) throw ember::Error("messages_json must be a JSON array");
+        arguments_as_objects(messages);
+        ember::ChatInputs inputs;
+        inputs.add_generation_prompt = add_assistant_start;
+        ember::JsonValue tools;
+        if (tools_json != nullptr) {
+            tools = ember::parse_json(tools_json);
+            if (!tools.is_array()) throw ember::Error("tools_json must be a JSON array");
+            if (!format.is_jinja()) throw ember::Error("a built-in chat format shows no tools");
+            inputs.tools = &tools;
+        }
+        if (variables_json != nullptr) {
+            ember::JsonValue variables = ember::parse_json(variables_json);
+            if (!variables.is_object()) throw ember::Error("variables_json must be a JSON object");
+            for (auto& member : variables.members) inputs.variables.push_back(std::move(member));
+        }
+        status = copy_out(format.render_json(messages, inputs).text, text, capacity, length);
+    });
+    return caught != EMBER_OK ? caught : status;
+}
+
+ember_status ember_chat_parse_reply(const ember_model* model, const char* template_name,
+                                    const char* prompt, const char* reply, char* json,
+                                    size_t capacity, size_t* length) {
+    if (model == nullptr || reply == nullptr || length == nullptr ||
+        (json == nullptr && capacity > 0)) {
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    ember_status status = EMBER_OK;
+    const ember_status caught = guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        const ember::ChatFormat format = chat_format_of(*model, template_name);
+        const ember::ReasoningFormat reasoning =
+            ember::ReasoningFormat::for_template(format.source());
+        const bool inside = prompt != nullptr && reasoning.opens_thinking(prompt);
+        ember::ReasoningFormat::Split split = reasoning.split(reply, inside);
+        std::vector<ember::ToolCall> calls;
+        if (format.is_jinja()) {
+            ember::ToolCallFormat::Reply parsed =
+                ember::ToolCallFormat::for_template(format.source()).parse(split.content);
+            if (!parsed.calls.empty()) {
+                calls = std::move(parsed.calls);
+                split.content = std::move(parsed.content);
+            }
+        }
+        std::string out = "{\"content\":";
+        ember::append_json_string(out, split.content);
+        if (!split.reasoning.empty()) {
+            out += ",\"reasoning_content\":";
+            ember::append_json_string(out, split.reasoning);
+        }
+        out += ",\"tool_calls\":[";
+        for (size_t i = 0; i < calls.size(); ++i) {
+            out += i > 0 ? ",{\"name\":" : "{\"name\":";
+            ember::append_json_string(out, calls[i].name);
+            std::string arguments = "{}";  // (the reader gives an object's text)
+            try {
+                arguments = ember::parse_json(calls[i].arguments).dump();
+            } catch (const ember::Error&) {
+            }
+            out += ",\"arguments\":" + arguments + "}";
+        }
+        out += "]}";
+        status = copy_out(out, json, capacity, length);
+    });
+    return caught != EMBER_OK ? caught : status;
+}
+
 ember_status ember_sampler_create(const ember_sampler_params* params, ember_sampler** out_sampler,
                                   char* error, size_t error_size) {
     if (out_sampler == nullptr) {
@@ -576,8 +687,7 @@ ember_status ember_turn_create(const ember_model* model, ember_sampler* sampler,
             rules.end_tokens.push_back(p.end_tokens[i]);
         }
         if (p.chat_template != nullptr) {
-            ember::add_chat_ends(rules, chat_format_of(*model, p.chat_template),
-                                 model->tokenizer);
+            ember::add_chat_ends(rules, chat_format_of(*model, p.chat_template), model->tokenizer);
         }
         rules.ignore_eos = p.ignore_eos;
         rules.grammar = compile_grammar(p.grammar, p.json_schema);
