@@ -56,8 +56,54 @@ TEST(ToolCalls, EachFamilysStyleComesFromItsTemplate) {
     EXPECT_EQ(
         ToolCallFormat::for_template(template_text("Mistral-Small-3.2-24B-Instruct-2506")).style(),
         Style::MistralArgs);
+    EXPECT_EQ(
+        ToolCallFormat::for_template(template_text("ibm-granite-granite-3.3-2B-Instruct")).style(),
+        Style::ToolCallList);
+    EXPECT_EQ(ToolCallFormat::for_template(template_text("ibm-granite-granite-4.0")).style(),
+              Style::Hermes);
+    EXPECT_EQ(ToolCallFormat::for_template(template_text("LFM2-8B-A1B")).style(), Style::Pythonic);
     EXPECT_EQ(ToolCallFormat::for_template(template_text("google-gemma-2-2b-it")).style(),
               Style::Generic);
+}
+
+// Granite 3.x and Phi-4-mini: <|tool_call|> and a JSON list; LFM2: Python calls.
+TEST(ToolCalls, ListsOfCallsAndPythonCalls) {
+    const ToolCallFormat list(Style::ToolCallList);
+    auto r = list.parse(
+        R"(Checking.<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Oslo", "days": 2}}, {"name": "get_time", "arguments": {}}])");
+    ASSERT_EQ(r.calls.size(), 2u);
+    EXPECT_EQ(r.calls[0].arguments, R"({"city":"Oslo","days":2})");
+    EXPECT_EQ(r.content, "Checking.");
+    r = list.parse(R"(<|tool_call|>[{"name": "get_time", "arguments": {}}]<|/tool_call|>)");
+    ASSERT_EQ(r.calls.size(), 1u);
+    r = list.parse("<|tool_call|>[{\"oops\": 1}]");  // not calls: text
+    EXPECT_TRUE(r.calls.empty());
+    EXPECT_EQ(r.content, "<|tool_call|>[{\"oops\": 1}]");
+    EXPECT_TRUE(grammar_accepts(list.grammar(parse_json(kTools), std::nullopt, true),
+                                R"(<|tool_call|>[{"name": "get_time", "arguments": {}}])"));
+
+    const ToolCallFormat python(Style::Pythonic);
+    r = python.parse(
+        "Let me see.<|tool_call_start|>[get_weather(city='It\\'s \\\"here\\\"', days=3), "
+        "get_time()]<|tool_call_end|>");
+    ASSERT_EQ(r.calls.size(), 2u) << r.content;
+    EXPECT_EQ(r.calls[0].name, "get_weather");
+    EXPECT_EQ(r.calls[0].arguments, R"({"city":"It's \"here\"","days":3})");
+    EXPECT_EQ(r.calls[1].arguments, "{}");
+    EXPECT_EQ(r.content, "Let me see.");
+    r = python.parse(
+        "<|tool_call_start|>[get_time(zone=\"UTC\", exact=True, offsets=[1, -2.5], "
+        "opts={'a': None, \"b\": 'x'},)]<|tool_call_end|>");
+    ASSERT_EQ(r.calls.size(), 1u);
+    EXPECT_EQ(r.calls[0].arguments,
+              R"({"zone":"UTC","exact":true,"offsets":[1,-2.5],"opts":{"a":null,"b":"x"}})");
+    r = python.parse("<|tool_call_start|>[get_weather(city='Oslo', days=2)]<|tool_call_end|>");
+    ASSERT_EQ(r.calls.size(), 1u);
+    EXPECT_EQ(r.calls[0].arguments, R"({"city":"Oslo","days":2})");
+    r = python.parse("<|tool_call_start|>[get_weather(city=Oslo)]");  // not Python: text
+    EXPECT_TRUE(r.calls.empty());
+    EXPECT_EQ(python.safe_prefix("Sure <|tool_call_st"), 5u);
+    EXPECT_THROW(python.grammar(parse_json(kTools), std::nullopt, true), Error);
 }
 
 TEST(ToolCalls, RepliesSplitIntoTextAndCalls) {

@@ -1,10 +1,13 @@
 // The call formats follow the families' chat templates (../shared/templates) and how
 // llama.cpp's chat parser reads them (common/chat.cpp): Hermes-style <tool_call> blocks for
 // Qwen and Hermes, a bare JSON object with "parameters" for Llama 3.x, [TOOL_CALLS] and a JSON
-// list (or name[ARGS]arguments since Mistral Small 3.2) for Mistral.
+// list (or name[ARGS]arguments since Mistral Small 3.2) for Mistral, <|tool_call|> and a JSON
+// list for Granite 3.x and Phi-4-mini, Python calls between <|tool_call_start|> and
+// <|tool_call_end|> for LFM2.
 #include "engine/generate/tool_calls.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "engine/grammar/json_schema.h"
 #include "formats/error.h"
@@ -187,6 +190,127 @@ std::string gbnf_literal(std::string_view s) {
     return out + "\"";
 }
 
+// LFM2's calls: Python syntax, [name(key=literal, ...), ...], the literals strings (single or
+// double quotes, backslash escapes), numbers, True / False / None, lists and dicts; read into
+// JSON. Each reader takes what it reads off the front of `s`; nothing on a syntax error.
+class PythonCalls {
+  public:
+    explicit PythonCalls(std::string_view s) : s_(s) {}
+    std::optional<std::vector<ToolCall>> list() {
+        std::vector<ToolCall> calls;
+        if (!eat('[')) return std::nullopt;
+        while (!eat(']')) {
+            if (!calls.empty() && !eat(',')) return std::nullopt;
+            std::string name = identifier();
+            if (name.empty() || !eat('(')) return std::nullopt;
+            std::string arguments = "{";
+            while (!eat(')')) {
+                if (arguments.size() > 1 && !eat(',')) return std::nullopt;
+                if (eat(')')) break;  // a trailing comma
+                const std::string key = identifier();
+                if (key.empty() || !eat('=')) return std::nullopt;
+                const std::optional<std::string> value = literal(0);
+                if (!value) return std::nullopt;
+                if (arguments.size() > 1) arguments += ",";
+                append_json_string(arguments, key);
+                arguments += ":" + *value;
+            }
+            calls.push_back({std::move(name), arguments + "}"});
+        }
+        return calls;
+    }
+    std::string_view rest() const { return s_; }
+
+  private:
+    void space() { s_ = trim_front(s_); }
+    static std::string_view trim_front(std::string_view s) {
+        while (!s.empty() && (s[0] == ' ' || s[0] == '\n' || s[0] == '\t' || s[0] == '\r'))
+            s.remove_prefix(1);
+        return s;
+    }
+    bool eat(char c) {
+        space();
+        if (s_.empty() || s_[0] != c) return false;
+        s_.remove_prefix(1);
+        return true;
+    }
+    std::string identifier() {
+        space();
+        size_t n = 0;
+        while (n < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[n])) || s_[n] == '_' ||
+                                 s_[n] == '.' || s_[n] == '-'))
+            ++n;
+        std::string out(s_.substr(0, n));
+        s_.remove_prefix(n);
+        return out;
+    }
+    std::optional<std::string> literal(int depth) {
+        space();
+        if (s_.empty() || depth > 64) return std::nullopt;
+        const char c = s_[0];
+        if (c == '"' || c == '\'') return string_literal();
+        if (c == '[' || c == '{') {
+            const bool dict = c == '{';
+            s_.remove_prefix(1);
+            std::string out(1, dict ? '{' : '[');
+            for (bool first = true; !eat(dict ? '}' : ']'); first = false) {
+                if (!first && !eat(',')) return std::nullopt;
+                if (eat(dict ? '}' : ']')) break;
+                if (!first) out += ",";
+                if (dict) {
+                    space();
+                    const std::optional<std::string> key =
+                        !s_.empty() && (s_[0] == '"' || s_[0] == '\'') ? string_literal()
+                                                                       : std::nullopt;
+                    if (!key || !eat(':')) return std::nullopt;
+                    out += *key + ":";
+                }
+                const std::optional<std::string> value = literal(depth + 1);
+                if (!value) return std::nullopt;
+                out += *value;
+            }
+            return out + (dict ? "}" : "]");
+        }
+        for (const auto& [python, json] :
+             {std::pair{"True", "true"}, {"False", "false"}, {"None", "null"}}) {
+            const std::string_view word = python;
+            if (s_.substr(0, word.size()) == word) {
+                s_.remove_prefix(word.size());
+                return std::string(json);
+            }
+        }
+        size_t n = 0;  // a number: its characters, checked by the JSON reader
+        while (n < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[n])) || s_[n] == '-' ||
+                                 s_[n] == '+' || s_[n] == '.' || s_[n] == 'e' || s_[n] == 'E'))
+            ++n;
+        const std::string number(s_.substr(0, n));
+        if (n == 0 || !try_parse(number)) return std::nullopt;
+        s_.remove_prefix(n);
+        return number;
+    }
+    std::optional<std::string> string_literal() {
+        const char quote = s_[0];
+        std::string value;
+        size_t i = 1;
+        for (; i < s_.size() && s_[i] != quote; ++i) {
+            if (s_[i] != '\\') {
+                value += s_[i];
+                continue;
+            }
+            if (++i == s_.size()) return std::nullopt;
+            const char e = s_[i];
+            value += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+        }
+        if (i == s_.size()) return std::nullopt;
+        s_.remove_prefix(i + 1);
+        std::string out;
+        append_json_string(out, value);
+        return out;
+    }
+
+    std::string_view s_;
+};
+
 // The marker a style's calls start with (empty: a call is a JSON object at the reply's start).
 std::string_view marker_of(ToolCallFormat::Style style) {
     switch (style) {
@@ -196,6 +320,10 @@ std::string_view marker_of(ToolCallFormat::Style style) {
         case ToolCallFormat::Style::Mistral:
         case ToolCallFormat::Style::MistralArgs:
             return "[TOOL_CALLS]";
+        case ToolCallFormat::Style::ToolCallList:
+            return "<|tool_call|>";
+        case ToolCallFormat::Style::Pythonic:
+            return "<|tool_call_start|>";
         default:
             return "";
     }
@@ -208,6 +336,9 @@ ToolCallFormat ToolCallFormat::for_template(std::string_view jinja) {
         return ToolCallFormat(has(jinja, "[ARGS]") ? Style::MistralArgs : Style::Mistral);
     if (has(jinja, "<tool_call>"))
         return ToolCallFormat(has(jinja, "<function=") ? Style::QwenXml : Style::Hermes);
+    if (has(jinja, "<|tool_call|>")) return ToolCallFormat(Style::ToolCallList);
+    if (has(jinja, "<|tool_list_start|>") || has(jinja, "<|tool_call_start|>"))
+        return ToolCallFormat(Style::Pythonic);
     if (has(jinja, "<|python_tag|>") ||
         (has(jinja, "<|start_header_id|>") && has(jinja, "parameters"))) {
         return ToolCallFormat(Style::Llama3);
@@ -227,6 +358,10 @@ std::string_view ToolCallFormat::name() const {
             return "mistral";
         case Style::MistralArgs:
             return "mistral-args";
+        case Style::ToolCallList:
+            return "tool-call-list";
+        case Style::Pythonic:
+            return "pythonic";
         case Style::Generic:
             return "generic";
     }
@@ -240,6 +375,11 @@ std::string ToolCallFormat::grammar(const JsonValue& tools, const std::optional<
     if (std::none_of(functions.begin(), functions.end(),
                      [&](const auto& f) { return wanted(f.first); })) {
         throw Error("tool_choice names the function '" + *only + "', which 'tools' does not have");
+    }
+    if (style_ == Style::Pythonic) {
+        throw Error(
+            "a required tool call cannot be held to the schema in LFM2's Python call "
+            "format yet (tool_choice auto reads the calls the model writes)");
     }
     if (style_ == Style::QwenXml) {
         // Parameter values are free text (no '<': the closing tags end them); the names are the
@@ -309,6 +449,10 @@ std::string ToolCallFormat::grammar(const JsonValue& tools, const std::optional<
             root = std::string("root ::= \"[TOOL_CALLS][\" tool-call ") +
                    (parallel ? "(\", \" tool-call)* " : "") + "\"]\"\n";
             break;
+        case Style::ToolCallList:
+            root = std::string("root ::= \"<|tool_call|>[\" tool-call ") +
+                   (parallel ? "(\", \" tool-call)* " : "") + "\"]\"\n";
+            break;
         default:  // Llama3, Generic: one JSON object
             root = "root ::= tool-call\n";
     }
@@ -360,6 +504,47 @@ ToolCallFormat::Reply ToolCallFormat::parse(std::string_view reply) const {
                 rest = trim(rest.substr(end));
             }
             if (out.calls.empty()) text = reply;
+            break;
+        }
+        case Style::ToolCallList:
+        case Style::Pythonic: {
+            // The marker, then a list of calls (JSON, or Python calls), then the closing
+            // marker if any; text before the marker is the reply's text.
+            const std::string_view marker = marker_of(style_);
+            const size_t at = reply.find(marker);
+            text = reply;
+            if (at == std::string_view::npos) break;
+            std::string_view rest = trim(reply.substr(at + marker.size()));
+            std::optional<std::vector<ToolCall>> calls;
+            if (style_ == Style::Pythonic) {
+                PythonCalls reader(rest);
+                calls = reader.list();
+                rest = reader.rest();
+            } else if (const size_t end = rest.empty() || rest[0] != '[' ? std::string_view::npos
+                                                                         : json_end(rest, 0);
+                       end != std::string_view::npos) {
+                if (const std::optional<JsonValue> v = try_parse(rest.substr(0, end));
+                    v && v->is_array()) {
+                    calls.emplace();
+                    for (const JsonValue& item : v->as_array()) {
+                        const std::optional<ToolCall> call = read_call(item);
+                        if (!call) {
+                            calls.reset();
+                            break;
+                        }
+                        calls->push_back(*call);
+                    }
+                }
+                rest = rest.substr(end);
+            }
+            if (!calls || calls->empty()) break;
+            const std::string_view closing =
+                style_ == Style::Pythonic ? "<|tool_call_end|>" : "<|/tool_call|>";
+            rest = trim(rest);
+            if (rest.substr(0, closing.size()) == closing) rest = trim(rest.substr(closing.size()));
+            if (!rest.empty()) break;  // more after the calls: not a reply of calls
+            out.calls = std::move(*calls);
+            text = reply.substr(0, at);
             break;
         }
         case Style::Llama3:

@@ -21,15 +21,19 @@ struct ToolCall {
 class ToolCallFormat {
   public:
     enum class Style : uint8_t {
-        Hermes,       // <tool_call>{"name": ..., "arguments": {...}}</tool_call> (Qwen2.5, Qwen3,
-                      // Hermes, SmolLM3)
-        QwenXml,      // <tool_call><function=name><parameter=p>value</parameter>...</tool_call>
-                      // (Qwen3-Coder, Qwen3.5)
-        Llama3,       // {"name": ..., "parameters": {...}}, after <|python_tag|> or alone
-                      // (Llama 3.1-3.3)
-        Mistral,      // [TOOL_CALLS][{"name": ..., "arguments": {...}}, ...] (Mistral v3, Nemo)
-        MistralArgs,  // [TOOL_CALLS]name[ARGS]{...} (Mistral Small 3.2, Ministral 3)
-        Generic,      // the reply is {"name": ..., "arguments": {...}}
+        Hermes,        // <tool_call>{"name": ..., "arguments": {...}}</tool_call> (Qwen2.5, Qwen3,
+                       // Hermes, SmolLM3)
+        QwenXml,       // <tool_call><function=name><parameter=p>value</parameter>...</tool_call>
+                       // (Qwen3-Coder, Qwen3.5)
+        Llama3,        // {"name": ..., "parameters": {...}}, after <|python_tag|> or alone
+                       // (Llama 3.1-3.3)
+        Mistral,       // [TOOL_CALLS][{"name": ..., "arguments": {...}}, ...] (Mistral v3, Nemo)
+        MistralArgs,   // [TOOL_CALLS]name[ARGS]{...} (Mistral Small 3.2, Ministral 3)
+        ToolCallList,  // <|tool_call|>[{"name": ..., "arguments": {...}}, ...] (Granite 3.x,
+                       // Phi-4-mini; a closing <|/tool_call|> allowed)
+        Pythonic,      // <|tool_call_start|>[name(key="value", n=1), ...]<|tool_call_end|>
+                       // (LFM2: Python call syntax, keyword arguments of Python literals)
+        Generic,       // the reply is {"name": ..., "arguments": {...}}
     };
 
     // The style a chat template's own text shows (its markers); Generic when none.
