@@ -817,6 +817,40 @@ TEST(ServeHttp, SeveralChoicesAndPrompts) {
     EXPECT_EQ(h.post("/v1/completions", R"({"prompt":"a","n":0})").status, 400);
 }
 
+// "strict": true on a function under tool_choice auto: the calls' grammar, lazy from the
+// family's marker on (the turn's behaviour: structured_output_test); required calls keep the
+// grammar over the whole reply; a response format keeps the text its own.
+TEST(ServeHttp, StrictToolsUnderAutoGetALazyGrammar) {
+    ServeOptions o;
+    o.pool.chat_template =
+        ember::test::shared_path("templates/templates/Qwen-Qwen3-0.6B.jinja").string();
+    Harness h(o);
+    const std::shared_ptr<LoadedModel> model = h.state().pool.get("stories260K");
+    const json messages = json::parse(R"([{"role":"user","content":"Weather?"}])");
+    const auto rules = [&](const std::string& extra) {
+        const json body = json::parse(
+            R"({"tools":[{"type":"function","function":{"name":"get_weather","strict":true,)"
+            R"("parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}])" +
+            extra + "}");
+        GenerationRequest request;
+        if (body.contains("response_format")) request.rules.grammar = grammar_any_json_object();
+        bool thinking = false;
+        prepare_chat(*model, messages, tool_request(body), json::object(), false, "x", request,
+                     &thinking);
+        return request.rules;
+    };
+    TurnRules r = rules("");
+    EXPECT_TRUE(r.grammar != nullptr);
+    EXPECT_EQ(r.grammar_trigger, "<tool_call>");
+    r = rules(R"(,"tool_choice":"required")");
+    EXPECT_TRUE(r.grammar != nullptr);
+    EXPECT_EQ(r.grammar_trigger, "");
+    r = rules(R"(,"tool_choice":"none")");
+    EXPECT_TRUE(r.grammar == nullptr);
+    r = rules(R"(,"response_format":{"type":"json_object"})");
+    EXPECT_EQ(r.grammar_trigger, "");
+}
+
 TEST(ServeHttp, ModelNamesAreChecked) {
     EXPECT_TRUE(valid_model_name("tiny"));
     EXPECT_TRUE(valid_model_name("qwen2.5-0.5b-instruct-q4_k_m"));

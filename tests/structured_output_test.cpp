@@ -235,6 +235,45 @@ TEST_F(StructuredOutput, AGrammarThatCannotFinishStopsAtTheLimit) {
     EXPECT_TRUE(Grammar::parse("root ::= [a-z ]+")->matches(r.text)) << r.text;
 }
 
+// A lazy grammar (TurnRules::grammar_trigger): the text is free until the trigger appears in
+// it, then held to the grammar from the trigger on (what a strict tool call under tool_choice
+// auto needs: free text, then a call of the schema from its marker).
+TEST_F(StructuredOutput, ALazyGrammarHoldsTheTextFromItsTriggerOn) {
+    // Greedy, the bundled model continues "Once upon a time," with "there was a little girl
+    // named Lily"; from " little" on the grammar takes over and ends the text.
+    TurnOptions free_turn;
+    free_turn.max_tokens = 24;
+    free_turn.ignore_eos = true;
+    const auto greedy = [] {
+        SessionParams params;
+        params.context.n_ctx = 256;
+        params.context.n_threads = 1;
+        params.sampling.temperature = 0;
+        return Session(*model_, *tokenizer_, params);
+    };
+    Session plain = greedy();
+    const std::string free_text =
+        plain.generate("Once upon a time,", free_turn, [](std::string_view) { return true; }).text;
+    const size_t at = free_text.find(" little");
+    ASSERT_NE(at, std::string::npos) << free_text;
+    TurnOptions lazy = free_turn;
+    lazy.grammar = Grammar::parse(R"(root ::= " little " ("robot" | "dragon") " who sang.")");
+    lazy.grammar_trigger = " little";
+    Session held = greedy();
+    const TurnResult r =
+        held.generate("Once upon a time,", lazy, [](std::string_view) { return true; });
+    EXPECT_EQ(r.reason, StopReason::EndOfSequence) << r.text;
+    ASSERT_GE(r.text.size(), at) << r.text;
+    EXPECT_EQ(r.text.substr(0, at), free_text.substr(0, at));  // free before the trigger
+    const std::string tail = r.text.substr(at);
+    EXPECT_TRUE(tail == " little robot who sang." || tail == " little dragon who sang.") << r.text;
+    // A trigger that never appears leaves the whole text free.
+    lazy.grammar_trigger = "<tool_call>";
+    Session never = greedy();
+    EXPECT_EQ(never.generate("Once upon a time,", lazy, [](std::string_view) { return true; }).text,
+              free_text);
+}
+
 // The sampler draws first and masks only a refused token: greedy then gives the best allowed.
 TEST(GrammarSampling, MasksOnlyWhenTheDrawnTokenIsRefused) {
     const auto vocabulary =

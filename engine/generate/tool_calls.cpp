@@ -346,6 +346,10 @@ ToolCallFormat ToolCallFormat::for_template(std::string_view jinja) {
     return ToolCallFormat(Style::Generic);
 }
 
+std::string_view ToolCallFormat::marker() const {
+    return marker_of(style_);
+}
+
 std::string_view ToolCallFormat::name() const {
     switch (style_) {
         case Style::Hermes:

@@ -41,6 +41,9 @@ class ToolCallFormat {
     explicit ToolCallFormat(Style style) : style_(style) {}
 
     Style style() const { return style_; }
+    // The text a call begins with ("<tool_call>", "[TOOL_CALLS]", ...); empty where a call is
+    // the whole reply (Llama 3, Generic).
+    std::string_view marker() const;
     std::string_view name() const;
 
     // GBNF whose sentences are calls of the tools (OpenAI "tools": a list of {"type":

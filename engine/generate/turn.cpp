@@ -42,6 +42,7 @@ Turn::Turn(const Tokenizer& tokenizer, Sampler& sampler, TurnRules rules,
         if (!rules_.ignore_eos && tokenizer_.vocab().eos >= 0)
             ends.push_back(tokenizer_.vocab().eos);
         grammar_.emplace(rules_.grammar, grammar_tables, std::move(ends));
+        grammar_holds_ = rules_.grammar_trigger.empty();
     }
 }
 
@@ -63,20 +64,39 @@ Turn::Step Turn::next(const float* logits, int n_vocab) {
     };
     if (rules_.max_tokens >= 0 && n_generated() >= rules_.max_tokens)
         return ends(StopReason::Limit);
+    TokenGrammar* const grammar = grammar_ && grammar_holds_ ? &*grammar_ : nullptr;
     // A grammar whose text is whole with nothing more allowed: no need to ask the model.
-    if (grammar_ && grammar_->finished()) return ends(StopReason::EndOfSequence);
+    if (grammar != nullptr && grammar->finished()) return ends(StopReason::EndOfSequence);
 
-    const int32_t token = sampler_.sample(logits, n_vocab, grammar_ ? &*grammar_ : nullptr);
+    const int32_t token = sampler_.sample(logits, n_vocab, grammar);
     if (token < 0) throw Error("grammar: no token of the vocabulary can continue the text");
     const bool end_token = (!rules_.ignore_eos && token == tokenizer_.vocab().eos) ||
                            std::find(rules_.end_tokens.begin(), rules_.end_tokens.end(), token) !=
                                rules_.end_tokens.end();
     if (end_token) return ends(StopReason::EndOfSequence);  // never printed, never evaluated
 
-    if (grammar_) grammar_->accept(token);
+    const std::string piece = tokenizer_.piece(token);
+    if (grammar != nullptr) {
+        grammar->accept(token);
+    } else if (grammar_) {  // a lazy grammar: does it hold the text from here on?
+        free_text_ += piece;
+        const size_t at = free_text_.find(rules_.grammar_trigger);
+        if (at != std::string::npos) {
+            // From the trigger on, the text is the grammar's (what the same token wrote after
+            // the trigger included). A start the grammar refuses leaves the text free.
+            if (grammar_->accept_text(std::string_view(free_text_).substr(at))) {
+                grammar_holds_ = true;
+            } else {
+                grammar_.reset();
+            }
+            free_text_.clear();
+        } else if (free_text_.size() >= rules_.grammar_trigger.size()) {
+            // Only a tail that may be the trigger's beginning needs keeping.
+            free_text_.erase(0, free_text_.size() - (rules_.grammar_trigger.size() - 1));
+        }
+    }
     sampler_.accept(token);  // the penalties see every token of the sequence
     step.token = token;
-    const std::string piece = tokenizer_.piece(token);
     piece_end_.push_back((piece_end_.empty() ? 0 : piece_end_.back()) + piece.size());
     bool stopped = false;
     step.text = stops_.push(utf8_.push(piece), &stopped);
@@ -84,7 +104,7 @@ Turn::Step Turn::next(const float* logits, int n_vocab) {
     if (stopped) {
         reason_ = StopReason::StopString;  // the stop string and what follows are dropped
         step.stop = reason_;
-    } else if (grammar_ && grammar_->finished()) {
+    } else if (grammar_ && grammar_holds_ && grammar_->finished()) {
         return ends(StopReason::EndOfSequence);
     } else if (rules_.max_tokens >= 0 && n_generated() >= rules_.max_tokens) {
         return ends(StopReason::Limit);

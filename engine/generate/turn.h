@@ -58,6 +58,11 @@ struct TurnRules {
     // end-of-sequence (and the end tokens) only where it may end, and a finished grammar ends
     // the turn (StopReason::EndOfSequence). Null: free text. (json_schema.h makes one.)
     std::shared_ptr<const Grammar> grammar;
+    // With a grammar: it holds the text only from the first place this string appears in it
+    // (a tool call's marker under tool_choice auto with a strict schema: free text before, the
+    // call held to its schema from its marker on). The grammar's sentences start with it.
+    // Empty: the grammar holds the whole text.
+    std::string grammar_trigger;
     // A full context: forget half of the tokens after the first n_keep (and the BOS) and go
     // on (Context::shift), as llama.cpp does; off: the turn ends with ContextFull. A turn
     // without max_tokens never shifts: it runs to the full context and ends there.
@@ -123,6 +128,8 @@ class Turn {
     Sampler& sampler_;
     TurnRules rules_;
     std::optional<TokenGrammar> grammar_;
+    bool grammar_holds_ = true;  // false: waiting for rules_.grammar_trigger
+    std::string free_text_;      // the text generated while waiting for the trigger
     Utf8Stream utf8_;
     StopStringFilter stops_;
     std::vector<size_t> piece_end_;  // bytes of generated text up to the end of each token

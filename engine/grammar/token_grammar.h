@@ -41,6 +41,9 @@ class TokenGrammar {
     bool mask(float* logits);
     // Moves past a token; throws ember::Error if the grammar refuses it.
     void accept(int32_t token);
+    // Moves past text written before the grammar held it (a lazy grammar's trigger and what
+    // followed it in the same token); false, and nothing moved, if the grammar refuses it.
+    bool accept_text(std::string_view text) { return matcher_.advance(text); }
     // Nothing more can follow: the text is a whole sentence and no token can extend it.
     bool finished() const { return !matcher_.can_continue(); }
     const GrammarMatcher& matcher() const { return matcher_; }

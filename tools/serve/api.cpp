@@ -454,6 +454,24 @@ void prepare_chat(const LoadedModel& model, const json& messages, const ToolRequ
     request.prompt =
         model.chat_prompt(messages, tools.tools, variables, special_tokens_in_messages, thinking);
     add_chat_ends(request.rules, model.chat_format(), model.tokenizer());
+    if (tools.parse && !tools.required && tools.strict) {
+        // auto with a strict function: free text, but a call, from its marker on, held to the
+        // schemas. Not where a call is the whole reply (no marker), where the request's own
+        // grammar holds the text, or where the family's calls have no grammar yet (LFM2's).
+        const std::string_view marker = model.tool_calls().marker();
+        if (marker.empty() || request.rules.grammar ||
+            model.tool_calls().style() == ToolCallFormat::Style::Pythonic) {
+            return;
+        }
+        try {
+            request.rules.grammar = Grammar::parse(model.tool_calls().grammar(
+                to_engine_json(tools.tools), std::nullopt, tools.parallel));
+        } catch (const Error& e) {
+            throw HttpError(400, std::string("'tools' (strict): ") + e.what());
+        }
+        request.rules.grammar_trigger = std::string(marker);
+        return;
+    }
     if (!tools.required) return;
     if (request.rules.grammar) {
         throw HttpError(400, std::string("a required tool call and ") + format_field +

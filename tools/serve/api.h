@@ -149,12 +149,14 @@ struct ToolRequest {
     bool required = false;            // the reply must be calls (required or named)
     std::optional<std::string> only;  // the named function
     bool parallel = true;
+    bool strict = false;  // a function asks for "strict": true (its schema held under auto)
 };
 ToolRequest tool_request(const json& body);
 // A chat request's prompt and rules: the messages through the model's template (with the tools
 // and the template's variables; *thinking says whether the prompt leaves the model inside a
 // thinking block), the template's end of turn, and for a required call the grammar of the
-// tools' calls (a 400 when the request's own grammar, from `format_field`, holds the reply too).
+// tools' calls (a 400 when the request's own grammar, from `format_field`, holds the reply too);
+// under auto with a strict function, that grammar from the family's call marker on (lazy).
 // The chat routes of OpenAI, the Responses API and ollama all build their prompts here.
 void prepare_chat(const LoadedModel& model, const json& messages, const ToolRequest& tools,
                   const json& variables, bool special_tokens_in_messages, const char* format_field,

@@ -133,6 +133,7 @@ ToolRequest tool_request(const json& body) {
                 400,
                 "each of 'tools' must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
         }
+        if (tool["function"].value("strict", false) == true) r.strict = true;
     }
     r.tools = *tools;
     r.parse = true;
