@@ -243,6 +243,22 @@ std::vector<uint8_t> Context::save_rows(int seq, int n) const {
     return rows;
 }
 
+void Context::copy_rows(int from, int to, int n) {
+    if (model_.config().recurrent() || from < 0 || from >= n_seq() || to < 0 || to >= n_seq() ||
+        from == to || n < 0 || n > n_past_[from]) {
+        throw Error("copy_rows: sequence " + std::to_string(from) + " cannot give " +
+                    std::to_string(n) + " positions to sequence " + std::to_string(to));
+    }
+    constexpr int kChunk = 64;
+    std::vector<uint8_t> buffer(kv_.sequence_bytes(std::min(n, kChunk)));
+    for (int i = 0; i < n; i += kChunk) {
+        const int k = std::min(kChunk, n - i);
+        kv_.read_rows(from * n_ctx() + i, k, buffer.data());
+        kv_.write_rows(to * n_ctx() + i, k, buffer.data());
+    }
+    n_past_[to] = n;
+}
+
 void Context::load_rows(int seq, std::span<const int32_t> tokens, std::span<const uint8_t> rows) {
     const ModelConfig& c = model_.config();
     const int n = static_cast<int>(std::min<size_t>(tokens.size(), INT32_MAX));

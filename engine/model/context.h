@@ -166,6 +166,11 @@ class Context {
     // n must be n_past(seq) there, and load_rows takes the tokens the rows are of (so the
     // sequence can be evaluated again later).
     std::vector<uint8_t> save_rows(int seq, int n) const;
+    // Sequence `from`'s first n cache rows into sequence `to`, which then holds those n
+    // positions (a server's choices of one prompt, evaluated once): through a buffer of 64
+    // positions, not a copy of all of them. Throws ember::Error for a recurrent model (its
+    // state belongs to a sequence's last position) or sizes that do not fit.
+    void copy_rows(int from, int to, int n);
     void load_rows(int seq, std::span<const int32_t> tokens, std::span<const uint8_t> rows);
     // Bytes of one sequence's saved rows: n cache rows, and a recurrent model's state.
     size_t saved_bytes(int n) const;

@@ -269,9 +269,7 @@ void Scheduler::admit() {
         slot.tokens.resize(keep);
         if (source >= 0) {
             try {
-                const std::vector<uint8_t> rows =
-                    context_.save_rows(source, static_cast<int>(source_prefix));
-                context_.load_rows(best, std::span(prompt).first(source_prefix), rows);
+                context_.copy_rows(source, best, static_cast<int>(source_prefix));
                 kv_used_ += static_cast<int64_t>(source_prefix - keep);
                 keep = source_prefix;
                 slot.tokens.assign(prompt.begin(), prompt.begin() + static_cast<ptrdiff_t>(keep));
