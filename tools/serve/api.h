@@ -129,11 +129,10 @@ std::optional<GenerationEvent> follow(ServerState& state, Generation& generation
                                       const ClientGone& client_gone,
                                       const std::function<bool(const GenerationEvent&)>& on_event);
 
-// OpenAI's chat "messages" (string content or text parts; the developer role is the system's).
-std::vector<ChatMessage> chat_messages(const json& body);
-// The same as message objects for the model's template, tool calls and results included:
-// roles system (developer), user, assistant (content and/or "tool_calls", their "arguments"
-// given as JSON text read into objects, as templates expect) and tool ("tool_call_id").
+// OpenAI's chat "messages" (string content or text parts) as message objects for the model's
+// template, tool calls and results included: roles system (developer), user, assistant (content
+// and/or "tool_calls", their "arguments" given as JSON text read into objects, as templates expect)
+// and tool ("tool_call_id").
 json chat_message_objects(const json& body);
 
 // An assistant message's "tool_calls" (OpenAI's, arguments as JSON text; ollama's, as objects)

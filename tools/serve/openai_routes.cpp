@@ -42,33 +42,6 @@ std::string message_content(const json& message, size_t index) {
 
 }  // namespace
 
-std::vector<ChatMessage> chat_messages(const json& body) {
-    const auto it = body.find("messages");
-    if (it == body.end() || !it->is_array() || it->empty()) {
-        throw HttpError(400, "'messages' must be a non-empty array");
-    }
-    std::vector<ChatMessage> messages;
-    for (size_t i = 0; i < it->size(); ++i) {
-        const json& m = (*it)[i];
-        if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
-            throw HttpError(400, "messages[" + std::to_string(i) + "] needs a string 'role'");
-        }
-        for (const auto& [key, value] : m.items()) {
-            if (key == "role" || key == "content" || key == "name") continue;  // name: ignored
-            refuse_unless_off(m, key.c_str(),
-                              "messages[] hold text only (no images, tool calls or audio)");
-        }
-        std::string role = m["role"].get<std::string>();
-        if (role == "developer") role = "system";  // OpenAI's newer name for it
-        if (role != "system" && role != "user" && role != "assistant") {
-            throw HttpError(400, "messages[" + std::to_string(i) + "].role '" + role +
-                                     "' is not supported (system, developer, user, assistant)");
-        }
-        messages.push_back({role, message_content(m, i)});
-    }
-    return messages;
-}
-
 json chat_message_objects(const json& body) {
     const auto it = body.find("messages");
     if (it == body.end() || !it->is_array() || it->empty()) {
