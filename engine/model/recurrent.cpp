@@ -34,7 +34,11 @@ void causal_conv(const float* in, size_t in_stride, int n, const float* kernel, 
                  float* state, size_t state_stride, float* out, size_t out_stride) {
     const size_t W = static_cast<size_t>(width);
     const int64_t kept = taps - 1;
-    std::vector<float> by_tap(taps * W);  // the taps as (taps, width): rows the loop can run on
+    // The taps as (taps, width): rows the loop can run on. Kept per thread: this runs once per
+    // layer and token, and a fresh vector each time cost a page-zeroing allocation (and the
+    // heap's trim with its TLB shootdown) per call.
+    thread_local std::vector<float> by_tap;
+    by_tap.resize(taps * W);
     for (size_t ch = 0; ch < W; ++ch)
         for (int j = 0; j < taps; ++j) by_tap[j * W + ch] = kernel[ch * taps + j];
     const auto input = [&](int64_t s) {  // input s of the run; s < 0: from the state
@@ -49,14 +53,12 @@ void causal_conv(const float* in, size_t in_stride, int n, const float* kernel, 
             for (size_t ch = 0; ch < W; ++ch) y[ch] += k[ch] * x[ch];
         }
     }
-    // The new state: inputs n - kept .. n - 1 (some still from the old state for short runs).
-    std::vector<float> next(kept * W);
+    // The new state: inputs n - kept .. n - 1, in place. Row r takes input n - kept + r, which
+    // for a run shorter than the window is old state row r + n: later than r, not yet moved.
     for (int64_t r = 0; r < kept; ++r) {
         const float* x = input(n - kept + r);
-        std::copy(x, x + W, &next[r * W]);
+        std::copy(x, x + W, state + r * state_stride);
     }
-    for (int64_t r = 0; r < kept; ++r)
-        std::copy(&next[r * W], &next[(r + 1) * W], state + r * state_stride);
 }
 
 // causal_conv over all `channels` of a batch, a run of one sequence's tokens at a time, the
