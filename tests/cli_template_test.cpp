@@ -176,5 +176,55 @@ TEST(TemplateCommand, ChatHidesThinkingUnlessAsked) {
     fs::remove_all(dir);
 }
 
+// ember chat --tools-json: a reply that calls a tool prints the call, the next line is its
+// result (a tool message the template renders), and the model goes on. A grammar makes the
+// tiny model call get_weather every time, through Qwen3's template.
+TEST(TemplateCommand, ChatCallsToolsAndReadsTheirResults) {
+    const fs::path dir = temp_dir("cli-template-tools");
+    const std::string grammar = (dir / "call.gbnf").string();
+    std::ofstream(grammar)
+        << "root ::= \"<tool_call>\\n{\\\"name\\\": \\\"get_weather\\\", "
+           "\\\"arguments\\\": {\\\"location\\\": \\\"Paris\\\"}}\\n</tool_call>\"\n";
+    const std::string tools = (dir / "tools.json").string();
+    std::ofstream(tools) << parse_json(read_text(shared_path("templates/cases/05_tools.json")))
+                                .find("tools")
+                                ->dump();
+    const std::string cache = (dir / "chat.session").string();
+    const std::string base =
+        "chat -m " + bundled_model() + " --chat-template " +
+        quote(shared_path("templates/templates/Qwen-Qwen3-0.6B.jinja").string()) +
+        " --grammar-file " + grammar + " -n 400 --seed 1";
+    CliResult r = run_ember(base + " --tools-json " + tools + " --prompt-cache " + cache,
+                            "Weather in Paris?\nsunny, 21 C\n");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("2 tools, calls read as"), std::string::npos) << r.err;
+    const std::string call = "[call get_weather {\"location\":\"Paris\"}]";
+    const size_t first = r.out.find(call);
+    ASSERT_NE(first, std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("<tool_call>"), std::string::npos) << r.out;  // the call's text held back
+    EXPECT_NE(r.out.find("result of get_weather> sunny, 21 C\n", first), std::string::npos)
+        << r.out;
+    // The result went back to the model, which called again (the grammar leaves it no choice).
+    EXPECT_NE(r.out.find(call, first + 1), std::string::npos) << r.out;
+    // The saved conversation: the call, its result as a tool message, the template's rendering.
+    const std::string saved = read_text(cache);
+    EXPECT_NE(saved.find("\"tool_calls\":[{\"id\":\"call00001\""), std::string::npos);
+    EXPECT_NE(saved.find("{\"role\":\"tool\",\"content\":\"sunny, 21 C\",\"tool_call_id\":"
+                         "\"call00001\"}"),
+              std::string::npos);
+    EXPECT_NE(saved.find("<tool_response>\nsunny, 21 C\n</tool_response>"), std::string::npos);
+
+    // Tools the template cannot show, and a file that is not a list of tools.
+    r = run_ember("chat -m " + bundled_model() + " --chat-template chatml --tools-json " + tools,
+                  "Hi\n");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("shows no tools"), std::string::npos) << r.err;
+    std::ofstream(dir / "bad.json") << "[{\"type\": \"function\"}]";
+    r = run_ember(base + " --tools-json " + (dir / "bad.json").string(), "Hi\n");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("tool 0 has no function name"), std::string::npos) << r.err;
+    fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ember::test

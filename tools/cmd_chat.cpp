@@ -1,6 +1,11 @@
-// `ember chat -m FILE [--system TEXT] [--chat-template NAME]`: an interactive conversation.
-// Reads one message per line (a terminal or a pipe), streams each reply. Ctrl-C stops the
-// current reply; at the prompt it ends the program. /reset clears the history, /quit ends.
+// `ember chat -m FILE [--system TEXT] [--chat-template NAME] [--tools-json FILE]`: an
+// interactive conversation. Reads one message per line (a terminal or a pipe), streams each
+// reply. Ctrl-C stops the current reply; at the prompt it ends the program. /reset clears the
+// history, /quit ends.
+//
+// With --tools-json the template shows the model the tools (OpenAI's tool objects); a reply
+// that calls them prints each call, and the next line read is that call's result (a tool
+// message), after which the model goes on.
 //
 // The session keeps its KV cache between turns: each turn renders the whole conversation with
 // the chat template and evaluates only the text past what the session already holds. With
@@ -16,8 +21,12 @@
 #include <string>
 
 #include "engine/generate/reasoning.h"
+#include "engine/generate/reply_reader.h"
 #include "engine/generate/session.h"
+#include "engine/generate/tool_calls.h"
 #include "engine/text/chat_format.h"
+#include "engine/text/json.h"
+#include "engine/text/utf8.h"
 #include "tools/command.h"
 #include "tools/generation_options.h"
 #include "tools/lib/chat_format_option.h"
@@ -40,23 +49,130 @@ struct ChatOptions {
     GenerationOptions generation;
     std::string prompt_cache;  // --prompt-cache FILE
     bool show_thinking = false;
+    std::string tools_path;  // --tools-json FILE
 };
 
-// The conversation saved beside the session state: the text the session holds as rendered,
-// then role and content of each message, each string as "<bytes>:<bytes of text>".
-std::string encode_conversation(const std::string& held, const std::vector<ChatMessage>& history) {
+// Text with each byte that starts no valid UTF-8 sequence as U+FFFD: JSON holds nothing else,
+// and a model may sample a lone byte.
+std::string valid_utf8(std::string_view text) {
     std::string out;
-    const auto put = [&](const std::string& s) { out += std::to_string(s.size()) + ":" + s; };
-    put(held);
-    for (const ChatMessage& m : history) {
-        put(m.role);
-        put(m.content);
+    for (const char32_t c : decode_utf8(text)) append_utf8(out, c);
+    return out;
+}
+
+// A message as the template reads it: OpenAI's shape, as JSON text.
+std::string message_json(std::string_view role, std::string_view content) {
+    std::string out = "{\"role\":";
+    append_json_string(out, valid_utf8(role));
+    out += ",\"content\":";
+    append_json_string(out, valid_utf8(content));
+    return out + "}";
+}
+
+// A call's arguments as compact JSON object text ({} when the model wrote no object).
+std::string arguments_json(const ToolCall& call) {
+    try {
+        const JsonValue parsed = parse_json(call.arguments);
+        if (parsed.is_object()) return parsed.dump();
+    } catch (const Error&) {
     }
+    return "{}";
+}
+
+// An assistant's turn that calls tools: {"role": "assistant", "content", "tool_calls": [{"id",
+// "type": "function", "function": {"name", "arguments": {...}}}]} (arguments as an object, as
+// templates read them).
+std::string calls_message_json(std::string_view content, const std::vector<ToolCall>& calls,
+                               const std::vector<std::string>& ids) {
+    std::string out = message_json("assistant", content);
+    out.pop_back();
+    out += ",\"tool_calls\":[";
+    for (size_t i = 0; i < calls.size(); ++i) {
+        if (i > 0) out += ',';
+        out += "{\"id\":";
+        append_json_string(out, ids[i]);
+        out += ",\"type\":\"function\",\"function\":{\"name\":";
+        append_json_string(out, valid_utf8(calls[i].name));
+        out += ",\"arguments\":" + arguments_json(calls[i]) + "}}";
+    }
+    return out + "]}";
+}
+
+std::string tool_result_json(std::string_view id, std::string_view result) {
+    std::string out = message_json("tool", result);
+    out.pop_back();
+    out += ",\"tool_call_id\":";
+    append_json_string(out, id);
+    return out + "}";
+}
+
+// The messages as the list the template reads.
+JsonValue conversation_json(const std::vector<std::string>& history) {
+    std::string list = "[";
+    for (size_t i = 0; i < history.size(); ++i) list += (i > 0 ? "," : "") + history[i];
+    return parse_json(list + "]");
+}
+
+// Call ids: 9 letters and digits (Mistral's templates accept nothing else), counted.
+std::string call_id(int n) {
+    char id[16];
+    std::snprintf(id, sizeof id, "call%05d", n % 100000);
+    return id;
+}
+
+// --tools-json FILE: a list of OpenAI tool objects ({"type": "function", "function": {"name",
+// "description", "parameters"}}), or of bare functions ({"name", ...}), which are wrapped.
+JsonValue read_tools(const std::string& path) {
+    JsonValue list;
+    try {
+        list = parse_json(read_template_file(path));
+    } catch (const FileError&) {
+        throw;
+    } catch (const Error& e) {
+        throw Error("--tools-json " + path + ": " + e.what());
+    }
+    const JsonValue* tools = list.is_object() ? list.find("tools") : &list;
+    if (tools == nullptr || !tools->is_array() || tools->as_array().empty()) {
+        throw Error("--tools-json " + path +
+                    ": expected a list of tools ([{\"type\": \"function\", \"function\": "
+                    "{\"name\": ..., \"parameters\": {...}}}, ...])");
+    }
+    std::string out = "[";
+    for (size_t i = 0; i < tools->as_array().size(); ++i) {
+        const JsonValue& tool = tools->as_array()[i];
+        const JsonValue* function = tool.is_object() ? tool.find("function") : nullptr;
+        const JsonValue& named = function != nullptr ? *function : tool;
+        const JsonValue* name = named.is_object() ? named.find("name") : nullptr;
+        if (name == nullptr || !name->is_string() || name->as_string().empty()) {
+            throw Error("--tools-json " + path + ": tool " + std::to_string(i) +
+                        " has no function name");
+        }
+        if (i > 0) out += ',';
+        out += function != nullptr ? tool.dump()
+                                   : "{\"type\":\"function\",\"function\":" + tool.dump() + "}";
+    }
+    return parse_json(out + "]");
+}
+
+// The conversation saved beside the session state: the text the session holds as rendered,
+// a marker, then each message as JSON text; each string as "<bytes>:<bytes of text>". (Files
+// of earlier versions hold role and content pairs after the text: still read.)
+constexpr std::string_view kMessagesMarker = "\x01messages";
+
+std::string encode_conversation(const std::string& held, const std::vector<std::string>& history) {
+    std::string out;
+    const auto put = [&](std::string_view s) {
+        out += std::to_string(s.size()) + ":";
+        out += s;
+    };
+    put(held);
+    put(kMessagesMarker);
+    for (const std::string& m : history) put(m);
     return out;
 }
 
 bool decode_conversation(std::string_view in, std::string& held,
-                         std::vector<ChatMessage>& history) {
+                         std::vector<std::string>& history) {
     const auto get = [&](std::string& s) {
         const size_t colon = in.find(':');
         if (colon == std::string_view::npos || colon == 0 || colon > 12) return false;
@@ -70,13 +186,34 @@ bool decode_conversation(std::string_view in, std::string& held,
         in.remove_prefix(colon + 1 + n);
         return true;
     };
-    std::vector<ChatMessage> messages;
-    if (!get(held)) return false;
-    while (!in.empty()) {
-        ChatMessage m;
-        if (!get(m.role) || !get(m.content)) return false;
-        messages.push_back(std::move(m));
+    std::vector<std::string> messages;
+    std::string text, first;
+    if (!get(text)) return false;
+    if (!in.empty() && (!get(first))) return false;
+    if (first == kMessagesMarker) {
+        while (!in.empty()) {
+            std::string m;
+            if (!get(m)) return false;
+            try {  // each a message object with a role
+                const JsonValue parsed = parse_json(m);
+                const JsonValue* role = parsed.find("role");
+                if (role == nullptr || !role->is_string()) return false;
+            } catch (const Error&) {
+                return false;
+            }
+            messages.push_back(std::move(m));
+        }
+    } else if (!first.empty()) {  // role, content pairs
+        std::string content;
+        if (!get(content)) return false;
+        messages.push_back(message_json(first, content));
+        while (!in.empty()) {
+            std::string role;
+            if (!get(role) || !get(content)) return false;
+            messages.push_back(message_json(role, content));
+        }
     }
+    held = std::move(text);
     history = std::move(messages);
     return true;
 }
@@ -94,10 +231,13 @@ extern "C" void on_interrupt(int) {
 }
 
 int run_chat(const ChatOptions& options) {
-    std::vector<std::string> inputs = options.generation.input_files();
-    inputs.push_back(options.model.model_path);
-    if (!options.prompt_cache.empty()) check_prompt_cache_path(options.prompt_cache, inputs);
+    std::vector<std::string> inputs_files = options.generation.input_files();
+    inputs_files.push_back(options.model.model_path);
+    if (!options.tools_path.empty()) inputs_files.push_back(options.tools_path);
+    if (!options.prompt_cache.empty()) check_prompt_cache_path(options.prompt_cache, inputs_files);
     const std::shared_ptr<const Grammar> grammar = options.generation.compile_grammar();
+    const JsonValue tools =
+        options.tools_path.empty() ? JsonValue() : read_tools(options.tools_path);
     const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
     const ChatFormat chat_format = chat_format_option(options.template_name, model, tokenizer);
@@ -124,8 +264,26 @@ int run_chat(const ChatOptions& options) {
         session.n_ctx());
     print_memory_use(session.context(), params.context);
 
-    std::vector<ChatMessage> history;
-    if (!options.system.empty()) history.push_back({"system", options.system});
+    // With tools: the template must show them, and the family's calls are read back.
+    std::optional<ToolCallFormat> calls;
+    ChatInputs inputs;
+    if (!options.tools_path.empty()) {
+        if (!chat_format.is_jinja() || chat_format.source().find("tools") == std::string::npos) {
+            throw Error("--tools-json: the chat template (" + chat_format.describe() +
+                        ") shows no tools; give one that does with --chat-template FILE.jinja");
+        }
+        calls = ToolCallFormat::for_template(chat_format.source());
+        inputs.tools = &tools;
+        std::fprintf(stderr, "ember chat: %zu tools, calls read as %s\n", tools.as_array().size(),
+                     std::string(calls->name()).c_str());
+    }
+
+    std::vector<std::string> history;  // the messages, each as JSON text
+    const auto restart = [&] {
+        history.clear();
+        if (!options.system.empty()) history.push_back(message_json("system", options.system));
+    };
+    restart();
     std::string held;  // the text the session holds, as rendered
     if (!options.prompt_cache.empty()) {
         std::string saved;
@@ -141,14 +299,13 @@ int run_chat(const ChatOptions& options) {
                              options.prompt_cache.c_str());
                 session.reset();
                 held.clear();
-                history.clear();
-                if (!options.system.empty()) history.push_back({"system", options.system});
+                restart();
             }
         }
     }
     const auto save = [&] {
         if (!options.prompt_cache.empty())
-            save_prompt_cache(session, options.prompt_cache, inputs,
+            save_prompt_cache(session, options.prompt_cache, inputs_files,
                               encode_conversation(held, history));
     };
     TurnOptions turn;
@@ -159,30 +316,25 @@ int run_chat(const ChatOptions& options) {
     options.generation.apply(turn);
     turn.grammar = grammar;  // every reply follows it
     std::signal(SIGINT, on_interrupt);
+    int calls_made = 0;
 
+    // One line of input: false at the end of the input or on /quit.
     std::string line;
-    for (;;) {
-        if (interactive) std::fputs("\n> ", stdout);
+    const auto read_line = [&](const std::string& prompt) {
+        if (interactive) std::fputs(prompt.c_str(), stdout);
         std::fflush(stdout);
-        if (!std::getline(std::cin, line)) break;
-        if (line == "/quit" || line == "/exit") break;
-        if (line == "/reset") {
-            history.resize(options.system.empty() ? 0 : 1);
-            session.reset();
-            held.clear();
-            save();
-            std::fputs("(history cleared)\n", stdout);
-            continue;
-        }
-        if (line.empty()) continue;
-        history.push_back({"user", line});
+        if (!std::getline(std::cin, line)) return false;
+        return line != "/quit" && line != "/exit";
+    };
+    // The model's turn after the last message: streams the reply, then adds it to the history.
+    // Returns the calls it made (empty: the turn is over), or nullopt when it could not answer.
+    const auto reply = [&]() -> std::optional<std::vector<ToolCall>> {
         std::string rendered;
         try {
-            rendered = chat_format.render(history).text;
+            rendered = chat_format.render_json(conversation_json(history), inputs).text;
         } catch (const ChatTemplateError& e) {
             std::printf("(the chat template refused this conversation: %s)\n", e.what());
-            history.pop_back();
-            continue;
+            return std::nullopt;
         }
         std::string delta;
         if (rendered.compare(0, held.size(), held) == 0) {
@@ -191,55 +343,86 @@ int run_chat(const ChatOptions& options) {
             session.reset();
             delta = rendered;
         }
-        if (!interactive) std::printf("> %s\n", line.c_str());
+        // The thinking hidden, or shown dimmed (--show-thinking); the answer as it comes, text
+        // that may begin a call held back until the reply shows what it is.
+        ReplyReader reader(reasoning, calls, /*parallel=*/true, reasoning.opens_thinking(rendered));
+        bool thought = false, answered = false;
+        const auto show = [&](const ReplyReader::Parts& parts) {
+            if (options.show_thinking && !parts.reasoning.empty()) {
+                write_stdout(dim + parts.reasoning + undim);
+                thought = true;
+            }
+            if (!parts.content.empty()) {
+                if (!answered && thought) write_stdout("\n");
+                write_stdout(parts.content);
+                answered = true;
+            }
+        };
         g_active_session.store(&session);
         TurnResult result;
         try {
-            if (!reasoning.thinks()) {
-                result = session.generate(delta, turn, [](std::string_view text) {
-                    write_stdout(text);
-                    return true;
-                });
-            } else {
-                // A thinking model: the thinking hidden, or shown dimmed (--show-thinking), and
-                // the answer as it comes.
-                const bool inside = reasoning.opens_thinking(rendered);
-                std::string reply;
-                size_t shown_thinking = 0, shown_answer = 0;
-                result = session.generate(delta, turn, [&](std::string_view text) {
-                    reply += text;
-                    const ReasoningFormat::Split split = reasoning.split_so_far(reply, inside);
-                    if (options.show_thinking && split.reasoning.size() > shown_thinking) {
-                        write_stdout(dim + split.reasoning.substr(shown_thinking) + undim);
-                        shown_thinking = split.reasoning.size();
-                    }
-                    if (split.content.size() > shown_answer) {
-                        if (shown_answer == 0 && shown_thinking > 0) write_stdout("\n");
-                        write_stdout(split.content.substr(shown_answer));
-                        shown_answer = split.content.size();
-                    }
-                    return true;
-                });
-            }
+            result = session.generate(delta, turn, [&](std::string_view text) {
+                show(reader.add(text));
+                return true;
+            });
         } catch (const ContextFullError&) {
             g_active_session.store(nullptr);
             std::fputs("\n(the context is full: /reset to start over)\n", stdout);
-            history.pop_back();
-            continue;
+            return std::nullopt;
         } catch (const CancelledError&) {
             result.reason = StopReason::Cancelled;
         }
         g_active_session.store(nullptr);
-        std::fputs("\n", stdout);
+        ReplyReader::Parts rest = reader.finish();
+        show({rest.reasoning, rest.content, {}});
+        // The answer goes into the history (a thinking model's template leaves old thinking
+        // out), with its calls; a stopped reply's calls are not made.
+        ReplyReader::Parts whole = reader.whole(result.text);
+        if (result.reason == StopReason::Cancelled) whole.calls.clear();
+        if (answered || thought || whole.calls.empty()) std::fputs("\n", stdout);
         if (result.reason == StopReason::Cancelled) std::fputs("(stopped)\n", stdout);
-        // The answer goes into the history (a thinking model's template leaves old thinking out).
-        history.push_back(
-            {"assistant",
-             reasoning.thinks()
-                 ? reasoning.split(result.text, reasoning.opens_thinking(rendered)).content
-                 : result.text});
+        std::vector<std::string> ids;
+        for (const ToolCall& call : whole.calls) {
+            ids.push_back(call_id(++calls_made));
+            std::printf("%s[call %s %s]%s\n", dim.c_str(), call.name.c_str(),
+                        arguments_json(call).c_str(), undim.c_str());
+        }
+        history.push_back(whole.calls.empty()
+                              ? message_json("assistant", whole.content)
+                              : calls_message_json(whole.content, whole.calls, ids));
         held = rendered + result.text;
         save();
+        // Each call's result, a line each, as the tool's message.
+        for (size_t i = 0; i < whole.calls.size(); ++i) {
+            const std::string prompt = "result of " + whole.calls[i].name + "> ";
+            if (!read_line(prompt)) return std::nullopt;
+            if (!interactive) std::printf("%s%s\n", prompt.c_str(), line.c_str());
+            history.push_back(tool_result_json(ids[i], line));
+        }
+        return whole.calls;
+    };
+
+    for (;;) {
+        if (!read_line("\n> ")) break;
+        if (line == "/reset") {
+            restart();
+            session.reset();
+            held.clear();
+            save();
+            std::fputs("(history cleared)\n", stdout);
+            continue;
+        }
+        if (line.empty()) continue;
+        if (!interactive) std::printf("> %s\n", line.c_str());
+        const size_t before = history.size();
+        history.push_back(message_json("user", line));
+        std::optional<std::vector<ToolCall>> made;
+        while ((made = reply()) && !made->empty()) {
+        }
+        if (!made) {
+            if (std::cin.eof() || line == "/quit" || line == "/exit") break;
+            history.resize(before);  // refused or no room: the message is not kept
+        }
     }
     std::signal(SIGINT, SIG_DFL);
     return 0;
@@ -269,6 +452,11 @@ Runner add_chat_command(CLI::App& app) {
     sub->add_option("--prompt-cache", options->prompt_cache,
                     "Session file: resume the conversation saved there, and save it after every "
                     "reply");
+    sub->add_option("--tools-json", options->tools_path,
+                    "Tools the model may call: a JSON file of OpenAI tool objects ({\"type\": "
+                    "\"function\", \"function\": {\"name\", \"description\", "
+                    "\"parameters\"}}); each call is printed and the next line is its result")
+        ->check(CLI::ExistingFile);
     return [options] { return run_chat(*options); };
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "engine/api/log.h"
 #include "engine/embed/embedder.h"
 #include "engine/generate/reasoning.h"
+#include "engine/generate/reply_reader.h"
 #include "engine/generate/session.h"
 #include "engine/generate/tool_calls.h"
 #include "engine/generate/turn.h"
@@ -586,21 +588,17 @@ ember_status ember_chat_parse_reply(const ember_model* model, const char* templa
         const ember::ReasoningFormat reasoning =
             ember::ReasoningFormat::for_template(format.source());
         const bool inside = prompt != nullptr && reasoning.opens_thinking(prompt);
-        ember::ReasoningFormat::Split split = reasoning.split(reply, inside);
-        std::vector<ember::ToolCall> calls;
-        if (format.is_jinja()) {
-            ember::ToolCallFormat::Reply parsed =
-                ember::ToolCallFormat::for_template(format.source()).parse(split.content);
-            if (!parsed.calls.empty()) {
-                calls = std::move(parsed.calls);
-                split.content = std::move(parsed.content);
-            }
-        }
+        std::optional<ember::ToolCallFormat> call_format;
+        if (format.is_jinja()) call_format = ember::ToolCallFormat::for_template(format.source());
+        const ember::ReplyReader::Parts parts =
+            ember::ReplyReader(reasoning, call_format, /*parallel=*/true, inside).whole(reply);
+        const std::string& content = parts.content;
+        const std::vector<ember::ToolCall>& calls = parts.calls;
         std::string out = "{\"content\":";
-        ember::append_json_string(out, split.content);
-        if (!split.reasoning.empty()) {
+        ember::append_json_string(out, content);
+        if (!parts.reasoning.empty()) {
             out += ",\"reasoning_content\":";
-            ember::append_json_string(out, split.reasoning);
+            ember::append_json_string(out, parts.reasoning);
         }
         out += ",\"tool_calls\":[";
         for (size_t i = 0; i < calls.size(); ++i) {

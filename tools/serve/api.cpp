@@ -485,52 +485,10 @@ void prepare_chat(const LoadedModel& model, const json& messages, const ToolRequ
     }
 }
 
-ReplyReader::ReplyReader(const LoadedModel& model, const ToolRequest& tools, bool thinking)
-    : model_(model), tools_(tools), thinking_(thinking), thinks_(model.reasoning().thinks()) {}
-
-ReplyReader::Parts ReplyReader::add(const std::string& text) {
-    if (!tools_.parse && !thinks_) return {"", text, {}};
-    full_ += text;
-    Parts out;
-    const ReasoningFormat::Split split = model_.reasoning().split_so_far(full_, thinking_);
-    if (split.reasoning.size() > sent_reasoning_) {
-        out.reasoning = split.reasoning.substr(sent_reasoning_);
-        sent_reasoning_ = split.reasoning.size();
-    }
-    const size_t safe =
-        tools_.parse ? model_.tool_calls().safe_prefix(split.content) : split.content.size();
-    if (safe > sent_content_) {
-        out.content = split.content.substr(sent_content_, safe - sent_content_);
-        sent_content_ = safe;
-    }
-    return out;
-}
-
-ReplyReader::Parts ReplyReader::finish() {
-    if (!tools_.parse && !thinks_) return {};
-    Parts all = whole(full_);
-    Parts out;
-    if (all.reasoning.size() > sent_reasoning_)
-        out.reasoning = all.reasoning.substr(sent_reasoning_);
-    if (!all.calls.empty()) {
-        out.calls = std::move(all.calls);
-    } else if (all.content.size() > sent_content_) {
-        out.content = all.content.substr(sent_content_);
-    }
-    return out;
-}
-
-ReplyReader::Parts ReplyReader::whole(std::string_view text) const {
-    ReasoningFormat::Split split = model_.reasoning().split(text, thinking_);
-    Parts out{std::move(split.reasoning), std::move(split.content), {}};
-    if (!tools_.parse) return out;
-    ToolCallFormat::Reply reply = model_.tool_calls().parse(out.content);
-    if (!tools_.parallel && reply.calls.size() > 1) reply.calls.resize(1);
-    if (!reply.calls.empty()) {
-        out.calls = std::move(reply.calls);
-        out.content = std::move(reply.content);
-    }
-    return out;
+ReplyReader reply_reader(const LoadedModel& model, const ToolRequest& tools, bool thinking) {
+    return ReplyReader(model.reasoning(),
+                       tools.parse ? std::optional(model.tool_calls()) : std::nullopt,
+                       tools.parallel, thinking);
 }
 
 json call_arguments(const ToolCall& call) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/generate/reply_reader.h"
 #include "tools/serve/http.h"
 #include "tools/serve/model_pool.h"
 
@@ -161,31 +162,10 @@ void prepare_chat(const LoadedModel& model, const json& messages, const ToolRequ
                   const json& variables, bool special_tokens_in_messages, const char* format_field,
                   GenerationRequest& request, bool* thinking);
 
-// A chat reply read as it streams in, the one rule both chat routes (OpenAI's, ollama's) follow:
-// a thinking model's block apart from the answer, and with tools, answer text that may begin a
-// call held back until the reply shows what it is; at the end, the calls.
-class ReplyReader {
-  public:
-    // thinking: the prompt leaves the model inside a thinking block (LoadedModel::chat_prompt).
-    ReplyReader(const LoadedModel& model, const ToolRequest& tools, bool thinking);
-    struct Parts {
-        std::string reasoning, content;
-        std::vector<ToolCall> calls;
-    };
-    // The text generated since the last call -> the thinking and answer text safe to send now.
-    Parts add(const std::string& text);
-    // At the end: what is left to send, and the calls (then the rest of the text is theirs).
-    Parts finish();
-    // A reply in one piece: its thinking, its answer without the calls' text, the calls.
-    Parts whole(std::string_view text) const;
-
-  private:
-    const LoadedModel& model_;
-    ToolRequest tools_;
-    bool thinking_, thinks_;
-    std::string full_;
-    size_t sent_content_ = 0, sent_reasoning_ = 0;
-};
+// The engine's ReplyReader (engine/generate/reply_reader.h) for a request to a model: its
+// thinking format, and its family's calls when the request has tools.
+// thinking: the prompt leaves the model inside a thinking block (LoadedModel::chat_prompt).
+ReplyReader reply_reader(const LoadedModel& model, const ToolRequest& tools, bool thinking);
 // A call's arguments text as a JSON object (an object's text, else {}).
 json call_arguments(const ToolCall& call);
 

@@ -264,13 +264,13 @@ void generate_route(ServerState& state, Kind kind, const http::Request& http,
             return;
         }
         const ReplyReader::Parts parts = kind == Kind::Chat
-                                             ? ReplyReader(*model, tools, thinking).whole(text)
+                                             ? reply_reader(*model, tools, thinking).whole(text)
                                              : ReplyReader::Parts{"", text, {}};
         response.set_content(dump(final_object(*last, parts)), "application/json");
         return;
     }
     auto in_flight = std::make_shared<InFlight>(state);  // until the last line is sent
-    auto reader = std::make_shared<ReplyReader>(*model, tools, thinking);
+    auto reader = std::make_shared<ReplyReader>(reply_reader(*model, tools, thinking));
     response.set_stream(
         "application/x-ndjson", [&state, generation, cancel_on_drop, in_flight, piece, final_object,
                                  reader, kind](http::StreamSink& sink) {

@@ -483,7 +483,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
             const std::string& echo_text = prompts[i / n].echo;
             ReplyReader::Parts parts;
             if (kind == Kind::Chat) {
-                parts = ReplyReader(*model, tools, thinking).whole(text);
+                parts = reply_reader(*model, tools, thinking).whole(text);
                 text = parts.content;
             }
             json c = choice(i, echo_text + text, finish_reason(last->finish));
@@ -548,7 +548,7 @@ void completion_route(ServerState& state, Kind kind, const http::Request& http,
             if (!echo_text.empty() && !send(chunk(echo_text, nullptr))) return false;  // echo
             // The thinking goes out as reasoning_content; with tools, answer text that may
             // begin a call is held back until the reply shows what it is (ReplyReader).
-            ReplyReader reader(*model, tools, thinking);
+            ReplyReader reader = reply_reader(*model, tools, thinking);
             const auto send_parts = [&](const ReplyReader::Parts& p) {
                 return (p.reasoning.empty() ||
                         send(chunk({{"reasoning_content", p.reasoning}}, nullptr))) &&

@@ -3,9 +3,9 @@
 // their outputs, its reasoning), with instructions and function tools; the reply is a list of
 // output items (reasoning, a message, function calls), whole or streamed as typed events
 // (`event: response.output_text.delta` ...). Underneath it is the chat route: the model's
-// template, one ReplyReader (api.h) for thinking and calls, the grammar of required calls.
-// ember keeps no responses: previous_response_id, conversation and background are refused;
-// store is accepted and nothing is stored (docs/serve.md).
+// template, one ReplyReader (engine/generate/reply_reader.h) for thinking and calls, the grammar of
+// required calls. ember keeps no responses: previous_response_id, conversation and background are
+// refused; store is accepted and nothing is stored (docs/serve.md).
 #include <algorithm>
 #include <utility>
 
@@ -311,7 +311,7 @@ void responses_route(ServerState& state, const http::Request& http, http::Respon
             response.close = true;
             return;
         }
-        const ReplyReader::Parts parts = ReplyReader(*model, tools, thinking).whole(text);
+        const ReplyReader::Parts parts = reply_reader(*model, tools, thinking).whole(text);
         json output = json::array();
         if (!parts.reasoning.empty())
             output.push_back(reasoning_item(random_id("rs_"), parts.reasoning));
@@ -326,7 +326,7 @@ void responses_route(ServerState& state, const http::Request& http, http::Respon
     response.set_header("Cache-Control", "no-cache");
     response.set_header("X-Accel-Buffering", "no");
     auto in_flight = std::make_shared<InFlight>(state);
-    auto reader = std::make_shared<ReplyReader>(*model, tools, thinking);
+    auto reader = std::make_shared<ReplyReader>(reply_reader(*model, tools, thinking));
     response.set_stream("text/event-stream", [&state, generation, cancel_on_drop, in_flight, reader,
                                               shell, finished](http::StreamSink& sink) {
         int sequence = 0;
