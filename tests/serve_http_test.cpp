@@ -113,7 +113,7 @@ class Harness {
     static ServeOptions with_model(ServeOptions o) {
         o.pool.model_path = kModel;
         o.pool.scheduler.n_slots = 2;
-        o.pool.scheduler.context.n_ctx = 256;
+        if (o.pool.scheduler.context.n_ctx == 0) o.pool.scheduler.context.n_ctx = 256;
         o.pool.scheduler.context.n_threads = 1;
         return o;
     }
@@ -849,6 +849,53 @@ TEST(ServeHttp, StrictToolsUnderAutoGetALazyGrammar) {
     EXPECT_TRUE(r.grammar == nullptr);
     r = rules(R"(,"response_format":{"type":"json_object"})");
     EXPECT_EQ(r.grammar_trigger, "");
+}
+
+// LFM2's Python calls under tool_choice required, whole and streamed: the grammar holds the
+// reply to a call of the tool with keyword arguments of Python literals, which come back as
+// JSON arguments; "strict" under auto makes that grammar lazy from <|tool_call_start|> on.
+TEST(ServeHttp, RequiredCallsInLfm2sPythonFormat) {
+    ServeOptions o;
+    o.pool.chat_template =
+        ember::test::shared_path("templates/templates/LFM2-8B-A1B.jinja").string();
+    o.pool.scheduler.context.n_ctx = 1024;  // the template lists the tools in the prompt
+    Harness h(o);
+    const std::string request =
+        R"({"model":"stories260K","temperature":0,"max_tokens":150,"tool_choice":"required",)"
+        R"("parallel_tool_calls":false,)"
+        R"("tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":)"
+        R"("object","properties":{"city":{"type":"string","maxLength":6},"days":{"type":)"
+        R"("integer","minimum":1,"maximum":7},"metric":{"type":"boolean"}},"required":)"
+        R"(["city","days","metric"]}}}],"messages":[{"role":"user","content":"Weather?"}])";
+    const Reply whole = h.post("/v1/chat/completions", request + "}");
+    ASSERT_EQ(whole.status, 200) << whole.body;
+    const json choice = whole.js()["choices"][0];
+    EXPECT_EQ(choice["finish_reason"], "tool_calls") << whole.body;
+    ASSERT_EQ(choice["message"]["tool_calls"].size(), 1u) << whole.body;
+    const json function = choice["message"]["tool_calls"][0]["function"];
+    EXPECT_EQ(function["name"], "get_weather");
+    const json arguments = json::parse(function["arguments"].get<std::string>());
+    EXPECT_TRUE(arguments["city"].is_string()) << arguments.dump();
+    EXPECT_LE(arguments["city"].get<std::string>().size(), 6u);
+    ASSERT_TRUE(arguments["days"].is_number_integer()) << arguments.dump();
+    EXPECT_GE(arguments["days"].get<int>(), 1);
+    EXPECT_LE(arguments["days"].get<int>(), 7);
+    EXPECT_TRUE(arguments["metric"].is_boolean()) << arguments.dump();
+    const Reply streamed = h.post("/v1/chat/completions", request + R"(,"stream":true})");
+    ASSERT_EQ(streamed.status, 200) << streamed.body;
+    EXPECT_NE(streamed.body.find(R"("name":"get_weather")"), std::string::npos) << streamed.body;
+    EXPECT_NE(streamed.body.find(R"("finish_reason":"tool_calls")"), std::string::npos);
+
+    const std::shared_ptr<LoadedModel> model = h.state().pool.get("stories260K");
+    const json body = json::parse(
+        R"({"tools":[{"type":"function","function":{"name":"f","strict":true,"parameters":)"
+        R"({"type":"object","properties":{}}}}]})");
+    GenerationRequest lazy;
+    bool thinking = false;
+    prepare_chat(*model, json::parse(R"([{"role":"user","content":"x"}])"), tool_request(body),
+                 json::object(), false, "x", lazy, &thinking);
+    EXPECT_TRUE(lazy.rules.grammar != nullptr);
+    EXPECT_EQ(lazy.rules.grammar_trigger, "<|tool_call_start|>");
 }
 
 TEST(ServeHttp, ModelNamesAreChecked) {

@@ -103,7 +103,66 @@ TEST(ToolCalls, ListsOfCallsAndPythonCalls) {
     r = python.parse("<|tool_call_start|>[get_weather(city=Oslo)]");  // not Python: text
     EXPECT_TRUE(r.calls.empty());
     EXPECT_EQ(python.safe_prefix("Sure <|tool_call_st"), 5u);
-    EXPECT_THROW(python.grammar(parse_json(kTools), std::nullopt, true), Error);
+    // \u escapes (as a grammar of JSON strings lets a model write them), \b and \f.
+    r = python.parse(R"(<|tool_call_start|>[f(s="caf\u00e9 \ud83d\ude00\t\/")]<|tool_call_end|>)");
+    ASSERT_EQ(r.calls.size(), 1u);
+    EXPECT_EQ(r.calls[0].arguments, "{\"s\":\"caf\u00e9 \U0001F600\\t/\"}");
+}
+
+// LFM2's required calls: names, keyword arguments and Python literals held to the schemas.
+TEST(ToolCalls, PythonCallGrammarsHoldArgumentsToTheSchemas) {
+    const ToolCallFormat python(Style::Pythonic);
+    const std::string any = python.grammar(parse_json(kTools), std::nullopt, true);
+    for (
+        const char* call : {
+            R"(<|tool_call_start|>[get_weather(city="Oslo", days=2)]<|tool_call_end|>)",
+            R"(<|tool_call_start|>[get_time()]<|tool_call_end|>)",
+            R"(<|tool_call_start|>[get_time(), get_weather(city="\u00c5s", days=-1)]<|tool_call_end|>)",
+        }) {
+        EXPECT_TRUE(grammar_accepts(any, call)) << call;
+        // and each reads back as a call
+        EXPECT_FALSE(python.parse(call).calls.empty()) << call;
+    }
+    for (const char* not_a_call : {
+             R"(<|tool_call_start|>[get_weather(city="Oslo")]<|tool_call_end|>)",  // days needed
+             R"(<|tool_call_start|>[get_weather(city="Oslo", days=2.5)]<|tool_call_end|>)",
+             R"(<|tool_call_start|>[get_weather("city": "Oslo", "days": 2)]<|tool_call_end|>)",
+             R"(<|tool_call_start|>[get_weather({"city": "Oslo", "days": 2})]<|tool_call_end|>)",
+             R"(<|tool_call_start|>[get_time(zone="UTC")]<|tool_call_end|>)",  // no such argument
+             R"(<|tool_call_start|>[get_news()]<|tool_call_end|>)",
+         }) {
+        EXPECT_FALSE(grammar_accepts(any, not_a_call)) << not_a_call;
+    }
+    // Python's literals: True, False, None, lists and dicts; one named function, one call.
+    const JsonValue tools = parse_json(R"([{"type": "function", "function": {"name": "set",
+        "parameters": {"type": "object", "properties": {
+          "on": {"type": "boolean"}, "level": {"type": ["integer", "null"]},
+          "mode": {"enum": ["eco", true, null]}, "tags": {"type": "array", "items": {"type": "string"}},
+          "extra": {"type": "object"}}, "required": ["on"]}}}, {"type": "function", "function":
+        {"name": "other", "parameters": {"type": "object", "properties": {}}}}])");
+    const std::string one = python.grammar(tools, std::string("set"), false);
+    const std::string held =
+        R"(<|tool_call_start|>[set(on=True, level=None, mode=True, tags=["a"], extra={"k": False})]<|tool_call_end|>)";
+    EXPECT_TRUE(grammar_accepts(one, held));
+    const ToolCallFormat::Reply reply = python.parse(held);
+    ASSERT_EQ(reply.calls.size(), 1u);
+    EXPECT_EQ(reply.calls[0].arguments,
+              R"({"on":true,"level":null,"mode":true,"tags":["a"],"extra":{"k":false}})");
+    EXPECT_TRUE(
+        grammar_accepts(one, R"(<|tool_call_start|>[set(on=False, mode="eco")]<|tool_call_end|>)"));
+    EXPECT_FALSE(grammar_accepts(one, R"(<|tool_call_start|>[set(on=true)]<|tool_call_end|>)"));
+    EXPECT_FALSE(grammar_accepts(one, R"(<|tool_call_start|>[other()]<|tool_call_end|>)"));
+    EXPECT_FALSE(grammar_accepts(
+        one, R"(<|tool_call_start|>[set(on=True), set(on=False)]<|tool_call_end|>)"));
+    // Parameters a Python call cannot take: not an object, a key that is no identifier.
+    EXPECT_THROW(python.grammar(parse_json(R"([{"type": "function", "function": {"name": "f",
+        "parameters": {"type": "string"}}}])"),
+                                std::nullopt, false),
+                 Error);
+    EXPECT_THROW(python.grammar(parse_json(R"([{"type": "function", "function": {"name": "f",
+        "parameters": {"type": "object", "properties": {"a-b": {}}}}}])"),
+                                std::nullopt, false),
+                 Error);
 }
 
 TEST(ToolCalls, RepliesSplitIntoTextAndCalls) {

@@ -10,6 +10,7 @@
 #include <cctype>
 
 #include "engine/grammar/json_schema.h"
+#include "engine/text/utf8.h"
 #include "formats/error.h"
 
 namespace ember {
@@ -299,13 +300,48 @@ class PythonCalls {
             }
             if (++i == s_.size()) return std::nullopt;
             const char e = s_[i];
-            value += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+            if (e == 'u' || e == 'x') {  // \uXXXX (a surrogate pair as two), \xXX
+                const size_t digits = e == 'u' ? 4 : 2;
+                const std::optional<char32_t> cp = hex_at(i + 1, digits);
+                if (!cp) return std::nullopt;
+                i += digits;
+                char32_t c = *cp;
+                if (c >= 0xD800 && c < 0xDC00 && s_.substr(i + 1, 2) == "\\u") {
+                    const std::optional<char32_t> low = hex_at(i + 3, 4);
+                    if (low && *low >= 0xDC00 && *low < 0xE000) {
+                        c = 0x10000 + ((c - 0xD800) << 10) + (*low - 0xDC00);
+                        i += 6;
+                    }
+                }
+                append_utf8(value, c >= 0xD800 && c < 0xE000 ? 0xFFFD : c);
+                continue;
+            }
+            value += e == 'n'   ? '\n'
+                     : e == 't' ? '\t'
+                     : e == 'r' ? '\r'
+                     : e == 'b' ? '\b'
+                     : e == 'f' ? '\f'
+                                : e;
         }
         if (i == s_.size()) return std::nullopt;
         s_.remove_prefix(i + 1);
         std::string out;
         append_json_string(out, value);
         return out;
+    }
+
+    // The code point of `digits` hex digits at s_[at], if they are there.
+    std::optional<char32_t> hex_at(size_t at, size_t digits) const {
+        if (at + digits > s_.size()) return std::nullopt;
+        char32_t cp = 0;
+        for (size_t k = 0; k < digits; ++k) {
+            const char h = s_[at + k];
+            if (!std::isxdigit(static_cast<unsigned char>(h))) return std::nullopt;
+            cp = cp * 16 + static_cast<char32_t>(std::isdigit(static_cast<unsigned char>(h))
+                                                     ? h - '0'
+                                                     : std::tolower(h) - 'a' + 10);
+        }
+        return cp;
     }
 
     std::string_view s_;
@@ -380,11 +416,6 @@ std::string ToolCallFormat::grammar(const JsonValue& tools, const std::optional<
                      [&](const auto& f) { return wanted(f.first); })) {
         throw Error("tool_choice names the function '" + *only + "', which 'tools' does not have");
     }
-    if (style_ == Style::Pythonic) {
-        throw Error(
-            "a required tool call cannot be held to the schema in LFM2's Python call "
-            "format yet (tool_choice auto reads the calls the model writes)");
-    }
     if (style_ == Style::QwenXml) {
         // Parameter values are free text (no '<': the closing tags end them); the names are the
         // schema's properties.
@@ -413,6 +444,26 @@ std::string ToolCallFormat::grammar(const JsonValue& tools, const std::optional<
     std::string defs;
     for (size_t i = 0; i < functions.size(); ++i) {
         defs += (i == 0 ? "" : ", ") + ("\"f" + std::to_string(i) + "\": ") + functions[i].second;
+    }
+    if (style_ == Style::Pythonic) {
+        // [name(key=value, ...), ...]: each function's name and its parameters as keyword
+        // arguments of Python literals (json_schema_python_arguments).
+        std::vector<std::string> defs_wanted, names;
+        for (size_t i = 0; i < functions.size(); ++i) {
+            if (!wanted(functions[i].first)) continue;
+            defs_wanted.push_back("f" + std::to_string(i));
+            names.push_back(functions[i].first);
+        }
+        const PythonArgumentRules arguments =
+            json_schema_python_arguments("{\"$defs\": {" + defs + "}}", defs_wanted);
+        std::string calls;
+        for (size_t i = 0; i < names.size(); ++i) {
+            calls += (i == 0 ? "" : " | ") + ("(" + gbnf_literal(names[i] + "(") + " " +
+                                              arguments.def_rules[i] + " \")\")");
+        }
+        return std::string("root ::= \"<|tool_call_start|>[\" tool-call ") +
+               (parallel ? "(\", \" tool-call)* " : "") + "\"]<|tool_call_end|>\"\n" +
+               "tool-call ::= " + calls + "\n" + arguments.rules;
     }
     const auto arguments_of = [](size_t i) {
         return "{\"$ref\": \"#/$defs/f" + std::to_string(i) + "\"}";

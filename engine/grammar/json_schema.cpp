@@ -1,6 +1,7 @@
 #include "engine/grammar/json_schema.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -73,7 +74,7 @@ const std::vector<Primitive>& primitives() {
 }
 
 // Appends the shared rules in `used` and those they need, in the table's order.
-void render_primitives(std::set<std::string> used, std::string& out) {
+void render_primitives(std::set<std::string> used, std::string& out, bool python = false) {
     used.insert("space");
     const auto& table = primitives();
     for (bool grew = true; grew;) {
@@ -84,7 +85,38 @@ void render_primitives(std::set<std::string> used, std::string& out) {
         }
     }
     for (const Primitive& p : table) {
-        if (used.count(p.name)) out += std::string(p.name) + " ::= " + p.body + "\n";
+        if (!used.count(p.name)) continue;
+        std::string_view body = p.body;
+        if (python && body == R"(("true" | "false") space)") body = R"(("True" | "False") space)";
+        if (python && body == R"("null" space)") body = R"("None" space)";
+        out += std::string(p.name) + " ::= " + std::string(body) + "\n";
+    }
+}
+
+// A value as a Python literal: JSON's text but for True, False and None.
+std::string python_literal(const JsonValue& v) {
+    switch (v.kind) {
+        case JsonValue::Kind::Null:
+            return "None";
+        case JsonValue::Kind::Bool:
+            return v.boolean ? "True" : "False";
+        case JsonValue::Kind::Array: {
+            std::string out = "[";
+            for (size_t i = 0; i < v.items.size(); ++i)
+                out += (i > 0 ? "," : "") + python_literal(v.items[i]);
+            return out + "]";
+        }
+        case JsonValue::Kind::Object: {
+            std::string out = "{";
+            for (size_t i = 0; i < v.members.size(); ++i) {
+                if (i > 0) out += ",";
+                append_json_string(out, v.members[i].first);
+                out += ":" + python_literal(v.members[i].second);
+            }
+            return out + "}";
+        }
+        default:
+            return v.dump();
     }
 }
 
@@ -505,8 +537,11 @@ bool integral(const JsonValue& v) {
 
 class Converter {
   public:
-    Converter(const JsonValue& document, std::string root)
-        : document_(document), root_(std::move(root)) {
+    // python: Python literals; the objects at kwargs (JSON pointers) as keyword arguments
+    // (json_schema_python_arguments).
+    Converter(const JsonValue& document, std::string root, bool python = false,
+              std::set<std::string> kwargs = {})
+        : document_(document), python_(python), kwargs_(std::move(kwargs)), root_(std::move(root)) {
         for (const Primitive& p : primitives()) taken_.insert(p.name);
         taken_.insert(root_);
         refs_[""] = root_;
@@ -517,8 +552,14 @@ class Converter {
         rules_.insert(rules_.begin(), {root_, body});
         std::string out;
         for (const auto& [name, rule_body] : rules_) out += name + " ::= " + rule_body + "\n";
-        render_primitives(used_, out);
+        render_primitives(used_, out, python_);
         return out;
+    }
+
+    // The rule a JSON pointer's schema became (empty: none).
+    std::string rule_of(const std::string& pointer) const {
+        const auto it = refs_.find(pointer);
+        return it == refs_.end() ? std::string() : it->second;
     }
 
   private:
@@ -732,7 +773,7 @@ class Converter {
             fail(pointer + "/enum", "enum must be an array");
         std::vector<std::string> dumps;
         auto add = [&](const JsonValue& v) {
-            std::string d = v.dump();
+            std::string d = python_ ? python_literal(v) : v.dump();
             if (std::find(dumps.begin(), dumps.end(), d) == dumps.end()) dumps.push_back(d);
         };
         std::vector<std::string> types =
@@ -916,7 +957,9 @@ class Converter {
             return std::find(required_names.begin(), required_names.end(), name) !=
                    required_names.end();
         };
-        bool extras = !(additional && is_false_schema(*additional));
+        // Keyword arguments take the declared properties only (no braces, no quoted keys).
+        const bool kwargs = python_ && kwargs_.count(pointer) > 0;
+        bool extras = !kwargs && !(additional && is_false_schema(*additional));
         const JsonValue& extra_schema = additional ? *additional : true_schema();
 
         std::vector<Property> list;
@@ -947,14 +990,20 @@ class Converter {
             return use("object");
         }
 
-        const std::string open = R"("{" space)", close = R"("}" space)";
+        const std::string open = kwargs ? "" : R"("{" space)", close = kwargs ? "" : R"("}" space)";
         for (Property& p : list) {
             p.hint = child_hint(hint, p.name);
             size_t slot = rules_.size();
             std::string value = visit(*p.schema, p.hint, p.pointer);
-            p.kv =
-                add_rule(p.hint + "-kv",
-                         seq({literal(json_string(p.name)), "space", R"(":" space)", value}), slot);
+            if (kwargs && !python_identifier(p.name)) {
+                fail(p.pointer, "the property " + json_string(p.name) +
+                                    " cannot be a keyword argument of a Python call");
+            }
+            p.kv = add_rule(
+                p.hint + "-kv",
+                kwargs ? seq({literal(p.name + "="), value})
+                       : seq({literal(json_string(p.name)), "space", R"(":" space)", value}),
+                slot);
         }
         std::string extra_kv;
         if (extras) {
@@ -974,6 +1023,7 @@ class Converter {
         std::string extras_alone = extras ? extra_kv + " " + extra_tail : "";
 
         size_t n = list.size();
+        if (n == 0 && kwargs) return R"("")";  // a call without arguments
         if (n == 0) {
             return extras ? seq({open, "(" + extras_alone + ")?", close}) : seq({open, close});
         }
@@ -1217,7 +1267,14 @@ class Converter {
                               ": anchors are not supported, only JSON pointers (#/...)");
         }
         auto known = refs_.find(target_pointer);
-        if (known != refs_.end()) return known->second;
+        if (known != refs_.end()) {
+            if (kwargs_.count(target_pointer)) {
+                fail(pointer,
+                     "a function's parameters that refer to themselves cannot be held "
+                     "to in a Python call");
+            }
+            return known->second;
+        }
 
         const JsonValue* target = &document_;
         std::string last = root_;
@@ -1259,7 +1316,16 @@ class Converter {
         return name;
     }
 
+    static bool python_identifier(const std::string& name) {
+        if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+        return std::all_of(name.begin(), name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+        });
+    }
+
     const JsonValue& document_;
+    bool python_ = false;
+    std::set<std::string> kwargs_;
     std::string root_;                                        // the document's rule
     std::vector<std::pair<std::string, std::string>> rules_;  // name, body; in output order
     std::set<std::string> taken_;                             // rule names in use
@@ -1300,6 +1366,50 @@ std::string json_schema_to_gbnf_rules(std::string_view schema, std::string_view 
         throw Error("json schema: converts to a grammar ember cannot use: " + reason);
     }
     return gbnf;
+}
+
+PythonArgumentRules json_schema_python_arguments(std::string_view schema,
+                                                 const std::vector<std::string>& defs) {
+    JsonValue document;
+    try {
+        document = parse_json(schema);
+    } catch (const Error& e) {
+        throw Error(std::string("json schema: ") + e.what());
+    }
+    // The document's own rule: any of the defs, each reached once from it.
+    std::set<std::string> kwargs;
+    std::string any = "{\"anyOf\": [";
+    for (size_t i = 0; i < defs.size(); ++i) {
+        kwargs.insert("/$defs/" + defs[i]);
+        any += (i > 0 ? ", " : "") + std::string("{\"$ref\": \"#/$defs/") + defs[i] + "\"}";
+    }
+    JsonValue root = parse_json(any + "]}");
+    if (const JsonValue* found = document.find("$defs")) {
+        JsonValue all = *found;
+        // Each def an object schema (its type said, for one that only lists properties).
+        for (const std::string& def : defs) {
+            for (auto& [name, params] : all.members) {
+                if (name != def) continue;
+                const JsonValue* type = params.find("type");
+                const bool plain = params.is_object() && !params.find("$ref") &&
+                                   !params.find("anyOf") && !params.find("oneOf") &&
+                                   !params.find("allOf") && !params.find("enum") &&
+                                   !params.find("const");
+                if (!plain || (type && (!type->is_string() || type->text != "object"))) {
+                    throw Error("json schema: at /$defs/" + def +
+                                ": the parameters of a Python call must be an object schema "
+                                "(\"type\": \"object\", \"properties\")");
+                }
+                if (!type) params.members.emplace_back("type", parse_json("\"object\""));
+            }
+        }
+        root.members.emplace_back("$defs", std::move(all));
+    }
+    Converter converter(root, "python-arguments", /*python=*/true, kwargs);
+    PythonArgumentRules out;
+    out.rules = converter.convert();
+    for (const std::string& def : defs) out.def_rules.push_back(converter.rule_of("/$defs/" + def));
+    return out;
 }
 
 std::string json_object_gbnf() {

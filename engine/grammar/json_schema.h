@@ -18,6 +18,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ember {
 
@@ -32,6 +33,19 @@ std::string json_schema_to_gbnf(std::string_view schema);
 // above.
 std::string json_schema_to_gbnf_rules(std::string_view schema, std::string_view rule,
                                       std::string_view root);
+
+// The arguments of Python calls (LFM2's tool calls: name(key="value", n=1)): GBNF rules in
+// which the objects at the schema's `$defs/<name>` for each of `defs` are keyword arguments
+// (key=value, ..., without the parentheses; no keys beyond the properties) and every value is
+// a Python literal (True, False, None; strings, numbers, lists and dicts as JSON writes them).
+// rules: no root rule; the caller's refers to def_rules, the rule of each of defs in order.
+// Throws as json_schema_to_gbnf_rules, and for a def that refers to itself.
+struct PythonArgumentRules {
+    std::string rules;
+    std::vector<std::string> def_rules;
+};
+PythonArgumentRules json_schema_python_arguments(std::string_view schema,
+                                                 const std::vector<std::string>& defs);
 
 // GBNF for any JSON object (OpenAI's response_format json_object, ollama's format "json").
 std::string json_object_gbnf();
