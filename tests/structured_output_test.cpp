@@ -11,11 +11,16 @@
 #include "ember.h"
 #include "engine/generate/sampler.h"
 #include "engine/generate/session.h"
+#include "engine/generate/turn.h"
 #include "engine/grammar/json_schema.h"
 #include "engine/grammar/token_grammar.h"
 #include "engine/model/model.h"
+#include "engine/text/chat_format.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
+#include "formats/gguf.h"
+#include "formats/gguf_writer.h"
+#include "tests/broken_gguf.h"
 
 namespace ember {
 namespace {
@@ -272,6 +277,64 @@ TEST_F(StructuredOutput, ALazyGrammarHoldsTheTextFromItsTriggerOn) {
     Session never = greedy();
     EXPECT_EQ(never.generate("Once upon a time,", lazy, [](std::string_view) { return true; }).text,
               free_text);
+}
+
+// A chat format's call markers that the vocabulary has as control tokens (Mistral's
+// [TOOL_CALLS], LFM2's <|tool_call_start|>) are part of the reply, as llama.cpp's preserved
+// tokens: printed, and allowed to a grammar; other control tokens print nothing.
+TEST(ChatMarkers, ControlTokensOfTheCallMarkersAreShown) {
+    const std::string file = ::testing::TempDir() + "control-markers.gguf";
+    constexpr int32_t kMarker = 500;  // becomes the control token [TOOL_CALLS]
+    {
+        const gguf::File original(bundled_model());
+        const gguf::Value& tokens =
+            original.get_array("tokenizer.ggml.tokens", gguf::ValueType::STRING);
+        const gguf::Value& types =
+            original.get_array("tokenizer.ggml.token_type", gguf::ValueType::I32);
+        std::vector<std::string> texts;
+        std::vector<int32_t> kinds;
+        for (uint64_t i = 0; i < tokens.array_size(); ++i) {
+            texts.emplace_back(tokens.string_at(i));
+            kinds.push_back(static_cast<int32_t>(types.int_at(i)));
+        }
+        texts[kMarker] = "[TOOL_CALLS]";
+        kinds[kMarker] = 3;  // control
+        test::copy_with(bundled_model(), file, [&](gguf::Writer& w) {
+            w.set_array_strings("tokenizer.ggml.tokens", texts);
+            w.set_array_i32("tokenizer.ggml.token_type", kinds);
+            w.set_string("tokenizer.chat_template",
+                         "{% for m in messages %}[INST]{{ m.content }}[/INST]{% endfor %}"
+                         "{# [TOOL_CALLS] #}");
+        });
+    }
+    const Model model(file);
+    const Tokenizer tokenizer(model.file());
+    const ChatFormat format = ChatFormat::for_model(model.file(), tokenizer, "");
+    TurnOptions rules;
+    add_chat_ends(rules, format, tokenizer);
+    ASSERT_EQ(rules.shown_tokens, std::vector<int32_t>{kMarker});
+    rules.max_tokens = 6;
+    SessionParams params;
+    params.context.n_ctx = 128;
+    params.context.n_threads = 1;
+    params.sampling.temperature = 0;
+    params.sampling.logit_bias = {{kMarker, 100.0f}};  // the model writes the marker first
+    Session shown(model, tokenizer, params);
+    EXPECT_EQ(shown.generate("Hi", rules, [](std::string_view) { return true; }).text.substr(0, 12),
+              "[TOOL_CALLS]");
+    // A grammar may write the marker as its control token.
+    rules.grammar = Grammar::parse(R"(root ::= "[TOOL_CALLS]" [a-z ]+)");
+    Session held(model, tokenizer, params);
+    const TurnResult r = held.generate("Hi", rules, [](std::string_view) { return true; });
+    EXPECT_EQ(r.text.substr(0, 12), "[TOOL_CALLS]");
+    ASSERT_GT(held.tokens().size(), static_cast<size_t>(r.n_prompt));
+    EXPECT_EQ(held.tokens()[r.n_prompt], kMarker);
+    // Without the chat's rules the control token prints nothing.
+    TurnOptions plain;
+    plain.max_tokens = 1;
+    Session quiet(model, tokenizer, params);
+    EXPECT_EQ(quiet.generate("Hi", plain, [](std::string_view) { return true; }).text, "");
+    std::remove(file.c_str());
 }
 
 // The sampler draws first and masks only a refused token: greedy then gives the best allowed.

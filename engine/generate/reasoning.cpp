@@ -30,9 +30,15 @@ ReasoningFormat ReasoningFormat::for_template(std::string_view jinja) {
     return ReasoningFormat(jinja.find(kClose) != std::string_view::npos);
 }
 
+std::vector<std::string_view> ReasoningFormat::markers() const {
+    if (!thinks_) return {};
+    return {kOpen, kClose};
+}
+
 bool ReasoningFormat::opens_thinking(std::string_view prompt) const {
     const std::string_view tail = rtrim(prompt);
-    return thinks_ && tail.size() >= kOpen.size() && tail.substr(tail.size() - kOpen.size()) == kOpen;
+    return thinks_ && tail.size() >= kOpen.size() &&
+           tail.substr(tail.size() - kOpen.size()) == kOpen;
 }
 
 ReasoningFormat::Split ReasoningFormat::split(std::string_view reply, bool inside) const {
@@ -45,7 +51,8 @@ ReasoningFormat::Split ReasoningFormat::split(std::string_view reply, bool insid
     if (!inside) return {"", std::string(reply)};
     const size_t close = rest.find(kClose);
     if (close == std::string_view::npos) return {std::string(rtrim(ltrim(rest))), ""};
-    return {std::string(rtrim(ltrim(rest.substr(0, close)))), std::string(ltrim(rest.substr(close + kClose.size())))};
+    return {std::string(rtrim(ltrim(rest.substr(0, close)))),
+            std::string(ltrim(rest.substr(close + kClose.size())))};
 }
 
 ReasoningFormat::Split ReasoningFormat::split_so_far(std::string_view reply, bool inside) const {
@@ -63,7 +70,8 @@ ReasoningFormat::Split ReasoningFormat::split_so_far(std::string_view reply, boo
         rest.remove_suffix(partial_tag(rest, kClose));
         return {std::string(rtrim(ltrim(rest))), ""};
     }
-    return {std::string(rtrim(ltrim(rest.substr(0, close)))), std::string(ltrim(rest.substr(close + kClose.size())))};
+    return {std::string(rtrim(ltrim(rest.substr(0, close)))),
+            std::string(ltrim(rest.substr(close + kClose.size())))};
 }
 
 }  // namespace ember

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ember {
 
@@ -15,6 +16,8 @@ class ReasoningFormat {
     static ReasoningFormat none() { return ReasoningFormat(false); }
 
     bool thinks() const { return thinks_; }
+    // The tags of a thinking block (none when the format does not think).
+    std::vector<std::string_view> markers() const;
 
     // Whether a rendered prompt leaves the model inside a thinking block (its template opened
     // one: DeepSeek-R1's generation prompt ends with "<think>\n").

@@ -386,6 +386,26 @@ std::string_view ToolCallFormat::marker() const {
     return marker_of(style_);
 }
 
+std::vector<std::string_view> ToolCallFormat::markers() const {
+    switch (style_) {
+        case Style::Hermes:
+        case Style::QwenXml:
+            return {"<tool_call>", "</tool_call>"};
+        case Style::Llama3:
+            return {"<|python_tag|>"};
+        case Style::Mistral:
+            return {"[TOOL_CALLS]"};
+        case Style::MistralArgs:
+            return {"[TOOL_CALLS]", "[ARGS]"};
+        case Style::ToolCallList:
+            return {"<|tool_call|>", "<|/tool_call|>"};
+        case Style::Pythonic:
+            return {"<|tool_call_start|>", "<|tool_call_end|>"};
+        default:
+            return {};
+    }
+}
+
 std::string_view ToolCallFormat::name() const {
     switch (style_) {
         case Style::Hermes:

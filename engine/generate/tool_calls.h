@@ -44,6 +44,9 @@ class ToolCallFormat {
     // The text a call begins with ("<tool_call>", "[TOOL_CALLS]", ...); empty where a call is
     // the whole reply (Llama 3, Generic).
     std::string_view marker() const;
+    // Every fixed text of the style's calls (openings, closings, separators): what a chat's
+    // reply must show even where the vocabulary has it as a control token (TurnRules).
+    std::vector<std::string_view> markers() const;
     std::string_view name() const;
 
     // GBNF whose sentences are calls of the tools (OpenAI "tools": a list of {"type":

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/generate/reasoning.h"
+#include "engine/generate/tool_calls.h"
 #include "engine/model/context.h"
 #include "formats/error.h"
 
@@ -16,6 +18,17 @@ void add_chat_ends(TurnRules& rules, const ChatFormat& format, const Tokenizer& 
             rules.end_tokens.push_back(ids[0]);
         }
     }
+    std::vector<std::string_view> markers = ToolCallFormat::for_template(format.source()).markers();
+    for (std::string_view m : ReasoningFormat::for_template(format.source()).markers())
+        markers.push_back(m);
+    for (std::string_view marker : markers) {
+        const std::vector<int32_t> ids = tokenizer.encode(marker, false, true);
+        if (ids.size() == 1 && tokenizer.vocab().type(ids[0]) == TokenType::CONTROL)
+            rules.shown_tokens.push_back(ids[0]);
+    }
+    std::sort(rules.shown_tokens.begin(), rules.shown_tokens.end());
+    rules.shown_tokens.erase(std::unique(rules.shown_tokens.begin(), rules.shown_tokens.end()),
+                             rules.shown_tokens.end());
 }
 
 int shift_context(Context& context, int seq, std::vector<int32_t>& tokens, int n_keep,
@@ -37,7 +50,8 @@ Turn::Turn(const Tokenizer& tokenizer, Sampler& sampler, TurnRules rules,
       rules_(std::move(rules)),
       stops_(rules_.stop_strings) {
     if (rules_.grammar) {
-        if (!grammar_tables) grammar_tables = make_grammar_vocabulary(tokenizer_);
+        if (!grammar_tables || grammar_tables->shown() != rules_.shown_tokens)
+            grammar_tables = make_grammar_vocabulary(tokenizer_, rules_.shown_tokens);
         std::vector<int32_t> ends = rules_.end_tokens;
         if (!rules_.ignore_eos && tokenizer_.vocab().eos >= 0)
             ends.push_back(tokenizer_.vocab().eos);
@@ -75,7 +89,8 @@ Turn::Step Turn::next(const float* logits, int n_vocab) {
                                rules_.end_tokens.end();
     if (end_token) return ends(StopReason::EndOfSequence);  // never printed, never evaluated
 
-    const std::string piece = tokenizer_.piece(token);
+    const std::string piece = tokenizer_.piece(
+        token, std::binary_search(rules_.shown_tokens.begin(), rules_.shown_tokens.end(), token));
     if (grammar != nullptr) {
         grammar->accept(token);
     } else if (grammar_) {  // a lazy grammar: does it hold the text from here on?

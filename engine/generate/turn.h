@@ -53,6 +53,12 @@ struct TurnRules {
     // Tokens that end the text like end-of-sequence (a chat template's end-of-turn markers):
     // never printed, and a grammar may end there.
     std::vector<int32_t> end_tokens;
+    // Control tokens whose text is part of the reply (sorted): a chat format's thinking and
+    // tool-call markers where the vocabulary has them as control tokens (Mistral's
+    // [TOOL_CALLS], LFM2's <|tool_call_start|>), so that the reply's reader sees them and a
+    // grammar may write them, as llama.cpp's "preserved tokens". Other control tokens print
+    // nothing.
+    std::vector<int32_t> shown_tokens;
     bool ignore_eos = false;  // end-of-sequence is a token like any other (benchmarks)
     // Structured output: only tokens that keep the text inside this grammar are sampled,
     // end-of-sequence (and the end tokens) only where it may end, and a finished grammar ends
@@ -70,9 +76,10 @@ struct TurnRules {
     int n_keep = 0;
 };
 
-// A chat template's end-of-turn markers as rules: each is a stop string, and a marker the
-// vocabulary has as one token is also an end token (the model ends its turn with that token,
-// whose text is never printed, and a grammar may end at it).
+// A chat template's markers as rules. Its end-of-turn markers: each is a stop string, and a
+// marker the vocabulary has as one token is also an end token (the model ends its turn with
+// that token, whose text is never printed, and a grammar may end at it). Its thinking and
+// tool-call markers that are control tokens: shown_tokens.
 void add_chat_ends(TurnRules& rules, const ChatFormat& format, const Tokenizer& tokenizer);
 
 // llama.cpp's context shift for a sequence of `context` holding `tokens`: the first n_keep

@@ -718,8 +718,9 @@ bool GrammarMatcher::can_continue() const {
 
 // ---- the vocabulary trie ----
 
-GrammarVocabulary::GrammarVocabulary(std::vector<std::string> token_texts)
-    : texts_(std::move(token_texts)) {
+GrammarVocabulary::GrammarVocabulary(std::vector<std::string> token_texts,
+                                     std::vector<int32_t> shown)
+    : texts_(std::move(token_texts)), shown_(std::move(shown)) {
     std::vector<int32_t> order;
     for (int32_t t = 0; t < size(); ++t) {
         if (!texts_[t].empty()) order.push_back(t);

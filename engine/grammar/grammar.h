@@ -151,7 +151,11 @@ class GrammarMatcher {
 // never allowed by allowed(); the caller decides about end-of-text.
 class GrammarVocabulary {
   public:
-    explicit GrammarVocabulary(std::vector<std::string> token_texts);
+    // shown: the control tokens given their text (TurnRules::shown_tokens), sorted.
+    explicit GrammarVocabulary(std::vector<std::string> token_texts,
+                               std::vector<int32_t> shown = {});
+
+    const std::vector<int32_t>& shown() const { return shown_; }
 
     int32_t size() const { return static_cast<int32_t>(texts_.size()); }
     const std::string& text(int32_t token) const { return texts_[token]; }
@@ -171,6 +175,7 @@ class GrammarVocabulary {
               std::vector<uint8_t>& allowed) const;
 
     std::vector<std::string> texts_;
+    std::vector<int32_t> shown_;
     std::vector<Node> nodes_;    // nodes_[0] is the root (the empty prefix)
     std::vector<int32_t> ends_;  // token ids, grouped by the node their text ends at
     size_t max_length_ = 0;      // the longest token text, in bytes

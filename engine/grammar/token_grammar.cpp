@@ -15,11 +15,16 @@ constexpr size_t kCachedMasks = 32;
 
 }  // namespace
 
-std::shared_ptr<const GrammarVocabulary> make_grammar_vocabulary(const Tokenizer& tokenizer) {
+std::shared_ptr<const GrammarVocabulary> make_grammar_vocabulary(const Tokenizer& tokenizer,
+                                                                 std::vector<int32_t> shown) {
     const Vocab& vocab = tokenizer.vocab();
     std::vector<std::string> texts(static_cast<size_t>(vocab.size()));
     for (int32_t t = 0; t < vocab.size(); ++t) {
         const TokenType type = vocab.type(t);
+        if (std::binary_search(shown.begin(), shown.end(), t)) {
+            texts[t] = tokenizer.piece(t, /*special=*/true);
+            continue;
+        }
         // Control, unknown and unused tokens are structure, not text: a grammar over text
         // never allows them (end-of-text is TokenGrammar's own case).
         if (type == TokenType::CONTROL || type == TokenType::UNKNOWN || type == TokenType::UNUSED ||
@@ -28,7 +33,7 @@ std::shared_ptr<const GrammarVocabulary> make_grammar_vocabulary(const Tokenizer
         }
         texts[t] = tokenizer.piece(t);
     }
-    return std::make_shared<const GrammarVocabulary>(std::move(texts));
+    return std::make_shared<const GrammarVocabulary>(std::move(texts), std::move(shown));
 }
 
 TokenGrammar::TokenGrammar(std::shared_ptr<const Grammar> grammar,

@@ -18,8 +18,10 @@ namespace ember {
 class Tokenizer;
 
 // The vocabulary as a grammar sees it: each token's text (control tokens as "", never
-// allowed). Built once per tokenizer; the caller keeps it (Session, the server's scheduler).
-std::shared_ptr<const GrammarVocabulary> make_grammar_vocabulary(const Tokenizer& tokenizer);
+// allowed, but for those in `shown`, sorted: a chat format's markers, TurnRules::shown_tokens).
+// Built once per tokenizer and shown set; the caller keeps it (Session, the server's scheduler).
+std::shared_ptr<const GrammarVocabulary> make_grammar_vocabulary(const Tokenizer& tokenizer,
+                                                                 std::vector<int32_t> shown = {});
 
 class TokenGrammar {
   public:
