@@ -863,7 +863,8 @@ TEST(ServeHttp, RequiredCallsInLfm2sPythonFormat) {
     const std::string request =
         R"({"model":"stories260K","temperature":0,"max_tokens":150,"tool_choice":"required",)"
         R"("parallel_tool_calls":false,)"
-        R"("tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":)"
+        R"("tools":[{"type":"function","function":{"name":"get_weather","description":"Weather",)"
+        R"("parameters":{"type":)"
         R"("object","properties":{"city":{"type":"string","maxLength":6},"days":{"type":)"
         R"("integer","minimum":1,"maximum":7},"metric":{"type":"boolean"}},"required":)"
         R"(["city","days","metric"]}}}],"messages":[{"role":"user","content":"Weather?"}])";
@@ -896,6 +897,48 @@ TEST(ServeHttp, RequiredCallsInLfm2sPythonFormat) {
                  json::object(), false, "x", lazy, &thinking);
     EXPECT_TRUE(lazy.rules.grammar != nullptr);
     EXPECT_EQ(lazy.rules.grammar_trigger, "<|tool_call_start|>");
+}
+
+// gpt-oss's Harmony format: a required call is the reply's first message addressed to the
+// function, read back as tool_calls; its result goes back through the template; the reply's
+// markers (<|channel|>, <|message|>) never reach the answer.
+TEST(ServeHttp, HarmonyCallsRoundTrip) {
+    ServeOptions o;
+    o.pool.chat_template =
+        ember::test::shared_path("templates/templates/openai-gpt-oss-120b.jinja").string();
+    o.pool.scheduler.context.n_ctx = 1024;  // the template lists the tools in the prompt
+    Harness h(o);
+    const std::string tools =
+        R"("tools":[{"type":"function","function":{"name":"get_weather","description":"Weather",)"
+        R"("parameters":{"type":)"
+        R"("object","properties":{"city":{"type":"string","maxLength":6}},"required":["city"],)"
+        R"("additionalProperties":false}}}])";
+    const Reply called = h.post(
+        "/v1/chat/completions",
+        R"({"model":"stories260K","temperature":0,"max_tokens":120,"tool_choice":"required",)" +
+            tools + R"(,"messages":[{"role":"user","content":"Weather?"}]})");
+    ASSERT_EQ(called.status, 200) << called.body;
+    const json message = called.js()["choices"][0]["message"];
+    EXPECT_EQ(called.js()["choices"][0]["finish_reason"], "tool_calls") << called.body;
+    ASSERT_EQ(message["tool_calls"].size(), 1u) << called.body;
+    EXPECT_EQ(message["tool_calls"][0]["function"]["name"], "get_weather");
+    const json arguments =
+        json::parse(message["tool_calls"][0]["function"]["arguments"].get<std::string>());
+    EXPECT_TRUE(arguments["city"].is_string()) << arguments.dump();
+    // The result back to the model: the template renders the call and the tool's message.
+    json next = json::parse(R"({"model":"stories260K","temperature":0,"max_tokens":12})");
+    next["tools"] = json::parse("{" + tools + "}")["tools"];
+    next["messages"] = json::array(
+        {{{"role", "user"}, {"content", "Weather?"}},
+         {{"role", "assistant"}, {"content", nullptr}, {"tool_calls", message["tool_calls"]}},
+         {{"role", "tool"},
+          {"tool_call_id", message["tool_calls"][0]["id"]},
+          {"content", "sunny"}}});
+    const Reply answered = h.post("/v1/chat/completions", next.dump());
+    ASSERT_EQ(answered.status, 200) << answered.body;
+    EXPECT_EQ(answered.js()["choices"][0]["message"]["content"].get<std::string>().find("<|"),
+              std::string::npos)
+        << answered.body;
 }
 
 TEST(ServeHttp, ModelNamesAreChecked) {

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/generate/reasoning.h"
+#include "engine/generate/reply_reader.h"
 #include "engine/generate/tool_calls.h"
 #include "engine/grammar/grammar.h"
 #include "tests/shared_data.h"
@@ -163,6 +165,72 @@ TEST(ToolCalls, PythonCallGrammarsHoldArgumentsToTheSchemas) {
         "parameters": {"type": "object", "properties": {"a-b": {}}}}}])"),
                                 std::nullopt, false),
                  Error);
+}
+
+// gpt-oss's Harmony messages: the analysis channel is the thinking, the final channel the
+// answer, a message to functions.NAME a call (its header either way round); whole replies and
+// streamed ones read alike; the grammar of a required call ties each name to its arguments.
+TEST(ToolCalls, HarmonyMessagesSplitIntoThinkingAnswerAndCalls) {
+    const std::string jinja = template_text("openai-gpt-oss-120b");
+    const ToolCallFormat calls = ToolCallFormat::for_template(jinja);
+    const ReasoningFormat reasoning = ReasoningFormat::for_template(jinja);
+    ASSERT_EQ(calls.style(), Style::Harmony);
+    ASSERT_TRUE(reasoning.thinks());
+    const ReplyReader reader(reasoning, calls, true, false);
+    const std::string call =
+        "<|channel|>analysis<|message|>User wants weather.<|end|><|start|>assistant<|channel|>"
+        "commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Oslo\", "
+        "\"days\": 2}";
+    ReplyReader::Parts p = reader.whole(call);
+    EXPECT_EQ(p.reasoning, "User wants weather.");
+    EXPECT_EQ(p.content, "");
+    ASSERT_EQ(p.calls.size(), 1u);
+    EXPECT_EQ(p.calls[0].name, "get_weather");
+    EXPECT_EQ(p.calls[0].arguments, R"({"city":"Oslo","days":2})");
+    p = reader.whole(
+        "<|start|>assistant to=functions.get_time<|channel|>commentary json"
+        "<|message|>{}");
+    ASSERT_EQ(p.calls.size(), 1u);
+    EXPECT_EQ(p.calls[0].name, "get_time");
+    const std::string answer =
+        "<|channel|>analysis<|message|>Think.\nMore.<|end|><|start|>assistant<|channel|>final"
+        "<|message|>Hello there.";
+    p = reader.whole(answer);
+    EXPECT_EQ(p.reasoning, "Think.\nMore.");
+    EXPECT_EQ(p.content, "Hello there.");
+    EXPECT_TRUE(p.calls.empty());
+    EXPECT_EQ(reader.whole("Just text.").content, "Just text.");
+    // A message to a function whose body is not an object stays text.
+    p = reader.whole("<|channel|>commentary to=functions.get_time <|message|>oops");
+    EXPECT_TRUE(p.calls.empty());
+    // Streamed in pieces of 3 bytes: the same parts, and no marker's text in them.
+    for (const std::string& reply : {answer, call}) {
+        ReplyReader streaming(reasoning, calls, true, false);
+        std::string thought, said;
+        for (size_t i = 0; i < reply.size(); i += 3) {
+            const ReplyReader::Parts part = streaming.add(reply.substr(i, 3));
+            thought += part.reasoning;
+            said += part.content;
+            EXPECT_TRUE(part.calls.empty());
+        }
+        const ReplyReader::Parts rest = streaming.finish();
+        thought += rest.reasoning;
+        said += rest.content;
+        const ReplyReader::Parts whole = reader.whole(reply);
+        EXPECT_EQ(thought, whole.reasoning) << reply;
+        EXPECT_EQ(said, whole.content) << reply;
+        EXPECT_EQ(rest.calls.size(), whole.calls.size()) << reply;
+        EXPECT_EQ(said.find("<|"), std::string::npos) << said;
+    }
+    const std::string gbnf = calls.grammar(parse_json(kTools), std::nullopt, true);
+    EXPECT_TRUE(grammar_accepts(gbnf,
+                                "<|channel|>commentary to=functions.get_weather "
+                                "<|constrain|>json<|message|>{\"city\":\"Oslo\",\"days\":2}"));
+    EXPECT_TRUE(grammar_accepts(
+        gbnf, "<|channel|>commentary to=functions.get_time <|constrain|>json<|message|>{}"));
+    EXPECT_FALSE(grammar_accepts(
+        gbnf, "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{}"));
+    EXPECT_FALSE(grammar_accepts(gbnf, "<|channel|>final<|message|>Hi"));
 }
 
 TEST(ToolCalls, RepliesSplitIntoTextAndCalls) {

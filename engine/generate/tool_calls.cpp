@@ -360,6 +360,8 @@ std::string_view marker_of(ToolCallFormat::Style style) {
             return "<|tool_call|>";
         case ToolCallFormat::Style::Pythonic:
             return "<|tool_call_start|>";
+        case ToolCallFormat::Style::Harmony:
+            return "<|start|>";
         default:
             return "";
     }
@@ -368,6 +370,8 @@ std::string_view marker_of(ToolCallFormat::Style style) {
 }  // namespace
 
 ToolCallFormat ToolCallFormat::for_template(std::string_view jinja) {
+    if (has(jinja, "<|channel|>") && has(jinja, "<|message|>") && has(jinja, "functions."))
+        return ToolCallFormat(Style::Harmony);
     if (has(jinja, "[TOOL_CALLS]"))
         return ToolCallFormat(has(jinja, "[ARGS]") ? Style::MistralArgs : Style::Mistral);
     if (has(jinja, "<tool_call>"))
@@ -401,6 +405,8 @@ std::vector<std::string_view> ToolCallFormat::markers() const {
             return {"<|tool_call|>", "<|/tool_call|>"};
         case Style::Pythonic:
             return {"<|tool_call_start|>", "<|tool_call_end|>"};
+        case Style::Harmony:
+            return {"<|start|>", "<|channel|>", "<|message|>", "<|constrain|>", "<|end|>"};
         default:
             return {};
     }
@@ -422,6 +428,8 @@ std::string_view ToolCallFormat::name() const {
             return "tool-call-list";
         case Style::Pythonic:
             return "pythonic";
+        case Style::Harmony:
+            return "harmony";
         case Style::Generic:
             return "generic";
     }
@@ -474,7 +482,7 @@ std::string ToolCallFormat::grammar(const JsonValue& tools, const std::optional<
             defs_wanted.push_back("f" + std::to_string(i));
             names.push_back(functions[i].first);
         }
-        const PythonArgumentRules arguments =
+        const DefRules arguments =
             json_schema_python_arguments("{\"$defs\": {" + defs + "}}", defs_wanted);
         std::string calls;
         for (size_t i = 0; i < names.size(); ++i) {
@@ -484,6 +492,26 @@ std::string ToolCallFormat::grammar(const JsonValue& tools, const std::optional<
         return std::string("root ::= \"<|tool_call_start|>[\" tool-call ") +
                (parallel ? "(\", \" tool-call)* " : "") + "\"]<|tool_call_end|>\"\n" +
                "tool-call ::= " + calls + "\n" + arguments.rules;
+    }
+    if (style_ == Style::Harmony) {
+        // The reply's first message (the prompt began it) addressed to a function, its body
+        // the arguments as JSON; one call (a call ends Harmony's turn).
+        std::vector<std::string> defs_wanted, names;
+        for (size_t i = 0; i < functions.size(); ++i) {
+            if (!wanted(functions[i].first)) continue;
+            defs_wanted.push_back("f" + std::to_string(i));
+            names.push_back(functions[i].first);
+        }
+        const DefRules arguments =
+            json_schema_def_rules("{\"$defs\": {" + defs + "}}", defs_wanted);
+        std::string calls;
+        for (size_t i = 0; i < names.size(); ++i) {
+            calls += (i == 0 ? "" : " | ") +
+                     ("(" + gbnf_literal(names[i] + " <|constrain|>json<|message|>") + " " +
+                      arguments.def_rules[i] + ")");
+        }
+        return "root ::= \"<|channel|>commentary to=functions.\" tool-call\ntool-call ::= " +
+               calls + "\n" + arguments.rules;
     }
     const auto arguments_of = [](size_t i) {
         return "{\"$ref\": \"#/$defs/f" + std::to_string(i) + "\"}";
@@ -620,6 +648,42 @@ ToolCallFormat::Reply ToolCallFormat::parse(std::string_view reply) const {
             if (!rest.empty()) break;  // more after the calls: not a reply of calls
             out.calls = std::move(*calls);
             text = reply.substr(0, at);
+            break;
+        }
+        case Style::Harmony: {
+            // Messages to functions as ReasoningFormat hands them on: <|start|>header
+            // <|message|>arguments, up to the next <|start|>; anything else is text.
+            constexpr std::string_view start = "<|start|>", message = "<|message|>",
+                                       to = "to=functions.";
+            size_t at = 0;
+            while (at < reply.size()) {
+                const size_t open = reply.find(start, at);
+                if (open == std::string_view::npos) break;
+                text += reply.substr(at, open - at);
+                size_t next = reply.find(start, open + start.size());
+                if (next == std::string_view::npos) next = reply.size();
+                const std::string_view segment = reply.substr(open, next - open);
+                at = next;
+                const size_t body = segment.find(message);
+                const std::string_view header =
+                    segment.substr(0, body == std::string_view::npos ? 0 : body);
+                const size_t name_at = header.find(to);
+                std::optional<JsonValue> arguments;
+                std::string name;
+                if (name_at != std::string_view::npos) {
+                    std::string_view rest = header.substr(name_at + to.size());
+                    size_t n = 0;
+                    while (n < rest.size() && rest[n] != ' ' && rest[n] != '<') ++n;
+                    name = std::string(rest.substr(0, n));
+                    arguments = try_parse(trim(segment.substr(body + message.size())));
+                }
+                if (name.empty() || !arguments || !arguments->is_object()) {
+                    text += segment;
+                    continue;
+                }
+                out.calls.push_back({std::move(name), arguments->dump()});
+            }
+            text += reply.substr(std::min(at, reply.size()));
             break;
         }
         case Style::Llama3:

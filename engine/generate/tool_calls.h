@@ -33,6 +33,9 @@ class ToolCallFormat {
                        // Phi-4-mini; a closing <|/tool_call|> allowed)
         Pythonic,      // <|tool_call_start|>[name(key="value", n=1), ...]<|tool_call_end|>
                        // (LFM2: Python call syntax, keyword arguments of Python literals)
+        Harmony,       // <|channel|>commentary to=functions.name <|constrain|>json<|message|>{...}
+                       // (gpt-oss: a message to the function; ReasoningFormat hands it on as
+                       // <|start|>header<|message|>arguments; one call per turn)
         Generic,       // the reply is {"name": ..., "arguments": {...}}
     };
 

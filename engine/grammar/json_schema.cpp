@@ -1368,8 +1368,9 @@ std::string json_schema_to_gbnf_rules(std::string_view schema, std::string_view 
     return gbnf;
 }
 
-PythonArgumentRules json_schema_python_arguments(std::string_view schema,
-                                                 const std::vector<std::string>& defs) {
+namespace {
+
+DefRules def_rules(std::string_view schema, const std::vector<std::string>& defs, bool python) {
     JsonValue document;
     try {
         document = parse_json(schema);
@@ -1380,14 +1381,14 @@ PythonArgumentRules json_schema_python_arguments(std::string_view schema,
     std::set<std::string> kwargs;
     std::string any = "{\"anyOf\": [";
     for (size_t i = 0; i < defs.size(); ++i) {
-        kwargs.insert("/$defs/" + defs[i]);
+        if (python) kwargs.insert("/$defs/" + defs[i]);
         any += (i > 0 ? ", " : "") + std::string("{\"$ref\": \"#/$defs/") + defs[i] + "\"}";
     }
     JsonValue root = parse_json(any + "]}");
     if (const JsonValue* found = document.find("$defs")) {
         JsonValue all = *found;
         // Each def an object schema (its type said, for one that only lists properties).
-        for (const std::string& def : defs) {
+        for (const std::string& def : python ? defs : std::vector<std::string>{}) {
             for (auto& [name, params] : all.members) {
                 if (name != def) continue;
                 const JsonValue* type = params.find("type");
@@ -1405,11 +1406,22 @@ PythonArgumentRules json_schema_python_arguments(std::string_view schema,
         }
         root.members.emplace_back("$defs", std::move(all));
     }
-    Converter converter(root, "python-arguments", /*python=*/true, kwargs);
-    PythonArgumentRules out;
+    Converter converter(root, "def-arguments", python, kwargs);
+    DefRules out;
     out.rules = converter.convert();
     for (const std::string& def : defs) out.def_rules.push_back(converter.rule_of("/$defs/" + def));
     return out;
+}
+
+}  // namespace
+
+DefRules json_schema_def_rules(std::string_view schema, const std::vector<std::string>& defs) {
+    return def_rules(schema, defs, false);
+}
+
+DefRules json_schema_python_arguments(std::string_view schema,
+                                      const std::vector<std::string>& defs) {
+    return def_rules(schema, defs, true);
 }
 
 std::string json_object_gbnf() {

@@ -34,18 +34,23 @@ std::string json_schema_to_gbnf(std::string_view schema);
 std::string json_schema_to_gbnf_rules(std::string_view schema, std::string_view rule,
                                       std::string_view root);
 
-// The arguments of Python calls (LFM2's tool calls: name(key="value", n=1)): GBNF rules in
-// which the objects at the schema's `$defs/<name>` for each of `defs` are keyword arguments
-// (key=value, ..., without the parentheses; no keys beyond the properties) and every value is
-// a Python literal (True, False, None; strings, numbers, lists and dicts as JSON writes them).
-// rules: no root rule; the caller's refers to def_rules, the rule of each of defs in order.
-// Throws as json_schema_to_gbnf_rules, and for a def that refers to itself.
-struct PythonArgumentRules {
+// Rules for several schemas at once: those at the schema's `$defs/<name>` for each of `defs`
+// (the arguments of each tool, so that a grammar ties each function's name to its own
+// arguments). rules: no root rule; the caller's refers to def_rules, the rule of each of defs
+// in order. Throws as json_schema_to_gbnf_rules.
+struct DefRules {
     std::string rules;
     std::vector<std::string> def_rules;
 };
-PythonArgumentRules json_schema_python_arguments(std::string_view schema,
-                                                 const std::vector<std::string>& defs);
+DefRules json_schema_def_rules(std::string_view schema, const std::vector<std::string>& defs);
+
+// The same for the arguments of Python calls (LFM2's tool calls: name(key="value", n=1)):
+// each def an object schema written as keyword arguments (key=value, ..., without the
+// parentheses; no keys beyond the properties), every value a Python literal (True, False,
+// None; strings, numbers, lists and dicts as JSON writes them). Throws also for a def that is
+// not an object schema or refers to itself.
+DefRules json_schema_python_arguments(std::string_view schema,
+                                      const std::vector<std::string>& defs);
 
 // GBNF for any JSON object (OpenAI's response_format json_object, ollama's format "json").
 std::string json_object_gbnf();

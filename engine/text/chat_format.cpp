@@ -152,6 +152,12 @@ ChatPrompt ChatFormat::render_json(const JsonValue& messages, const ChatInputs& 
 }
 
 std::vector<std::string> ChatFormat::stop_strings() const {
+    // Harmony (gpt-oss): a reply ends with <|return|> (an answer) or <|call|> (a tool call);
+    // <|end|> only ends one of its messages (the analysis before the answer).
+    if (source_.find("<|channel|>") != std::string::npos &&
+        source_.find("<|message|>") != std::string::npos) {
+        return {"<|return|>", "<|call|>"};
+    }
     return chat_stop_strings(family_);
 }
 

@@ -456,10 +456,13 @@ void prepare_chat(const LoadedModel& model, const json& messages, const ToolRequ
     add_chat_ends(request.rules, model.chat_format(), model.tokenizer());
     if (tools.parse && !tools.required && tools.strict) {
         // auto with a strict function: free text, but a call, from its marker on, held to the
-        // schemas. Not where a call is the whole reply (no marker), or where the request's own
-        // grammar holds the text.
+        // schemas. Not where a call is the whole reply (no marker), where the request's own
+        // grammar holds the text, or for Harmony, whose marker (<|start|>) begins any message.
         const std::string_view marker = model.tool_calls().marker();
-        if (marker.empty() || request.rules.grammar) return;
+        if (marker.empty() || request.rules.grammar ||
+            model.tool_calls().style() == ToolCallFormat::Style::Harmony) {
+            return;
+        }
         try {
             request.rules.grammar = Grammar::parse(model.tool_calls().grammar(
                 to_engine_json(tools.tools), std::nullopt, tools.parallel));
