@@ -473,45 +473,34 @@ std::string ToolCallFormat::grammar(const JsonValue& tools, const std::optional<
     for (size_t i = 0; i < functions.size(); ++i) {
         defs += (i == 0 ? "" : ", ") + ("\"f" + std::to_string(i) + "\": ") + functions[i].second;
     }
-    if (style_ == Style::Pythonic) {
-        // [name(key=value, ...), ...]: each function's name and its parameters as keyword
-        // arguments of Python literals (json_schema_python_arguments).
+    if (style_ == Style::Pythonic || style_ == Style::Harmony) {
+        // Each wanted function's name beside its own arguments' rule (json_schema.h's def
+        // rules): LFM2's [name(key=value, ...), ...], keyword arguments of Python literals;
+        // Harmony's first message (the prompt began it) addressed to the function, its body
+        // the arguments as JSON, one call (a call ends Harmony's turn).
+        const bool python = style_ == Style::Pythonic;
         std::vector<std::string> defs_wanted, names;
         for (size_t i = 0; i < functions.size(); ++i) {
             if (!wanted(functions[i].first)) continue;
             defs_wanted.push_back("f" + std::to_string(i));
             names.push_back(functions[i].first);
         }
-        const DefRules arguments =
-            json_schema_python_arguments("{\"$defs\": {" + defs + "}}", defs_wanted);
-        std::string calls;
-        for (size_t i = 0; i < names.size(); ++i) {
-            calls += (i == 0 ? "" : " | ") + ("(" + gbnf_literal(names[i] + "(") + " " +
-                                              arguments.def_rules[i] + " \")\")");
-        }
-        return std::string("root ::= \"<|tool_call_start|>[\" tool-call ") +
-               (parallel ? "(\", \" tool-call)* " : "") + "\"]<|tool_call_end|>\"\n" +
-               "tool-call ::= " + calls + "\n" + arguments.rules;
-    }
-    if (style_ == Style::Harmony) {
-        // The reply's first message (the prompt began it) addressed to a function, its body
-        // the arguments as JSON; one call (a call ends Harmony's turn).
-        std::vector<std::string> defs_wanted, names;
-        for (size_t i = 0; i < functions.size(); ++i) {
-            if (!wanted(functions[i].first)) continue;
-            defs_wanted.push_back("f" + std::to_string(i));
-            names.push_back(functions[i].first);
-        }
-        const DefRules arguments =
-            json_schema_def_rules("{\"$defs\": {" + defs + "}}", defs_wanted);
+        const std::string all = "{\"$defs\": {" + defs + "}}";
+        const DefRules arguments = python ? json_schema_python_arguments(all, defs_wanted)
+                                          : json_schema_def_rules(all, defs_wanted);
         std::string calls;
         for (size_t i = 0; i < names.size(); ++i) {
             calls += (i == 0 ? "" : " | ") +
-                     ("(" + gbnf_literal(names[i] + " <|constrain|>json<|message|>") + " " +
-                      arguments.def_rules[i] + ")");
+                     (python ? "(" + gbnf_literal(names[i] + "(") + " " + arguments.def_rules[i] +
+                                   " \")\")"
+                             : "(" + gbnf_literal(names[i] + " <|constrain|>json<|message|>") +
+                                   " " + arguments.def_rules[i] + ")");
         }
-        return "root ::= \"<|channel|>commentary to=functions.\" tool-call\ntool-call ::= " +
-               calls + "\n" + arguments.rules;
+        const std::string root =
+            python ? std::string("root ::= \"<|tool_call_start|>[\" tool-call ") +
+                         (parallel ? "(\", \" tool-call)* " : "") + "\"]<|tool_call_end|>\"\n"
+                   : "root ::= \"<|channel|>commentary to=functions.\" tool-call\n";
+        return root + "tool-call ::= " + calls + "\n" + arguments.rules;
     }
     const auto arguments_of = [](size_t i) {
         return "{\"$ref\": \"#/$defs/f" + std::to_string(i) + "\"}";
