@@ -276,6 +276,222 @@ float vec_dot_iq4_xs_q8_k(int64_t n, const void* x, const void* y) {
     return sum;
 }
 
+// ---- The lattice i-quants: grid entries (8 or 4 magnitudes, IQ1: signed values) looked
+// up by index, signs applied as masks, each sub-block's integer dot times its integer scale,
+// one float multiply per super-block: the reference's sums, exactly ----
+
+// A group of 8 grid bytes with signs applied: bit j of `signs` set negates value j.
+inline int8x8_t signed_group(uint64_t grid, uint8_t signs) {
+    const uint8x8_t bit = vcreate_u8(0x8040201008040201ull);
+    const int8x8_t minus = vreinterpret_s8_u8(vtst_u8(vdup_n_u8(signs), bit));  // -1 or 0
+    return vsub_s8(veor_s8(vcreate_s8(grid), minus), minus);
+}
+// Two groups of 4 (IQ3) side by side as one of 8.
+inline uint64_t pair_of(uint32_t lo, uint32_t hi) {
+    return static_cast<uint64_t>(lo) | static_cast<uint64_t>(hi) << 32;
+}
+// Two signed groups against 16 activations.
+inline int32_t dot_groups(uint64_t g0, uint8_t s0, uint64_t g1, uint8_t s1, const int8_t* q8) {
+    return dot16_sum(vcombine_s8(signed_group(g0, s0), signed_group(g1, s1)), load16(q8));
+}
+
+float vec_dot_iq2_xxs_q8_k(int64_t n, const void* x, const void* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockIQ2_XXS& xb = blocks_of<BlockIQ2_XXS>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        int32_t block = 0;
+        for (int ib = 0; ib < kQK_K / 32; ++ib) {
+            uint32_t indices, rest;
+            iq2_xxs_words(xb, ib, indices, rest);
+            int32_t sub = 0;
+            for (int l = 0; l < 4; l += 2) {
+                sub += dot_groups(kIq2xxsGrid[(indices >> (8 * l)) & 0xff],
+                                  iq_signs((rest >> (7 * l)) & 127),
+                                  kIq2xxsGrid[(indices >> (8 * l + 8)) & 0xff],
+                                  iq_signs((rest >> (7 * l + 7)) & 127), yb.qs + 32 * ib + 8 * l);
+            }
+            block += sub * static_cast<int32_t>(2 * (rest >> 28) + 1);
+        }
+        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
+    }
+    return 0.125f * sum;
+}
+
+float vec_dot_iq2_xs_q8_k(int64_t n, const void* x, const void* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockIQ2_XS& xb = blocks_of<BlockIQ2_XS>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        int32_t block = 0;
+        for (int ib = 0; ib < kQK_K / 32; ++ib) {
+            for (int half = 0; half < 2; ++half) {  // 16 values under each 4-bit scale
+                const uint16_t q0 = xb.qs[4 * ib + 2 * half], q1 = xb.qs[4 * ib + 2 * half + 1];
+                const int32_t sub =
+                    dot_groups(kIq2xsGrid[q0 & 511], iq_signs(q0 >> 9), kIq2xsGrid[q1 & 511],
+                               iq_signs(q1 >> 9), yb.qs + 32 * ib + 16 * half);
+                block += sub * (2 * ((xb.scales[ib] >> (4 * half)) & 0xf) + 1);
+            }
+        }
+        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
+    }
+    return 0.125f * sum;
+}
+
+float vec_dot_iq2_s_q8_k(int64_t n, const void* x, const void* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockIQ2_S& xb = blocks_of<BlockIQ2_S>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        const uint8_t* signs = xb.qs + kQK_K / 8;
+        int32_t block = 0;
+        for (int ib = 0; ib < kQK_K / 32; ++ib) {
+            for (int half = 0; half < 2; ++half) {
+                const int l = 2 * half;
+                const int32_t sub = dot_groups(kIq2sGrid[iq2_s_index(xb, ib, l)], signs[4 * ib + l],
+                                               kIq2sGrid[iq2_s_index(xb, ib, l + 1)],
+                                               signs[4 * ib + l + 1], yb.qs + 32 * ib + 16 * half);
+                block += sub * (1 + 2 * ((xb.scales[ib] >> (4 * half)) & 0xf));
+            }
+        }
+        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
+    }
+    return 0.125f * sum;
+}
+
+float vec_dot_iq3_xxs_q8_k(int64_t n, const void* x, const void* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockIQ3_XXS& xb = blocks_of<BlockIQ3_XXS>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        const uint8_t* scales_and_signs = xb.qs + kQK_K / 4;
+        int32_t block = 0;
+        for (int ib = 0; ib < kQK_K / 32; ++ib) {
+            uint32_t word;
+            std::memcpy(&word, scales_and_signs + 4 * ib, 4);
+            const uint8_t* qs = &xb.qs[8 * ib];
+            int32_t sub = 0;
+            for (int l = 0; l < 4; l += 2) {
+                sub += dot_groups(pair_of(kIq3xxsGrid[qs[2 * l]], kIq3xxsGrid[qs[2 * l + 1]]),
+                                  iq_signs((word >> (7 * l)) & 127),
+                                  pair_of(kIq3xxsGrid[qs[2 * l + 2]], kIq3xxsGrid[qs[2 * l + 3]]),
+                                  iq_signs((word >> (7 * l + 7)) & 127), yb.qs + 32 * ib + 8 * l);
+            }
+            block += sub * static_cast<int32_t>(2 * (word >> 28) + 1);
+        }
+        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
+    }
+    return 0.25f * sum;
+}
+
+float vec_dot_iq3_s_q8_k(int64_t n, const void* x, const void* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockIQ3_S& xb = blocks_of<BlockIQ3_S>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        int32_t block = 0;
+        for (int ib = 0; ib < kQK_K / 32; ++ib) {
+            int32_t sub = 0;
+            for (int l = 0; l < 4; l += 2) {
+                sub += dot_groups(pair_of(kIq3sGrid[iq3_s_index(xb, ib, 2 * l)],
+                                          kIq3sGrid[iq3_s_index(xb, ib, 2 * l + 1)]),
+                                  xb.signs[4 * ib + l],
+                                  pair_of(kIq3sGrid[iq3_s_index(xb, ib, 2 * l + 2)],
+                                          kIq3sGrid[iq3_s_index(xb, ib, 2 * l + 3)]),
+                                  xb.signs[4 * ib + l + 1], yb.qs + 32 * ib + 8 * l);
+            }
+            block +=
+                sub * static_cast<int32_t>(2 * ((xb.scales[ib / 2] >> (4 * (ib % 2))) & 0xf) + 1);
+        }
+        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
+    }
+    return sum;
+}
+
+// IQ1: grid bytes are the signed values themselves; the +-1/8 shift goes through the
+// activations' block sums (IQ1_S) or their plain sums per 8 (IQ1_M), as the reference.
+inline int32_t dot_iq1_groups(uint64_t g0, uint64_t g1, const int8_t* q8) {
+    return dot16_sum(vcombine_s8(vcreate_s8(g0), vcreate_s8(g1)), load16(q8));
+}
+
+float vec_dot_iq1_s_q8_k(int64_t n, const void* x, const void* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockIQ1_S& xb = blocks_of<BlockIQ1_S>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        int grid_sum = 0, shift_sum = 0;
+        for (int ib = 0; ib < kQK_K / 32; ++ib) {
+            const int ls = 2 * ((xb.qh[ib] >> 12) & 7) + 1;
+            const int shift = xb.qh[ib] & 0x8000 ? -1 : 1;
+            const int sub = dot_iq1_groups(kIq1sGrid[iq1_s_index(xb, ib, 0)],
+                                           kIq1sGrid[iq1_s_index(xb, ib, 1)], yb.qs + 32 * ib) +
+                            dot_iq1_groups(kIq1sGrid[iq1_s_index(xb, ib, 2)],
+                                           kIq1sGrid[iq1_s_index(xb, ib, 3)], yb.qs + 32 * ib + 16);
+            grid_sum += ls * sub;
+            shift_sum += ls * shift * (yb.bsums[2 * ib] + yb.bsums[2 * ib + 1]);
+        }
+        sum += fp16_to_f32(xb.d) * yb.d * (grid_sum + 0.125f * shift_sum);
+    }
+    return sum;
+}
+
+float vec_dot_iq1_m_q8_k(int64_t n, const void* x, const void* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockIQ1_M& xb = blocks_of<BlockIQ1_M>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        uint16_t sc[4];
+        float d;
+        iq1_m_scales(xb, sc, d);
+        int grid_sum = 0, shift_sum = 0;
+        for (int ib = 0; ib < kQK_K / 32; ++ib) {
+            int grid_half[2], shift_half[2];
+            for (int half = 0; half < 2; ++half) {
+                const int l = 2 * half;
+                const int8_t* q8 = yb.qs + 32 * ib + 16 * half;
+                grid_half[half] = dot_iq1_groups(kIq1sGrid[iq1_m_index(xb, ib, l)],
+                                                 kIq1sGrid[iq1_m_index(xb, ib, l + 1)], q8);
+                // The plain sums of the two groups of 8, each with its shift's sign.
+                const int16x8_t pairs = vpaddlq_s8(load16(q8));
+                const int32x4_t quads = vpaddlq_s16(pairs);
+                const int32_t first = vgetq_lane_s32(quads, 0) + vgetq_lane_s32(quads, 1);
+                const int32_t second = vgetq_lane_s32(quads, 2) + vgetq_lane_s32(quads, 3);
+                shift_half[half] = first * (iq1_m_shift_negative(xb, ib, l) ? -1 : 1) +
+                                   second * (iq1_m_shift_negative(xb, ib, l + 1) ? -1 : 1);
+            }
+            const int shift6 = 6 * (ib % 2);
+            const int ls1 = 2 * ((sc[ib / 2] >> shift6) & 7) + 1;
+            const int ls2 = 2 * ((sc[ib / 2] >> (shift6 + 3)) & 7) + 1;
+            grid_sum += grid_half[0] * ls1 + grid_half[1] * ls2;
+            shift_sum += shift_half[0] * ls1 + shift_half[1] * ls2;
+        }
+        sum += d * yb.d * (grid_sum + 0.125f * shift_sum);
+    }
+    return sum;
+}
+
+// TQ2_0: four 2-bit fields a byte, (t - 1) against the activations; exact integer sums.
+float vec_dot_tq2_0_q8_k(int64_t n, const void* x, const void* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockTQ2_0& xb = blocks_of<BlockTQ2_0>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        int32x4_t acc = vdupq_n_s32(0);
+        for (int half = 0; half < 2; ++half) {  // bytes 32 half .. +31: values 128 half ..
+            for (int part = 0; part < 2; ++part) {
+                const uint8x16_t q = load16u(xb.qs + 32 * half + 16 * part);
+                for (int l = 0; l < 4; ++l) {
+                    const int8x16_t t =
+                        vsubq_s8(vreinterpretq_s8_u8(two_bits_of(q, 2 * l)), vdupq_n_s8(1));
+                    acc = dot16(acc, t, load16(yb.qs + 128 * half + 32 * l + 16 * part));
+                }
+            }
+        }
+        sum += static_cast<float>(vaddvq_s32(acc)) * (fp16_to_f32(xb.d) * yb.d);
+    }
+    return sum;
+}
+
 // ---- K-quants: exact integer sums per block, the reference's float steps ----
 
 float vec_dot_q2_k_q8_k(int64_t n, const void* x, const void* y) {
@@ -630,6 +846,14 @@ void register_kernels(KernelTable& t) {
     t[T::Q6_K].vec_dot = vec_dot_q6_k_q8_k;
     t[T::IQ4_NL].vec_dot = vec_dot_iq4_nl_q8_0;
     t[T::IQ4_XS].vec_dot = vec_dot_iq4_xs_q8_k;
+    t[T::IQ2_XXS].vec_dot = vec_dot_iq2_xxs_q8_k;
+    t[T::IQ2_XS].vec_dot = vec_dot_iq2_xs_q8_k;
+    t[T::IQ2_S].vec_dot = vec_dot_iq2_s_q8_k;
+    t[T::IQ3_XXS].vec_dot = vec_dot_iq3_xxs_q8_k;
+    t[T::IQ3_S].vec_dot = vec_dot_iq3_s_q8_k;
+    t[T::IQ1_S].vec_dot = vec_dot_iq1_s_q8_k;
+    t[T::IQ1_M].vec_dot = vec_dot_iq1_m_q8_k;
+    t[T::TQ2_0].vec_dot = vec_dot_tq2_0_q8_k;
     register_packed_kernels(t);
 }
 
