@@ -37,6 +37,7 @@
 #include <utility>
 
 #include "kernels/blocks.h"
+#include "kernels/iq_grids.h"
 #include "kernels/kernels.h"
 #include "kernels/packed_layout.h"
 #include "kernels/simd_kernels.h"
@@ -231,6 +232,16 @@ inline void decode(const PackedQ4_0& p, int h, int8x16_t q[8]) {
         const int8x16_t raw = vld1q_s8(reinterpret_cast<const int8_t*>(p.qs[c]) + 16 * h);
         q[c] = vshlq_n_s8(raw, 4);
         q[c + 4] = vandq_s8(raw, vdupq_n_s8(static_cast<int8_t>(0xf0)));
+    }
+}
+// IQ4_NL: each nibble looked up in the 16 levels (one TBL a vector); the values are signed
+// bytes of at most 127 in magnitude, as Q8_0's.
+inline void decode(const PackedIQ4_NL& p, int h, int8x16_t q[8]) {
+    const int8x16_t levels = vld1q_s8(kIq4Levels);
+    for (int c = 0; c < 4; ++c) {
+        const uint8x16_t raw = vld1q_u8(p.qs[c] + 16 * h);
+        q[c] = vqtbl1q_s8(levels, vandq_u8(raw, vdupq_n_u8(0x0f)));
+        q[c + 4] = vqtbl1q_s8(levels, vshrq_n_u8(raw, 4));
     }
 }
 inline void decode(const PackedQ4_1& p, int h, int8x16_t q[8]) {
@@ -622,6 +633,13 @@ void pack8_q4_0(int64_t n, const void* w, size_t w_stride, void* packed) {
 void gemm_packed8_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     gemm_packed<PackedQ4_0>(n, packed, a, y, y_stride);
 }
+void pack8_iq4_nl(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockIQ4_NL, kQK, PackedIQ4_NL, pack_iq4_nl>(n, w, w_stride, packed);
+}
+void gemm_packed8_iq4_nl(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                         size_t y_stride) {
+    gemm_packed<PackedIQ4_NL>(n, packed, a, y, y_stride);
+}
 void pack8_q5_0(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ5_0, kQK, PackedQ5_0, pack_q5_0<true>>(n, w, w_stride, packed);
 }
@@ -684,6 +702,7 @@ void register_packed_kernels(KernelTable& t) {
     using T = TensorType;
     t[T::Q4_0].pack8 = pack8_q4_0, t[T::Q4_0].gemm_packed8 = gemm_packed8_q4_0;
     t[T::Q5_0].pack8 = pack8_q5_0, t[T::Q5_0].gemm_packed8 = gemm_packed8_q5_0;
+    t[T::IQ4_NL].pack8 = pack8_iq4_nl, t[T::IQ4_NL].gemm_packed8 = gemm_packed8_iq4_nl;
     t[T::Q4_1].pack8 = pack8_q4_1, t[T::Q4_1].gemm_packed8 = gemm_packed8_q4_1;
     t[T::Q5_1].pack8 = pack8_q5_1, t[T::Q5_1].gemm_packed8 = gemm_packed8_q5_1;
     t[T::Q8_0].pack8 = pack8_q8_0, t[T::Q8_0].gemm_packed8 = gemm_packed8_q8_0;

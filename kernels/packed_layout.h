@@ -88,7 +88,13 @@ struct PackedQ5_1 {
     uint32_t qh[8];
     uint8_t qs[4][32];
 };
+// IQ4_NL: Q4_0's layout, the nibbles as they are (codes into the 16 levels, kIq4Levels).
+struct PackedIQ4_NL {
+    fp16_t d[8];
+    uint8_t qs[4][32];
+};
 static_assert(sizeof(PackedQ4_0) == 8 * sizeof(BlockQ4_0));
+static_assert(sizeof(PackedIQ4_NL) == 8 * sizeof(BlockIQ4_NL));
 static_assert(sizeof(PackedQ4_1) == 8 * sizeof(BlockQ4_1));
 static_assert(sizeof(PackedQ5_1) == 8 * sizeof(BlockQ5_1));
 static_assert(sizeof(PackedQ5_0) == 8 * sizeof(BlockQ5_0));
@@ -122,6 +128,10 @@ inline void pack_q4_0(const uint8_t* const rows[8], PackedQ4_0* p) {
             for (uint8_t& byte : section) byte ^= kFlip;
         }
     }
+}
+inline void pack_iq4_nl(const uint8_t* const rows[8], PackedIQ4_NL* p) {
+    pack_halves(rows, offsetof(BlockIQ4_NL, d), p->d);
+    pack_nibbles(rows, offsetof(BlockIQ4_NL, qs), p->qs);
 }
 // The same bits by byte: byte 4j + i of qh, bit k = bit 4k + i of row j's 32 bits. In 16-byte
 // registers, the bytes of rows 0-3 and 4-7 line up with the packed nibbles, so one shift puts

@@ -36,9 +36,10 @@ int main(int argc, char** argv) {
     }
     // The load-time packing and packed panel kernels: one token (generation) and batches of 7
     // and 13 (passes of 8, 4 and 2 tokens, and single tokens left over).
-    for (TensorType type : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                            TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
-                            TensorType::Q5_K, TensorType::Q6_K}) {
+    for (TensorType type :
+         {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
+          TensorType::IQ4_NL, TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
+          TensorType::Q5_K, TensorType::Q6_K}) {
         const ember::TypeKernels& k = *ember::kernels_for(type);
         for (int tokens : {1, 7, 13}) {
             const std::string why = k.pack8 == nullptr
