@@ -485,6 +485,27 @@ inline void k_scales(const PackedQ3_K& p, KScales* out) {
         std::make_integer_sequence<int, 16>{});
 }
 
+// IQ4_XS: a 6-bit scale (minus 32) per 32 values (4 bits in scales_l, the top 2 in
+// scales_h), no minimums or offsets: the values are signed levels.
+inline void k_scales(const PackedIQ4_XS& p, KScales* out) {
+    alignas(16) int32_t ls[8][8];  // [sub-block][row]
+    for (int r = 0; r < 8; ++r) {
+        for (int j = 0; j < 8; ++j) {
+            ls[j][r] = (((p.scales_l[j / 2][r] >> (4 * (j % 2))) & 0xf) |
+                        (((p.scales_h[r] >> (2 * j)) & 3) << 4)) -
+                       32;
+        }
+    }
+    for (int j = 0; j < 8; ++j) {
+        for (int h = 0; h < 2; ++h)
+            out->scale[2 * j][h] = out->scale[2 * j + 1][h] = vld1q_s32(ls[j] + 4 * h);
+    }
+    for (int h = 0; h < 2; ++h) {
+        out->d[h] = halves4(p.d + 4 * h);
+        out->coef_d[h] = vdupq_n_f32(0.0f);
+    }
+}
+
 // values<G>(p, h, q): values 32G .. 32G + 31 of rows 4h..4h+3, q[k] = values 32G + 4k.. of each
 // (packed_layout.h's sections: dword k of a section is values 4k.. of its group).
 
@@ -517,6 +538,17 @@ inline void values(const PackedQ2_K& p, int h, int8x16_t q[8]) {
     for (int k = 0; k < 8; ++k)
         q[k] = as_s8(bits_at<2 * (G % 4), 2, 0>(load_u8(p.qs[G / 4][k] + 16 * h)));
 }
+// IQ4_XS: sub-block G is dwords 4 (G % 2).. of section G / 2, values 4k.. in the low nibbles
+// and 16 + 4k.. in the high ones, each looked up in the 16 levels.
+template <int G>
+inline void values(const PackedIQ4_XS& p, int h, int8x16_t q[8]) {
+    const int8x16_t levels = vld1q_s8(kIq4Levels);
+    for (int k = 0; k < 4; ++k) {
+        const uint8x16_t raw = load_u8(p.qs[G / 2][4 * (G % 2) + k] + 16 * h);
+        q[k] = vqtbl1q_s8(levels, low_nibbles(raw));
+        q[k + 4] = vqtbl1q_s8(levels, high_nibbles(raw));
+    }
+}
 // Q3_K: as Q2_K, plus 4 * bit G of hmask.
 template <int G>
 inline void values(const PackedQ3_K& p, int h, int8x16_t q[8]) {
@@ -528,12 +560,14 @@ inline void values(const PackedQ3_K& p, int h, int8x16_t q[8]) {
 
 // Q4_K and Q5_K scale 32 values at once (their minimums meet bsum pairs); the others 16.
 template <typename Packed>
-constexpr bool kPairs = std::is_same_v<Packed, PackedQ4_K> || std::is_same_v<Packed, PackedQ5_K>;
+constexpr bool kPairs = std::is_same_v<Packed, PackedQ4_K> || std::is_same_v<Packed, PackedQ5_K> ||
+                        std::is_same_v<Packed, PackedIQ4_XS>;
 
 // sum_j coef_j * bsum_j for rows 0-3 (m[0]) and 4-7 (m[1]).
 template <typename Packed>
 inline void offsets(const KScales& sc, const BlockQ8_K& act, int32x4_t m[2]) {
     m[0] = m[1] = vdupq_n_s32(0);
+    if constexpr (std::is_same_v<Packed, PackedIQ4_XS>) return;  // no minimums or offsets
     const int16x8_t b0 = vld1q_s16(act.bsums), b1 = vld1q_s16(act.bsums + 8);
     if constexpr (kPairs<Packed>) {
         const int16x8_t pairs = vpaddq_s16(b0, b1);  // |bsum pair| <= 32 * 128: int16
@@ -688,6 +722,13 @@ void pack8_q5_k(int64_t n, const void* w, size_t w_stride, void* packed) {
 void gemm_packed8_q5_k(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     gemm_k_packed<PackedQ5_K>(n, packed, a, y, y_stride);
 }
+void pack8_iq4_xs(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockIQ4_XS, kQK_K, PackedIQ4_XS, pack_iq4_xs>(n, w, w_stride, packed);
+}
+void gemm_packed8_iq4_xs(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                         size_t y_stride) {
+    gemm_k_packed<PackedIQ4_XS>(n, packed, a, y, y_stride);
+}
 void pack8_q6_k(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<BlockQ6_K, kQK_K, PackedQ6_K, pack_q6_k>(n, w, w_stride, packed);
 }
@@ -711,6 +752,7 @@ void register_packed_kernels(KernelTable& t) {
     t[T::Q4_K].pack8 = pack8_q4_k, t[T::Q4_K].gemm_packed8 = gemm_packed8_q4_k;
     t[T::Q5_K].pack8 = pack8_q5_k, t[T::Q5_K].gemm_packed8 = gemm_packed8_q5_k;
     t[T::Q6_K].pack8 = pack8_q6_k, t[T::Q6_K].gemm_packed8 = gemm_packed8_q6_k;
+    t[T::IQ4_XS].pack8 = pack8_iq4_xs, t[T::IQ4_XS].gemm_packed8 = gemm_packed8_iq4_xs;
 }
 
 }  // namespace ember::EMBER_NEON_NAMESPACE

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     for (TensorType type :
          {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
           TensorType::IQ4_NL, TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
-          TensorType::Q5_K, TensorType::Q6_K}) {
+          TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_XS}) {
         const ember::TypeKernels& k = *ember::kernels_for(type);
         for (int tokens : {1, 7, 13}) {
             const std::string why = k.pack8 == nullptr
