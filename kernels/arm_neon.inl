@@ -286,6 +286,26 @@ inline int8x8_t signed_group(uint64_t grid, uint8_t signs) {
     const int8x8_t minus = vreinterpret_s8_u8(vtst_u8(vdup_n_u8(signs), bit));  // -1 or 0
     return vsub_s8(veor_s8(vcreate_s8(grid), minus), minus);
 }
+// IQ2/IQ3's 7 stored sign bits as the 8 bytes' masks (0xff: negate), the 8th sign from their
+// parity (iq_signs): one table load instead of a popcount and a compare per group.
+struct SignMasks {
+    uint64_t mask[128];
+    constexpr SignMasks() : mask() {
+        for (uint32_t i = 0; i < 128; ++i) {
+            const uint8_t s = iq_signs(i);
+            for (int j = 0; j < 8; ++j)
+                if ((s >> j) & 1) mask[i] |= uint64_t{0xff} << (8 * j);
+        }
+    }
+};
+inline constexpr SignMasks kSignMasks;
+// Two groups (grid entries g0, g1, sign masks m0, m1) against 16 activations, into acc's lanes.
+inline int32x4_t dot_masked(int32x4_t acc, uint64_t g0, uint64_t m0, uint64_t g1, uint64_t m1,
+                            const int8_t* q8) {
+    const int8x16_t minus = vreinterpretq_s8_u64(vcombine_u64(vcreate_u64(m0), vcreate_u64(m1)));
+    const int8x16_t grid = vreinterpretq_s8_u64(vcombine_u64(vcreate_u64(g0), vcreate_u64(g1)));
+    return dot16(acc, vsubq_s8(veorq_s8(grid, minus), minus), load16(q8));
+}
 // Two groups of 4 (IQ3) side by side as one of 8.
 inline uint64_t pair_of(uint32_t lo, uint32_t hi) {
     return static_cast<uint64_t>(lo) | static_cast<uint64_t>(hi) << 32;
@@ -300,20 +320,21 @@ float vec_dot_iq2_xxs_q8_k(int64_t n, const void* x, const void* y) {
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const BlockIQ2_XXS& xb = blocks_of<BlockIQ2_XXS>(x)[i];
         const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        int32_t block = 0;
+        int32x4_t block = vdupq_n_s32(0);  // lanes of the scaled sums
         for (int ib = 0; ib < kQK_K / 32; ++ib) {
             uint32_t indices, rest;
             iq2_xxs_words(xb, ib, indices, rest);
-            int32_t sub = 0;
+            int32x4_t sub = vdupq_n_s32(0);
             for (int l = 0; l < 4; l += 2) {
-                sub += dot_groups(kIq2xxsGrid[(indices >> (8 * l)) & 0xff],
-                                  iq_signs((rest >> (7 * l)) & 127),
-                                  kIq2xxsGrid[(indices >> (8 * l + 8)) & 0xff],
-                                  iq_signs((rest >> (7 * l + 7)) & 127), yb.qs + 32 * ib + 8 * l);
+                sub = dot_masked(sub, kIq2xxsGrid[(indices >> (8 * l)) & 0xff],
+                                 kSignMasks.mask[(rest >> (7 * l)) & 127],
+                                 kIq2xxsGrid[(indices >> (8 * l + 8)) & 0xff],
+                                 kSignMasks.mask[(rest >> (7 * l + 7)) & 127],
+                                 yb.qs + 32 * ib + 8 * l);
             }
-            block += sub * static_cast<int32_t>(2 * (rest >> 28) + 1);
+            block = vmlaq_n_s32(block, sub, static_cast<int32_t>(2 * (rest >> 28) + 1));
         }
-        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
+        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(vaddvq_s32(block));
     }
     return 0.125f * sum;
 }
@@ -323,17 +344,17 @@ float vec_dot_iq2_xs_q8_k(int64_t n, const void* x, const void* y) {
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const BlockIQ2_XS& xb = blocks_of<BlockIQ2_XS>(x)[i];
         const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        int32_t block = 0;
+        int32x4_t block = vdupq_n_s32(0);
         for (int ib = 0; ib < kQK_K / 32; ++ib) {
             for (int half = 0; half < 2; ++half) {  // 16 values under each 4-bit scale
                 const uint16_t q0 = xb.qs[4 * ib + 2 * half], q1 = xb.qs[4 * ib + 2 * half + 1];
-                const int32_t sub =
-                    dot_groups(kIq2xsGrid[q0 & 511], iq_signs(q0 >> 9), kIq2xsGrid[q1 & 511],
-                               iq_signs(q1 >> 9), yb.qs + 32 * ib + 16 * half);
-                block += sub * (2 * ((xb.scales[ib] >> (4 * half)) & 0xf) + 1);
+                const int32x4_t sub = dot_masked(
+                    vdupq_n_s32(0), kIq2xsGrid[q0 & 511], kSignMasks.mask[q0 >> 9],
+                    kIq2xsGrid[q1 & 511], kSignMasks.mask[q1 >> 9], yb.qs + 32 * ib + 16 * half);
+                block = vmlaq_n_s32(block, sub, 2 * ((xb.scales[ib] >> (4 * half)) & 0xf) + 1);
             }
         }
-        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
+        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(vaddvq_s32(block));
     }
     return 0.125f * sum;
 }
@@ -370,14 +391,15 @@ float vec_dot_iq3_xxs_q8_k(int64_t n, const void* x, const void* y) {
             uint32_t word;
             std::memcpy(&word, scales_and_signs + 4 * ib, 4);
             const uint8_t* qs = &xb.qs[8 * ib];
-            int32_t sub = 0;
+            int32x4_t sub = vdupq_n_s32(0);
             for (int l = 0; l < 4; l += 2) {
-                sub += dot_groups(pair_of(kIq3xxsGrid[qs[2 * l]], kIq3xxsGrid[qs[2 * l + 1]]),
-                                  iq_signs((word >> (7 * l)) & 127),
-                                  pair_of(kIq3xxsGrid[qs[2 * l + 2]], kIq3xxsGrid[qs[2 * l + 3]]),
-                                  iq_signs((word >> (7 * l + 7)) & 127), yb.qs + 32 * ib + 8 * l);
+                sub = dot_masked(sub, pair_of(kIq3xxsGrid[qs[2 * l]], kIq3xxsGrid[qs[2 * l + 1]]),
+                                 kSignMasks.mask[(word >> (7 * l)) & 127],
+                                 pair_of(kIq3xxsGrid[qs[2 * l + 2]], kIq3xxsGrid[qs[2 * l + 3]]),
+                                 kSignMasks.mask[(word >> (7 * l + 7)) & 127],
+                                 yb.qs + 32 * ib + 8 * l);
             }
-            block += sub * static_cast<int32_t>(2 * (word >> 28) + 1);
+            block += vaddvq_s32(sub) * static_cast<int32_t>(2 * (word >> 28) + 1);
         }
         sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
     }
