@@ -13,6 +13,7 @@
 // and resumed from FILE on the next start, evaluating nothing again.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -316,7 +317,12 @@ int run_chat(const ChatOptions& options) {
     options.generation.apply(turn);
     turn.grammar = grammar;  // every reply follows it
     std::signal(SIGINT, on_interrupt);
-    int calls_made = 0;
+    // Calls so far (a resumed conversation's too: each call's result is one tool message), so
+    // that a new call's id is not an earlier one's.
+    int calls_made =
+        static_cast<int>(std::count_if(history.begin(), history.end(), [](const std::string& m) {
+            return m.find("\"role\":\"tool\"") != std::string::npos;
+        }));
 
     // One line of input: false at the end of the input or on /quit.
     std::string line;
