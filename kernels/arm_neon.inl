@@ -492,6 +492,43 @@ float vec_dot_iq1_m_q8_k(int64_t n, const void* x, const void* y) {
     return sum;
 }
 
+// TQ1_0: a byte holds 5 base-3 digits as a fixed-point fraction; digit n of byte q is the top
+// byte of 3 x (q x 3^n mod 256) (kernels/ref_i_quants.cpp: tq1_digit), 16 bytes at a time.
+inline uint8x16_t tq1_digits(uint8x16_t q, uint8x16_t pow3) {
+    const uint8x16_t shifted = vmulq_u8(q, pow3);  // mod 256
+    const uint8x16_t three = vdupq_n_u8(3);
+    return vcombine_u8(vshrn_n_u16(vmull_u8(vget_low_u8(shifted), vget_low_u8(three)), 8),
+                       vshrn_n_u16(vmull_high_u8(shifted, three), 8));
+}
+inline int8x16_t minus_one(uint8x16_t digits) {
+    return vsubq_s8(vreinterpretq_s8_u8(digits), vdupq_n_s8(1));
+}
+
+float vec_dot_tq1_0_q8_k(int64_t n, const void* x, const void* y) {
+    static constexpr uint8_t kPow3[5] = {1, 3, 9, 27, 81};
+    // qh's 4 bytes, each repeated for digits 0..3: lane 4n + j is digit n of qh[j].
+    static constexpr uint8_t kQhPow3[16] = {1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27};
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockTQ1_0& xb = blocks_of<BlockTQ1_0>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        const uint8x16_t a0 = load16u(xb.qs), a1 = load16u(xb.qs + 16), b = load16u(xb.qs + 32);
+        int32x4_t acc = vdupq_n_s32(0);
+        for (int d = 0; d < 5; ++d) {  // values 32d + m (bytes 0..31), 160 + 16d + m (32..47)
+            const uint8x16_t pow3 = vdupq_n_u8(kPow3[d]);
+            acc = dot16(acc, minus_one(tq1_digits(a0, pow3)), load16(yb.qs + 32 * d));
+            acc = dot16(acc, minus_one(tq1_digits(a1, pow3)), load16(yb.qs + 32 * d + 16));
+            acc = dot16(acc, minus_one(tq1_digits(b, pow3)), load16(yb.qs + 160 + 16 * d));
+        }
+        uint32_t qh;
+        std::memcpy(&qh, xb.qh, 4);
+        const uint8x16_t h = vreinterpretq_u8_u32(vdupq_n_u32(qh));  // qh[j] at lanes 4n + j
+        acc = dot16(acc, minus_one(tq1_digits(h, vld1q_u8(kQhPow3))), load16(yb.qs + 240));
+        sum += static_cast<float>(vaddvq_s32(acc)) * (fp16_to_f32(xb.d) * yb.d);
+    }
+    return sum;
+}
+
 // TQ2_0: four 2-bit fields a byte, (t - 1) against the activations; exact integer sums.
 float vec_dot_tq2_0_q8_k(int64_t n, const void* x, const void* y) {
     float sum = 0;
@@ -875,6 +912,7 @@ void register_kernels(KernelTable& t) {
     t[T::IQ3_S].vec_dot = vec_dot_iq3_s_q8_k;
     t[T::IQ1_S].vec_dot = vec_dot_iq1_s_q8_k;
     t[T::IQ1_M].vec_dot = vec_dot_iq1_m_q8_k;
+    t[T::TQ1_0].vec_dot = vec_dot_tq1_0_q8_k;
     t[T::TQ2_0].vec_dot = vec_dot_tq2_0_q8_k;
     register_packed_kernels(t);
 }

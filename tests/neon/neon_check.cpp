@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
           TensorType::Q2_K,   TensorType::Q3_K,   TensorType::Q4_K,    TensorType::Q5_K,
           TensorType::Q6_K,   TensorType::IQ4_NL, TensorType::IQ4_XS,  TensorType::IQ2_XXS,
           TensorType::IQ2_XS, TensorType::IQ2_S,  TensorType::IQ3_XXS, TensorType::IQ3_S,
-          TensorType::IQ1_S,  TensorType::IQ1_M,  TensorType::TQ2_0}) {
+          TensorType::IQ1_S,  TensorType::IQ1_M,  TensorType::TQ1_0,   TensorType::TQ2_0}) {
         const ember::VecDotFn dot = ember::kernels_for(type)->vec_dot;
         const bool accelerated = dot != ember::reference_kernels(type)->vec_dot;
         const bool exact = ember::tensor_type_info(type).block_size == 256;
