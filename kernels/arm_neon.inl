@@ -339,24 +339,47 @@ float vec_dot_iq2_xxs_q8_k(int64_t n, const void* x, const void* y) {
     return 0.125f * sum;
 }
 
-float vec_dot_iq2_xs_q8_k(int64_t n, const void* x, const void* y) {
-    float sum = 0;
+// kRows activation rows (y_stride bytes apart) against one IQ2_XS row: each group of 16 values
+// decoded once for all of them (a prompt's 4 tokens per pass: vec_dot4).
+template <int kRows>
+void iq2_xs_dots(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+    float sum[kRows] = {};
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const BlockIQ2_XS& xb = blocks_of<BlockIQ2_XS>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        int32x4_t block = vdupq_n_s32(0);
+        const BlockQ8_K* yb[kRows];
+        int32x4_t block[kRows];
+        for (int r = 0; r < kRows; ++r) {
+            yb[r] = &blocks_of<BlockQ8_K>(static_cast<const uint8_t*>(y) + r * y_stride)[i];
+            block[r] = vdupq_n_s32(0);
+        }
         for (int ib = 0; ib < kQK_K / 32; ++ib) {
             for (int half = 0; half < 2; ++half) {  // 16 values under each 4-bit scale
                 const uint16_t q0 = xb.qs[4 * ib + 2 * half], q1 = xb.qs[4 * ib + 2 * half + 1];
-                const int32x4_t sub = dot_masked(
-                    vdupq_n_s32(0), kIq2xsGrid[q0 & 511], kSignMasks.mask[q0 >> 9],
-                    kIq2xsGrid[q1 & 511], kSignMasks.mask[q1 >> 9], yb.qs + 32 * ib + 16 * half);
-                block = vmlaq_n_s32(block, sub, 2 * ((xb.scales[ib] >> (4 * half)) & 0xf) + 1);
+                const int8x16_t minus = vreinterpretq_s8_u64(vcombine_u64(
+                    vcreate_u64(kSignMasks.mask[q0 >> 9]), vcreate_u64(kSignMasks.mask[q1 >> 9])));
+                const int8x16_t grid = vreinterpretq_s8_u64(vcombine_u64(
+                    vcreate_u64(kIq2xsGrid[q0 & 511]), vcreate_u64(kIq2xsGrid[q1 & 511])));
+                const int8x16_t v = vsubq_s8(veorq_s8(grid, minus), minus);
+                const int32_t scale = 2 * ((xb.scales[ib] >> (4 * half)) & 0xf) + 1;
+                for (int r = 0; r < kRows; ++r) {
+                    const int32x4_t sub =
+                        dot16(vdupq_n_s32(0), v, load16(yb[r]->qs + 32 * ib + 16 * half));
+                    block[r] = vmlaq_n_s32(block[r], sub, scale);
+                }
             }
         }
-        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(vaddvq_s32(block));
+        for (int r = 0; r < kRows; ++r)
+            sum[r] += fp16_to_f32(xb.d) * yb[r]->d * static_cast<float>(vaddvq_s32(block[r]));
     }
-    return 0.125f * sum;
+    for (int r = 0; r < kRows; ++r) out[r] = 0.125f * sum[r];
+}
+float vec_dot_iq2_xs_q8_k(int64_t n, const void* x, const void* y) {
+    float out;
+    iq2_xs_dots<1>(n, x, y, 0, &out);
+    return out;
+}
+void vec_dot4_iq2_xs_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+    iq2_xs_dots<4>(n, x, y, y_stride, out);
 }
 
 float vec_dot_iq2_s_q8_k(int64_t n, const void* x, const void* y) {
@@ -907,6 +930,7 @@ void register_kernels(KernelTable& t) {
     t[T::IQ4_XS].vec_dot = vec_dot_iq4_xs_q8_k;
     t[T::IQ2_XXS].vec_dot = vec_dot_iq2_xxs_q8_k;
     t[T::IQ2_XS].vec_dot = vec_dot_iq2_xs_q8_k;
+    t[T::IQ2_XS].vec_dot4 = vec_dot4_iq2_xs_q8_k;
     t[T::IQ2_S].vec_dot = vec_dot_iq2_s_q8_k;
     t[T::IQ3_XXS].vec_dot = vec_dot_iq3_xxs_q8_k;
     t[T::IQ3_S].vec_dot = vec_dot_iq3_s_q8_k;
