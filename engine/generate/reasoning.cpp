@@ -52,29 +52,36 @@ std::string_view channel_of(std::string_view header) {
     return rest.substr(0, n);
 }
 
-// A reply's messages; one whose header is not finished (no <|message|> yet) is left out.
+// A reply's messages; one whose header is not finished (no <|message|> yet) is left out. One
+// pass: each search starts where the last one ended (a reply may be any text the C API is
+// given, so no search may run to the end again and again).
 std::vector<HarmonyMessage> harmony_messages(std::string_view s) {
     std::vector<HarmonyMessage> out;
     while (!s.empty()) {
         if (s.substr(0, kStart.size()) == kStart) s.remove_prefix(kStart.size());
         const size_t message = s.find(kMessage);
-        const size_t next = s.find(kStart);
-        if (message == std::string_view::npos ||
-            (next != std::string_view::npos && next < message)) {
-            if (next == std::string_view::npos) break;
+        if (message == std::string_view::npos) break;  // no header finishes after here
+        // Headers cut short by a later <|start|>: the message is the last one's.
+        const size_t next = s.substr(0, message).rfind(kStart);
+        if (next != std::string_view::npos) {
             s.remove_prefix(next);
             continue;
         }
         HarmonyMessage m;
         m.header = s.substr(0, message);
         s.remove_prefix(message + kMessage.size());
+        // The body runs to the first terminator; <|start|> stays for the next message.
         size_t end = s.size(), skip = 0;
-        for (const std::string_view terminator : {kEnd, kCall, kReturn, kStart}) {
-            const size_t at = s.find(terminator);
-            if (at < end) {
-                end = at;
-                skip = terminator == kStart ? 0 : terminator.size();
+        for (size_t at = s.find("<|"); at != std::string_view::npos; at = s.find("<|", at + 2)) {
+            const std::string_view rest = s.substr(at);
+            for (const std::string_view terminator : {kEnd, kCall, kReturn, kStart}) {
+                if (rest.substr(0, terminator.size()) == terminator) {
+                    end = at;
+                    skip = terminator == kStart ? 0 : terminator.size();
+                    break;
+                }
             }
+            if (end != s.size()) break;
         }
         m.body = s.substr(0, end);
         out.push_back(m);
