@@ -128,6 +128,15 @@ Harness& shared() {
     return h;
 }
 
+// A server whose chat template is one of ../shared/templates (a larger context for templates
+// that list the tools in the prompt).
+ServeOptions with_shared_template(const std::string& name, int n_ctx = 0) {
+    ServeOptions o;
+    o.pool.chat_template = ember::test::shared_path("templates/templates/" + name).string();
+    o.pool.scheduler.context.n_ctx = n_ctx;
+    return o;
+}
+
 std::string nested(int depth, const std::string& open, const std::string& close) {
     std::string s;
     for (int i = 0; i < depth; ++i) s += open;
@@ -821,10 +830,7 @@ TEST(ServeHttp, SeveralChoicesAndPrompts) {
 // family's marker on (the turn's behaviour: structured_output_test); required calls keep the
 // grammar over the whole reply; a response format keeps the text its own.
 TEST(ServeHttp, StrictToolsUnderAutoGetALazyGrammar) {
-    ServeOptions o;
-    o.pool.chat_template =
-        ember::test::shared_path("templates/templates/Qwen-Qwen3-0.6B.jinja").string();
-    Harness h(o);
+    Harness h(with_shared_template("Qwen-Qwen3-0.6B.jinja"));
     const std::shared_ptr<LoadedModel> model = h.state().pool.get("stories260K");
     const json messages = json::parse(R"([{"role":"user","content":"Weather?"}])");
     const auto rules = [&](const std::string& extra) {
@@ -855,11 +861,7 @@ TEST(ServeHttp, StrictToolsUnderAutoGetALazyGrammar) {
 // reply to a call of the tool with keyword arguments of Python literals, which come back as
 // JSON arguments; "strict" under auto makes that grammar lazy from <|tool_call_start|> on.
 TEST(ServeHttp, RequiredCallsInLfm2sPythonFormat) {
-    ServeOptions o;
-    o.pool.chat_template =
-        ember::test::shared_path("templates/templates/LFM2-8B-A1B.jinja").string();
-    o.pool.scheduler.context.n_ctx = 1024;  // the template lists the tools in the prompt
-    Harness h(o);
+    Harness h(with_shared_template("LFM2-8B-A1B.jinja", 1024));
     const std::string request =
         R"({"model":"stories260K","temperature":0,"max_tokens":150,"tool_choice":"required",)"
         R"("parallel_tool_calls":false,)"
@@ -903,11 +905,7 @@ TEST(ServeHttp, RequiredCallsInLfm2sPythonFormat) {
 // function, read back as tool_calls; its result goes back through the template; the reply's
 // markers (<|channel|>, <|message|>) never reach the answer.
 TEST(ServeHttp, HarmonyCallsRoundTrip) {
-    ServeOptions o;
-    o.pool.chat_template =
-        ember::test::shared_path("templates/templates/openai-gpt-oss-120b.jinja").string();
-    o.pool.scheduler.context.n_ctx = 1024;  // the template lists the tools in the prompt
-    Harness h(o);
+    Harness h(with_shared_template("openai-gpt-oss-120b.jinja", 1024));
     const std::string tools =
         R"("tools":[{"type":"function","function":{"name":"get_weather","description":"Weather",)"
         R"("parameters":{"type":)"

@@ -126,7 +126,7 @@ std::string call_id(int n) {
 JsonValue read_tools(const std::string& path) {
     JsonValue list;
     try {
-        list = parse_json(read_template_file(path));
+        list = parse_json(read_template_file(path, "the --tools-json file"));
     } catch (const FileError&) {
         throw;
     } catch (const Error& e) {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/text/json.h"
 #include "engine/text/jinja/template.h"
+#include "engine/text/json.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
 #include "formats/gguf.h"
@@ -36,7 +36,7 @@ struct TemplateOptions {
 
 JsonValue read_json(const std::string& path, const char* what) {
     try {
-        return parse_json(read_template_file(path));
+        return parse_json(read_template_file(path, std::string("the ") + what + " file"));
     } catch (const FileError&) {
         throw;
     } catch (const Error& e) {

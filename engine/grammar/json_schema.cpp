@@ -1270,8 +1270,8 @@ class Converter {
         if (known != refs_.end()) {
             if (kwargs_.count(target_pointer)) {
                 fail(pointer,
-                     "a function's parameters that refer to themselves cannot be held "
-                     "to in a Python call");
+                     "parameters that refer to themselves cannot be written as a Python "
+                     "call's keyword arguments");
             }
             return known->second;
         }

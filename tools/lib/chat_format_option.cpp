@@ -6,17 +6,17 @@
 
 namespace ember::cli {
 
-std::string read_template_file(const std::string& path) {
+std::string read_template_file(const std::string& path, const std::string& what) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
-        throw FileError("cannot read the chat template " + path + ": not a file");
+        throw FileError("cannot read " + what + " " + path + ": not a file");
     const auto size = std::filesystem::file_size(path, ec);
     if (ec || size > (1u << 20))
-        throw FileError("cannot read the chat template " + path + ": larger than 1 MiB");
+        throw FileError("cannot read " + what + " " + path + ": larger than 1 MiB");
     std::ifstream in(path, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();
-    if (!in) throw FileError("cannot read the chat template " + path);
+    if (!in) throw FileError("cannot read " + what + " " + path);
     return text.str();
 }
 

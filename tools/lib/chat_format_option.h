@@ -15,7 +15,9 @@ namespace ember::cli {
 ChatFormat chat_format_option(const std::string& value, const Model& model,
                               const Tokenizer& tokenizer);
 
-// A Jinja template file's text (at most 1 MiB). Throws FileError.
-std::string read_template_file(const std::string& path);
+// A Jinja template file's text, or another small file beside it (a conversation or tools as
+// JSON: `what` names it in errors), at most 1 MiB. Throws FileError.
+std::string read_template_file(const std::string& path,
+                               const std::string& what = "the chat template");
 
 }  // namespace ember::cli
