@@ -41,9 +41,15 @@ test("chat page: send, stream, stop, the next turn", async () => {
     await page.click("#send");
     await page.waitForFunction(() => document.querySelector(".msg.assistant .text")?.textContent.length > 40,
       { timeout: 30000 });
-    assert.equal(await page.$eval("#stop", (b) => b.hidden), false);
     const before = await metric(server, "ember_client_disconnects_total");
-    await page.click("#stop");
+    // Checked and clicked in one step in the page, so that the reply cannot end in between;
+    // if it did end already, say how.
+    const clicked = await page.$eval("#stop", (b) => {
+      if (b.hidden) return document.querySelector(".msg.assistant .status")?.textContent ?? "?";
+      b.click();
+      return "";
+    });
+    assert.equal(clicked, "", `the reply ended before stop was clicked: ${clicked}`);
     await page.waitForSelector('.msg.assistant[data-done="true"]', { timeout: 10000 });
     assert.equal(await page.$eval(".msg.assistant .status", (s) => s.textContent), "(stopped)");
     assert.ok(await until(async () => (await metric(server, "ember_client_disconnects_total")) > before),
