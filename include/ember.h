@@ -142,6 +142,18 @@ typedef struct ember_session_params {
        share of them a token reads. */
     uint64_t max_memory;
     ember_sampler_params sampling;
+    /* Speculative decoding (the same text, faster): a small model of the same vocabulary
+       (ember_model_load; it must outlive the session) guesses up to draft_max tokens, which this
+       model checks in one forward pass; a guess is taken only where it is the token this model
+       samples itself. NULL: none. Refused (create fails, saying why) for another vocabulary
+       or a model with recurrent layers (lfm2, qwen35). */
+    const ember_model* draft_model;
+    int32_t draft_max; /* most tokens guessed at a time; default 16 */
+    int32_t draft_min; /* fewer guesses than this: one token plainly; default 0 */
+    float draft_p_min; /* the draft stops where its top probability is below this; 0.75 */
+    /* Without a draft model: > 0 guesses up to this many tokens from what followed the text's
+       last words where they appeared before (for replies that copy from their input). */
+    int32_t lookup;
 } ember_session_params;
 
 ember_session_params ember_session_default_params(void);
@@ -257,6 +269,8 @@ typedef struct ember_generate_stats {
     double generate_ms;
     int32_t stop_reason;       /* an ember_stop_reason */
     int32_t thermal_slowdowns; /* times the thermal back-off halved the pace */
+    int32_t n_drafted;         /* speculative decoding: tokens guessed */
+    int32_t n_accepted;        /* of those, the tokens taken */
 } ember_generate_stats;
 
 /* Appends prompt (may be NULL or empty), then samples and streams tokens to callback. A

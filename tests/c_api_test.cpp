@@ -152,6 +152,56 @@ TEST(CApiKvTypes, QuantizedCacheGeneratesTheSameOpening) {
     ember_model_free(model);
 }
 
+// Speculative decoding through the C API: a draft model (or lookup) gives the text of plain
+// generation, and the stats count the guesses; a draft and lookup at once are refused (other
+// refusals: speculative_test).
+TEST(CApiSpeculation, DraftAndLookupGiveThePlainText) {
+    const std::string dir = ember::test::shared_path("models/ember-stories-5M/").string();
+    ember_model* target = nullptr;
+    ember_model* draft = nullptr;
+    ASSERT_EQ(
+        ember_model_load((dir + "ember-stories-5M-F32.gguf").c_str(), nullptr, &target, nullptr, 0),
+        EMBER_OK);
+    ASSERT_EQ(
+        ember_model_load((dir + "ember-stories-5M-Q4_0.gguf").c_str(), nullptr, &draft, nullptr, 0),
+        EMBER_OK);
+    const auto generate = [&](const ember_model* d, int32_t lookup, ember_generate_stats* stats) {
+        ember_session_params p = ember_session_default_params();
+        p.sampling.temperature = 0;
+        p.draft_model = d;
+        p.draft_max = 6;
+        p.lookup = lookup;
+        ember_session* session = nullptr;
+        EXPECT_EQ(ember_session_create(target, &p, &session, nullptr, 0), EMBER_OK);
+        ember_generate_params gp = ember_generate_default_params();
+        gp.n_predict = 64;
+        Collected out;
+        EXPECT_EQ(ember_generate(session, "Once upon a time", &gp, collect, &out, stats), EMBER_OK);
+        ember_session_free(session);
+        return out.text;
+    };
+    ember_generate_stats plain{}, drafted{}, looked_up{};
+    const std::string text = generate(nullptr, 0, &plain);
+    EXPECT_EQ(plain.n_drafted, 0);
+    EXPECT_EQ(generate(draft, 0, &drafted), text);
+    EXPECT_GT(drafted.n_drafted, 0);
+    EXPECT_GT(drafted.n_accepted, 0);
+    EXPECT_LE(drafted.n_accepted, drafted.n_drafted);
+    EXPECT_EQ(generate(nullptr, 8, &looked_up), text);
+
+    ember_session_params both = ember_session_default_params();
+    both.draft_model = draft;
+    both.lookup = 4;
+    ember_session* session = nullptr;
+    char error[256] = "";
+    EXPECT_EQ(ember_session_create(target, &both, &session, error, sizeof(error)),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(session, nullptr);
+    EXPECT_NE(std::string(error).find("not both"), std::string::npos) << error;
+    ember_model_free(draft);
+    ember_model_free(target);
+}
+
 TEST_F(CApi, TokenizeAndDetokenizeWithBufferSizes) {
     EXPECT_EQ(ember_model_n_vocab(model_), 512);
     EXPECT_EQ(ember_model_bos(model_), 1);

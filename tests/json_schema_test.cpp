@@ -12,21 +12,15 @@
 #include <vector>
 
 #include "engine/grammar/grammar.h"
-#include "engine/text/json.h"
 #include "engine/grammar/json_schema.h"
+#include "engine/text/json.h"
 #include "formats/error.h"
+#include "tests/error_of.h"
 
 namespace ember {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using test::error_of;
 
 // ---- The JSON reader
 

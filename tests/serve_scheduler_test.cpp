@@ -254,5 +254,77 @@ TEST(ServeScheduler, EndsAtDeadlineStopStringAndFullContext) {
     EXPECT_THROW(scheduler.submit(too_long), Error);
 }
 
+// Speculation in the slots (a draft model's sequence per slot, its passes shared; or lookup):
+// each greedy reply is still a Session's alone, through stop strings and context shifts, and the
+// guesses taken are counted.
+TEST(ServeScheduler, SpeculatingSlotsGiveThePlainReplies) {
+    const std::string stories = test::shared_path("models/ember-stories-5M/").string();
+    const Model target(stories + "ember-stories-5M-F32.gguf");
+    const Tokenizer tokenizer(target.file());
+    const Model draft(stories + "ember-stories-5M-Q4_0.gguf");
+    const auto request = [&](const std::string& prompt, int max_tokens) {
+        GenerationRequest r;
+        r.prompt = tokenizer.encode(prompt, true, true);
+        r.sampling.temperature = 0;
+        r.rules.max_tokens = max_tokens;
+        r.rules.ignore_eos = true;
+        return r;
+    };
+    const auto plain = [&](const std::string& prompt, int max_tokens, int n_ctx) {
+        SessionParams params;
+        params.context.n_ctx = n_ctx;
+        params.sampling.temperature = 0;
+        Session session(target, tokenizer, params);
+        TurnOptions turn;
+        turn.max_tokens = max_tokens;
+        turn.ignore_eos = true;
+        turn.context_shift = true;
+        return session.generate(prompt, turn, [](std::string_view) { return true; }).text;
+    };
+    const std::vector<std::string> prompts = {"Once upon a time",  "The cat",
+                                              "Lily and Tom went", "One day, a big dog",
+                                              "The sun was",       "Tim had a toy"};
+    for (const bool lookup : {false, true}) {
+        SCOPED_TRACE(lookup ? "lookup" : "draft model");
+        SchedulerParams params = slots(4, 128);
+        params.speculation.draft_model = lookup ? nullptr : &draft;
+        params.speculation.lookup = lookup;
+        params.speculation.draft.max = 6;
+        Scheduler scheduler(target, tokenizer, params);
+        std::vector<std::shared_ptr<Generation>> running;
+        for (const auto& p : prompts) running.push_back(scheduler.submit(request(p, 60)));
+        // Past the 128 positions of a slot: a context shift while guessing.
+        running.push_back(scheduler.submit(request("Once upon a time", 200)));
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            const Reply reply = wait(*running[i]);
+            EXPECT_EQ(reply.text, plain(prompts[i], 60, 128)) << prompts[i];
+            EXPECT_EQ(reply.last.n_generated, 60);
+        }
+        const Reply shifted = wait(*running.back());
+        EXPECT_EQ(shifted.last.n_generated, 200);
+        EXPECT_EQ(shifted.text, plain("Once upon a time", 200, 128));
+        // A stop string inside the guesses taken.
+        const std::string text = plain("Once upon a time", 40, 128);
+        const size_t cut = text.find(" was");
+        ASSERT_NE(cut, std::string::npos) << text;
+        GenerationRequest stop = request("Once upon a time", 40);
+        stop.rules.stop_strings = {" was"};
+        const Reply stopped = wait(*scheduler.submit(stop));
+        EXPECT_EQ(stopped.text, text.substr(0, cut));
+        EXPECT_EQ(stopped.last.finish, StopReason::StopString);
+        // The next turn of that conversation finds its tokens in the slot, guessed ones included.
+        GenerationRequest next = request("Once upon a time" + stopped.text + " was", 10);
+        const Reply again = wait(*scheduler.submit(next));
+        EXPECT_GT(again.last.n_cached, 4);
+        const SchedulerStats stats = scheduler.stats();
+        EXPECT_GT(stats.drafted_tokens, 0);
+        if (!lookup) {
+            EXPECT_GT(stats.accepted_tokens, stats.drafted_tokens / 3);
+        }
+        EXPECT_LE(stats.accepted_tokens, stats.drafted_tokens);
+        EXPECT_LE(stats.kv_positions_used, 4 * 128);
+    }
+}
+
 }  // namespace
 }  // namespace ember::serve

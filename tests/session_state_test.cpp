@@ -13,6 +13,7 @@
 #include "engine/runtime/hash.h"
 #include "engine/text/tokenizer.h"
 #include "formats/error.h"
+#include "tests/error_of.h"
 #include "tests/shared_data.h"
 
 namespace ember {
@@ -41,14 +42,7 @@ std::string continue_text(Session& session, int n, const std::string& prompt = "
     return session.generate(prompt, turn, [](std::string_view) { return true; }).text;
 }
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using test::error_of;
 
 // Saved after a prompt and after a turn (a sampled token pending), with sampling on: the
 // restored session's next turn equals the original's, token for token, and evaluates no prompt

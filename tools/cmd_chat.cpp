@@ -36,6 +36,7 @@
 #include "tools/option_checks.h"
 #include "tools/prompt_cache.h"
 #include "tools/sampling_options.h"
+#include "tools/speculation_options.h"
 #include "tools/stdout.h"
 
 namespace ember::cli {
@@ -48,6 +49,7 @@ struct ChatOptions {
     std::string template_name;
     int n_predict = 256;
     GenerationOptions generation;
+    SpeculationOptions speculation;
     std::string prompt_cache;  // --prompt-cache FILE
     bool show_thinking = false;
     std::string tools_path;  // --tools-json FILE
@@ -234,6 +236,8 @@ extern "C" void on_interrupt(int) {
 int run_chat(const ChatOptions& options) {
     std::vector<std::string> inputs_files = options.generation.input_files();
     inputs_files.push_back(options.model.model_path);
+    if (!options.speculation.draft_model.empty())
+        inputs_files.push_back(options.speculation.draft_model);
     if (!options.tools_path.empty()) inputs_files.push_back(options.tools_path);
     if (!options.prompt_cache.empty()) check_prompt_cache_path(options.prompt_cache, inputs_files);
     const std::shared_ptr<const Grammar> grammar = options.generation.compile_grammar();
@@ -241,6 +245,8 @@ int run_chat(const ChatOptions& options) {
         options.tools_path.empty() ? JsonValue() : read_tools(options.tools_path);
     const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
+    const std::unique_ptr<const Model> draft_model =
+        options.speculation.load(options.model.model_options());
     const ChatFormat chat_format = chat_format_option(options.template_name, model, tokenizer);
     // Where the format came from, so a guess never looks like the model's own.
     std::string origin;
@@ -255,6 +261,7 @@ int run_chat(const ChatOptions& options) {
     SessionParams params;
     params.context = options.model.context_params();
     params.sampling = options.sampling.sampler_params();
+    params.speculation = options.speculation.params(draft_model.get());
     Session session(model, tokenizer, params);
     const bool interactive = isatty(0) != 0;
     std::fprintf(
@@ -443,6 +450,7 @@ Runner add_chat_command(CLI::App& app) {
     options->model.add_to(*sub);
     options->sampling.add_to(*sub);
     options->generation.add_to(*sub);
+    options->speculation.add_to(*sub);
     sub->add_option("--system", options->system, "System message");
     sub->add_option("--chat-template", options->template_name,
                     "A Jinja template file (FILE.jinja), or a built-in format: llama2, llama2-sys, "

@@ -21,6 +21,7 @@
 #include "tools/option_checks.h"
 #include "tools/prompt_cache.h"
 #include "tools/sampling_options.h"
+#include "tools/speculation_options.h"
 #include "tools/stdout.h"
 #include "tools/token_ids.h"
 
@@ -34,6 +35,7 @@ struct RunOptions {
     std::string prompt_ids;
     int n_predict = 128;
     GenerationOptions generation;
+    SpeculationOptions speculation;
     bool print_ids = false;
     bool no_bos = false;
     bool ignore_eos = false;
@@ -46,10 +48,13 @@ struct RunOptions {
 int run_run(const RunOptions& options) {
     std::vector<std::string> inputs = options.generation.input_files();
     inputs.push_back(options.model.model_path);
+    if (!options.speculation.draft_model.empty()) inputs.push_back(options.speculation.draft_model);
     if (!options.prompt_cache.empty()) check_prompt_cache_path(options.prompt_cache, inputs);
     const std::shared_ptr<const Grammar> grammar = options.generation.compile_grammar();
     const Model model(options.model.model_path, options.model.model_options());
     const Tokenizer tokenizer(model.file());
+    const std::unique_ptr<const Model> draft_model =
+        options.speculation.load(options.model.model_options());
     std::vector<int32_t> prompt;
     std::optional<ChatFormat> chat_format;
     if (options.chat || !options.chat_template.empty()) {
@@ -84,6 +89,7 @@ int run_run(const RunOptions& options) {
     SessionParams params;
     params.context = options.model.context_params();
     params.sampling = options.sampling.sampler_params();
+    params.speculation = options.speculation.params(draft_model.get());
     Session session(model, tokenizer, params);
     // The last token generated is never evaluated, so a full context of n_ctx positions gives
     // n_ctx - prompt + 1 new tokens: what -n -1 reaches, and the most -n may ask for without
@@ -152,6 +158,11 @@ int run_run(const RunOptions& options) {
                  n_prompt, cached.c_str(), prompt_ms, per_second(n_prompt, prompt_ms),
                  result.n_generated, result.generate_ms,
                  per_second(result.n_generated, result.generate_ms));
+    if (params.speculation.enabled()) {
+        std::fprintf(stderr, "draft: %d drafted, %d accepted (%.0f%%)\n", result.n_drafted,
+                     result.n_accepted,
+                     result.n_drafted > 0 ? 100.0 * result.n_accepted / result.n_drafted : 0.0);
+    }
     // CPU time of all threads while generating: what a power budget (--max-tps) saves.
     const double cpu_ms = 1000 * (platform::process_cpu_seconds() - cpu_before);
     if (result.n_generated > 0 && result.generate_ms > 0) {
@@ -181,6 +192,7 @@ Runner add_run_command(CLI::App& app) {
         ->capture_default_str();
     options->sampling.add_to(*sub);
     options->generation.add_to(*sub);
+    options->speculation.add_to(*sub);
     sub->add_flag("--print-ids", options->print_ids, "Print generated token ids instead of text");
     sub->add_flag("--no-bos", options->no_bos, "Do not add the BOS token to a text prompt");
     sub->add_flag("--ignore-eos", options->ignore_eos, "Keep generating after end-of-sequence");

@@ -9,12 +9,14 @@
 #include "tools/model_options.h"
 #include "tools/option_checks.h"
 #include "tools/serve/server.h"
+#include "tools/speculation_options.h"
 
 namespace ember::cli {
 namespace {
 
 struct ServeCommandOptions {
     ModelOptions model;
+    SpeculationOptions speculation;
     serve::ServeOptions serve;
     int n_slots = 4;
     int max_queue = 64;
@@ -47,7 +49,12 @@ int run_serve(ServeCommandOptions& o) {
     if (o.model.model_path.empty() && o.serve.pool.models_dir.empty()) {
         throw UsageError("serve needs a model: -m FILE, or --models-dir DIR");
     }
+    if (!o.speculation.draft_model.empty() && o.model.model_path.empty()) {
+        throw UsageError("--draft-model drafts for -m's model (not --models-dir's)");
+    }
     serve::ServeOptions options = o.serve;
+    options.pool.draft_model_path = o.speculation.draft_model;
+    options.pool.scheduler.speculation = o.speculation.params(nullptr);
     options.api_key = api_key(o);
     options.pool.model_path = o.model.model_path;
     options.pool.model_options = o.model.model_options();
@@ -71,6 +78,7 @@ Runner add_serve_command(CLI::App& app) {
                     "Context of each slot in tokens (default: the model's training "
                     "context, at most 4096); the KV cache holds slots x this");
     sub->get_option("-m")->required(false);
+    o->speculation.add_to(*sub);
     sub->add_option("--models-dir", o->serve.pool.models_dir,
                     "Serve every .gguf file of this folder, loaded when a request names it");
     sub->add_option("--host", o->serve.host, "Address to listen on")->capture_default_str();

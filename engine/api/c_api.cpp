@@ -311,6 +311,12 @@ ember_session_params ember_session_default_params(void) {
                   s.presence_penalty,
                   s.repeat_last_n,
                   s.seed};
+    const ember::DraftParams d;
+    p.draft_model = nullptr;
+    p.draft_max = d.max;
+    p.draft_min = d.min;
+    p.draft_p_min = d.p_min;
+    p.lookup = 0;
     return p;
 }
 
@@ -336,6 +342,14 @@ ember_status ember_session_create(const ember_model* model, const ember_session_
         sp.context.kv_type = to_tensor_type(p.kv_type);
         sp.context.max_memory = p.max_memory;
         sp.sampling = to_sampler_params(p.sampling);
+        if (p.draft_model != nullptr && p.lookup > 0) {
+            throw ember::Error("ember_session_create: draft_model or lookup, not both");
+        }
+        sp.speculation.draft_model = p.draft_model ? &p.draft_model->model : nullptr;
+        sp.speculation.lookup = p.lookup > 0;
+        sp.speculation.draft.max = p.lookup > 0 ? p.lookup : p.draft_max;
+        sp.speculation.draft.min = p.draft_min;
+        sp.speculation.draft.p_min = p.draft_p_min;
         *out_session = new ember_session(*model, sp);
     });
 }
@@ -486,6 +500,8 @@ ember_status ember_generate(ember_session* session, const char* prompt,
             stats->generate_ms = r.generate_ms;
             stats->stop_reason = static_cast<int32_t>(r.reason);
             stats->thermal_slowdowns = r.thermal_slowdowns;
+            stats->n_drafted = r.n_drafted;
+            stats->n_accepted = r.n_accepted;
         }
     });
 }

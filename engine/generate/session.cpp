@@ -21,6 +21,10 @@ Session::Session(const Model& model, const Tokenizer& tokenizer, const SessionPa
                     "text");
     }
     context_.set_cancel_flag(&cancel_);
+    ContextParams draft_context = params.context;
+    draft_context.n_ctx = context_.n_ctx();  // the target's, resolved
+    drafter_ = make_drafter(params.speculation, model, draft_context);
+    draft_ = params.speculation.draft;
 }
 
 void Session::reset() {
@@ -55,6 +59,37 @@ void Session::evaluate(std::span<const int32_t> tokens, size_t first_new) {
     }
     tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
     for (size_t i = first_new; i < tokens.size(); ++i) sampler_.accept(tokens[i]);
+}
+
+void Session::evaluate_generated(std::span<const int32_t> tokens) {
+    try {
+        context_.decode(tokens, /*all_logits=*/true);
+    } catch (const Error&) {
+        context_.truncate(static_cast<int>(tokens_.size()));
+        if (cancel_.exchange(false)) throw CancelledError();
+        throw;
+    }
+    tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+}
+
+std::vector<int32_t> Session::guess(const Turn& turn, int max_tokens) {
+    // Room in the cache for pending_ and the guesses, and in the turn for the tokens they may
+    // give (the guesses taken and one more).
+    int room = context_.n_ctx() - context_.n_past() - 1;
+    if (max_tokens >= 0) room = std::min(room, max_tokens - turn.n_generated() - 1);
+    const int max = std::min(draft_.max, room);
+    if (max < std::max(1, draft_.min)) return {};
+    tokens_.push_back(pending_);  // the sequence as the drafter sees it
+    std::vector<int32_t> draft;
+    try {
+        draft = drafter_->draft(0, tokens_, max);
+    } catch (...) {
+        tokens_.pop_back();
+        throw;
+    }
+    tokens_.pop_back();
+    if (static_cast<int>(draft.size()) < draft_.min) draft.clear();
+    return draft;
 }
 
 void Session::append_tokens(std::span<const int32_t> tokens) {
@@ -104,6 +139,41 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
             if (!turn.make_room(context_, 0, tokens_, &rest)) {
                 emit(rest);
                 break;
+            }
+            const std::vector<int32_t> draft =
+                drafter_ ? guess(turn, options.max_tokens) : std::vector<int32_t>{};
+            if (!draft.empty()) {
+                // pending_ and the guesses in one batch, then the turn takes its own tokens
+                // from their logits while they are the guessed ones (draft.h).
+                const int base = static_cast<int>(tokens_.size());
+                std::vector<int32_t> batch{pending_};
+                batch.insert(batch.end(), draft.begin(), draft.end());
+                try {
+                    evaluate_generated(batch);
+                } catch (const CancelledError&) {
+                    turn.end(StopReason::Cancelled);
+                    break;
+                }
+                pending_ = -1;
+                bool stop = false;
+                const Turn::Verified v = turn.verify(
+                    draft, [&](int row) { return context_.logits(row); }, context_.n_vocab(),
+                    [&](const Turn::Step& step) {
+                        if (step.token >= 0 && options.on_token && !options.on_token(step.token)) {
+                            turn.end(StopReason::Callback);
+                            stop = true;
+                            return false;
+                        }
+                        emit(step.text);
+                        return true;
+                    });
+                result.n_drafted += static_cast<int>(draft.size());
+                result.n_accepted += v.taken;
+                context_.truncate(base + 1 + v.taken);  // pending_ and the guesses taken
+                tokens_.resize(base + 1 + v.taken);
+                pending_ = v.next;
+                if (stop) break;
+                continue;
             }
             try {
                 append_tokens({});

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/generate/draft.h"
 #include "engine/generate/pacer.h"
 #include "engine/generate/sampler.h"
 #include "engine/generate/turn.h"
@@ -23,6 +24,7 @@ namespace ember {
 struct SessionParams {
     ContextParams context;
     SamplerParams sampling;
+    SpeculationParams speculation;  // draft.h: guesses checked a batch at a time
 };
 
 // Receives each generated token as it is sampled (before its text); return false to stop.
@@ -42,6 +44,8 @@ struct TurnResult {
     int n_generated = 0;  // tokens sampled
     double generate_ms = 0;
     int thermal_slowdowns = 0;  // times the thermal back-off halved the pace
+    int n_drafted = 0;          // speculation: tokens guessed
+    int n_accepted = 0;         // of those, the tokens taken (each saved a forward pass)
     std::string text;           // everything handed to the callback
 };
 
@@ -100,11 +104,17 @@ class Session {
     // Evaluates tokens after the session's; the sampler's penalties see those from
     // `first_new` on (the ones before were generated: their turn showed them already).
     void evaluate(std::span<const int32_t> tokens, size_t first_new);
+    // Evaluates tokens that were generated (the sampler saw them), with logits after each.
+    void evaluate_generated(std::span<const int32_t> tokens);
+    // Speculation: guesses to follow the session's tokens and pending_ (none: generate plainly).
+    std::vector<int32_t> guess(const Turn& turn, int max_tokens);
 
     const Tokenizer& tokenizer_;
     std::shared_ptr<const GrammarVocabulary> grammar_vocabulary_;  // built at the first grammar
     Context context_;
     Sampler sampler_;
+    std::unique_ptr<Drafter> drafter_;  // null: no speculation
+    DraftParams draft_;
     std::atomic<bool> cancel_{false};
     std::vector<int32_t> tokens_;  // every evaluated token, in order
     int32_t pending_ = -1;         // sampled last turn but not yet evaluated

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,29 @@ class Turn {
     // no token (and GrammarLimitError past set_limits' bounds). When the step ends the turn,
     // its text includes whatever was held back.
     Step next(const float* logits, int n_vocab);
+
+    // Speculative decoding's check (draft.h): the caller evaluated [last, draft...] in one
+    // batch, logits(i) being the logits after its token i. The turn steps through the rows in
+    // order, each step as next() takes it, while its token is the next drafted one (whose row
+    // is then already computed); on_step(step) hands each step on and returns false to stop.
+    // taken: the drafted tokens the turn took (the caller's cache keeps `last` and those, and
+    // drops the rest); next: the last step's token, to evaluate next (-1: none).
+    struct Verified {
+        int taken = 0;
+        int32_t next = -1;
+    };
+    template <typename LogitsOf, typename OnStep>
+    Verified verify(std::span<const int32_t> draft, const LogitsOf& logits, int n_vocab,
+                    const OnStep& on_step) {
+        Verified v;
+        for (size_t row = 0;; ++row) {
+            const Step step = next(logits(static_cast<int>(row)), n_vocab);
+            v.next = step.token;
+            if (!on_step(step) || done() || row == draft.size() || step.token != draft[row])
+                return v;
+            ++v.taken;
+        }
+    }
 
     // Ends the turn from outside (a callback, a cancel, a deadline, a full context, an error).
     // Returns what was held back where the text ended normally (Limit, ContextFull: the text

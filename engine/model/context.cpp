@@ -452,11 +452,16 @@ void Context::decode_sequences(std::span<const SequenceTokens> inputs) {
             seqs_[t] = in.seq;
         }
         batch.insert(batch.end(), in.tokens.begin(), in.tokens.end());
-        outputs.push_back(static_cast<int>(batch.size()) - 1);
+        for (int j = in.all_logits ? 0 : n - 1; j < n; ++j) outputs.push_back(first + j);
     }
     const bool recurrent = model_.config().recurrent();
     if (recurrent) {
         for (const SequenceTokens& in : inputs) stale_[in.seq] = true;  // until it completes
+    }
+    sequence_rows_.assign(1, 0);
+    for (const SequenceTokens& in : inputs) {
+        sequence_rows_.push_back(sequence_rows_.back() +
+                                 (in.all_logits ? static_cast<int>(in.tokens.size()) : 1));
     }
     logits_.resize(outputs.size() * static_cast<size_t>(n_vocab()));
     forward(batch.data(), static_cast<int>(batch.size()), outputs, logits_.data());

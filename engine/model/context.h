@@ -79,6 +79,7 @@ uint64_t resident_weight_bytes(const ModelConfig& config, const gguf::File& file
 struct SequenceTokens {
     int seq = 0;                      // 0 .. n_seq - 1
     std::span<const int32_t> tokens;  // evaluated at positions n_past(seq) ..
+    bool all_logits = false;          // logits after every token (speculation), not the last's
 };
 
 // The default context: the training context, but no more than this (as llama.cpp): a file
@@ -119,10 +120,12 @@ class Context {
     // is read once for all of them (continuous batching: the next token of every generating
     // sequence and a chunk of a waiting prompt together). Each token attends to its own
     // sequence's cache only. Afterwards sequence_logits(i) holds the next-token logits after
-    // inputs[i]'s last token. The tokens together must fit n_batch, each sequence its context;
-    // a sequence appears at most once. Throws ember::Error (ContextFullError for a full one).
+    // inputs[i]'s last token (with all_logits, sequence_logits(i, j) after its token j). The
+    // tokens together must fit n_batch, each sequence its context; a sequence appears at most
+    // once. Throws ember::Error (ContextFullError for a full one).
     void decode_sequences(std::span<const SequenceTokens> inputs);
-    const float* sequence_logits(int i) const { return logits(i); }
+    const float* sequence_logits(int i) const { return logits(sequence_rows_[i + 1] - 1); }
+    const float* sequence_logits(int i, int j) const { return logits(sequence_rows_[i] + j); }
 
     const float* logits(int i = 0) const {
         return logits_.data() + static_cast<size_t>(i) * n_vocab();
@@ -229,6 +232,8 @@ class Context {
     ThreadPool pool_;
     std::vector<int> n_past_;  // per sequence: positions held
     std::vector<float> logits_;
+    // decode_sequences: input i's logits rows are [sequence_rows_[i], sequence_rows_[i + 1]).
+    std::vector<int> sequence_rows_;
     const std::atomic<bool>* cancel_ = nullptr;
 
     // Scratch, sized for n_batch tokens (names follow the forward pass).

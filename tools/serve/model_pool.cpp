@@ -58,7 +58,19 @@ LoadedModel::LoadedModel(std::string name, const std::string& path, const ModelP
                      chat_format_.warning().c_str());
     }
     if (!model_.config().arch->encoder) {
-        scheduler_ = std::make_unique<Scheduler>(model_, tokenizer_, params.scheduler);
+        SchedulerParams scheduler = params.scheduler;
+        if (!params.draft_model_path.empty() && path == params.model_path) {
+            draft_ = std::make_unique<const Model>(params.draft_model_path, params.model_options);
+            scheduler.speculation.draft_model = draft_.get();
+        }
+        if (scheduler.speculation.lookup && model_.config().recurrent()) {
+            std::fprintf(stderr,
+                         "ember serve: %s: no lookup decoding (a %s model's recurrent state "
+                         "cannot take back a guess)\n",
+                         name_.c_str(), std::string(model_.config().arch->name).c_str());
+            scheduler.speculation.lookup = false;
+        }
+        scheduler_ = std::make_unique<Scheduler>(model_, tokenizer_, scheduler);
     }
 }
 

@@ -42,6 +42,9 @@ struct ModelPoolParams {
     std::string models_dir;  // --models-dir: loaded on demand
     ModelOptions model_options;
     SchedulerParams scheduler;  // per text model
+    // --draft-model: speculation for model_path's model with this draft (scheduler.speculation
+    // holds its sizes; its lookup applies to every text model whose cache can roll back).
+    std::string draft_model_path;
     std::string chat_template;  // a format's name or a .jinja file; empty: each model's own
     std::chrono::seconds keep_alive{300};  // idle time before a --models-dir model is unloaded
     int max_resident = 2;                  // --models-dir models loaded at once
@@ -90,6 +93,7 @@ class LoadedModel {
     ChatFormat chat_format_;
     ToolCallFormat tool_calls_;
     ReasoningFormat reasoning_;
+    std::unique_ptr<const Model> draft_;  // --draft-model's, for the scheduler (outlives it)
     std::unique_ptr<Scheduler> scheduler_;
     ContextParams embed_context_;
     int embed_queue_size_;

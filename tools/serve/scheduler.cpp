@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace ember::serve {
 
@@ -69,6 +70,10 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const Sched
       n_batch_(context_.n_batch()),
       context_shift_(params.context_shift),
       recurrent_(model.config().recurrent()) {
+    ContextParams draft_context = with_sequences(params.context, params.n_slots);
+    draft_context.n_ctx = context_.n_ctx();  // the slots', resolved
+    drafter_ = make_drafter(params.speculation, model, draft_context);
+    draft_ = params.speculation.draft;
     thread_ = std::thread([this] { run(); });
 }
 
@@ -159,6 +164,8 @@ SchedulerStats Scheduler::stats() const {
     s.cached_tokens = cached_tokens_.load();
     s.generated_tokens = generated_tokens_.load();
     s.shared_prompts = shared_prompts_.load();
+    s.drafted_tokens = drafted_.load();
+    s.accepted_tokens = accepted_.load();
     return s;
 }
 
@@ -357,7 +364,7 @@ void Scheduler::finish(int s, StopReason why, const std::string& error, std::str
 
 namespace {
 // log-softmax of the logits at `token`, and the `top` likeliest tokens' (ties by id).
-TokenLogprob token_logprob(const std::vector<float>& logits, int32_t token, int top) {
+TokenLogprob token_logprob(std::span<const float> logits, int32_t token, int top) {
     const float max = *std::max_element(logits.begin(), logits.end());
     double sum = 0;
     for (const float l : logits) sum += std::exp(static_cast<double>(l - max));
@@ -377,44 +384,53 @@ TokenLogprob token_logprob(const std::vector<float>& logits, int32_t token, int 
 }
 }  // namespace
 
-void Scheduler::sample(int s, const float* logits) {
-    Slot& slot = slots_[s];
-    Turn& turn = *slot.turn;
-    Turn::Step step;
-    // The model's own distribution, kept before the sampler changes the logits.
-    const int top_logprobs = slot.generation->request_.top_logprobs;
-    std::vector<float> raw;
-    if (top_logprobs >= 0) raw.assign(logits, logits + context_.n_vocab());
-    try {
-        step = turn.next(logits, context_.n_vocab());
-    } catch (const GrammarLimitError& e) {
-        // The grammar's work ran into the request's deadline, or its client left: the request
-        // ends as it would between steps.
+void Scheduler::finish_on(int s, const std::exception& e) {
+    // The grammar's work ran into the request's deadline, or its client left: the request
+    // ends as it would between steps.
+    if (const auto* limit = dynamic_cast<const GrammarLimitError*>(&e)) {
         finish(s,
-               e.why == GrammarLimitError::Why::Deadline    ? StopReason::Timeout
-               : e.why == GrammarLimitError::Why::Cancelled ? StopReason::Cancelled
-                                                            : StopReason::Error,
+               limit->why == GrammarLimitError::Why::Deadline    ? StopReason::Timeout
+               : limit->why == GrammarLimitError::Why::Cancelled ? StopReason::Cancelled
+                                                                 : StopReason::Error,
                e.what());
         return;
+    }
+    finish(s, StopReason::Error, e.what());
+}
+
+void Scheduler::sample(int s, const float* logits) {
+    Turn::Step step;
+    try {
+        step = slots_[s].turn->next(logits, context_.n_vocab());
     } catch (const std::exception& e) {
-        finish(s, StopReason::Error, e.what());
+        finish_on(s, e);
         return;
     }
+    deliver(s, std::move(step), logits);
+}
+
+bool Scheduler::deliver(int s, Turn::Step step, const float* logits) {
+    Slot& slot = slots_[s];
+    Turn& turn = *slot.turn;
     if (step.token >= 0) {
         if (turn.n_generated() == 1) slot.first_token = std::chrono::steady_clock::now();
         ++generated_tokens_;
     }
+    // The model's own distribution (the sampler leaves the logits as they are).
+    const int top_logprobs = slot.generation->request_.top_logprobs;
     if (!step.text.empty() || (top_logprobs >= 0 && step.token >= 0)) {
         GenerationEvent e;
         e.text = std::move(step.text);
         e.n_generated = turn.n_generated();
-        if (top_logprobs >= 0 && step.token >= 0)
-            e.logprobs.push_back(token_logprob(raw, step.token, top_logprobs));
+        if (top_logprobs >= 0 && step.token >= 0) {
+            e.logprobs.push_back(token_logprob({logits, static_cast<size_t>(context_.n_vocab())},
+                                               step.token, top_logprobs));
+        }
         slot.generation->push(std::move(e));
     }
     if (step.stop) {
         finish(s, *step.stop);
-        return;
+        return false;
     }
     const size_t held = slot.tokens.size();
     std::string rest;
@@ -422,9 +438,63 @@ void Scheduler::sample(int s, const float* logits) {
     kv_used_ -= static_cast<int64_t>(held - slot.tokens.size());
     if (!room) {
         finish(s, turn.reason(), "", std::move(rest));  // ContextFull (or a stop string in rest)
-        return;
+        return false;
     }
     slot.pending = step.token;
+    return true;
+}
+
+void Scheduler::guess(std::vector<std::vector<int32_t>>& guesses) {
+    guesses.assign(slots_.size(), {});
+    if (!drafter_) return;
+    int generating = 0;
+    for (const Slot& slot : slots_) generating += slot.generation && slot.pending >= 0;
+    if (generating == 0) return;
+    std::vector<std::vector<int32_t>> sequences(slots_.size());
+    std::vector<DraftRequest> requests;
+    for (size_t s = 0; s < slots_.size(); ++s) {
+        const Slot& slot = slots_[s];
+        if (!slot.generation || slot.pending < 0) continue;
+        // Room: a share of the batch; the slot's context with a position to spare, so that
+        // no context shift comes while its guesses are checked; the reply's token limit.
+        int max = std::min({draft_.max, n_batch_ / generating - 1,
+                            context_.n_ctx() - static_cast<int>(slot.tokens.size()) - 2});
+        const int limit = slot.generation->request_.rules.max_tokens;
+        if (limit >= 0) max = std::min(max, limit - slot.turn->n_generated() - 1);
+        if (max < std::max(1, draft_.min)) continue;
+        sequences[s] = slot.tokens;
+        sequences[s].push_back(slot.pending);
+        requests.push_back({static_cast<int>(s), sequences[s], max, {}});
+    }
+    if (requests.empty()) return;
+    drafter_->draft(requests);
+    for (DraftRequest& r : requests) {
+        if (static_cast<int>(r.guesses.size()) >= draft_.min) guesses[r.seq] = std::move(r.guesses);
+    }
+}
+
+void Scheduler::verify(int s, int i, const std::vector<int32_t>& guesses) {
+    Slot& slot = slots_[s];
+    drafted_ += static_cast<int64_t>(guesses.size());
+    // The cache holds the pending token (in slot.tokens) and the guesses after it. A guess
+    // the turn takes joins slot.tokens before the step from its row is handed on, so that the
+    // slot's tokens are always what its turn evaluated (finish() relies on it).
+    int row = 0;
+    try {
+        slot.turn->verify(
+            guesses, [&](int r) { return context_.sequence_logits(i, r); }, context_.n_vocab(),
+            [&](const Turn::Step& step) {
+                if (row > 0) {
+                    slot.tokens.push_back(guesses[row - 1]);
+                    ++kv_used_;
+                    ++accepted_;
+                }
+                return deliver(s, step, context_.sequence_logits(i, row++));
+            });
+    } catch (const std::exception& e) {
+        finish_on(s, e);
+    }
+    context_.truncate(s, static_cast<int>(slot.tokens.size()));  // the guesses not taken
 }
 
 void Scheduler::step() {
@@ -441,27 +511,37 @@ void Scheduler::step() {
     }
     // The batch: first every generating slot's next token, then prompt chunks in slot order
     // while room is left (a long prompt takes several steps, sharing each with the others).
+    // With speculation, each generating slot's guesses follow its next token.
+    std::vector<std::vector<int32_t>> guesses;
+    try {
+        guess(guesses);
+    } catch (const std::exception& e) {
+        // (a draft model's failure costs only its guesses: this step generates plainly)
+        std::fprintf(stderr, "ember serve: no guesses this step: %s\n", e.what());
+        guesses.assign(slots_.size(), {});
+    }
     std::vector<SequenceTokens> inputs;
     std::vector<int> input_slot;
     std::vector<bool> prompt_done;  // per input: this input ends its slot's prompt
     int room = n_batch_;
-    std::vector<int32_t> pending(slots_.size());
+    std::vector<std::vector<int32_t>> next(slots_.size());  // pending, then any guesses
     for (size_t s = 0; s < slots_.size(); ++s) {
         Slot& slot = slots_[s];
         if (!slot.generation || slot.pending < 0) continue;
-        pending[s] = slot.pending;
-        inputs.push_back({static_cast<int>(s), std::span<const int32_t>(&pending[s], 1)});
+        next[s] = {slot.pending};
+        next[s].insert(next[s].end(), guesses[s].begin(), guesses[s].end());
+        inputs.push_back({static_cast<int>(s), next[s], !guesses[s].empty()});
         input_slot.push_back(static_cast<int>(s));
         prompt_done.push_back(true);
-        --room;
+        room -= static_cast<int>(next[s].size());
     }
     for (size_t s = 0; s < slots_.size() && room > 0; ++s) {
         Slot& slot = slots_[s];
         if (!slot.generation || slot.pending >= 0) continue;
         const std::vector<int32_t>& prompt = slot.generation->request_.prompt;
         const size_t n = std::min(prompt.size() - slot.n_evaluated, static_cast<size_t>(room));
-        inputs.push_back(
-            {static_cast<int>(s), std::span<const int32_t>(prompt).subspan(slot.n_evaluated, n)});
+        inputs.push_back({static_cast<int>(s),
+                          std::span<const int32_t>(prompt).subspan(slot.n_evaluated, n), false});
         input_slot.push_back(static_cast<int>(s));
         prompt_done.push_back(slot.n_evaluated + n == prompt.size());
         room -= static_cast<int>(n);
@@ -482,6 +562,13 @@ void Scheduler::step() {
     for (size_t i = 0; i < inputs.size(); ++i) {
         const int s = input_slot[i];
         Slot& slot = slots_[s];
+        if (slot.pending >= 0 && !guesses[s].empty()) {
+            slot.tokens.push_back(slot.pending);  // the guesses join as they are taken
+            ++kv_used_;
+            slot.pending = -1;
+            verify(s, static_cast<int>(i), guesses[s]);
+            continue;
+        }
         slot.tokens.insert(slot.tokens.end(), inputs[i].tokens.begin(), inputs[i].tokens.end());
         kv_used_ += static_cast<int64_t>(inputs[i].tokens.size());
         if (slot.pending >= 0) {

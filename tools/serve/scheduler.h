@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/generate/draft.h"
 #include "engine/generate/sampler.h"
 #include "engine/generate/turn.h"
 #include "engine/model/context.h"
@@ -117,6 +118,10 @@ struct SchedulerParams {
     // A slot whose context is full drops half of its older tokens and goes on (Context::shift);
     // off: its reply ends with StopReason::ContextFull.
     bool context_shift = true;
+    // Speculative decoding (draft.h): each generating slot's guesses go into the step's batch
+    // with its next token, and the slot takes those its turn would have sampled. A draft
+    // model's context holds one sequence per slot and guesses for all of them in each pass.
+    SpeculationParams speculation;
 };
 
 struct SchedulerStats {
@@ -128,6 +133,8 @@ struct SchedulerStats {
     int64_t cached_tokens = 0;     // prompt tokens found in a slot's cache
     int64_t generated_tokens = 0;  // sampled
     int64_t shared_prompts = 0;    // prompts that began with rows copied from another slot
+    int64_t drafted_tokens = 0;    // speculation: tokens guessed
+    int64_t accepted_tokens = 0;   // of those, the tokens taken
 };
 
 class Scheduler {
@@ -168,6 +175,15 @@ class Scheduler {
     void finish(int s, StopReason why, const std::string& error = "", std::string text = "");
     // Samples the next token of slot s from `logits`; finishes it when the text ends.
     void sample(int s, const float* logits);
+    // Hands on one step of slot s's turn (its text, the log-probabilities from `logits`, the
+    // end): false when the generation ended, else the token is the slot's pending one.
+    bool deliver(int s, Turn::Step step, const float* logits);
+    // Ends slot s on an error the turn threw (a grammar past its deadline, ...).
+    void finish_on(int s, const std::exception& e);
+    // Speculation: each generating slot's guesses for this step (empty: none).
+    void guess(std::vector<std::vector<int32_t>>& guesses);
+    // Slot s took its turn's steps from the logits of its batch input i: [pending, guesses...].
+    void verify(int s, int i, const std::vector<int32_t>& guesses);
 
     const Tokenizer& tokenizer_;
     std::shared_ptr<const GrammarVocabulary> grammar_vocabulary_;  // built at the first grammar
@@ -187,6 +203,9 @@ class Scheduler {
     std::atomic<int64_t> kv_used_{0}, prompt_tokens_{0}, cached_tokens_{0}, generated_tokens_{0};
     std::atomic<int64_t> shared_prompts_{0};
     const bool recurrent_;  // the model has recurrent layers (no prompt copies between slots)
+    std::unique_ptr<Drafter> drafter_;  // null: no speculation
+    DraftParams draft_;
+    std::atomic<int64_t> drafted_{0}, accepted_{0};
     std::thread thread_;
 };
 

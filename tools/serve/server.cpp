@@ -74,6 +74,11 @@ std::string metrics_body(ServerState& state, const http::ServerStats& http) {
            [](const Row& r) { return r.stats.cached_tokens; });
     series("ember_generated_tokens_total", "counter", "Tokens generated",
            [](const Row& r) { return r.stats.generated_tokens; });
+    series("ember_draft_tokens_total", "counter", "Tokens guessed by speculative decoding",
+           [](const Row& r) { return r.stats.drafted_tokens; });
+    series("ember_draft_accepted_tokens_total", "counter",
+           "Guessed tokens taken (each saved a forward pass)",
+           [](const Row& r) { return r.stats.accepted_tokens; });
     series("ember_prompts_shared_total", "counter",
            "Prompts that began with another slot's rows copied (n choices, a shared prefix)",
            [](const Row& r) { return r.stats.shared_prompts; });
