@@ -2,6 +2,12 @@
 // and two consecutive groups decoded side by side into 16-row panels in 512-bit registers,
 // twice the multiply-adds per vpdpbusd; for a batch of the 32-value types, two such panels
 // (32 rows) share each activation load.
+// GCC 12 takes the _mm512_undefined_*() sources inside some intrinsics for uninitialised
+// variables (as in x86_avx512_grid.cpp); the warning is false in this file.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <immintrin.h>
 
 #include <array>
@@ -46,9 +52,6 @@ void gemm_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* y,
     panel_all_tokens<Rows16, kOffset>(n_blocks, panel.data(), a, y, y_stride);
 }
 
-// Batches below this many tokens decode the panel on the fly (once per four tokens).
-constexpr int kStreamedBatch = 8;
-
 // Four consecutive groups (32 rows) as two 16-row panels side by side, for a batch: each
 // broadcast activation meets both (panel_tokens). One token or a few: the 16-row path twice.
 template <typename Packed>
@@ -63,19 +66,16 @@ void gemm_packed_wide_pair(int64_t n, const void* packed, const Q8Batch& a, floa
         return;
     }
     if (a.n_tokens < kStreamedBatch) {
-        // A few tokens (a server's slots, each generating): decode each block as it streams
-        // in, once per four tokens, instead of storing the whole panel and reading it back.
+        // A few tokens (a server's slots, speculation's check): decode each block as it
+        // streams in, once per tile of tokens, instead of storing the whole panel and reading
+        // it back.
         const auto pair_at = [groups, n_blocks](int64_t b) {
             return std::array<typename PanelOf<Packed>::Wide, 2>{
                 wide_block(groups, n_blocks, b), wide_block(groups + 2 * n_blocks, n_blocks, b)};
         };
-        int t = 0;
-        for (; t + 4 <= a.n_tokens; t += 4) {
-            panel_tokens<Rows16, 4, kOffset, 1, 2>(n_blocks, pair_at, a, t, y, y_stride);
-        }
-        for (; t < a.n_tokens; ++t) {
-            panel_tokens<Rows16, 1, kOffset, 1, 2>(n_blocks, pair_at, a, t, y, y_stride);
-        }
+        for_token_tiles(a.n_tokens, [&]<int T>(int t) {
+            panel_tokens<Rows16, T, kOffset, 1, 2>(n_blocks, pair_at, a, t, y, y_stride);
+        });
         return;
     }
     thread_local std::vector<std::array<typename PanelOf<Packed>::Wide, 2>> panel;

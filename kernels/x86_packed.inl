@@ -126,6 +126,35 @@ struct PanelOf<PackedQ8_0> {
 #endif
 };
 
+// The grid types' packed groups (8 rows' blocks side by side, decoded 8 rows at a time).
+template <typename Packed>
+constexpr bool kRows8Group = false;
+template <typename Block>
+constexpr bool kRows8Group<PackedRows8<Block>> = true;
+
+// A few tokens in tiles of at most kStreamTile, as even as they can be (5: one tile of 5; 9:
+// 5 and 4), each tile one pass over the weights: body.template operator()<T>(first token).
+constexpr int kStreamTile = 6;
+// Batches below this many tokens decode the weights as they stream in, once per tile; larger
+// ones decode each panel once into memory and read it back for every tile of tokens.
+constexpr int kStreamedBatch = 16;
+template <typename Body>
+inline void for_token_tiles(int n_tokens, const Body& body) {
+    const int tiles = (n_tokens + kStreamTile - 1) / kStreamTile;
+    for (int tile = 0, t = 0; tile < tiles; ++tile) {
+        const int size = (n_tokens - t) / (tiles - tile);  // the rest, shared out evenly
+        switch (size) {
+            case 1: body.template operator()<1>(t); break;
+            case 2: body.template operator()<2>(t); break;
+            case 3: body.template operator()<3>(t); break;
+            case 4: body.template operator()<4>(t); break;
+            case 5: body.template operator()<5>(t); break;
+            default: body.template operator()<6>(t); break;
+        }
+        t += size;
+    }
+}
+
 // How many vpmaddubsw results (pairs of products) of a type's unsigned values may be summed in
 // int16 before overflow: |pair| <= 2 * max * 128, so 8 of them for 4-bit values (max 15:
 // 30720), 4 for 5-bit ones (max 31: 31744), and 1 for Q8_0's magnitudes (128). Only the
@@ -153,8 +182,9 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
             unpack(groups[b], &p);
             return p;
         };
-        for (int t = 0; t < a.n_tokens; ++t)
-            panel_tokens<Rows8, 1, kOffset, kRun>(n_blocks, decoded, a, t, y, y_stride);
+        for_token_tiles(a.n_tokens, [&]<int T>(int t) {
+            panel_tokens<Rows8, T, kOffset, kRun>(n_blocks, decoded, a, t, y, y_stride);
+        });
         return;
     }
     // a batch: decode once, use for every token
@@ -513,8 +543,9 @@ inline void prefetch_ahead(const Packed* groups, int64_t b, int64_t n_blocks) {
     }
 }
 
-// One or two tokens against one group (Rows8) or two consecutive ones (Rows16, 512-bit
-// registers), decoding the values as they stream in, prefetching ahead (prefetch_ahead).
+// Tokens against one group (Rows8) or two consecutive ones (Rows16, 512-bit registers),
+// decoding the values as they stream in, prefetching ahead (prefetch_ahead): one token, or a
+// few in tiles that each decode the weights once.
 template <typename L, typename Packed>
 void k_tokens_streamed(int64_t n_blocks, const Packed* low, const Q8Batch& a, float* y,
                        size_t y_stride) {
@@ -531,37 +562,60 @@ void k_tokens_streamed(int64_t n_blocks, const Packed* low, const Q8Batch& a, fl
 #if defined(__AVX512F__)
     if constexpr (kWide) load.stride = static_cast<size_t>(n_blocks) * sizeof(Packed);
 #endif
-    for (int t = 0; t < a.n_tokens; ++t) {
-        const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
+    const auto scales_of = [low, n_blocks](int64_t b, Scales* s) {
+        if constexpr (kWide) {
+#if defined(__AVX512F__)
+            KScales rows_0_7, rows_8_15;
+            scales(low[b], &rows_0_7);
+            scales(low[b + n_blocks], &rows_8_15);  // the next group's block b
+            join_scales(rows_0_7, rows_8_15, s);
+#endif
+        } else {
+            k_scales(low[b], s);
+        }
+    };
+    if (a.n_tokens == 1) {
+        const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows);
         typename L::F acc = L::set1(0.0f);
         for (int64_t b = 0; b < n_blocks; ++b) {
             prefetch_ahead<Packed, kWide ? 2 : 1>(low, b, n_blocks);
             Scales s;
-            if constexpr (kWide) {
-#if defined(__AVX512F__)
-                KScales rows_0_7, rows_8_15;
-                scales(low[b], &rows_0_7);
-                scales(low[b + n_blocks], &rows_8_15);  // the next group's block b
-                join_scales(rows_0_7, rows_8_15, &s);
-#endif
-            } else {
-                k_scales(low[b], &s);
-            }
+            scales_of(b, &s);
             const auto group_values = [&p = low[b], load](int g, typename L::I q[8]) {
                 values(p, g, q, load);
             };
             acc = k_block_token<L, kKInt16Run<Packed>, kIntegerOffset<Packed>>(group_values, s,
                                                                                act[b], acc);
         }
-        L::store(y + t * y_stride, acc);
+        L::store(y, acc);
+        return;
     }
+    // A few tokens: each block decoded once per tile of up to kStreamTile tokens.
+    for_token_tiles(a.n_tokens, [&]<int T>(int t) {
+        const BlockQ8_K* act[T];
+        for (int i = 0; i < T; ++i)
+            act[i] = reinterpret_cast<const BlockQ8_K*>(a.rows + (t + i) * a.row_stride);
+        typename L::F acc[T];
+        for (auto& v : acc) v = L::set1(0.0f);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            prefetch_ahead<Packed, kWide ? 2 : 1>(low, b, n_blocks);
+            Scales s;
+            scales_of(b, &s);
+            const auto group_values = [&p = low[b], load](int g, typename L::I q[8]) {
+                values(p, g, q, load);
+            };
+            k_block_tokens<L, T, kKInt16Run<Packed>, kIntegerOffset<Packed>>(group_values, s, act,
+                                                                             b, acc);
+        }
+        for (int i = 0; i < T; ++i) L::store(y + (t + i) * y_stride, acc[i]);
+    });
 }
 
 template <typename Packed>
 void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     const int64_t n_blocks = n / kQK_K;
     const auto* groups = static_cast<const Packed*>(packed);
-    if (a.n_tokens < 4) {  // generation: decode 32 values of the 8 rows at a time, straight to use
+    if (a.n_tokens < kStreamedBatch) {  // decode 32 values of the 8 rows at a time, straight to use
         k_tokens_streamed<Rows8>(n_blocks, groups, a, y, y_stride);
         return;
     }
@@ -595,6 +649,14 @@ void gemm_k_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* 
             gemm_k_packed<Packed>(n, high, a, y + 8, y_stride);
         }
         return;
+    }
+    // A few tokens: 16 rows, each tile decoding once (the grid types decode 8 rows at a time:
+    // their panels).
+    if constexpr (!kRows8Group<Packed>) {
+        if (a.n_tokens < kStreamedBatch) {
+            k_tokens_streamed<Rows16>(n_blocks, low, a, y, y_stride);
+            return;
+        }
     }
     thread_local std::vector<WideKPanelBlock> panel;  // a batch: decode once, use for every token
     if (panel.size() < static_cast<size_t>(n_blocks)) panel.resize(n_blocks);

@@ -445,6 +445,39 @@ inline typename L::F k_block_token(GroupValues group_values, const Scales& s, co
     return k_block_end<L, kIntegerOffset>(s, sum, corr, ab.d, acc);
 }
 
+// The same for T tokens at once (a few: speculation's check, a server's slots): each group's
+// values decoded once serve every token; the sums are k_block_token's, token by token.
+template <typename L, int T, int kRun, bool kIntegerOffset = false, typename GroupValues,
+          typename Scales>
+inline void k_block_tokens(GroupValues group_values, const Scales& s,
+                           const BlockQ8_K* const* act, int64_t b, typename L::F* acc) {
+    typename L::I sum[T];
+    for (auto& v : sum) v = L::set1(0);
+#if defined(__AVX512F__)
+#pragma GCC unroll 8
+#endif
+    for (int g = 0; g < 8; ++g) {
+        typename L::I q[8];
+        group_values(g, q);
+        for (int h = 0; h < 2; ++h) {
+            const int j = 2 * g + h;
+            for (int i = 0; i < T; ++i) {
+                sum[i] = L::add(sum[i],
+                                sub_block_dot<L, kRun>(q + 4 * h, act[i][b].qs + 16 * j, s.scale[j]));
+            }
+        }
+    }
+    for (int i = 0; i < T; ++i) {
+        typename L::I corr = L::set1(0);
+        for (int m = 0; m < 8; ++m) {
+            int32_t pair;
+            std::memcpy(&pair, act[i][b].bsums + 2 * m, 4);
+            corr = L::dpwssd(corr, s.coef[m], L::set1(pair));
+        }
+        acc[i] = k_block_end<L, kIntegerOffset>(s, sum[i], corr, act[i][b].d, acc[i]);
+    }
+}
+
 // A stored panel against tokens [t, t + T): the same sums as k_block_token, with the loops
 // turned so that each group's 8 value vectors are loaded once and serve all T tokens (one
 // token at a time, the loads, not the multiply-adds, would set the pace).

@@ -93,12 +93,14 @@ TEST_P(KernelSet, Gemm8PanelsMatchTheReference) {
     }
 }
 
-// Packing + the 8-row packed kernel for one generated token and for a batch of 6 (a pass of 4
-// + two single tokens): every row and token within the reference's rounding bound.
+// Packing + the 8-row packed kernel for one generated token, a few (2, 3: one pass decoding
+// the weights once), a batch of 6 (decoded on the fly in one tile, or a stored panel's pass of
+// 4 + two single tokens) and 9 (tiles of 4 and 5): every row and token within the reference's
+// rounding bound.
 TEST_P(KernelSet, PackedPanelsMatchTheReference) {
     for (const TypeKernels* k : registered(&TypeKernels::gemm_packed8)) {
         ASSERT_NE(k->pack8, nullptr) << tensor_type_name(k->type);
-        for (int tokens : {1, 6}) {
+        for (int tokens : {1, 2, 3, 6, 9}) {
             EXPECT_EQ(
                 test::check_packed8_against_reference(k->type, k->pack8, k->gemm_packed8, tokens),
                 "")
@@ -108,10 +110,11 @@ TEST_P(KernelSet, PackedPanelsMatchTheReference) {
 }
 
 // Two packed groups at once in 16-row registers (gemm_packed16), and four as two such panels
-// side by side (gemm_packed32), for one generated token, a few (5: decoded on the fly, 4 + 1)
-// and a batch of 14 (passes of 8 or 4 + the remainder): every row and token.
+// side by side (gemm_packed32), for one generated token, a few (3; 5: decoded on the fly in one
+// tile; 14: tiles of 4, 5 and 5) and a batch of 17 (a stored panel's passes of 8 or 4 + the
+// remainder): every row and token.
 void expect_wide_packed_matches(const TypeKernels& k, int rows, GemmPacked8Fn gemm) {
-    for (int tokens : {1, 5, 14}) {
+    for (int tokens : {1, 3, 5, 14, 17}) {
         int call = 0;
         const auto run = [&k, rows, gemm](const TypeKernels&, int64_t n, const uint8_t* ws,
                                           size_t w_bytes, const Q8Batch& batch, float* y) {
