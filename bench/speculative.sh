@@ -10,8 +10,8 @@
 #    their own Q4_0 and Q2_K files and by stories260K (same vocabulary, another model), greedy,
 #    each run taking turns with plain generation; tokens/s of both, the speed-up, the guesses
 #    taken, and whether the text is the same (it must be).
-# 3. Lookup decoding (--lookup 16) on a prompt that the reply copies: a story, then its first
-#    words again.
+# 3. Lookup decoding (--lookup 8, 16) on a prompt that the reply copies: the model's own story
+#    told twice, then its opening again.
 # -k runs each pair K times in turns and keeps each one's best.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,7 +90,14 @@ for target in F32 Q8_0; do
         done
     done
 done
-copy_text=$(head -c 1500 "$shared/text/story.txt" | tr '\n' ' ')
-copy_prompt="$copy_text $(cut -c1-60 <<< "$copy_text")"
-compare "stories-5M F32, lookup 16, copying" "$stories-F32.gguf" "$copy_prompt" --lookup 16
-compare "stories-5M Q8_0, lookup 16, copying" "$stories-Q8_0.gguf" "$copy_prompt" --lookup 16
+# Within the model's 256 positions: its own greedy story of 50 tokens told twice, then its
+# opening again, and 100 tokens of reply (which copies the story as far as the model can).
+opening="Once upon a time"
+story=$("$ember" run -m "$stories-F32.gguf" -p "$opening" -n 50 --temp 0 2>/dev/null)
+copy_prompt="$opening$story $opening$story $opening"
+n_gen=100
+for target in F32 Q8_0; do
+    for k in 8 16; do
+        compare "stories-5M $target, lookup $k, copying" "$stories-$target.gguf" "$copy_prompt" --lookup "$k"
+    done
+done

@@ -144,12 +144,24 @@ inline void for_token_tiles(int n_tokens, const Body& body) {
     for (int tile = 0, t = 0; tile < tiles; ++tile) {
         const int size = (n_tokens - t) / (tiles - tile);  // the rest, shared out evenly
         switch (size) {
-            case 1: body.template operator()<1>(t); break;
-            case 2: body.template operator()<2>(t); break;
-            case 3: body.template operator()<3>(t); break;
-            case 4: body.template operator()<4>(t); break;
-            case 5: body.template operator()<5>(t); break;
-            default: body.template operator()<6>(t); break;
+            case 1:
+                body.template operator()<1>(t);
+                break;
+            case 2:
+                body.template operator()<2>(t);
+                break;
+            case 3:
+                body.template operator()<3>(t);
+                break;
+            case 4:
+                body.template operator()<4>(t);
+                break;
+            case 5:
+                body.template operator()<5>(t);
+                break;
+            default:
+                body.template operator()<6>(t);
+                break;
         }
         t += size;
     }

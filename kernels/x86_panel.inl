@@ -449,8 +449,8 @@ inline typename L::F k_block_token(GroupValues group_values, const Scales& s, co
 // values decoded once serve every token; the sums are k_block_token's, token by token.
 template <typename L, int T, int kRun, bool kIntegerOffset = false, typename GroupValues,
           typename Scales>
-inline void k_block_tokens(GroupValues group_values, const Scales& s,
-                           const BlockQ8_K* const* act, int64_t b, typename L::F* acc) {
+inline void k_block_tokens(GroupValues group_values, const Scales& s, const BlockQ8_K* const* act,
+                           int64_t b, typename L::F* acc) {
     typename L::I sum[T];
     for (auto& v : sum) v = L::set1(0);
 #if defined(__AVX512F__)
@@ -462,8 +462,8 @@ inline void k_block_tokens(GroupValues group_values, const Scales& s,
         for (int h = 0; h < 2; ++h) {
             const int j = 2 * g + h;
             for (int i = 0; i < T; ++i) {
-                sum[i] = L::add(sum[i],
-                                sub_block_dot<L, kRun>(q + 4 * h, act[i][b].qs + 16 * j, s.scale[j]));
+                sum[i] = L::add(
+                    sum[i], sub_block_dot<L, kRun>(q + 4 * h, act[i][b].qs + 16 * j, s.scale[j]));
             }
         }
     }

@@ -23,6 +23,7 @@ Session::Session(const Model& model, const Tokenizer& tokenizer, const SessionPa
     context_.set_cancel_flag(&cancel_);
     ContextParams draft_context = params.context;
     draft_context.n_ctx = context_.n_ctx();  // the target's, resolved
+    draft_context.pool = context_.thread_pool();
     drafter_ = make_drafter(params.speculation, model, draft_context);
     draft_ = params.speculation.draft;
 }

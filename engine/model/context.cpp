@@ -30,6 +30,7 @@ ContextParams resolve(const ModelConfig& c, uint64_t weights, ContextParams p) {
                     std::to_string(c.n_ctx_train) + " positions this " + std::string(c.arch->name) +
                     " model has learned");
     }
+    if (p.pool) p.n_threads = p.pool->size();
     if (p.n_threads == 0) p.n_threads = default_thread_count();
     if (p.n_batch == 0) p.n_batch = 512;
     p.n_batch = std::min(p.n_batch, p.n_ctx);
@@ -166,7 +167,8 @@ Context::Context(const Model& model, const ContextParams& params)
                       params)),
       kv_(model.config().n_attention_layers, params_.n_ctx * params_.n_seq,
           model.config().n_head_kv, model.config().head_dim, params_.kv_type),
-      pool_(params_.n_threads),
+      pool_owner_(params.pool ? params.pool : std::make_shared<ThreadPool>(params_.n_threads)),
+      pool_(*pool_owner_),
       n_past_(params_.n_seq, 0),
       rope_factors_(model.rope_factors_for(params_.n_ctx)) {
     const ModelConfig& c = model.config();

@@ -42,6 +42,10 @@ struct ContextParams {
     // Sequences the cache holds side by side, n_ctx positions each, for continuous batching
     // (decode_sequences): the KV cache is n_seq x n_ctx positions. 1 for a single conversation.
     int n_seq = 1;
+    // Run on this pool instead of a new one (n_threads is then its size): a draft model's
+    // context beside its target's (engine/generate/draft.h). The two must never run at once;
+    // sharing keeps a second set of threads from waiting for work on the same cores.
+    std::shared_ptr<ThreadPool> pool;
     // A memory budget in bytes for the weights, the KV cache and the scratch together (0: none).
     // A default context (n_ctx 0) shrinks to the largest that fits; a context asked for that
     // does not fit is refused, saying how much would.
@@ -138,6 +142,8 @@ class Context {
     int n_batch() const { return params_.n_batch; }  // most tokens of one forward pass
     int n_seq() const { return params_.n_seq; }
     int n_threads() const { return pool_.size(); }
+    // The pool this context runs on, for another context to share (ContextParams::pool).
+    std::shared_ptr<ThreadPool> thread_pool() const { return pool_owner_; }
     const Model& model() const { return model_; }
     MemoryUse memory() const;
 
@@ -229,7 +235,8 @@ class Context {
     const Model& model_;
     ContextParams params_;
     KvCache kv_;
-    ThreadPool pool_;
+    std::shared_ptr<ThreadPool> pool_owner_;  // its own, or one it shares (ContextParams::pool)
+    ThreadPool& pool_;
     std::vector<int> n_past_;  // per sequence: positions held
     std::vector<float> logits_;
     // decode_sequences: input i's logits rows are [sequence_rows_[i], sequence_rows_[i + 1]).

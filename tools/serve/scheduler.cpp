@@ -72,6 +72,7 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const Sched
       recurrent_(model.config().recurrent()) {
     ContextParams draft_context = with_sequences(params.context, params.n_slots);
     draft_context.n_ctx = context_.n_ctx();  // the slots', resolved
+    draft_context.pool = context_.thread_pool();
     drafter_ = make_drafter(params.speculation, model, draft_context);
     draft_ = params.speculation.draft;
     thread_ = std::thread([this] { run(); });
