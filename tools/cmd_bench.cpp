@@ -15,15 +15,18 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "ember.h"
+#include "engine/generate/session.h"
 #include "engine/model/context.h"
 #include "engine/runtime/thread_pool.h"
 #include "kernels/cpu_features.h"
 #include "tools/command.h"
 #include "tools/model_options.h"
+#include "tools/speculation_options.h"
 
 namespace ember::cli {
 namespace {
@@ -37,7 +40,12 @@ struct BenchOptions {
     bool threads_sweep = false;  // every thread count from 1 up
     bool roofline = true;        // measure the memory-read bandwidth (--no-roofline: skip it)
     std::string output = "table";
+    SpeculationOptions speculation;  // tgN: greedy generation through a Session, speculating
 };
+
+// What generation with speculation starts from: a text, so that the draft has something to
+// guess from (random tokens would give it nothing).
+constexpr const char* kSpeculationPrompt = "Once upon a time, there was a little girl named";
 
 struct Stats {
     double mean = 0, sd = 0;
@@ -134,7 +142,14 @@ std::string file_type_name(const gguf::File& file) {
 int run_bench(const BenchOptions& o) {
     if (o.n_prompt == 0 && o.n_gen == 0)
         throw UsageError("-p and -n are both 0: nothing to measure");
+    const bool speculating = !o.speculation.draft_model.empty() || o.speculation.lookup > 0;
+    if (speculating && o.n_depth > 0) {
+        throw UsageError(
+            "--draft-model and --lookup measure generation after a text prompt; "
+            "-d is not taken with them");
+    }
     const Model model(o.model.model_path, o.model.model_options());
+    const std::unique_ptr<const Model> draft_model = o.speculation.load(o.model.model_options());
     // Bytes a generated token reads: every tensor but the embedding table, unless the output
     // head is that table (tied embeddings); of a mixture's experts only those a token chooses.
     const uint64_t weight_bytes = token_reads(model.config(), model.file()).bytes;
@@ -168,10 +183,43 @@ int run_bench(const BenchOptions& o) {
     struct Result {
         int n_threads, n_prompt, n_gen;
         std::vector<double> ts;
+        int64_t drafted = 0, accepted = 0;  // speculation, over the repetitions
     };
+    std::optional<Tokenizer> tokenizer;
+    std::vector<int32_t> text_prompt;
+    if (speculating) {
+        tokenizer.emplace(model.file());
+        text_prompt = tokenizer->encode(kSpeculationPrompt, true, false);
+        params.n_ctx = std::max(params.n_ctx, static_cast<int>(text_prompt.size()) + o.n_gen + 1);
+    }
     std::vector<Result> results;
     std::unique_ptr<Context> context_ptr;
+    // Generation with speculation: greedy from the text prompt, as ember run would.
+    const auto run_speculative_test = [&](int n_gen) {
+        SessionParams sp;
+        sp.context = params;
+        sp.sampling.temperature = 0;
+        sp.speculation = o.speculation.params(draft_model.get());
+        Session session(model, *tokenizer, sp);
+        Result r{session.context().n_threads(), 0, n_gen, {}};
+        for (int rep = -1; rep < o.repetitions; ++rep) {
+            session.reset();
+            session.append_tokens(text_prompt);
+            TurnOptions turn;
+            turn.max_tokens = n_gen;
+            turn.ignore_eos = true;
+            turn.context_shift = false;
+            const TurnResult result =
+                session.generate("", turn, [](std::string_view) { return true; });
+            if (rep < 0) continue;
+            r.ts.push_back(1000.0 * result.n_generated / result.generate_ms);
+            r.drafted += result.n_drafted;
+            r.accepted += result.n_accepted;
+        }
+        results.push_back(r);
+    };
     const auto run_test = [&](int n_prompt, int n_gen) {
+        if (n_gen > 0 && speculating) return run_speculative_test(n_gen);
         Context& context = *context_ptr;
         Result r{context.n_threads(), n_prompt, n_gen, {}};
         for (int rep = -1; rep < o.repetitions; ++rep) {  // rep -1 warms up
@@ -218,13 +266,15 @@ int run_bench(const BenchOptions& o) {
                 "\"type_k\": \"%s\", \"type_v\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, "
                 "\"n_depth\": %d, "
                 "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
-                "\"read_bandwidth_gbs\": %.2f, \"roofline_fraction\": %.4f}\n",
+                "\"read_bandwidth_gbs\": %.2f, \"roofline_fraction\": %.4f, "
+                "\"n_drafted\": %lld, \"n_accepted\": %lld}\n",
                 EMBER_VERSION_STRING, active_kernel_set().c_str(), o.model.model_path.c_str(),
                 model_type, static_cast<unsigned long long>(model_bytes),
                 static_cast<unsigned long long>(n_params), params.n_batch, params.n_batch,
                 r.n_threads, o.model.kv_type.c_str(), o.model.kv_type.c_str(), r.n_prompt, r.n_gen,
                 o.n_depth, s_ns.mean, s_ns.sd, s.mean, s.sd, bandwidth,
-                r.n_gen > 0 && bandwidth > 0 ? weight_bytes * s.mean / 1e9 / bandwidth : 0.0);
+                r.n_gen > 0 && bandwidth > 0 ? weight_bytes * s.mean / 1e9 / bandwidth : 0.0,
+                static_cast<long long>(r.drafted), static_cast<long long>(r.accepted));
         }
         return 0;
     }
@@ -252,6 +302,15 @@ int run_bench(const BenchOptions& o) {
                     model_bytes / 1048576.0, params_label(n_params).c_str(),
                     active_kernel_set().c_str(), r.n_threads, test, ts, roof);
     }
+    for (const Result& r : results) {
+        if (r.n_gen == 0 || !speculating) continue;
+        std::printf(
+            "\ntg%d speculating (greedy after \"%s\"): %lld drafted, %lld accepted (%.0f%%)",
+            r.n_gen, kSpeculationPrompt, static_cast<long long>(r.drafted),
+            static_cast<long long>(r.accepted),
+            r.drafted > 0 ? 100.0 * r.accepted / r.drafted : 0.0);
+    }
+    if (speculating) std::printf("\n");
     if (o.threads_sweep) {
         // The curve in one line per test: tokens/s by thread count, and the best.
         for (const bool gen : {false, true}) {
@@ -309,6 +368,7 @@ Runner add_bench_command(CLI::App& app) {
     sub->add_option("-r,--repetitions", options->repetitions, "Repetitions per test")
         ->check(number_in(1, 1000))
         ->capture_default_str();
+    options->speculation.add_to(*sub);
     sub->add_option("-o,--output", options->output, "table or jsonl")
         ->check(CLI::IsMember({"table", "jsonl"}))
         ->capture_default_str();
