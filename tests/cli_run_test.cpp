@@ -46,6 +46,30 @@ TEST(CliRun, SameSeedSameText) {
     EXPECT_FALSE(a.out.empty());
 }
 
+// Speculative decoding from the command line: llama.cpp's story, token for token, with
+// stories-5M's Q4_0 file drafting for the bundled stories260K (the same vocabulary), and
+// by lookup; the guesses counted on stderr; a model with recurrent layers refused in one line.
+TEST(CliRun, SpeculationPrintsTheSameStory) {
+    const auto expected = read_file(shared_path("reference/stories260K/stories260K-once.txt"));
+    const std::string draft =
+        shared_path("models/ember-stories-5M/ember-stories-5M-Q4_0.gguf").string();
+    for (const std::string& how :
+         std::vector<std::string>{" --draft-model " + draft + " --draft-max 4", " --lookup 6"}) {
+        const auto result =
+            run_ember("run -m " + bundled_model() + " -p 'Once upon a time' -n 200 --temp 0" + how);
+        ASSERT_EQ(result.status, 0) << result.err;
+        EXPECT_EQ(result.out, std::string(expected.begin(), expected.end())) << how;
+        EXPECT_NE(result.err.find("draft: "), std::string::npos) << result.err;
+    }
+    const auto refused =
+        run_ember("run -m " + shared_path("arch2/models/mini-lfm2-F32.gguf").string() +
+                  " -p a -n 4 --lookup 4");
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_EQ(refused.err.rfind("ember: error: ", 0), 0u) << refused.err;
+    EXPECT_EQ(refused.err.find('\n'), refused.err.size() - 1) << refused.err;
+    EXPECT_NE(refused.err.find("recurrent state"), std::string::npos) << refused.err;
+}
+
 // --prompt-cache: the first run evaluates the prompt and saves it; the second evaluates none of
 // it and prints the same text; a longer prompt reuses the cached start; a damaged, truncated
 // or foreign file is reported and the prompt evaluated afresh (same text again).
