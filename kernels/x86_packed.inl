@@ -188,7 +188,7 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
     constexpr int kRun = kInt16Run<Packed>;
     const int64_t n_blocks = n / kQK;
     const auto* groups = static_cast<const Packed*>(packed);
-    if (a.n_tokens < 4) {  // generation: decode each block as it streams in, straight to use
+    if (a.n_tokens < kStreamedBatch) {  // decode each block as it streams in, straight to use
         const auto decoded = [groups](int64_t b) {
             typename PanelOf<Packed>::Narrow p;
             unpack(groups[b], &p);
