@@ -500,6 +500,41 @@ double metric_value(Harness& h, const std::string& name) {
     return at == std::string::npos ? -1 : std::stod(text.substr(value + 2));
 }
 
+// ember serve --draft-model (here stories-5M's Q4_0 file for the bundled stories260K, one
+// vocabulary) and --lookup: a completion's text is the plain server's, and /metrics counts
+// the guesses made and taken.
+TEST(ServeHttp, SpeculationGivesThePlainTextAndIsCounted) {
+    const std::string body =
+        R"({"prompt": "Once upon a time", "max_tokens": 60, "temperature": 0})";
+    const std::string plain =
+        json::parse(shared().post("/v1/completions", body).body)["choices"][0]["text"]
+            .get<std::string>();
+    ASSERT_FALSE(plain.empty());
+    for (const bool lookup : {false, true}) {
+        ServeOptions o;
+        if (lookup) {
+            o.pool.scheduler.speculation.lookup = true;
+        } else {
+            o.pool.draft_model_path =
+                ember::test::shared_path("models/ember-stories-5M/ember-stories-5M-Q4_0.gguf")
+                    .string();
+        }
+        o.pool.scheduler.speculation.draft.max = 4;
+        Harness h(o);
+        const Reply r = h.post("/v1/completions", body);
+        ASSERT_EQ(r.status, 200) << r.body;
+        EXPECT_EQ(json::parse(r.body)["choices"][0]["text"], plain)
+            << (lookup ? "lookup" : "draft");
+        const double drafted = metric_value(h, "ember_draft_tokens_total");
+        const double taken = metric_value(h, "ember_draft_accepted_tokens_total");
+        EXPECT_GT(drafted, 0);
+        EXPECT_LE(taken, drafted);
+        if (!lookup) {
+            EXPECT_GT(taken, 0);
+        }
+    }
+}
+
 // The NDJSON lines of a streamed ollama reply.
 std::vector<json> ndjson_lines(const std::string& body) {
     std::vector<json> out;
