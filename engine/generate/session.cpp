@@ -157,17 +157,29 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
                 }
                 pending_ = -1;
                 bool stop = false;
-                const Turn::Verified v = turn.verify(
-                    draft, [&](int row) { return context_.logits(row); }, context_.n_vocab(),
-                    [&](const Turn::Step& step) {
-                        if (step.token >= 0 && options.on_token && !options.on_token(step.token)) {
-                            turn.end(StopReason::Callback);
-                            stop = true;
-                            return false;
-                        }
-                        emit(step.text);
-                        return true;
-                    });
+                int rows = 0;  // steps handed on: each but the last took its guess
+                Turn::Verified v;
+                try {
+                    v = turn.verify(
+                        draft, [&](int row) { return context_.logits(row); }, context_.n_vocab(),
+                        [&](const Turn::Step& step) {
+                            ++rows;
+                            if (step.token >= 0 && options.on_token &&
+                                !options.on_token(step.token)) {
+                                turn.end(StopReason::Callback);
+                                stop = true;
+                                return false;
+                            }
+                            emit(step.text);
+                            return true;
+                        });
+                } catch (...) {
+                    // (a grammar that allows nothing, its limits): the session keeps what the
+                    // turn took, never a guess it did not
+                    context_.truncate(base + 1 + rows);
+                    tokens_.resize(base + 1 + rows);
+                    throw;
+                }
                 result.n_drafted += static_cast<int>(draft.size());
                 result.n_accepted += v.taken;
                 context_.truncate(base + 1 + v.taken);  // pending_ and the guesses taken
