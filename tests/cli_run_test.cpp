@@ -68,6 +68,13 @@ TEST(CliRun, SpeculationPrintsTheSameStory) {
     EXPECT_EQ(refused.err.rfind("ember: error: ", 0), 0u) << refused.err;
     EXPECT_EQ(refused.err.find('\n'), refused.err.size() - 1) << refused.err;
     EXPECT_NE(refused.err.find("recurrent state"), std::string::npos) << refused.err;
+    // Draft sizes with nothing to draft are refused, not ignored.
+    for (const std::string& alone : {std::string(" --draft-max 4"), std::string(" --draft-min 2"),
+                                     std::string(" --lookup 4 --draft-p-min 0.5")}) {
+        const auto r = run_ember("run -m " + bundled_model() + " -p a -n 4" + alone);
+        EXPECT_EQ(r.status, 2) << alone << ": " << r.err;
+        EXPECT_NE(r.err.find("--draft-"), std::string::npos) << r.err;
+    }
 }
 
 // --prompt-cache: the first run evaluates the prompt and saves it; the second evaluates none of

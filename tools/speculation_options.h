@@ -9,6 +9,7 @@
 
 #include "engine/generate/draft.h"
 #include "engine/model/model.h"
+#include "tools/command.h"
 #include "tools/option_checks.h"
 
 namespace ember::cli {
@@ -30,17 +31,25 @@ struct SpeculationOptions {
                            "(for replies that copy from their input)")
                 ->check(number_in(1, 256, ""));
         model->excludes(lookup_option);
-        app.add_option("--draft-max", draft.max, "Most tokens guessed at a time")
-            ->check(number_in(1, 256, ""))
-            ->capture_default_str();
-        app.add_option("--draft-min", draft.min,
-                       "Fewer guesses than this: generate the token plainly")
-            ->check(number_in(0, 256, ""))
-            ->capture_default_str();
-        app.add_option("--draft-p-min", draft.p_min,
-                       "The draft model stops guessing where its top probability is below this")
-            ->check(number_in(0.0, 1.0, ""))
-            ->capture_default_str();
+        // Sizes only a draft model takes (lookup's size is its N), and one both take: refused
+        // where nothing would use them.
+        auto* max = app.add_option("--draft-max", draft.max, "Most tokens guessed at a time")
+                        ->check(number_in(1, 256, ""))
+                        ->capture_default_str();
+        auto* p_min = app.add_option("--draft-p-min", draft.p_min,
+                                     "The draft model stops guessing where its top probability "
+                                     "is below this")
+                          ->check(number_in(0.0, 1.0, ""))
+                          ->capture_default_str();
+        auto* min = app.add_option("--draft-min", draft.min,
+                                   "Fewer guesses than this: generate the token plainly")
+                        ->check(number_in(0, 256, ""))
+                        ->capture_default_str();
+        max->needs(model);
+        p_min->needs(model);
+        min_option_ = min;
+        model_option_ = model;
+        lookup_option_ = lookup_option;
     }
     // The draft model, if one was asked for (its options like the target's).
     std::unique_ptr<Model> load(const ember::ModelOptions& options) const {
@@ -48,6 +57,10 @@ struct SpeculationOptions {
         return std::make_unique<Model>(draft_model, options);
     }
     SpeculationParams params(const Model* loaded_draft) const {
+        if (min_option_ != nullptr && min_option_->count() > 0 && model_option_->count() == 0 &&
+            lookup_option_->count() == 0) {
+            throw UsageError("--draft-min needs --draft-model or --lookup");
+        }
         SpeculationParams p;
         p.draft_model = loaded_draft;
         p.lookup = lookup > 0;
@@ -55,6 +68,11 @@ struct SpeculationOptions {
         if (lookup > 0) p.draft.max = lookup;
         return p;
     }
+
+  private:
+    CLI::Option* min_option_ = nullptr;
+    CLI::Option* model_option_ = nullptr;
+    CLI::Option* lookup_option_ = nullptr;
 };
 
 }  // namespace ember::cli
