@@ -575,6 +575,7 @@ void k_tokens_streamed(int64_t n_blocks, const Packed* low, const Q8Batch& a, fl
     if constexpr (kWide) load.stride = static_cast<size_t>(n_blocks) * sizeof(Packed);
 #endif
     const auto scales_of = [low, n_blocks](int64_t b, Scales* s) {
+        (void)n_blocks;  // read only by the 16-row path
         if constexpr (kWide) {
 #if defined(__AVX512F__)
             KScales rows_0_7, rows_8_15;
