@@ -49,6 +49,12 @@ typedef enum ember_status {
 /* A short English description of a status ("file error"). Never NULL. */
 const char* ember_status_string(ember_status status);
 
+/* The message of the last call on this thread that failed ("grammar: line 2, column 7: ...",
+ * "the output buffer is too small"), or "" if it gave none; calls that succeed may clear it.
+ * For calls without an error buffer (ember_generate, ember_session_append, ...) and for
+ * bindings. Valid until the next call on this thread. */
+const char* ember_last_error(void);
+
 /* ---- logging ---- */
 
 typedef enum ember_log_level {
@@ -169,6 +175,16 @@ ember_status ember_session_append(ember_session* session, const char* text, size
 ember_status ember_session_append_tokens(ember_session* session, const ember_token* tokens,
                                          size_t n_tokens);
 
+/* Starts over from text, for apps that send the whole conversation each time (a stateless
+ * completion API, a chat app's history): the session then holds exactly text's tokens
+ * (tokenized as ember_session_append tokenizes an empty session's text), evaluating only what
+ * follows the longest start it shares with what the session held (an earlier turn's cache is
+ * kept), and its sampler starts over from its seed, with sampling as its parameters when not
+ * NULL (they stay the session's). The reply then depends on text and the parameters alone.
+ * An empty text fails. */
+ember_status ember_session_set_prompt(ember_session* session, const char* text, size_t text_length,
+                                      const ember_sampler_params* sampling);
+
 /* The next-token logits after the last evaluated token (ember_model_n_vocab values), or NULL
  * if nothing was evaluated yet. Valid until the next call on the session. */
 const float* ember_session_logits(ember_session* session);
@@ -252,6 +268,10 @@ typedef struct ember_generate_params {
        ember_grammar_check says why. Default NULL. */
     const char* grammar;
     const char* json_schema;
+    /* A chat template whose end-of-turn markers end the reply, as in ember_turn_params: a
+       built-in format's name or a template's text as in ember_chat_format, "" for the model's
+       own; NULL (default): only end-of-sequence and the vocabulary's end-of-turn tokens. */
+    const char* chat_template;
 } ember_generate_params;
 
 ember_generate_params ember_generate_default_params(void);

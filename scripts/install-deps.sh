@@ -24,6 +24,7 @@ test=(
     g++-aarch64-linux-gnu qemu-user # the NEON kernels and ember for aarch64, run under qemu
     g++-mingw-w64-x86-64-posix wine64 wine  # ember.exe for Windows, run under wine
     chromium                       # the chat page's browser test (puppeteer-core drives it)
+    python3-pytest python3-venv    # the Python binding's tests, and its pip install
 )
 with_tests=false
 case "${1:-}" in

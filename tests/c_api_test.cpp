@@ -51,6 +51,13 @@ class CApi : public ::testing::Test {
             << error;
     }
     void TearDown() override { ember_model_free(model_); }
+    // A greedy one-thread session on the bundled model (free it), or null after a failure.
+    ember_session* greedy_session() {
+        const ember_session_params params = greedy_params();
+        ember_session* session = nullptr;
+        EXPECT_EQ(ember_session_create(model_, &params, &session, nullptr, 0), EMBER_OK);
+        return session;
+    }
     ember_model* model_ = nullptr;
 };
 
@@ -357,6 +364,130 @@ TEST_F(CApi, SecondTurnEvaluatesOnlyItsNewTokens) {
     ASSERT_EQ(ember_session_reset(session), EMBER_OK);
     EXPECT_EQ(ember_session_n_tokens(session), 0);
     ember_session_free(session);
+}
+
+// ember_session_set_prompt: a stateless caller's reply depends on its prompt and sampling only,
+// whatever the session held before, and equals a fresh session's.
+TEST_F(CApi, SetPromptStartsOverAsAFreshSessionWould) {
+    ember_session_params params = greedy_params();
+    params.sampling.temperature = 0.9f;
+    params.sampling.seed = 7;
+    const auto fresh = [&](const char* prompt) {
+        ember_session* s = nullptr;
+        EXPECT_EQ(ember_session_create(model_, &params, &s, nullptr, 0), EMBER_OK);
+        ember_generate_params gp = ember_generate_default_params();
+        gp.n_predict = 24;
+        Collected out;
+        EXPECT_EQ(ember_generate(s, prompt, &gp, collect, &out, nullptr), EMBER_OK);
+        ember_session_free(s);
+        return out.text;
+    };
+    ember_session* session = nullptr;
+    ember_session_params other = params;
+    other.sampling.seed = 99;
+    ASSERT_EQ(ember_session_create(model_, &other, &session, nullptr, 0), EMBER_OK);
+    ember_generate_params gp = ember_generate_default_params();
+    gp.n_predict = 24;
+    const auto reply = [&](const char* prompt) {
+        EXPECT_EQ(ember_session_set_prompt(session, prompt, std::strlen(prompt), &params.sampling),
+                  EMBER_OK);
+        Collected out;
+        EXPECT_EQ(ember_generate(session, nullptr, &gp, collect, &out, nullptr), EMBER_OK);
+        return out.text;
+    };
+    const std::string once = reply("Once upon a time");
+    EXPECT_EQ(once, fresh("Once upon a time"));
+    reply("The dog ran to the park");
+    EXPECT_EQ(reply("Once upon a time"), once);
+    // A longer prompt sharing the start: only its new tokens are evaluated, same reply.
+    const std::string longer = "Once upon a time" + once;
+    EXPECT_EQ(reply(longer.c_str()), fresh(longer.c_str()));
+    EXPECT_EQ(reply("Once upon a time"), once);  // shorter again: the cache is cut back
+    ember_token tokens[64];
+    size_t n = 0;
+    ASSERT_EQ(ember_tokenize(model_, "Once upon a time", 16, true, true, tokens, 64, &n), EMBER_OK);
+    ASSERT_EQ(ember_session_set_prompt(session, "Once upon a time", 16, nullptr), EMBER_OK);
+    EXPECT_EQ(ember_session_n_tokens(session), static_cast<int32_t>(n));
+    EXPECT_EQ(ember_session_set_prompt(nullptr, "x", 1, nullptr), EMBER_ERROR_INVALID_ARGUMENT);
+    ember_sampler_params bad = params.sampling;
+    bad.top_p = 2.0f;
+    EXPECT_EQ(ember_session_set_prompt(session, "x", 1, &bad), EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(ember_last_error()).find("top_p"), std::string::npos)
+        << ember_last_error();
+    ember_session_free(session);
+}
+
+// Calls without an error buffer leave their reason for ember_last_error(); a call that
+// succeeds clears it.
+TEST_F(CApi, LastErrorHoldsTheReasonOfTheLastFailure) {
+    ember_session* session = greedy_session();
+    ASSERT_NE(session, nullptr);
+    ember_generate_params gp = ember_generate_default_params();
+    gp.grammar = "root ::= (";
+    Collected out;
+    EXPECT_EQ(ember_generate(session, "Once", &gp, collect, &out, nullptr),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(ember_last_error()).find("grammar"), std::string::npos)
+        << ember_last_error();
+    std::string seen_on_other_thread = "unset";
+    std::thread([&] { seen_on_other_thread = ember_last_error(); }).join();
+    EXPECT_EQ(seen_on_other_thread, "");  // per thread
+    gp.grammar = nullptr;
+    gp.n_predict = 2;
+    EXPECT_EQ(ember_generate(session, "Once", &gp, collect, &out, nullptr), EMBER_OK);
+    EXPECT_STREQ(ember_last_error(), "");
+    ember_session_free(session);
+}
+
+// ember_generate_params.chat_template: the template's end-of-turn markers end the reply.
+TEST_F(CApi, GenerateEndsWhereTheChatTemplateEndsATurn) {
+    ember_session* session = greedy_session();
+    ASSERT_NE(session, nullptr);
+    ember_generate_params gp = ember_generate_default_params();
+    gp.grammar = "root ::= \"Hi there<|im_end|> and on\"";
+    Collected plain;
+    ember_generate_stats stats{};
+    ASSERT_EQ(ember_generate(session, "Once", &gp, collect, &plain, &stats), EMBER_OK);
+    EXPECT_EQ(plain.text, "Hi there<|im_end|> and on");
+    gp.chat_template = "chatml";
+    Collected chat;
+    ASSERT_EQ(ember_session_reset(session), EMBER_OK);
+    ASSERT_EQ(ember_generate(session, "Once", &gp, collect, &chat, &stats), EMBER_OK);
+    EXPECT_EQ(chat.text, "Hi there");
+    EXPECT_EQ(stats.stop_reason, EMBER_STOP_STRING);
+    gp.chat_template = "no-such-format";
+    EXPECT_EQ(ember_generate(session, "Once", &gp, collect, &chat, &stats),
+              EMBER_ERROR_INVALID_ARGUMENT);
+    ember_session_free(session);
+}
+
+// What a binding does in a loop (its tests run 1,000 of these): under ASan and LeakSanitizer in
+// the sanitizer build, any leak or use after free fails here.
+TEST(CApiLifetimes, AThousandModelsSessionsAndEmbeddersComeAndGo) {
+    for (int i = 0; i < 1000; ++i) {
+        ember_model* model = nullptr;
+        ASSERT_EQ(ember_model_load(bundled_model().c_str(), nullptr, &model, nullptr, 0), EMBER_OK);
+        ember_session_params params = greedy_params();
+        params.n_ctx = 64;
+        ember_session* session = nullptr;
+        ASSERT_EQ(ember_session_create(model, &params, &session, nullptr, 0), EMBER_OK);
+        ember_generate_params gp = ember_generate_default_params();
+        gp.n_predict = 2;
+        Collected out;
+        ASSERT_EQ(ember_session_set_prompt(session, "Once", 4, nullptr), EMBER_OK);
+        ASSERT_EQ(ember_generate(session, nullptr, &gp, collect, &out, nullptr), EMBER_OK);
+        ember_embedder_params ep = ember_embedder_default_params();
+        ep.n_ctx = 64;
+        ep.n_threads = 1;
+        ember_embedder* embedder = nullptr;
+        ASSERT_EQ(ember_embedder_create(model, &ep, &embedder, nullptr, 0), EMBER_OK);
+        const char* texts[] = {"Once"};
+        std::vector<float> vector(static_cast<size_t>(ember_embedder_dimension(embedder)));
+        ASSERT_EQ(ember_embed(embedder, texts, 1, vector.data(), vector.size(), nullptr), EMBER_OK);
+        ember_embedder_free(embedder);
+        ember_session_free(session);
+        ember_model_free(model);
+    }
 }
 
 TEST_F(CApi, ContextFullIsReported) {

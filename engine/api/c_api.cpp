@@ -67,7 +67,11 @@ struct ember_embedder {
 
 namespace {
 
+// The message of the last failed call on this thread, for ember_last_error().
+thread_local std::string last_error;
+
 void write_message(char* buffer, size_t size, const std::string& message) {
+    last_error = message;
     if (buffer == nullptr || size == 0) return;
     const size_t n = std::min(size - 1, message.size());
     std::memcpy(buffer, message.data(), n);
@@ -81,10 +85,12 @@ struct BufferTooSmall {};
 
 template <typename Body>
 ember_status guarded(ember_status fallback, char* error, size_t error_size, Body&& body) {
+    last_error.clear();
     try {
         body();
         return EMBER_OK;
     } catch (const BufferTooSmall&) {
+        last_error = "the output buffer is too small";
         return EMBER_ERROR_BUFFER_TOO_SMALL;
     } catch (const ember::CancelledError& e) {
         write_message(error, error_size, e.what());
@@ -182,6 +188,10 @@ extern "C" {
 
 const char* ember_version(void) {
     return EMBER_VERSION_STRING;
+}
+
+const char* ember_last_error(void) {
+    return last_error.c_str();
 }
 
 const char* ember_status_string(ember_status status) {
@@ -366,6 +376,26 @@ ember_status ember_session_append(ember_session* session, const char* text, size
     });
 }
 
+ember_status ember_session_set_prompt(ember_session* session, const char* text, size_t text_length,
+                                      const ember_sampler_params* sampling) {
+    if (session == nullptr || (text == nullptr && text_length > 0)) {
+        write_message(nullptr, 0, "ember_session_set_prompt: session or text is NULL");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
+    return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
+        const std::vector<int32_t> tokens = session->owner.tokenizer.encode(
+            std::string_view(text ? text : "", text_length), /*add_special=*/true,
+            /*parse_special=*/true);
+        if (tokens.empty()) throw ember::Error("ember_session_set_prompt: the prompt is empty");
+        if (sampling != nullptr) {
+            const ember::SamplerParams params = to_sampler_params(*sampling);
+            session->session.start_over(tokens, &params);
+        } else {
+            session->session.start_over(tokens);
+        }
+    });
+}
+
 ember_status ember_session_append_tokens(ember_session* session, const ember_token* tokens,
                                          size_t n_tokens) {
     if (session == nullptr || (tokens == nullptr && n_tokens > 0))
@@ -457,6 +487,7 @@ ember_generate_params ember_generate_default_params(void) {
     p.thermal_limit_celsius = 0;
     p.grammar = nullptr;
     p.json_schema = nullptr;
+    p.chat_template = nullptr;
     return p;
 }
 
@@ -473,9 +504,15 @@ ember_status ember_grammar_check(const char* grammar, const char* json_schema, c
 ember_status ember_generate(ember_session* session, const char* prompt,
                             const ember_generate_params* params, ember_text_callback callback,
                             void* user_data, ember_generate_stats* stats) {
-    if (session == nullptr || callback == nullptr) return EMBER_ERROR_INVALID_ARGUMENT;
+    if (session == nullptr || callback == nullptr) {
+        write_message(nullptr, 0, "ember_generate: session or callback is NULL");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
     const ember_generate_params p = params ? *params : ember_generate_default_params();
-    if (p.stop_strings == nullptr && p.n_stop_strings > 0) return EMBER_ERROR_INVALID_ARGUMENT;
+    if (p.stop_strings == nullptr && p.n_stop_strings > 0) {
+        write_message(nullptr, 0, "ember_generate: stop_strings is NULL with a count");
+        return EMBER_ERROR_INVALID_ARGUMENT;
+    }
     return guarded(EMBER_ERROR_INVALID_ARGUMENT, nullptr, 0, [&] {
         ember::TurnOptions options;
         options.max_tokens = p.n_predict;
@@ -490,6 +527,10 @@ ember_status ember_generate(ember_session* session, const char* prompt,
             if (p.stop_strings[i] != nullptr) options.stop_strings.emplace_back(p.stop_strings[i]);
         }
         options.grammar = compile_grammar(p.grammar, p.json_schema);
+        if (p.chat_template != nullptr) {
+            const ember_model& model = session->owner;
+            ember::add_chat_ends(options, chat_format_of(model, p.chat_template), model.tokenizer);
+        }
         const ember::TurnResult r = session->session.generate(
             prompt ? prompt : "", options,
             [&](std::string_view text) { return callback(text.data(), text.size(), user_data); });

@@ -43,6 +43,22 @@ void Session::rewind(int n) {
     tokens_.resize(n);
 }
 
+void Session::start_over(std::span<const int32_t> tokens, const SamplerParams* sampling) {
+    if (tokens.empty()) throw Error("start_over: no tokens to start from");
+    size_t shared = 0;
+    while (shared < tokens_.size() && shared + 1 < tokens.size() &&
+           tokens_[shared] == tokens[shared]) {
+        ++shared;
+    }
+    rewind(static_cast<int>(shared));
+    pending_ = -1;
+    if (sampling != nullptr) sampler_ = Sampler(*sampling);
+    sampler_.reset();
+    for (size_t i = 0; i < shared; ++i) sampler_.accept(tokens[i]);
+    cancel_.store(false);
+    evaluate(tokens.subspan(shared), 0);
+}
+
 int Session::shift(int n_keep) {
     return shift_context(context_, 0, tokens_, n_keep, tokenizer_.vocab().bos);
 }

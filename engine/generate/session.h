@@ -62,6 +62,13 @@ class Session {
     void append(std::string_view text);
     void append_tokens(std::span<const int32_t> tokens);
 
+    // Makes the session hold exactly `tokens` (at least one), as a new session given them
+    // would: what it holds that begins `tokens` keeps its cache and only the rest is evaluated
+    // (the last token always, for fresh logits), and the sampler starts over from its seed
+    // (with `sampling` as its parameters when given), its penalties seeing `tokens`. For APIs
+    // that send the whole conversation each time: the reply depends on it alone.
+    void start_over(std::span<const int32_t> tokens, const SamplerParams* sampling = nullptr);
+
     // Appends `prompt` (may be empty), then generates.
     TurnResult generate(std::string_view prompt, const TurnOptions& options,
                         const TextCallback& on_text);

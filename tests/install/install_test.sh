@@ -21,9 +21,25 @@ for lang in c cpp; do
 done
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 cc "$src_dir/examples/embed/c/story.c" -o "$work/story_pc" $(pkg-config --cflags --libs ember)
+if [ -e "$work/prefix/lib/libember.so" ]; then
+    # libember.so (EMBER_SHARED): pkg-config links it; its soname carries the major version
+    # and it exports the C API alone.
+    export LD_LIBRARY_PATH="$work/prefix/lib"
+    ldd "$work/story_pc" | grep -q "libember.so.0 => $work/prefix/lib" ||
+        { echo "story_pc does not load the installed libember.so.0"; exit 1; }
+    others=$(nm -D --defined-only "$work/prefix/lib/libember.so" | awk '$2 == "T" && $3 !~ /^ember_/')
+    [ -z "$others" ] || { echo "libember.so exports more than the C API: $others"; exit 1; }
+    # ... and pkg-config --static still links the archive alone.
+    cc "$src_dir/examples/embed/c/story.c" -o "$work/story_static" \
+        $(pkg-config --cflags ember) "$work/prefix/lib/libember.a" \
+        $(pkg-config --static --libs-only-l ember | sed 's/-lember//')
+    ! ldd "$work/story_static" | grep -q libember || { echo "story_static loads libember.so"; exit 1; }
+fi
 
 cd "$src_dir"
-for program in "$work/build-c/story_c" "$work/build-cpp/story_cpp" "$work/story_pc"; do
+programs=("$work/build-c/story_c" "$work/build-cpp/story_cpp" "$work/story_pc")
+[ -e "$work/story_static" ] && programs+=("$work/story_static")
+for program in "${programs[@]}"; do
     out=$("$program" 2>/dev/null)
     words=$(echo "$out" | wc -w)
     echo "$(basename "$program"): $words words: ${out:0:80}..."
