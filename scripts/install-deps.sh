@@ -56,14 +56,16 @@ fi
 $with_tests || exit 0
 
 # The JavaScript test clients, exactly as tests/js/package-lock.json pins them (better-sqlite3
-# compiles its addon against Debian's Node headers). Again only when the lock file changed.
-js=$(dirname "$0")/../tests/js
-stamp=$js/node_modules/.installed-package-lock.json
-if ! cmp -s "$js/package-lock.json" "$stamp"; then
-    echo "install-deps: npm ci in $js" >&2
-    # better-sqlite3 builds its addon with node-gyp: against the installed Node's headers, never
-    # headers fetched from the network.
-    [ -f /usr/include/node/node.h ] && export npm_config_nodedir=/usr
-    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
-    cp "$js/package-lock.json" "$stamp"
-fi
+# compiles its addon against Debian's Node headers), and the Node binding's build headers
+# (bindings/node: node-addon-api, node-api-headers). Again only when a lock file changed.
+for js in "$(dirname "$0")/../tests/js" "$(dirname "$0")/../bindings/node"; do
+    stamp=$js/node_modules/.installed-package-lock.json
+    if ! cmp -s "$js/package-lock.json" "$stamp"; then
+        echo "install-deps: npm ci in $js" >&2
+        # better-sqlite3 builds its addon with node-gyp: against the installed Node's headers,
+        # never headers fetched from the network.
+        [ -f /usr/include/node/node.h ] && export npm_config_nodedir=/usr
+        (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+        cp "$js/package-lock.json" "$stamp"
+    fi
+done
