@@ -43,12 +43,24 @@ build=${BUILD_DIR:-build-$target}
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
+# aarch64 also builds the Java binding's JNI library (libember_jni.so, what an Android app
+# or a JVM on an ARM board loads): EMBER_SHARED makes every object position-independent.
+shared_libs=OFF
+[ "$target" = aarch64 ] && shared_libs=ON
 cmake --no-warn-unused-cli -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
     -DEMBER_BUILD_TESTS=OFF -DEMBER_SERVE=OFF -DEMBER_BLAS=OFF -DEMBER_WERROR=ON \
-    -DCMAKE_EXE_LINKER_FLAGS=-static >/dev/null
+    -DEMBER_SHARED=$shared_libs -DCMAKE_EXE_LINKER_FLAGS=-static >/dev/null
 cmake --build "$build" --parallel "$jobs"
 binary=$build/bin/$exe
 echo "cross-build: $binary ($(du -h "$binary" | cut -f1))"
+if [ "$target" = aarch64 ]; then
+    jni=$build/bindings/jvm/libember_jni.so
+    [ -f "$jni" ] || { echo "cross-build: $jni was not built (no JDK headers?)" >&2; exit 1; }
+    aarch64-linux-gnu-readelf -h "$jni" | grep -q AArch64 || { echo "cross-build: $jni is not aarch64" >&2; exit 1; }
+    exported=$(aarch64-linux-gnu-nm -D --defined-only "$jni" | awk '$2 == "T"' | grep -vc " Java_dev_ember_" || true)
+    [ "$exported" -eq 0 ] || { echo "cross-build: $jni exports more than its JNI functions" >&2; exit 1; }
+    echo "cross-build: $jni ($(du -h "$jni" | cut -f1)), JNI functions only"
+fi
 
 export WINEDEBUG=-all WINEPREFIX=${WINEPREFIX:-$build/wine}  # wine's own noise and state
 story=$("${run[@]}" "$binary" run -m models/stories260K.gguf -p "Once upon a time" -n 200 \

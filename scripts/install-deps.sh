@@ -25,6 +25,7 @@ test=(
     g++-mingw-w64-x86-64-posix wine64 wine  # ember.exe for Windows, run under wine
     chromium                       # the chat page's browser test (puppeteer-core drives it)
     python3-pytest python3-venv    # the Python binding's tests, and its pip install
+    default-jdk-headless kotlin    # the Java binding (javac, jni.h) and its Kotlin example
 )
 with_tests=false
 case "${1:-}" in

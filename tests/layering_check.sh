@@ -6,6 +6,7 @@
 #   formats/  formats/ kernels/ platform/
 #   engine/   engine/ formats/ kernels/ platform/ (and the public headers in include/)
 #   include/  nothing of the project (ember.h and ember.hpp stand alone)
+#   bindings/ only the C API, ember.h (the bindings go through the door apps use)
 # and inside engine/, its rooms point one way too (a room may include itself and those listed):
 #   runtime/  runtime/
 #   text/     text/ runtime/
@@ -50,9 +51,11 @@ check() {  # folder, allowed prefixes (regex alternation)
             status=1
         fi
     done < <(grep -rHE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$root/$folder" \
-        --include='*.h' --include='*.hpp' --include='*.cpp' --include='*.inl' || true)
+        --include='*.h' --include='*.hpp' --include='*.cpp' --include='*.inl' \
+        --exclude-dir=node_modules || true)
 }
 check platform 'platform'
+check bindings 'bindings'
 check kernels 'kernels|platform'
 check formats 'formats|kernels|platform'
 check engine 'engine|formats|kernels|platform'
