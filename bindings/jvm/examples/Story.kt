@@ -11,7 +11,7 @@ fun main(args: Array<String>) {
     Model.load(path).use { model ->
         model.newSession(Session.Params().contextSize(512)).use { session ->
             val params = GenerateParams().maxTokens(20).temperature(0f)
-            session.complete("Once upon a time", params) { text -> print(text); true }
+            session.generate("Once upon a time", params) { text -> print(text); true }
             println()
         }
         model.newEmbedder().use { embedder ->

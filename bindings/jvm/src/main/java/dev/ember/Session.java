@@ -80,12 +80,12 @@ public final class Session extends NativeObject {
     }
 
     /** Continues text (no chat template) and returns the reply when it is whole. */
-    public Reply complete(String prompt, GenerateParams params) {
-        return complete(prompt, params, null);
+    public Reply generate(String prompt, GenerateParams params) {
+        return generate(prompt, params, null);
     }
 
     /** The same, streaming the text to listener as it comes. */
-    public synchronized Reply complete(String prompt, GenerateParams params, TextListener listener) {
+    public synchronized Reply generate(String prompt, GenerateParams params, TextListener listener) {
         return run(Native.utf8(prompt), params, null, listener);
     }
 

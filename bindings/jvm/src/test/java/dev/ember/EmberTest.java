@@ -83,8 +83,8 @@ public final class EmberTest {
         try (Model model = Model.load(STORIES);
              Session session = model.newSession(new Session.Params().contextSize(512))) {
             equal(emberRun("-m", STORIES, "-p", "Once upon a time", "-n", "20", "--temp", "0"),
-                  session.complete("Once upon a time", greedy(20)).text, "greedy");
-            Reply sampled = session.complete("Once upon a time",
+                  session.generate("Once upon a time", greedy(20)).text, "greedy");
+            Reply sampled = session.generate("Once upon a time",
                                              new GenerateParams().maxTokens(30).temperature(0.9f).seed(7));
             equal(emberRun("-m", STORIES, "-p", "Once upon a time", "-n", "30", "--temp", "0.9",
                            "--seed", "7"), sampled.text, "seed 7");
@@ -96,10 +96,10 @@ public final class EmberTest {
 
     public static void testStreamingAndStoppingFromTheListener() {
         try (Model model = Model.load(STORIES); Session session = model.newSession()) {
-            String whole = session.complete("Once upon a time", greedy(30)).text;
+            String whole = session.generate("Once upon a time", greedy(30)).text;
             StringBuilder pieces = new StringBuilder();
             AtomicInteger calls = new AtomicInteger();
-            Reply r = session.complete("Once upon a time", greedy(30), text -> {
+            Reply r = session.generate("Once upon a time", greedy(30), text -> {
                 pieces.append(text);
                 calls.incrementAndGet();
                 return true;
@@ -107,7 +107,7 @@ public final class EmberTest {
             equal(whole, pieces.toString(), "streamed");
             equal(whole, r.text, "returned");
             check(calls.get() > 10, "pieces: " + calls.get());
-            Reply stopped = session.complete("Once upon a time", greedy(30), text -> calls.decrementAndGet() > 5);
+            Reply stopped = session.generate("Once upon a time", greedy(30), text -> calls.decrementAndGet() > 5);
             equal("cancelled", stopped.finishReason, "listener's false");
             check(stopped.generatedTokens < 30, "stopped early");
         }
@@ -124,12 +124,12 @@ public final class EmberTest {
                 session.cancel();
             });
             canceller.start();
-            Reply r = session.complete("Once upon a time", greedy(-1));
+            Reply r = session.generate("Once upon a time", greedy(-1));
             canceller.join();
             equal("cancelled", r.finishReason, "finish");
             check(r.generatedTokens > 0 && r.generatedTokens < session.contextSize(), "partial");
             equal(emberRun("-m", STORIES, "-p", "Once upon a time", "-n", "20", "--temp", "0"),
-                  session.complete("Once upon a time", greedy(20)).text, "whole after");
+                  session.generate("Once upon a time", greedy(20)).text, "whole after");
         }
     }
 
@@ -139,7 +139,7 @@ public final class EmberTest {
                         + "\"maximum\": 99}}, \"required\": [\"name\", \"age\"], "
                         + "\"additionalProperties\": false}";
         try (Model model = Model.load(STORIES); Session session = model.newSession()) {
-            Reply r = session.complete("Once upon a time",
+            Reply r = session.generate("Once upon a time",
                                        new GenerateParams().maxTokens(100).seed(3).jsonSchema(schema));
             equal("stop", r.finishReason, "finish");
             Map<?, ?> value = (Map<?, ?>) Json.parse(r.text);
@@ -156,24 +156,24 @@ public final class EmberTest {
         check(e.getMessage().contains("/nonexistent/model.gguf"), e.getMessage());
         try (Model model = Model.load(STORIES); Session session = model.newSession()) {
             e = expect(EmberException.class,
-                       () -> session.complete("Once", new GenerateParams().grammar("root ::= (")));
+                       () -> session.generate("Once", new GenerateParams().grammar("root ::= (")));
             equal(EmberException.INVALID_ARGUMENT, e.status(), "grammar status");
             check(e.getMessage().matches("(?s).*grammar.*line 1.*"), e.getMessage());
             e = expect(EmberException.class,
-                       () -> session.complete("Once", new GenerateParams().topP(2)));
+                       () -> session.generate("Once", new GenerateParams().topP(2)));
             check(e.getMessage().contains("top_p"), e.getMessage());
             IllegalStateException thrown = expect(IllegalStateException.class,
-                () -> session.complete("Once", greedy(20), text -> { throw new IllegalStateException("app"); }));
+                () -> session.generate("Once", greedy(20), text -> { throw new IllegalStateException("app"); }));
             equal("app", thrown.getMessage(), "the listener's own exception");
-            check(session.complete("Once", greedy(3)).generatedTokens == 3, "usable after");
+            check(session.generate("Once", greedy(3)).generatedTokens == 3, "usable after");
             try (Session small = model.newSession(new Session.Params().contextSize(32))) {
                 e = expect(EmberException.class,
-                           () -> small.complete("Once upon a time ".repeat(20), greedy(5)));
+                           () -> small.generate("Once upon a time ".repeat(20), greedy(5)));
                 equal(EmberException.CONTEXT_FULL, e.status(), "context full");
             }
             Session closed = model.newSession();
             closed.close();
-            e = expect(EmberException.class, () -> closed.complete("Once", greedy(2)));
+            e = expect(EmberException.class, () -> closed.generate("Once", greedy(2)));
             check(e.getMessage().contains("closed"), e.getMessage());
         }
     }
@@ -181,22 +181,22 @@ public final class EmberTest {
     public static void testPacingReachesTheEngine() {
         try (Model model = Model.load(STORIES); Session session = model.newSession()) {
             long start = System.nanoTime();
-            Reply r = session.complete("Once", greedy(11).maxTokensPerSecond(100));
+            Reply r = session.generate("Once", greedy(11).maxTokensPerSecond(100));
             double seconds = (System.nanoTime() - start) / 1e9;
             equal(11, r.generatedTokens, "tokens");
             check(seconds >= 0.09, "11 tokens at 100/s took " + seconds + " s"); // sleeps: a floor
             EmberException e = expect(EmberException.class,
-                () -> session.complete("Once", greedy(2).maxTokensPerSecond(-1)));
+                () -> session.generate("Once", greedy(2).maxTokensPerSecond(-1)));
             check(e.getMessage().contains("max_tokens_per_second"), e.getMessage());
             e = expect(EmberException.class,
-                () -> session.complete("Once", greedy(2).thermalLimitCelsius(-5)));
+                () -> session.generate("Once", greedy(2).thermalLimitCelsius(-5)));
             check(e.getMessage().contains("thermal_limit_celsius"), e.getMessage());
         }
     }
 
     public static void testSavedStateRestores() {
         try (Model model = Model.load(STORIES); Session session = model.newSession()) {
-            session.complete("Once upon a time", greedy(10));
+            session.generate("Once upon a time", greedy(10));
             byte[] state = session.saveState();
             try (Session other = model.newSession()) {
                 other.loadState(state);
@@ -212,7 +212,7 @@ public final class EmberTest {
         Model model = Model.load(STORIES);
         Session session = model.newSession();
         model.close(); // the session keeps it
-        check(session.complete("Once", greedy(3)).generatedTokens == 3, "session after model.close");
+        check(session.generate("Once", greedy(3)).generatedTokens == 3, "session after model.close");
         session.close();
         expect(EmberException.class, () -> model.tokenize("x"));
     }
@@ -291,7 +291,7 @@ public final class EmberTest {
             try (Model model = Model.load(STORIES);
                  Session session = model.newSession(new Session.Params().contextSize(64));
                  Embedder embedder = model.newEmbedder(new Embedder.Params().contextSize(64))) {
-                session.complete("Once", greedy(2));
+                session.generate("Once", greedy(2));
                 embedder.embed("Once");
             }
         };
