@@ -253,6 +253,8 @@ def test_a_thousand_models_do_not_leak():
     for _ in range(1000):
         one_round()
     grown = rss_kib() - before
+    if os.environ.get("EMBER_SANITIZED") == "1":
+        return  # ASan keeps freed memory in quarantine; it checks each access instead
     assert grown < 4096, f"RSS grew {grown} KiB over 1000 models"
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
 
@@ -260,6 +262,8 @@ def test_a_thousand_models_do_not_leak():
 def test_readme_example_runs_after_pip_install(tmp_path):
     """pip installs the package offline into a fresh virtual environment (the wheel carries
     libember.so), and the README's example prints ember run's story there."""
+    if os.environ.get("EMBER_SANITIZED") == "1":
+        pytest.skip("pip under the sanitizers' runtimes: the release build's test covers it")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
