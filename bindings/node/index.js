@@ -233,7 +233,6 @@ class Session {
     if (sampling.seed === undefined) sampling.seed = randomSeed();
     const request = {
       prompt: text,
-      setPrompt: true,
       sampling,
       maxTokens: options.maxTokens ?? -1,
       stop: options.stop === undefined ? [] : [].concat(options.stop),

@@ -59,6 +59,14 @@ struct Bytes {
         env->GetByteArrayRegion(array, 0, n, reinterpret_cast<jbyte*>(text.data()));
     }
     const char* c_str() const { return present ? text.c_str() : nullptr; }
+    // For values the C API takes NUL-terminated: a NUL inside would cut them short without a
+    // word, so it is refused (an EmberException is pending when this returns false).
+    bool check_c_string(JNIEnv* env, const char* what) const {
+        if (text.find('\0') == std::string::npos) return true;
+        throw_ember(env, EMBER_ERROR_INVALID_ARGUMENT,
+                    std::string(what) + " contains a NUL character");
+        return false;
+    }
     bool present = false;
     std::string text;
 };
@@ -139,6 +147,7 @@ EMBER_JNI(jlong, modelLoad)(JNIEnv* env, jclass, jbyteArray path, jboolean repac
         throw_ember(env, EMBER_ERROR_INVALID_ARGUMENT, "the model's path is null");
         return 0;
     }
+    if (!p.check_c_string(env, "the model's path")) return 0;
     ember_model_params params = ember_model_default_params();
     params.repack = repack ? 1 : 0;
     ember_model* model = nullptr;
@@ -204,6 +213,10 @@ EMBER_JNI(jbyteArray, chatFormat)
 (JNIEnv* env, jclass, jlong h, jbyteArray tmpl, jbyteArray messages, jbyteArray tools,
  jbyteArray variables) {
     const Bytes t(env, tmpl), m(env, messages), k(env, tools), v(env, variables);
+    if (!t.check_c_string(env, "the chat template") || !m.check_c_string(env, "the messages") ||
+        !k.check_c_string(env, "the tools") || !v.check_c_string(env, "the template variables")) {
+        return nullptr;
+    }
     std::string text;
     if (!read_out(env, &text, [&](char* out, size_t capacity, size_t* length) {
             return ember_chat_format_json(handle_of<ember_model>(h), t.c_str(), m.c_str(),
@@ -284,8 +297,14 @@ EMBER_JNI(jintArray, generate)
     const jsize n_stops = stops ? env->GetArrayLength(stops) : 0;
     for (jsize i = 0; i < n_stops; ++i) {
         auto item = static_cast<jbyteArray>(env->GetObjectArrayElement(stops, i));
-        stop_texts.push_back(Bytes(env, item).text);
+        const Bytes stop(env, item);
         env->DeleteLocalRef(item);
+        if (!stop.check_c_string(env, "a stop string")) return nullptr;
+        stop_texts.push_back(stop.text);
+    }
+    if (!g.check_c_string(env, "the grammar") || !j.check_c_string(env, "the JSON schema") ||
+        !c.check_c_string(env, "the chat template")) {
+        return nullptr;
     }
     std::vector<const char*> stop_ptrs;
     for (const std::string& t : stop_texts) stop_ptrs.push_back(t.c_str());
@@ -390,8 +409,10 @@ EMBER_JNI(jfloatArray, embed)(JNIEnv* env, jclass, jlong h, jobjectArray texts) 
     std::vector<std::string> data;
     for (jsize i = 0; i < n; ++i) {
         auto item = static_cast<jbyteArray>(env->GetObjectArrayElement(texts, i));
-        data.push_back(Bytes(env, item).text);
+        const Bytes text(env, item);
         env->DeleteLocalRef(item);
+        if (!text.check_c_string(env, "a text")) return nullptr;
+        data.push_back(text.text);
     }
     std::vector<const char*> ptrs;
     for (const std::string& t : data) ptrs.push_back(t.c_str());

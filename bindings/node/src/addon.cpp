@@ -126,11 +126,21 @@ std::string string_arg(const Napi::Value& value, const char* what) {
     return value.As<Napi::String>().Utf8Value();
 }
 
-// An optional string: undefined or null give false.
+// A string the C API takes NUL-terminated: a NUL inside would cut it short without a word,
+// so it is refused.
+std::string c_string_arg(const Napi::Value& value, const char* what) {
+    std::string s = string_arg(value, what);
+    if (s.find('\0') != std::string::npos) {
+        throw Napi::TypeError::New(value.Env(), std::string(what) + " contains a NUL character");
+    }
+    return s;
+}
+
+// An optional C string: undefined or null give false.
 bool optional_string(const Napi::Object& o, const char* key, std::string* out) {
     const Napi::Value v = o.Get(key);
     if (v.IsUndefined() || v.IsNull()) return false;
-    *out = string_arg(v, key);
+    *out = c_string_arg(v, key);
     return true;
 }
 
@@ -179,7 +189,7 @@ class LoadWorker : public Napi::AsyncWorker {
 
 // loadModel(path, {repack}) -> Promise<handle>
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
-    const std::string path = string_arg(info[0], "modelPath");
+    const std::string path = c_string_arg(info[0], "modelPath");
     ember_model_params params = ember_model_default_params();
     if (info[1].IsObject()) {
         const Napi::Value repack = info[1].As<Napi::Object>().Get("repack");
@@ -257,7 +267,7 @@ const char* c_str_or_null(bool given, const std::string& s) {
 Napi::Value FormatChat(const Napi::CallbackInfo& info) {
     const auto m = unwrap<ModelHolder>(info[0], "model");
     const bool has_template = info[1].IsString();
-    const std::string tmpl = has_template ? info[1].As<Napi::String>().Utf8Value() : "";
+    const std::string tmpl = has_template ? c_string_arg(info[1], "chatTemplate") : "";
     const std::string messages = string_arg(info[2], "messages");
     const bool has_tools = info[3].IsString(), has_variables = info[4].IsString();
     const std::string tools = has_tools ? info[3].As<Napi::String>().Utf8Value() : "";
@@ -275,7 +285,7 @@ Napi::Value FormatChat(const Napi::CallbackInfo& info) {
 Napi::Value ParseReply(const Napi::CallbackInfo& info) {
     const auto m = unwrap<ModelHolder>(info[0], "model");
     const bool has_template = info[1].IsString();
-    const std::string tmpl = has_template ? info[1].As<Napi::String>().Utf8Value() : "";
+    const std::string tmpl = has_template ? c_string_arg(info[1], "chatTemplate") : "";
     const std::string prompt = string_arg(info[2], "prompt");
     const std::string reply = string_arg(info[3], "reply");
     const std::string json = read_out(info.Env(), [&](char* out, size_t capacity, size_t* n) {
@@ -362,8 +372,8 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<char> {
     }
     Napi::Promise promise() const { return deferred_.Promise(); }
 
-    // The request: what to evaluate first, and the rules of the reply.
-    bool set_prompt = false;  // prompt replaces the session's tokens (ember_session_set_prompt)
+    // The request: the whole prompt (the session starts over from it, keeping the cache of
+    // the start it shares: ember_session_set_prompt), and the rules of the reply.
     std::string prompt;
     ember_sampler_params sampling{};
     bool has_sampling = false;
@@ -374,15 +384,13 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<char> {
 
     void Execute(const ExecutionProgress& progress) override {
         ember_session* session = session_->session;
-        if (set_prompt) {
-            status_ = ember_session_set_prompt(session, prompt.data(), prompt.size(),
-                                               has_sampling ? &sampling : nullptr);
-            if (status_ != EMBER_OK) {
-                message_ = message_of(status_);
-                return;
-            }
-            n_prompt_ = ember_session_n_tokens(session);
+        status_ = ember_session_set_prompt(session, prompt.data(), prompt.size(),
+                                           has_sampling ? &sampling : nullptr);
+        if (status_ != EMBER_OK) {
+            message_ = message_of(status_);
+            return;
         }
+        n_prompt_ = ember_session_n_tokens(session);
         std::vector<const char*> stop_ptrs;
         for (const std::string& s : stops) stop_ptrs.push_back(s.c_str());
         params_.n_predict = n_predict;
@@ -395,10 +403,9 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<char> {
             static_cast<const ExecutionProgress*>(user)->Send(text, length);
             return true;
         };
-        status_ = ember_generate(session, set_prompt ? nullptr : prompt.c_str(), &params_, forward,
+        status_ = ember_generate(session, nullptr, &params_, forward,
                                  const_cast<ExecutionProgress*>(&progress), &stats_);
         if (status_ != EMBER_OK) message_ = message_of(status_);
-        if (!set_prompt) n_prompt_ = stats_.n_prompt_tokens;
     }
     void OnProgress(const char* data, size_t count) override {
         on_chunk_.Call({Napi::String::New(Env(), data, count)});
@@ -436,8 +443,8 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<char> {
     int32_t n_prompt_ = 0;
 };
 
-// generate(session, {prompt, setPrompt, sampling, maxTokens, stop, grammar, jsonSchema,
-//                    chatTemplate}, onChunk) -> Promise<stats>
+// generate(session, {prompt, sampling, maxTokens, stop, grammar, jsonSchema, chatTemplate},
+//          onChunk) -> Promise<stats>
 Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto s = unwrap<SessionHolder>(info[0], "session");
@@ -447,8 +454,8 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
     const Napi::Object o = info[1].As<Napi::Object>();
     auto* worker = new GenerateWorker(env, s, info[2].As<Napi::Function>());
     try {
-        worker->set_prompt = o.Get("setPrompt").ToBoolean();
-        optional_string(o, "prompt", &worker->prompt);
+        const Napi::Value prompt = o.Get("prompt");  // passed with its length: any bytes
+        if (prompt.IsString()) worker->prompt = prompt.As<Napi::String>().Utf8Value();
         const Napi::Value sampling = o.Get("sampling");
         if (sampling.IsObject()) {
             worker->has_sampling = true;
@@ -460,7 +467,7 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
         if (stop.IsArray()) {
             const Napi::Array a = stop.As<Napi::Array>();
             for (uint32_t i = 0; i < a.Length(); ++i) {
-                worker->stops.push_back(string_arg(a.Get(i), "stop"));
+                worker->stops.push_back(c_string_arg(a.Get(i), "stop"));
             }
         }
         worker->has_grammar = optional_string(o, "grammar", &worker->grammar);
@@ -602,7 +609,7 @@ Napi::Value Embed(const Napi::CallbackInfo& info) {
     if (!info[1].IsArray()) throw Napi::TypeError::New(info.Env(), "texts: an array of strings");
     const Napi::Array a = info[1].As<Napi::Array>();
     std::vector<std::string> texts;
-    for (uint32_t i = 0; i < a.Length(); ++i) texts.push_back(string_arg(a.Get(i), "text"));
+    for (uint32_t i = 0; i < a.Length(); ++i) texts.push_back(c_string_arg(a.Get(i), "text"));
     claim(info.Env(), *e);
     auto* worker = new EmbedWorker(info.Env(), e, std::move(texts));
     const Napi::Promise promise = worker->promise();

@@ -126,6 +126,13 @@ test("errors carry ember's message and code", async () => {
   await assert.rejects(session.complete("Once", { maxTokens: 5, grammar: "root ::= (" }),
                        { code: "EMBER_ERROR_INVALID_ARGUMENT", message: /grammar.*line 1/ });
   assert.throws(() => session.complete("Once", { logprobs: 2 }), /unknown option "logprobs"/);
+  // Values that cross as C strings: a NUL would cut them short, so it is refused.
+  await assert.rejects(session.complete("Once", { stop: ["a\0b"] }), /stop contains a NUL/);
+  const embedder = await model.createEmbedder();
+  await assert.rejects(embedder.embed("a\0b"), /text contains a NUL/);
+  embedder.close();
+  assert.equal((await session.complete("Once\0upon", { maxTokens: 2, temperature: 0 }).result)
+    .usage.completionTokens, 2);
   await assert.rejects(model.createSession({ nGpuLayers: 1 }), /unknown option/);
   const small = await model.createSession({ contextSize: 32 });
   await assert.rejects(small.complete("Once upon a time ".repeat(20), { maxTokens: 5 }),

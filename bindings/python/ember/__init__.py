@@ -47,12 +47,16 @@ def _check(status):
         raise _error(status)
 
 
-def _bytes(text, what):
-    if isinstance(text, bytes):
-        return text
+def _bytes(text, what, c_string=False):
+    """text as UTF-8 bytes. c_string: it crosses as a NUL-terminated C string, so a NUL inside
+    would cut it short without a word: refused instead."""
     if isinstance(text, str):
-        return text.encode("utf-8")
-    raise TypeError(f"{what} must be str or bytes, not {type(text).__name__}")
+        text = text.encode("utf-8")
+    elif not isinstance(text, bytes):
+        raise TypeError(f"{what} must be str or bytes, not {type(text).__name__}")
+    if c_string and b"\0" in text:
+        raise ValueError(f"{what} contains a NUL character")
+    return text
 
 
 def _read_out(call):
@@ -107,6 +111,7 @@ class Model:
         if verbose:
             _enable_logging()
         self.model_path = os.fspath(model_path)
+        _bytes(self.model_path, "model_path", c_string=True)
         self._seed = seed
         self._chat_format = chat_format
         self._n_threads = n_threads or 0
@@ -290,7 +295,8 @@ class Model:
                              f"{tool_choice!r}")
         if tool_choice == "none":
             tools = None
-        template = self._chat_format.encode() if self._chat_format else None
+        template = (_bytes(self._chat_format, "chat_format", c_string=True)
+                    if self._chat_format else None)
         messages_json = json.dumps(messages).encode()
         tools_json = json.dumps(tools).encode() if tools else None
         variables = json.dumps(chat_template_kwargs).encode() if chat_template_kwargs else None
@@ -366,7 +372,7 @@ class Model:
     def _embed(self, texts, normalize, truncate):
         if not texts:
             return [], 0
-        data = [_bytes(t, "input") for t in texts]
+        data = [_bytes(t, "input", c_string=True) for t in texts]
         with self._lock:
             self._live()
             key = (bool(normalize), bool(truncate))
@@ -449,13 +455,13 @@ class _Job:
         self.model = model
         self.prompt = prompt
         self.sampling = sampling
-        self._stops = [_bytes(s, "stop") for s in stop if s]
+        self._stops = [_bytes(s, "stop", c_string=True) for s in stop if s]
         self._stop_array = (ctypes.c_char_p * max(1, len(self._stops)))(*self._stops)
         params = _n.lib.ember_generate_default_params()
         params.n_predict = max_tokens if max_tokens is not None and max_tokens > 0 else -1
         params.stop_strings = self._stop_array
         params.n_stop_strings = len(self._stops)
-        self._grammar = _bytes(grammar, "grammar") if grammar is not None else None
+        self._grammar = _bytes(grammar, "grammar", c_string=True) if grammar is not None else None
         self._schema = schema
         params.grammar = self._grammar
         params.json_schema = schema

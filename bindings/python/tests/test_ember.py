@@ -133,6 +133,12 @@ def test_errors_carry_embers_message(stories):
         assert error.value.status == 4  # EMBER_ERROR_CONTEXT_FULL
     with pytest.raises(TypeError):
         stories("Once", max_tokens=5, logprobs=3)  # not honoured: refused, not dropped
+    # Values that cross as C strings: a NUL would cut them short, so it is refused.
+    with pytest.raises(ValueError, match="stop contains a NUL"):
+        stories("Once", max_tokens=5, stop=["a\0b"])
+    with pytest.raises(ValueError, match="input contains a NUL"):
+        stories.embed("a\0b")
+    assert stories("Once\0upon", max_tokens=2, temperature=0)["usage"]["completion_tokens"] == 2
     with pytest.raises(ValueError, match="tool_choice"):
         stories.create_chat_completion([{"role": "user", "content": "hi"}],
                                        tool_choice="required")

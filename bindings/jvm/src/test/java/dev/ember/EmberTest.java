@@ -166,6 +166,15 @@ public final class EmberTest {
                 () -> session.generate("Once", greedy(20), text -> { throw new IllegalStateException("app"); }));
             equal("app", thrown.getMessage(), "the listener's own exception");
             check(session.generate("Once", greedy(3)).generatedTokens == 3, "usable after");
+            // Values that cross as C strings: a NUL would cut them short, so it is refused.
+            e = expect(EmberException.class,
+                       () -> session.generate("Once", greedy(3).stop("a\0b")));
+            check(e.getMessage().contains("NUL"), e.getMessage());
+            equal(2, session.generate("Once\0upon", greedy(2)).generatedTokens, "a NUL in a prompt");
+            try (Embedder embedder = model.newEmbedder()) {
+                e = expect(EmberException.class, () -> embedder.embed("a\0b"));
+                check(e.getMessage().contains("NUL"), e.getMessage());
+            }
             try (Session small = model.newSession(new Session.Params().contextSize(32))) {
                 e = expect(EmberException.class,
                            () -> small.generate("Once upon a time ".repeat(20), greedy(5)));
