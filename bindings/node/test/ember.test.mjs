@@ -263,3 +263,13 @@ test("the README's example runs from a package folder", async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the type declarations (index.d.ts) accept typed use", (t) => {
+  const tsc = path.join(here, "..", "node_modules", "typescript", "bin", "tsc");
+  if (!fs.existsSync(tsc)) return t.skip("typescript is not installed (npm ci in bindings/node)");
+  execFileSync(process.execPath, [tsc, "--noEmit", "--strict", "--target", "es2022", "--module",
+                                  "nodenext", "--moduleResolution", "nodenext", "--lib",
+                                  "es2022,dom", path.join(here, "types.ts")],
+               { stdio: "inherit" });
+});
+
