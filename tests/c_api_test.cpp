@@ -414,6 +414,7 @@ TEST_F(CApi, SetPromptStartsOverAsAFreshSessionWould) {
     EXPECT_EQ(ember_session_set_prompt(session, "x", 1, &bad), EMBER_ERROR_INVALID_ARGUMENT);
     EXPECT_NE(std::string(ember_last_error()).find("top_p"), std::string::npos)
         << ember_last_error();
+    EXPECT_EQ(ember_session_n_tokens(session), static_cast<int32_t>(n));  // nothing changed
     ember_session_free(session);
 }
 

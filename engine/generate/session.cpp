@@ -45,6 +45,8 @@ void Session::rewind(int n) {
 
 void Session::start_over(std::span<const int32_t> tokens, const SamplerParams* sampling) {
     if (tokens.empty()) throw Error("start_over: no tokens to start from");
+    // Parameters outside their domain throw here, before anything changes.
+    Sampler next = sampling != nullptr ? Sampler(*sampling) : sampler_;
     size_t shared = 0;
     while (shared < tokens_.size() && shared + 1 < tokens.size() &&
            tokens_[shared] == tokens[shared]) {
@@ -52,7 +54,7 @@ void Session::start_over(std::span<const int32_t> tokens, const SamplerParams* s
     }
     rewind(static_cast<int>(shared));
     pending_ = -1;
-    if (sampling != nullptr) sampler_ = Sampler(*sampling);
+    sampler_ = std::move(next);
     sampler_.reset();
     for (size_t i = 0; i < shared; ++i) sampler_.accept(tokens[i]);
     cancel_.store(false);
