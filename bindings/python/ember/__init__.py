@@ -102,7 +102,8 @@ class Model:
         self._session = None
         self._embedder = None
         self._draft = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one call at a time
+        self._free_lock = threading.Lock()  # cancel() (any thread) against close()'s frees
         if n_gpu_layers:
             warnings.warn("ember runs on the CPU: n_gpu_layers is not used", RuntimeWarning,
                           stacklevel=2)
@@ -159,7 +160,7 @@ class Model:
 
     def close(self):
         """Frees the model, its context and its embedder (later calls raise EmberError)."""
-        with self._lock:
+        with self._lock, self._free_lock:
             _n.lib.ember_embedder_free(self._embedder)
             _n.lib.ember_session_free(self._session)
             _n.lib.ember_model_free(self._draft)
@@ -189,10 +190,11 @@ class Model:
     def cancel(self):
         """Stops the running call soon (from any thread): a generation ends with the text so
         far (finish_reason "stop"), an embedding raises EmberError."""
-        if self._session is not None:
-            _n.lib.ember_session_cancel(self._session)
-        if self._embedder is not None:
-            _n.lib.ember_embedder_cancel(self._embedder)
+        with self._free_lock:
+            if self._session is not None:
+                _n.lib.ember_session_cancel(self._session)
+            if self._embedder is not None:
+                _n.lib.ember_embedder_cancel(self._embedder)
 
     # ---- the model ----
 
@@ -377,8 +379,9 @@ class Model:
             self._live()
             key = (bool(normalize), bool(truncate))
             if self._embedder is None or self._embedder_key != key:
-                _n.lib.ember_embedder_free(self._embedder)
-                self._embedder = None
+                with self._free_lock:
+                    _n.lib.ember_embedder_free(self._embedder)
+                    self._embedder = None
                 params = _n.lib.ember_embedder_default_params()
                 params.n_ctx = self._n_ctx
                 params.n_threads = self._n_threads

@@ -274,7 +274,8 @@ def test_readme_example_runs_after_pip_install(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     env.pop("EMBER_LIBRARY", None)  # the wheel's own copy must be found
-    build_env = dict(env, EMBER_LIBRARY=os.environ.get("EMBER_LIBRARY", ""))
+    library = os.environ.get("EMBER_LIBRARY", "")
+    build_env = dict(env, EMBER_LIBRARY=os.path.abspath(library) if library else "")
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", os.path.dirname(HERE)],
                    check=True, env=build_env)
     readme = open(os.path.join(os.path.dirname(HERE), "README.md")).read()
