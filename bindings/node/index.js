@@ -148,6 +148,8 @@ class Reply {
       }).then((stats) => {
         if (signal?.aborted) throw signal.reason;
         return this._finish(this._text, stats);
+      }, (error) => {
+        throw signal?.aborted ? signal.reason : error;
       }).finally(() => {
         signal?.removeEventListener("abort", onAbort);
         this._ended = true;
@@ -250,6 +252,12 @@ class Session {
       return native.generate(handle, request, (chunk) => {
         options.onTextChunk?.(chunk);
         onChunk(chunk);
+      }).catch((error) => {
+        // Cancelled while it read its prompt: a reply that ends before its first token.
+        if (reply._cancelled && error.code === "EMBER_ERROR_CANCELLED") {
+          return { stopReason: 4, promptTokens: 0, generatedTokens: 0 };
+        }
+        throw error;
       });
     });
     reply = new Reply(start, (out, stats) => {

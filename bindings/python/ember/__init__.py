@@ -189,7 +189,8 @@ class Model:
 
     def cancel(self):
         """Stops the running call soon (from any thread): a generation ends with the text so
-        far (finish_reason "stop"), an embedding raises EmberError."""
+        far (finish_reason "stop"; none yet if it was still reading its prompt), an embedding
+        raises EmberError."""
         with self._free_lock:
             if self._session is not None:
                 _n.lib.ember_session_cancel(self._session)
@@ -507,6 +508,9 @@ class _Job:
         with self.model._lock:
             self.model._generating()
             status, message = self._generate(on_text)
+        if status == _n.CANCELLED:  # cancel() while it read its prompt: no token yet
+            self.finish_reason = "stop"
+            return "", self.finish_reason
         if status != _n.OK:
             raise _error(status, message)
         self.finish_reason = _FINISH.get(self.stats.stop_reason, "stop")
@@ -553,7 +557,7 @@ class _Job:
                 _n.lib.ember_session_cancel(self.model._session)
                 worker.join()
         status, message = outcome["result"]
-        if status != _n.OK:
+        if status not in (_n.OK, _n.CANCELLED):  # CANCELLED: cancel() during the prompt
             raise _error(status, message)
         self.finish_reason = _FINISH.get(self.stats.stop_reason, "stop")
 

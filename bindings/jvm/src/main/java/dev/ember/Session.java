@@ -129,13 +129,20 @@ public final class Session extends NativeObject {
         byte[][] stops = new byte[p.stop.size()][];
         for (int i = 0; i < stops.length; i++) stops[i] = Native.utf8(p.stop.get(i));
         StringBuilder text = new StringBuilder();
-        int[] r = Native.generate(h, prompt, p.sampling(), p.seed, p.maxTokens, p.pacing(), stops,
-                                  Native.utf8(p.grammar), Native.utf8(p.jsonSchema), chatTemplate,
-                                  chunk -> {
-                                      String s = Native.string(chunk);
-                                      text.append(s);
-                                      return listener == null || listener.onText(s);
-                                  });
+        int[] r;
+        try {
+            r = Native.generate(h, prompt, p.sampling(), p.seed, p.maxTokens, p.pacing(), stops,
+                                Native.utf8(p.grammar), Native.utf8(p.jsonSchema), chatTemplate,
+                                chunk -> {
+                                    String s = Native.string(chunk);
+                                    text.append(s);
+                                    return listener == null || listener.onText(s);
+                                });
+        } catch (EmberException e) {
+            // cancel() while it read its prompt: a reply that ends before its first token.
+            if (e.status() != EmberException.CANCELLED) throw e;
+            return new Reply("", "cancelled", 0, 0);
+        }
         return new Reply(text.toString(), Reply.finishReason(r[0]), r[1], r[2]);
     }
 
