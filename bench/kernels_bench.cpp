@@ -83,6 +83,7 @@ struct Batch {
     std::vector<uint8_t> rows;
     std::vector<float> scales, block_s;
     std::vector<int32_t> sums;
+    std::vector<uint8_t> tiles;
     ember::Q8Batch view;
 };
 Batch random_batch(const ember::TypeKernels& k, int64_t cols, int n_tokens, std::mt19937& rng) {
@@ -106,6 +107,12 @@ Batch random_batch(const ember::TypeKernels& k, int64_t cols, int n_tokens, std:
         }
     }
     b.view = {b.rows.data(), row_bytes, b.scales.data(), b.sums.data(), n_tokens, b.block_s.data()};
+    if (k.activation_type == TensorType::Q8_0 && n_tokens >= 2 &&
+        n_tokens <= ember::kTiledTokensMax) {
+        b.tiles.resize(ember::q8_0_token_tiles_bytes(n_tokens, cols));
+        ember::q8_0_token_tiles(b.view, cols, b.tiles.data());
+        b.view.tiles = b.tiles.data();
+    }
     return b;
 }
 

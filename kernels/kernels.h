@@ -42,9 +42,37 @@ struct Q8Batch {
     // Q8_1 only (with `scales`), [n_tokens][n / 32]: each block's s = d * sum of its quants,
     // the term the weights' minimum multiplies (Q4_1 / Q5_1: x = d q + m).
     const float* block_s = nullptr;
+    // Q8_0 only, optional, for 2..kTiledTokensMax tokens: the same activations in tiles
+    // (q8_0_token_tiles), which the panel kernels that decode the weights as they stream in
+    // read with one pointer instead of three per token.
+    const uint8_t* tiles = nullptr;
 };
 // Fills a Q8Batch's per-block arrays for one row of n values in Q8_0.
 void q8_0_scales_and_sums(const void* row, int64_t n, float* scales, int32_t* sums);
+
+// A few tokens are taken in tiles of at most kTokenTile, as even as they can be (5: one tile
+// of 5; 9: 5 and 4; 13: 5, 4 and 4), each tile one pass over the weights: f(first token, size)
+// for each tile in order.
+constexpr int kTokenTile = 6;
+template <typename F>
+inline void for_each_token_tile(int n_tokens, F&& f) {
+    const int tiles = (n_tokens + kTokenTile - 1) / kTokenTile;
+    for (int tile = 0, t = 0; tile < tiles; ++tile) {
+        const int size = (n_tokens - t) / (tiles - tile);  // the rest, shared out evenly
+        f(t, size);
+        t += size;
+    }
+}
+// Q8_0 activations of 2..kTiledTokensMax tokens in their tiles (for_each_token_tile), each
+// token of each block in kTiledBlockBytes: the tile of tokens t0 .. t0 + T - 1 starts at byte
+// t0 * (n / 32) * kTiledBlockBytes and holds block b at b * T * kTiledBlockBytes from there:
+// the quants as int32 [k][i] (k = 0..7: quants 4k..4k+3 of token t0 + i), then the T scales
+// (float), then the T negated sums of the quants (int32). Filled from a Q8Batch's rows, scales
+// and sums; q8_0_token_tiles_bytes(n_tokens, n) bytes.
+constexpr int kTiledTokensMax = 15;
+constexpr size_t kTiledBlockBytes = 40;
+size_t q8_0_token_tiles_bytes(int n_tokens, int64_t n);
+void q8_0_token_tiles(const Q8Batch& batch, int64_t n, uint8_t* out);
 // The same for Q8_1: each block's d and s as floats.
 void q8_1_scales_and_s(const void* row, int64_t n, float* scales, float* block_s);
 

@@ -5,6 +5,7 @@
 // at run time; Q8_K follows llama.cpp's quantize_row_q8_K_ref, whose scale maps the value of
 // largest magnitude to exactly -127 or 127.
 #include <cmath>
+#include <cstring>
 
 #include "kernels/blocks.h"
 #include "kernels/kernels.h"
@@ -129,6 +130,31 @@ void q8_0_scales_and_sums(const void* row, int64_t n, float* scales, int32_t* su
         for (const int8_t q : blocks[b].qs) sum += q;
         sums[b] = sum;
     }
+}
+
+size_t q8_0_token_tiles_bytes(int n_tokens, int64_t n) {
+    return static_cast<size_t>(n_tokens) * static_cast<size_t>(n / kQK) * kTiledBlockBytes;
+}
+
+void q8_0_token_tiles(const Q8Batch& batch, int64_t n, uint8_t* out) {
+    const int64_t n_blocks = n / kQK;
+    for_each_token_tile(batch.n_tokens, [&](int t0, int size) {
+        uint8_t* tile = out + static_cast<size_t>(t0) * n_blocks * kTiledBlockBytes;
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            uint8_t* block = tile + static_cast<size_t>(b) * size * kTiledBlockBytes;
+            for (int i = 0; i < size; ++i) {
+                const int t = t0 + i;
+                const auto* act =
+                    reinterpret_cast<const BlockQ8_0*>(batch.rows + t * batch.row_stride);
+                for (int k = 0; k < 8; ++k)
+                    std::memcpy(block + 4 * (k * size + i), act[b].qs + 4 * k, 4);
+                const size_t at = static_cast<size_t>(t) * n_blocks + b;
+                const int32_t negated_sum = -batch.sums[at];
+                std::memcpy(block + 32 * size + 4 * i, &batch.scales[at], 4);
+                std::memcpy(block + 36 * size + 4 * i, &negated_sum, 4);
+            }
+        }
+    });
 }
 
 void q8_1_scales_and_s(const void* row, int64_t n, float* scales, float* block_s) {

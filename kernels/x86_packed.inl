@@ -132,17 +132,17 @@ constexpr bool kRows8Group = false;
 template <typename Block>
 constexpr bool kRows8Group<PackedRows8<Block>> = true;
 
-// A few tokens in tiles of at most kStreamTile, as even as they can be (5: one tile of 5; 9:
-// 5 and 4), each tile one pass over the weights: body.template operator()<T>(first token).
-constexpr int kStreamTile = 6;
+// A few tokens in the tiles of kernels.h's for_each_token_tile (at most kTokenTile), each tile
+// one pass over the weights: body.template operator()<T>(first token).
+constexpr int kStreamTile = kTokenTile;
 // Batches below this many tokens decode the weights as they stream in, once per tile; larger
-// ones decode each panel once into memory and read it back for every tile of tokens.
+// ones decode each panel once into memory and read it back for every tile of tokens. (The
+// engine gives them their activations in tiles, Q8Batch::tiles, up to kTiledTokensMax.)
 constexpr int kStreamedBatch = 16;
+static_assert(kStreamedBatch == kTiledTokensMax + 1);
 template <typename Body>
 inline void for_token_tiles(int n_tokens, const Body& body) {
-    const int tiles = (n_tokens + kStreamTile - 1) / kStreamTile;
-    for (int tile = 0, t = 0; tile < tiles; ++tile) {
-        const int size = (n_tokens - t) / (tiles - tile);  // the rest, shared out evenly
+    for_each_token_tile(n_tokens, [&](int t, int size) {
         switch (size) {
             case 1:
                 body.template operator()<1>(t);
@@ -163,8 +163,7 @@ inline void for_token_tiles(int n_tokens, const Body& body) {
                 body.template operator()<6>(t);
                 break;
         }
-        t += size;
-    }
+    });
 }
 
 // How many vpmaddubsw results (pairs of products) of a type's unsigned values may be summed in
@@ -195,7 +194,7 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
             return p;
         };
         for_token_tiles(a.n_tokens, [&]<int T>(int t) {
-            panel_tokens<Rows8, T, kOffset, kRun>(n_blocks, decoded, a, t, y, y_stride);
+            panel_tile<Rows8, T, kOffset, kRun>(n_blocks, decoded, a, t, y, y_stride);
         });
         return;
     }

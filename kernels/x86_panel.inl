@@ -169,6 +169,10 @@ struct Rows8 {
     static I mullo(I a, I b) {
         return _mm256_mullo_epi32(a, b);
     }
+    template <int N>
+    static I shift_left(I a) {
+        return _mm256_slli_epi32(a, N);
+    }
     static I add(I a, I b) {
         return _mm256_add_epi32(a, b);
     }
@@ -206,6 +210,10 @@ struct Rows16 {
     static I dpbusd(I acc, I u8, I s8) { return _mm512_dpbusd_epi32(acc, u8, s8); }
     static I dpwssd(I acc, I a, I b) { return _mm512_dpwssd_epi32(acc, a, b); }
     static I mullo(I a, I b) { return _mm512_mullo_epi32(a, b); }
+    template <int N>
+    static I shift_left(I a) {
+        return _mm512_slli_epi32(a, N);
+    }
     static I add(I a, I b) { return _mm512_add_epi32(a, b); }
     static I sub(I a, I b) { return _mm512_sub_epi32(a, b); }
     static F set1(float x) { return _mm512_set1_ps(x); }
@@ -222,6 +230,18 @@ struct Rows16 {
 template <typename V>
 inline void settle(V& v) {
     asm("" : "+v"(v));
+}
+
+// An int32 or a float from a byte buffer.
+inline int32_t int32_at(const uint8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+inline float float_at(const uint8_t* p) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
 }
 
 // Four activation bytes as one int32 (the operand every lane of a vpdpbusd shares).
@@ -338,6 +358,78 @@ void panel_tokens(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, f
         for (int v = 0; v < kPanels; ++v)
             L::store(y + (t + i) * y_stride + v * L::kRows, acc[v][i]);
     }
+}
+
+// panel_tokens for a tile of tokens whose activations come in Q8Batch::tiles (kernels.h): one
+// pointer walks the tile's blocks, where panel_tokens keeps three per token (its quants, scales
+// and sums), more than the 16 general registers hold for 5 tokens: the spilled pointers made
+// a third of its instructions. VNNI only, unsigned panels without minimums.
+template <typename L, int T, int kOffset, int kPanels, typename BlockAt>
+void panel_tokens_tiled(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, float* y,
+                        size_t y_stride) {
+    using Panel = std::remove_cvref_t<decltype(*panel_array(block_at(0)))>;
+    static_assert(kOffset == 0 || kOffset == 8 || kOffset == 16 || kOffset == 128);
+    constexpr int kShift = kOffset == 8 ? 3 : kOffset == 16 ? 4 : 7;  // -sum * kOffset
+    constexpr size_t kBlockBytes = T * kTiledBlockBytes;
+    const uint8_t* tile = a.tiles + static_cast<size_t>(t) * n_blocks * kTiledBlockBytes;
+    typename L::F acc[kPanels][T];
+    for (auto& panel_acc : acc) {
+        for (auto& v : panel_acc) v = L::set1(0.0f);
+    }
+    for (int64_t b = 0; b < n_blocks; ++b, tile += kBlockBytes) {
+        const auto& block = block_at(b);
+        const Panel* p = panel_array(block);
+        // (Each value read where it lies: copied out of the tile first, every 4-byte read
+        // waited on the copy's wider stores and measured slower than three pointers per token.)
+        const uint8_t* quants = tile;  // int32 [k][i]
+        const uint8_t* scales = tile + 32 * T;
+        const uint8_t* negated_sums = tile + 36 * T;
+        typename L::I lanes[kPanels][T];
+        for (int i = 0; i < T; ++i) {
+            typename L::I start = L::set1(0);
+            if constexpr (kOffset != 0) {
+                start = L::template shift_left<kShift>(L::set1(int32_at(negated_sums + 4 * i)));
+            }
+            for (int v = 0; v < kPanels; ++v) lanes[v][i] = start;
+        }
+        for (int k = 0; k < 8; ++k) {
+            for (int i = 0; i < T; ++i) {
+                const typename L::I a4 = L::set1(int32_at(quants + 4 * (k * T + i)));
+                for (int v = 0; v < kPanels; ++v)
+                    lanes[v][i] = L::dpbusd(lanes[v][i], p[v].q[k], a4);
+            }
+        }
+        for (int i = 0; i < T; ++i) {
+            const typename L::F scale = L::set1(float_at(scales + 4 * i));
+            for (int v = 0; v < kPanels; ++v)
+                acc[v][i] = L::fmadd(L::mul(p[v].d, scale), L::to_float(lanes[v][i]), acc[v][i]);
+        }
+    }
+    for (int i = 0; i < T; ++i) {
+        for (int v = 0; v < kPanels; ++v)
+            L::store(y + (t + i) * y_stride + v * L::kRows, acc[v][i]);
+    }
+}
+
+// One tile of for_token_tiles (x86_packed.inl): through its tiled activations where the batch
+// has them and the panel can use them.
+template <typename L, int T, int kOffset, int kInt16Run = 1, int kPanels = 1, typename BlockAt>
+void panel_tile(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, float* y,
+                size_t y_stride) {
+    using Panel = std::remove_cvref_t<decltype(*panel_array(block_at(0)))>;
+    constexpr bool kPlain = !requires(const Panel& p) {
+        p.m;
+    }
+    &&!requires(const Panel& p) {
+        p.sign;
+    };
+    if constexpr (kVnni && kPlain && T > 1) {
+        if (a.tiles != nullptr) {
+            panel_tokens_tiled<L, T, kOffset, kPanels>(n_blocks, block_at, a, t, y, y_stride);
+            return;
+        }
+    }
+    panel_tokens<L, T, kOffset, kInt16Run, kPanels>(n_blocks, block_at, a, t, y, y_stride);
 }
 
 // Every token of the batch against a whole panel (or kPanels side by side), L::kTokens per pass

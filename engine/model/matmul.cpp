@@ -55,11 +55,18 @@ struct PanelBatch {
     std::vector<float> scales;
     std::vector<int32_t> sums;
     std::vector<float> block_s;
+    std::vector<uint8_t> tiles;  // Q8_0, 2..kTiledTokensMax tokens (kernels.h)
     const uint8_t* rows;
     size_t row_bytes;
     int n_tokens;
     Q8Batch batch() const {
-        return Q8Batch{rows, row_bytes, scales.data(), sums.data(), n_tokens, block_s.data()};
+        return Q8Batch{rows,
+                       row_bytes,
+                       scales.data(),
+                       sums.data(),
+                       n_tokens,
+                       block_s.data(),
+                       tiles.empty() ? nullptr : tiles.data()};
     }
     PanelBatch(const QuantizedActivations& x, int first, int n, int64_t cols)
         : rows(x.data.data() + static_cast<size_t>(first) * x.row_bytes),
@@ -77,6 +84,10 @@ struct PanelBatch {
             } else {
                 q8_0_scales_and_sums(row, cols, &scales[t * n_blocks], &sums[t * n_blocks]);
             }
+        }
+        if (x.type == TensorType::Q8_0 && n_tokens >= 2 && n_tokens <= kTiledTokensMax) {
+            tiles.resize(q8_0_token_tiles_bytes(n_tokens, cols));
+            q8_0_token_tiles(batch(), cols, tiles.data());
         }
     }
 };
