@@ -417,13 +417,13 @@ template <typename L, int T, int kOffset, int kInt16Run = 1, int kPanels = 1, ty
 void panel_tile(int64_t n_blocks, BlockAt block_at, const Q8Batch& a, int t, float* y,
                 size_t y_stride) {
     using Panel = std::remove_cvref_t<decltype(*panel_array(block_at(0)))>;
-    constexpr bool kPlain = !requires(const Panel& p) {
+    constexpr bool kMin = requires(const Panel& p) {
         p.m;
-    }
-    &&!requires(const Panel& p) {
+    };
+    constexpr bool kSigned = requires(const Panel& p) {
         p.sign;
     };
-    if constexpr (kVnni && kPlain && T > 1) {
+    if constexpr (kVnni && !kMin && !kSigned && T > 1) {
         if (a.tiles != nullptr) {
             panel_tokens_tiled<L, T, kOffset, kPanels>(n_blocks, block_at, a, t, y, y_stride);
             return;
