@@ -1,8 +1,9 @@
 // Matrix-vector speed of every weight type's dot product, reference and active (SIMD) path:
 // W (rows, cols) @ x (cols), one thread. Reports weight bytes read per second (GB/s) and
-// multiply-adds per second (GFLOP/s, 2 per weight); packed_token/ and packed_batch/ one token
-// and a batch of 64 through the load-time packed panels; float_batch/ a prompt batch through
-// float weights. EMBER_KERNELS=avx2 measures the AVX2 kernels on an AVX-512 machine.
+// multiply-adds per second (GFLOP/s, 2 per weight); packed_token/, packed_few/ and packed_batch/
+// one token, 5 and a batch of 64 through the load-time packed panels; float_batch/ a prompt
+// batch through float weights. EMBER_KERNELS=avx2 measures the AVX2 kernels on an AVX-512
+// machine.
 // Usage: kernels_bench [--benchmark_filter=Q4_0]
 #include <benchmark/benchmark.h>
 
@@ -119,7 +120,8 @@ Batch random_batch(const ember::TypeKernels& k, int64_t cols, int n_tokens, std:
 // Weights packed at load time (kernels.h, Pack8Fn) against n_tokens tokens, 8 rows per call
 // (gemm_packed8), 16 (gemm_packed16) or 32 (gemm_packed32). 256 x 2048 weights stay in the L2
 // cache, so this is the kernel's arithmetic ceiling, not the memory's: for one token
-// (packed_token/, how generation runs) and for a batch of 64 (packed_batch/, prompt processing).
+// (packed_token/, how generation runs), for 5 (packed_few/: a check of 4 guessed tokens, a
+// server's slots) and for a batch of 64 (packed_batch/, prompt processing).
 void BM_Packed(benchmark::State& state, TensorType type, int rows_per_call, int n_tokens) {
     const int64_t cols = 2048, rows = 256;
     const ember::TypeKernels& k = *ember::kernels_for(type);
@@ -246,8 +248,10 @@ void register_all() {
         benchmark::RegisterBenchmark(("matvec/" + name + "/reference").c_str(), BM_MatVec, t, true);
         benchmark::RegisterBenchmark(("matvec/" + name + "/" + ember::active_kernel_set()).c_str(),
                                      BM_MatVec, t, false);
-        for (const int n_tokens : {1, 64}) {
-            const std::string kind = n_tokens == 1 ? "packed_token/" : "packed_batch/";
+        for (const int n_tokens : {1, 5, 64}) {
+            const std::string kind = n_tokens == 1   ? "packed_token/"
+                                     : n_tokens == 5 ? "packed_few/"
+                                                     : "packed_batch/";
             const ember::TypeKernels& k = *ember::kernels_for(t);
             for (const auto& [rows, gemm] :
                  {std::pair{8, k.gemm_packed8}, {16, k.gemm_packed16}, {32, k.gemm_packed32}}) {

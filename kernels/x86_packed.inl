@@ -532,6 +532,14 @@ constexpr bool kIntegerOffset = false;
 template <typename Block>
 constexpr bool kIntegerOffset<PackedRows8<Block>> = true;
 
+// Whether a packed K type has one scale per 32 values (k_panel_tokens' kScalePer32).
+template <typename Packed>
+constexpr bool kScalePer32 = false;
+template <bool kFifthBit>
+constexpr bool kScalePer32<PackedQ4_KLike<kFifthBit>> = true;
+template <>
+constexpr bool kScalePer32<PackedIQ4_XS> = true;
+
 // The software prefetch of a generation kernel reading kStreams groups of packed blocks side by
 // side (1 for 8 rows, 2 for 16), at block b of n_blocks: kPrefetchBytes ahead in all. Near the
 // end of its groups it runs on into the next call's, which follow in memory (packed_gemm.h
@@ -637,8 +645,8 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
         for (int g = 0; g < 8; ++g) values(groups[b], g, panel[b].q + 8 * g);
         k_scales(groups[b], &panel[b]);
     }
-    k_panel_all_tokens<Rows8, kKInt16Run<Packed>, kIntegerOffset<Packed>>(n_blocks, panel.data(), a,
-                                                                          y, y_stride);
+    k_panel_all_tokens<Rows8, kKInt16Run<Packed>, kIntegerOffset<Packed>, kScalePer32<Packed>>(
+        n_blocks, panel.data(), a, y, y_stride);
 }
 
 #if defined(__AVX512F__)
@@ -682,7 +690,8 @@ void gemm_k_packed_wide(int64_t n, const void* packed, const Q8Batch& a, float* 
         scales(high[b], &rows_8_15);
         widen(rows_0_7, rows_8_15, &panel[b]);
     }
-    k_panel_all_tokens<Rows16, 4, kIntegerOffset<Packed>>(n_blocks, panel.data(), a, y, y_stride);
+    k_panel_all_tokens<Rows16, 4, kIntegerOffset<Packed>, kScalePer32<Packed>>(
+        n_blocks, panel.data(), a, y, y_stride);
 }
 #endif  // __AVX512F__
 

@@ -573,7 +573,12 @@ inline void k_block_tokens(GroupValues group_values, const Scales& s, const Bloc
 // A stored panel against tokens [t, t + T): the same sums as k_block_token, with the loops
 // turned so that each group's 8 value vectors are loaded once and serve all T tokens (one
 // token at a time, the loads, not the multiply-adds, would set the pace).
-template <typename L, int T, int kRun, bool kIntegerOffset>
+// With kScalePer32 (one scale for both 16-value halves of a group: Q4_K, Q5_K, IQ4_XS) and VNNI
+// each group's 32 products are summed in int32 before one multiply by the scale: the same
+// integers (far inside int32), fewer instructions; pp512 of a Q4_K_M file 1.15-1.25x
+// (docs/optimizations.md). (The few-token kernels, k_block_tokens, measured slower so: with the
+// decoding beside it the chains crowd the registers; kernels_bench packed_few/.)
+template <typename L, int T, int kRun, bool kIntegerOffset, bool kScalePer32 = false>
 void k_panel_tokens(int64_t n_blocks, const typename L::KPanel* panel, const uint8_t* a,
                     size_t a_stride, int t, float* y, size_t y_stride) {
     const BlockQ8_K* act[T];
@@ -587,6 +592,21 @@ void k_panel_tokens(int64_t n_blocks, const typename L::KPanel* panel, const uin
         for (int g = 0; g < 8; ++g) {
             typename L::I q[8];
             for (int k = 0; k < 8; ++k) q[k] = p.q[8 * g + k];
+            if constexpr (kVnni && kScalePer32) {
+                // Both halves under one scale: the 32 values meet the tokens side by side, one
+                // dependency chain per token, then one multiply by the scale per token.
+                typename L::I part[T];
+                for (auto& v : part) v = L::set1(0);
+                for (int k = 0; k < 8; ++k) {
+                    for (int i = 0; i < T; ++i) {
+                        part[i] = L::dpbusd(part[i], q[k],
+                                            L::set1(four_bytes(act[i][b].qs + 32 * g + 4 * k)));
+                    }
+                }
+                for (int i = 0; i < T; ++i)
+                    sum[i] = L::add(sum[i], L::mullo(part[i], p.scale[2 * g]));
+                continue;
+            }
             for (int h = 0; h < 2; ++h) {  // sub-block j = 2g + h: values 32g + 16h ..
                 const int j = 2 * g + h;
                 for (int i = 0; i < T; ++i) {
@@ -609,22 +629,24 @@ void k_panel_tokens(int64_t n_blocks, const typename L::KPanel* panel, const uin
 }
 
 // Every token of the batch against a whole K panel, L::kKTokens per pass (then 4, then 1).
-template <typename L, int kRun = 4, bool kIntegerOffset = false>
+template <typename L, int kRun = 4, bool kIntegerOffset = false, bool kScalePer32 = false>
 void k_panel_all_tokens(int64_t n_blocks, const typename L::KPanel* panel, const Q8Batch& a,
                         float* y, size_t y_stride) {
     int t = 0;
     if constexpr (L::kKTokens > 4) {
         for (; t + L::kKTokens <= a.n_tokens; t += L::kKTokens) {
-            k_panel_tokens<L, L::kKTokens, kRun, kIntegerOffset>(n_blocks, panel, a.rows,
-                                                                 a.row_stride, t, y, y_stride);
+            k_panel_tokens<L, L::kKTokens, kRun, kIntegerOffset, kScalePer32>(
+                n_blocks, panel, a.rows, a.row_stride, t, y, y_stride);
         }
     }
-    for (; t + 4 <= a.n_tokens; t += 4)
-        k_panel_tokens<L, 4, kRun, kIntegerOffset>(n_blocks, panel, a.rows, a.row_stride, t, y,
-                                                   y_stride);
-    for (; t < a.n_tokens; ++t)
-        k_panel_tokens<L, 1, kRun, kIntegerOffset>(n_blocks, panel, a.rows, a.row_stride, t, y,
-                                                   y_stride);
+    for (; t + 4 <= a.n_tokens; t += 4) {
+        k_panel_tokens<L, 4, kRun, kIntegerOffset, kScalePer32>(n_blocks, panel, a.rows,
+                                                                a.row_stride, t, y, y_stride);
+    }
+    for (; t < a.n_tokens; ++t) {
+        k_panel_tokens<L, 1, kRun, kIntegerOffset, kScalePer32>(n_blocks, panel, a.rows,
+                                                                a.row_stride, t, y, y_stride);
+    }
 }
 
 }  // namespace
