@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Serving throughput: `ember serve -np 8` against your own llama.cpp build's `llama-server -np 8`
 # on the same file and threads, 8 concurrent streaming clients, taking turns. Prints aggregate
-# generated tokens/s, time to first token, and their ratios; then one client alone against
-# `ember bench`'s generation speed. The project never ships, fetches or builds llama.cpp: bring
-# the binary.
+# generated tokens/s, time to first token, and their ratios; the time to the first token of one
+# long prompt (-P words, about 2,000 tokens: what a chat user feels when they paste a document)
+# on a server with one slot of 4096 positions; then one client alone against `ember bench`'s
+# generation speed. The project never ships, fetches or builds llama.cpp: bring the binary.
 #
 #   LLAMA_SERVER=/path/to/llama-server bench/serve.sh [-m FILE] [-t THREADS] [-c CLIENTS]
-#                                                     [-n TOKENS] [-r ROUNDS] [-k TURNS]
+#                                           [-n TOKENS] [-r ROUNDS] [-k TURNS] [-P WORDS]
 #
 # File: a TinyLlama-shaped Q4_0 (`ember synth --shape tinyllama-1.1b` with the Llama vocabulary
 # of ../shared/vocab, written to $EMBER_BENCH_DIR, default /tmp/ember-serve-bench) unless -m
@@ -16,12 +17,12 @@
 # Each engine runs -k times (default 2), alternating; the best run of each counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=$(nproc) clients=8 tokens=128 rounds=2 turns=2 model=""
-while getopts "m:t:c:n:r:k:" opt; do
+threads=$(nproc) clients=8 tokens=128 rounds=2 turns=2 model="" words=1900
+while getopts "m:t:c:n:r:k:P:" opt; do
     case $opt in
         m) model=$OPTARG ;; t) threads=$OPTARG ;; c) clients=$OPTARG ;; n) tokens=$OPTARG ;;
-        r) rounds=$OPTARG ;; k) turns=$OPTARG ;;
-        *) sed -n '2,17p' "$0"; exit 2 ;;
+        r) rounds=$OPTARG ;; k) turns=$OPTARG ;; P) words=$OPTARG ;;
+        *) sed -n '2,19p' "$0"; exit 2 ;;
     esac
 done
 [ -x "${LLAMA_SERVER:-}" ] || { echo "serve.sh: set LLAMA_SERVER to your llama-server binary" >&2; exit 2; }
@@ -36,24 +37,38 @@ if [ -z "$model" ]; then
 fi
 port=$((20000 + RANDOM % 20000))
 
-# Starts a server, waits for /health, runs the load, stops the server. Prints the load's JSON.
-run() {
-    local engine=$1 slots=$2 n_clients=$3 pid
+# Starts a server with SLOTS slots of POSITIONS positions each, waits for /health, runs the
+# command that follows with the server's URL, stops the server. Prints the command's output.
+serve() {
+    local engine=$1 slots=$2 positions=$3 pid
+    shift 3
     if [ "$engine" = ember ]; then
-        "$ember" serve -m "$model" --port "$port" -t "$threads" -np "$slots" -c 512 \
+        "$ember" serve -m "$model" --port "$port" -t "$threads" -np "$slots" -c "$positions" \
             2> "$dir/server.log" &
     else
         "$LLAMA_SERVER" -m "$model" --port "$port" -t "$threads" -np "$slots" \
-            -c $((512 * slots)) > "$dir/server.log" 2>&1 &
+            -c $((positions * slots)) > "$dir/server.log" 2>&1 &
     fi
     pid=$!
     for _ in $(seq 600); do
         curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
         sleep 0.1
     done
-    node bench/serve_load.mjs "http://127.0.0.1:$port" "$n_clients" "$rounds" "$tokens"
+    "$@" "http://127.0.0.1:$port"
     kill "$pid"
     wait "$pid" 2> /dev/null || true
+}
+# The streaming load of N_CLIENTS clients on SLOTS slots. Prints the load's JSON.
+run() {
+    local engine=$1 slots=$2 n_clients=$3
+    serve "$engine" "$slots" 512 load "$n_clients"
+}
+load() { node bench/serve_load.mjs "$2" "$1" "$rounds" "$tokens"; }
+# Two long prompts (different words) on a fresh one-slot server: the JSON of the faster.
+long_prompt() {
+    local out=()
+    for seed in 1 2; do out+=("$(node bench/serve_prompt.mjs "$1" "$words" "$seed")"); done
+    best -ttft_ms "${out[@]}"
 }
 field() { node -e "console.log(JSON.parse(process.argv[1])['$2'])" "$1"; }
 # The best of several JSON lines by a field (max, or min with -).
@@ -82,6 +97,18 @@ awk -v a="$(field "$e" ttft_ms_max)" -v b="$(field "$l" ttft_ms_max)" \
 failed() { local n=0 r; for r in "$@"; do n=$((n + $(field "$r" failed))); done; echo $n; }
 printf "%-22s %12s %12s   (all runs)\n" "failed requests" "$(failed "${ember_runs[@]}")" \
     "$(failed "${llama_runs[@]}")"
+
+# One long prompt, the engines taking turns on fresh servers.
+ember_prompt=() llama_prompt=()
+for _ in $(seq "$turns"); do
+    ember_prompt+=("$(serve ember 1 4096 long_prompt)")
+    llama_prompt+=("$(serve llama 1 4096 long_prompt)")
+done
+e=$(best -ttft_ms "${ember_prompt[@]}")
+l=$(best -ttft_ms "${llama_prompt[@]}")
+awk -v a="$(field "$e" ttft_ms)" -v b="$(field "$l" ttft_ms)" -v n="$(field "$e" prompt_tokens)" \
+    -v m="$(field "$l" prompt_tokens)" 'BEGIN { printf "%-22s %12.0f %12.0f %7.2fx   (%d / %d prompt tokens)\n",
+    "first token, long (ms)", a, b, b / a, n, m }'
 
 # One client alone: the server's stream rate against ember bench's generation (tg), taking turns.
 tg() {
