@@ -4,12 +4,12 @@
 //
 // dot_rows_f16_simd, C (m, n) = A (m, k) @ B (n, k)^T: B's rows are a KV head's keys, one
 // position per row, so a score is a dot product along a row. W rows of B at a time are converted
-// to F32 once (a W x k block in the L1 cache) and serve every row of A; for each pair the k
-// products are summed in the lanes (fused multiply-adds over k in steps of W), and one
-// transposing tree (V::sum_lanes) turns W such accumulators into the W scores at once, so no
-// element pays a horizontal sum of its own. The values past the last multiple of W in k are
-// added after, one by one. An element's sum thus depends on k only, not on m, n or where it sits
-// in the block: a token's scores come out the same alone and in a batch.
+// to F32 once (a W x k block in the L1 cache) and serve every row of A, two rows at a time
+// (dot_rows_pair); for each pair the k products are summed in the lanes (fused multiply-adds over k
+// in steps of W), and one transposing tree (V::sum_lanes) turns W such accumulators into the W
+// scores at once, so no element pays a horizontal sum of its own. The values past the last multiple
+// of W in k are added after, one by one. An element's sum thus depends on k only, not on m, n or
+// where it sits in the block: a token's scores come out the same alone and in a batch.
 //
 // mad_rows_f16_simd, C (m, k) += A (m, n) @ B (n, k): B's rows are the values; lanes run along k
 // and every element adds its n products in order of n, as matmul_f32_tile.inl does, so from
@@ -46,6 +46,29 @@ inline typename V::type dot_rows_group(const float* ar, const Elem* rows, size_t
             } else {
                 acc[i] = V::fma(x, V::load(p), acc[i]);
             }
+        }
+    }
+    return V::sum_lanes(acc);
+}
+
+// Two rows of A (a0, a1) against the W converted rows of B in `block` (row i at i * k), half of
+// them per call (rows half * W / 2 ..): lanes 0 .. W/2 - 1 of the result are a0's sums, the
+// rest a1's. Each is summed as dot_rows_group sums it (the same fused multiply-adds in the same
+// order, and V::sum_lanes treats every accumulator alike), while each block vector, loaded once,
+// serves both rows: the loads, not the multiply-adds, set dot_rows_group's pace.
+template <typename V>
+inline typename V::type dot_rows_pair(const float* a0, const float* a1, const float* block, int k,
+                                      int k_vec, int half) {
+    constexpr int W = V::kLanes, H = W / 2;
+    typename V::type acc[W];
+    for (auto& v : acc) v = V::zero();
+    for (int l = 0; l < k_vec; l += W) {
+        const typename V::type x0 = V::load(a0 + l), x1 = V::load(a1 + l);
+        const float* p = block + static_cast<size_t>(half * H) * k + l;
+        for (int i = 0; i < H; ++i, p += k) {
+            const typename V::type b = V::load(p);
+            acc[i] = V::fma(x0, b, acc[i]);
+            acc[H + i] = V::fma(x1, b, acc[H + i]);
         }
     }
     return V::sum_lanes(acc);
@@ -88,10 +111,31 @@ void dot_rows_f16_simd(int m, int n, int k, const float* a, size_t lda, const ui
                 for (int l = 0; l < k_vec; l += W)
                     V::store(block + i * k + l, V::load_f16(group + i * stride + l));
         }
+        // The values past k_vec, one by one, after the vector sums.
+        const auto add_tail = [&](const float* ar, float* cr) {
+            for (int i = 0; i < rows; ++i) {
+                const uint16_t* row = group + i * stride;
+                for (int l = k_vec; l < k; ++l) cr[i] = std::fma(ar[l], fp16_to_f32(row[l]), cr[i]);
+            }
+        };
         for (int r = 0; r < m; ++r) {
             const float* ar = a + static_cast<size_t>(r) * lda;
             float* cr = c + static_cast<size_t>(r) * ldc + j0;
             float sums[W];
+            if (convert_once && r + 1 < m && W % 2 == 0) {  // rows r and r + 1 together
+                float* cr1 = cr + ldc;
+                for (int half = 0; half < 2; ++half) {
+                    V::store(sums, dot_rows_pair<V>(ar, ar + lda, block, k, k_vec, half));
+                    for (int i = 0; i < W / 2 && half * (W / 2) + i < rows; ++i) {
+                        cr[half * (W / 2) + i] = sums[i];
+                        cr1[half * (W / 2) + i] = sums[W / 2 + i];
+                    }
+                }
+                add_tail(ar, cr);
+                add_tail(ar + lda, cr1);
+                ++r;
+                continue;
+            }
             if (rows < W && k > kRowsF16BlockK) {  // a long row's last group: one row at a time
                 for (int i = 0; i < rows; ++i) {
                     V::store(sums, dot_rows_group<V>(ar, group + i * stride, 0, k_vec));
@@ -103,10 +147,7 @@ void dot_rows_f16_simd(int m, int n, int k, const float* a, size_t lda, const ui
                                             : dot_rows_group<V>(ar, group, stride, k_vec));
                 for (int i = 0; i < rows; ++i) cr[i] = sums[i];
             }
-            for (int i = 0; i < rows; ++i) {
-                const uint16_t* row = group + i * stride;
-                for (int l = k_vec; l < k; ++l) cr[i] = std::fma(ar[l], fp16_to_f32(row[l]), cr[i]);
-            }
+            add_tail(ar, cr);
         }
     }
 }
