@@ -25,7 +25,8 @@ if [ -e "$work/prefix/lib/libember.so" ]; then
     # libember.so (EMBER_SHARED): pkg-config links it; its soname carries the major version
     # and it exports the C API alone.
     export LD_LIBRARY_PATH="$work/prefix/lib"
-    ldd "$work/story_pc" | grep -q "libember.so.0 => $work/prefix/lib" ||
+    # (grep reads all of ldd's output: with pipefail, grep -q's early exit can fail the pipe.)
+    ldd "$work/story_pc" | grep "libember.so.0 => $work/prefix/lib" > /dev/null ||
         { echo "story_pc does not load the installed libember.so.0"; exit 1; }
     others=$(nm -D --defined-only "$work/prefix/lib/libember.so" | awk '$2 == "T" && $3 !~ /^ember_/')
     [ -z "$others" ] || { echo "libember.so exports more than the C API: $others"; exit 1; }
@@ -33,7 +34,8 @@ if [ -e "$work/prefix/lib/libember.so" ]; then
     cc "$src_dir/examples/embed/c/story.c" -o "$work/story_static" \
         $(pkg-config --cflags ember) "$work/prefix/lib/libember.a" \
         $(pkg-config --static --libs-only-l ember | sed 's/-lember//')
-    ! ldd "$work/story_static" | grep -q libember || { echo "story_static loads libember.so"; exit 1; }
+    ! ldd "$work/story_static" | grep libember > /dev/null ||
+        { echo "story_static loads libember.so"; exit 1; }
 fi
 
 cd "$src_dir"
