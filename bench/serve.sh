@@ -107,8 +107,9 @@ done
 e=$(best -ttft_ms "${ember_prompt[@]}")
 l=$(best -ttft_ms "${llama_prompt[@]}")
 awk -v a="$(field "$e" ttft_ms)" -v b="$(field "$l" ttft_ms)" -v n="$(field "$e" prompt_tokens)" \
-    -v m="$(field "$l" prompt_tokens)" 'BEGIN { printf "%-22s %12.0f %12.0f %7.2fx   (%d / %d prompt tokens)\n",
-    "first token, long (ms)", a, b, b / a, n, m }'
+    -v m="$(field "$l" prompt_tokens)" 'BEGIN {
+        printf "%-22s %12.0f %12.0f %7.2fx   (%d / %d prompt tokens)\n",
+               "first token, long (ms)", a, b, b / a, n, m }'
 
 # One client alone: the server's stream rate against ember bench's generation (tg), taking turns.
 tg() {

@@ -13,7 +13,8 @@ const vocabulary = ["the", "little", "cat", "ran", "across", "a", "green", "fiel
   "dog", "jumped", "over", "fence", "into", "garden", "full", "of", "red", "flowers"];
 let state = seed * 2654435761 % 4294967296 || 1;
 const next = () => (state = (state * 1103515245 + 12345) % 2147483648);
-const prompt = Array.from({ length: words }, () => vocabulary[next() % vocabulary.length]).join(" ");
+const prompt = Array.from({ length: words }, () => vocabulary[next() % vocabulary.length])
+  .join(" ");
 
 const start = performance.now();
 const response = await fetch(`${url}/v1/completions`, {
