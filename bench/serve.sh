@@ -71,9 +71,10 @@ long_prompt() {
     best -ttft_ms "${out[@]}"
 }
 field() { node -e "console.log(JSON.parse(process.argv[1])['$2'])" "$1"; }
-# The best of several JSON lines by a field (max, or min with -).
+# The best of several JSON lines by a field (max, or min with -). (node -e puts the first
+# argument at process.argv[1].)
 best() {
-    node -e "const r = process.argv.slice(2).map(JSON.parse); const s = '$1'.startsWith('-') ? -1 : 1;
+    node -e "const r = process.argv.slice(1).map(JSON.parse); const s = '$1'.startsWith('-') ? -1 : 1;
              const k = '$1'.replace('-', ''); r.sort((a, b) => s * (b[k] - a[k]));
              console.log(JSON.stringify(r[0]))" "${@:2}"
 }
