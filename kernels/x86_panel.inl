@@ -575,9 +575,9 @@ inline void k_block_tokens(GroupValues group_values, const Scales& s, const Bloc
 // token at a time, the loads, not the multiply-adds, would set the pace).
 // With kScalePer32 (one scale for both 16-value halves of a group: Q4_K, Q5_K, IQ4_XS) and VNNI
 // each group's 32 products are summed in int32 before one multiply by the scale: the same
-// integers (far inside int32), fewer instructions; pp512 of a Q4_K_M file 1.15-1.25x
-// (docs/optimizations.md). (The few-token kernels, k_block_tokens, measured slower so: with the
-// decoding beside it the chains crowd the registers; kernels_bench packed_few/.)
+// integers (far inside int32), fewer instructions (docs/optimizations.md). (The few-token
+// kernels, k_block_tokens, measured slower so: with the decoding beside them the chains crowd
+// the registers; kernels_bench packed_few/.)
 template <typename L, int T, int kRun, bool kIntegerOffset, bool kScalePer32 = false>
 void k_panel_tokens(int64_t n_blocks, const typename L::KPanel* panel, const uint8_t* a,
                     size_t a_stride, int t, float* y, size_t y_stride) {
