@@ -79,8 +79,16 @@ std::string check(TensorType type, const Shape& s, int n_threads, bool use_blas,
 
 TEST(MatmulFloatBatch, MatchesTheExactProductWithEitherGemm) {
     std::mt19937 rng(17);
-    const std::vector<Shape> shapes = {{1, 32, 1},    {17, 96, 5},     {40, 200, 33},
-                                       {300, 64, 70}, {130, 128, 130}, {16, 8, 64}};
+    const std::vector<Shape> shapes = {{1, 32, 1},
+                                       {17, 96, 5},
+                                       {40, 200, 33},
+                                       {300, 64, 70},
+                                       {130, 128, 130},
+                                       {16, 8, 64},
+                                       // Tiles of 128 rows at most (rows wider than 2048)
+                                       // and of a whole MiB (narrow rows), shared evenly.
+                                       {300, 2100, 3},
+                                       {1000, 48, 9}};
     std::vector<bool> gemms = {false};
     if (blas_available()) gemms.push_back(true);
     for (const TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16}) {

@@ -35,12 +35,18 @@ namespace {
 constexpr int kTokenSlice = 64;
 constexpr int64_t kColsBlock = 256;
 
-// Rows per tile: enough that the GEMM's own packing of the batch is paid over many rows, at
-// most 128 (a 128 x 2048 F32 tile is 1 MiB), and a multiple of 16 that still gives every
-// thread work on the small K/V projections.
-int64_t tile_rows(int64_t rows, int n_threads) {
-    const int64_t per_thread = (rows + n_threads - 1) / n_threads;
-    return std::clamp<int64_t>((per_thread + 15) / 16 * 16, 16, 128);
+// Rows per tile: enough that the GEMM's own packing of the batch is paid over many rows (it
+// packs the whole batch again for each tile), few enough that the F32 tile stays in the L2
+// cache: 128 rows, or 1 MiB of them where rows are narrower than 2048 (an encoder's 384-wide
+// rows). A multiple of 16, and as many tiles as the threads can share evenly: 384 rows cut
+// into 3 tiles kept one of two threads waiting a third of the time (docs/optimizations.md).
+int64_t tile_rows(int64_t rows, int64_t cols, int n_threads) {
+    constexpr int64_t kTileBytes = int64_t{1} << 20;
+    const int64_t max_rows = std::max<int64_t>(128, kTileBytes / (cols * 4) / 16 * 16);
+    int64_t n_tiles = n_threads;
+    while ((rows + n_tiles - 1) / n_tiles > max_rows) n_tiles += n_threads;
+    const int64_t per_tile = (rows + n_tiles - 1) / n_tiles;
+    return std::max<int64_t>(16, (per_tile + 15) / 16 * 16);
 }
 
 #if EMBER_HAVE_BLAS
@@ -88,7 +94,7 @@ void matmul_float_batch(const WeightMatrix& w, const QuantizedActivations& x, in
     if (use_blas) blas_single_threaded();
 #endif
 
-    const int64_t rows_per_tile = tile_rows(w.rows, pool.size());
+    const int64_t rows_per_tile = tile_rows(w.rows, cols, pool.size());
     const int64_t n_tiles = (w.rows + rows_per_tile - 1) / rows_per_tile;
     pool.parallel_for(n_tiles, [&](int64_t begin, int64_t end) {
         // Kept per thread between calls: a forward pass asks for the same sizes again and again.
