@@ -539,6 +539,21 @@ template <bool kFifthBit>
 constexpr bool kScalePer32<PackedQ4_KLike<kFifthBit>> = true;
 template <>
 constexpr bool kScalePer32<PackedIQ4_XS> = true;
+// The grid types whose decoders give both halves of a sub-block one scale (DecodeX::scales'
+// lo == hi): IQ2_XXS, IQ3_XXS, IQ3_S, IQ1_S and the ternary types. IQ2_XS, IQ2_S and IQ1_M
+// scale each 16 values on their own.
+template <>
+constexpr bool kScalePer32<PackedRows8<BlockIQ2_XXS>> = true;
+template <>
+constexpr bool kScalePer32<PackedRows8<BlockIQ3_XXS>> = true;
+template <>
+constexpr bool kScalePer32<PackedRows8<BlockIQ3_S>> = true;
+template <>
+constexpr bool kScalePer32<PackedRows8<BlockIQ1_S>> = true;
+template <>
+constexpr bool kScalePer32<PackedRows8<BlockTQ1_0>> = true;
+template <>
+constexpr bool kScalePer32<PackedRows8<BlockTQ2_0>> = true;
 
 // The software prefetch of a generation kernel reading kStreams groups of packed blocks side by
 // side (1 for 8 rows, 2 for 16), at block b of n_blocks: kPrefetchBytes ahead in all. Near the
