@@ -35,6 +35,7 @@
 
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "kernels/blocks.h"
 #include "kernels/iq_grids.h"
@@ -129,20 +130,6 @@ inline TokenPairs token_pairs(int8x16_t t_lo, int8x16_t t_hi, int8x16_t u_lo, in
     return {{zip(t_lo, u_lo, false), zip(t_lo, u_lo, true), zip(t_hi, u_hi, false),
              zip(t_hi, u_hi, true)}};
 }
-// The 4 rows' sums over the 32 values for both tokens: out[0] = token t's rows, out[1] = token
-// t + 1's.
-inline void mmla_dots(const RowPairs& r, const TokenPairs& x, int32x4_t out[2]) {
-    int32x4_t rows01 = vdupq_n_s32(0), rows23 = vdupq_n_s32(0);
-    for (int c = 0; c < 4; ++c) {
-        rows01 = vmmlaq_s32(rows01, r.w[0][c], x.x[c]);  // [r0 t, r0 t+1, r1 t, r1 t+1]
-        rows23 = vmmlaq_s32(rows23, r.w[1][c], x.x[c]);
-    }
-    out[0] = vuzp1q_s32(rows01, rows23);
-    out[1] = vuzp2q_s32(rows01, rows23);
-}
-constexpr bool kMatMulInt8 = true;
-#else
-constexpr bool kMatMulInt8 = false;
 #endif
 
 inline float32x4_t halves4(const fp16_t* d) {  // four fp16 scales as floats (FCVTL: exact)
@@ -284,7 +271,7 @@ inline float32x4_t sums_as_float(int32x4_t sum) {
 // each block's 8 value vectors of those rows are decoded once and meet every token, whose
 // activations are loaded as they are used. With 8 tokens that is 8 value registers, 8
 // accumulators and a few temporaries (two halves of the rows at once would need 16 value
-// registers and spill). With i8mm, token pairs through SMMLA.
+// registers and spill). (With i8mm, batches go through pairs_32 instead.)
 template <typename Packed, int kTokens>
 void tokens_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, int h, float* y,
                size_t y_stride) {
@@ -315,25 +302,8 @@ void tokens_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0,
             acc[t] = vfmaq_f32(acc[t], sums_as_float<Packed>(sum), vmulq_n_f32(d, scale[t][b]));
             if constexpr (kWithMinimum<Packed>) acc[t] = vfmaq_n_f32(acc[t], m, block_s[t][b]);
         };
-        if constexpr (kMatMulInt8 && kTokens % 2 == 0) {
-#if defined(__ARM_FEATURE_MATMUL_INT8)
-            const RowPairs rows = row_pairs(q);
-            for (int t = 0; t < kTokens; t += 2) {
-                const TokenPairs x =
-                    token_pairs(vld1q_s8(act[t][b].qs), vld1q_s8(act[t][b].qs + 16),
-                                vld1q_s8(act[t + 1][b].qs), vld1q_s8(act[t + 1][b].qs + 16));
-                int32x4_t sum[2];
-                mmla_dots(rows, x, sum);
-                add(t, sum[0]);
-                add(t + 1, sum[1]);
-            }
-#endif
-        } else {
-            for (int t = 0; t < kTokens; ++t) {
-                add(t,
-                    dot32(q, vld1q_s8(act[t][b].qs), vld1q_s8(act[t][b].qs + 16), vdupq_n_s32(0)));
-            }
-        }
+        for (int t = 0; t < kTokens; ++t)
+            add(t, dot32(q, vld1q_s8(act[t][b].qs), vld1q_s8(act[t][b].qs + 16), vdupq_n_s32(0)));
     }
     for (int t = 0; t < kTokens; ++t) vst1q_f32(y + (t0 + t) * y_stride + 4 * h, acc[t]);
 }
@@ -365,8 +335,131 @@ void token_32(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t, f
     vst1q_f32(y + 4, acc[1]);
 }
 
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+// A batch through SMMLA. Two tokens' activations of one block as SMMLA takes them
+// (token_pairs), with what each token's block adds besides its products, each of those
+// repeated for the lanes of SMMLA's order: made once per pass over a call's groups (one to
+// four) and both halves of their rows, where zipping them in every pass cost what the halved
+// products saved.
+struct PairBlock {
+    int8x16_t x[4];       // values 8c..8c+7 of token t, then of token t + 1
+    float32x4_t scale;    // [d_t, d_t+1, d_t, d_t+1]: each token's block scale
+    int32x4_t offset;     // the same lanes: -kActivationOffset * the block's quant sum
+    float32x4_t block_s;  // the same lanes: Q8_1's s (Q4_1, Q5_1)
+};
+
+// Tokens t0 .. t0 + 2 kPairs - 1 as pairs: pair p's block b at pairs[p * n_blocks + b].
+template <typename Packed, int kPairs>
+void make_pairs(int64_t n_blocks, const Q8Batch& a, int t0, PairBlock* pairs) {
+    using Act = ActivationBlock<Packed>;
+    const auto lanes = [](float t, float u) { return float32x4_t{t, u, t, u}; };
+    for (int p = 0; p < kPairs; ++p) {
+        const int t = t0 + 2 * p;
+        const auto* act_t = reinterpret_cast<const Act*>(a.rows + t * a.row_stride);
+        const auto* act_u = reinterpret_cast<const Act*>(a.rows + (t + 1) * a.row_stride);
+        const size_t first_t = static_cast<size_t>(t) * n_blocks, first_u = first_t + n_blocks;
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            PairBlock& x = pairs[p * n_blocks + b];
+            const TokenPairs z = token_pairs(vld1q_s8(act_t[b].qs), vld1q_s8(act_t[b].qs + 16),
+                                             vld1q_s8(act_u[b].qs), vld1q_s8(act_u[b].qs + 16));
+            for (int c = 0; c < 4; ++c) x.x[c] = z.x[c];
+            x.scale = lanes(a.scales[first_t + b], a.scales[first_u + b]);
+            x.offset = vdupq_n_s32(0);
+            if constexpr (kActivationOffset<Packed> != 0) {
+                const int32_t o_t = -kActivationOffset<Packed> * a.sums[first_t + b];
+                const int32_t o_u = -kActivationOffset<Packed> * a.sums[first_u + b];
+                x.offset = int32x4_t{o_t, o_u, o_t, o_u};
+            }
+            x.block_s = vdupq_n_f32(0.0f);
+            if constexpr (kWithMinimum<Packed>)
+                x.block_s = lanes(a.block_s[first_t + b], a.block_s[first_u + b]);
+        }
+    }
+}
+
+// Rows 4h..4h+3 of one group against kPairs token pairs from t0. The sums stay in SMMLA's order
+// ([row r token t, r t+1, r+1 t, r+1 t+1]) through the float steps, with the rows' scales
+// repeated to match ([d0 d0 d1 d1], [d2 d2 d3 d3]): the same products and accumulations as
+// tokens_32's, so the same floats; unzipped into rows once at the end.
+template <typename Packed, int kPairs>
+void pairs_32(int64_t n_blocks, const Packed* blocks, const PairBlock* pairs, int t0, int h,
+              float* y, size_t y_stride) {
+    float32x4_t acc[kPairs][2];
+    for (auto& a : acc) a[0] = a[1] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        int8x16_t q[8];
+        decode(blocks[b], h, q);
+        const RowPairs rows = row_pairs(q);
+        const float32x4_t d = halves4(blocks[b].d + 4 * h);
+        const float32x4_t d01 = vzip1q_f32(d, d), d23 = vzip2q_f32(d, d);
+        float32x4_t m01 = vdupq_n_f32(0.0f), m23 = m01;  // Q4_1 / Q5_1: the rows' minimums
+        if constexpr (kWithMinimum<Packed>) {
+            const float32x4_t m = halves4(blocks[b].m + 4 * h);
+            m01 = vzip1q_f32(m, m), m23 = vzip2q_f32(m, m);
+        }
+        for (int p = 0; p < kPairs; ++p) {
+            const PairBlock& x = pairs[p * n_blocks + b];
+            int32x4_t rows01 = x.offset, rows23 = x.offset;
+            for (int c = 0; c < 4; ++c) {
+                rows01 = vmmlaq_s32(rows01, rows.w[0][c], x.x[c]);
+                rows23 = vmmlaq_s32(rows23, rows.w[1][c], x.x[c]);
+            }
+            acc[p][0] =
+                vfmaq_f32(acc[p][0], sums_as_float<Packed>(rows01), vmulq_f32(d01, x.scale));
+            acc[p][1] =
+                vfmaq_f32(acc[p][1], sums_as_float<Packed>(rows23), vmulq_f32(d23, x.scale));
+            if constexpr (kWithMinimum<Packed>) {
+                acc[p][0] = vfmaq_f32(acc[p][0], m01, x.block_s);
+                acc[p][1] = vfmaq_f32(acc[p][1], m23, x.block_s);
+            }
+        }
+    }
+    for (int p = 0; p < kPairs; ++p) {
+        float* out = y + (t0 + 2 * p) * y_stride + 4 * h;
+        vst1q_f32(out, vuzp1q_f32(acc[p][0], acc[p][1]));
+        vst1q_f32(out + y_stride, vuzp2q_f32(acc[p][0], acc[p][1]));
+    }
+}
+
+// kGroups consecutive groups (rows 8 kGroups) against a batch: tokens in passes of 8, then 4,
+// then 2, each pass's pairs made once for all the groups and halves; a last odd token alone.
+template <typename Packed, int kPairs>
+void pass_pairs(int64_t n_blocks, const Packed* groups, int n_groups, const Q8Batch& a, int t0,
+                float* y, size_t y_stride) {
+    thread_local std::vector<PairBlock> pairs;
+    const size_t size = static_cast<size_t>(kPairs * n_blocks);
+    if (pairs.size() < size) pairs.resize(size);
+    make_pairs<Packed, kPairs>(n_blocks, a, t0, pairs.data());
+    for (int g = 0; g < n_groups; ++g) {
+        for (int h = 0; h < 2; ++h) {
+            pairs_32<Packed, kPairs>(n_blocks, groups + g * n_blocks, pairs.data(), t0, h,
+                                     y + 8 * g, y_stride);
+        }
+    }
+}
+template <typename Packed, int kGroups>
+void gemm_packed_pairs(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+    const int64_t n_blocks = n / kQK;
+    const auto* groups = static_cast<const Packed*>(packed);  // group g at g * n_blocks
+    int t = 0;
+    for (; t + 8 <= a.n_tokens; t += 8)
+        pass_pairs<Packed, 4>(n_blocks, groups, kGroups, a, t, y, y_stride);
+    for (; t + 4 <= a.n_tokens; t += 4)
+        pass_pairs<Packed, 2>(n_blocks, groups, kGroups, a, t, y, y_stride);
+    for (; t + 2 <= a.n_tokens; t += 2)
+        pass_pairs<Packed, 1>(n_blocks, groups, kGroups, a, t, y, y_stride);
+    for (; t < a.n_tokens; ++t) {
+        for (int g = 0; g < kGroups; ++g)
+            token_32(n_blocks, groups + g * n_blocks, a, t, y + t * y_stride + 8 * g);
+    }
+}
+#endif
+
 template <typename Packed>
 void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+    gemm_packed_pairs<Packed, 1>(n, packed, a, y, y_stride);
+#else
     const int64_t n_blocks = n / kQK;
     const auto* blocks = static_cast<const Packed*>(packed);
     const int batched = a.n_tokens / 4 * 4;  // tiles of 8 and 4 tokens; the rest one by one
@@ -377,6 +470,7 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
         for (; t < batched; t += 4) tokens_32<Packed, 4>(n_blocks, blocks, a, t, h, y, y_stride);
     }
     for (int t = batched; t < a.n_tokens; ++t) token_32(n_blocks, blocks, a, t, y + t * y_stride);
+#endif
 }
 
 // ---- K-quants ----
@@ -753,6 +847,16 @@ void register_packed_kernels(KernelTable& t) {
     t[T::Q5_K].pack8 = pack8_q5_k, t[T::Q5_K].gemm_packed8 = gemm_packed8_q5_k;
     t[T::Q6_K].pack8 = pack8_q6_k, t[T::Q6_K].gemm_packed8 = gemm_packed8_q6_k;
     t[T::IQ4_XS].pack8 = pack8_iq4_xs, t[T::IQ4_XS].gemm_packed8 = gemm_packed8_iq4_xs;
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+    // With SMMLA the 32-value types also take four groups a call: each pass's token pairs,
+    // made once, then serve 32 rows.
+    t[T::Q4_0].gemm_packed32 = gemm_packed_pairs<PackedQ4_0, 4>;
+    t[T::Q5_0].gemm_packed32 = gemm_packed_pairs<PackedQ5_0, 4>;
+    t[T::IQ4_NL].gemm_packed32 = gemm_packed_pairs<PackedIQ4_NL, 4>;
+    t[T::Q4_1].gemm_packed32 = gemm_packed_pairs<PackedQ4_1, 4>;
+    t[T::Q5_1].gemm_packed32 = gemm_packed_pairs<PackedQ5_1, 4>;
+    t[T::Q8_0].gemm_packed32 = gemm_packed_pairs<PackedQ8_0, 4>;
+#endif
 }
 
 }  // namespace ember::EMBER_NEON_NAMESPACE

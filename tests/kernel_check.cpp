@@ -226,19 +226,22 @@ DotUnderTest panel_as_dot(TensorType type, int tokens, PanelRun run, int* call, 
     };
 }
 
-std::string check_packed8_against_reference(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm,
-                                            int tokens) {
+std::string check_packed_against_reference(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm,
+                                           int tokens, int rows) {
     int call = 0;
-    const auto run = [pack, gemm](const TypeKernels&, int64_t n, const uint8_t* ws, size_t w_bytes,
-                                  const Q8Batch& batch, float* y) {
-        std::vector<uint8_t> packed(8 * w_bytes);
-        pack(n, ws, w_bytes, packed.data());
-        gemm(n, packed.data(), batch, y, 8);
+    const auto run = [pack, gemm, rows](const TypeKernels&, int64_t n, const uint8_t* ws,
+                                        size_t w_bytes, const Q8Batch& batch, float* y) {
+        std::vector<uint8_t> packed(rows * w_bytes);
+        for (int g = 0; g < rows / 8; ++g)
+            pack(n, ws + 8 * g * w_bytes, w_bytes, packed.data() + 8 * g * w_bytes);
+        gemm(n, packed.data(), batch, y, rows);
     };
-    std::string why =
-        check_dot_against_reference(type, panel_as_dot(type, tokens, run, &call), false);
-    if (why.empty() && call < 8 * tokens) why = "not every row and token was checked";
-    return why;
+    while (call < rows * tokens) {  // until every row and token was checked
+        const std::string why =
+            check_dot_against_reference(type, panel_as_dot(type, tokens, run, &call, rows), false);
+        if (!why.empty()) return why;
+    }
+    return "";
 }
 
 std::string check_matmul_f32_against_reference(MatMulF32Fn matmul) {

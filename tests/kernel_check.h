@@ -32,11 +32,12 @@ using PanelRun = std::function<void(const TypeKernels& k, int64_t n, const uint8
                                     size_t w_bytes, const Q8Batch& batch, float* y)>;
 DotUnderTest panel_as_dot(TensorType type, int tokens, PanelRun run, int* call, int rows = 8);
 
-// Empty if an instruction set's packer and 8-row packed kernel (Pack8Fn + GemmPacked8Fn) agree
-// with the reference of `type` on every row and token of batches of `tokens` tokens, within
-// the rounding bound; else the first disagreement.
-std::string check_packed8_against_reference(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm,
-                                            int tokens);
+// Empty if an instruction set's packer and a packed kernel (Pack8Fn + GemmPacked8Fn) agree with
+// the reference of `type` on every row and token of batches of `tokens` tokens, within the
+// rounding bound; else the first disagreement. rows: what one call of the kernel covers, 8
+// (gemm_packed8), 16 (gemm_packed16: two groups side by side) or 32 (gemm_packed32: four).
+std::string check_packed_against_reference(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm,
+                                           int tokens, int rows = 8);
 
 // Empty if `matmul` agrees with ref::matmul_f32 on random and edge-case matrices of many
 // shapes (rows and columns that are and are not multiples of the tiles, strided rows, zeros,

@@ -102,7 +102,7 @@ TEST_P(KernelSet, PackedPanelsMatchTheReference) {
         ASSERT_NE(k->pack8, nullptr) << tensor_type_name(k->type);
         for (int tokens : {1, 2, 3, 6, 9}) {
             EXPECT_EQ(
-                test::check_packed8_against_reference(k->type, k->pack8, k->gemm_packed8, tokens),
+                test::check_packed_against_reference(k->type, k->pack8, k->gemm_packed8, tokens),
                 "")
                 << tensor_type_name(k->type) << ", " << tokens << " tokens";
         }
@@ -115,22 +115,8 @@ TEST_P(KernelSet, PackedPanelsMatchTheReference) {
 // remainder): every row and token.
 void expect_wide_packed_matches(const TypeKernels& k, int rows, GemmPacked8Fn gemm) {
     for (int tokens : {1, 3, 5, 14, 17}) {
-        int call = 0;
-        const auto run = [&k, rows, gemm](const TypeKernels&, int64_t n, const uint8_t* ws,
-                                          size_t w_bytes, const Q8Batch& batch, float* y) {
-            std::vector<uint8_t> packed(rows * w_bytes);
-            for (int g = 0; g < rows / 8; ++g) {
-                k.pack8(n, ws + 8 * g * w_bytes, w_bytes, packed.data() + 8 * g * w_bytes);
-            }
-            gemm(n, packed.data(), batch, y, rows);
-        };
-        while (call < rows * tokens) {  // until every row and token was checked
-            EXPECT_EQ(test::check_dot_against_reference(
-                          k.type, test::panel_as_dot(k.type, tokens, run, &call, rows),
-                          /*exact=*/false),
-                      "")
-                << tensor_type_name(k.type) << ", " << rows << " rows, " << tokens << " tokens";
-        }
+        EXPECT_EQ(test::check_packed_against_reference(k.type, k.pack8, gemm, tokens, rows), "")
+            << tensor_type_name(k.type) << ", " << rows << " rows, " << tokens << " tokens";
     }
 }
 TEST_P(KernelSet, WidePackedPanelsMatchTheReference) {
