@@ -348,12 +348,12 @@ struct PairBlock {
     float32x4_t block_s;  // the same lanes: Q8_1's s (Q4_1, Q5_1)
 };
 
-// Tokens t0 .. t0 + 2 kPairs - 1 as pairs: pair p's block b at pairs[p * n_blocks + b].
-template <typename Packed, int kPairs>
+// Tokens t0 .. t0 + 2 kTokenPairs - 1 as pairs: pair p's block b at pairs[p * n_blocks + b].
+template <typename Packed, int kTokenPairs>
 void make_pairs(int64_t n_blocks, const Q8Batch& a, int t0, PairBlock* pairs) {
     using Act = ActivationBlock<Packed>;
     const auto lanes = [](float t, float u) { return float32x4_t{t, u, t, u}; };
-    for (int p = 0; p < kPairs; ++p) {
+    for (int p = 0; p < kTokenPairs; ++p) {
         const int t = t0 + 2 * p;
         const auto* act_t = reinterpret_cast<const Act*>(a.rows + t * a.row_stride);
         const auto* act_u = reinterpret_cast<const Act*>(a.rows + (t + 1) * a.row_stride);
@@ -377,14 +377,15 @@ void make_pairs(int64_t n_blocks, const Q8Batch& a, int t0, PairBlock* pairs) {
     }
 }
 
-// Rows 4h..4h+3 of one group against kPairs token pairs from t0. The sums stay in SMMLA's order
+// Rows 4h..4h+3 of one group against kTokenPairs token pairs from t0. The sums stay in SMMLA's
+// order
 // ([row r token t, r t+1, r+1 t, r+1 t+1]) through the float steps, with the rows' scales
 // repeated to match ([d0 d0 d1 d1], [d2 d2 d3 d3]): the same products and accumulations as
 // tokens_32's, so the same floats; unzipped into rows once at the end.
-template <typename Packed, int kPairs>
+template <typename Packed, int kTokenPairs>
 void pairs_32(int64_t n_blocks, const Packed* blocks, const PairBlock* pairs, int t0, int h,
               float* y, size_t y_stride) {
-    float32x4_t acc[kPairs][2];
+    float32x4_t acc[kTokenPairs][2];
     for (auto& a : acc) a[0] = a[1] = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < n_blocks; ++b) {
         int8x16_t q[8];
@@ -397,7 +398,7 @@ void pairs_32(int64_t n_blocks, const Packed* blocks, const PairBlock* pairs, in
             const float32x4_t m = halves4(blocks[b].m + 4 * h);
             m01 = vzip1q_f32(m, m), m23 = vzip2q_f32(m, m);
         }
-        for (int p = 0; p < kPairs; ++p) {
+        for (int p = 0; p < kTokenPairs; ++p) {
             const PairBlock& x = pairs[p * n_blocks + b];
             int32x4_t rows01 = x.offset, rows23 = x.offset;
             for (int c = 0; c < 4; ++c) {
@@ -414,7 +415,7 @@ void pairs_32(int64_t n_blocks, const Packed* blocks, const PairBlock* pairs, in
             }
         }
     }
-    for (int p = 0; p < kPairs; ++p) {
+    for (int p = 0; p < kTokenPairs; ++p) {
         float* out = y + (t0 + 2 * p) * y_stride + 4 * h;
         vst1q_f32(out, vuzp1q_f32(acc[p][0], acc[p][1]));
         vst1q_f32(out + y_stride, vuzp2q_f32(acc[p][0], acc[p][1]));
@@ -423,17 +424,17 @@ void pairs_32(int64_t n_blocks, const Packed* blocks, const PairBlock* pairs, in
 
 // kGroups consecutive groups (rows 8 kGroups) against a batch: tokens in passes of 8, then 4,
 // then 2, each pass's pairs made once for all the groups and halves; a last odd token alone.
-template <typename Packed, int kPairs>
+template <typename Packed, int kTokenPairs>
 void pass_pairs(int64_t n_blocks, const Packed* groups, int n_groups, const Q8Batch& a, int t0,
                 float* y, size_t y_stride) {
     thread_local std::vector<PairBlock> pairs;
-    const size_t size = static_cast<size_t>(kPairs * n_blocks);
+    const size_t size = static_cast<size_t>(kTokenPairs * n_blocks);
     if (pairs.size() < size) pairs.resize(size);
-    make_pairs<Packed, kPairs>(n_blocks, a, t0, pairs.data());
+    make_pairs<Packed, kTokenPairs>(n_blocks, a, t0, pairs.data());
     for (int g = 0; g < n_groups; ++g) {
         for (int h = 0; h < 2; ++h) {
-            pairs_32<Packed, kPairs>(n_blocks, groups + g * n_blocks, pairs.data(), t0, h,
-                                     y + 8 * g, y_stride);
+            pairs_32<Packed, kTokenPairs>(n_blocks, groups + g * n_blocks, pairs.data(), t0, h,
+                                          y + 8 * g, y_stride);
         }
     }
 }
@@ -657,37 +658,49 @@ template <typename Packed>
 constexpr bool kPairs = std::is_same_v<Packed, PackedQ4_K> || std::is_same_v<Packed, PackedQ5_K> ||
                         std::is_same_v<Packed, PackedIQ4_XS>;
 
-// sum_j coef_j * bsum_j for rows 0-3 (m[0]) and 4-7 (m[1]).
-template <typename Packed>
-inline void offsets(const KScales& sc, const BlockQ8_K& act, int32x4_t m[2]) {
-    m[0] = m[1] = vdupq_n_s32(0);
-    if constexpr (std::is_same_v<Packed, PackedIQ4_XS>) return;  // no minimums or offsets
+// sum_j coef_j * bsum_j for rows 4H..4H+3.
+template <typename Packed, int H>
+inline int32x4_t offsets_half(const KScales& sc, const BlockQ8_K& act) {
+    int32x4_t m = vdupq_n_s32(0);
+    if constexpr (std::is_same_v<Packed, PackedIQ4_XS>) return m;  // no minimums or offsets
+    const auto add = [&m](int16x8_t coef, int16x8_t b, auto lane) {
+        constexpr int kLane = decltype(lane)::value;
+        if constexpr (H == 0) {
+            m = vmlal_laneq_s16(m, vget_low_s16(coef), b, kLane);
+        } else {
+            m = vmlal_high_laneq_s16(m, coef, b, kLane);
+        }
+    };
     const int16x8_t b0 = vld1q_s16(act.bsums), b1 = vld1q_s16(act.bsums + 8);
     if constexpr (kPairs<Packed>) {
         const int16x8_t pairs = vpaddq_s16(b0, b1);  // |bsum pair| <= 32 * 128: int16
         unrolled(
             [&](auto sub) {
                 constexpr int j = decltype(sub)::value;
-                m[0] = vmlal_laneq_s16(m[0], vget_low_s16(sc.coef[j]), pairs, j);
-                m[1] = vmlal_high_laneq_s16(m[1], sc.coef[j], pairs, j);
+                add(sc.coef[j], pairs, std::integral_constant<int, j>{});
             },
             std::make_integer_sequence<int, 8>{});
     } else {
         unrolled(
             [&](auto sub) {
                 constexpr int j = decltype(sub)::value;
-                const int16x8_t b = j < 8 ? b0 : b1;
-                m[0] = vmlal_laneq_s16(m[0], vget_low_s16(sc.coef[j]), b, j % 8);
-                m[1] = vmlal_high_laneq_s16(m[1], sc.coef[j], b, j % 8);
+                add(sc.coef[j], j < 8 ? b0 : b1, std::integral_constant<int, j % 8>{});
             },
             std::make_integer_sequence<int, 16>{});
     }
+    return m;
+}
+// Both halves: rows 0-3 (m[0]) and 4-7 (m[1]).
+template <typename Packed>
+inline void offsets(const KScales& sc, const BlockQ8_K& act, int32x4_t m[2]) {
+    m[0] = offsets_half<Packed, 0>(sc, act);
+    m[1] = offsets_half<Packed, 1>(sc, act);
 }
 
 // Tokens t0 .. t0 + kTokens - 1 against one packed group of K-quant super-blocks. Per group of
 // 32 values, each half of the rows is decoded once (8 registers) and meets every token; the
-// scaled sums stay in int32 until the super-block ends. (SDOT also with i8mm: SMMLA's zips
-// and the 16-value sub-blocks' extra unzips cost what it saves, docs/kernels.md.)
+// scaled sums stay in int32 until the super-block ends. (With i8mm, batches of the types with
+// one scale per 32 values go through pairs_k; those with one per 16 keep SDOT: docs/kernels.md.)
 template <typename Packed, int kTokens>
 void tokens_k(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, float* y,
               size_t y_stride) {
@@ -740,8 +753,139 @@ void tokens_k(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, 
     }
 }
 
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+// A K-quant batch through SMMLA, as the 32-value types' (pairs_32): two tokens' Q8_K values of
+// one super-block zipped as SMMLA takes them, made once per pass over a call's groups.
+struct PairBlockK {
+    int8x16_t x[32];  // x[4g + c]: values 32g + 8c .. + 7 of token t, then of token t + 1
+    float32x4_t d;    // [d_t, d_t+1, d_t, d_t+1]
+};
+template <int kTokenPairs>
+void make_pairs_k(int64_t n_blocks, const Q8Batch& a, int t0, PairBlockK* pairs) {
+    for (int p = 0; p < kTokenPairs; ++p) {
+        const auto* act_t =
+            reinterpret_cast<const BlockQ8_K*>(a.rows + (t0 + 2 * p) * a.row_stride);
+        const auto* act_u =
+            reinterpret_cast<const BlockQ8_K*>(a.rows + (t0 + 2 * p + 1) * a.row_stride);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            PairBlockK& x = pairs[p * n_blocks + b];
+            for (int g = 0; g < 8; ++g) {
+                const int8_t *t = act_t[b].qs + 32 * g, *u = act_u[b].qs + 32 * g;
+                const TokenPairs z =
+                    token_pairs(vld1q_s8(t), vld1q_s8(t + 16), vld1q_s8(u), vld1q_s8(u + 16));
+                for (int c = 0; c < 4; ++c) x.x[4 * g + c] = z.x[c];
+            }
+            x.d = float32x4_t{act_t[b].d, act_u[b].d, act_t[b].d, act_u[b].d};
+        }
+    }
+}
+
+// Rows 4H..4H+3 of one group against kTokenPairs token pairs from t0, for the types with one
+// scale per 32 values: tokens_k's integer sums and float steps, in SMMLA's order ([row r token
+// t, r t+1, r+1 t, r+1 t+1]) with the rows' scales repeated to match, so the same numbers;
+// unzipped into rows at the end.
+template <typename Packed, int kTokenPairs, int H>
+void pairs_k(int64_t n_blocks, const Packed* blocks, const PairBlockK* pairs, const Q8Batch& a,
+             int t0, float* y, size_t y_stride) {
+    static_assert(kPairs<Packed>, "one scale per 32 values");
+    const auto twice_lo = [](int32x4_t v) { return vzip1q_s32(v, v); };  // [v0 v0 v1 v1]
+    const auto twice_hi = [](int32x4_t v) { return vzip2q_s32(v, v); };  // [v2 v2 v3 v3]
+    float32x4_t acc[kTokenPairs][2];
+    for (auto& v : acc) v[0] = v[1] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        KScales sc;
+        k_scales(blocks[b], &sc);
+        int32x4_t scaled[kTokenPairs][2];
+        for (auto& v : scaled) v[0] = v[1] = vdupq_n_s32(0);
+        unrolled(
+            [&](auto group) {
+                constexpr int g = decltype(group)::value;
+                int8x16_t q[8];
+                values<g>(blocks[b], H, q);
+                const RowPairs rows = row_pairs(q);
+                const int32x4_t scale01 = twice_lo(sc.scale[2 * g][H]);
+                const int32x4_t scale23 = twice_hi(sc.scale[2 * g][H]);
+                for (int p = 0; p < kTokenPairs; ++p) {
+                    const int8x16_t* x = pairs[p * n_blocks + b].x + 4 * g;
+                    int32x4_t r01 = vdupq_n_s32(0), r23 = vdupq_n_s32(0);
+                    for (int c = 0; c < 4; ++c) {
+                        r01 = vmmlaq_s32(r01, rows.w[0][c], x[c]);
+                        r23 = vmmlaq_s32(r23, rows.w[1][c], x[c]);
+                    }
+                    scaled[p][0] = vmlaq_s32(scaled[p][0], r01, scale01);
+                    scaled[p][1] = vmlaq_s32(scaled[p][1], r23, scale23);
+                }
+            },
+            std::make_integer_sequence<int, 8>{});
+        const float32x4_t d = sc.d[H], coef_d = sc.coef_d[H];
+        const float32x4_t d01 = vzip1q_f32(d, d), d23 = vzip2q_f32(d, d);
+        const float32x4_t c01 = vzip1q_f32(coef_d, coef_d), c23 = vzip2q_f32(coef_d, coef_d);
+        for (int p = 0; p < kTokenPairs; ++p) {
+            const int t = t0 + 2 * p;
+            const auto* act_t = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
+            const auto* act_u = reinterpret_cast<const BlockQ8_K*>(a.rows + (t + 1) * a.row_stride);
+            const int32x4_t m_t = offsets_half<Packed, H>(sc, act_t[b]);
+            const int32x4_t m_u = offsets_half<Packed, H>(sc, act_u[b]);
+            const float32x4_t da = pairs[p * n_blocks + b].d;
+            float32x4_t f = vmulq_f32(d01, vcvtq_f32_s32(scaled[p][0]));
+            f = vfmsq_f32(f, c01, vcvtq_f32_s32(vzip1q_s32(m_t, m_u)));
+            acc[p][0] = vfmaq_f32(acc[p][0], f, da);
+            f = vmulq_f32(d23, vcvtq_f32_s32(scaled[p][1]));
+            f = vfmsq_f32(f, c23, vcvtq_f32_s32(vzip2q_s32(m_t, m_u)));
+            acc[p][1] = vfmaq_f32(acc[p][1], f, da);
+        }
+    }
+    for (int p = 0; p < kTokenPairs; ++p) {
+        float* out = y + (t0 + 2 * p) * y_stride + 4 * H;
+        vst1q_f32(out, vuzp1q_f32(acc[p][0], acc[p][1]));
+        vst1q_f32(out + y_stride, vuzp2q_f32(acc[p][0], acc[p][1]));
+    }
+}
+
+template <typename Packed, int kTokenPairs>
+void pass_pairs_k(int64_t n_blocks, const Packed* groups, int n_groups, const Q8Batch& a, int t0,
+                  float* y, size_t y_stride) {
+    thread_local std::vector<PairBlockK> pairs;
+    const size_t size = static_cast<size_t>(kTokenPairs * n_blocks);
+    if (pairs.size() < size) pairs.resize(size);
+    make_pairs_k<kTokenPairs>(n_blocks, a, t0, pairs.data());
+    for (int g = 0; g < n_groups; ++g) {
+        const Packed* blocks = groups + g * n_blocks;
+        pairs_k<Packed, kTokenPairs, 0>(n_blocks, blocks, pairs.data(), a, t0, y + 8 * g, y_stride);
+        pairs_k<Packed, kTokenPairs, 1>(n_blocks, blocks, pairs.data(), a, t0, y + 8 * g, y_stride);
+    }
+}
+// kGroups consecutive groups against a batch: passes of 8, 4 and 2 tokens, a last odd one
+// through tokens_k.
+template <typename Packed, int kGroups>
+void gemm_k_packed_pairs(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                         size_t y_stride) {
+    const int64_t n_blocks = n / kQK_K;
+    const auto* groups = static_cast<const Packed*>(packed);  // group g at g * n_blocks
+    int t = 0;
+    for (; t + 8 <= a.n_tokens; t += 8)
+        pass_pairs_k<Packed, 4>(n_blocks, groups, kGroups, a, t, y, y_stride);
+    for (; t + 4 <= a.n_tokens; t += 4)
+        pass_pairs_k<Packed, 2>(n_blocks, groups, kGroups, a, t, y, y_stride);
+    for (; t + 2 <= a.n_tokens; t += 2)
+        pass_pairs_k<Packed, 1>(n_blocks, groups, kGroups, a, t, y, y_stride);
+    for (; t < a.n_tokens; ++t) {
+        for (int g = 0; g < kGroups; ++g)
+            tokens_k<Packed, 1>(n_blocks, groups + g * n_blocks, a, t, y + 8 * g, y_stride);
+    }
+}
+#endif
+
 template <typename Packed>
 void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+    if constexpr (kPairs<Packed>) {
+        if (a.n_tokens >= 2) {
+            gemm_k_packed_pairs<Packed, 1>(n, packed, a, y, y_stride);
+            return;
+        }
+    }
+#endif
     const int64_t n_blocks = n / kQK_K;
     const auto* blocks = static_cast<const Packed*>(packed);
     int t = 0;
@@ -856,6 +1000,11 @@ void register_packed_kernels(KernelTable& t) {
     t[T::Q4_1].gemm_packed32 = gemm_packed_pairs<PackedQ4_1, 4>;
     t[T::Q5_1].gemm_packed32 = gemm_packed_pairs<PackedQ5_1, 4>;
     t[T::Q8_0].gemm_packed32 = gemm_packed_pairs<PackedQ8_0, 4>;
+    // And the K types with one scale per 32 values (with one per 16, the sub-blocks' separate
+    // sums and multiplies measured more instructions than SDOT's, docs/optimizations.md).
+    t[T::Q4_K].gemm_packed32 = gemm_k_packed_pairs<PackedQ4_K, 4>;
+    t[T::Q5_K].gemm_packed32 = gemm_k_packed_pairs<PackedQ5_K, 4>;
+    t[T::IQ4_XS].gemm_packed32 = gemm_k_packed_pairs<PackedIQ4_XS, 4>;
 #endif
 }
 
