@@ -378,10 +378,9 @@ void make_pairs(int64_t n_blocks, const Q8Batch& a, int t0, PairBlock* pairs) {
 }
 
 // Rows 4h..4h+3 of one group against kTokenPairs token pairs from t0. The sums stay in SMMLA's
-// order
-// ([row r token t, r t+1, r+1 t, r+1 t+1]) through the float steps, with the rows' scales
-// repeated to match ([d0 d0 d1 d1], [d2 d2 d3 d3]): the same products and accumulations as
-// tokens_32's, so the same floats; unzipped into rows once at the end.
+// order ([row r token t, r t+1, r+1 t, r+1 t+1]) through the float steps, with the rows'
+// scales repeated to match ([d0 d0 d1 d1], [d2 d2 d3 d3]): the same products and
+// accumulations as tokens_32's, so the same floats; unzipped into rows once at the end.
 template <typename Packed, int kTokenPairs>
 void pairs_32(int64_t n_blocks, const Packed* blocks, const PairBlock* pairs, int t0, int h,
               float* y, size_t y_stride) {
@@ -422,8 +421,8 @@ void pairs_32(int64_t n_blocks, const Packed* blocks, const PairBlock* pairs, in
     }
 }
 
-// kGroups consecutive groups (rows 8 kGroups) against a batch: tokens in passes of 8, then 4,
-// then 2, each pass's pairs made once for all the groups and halves; a last odd token alone.
+// One pass: the pairs of tokens t0 .. t0 + 2 kTokenPairs - 1, made once, against both halves of
+// n_groups consecutive groups.
 template <typename Packed, int kTokenPairs>
 void pass_pairs(int64_t n_blocks, const Packed* groups, int n_groups, const Q8Batch& a, int t0,
                 float* y, size_t y_stride) {
@@ -438,6 +437,8 @@ void pass_pairs(int64_t n_blocks, const Packed* groups, int n_groups, const Q8Ba
         }
     }
 }
+// kGroups consecutive groups (rows 8 kGroups) against a batch: tokens in passes of 8, then 4,
+// then 2; a last odd token alone.
 template <typename Packed, int kGroups>
 void gemm_packed_pairs(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     const int64_t n_blocks = n / kQK;
