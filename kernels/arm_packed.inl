@@ -421,39 +421,47 @@ void pairs_32(int64_t n_blocks, const Packed* blocks, const PairBlock* pairs, in
     }
 }
 
-// One pass: the pairs of tokens t0 .. t0 + 2 kTokenPairs - 1, made once, against both halves of
-// n_groups consecutive groups.
-template <typename Packed, int kTokenPairs>
-void pass_pairs(int64_t n_blocks, const Packed* groups, int n_groups, const Q8Batch& a, int t0,
-                float* y, size_t y_stride) {
-    thread_local std::vector<PairBlock> pairs;
-    const size_t size = static_cast<size_t>(kTokenPairs * n_blocks);
-    if (pairs.size() < size) pairs.resize(size);
-    make_pairs<Packed, kTokenPairs>(n_blocks, a, t0, pairs.data());
-    for (int g = 0; g < n_groups; ++g) {
-        for (int h = 0; h < 2; ++h) {
-            pairs_32<Packed, kTokenPairs>(n_blocks, groups + g * n_blocks, pairs.data(), t0, h,
-                                          y + 8 * g, y_stride);
-        }
-    }
+// A batch through SMMLA in passes of 8, 4 and 2 tokens, pass(pairs, t0) with pairs = 4, 2, 1 (a
+// std::integral_constant), then single(t) for a last odd token.
+template <typename Pass, typename Single>
+inline void pair_passes(int n_tokens, Pass pass, Single single) {
+    int t = 0;
+    for (; t + 8 <= n_tokens; t += 8) pass(std::integral_constant<int, 4>{}, t);
+    for (; t + 4 <= n_tokens; t += 4) pass(std::integral_constant<int, 2>{}, t);
+    for (; t + 2 <= n_tokens; t += 2) pass(std::integral_constant<int, 1>{}, t);
+    for (; t < n_tokens; ++t) single(t);
 }
-// kGroups consecutive groups (rows 8 kGroups) against a batch: tokens in passes of 8, then 4,
-// then 2; a last odd token alone.
+// A thread's buffer of at least `size` pair blocks, kept between calls.
+template <typename Block>
+Block* pair_buffer(size_t size) {
+    thread_local std::vector<Block> blocks;
+    if (blocks.size() < size) blocks.resize(size);
+    return blocks.data();
+}
+
+// kGroups consecutive groups (rows 8 kGroups) against a batch: each pass's pairs made once for
+// all the groups and both halves of their rows.
 template <typename Packed, int kGroups>
 void gemm_packed_pairs(int64_t n, const void* packed, const Q8Batch& a, float* y, size_t y_stride) {
     const int64_t n_blocks = n / kQK;
     const auto* groups = static_cast<const Packed*>(packed);  // group g at g * n_blocks
-    int t = 0;
-    for (; t + 8 <= a.n_tokens; t += 8)
-        pass_pairs<Packed, 4>(n_blocks, groups, kGroups, a, t, y, y_stride);
-    for (; t + 4 <= a.n_tokens; t += 4)
-        pass_pairs<Packed, 2>(n_blocks, groups, kGroups, a, t, y, y_stride);
-    for (; t + 2 <= a.n_tokens; t += 2)
-        pass_pairs<Packed, 1>(n_blocks, groups, kGroups, a, t, y, y_stride);
-    for (; t < a.n_tokens; ++t) {
-        for (int g = 0; g < kGroups; ++g)
-            token_32(n_blocks, groups + g * n_blocks, a, t, y + t * y_stride + 8 * g);
-    }
+    pair_passes(
+        a.n_tokens,
+        [&](auto n_pairs, int t0) {
+            constexpr int kTokenPairs = decltype(n_pairs)::value;
+            PairBlock* pairs = pair_buffer<PairBlock>(static_cast<size_t>(kTokenPairs * n_blocks));
+            make_pairs<Packed, kTokenPairs>(n_blocks, a, t0, pairs);
+            for (int g = 0; g < kGroups; ++g) {
+                for (int h = 0; h < 2; ++h) {
+                    pairs_32<Packed, kTokenPairs>(n_blocks, groups + g * n_blocks, pairs, t0, h,
+                                                  y + 8 * g, y_stride);
+                }
+            }
+        },
+        [&](int t) {
+            for (int g = 0; g < kGroups; ++g)
+                token_32(n_blocks, groups + g * n_blocks, a, t, y + t * y_stride + 8 * g);
+        });
 }
 #endif
 
@@ -659,18 +667,16 @@ template <typename Packed>
 constexpr bool kPairs = std::is_same_v<Packed, PackedQ4_K> || std::is_same_v<Packed, PackedQ5_K> ||
                         std::is_same_v<Packed, PackedIQ4_XS>;
 
-// sum_j coef_j * bsum_j for rows 4H..4H+3.
-template <typename Packed, int H>
-inline int32x4_t offsets_half(const KScales& sc, const BlockQ8_K& act) {
-    int32x4_t m = vdupq_n_s32(0);
-    if constexpr (std::is_same_v<Packed, PackedIQ4_XS>) return m;  // no minimums or offsets
-    const auto add = [&m](int16x8_t coef, int16x8_t b, auto lane) {
+// sum_j coef_j * bsum_j for rows 0-3 (m[0]) and 4-7 (m[1]); with kHalf 0 or 1 only that half's
+// (the other left 0), with 2 both.
+template <typename Packed, int kHalf = 2>
+inline void offsets(const KScales& sc, const BlockQ8_K& act, int32x4_t m[2]) {
+    m[0] = m[1] = vdupq_n_s32(0);
+    if constexpr (std::is_same_v<Packed, PackedIQ4_XS>) return;  // no minimums or offsets
+    const auto add = [m](int16x8_t coef, int16x8_t b, auto lane) {
         constexpr int kLane = decltype(lane)::value;
-        if constexpr (H == 0) {
-            m = vmlal_laneq_s16(m, vget_low_s16(coef), b, kLane);
-        } else {
-            m = vmlal_high_laneq_s16(m, coef, b, kLane);
-        }
+        if constexpr (kHalf != 1) m[0] = vmlal_laneq_s16(m[0], vget_low_s16(coef), b, kLane);
+        if constexpr (kHalf != 0) m[1] = vmlal_high_laneq_s16(m[1], coef, b, kLane);
     };
     const int16x8_t b0 = vld1q_s16(act.bsums), b1 = vld1q_s16(act.bsums + 8);
     if constexpr (kPairs<Packed>) {
@@ -689,13 +695,6 @@ inline int32x4_t offsets_half(const KScales& sc, const BlockQ8_K& act) {
             },
             std::make_integer_sequence<int, 16>{});
     }
-    return m;
-}
-// Both halves: rows 0-3 (m[0]) and 4-7 (m[1]).
-template <typename Packed>
-inline void offsets(const KScales& sc, const BlockQ8_K& act, int32x4_t m[2]) {
-    m[0] = offsets_half<Packed, 0>(sc, act);
-    m[1] = offsets_half<Packed, 1>(sc, act);
 }
 
 // Tokens t0 .. t0 + kTokens - 1 against one packed group of K-quant super-blocks. Per group of
@@ -825,8 +824,10 @@ void pairs_k(int64_t n_blocks, const Packed* blocks, const PairBlockK* pairs, co
             const int t = t0 + 2 * p;
             const auto* act_t = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
             const auto* act_u = reinterpret_cast<const BlockQ8_K*>(a.rows + (t + 1) * a.row_stride);
-            const int32x4_t m_t = offsets_half<Packed, H>(sc, act_t[b]);
-            const int32x4_t m_u = offsets_half<Packed, H>(sc, act_u[b]);
+            int32x4_t m[2], n[2];  // tokens t and t + 1; half H of each
+            offsets<Packed, H>(sc, act_t[b], m);
+            offsets<Packed, H>(sc, act_u[b], n);
+            const int32x4_t m_t = m[H], m_u = n[H];
             const float32x4_t da = pairs[p * n_blocks + b].d;
             float32x4_t f = vmulq_f32(d01, vcvtq_f32_s32(scaled[p][0]));
             f = vfmsq_f32(f, c01, vcvtq_f32_s32(vzip1q_s32(m_t, m_u)));
@@ -843,37 +844,33 @@ void pairs_k(int64_t n_blocks, const Packed* blocks, const PairBlockK* pairs, co
     }
 }
 
-template <typename Packed, int kTokenPairs>
-void pass_pairs_k(int64_t n_blocks, const Packed* groups, int n_groups, const Q8Batch& a, int t0,
-                  float* y, size_t y_stride) {
-    thread_local std::vector<PairBlockK> pairs;
-    const size_t size = static_cast<size_t>(kTokenPairs * n_blocks);
-    if (pairs.size() < size) pairs.resize(size);
-    make_pairs_k<kTokenPairs>(n_blocks, a, t0, pairs.data());
-    for (int g = 0; g < n_groups; ++g) {
-        const Packed* blocks = groups + g * n_blocks;
-        pairs_k<Packed, kTokenPairs, 0>(n_blocks, blocks, pairs.data(), a, t0, y + 8 * g, y_stride);
-        pairs_k<Packed, kTokenPairs, 1>(n_blocks, blocks, pairs.data(), a, t0, y + 8 * g, y_stride);
-    }
-}
-// kGroups consecutive groups against a batch: passes of 8, 4 and 2 tokens, a last odd one
-// through tokens_k.
+// kGroups consecutive groups against a batch, as gemm_packed_pairs; a last odd token through
+// tokens_k. Each pass takes one half of the rows at a time (k_scales then runs once per half:
+// both halves at once would keep 16 accumulators beside the 8 row pairs).
 template <typename Packed, int kGroups>
 void gemm_k_packed_pairs(int64_t n, const void* packed, const Q8Batch& a, float* y,
                          size_t y_stride) {
     const int64_t n_blocks = n / kQK_K;
     const auto* groups = static_cast<const Packed*>(packed);  // group g at g * n_blocks
-    int t = 0;
-    for (; t + 8 <= a.n_tokens; t += 8)
-        pass_pairs_k<Packed, 4>(n_blocks, groups, kGroups, a, t, y, y_stride);
-    for (; t + 4 <= a.n_tokens; t += 4)
-        pass_pairs_k<Packed, 2>(n_blocks, groups, kGroups, a, t, y, y_stride);
-    for (; t + 2 <= a.n_tokens; t += 2)
-        pass_pairs_k<Packed, 1>(n_blocks, groups, kGroups, a, t, y, y_stride);
-    for (; t < a.n_tokens; ++t) {
-        for (int g = 0; g < kGroups; ++g)
-            tokens_k<Packed, 1>(n_blocks, groups + g * n_blocks, a, t, y + 8 * g, y_stride);
-    }
+    pair_passes(
+        a.n_tokens,
+        [&](auto n_pairs, int t0) {
+            constexpr int kTokenPairs = decltype(n_pairs)::value;
+            PairBlockK* pairs =
+                pair_buffer<PairBlockK>(static_cast<size_t>(kTokenPairs * n_blocks));
+            make_pairs_k<kTokenPairs>(n_blocks, a, t0, pairs);
+            for (int g = 0; g < kGroups; ++g) {
+                const Packed* blocks = groups + g * n_blocks;
+                pairs_k<Packed, kTokenPairs, 0>(n_blocks, blocks, pairs, a, t0, y + 8 * g,
+                                                y_stride);
+                pairs_k<Packed, kTokenPairs, 1>(n_blocks, blocks, pairs, a, t0, y + 8 * g,
+                                                y_stride);
+            }
+        },
+        [&](int t) {
+            for (int g = 0; g < kGroups; ++g)
+                tokens_k<Packed, 1>(n_blocks, groups + g * n_blocks, a, t, y + 8 * g, y_stride);
+        });
 }
 #endif
 
