@@ -404,6 +404,40 @@ float dot_floats(int64_t n, const void* x, const void* y) {
     return _mm512_reduce_add_ps(
         _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 }
+
+// Four activation rows (`stride` bytes apart) against one weight row, each weight vector
+// loaded once for the four: a small batch (a speculative check of a few guesses) reads the
+// row once instead of four times. Each token's sums are dot_floats' own, in the same order
+// (16 accumulators and the 4 weight vectors fill 20 of the 32 registers), so a token gives
+// the same float alone and in a batch.
+template <typename T>
+void dot_floats4(int64_t n, const void* x, const void* y, size_t stride, float* out) {
+    const auto* a = static_cast<const typename T::Elem*>(x);
+    const typename T::Elem* b[4];
+    for (int t = 0; t < 4; ++t)
+        b[t] =
+            reinterpret_cast<const typename T::Elem*>(static_cast<const uint8_t*>(y) + t * stride);
+    __m512 acc[4][4];
+    for (auto& token : acc)
+        for (__m512& v : token) v = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 w[4];
+        for (int k = 0; k < 4; ++k) w[k] = T::load(a + i + 16 * k);
+        for (int t = 0; t < 4; ++t)
+            for (int k = 0; k < 4; ++k)
+                acc[t][k] = _mm512_fmadd_ps(w[k], T::load(b[t] + i + 16 * k), acc[t][k]);
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+        const __m512 w = T::load(a + i, m);
+        for (int t = 0; t < 4; ++t) acc[t][0] = _mm512_fmadd_ps(w, T::load(b[t] + i, m), acc[t][0]);
+    }
+    for (int t = 0; t < 4; ++t) {
+        out[t] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]),
+                                                    _mm512_add_ps(acc[t][2], acc[t][3])));
+    }
+}
 }  // namespace
 
 float vec_dot_f32(int64_t n, const void* x, const void* y) {
@@ -414,6 +448,15 @@ float vec_dot_f16(int64_t n, const void* x, const void* y) {
 }
 float vec_dot_bf16(int64_t n, const void* x, const void* y) {
     return dot_floats<BF16Values>(n, x, y);
+}
+void vec_dot4_f32(int64_t n, const void* x, const void* y, size_t stride, float* out) {
+    dot_floats4<F32Values>(n, x, y, stride, out);
+}
+void vec_dot4_f16(int64_t n, const void* x, const void* y, size_t stride, float* out) {
+    dot_floats4<F16Values>(n, x, y, stride, out);
+}
+void vec_dot4_bf16(int64_t n, const void* x, const void* y, size_t stride, float* out) {
+    dot_floats4<BF16Values>(n, x, y, stride, out);
 }
 
 void dequantize_row_f16(const void* in, float* out, int64_t n) {
@@ -464,12 +507,28 @@ void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b,
                 float* c, size_t ldc) {
     matmul_f32_simd<Zmm, 8>(m, n, k, a, lda, b, ldb, c, ldc);
 }
+// Heads narrower than 16 values (stories260K's 8) would leave every value to the kernels'
+// scalar tails in 16-lane vectors: they keep the 8-lane kernels of the set below (avx2), set
+// by register_kernels. The choice depends on k alone, so a token's attention is still the
+// same alone and in a batch.
+namespace {
+DotRowsF16Fn narrow_dot_rows_f16 = nullptr;
+MadRowsF16Fn narrow_mad_rows_f16 = nullptr;
+}  // namespace
 void dot_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
                   float* c, size_t ldc) {
+    if (k < 16 && narrow_dot_rows_f16 != nullptr) {
+        narrow_dot_rows_f16(m, n, k, a, lda, b, ldb, c, ldc);
+        return;
+    }
     dot_rows_f16_simd<Zmm>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 void mad_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
                   float* c, size_t ldc) {
+    if (k < 16 && narrow_mad_rows_f16 != nullptr) {
+        narrow_mad_rows_f16(m, n, k, a, lda, b, ldb, c, ldc);
+        return;
+    }
     mad_rows_f16_simd<Zmm>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
@@ -483,11 +542,16 @@ void register_kernels(KernelTable& t) {
     using T = TensorType;
     t.floats.matmul = matmul_f32;
     t.floats.exp = exp_f32;
+    if (t.floats.dot_rows_f16 != dot_rows_f16) narrow_dot_rows_f16 = t.floats.dot_rows_f16;
+    if (t.floats.mad_rows_f16 != mad_rows_f16) narrow_mad_rows_f16 = t.floats.mad_rows_f16;
     t.floats.dot_rows_f16 = dot_rows_f16;
     t.floats.mad_rows_f16 = mad_rows_f16;
     t[T::F32].vec_dot = vec_dot_f32;
     t[T::F16].vec_dot = vec_dot_f16;
     t[T::BF16].vec_dot = vec_dot_bf16;
+    t[T::F32].vec_dot4 = vec_dot4_f32;
+    t[T::F16].vec_dot4 = vec_dot4_f16;
+    t[T::BF16].vec_dot4 = vec_dot4_bf16;
     t[T::F16].dequantize_row = dequantize_row_f16;
     t[T::Q8_0].quantize_row = quantize_row_q8_0;  // activations
     t[T::Q8_K].quantize_row = quantize_row_q8_k;

@@ -163,20 +163,29 @@ TEST(ServeScheduler, NextTurnReusesTheSlotsCache) {
 // are those of the prompt alone. A prompt that shares a long prefix with a busy slot's
 // conversation copies that prefix too.
 TEST(ServeScheduler, OnePromptIsEvaluatedOnceForSeveralChoices) {
-    Scheduler scheduler(fixture().model, fixture().tokenizer, slots(3));
+    Scheduler scheduler(fixture().model, fixture().tokenizer, slots(3, 2048));
     const std::string prompt =
         "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
         "park with her friends and her big red ball";
     const std::string expected = alone(prompt, 20);
-    std::vector<std::shared_ptr<Generation>> choices;
-    for (int i = 0; i < 3; ++i) choices.push_back(scheduler.submit(greedy(prompt, 20)));
+    // The first choice runs to the end of the context (it is cancelled below), so it is still
+    // busy when the others are admitted: a 20-token reply of this model can end within the
+    // moment between two submits, and a later choice would then find the prompt in that
+    // finished slot instead of copying it (the same saving, another path).
+    GenerationRequest first = greedy(prompt, -1);
+    first.rules.ignore_eos = true;
+    std::vector<std::shared_ptr<Generation>> choices{scheduler.submit(std::move(first))};
+    for (int i = 0; i < 2; ++i) choices.push_back(scheduler.submit(greedy(prompt, 20)));
     const int n_prompt = static_cast<int>(greedy(prompt, 0).prompt.size());
     int cached = 0;
-    for (const auto& g : choices) {
-        const Reply reply = wait(*g);
+    for (size_t i = 1; i < choices.size(); ++i) {
+        const Reply reply = wait(*choices[i]);
         EXPECT_EQ(reply.text, expected);
         cached += reply.last.n_cached;
     }
+    choices[0]->cancel();
+    const Reply whole = wait(*choices[0]);
+    EXPECT_EQ(whole.text.substr(0, expected.size()), expected);
     EXPECT_EQ(cached, 2 * (n_prompt - 1));
     EXPECT_EQ(scheduler.stats().shared_prompts, 2);
     EXPECT_EQ(scheduler.stats().prompt_tokens, n_prompt + 2);

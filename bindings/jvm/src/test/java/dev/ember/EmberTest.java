@@ -116,16 +116,28 @@ public final class EmberTest {
     public static void testCancelFromAnotherThread() throws Exception {
         try (Model model = Model.load(STORIES);
              Session session = model.newSession(new Session.Params().contextSize(512))) {
+            // A whole context takes this model some 20 ms, so a cancel after a fixed delay could
+            // come after the reply: this thread cancels once the first piece has come.
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
             Thread canceller = new Thread(() -> {
                 try {
-                    Thread.sleep(30);
+                    started.await();
                 } catch (InterruptedException ignored) {
+                    return;
                 }
                 session.cancel();
             });
             canceller.start();
-            Reply r = session.generate("Once upon a time", greedy(-1));
-            canceller.join();
+            Reply r;
+            try {
+                r = session.generate("Once upon a time", greedy(-1), text -> {
+                    started.countDown();
+                    return true;
+                });
+            } finally {
+                started.countDown();
+                canceller.join();
+            }
             equal("cancelled", r.finishReason, "finish");
             check(r.generatedTokens > 0 && r.generatedTokens < session.contextSize(), "partial");
             equal(emberRun("-m", STORIES, "-p", "Once upon a time", "-n", "20", "--temp", "0"),
