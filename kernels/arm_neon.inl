@@ -339,11 +339,44 @@ float vec_dot_iq2_xxs_q8_k(int64_t n, const void* x, const void* y) {
     return 0.125f * sum;
 }
 
+// IQ2/IQ3's 7 stored sign bits as 8 bytes of +1 or -1 (the 8th sign from their parity): a
+// group's magnitudes times these are its values, one multiply.
+struct SignUnits {
+    uint64_t units[128];
+    constexpr SignUnits() : units() {
+        for (uint32_t i = 0; i < 128; ++i) units[i] = kSignMasks.mask[i] | 0x0101010101010101ull;
+    }
+};
+inline constexpr SignUnits kSignUnits;
+
+// IQ2_XS's 16 scales 2 s + 1 (s: the nibbles of scales[], low first, one per 16 values), four
+// sub-blocks to a vector: scale4[q] lane l is sub-block 4q + l's.
+inline void iq2_xs_scales(const BlockIQ2_XS& b, int32x4_t scale4[4]) {
+    const uint8x8_t bytes = vld1_u8(b.scales);
+    const uint8x8x2_t nibbles = vzip_u8(vand_u8(bytes, vdup_n_u8(0xf)), vshr_n_u8(bytes, 4));
+    const uint8x16_t s = vcombine_u8(nibbles.val[0], nibbles.val[1]);
+    const uint8x16_t odd = vorrq_u8(vshlq_n_u8(s, 1), vdupq_n_u8(1));
+    const uint16x8_t lo = vmovl_u8(vget_low_u8(odd)), hi = vmovl_high_u8(odd);
+    scale4[0] = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(lo)));
+    scale4[1] = vreinterpretq_s32_u32(vmovl_high_u16(lo));
+    scale4[2] = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(hi)));
+    scale4[3] = vreinterpretq_s32_u32(vmovl_high_u16(hi));
+}
+
 // kRows activation rows (y_stride bytes apart) against one IQ2_XS row: each group of 16 values
-// decoded once for all of them (a prompt's 4 tokens per pass: vec_dot4).
+// decoded once for all of them (a prompt's 4 tokens per pass: vec_dot4). A 16-value sub-block
+// is two grid entries (loaded straight into the vector's halves) times their signs as +-1;
+// four sub-blocks' dot products are folded by pairwise adds into one vector of their sums and
+// scaled at once.
 template <int kRows>
 void iq2_xs_dots(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
     float sum[kRows] = {};
+    const uint64_t* grid = kIq2xsGrid.data();
+    const uint64_t* units = kSignUnits.units;
+    // An entry's 8 bytes from a table, as a vector half.
+    const auto half = [](const uint64_t* table, uint64_t i) {
+        return vld1_s8(reinterpret_cast<const int8_t*>(table + i));
+    };
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const BlockIQ2_XS& xb = blocks_of<BlockIQ2_XS>(x)[i];
         const BlockQ8_K* yb[kRows];
@@ -352,20 +385,26 @@ void iq2_xs_dots(int64_t n, const void* x, const void* y, size_t y_stride, float
             yb[r] = &blocks_of<BlockQ8_K>(static_cast<const uint8_t*>(y) + r * y_stride)[i];
             block[r] = vdupq_n_s32(0);
         }
-        for (int ib = 0; ib < kQK_K / 32; ++ib) {
-            for (int half = 0; half < 2; ++half) {  // 16 values under each 4-bit scale
-                const uint16_t q0 = xb.qs[4 * ib + 2 * half], q1 = xb.qs[4 * ib + 2 * half + 1];
-                const int8x16_t minus = vreinterpretq_s8_u64(vcombine_u64(
-                    vcreate_u64(kSignMasks.mask[q0 >> 9]), vcreate_u64(kSignMasks.mask[q1 >> 9])));
-                const int8x16_t grid = vreinterpretq_s8_u64(vcombine_u64(
-                    vcreate_u64(kIq2xsGrid[q0 & 511]), vcreate_u64(kIq2xsGrid[q1 & 511])));
-                const int8x16_t v = vsubq_s8(veorq_s8(grid, minus), minus);
-                const int32_t scale = 2 * ((xb.scales[ib] >> (4 * half)) & 0xf) + 1;
-                for (int r = 0; r < kRows; ++r) {
-                    const int32x4_t sub =
-                        dot16(vdupq_n_s32(0), v, load16(yb[r]->qs + 32 * ib + 16 * half));
-                    block[r] = vmlaq_n_s32(block[r], sub, scale);
-                }
+        int32x4_t scale4[4];
+        iq2_xs_scales(xb, scale4);
+        for (int q = 0; q < 4; ++q) {  // sub-blocks 4q .. 4q + 3
+            int32x4_t sub[kRows][4];
+            uint64_t four[2];  // entries 8q .. 8q + 7, 16 bits each: a 9-bit index, 7 signs
+            std::memcpy(four, xb.qs + 8 * q, sizeof(four));
+            for (int j = 0; j < 4; ++j) {
+                const uint64_t e = four[j / 2] >> (32 * (j % 2));  // entries 8q + 2j, + 1
+                const int8x16_t magnitudes =
+                    vcombine_s8(half(grid, e & 511), half(grid, (e >> 16) & 511));
+                const int8x16_t signs =
+                    vcombine_s8(half(units, (e >> 9) & 127), half(units, (e >> 25) & 127));
+                const int8x16_t v = vmulq_s8(magnitudes, signs);
+                for (int r = 0; r < kRows; ++r)
+                    sub[r][j] = dot16(vdupq_n_s32(0), v, load16(yb[r]->qs + 64 * q + 16 * j));
+            }
+            for (int r = 0; r < kRows; ++r) {
+                const int32x4_t sums =
+                    vpaddq_s32(vpaddq_s32(sub[r][0], sub[r][1]), vpaddq_s32(sub[r][2], sub[r][3]));
+                block[r] = vmlaq_s32(block[r], sums, scale4[q]);
             }
         }
         for (int r = 0; r < kRows; ++r)

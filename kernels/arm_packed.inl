@@ -590,20 +590,32 @@ inline void k_scales(const PackedQ3_K& p, KScales* out) {
 }
 
 // IQ4_XS: a 6-bit scale (minus 32) per 32 values (4 bits in scales_l, the top 2 in
-// scales_h), no minimums or offsets: the values are signed levels.
+// scales_h), no minimums or offsets: the values are signed levels. Sub-block j of the 8 rows
+// is bytes 8 (j / 2).. of scales_l (the low nibbles for even j) and bits 2j, 2j + 1 of each
+// row's scales_h, 8 rows to a vector.
 inline void k_scales(const PackedIQ4_XS& p, KScales* out) {
-    alignas(16) int32_t ls[8][8];  // [sub-block][row]
-    for (int r = 0; r < 8; ++r) {
-        for (int j = 0; j < 8; ++j) {
-            ls[j][r] = (((p.scales_l[j / 2][r] >> (4 * (j % 2))) & 0xf) |
-                        (((p.scales_h[r] >> (2 * j)) & 3) << 4)) -
-                       32;
-        }
-    }
-    for (int j = 0; j < 8; ++j) {
-        for (int h = 0; h < 2; ++h)
-            out->scale[2 * j][h] = out->scale[2 * j + 1][h] = vld1q_s32(ls[j] + 4 * h);
-    }
+    const uint8x16_t low[2] = {load_u8(p.scales_l[0]), load_u8(p.scales_l[2])};
+    const uint16x8_t high = vld1q_u16(p.scales_h);
+    unrolled(
+        [&](auto sub) {
+            constexpr int j = decltype(sub)::value;
+            const uint8x16_t l = low[j / 4];
+            const uint8x8_t bytes = (j / 2) % 2 == 0 ? vget_low_u8(l) : vget_high_u8(l);
+            const uint8x8_t nibble =
+                j % 2 == 0 ? vand_u8(bytes, vdup_n_u8(0xf)) : vshr_n_u8(bytes, 4);
+            // bits 2j, 2j + 1 of each row's word, moved to bits 4, 5
+            uint16x8_t top = high;
+            if constexpr (2 * j > 4) top = vshrq_n_u16(high, 2 * j > 4 ? 2 * j - 4 : 1);
+            if constexpr (2 * j < 4) top = vshlq_n_u16(high, 2 * j < 4 ? 4 - 2 * j : 0);
+            const uint16x8_t six_bits =
+                vorrq_u16(vmovl_u8(nibble), vandq_u16(top, vdupq_n_u16(0x30)));
+            const int16x8_t scale = vsubq_s16(vreinterpretq_s16_u16(six_bits), vdupq_n_s16(32));
+            for (int c = 0; c < 2; ++c) {
+                out->scale[2 * j + c][0] = vmovl_s16(vget_low_s16(scale));
+                out->scale[2 * j + c][1] = vmovl_high_s16(scale);
+            }
+        },
+        std::make_integer_sequence<int, 8>{});
     for (int h = 0; h < 2; ++h) {
         out->d[h] = halves4(p.d + 4 * h);
         out->coef_d[h] = vdupq_n_f32(0.0f);

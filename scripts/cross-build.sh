@@ -83,14 +83,17 @@ fi
 # aarch64: the packed NEON kernels end to end. Perplexity of the trained ember-stories-5M (every
 # matrix packs) on story.txt must stay within 0.3% of llama.cpp's (ember's x86 kernels are
 # within 0.1%), on each kernel set: plain NEON (Cortex-A53), dot product (Cortex-A76), i8mm (max),
-# and F16 through the float dot products and the float GEMM.
+# and F16 through the float dot products and the float GEMM; the i-quants people put on phones
+# (IQ4_XS in the K panels, IQ4_NL in the 32-value ones, IQ2_XS's row kernels) on the dot product.
 ppl_reference=$shared/reference/ember-stories-5M/perplexity.txt
+ppl_reference_iq=$shared/reference/ember-stories-5M/perplexity-iq.txt
 if [ "$target" = aarch64 ] && [ -f "$ppl_reference" ]; then
     check_ppl() {  # check_ppl CPU TYPE
         local file=$shared/models/ember-stories-5M/ember-stories-5M-$2.gguf got want
         got=$(qemu-aarch64 -cpu "$1" "$binary" perplexity -m "$file" -f "$shared/text/story.txt" \
             -c 128 -t 2 2>&1 | sed -n 's/^PPL = \([0-9.]*\).*/\1/p')
-        want=$(grep -o "$2 [0-9.]*" "$ppl_reference" | head -1 | cut -d' ' -f2)
+        want=$(cat "$ppl_reference" "$ppl_reference_iq" 2>/dev/null | grep -o "$2 [0-9.]*" |
+            head -1 | cut -d' ' -f2)
         if [ -z "$got" ] || ! awk -v a="$got" -v b="$want" 'BEGIN { d = a / b - 1; exit !(d < 0.003 && d > -0.003) }'; then
             echo "cross-build: aarch64 -cpu $1 $2: perplexity ${got:-none}, llama.cpp's $want" >&2
             exit 1
@@ -101,4 +104,7 @@ if [ "$target" = aarch64 ] && [ -f "$ppl_reference" ]; then
         for type in Q4_0 Q4_K_M; do check_ppl "$cpu" "$type"; done
     done
     for type in F16 Q8_0 Q6_K Q5_K_M Q3_K_M Q2_K; do check_ppl cortex-a76 "$type"; done
+    if [ -f "$ppl_reference_iq" ]; then
+        for type in IQ4_XS IQ4_NL IQ2_XS; do check_ppl cortex-a76 "$type"; done
+    fi
 fi
