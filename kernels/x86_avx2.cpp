@@ -63,70 +63,89 @@ using x86::unpack_nibbles;
 
 // ---- floats ----
 
-float vec_dot_f32(int64_t n, const void* x, const void* y) {
-    const auto* a = static_cast<const float*>(x);
-    const auto* b = static_cast<const float*>(y);
-    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+namespace {
+// Float weights against kRows activation rows (`stride` bytes apart): load 8 values as floats,
+// accumulate products in double (two accumulators a row, the last n % 8 values one by one
+// with scalar(x, y, i) as a double). The weights' conversions serve every row, and each row's
+// sums are the one-row call's: a token gives the same float alone and in a batch.
+template <int kRows, typename Load8, typename Scalar>
+void dot_converted(int64_t n, Load8 load8, Scalar scalar, const void* x, const void* y,
+                   size_t stride, float* out) {
+    const void* rows[kRows];
+    __m256d acc0[kRows], acc1[kRows];
+    for (int r = 0; r < kRows; ++r) {
+        rows[r] = static_cast<const uint8_t*>(y) + r * stride;
+        acc0[r] = acc1[r] = _mm256_setzero_pd();
+    }
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        const __m256 va = _mm256_loadu_ps(a + i), vb = _mm256_loadu_ps(b + i);
-        acc0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(va)),
-                               _mm256_cvtps_pd(_mm256_castps256_ps128(vb)), acc0);
-        acc1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(va, 1)),
-                               _mm256_cvtps_pd(_mm256_extractf128_ps(vb, 1)), acc1);
+        const __m256 va = load8(x, i);
+        const __m256d a0 = _mm256_cvtps_pd(_mm256_castps256_ps128(va));
+        const __m256d a1 = _mm256_cvtps_pd(_mm256_extractf128_ps(va, 1));
+        for (int r = 0; r < kRows; ++r) {
+            const __m256 vb = load8(rows[r], i);
+            acc0[r] = _mm256_fmadd_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(vb)), acc0[r]);
+            acc1[r] = _mm256_fmadd_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(vb, 1)), acc1[r]);
+        }
     }
-    double sum = hsum_f64(_mm256_add_pd(acc0, acc1));
-    for (; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
-    return static_cast<float>(sum);
+    for (int r = 0; r < kRows; ++r) {
+        double sum = hsum_f64(_mm256_add_pd(acc0[r], acc1[r]));
+        for (int64_t j = i; j < n; ++j) sum += scalar(x, rows[r], j);
+        out[r] = static_cast<float>(sum);
+    }
 }
 
-namespace {
-// Shared by F16 and BF16: load 8 values as floats, accumulate products in double.
-template <typename Load8>
-float dot_converted(int64_t n, Load8 load8, float (*scalar)(const void*, const void*, int64_t),
-                    const void* x, const void* y) {
-    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 va = load8(x, i), vb = load8(y, i);
-        acc0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(va)),
-                               _mm256_cvtps_pd(_mm256_castps256_ps128(vb)), acc0);
-        acc1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(va, 1)),
-                               _mm256_cvtps_pd(_mm256_extractf128_ps(vb, 1)), acc1);
+// Each type's loads and last values: 8 floats from element i, and one product in double.
+struct F32Dots {
+    static __m256 load8(const void* p, int64_t i) {
+        return _mm256_loadu_ps(static_cast<const float*>(p) + i);
     }
-    double sum = hsum_f64(_mm256_add_pd(acc0, acc1));
-    for (; i < n; ++i) sum += static_cast<double>(scalar(x, y, i));
-    return static_cast<float>(sum);
+    static double scalar(const void* a, const void* b, int64_t i) {
+        return static_cast<double>(static_cast<const float*>(a)[i]) *
+               static_cast<const float*>(b)[i];
+    }
+};
+struct F16Dots {
+    static __m256 load8(const void* p, int64_t i) {
+        return _mm256_cvtph_ps(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const fp16_t*>(p) + i)));
+    }
+    static double scalar(const void* a, const void* b, int64_t i) {
+        return static_cast<double>(fp16_to_f32(static_cast<const fp16_t*>(a)[i]) *
+                                   fp16_to_f32(static_cast<const fp16_t*>(b)[i]));
+    }
+};
+struct BF16Dots {
+    static __m256 load8(const void* p, int64_t i) {
+        const __m128i h =
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const bf16_t*>(p) + i));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    static double scalar(const void* a, const void* b, int64_t i) {
+        return static_cast<double>(bf16_to_f32(static_cast<const bf16_t*>(a)[i]) *
+                                   bf16_to_f32(static_cast<const bf16_t*>(b)[i]));
+    }
+};
+template <typename T, int kRows>
+void float_dots(int64_t n, const void* x, const void* y, size_t stride, float* out) {
+    dot_converted<kRows>(n, T::load8, T::scalar, x, y, stride, out);
+}
+template <typename T>
+float float_dot(int64_t n, const void* x, const void* y) {
+    float out;
+    float_dots<T, 1>(n, x, y, 0, &out);
+    return out;
 }
 }  // namespace
 
-float vec_dot_f16(int64_t n, const void* x, const void* y) {
-    return dot_converted(
-        n,
-        [](const void* p, int64_t i) {
-            return _mm256_cvtph_ps(_mm_loadu_si128(
-                reinterpret_cast<const __m128i*>(static_cast<const fp16_t*>(p) + i)));
-        },
-        [](const void* a, const void* b, int64_t i) {
-            return fp16_to_f32(static_cast<const fp16_t*>(a)[i]) *
-                   fp16_to_f32(static_cast<const fp16_t*>(b)[i]);
-        },
-        x, y);
+float vec_dot_f32(int64_t n, const void* x, const void* y) {
+    return float_dot<F32Dots>(n, x, y);
 }
-
+float vec_dot_f16(int64_t n, const void* x, const void* y) {
+    return float_dot<F16Dots>(n, x, y);
+}
 float vec_dot_bf16(int64_t n, const void* x, const void* y) {
-    return dot_converted(
-        n,
-        [](const void* p, int64_t i) {
-            const __m128i h = _mm_loadu_si128(
-                reinterpret_cast<const __m128i*>(static_cast<const bf16_t*>(p) + i));
-            return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-        },
-        [](const void* a, const void* b, int64_t i) {
-            return bf16_to_f32(static_cast<const bf16_t*>(a)[i]) *
-                   bf16_to_f32(static_cast<const bf16_t*>(b)[i]);
-        },
-        x, y);
+    return float_dot<BF16Dots>(n, x, y);
 }
 
 // ---- 32-value blocks ----
@@ -657,6 +676,9 @@ void register_kernels(KernelTable& t) {
     t[T::F32].vec_dot = vec_dot_f32;
     t[T::F16].vec_dot = vec_dot_f16;
     t[T::BF16].vec_dot = vec_dot_bf16;
+    t[T::F32].vec_dot4 = float_dots<F32Dots, 4>;
+    t[T::F16].vec_dot4 = float_dots<F16Dots, 4>;
+    t[T::BF16].vec_dot4 = float_dots<BF16Dots, 4>;
     t[T::Q4_0].vec_dot = vec_dot_q4_0_q8_0;
     t[T::Q4_1].vec_dot = vec_dot_q4_1_q8_1;
     t[T::Q5_0].vec_dot = vec_dot_q5_0_q8_0;
