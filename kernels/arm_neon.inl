@@ -89,61 +89,80 @@ float accumulate_blocks(int64_t n_blocks, LanesAndScale&& block) {
 // reference's tested bound.
 
 namespace {
-template <typename Load4, typename Scalar>
-float dot_in_floats(int64_t n, Load4 load4, Scalar scalar) {
-    float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+// Float weights against kRows activation rows (`stride` bytes apart): each weight vector is
+// converted once for all of them, and each row's sums are the one-row call's (the same floats
+// alone and in a batch). T supplies load4(p, i) (4 values from element i as floats) and
+// product(a, b, i) (one product, for the last n % 4 values).
+template <typename T, int kRows>
+void dots_in_floats(int64_t n, const void* x, const void* y, size_t stride, float* out) {
+    const void* rows[kRows];
+    float32x4_t acc[kRows][4];
+    for (int r = 0; r < kRows; ++r) {
+        rows[r] = static_cast<const uint8_t*>(y) + r * stride;
+        for (float32x4_t& v : acc[r]) v = vdupq_n_f32(0);
+    }
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        for (int k = 0; k < 4; ++k) {
-            float32x4_t a, b;
-            load4(i + 4 * k, &a, &b);
-            acc[k] = vfmaq_f32(acc[k], a, b);
-        }
+        float32x4_t w[4];
+        for (int k = 0; k < 4; ++k) w[k] = T::load4(x, i + 4 * k);
+        for (int r = 0; r < kRows; ++r)
+            for (int k = 0; k < 4; ++k)
+                acc[r][k] = vfmaq_f32(acc[r][k], w[k], T::load4(rows[r], i + 4 * k));
     }
     for (; i + 4 <= n; i += 4) {
-        float32x4_t a, b;
-        load4(i, &a, &b);
-        acc[0] = vfmaq_f32(acc[0], a, b);
+        const float32x4_t w = T::load4(x, i);
+        for (int r = 0; r < kRows; ++r) acc[r][0] = vfmaq_f32(acc[r][0], w, T::load4(rows[r], i));
     }
-    float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
-    for (; i < n; ++i) sum += scalar(i);
-    return sum;
+    for (int r = 0; r < kRows; ++r) {
+        float sum =
+            vaddvq_f32(vaddq_f32(vaddq_f32(acc[r][0], acc[r][1]), vaddq_f32(acc[r][2], acc[r][3])));
+        for (int64_t j = i; j < n; ++j) sum += T::product(x, rows[r], j);
+        out[r] = sum;
+    }
 }
+template <typename T>
+float dot_in_floats(int64_t n, const void* x, const void* y) {
+    float out;
+    dots_in_floats<T, 1>(n, x, y, 0, &out);
+    return out;
+}
+
+struct F32Values {
+    static float32x4_t load4(const void* p, int64_t i) {
+        return vld1q_f32(static_cast<const float*>(p) + i);
+    }
+    static float product(const void* a, const void* b, int64_t i) {
+        return static_cast<const float*>(a)[i] * static_cast<const float*>(b)[i];
+    }
+};
+struct F16Values {
+    static float32x4_t load4(const void* p, int64_t i) {
+        return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(static_cast<const fp16_t*>(p) + i)));
+    }
+    static float product(const void* a, const void* b, int64_t i) {
+        return fp16_to_f32(static_cast<const fp16_t*>(a)[i]) *
+               fp16_to_f32(static_cast<const fp16_t*>(b)[i]);
+    }
+};
+struct BF16Values {
+    static float32x4_t load4(const void* p, int64_t i) {
+        return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(static_cast<const bf16_t*>(p) + i), 16));
+    }
+    static float product(const void* a, const void* b, int64_t i) {
+        return bf16_to_f32(static_cast<const bf16_t*>(a)[i]) *
+               bf16_to_f32(static_cast<const bf16_t*>(b)[i]);
+    }
+};
 }  // namespace
 
 float vec_dot_f32(int64_t n, const void* x, const void* y) {
-    const auto* a = static_cast<const float*>(x);
-    const auto* b = static_cast<const float*>(y);
-    return dot_in_floats(
-        n,
-        [&](int64_t i, float32x4_t* va, float32x4_t* vb) {
-            *va = vld1q_f32(a + i), *vb = vld1q_f32(b + i);
-        },
-        [&](int64_t i) { return a[i] * b[i]; });
+    return dot_in_floats<F32Values>(n, x, y);
 }
-
 float vec_dot_f16(int64_t n, const void* x, const void* y) {
-    const auto* a = static_cast<const fp16_t*>(x);
-    const auto* b = static_cast<const fp16_t*>(y);
-    return dot_in_floats(
-        n,
-        [&](int64_t i, float32x4_t* va, float32x4_t* vb) {
-            *va = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(a + i)));
-            *vb = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(b + i)));
-        },
-        [&](int64_t i) { return fp16_to_f32(a[i]) * fp16_to_f32(b[i]); });
+    return dot_in_floats<F16Values>(n, x, y);
 }
-
 float vec_dot_bf16(int64_t n, const void* x, const void* y) {
-    const auto* a = static_cast<const bf16_t*>(x);
-    const auto* b = static_cast<const bf16_t*>(y);
-    return dot_in_floats(
-        n,
-        [&](int64_t i, float32x4_t* va, float32x4_t* vb) {
-            *va = vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(a + i), 16));
-            *vb = vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(b + i), 16));
-        },
-        [&](int64_t i) { return bf16_to_f32(a[i]) * bf16_to_f32(b[i]); });
+    return dot_in_floats<BF16Values>(n, x, y);
 }
 
 // ---- 32-value blocks ----
@@ -955,6 +974,9 @@ void register_kernels(KernelTable& t) {
     t[T::F32].vec_dot = vec_dot_f32;
     t[T::F16].vec_dot = vec_dot_f16;
     t[T::BF16].vec_dot = vec_dot_bf16;
+    t[T::F32].vec_dot4 = dots_in_floats<F32Values, 4>;
+    t[T::F16].vec_dot4 = dots_in_floats<F16Values, 4>;
+    t[T::BF16].vec_dot4 = dots_in_floats<BF16Values, 4>;
     t[T::Q4_0].vec_dot = vec_dot_q4_0_q8_0;
     t[T::Q4_1].vec_dot = vec_dot_q4_1_q8_1;
     t[T::Q5_0].vec_dot = vec_dot_q5_0_q8_0;
