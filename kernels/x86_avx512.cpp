@@ -18,6 +18,7 @@
 // results agree with the reference within its rounding bound, not bit for bit.
 #include <immintrin.h>
 
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -509,24 +510,27 @@ void matmul_f32(int m, int n, int k, const float* a, size_t lda, const float* b,
 }
 // Heads narrower than 16 values (stories260K's 8) would leave every value to the kernels'
 // scalar tails in 16-lane vectors: they keep the 8-lane kernels of the set below (avx2), set
-// by register_kernels. The choice depends on k alone, so a token's attention is still the
-// same alone and in a batch.
+// by register_kernels (atomics: tables may be built on several threads, all storing the same
+// pointers). The choice depends on k alone, so a token's attention is still the same alone
+// and in a batch.
 namespace {
-DotRowsF16Fn narrow_dot_rows_f16 = nullptr;
-MadRowsF16Fn narrow_mad_rows_f16 = nullptr;
+std::atomic<DotRowsF16Fn> narrow_dot_rows_f16{nullptr};
+std::atomic<MadRowsF16Fn> narrow_mad_rows_f16{nullptr};
 }  // namespace
 void dot_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
                   float* c, size_t ldc) {
-    if (k < 16 && narrow_dot_rows_f16 != nullptr) {
-        narrow_dot_rows_f16(m, n, k, a, lda, b, ldb, c, ldc);
+    const DotRowsF16Fn narrow = narrow_dot_rows_f16.load(std::memory_order_relaxed);
+    if (k < 16 && narrow != nullptr) {
+        narrow(m, n, k, a, lda, b, ldb, c, ldc);
         return;
     }
     dot_rows_f16_simd<Zmm>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 void mad_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_t* b, size_t ldb,
                   float* c, size_t ldc) {
-    if (k < 16 && narrow_mad_rows_f16 != nullptr) {
-        narrow_mad_rows_f16(m, n, k, a, lda, b, ldb, c, ldc);
+    const MadRowsF16Fn narrow = narrow_mad_rows_f16.load(std::memory_order_relaxed);
+    if (k < 16 && narrow != nullptr) {
+        narrow(m, n, k, a, lda, b, ldb, c, ldc);
         return;
     }
     mad_rows_f16_simd<Zmm>(m, n, k, a, lda, b, ldb, c, ldc);
@@ -542,8 +546,8 @@ void register_kernels(KernelTable& t) {
     using T = TensorType;
     t.floats.matmul = matmul_f32;
     t.floats.exp = exp_f32;
-    if (t.floats.dot_rows_f16 != dot_rows_f16) narrow_dot_rows_f16 = t.floats.dot_rows_f16;
-    if (t.floats.mad_rows_f16 != mad_rows_f16) narrow_mad_rows_f16 = t.floats.mad_rows_f16;
+    if (t.floats.dot_rows_f16 != dot_rows_f16) narrow_dot_rows_f16.store(t.floats.dot_rows_f16);
+    if (t.floats.mad_rows_f16 != mad_rows_f16) narrow_mad_rows_f16.store(t.floats.mad_rows_f16);
     t.floats.dot_rows_f16 = dot_rows_f16;
     t.floats.mad_rows_f16 = mad_rows_f16;
     t[T::F32].vec_dot = vec_dot_f32;
