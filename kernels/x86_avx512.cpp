@@ -387,57 +387,45 @@ struct BF16Values {  // a bfloat16 is the top half of a float
     }
 };
 
-template <typename T>
-float dot_floats(int64_t n, const void* x, const void* y) {
+// kRows activation rows (`stride` bytes apart) against one weight row, each weight vector
+// loaded once for all of them: a small batch (a short prompt, a speculative check) reads the
+// row once instead of once per token. Every row's sums run in the same order whatever kRows
+// (16 accumulators and the 4 weight vectors fill 20 of the 32 registers at 4 rows), so a
+// token gives the same float alone and in a batch.
+template <typename T, int kRows>
+void dot_floats(int64_t n, const void* x, const void* y, size_t stride, float* out) {
     const auto* a = static_cast<const typename T::Elem*>(x);
-    const auto* b = static_cast<const typename T::Elem*>(y);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                     _mm512_setzero_ps()};
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        for (int k = 0; k < 4; ++k)
-            acc[k] = _mm512_fmadd_ps(T::load(a + i + 16 * k), T::load(b + i + 16 * k), acc[k]);
-    }
-    for (; i < n; i += 16) {  // the last n % 64 values, masked past the end
-        const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
-        acc[0] = _mm512_fmadd_ps(T::load(a + i, m), T::load(b + i, m), acc[0]);
-    }
-    return _mm512_reduce_add_ps(
-        _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
-}
-
-// Four activation rows (`stride` bytes apart) against one weight row, each weight vector
-// loaded once for the four: a small batch (a speculative check of a few guesses) reads the
-// row once instead of four times. Each token's sums are dot_floats' own, in the same order
-// (16 accumulators and the 4 weight vectors fill 20 of the 32 registers), so a token gives
-// the same float alone and in a batch.
-template <typename T>
-void dot_floats4(int64_t n, const void* x, const void* y, size_t stride, float* out) {
-    const auto* a = static_cast<const typename T::Elem*>(x);
-    const typename T::Elem* b[4];
-    for (int t = 0; t < 4; ++t)
+    const typename T::Elem* b[kRows];
+    for (int t = 0; t < kRows; ++t)
         b[t] =
             reinterpret_cast<const typename T::Elem*>(static_cast<const uint8_t*>(y) + t * stride);
-    __m512 acc[4][4];
+    __m512 acc[kRows][4];
     for (auto& token : acc)
         for (__m512& v : token) v = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
         __m512 w[4];
         for (int k = 0; k < 4; ++k) w[k] = T::load(a + i + 16 * k);
-        for (int t = 0; t < 4; ++t)
+        for (int t = 0; t < kRows; ++t)
             for (int k = 0; k < 4; ++k)
                 acc[t][k] = _mm512_fmadd_ps(w[k], T::load(b[t] + i + 16 * k), acc[t][k]);
     }
-    for (; i < n; i += 16) {
+    for (; i < n; i += 16) {  // the last n % 64 values, masked past the end
         const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
         const __m512 w = T::load(a + i, m);
-        for (int t = 0; t < 4; ++t) acc[t][0] = _mm512_fmadd_ps(w, T::load(b[t] + i, m), acc[t][0]);
+        for (int t = 0; t < kRows; ++t)
+            acc[t][0] = _mm512_fmadd_ps(w, T::load(b[t] + i, m), acc[t][0]);
     }
-    for (int t = 0; t < 4; ++t) {
+    for (int t = 0; t < kRows; ++t) {
         out[t] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]),
                                                     _mm512_add_ps(acc[t][2], acc[t][3])));
     }
+}
+template <typename T>
+float dot_floats(int64_t n, const void* x, const void* y) {
+    float out;
+    dot_floats<T, 1>(n, x, y, 0, &out);
+    return out;
 }
 }  // namespace
 
@@ -451,13 +439,13 @@ float vec_dot_bf16(int64_t n, const void* x, const void* y) {
     return dot_floats<BF16Values>(n, x, y);
 }
 void vec_dot4_f32(int64_t n, const void* x, const void* y, size_t stride, float* out) {
-    dot_floats4<F32Values>(n, x, y, stride, out);
+    dot_floats<F32Values, 4>(n, x, y, stride, out);
 }
 void vec_dot4_f16(int64_t n, const void* x, const void* y, size_t stride, float* out) {
-    dot_floats4<F16Values>(n, x, y, stride, out);
+    dot_floats<F16Values, 4>(n, x, y, stride, out);
 }
 void vec_dot4_bf16(int64_t n, const void* x, const void* y, size_t stride, float* out) {
-    dot_floats4<BF16Values>(n, x, y, stride, out);
+    dot_floats<BF16Values, 4>(n, x, y, stride, out);
 }
 
 void dequantize_row_f16(const void* in, float* out, int64_t n) {
