@@ -605,8 +605,11 @@ inline void k_scales(const PackedIQ4_XS& p, KScales* out) {
                 j % 2 == 0 ? vand_u8(bytes, vdup_n_u8(0xf)) : vshr_n_u8(bytes, 4);
             // bits 2j, 2j + 1 of each row's word, moved to bits 4, 5
             uint16x8_t top = high;
-            if constexpr (2 * j > 4) top = vshrq_n_u16(high, 2 * j > 4 ? 2 * j - 4 : 1);
-            if constexpr (2 * j < 4) top = vshlq_n_u16(high, 2 * j < 4 ? 4 - 2 * j : 0);
+            if constexpr (2 * j > 4) {
+                top = vshrq_n_u16(high, 2 * j - 4);
+            } else if constexpr (2 * j < 4) {
+                top = vshlq_n_u16(high, 4 - 2 * j);
+            }
             const uint16x8_t six_bits =
                 vorrq_u16(vmovl_u8(nibble), vandq_u16(top, vdupq_n_u16(0x30)));
             const int16x8_t scale = vsubq_s16(vreinterpretq_s16_u16(six_bits), vdupq_n_s16(32));
