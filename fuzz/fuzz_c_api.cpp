@@ -71,6 +71,7 @@ bool on_text(const char*, size_t, void* user) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Bytes in(data, size);
     ember_session* session = nullptr;
+    int32_t cancel_flag = 0;  // watched by the session (case 6)
     const int32_t n_vocab = ember_model_n_vocab(model());
     ember_context* context = nullptr;
     for (int step = 0; step < 32 && !in.empty(); ++step) {
@@ -230,7 +231,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                       "reset");
                 break;
             case 6:
-                ember_session_cancel(session);
+                // A cancel before the next call (forgotten by it), or a watched flag: raised,
+                // lowered or none (a flag raised stops every call until it is lowered).
+                if (in.u8() & 1) {
+                    ember_session_cancel(session);
+                } else {
+                    cancel_flag = in.u8() & 1;
+                    ember_session_watch_cancel(session, (in.u8() & 1) ? &cancel_flag : nullptr);
+                }
                 break;
             case 7: {
                 const float* logits = ember_session_logits(session);

@@ -301,8 +301,17 @@ ember_status ember_generate(ember_session* session, const char* prompt,
                             const ember_generate_params* params, ember_text_callback callback,
                             void* user_data, ember_generate_stats* stats);
 
-/* Asks the session's running call to stop soon; any thread, any time. */
+/* Asks the session's running call to stop soon; any thread, any time. A call forgets, as it
+ * starts, a cancel made before it (one that came late for the call before must not stop it). */
 void ember_session_cancel(ember_session* session);
+
+/* Cancelling a call that may not have started yet (a binding that hands its calls to a worker
+ * thread): the caller keeps a flag for the call, 0, and hands the session its address before
+ * the call (NULL: watch none); any thread may then set it to nonzero, before or while the call
+ * runs, and the call stops as ember_session_cancel() stops it. The session does not clear the
+ * flag. Write it with an atomic store (C11 atomic_store on an _Atomic int32_t,
+ * std::atomic_ref<int32_t>); it must stay valid while watched. */
+void ember_session_watch_cancel(ember_session* session, const int32_t* flag);
 
 /* ---- several sequences in one decode (continuous batching) ---- */
 
@@ -474,6 +483,8 @@ ember_status ember_embed_tokens(ember_embedder* embedder, const ember_token* con
 /* Asks the embedder's running call to stop soon (it returns EMBER_ERROR_CANCELLED); any
  * thread, any time. */
 void ember_embedder_cancel(ember_embedder* embedder);
+/* A flag of the caller's for one call, as ember_session_watch_cancel. */
+void ember_embedder_watch_cancel(ember_embedder* embedder, const int32_t* flag);
 
 /* ---- chat ---- */
 

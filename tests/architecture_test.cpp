@@ -171,7 +171,8 @@ void expect_recurrent_state_goes_back(const Model& model) {
     EXPECT_EQ(logits_after(ctx), first);
 
     // A pass cancelled half-way, then the sequence taken back to what it held.
-    std::atomic<bool> cancel{true};
+    CancelFlag cancel;
+    cancel.raise();
     ctx.truncate(20);
     ctx.set_cancel_flag(&cancel);
     EXPECT_THROW(ctx.decode(all.subspan(20)), Error);

@@ -582,6 +582,56 @@ TEST_F(CApi, CancelFromAnotherThreadInterruptsALongPromptEvaluation) {
     ember_session_free(session);
 }
 
+TEST_F(CApi, AWatchedFlagRaisedBeforeTheCallStopsIt) {
+    ember_session* session = greedy_session();
+    ASSERT_NE(session, nullptr);
+    Collected out;
+    // ember_session_cancel() before a call is forgotten by it (meant for an earlier call) ...
+    ember_session_cancel(session);
+    ember_generate_params gp = ember_generate_default_params();
+    gp.n_predict = 4;
+    ember_generate_stats stats{};
+    ASSERT_EQ(ember_generate(session, "Once", &gp, collect, &out, &stats), EMBER_OK);
+    EXPECT_EQ(stats.stop_reason, EMBER_STOP_LIMIT);
+    EXPECT_EQ(stats.n_generated_tokens, 4);
+    // ... a watched flag raised before it is not: the prompt's evaluation stops, nothing kept.
+    ASSERT_EQ(ember_session_reset(session), EMBER_OK);
+    int32_t flag = 1;
+    ember_session_watch_cancel(session, &flag);
+    EXPECT_EQ(ember_generate(session, "Once", &gp, collect, &out, nullptr), EMBER_ERROR_CANCELLED);
+    EXPECT_EQ(ember_session_n_tokens(session), 0);
+    EXPECT_EQ(ember_session_append(session, "Once", 4), EMBER_ERROR_CANCELLED);
+    // Lowered, the session goes on; raised between tokens (here by the text callback), the
+    // generation ends cancelled with its text so far, and the session does not lower it.
+    flag = 0;
+    ASSERT_EQ(ember_session_append(session, "Once", 4), EMBER_OK);
+    struct Raiser {
+        int32_t* flag;
+        int calls = 0;
+    } raiser{&flag};
+    const auto raise_at_second = [](const char*, size_t, void* user) {
+        auto* r = static_cast<Raiser*>(user);
+        if (++r->calls == 2) std::atomic_ref<int32_t>(*r->flag).store(1);
+        return true;
+    };
+    gp.n_predict = 50;
+    ASSERT_EQ(ember_generate(session, nullptr, &gp, raise_at_second, &raiser, &stats), EMBER_OK);
+    EXPECT_EQ(stats.stop_reason, EMBER_STOP_CANCELLED);
+    EXPECT_GE(stats.n_generated_tokens, 2);
+    EXPECT_LT(stats.n_generated_tokens, 50);
+    EXPECT_EQ(raiser.calls, 2);
+    // (the next call first evaluates the last sampled token: that evaluation is cancelled)
+    const int32_t held = ember_session_n_tokens(session);
+    EXPECT_EQ(ember_generate(session, nullptr, &gp, collect, &out, &stats), EMBER_ERROR_CANCELLED);
+    EXPECT_EQ(ember_session_n_tokens(session), held);
+    // Watching none: the flag no longer matters.
+    ember_session_watch_cancel(session, nullptr);
+    ASSERT_EQ(ember_generate(session, nullptr, &gp, collect, &out, &stats), EMBER_OK);
+    EXPECT_EQ(stats.stop_reason, EMBER_STOP_LIMIT);
+    ember_session_watch_cancel(nullptr, &flag);  // a null session: nothing happens
+    ember_session_free(session);
+}
+
 TEST_F(CApi, TwoSessionsOnTwoThreadsMatchRunningThemOneAfterTheOther) {
     const auto story = [&](const char* prompt, uint64_t seed) {
         ember_session_params params = ember_session_default_params();
@@ -810,6 +860,17 @@ TEST(CApiEmbeddings, EmbedsTextsAsLlamaCppPoolsThem) {
               EMBER_ERROR_INVALID_ARGUMENT);
     EXPECT_EQ(ember_embed(nullptr, texts, 2, out.data(), out.size(), nullptr),
               EMBER_ERROR_INVALID_ARGUMENT);
+    // A watched flag raised before the call cancels it; lowered, the same vector again.
+    int32_t flag = 1;
+    ember_embedder_watch_cancel(embedder, &flag);
+    EXPECT_EQ(ember_embed_tokens(embedder, sequences, lengths, 1, again.data(), 128, nullptr),
+              EMBER_ERROR_CANCELLED);
+    flag = 0;
+    ASSERT_EQ(ember_embed_tokens(embedder, sequences, lengths, 1, again.data(), 128, nullptr),
+              EMBER_OK);
+    for (int k = 0; k < 128; ++k) EXPECT_NEAR(again[k], out[k], 1e-6f);
+    ember_embedder_watch_cancel(embedder, nullptr);
+    ember_embedder_watch_cancel(nullptr, &flag);
     ember_embedder_free(embedder);
 
     // No truncation asked: a text longer than the context is refused.

@@ -245,14 +245,15 @@ class Session {
       chatTemplate,
     };
     const handle = this._handle;
+    // The reply's own flag: a cancel() that comes before the engine starts the job stops it too.
+    const cancelFlag = native.newCancel();
     let reply;
     const start = (onChunk) => this._enqueue(() => {
       if (reply._cancelled) return { stopReason: 4, promptTokens: 0, generatedTokens: 0 };
-      reply._cancel = () => native.cancel(handle);
       return native.generate(handle, request, (chunk) => {
         options.onTextChunk?.(chunk);
         onChunk(chunk);
-      }).catch((error) => {
+      }, cancelFlag).catch((error) => {
         // Cancelled while it read its prompt: a reply that ends before its first token.
         if (reply._cancelled && error.code === "EMBER_ERROR_CANCELLED") {
           return { stopReason: 4, promptTokens: 0, generatedTokens: 0 };
@@ -269,6 +270,7 @@ class Session {
       };
       return finish(result);
     }, options.signal);
+    reply._cancel = () => native.raiseCancel(cancelFlag);
     return reply;
   }
 

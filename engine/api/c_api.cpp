@@ -551,6 +551,10 @@ void ember_session_cancel(ember_session* session) {
     if (session != nullptr) session->session.cancel();
 }
 
+void ember_session_watch_cancel(ember_session* session, const int32_t* flag) {
+    if (session != nullptr) session->session.watch_cancel(flag);
+}
+
 ember_status ember_chat_format(const ember_model* model, const char* template_name,
                                const ember_chat_message* messages, size_t n_messages,
                                bool add_assistant_start, char* text, size_t capacity,
@@ -915,6 +919,10 @@ ember_status ember_embed_tokens(ember_embedder* embedder, const ember_token* con
 
 void ember_embedder_cancel(ember_embedder* embedder) {
     if (embedder != nullptr) embedder->embedder.cancel();
+}
+
+void ember_embedder_watch_cancel(ember_embedder* embedder, const int32_t* flag) {
+    if (embedder != nullptr) embedder->embedder.watch_cancel(flag);
 }
 
 ember_context_params ember_context_default_params(void) {

@@ -97,7 +97,7 @@ std::vector<int32_t> Embedder::tokenize(std::string_view text) const {
 
 std::vector<Embedding> Embedder::embed_tokens(std::span<const std::vector<int32_t>> sequences,
                                               const EmbedProgress& progress) {
-    cancel_.store(false);
+    cancel_.clear_own();
     const int d = dimension(), n_ctx = context_.n_ctx();
     const int32_t sep = tokenizer_.vocab().sep;
     std::vector<Embedding> results(sequences.size());
@@ -140,7 +140,7 @@ std::vector<Embedding> Embedder::embed_tokens(std::span<const std::vector<int32_
         try {
             context_.encode(batch, lengths, hidden.data());
         } catch (const Error&) {
-            if (cancel_.load()) throw CancelledError();
+            if (cancel_.raised()) throw CancelledError();
             throw;
         }
         size_t at = 0;

@@ -8,7 +8,6 @@
 //   -> L2 normalisation (default), so a dot product is the cosine similarity
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -80,7 +79,9 @@ class Embedder {
                                  const EmbedProgress& progress = {});
 
     // Safe from any thread: the running embed stops soon (between layers).
-    void cancel() { cancel_.store(true); }
+    void cancel() { cancel_.raise(); }
+    // As Session::watch_cancel.
+    void watch_cancel(const int32_t* flag) { cancel_.watch(flag); }
 
   private:
     const Model& model_;
@@ -88,7 +89,7 @@ class Embedder {
     EmbedParams params_;
     Pooling pooling_;
     Context context_;
-    std::atomic<bool> cancel_{false};
+    CancelFlag cancel_;
 };
 
 }  // namespace ember

@@ -43,7 +43,7 @@ void Pacer::check_temperature(int index) {
     }
 }
 
-void Pacer::wait(int index, const std::atomic<bool>& cancel) {
+void Pacer::wait(int index, const CancelFlag& cancel) {
     if (params_.thermal_limit_celsius > 0) check_temperature(index);
     if (rate_ <= 0) return;
     // At most 1e9 s on: beyond, the clock's nanoseconds would overflow.
@@ -51,7 +51,7 @@ void Pacer::wait(int index, const std::atomic<bool>& cancel) {
         base_time_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
                          std::min((index - base_index_) / rate_, 1e9)));
     // Sleep in slices, so that a cancel is still heard soon.
-    while (!cancel.load() && Clock::now() < when) {
+    while (!cancel.raised() && Clock::now() < when) {
         std::this_thread::sleep_until(std::min(when, Clock::now() + std::chrono::milliseconds(20)));
     }
 }

@@ -3,8 +3,9 @@
 // asleep, not spinning. A Session asks its Pacer before each token.
 #pragma once
 
-#include <atomic>
 #include <chrono>
+
+#include "engine/runtime/cancel_flag.h"
 
 namespace ember {
 
@@ -26,7 +27,7 @@ class Pacer {
 
     // Waits until token `index` (0 for the first of the turn) is due; returns early once
     // `cancel` is set (it is checked every 20 ms).
-    void wait(int index, const std::atomic<bool>& cancel);
+    void wait(int index, const CancelFlag& cancel);
     int slowdowns() const { return slowdowns_; }  // times the thermal back-off halved the pace
 
   private:

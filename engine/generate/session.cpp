@@ -57,7 +57,7 @@ void Session::start_over(std::span<const int32_t> tokens, const SamplerParams* s
     sampler_ = std::move(next);
     sampler_.reset();
     for (size_t i = 0; i < shared; ++i) sampler_.accept(tokens[i]);
-    cancel_.store(false);
+    cancel_.clear_own();
     evaluate(tokens.subspan(shared), 0);
 }
 
@@ -73,7 +73,7 @@ void Session::evaluate(std::span<const int32_t> tokens, size_t first_new) {
         // A long input is evaluated in chunks: forget any chunk that made it into the cache,
         // so the cache holds exactly tokens_.
         context_.truncate(static_cast<int>(tokens_.size()));
-        if (cancel_.exchange(false)) throw CancelledError();
+        if (cancel_.take()) throw CancelledError();
         throw;
     }
     tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
@@ -85,7 +85,7 @@ void Session::evaluate_generated(std::span<const int32_t> tokens) {
         context_.decode(tokens, /*all_logits=*/true);
     } catch (const Error&) {
         context_.truncate(static_cast<int>(tokens_.size()));
-        if (cancel_.exchange(false)) throw CancelledError();
+        if (cancel_.take()) throw CancelledError();
         throw;
     }
     tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
@@ -127,7 +127,7 @@ void Session::append(std::string_view text) {
 TurnResult Session::generate(std::string_view prompt, const TurnOptions& options,
                              const TextCallback& on_text) {
     TurnResult result;
-    cancel_.store(false);
+    cancel_.clear_own();
     auto start = std::chrono::steady_clock::now();
     const int before = n_past();
     append(prompt);
@@ -149,7 +149,7 @@ TurnResult Session::generate(std::string_view prompt, const TurnOptions& options
     };
     while (!turn.done()) {
         pacer.wait(turn.n_generated(), cancel_);
-        if (cancel_.exchange(false)) {
+        if (cancel_.take()) {
             turn.end(StopReason::Cancelled);
             break;
         }

@@ -4,7 +4,6 @@
 // word or a cancel() from another thread.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -75,7 +74,10 @@ class Session {
 
     // Safe to call from any thread: the running append/generate stops soon (between layers of
     // a long prompt evaluation, or before the next token).
-    void cancel() { cancel_.store(true); }
+    void cancel() { cancel_.raise(); }
+    // Also stop calls once *flag is nonzero, a flag of the caller's for one call that may be
+    // raised before the call starts (CancelFlag::watch; nullptr: none).
+    void watch_cancel(const int32_t* flag) { cancel_.watch(flag); }
 
     void reset();        // forget every token
     void rewind(int n);  // keep only the first n tokens (of n_tokens())
@@ -122,7 +124,7 @@ class Session {
     Sampler sampler_;
     std::unique_ptr<Drafter> drafter_;  // null: no speculation
     DraftParams draft_;
-    std::atomic<bool> cancel_{false};
+    CancelFlag cancel_;
     std::vector<int32_t> tokens_;  // every evaluated token, in order
     int32_t pending_ = -1;         // sampled last turn but not yet evaluated
 };

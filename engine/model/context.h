@@ -16,6 +16,7 @@
 #include "engine/model/matmul.h"
 #include "engine/model/model.h"
 #include "engine/model/ops.h"
+#include "engine/runtime/cancel_flag.h"
 #include "engine/runtime/thread_pool.h"
 #include "formats/error.h"
 
@@ -186,7 +187,7 @@ class Context {
     void set_logits(std::span<const float> logits);
 
     // Asked between layers: a long prompt evaluation stops (throwing ember::Error) when set.
-    void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
+    void set_cancel_flag(const CancelFlag* flag) { cancel_ = flag; }
     // Watch the projections' inputs (an empty function: stop). A mixture's experts are not
     // seen: their products do not go through the projections.
     void set_activation_observer(ActivationObserver observer) { observer_ = std::move(observer); }
@@ -241,7 +242,7 @@ class Context {
     std::vector<float> logits_;
     // decode_sequences: input i's logits rows are [sequence_rows_[i], sequence_rows_[i + 1]).
     std::vector<int> sequence_rows_;
-    const std::atomic<bool>* cancel_ = nullptr;
+    const CancelFlag* cancel_ = nullptr;
 
     // Scratch, sized for n_batch tokens (names follow the forward pass).
     std::vector<float> x_;          // (n, n_embd) the residual stream

@@ -60,7 +60,7 @@ void Context::forward(const int32_t* tokens, int n, std::span<const int> outputs
     for (int t = 0; t < n; ++t) kv_.make_resident(rows_[t]);  // before the parallel stores
     embed(tokens, n);                                         // -> x_ (n, d)
     for (int l = 0; l < model_.config().n_layer; ++l) {
-        if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
+        if (cancel_ != nullptr && cancel_->raised()) {
             throw Error("evaluation cancelled");
         }
         switch (model_.config().layers[l].kind) {  // ARCH: what mixes the tokens

@@ -359,6 +359,14 @@ Napi::Value SessionInfo(const Napi::CallbackInfo& info) {
     return out;
 }
 
+// A reply's own cancel flag: reply.cancel() raises it (raiseCancel), and the reply's worker has
+// the session watch it (ember_session_watch_cancel), so that a cancel made after the job is
+// queued but before the worker starts it still stops it (ember_session_cancel() reaches only a
+// call that runs).
+struct ReplyCancel {
+    int32_t raised = 0;
+};
+
 // One reply on a worker thread: its text goes to onChunk on the main thread as it comes (in
 // order, through AsyncProgressQueueWorker's queue); the promise resolves with the stats.
 class GenerateWorker : public Napi::AsyncProgressQueueWorker<char> {
@@ -372,6 +380,7 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<char> {
     }
     Napi::Promise promise() const { return deferred_.Promise(); }
 
+    std::shared_ptr<ReplyCancel> cancel;  // null: only ember_session_cancel() stops it
     // The request: the whole prompt (the session starts over from it, keeping the cache of
     // the start it shares: ember_session_set_prompt), and the rules of the reply.
     std::string prompt;
@@ -383,6 +392,12 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<char> {
     int32_t n_predict = 256;
 
     void Execute(const ExecutionProgress& progress) override {
+        ember_session* session = session_->session;
+        ember_session_watch_cancel(session, cancel ? &cancel->raised : nullptr);
+        run(progress);
+        ember_session_watch_cancel(session, nullptr);
+    }
+    void run(const ExecutionProgress& progress) {
         ember_session* session = session_->session;
         status_ = ember_session_set_prompt(session, prompt.data(), prompt.size(),
                                            has_sampling ? &sampling : nullptr);
@@ -444,7 +459,7 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<char> {
 };
 
 // generate(session, {prompt, sampling, maxTokens, stop, grammar, jsonSchema, chatTemplate},
-//          onChunk) -> Promise<stats>
+//          onChunk[, cancel]) -> Promise<stats>
 Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto s = unwrap<SessionHolder>(info[0], "session");
@@ -473,6 +488,9 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
         worker->has_grammar = optional_string(o, "grammar", &worker->grammar);
         worker->has_schema = optional_string(o, "jsonSchema", &worker->schema);
         worker->has_chat_template = optional_string(o, "chatTemplate", &worker->chat_template);
+        if (info.Length() > 3 && !info[3].IsUndefined()) {
+            worker->cancel = unwrap<ReplyCancel>(info[3], "cancel flag");
+        }
     } catch (...) {
         delete worker;
         throw;
@@ -488,6 +506,16 @@ Napi::Value Cancel(const Napi::CallbackInfo& info) {
         const auto* slot = info[0].As<Napi::External<std::shared_ptr<SessionHolder>>>().Data();
         if (slot != nullptr && *slot) ember_session_cancel((*slot)->session);
     }
+    return info.Env().Undefined();
+}
+
+// newCancel() -> a reply's cancel flag, for generate(); raiseCancel(flag) raises it.
+Napi::Value NewCancel(const Napi::CallbackInfo& info) {
+    return wrap(info.Env(), std::make_shared<ReplyCancel>());
+}
+Napi::Value RaiseCancel(const Napi::CallbackInfo& info) {
+    const auto flag = unwrap<ReplyCancel>(info[0], "cancel flag");
+    std::atomic_ref<int32_t>(flag->raised).store(1);
     return info.Env().Undefined();
 }
 
@@ -656,6 +684,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
         {"sessionInfo", SessionInfo},
         {"generate", Generate},
         {"cancel", Cancel},
+        {"newCancel", NewCancel},
+        {"raiseCancel", RaiseCancel},
         {"saveState", SaveState},
         {"loadState", LoadState},
         {"createEmbedder", CreateEmbedder},
