@@ -3,7 +3,8 @@
 // is read once and its decoding, not the memory, used to set the pace (docs/performance.md).
 //
 // A super-block's 256 values are decoded whole, in 4 vectors of 64: the grid entries of all
-// its groups fetched by loads and inserts (IQ3's 4-byte entries by vpgatherdd), the sign bits
+// its groups fetched by loads and inserts (IQ2, IQ1: 8-byte entries) or, for IQ3's 4-byte entries
+// of 8 levels, by permutes from the grid held in vectors as 16-bit words of codes, the sign bits
 // of each group (7 stored, the 8th their parity, or 8 stored) turned into one 64-bit mask per
 // vector that negates the entries in place, every value + 128 so that vpdpbusd takes it as
 // unsigned; the 128 comes off through Q8_K's sums of 16 activations, as in the packed panels. The
@@ -17,6 +18,7 @@
 // kernels over the set's packed ones.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -126,8 +128,9 @@ inline void apply_signs(const uint8_t* sign_bytes, __m512i w[4]) {
 }
 
 // Entries i(0..7) of a table of 8-byte grid entries as one vector (entry i(k) in lane k), by
-// plain loads and inserts: on Zen 4 that measured faster than vpgatherdq, while for IQ3's
-// 4-byte entries vpgatherdd stayed ahead of 16 inserts (docs/optimizations.md).
+// plain loads and inserts: on Zen 4 that measured faster than vpgatherdq, and than the grid
+// as 2-bit codes in vectors (up to 64 of them: the permutes and blends cost more than the
+// loads; docs/optimizations.md).
 template <typename Index>
 inline __m512i gather8(const uint64_t* table, Index i) {
     const auto pair = [table, &i](int k) {
@@ -156,6 +159,80 @@ inline __m512i odd_scales_per_32(__m256i s) {
         _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
                                  _mm512_zextsi256_si512(s));
     return _mm512_add_epi32(_mm512_add_epi32(twice, twice), _mm512_set1_epi32(1));
+}
+
+// The grids of 4-byte entries (IQ3_XXS, IQ3_S: 8 levels) as 16-bit words of four nibbles,
+// value j at bits 4j, code_of mapping a value's byte to its nibble: 256 or 512 entries fit 8
+// or 16 vectors, read by in-register permutes (lookup_words) instead of memory gathers (on
+// Zen 4 one vpgatherdd of 16 entries costs some 20 vpermi2w's time).
+template <size_t N, typename CodeOf>
+std::array<uint16_t, N> nibble_codes(const std::array<uint32_t, N>& grid, CodeOf code_of) {
+    std::array<uint16_t, N> out{};
+    for (size_t i = 0; i < N; ++i) {
+        for (int j = 0; j < 4; ++j) {
+            const auto byte = static_cast<uint8_t>(grid[i] >> (8 * j));
+            out[i] |= static_cast<uint16_t>(code_of(byte) << (4 * j));
+        }
+    }
+    return out;
+}
+
+// Entry idx (16-bit lanes, 0 .. kEntries - 1) of a table of kEntries words: vpermi2w picks from
+// 64 words (two vectors) by the index's low 6 bits, and the pairs' picks are blended by the
+// bits above (a tree: bit 6 between neighbours, bit 7 between those, ...).
+template <int kEntries>
+inline __m512i lookup_words(__m512i idx, const uint16_t* table) {
+    constexpr int kPairs = kEntries / 64;
+    const auto vec = [table](int k) { return _mm512_load_si512(table + 32 * k); };
+    __m512i r[kPairs];
+#pragma GCC unroll 8
+    for (int p = 0; p < kPairs; ++p) {
+        r[p] = _mm512_permutex2var_epi16(vec(2 * p), idx, vec(2 * p + 1));
+    }
+#pragma GCC unroll 3
+    for (int step = 1; step < kPairs; step *= 2) {
+        const __mmask32 bit = _mm512_test_epi16_mask(idx, every_u16(64 * step));
+#pragma GCC unroll 4
+        for (int p = 0; p < kPairs; p += 2 * step) {
+            r[p] = _mm512_mask_blend_epi16(bit, r[p], r[p + step]);
+        }
+    }
+    return r[0];
+}
+
+// 16 entries of four nibbles (32 bytes, two nibbles each) -> their 64 values as bytes, nibble c
+// becoming byte c of `levels` (in each 128-bit lane).
+inline __m512i nibble_values(__m256i entries, __m512i levels) {
+    const __m512i x = _mm512_cvtepu8_epi16(entries);  // byte k -> word k: its 2 values
+    // Word k = (high nibble << 8) | low nibble: the two codes' bytes in order. 0xea: (A & B) | C.
+    const __m512i high = _mm512_and_si512(_mm512_slli_epi16(x, 4), every_u16(0x0f00));
+    const __m512i codes = _mm512_ternarylogic_epi64(x, every_u16(0x000f), high, 0xea);
+    return _mm512_shuffle_epi8(levels, codes);
+}
+// 64 entries' values (+ 128 through `levels`) in w[0..3] from their indices: 64 bytes of low
+// bits, and the 9th bits of a 512-entry grid (bit e: entry e).
+template <int kEntries>
+inline void nibble_grid_values(const uint8_t* low_bytes, uint64_t ninth, const uint16_t* table,
+                               __m512i levels, __m512i w[4]) {
+    const __m512i low = _mm512_loadu_si512(low_bytes);
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {  // entries 32h .. 32h + 31
+        __m512i idx = _mm512_cvtepu8_epi16(h == 0 ? _mm512_castsi512_si256(low)
+                                                  : _mm512_extracti64x4_epi64(low, 1));
+        if (kEntries > 256) {
+            idx = _mm512_mask_add_epi16(idx, static_cast<__mmask32>(ninth >> (32 * h)), idx,
+                                        every_u16(256));
+        }
+        const __m512i entries = lookup_words<kEntries>(idx, table);
+        w[2 * h] = nibble_values(_mm512_castsi512_si256(entries), levels);
+        w[2 * h + 1] = nibble_values(_mm512_extracti64x4_epi64(entries, 1), levels);
+    }
+}
+// The bytes 128 + levels[c] for c = 0..15, in every 128-bit lane.
+inline __m512i levels_plus_128(const std::array<uint8_t, 16>& levels) {
+    alignas(16) uint8_t bytes[16];
+    for (int c = 0; c < 16; ++c) bytes[c] = static_cast<uint8_t>(levels[c] + 128);
+    return _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes)));
 }
 
 // Each decoder: values(b, w) gives values 64c .. 64c + 63 of the super-block, + 128, in w[c];
@@ -231,81 +308,30 @@ struct IQ3_XXS {
         return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + kQK_K / 4));
     }
     static void values(const Block& b, __m512i w[4]) {
-        const uint32_t* grid = grid_plus_128<kIq3xxsGrid>();
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) {
-            const __m512i lanes = _mm512_cvtepu8_epi32(
-                _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16 * c)));
-            w[c] = _mm512_i32gather_epi32(lanes, grid, 4);
-        }
+        static constexpr std::array<uint8_t, 16> kLevels = {4, 12, 20, 28, 36, 44, 52, 62};
+        alignas(64) static const auto table = nibble_codes(kIq3xxsGrid, [](uint8_t v) {
+            return static_cast<int>(std::find(kLevels.begin(), kLevels.begin() + 8, v) -
+                                    kLevels.begin());
+        });
+        nibble_grid_values<256>(b.qs, 0, table.data(), levels_plus_128(kLevels), w);
         apply_signs(sign_groups_of_words(rest(b)), w);
     }
     static __m512i scales(const Block& b) {
         return odd_scales_per_32(_mm256_srli_epi32(rest(b), 28));
     }
 };
-// IQ3_S's grid with each entry's four magnitudes (1..15) as the nibbles of one 16-bit word,
-// low nibble first: its 512 entries fit 16 vectors, read by in-register permutes instead of
-// memory gathers (on Zen 4 one vpgatherdd of 16 entries costs some 20 vpermi2w's time).
-std::array<uint16_t, 512> iq3s_nibbles() {
-    std::array<uint16_t, 512> out{};
-    for (size_t i = 0; i < out.size(); ++i) {
-        for (int j = 0; j < 4; ++j) {
-            out[i] |= static_cast<uint16_t>(((kIq3sGrid[i] >> (8 * j)) & 0xf) << (4 * j));
-        }
-    }
-    return out;
-}
-const uint16_t* iq3s_nibble_table() {
-    alignas(64) static const auto table = iq3s_nibbles();
-    return table.data();
-}
-
-// Entry idx (16-bit lanes, 0..511) of a table of 512 words: vpermi2w picks from 64 words (two
-// vectors) by the index's low 6 bits, so the 8 pairs' picks are blended by bits 6, 7 and 8.
-inline __m512i lookup_words_512(__m512i idx, const uint16_t* table) {
-    const auto vec = [table](int k) { return _mm512_load_si512(table + 32 * k); };
-    __m512i r[8];
-#pragma GCC unroll 8
-    for (int p = 0; p < 8; ++p) r[p] = _mm512_permutex2var_epi16(vec(2 * p), idx, vec(2 * p + 1));
-    const __mmask32 b6 = _mm512_test_epi16_mask(idx, every_u16(64));
-    const __mmask32 b7 = _mm512_test_epi16_mask(idx, every_u16(128));
-    const __mmask32 b8 = _mm512_test_epi16_mask(idx, every_u16(256));
-    for (int p = 0; p < 8; p += 2) r[p] = _mm512_mask_blend_epi16(b6, r[p], r[p + 1]);
-    r[0] = _mm512_mask_blend_epi16(b7, r[0], r[2]);
-    r[4] = _mm512_mask_blend_epi16(b7, r[4], r[6]);
-    return _mm512_mask_blend_epi16(b8, r[0], r[4]);
-}
-
-// 16 entries of four nibbles (32 bytes, two nibbles each) -> their 64 values as bytes, + 128.
-inline __m512i nibbles_plus_128(__m256i entries) {
-    const __m512i x = _mm512_cvtepu8_epi16(entries);  // byte k -> word k: its 2 values
-    // Word k = (high nibble << 8) | low nibble: the two values' bytes in order. 0xea: (A & B) | C.
-    const __m512i high = _mm512_ternarylogic_epi64(_mm512_slli_epi16(x, 4), every_u16(0x0f00),
-                                                   every_u16(0x8080), 0xea);
-    return _mm512_ternarylogic_epi64(x, every_u16(0x000f), high, 0xea);
-}
-
 struct IQ3_S {
     using Block = BlockIQ3_S;
     static constexpr float kFactor = 1.0f;
     static float scale(const Block& b) { return _cvtsh_ss(b.d); }
     // 64 index low bytes; bit e of qh's 64 bits is entry e's 9th; explicit sign bytes.
     static void values(const Block& b, __m512i w[4]) {
-        const uint16_t* table = iq3s_nibble_table();
-        uint64_t high;
-        std::memcpy(&high, b.qh, 8);
-        const __m512i low = _mm512_loadu_si512(b.qs);
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; ++h) {  // entries 32h .. 32h + 31
-            __m512i idx = _mm512_cvtepu8_epi16(h == 0 ? _mm512_castsi512_si256(low)
-                                                      : _mm512_extracti64x4_epi64(low, 1));
-            idx = _mm512_mask_add_epi16(idx, static_cast<__mmask32>(high >> (32 * h)), idx,
-                                        every_u16(256));
-            const __m512i entries = lookup_words_512(idx, table);
-            w[2 * h] = nibbles_plus_128(_mm512_castsi512_si256(entries));
-            w[2 * h + 1] = nibbles_plus_128(_mm512_extracti64x4_epi64(entries, 1));
-        }
+        static constexpr std::array<uint8_t, 16> kLevels = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                            8, 9, 10, 11, 12, 13, 14, 15};
+        alignas(64) static const auto table = nibble_codes(kIq3sGrid, [](uint8_t v) { return v; });
+        uint64_t ninth;
+        std::memcpy(&ninth, b.qh, 8);
+        nibble_grid_values<512>(b.qs, ninth, table.data(), levels_plus_128(kLevels), w);
         apply_signs(b.signs, w);
     }
     static __m512i scales(const Block& b) {
