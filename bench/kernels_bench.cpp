@@ -1,10 +1,11 @@
 // Matrix-vector speed of every weight type's dot product, reference and active (SIMD) path:
 // W (rows, cols) @ x (cols), one thread. Reports weight bytes read per second (GB/s) and
 // multiply-adds per second (GFLOP/s, 2 per weight); packed_token/, packed_few/ and packed_batch/
-// one token, 5 and a batch of 64 through the load-time packed panels; float_batch/ a prompt
-// batch through float weights. EMBER_KERNELS=avx2 measures the AVX2 kernels on an AVX-512
-// machine.
-// Usage: kernels_bench [--benchmark_filter=Q4_0]
+// one token, 5 and a batch of 64 through the load-time packed panels (weights in cache);
+// packed_stream/ one token and packed_stream_few/ 5 and 9 (speculation's checks) through 128 MB
+// of packed weights read from memory; float_batch/ a prompt batch through float weights.
+// EMBER_KERNELS=avx2 measures the AVX2 kernels on an AVX-512 machine. Usage: kernels_bench
+// [--benchmark_filter=Q4_0]
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -155,7 +156,8 @@ void BM_Packed(benchmark::State& state, TensorType type, int rows_per_call, int 
 // matmul() on one or two threads. GB/s here is the kernel's rate out of memory, to set beside
 // the read bandwidth `ember bench` measures (packed_token/ is the ceiling with the weights in
 // cache).
-void BM_PackedStream(benchmark::State& state, TensorType type, int n_threads, int64_t cols) {
+void BM_PackedStream(benchmark::State& state, TensorType type, int n_threads, int64_t cols,
+                     int n_tokens) {
     const size_t row_bytes = ember::row_bytes(type, cols);
     const int64_t rows = ((int64_t{128} << 20) / static_cast<int64_t>(row_bytes)) / 32 * 32;
     const ember::TypeKernels& k = *ember::kernels_for(type);
@@ -175,14 +177,14 @@ void BM_PackedStream(benchmark::State& state, TensorType type, int n_threads, in
     w.kernels = &k;
     w.packed = packed.data();
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> x_values(cols);
+    std::vector<float> x_values(static_cast<size_t>(cols) * n_tokens);
     for (float& v : x_values) v = normal(rng);
     ember::ThreadPool pool(n_threads);
     ember::QuantizedActivations x;
-    x.quantize(x_values.data(), 1, cols, k.activation_type, pool);
-    std::vector<float> y(rows);
+    x.quantize(x_values.data(), n_tokens, cols, k.activation_type, pool);
+    std::vector<float> y(static_cast<size_t>(rows) * n_tokens);
     for (auto _ : state) {
-        ember::matmul(w, x, 1, y.data(), pool);
+        ember::matmul(w, x, n_tokens, y.data(), pool);
         benchmark::DoNotOptimize(y.data());
     }
     state.counters["GB/s"] =
@@ -264,12 +266,16 @@ void register_all() {
         if (ember::kernels_for(t)->pack8 != nullptr) {
             for (const int64_t cols : {1024, 4096}) {
                 for (const int n_threads : {1, 2}) {
-                    benchmark::RegisterBenchmark(
-                        ("packed_stream/" + name + "/" + std::to_string(cols) +
-                         "_cols/threads:" + std::to_string(n_threads))
-                            .c_str(),
-                        BM_PackedStream, t, n_threads, cols)
-                        ->UseRealTime();
+                    for (const int n_tokens : {1, 5, 9}) {  // generation; checks of 4 and 8 guesses
+                        benchmark::RegisterBenchmark(
+                            ((n_tokens == 1 ? "packed_stream/" : "packed_stream_few/") + name +
+                             "/" + std::to_string(cols) + "_cols/" +
+                             (n_tokens == 1 ? "" : std::to_string(n_tokens) + "_tokens/") +
+                             "threads:" + std::to_string(n_threads))
+                                .c_str(),
+                            BM_PackedStream, t, n_threads, cols, n_tokens)
+                            ->UseRealTime();
+                    }
                 }
             }
         }

@@ -50,10 +50,11 @@ struct Q8Batch {
 // Fills a Q8Batch's per-block arrays for one row of n values in Q8_0.
 void q8_0_scales_and_sums(const void* row, int64_t n, float* scales, int32_t* sums);
 
-// A few tokens are taken in tiles of at most kTokenTile, as even as they can be (5: one tile
-// of 5; 9: 5 and 4; 13: 5, 4 and 4), each tile one pass over the weights: f(first token, size)
-// for each tile in order.
-constexpr int kTokenTile = 6;
+// A few tokens are taken in tiles of at most kTokenTile, as even as they can be (9: one tile
+// of 9; 10: 5 and 5; 15: 8 and 7), each tile one pass over the weights: f(first token, size)
+// for each tile in order. 9 lets a speculative check of 8 guesses read the weights once
+// (docs/optimizations.md: 6 before).
+constexpr int kTokenTile = 9;
 template <typename F>
 inline void for_each_token_tile(int n_tokens, F&& f) {
     const int tiles = (n_tokens + kTokenTile - 1) / kTokenTile;

@@ -159,8 +159,17 @@ inline void for_token_tiles(int n_tokens, const Body& body) {
             case 5:
                 body.template operator()<5>(t);
                 break;
-            default:
+            case 6:
                 body.template operator()<6>(t);
+                break;
+            case 7:
+                body.template operator()<7>(t);
+                break;
+            case 8:
+                body.template operator()<8>(t);
+                break;
+            default:
+                body.template operator()<9>(t);
                 break;
         }
     });
