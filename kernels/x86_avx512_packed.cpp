@@ -126,8 +126,9 @@ void gemm_packed_wide_pair(int64_t n, const void* packed, const Q8Batch& a, floa
     const int64_t n_blocks = n / kQK;
     const auto* groups = static_cast<const Packed*>(packed);
     if (a.n_tokens <= kStreamTile) {
-        // One tile of tokens: the 8-row path, whose decoding costs less than two wide panels'
-        // (pp5 on TinyLlama Q4_0 147-156 -> 173-188 t/s; at 9 tokens the wide tiles win).
+        // One tile of tokens: the 16-row path twice, whose decoding costs less than two wide
+        // panels' (pp5 on TinyLlama Q4_0 147-156 -> 173-188 t/s; pp9, one tile of 9 since
+        // tiles go to 9 tokens, 250-388 against 175-215 with the wide panels).
         gemm_packed_wide<Packed>(n, groups, a, y, y_stride);
         gemm_packed_wide<Packed>(n, groups + 2 * n_blocks, a, y + 16, y_stride);
         return;
