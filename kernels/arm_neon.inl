@@ -383,9 +383,9 @@ inline void iq2_xs_scales(const BlockIQ2_XS& b, int32x4_t scale4[4]) {
 }
 
 // kRows activation rows (y_stride bytes apart) against one IQ2_XS row: each group of 16 values
-// decoded once for all of them (a prompt's 4 tokens per pass: vec_dot4). A 16-value sub-block
-// is two grid entries (loaded straight into the vector's halves) times their signs as +-1;
-// four sub-blocks' dot products are folded by pairwise adds into one vector of their sums and
+// decoded once for all of them (a prompt's 8 or 4 tokens per pass: vec_dot8, vec_dot4). A 16-value
+// sub-block is two grid entries (loaded straight into the vector's halves) times their signs as
+// +-1; four sub-blocks' dot products are folded by pairwise adds into one vector of their sums and
 // scaled at once.
 template <int kRows>
 void iq2_xs_dots(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
@@ -407,8 +407,8 @@ void iq2_xs_dots(int64_t n, const void* x, const void* y, size_t y_stride, float
         int32x4_t scale4[4];
         iq2_xs_scales(xb, scale4);
         for (int q = 0; q < 4; ++q) {  // sub-blocks 4q .. 4q + 3
-            int32x4_t sub[kRows][4];
-            uint64_t four[2];  // entries 8q .. 8q + 7, 16 bits each: a 9-bit index, 7 signs
+            int8x16_t v[4];            // their values
+            uint64_t four[2];          // entries 8q .. 8q + 7, 16 bits each: a 9-bit index, 7 signs
             std::memcpy(four, xb.qs + 8 * q, sizeof(four));
             for (int j = 0; j < 4; ++j) {
                 const uint64_t e = four[j / 2] >> (32 * (j % 2));  // entries 8q + 2j, + 1
@@ -416,14 +416,18 @@ void iq2_xs_dots(int64_t n, const void* x, const void* y, size_t y_stride, float
                     vcombine_s8(half(grid, e & 511), half(grid, (e >> 16) & 511));
                 const int8x16_t signs =
                     vcombine_s8(half(units, (e >> 9) & 127), half(units, (e >> 25) & 127));
-                const int8x16_t v = vmulq_s8(magnitudes, signs);
-                for (int r = 0; r < kRows; ++r)
-                    sub[r][j] = dot16(vdupq_n_s32(0), v, load16(yb[r]->qs + 64 * q + 16 * j));
+                v[j] = vmulq_s8(magnitudes, signs);
             }
+            // Each token's four sub-block sums, one a lane, at once (few registers live: 8
+            // tokens fit beside the values).
             for (int r = 0; r < kRows; ++r) {
-                const int32x4_t sums =
-                    vpaddq_s32(vpaddq_s32(sub[r][0], sub[r][1]), vpaddq_s32(sub[r][2], sub[r][3]));
-                block[r] = vmlaq_s32(block[r], sums, scale4[q]);
+                const int8_t* a = yb[r]->qs + 64 * q;
+                const int32x4_t zero = vdupq_n_s32(0);
+                const int32x4_t s01 =
+                    vpaddq_s32(dot16(zero, v[0], load16(a)), dot16(zero, v[1], load16(a + 16)));
+                const int32x4_t s23 = vpaddq_s32(dot16(zero, v[2], load16(a + 32)),
+                                                 dot16(zero, v[3], load16(a + 48)));
+                block[r] = vmlaq_s32(block[r], vpaddq_s32(s01, s23), scale4[q]);
             }
         }
         for (int r = 0; r < kRows; ++r)
@@ -438,6 +442,9 @@ float vec_dot_iq2_xs_q8_k(int64_t n, const void* x, const void* y) {
 }
 void vec_dot4_iq2_xs_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
     iq2_xs_dots<4>(n, x, y, y_stride, out);
+}
+void vec_dot8_iq2_xs_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+    iq2_xs_dots<8>(n, x, y, y_stride, out);
 }
 
 float vec_dot_iq2_s_q8_k(int64_t n, const void* x, const void* y) {
@@ -992,6 +999,7 @@ void register_kernels(KernelTable& t) {
     t[T::IQ2_XXS].vec_dot = vec_dot_iq2_xxs_q8_k;
     t[T::IQ2_XS].vec_dot = vec_dot_iq2_xs_q8_k;
     t[T::IQ2_XS].vec_dot4 = vec_dot4_iq2_xs_q8_k;
+    t[T::IQ2_XS].vec_dot8 = vec_dot8_iq2_xs_q8_k;
     t[T::IQ2_S].vec_dot = vec_dot_iq2_s_q8_k;
     t[T::IQ3_XXS].vec_dot = vec_dot_iq3_xxs_q8_k;
     t[T::IQ3_S].vec_dot = vec_dot_iq3_s_q8_k;

@@ -25,9 +25,9 @@ using QuantizeRowFn = void (*)(const float* in, void* blocks, int64_t n);
 // type).
 using VecDotFn = float (*)(int64_t n, const void* weights, const void* activations);
 
-// The same dot product for 4 activation rows (y, y + y_stride, ...) against one weight row,
-// decoding the weights once: out[r] equals vec_dot(n, weights, row r) bit for bit. Used when
-// a batch of tokens goes through a matrix (prompt processing).
+// The same dot product for 4 (or, vec_dot8, 8) activation rows (y, y + y_stride, ...) against
+// one weight row, decoding the weights once: out[r] equals vec_dot(n, weights, row r) bit for
+// bit. Used when a batch of tokens goes through a matrix (prompt processing).
 using VecDot4Fn = void (*)(int64_t n, const void* weights, const void* activations,
                            size_t activation_stride, float* out);
 
@@ -101,6 +101,7 @@ struct TypeKernels {
     // F32 -> this type as llama.cpp's quantizer rounds; null where ember has none yet.
     QuantizeRowFn quantize_weights;
     VecDot4Fn vec_dot4 = nullptr;  // 4 activation rows at once; null where there is none
+    VecDot4Fn vec_dot8 = nullptr;  // 8 at once (8 floats out); null where there is none
     Gemm8Fn gemm8 = nullptr;       // 8 weight rows x a Q8_0 batch; null where there is none
     Pack8Fn pack8 = nullptr;       // with gemm_packed8: packed groups of 8 rows, or both null
     GemmPacked8Fn gemm_packed8 = nullptr;

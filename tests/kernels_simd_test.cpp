@@ -53,29 +53,32 @@ TEST_P(KernelSet, DotProductsMatchTheReference) {
     }
 }
 
-// The four-row dot products give exactly the set's single-row results (float types also on
-// a row whose end is not a whole number of vectors: the masked tail).
-TEST_P(KernelSet, FourRowDotsEqualFourSingleDotsBitForBit) {
+// The four- and eight-row dot products give exactly the set's single-row results (float types
+// also on a row whose end is not a whole number of vectors: the masked tail).
+TEST_P(KernelSet, FourAndEightRowDotsEqualSingleDotsBitForBit) {
     std::mt19937 rng(9);
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    for (const TypeKernels* k : registered(&TypeKernels::vec_dot4)) {
-        for (const int64_t n : {int64_t{4096}, int64_t{4096 + 40}}) {
-            if (n % tensor_type_info(k->type).block_size != 0) continue;
-            const TypeKernels& act = *reference_kernels(k->activation_type);
-            const std::vector<uint8_t> w = test::random_weight_row(k->type, n, rng);
-            std::vector<float> values(n);
-            const size_t stride = row_bytes(k->activation_type, n);
-            std::vector<uint8_t> y(4 * stride);
-            for (int r = 0; r < 4; ++r) {
-                for (float& v : values) v = normal(rng);
-                act.quantize_row(values.data(), y.data() + r * stride, n);
-            }
-            float four[4];
-            k->vec_dot4(n, w.data(), y.data(), stride, four);
-            for (int r = 0; r < 4; ++r) {
-                EXPECT_EQ(f32_bits(four[r]),
-                          f32_bits(k->vec_dot(n, w.data(), y.data() + r * stride)))
-                    << tensor_type_name(k->type) << " n " << n << " row " << r;
+    for (const auto& [dots, rows] :
+         {std::pair{&TypeKernels::vec_dot4, 4}, std::pair{&TypeKernels::vec_dot8, 8}}) {
+        for (const TypeKernels* k : registered(dots)) {
+            for (const int64_t n : {int64_t{4096}, int64_t{4096 + 40}}) {
+                if (n % tensor_type_info(k->type).block_size != 0) continue;
+                const TypeKernels& act = *reference_kernels(k->activation_type);
+                const std::vector<uint8_t> w = test::random_weight_row(k->type, n, rng);
+                std::vector<float> values(n);
+                const size_t stride = row_bytes(k->activation_type, n);
+                std::vector<uint8_t> y(rows * stride);
+                for (int r = 0; r < rows; ++r) {
+                    for (float& v : values) v = normal(rng);
+                    act.quantize_row(values.data(), y.data() + r * stride, n);
+                }
+                float out[8];
+                (k->*dots)(n, w.data(), y.data(), stride, out);
+                for (int r = 0; r < rows; ++r) {
+                    EXPECT_EQ(f32_bits(out[r]),
+                              f32_bits(k->vec_dot(n, w.data(), y.data() + r * stride)))
+                        << tensor_type_name(k->type) << " n " << n << " row " << r;
+                }
             }
         }
     }

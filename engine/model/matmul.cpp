@@ -29,17 +29,20 @@ namespace {
 void matmul_rows(const WeightMatrix& w, const uint8_t* x_rows, size_t row_bytes, int n_tokens,
                  float* y, int64_t row_begin, int64_t row_end) {
     const VecDotFn vec_dot = w.kernels->vec_dot;
-    const VecDot4Fn vec_dot4 = w.kernels->vec_dot4;
     for (int64_t r = row_begin; r < row_end; ++r) {
         const uint8_t* w_row = w.row(r);
         int t = 0;
-        if (vec_dot4 != nullptr) {  // four tokens per pass over the weight row
-            for (; t + 4 <= n_tokens; t += 4) {
-                float out[4];
-                vec_dot4(w.cols, w_row, x_rows + t * row_bytes, row_bytes, out);
-                for (int i = 0; i < 4; ++i) y[(t + i) * w.rows + r] = out[i];
+        // Eight, then four tokens per pass over the weight row where the set has such kernels.
+        const auto tokens_at_once = [&](VecDot4Fn dots, int k) {
+            if (dots == nullptr) return;
+            for (; t + k <= n_tokens; t += k) {
+                float out[8];
+                dots(w.cols, w_row, x_rows + t * row_bytes, row_bytes, out);
+                for (int i = 0; i < k; ++i) y[(t + i) * w.rows + r] = out[i];
             }
-        }
+        };
+        tokens_at_once(w.kernels->vec_dot8, 8);
+        tokens_at_once(w.kernels->vec_dot4, 4);
         for (; t < n_tokens; ++t) {
             y[t * w.rows + r] = vec_dot(w.cols, w_row, x_rows + t * row_bytes);
         }

@@ -36,35 +36,39 @@ int main(int argc, char** argv) {
                     why.c_str());
         (why.empty() ? passed : failed) += 1;
     }
-    // Four-row dot products (a prompt's row kernels): exactly the set's single-row results
-    // (the float types also on a row that ends within a vector).
-    for (TensorType type :
-         {TensorType::IQ2_XS, TensorType::F32, TensorType::F16, TensorType::BF16}) {
+    // Four- and eight-row dot products (a prompt's row kernels): exactly the set's single-row
+    // results (the float types also on a row that ends within a vector).
+    for (const auto& [type, rows] :
+         {std::pair{TensorType::IQ2_XS, 4}, std::pair{TensorType::IQ2_XS, 8},
+          std::pair{TensorType::F32, 4}, std::pair{TensorType::F16, 4},
+          std::pair{TensorType::BF16, 4}}) {
         for (const int64_t n : {int64_t{4096}, int64_t{4096 + 42}}) {
             if (n % ember::tensor_type_info(type).block_size != 0) continue;
             const ember::TypeKernels& k = *ember::kernels_for(type);
-            std::string why = k.vec_dot4 == nullptr ? "no " + active + " four-row kernel" : "";
+            const ember::VecDot4Fn dots = rows == 8 ? k.vec_dot8 : k.vec_dot4;
+            std::string why =
+                dots == nullptr ? "no " + active + " " + std::to_string(rows) + "-row kernel" : "";
             if (why.empty()) {
                 std::mt19937 rng(9);
                 std::normal_distribution<float> normal(0.0f, 1.0f);
                 const std::vector<uint8_t> w = ember::test::random_weight_row(type, n, rng);
                 const ember::TypeKernels& act = *ember::reference_kernels(k.activation_type);
                 const size_t stride = ember::row_bytes(k.activation_type, n);
-                std::vector<uint8_t> y(4 * stride);
+                std::vector<uint8_t> y(rows * stride);
                 std::vector<float> values(n);
-                for (int r = 0; r < 4; ++r) {
+                for (int r = 0; r < rows; ++r) {
                     for (float& v : values) v = normal(rng);
                     act.quantize_row(values.data(), y.data() + r * stride, n);
                 }
-                float four[4];
-                k.vec_dot4(n, w.data(), y.data(), stride, four);
-                for (int r = 0; r < 4 && why.empty(); ++r) {
-                    if (four[r] != k.vec_dot(n, w.data(), y.data() + r * stride))
+                float out[8];
+                dots(n, w.data(), y.data(), stride, out);
+                for (int r = 0; r < rows && why.empty(); ++r) {
+                    if (out[r] != k.vec_dot(n, w.data(), y.data() + r * stride))
                         why = "row " + std::to_string(r) + " differs from vec_dot";
                 }
             }
-            std::printf("%s %s/vec_dot4 %s n %lld%s%s\n", why.empty() ? "ok  " : "FAIL",
-                        active.c_str(), std::string(ember::tensor_type_name(type)).c_str(),
+            std::printf("%s %s/vec_dot%d %s n %lld%s%s\n", why.empty() ? "ok  " : "FAIL",
+                        active.c_str(), rows, std::string(ember::tensor_type_name(type)).c_str(),
                         static_cast<long long>(n), why.empty() ? "" : ": ", why.c_str());
             (why.empty() ? passed : failed) += 1;
         }
