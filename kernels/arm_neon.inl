@@ -494,6 +494,70 @@ float vec_dot_iq3_xxs_q8_k(int64_t n, const void* x, const void* y) {
     return 0.25f * sum;
 }
 
+// IQ3_S's explicit sign bytes as 8 bytes of +1 or -1 (bit j set: byte j is -1).
+struct SignUnits8 {
+    uint64_t units[256];
+    constexpr SignUnits8() : units() {
+        for (uint32_t i = 0; i < 256; ++i) {
+            for (int j = 0; j < 8; ++j)
+                units[i] |= uint64_t{(i >> j) & 1 ? 0xffu : 0x01u} << (8 * j);
+        }
+    }
+};
+inline constexpr SignUnits8 kSignUnits8;
+
+// kRows activation rows (4 or 8: a prompt's) against one IQ3_S row, as iq2_xs_dots: four
+// 32-value sub-blocks' values decoded at once (each 16 values four grid entries times their
+// signs as +-1), then each token's four sums folded by pairwise adds and scaled at once.
+template <int kRows>
+void iq3_s_dots(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+    float sum[kRows] = {};
+    const auto bytes = [](uint64_t lo, uint64_t hi) {
+        return vreinterpretq_s8_u64(vcombine_u64(vcreate_u64(lo), vcreate_u64(hi)));
+    };
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockIQ3_S& xb = blocks_of<BlockIQ3_S>(x)[i];
+        const BlockQ8_K* yb[kRows];
+        int32x4_t block[kRows];
+        for (int r = 0; r < kRows; ++r) {
+            yb[r] = &blocks_of<BlockQ8_K>(static_cast<const uint8_t*>(y) + r * y_stride)[i];
+            block[r] = vdupq_n_s32(0);
+        }
+        for (int q = 0; q < 2; ++q) {  // sub-blocks 4q .. 4q + 3
+            int8x16_t v[8];            // half j % 2 of sub-block 4q + j / 2
+            for (int j = 0; j < 8; ++j) {
+                const int ib = 4 * q + j / 2, k = 4 * (j % 2);  // its half-groups k .. k + 3
+                const auto entry = [&xb, ib](int h) { return kIq3sGrid[iq3_s_index(xb, ib, h)]; };
+                const int8x16_t magnitudes =
+                    bytes(pair_of(entry(k), entry(k + 1)), pair_of(entry(k + 2), entry(k + 3)));
+                const uint8_t* signs = xb.signs + 4 * ib + k / 2;  // a byte per 8 values
+                v[j] = vmulq_s8(magnitudes,
+                                bytes(kSignUnits8.units[signs[0]], kSignUnits8.units[signs[1]]));
+            }
+            const uint8_t s0 = xb.scales[2 * q], s1 = xb.scales[2 * q + 1];
+            const int32_t odd[4] = {2 * (s0 & 0xf) + 1, 2 * (s0 >> 4) + 1, 2 * (s1 & 0xf) + 1,
+                                    2 * (s1 >> 4) + 1};
+            const int32x4_t scales = vld1q_s32(odd);
+            for (int r = 0; r < kRows; ++r) {
+                const int8_t* a = yb[r]->qs + 128 * q;
+                const int32x4_t zero = vdupq_n_s32(0);
+                int32x4_t sub[4];
+                for (int k = 0; k < 4; ++k) {
+                    sub[k] = dot16(dot16(zero, v[2 * k], load16(a + 32 * k)), v[2 * k + 1],
+                                   load16(a + 32 * k + 16));
+                }
+                block[r] = vmlaq_s32(
+                    block[r], vpaddq_s32(vpaddq_s32(sub[0], sub[1]), vpaddq_s32(sub[2], sub[3])),
+                    scales);
+            }
+        }
+        for (int r = 0; r < kRows; ++r)
+            sum[r] += fp16_to_f32(xb.d) * yb[r]->d * static_cast<float>(vaddvq_s32(block[r]));
+    }
+    for (int r = 0; r < kRows; ++r) out[r] = sum[r];
+}
+// One token: the group by group kernel (fewer instructions than iq3_s_dots<1>: 585M against
+// 794M a token on a 4-layer TinyLlama shape, cortex-a76); the same integer sums and float steps.
 float vec_dot_iq3_s_q8_k(int64_t n, const void* x, const void* y) {
     float sum = 0;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
@@ -516,6 +580,12 @@ float vec_dot_iq3_s_q8_k(int64_t n, const void* x, const void* y) {
         sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
     }
     return sum;
+}
+void vec_dot4_iq3_s_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+    iq3_s_dots<4>(n, x, y, y_stride, out);
+}
+void vec_dot8_iq3_s_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+    iq3_s_dots<8>(n, x, y, y_stride, out);
 }
 
 // IQ1: grid bytes are the signed values themselves; the +-1/8 shift goes through the
@@ -1000,6 +1070,8 @@ void register_kernels(KernelTable& t) {
     t[T::IQ2_XS].vec_dot = vec_dot_iq2_xs_q8_k;
     t[T::IQ2_XS].vec_dot4 = vec_dot4_iq2_xs_q8_k;
     t[T::IQ2_XS].vec_dot8 = vec_dot8_iq2_xs_q8_k;
+    t[T::IQ3_S].vec_dot4 = vec_dot4_iq3_s_q8_k;
+    t[T::IQ3_S].vec_dot8 = vec_dot8_iq3_s_q8_k;
     t[T::IQ2_S].vec_dot = vec_dot_iq2_s_q8_k;
     t[T::IQ3_XXS].vec_dot = vec_dot_iq3_xxs_q8_k;
     t[T::IQ3_S].vec_dot = vec_dot_iq3_s_q8_k;

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     // results (the float types also on a row that ends within a vector).
     for (const auto& [type, rows] :
          {std::pair{TensorType::IQ2_XS, 4}, std::pair{TensorType::IQ2_XS, 8},
+          std::pair{TensorType::IQ3_S, 4}, std::pair{TensorType::IQ3_S, 8},
           std::pair{TensorType::F32, 4}, std::pair{TensorType::F16, 4},
           std::pair{TensorType::BF16, 4}}) {
         for (const int64_t n : {int64_t{4096}, int64_t{4096 + 42}}) {
