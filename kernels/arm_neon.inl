@@ -318,11 +318,15 @@ struct SignMasks {
     }
 };
 inline constexpr SignMasks kSignMasks;
+// Two 64-bit words as one vector of 16 bytes, lo first.
+inline int8x16_t bytes_of(uint64_t lo, uint64_t hi) {
+    return vreinterpretq_s8_u64(vcombine_u64(vcreate_u64(lo), vcreate_u64(hi)));
+}
 // Two groups (grid entries g0, g1, sign masks m0, m1) against 16 activations, into acc's lanes.
 inline int32x4_t dot_masked(int32x4_t acc, uint64_t g0, uint64_t m0, uint64_t g1, uint64_t m1,
                             const int8_t* q8) {
-    const int8x16_t minus = vreinterpretq_s8_u64(vcombine_u64(vcreate_u64(m0), vcreate_u64(m1)));
-    const int8x16_t grid = vreinterpretq_s8_u64(vcombine_u64(vcreate_u64(g0), vcreate_u64(g1)));
+    const int8x16_t minus = bytes_of(m0, m1);
+    const int8x16_t grid = bytes_of(g0, g1);
     return dot16(acc, vsubq_s8(veorq_s8(grid, minus), minus), load16(q8));
 }
 // Two groups of 4 (IQ3) side by side as one of 8.
@@ -506,15 +510,32 @@ struct SignUnits8 {
 };
 inline constexpr SignUnits8 kSignUnits8;
 
+// IQ3_S sub-block ib's 8 grid indices: qs[8 ib + k] | (bit k of qh[ib]) << 8, in a vector.
+inline void iq3_s_indices(const BlockIQ3_S& b, int ib, uint16_t index[8]) {
+    const uint8x8_t ninth =
+        vand_u8(vtst_u8(vdup_n_u8(b.qh[ib]), vcreate_u8(0x8040201008040201ull)), vdup_n_u8(1));
+    vst1q_u16(index, vorrq_u16(vmovl_u8(vld1_u8(b.qs + 8 * ib)), vshlq_n_u16(vmovl_u8(ninth), 8)));
+}
+// Values 16 l .. 16 l + 15 (l = 0, 1) of IQ3_S sub-block ib, its indices given: four grid
+// entries times their signs as +-1 bytes.
+inline int8x16_t iq3_s_values(const BlockIQ3_S& b, int ib, const uint16_t index[8], int l) {
+    const uint16_t* e = index + 4 * l;
+    const uint8_t* signs = b.signs + 4 * ib + 2 * l;  // a byte per 8 values
+    return vmulq_s8(bytes_of(pair_of(kIq3sGrid[e[0]], kIq3sGrid[e[1]]),
+                             pair_of(kIq3sGrid[e[2]], kIq3sGrid[e[3]])),
+                    bytes_of(kSignUnits8.units[signs[0]], kSignUnits8.units[signs[1]]));
+}
+// Sub-block ib's scale, 2 s + 1.
+inline int32_t iq3_s_scale(const BlockIQ3_S& b, int ib) {
+    return 2 * ((b.scales[ib / 2] >> (4 * (ib % 2))) & 0xf) + 1;
+}
+
 // kRows activation rows (4 or 8: a prompt's) against one IQ3_S row, as iq2_xs_dots: four
-// 32-value sub-blocks' values decoded at once (each 16 values four grid entries times their
-// signs as +-1), then each token's four sums folded by pairwise adds and scaled at once.
+// 32-value sub-blocks' values decoded at once, then each token's four sums folded by pairwise
+// adds and scaled at once.
 template <int kRows>
 void iq3_s_dots(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
     float sum[kRows] = {};
-    const auto bytes = [](uint64_t lo, uint64_t hi) {
-        return vreinterpretq_s8_u64(vcombine_u64(vcreate_u64(lo), vcreate_u64(hi)));
-    };
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const BlockIQ3_S& xb = blocks_of<BlockIQ3_S>(x)[i];
         const BlockQ8_K* yb[kRows];
@@ -525,18 +546,14 @@ void iq3_s_dots(int64_t n, const void* x, const void* y, size_t y_stride, float*
         }
         for (int q = 0; q < 2; ++q) {  // sub-blocks 4q .. 4q + 3
             int8x16_t v[8];            // half j % 2 of sub-block 4q + j / 2
-            for (int j = 0; j < 8; ++j) {
-                const int ib = 4 * q + j / 2, k = 4 * (j % 2);  // its half-groups k .. k + 3
-                const auto entry = [&xb, ib](int h) { return kIq3sGrid[iq3_s_index(xb, ib, h)]; };
-                const int8x16_t magnitudes =
-                    bytes(pair_of(entry(k), entry(k + 1)), pair_of(entry(k + 2), entry(k + 3)));
-                const uint8_t* signs = xb.signs + 4 * ib + k / 2;  // a byte per 8 values
-                v[j] = vmulq_s8(magnitudes,
-                                bytes(kSignUnits8.units[signs[0]], kSignUnits8.units[signs[1]]));
+            int32_t odd[4];            // their scales
+            for (int k = 0; k < 4; ++k) {
+                uint16_t index[8];
+                iq3_s_indices(xb, 4 * q + k, index);
+                v[2 * k] = iq3_s_values(xb, 4 * q + k, index, 0);
+                v[2 * k + 1] = iq3_s_values(xb, 4 * q + k, index, 1);
+                odd[k] = iq3_s_scale(xb, 4 * q + k);
             }
-            const uint8_t s0 = xb.scales[2 * q], s1 = xb.scales[2 * q + 1];
-            const int32_t odd[4] = {2 * (s0 & 0xf) + 1, 2 * (s0 >> 4) + 1, 2 * (s1 & 0xf) + 1,
-                                    2 * (s1 >> 4) + 1};
             const int32x4_t scales = vld1q_s32(odd);
             for (int r = 0; r < kRows; ++r) {
                 const int8_t* a = yb[r]->qs + 128 * q;
@@ -556,39 +573,22 @@ void iq3_s_dots(int64_t n, const void* x, const void* y, size_t y_stride, float*
     }
     for (int r = 0; r < kRows; ++r) out[r] = sum[r];
 }
-// One token: a sub-block at a time (the batched kernel's four at once counted more
-// instructions at one token: 794M against 585M a token on a 4-layer TinyLlama shape,
-// cortex-a76). The 8 indices of a 32-value sub-block built in a vector (the qh bits by one
-// test), its signs as +-1 bytes, one horizontal add per sub-block; the same integer sums and
-// float steps as the reference.
+// One token: a sub-block at a time, one horizontal add each (the batched kernel's four at
+// once counted more instructions at one token: 794M against 585M a token on a 4-layer
+// TinyLlama shape, cortex-a76); the same integer sums and float steps as the reference.
 float vec_dot_iq3_s_q8_k(int64_t n, const void* x, const void* y) {
     float sum = 0;
-    const uint8x8_t bit = vcreate_u8(0x8040201008040201ull);
-    const auto bytes = [](uint64_t lo, uint64_t hi) {
-        return vreinterpretq_s8_u64(vcombine_u64(vcreate_u64(lo), vcreate_u64(hi)));
-    };
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const BlockIQ3_S& xb = blocks_of<BlockIQ3_S>(x)[i];
         const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
         int32_t block = 0;
         for (int ib = 0; ib < kQK_K / 32; ++ib) {
-            // Index k = qs[8 ib + k] | (bit k of qh[ib]) << 8.
-            const uint8x8_t ninth = vand_u8(vtst_u8(vdup_n_u8(xb.qh[ib]), bit), vdup_n_u8(1));
             uint16_t index[8];
-            vst1q_u16(index, vorrq_u16(vmovl_u8(vld1_u8(xb.qs + 8 * ib)),
-                                       vshlq_n_u16(vmovl_u8(ninth), 8)));
+            iq3_s_indices(xb, ib, index);
             int32x4_t acc = vdupq_n_s32(0);
-            for (int l = 0; l < 2; ++l) {  // values 16 l .. 16 l + 15: entries 4 l .. 4 l + 3
-                const uint16_t* e = index + 4 * l;
-                const int8x16_t magnitudes = bytes(pair_of(kIq3sGrid[e[0]], kIq3sGrid[e[1]]),
-                                                   pair_of(kIq3sGrid[e[2]], kIq3sGrid[e[3]]));
-                const uint8_t* signs = xb.signs + 4 * ib + 2 * l;
-                const int8x16_t units =
-                    bytes(kSignUnits8.units[signs[0]], kSignUnits8.units[signs[1]]);
-                acc = dot16(acc, vmulq_s8(magnitudes, units), load16(yb.qs + 32 * ib + 16 * l));
-            }
-            block += vaddvq_s32(acc) *
-                     static_cast<int32_t>(2 * ((xb.scales[ib / 2] >> (4 * (ib % 2))) & 0xf) + 1);
+            for (int l = 0; l < 2; ++l)
+                acc = dot16(acc, iq3_s_values(xb, ib, index, l), load16(yb.qs + 32 * ib + 16 * l));
+            block += vaddvq_s32(acc) * iq3_s_scale(xb, ib);
         }
         sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
     }

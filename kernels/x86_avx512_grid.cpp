@@ -219,7 +219,7 @@ inline void nibble_grid_values(const uint8_t* low_bytes, uint64_t ninth, const u
     for (int h = 0; h < 2; ++h) {  // entries 32h .. 32h + 31
         __m512i idx = _mm512_cvtepu8_epi16(h == 0 ? _mm512_castsi512_si256(low)
                                                   : _mm512_extracti64x4_epi64(low, 1));
-        if (kEntries > 256) {
+        if constexpr (kEntries > 256) {
             idx = _mm512_mask_add_epi16(idx, static_cast<__mmask32>(ninth >> (32 * h)), idx,
                                         every_u16(256));
         }
