@@ -9,7 +9,10 @@
 #include <napi.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -415,14 +418,21 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<char> {
         params_.json_schema = c_str_or_null(has_schema, schema);
         params_.chat_template = c_str_or_null(has_chat_template, chat_template);
         const auto forward = [](const char* text, size_t length, void* user) {
-            static_cast<const ExecutionProgress*>(user)->Send(text, length);
+            auto* self = static_cast<GenerateWorker*>(user);
+            self->wait_for_room();
+            self->progress_->Send(text, length);
             return true;
         };
-        status_ = ember_generate(session, nullptr, &params_, forward,
-                                 const_cast<ExecutionProgress*>(&progress), &stats_);
+        progress_ = &progress;
+        status_ = ember_generate(session, nullptr, &params_, forward, this, &stats_);
         if (status_ != EMBER_OK) message_ = message_of(status_);
     }
     void OnProgress(const char* data, size_t count) override {
+        {
+            std::lock_guard<std::mutex> lock(ahead_mutex_);
+            --ahead_;
+        }
+        ahead_room_.notify_one();
         on_chunk_.Call({Napi::String::New(Env(), data, count)});
     }
     void OnOK() override {
@@ -448,7 +458,29 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<char> {
     }
 
   private:
+    // The engine runs at most kAhead chunks ahead of the main thread: a reply that is left
+    // (break, cancel) stops within that many tokens of what JavaScript saw, however fast the
+    // model and however busy the event loop, and an event loop that stalls holds no growing
+    // queue. The wait ends early when the reply is cancelled, and gives up after kStall (the
+    // main thread may be shutting down a worker_threads environment, where chunks are no
+    // longer delivered before its work is waited for).
+    static constexpr int kAhead = 16;
+    static constexpr std::chrono::milliseconds kStall{2000};
+    void wait_for_room() {
+        std::unique_lock<std::mutex> lock(ahead_mutex_);
+        const auto give_up = std::chrono::steady_clock::now() + kStall;
+        while (ahead_ >= kAhead && std::chrono::steady_clock::now() < give_up) {
+            if (cancel && std::atomic_ref<int32_t>(cancel->raised).load() != 0) break;
+            ahead_room_.wait_for(lock, std::chrono::milliseconds(2));
+        }
+        ++ahead_;
+    }
+
     Napi::Promise::Deferred deferred_;
+    const ExecutionProgress* progress_ = nullptr;
+    std::mutex ahead_mutex_;
+    std::condition_variable ahead_room_;
+    int ahead_ = 0;                           // chunks sent and not yet handed to onChunk
     std::shared_ptr<SessionHolder> session_;  // alive until the worker is done
     Napi::FunctionReference on_chunk_;
     ember_generate_params params_;

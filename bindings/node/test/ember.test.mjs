@@ -79,7 +79,10 @@ test("leaving the loop, cancel() and an AbortSignal stop the generation", async 
   for await (const _ of reply) if (++n === 3) break;  // eslint-disable-line no-unused-vars
   const broken = await reply.result;
   assert.equal(broken.finishReason, "cancelled");
-  assert.ok(broken.usage.completionTokens < 100);
+  // The engine runs at most 16 chunks ahead of the loop (addon.cpp, kAhead): the break stops
+  // it within that many tokens of the third, however busy this machine.
+  assert.ok(broken.usage.completionTokens <= 3 + 16 + 1,
+            `${broken.usage.completionTokens} tokens`);
 
   // A whole context takes this model some 20 ms: the stops come at once, not after a delay
   // that could outlast the reply.
