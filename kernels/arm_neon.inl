@@ -296,78 +296,32 @@ float vec_dot_iq4_xs_q8_k(int64_t n, const void* x, const void* y) {
 }
 
 // ---- The lattice i-quants: grid entries (8 or 4 magnitudes, IQ1: signed values) looked
-// up by index, signs applied as masks, each sub-block's integer dot times its integer scale,
-// one float multiply per super-block: the reference's sums, exactly ----
+// up by index, signs applied as +-1 bytes (one multiply), each sub-block's integer dot times its
+// integer scale, one float multiply per super-block: the reference's sums, exactly ----
 
-// A group of 8 grid bytes with signs applied: bit j of `signs` set negates value j.
-inline int8x8_t signed_group(uint64_t grid, uint8_t signs) {
-    const uint8x8_t bit = vcreate_u8(0x8040201008040201ull);
-    const int8x8_t minus = vreinterpret_s8_u8(vtst_u8(vdup_n_u8(signs), bit));  // -1 or 0
-    return vsub_s8(veor_s8(vcreate_s8(grid), minus), minus);
-}
-// IQ2/IQ3's 7 stored sign bits as the 8 bytes' masks (0xff: negate), the 8th sign from their
-// parity (iq_signs): one table load instead of a popcount and a compare per group.
-struct SignMasks {
-    uint64_t mask[128];
-    constexpr SignMasks() : mask() {
-        for (uint32_t i = 0; i < 128; ++i) {
-            const uint8_t s = iq_signs(i);
-            for (int j = 0; j < 8; ++j)
-                if ((s >> j) & 1) mask[i] |= uint64_t{0xff} << (8 * j);
-        }
-    }
-};
-inline constexpr SignMasks kSignMasks;
 // Two 64-bit words as one vector of 16 bytes, lo first.
 inline int8x16_t bytes_of(uint64_t lo, uint64_t hi) {
     return vreinterpretq_s8_u64(vcombine_u64(vcreate_u64(lo), vcreate_u64(hi)));
 }
-// Two groups (grid entries g0, g1, sign masks m0, m1) against 16 activations, into acc's lanes.
-inline int32x4_t dot_masked(int32x4_t acc, uint64_t g0, uint64_t m0, uint64_t g1, uint64_t m1,
-                            const int8_t* q8) {
-    const int8x16_t minus = bytes_of(m0, m1);
-    const int8x16_t grid = bytes_of(g0, g1);
-    return dot16(acc, vsubq_s8(veorq_s8(grid, minus), minus), load16(q8));
+// An 8-byte entry of a table as a vector half (loaded straight into the register).
+inline int8x8_t entry8(const uint64_t* table, uint64_t i) {
+    return vld1_s8(reinterpret_cast<const int8_t*>(table + i));
 }
 // Two groups of 4 (IQ3) side by side as one of 8.
 inline uint64_t pair_of(uint32_t lo, uint32_t hi) {
     return static_cast<uint64_t>(lo) | static_cast<uint64_t>(hi) << 32;
 }
-// Two signed groups against 16 activations.
-inline int32_t dot_groups(uint64_t g0, uint8_t s0, uint64_t g1, uint8_t s1, const int8_t* q8) {
-    return dot16_sum(vcombine_s8(signed_group(g0, s0), signed_group(g1, s1)), load16(q8));
-}
-
-float vec_dot_iq2_xxs_q8_k(int64_t n, const void* x, const void* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockIQ2_XXS& xb = blocks_of<BlockIQ2_XXS>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        int32x4_t block = vdupq_n_s32(0);  // lanes of the scaled sums
-        for (int ib = 0; ib < kQK_K / 32; ++ib) {
-            uint32_t indices, rest;
-            iq2_xxs_words(xb, ib, indices, rest);
-            int32x4_t sub = vdupq_n_s32(0);
-            for (int l = 0; l < 4; l += 2) {
-                sub = dot_masked(sub, kIq2xxsGrid[(indices >> (8 * l)) & 0xff],
-                                 kSignMasks.mask[(rest >> (7 * l)) & 127],
-                                 kIq2xxsGrid[(indices >> (8 * l + 8)) & 0xff],
-                                 kSignMasks.mask[(rest >> (7 * l + 7)) & 127],
-                                 yb.qs + 32 * ib + 8 * l);
-            }
-            block = vmlaq_n_s32(block, sub, static_cast<int32_t>(2 * (rest >> 28) + 1));
-        }
-        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(vaddvq_s32(block));
-    }
-    return 0.125f * sum;
-}
-
-// IQ2/IQ3's 7 stored sign bits as 8 bytes of +1 or -1 (the 8th sign from their parity): a
-// group's magnitudes times these are its values, one multiply.
+// IQ2/IQ3's 7 stored sign bits as 8 bytes of +1 or -1, the 8th sign from their parity
+// (iq_signs): one table load instead of a popcount and a compare per group, and a group's
+// magnitudes times these are its values.
 struct SignUnits {
     uint64_t units[128];
     constexpr SignUnits() : units() {
-        for (uint32_t i = 0; i < 128; ++i) units[i] = kSignMasks.mask[i] | 0x0101010101010101ull;
+        for (uint32_t i = 0; i < 128; ++i) {
+            const uint8_t s = iq_signs(i);
+            for (int j = 0; j < 8; ++j)
+                units[i] |= uint64_t{(s >> j) & 1 ? 0xffu : 0x01u} << (8 * j);
+        }
     }
 };
 inline constexpr SignUnits kSignUnits;
@@ -396,10 +350,6 @@ void iq2_xs_dots(int64_t n, const void* x, const void* y, size_t y_stride, float
     float sum[kRows] = {};
     const uint64_t* grid = kIq2xsGrid.data();
     const uint64_t* units = kSignUnits.units;
-    // An entry's 8 bytes from a table, as a vector half.
-    const auto half = [](const uint64_t* table, uint64_t i) {
-        return vld1_s8(reinterpret_cast<const int8_t*>(table + i));
-    };
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const BlockIQ2_XS& xb = blocks_of<BlockIQ2_XS>(x)[i];
         const BlockQ8_K* yb[kRows];
@@ -417,9 +367,9 @@ void iq2_xs_dots(int64_t n, const void* x, const void* y, size_t y_stride, float
             for (int j = 0; j < 4; ++j) {
                 const uint64_t e = four[j / 2] >> (32 * (j % 2));  // entries 8q + 2j, + 1
                 const int8x16_t magnitudes =
-                    vcombine_s8(half(grid, e & 511), half(grid, (e >> 16) & 511));
+                    vcombine_s8(entry8(grid, e & 511), entry8(grid, (e >> 16) & 511));
                 const int8x16_t signs =
-                    vcombine_s8(half(units, (e >> 9) & 127), half(units, (e >> 25) & 127));
+                    vcombine_s8(entry8(units, (e >> 9) & 127), entry8(units, (e >> 25) & 127));
                 v[j] = vmulq_s8(magnitudes, signs);
             }
             // Each token's four sub-block sums, one a lane, at once (few registers live: 8
@@ -449,53 +399,6 @@ void vec_dot4_iq2_xs_q8_k(int64_t n, const void* x, const void* y, size_t y_stri
 }
 void vec_dot8_iq2_xs_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
     iq2_xs_dots<8>(n, x, y, y_stride, out);
-}
-
-float vec_dot_iq2_s_q8_k(int64_t n, const void* x, const void* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockIQ2_S& xb = blocks_of<BlockIQ2_S>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        const uint8_t* signs = xb.qs + kQK_K / 8;
-        int32_t block = 0;
-        for (int ib = 0; ib < kQK_K / 32; ++ib) {
-            for (int half = 0; half < 2; ++half) {
-                const int l = 2 * half;
-                const int32_t sub = dot_groups(kIq2sGrid[iq2_s_index(xb, ib, l)], signs[4 * ib + l],
-                                               kIq2sGrid[iq2_s_index(xb, ib, l + 1)],
-                                               signs[4 * ib + l + 1], yb.qs + 32 * ib + 16 * half);
-                block += sub * (1 + 2 * ((xb.scales[ib] >> (4 * half)) & 0xf));
-            }
-        }
-        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
-    }
-    return 0.125f * sum;
-}
-
-float vec_dot_iq3_xxs_q8_k(int64_t n, const void* x, const void* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockIQ3_XXS& xb = blocks_of<BlockIQ3_XXS>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        const uint8_t* scales_and_signs = xb.qs + kQK_K / 4;
-        int32_t block = 0;
-        for (int ib = 0; ib < kQK_K / 32; ++ib) {
-            uint32_t word;
-            std::memcpy(&word, scales_and_signs + 4 * ib, 4);
-            const uint8_t* qs = &xb.qs[8 * ib];
-            int32x4_t sub = vdupq_n_s32(0);
-            for (int l = 0; l < 4; l += 2) {
-                sub = dot_masked(sub, pair_of(kIq3xxsGrid[qs[2 * l]], kIq3xxsGrid[qs[2 * l + 1]]),
-                                 kSignMasks.mask[(word >> (7 * l)) & 127],
-                                 pair_of(kIq3xxsGrid[qs[2 * l + 2]], kIq3xxsGrid[qs[2 * l + 3]]),
-                                 kSignMasks.mask[(word >> (7 * l + 7)) & 127],
-                                 yb.qs + 32 * ib + 8 * l);
-            }
-            block += vaddvq_s32(sub) * static_cast<int32_t>(2 * (word >> 28) + 1);
-        }
-        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
-    }
-    return 0.25f * sum;
 }
 
 // IQ3_S's explicit sign bytes as 8 bytes of +1 or -1 (bit j set: byte j is -1).
@@ -530,14 +433,194 @@ inline int32_t iq3_s_scale(const BlockIQ3_S& b, int ib) {
     return 2 * ((b.scales[ib / 2] >> (4 * (ib % 2))) & 0xf) + 1;
 }
 
-// kRows activation rows (4 or 8: a prompt's) against one IQ3_S row, as iq2_xs_dots: four
-// 32-value sub-blocks' values decoded at once, then each token's four sums folded by pairwise
-// adds and scaled at once.
-template <int kRows>
-void iq3_s_dots(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
+// The other lattice types' decoders for lattice_dot / lattice_dots: values(b, ib, v) gives
+// sub-block ib's 32 values as two vectors of 16, scale(b, ib, half) the integer scale of
+// v[half] (the same for both halves where a type has one per 32 values: kScalePer16 false),
+// kFactor the constant the reference multiplies the super-block sums by at the end.
+
+// IQ2_XXS: per 32 values four 8-bit indices into 256 entries of 8 magnitudes, four 7-bit sign
+// groups, a scale 2 s + 1.
+struct Iq2xxsDecode {
+    using Block = BlockIQ2_XXS;
+    static constexpr bool kScalePer16 = false;
+    static constexpr float kFactor = 0.125f;
+    static float d(const Block& b) { return fp16_to_f32(b.d); }
+    static void values(const Block& b, int ib, int8x16_t v[2]) {
+        uint32_t indices, rest;
+        iq2_xxs_words(b, ib, indices, rest);
+        for (int l = 0; l < 2; ++l) {
+            const uint32_t e = indices >> (16 * l), s = rest >> (14 * l);
+            v[l] = vmulq_s8(vcombine_s8(entry8(kIq2xxsGrid.data(), e & 0xff),
+                                        entry8(kIq2xxsGrid.data(), (e >> 8) & 0xff)),
+                            vcombine_s8(entry8(kSignUnits.units, s & 127),
+                                        entry8(kSignUnits.units, (s >> 7) & 127)));
+        }
+    }
+    static int32_t scale(const Block& b, int ib, int /*half*/) {
+        uint32_t indices, rest;
+        iq2_xxs_words(b, ib, indices, rest);
+        return static_cast<int32_t>(2 * (rest >> 28) + 1);
+    }
+};
+// IQ2_S: 10-bit indices into 1024 entries, an explicit sign byte per 8 values, a scale per 16.
+struct Iq2sDecode {
+    using Block = BlockIQ2_S;
+    static constexpr bool kScalePer16 = true;
+    static constexpr float kFactor = 0.125f;
+    static float d(const Block& b) { return fp16_to_f32(b.d); }
+    static void values(const Block& b, int ib, int8x16_t v[2]) {
+        const uint8_t* signs = b.qs + kQK_K / 8 + 4 * ib;
+        for (int l = 0; l < 2; ++l) {
+            v[l] = vmulq_s8(vcombine_s8(entry8(kIq2sGrid.data(), iq2_s_index(b, ib, 2 * l)),
+                                        entry8(kIq2sGrid.data(), iq2_s_index(b, ib, 2 * l + 1))),
+                            vcombine_s8(entry8(kSignUnits8.units, signs[2 * l]),
+                                        entry8(kSignUnits8.units, signs[2 * l + 1])));
+        }
+    }
+    static int32_t scale(const Block& b, int ib, int half) {
+        return 1 + 2 * ((b.scales[ib] >> (4 * half)) & 0xf);
+    }
+};
+// IQ3_XXS: 8-bit indices into 256 entries of 4 magnitudes, then per 32 values four 7-bit sign
+// groups and a scale 2 s + 1.
+struct Iq3xxsDecode {
+    using Block = BlockIQ3_XXS;
+    static constexpr bool kScalePer16 = false;
+    static constexpr float kFactor = 0.25f;
+    static float d(const Block& b) { return fp16_to_f32(b.d); }
+    static uint32_t word(const Block& b, int ib) {
+        uint32_t w;
+        std::memcpy(&w, b.qs + kQK_K / 4 + 4 * ib, 4);
+        return w;
+    }
+    static void values(const Block& b, int ib, int8x16_t v[2]) {
+        const uint8_t* qs = b.qs + 8 * ib;
+        const uint32_t w = word(b, ib);
+        for (int l = 0; l < 2; ++l) {
+            const uint8_t* e = qs + 4 * l;
+            const uint32_t s = w >> (14 * l);
+            v[l] = vmulq_s8(bytes_of(pair_of(kIq3xxsGrid[e[0]], kIq3xxsGrid[e[1]]),
+                                     pair_of(kIq3xxsGrid[e[2]], kIq3xxsGrid[e[3]])),
+                            vcombine_s8(entry8(kSignUnits.units, s & 127),
+                                        entry8(kSignUnits.units, (s >> 7) & 127)));
+        }
+    }
+    static int32_t scale(const Block& b, int ib, int /*half*/) {
+        return static_cast<int32_t>(2 * (word(b, ib) >> 28) + 1);
+    }
+};
+// IQ3_S: 9-bit indices into 512 entries of 4 magnitudes, explicit sign bytes, a scale per 32.
+struct Iq3sDecode {
+    using Block = BlockIQ3_S;
+    static constexpr bool kScalePer16 = false;
+    static constexpr float kFactor = 1.0f;
+    static float d(const Block& b) { return fp16_to_f32(b.d); }
+    static void values(const Block& b, int ib, int8x16_t v[2]) {
+        uint16_t index[8];
+        iq3_s_indices(b, ib, index);
+        v[0] = iq3_s_values(b, ib, index, 0);
+        v[1] = iq3_s_values(b, ib, index, 1);
+    }
+    static int32_t scale(const Block& b, int ib, int /*half*/) { return iq3_s_scale(b, ib); }
+};
+
+// IQ1: grid bytes are the signed values g (-1, 0, 1) themselves, with a shift of +-1/8 per 32
+// values (IQ1_S) or per 8 (IQ1_M). The reference sums grid and shift apart (the shift through
+// the activations' sums); here a value is 8 g +- 1 (at most 9: a byte), one dot for both, and
+// kFactor 1/8 scales the super-block sums: the same float result, as every integer sum stays
+// below 2^24 (8 sub-blocks x 32 values x 9 x 127 x a scale of 15 < 2^23) and scaling by 1/8 is
+// exact.
+struct Iq1sDecode {
+    using Block = BlockIQ1_S;
+    static constexpr bool kScalePer16 = false;
+    static constexpr float kFactor = 0.125f;
+    static float d(const Block& b) { return fp16_to_f32(b.d); }
+    static void values(const Block& b, int ib, int8x16_t v[2]) {
+        const int8x16_t shift = vdupq_n_s8(b.qh[ib] & 0x8000 ? -1 : 1);
+        for (int l = 0; l < 2; ++l) {
+            const int8x16_t g =
+                vcombine_s8(entry8(kIq1sGrid.data(), iq1_s_index(b, ib, 2 * l)),
+                            entry8(kIq1sGrid.data(), iq1_s_index(b, ib, 2 * l + 1)));
+            v[l] = vmlaq_s8(shift, g, vdupq_n_s8(8));
+        }
+    }
+    static int32_t scale(const Block& b, int ib, int /*half*/) {
+        return 2 * ((b.qh[ib] >> 12) & 7) + 1;
+    }
+};
+// IQ1_M's shifts of two groups of 8 (bit 0: the first negative, bit 1: the second) as bytes.
+struct Iq1mShifts {
+    int8_t bytes[4][16];
+    constexpr Iq1mShifts() : bytes() {
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 16; ++j) bytes[i][j] = (i >> (j / 8)) & 1 ? -1 : 1;
+    }
+};
+inline constexpr Iq1mShifts kIq1mShifts;
+struct Iq1mDecode {
+    using Block = BlockIQ1_M;
+    static constexpr bool kScalePer16 = true;
+    static constexpr float kFactor = 0.125f;
+    static float d(const Block& b) {
+        uint16_t sc[4];
+        float d;
+        iq1_m_scales(b, sc, d);
+        return d;
+    }
+    static void values(const Block& b, int ib, int8x16_t v[2]) {
+        for (int l = 0; l < 2; ++l) {
+            const uint8_t qh = b.qh[2 * ib + l];  // groups 2l (bit 3: its shift) and 2l + 1 (bit 7)
+            const int8x16_t g =
+                vcombine_s8(entry8(kIq1sGrid.data(), iq1_m_index(b, ib, 2 * l)),
+                            entry8(kIq1sGrid.data(), iq1_m_index(b, ib, 2 * l + 1)));
+            const int8x16_t shift = vld1q_s8(kIq1mShifts.bytes[((qh >> 3) & 1) | ((qh >> 6) & 2)]);
+            v[l] = vmlaq_s8(shift, g, vdupq_n_s8(8));
+        }
+    }
+    static int32_t scale(const Block& b, int ib, int half) {
+        uint16_t word;
+        std::memcpy(&word, b.scales + 2 * (ib / 2), 2);
+        return 2 * ((word >> (6 * (ib % 2) + 3 * half)) & 7) + 1;
+    }
+};
+
+// One token: a sub-block at a time, one horizontal add each (a batch's four sub-blocks at once
+// counted more instructions at one token: IQ3_S 794M against 585M a token on a 4-layer
+// TinyLlama shape, cortex-a76); the reference's integer sums and float steps.
+template <typename D>
+float lattice_dot(int64_t n, const void* x, const void* y) {
+    float sum = 0;
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const typename D::Block& xb = blocks_of<typename D::Block>(x)[i];
+        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
+        int32_t block = 0;
+        for (int ib = 0; ib < kQK_K / 32; ++ib) {
+            int8x16_t v[2];
+            D::values(xb, ib, v);
+            const int8_t* a = yb.qs + 32 * ib;
+            const int32x4_t zero = vdupq_n_s32(0);
+            if constexpr (D::kScalePer16) {
+                block += vaddvq_s32(dot16(zero, v[0], load16(a))) * D::scale(xb, ib, 0) +
+                         vaddvq_s32(dot16(zero, v[1], load16(a + 16))) * D::scale(xb, ib, 1);
+            } else {
+                block += vaddvq_s32(dot16(dot16(zero, v[0], load16(a)), v[1], load16(a + 16))) *
+                         D::scale(xb, ib, 0);
+            }
+        }
+        sum += D::d(xb) * yb.d * static_cast<float>(block);
+    }
+    return D::kFactor * sum;
+}
+
+// kRows activation rows (4 or 8: a prompt's) against one row, as iq2_xs_dots: four 32-value
+// sub-blocks decoded at once (8 vectors), then each token's sums folded by pairwise adds into
+// one vector (a lane a sub-block, or a 16-value half) and scaled at once. Bit for bit
+// lattice_dot's results.
+template <typename D, int kRows>
+void lattice_dots(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
     float sum[kRows] = {};
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockIQ3_S& xb = blocks_of<BlockIQ3_S>(x)[i];
+        const typename D::Block& xb = blocks_of<typename D::Block>(x)[i];
         const BlockQ8_K* yb[kRows];
         int32x4_t block[kRows];
         for (int r = 0; r < kRows; ++r) {
@@ -546,121 +629,45 @@ void iq3_s_dots(int64_t n, const void* x, const void* y, size_t y_stride, float*
         }
         for (int q = 0; q < 2; ++q) {  // sub-blocks 4q .. 4q + 3
             int8x16_t v[8];            // half j % 2 of sub-block 4q + j / 2
-            int32_t odd[4];            // their scales
+            int32_t odd[8];            // their scales: per sub-block, or per half (kScalePer16)
             for (int k = 0; k < 4; ++k) {
-                uint16_t index[8];
-                iq3_s_indices(xb, 4 * q + k, index);
-                v[2 * k] = iq3_s_values(xb, 4 * q + k, index, 0);
-                v[2 * k + 1] = iq3_s_values(xb, 4 * q + k, index, 1);
-                odd[k] = iq3_s_scale(xb, 4 * q + k);
+                D::values(xb, 4 * q + k, v + 2 * k);
+                if constexpr (D::kScalePer16) {
+                    odd[2 * k] = D::scale(xb, 4 * q + k, 0);
+                    odd[2 * k + 1] = D::scale(xb, 4 * q + k, 1);
+                } else {
+                    odd[k] = D::scale(xb, 4 * q + k, 0);
+                }
             }
-            const int32x4_t scales = vld1q_s32(odd);
+            int32x4_t scales[2] = {vld1q_s32(odd), vld1q_s32(odd + 4)};
             for (int r = 0; r < kRows; ++r) {
                 const int8_t* a = yb[r]->qs + 128 * q;
                 const int32x4_t zero = vdupq_n_s32(0);
-                int32x4_t sub[4];
-                for (int k = 0; k < 4; ++k) {
-                    sub[k] = dot16(dot16(zero, v[2 * k], load16(a + 32 * k)), v[2 * k + 1],
-                                   load16(a + 32 * k + 16));
+                if constexpr (D::kScalePer16) {
+                    for (int p = 0; p < 2; ++p) {  // halves 4p .. 4p + 3
+                        int32x4_t s[4];
+                        for (int k = 0; k < 4; ++k)
+                            s[k] = dot16(zero, v[4 * p + k], load16(a + 64 * p + 16 * k));
+                        block[r] = vmlaq_s32(
+                            block[r], vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3])),
+                            scales[p]);
+                    }
+                } else {
+                    int32x4_t s[4];
+                    for (int k = 0; k < 4; ++k) {
+                        s[k] = dot16(dot16(zero, v[2 * k], load16(a + 32 * k)), v[2 * k + 1],
+                                     load16(a + 32 * k + 16));
+                    }
+                    block[r] = vmlaq_s32(block[r],
+                                         vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3])),
+                                         scales[0]);
                 }
-                block[r] = vmlaq_s32(
-                    block[r], vpaddq_s32(vpaddq_s32(sub[0], sub[1]), vpaddq_s32(sub[2], sub[3])),
-                    scales);
             }
         }
         for (int r = 0; r < kRows; ++r)
-            sum[r] += fp16_to_f32(xb.d) * yb[r]->d * static_cast<float>(vaddvq_s32(block[r]));
+            sum[r] += D::d(xb) * yb[r]->d * static_cast<float>(vaddvq_s32(block[r]));
     }
-    for (int r = 0; r < kRows; ++r) out[r] = sum[r];
-}
-// One token: a sub-block at a time, one horizontal add each (the batched kernel's four at
-// once counted more instructions at one token: 794M against 585M a token on a 4-layer
-// TinyLlama shape, cortex-a76); the same integer sums and float steps as the reference.
-float vec_dot_iq3_s_q8_k(int64_t n, const void* x, const void* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockIQ3_S& xb = blocks_of<BlockIQ3_S>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        int32_t block = 0;
-        for (int ib = 0; ib < kQK_K / 32; ++ib) {
-            uint16_t index[8];
-            iq3_s_indices(xb, ib, index);
-            int32x4_t acc = vdupq_n_s32(0);
-            for (int l = 0; l < 2; ++l)
-                acc = dot16(acc, iq3_s_values(xb, ib, index, l), load16(yb.qs + 32 * ib + 16 * l));
-            block += vaddvq_s32(acc) * iq3_s_scale(xb, ib);
-        }
-        sum += fp16_to_f32(xb.d) * yb.d * static_cast<float>(block);
-    }
-    return sum;
-}
-void vec_dot4_iq3_s_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
-    iq3_s_dots<4>(n, x, y, y_stride, out);
-}
-void vec_dot8_iq3_s_q8_k(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
-    iq3_s_dots<8>(n, x, y, y_stride, out);
-}
-
-// IQ1: grid bytes are the signed values themselves; the +-1/8 shift goes through the
-// activations' block sums (IQ1_S) or their plain sums per 8 (IQ1_M), as the reference.
-inline int32_t dot_iq1_groups(uint64_t g0, uint64_t g1, const int8_t* q8) {
-    return dot16_sum(vcombine_s8(vcreate_s8(g0), vcreate_s8(g1)), load16(q8));
-}
-
-float vec_dot_iq1_s_q8_k(int64_t n, const void* x, const void* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockIQ1_S& xb = blocks_of<BlockIQ1_S>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        int grid_sum = 0, shift_sum = 0;
-        for (int ib = 0; ib < kQK_K / 32; ++ib) {
-            const int ls = 2 * ((xb.qh[ib] >> 12) & 7) + 1;
-            const int shift = xb.qh[ib] & 0x8000 ? -1 : 1;
-            const int sub = dot_iq1_groups(kIq1sGrid[iq1_s_index(xb, ib, 0)],
-                                           kIq1sGrid[iq1_s_index(xb, ib, 1)], yb.qs + 32 * ib) +
-                            dot_iq1_groups(kIq1sGrid[iq1_s_index(xb, ib, 2)],
-                                           kIq1sGrid[iq1_s_index(xb, ib, 3)], yb.qs + 32 * ib + 16);
-            grid_sum += ls * sub;
-            shift_sum += ls * shift * (yb.bsums[2 * ib] + yb.bsums[2 * ib + 1]);
-        }
-        sum += fp16_to_f32(xb.d) * yb.d * (grid_sum + 0.125f * shift_sum);
-    }
-    return sum;
-}
-
-float vec_dot_iq1_m_q8_k(int64_t n, const void* x, const void* y) {
-    float sum = 0;
-    for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const BlockIQ1_M& xb = blocks_of<BlockIQ1_M>(x)[i];
-        const BlockQ8_K& yb = blocks_of<BlockQ8_K>(y)[i];
-        uint16_t sc[4];
-        float d;
-        iq1_m_scales(xb, sc, d);
-        int grid_sum = 0, shift_sum = 0;
-        for (int ib = 0; ib < kQK_K / 32; ++ib) {
-            int grid_half[2], shift_half[2];
-            for (int half = 0; half < 2; ++half) {
-                const int l = 2 * half;
-                const int8_t* q8 = yb.qs + 32 * ib + 16 * half;
-                grid_half[half] = dot_iq1_groups(kIq1sGrid[iq1_m_index(xb, ib, l)],
-                                                 kIq1sGrid[iq1_m_index(xb, ib, l + 1)], q8);
-                // The plain sums of the two groups of 8, each with its shift's sign.
-                const int16x8_t pairs = vpaddlq_s8(load16(q8));
-                const int32x4_t quads = vpaddlq_s16(pairs);
-                const int32_t first = vgetq_lane_s32(quads, 0) + vgetq_lane_s32(quads, 1);
-                const int32_t second = vgetq_lane_s32(quads, 2) + vgetq_lane_s32(quads, 3);
-                shift_half[half] = first * (iq1_m_shift_negative(xb, ib, l) ? -1 : 1) +
-                                   second * (iq1_m_shift_negative(xb, ib, l + 1) ? -1 : 1);
-            }
-            const int shift6 = 6 * (ib % 2);
-            const int ls1 = 2 * ((sc[ib / 2] >> shift6) & 7) + 1;
-            const int ls2 = 2 * ((sc[ib / 2] >> (shift6 + 3)) & 7) + 1;
-            grid_sum += grid_half[0] * ls1 + grid_half[1] * ls2;
-            shift_sum += shift_half[0] * ls1 + shift_half[1] * ls2;
-        }
-        sum += d * yb.d * (grid_sum + 0.125f * shift_sum);
-    }
-    return sum;
+    for (int r = 0; r < kRows; ++r) out[r] = D::kFactor * sum[r];
 }
 
 // TQ1_0: a byte holds 5 base-3 digits as a fixed-point fraction; digit n of byte q is the top
@@ -1049,6 +1056,14 @@ void mad_rows_f16(int m, int n, int k, const float* a, size_t lda, const uint16_
 
 // This file's kernels and the packed ones (arm_packed.inl), over the reference (registry.cpp:
 // the sets "neon" and "neon-dotprod", one per compilation of this file).
+// A lattice type's one-token and four- and eight-token row kernels.
+template <typename D>
+void lattice_kernels(TypeKernels& k) {
+    k.vec_dot = lattice_dot<D>;
+    k.vec_dot4 = lattice_dots<D, 4>;
+    k.vec_dot8 = lattice_dots<D, 8>;
+}
+
 void register_kernels(KernelTable& t) {
     using T = TensorType;
     t.floats.matmul = matmul_f32;
@@ -1079,17 +1094,15 @@ void register_kernels(KernelTable& t) {
     t[T::Q6_K].vec_dot = vec_dot_q6_k_q8_k;
     t[T::IQ4_NL].vec_dot = vec_dot_iq4_nl_q8_0;
     t[T::IQ4_XS].vec_dot = vec_dot_iq4_xs_q8_k;
-    t[T::IQ2_XXS].vec_dot = vec_dot_iq2_xxs_q8_k;
     t[T::IQ2_XS].vec_dot = vec_dot_iq2_xs_q8_k;
     t[T::IQ2_XS].vec_dot4 = vec_dot4_iq2_xs_q8_k;
     t[T::IQ2_XS].vec_dot8 = vec_dot8_iq2_xs_q8_k;
-    t[T::IQ3_S].vec_dot4 = vec_dot4_iq3_s_q8_k;
-    t[T::IQ3_S].vec_dot8 = vec_dot8_iq3_s_q8_k;
-    t[T::IQ2_S].vec_dot = vec_dot_iq2_s_q8_k;
-    t[T::IQ3_XXS].vec_dot = vec_dot_iq3_xxs_q8_k;
-    t[T::IQ3_S].vec_dot = vec_dot_iq3_s_q8_k;
-    t[T::IQ1_S].vec_dot = vec_dot_iq1_s_q8_k;
-    t[T::IQ1_M].vec_dot = vec_dot_iq1_m_q8_k;
+    lattice_kernels<Iq2xxsDecode>(t[T::IQ2_XXS]);
+    lattice_kernels<Iq2sDecode>(t[T::IQ2_S]);
+    lattice_kernels<Iq3xxsDecode>(t[T::IQ3_XXS]);
+    lattice_kernels<Iq3sDecode>(t[T::IQ3_S]);
+    lattice_kernels<Iq1sDecode>(t[T::IQ1_S]);
+    lattice_kernels<Iq1mDecode>(t[T::IQ1_M]);
     t[T::TQ1_0].vec_dot = vec_dot_tq1_0_q8_k;
     t[T::TQ2_0].vec_dot = vec_dot_tq2_0_q8_k;
     register_packed_kernels(t);

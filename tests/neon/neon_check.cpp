@@ -39,8 +39,13 @@ int main(int argc, char** argv) {
     // Four- and eight-row dot products (a prompt's row kernels): exactly the set's single-row
     // results (the float types also on a row that ends within a vector).
     for (const auto& [type, rows] :
-         {std::pair{TensorType::IQ2_XS, 4}, std::pair{TensorType::IQ2_XS, 8},
+         {std::pair{TensorType::IQ2_XXS, 4}, std::pair{TensorType::IQ2_XXS, 8},
+          std::pair{TensorType::IQ2_XS, 4}, std::pair{TensorType::IQ2_XS, 8},
+          std::pair{TensorType::IQ2_S, 4}, std::pair{TensorType::IQ2_S, 8},
+          std::pair{TensorType::IQ3_XXS, 4}, std::pair{TensorType::IQ3_XXS, 8},
           std::pair{TensorType::IQ3_S, 4}, std::pair{TensorType::IQ3_S, 8},
+          std::pair{TensorType::IQ1_S, 4}, std::pair{TensorType::IQ1_S, 8},
+          std::pair{TensorType::IQ1_M, 4}, std::pair{TensorType::IQ1_M, 8},
           std::pair{TensorType::F32, 4}, std::pair{TensorType::F16, 4},
           std::pair{TensorType::BF16, 4}}) {
         for (const int64_t n : {int64_t{4096}, int64_t{4096 + 42}}) {
