@@ -768,6 +768,73 @@ void tokens_k(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, 
     }
 }
 
+#if defined(__ARM_FEATURE_DOTPROD)
+// Q6_K against one token (generation), the same integer sums as tokens_k<PackedQ6_K, 1> and
+// the same float steps. tokens_k loads a qh vector for each of the four groups that share it
+// and a ql vector for each of the two nibbles it holds, and builds each 6-bit value with four
+// operations; here the four groups of a half H are decoded together, three loads for four
+// vectors, and each value takes two operations of shift-and-insert:
+//   R = 0: ql0's low nibble under qh's bits 0, 1     (SLI by 4, then & 0x3f)
+//   R = 1: ql1's low nibble under qh's bits 2, 3     (SLI of qh >> 2 by 4, then & 0x3f)
+//   R = 2: ql0's high nibble under qh's bits 4, 5    (SRI by 4 into qh & 0x30)
+//   R = 3: ql1's high nibble under qh's bits 6, 7    (SRI by 4 into qh >> 2: its top bits are 0)
+void token_q6_k(int64_t n_blocks, const PackedQ6_K* blocks, const BlockQ8_K* act, float* y) {
+    float32x4_t acc[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    const uint8x16_t six = vdupq_n_u8(0x3f), bits45 = vdupq_n_u8(0x30);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const PackedQ6_K& p = blocks[b];
+        KScales sc;
+        k_scales(p, &sc);
+        int32x4_t scaled[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+        for (int H = 0; H < 2; ++H) {
+            int8x16_t x[4][2];  // the activations of groups 4H + R: values 0-15, 16-31
+            for (int R = 0; R < 4; ++R) {
+                const int8_t* a = act[b].qs + 128 * H + 32 * R;
+                x[R][0] = vld1q_s8(a);
+                x[R][1] = vld1q_s8(a + 16);
+            }
+            for (int h = 0; h < 2; ++h) {
+                int32x4_t dots[4][2];  // [R][values 0-15 or 16-31] of rows 4h..4h+3
+                for (auto& r : dots) r[0] = r[1] = vdupq_n_s32(0);
+                unrolled(
+                    [&](auto dword) {
+                        constexpr int k = decltype(dword)::value;
+                        const uint8x16_t ql0 = load_u8(p.ql[2 * H][k] + 16 * h);
+                        const uint8x16_t ql1 = load_u8(p.ql[2 * H + 1][k] + 16 * h);
+                        const uint8x16_t qh = load_u8(p.qh[H][k] + 16 * h);
+                        const uint8x16_t qh2 = vshrq_n_u8(qh, 2);
+                        const uint8x16_t v[4] = {
+                            vandq_u8(vsliq_n_u8(ql0, qh, 4), six),
+                            vandq_u8(vsliq_n_u8(ql1, qh2, 4), six),
+                            vsriq_n_u8(vandq_u8(qh, bits45), ql0, 4),
+                            vsriq_n_u8(qh2, ql1, 4),
+                        };
+                        for (int R = 0; R < 4; ++R) {
+                            int32x4_t& d = dots[R][k / 4];
+                            d = dot_lane<k % 4>(d, as_s8(v[R]), x[R][k / 4]);
+                        }
+                    },
+                    std::make_integer_sequence<int, 8>{});
+                for (int R = 0; R < 4; ++R) {
+                    const int g = 4 * H + R;
+                    scaled[h] = vmlaq_s32(scaled[h], dots[R][0], sc.scale[2 * g][h]);
+                    scaled[h] = vmlaq_s32(scaled[h], dots[R][1], sc.scale[2 * g + 1][h]);
+                }
+            }
+        }
+        int32x4_t m[2];
+        offsets<PackedQ6_K>(sc, act[b], m);
+        for (int h = 0; h < 2; ++h) {
+            float32x4_t f = vmulq_f32(sc.d[h], vcvtq_f32_s32(scaled[h]));
+            f = vfmsq_f32(f, sc.coef_d[h], vcvtq_f32_s32(m[h]));
+            acc[h] = vfmaq_n_f32(acc[h], f, act[b].d);
+        }
+    }
+    vst1q_f32(y, acc[0]);
+    vst1q_f32(y + 4, acc[1]);
+}
+#endif
+
 #if defined(__ARM_FEATURE_MATMUL_INT8)
 // A K-quant batch through SMMLA, as the 32-value types' (pairs_32): two tokens' Q8_K values of
 // one super-block zipped as SMMLA takes them, made once per pass over a call's groups.
@@ -905,6 +972,15 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
     for (; t + 8 <= a.n_tokens; t += 8) tokens_k<Packed, 8>(n_blocks, blocks, a, t, y, y_stride);
     for (; t + 4 <= a.n_tokens; t += 4) tokens_k<Packed, 4>(n_blocks, blocks, a, t, y, y_stride);
     for (; t + 2 <= a.n_tokens; t += 2) tokens_k<Packed, 2>(n_blocks, blocks, a, t, y, y_stride);
+#if defined(__ARM_FEATURE_DOTPROD)
+    if constexpr (std::is_same_v<Packed, PackedQ6_K>) {
+        for (; t < a.n_tokens; ++t) {
+            token_q6_k(n_blocks, blocks,
+                       reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride),
+                       y + t * y_stride);
+        }
+    }
+#endif
     for (; t < a.n_tokens; ++t) tokens_k<Packed, 1>(n_blocks, blocks, a, t, y, y_stride);
 }
 
