@@ -835,6 +835,53 @@ void token_q6_k(int64_t n_blocks, const PackedQ6_K* blocks, const BlockQ8_K* act
 }
 #endif
 
+#if defined(__ARM_FEATURE_DOTPROD)
+// IQ4_XS against one token, the same integer sums and float steps as tokens_k<PackedIQ4_XS, 1>:
+// a sub-block's 128 bytes (4 dwords x both halves of the rows) come in two 64-byte loads, and
+// both halves are decoded and summed in one pass (tokens_k loads 16 bytes at a time, one half
+// of the rows after the other).
+void token_iq4_xs(int64_t n_blocks, const PackedIQ4_XS* blocks, const BlockQ8_K* act, float* y) {
+    const int8x16_t levels = vld1q_s8(kIq4Levels);
+    float32x4_t acc[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const PackedIQ4_XS& p = blocks[b];
+        KScales sc;
+        k_scales(p, &sc);
+        int32x4_t scaled[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+        for (int g = 0; g < 8;
+             ++g) {  // a loop, not unrolled: unrolled, the loads were hoisted and spilled
+            const int8_t* x = act[b].qs + 32 * g;
+            const int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
+            // raw[k / 2].val[2 (k % 2) + h]: dword k of the sub-block, rows 4h..4h+3
+            const uint8_t* bytes = p.qs[g / 2][4 * (g % 2)];
+            const uint8x16x4_t raw[2] = {vld1q_u8_x4(bytes), vld1q_u8_x4(bytes + 64)};
+            int32x4_t sum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+            unrolled(
+                [&](auto dword) {
+                    constexpr int k = decltype(dword)::value;
+                    for (int h = 0; h < 2; ++h) {
+                        const uint8x16_t r = raw[k / 2].val[2 * (k % 2) + h];
+                        sum[h] = dot_lane<k>(sum[h], vqtbl1q_s8(levels, low_nibbles(r)), x0);
+                        sum[h] = dot_lane<k>(sum[h], vqtbl1q_s8(levels, high_nibbles(r)), x1);
+                    }
+                },
+                std::make_integer_sequence<int, 4>{});
+            for (int h = 0; h < 2; ++h)
+                scaled[h] = vmlaq_s32(scaled[h], sum[h], sc.scale[2 * g][h]);
+        }
+        int32x4_t m[2];
+        offsets<PackedIQ4_XS>(sc, act[b], m);
+        for (int h = 0; h < 2; ++h) {
+            float32x4_t f = vmulq_f32(sc.d[h], vcvtq_f32_s32(scaled[h]));
+            f = vfmsq_f32(f, sc.coef_d[h], vcvtq_f32_s32(m[h]));
+            acc[h] = vfmaq_n_f32(acc[h], f, act[b].d);
+        }
+    }
+    vst1q_f32(y, acc[0]);
+    vst1q_f32(y + 4, acc[1]);
+}
+#endif
+
 #if defined(__ARM_FEATURE_MATMUL_INT8)
 // A K-quant batch through SMMLA, as the 32-value types' (pairs_32): two tokens' Q8_K values of
 // one super-block zipped as SMMLA takes them, made once per pass over a call's groups.
@@ -973,11 +1020,14 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
     for (; t + 4 <= a.n_tokens; t += 4) tokens_k<Packed, 4>(n_blocks, blocks, a, t, y, y_stride);
     for (; t + 2 <= a.n_tokens; t += 2) tokens_k<Packed, 2>(n_blocks, blocks, a, t, y, y_stride);
 #if defined(__ARM_FEATURE_DOTPROD)
-    if constexpr (std::is_same_v<Packed, PackedQ6_K>) {
-        for (; t < a.n_tokens; ++t) {
-            token_q6_k(n_blocks, blocks,
-                       reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride),
-                       y + t * y_stride);
+    for (; t < a.n_tokens; ++t) {  // one token (generation): the kernels above where there is one
+        const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
+        if constexpr (std::is_same_v<Packed, PackedQ6_K>) {
+            token_q6_k(n_blocks, blocks, act, y + t * y_stride);
+        } else if constexpr (std::is_same_v<Packed, PackedIQ4_XS>) {
+            token_iq4_xs(n_blocks, blocks, act, y + t * y_stride);
+        } else {
+            tokens_k<Packed, 1>(n_blocks, blocks, a, t, y, y_stride);
         }
     }
 #endif
