@@ -771,56 +771,68 @@ void tokens_k(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, 
 #if defined(__ARM_FEATURE_DOTPROD)
 // Q6_K against one token (generation), the same integer sums as tokens_k<PackedQ6_K, 1> and
 // the same float steps. tokens_k loads a qh vector for each of the four groups that share it
-// and a ql vector for each of the two nibbles it holds, and builds each 6-bit value with four
-// operations; here the four groups of a half H are decoded together, three loads for four
-// vectors, and each value takes two operations of shift-and-insert:
+// and a ql vector for each of the two nibbles it holds, 16 bytes at a time, and builds each
+// 6-bit value with four operations. Here a half H's four groups go in two passes over both
+// halves of the rows, 64 bytes a load: groups 4H and 4H + 2 from ql section 2H, then 4H + 1 and
+// 4H + 3 from section 2H + 1, each value by a shift-and-insert and one more step:
 //   R = 0: ql0's low nibble under qh's bits 0, 1     (SLI by 4, then & 0x3f)
-//   R = 1: ql1's low nibble under qh's bits 2, 3     (SLI of qh >> 2 by 4, then & 0x3f)
 //   R = 2: ql0's high nibble under qh's bits 4, 5    (SRI by 4 into qh & 0x30)
+//   R = 1: ql1's low nibble under qh's bits 2, 3     (SLI of qh >> 2 by 4, then & 0x3f)
 //   R = 3: ql1's high nibble under qh's bits 6, 7    (SRI by 4 into qh >> 2: its top bits are 0)
+// One pass of token_q6_k: groups 4H + kOdd and 4H + kOdd + 2 of both halves of the rows. The
+// loop over each group's two 16-value halves stays a loop: unrolled, GCC hoisted the 64-byte
+// loads and spilled them.
+template <int kOdd>
+inline void q6_k_pass(const PackedQ6_K& p, int H, const int8_t* a, const KScales& sc,
+                      int32x4_t scaled[2]) {
+    const uint8x16_t six = vdupq_n_u8(0x3f), bits45 = vdupq_n_u8(0x30);
+    a += 128 * H + 32 * kOdd;
+    for (int sub = 0; sub < 2; ++sub) {  // values 16 sub .. of each group: dwords 4 sub ..
+        // x[G]: activations 16 sub.. of group 4H + kOdd + 2G
+        const int8x16_t x[2] = {vld1q_s8(a + 16 * sub), vld1q_s8(a + 64 + 16 * sub)};
+        int32x4_t dots[2][2];  // [G][rows 4h..]
+        for (auto& d : dots) d[0] = d[1] = vdupq_n_s32(0);
+        unrolled(
+            [&](auto pair) {
+                constexpr int j = decltype(pair)::value;  // dwords 4 sub + 2j, + 1
+                const uint8x16x4_t ql = vld1q_u8_x4(p.ql[2 * H + kOdd][4 * sub + 2 * j]);
+                const uint8x16x4_t qh = vld1q_u8_x4(p.qh[H][4 * sub + 2 * j]);
+                unrolled(
+                    [&](auto part) {
+                        constexpr int i = decltype(part)::value;
+                        constexpr int lane = 2 * j + i / 2, h = i % 2;
+                        uint8x16_t v[2];
+                        if constexpr (kOdd == 0) {
+                            v[1] = vsriq_n_u8(vandq_u8(qh.val[i], bits45), ql.val[i], 4);
+                            v[0] = vandq_u8(vsliq_n_u8(ql.val[i], qh.val[i], 4), six);
+                        } else {
+                            const uint8x16_t qh2 = vshrq_n_u8(qh.val[i], 2);
+                            v[0] = vandq_u8(vsliq_n_u8(ql.val[i], qh2, 4), six);
+                            v[1] = vsriq_n_u8(qh2, ql.val[i], 4);
+                        }
+                        for (int G = 0; G < 2; ++G)
+                            dots[G][h] = dot_lane<lane>(dots[G][h], as_s8(v[G]), x[G]);
+                    },
+                    std::make_integer_sequence<int, 4>{});
+            },
+            std::make_integer_sequence<int, 2>{});
+        for (int G = 0; G < 2; ++G) {
+            const int g = 4 * H + kOdd + 2 * G;
+            for (int h = 0; h < 2; ++h)
+                scaled[h] = vmlaq_s32(scaled[h], dots[G][h], sc.scale[2 * g + sub][h]);
+        }
+    }
+}
 void token_q6_k(int64_t n_blocks, const PackedQ6_K* blocks, const BlockQ8_K* act, float* y) {
     float32x4_t acc[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
-    const uint8x16_t six = vdupq_n_u8(0x3f), bits45 = vdupq_n_u8(0x30);
     for (int64_t b = 0; b < n_blocks; ++b) {
         const PackedQ6_K& p = blocks[b];
         KScales sc;
         k_scales(p, &sc);
         int32x4_t scaled[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
-        for (int H = 0; H < 2; ++H) {
-            int8x16_t x[4][2];  // the activations of groups 4H + R: values 0-15, 16-31
-            for (int R = 0; R < 4; ++R) {
-                const int8_t* a = act[b].qs + 128 * H + 32 * R;
-                x[R][0] = vld1q_s8(a);
-                x[R][1] = vld1q_s8(a + 16);
-            }
-            for (int h = 0; h < 2; ++h) {
-                int32x4_t dots[4][2];  // [R][values 0-15 or 16-31] of rows 4h..4h+3
-                for (auto& r : dots) r[0] = r[1] = vdupq_n_s32(0);
-                unrolled(
-                    [&](auto dword) {
-                        constexpr int k = decltype(dword)::value;
-                        const uint8x16_t ql0 = load_u8(p.ql[2 * H][k] + 16 * h);
-                        const uint8x16_t ql1 = load_u8(p.ql[2 * H + 1][k] + 16 * h);
-                        const uint8x16_t qh = load_u8(p.qh[H][k] + 16 * h);
-                        const uint8x16_t qh2 = vshrq_n_u8(qh, 2);
-                        const uint8x16_t v[4] = {
-                            vandq_u8(vsliq_n_u8(ql0, qh, 4), six),
-                            vandq_u8(vsliq_n_u8(ql1, qh2, 4), six),
-                            vsriq_n_u8(vandq_u8(qh, bits45), ql0, 4),
-                            vsriq_n_u8(qh2, ql1, 4),
-                        };
-                        for (int R = 0; R < 4; ++R) {
-                            int32x4_t& d = dots[R][k / 4];
-                            d = dot_lane<k % 4>(d, as_s8(v[R]), x[R][k / 4]);
-                        }
-                    },
-                    std::make_integer_sequence<int, 8>{});
-                for (int R = 0; R < 4; ++R) {
-                    const int g = 4 * H + R;
-                    scaled[h] = vmlaq_s32(scaled[h], dots[R][0], sc.scale[2 * g][h]);
-                    scaled[h] = vmlaq_s32(scaled[h], dots[R][1], sc.scale[2 * g + 1][h]);
-                }
-            }
+        for (int H = 0; H < 2; ++H) {  // a loop: unrolled, the loads were hoisted and spilled
+            q6_k_pass<0>(p, H, act[b].qs, sc, scaled);
+            q6_k_pass<1>(p, H, act[b].qs, sc, scaled);
         }
         int32x4_t m[2];
         offsets<PackedQ6_K>(sc, act[b], m);
@@ -871,6 +883,73 @@ void token_iq4_xs(int64_t n_blocks, const PackedIQ4_XS* blocks, const BlockQ8_K*
         }
         int32x4_t m[2];
         offsets<PackedIQ4_XS>(sc, act[b], m);
+        for (int h = 0; h < 2; ++h) {
+            float32x4_t f = vmulq_f32(sc.d[h], vcvtq_f32_s32(scaled[h]));
+            f = vfmsq_f32(f, sc.coef_d[h], vcvtq_f32_s32(m[h]));
+            acc[h] = vfmaq_n_f32(acc[h], f, act[b].d);
+        }
+    }
+    vst1q_f32(y, acc[0]);
+    vst1q_f32(y + 4, acc[1]);
+}
+#endif
+
+#if defined(__ARM_FEATURE_DOTPROD)
+// Q4_K / Q5_K against one token, the same integer sums and float steps as tokens_k<Packed, 1>:
+// section c's 256 bytes (8 dwords x both halves of the rows) come in four 64-byte loads and give
+// both of its groups, 2c from the low nibbles and 2c + 1 from the high ones (tokens_k loads
+// every byte twice, 16 at a time); Q5_K's fifth bits come the same way from qh.
+template <bool kFifthBit>
+void token_q4_k(int64_t n_blocks, const PackedQ4_KLike<kFifthBit>* blocks, const BlockQ8_K* act,
+                float* y) {
+    using Packed = PackedQ4_KLike<kFifthBit>;
+    float32x4_t acc[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const Packed& p = blocks[b];
+        KScales sc;
+        k_scales(p, &sc);
+        int32x4_t scaled[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+        for (int c = 0; c < 4; ++c) {  // a loop: unrolled, the loads were hoisted and spilled
+            const int8_t* x = act[b].qs + 64 * c;
+            // x[G][i]: activations 16i.. of group 2c + G
+            const int8x16_t xs[2][2] = {{vld1q_s8(x), vld1q_s8(x + 16)},
+                                        {vld1q_s8(x + 32), vld1q_s8(x + 48)}};
+            // Q5_K: bit 2c + G of qh to bit 4
+            const int8x16_t to_bit4[2] = {vdupq_n_s8(static_cast<int8_t>(4 - 2 * c)),
+                                          vdupq_n_s8(static_cast<int8_t>(3 - 2 * c))};
+            int32x4_t sum[2][2] = {};  // [group 2c + G][rows 4h..]
+            for (auto& g : sum) g[0] = g[1] = vdupq_n_s32(0);
+            unrolled(
+                [&](auto pair) {
+                    constexpr int j = decltype(pair)::value;  // dwords 2j, 2j + 1
+                    const uint8x16x4_t raw = vld1q_u8_x4(p.qs[c][2 * j]);
+                    uint8x16x4_t high_bits;
+                    if constexpr (kFifthBit) high_bits = vld1q_u8_x4(p.qh[0][2 * j]);
+                    unrolled(
+                        [&](auto part) {
+                            constexpr int i = decltype(part)::value;
+                            constexpr int k = 2 * j + i / 2, h = i % 2;
+                            uint8x16_t v[2] = {low_nibbles(raw.val[i]), high_nibbles(raw.val[i])};
+                            if constexpr (kFifthBit) {
+                                for (int G = 0; G < 2; ++G) {
+                                    v[G] = vorrq_u8(v[G],
+                                                    vandq_u8(vshlq_u8(high_bits.val[i], to_bit4[G]),
+                                                             vdupq_n_u8(0x10)));
+                                }
+                            }
+                            for (int G = 0; G < 2; ++G)
+                                sum[G][h] = dot_lane<k % 4>(sum[G][h], as_s8(v[G]), xs[G][k / 4]);
+                        },
+                        std::make_integer_sequence<int, 4>{});
+                },
+                std::make_integer_sequence<int, 4>{});
+            for (int G = 0; G < 2; ++G) {
+                for (int h = 0; h < 2; ++h)
+                    scaled[h] = vmlaq_s32(scaled[h], sum[G][h], sc.scale[2 * (2 * c + G)][h]);
+            }
+        }
+        int32x4_t m[2];
+        offsets<Packed>(sc, act[b], m);
         for (int h = 0; h < 2; ++h) {
             float32x4_t f = vmulq_f32(sc.d[h], vcvtq_f32_s32(scaled[h]));
             f = vfmsq_f32(f, sc.coef_d[h], vcvtq_f32_s32(m[h]));
@@ -1026,6 +1105,9 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
             token_q6_k(n_blocks, blocks, act, y + t * y_stride);
         } else if constexpr (std::is_same_v<Packed, PackedIQ4_XS>) {
             token_iq4_xs(n_blocks, blocks, act, y + t * y_stride);
+        } else if constexpr (std::is_same_v<Packed, PackedQ4_K> ||
+                             std::is_same_v<Packed, PackedQ5_K>) {
+            token_q4_k(n_blocks, blocks, act, y + t * y_stride);
         } else {
             tokens_k<Packed, 1>(n_blocks, blocks, a, t, y, y_stride);
         }
