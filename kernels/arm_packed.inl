@@ -486,8 +486,9 @@ void gemm_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, size
 // ---- K-quants ----
 
 // A super-block's scales for the 8 rows: scale[j][h] = sub-block j's scale (16 values) of
-// rows 4h..4h+3; coef[j] = the 8 rows' coefficient of the activations' bsum_j (minimums,
-// or offset * scale), or with kPairs of bsum_{2j} + bsum_{2j+1} (32-value sub-blocks).
+// rows 4h..4h+3 (kPairs: scale[2j] that of values 32j..); coef[j] = the 8 rows' coefficient of the
+// activations' bsum_j (minimums, or offset * scale), or with kPairs of bsum_{2j} + bsum_{2j+1}
+// (32-value sub-blocks).
 struct KScales {
     int32x4_t scale[16][2];
     int16x8_t coef[16];
@@ -534,7 +535,7 @@ inline void k_scales(const PackedQ4_KLike<kFifthBit>& p, KScales* out) {
             for (int h = 0; h < 2; ++h) {
                 scale[h] = byte_of_dwords<j % 4>(j < 4 ? scale_lo[h] : scale_hi[h]);
                 min[h] = byte_of_dwords<j % 4>(j < 4 ? min_lo[h] : min_hi[h]);
-                out->scale[2 * j][h] = out->scale[2 * j + 1][h] = scale[h];
+                out->scale[2 * j][h] = scale[h];  // kPairs: scale[2j + 1] is not read
             }
             out->coef[j] = narrow_rows(min[0], min[1]);
         },
@@ -613,10 +614,8 @@ inline void k_scales(const PackedIQ4_XS& p, KScales* out) {
             const uint16x8_t six_bits =
                 vorrq_u16(vmovl_u8(nibble), vandq_u16(top, vdupq_n_u16(0x30)));
             const int16x8_t scale = vsubq_s16(vreinterpretq_s16_u16(six_bits), vdupq_n_s16(32));
-            for (int c = 0; c < 2; ++c) {
-                out->scale[2 * j + c][0] = vmovl_s16(vget_low_s16(scale));
-                out->scale[2 * j + c][1] = vmovl_high_s16(scale);
-            }
+            out->scale[2 * j][0] = vmovl_s16(vget_low_s16(scale));  // kPairs: scale[2j + 1]
+            out->scale[2 * j][1] = vmovl_high_s16(scale);           // is not read
         },
         std::make_integer_sequence<int, 8>{});
     for (int h = 0; h < 2; ++h) {
@@ -783,7 +782,7 @@ void tokens_k(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, 
 // loop over each group's two 16-value halves stays a loop: unrolled, GCC hoisted the 64-byte
 // loads and spilled them.
 template <int kOdd>
-inline void q6_k_pass(const PackedQ6_K& p, int H, const int8_t* a, const KScales& sc,
+inline void q6_k_pass(const PackedQ6_K& p, int H, const int8_t* a, const int32x4_t (&scale)[16][2],
                       int32x4_t scaled[2]) {
     const uint8x16_t six = vdupq_n_u8(0x3f), bits45 = vdupq_n_u8(0x30);
     a += 128 * H + 32 * kOdd;
@@ -819,7 +818,7 @@ inline void q6_k_pass(const PackedQ6_K& p, int H, const int8_t* a, const KScales
         for (int G = 0; G < 2; ++G) {
             const int g = 4 * H + kOdd + 2 * G;
             for (int h = 0; h < 2; ++h)
-                scaled[h] = vmlaq_s32(scaled[h], dots[G][h], sc.scale[2 * g + sub][h]);
+                scaled[h] = vmlaq_s32(scaled[h], dots[G][h], scale[2 * g + sub][h]);
         }
     }
 }
@@ -827,18 +826,36 @@ void token_q6_k(int64_t n_blocks, const PackedQ6_K* blocks, const BlockQ8_K* act
     float32x4_t acc[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
     for (int64_t b = 0; b < n_blocks; ++b) {
         const PackedQ6_K& p = blocks[b];
-        KScales sc;
-        k_scales(p, &sc);
+        // The scales as int32 lanes, and sum_j scale_j bsum_j per row (k_scales and offsets
+        // make 32 scale_j the coefficient; the 32 comes after the sum here: the same integers).
+        int32x4_t scale[16][2];
+        int32x4_t m[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+        const int16x8_t bsums[2] = {vld1q_s16(act[b].bsums), vld1q_s16(act[b].bsums + 8)};
+        unrolled(
+            [&](auto pair) {
+                constexpr int j = 2 * decltype(pair)::value;  // sub-blocks j, j + 1
+                const int8x16_t bytes = vld1q_s8(p.scales[j]);
+                const int16x8_t s[2] = {vmovl_s8(vget_low_s8(bytes)), vmovl_high_s8(bytes)};
+                for (int c = 0; c < 2; ++c) {
+                    scale[j + c][0] = vmovl_s16(vget_low_s16(s[c]));
+                    scale[j + c][1] = vmovl_high_s16(s[c]);
+                }
+                const int16x8_t sums = bsums[j / 8];
+                m[0] = vmlal_laneq_s16(m[0], vget_low_s16(s[0]), sums, j % 8);
+                m[1] = vmlal_high_laneq_s16(m[1], s[0], sums, j % 8);
+                m[0] = vmlal_laneq_s16(m[0], vget_low_s16(s[1]), sums, j % 8 + 1);
+                m[1] = vmlal_high_laneq_s16(m[1], s[1], sums, j % 8 + 1);
+            },
+            std::make_integer_sequence<int, 8>{});
         int32x4_t scaled[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
         for (int H = 0; H < 2; ++H) {  // a loop: unrolled, the loads were hoisted and spilled
-            q6_k_pass<0>(p, H, act[b].qs, sc, scaled);
-            q6_k_pass<1>(p, H, act[b].qs, sc, scaled);
+            q6_k_pass<0>(p, H, act[b].qs, scale, scaled);
+            q6_k_pass<1>(p, H, act[b].qs, scale, scaled);
         }
-        int32x4_t m[2];
-        offsets<PackedQ6_K>(sc, act[b], m);
         for (int h = 0; h < 2; ++h) {
-            float32x4_t f = vmulq_f32(sc.d[h], vcvtq_f32_s32(scaled[h]));
-            f = vfmsq_f32(f, sc.coef_d[h], vcvtq_f32_s32(m[h]));
+            const float32x4_t d = halves4(p.d + 4 * h);
+            float32x4_t f = vmulq_f32(d, vcvtq_f32_s32(scaled[h]));
+            f = vfmsq_f32(f, d, vcvtq_f32_s32(vshlq_n_s32(m[h], 5)));
             acc[h] = vfmaq_n_f32(acc[h], f, act[b].d);
         }
     }
@@ -865,7 +882,7 @@ void token_iq4_xs(int64_t n_blocks, const PackedIQ4_XS* blocks, const BlockQ8_K*
             const int8_t* x = act[b].qs + 32 * g;
             const int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
             // raw[k / 2].val[2 (k % 2) + h]: dword k of the sub-block, rows 4h..4h+3
-            const uint8_t* bytes = p.qs[g / 2][4 * (g % 2)];
+            const uint8_t* bytes = &p.qs[0][0][0] + 128 * g;  // section g / 2, dword 4 (g % 2)
             const uint8x16x4_t raw[2] = {vld1q_u8_x4(bytes), vld1q_u8_x4(bytes + 64)};
             int32x4_t sum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
             unrolled(
