@@ -915,7 +915,8 @@ void token_iq4_xs(int64_t n_blocks, const PackedIQ4_XS* blocks, const BlockQ8_K*
 // Q4_K / Q5_K against one token, the same integer sums and float steps as tokens_k<Packed, 1>:
 // section c's 256 bytes (8 dwords x both halves of the rows) come in four 64-byte loads and give
 // both of its groups, 2c from the low nibbles and 2c + 1 from the high ones (tokens_k loads
-// every byte twice, 16 at a time); Q5_K's fifth bits come the same way from qh.
+// every byte twice, 16 at a time); Q5_K's fifth bits come the same way from qh, each put in
+// place by a shift-and-insert.
 template <bool kFifthBit>
 void token_q4_k(int64_t n_blocks, const PackedQ4_KLike<kFifthBit>* blocks, const BlockQ8_K* act,
                 float* y) {
@@ -932,8 +933,9 @@ void token_q4_k(int64_t n_blocks, const PackedQ4_KLike<kFifthBit>* blocks, const
             const int8x16_t xs[2][2] = {{vld1q_s8(x), vld1q_s8(x + 16)},
                                         {vld1q_s8(x + 32), vld1q_s8(x + 48)}};
             // Q5_K: bit 2c + G of qh to bit 4
-            const int8x16_t to_bit4[2] = {vdupq_n_s8(static_cast<int8_t>(4 - 2 * c)),
-                                          vdupq_n_s8(static_cast<int8_t>(3 - 2 * c))};
+            // Q5_K: qh >> 2c (bit 2c to bit 0), and bit 2c + 1 to bit 4
+            const int8x16_t to_bit0 = vdupq_n_s8(static_cast<int8_t>(-2 * c));
+            const int8x16_t to_bit4 = vdupq_n_s8(static_cast<int8_t>(3 - 2 * c));
             int32x4_t sum[2][2] = {};  // [group 2c + G][rows 4h..]
             for (auto& g : sum) g[0] = g[1] = vdupq_n_s32(0);
             unrolled(
@@ -946,13 +948,18 @@ void token_q4_k(int64_t n_blocks, const PackedQ4_KLike<kFifthBit>* blocks, const
                         [&](auto part) {
                             constexpr int i = decltype(part)::value;
                             constexpr int k = 2 * j + i / 2, h = i % 2;
-                            uint8x16_t v[2] = {low_nibbles(raw.val[i]), high_nibbles(raw.val[i])};
+                            uint8x16_t v[2];
                             if constexpr (kFifthBit) {
-                                for (int G = 0; G < 2; ++G) {
-                                    v[G] = vorrq_u8(v[G],
-                                                    vandq_u8(vshlq_u8(high_bits.val[i], to_bit4[G]),
-                                                             vdupq_n_u8(0x10)));
-                                }
+                                // the high nibble under its fifth bit (SRI into the bit alone),
+                                // then the low one (SLI of qh >> 2c by 4, its bits above 4 off)
+                                const uint8x16_t qh = high_bits.val[i];
+                                v[1] = vsriq_n_u8(vandq_u8(vshlq_u8(qh, to_bit4), vdupq_n_u8(0x10)),
+                                                  raw.val[i], 4);
+                                v[0] = vandq_u8(vsliq_n_u8(raw.val[i], vshlq_u8(qh, to_bit0), 4),
+                                                vdupq_n_u8(0x1f));
+                            } else {
+                                v[0] = low_nibbles(raw.val[i]);
+                                v[1] = high_nibbles(raw.val[i]);
                             }
                             for (int G = 0; G < 2; ++G)
                                 sum[G][h] = dot_lane<k % 4>(sum[G][h], as_s8(v[G]), xs[G][k / 4]);
