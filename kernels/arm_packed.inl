@@ -74,6 +74,31 @@ inline void pair_lanes16(const int8x16_t q[4], int8x16_t x, int32x4_t* rows01, i
 }
 #endif
 
+// Four rows' sums built up lane by lane (the one-token K kernels): add<L>(w, a) adds, to row r,
+// bytes 4r..4r+3 of w . bytes 4L..4L+3 of a; sums() gives the four rows. With the dot product
+// one SDOT each; without, pair_lane's int32 pairs folded once at the end: the same integers.
+struct RowDots {
+#if defined(__ARM_FEATURE_DOTPROD)
+    int32x4_t v = vdupq_n_s32(0);
+    template <int L>
+    void add(int8x16_t w, int8x16_t a) {
+        v = dot_lane<L>(v, w, a);
+    }
+    int32x4_t sums() const {
+        return v;
+    }
+#else
+    int32x4_t rows01 = vdupq_n_s32(0), rows23 = vdupq_n_s32(0);
+    template <int L>
+    void add(int8x16_t w, int8x16_t a) {
+        pair_lane<L>(w, a, &rows01, &rows23);
+    }
+    int32x4_t sums() const {
+        return vpaddq_s32(rows01, rows23);
+    }
+#endif
+};
+
 // acc[r] += values 0..15 of row r (q[0..3]: values 4k.. of rows 0-3) . 16 activations x.
 inline int32x4_t dot16(const int8x16_t q[4], int8x16_t x, int32x4_t acc) {
 #if defined(__ARM_FEATURE_DOTPROD)
@@ -767,7 +792,6 @@ void tokens_k(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, 
     }
 }
 
-#if defined(__ARM_FEATURE_DOTPROD)
 // Q6_K against one token (generation), the same integer sums as tokens_k<PackedQ6_K, 1> and
 // the same float steps. tokens_k loads a qh vector for each of the four groups that share it
 // and a ql vector for each of the two nibbles it holds, 16 bytes at a time, and builds each
@@ -789,8 +813,7 @@ inline void q6_k_pass(const PackedQ6_K& p, int H, const int8_t* a, const int32x4
     for (int sub = 0; sub < 2; ++sub) {  // values 16 sub .. of each group: dwords 4 sub ..
         // x[G]: activations 16 sub.. of group 4H + kOdd + 2G
         const int8x16_t x[2] = {vld1q_s8(a + 16 * sub), vld1q_s8(a + 64 + 16 * sub)};
-        int32x4_t dots[2][2];  // [G][rows 4h..]
-        for (auto& d : dots) d[0] = d[1] = vdupq_n_s32(0);
+        RowDots dots[2][2];  // [G][rows 4h..]
         unrolled(
             [&](auto pair) {
                 constexpr int j = decltype(pair)::value;  // dwords 4 sub + 2j, + 1
@@ -809,8 +832,7 @@ inline void q6_k_pass(const PackedQ6_K& p, int H, const int8_t* a, const int32x4
                             v[0] = vandq_u8(vsliq_n_u8(ql.val[i], qh2, 4), six);
                             v[1] = vsriq_n_u8(qh2, ql.val[i], 4);
                         }
-                        for (int G = 0; G < 2; ++G)
-                            dots[G][h] = dot_lane<lane>(dots[G][h], as_s8(v[G]), x[G]);
+                        for (int G = 0; G < 2; ++G) dots[G][h].add<lane>(as_s8(v[G]), x[G]);
                     },
                     std::make_integer_sequence<int, 4>{});
             },
@@ -818,7 +840,7 @@ inline void q6_k_pass(const PackedQ6_K& p, int H, const int8_t* a, const int32x4
         for (int G = 0; G < 2; ++G) {
             const int g = 4 * H + kOdd + 2 * G;
             for (int h = 0; h < 2; ++h)
-                scaled[h] = vmlaq_s32(scaled[h], dots[G][h], scale[2 * g + sub][h]);
+                scaled[h] = vmlaq_s32(scaled[h], dots[G][h].sums(), scale[2 * g + sub][h]);
         }
     }
 }
@@ -862,9 +884,7 @@ void token_q6_k(int64_t n_blocks, const PackedQ6_K* blocks, const BlockQ8_K* act
     vst1q_f32(y, acc[0]);
     vst1q_f32(y + 4, acc[1]);
 }
-#endif
 
-#if defined(__ARM_FEATURE_DOTPROD)
 // IQ4_XS against one token, the same integer sums and float steps as tokens_k<PackedIQ4_XS, 1>:
 // a sub-block's 128 bytes (4 dwords x both halves of the rows) come in two 64-byte loads, and
 // both halves are decoded and summed in one pass (tokens_k loads 16 bytes at a time, one half
@@ -884,19 +904,19 @@ void token_iq4_xs(int64_t n_blocks, const PackedIQ4_XS* blocks, const BlockQ8_K*
             // raw[k / 2].val[2 (k % 2) + h]: dword k of the sub-block, rows 4h..4h+3
             const uint8_t* bytes = &p.qs[0][0][0] + 128 * g;  // section g / 2, dword 4 (g % 2)
             const uint8x16x4_t raw[2] = {vld1q_u8_x4(bytes), vld1q_u8_x4(bytes + 64)};
-            int32x4_t sum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+            RowDots sum[2];  // rows 4h..
             unrolled(
                 [&](auto dword) {
                     constexpr int k = decltype(dword)::value;
                     for (int h = 0; h < 2; ++h) {
                         const uint8x16_t r = raw[k / 2].val[2 * (k % 2) + h];
-                        sum[h] = dot_lane<k>(sum[h], vqtbl1q_s8(levels, low_nibbles(r)), x0);
-                        sum[h] = dot_lane<k>(sum[h], vqtbl1q_s8(levels, high_nibbles(r)), x1);
+                        sum[h].add<k>(vqtbl1q_s8(levels, low_nibbles(r)), x0);
+                        sum[h].add<k>(vqtbl1q_s8(levels, high_nibbles(r)), x1);
                     }
                 },
                 std::make_integer_sequence<int, 4>{});
             for (int h = 0; h < 2; ++h)
-                scaled[h] = vmlaq_s32(scaled[h], sum[h], sc.scale[2 * g][h]);
+                scaled[h] = vmlaq_s32(scaled[h], sum[h].sums(), sc.scale[2 * g][h]);
         }
         int32x4_t m[2];
         offsets<PackedIQ4_XS>(sc, act[b], m);
@@ -909,9 +929,7 @@ void token_iq4_xs(int64_t n_blocks, const PackedIQ4_XS* blocks, const BlockQ8_K*
     vst1q_f32(y, acc[0]);
     vst1q_f32(y + 4, acc[1]);
 }
-#endif
 
-#if defined(__ARM_FEATURE_DOTPROD)
 // Q4_K / Q5_K against one token, the same integer sums and float steps as tokens_k<Packed, 1>:
 // section c's 256 bytes (8 dwords x both halves of the rows) come in four 64-byte loads and give
 // both of its groups, 2c from the low nibbles and 2c + 1 from the high ones (tokens_k loads
@@ -936,8 +954,7 @@ void token_q4_k(int64_t n_blocks, const PackedQ4_KLike<kFifthBit>* blocks, const
             // Q5_K: qh >> 2c (bit 2c to bit 0), and bit 2c + 1 to bit 4
             const int8x16_t to_bit0 = vdupq_n_s8(static_cast<int8_t>(-2 * c));
             const int8x16_t to_bit4 = vdupq_n_s8(static_cast<int8_t>(3 - 2 * c));
-            int32x4_t sum[2][2] = {};  // [group 2c + G][rows 4h..]
-            for (auto& g : sum) g[0] = g[1] = vdupq_n_s32(0);
+            RowDots sum[2][2];  // [group 2c + G][rows 4h..]
             unrolled(
                 [&](auto pair) {
                     constexpr int j = decltype(pair)::value;  // dwords 2j, 2j + 1
@@ -962,14 +979,15 @@ void token_q4_k(int64_t n_blocks, const PackedQ4_KLike<kFifthBit>* blocks, const
                                 v[1] = high_nibbles(raw.val[i]);
                             }
                             for (int G = 0; G < 2; ++G)
-                                sum[G][h] = dot_lane<k % 4>(sum[G][h], as_s8(v[G]), xs[G][k / 4]);
+                                sum[G][h].add<k % 4>(as_s8(v[G]), xs[G][k / 4]);
                         },
                         std::make_integer_sequence<int, 4>{});
                 },
                 std::make_integer_sequence<int, 4>{});
             for (int G = 0; G < 2; ++G) {
                 for (int h = 0; h < 2; ++h)
-                    scaled[h] = vmlaq_s32(scaled[h], sum[G][h], sc.scale[2 * (2 * c + G)][h]);
+                    scaled[h] =
+                        vmlaq_s32(scaled[h], sum[G][h].sums(), sc.scale[2 * (2 * c + G)][h]);
             }
         }
         int32x4_t m[2];
@@ -983,7 +1001,6 @@ void token_q4_k(int64_t n_blocks, const PackedQ4_KLike<kFifthBit>* blocks, const
     vst1q_f32(y, acc[0]);
     vst1q_f32(y + 4, acc[1]);
 }
-#endif
 
 #if defined(__ARM_FEATURE_MATMUL_INT8)
 // A K-quant batch through SMMLA, as the 32-value types' (pairs_32): two tokens' Q8_K values of
@@ -1122,7 +1139,6 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
     for (; t + 8 <= a.n_tokens; t += 8) tokens_k<Packed, 8>(n_blocks, blocks, a, t, y, y_stride);
     for (; t + 4 <= a.n_tokens; t += 4) tokens_k<Packed, 4>(n_blocks, blocks, a, t, y, y_stride);
     for (; t + 2 <= a.n_tokens; t += 2) tokens_k<Packed, 2>(n_blocks, blocks, a, t, y, y_stride);
-#if defined(__ARM_FEATURE_DOTPROD)
     for (; t < a.n_tokens; ++t) {  // one token (generation): the kernels above where there is one
         const auto* act = reinterpret_cast<const BlockQ8_K*>(a.rows + t * a.row_stride);
         if constexpr (std::is_same_v<Packed, PackedQ6_K>) {
@@ -1136,8 +1152,6 @@ void gemm_k_packed(int64_t n, const void* packed, const Q8Batch& a, float* y, si
             tokens_k<Packed, 1>(n_blocks, blocks, a, t, y, y_stride);
         }
     }
-#endif
-    for (; t < a.n_tokens; ++t) tokens_k<Packed, 1>(n_blocks, blocks, a, t, y, y_stride);
 }
 
 }  // namespace
