@@ -802,6 +802,7 @@ void tokens_k(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, 
 //   R = 2: ql0's high nibble under qh's bits 4, 5    (SRI by 4 into qh & 0x30)
 //   R = 1: ql1's low nibble under qh's bits 2, 3     (SLI of qh >> 2 by 4, then & 0x3f)
 //   R = 3: ql1's high nibble under qh's bits 6, 7    (SRI by 4 into qh >> 2: its top bits are 0)
+//
 // One pass of token_q6_k: groups 4H + kOdd and 4H + kOdd + 2 of both halves of the rows. The
 // loop over each group's two 16-value halves stays a loop: unrolled, GCC hoisted the 64-byte
 // loads and spilled them.
