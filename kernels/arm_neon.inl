@@ -639,7 +639,9 @@ void lattice_dots(int64_t n, const void* x, const void* y, size_t y_stride, floa
                     odd[k] = D::scale(xb, 4 * q + k, 0);
                 }
             }
-            int32x4_t scales[2] = {vld1q_s32(odd), vld1q_s32(odd + 4)};
+            int32x4_t scales[2];
+            scales[0] = vld1q_s32(odd);
+            if constexpr (D::kScalePer16) scales[1] = vld1q_s32(odd + 4);
             for (int r = 0; r < kRows; ++r) {
                 const int8_t* a = yb[r]->qs + 128 * q;
                 const int32x4_t zero = vdupq_n_s32(0);
