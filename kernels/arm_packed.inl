@@ -736,6 +736,20 @@ inline void offsets(const KScales& sc, const BlockQ8_K& act, int32x4_t m[2]) {
     }
 }
 
+// One token's float step for a super-block of the 8 rows: its scaled integer sums (rows 4h..
+// in scaled[h]) less the offsets' term, times the scales, into acc[h].
+template <typename Packed>
+inline void add_super_block(const KScales& sc, const BlockQ8_K& act, const int32x4_t scaled[2],
+                            float32x4_t acc[2]) {
+    int32x4_t m[2];
+    offsets<Packed>(sc, act, m);
+    for (int h = 0; h < 2; ++h) {
+        float32x4_t f = vmulq_f32(sc.d[h], vcvtq_f32_s32(scaled[h]));
+        f = vfmsq_f32(f, sc.coef_d[h], vcvtq_f32_s32(m[h]));
+        acc[h] = vfmaq_n_f32(acc[h], f, act.d);
+    }
+}
+
 // Tokens t0 .. t0 + kTokens - 1 against one packed group of K-quant super-blocks. Per group of
 // 32 values, each half of the rows is decoded once (8 registers) and meets every token; the
 // scaled sums stay in int32 until the super-block ends. (With i8mm, batches of the types with
@@ -776,15 +790,7 @@ void tokens_k(int64_t n_blocks, const Packed* blocks, const Q8Batch& a, int t0, 
                 }
             },
             std::make_integer_sequence<int, 8>{});
-        for (int t = 0; t < kTokens; ++t) {
-            int32x4_t m[2];
-            offsets<Packed>(sc, act[t][b], m);
-            for (int h = 0; h < 2; ++h) {
-                float32x4_t f = vmulq_f32(sc.d[h], vcvtq_f32_s32(scaled[t][h]));
-                f = vfmsq_f32(f, sc.coef_d[h], vcvtq_f32_s32(m[h]));
-                acc[t][h] = vfmaq_n_f32(acc[t][h], f, act[t][b].d);
-            }
-        }
+        for (int t = 0; t < kTokens; ++t) add_super_block<Packed>(sc, act[t][b], scaled[t], acc[t]);
     }
     for (int t = 0; t < kTokens; ++t) {
         vst1q_f32(y + (t0 + t) * y_stride, acc[t][0]);
@@ -919,13 +925,7 @@ void token_iq4_xs(int64_t n_blocks, const PackedIQ4_XS* blocks, const BlockQ8_K*
             for (int h = 0; h < 2; ++h)
                 scaled[h] = vmlaq_s32(scaled[h], sum[h].sums(), sc.scale[2 * g][h]);
         }
-        int32x4_t m[2];
-        offsets<PackedIQ4_XS>(sc, act[b], m);
-        for (int h = 0; h < 2; ++h) {
-            float32x4_t f = vmulq_f32(sc.d[h], vcvtq_f32_s32(scaled[h]));
-            f = vfmsq_f32(f, sc.coef_d[h], vcvtq_f32_s32(m[h]));
-            acc[h] = vfmaq_n_f32(acc[h], f, act[b].d);
-        }
+        add_super_block<PackedIQ4_XS>(sc, act[b], scaled, acc);
     }
     vst1q_f32(y, acc[0]);
     vst1q_f32(y + 4, acc[1]);
@@ -991,13 +991,7 @@ void token_q4_k(int64_t n_blocks, const PackedQ4_KLike<kFifthBit>* blocks, const
                         vmlaq_s32(scaled[h], sum[G][h].sums(), sc.scale[2 * (2 * c + G)][h]);
             }
         }
-        int32x4_t m[2];
-        offsets<Packed>(sc, act[b], m);
-        for (int h = 0; h < 2; ++h) {
-            float32x4_t f = vmulq_f32(sc.d[h], vcvtq_f32_s32(scaled[h]));
-            f = vfmsq_f32(f, sc.coef_d[h], vcvtq_f32_s32(m[h]));
-            acc[h] = vfmaq_n_f32(acc[h], f, act[b].d);
-        }
+        add_super_block<Packed>(sc, act[b], scaled, acc);
     }
     vst1q_f32(y, acc[0]);
     vst1q_f32(y + 4, acc[1]);
