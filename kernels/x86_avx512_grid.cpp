@@ -54,14 +54,15 @@ std::array<Entry, N> plus_128(const std::array<Entry, N>& grid) {
     for (size_t i = 0; i < N; ++i) out[i] = grid[i] ^ high_bits;
     return out;
 }
-// IQ1's grid (values -1, 0, 1) as 8 v + 128: the weights are 8 g + s with the shift s = +-1
-// added per group (x86_grid_decode.inl says why the factor 1/8 comes at the end, exactly).
-std::array<uint64_t, 2048> iq1_eight_times_plus_128() {
+// IQ1's grid (values -1, 0, 1) as 8 v + 1 + 128: the weights are 8 g + s with the shift s =
+// +-1 per group (x86_grid_decode.inl says why the factor 1/8 comes at the end, exactly), here
+// + 1, the negative shifts' 2 taken off after the lookup (add_shifts).
+std::array<uint64_t, 2048> iq1_eight_times_plus_129() {
     std::array<uint64_t, 2048> out{};
     for (size_t i = 0; i < out.size(); ++i) {
         for (int j = 0; j < 8; ++j) {
             const auto v = static_cast<int8_t>(kIq1sGrid[i] >> (8 * j));
-            out[i] |= static_cast<uint64_t>(static_cast<uint8_t>(8 * v + 128)) << (8 * j);
+            out[i] |= static_cast<uint64_t>(static_cast<uint8_t>(8 * v + 129)) << (8 * j);
         }
     }
     return out;
@@ -74,7 +75,7 @@ const auto* grid_plus_128() {
     return grid.data();
 }
 const uint64_t* iq1s_grid() {
-    static const auto grid = iq1_eight_times_plus_128();
+    static const auto grid = iq1_eight_times_plus_129();
     return grid.data();
 }
 
@@ -140,6 +141,34 @@ inline __m512i gather8(const uint64_t* table, Index i) {
     const __m256i low = _mm256_inserti128_si256(_mm256_castsi128_si256(pair(0)), pair(2), 1);
     const __m256i high = _mm256_inserti128_si256(_mm256_castsi128_si256(pair(4)), pair(6), 1);
     return _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1);
+}
+// ... with the 8 indices as 16-bit lanes of a vector (IQ1, IQ2_S: built from bit fields in a
+// few vector operations), moved to general registers as two 64-bit words: through memory the
+// loads waited on the vector store (no forwarding from a 512-bit store on Zen 4; IQ1_M's row
+// kernel took 1.4x the time), and assembled in scalar code they cost 5 operations each.
+inline __m512i gather8(const uint64_t* table, __m128i indices) {
+    const uint64_t four[2] = {static_cast<uint64_t>(_mm_cvtsi128_si64(indices)),
+                              static_cast<uint64_t>(_mm_extract_epi64(indices, 1))};
+    return gather8(table,
+                   [&four](int k) { return static_cast<uint16_t>(four[k / 4] >> (16 * (k % 4))); });
+}
+
+// 32 grid indices as 16-bit lanes: byte e of `low` | the top bits of entry e, a field of kBits
+// at bit kBits (e % 4) of word e / 4 of `fields` (8 words).
+template <int kBits>
+inline __m512i indices_of_fields(const uint8_t* low, __m128i fields) {
+    constexpr int64_t kFourTimes = 0x0001000100010001;  // 64-bit lane j: word j, 4 times
+    const __m512i words = _mm512_permutexvar_epi16(
+        _mm512_setr_epi64(0, kFourTimes, 2 * kFourTimes, 3 * kFourTimes, 4 * kFourTimes,
+                          5 * kFourTimes, 6 * kFourTimes, 7 * kFourTimes),
+        _mm512_castsi128_si512(fields));
+    const __m512i shifts = _mm512_set1_epi64(int64_t{3 * kBits} << 48 | int64_t{2 * kBits} << 32 |
+                                             int64_t{kBits} << 16);
+    const __m512i top =
+        _mm512_and_si512(_mm512_srlv_epi16(words, shifts), every_u16((1 << kBits) - 1));
+    const __m512i bytes =
+        _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(low)));
+    return _mm512_or_si512(bytes, _mm512_slli_epi16(top, 8));
 }
 
 // The 16 scales (one per 16 values) as int32 lanes, 2 s + 1 for the stored s: from 16 nibbles
@@ -285,13 +314,10 @@ struct IQ2_S {
     // 2e, 2e + 1 of the 64 bits of qh.
     static void values(const Block& b, __m512i w[4]) {
         const uint64_t* grid = grid_plus_128<kIq2sGrid>();
+        const __m512i index = indices_of_fields<2>(
+            b.qs, _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qh))));
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) {
-            const uint8_t* q = b.qs + 8 * c;
-            const uint8_t* qh = b.qh + 2 * c;
-            w[c] = gather8(
-                grid, [q, qh](int k) { return q[k] | ((qh[k / 4] >> (2 * (k % 4))) & 3) << 8; });
-        }
+        for (int c = 0; c < 4; ++c) w[c] = gather8(grid, _mm512_extracti32x4_epi32(index, c));
         apply_signs(b.qs + kQK_K / 8, w);
     }
     static __m512i scales(const Block& b) {
@@ -345,11 +371,10 @@ struct IQ3_S {
     }
 };
 
-// IQ1: entries of 8 g + 128; the shift s = +-1 added per group of 8: +1 everywhere, then 2
-// off the groups (64-bit lanes) whose shift is negative (no byte borrows: every byte >= 119).
+// IQ1: entries of 8 g + 1 + 128; 2 off the groups (64-bit lanes) whose shift s is negative
+// (no byte borrows: every byte >= 121).
 inline __m512i add_shifts(__m512i g, __mmask8 negative) {
-    const __m512i plus = _mm512_add_epi8(g, _mm512_set1_epi8(1));
-    return _mm512_mask_sub_epi64(plus, negative, plus,
+    return _mm512_mask_sub_epi64(g, negative, g,
                                  _mm512_set1_epi64(static_cast<int64_t>(0x0202020202020202ull)));
 }
 struct IQ1_S {
@@ -360,12 +385,12 @@ struct IQ1_S {
     // is the sign of sub-block ib's shift.
     static void values(const Block& b, __m512i w[4]) {
         const uint64_t* grid = iq1s_grid();
+        const __m512i index =
+            indices_of_fields<3>(b.qs, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh)));
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
-            const uint8_t* q = b.qs + 8 * c;
             const uint16_t* qh = b.qh + 2 * c;
-            const __m512i g = gather8(
-                grid, [q, qh](int k) { return q[k] | ((qh[k / 4] >> (3 * (k % 4))) & 7) << 8; });
+            const __m512i g = gather8(grid, _mm512_extracti32x4_epi32(index, c));
             const auto negative =
                 static_cast<__mmask8>((qh[0] >> 15 ? 0x0f : 0) | (qh[1] >> 15 ? 0xf0 : 0));
             w[c] = add_shifts(g, negative);
@@ -397,15 +422,13 @@ struct IQ1_M {
         const __m512i top = _mm512_cvtepu8_epi16(_mm256_and_si256(nibbles, _mm256_set1_epi8(7)));
         const __m512i low_bytes =
             _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)));
-        alignas(64) uint16_t index[32];
-        _mm512_store_si512(index, _mm512_or_si512(low_bytes, _mm512_slli_epi16(top, 8)));
+        const __m512i index = _mm512_or_si512(low_bytes, _mm512_slli_epi16(top, 8));
         // Bit 3 of each nibble: the sign of its entry's shift.
         const uint32_t negative = _mm256_test_epi8_mask(nibbles, _mm256_set1_epi8(8));
         const uint64_t* grid = iq1s_grid();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
-            const uint16_t* i = index + 8 * c;
-            w[c] = add_shifts(gather8(grid, [i](int k) { return i[k]; }),
+            w[c] = add_shifts(gather8(grid, _mm512_extracti32x4_epi32(index, c)),
                               static_cast<__mmask8>(negative >> (8 * c)));
         }
     }
