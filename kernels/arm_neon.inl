@@ -326,6 +326,20 @@ struct SignUnits {
 };
 inline constexpr SignUnits kSignUnits;
 
+// IQ2_XS's 8 groups of 16 bits (a 9-bit index, 7 sign bits) -> the groups' 8 sign bits as
+// bytes (the 8th the parity of the 7: iq_signs) ...
+inline uint8x16_t seven_bit_sign_bytes(const uint16_t* groups) {
+    const uint8x8_t seven = vmovn_u16(vshrq_n_u16(vld1q_u16(groups), 9));
+    return vcombine_u8(vsli_n_u8(seven, vcnt_u8(seven), 7), vdup_n_u8(0));
+}
+// ... and groups 2j and 2j + 1 of them as a mask of 16 values, 0xff where negative: each byte
+// spread over its 8 values (TBL), bit b % 8 of value b tested (CMTST).
+inline int8x16_t negative_pair(uint8x16_t sign_bytes, int j) {
+    const uint8x16_t pick = vcombine_u8(vdup_n_u8(2 * j), vdup_n_u8(2 * j + 1));
+    const uint8x16_t bits = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
+    return vreinterpretq_s8_u8(vtstq_u8(vqtbl1q_u8(sign_bytes, pick), bits));
+}
+
 // IQ2_XS's 16 scales 2 s + 1 (s: the nibbles of scales[], low first, one per 16 values), four
 // sub-blocks to a vector: scale4[q] lane l is sub-block 4q + l's.
 inline void iq2_xs_scales(const BlockIQ2_XS& b, int32x4_t scale4[4]) {
@@ -349,7 +363,6 @@ template <int kRows>
 void iq2_xs_dots(int64_t n, const void* x, const void* y, size_t y_stride, float* out) {
     float sum[kRows] = {};
     const uint64_t* grid = kIq2xsGrid.data();
-    const uint64_t* units = kSignUnits.units;
     for (int64_t i = 0; i < n / kQK_K; ++i) {
         const BlockIQ2_XS& xb = blocks_of<BlockIQ2_XS>(x)[i];
         const BlockQ8_K* yb[kRows];
@@ -364,13 +377,23 @@ void iq2_xs_dots(int64_t n, const void* x, const void* y, size_t y_stride, float
             int8x16_t v[4];            // their values
             uint64_t four[2];          // entries 8q .. 8q + 7, 16 bits each: a 9-bit index, 7 signs
             std::memcpy(four, xb.qs + 8 * q, sizeof(four));
+            // The 8 entries' sign bytes, for one token (below).
+            const uint8x16_t sign_bytes = seven_bit_sign_bytes(xb.qs + 8 * q);
             for (int j = 0; j < 4; ++j) {
                 const uint64_t e = four[j / 2] >> (32 * (j % 2));  // entries 8q + 2j, + 1
                 const int8x16_t magnitudes =
                     vcombine_s8(entry8(grid, e & 511), entry8(grid, (e >> 16) & 511));
-                const int8x16_t signs =
-                    vcombine_s8(entry8(units, (e >> 9) & 127), entry8(units, (e >> 25) & 127));
-                v[j] = vmulq_s8(magnitudes, signs);
+                if constexpr (kRows == 1) {
+                    // One token: the signs as a mask made in vectors (4% fewer instructions than
+                    // the table's loads); for 4 or 8 the decoding is shared by the tokens, and
+                    // the table keeps the registers free for them.
+                    const int8x16_t negative = negative_pair(sign_bytes, j);
+                    v[j] = vsubq_s8(veorq_s8(magnitudes, negative), negative);
+                } else {
+                    v[j] = vmulq_s8(magnitudes,
+                                    vcombine_s8(entry8(kSignUnits.units, (e >> 9) & 127),
+                                                entry8(kSignUnits.units, (e >> 25) & 127)));
+                }
             }
             // Each token's four sub-block sums, one a lane, at once (few registers live: 8
             // tokens fit beside the values).
