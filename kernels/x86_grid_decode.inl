@@ -157,7 +157,6 @@ struct DecodeIQ3_S {
 inline __m256i eight_times(__m256i grid) {  // grid in -1, 0, 1
     return _mm256_sign_epi8(_mm256_set1_epi8(8), grid);
 }
-constexpr uint64_t kPlusOnes = 0x0101010101010101ull, kMinusOnes = ~uint64_t{0};
 struct DecodeIQ1_S {
     using Block = BlockIQ1_S;
     static constexpr float kFactor = 0.125f;
@@ -186,11 +185,14 @@ struct DecodeIQ1_M {
         const __m256i grid =
             four_u64(kIq1sGrid[iq1_m_index(b, ib, 0)], kIq1sGrid[iq1_m_index(b, ib, 1)],
                      kIq1sGrid[iq1_m_index(b, ib, 2)], kIq1sGrid[iq1_m_index(b, ib, 3)]);
-        uint64_t shifts[4];
-        for (int l = 0; l < 4; ++l)
-            shifts[l] = iq1_m_shift_negative(b, ib, l) ? kMinusOnes : kPlusOnes;
-        return _mm256_add_epi8(eight_times(grid),
-                               four_u64(shifts[0], shifts[1], shifts[2], shifts[3]));
+        // Group l's shift sign is bit 4 l + 3 of the sub-block's two qh bytes: all ones (-1)
+        // in 64-bit lane l where it is set, the bytes 1 where not.
+        uint16_t qh;
+        std::memcpy(&qh, b.qh + 2 * ib, 2);
+        const __m256i bits = _mm256_setr_epi64x(0x8, 0x80, 0x800, 0x8000);
+        const __m256i negative =
+            _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x(qh), bits), bits);
+        return _mm256_add_epi8(eight_times(grid), _mm256_or_si256(negative, _mm256_set1_epi8(1)));
     }
     static void scales(const Block& b, int ib, int& lo, int& hi) {
         uint16_t sc[4];
