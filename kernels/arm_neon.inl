@@ -384,9 +384,9 @@ void iq2_xs_dots(int64_t n, const void* x, const void* y, size_t y_stride, float
                 const int8x16_t magnitudes =
                     vcombine_s8(entry8(grid, e & 511), entry8(grid, (e >> 16) & 511));
                 if constexpr (kRows == 1) {
-                    // One token: the signs as a mask made in vectors (4% fewer instructions than
-                    // the table's loads); for 4 or 8 the decoding is shared by the tokens, and
-                    // the table keeps the registers free for them.
+                    // One token: the signs as a mask made in vectors (fewer instructions than
+                    // the table's loads: docs/optimizations.md); for 4 or 8 the decoding is
+                    // shared by the tokens, and the table keeps the registers free for them.
                     const int8x16_t negative = negative_pair(sign_bytes, j);
                     v[j] = vsubq_s8(veorq_s8(magnitudes, negative), negative);
                 } else {

@@ -143,9 +143,10 @@ inline __m512i gather8(const uint64_t* table, Index i) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1);
 }
 // ... with the 8 indices as 16-bit lanes of a vector (IQ1, IQ2_S: built from bit fields in a
-// few vector operations), moved to general registers as two 64-bit words: through memory the
-// loads waited on the vector store (no forwarding from a 512-bit store on Zen 4; IQ1_M's row
-// kernel took 1.4x the time), and assembled in scalar code they cost 5 operations each.
+// few vector operations), moved to general registers as two 64-bit words: read back through
+// memory, the loads waited on the vector store (Zen 4 does not forward a 512-bit store to
+// narrower loads), and put together in scalar code each index took 5 operations
+// (docs/optimizations.md).
 inline __m512i gather8(const uint64_t* table, __m128i indices) {
     const uint64_t four[2] = {static_cast<uint64_t>(_mm_cvtsi128_si64(indices)),
                               static_cast<uint64_t>(_mm_extract_epi64(indices, 1))};
