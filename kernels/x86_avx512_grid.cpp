@@ -154,6 +154,16 @@ inline __m512i gather8(const uint64_t* table, __m128i indices) {
                    [&four](int k) { return static_cast<uint16_t>(four[k / 4] >> (16 * (k % 4))); });
 }
 
+// f(c, quarter c) for the four 128-bit quarters of a vector, in order (the immediates written
+// out: a loop's counter is not one in the -O1 sanitizer build).
+template <typename F>
+[[gnu::always_inline]] inline void for_quarters(__m512i v, F f) {
+    f(0, _mm512_castsi512_si128(v));
+    f(1, _mm512_extracti32x4_epi32(v, 1));
+    f(2, _mm512_extracti32x4_epi32(v, 2));
+    f(3, _mm512_extracti32x4_epi32(v, 3));
+}
+
 // 32 grid indices as 16-bit lanes: byte e of `low` | the top bits of entry e, a field of kBits
 // at bit kBits (e % 4) of word e / 4 of `fields` (8 words).
 template <int kBits>
@@ -317,13 +327,10 @@ struct IQ2_S {
         const uint64_t* grid = grid_plus_128<kIq2sGrid>();
         const __m512i index = indices_of_fields<2>(
             b.qs, _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qh))));
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) w[c] = gather8(grid, _mm512_extracti32x4_epi32(index, c));
+        for_quarters(index, [&](int c, __m128i entries) { w[c] = gather8(grid, entries); });
         apply_signs(b.qs + kQK_K / 8, w);
     }
-    static __m512i scales(const Block& b) {
-        return odd_scales_of_nibbles(b.scales);
-    }
+    static __m512i scales(const Block& b) { return odd_scales_of_nibbles(b.scales); }
 };
 struct IQ3_XXS {
     using Block = BlockIQ3_XXS;
@@ -388,14 +395,12 @@ struct IQ1_S {
         const uint64_t* grid = iq1s_grid();
         const __m512i index =
             indices_of_fields<3>(b.qs, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh)));
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) {
+        for_quarters(index, [&](int c, __m128i entries) {
             const uint16_t* qh = b.qh + 2 * c;
-            const __m512i g = gather8(grid, _mm512_extracti32x4_epi32(index, c));
             const auto negative =
                 static_cast<__mmask8>((qh[0] >> 15 ? 0x0f : 0) | (qh[1] >> 15 ? 0xf0 : 0));
-            w[c] = add_shifts(g, negative);
-        }
+            w[c] = add_shifts(gather8(grid, entries), negative);
+        });
     }
     static __m512i scales(const Block& b) {
         const __m256i qh =
@@ -427,11 +432,9 @@ struct IQ1_M {
         // Bit 3 of each nibble: the sign of its entry's shift.
         const uint32_t negative = _mm256_test_epi8_mask(nibbles, _mm256_set1_epi8(8));
         const uint64_t* grid = iq1s_grid();
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) {
-            w[c] = add_shifts(gather8(grid, _mm512_extracti32x4_epi32(index, c)),
-                              static_cast<__mmask8>(negative >> (8 * c)));
-        }
+        for_quarters(index, [&](int c, __m128i entries) {
+            w[c] = add_shifts(gather8(grid, entries), static_cast<__mmask8>(negative >> (8 * c)));
+        });
     }
     // Scale j (values 16j..) is bits 3 (j % 4) .. of the j / 4th 16-bit word.
     static __m512i scales(const Block& b) {
@@ -482,7 +485,7 @@ template <typename D>
 
 // Lane j = the sum of the lanes of v[j], for 8 vectors: each folded to 256 bits, then a
 // transposing tree (integer sums: exact in any order).
-inline __m256i sum_lanes8(const __m512i v[8]) {
+[[gnu::always_inline]] inline __m256i sum_lanes8(const __m512i v[8]) {
     __m256i h[8];
     for (int j = 0; j < 8; ++j)
         h[j] = _mm256_add_epi32(_mm512_castsi512_si256(v[j]), _mm512_extracti64x4_epi64(v[j], 1));
