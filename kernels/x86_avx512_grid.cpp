@@ -323,12 +323,20 @@ struct IQ2_S {
     static float scale(const Block& b) { return _cvtsh_ss(b.d); }
     // Index low bytes in qs[0..31], sign bytes in qs[32..63]; entry e's top 2 bits are bits
     // 2e, 2e + 1 of the 64 bits of qh.
-    static void values(const Block& b, __m512i w[4]) {
+    struct Prepared {
+        __m512i index;
+        const uint8_t* signs;
+    };
+    static Prepared prepare(const Block& b) {
+        return {
+            indices_of_fields<2>(
+                b.qs, _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qh)))),
+            b.qs + kQK_K / 8};
+    }
+    static void values(const Prepared& p, __m512i w[4]) {
         const uint64_t* grid = grid_plus_128<kIq2sGrid>();
-        const __m512i index = indices_of_fields<2>(
-            b.qs, _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qh))));
-        for_quarters(index, [&](int c, __m128i entries) { w[c] = gather8(grid, entries); });
-        apply_signs(b.qs + kQK_K / 8, w);
+        for_quarters(p.index, [&](int c, __m128i entries) { w[c] = gather8(grid, entries); });
+        apply_signs(p.signs, w);
     }
     static __m512i scales(const Block& b) { return odd_scales_of_nibbles(b.scales); }
 };
@@ -391,15 +399,23 @@ struct IQ1_S {
     static float scale(const Block& b) { return _cvtsh_ss(b.d); }
     // Entry 4 ib + l: low byte qs[4 ib + l], top 3 bits at bit 3 l of qh[ib]; qh[ib]'s bit 15
     // is the sign of sub-block ib's shift.
-    static void values(const Block& b, __m512i w[4]) {
+    struct Prepared {
+        __m512i index;
+        uint32_t negative;  // bit e: entry e's shift is negative
+    };
+    static Prepared prepare(const Block& b) {
+        const __m128i qh = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh));
+        // Byte e: the upper byte of qh[e / 4], whose top bit is the shift's sign.
+        const __m256i upper = _mm256_shuffle_epi8(
+            _mm256_broadcastsi128_si256(qh),
+            _mm256_setr_epi8(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7, 9, 9, 9, 9, 11, 11, 11,
+                             11, 13, 13, 13, 13, 15, 15, 15, 15));
+        return {indices_of_fields<3>(b.qs, qh), _mm256_movepi8_mask(upper)};
+    }
+    static void values(const Prepared& p, __m512i w[4]) {
         const uint64_t* grid = iq1s_grid();
-        const __m512i index =
-            indices_of_fields<3>(b.qs, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh)));
-        for_quarters(index, [&](int c, __m128i entries) {
-            const uint16_t* qh = b.qh + 2 * c;
-            const auto negative =
-                static_cast<__mmask8>((qh[0] >> 15 ? 0x0f : 0) | (qh[1] >> 15 ? 0xf0 : 0));
-            w[c] = add_shifts(gather8(grid, entries), negative);
+        for_quarters(p.index, [&](int c, __m128i entries) {
+            w[c] = add_shifts(gather8(grid, entries), static_cast<__mmask8>(p.negative >> (8 * c)));
         });
     }
     static __m512i scales(const Block& b) {
@@ -418,7 +434,11 @@ struct IQ1_M {
         return d;
     }
     // Entry e: low byte qs[e], then nibble e of qh's bits: 3 index bits and the shift's sign.
-    static void values(const Block& b, __m512i w[4]) {
+    struct Prepared {
+        __m512i index;      // the 32 entries' grid indices, 16-bit lanes
+        uint32_t negative;  // bit e: entry e's shift is negative
+    };
+    static Prepared prepare(const Block& b) {
         // The 32 nibbles of qh in entry order (byte e), then the indices in 16-bit lanes.
         const __m128i qh = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh));
         const __m128i low = _mm_and_si128(qh, _mm_set1_epi8(0x0f));
@@ -428,12 +448,14 @@ struct IQ1_M {
         const __m512i top = _mm512_cvtepu8_epi16(_mm256_and_si256(nibbles, _mm256_set1_epi8(7)));
         const __m512i low_bytes =
             _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)));
-        const __m512i index = _mm512_or_si512(low_bytes, _mm512_slli_epi16(top, 8));
         // Bit 3 of each nibble: the sign of its entry's shift.
-        const uint32_t negative = _mm256_test_epi8_mask(nibbles, _mm256_set1_epi8(8));
+        return {_mm512_or_si512(low_bytes, _mm512_slli_epi16(top, 8)),
+                _mm256_test_epi8_mask(nibbles, _mm256_set1_epi8(8))};
+    }
+    static void values(const Prepared& p, __m512i w[4]) {
         const uint64_t* grid = iq1s_grid();
-        for_quarters(index, [&](int c, __m128i entries) {
-            w[c] = add_shifts(gather8(grid, entries), static_cast<__mmask8>(negative >> (8 * c)));
+        for_quarters(p.index, [&](int c, __m128i entries) {
+            w[c] = add_shifts(gather8(grid, entries), static_cast<__mmask8>(p.negative >> (8 * c)));
         });
     }
     // Scale j (values 16j..) is bits 3 (j % 4) .. of the j / 4th 16-bit word.
@@ -459,12 +481,35 @@ inline __m512i scale_of_lane(__m512i scales, int c) {
     return _mm512_permutexvar_epi32(_mm512_add_epi32(quarter, _mm512_set1_epi32(4 * c)), scales);
 }
 
+// A decoder whose grid indices are built in vectors (IQ1_S, IQ1_M, IQ2_S) splits values() in
+// two: prepare(b), the indices, and values(prepared, w), the loads. The one-token kernel
+// prepares a packed group's 8 rows first, then loads them: a row's loads wait on a chain of
+// some 30 cycles (the fields taken apart, the indices moved to general registers), and with
+// each row's steps one after the other the out-of-order window held little more than one
+// row's work (docs/optimizations.md). The others' prepare() is the block's address.
+template <typename D>
+concept Prepares = requires(const typename D::Block& b) {
+    D::prepare(b);
+};
+template <typename D>
+[[gnu::always_inline]] inline auto prepare(const typename D::Block& b) {
+    if constexpr (Prepares<D>) {
+        return D::prepare(b);
+    } else {
+        return &b;
+    }
+}
 // One super-block against one token's Q8_K block: int32 lanes whose sum is the reference's
 // integer sum.
-template <typename D>
-[[gnu::always_inline]] inline __m512i block_lanes(const typename D::Block& b, const BlockQ8_K& a) {
+template <typename D, typename Prepared>
+[[gnu::always_inline]] inline __m512i block_lanes(const Prepared& p, const typename D::Block& b,
+                                                  const BlockQ8_K& a) {
     __m512i w[4];
-    D::values(b, w);
+    if constexpr (Prepares<D>) {
+        D::values(p, w);
+    } else {
+        D::values(*p, w);
+    }
     const __m512i scales = D::scales(b);
     __m512i total = _mm512_setzero_si512();
 #pragma GCC unroll 4
@@ -480,7 +525,7 @@ template <typename D>
 }
 template <typename D>
 [[gnu::always_inline]] inline int32_t block_dot(const typename D::Block& b, const BlockQ8_K& a) {
-    return _mm512_reduce_add_epi32(block_lanes<D>(b, a));
+    return _mm512_reduce_add_epi32(block_lanes<D>(prepare<D>(b), b, a));
 }
 
 // Lane j = the sum of the lanes of v[j], for 8 vectors: each folded to 256 bits, then a
@@ -538,9 +583,18 @@ void gemm_packed8_grid(int64_t n, const void* packed, const Q8Batch& a, float* y
             prefetch_ahead<Group, 1>(groups, i, n_blocks);
             __m512i lanes[8];
             alignas(32) float d[8];
-            for (int j = 0; j < 8; ++j) {
-                lanes[j] = block_lanes<D>(groups[i].rows[j], act[i]);
-                d[j] = D::scale(groups[i].rows[j]);
+            if constexpr (Prepares<D>) {  // (the others measured slower in two passes)
+                decltype(D::prepare(groups[i].rows[0])) prepared[8];
+                for (int j = 0; j < 8; ++j) prepared[j] = D::prepare(groups[i].rows[j]);
+                for (int j = 0; j < 8; ++j) {
+                    lanes[j] = block_lanes<D>(prepared[j], groups[i].rows[j], act[i]);
+                    d[j] = D::scale(groups[i].rows[j]);
+                }
+            } else {
+                for (int j = 0; j < 8; ++j) {
+                    lanes[j] = block_lanes<D>(&groups[i].rows[j], groups[i].rows[j], act[i]);
+                    d[j] = D::scale(groups[i].rows[j]);
+                }
             }
             const __m256 scale = _mm256_mul_ps(_mm256_load_ps(d), _mm256_set1_ps(act[i].d));
             sum = _mm256_add_ps(sum, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sum_lanes8(lanes))));
