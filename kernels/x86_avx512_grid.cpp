@@ -485,8 +485,9 @@ inline __m512i scale_of_lane(__m512i scales, int c) {
 // two: prepare(b), the indices, and values(prepared, w), the loads. The one-token kernel
 // prepares a packed group's 8 rows first, then loads them: a row's loads wait on a chain of
 // some 30 cycles (the fields taken apart, the indices moved to general registers), and with
-// each row's steps one after the other the out-of-order window held little more than one
-// row's work (docs/optimizations.md). The others' prepare() is the block's address.
+// each row's steps one after the other the out-of-order window seems to have held little
+// more than one row's work: fewer operations and other ports did not help, this did
+// (docs/optimizations.md). The others' prepare() is the block's address.
 template <typename D>
 concept Prepares = requires(const typename D::Block& b) {
     D::prepare(b);
