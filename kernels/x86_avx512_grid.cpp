@@ -593,7 +593,8 @@ void gemm_packed8_grid(int64_t n, const void* packed, const Q8Batch& a, float* y
                 }
             } else {
                 for (int j = 0; j < 8; ++j) {
-                    lanes[j] = block_lanes<D>(&groups[i].rows[j], groups[i].rows[j], act[i]);
+                    lanes[j] =
+                        block_lanes<D>(prepare<D>(groups[i].rows[j]), groups[i].rows[j], act[i]);
                     d[j] = D::scale(groups[i].rows[j]);
                 }
             }
