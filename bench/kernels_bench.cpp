@@ -129,11 +129,11 @@ void BM_Packed(benchmark::State& state, TensorType type, int rows_per_call, int 
     const size_t row_bytes = ember::row_bytes(type, cols);
     std::mt19937 rng(1);
     const std::vector<uint8_t> weights = random_weights(type, rows, cols, rng);
-    std::vector<uint8_t> packed(weights.size());
-    for (int64_t g = 0; g < rows / 8; ++g) {
+    const size_t group_bytes = ember::packed_group_bytes(k, cols, row_bytes);
+    std::vector<uint8_t> packed(rows / 8 * group_bytes);
+    for (int64_t g = 0; g < rows / 8; ++g)
         k.pack8(cols, weights.data() + 8 * g * row_bytes, row_bytes,
-                packed.data() + 8 * g * row_bytes);
-    }
+                packed.data() + g * group_bytes);
     const Batch batch = random_batch(k, cols, n_tokens, rng);
     std::vector<float> y(rows * n_tokens);
     for (auto _ : state) {
@@ -141,7 +141,7 @@ void BM_Packed(benchmark::State& state, TensorType type, int rows_per_call, int 
                                           : rows_per_call == 16 ? k.gemm_packed16
                                                                 : k.gemm_packed8;
         for (int64_t g = 0; g < rows / 8; g += rows_per_call / 8)
-            gemm(cols, packed.data() + 8 * g * row_bytes, batch.view, y.data() + 8 * g, rows);
+            gemm(cols, packed.data() + g * group_bytes, batch.view, y.data() + 8 * g, rows);
         benchmark::DoNotOptimize(y.data());
     }
     state.counters["GB/s"] =
@@ -164,10 +164,11 @@ void BM_PackedStream(benchmark::State& state, TensorType type, int n_threads, in
     std::mt19937 rng(5);
     // One random 32-row tile repeated: quantizing 128 MB would take longer than the run.
     const std::vector<uint8_t> tile = random_weights(type, 32, cols, rng);
-    std::vector<uint8_t> packed(row_bytes * rows);
+    const size_t group_bytes = ember::packed_group_bytes(k, cols, row_bytes);
+    std::vector<uint8_t> packed(rows / 8 * group_bytes);
     for (int64_t g = 0; g < rows / 8; ++g)
         k.pack8(cols, tile.data() + 8 * (g % 4) * row_bytes, row_bytes,
-                packed.data() + 8 * g * row_bytes);
+                packed.data() + g * group_bytes);
     ember::WeightMatrix w;
     w.data = packed.data();  // (not read: the packed copy is)
     w.type = type;

@@ -83,10 +83,10 @@ using Gemm8Fn = void (*)(int64_t n, const void* weights, size_t weight_stride, c
                          float* y, size_t y_stride);
 
 // Weights packed once at load time for the panel kernels: a group of 8 rows (w, w + w_stride,
-// ...) rewritten block by block into a layout of the type's own (packed_layout.h), exactly
-// 8 * row_bytes long, so the kernels find each block's 8 rows side by side and decode them
-// without transposing. The mapped file stays the source of truth: packing is a pure function
-// of it.
+// ...) rewritten block by block into a layout of the type's own (packed_layout.h), 8 *
+// row_bytes long (packed_group_bytes: one type unpacks into more), so the kernels find each
+// block's 8 rows side by side and decode them without transposing. The mapped file stays the source
+// of truth: packing is a pure function of it.
 using Pack8Fn = void (*)(int64_t n, const void* w, size_t w_stride, void* packed);
 // A packed group against every token of the batch: as Gemm8Fn, from the packed bytes.
 using GemmPacked8Fn = void (*)(int64_t n, const void* packed, const Q8Batch& a, float* y,
@@ -111,7 +111,16 @@ struct TypeKernels {
     // Four consecutive packed groups (32 rows, y gets 32 floats per token) against a batch, as
     // two 16-row panels side by side; null where there is none.
     GemmPacked8Fn gemm_packed32 = nullptr;
+    // The bytes of a packed group's block where packing unpacks the values into more than the
+    // 8 rows' own (IQ1_M on x86: its grid lookups done at load); 0: the 8 rows' bytes.
+    uint32_t packed_block_bytes = 0;
 };
+
+// The bytes of one packed group of 8 rows of n values, each row_bytes long in the file.
+inline size_t packed_group_bytes(const TypeKernels& k, int64_t n, size_t row_bytes) {
+    if (k.packed_block_bytes == 0) return 8 * row_bytes;
+    return static_cast<size_t>(n / tensor_type_info(k.type).block_size) * k.packed_block_bytes;
+}
 
 // C (m, n) = A (m, k) @ B (k, n) in F32, row-major, with leading dimensions lda, ldb, ldc counted
 // in floats. The engine's attention runs its two small products (scores = Q K^T, output = P V)

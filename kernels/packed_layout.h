@@ -13,7 +13,8 @@
 //   sub-block's 8 scales as int32 lanes.
 //
 // Each layout is exactly the size of the 8 rows it comes from (static_asserts below): packing
-// costs no memory beyond the 8 rows it replaces.
+// costs no memory beyond the 8 rows it replaces. One exception, IQ1_M's unpacked codes (the
+// end of this file): 608 bytes for 8 rows' 448, the type's grid lookups traded for 2-bit fields.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +22,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "kernels/iq_grids.h"
 
 namespace ember::packed {
 
@@ -327,6 +329,46 @@ struct PackedRows8 {
 template <typename Block>
 inline void pack_rows8(const uint8_t* const rows[8], PackedRows8<Block>* p) {
     for (int j = 0; j < 8; ++j) std::memcpy(&p->rows[j], rows[j], sizeof(Block));
+}
+
+// ---- IQ1_M unpacked ----
+
+// IQ1_M with its grid entries looked up once, at load: every value's grid digit g (-1, 0, 1)
+// as the 2-bit code g + 1, in Q2_K's arrangement (values 128h + 32r.. are bits 2r, 2r+1 of qs
+// section h); negative[r] bit e: row r's values 8e..8e+7 take the shift -1/8 (else +1/8);
+// scales[w][r]: row r's scale word w as stored (four 3-bit scales and a nibble of the block's
+// fp16 scale). On x86 the 32 lookups of a block's row were the one-token kernel's whole cost
+// (docs/optimizations.md); unpacked, its values come from shifts and masks as Q2_K's, for
+// 1.36x the type's bytes (docs/performance.md).
+struct PackedIQ1_MCodes {
+    uint16_t scales[4][8];
+    uint32_t negative[8];
+    Sections qs[2];
+};
+static_assert(sizeof(PackedIQ1_MCodes) == 608);
+inline void pack_iq1_m_codes(const uint8_t* const rows[8], PackedIQ1_MCodes* p) {
+    uint8_t codes[8][kQK_K / 4] = {};
+    const uint8_t* code_rows[8];
+    for (int r = 0; r < 8; ++r) {
+        BlockIQ1_M b;
+        std::memcpy(&b, rows[r], sizeof(b));
+        for (int w = 0; w < 4; ++w) std::memcpy(&p->scales[w][r], b.scales + 2 * w, 2);
+        uint32_t negative = 0;
+        for (int e = 0; e < kQK_K / 8; ++e) {  // group e: values 8e..8e+7
+            const int ib = e / 4, l = e % 4;
+            if (iq1_m_shift_negative(b, ib, l)) negative |= uint32_t{1} << e;
+            const uint64_t entry = kIq1sGrid[iq1_m_index(b, ib, l)];
+            for (int i = 0; i < 8; ++i) {
+                const int v = 8 * e + i;
+                const int code = static_cast<int8_t>(entry >> (8 * i)) + 1;
+                codes[r][32 * (v / 128) + v % 32] |=
+                    static_cast<uint8_t>(code << (2 * (v / 32 % 4)));
+            }
+        }
+        p->negative[r] = negative;
+        code_rows[r] = codes[r];
+    }
+    interleave_dwords(code_rows, 0, 2, p->qs);
 }
 
 }  // namespace ember::packed

@@ -621,7 +621,9 @@ void gemm_packed16_grid(int64_t n, const void* packed, const Q8Batch& a, float* 
 template <typename D>
 void register_grid(TypeKernels& k) {
     k.vec_dot = grid_dot<D>;
-    if (k.pack8 != nullptr) {  // the packing is the VNNI sets' (x86_packed8_exports.inl)
+    // Over the 8-row groups the VNNI sets pack (x86_packed8_exports.inl); IQ1_M's packing
+    // unpacks the values instead, for the K-quants' kernels (PackedIQ1_MCodes).
+    if (k.pack8 != nullptr && k.packed_block_bytes == 0) {
         k.gemm_packed8 = gemm_packed8_grid<D>;
         k.gemm_packed16 = gemm_packed16_grid<D>;
     }

@@ -205,6 +205,10 @@ void gemm_packed16_q6_k(int64_t n, const void* packed, const Q8Batch& a, float* 
                         size_t y_stride) {
     gemm_k_packed_wide<PackedQ6_K>(n, packed, a, y, y_stride);
 }
+void gemm_packed16_iq1_m(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                         size_t y_stride) {
+    gemm_k_packed_wide<PackedIQ1_MCodes>(n, packed, a, y, y_stride);
+}
 
 // 32 rows for a batch of the 32-value types: two 16-row panels share each activation load.
 void gemm_packed32_q4_0(int64_t n, const void* packed, const Q8Batch& a, float* y,
@@ -243,6 +247,7 @@ void register_packed_kernels(KernelTable& t) {
     t[T::Q5_K].gemm_packed16 = gemm_packed16_q5_k;
     t[T::IQ4_XS].gemm_packed16 = gemm_packed16_iq4_xs;
     t[T::Q6_K].gemm_packed16 = gemm_packed16_q6_k;
+    t[T::IQ1_M].gemm_packed16 = gemm_packed16_iq1_m;
     t[T::Q4_0].gemm_packed32 = gemm_packed32_q4_0;
     t[T::Q5_0].gemm_packed32 = gemm_packed32_q5_0;
     t[T::Q4_1].gemm_packed32 = gemm_packed32_q4_1;

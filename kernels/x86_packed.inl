@@ -394,6 +394,39 @@ inline void values(const PackedIQ4_XS& p, int g, V q[8], Load load = {}) {
     }
 }
 
+// IQ1_M unpacked (VNNI only): the same bytes as its grid decoder's below, 8 g + s + 128, from
+// the 2-bit codes c = g + 1 (8 c + 121 by a byte lookup) and the shift sign of each row's 8
+// values (2 off where negative: no byte borrows, every byte >= 121).
+template <typename V, typename Load = LoadNarrow>
+inline void values(const PackedIQ1_MCodes& p, int g, V q[8], Load load = {}) {
+    const V negative = load(p.negative);  // row j's 32 shift signs in dword j
+    alignas(16) static constexpr uint8_t kLevels[16] = {121, 129, 137};
+    const __m128i levels = _mm_load_si128(reinterpret_cast<const __m128i*>(kLevels));
+    for (int k = 0; k < 8; ++k) {  // values 32g + 4k..: the 8 values of shift 4g + k / 2
+        const V codes = two_bits_of_bytes(load(p.qs[g / 4][k]), 2 * (g % 4));
+        const int bit = 1 << (4 * g + k / 2);
+        if constexpr (sizeof(V) == 32) {
+            const __m256i v = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(levels), codes);
+#if defined(__AVX512VL__)
+            q[k] =
+                _mm256_mask_sub_epi32(v, _mm256_test_epi32_mask(negative, _mm256_set1_epi32(bit)),
+                                      v, _mm256_set1_epi8(2));
+#else
+            const __m256i set = _mm256_cmpeq_epi32(
+                _mm256_and_si256(negative, _mm256_set1_epi32(bit)), _mm256_set1_epi32(bit));
+            q[k] = _mm256_sub_epi8(v, _mm256_and_si256(set, _mm256_set1_epi8(2)));
+#endif
+        } else {
+#if defined(__AVX512F__)
+            const __m512i v = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(levels), codes);
+            q[k] =
+                _mm512_mask_sub_epi32(v, _mm512_test_epi32_mask(negative, _mm512_set1_epi32(bit)),
+                                      v, _mm512_set1_epi8(2));
+#endif
+        }
+    }
+}
+
 // The grid i-quants, IQ1 and the ternary types (VNNI only): each row's values 32g.. decoded to
 // signed bytes (x86_grid_decode.inl, within -62..62), + 128 (unsigned for vpdpbusd, as
 // IQ4_XS's levels), then the 8 rows' dwords transposed into the panel's order.
@@ -478,6 +511,36 @@ inline void scales(const PackedRows8<Block>& p, Out* out) {
     }
     out->d = out->coef_d = _mm256_load_ps(d);
 }
+// IQ1_M unpacked: the grid decoder's scales (above) from the 8 rows' scale words, 2 s + 1 for
+// the 3-bit s of values 16j.. at bit 3 (j % 4) of word j / 4, and the fp16 scale gathered from
+// the words' top nibbles (blocks.h, iq1_m_scales).
+template <typename Out>
+inline void scales(const PackedIQ1_MCodes& p, Out* out) {
+    __m256i words[4];
+    for (int w = 0; w < 4; ++w) {
+        words[w] =
+            _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.scales[w])));
+    }
+    for (int j = 0; j < 16; ++j) {
+        const __m256i s =
+            _mm256_and_si256(_mm256_srli_epi32(words[j / 4], 3 * (j % 4)), _mm256_set1_epi32(7));
+        out->scale[j] = _mm256_add_epi32(_mm256_add_epi32(s, s), _mm256_set1_epi32(1));
+    }
+    for (int m = 0; m < 8; ++m) {
+        out->coef[m] = int16_pairs(_mm256_slli_epi32(out->scale[2 * m], 7),
+                                   _mm256_slli_epi32(out->scale[2 * m + 1], 7));
+    }
+    const __m256i bits = _mm256_or_si256(
+        _mm256_or_si256(_mm256_srli_epi32(words[0], 12),
+                        _mm256_and_si256(_mm256_srli_epi32(words[1], 8), _mm256_set1_epi32(0xf0))),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(words[2], 4), _mm256_set1_epi32(0xf00)),
+                        _mm256_and_si256(words[3], _mm256_set1_epi32(0xf000))));
+    // The halves' 16 bits in the low 128 bits, in row order, then converted exactly.
+    const __m128i halves =
+        _mm_packus_epi32(_mm256_castsi256_si128(bits), _mm256_extracti128_si256(bits, 1));
+    out->d = out->coef_d =
+        _mm256_mul_ps(_mm256_set1_ps(x86_grid::DecodeIQ1_M::kFactor), _mm256_cvtph_ps(halves));
+}
 // Q2_K: scale in the low nibble, minimum in the high nibble.
 template <typename Out>
 inline void scales(const PackedQ2_K& p, Out* out) {
@@ -540,6 +603,8 @@ template <typename Packed>
 constexpr bool kIntegerOffset = false;
 template <typename Block>
 constexpr bool kIntegerOffset<PackedRows8<Block>> = true;
+template <>
+constexpr bool kIntegerOffset<PackedIQ1_MCodes> = true;
 
 // Whether a packed K type has one scale per 32 values (k_panel_tokens' kScalePer32).
 template <typename Packed>

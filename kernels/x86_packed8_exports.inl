@@ -73,7 +73,16 @@ void gemm_packed8_iq4_xs(int64_t n, const void* packed, const Q8Batch& a, float*
     gemm_k_packed<PackedIQ4_XS>(n, packed, a, y, y_stride);
 }
 
-// The grid i-quants, IQ1 and the ternary types: the 8 rows' blocks side by side.
+// IQ1_M: unpacked into 2-bit codes (packed_layout.h, PackedIQ1_MCodes).
+void pack8_iq1_m(int64_t n, const void* w, size_t w_stride, void* packed) {
+    pack_groups<BlockIQ1_M, kQK_K, PackedIQ1_MCodes, pack_iq1_m_codes>(n, w, w_stride, packed);
+}
+void gemm_packed8_iq1_m(int64_t n, const void* packed, const Q8Batch& a, float* y,
+                        size_t y_stride) {
+    gemm_k_packed<PackedIQ1_MCodes>(n, packed, a, y, y_stride);
+}
+
+// The grid i-quants, IQ1_S and the ternary types: the 8 rows' blocks side by side.
 template <typename Block>
 void pack8_rows(int64_t n, const void* w, size_t w_stride, void* packed) {
     pack_groups<Block, kQK_K, PackedRows8<Block>, pack_rows8<Block>>(n, w, w_stride, packed);
@@ -112,7 +121,8 @@ void register_packed8(KernelTable& t) {
         register_rows8<BlockIQ3_XXS>(t[T::IQ3_XXS]);
         register_rows8<BlockIQ3_S>(t[T::IQ3_S]);
         register_rows8<BlockIQ1_S>(t[T::IQ1_S]);
-        register_rows8<BlockIQ1_M>(t[T::IQ1_M]);
+        t[T::IQ1_M].pack8 = pack8_iq1_m, t[T::IQ1_M].gemm_packed8 = gemm_packed8_iq1_m;
+        t[T::IQ1_M].packed_block_bytes = sizeof(PackedIQ1_MCodes);
         register_rows8<BlockTQ1_0>(t[T::TQ1_0]);
         register_rows8<BlockTQ2_0>(t[T::TQ2_0]);
     }

@@ -227,13 +227,17 @@ DotUnderTest panel_as_dot(TensorType type, int tokens, PanelRun run, int* call, 
 }
 
 std::string check_packed_against_reference(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm,
-                                           int tokens, int rows) {
+                                           int tokens, int rows, uint32_t packed_block_bytes) {
     int call = 0;
-    const auto run = [pack, gemm, rows](const TypeKernels&, int64_t n, const uint8_t* ws,
-                                        size_t w_bytes, const Q8Batch& batch, float* y) {
-        std::vector<uint8_t> packed(rows * w_bytes);
+    const auto run = [=](const TypeKernels&, int64_t n, const uint8_t* ws, size_t w_bytes,
+                         const Q8Batch& batch, float* y) {
+        TypeKernels sizes{};
+        sizes.type = type;
+        sizes.packed_block_bytes = packed_block_bytes;
+        const size_t group_bytes = packed_group_bytes(sizes, n, w_bytes);
+        std::vector<uint8_t> packed(rows / 8 * group_bytes);
         for (int g = 0; g < rows / 8; ++g)
-            pack(n, ws + 8 * g * w_bytes, w_bytes, packed.data() + 8 * g * w_bytes);
+            pack(n, ws + 8 * g * w_bytes, w_bytes, packed.data() + g * group_bytes);
         gemm(n, packed.data(), batch, y, rows);
     };
     // Until every row and token was checked (a round checks many; a kernel that is never

@@ -36,8 +36,10 @@ DotUnderTest panel_as_dot(TensorType type, int tokens, PanelRun run, int* call, 
 // the reference of `type` on every row and token of batches of `tokens` tokens, within the
 // rounding bound; else the first disagreement. rows: what one call of the kernel covers, 8
 // (gemm_packed8), 16 (gemm_packed16: two groups side by side) or 32 (gemm_packed32: four).
+// packed_block_bytes: the set's TypeKernels field (0: the packed groups are the rows' size).
 std::string check_packed_against_reference(TensorType type, Pack8Fn pack, GemmPacked8Fn gemm,
-                                           int tokens, int rows = 8);
+                                           int tokens, int rows = 8,
+                                           uint32_t packed_block_bytes = 0);
 
 // Empty if `matmul` agrees with ref::matmul_f32 on random and edge-case matrices of many
 // shapes (rows and columns that are and are not multiples of the tiles, strided rows, zeros,

@@ -108,9 +108,9 @@ TEST_P(KernelSet, PackedPanelsMatchTheReference) {
     for (const TypeKernels* k : registered(&TypeKernels::gemm_packed8)) {
         ASSERT_NE(k->pack8, nullptr) << tensor_type_name(k->type);
         for (int tokens : {1, 2, 3, 6, 9}) {
-            EXPECT_EQ(
-                test::check_packed_against_reference(k->type, k->pack8, k->gemm_packed8, tokens),
-                "")
+            EXPECT_EQ(test::check_packed_against_reference(k->type, k->pack8, k->gemm_packed8,
+                                                           tokens, 8, k->packed_block_bytes),
+                      "")
                 << tensor_type_name(k->type) << ", " << tokens << " tokens";
         }
     }
@@ -122,7 +122,9 @@ TEST_P(KernelSet, PackedPanelsMatchTheReference) {
 // remainder): every row and token.
 void expect_wide_packed_matches(const TypeKernels& k, int rows, GemmPacked8Fn gemm) {
     for (int tokens : {1, 3, 5, 14, 17}) {
-        EXPECT_EQ(test::check_packed_against_reference(k.type, k.pack8, gemm, tokens, rows), "")
+        EXPECT_EQ(test::check_packed_against_reference(k.type, k.pack8, gemm, tokens, rows,
+                                                       k.packed_block_bytes),
+                  "")
             << tensor_type_name(k.type) << ", " << rows << " rows, " << tokens << " tokens";
     }
 }

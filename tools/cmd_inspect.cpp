@@ -42,6 +42,12 @@ void print_memory(const gguf::File& file, const InspectOptions& options) {
         "\nmemory:    weights %s (mapped from the file, or packed copies in place of "
         "their pages)\n",
         megabytes(weights).c_str());
+    if (const uint64_t unpacked = unpacked_bytes(file); unpacked > 0) {
+        std::printf(
+            "           + %s on this CPU: IQ1_M's grid lookups done once at load, for speed "
+            "(--no-repack: none)\n",
+            megabytes(unpacked).c_str());
+    }
     if (c.n_expert > 0) {
         std::printf(
             "           under --max-memory %s (the experts stay mapped, counted as the %d "

@@ -142,6 +142,23 @@ TokenReads token_reads(const ModelConfig& config, const gguf::File& file) {
     return reads;
 }
 
+uint64_t unpacked_bytes(const gguf::File& file) {
+    const bool tied = file.find_tensor("output.weight") == nullptr;
+    uint64_t bytes = 0;
+    for (const auto& t : file.tensors()) {
+        const TypeKernels* k = kernels_for(t.type);
+        if (k == nullptr || k->pack8 == nullptr || k->packed_block_bytes == 0 || t.n_dims < 2 ||
+            (t.name == "token_embd.weight" && !tied))
+            continue;
+        const int64_t cols = static_cast<int64_t>(t.ne[0]);
+        const int64_t rows = static_cast<int64_t>(t.n_elements) / cols;
+        const size_t row_bytes = t.n_bytes / static_cast<uint64_t>(rows);
+        bytes += static_cast<uint64_t>(rows / 8) *
+                 (packed_group_bytes(*k, cols, row_bytes) - 8 * row_bytes);
+    }
+    return bytes;
+}
+
 uint64_t resident_weight_bytes(const ModelConfig& config, const gguf::File& file,
                                bool experts_mapped) {
     uint64_t bytes = 0;
@@ -157,13 +174,16 @@ uint64_t resident_weight_bytes(const ModelConfig& config, const gguf::File& file
 MemoryUse Context::memory() const {
     return memory_use(
         model_.config(),
-        resident_weight_bytes(model_.config(), model_.file(), model_.experts_mapped()), params_);
+        resident_weight_bytes(model_.config(), model_.file(), model_.experts_mapped()) +
+            model_.unpacked_bytes(),
+        params_);
 }
 
 Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
       params_(resolve(model.config(),
-                      resident_weight_bytes(model.config(), model.file(), model.experts_mapped()),
+                      resident_weight_bytes(model.config(), model.file(), model.experts_mapped()) +
+                          model.unpacked_bytes(),
                       params)),
       kv_(model.config().n_attention_layers, params_.n_ctx * params_.n_seq,
           model.config().n_head_kv, model.config().head_dim, params_.kv_type),

@@ -79,6 +79,10 @@ TokenReads token_reads(const ModelConfig& config, const gguf::File& file);
 // token reads, since the OS keeps only the experts in use in memory.
 uint64_t resident_weight_bytes(const ModelConfig& config, const gguf::File& file,
                                bool experts_mapped);
+// What load-time packing on this CPU would add to weight_bytes: the matrices of a type whose
+// packing unpacks its values (kernels.h: packed_block_bytes; IQ1_M on x86). Model's own count
+// after loading is Model::unpacked_bytes.
+uint64_t unpacked_bytes(const gguf::File& file);
 
 // One sequence's new tokens in a multi-sequence decode.
 struct SequenceTokens {

@@ -108,7 +108,7 @@ void matmul_panels(const WeightMatrix& w, const QuantizedActivations& x, int n_t
         // Units of 1, 2 or 4 groups, as wide as this CPU's panels go (kernels/packed_gemm.h).
         const int64_t per_unit = packed_groups_per_unit(k, n_tokens);
         pool.parallel_for((groups + per_unit - 1) / per_unit, [&](int64_t begin, int64_t end) {
-            gemm_packed_groups(k, w.cols, w.packed, 8 * w.row_bytes, begin * per_unit,
+            gemm_packed_groups(k, w.cols, w.packed, w.packed_group_bytes(), begin * per_unit,
                                std::min(end * per_unit, groups), batch, y, w.rows);
         });
     } else {
@@ -175,9 +175,9 @@ void matmul_jobs(std::span<const MatMulJob> jobs, ThreadPool& pool) {
             const int64_t to = std::min(end, p.first_unit + n_units) - p.first_unit;
             if (from >= to) continue;
             const WeightMatrix& w = *p.job->w;
-            gemm_packed_groups(*w.kernels, w.cols, w.packed, 8 * w.row_bytes, from * p.per_unit,
-                               std::min(to * p.per_unit, p.groups), p.panel.batch(), p.job->y,
-                               w.rows);
+            gemm_packed_groups(*w.kernels, w.cols, w.packed, w.packed_group_bytes(),
+                               from * p.per_unit, std::min(to * p.per_unit, p.groups),
+                               p.panel.batch(), p.job->y, w.rows);
         }
     });
     size_t next = 0;

@@ -257,7 +257,7 @@ void Model::pack_weights(bool experts) {
     }
     if (output.data != nullptr) matrices.push_back(&output);
     const auto packed_bytes = [](const WeightMatrix& m) {
-        const size_t bytes = static_cast<size_t>(m.rows / 8) * 8 * m.row_bytes;
+        const size_t bytes = static_cast<size_t>(m.rows / 8) * m.packed_group_bytes();
         return (bytes + 63) / 64 * 64;
     };
     size_t total = 0;
@@ -278,6 +278,8 @@ void Model::pack_weights(bool experts) {
         if (m->kernels->pack8 == nullptr || m->rows < 8) continue;
         m->packed = next;
         next += packed_bytes(*m);
+        unpacked_bytes_ +=
+            static_cast<uint64_t>(m->rows / 8) * (m->packed_group_bytes() - 8 * m->row_bytes);
         to_pack.push_back(m);
     }
     // Packing is page faults and byte moves: one thread per core, a matrix at a time.
@@ -288,7 +290,7 @@ void Model::pack_weights(bool experts) {
             uint8_t* out = const_cast<uint8_t*>(m.packed);
             for (int64_t g = 0; g < m.rows / 8; ++g) {
                 m.kernels->pack8(m.cols, m.row(8 * g), m.row_bytes,
-                                 out + static_cast<size_t>(g) * 8 * m.row_bytes);
+                                 out + static_cast<size_t>(g) * m.packed_group_bytes());
             }
             // The packed copy replaces the mapped rows for the matrix products; an embedding
             // table tied to the output still reads its rows from the mapping (faulted back in).

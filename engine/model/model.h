@@ -18,8 +18,9 @@ namespace ember {
 // A weight matrix W (rows, cols) used in place from the mapping: `rows` rows of `cols` values,
 // each row `row_bytes` long in its storage type. In GGUF's terms ne[0] = cols, ne[1] = rows.
 // With load-time packing, `packed` holds rows 0 .. 8 * (rows / 8) again as groups of 8 rows in
-// the kernels' own layout (kernels.h, Pack8Fn), each group 8 * row_bytes long; the few rows
-// past the last whole group are only in the mapping.
+// the kernels' own layout (kernels.h, Pack8Fn), each group packed_group_bytes() long (8 *
+// row_bytes but for a type the kernels unpack); the few rows past the last whole group are
+// only in the mapping.
 struct WeightMatrix {
     const uint8_t* data = nullptr;
     TensorType type = TensorType::F32;
@@ -30,8 +31,11 @@ struct WeightMatrix {
     std::string_view name;  // the file's tensor name (a fused tensor's views share it)
 
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
+    size_t packed_group_bytes() const {
+        return ember::packed_group_bytes(*kernels, cols, row_bytes);
+    }
     const uint8_t* packed_group(int64_t g) const {
-        return packed + static_cast<size_t>(g) * 8 * row_bytes;
+        return packed + static_cast<size_t>(g) * packed_group_bytes();
     }
 };
 
@@ -121,6 +125,9 @@ class Model {
     const ModelConfig& config() const { return config_; }
     // True when a mixture's experts are read from the file's mapping (not packed).
     bool experts_mapped() const { return experts_mapped_; }
+    // What packing added beyond the file's bytes: a type whose packing unpacks its values
+    // (IQ1_M on x86, kernels.h: packed_block_bytes); 0 for every other type.
+    uint64_t unpacked_bytes() const { return unpacked_bytes_; }
 
     WeightMatrix token_embd;   // (n_vocab, n_embd): row t is token t's embedding
     const float* output_norm;  // (n_embd); nullptr for encoders
@@ -150,8 +157,9 @@ class Model {
 
     gguf::File file_;
     ModelConfig config_;
-    PageBuffer packed_;       // every packed matrix, each 64-byte aligned
+    PageBuffer packed_;  // every packed matrix, each 64-byte aligned
     bool experts_mapped_ = false;
+    uint64_t unpacked_bytes_ = 0;
     // fingerprint(), once computed (0: not yet; threads that race compute the same value).
     mutable std::atomic<uint64_t> fingerprint_{0};
 };
