@@ -85,8 +85,8 @@ using Gemm8Fn = void (*)(int64_t n, const void* weights, size_t weight_stride, c
 // Weights packed once at load time for the panel kernels: a group of 8 rows (w, w + w_stride,
 // ...) rewritten block by block into a layout of the type's own (packed_layout.h), 8 *
 // row_bytes long (packed_group_bytes: one type unpacks into more), so the kernels find each
-// block's 8 rows side by side and decode them without transposing. The mapped file stays the source
-// of truth: packing is a pure function of it.
+// block's 8 rows side by side and decode them without transposing. The mapped file stays the
+// source of truth: packing is a pure function of it.
 using Pack8Fn = void (*)(int64_t n, const void* w, size_t w_stride, void* packed);
 // A packed group against every token of the batch: as Gemm8Fn, from the packed bytes.
 using GemmPacked8Fn = void (*)(int64_t n, const void* packed, const Q8Batch& a, float* y,
