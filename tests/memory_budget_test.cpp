@@ -141,5 +141,42 @@ TEST(MemoryBudget, MappedExpertsCountAsWhatATokenReads) {
     EXPECT_LE(worst, 1e-3 * scale);
 }
 
+// IQ1_M, whose packing on x86 with VNNI unpacks its values: the memory counts the growth (as
+// inspect --memory foretells it from the file), ModelOptions::unpack off leaves those matrices
+// mapped (the tools' choice under --max-memory), and both compute the same logits.
+TEST(MemoryUse, UnpackedWeightsAreCountedAndOptional) {
+    const std::string path =
+        test::shared_path("models/ember-stories-5M/ember-stories-5M-IQ1_M.gguf").string();
+    ModelOptions mapped_options;
+    mapped_options.unpack = false;
+    const Model unpacked(path), mapped(path, mapped_options);
+    EXPECT_EQ(mapped.unpacked_bytes(), 0u);
+    EXPECT_EQ(unpacked.unpacked_bytes(), unpacked_bytes(unpacked.file()));
+    if (unpacked.unpacked_bytes() == 0) GTEST_SKIP() << "no kernel set here unpacks IQ1_M";
+    ContextParams p;
+    p.n_threads = 1;
+    p.n_ctx = 64;
+    p.n_batch = 64;
+    Context a(unpacked, p), b(mapped, p);
+    EXPECT_EQ(a.memory().weights, weight_bytes(unpacked.file()) + unpacked.unpacked_bytes());
+    EXPECT_EQ(b.memory().weights, weight_bytes(mapped.file()));
+    // 36% more for the IQ1_M matrices (608 bytes for 8 rows' 448).
+    uint64_t iq1_m = 0;
+    for (const auto& t : unpacked.file().tensors())
+        if (t.type == TensorType::IQ1_M && t.name != "token_embd.weight") iq1_m += t.n_bytes;
+    EXPECT_EQ(unpacked.unpacked_bytes(), iq1_m / 448 * 160);
+
+    const std::vector<int32_t> tokens = {1, 5, 9, 200, 33, 7, 64, 128};
+    a.decode(tokens, /*all_logits=*/true);
+    b.decode(tokens, /*all_logits=*/true);
+    const int n_vocab = unpacked.config().n_vocab;
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < tokens.size() * n_vocab; ++i) {
+        worst = std::max(worst, static_cast<double>(std::fabs(a.logits(0)[i] - b.logits(0)[i])));
+        scale = std::max(scale, static_cast<double>(std::fabs(a.logits(0)[i])));
+    }
+    EXPECT_LE(worst, 1e-3 * scale);
+}
+
 }  // namespace
 }  // namespace ember

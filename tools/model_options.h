@@ -48,6 +48,8 @@ struct ModelOptions {
         o.repack = !no_repack;
         // Under a budget a mixture's experts stay mapped: the budget counts what a token reads.
         o.pack_experts = max_memory.empty();
+        // ... and a type that unpacks beyond its bytes (IQ1_M on x86) stays mapped.
+        o.unpack = max_memory.empty();
         return o;
     }
     ContextParams context_params() const {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/runtime/hash.h"
+#include "engine/runtime/system_memory.h"
 #include "engine/runtime/thread_pool.h"
 #include "formats/error.h"
 
@@ -241,10 +242,10 @@ Model::Model(const std::string& path, const ModelOptions& options)
         layers.push_back(w);
     }
     experts_mapped_ = c.n_expert > 0 && !(options.repack && options.pack_experts);
-    if (options.repack) pack_weights(options.pack_experts);
+    if (options.repack) pack_weights(options.pack_experts, options.unpack);
 }
 
-void Model::pack_weights(bool experts) {
+void Model::pack_weights(bool experts, bool unpack) {
     std::vector<WeightMatrix*> matrices;
     for (LayerWeights& l : layers) {
         for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down,
@@ -260,9 +261,22 @@ void Model::pack_weights(bool experts) {
         const size_t bytes = static_cast<size_t>(m.rows / 8) * m.packed_group_bytes();
         return (bytes + 63) / 64 * 64;
     };
+    const auto packs = [](const WeightMatrix& m) {
+        return m.kernels->pack8 != nullptr && m.rows >= 8;
+    };
+    const auto unpacks = [](const WeightMatrix& m) { return m.kernels->packed_block_bytes != 0; };
     size_t total = 0;
     for (const WeightMatrix* m : matrices)
-        if (m->kernels->pack8 != nullptr && m->rows >= 8) total += packed_bytes(*m);
+        if (packs(*m)) total += packed_bytes(*m);
+    // The types that unpack (ModelOptions::unpack) stay mapped where that was turned off or
+    // the packed copy would not fit what this machine has available.
+    const uint64_t available = available_memory_bytes();
+    if (!unpack || (available != 0 && total > available)) {
+        std::erase_if(matrices, [&](const WeightMatrix* m) { return packs(*m) && unpacks(*m); });
+        total = 0;
+        for (const WeightMatrix* m : matrices)
+            if (packs(*m)) total += packed_bytes(*m);
+    }
     if (total == 0) return;
     try {
         packed_ = PageBuffer(total, PageSize::Huge);
@@ -275,7 +289,7 @@ void Model::pack_weights(bool experts) {
     uint8_t* next = packed_.data();
     std::vector<WeightMatrix*> to_pack;
     for (WeightMatrix* m : matrices) {
-        if (m->kernels->pack8 == nullptr || m->rows < 8) continue;
+        if (!packs(*m)) continue;
         m->packed = next;
         next += packed_bytes(*m);
         unpacked_bytes_ +=

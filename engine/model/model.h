@@ -50,6 +50,11 @@ struct ModelOptions {
     // memory budget counts only what a token reads of them (context.h: resident_weight_bytes; the
     // tools turn it off under --max-memory). Dense models are unaffected.
     bool pack_experts = true;
+    // With repack: let a type whose packing unpacks its values (IQ1_M on x86 with VNNI, 1.36x
+    // its bytes) take that memory. Off (the tools under --max-memory), and by itself where the
+    // packed copy would not fit the memory this machine has available, such matrices stay in
+    // the mapping, read by their row kernels.
+    bool unpack = true;
 };
 
 // One expert of a mixture of experts: a SwiGLU network of its own, slice e of the file's 3-D
@@ -153,7 +158,7 @@ class Model {
     }
 
   private:
-    void pack_weights(bool experts);
+    void pack_weights(bool experts, bool unpack);
 
     gguf::File file_;
     ModelConfig config_;
